@@ -1,0 +1,160 @@
+//! The one error type of Bulkhead, with the kinds a host branches on.
+//!
+//! Messages are lowercase, have no final period, quote user input in backticks, name the cause
+//! a user can act on, and never carry a secret or another tenant's data.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// `Result` with Bulkhead's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The kinds of object an error can be about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ObjectKind {
+    /// An organization.
+    Organization,
+    /// A workspace.
+    Workspace,
+    /// A source.
+    Source,
+    /// A destination.
+    Destination,
+    /// A connection.
+    Connection,
+    /// A sync run.
+    SyncRun,
+}
+
+impl fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Organization => "organization",
+            Self::Workspace => "workspace",
+            Self::Source => "source",
+            Self::Destination => "destination",
+            Self::Connection => "connection",
+            Self::SyncRun => "sync run",
+        })
+    }
+}
+
+/// Everything that can go wrong in a Bulkhead call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The object does not exist in the caller's scope. An object of another workspace or
+    /// organization gives exactly this error too: existence is never revealed across tenants.
+    #[error("{kind} `{id}` not found")]
+    NotFound {
+        /// What was looked up.
+        kind: ObjectKind,
+        /// The id that was asked for, as the caller gave it.
+        id: String,
+    },
+    /// No workspace of the organization has this external id.
+    #[error(
+        "workspace not found: no workspace has external id `{external_id}` in this organization; external ids are exact and case-sensitive"
+    )]
+    ExternalIdNotFound {
+        /// The external id that was asked for.
+        external_id: String,
+    },
+    /// A field of the request is invalid.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// The field, as named in the API (`external_id`, `limit`, `config`).
+        field: Cow<'static, str>,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// The request conflicts with the current state (a finished sync run finished again, a
+    /// source still used by a connection deleted).
+    #[error("conflict: {reason}")]
+    Conflict {
+        /// What conflicts, and what to do about it.
+        reason: String,
+    },
+    /// Storage returned an object that belongs to another tenant. The guard refused to return
+    /// it, failed the call and reported the breach; this is a bug in the storage layer.
+    #[error(
+        "isolation breach: storage returned a {kind} outside the caller's scope; the call was refused and reported"
+    )]
+    IsolationBreach {
+        /// The kind of object that crossed the boundary.
+        kind: ObjectKind,
+    },
+    /// The storage layer failed (I/O, corruption, a busy database past its timeout).
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl Error {
+    /// An [`Error::InvalidInput`] for `field`.
+    pub fn invalid_input(field: impl Into<Cow<'static, str>>, reason: impl Into<String>) -> Self {
+        Self::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// An [`Error::NotFound`] for the object `kind` with id `id`.
+    pub fn not_found(kind: ObjectKind, id: impl fmt::Display) -> Self {
+        Self::NotFound {
+            kind,
+            id: id.to_string(),
+        }
+    }
+
+    /// An [`Error::Conflict`].
+    pub fn conflict(reason: impl Into<String>) -> Self {
+        Self::Conflict {
+            reason: reason.into(),
+        }
+    }
+
+    /// Whether this is a not-found error of any kind.
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            Self::NotFound { .. } | Self::ExternalIdNotFound { .. }
+        )
+    }
+}
+
+/// A failure inside a storage adapter.
+#[derive(Debug, thiserror::Error)]
+#[error("storage error: {message}")]
+pub struct StorageError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StorageError {
+    /// A storage error described by `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A storage error described by `message`, caused by `source`; the message ends with the
+    /// cause's own message so a log line is complete without walking the chain.
+    pub fn with_source(
+        message: impl fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            message: format!("{message}: {source}"),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// What failed.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}

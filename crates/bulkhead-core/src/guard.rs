@@ -1,0 +1,186 @@
+//! The isolation guard (layers L1 and L2 of the design).
+//!
+//! **L1, types.** A [`Tenant`] names one workspace of one organization. It has no public
+//! constructor and is not `Clone`: only the engine makes one, after it has checked that the
+//! workspace exists in the organization, and only a `WorkspaceScope` holds one. Every storage
+//! port method that touches tenant rows takes `&Tenant`; an [`OrgCtx`] plays the same part for
+//! organization-level calls.
+//!
+//! **L2, row checks.** Whatever storage returns passes through [`Guard::admit`] (or its
+//! siblings) before it reaches a caller. A row whose organization or workspace differs from the
+//! caller's is never returned: the call fails with [`Error::IsolationBreach`], the breach is
+//! logged (with the caller's ids, never the foreign row's) and counted. So a storage adapter
+//! that forgets its tenant filter fails closed instead of leaking.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::{Error, ObjectKind};
+use crate::ids::{OrgId, WorkspaceId};
+use crate::model::{Connection, SyncRun, Workspace};
+use crate::store::EndpointRow;
+
+/// The workspace a tenant call runs for. Made only by the engine; see the module docs.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Tenant {
+    org_id: OrgId,
+    workspace_id: WorkspaceId,
+}
+
+impl Tenant {
+    pub(crate) fn new(org_id: OrgId, workspace_id: WorkspaceId) -> Self {
+        Self {
+            org_id,
+            workspace_id,
+        }
+    }
+
+    /// A second handle on the same tenant, for the engine's own use (a cloned scope).
+    pub(crate) fn duplicate(&self) -> Self {
+        Self::new(self.org_id, self.workspace_id)
+    }
+
+    /// The organization of the workspace.
+    pub fn org_id(&self) -> OrgId {
+        self.org_id
+    }
+
+    /// The workspace every read and write of this call is confined to.
+    pub fn workspace_id(&self) -> WorkspaceId {
+        self.workspace_id
+    }
+}
+
+/// The organization an organization-level call runs for. Made only by the engine.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct OrgCtx {
+    org_id: OrgId,
+}
+
+impl OrgCtx {
+    pub(crate) fn new(org_id: OrgId) -> Self {
+        Self { org_id }
+    }
+
+    pub(crate) fn duplicate(&self) -> Self {
+        Self::new(self.org_id)
+    }
+
+    /// The organization every read and write of this call is confined to.
+    pub fn org_id(&self) -> OrgId {
+        self.org_id
+    }
+}
+
+/// A row that belongs to one workspace of one organization.
+pub(crate) trait TenantRow {
+    fn kind(&self) -> ObjectKind;
+    fn owner(&self) -> (OrgId, WorkspaceId);
+}
+
+impl TenantRow for EndpointRow {
+    fn kind(&self) -> ObjectKind {
+        self.kind.object_kind()
+    }
+    fn owner(&self) -> (OrgId, WorkspaceId) {
+        (self.org_id, self.workspace_id)
+    }
+}
+
+impl TenantRow for Connection {
+    fn kind(&self) -> ObjectKind {
+        ObjectKind::Connection
+    }
+    fn owner(&self) -> (OrgId, WorkspaceId) {
+        (self.org_id, self.workspace_id)
+    }
+}
+
+impl TenantRow for SyncRun {
+    fn kind(&self) -> ObjectKind {
+        ObjectKind::SyncRun
+    }
+    fn owner(&self) -> (OrgId, WorkspaceId) {
+        (self.org_id, self.workspace_id)
+    }
+}
+
+impl TenantRow for Workspace {
+    fn kind(&self) -> ObjectKind {
+        ObjectKind::Workspace
+    }
+    fn owner(&self) -> (OrgId, WorkspaceId) {
+        (self.org_id, self.id)
+    }
+}
+
+/// Checks rows coming back from storage against the caller's tenant, and counts breaches.
+#[derive(Debug, Default)]
+pub(crate) struct Guard {
+    breaches: AtomicU64,
+}
+
+impl Guard {
+    /// Returns `row` if it belongs to `tenant`, else fails closed.
+    pub(crate) fn admit<T: TenantRow>(&self, tenant: &Tenant, row: T) -> Result<T, Error> {
+        let (org, ws) = row.owner();
+        if org == tenant.org_id && ws == tenant.workspace_id {
+            Ok(row)
+        } else {
+            Err(self.breach(row.kind(), tenant.org_id, Some(tenant.workspace_id)))
+        }
+    }
+
+    /// [`Guard::admit`] for an optional row.
+    pub(crate) fn admit_opt<T: TenantRow>(
+        &self,
+        tenant: &Tenant,
+        row: Option<T>,
+    ) -> Result<Option<T>, Error> {
+        row.map(|r| self.admit(tenant, r)).transpose()
+    }
+
+    /// [`Guard::admit`] for every row of a list; one foreign row fails the whole call.
+    pub(crate) fn admit_all<T: TenantRow>(
+        &self,
+        tenant: &Tenant,
+        rows: Vec<T>,
+    ) -> Result<Vec<T>, Error> {
+        rows.into_iter().map(|r| self.admit(tenant, r)).collect()
+    }
+
+    /// Returns `row` if it belongs to the organization `org`, else fails closed.
+    pub(crate) fn admit_org<T: TenantRow>(&self, org: &OrgCtx, row: T) -> Result<T, Error> {
+        if row.owner().0 == org.org_id {
+            Ok(row)
+        } else {
+            Err(self.breach(row.kind(), org.org_id, None))
+        }
+    }
+
+    /// [`Guard::admit_org`] for an optional row.
+    pub(crate) fn admit_org_opt<T: TenantRow>(
+        &self,
+        org: &OrgCtx,
+        row: Option<T>,
+    ) -> Result<Option<T>, Error> {
+        row.map(|r| self.admit_org(org, r)).transpose()
+    }
+
+    /// The number of breaches stopped since the engine started.
+    pub(crate) fn breaches(&self) -> u64 {
+        self.breaches.load(Ordering::Relaxed)
+    }
+
+    fn breach(&self, kind: ObjectKind, org: OrgId, workspace: Option<WorkspaceId>) -> Error {
+        self.breaches.fetch_add(1, Ordering::Relaxed);
+        // Only the caller's own ids are logged: the foreign row's ids are another tenant's data.
+        tracing::error!(
+            target: "bulkhead::guard",
+            %kind,
+            caller_org = %org,
+            caller_workspace = workspace.map(|w| w.to_string()).unwrap_or_default(),
+            "isolation breach: storage returned a row outside the caller's scope; refused"
+        );
+        Error::IsolationBreach { kind }
+    }
+}

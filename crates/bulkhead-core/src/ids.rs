@@ -1,0 +1,255 @@
+//! Identifiers: random UUIDs wrapped in one type per kind of object, and the host's
+//! [`ExternalId`].
+//!
+//! A value of these types is valid by construction: ids are never nil, external ids obey the
+//! rules in [`ExternalId`]. Mixing kinds (a source id where a connection id is expected) is a
+//! compile error.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+use crate::error::Error;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $field:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A fresh random (version 4) id.
+            pub fn random() -> Self {
+                Self(Uuid::new_v4())
+            }
+
+            /// Wraps a UUID read back from storage or given by a caller. The nil UUID is
+            /// refused: it is never a valid id, and accepting it would let "no id" pass as one.
+            pub fn from_uuid(uuid: Uuid) -> Result<Self, Error> {
+                if uuid.is_nil() {
+                    return Err(Error::invalid_input($field, "must not be the nil uuid"));
+                }
+                Ok(Self(uuid))
+            }
+
+            /// The UUID inside.
+            pub fn as_uuid(&self) -> &Uuid {
+                &self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+
+            fn from_str(s: &str) -> Result<Self, Error> {
+                let uuid = Uuid::try_parse(s)
+                    .map_err(|_| Error::invalid_input($field, "is not a uuid"))?;
+                Self::from_uuid(uuid)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0.hyphenated(), f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0.hyphenated())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                self.0.serialize(s)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let uuid = Uuid::deserialize(d)?;
+                Self::from_uuid(uuid).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// Identifies an organization (the host company).
+    OrgId,
+    "org_id"
+);
+id_type!(
+    /// Identifies a workspace (one customer's isolated environment).
+    WorkspaceId,
+    "workspace_id"
+);
+id_type!(
+    /// Identifies a source inside a workspace.
+    SourceId,
+    "source_id"
+);
+id_type!(
+    /// Identifies a destination inside a workspace.
+    DestinationId,
+    "destination_id"
+);
+id_type!(
+    /// Identifies a connection inside a workspace.
+    ConnectionId,
+    "connection_id"
+);
+id_type!(
+    /// Identifies one sync run of a connection.
+    SyncRunId,
+    "sync_run_id"
+);
+
+/// The host application's own identifier for a customer, such as `cust_abc123`.
+///
+/// Rules: 1 to 255 bytes of UTF-8, no control characters, no leading or trailing whitespace.
+/// External ids are compared exactly: `Cust-1` and `cust-1` are two customers.
+///
+/// ```
+/// use bulkhead_core::ExternalId;
+/// let id: ExternalId = "customer-unique-id-123".parse()?;
+/// assert_eq!(id.as_str(), "customer-unique-id-123");
+/// assert!(" padded".parse::<ExternalId>().is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct ExternalId(String);
+
+impl ExternalId {
+    /// The longest external id, in bytes.
+    pub const MAX_BYTES: usize = 255;
+
+    /// Checks `value` against the rules and wraps it.
+    pub fn new(value: impl Into<String>) -> Result<Self, Error> {
+        let value = value.into();
+        check_external_id(&value)?;
+        Ok(Self(value))
+    }
+
+    /// The id as the host gave it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn check_external_id(value: &str) -> Result<(), Error> {
+    const FIELD: &str = "external_id";
+    if value.is_empty() {
+        return Err(Error::invalid_input(FIELD, "must not be empty"));
+    }
+    if value.len() > ExternalId::MAX_BYTES {
+        return Err(Error::invalid_input(
+            FIELD,
+            format!("is {} bytes long; the limit is 255 bytes", value.len()),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid_input(
+            FIELD,
+            "must not contain control characters",
+        ));
+    }
+    if value.starts_with(char::is_whitespace) || value.ends_with(char::is_whitespace) {
+        return Err(Error::invalid_input(
+            FIELD,
+            "must not start or end with whitespace",
+        ));
+    }
+    Ok(())
+}
+
+impl FromStr for ExternalId {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::new(s)
+    }
+}
+
+impl TryFrom<String> for ExternalId {
+    type Error = Error;
+
+    fn try_from(value: String) -> Result<Self, Error> {
+        Self::new(value)
+    }
+}
+
+impl<'de> Deserialize<'de> for ExternalId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::new(s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for ExternalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ExternalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ExternalId({:?})", self.0)
+    }
+}
+
+impl AsRef<str> for ExternalId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nil_uuid_is_refused_for_every_id_kind() {
+        let nil = "00000000-0000-0000-0000-000000000000";
+        assert!(nil.parse::<WorkspaceId>().is_err());
+        assert!(nil.parse::<OrgId>().is_err());
+        assert!(nil.parse::<SourceId>().is_err());
+    }
+
+    #[test]
+    fn id_round_trips_through_text() {
+        let id = ConnectionId::random();
+        assert_eq!(id.to_string().parse::<ConnectionId>().unwrap(), id);
+    }
+
+    #[test]
+    fn external_id_accepts_255_bytes_and_refuses_256() {
+        assert!(ExternalId::new("a".repeat(255)).is_ok());
+        let err = ExternalId::new("a".repeat(256)).unwrap_err();
+        assert!(err.to_string().contains("external_id"), "{err}");
+    }
+
+    #[test]
+    fn external_id_counts_bytes_not_characters() {
+        // 128 two-byte characters are 256 bytes.
+        assert!(ExternalId::new("é".repeat(128)).is_err());
+        assert!(ExternalId::new("é".repeat(127)).is_ok());
+    }
+
+    #[test]
+    fn external_id_keeps_case() {
+        let upper = ExternalId::new("Cust-1").unwrap();
+        let lower = ExternalId::new("cust-1").unwrap();
+        assert_ne!(upper, lower);
+    }
+
+    #[test]
+    fn external_id_deserialize_applies_the_rules() {
+        assert!(serde_json::from_str::<ExternalId>("\"ok\"").is_ok());
+        assert!(serde_json::from_str::<ExternalId>("\"\\u0007bell\"").is_err());
+    }
+}

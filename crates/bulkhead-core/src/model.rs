@@ -1,0 +1,306 @@
+//! The objects Bulkhead stores, as callers see them, and the requests that create and change
+//! them.
+//!
+//! Every tenant object carries its `org_id` and `workspace_id`: the guard checks both on
+//! every row storage returns (see [`crate::guard`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::ids::{
+    ConnectionId, DestinationId, ExternalId, OrgId, SourceId, SyncRunId, WorkspaceId,
+};
+use crate::time::Timestamp;
+use crate::values::{Connector, ConnectorConfig, Name, Schedule};
+
+/// Declares a two-way mapping between a status enum and its stored lowercase text.
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident, $field:literal { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name {
+            $($(#[$vdoc])* $variant),+
+        }
+
+        impl $name {
+            /// The stored (and displayed) form.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text),+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self, Error> {
+                match s {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err(Error::invalid_input(
+                        $field,
+                        format!("`{other}` is not one of: {}", [$($text),+].join(", ")),
+                    )),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// Whether a workspace is in use.
+    WorkspaceStatus, "status" {
+        /// In use.
+        Active => "active",
+        /// Kept, but switched off by the organization.
+        Inactive => "inactive",
+    }
+);
+
+text_enum!(
+    /// Whether a connection may run.
+    ConnectionStatus, "status" {
+        /// Runs on its schedule or on demand.
+        Active => "active",
+        /// Does not run.
+        Inactive => "inactive",
+    }
+);
+
+text_enum!(
+    /// Where a sync run is in its life.
+    SyncStatus, "status" {
+        /// Queued, not started (reserved for the scheduler).
+        Pending => "pending",
+        /// Started, not finished.
+        Running => "running",
+        /// Finished without error.
+        Succeeded => "succeeded",
+        /// Finished with an error.
+        Failed => "failed",
+        /// Stopped before it finished.
+        Cancelled => "cancelled",
+    }
+);
+
+impl SyncStatus {
+    /// Whether the run has ended (succeeded, failed or cancelled).
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled)
+    }
+}
+
+/// The host company: owner of workspaces.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Organization {
+    /// Its id.
+    pub id: OrgId,
+    /// Its display name.
+    pub name: Name,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+/// One customer's isolated environment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Workspace {
+    /// Its id.
+    pub id: WorkspaceId,
+    /// The organization that owns it.
+    pub org_id: OrgId,
+    /// The host's id for the customer; unique within the organization.
+    pub external_id: ExternalId,
+    /// Its display name (the external id unless the organization set another).
+    pub name: Name,
+    /// Whether it is in use.
+    pub status: WorkspaceStatus,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+/// A customer's configured connector: where data comes from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Source {
+    /// Its id.
+    pub id: SourceId,
+    /// The organization of its workspace.
+    pub org_id: OrgId,
+    /// The workspace it belongs to.
+    pub workspace_id: WorkspaceId,
+    /// Its display name.
+    pub name: Name,
+    /// The connector it runs (`stripe`).
+    pub connector: Connector,
+    /// The connector's configuration.
+    pub config: ConnectorConfig,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+/// A customer's target: where data goes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Destination {
+    /// Its id.
+    pub id: DestinationId,
+    /// The organization of its workspace.
+    pub org_id: OrgId,
+    /// The workspace it belongs to.
+    pub workspace_id: WorkspaceId,
+    /// Its display name.
+    pub name: Name,
+    /// The connector it runs (`s3`).
+    pub connector: Connector,
+    /// The connector's configuration.
+    pub config: ConnectorConfig,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+/// The pipeline from a source to a destination, both in the same workspace.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Connection {
+    /// Its id.
+    pub id: ConnectionId,
+    /// The organization of its workspace.
+    pub org_id: OrgId,
+    /// The workspace it belongs to.
+    pub workspace_id: WorkspaceId,
+    /// Its display name.
+    pub name: Name,
+    /// Where data comes from.
+    pub source_id: SourceId,
+    /// Where data goes.
+    pub destination_id: DestinationId,
+    /// Whether it may run.
+    pub status: ConnectionStatus,
+    /// When it runs.
+    pub schedule: Schedule,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+/// One execution of a connection.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SyncRun {
+    /// Its id.
+    pub id: SyncRunId,
+    /// The organization of its workspace.
+    pub org_id: OrgId,
+    /// The workspace it belongs to.
+    pub workspace_id: WorkspaceId,
+    /// The connection that ran.
+    pub connection_id: ConnectionId,
+    /// Where the run is in its life.
+    pub status: SyncStatus,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// When it ended, once it has.
+    pub finished_at: Option<Timestamp>,
+    /// Rows moved.
+    pub rows_synced: u64,
+    /// Bytes moved.
+    pub bytes_synced: u64,
+    /// Why it failed, for a failed run.
+    pub error: Option<String>,
+}
+
+/// A request to create a source.
+#[derive(Clone, Debug)]
+pub struct NewSource {
+    /// Its display name.
+    pub name: Name,
+    /// The connector it runs.
+    pub connector: Connector,
+    /// The connector's configuration.
+    pub config: ConnectorConfig,
+}
+
+/// A request to create a destination.
+#[derive(Clone, Debug)]
+pub struct NewDestination {
+    /// Its display name.
+    pub name: Name,
+    /// The connector it runs.
+    pub connector: Connector,
+    /// The connector's configuration.
+    pub config: ConnectorConfig,
+}
+
+/// Changes to a source or a destination; `None` keeps the current value.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectorUpdate {
+    /// A new display name.
+    pub name: Option<Name>,
+    /// A new configuration, replacing the old one whole.
+    pub config: Option<ConnectorConfig>,
+}
+
+/// A request to create a connection. The source and the destination are looked up in the
+/// caller's own workspace; an id from anywhere else is not found.
+#[derive(Clone, Debug)]
+pub struct NewConnection {
+    /// Its display name.
+    pub name: Name,
+    /// Where data comes from.
+    pub source_id: SourceId,
+    /// Where data goes.
+    pub destination_id: DestinationId,
+    /// When it runs.
+    pub schedule: Schedule,
+}
+
+/// Changes to a connection; `None` keeps the current value.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectionUpdate {
+    /// A new display name.
+    pub name: Option<Name>,
+    /// A new status.
+    pub status: Option<ConnectionStatus>,
+    /// A new schedule.
+    pub schedule: Option<Schedule>,
+}
+
+/// How a sync run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyncOutcome {
+    /// It finished without error.
+    Succeeded {
+        /// Rows moved.
+        rows: u64,
+        /// Bytes moved.
+        bytes: u64,
+    },
+    /// It finished with an error.
+    Failed {
+        /// What went wrong (at most [`SyncOutcome::MAX_ERROR_CHARS`] characters).
+        error: String,
+        /// Rows moved before the error.
+        rows: u64,
+        /// Bytes moved before the error.
+        bytes: u64,
+    },
+    /// It was stopped.
+    Cancelled,
+}
+
+impl SyncOutcome {
+    /// The longest error text kept for a failed run.
+    pub const MAX_ERROR_CHARS: usize = 4096;
+}

@@ -1,0 +1,456 @@
+//! [`WorkspaceScope`]: everything one customer may do, confined to their workspace.
+
+use std::fmt;
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::engine::Inner;
+use crate::error::{Error, ObjectKind, Result};
+use crate::guard::Tenant;
+use crate::ids::{ConnectionId, DestinationId, OrgId, SourceId, SyncRunId, WorkspaceId};
+use crate::model::{
+    Connection, ConnectionStatus, ConnectionUpdate, ConnectorUpdate, Destination, NewConnection,
+    NewDestination, NewSource, Source, SyncOutcome, SyncRun, SyncStatus, Workspace,
+};
+use crate::page::{Page, Paged, Position, paginate};
+use crate::store::{After, EndpointKind, EndpointRow, SyncFinish};
+use crate::values::{Connector, ConnectorConfig, Name};
+
+/// Access to one workspace and nothing else.
+///
+/// Made only by the engine (from an [`crate::OrgScope`]); holds its tenant privately, and
+/// every call it makes to storage is confined to that tenant and checked by the guard. An id
+/// of another workspace's object is simply not found. A scope may be cloned and sent to other
+/// threads: the tenant travels with it, never through thread-local or ambient state.
+pub struct WorkspaceScope {
+    inner: Arc<Inner>,
+    tenant: Tenant,
+}
+
+impl Clone for WorkspaceScope {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            tenant: self.tenant.duplicate(),
+        }
+    }
+}
+
+impl fmt::Debug for WorkspaceScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkspaceScope")
+            .field("org_id", &self.tenant.org_id())
+            .field("workspace_id", &self.tenant.workspace_id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Sources and destinations share one storage shape; this maps each to it.
+trait Endpoint: Sized {
+    const KIND: EndpointKind;
+    type Id: Copy + fmt::Display;
+    fn uuid(id: Self::Id) -> Uuid;
+    fn from_row(row: EndpointRow) -> Result<Self>;
+}
+
+impl Endpoint for Source {
+    const KIND: EndpointKind = EndpointKind::Source;
+    type Id = SourceId;
+    fn uuid(id: SourceId) -> Uuid {
+        *id.as_uuid()
+    }
+    fn from_row(row: EndpointRow) -> Result<Self> {
+        Ok(Self {
+            id: SourceId::from_uuid(row.id)?,
+            org_id: row.org_id,
+            workspace_id: row.workspace_id,
+            name: row.name,
+            connector: row.connector,
+            config: row.config,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+impl Endpoint for Destination {
+    const KIND: EndpointKind = EndpointKind::Destination;
+    type Id = DestinationId;
+    fn uuid(id: DestinationId) -> Uuid {
+        *id.as_uuid()
+    }
+    fn from_row(row: EndpointRow) -> Result<Self> {
+        Ok(Self {
+            id: DestinationId::from_uuid(row.id)?,
+            org_id: row.org_id,
+            workspace_id: row.workspace_id,
+            name: row.name,
+            connector: row.connector,
+            config: row.config,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+fn created_after(page: &Page) -> Result<After> {
+    match page.cursor().map(|c| c.position()) {
+        None => Ok(None),
+        Some(Position::Created { at, id }) => Ok(Some((*at, *id))),
+        Some(Position::ExternalId(_)) => Err(Error::invalid_input(
+            "cursor",
+            "belongs to another kind of list",
+        )),
+    }
+}
+
+fn sql_count(field: &'static str, n: u64) -> Result<u64> {
+    if i64::try_from(n).is_err() {
+        return Err(Error::invalid_input(field, "is larger than 2^63 - 1"));
+    }
+    Ok(n)
+}
+
+impl WorkspaceScope {
+    pub(crate) fn new(inner: Arc<Inner>, tenant: Tenant) -> Self {
+        Self { inner, tenant }
+    }
+
+    /// The workspace this scope is confined to.
+    pub fn workspace_id(&self) -> WorkspaceId {
+        self.tenant.workspace_id()
+    }
+
+    /// The organization of the workspace.
+    pub fn org_id(&self) -> OrgId {
+        self.tenant.org_id()
+    }
+
+    /// The workspace row, read now.
+    pub fn workspace(&self) -> Result<Workspace> {
+        let row = self.inner.store.load_workspace(&self.tenant)?;
+        self.inner
+            .guard
+            .admit_opt(&self.tenant, row)?
+            .ok_or_else(|| Error::not_found(ObjectKind::Workspace, self.tenant.workspace_id()))
+    }
+
+    fn create_endpoint<E: Endpoint>(
+        &self,
+        name: Name,
+        connector: Connector,
+        config: ConnectorConfig,
+    ) -> Result<E> {
+        let now = self.inner.now();
+        let row = EndpointRow {
+            kind: E::KIND,
+            id: Uuid::new_v4(),
+            org_id: self.tenant.org_id(),
+            workspace_id: self.tenant.workspace_id(),
+            name,
+            connector,
+            config,
+            created_at: now,
+            updated_at: now,
+        };
+        self.inner.store.insert_endpoint(&self.tenant, &row)?;
+        E::from_row(row)
+    }
+
+    fn get_endpoint<E: Endpoint>(&self, id: E::Id) -> Result<E> {
+        let row = self
+            .inner
+            .store
+            .get_endpoint(&self.tenant, E::KIND, E::uuid(id))?;
+        match self.inner.guard.admit_opt(&self.tenant, row)? {
+            Some(row) if row.kind == E::KIND && row.id == E::uuid(id) => E::from_row(row),
+            _ => Err(Error::not_found(E::KIND.object_kind(), id)),
+        }
+    }
+
+    fn list_endpoints<E: Endpoint>(&self, page: &Page) -> Result<Paged<E>> {
+        let limit = page.checked_limit()?;
+        let rows = self.inner.store.list_endpoints(
+            &self.tenant,
+            E::KIND,
+            created_after(page)?,
+            limit.saturating_add(1),
+        )?;
+        let rows = self.inner.guard.admit_all(&self.tenant, rows)?;
+        let page = paginate(rows, limit, |r| Position::Created {
+            at: r.created_at,
+            id: r.id,
+        });
+        Ok(Paged {
+            items: page
+                .items
+                .into_iter()
+                .map(E::from_row)
+                .collect::<Result<_>>()?,
+            next: page.next,
+        })
+    }
+
+    fn update_endpoint<E: Endpoint>(&self, id: E::Id, update: &ConnectorUpdate) -> Result<E> {
+        let now = self.inner.now();
+        let row =
+            self.inner
+                .store
+                .update_endpoint(&self.tenant, E::KIND, E::uuid(id), update, now)?;
+        match self.inner.guard.admit_opt(&self.tenant, row)? {
+            Some(row) => E::from_row(row),
+            None => Err(Error::not_found(E::KIND.object_kind(), id)),
+        }
+    }
+
+    fn delete_endpoint<E: Endpoint>(&self, id: E::Id) -> Result<()> {
+        if self
+            .inner
+            .store
+            .delete_endpoint(&self.tenant, E::KIND, E::uuid(id))?
+        {
+            Ok(())
+        } else {
+            Err(Error::not_found(E::KIND.object_kind(), id))
+        }
+    }
+
+    /// Creates a source in this workspace.
+    pub fn create_source(&self, request: NewSource) -> Result<Source> {
+        self.create_endpoint(request.name, request.connector, request.config)
+    }
+
+    /// The source `id` of this workspace; any other id is not found.
+    pub fn get_source(&self, id: SourceId) -> Result<Source> {
+        self.get_endpoint(id)
+    }
+
+    /// A page of this workspace's sources, oldest first.
+    pub fn list_sources(&self, page: &Page) -> Result<Paged<Source>> {
+        self.list_endpoints(page)
+    }
+
+    /// Renames the source `id` or replaces its configuration.
+    pub fn update_source(&self, id: SourceId, update: &ConnectorUpdate) -> Result<Source> {
+        self.update_endpoint(id, update)
+    }
+
+    /// Deletes the source `id`. Refused (conflict) while a connection uses it.
+    pub fn delete_source(&self, id: SourceId) -> Result<()> {
+        self.delete_endpoint::<Source>(id)
+    }
+
+    /// Creates a destination in this workspace.
+    pub fn create_destination(&self, request: NewDestination) -> Result<Destination> {
+        self.create_endpoint(request.name, request.connector, request.config)
+    }
+
+    /// The destination `id` of this workspace; any other id is not found.
+    pub fn get_destination(&self, id: DestinationId) -> Result<Destination> {
+        self.get_endpoint(id)
+    }
+
+    /// A page of this workspace's destinations, oldest first.
+    pub fn list_destinations(&self, page: &Page) -> Result<Paged<Destination>> {
+        self.list_endpoints(page)
+    }
+
+    /// Renames the destination `id` or replaces its configuration.
+    pub fn update_destination(
+        &self,
+        id: DestinationId,
+        update: &ConnectorUpdate,
+    ) -> Result<Destination> {
+        self.update_endpoint(id, update)
+    }
+
+    /// Deletes the destination `id`. Refused (conflict) while a connection uses it.
+    pub fn delete_destination(&self, id: DestinationId) -> Result<()> {
+        self.delete_endpoint::<Destination>(id)
+    }
+
+    /// Creates an active connection from one of this workspace's sources to one of its
+    /// destinations. A source or destination id from anywhere else is not found.
+    pub fn create_connection(&self, request: NewConnection) -> Result<Connection> {
+        let now = self.inner.now();
+        let row = Connection {
+            id: ConnectionId::random(),
+            org_id: self.tenant.org_id(),
+            workspace_id: self.tenant.workspace_id(),
+            name: request.name,
+            source_id: request.source_id,
+            destination_id: request.destination_id,
+            status: ConnectionStatus::Active,
+            schedule: request.schedule,
+            created_at: now,
+            updated_at: now,
+        };
+        self.inner.store.insert_connection(&self.tenant, &row)?;
+        Ok(row)
+    }
+
+    /// The connection `id` of this workspace; any other id is not found.
+    pub fn get_connection(&self, id: ConnectionId) -> Result<Connection> {
+        let row = self.inner.store.get_connection(&self.tenant, id)?;
+        self.inner
+            .guard
+            .admit_opt(&self.tenant, row)?
+            .filter(|c| c.id == id)
+            .ok_or_else(|| Error::not_found(ObjectKind::Connection, id))
+    }
+
+    /// A page of this workspace's connections, oldest first.
+    pub fn list_connections(&self, page: &Page) -> Result<Paged<Connection>> {
+        let limit = page.checked_limit()?;
+        let rows = self.inner.store.list_connections(
+            &self.tenant,
+            created_after(page)?,
+            limit.saturating_add(1),
+        )?;
+        let rows = self.inner.guard.admit_all(&self.tenant, rows)?;
+        Ok(paginate(rows, limit, |c| Position::Created {
+            at: c.created_at,
+            id: *c.id.as_uuid(),
+        }))
+    }
+
+    /// Renames the connection `id`, changes its status or its schedule.
+    pub fn update_connection(
+        &self,
+        id: ConnectionId,
+        update: &ConnectionUpdate,
+    ) -> Result<Connection> {
+        let now = self.inner.now();
+        let row = self
+            .inner
+            .store
+            .update_connection(&self.tenant, id, update, now)?;
+        self.inner
+            .guard
+            .admit_opt(&self.tenant, row)?
+            .ok_or_else(|| Error::not_found(ObjectKind::Connection, id))
+    }
+
+    /// Deletes the connection `id` together with its sync history.
+    pub fn delete_connection(&self, id: ConnectionId) -> Result<()> {
+        if self.inner.store.delete_connection(&self.tenant, id)? {
+            Ok(())
+        } else {
+            Err(Error::not_found(ObjectKind::Connection, id))
+        }
+    }
+
+    /// Records the start of a sync run of the connection `connection_id` (status running).
+    /// Refused (conflict) for an inactive connection.
+    pub fn start_sync(&self, connection_id: ConnectionId) -> Result<SyncRun> {
+        let connection = self.get_connection(connection_id)?;
+        if connection.status != ConnectionStatus::Active {
+            return Err(Error::conflict(format!(
+                "connection `{connection_id}` is inactive; activate it before starting a sync"
+            )));
+        }
+        let row = SyncRun {
+            id: SyncRunId::random(),
+            org_id: self.tenant.org_id(),
+            workspace_id: self.tenant.workspace_id(),
+            connection_id,
+            status: SyncStatus::Running,
+            started_at: self.inner.now(),
+            finished_at: None,
+            rows_synced: 0,
+            bytes_synced: 0,
+            error: None,
+        };
+        self.inner.store.insert_sync_run(&self.tenant, &row)?;
+        Ok(row)
+    }
+
+    /// Records how the sync run `id` ended. Refused (conflict) if it has already ended.
+    pub fn finish_sync(&self, id: SyncRunId, outcome: SyncOutcome) -> Result<SyncRun> {
+        let finish = match outcome {
+            SyncOutcome::Succeeded { rows, bytes } => SyncFinish {
+                status: SyncStatus::Succeeded,
+                finished_at: self.inner.now(),
+                rows_synced: sql_count("rows", rows)?,
+                bytes_synced: sql_count("bytes", bytes)?,
+                error: None,
+            },
+            SyncOutcome::Failed { error, rows, bytes } => {
+                if error.chars().count() > SyncOutcome::MAX_ERROR_CHARS {
+                    return Err(Error::invalid_input(
+                        "error",
+                        format!("is longer than {} characters", SyncOutcome::MAX_ERROR_CHARS),
+                    ));
+                }
+                SyncFinish {
+                    status: SyncStatus::Failed,
+                    finished_at: self.inner.now(),
+                    rows_synced: sql_count("rows", rows)?,
+                    bytes_synced: sql_count("bytes", bytes)?,
+                    error: Some(error),
+                }
+            }
+            SyncOutcome::Cancelled => SyncFinish {
+                status: SyncStatus::Cancelled,
+                finished_at: self.inner.now(),
+                rows_synced: 0,
+                bytes_synced: 0,
+                error: None,
+            },
+        };
+        let current = self.get_sync_run(id)?;
+        if current.status.is_finished() {
+            return Err(already_finished(&current));
+        }
+        let row = self
+            .inner
+            .store
+            .finish_sync_run(&self.tenant, id, &finish)?;
+        match self.inner.guard.admit_opt(&self.tenant, row)? {
+            Some(run) => Ok(run),
+            // It ended between our read and our write.
+            None => Err(already_finished(&self.get_sync_run(id)?)),
+        }
+    }
+
+    /// The sync run `id` of this workspace; any other id is not found.
+    pub fn get_sync_run(&self, id: SyncRunId) -> Result<SyncRun> {
+        let row = self.inner.store.get_sync_run(&self.tenant, id)?;
+        self.inner
+            .guard
+            .admit_opt(&self.tenant, row)?
+            .filter(|r| r.id == id)
+            .ok_or_else(|| Error::not_found(ObjectKind::SyncRun, id))
+    }
+
+    /// A page of the sync history of the connection `connection_id`, newest first.
+    pub fn list_sync_runs(
+        &self,
+        connection_id: ConnectionId,
+        page: &Page,
+    ) -> Result<Paged<SyncRun>> {
+        let limit = page.checked_limit()?;
+        // Resolving the connection first makes a foreign connection id not-found rather than
+        // an empty history.
+        self.get_connection(connection_id)?;
+        let rows = self.inner.store.list_sync_runs(
+            &self.tenant,
+            connection_id,
+            created_after(page)?,
+            limit.saturating_add(1),
+        )?;
+        let rows = self.inner.guard.admit_all(&self.tenant, rows)?;
+        Ok(paginate(rows, limit, |r| Position::Created {
+            at: r.started_at,
+            id: *r.id.as_uuid(),
+        }))
+    }
+}
+
+fn already_finished(run: &SyncRun) -> Error {
+    Error::conflict(format!(
+        "sync run `{}` has already ended ({})",
+        run.id, run.status
+    ))
+}

@@ -1,0 +1,225 @@
+//! The storage port: what the engine needs from a database, one method per use case.
+//!
+//! Adapters (`bulkhead-sqlite`, later `bulkhead-postgres`) implement [`Store`]. The contract
+//! every adapter keeps:
+//!
+//! - every method that reads or writes tenant rows takes `&Tenant` (or `&OrgCtx` for
+//!   organization-level rows) and confines itself to it, with the tenant's ids as bound
+//!   parameters, never as text inside SQL;
+//! - a lookup of an id outside the tenant returns `None` (or the not-found error), exactly like
+//!   a missing id;
+//! - each method is one transaction: it either happens whole or not at all;
+//! - references inside a request (a connection's source) are resolved inside the same tenant.
+//!
+//! The engine does not trust the adapter to keep the first rule: it checks every returned row
+//! (see [`crate::guard`]). Organization lookups without a context (`get_organization`,
+//! `list_organizations`) are the operator's and return no tenant rows.
+
+use std::fmt;
+
+use uuid::Uuid;
+
+use crate::error::{ObjectKind, Result};
+use crate::guard::{OrgCtx, Tenant};
+use crate::ids::{ConnectionId, ExternalId, OrgId, SyncRunId, WorkspaceId};
+use crate::model::{
+    Connection, ConnectionUpdate, ConnectorUpdate, Organization, SyncRun, SyncStatus, Workspace,
+    WorkspaceStatus,
+};
+use crate::time::Timestamp;
+use crate::values::{Connector, ConnectorConfig, Name};
+
+/// Sources and destinations are stored alike; this says which one a call is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EndpointKind {
+    /// A source (table `sources`).
+    Source,
+    /// A destination (table `destinations`).
+    Destination,
+}
+
+impl EndpointKind {
+    /// The kind of object, for errors.
+    pub fn object_kind(self) -> ObjectKind {
+        match self {
+            Self::Source => ObjectKind::Source,
+            Self::Destination => ObjectKind::Destination,
+        }
+    }
+}
+
+/// A stored source or destination.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EndpointRow {
+    /// Source or destination.
+    pub kind: EndpointKind,
+    /// Its id.
+    pub id: Uuid,
+    /// The organization of its workspace.
+    pub org_id: OrgId,
+    /// Its workspace.
+    pub workspace_id: WorkspaceId,
+    /// Its display name.
+    pub name: Name,
+    /// Its connector.
+    pub connector: Connector,
+    /// Its configuration.
+    pub config: ConnectorConfig,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+/// Which workspaces an organization-level listing returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkspaceFilter {
+    /// Only external ids that start with this text (exact, case-sensitive).
+    pub external_id_prefix: Option<String>,
+    /// Only workspaces with this status.
+    pub status: Option<WorkspaceStatus>,
+}
+
+/// Changes to a workspace; `None` keeps the current value.
+#[derive(Clone, Debug, Default)]
+pub struct WorkspaceUpdate {
+    /// A new display name.
+    pub name: Option<Name>,
+    /// A new status.
+    pub status: Option<WorkspaceStatus>,
+}
+
+/// The end of a sync run, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncFinish {
+    /// The final status (succeeded, failed or cancelled).
+    pub status: SyncStatus,
+    /// When it ended.
+    pub finished_at: Timestamp,
+    /// Rows moved.
+    pub rows_synced: u64,
+    /// Bytes moved.
+    pub bytes_synced: u64,
+    /// The error of a failed run.
+    pub error: Option<String>,
+}
+
+/// A keyset position in a listing ordered by time then id.
+pub type After = Option<(Timestamp, Uuid)>;
+
+/// What the engine needs from a database. See the module docs for the contract.
+pub trait Store: Send + Sync + fmt::Debug {
+    /// Stores a new organization.
+    fn insert_organization(&self, org: &Organization) -> Result<()>;
+    /// The organization with this id (operator lookup).
+    fn get_organization(&self, id: OrgId) -> Result<Option<Organization>>;
+    /// Every organization, oldest first (operator listing).
+    fn list_organizations(&self) -> Result<Vec<Organization>>;
+
+    /// Returns the organization's workspace with `candidate.external_id`, inserting
+    /// `candidate` first if there is none, in one transaction; `true` when it was inserted.
+    /// Concurrent callers with one external id get one workspace.
+    fn get_or_create_workspace(
+        &self,
+        org: &OrgCtx,
+        candidate: &Workspace,
+    ) -> Result<(Workspace, bool)>;
+    /// The organization's workspace with this id.
+    fn get_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<Option<Workspace>>;
+    /// The organization's workspace with this external id (exact match).
+    fn find_workspace(&self, org: &OrgCtx, external_id: &ExternalId) -> Result<Option<Workspace>>;
+    /// Up to `limit` of the organization's workspaces matching `filter`, ordered by external
+    /// id, after `after`.
+    fn list_workspaces(
+        &self,
+        org: &OrgCtx,
+        filter: &WorkspaceFilter,
+        after: Option<&ExternalId>,
+        limit: usize,
+    ) -> Result<Vec<Workspace>>;
+    /// Applies `update` to the organization's workspace `id`; `None` if there is none.
+    fn update_workspace(
+        &self,
+        org: &OrgCtx,
+        id: WorkspaceId,
+        update: &WorkspaceUpdate,
+        now: Timestamp,
+    ) -> Result<Option<Workspace>>;
+
+    /// The tenant's own workspace row.
+    fn load_workspace(&self, tenant: &Tenant) -> Result<Option<Workspace>>;
+
+    /// Stores a new source or destination.
+    fn insert_endpoint(&self, tenant: &Tenant, row: &EndpointRow) -> Result<()>;
+    /// The tenant's source or destination with this id.
+    fn get_endpoint(
+        &self,
+        tenant: &Tenant,
+        kind: EndpointKind,
+        id: Uuid,
+    ) -> Result<Option<EndpointRow>>;
+    /// Up to `limit` of the tenant's sources or destinations, oldest first, after `after`.
+    fn list_endpoints(
+        &self,
+        tenant: &Tenant,
+        kind: EndpointKind,
+        after: After,
+        limit: usize,
+    ) -> Result<Vec<EndpointRow>>;
+    /// Applies `update` to the tenant's source or destination `id`; `None` if there is none.
+    fn update_endpoint(
+        &self,
+        tenant: &Tenant,
+        kind: EndpointKind,
+        id: Uuid,
+        update: &ConnectorUpdate,
+        now: Timestamp,
+    ) -> Result<Option<EndpointRow>>;
+    /// Deletes the tenant's source or destination `id`; `false` if there is none. Fails with a
+    /// conflict, deleting nothing, while a connection still uses it.
+    fn delete_endpoint(&self, tenant: &Tenant, kind: EndpointKind, id: Uuid) -> Result<bool>;
+
+    /// Stores a new connection. Its source and destination must be the tenant's own: an id
+    /// from elsewhere fails with not-found, storing nothing.
+    fn insert_connection(&self, tenant: &Tenant, row: &Connection) -> Result<()>;
+    /// The tenant's connection with this id.
+    fn get_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<Option<Connection>>;
+    /// Up to `limit` of the tenant's connections, oldest first, after `after`.
+    fn list_connections(
+        &self,
+        tenant: &Tenant,
+        after: After,
+        limit: usize,
+    ) -> Result<Vec<Connection>>;
+    /// Applies `update` to the tenant's connection `id`; `None` if there is none.
+    fn update_connection(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        update: &ConnectionUpdate,
+        now: Timestamp,
+    ) -> Result<Option<Connection>>;
+    /// Deletes the tenant's connection `id` and its sync runs, together; `false` if there is
+    /// none.
+    fn delete_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<bool>;
+
+    /// Stores a new sync run of one of the tenant's connections (not-found otherwise).
+    fn insert_sync_run(&self, tenant: &Tenant, row: &SyncRun) -> Result<()>;
+    /// The tenant's sync run with this id.
+    fn get_sync_run(&self, tenant: &Tenant, id: SyncRunId) -> Result<Option<SyncRun>>;
+    /// Up to `limit` runs of the tenant's connection, newest first, before `before`.
+    fn list_sync_runs(
+        &self,
+        tenant: &Tenant,
+        connection: ConnectionId,
+        before: After,
+        limit: usize,
+    ) -> Result<Vec<SyncRun>>;
+    /// Ends the tenant's run `id` if it is still pending or running; `None` otherwise.
+    fn finish_sync_run(
+        &self,
+        tenant: &Tenant,
+        id: SyncRunId,
+        finish: &SyncFinish,
+    ) -> Result<Option<SyncRun>>;
+}

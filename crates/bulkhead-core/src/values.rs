@@ -1,0 +1,412 @@
+//! Validated values that appear in requests and rows: [`Name`], [`Connector`], [`ConnectorConfig`],
+//! [`Schedule`] with its [`CronExpr`].
+//!
+//! Each is checked once, where it is made; a value that exists is valid.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+
+/// A display name: 1 to 255 characters, no control characters, no surrounding whitespace.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Name(String);
+
+impl Name {
+    /// Checks `value` as the field `field` and wraps it.
+    pub fn parse_field(field: &'static str, value: impl Into<String>) -> Result<Self, Error> {
+        let value = value.into();
+        let chars = value.chars().count();
+        if chars == 0 {
+            return Err(Error::invalid_input(field, "must not be empty"));
+        }
+        if chars > 255 {
+            return Err(Error::invalid_input(
+                field,
+                format!("is {chars} characters long; the limit is 255"),
+            ));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(Error::invalid_input(
+                field,
+                "must not contain control characters",
+            ));
+        }
+        if value.starts_with(char::is_whitespace) || value.ends_with(char::is_whitespace) {
+            return Err(Error::invalid_input(
+                field,
+                "must not start or end with whitespace",
+            ));
+        }
+        Ok(Self(value))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Name {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::parse_field("name", s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Self::parse_field("name", String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+/// A connector's name, such as `stripe`, `postgres` or `s3`: 1 to 64 characters of `a-z`,
+/// `0-9`, `.`, `_` and `-`, starting with a letter or digit.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Connector(String);
+
+impl Connector {
+    /// The connector name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Connector {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        const FIELD: &str = "connector";
+        if s.is_empty() || s.len() > 64 {
+            return Err(Error::invalid_input(
+                FIELD,
+                "must be 1 to 64 characters long",
+            ));
+        }
+        let ok_first = s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let ok_rest = s
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+        if !(ok_first && ok_rest) {
+            return Err(Error::invalid_input(
+                FIELD,
+                format!(
+                    "`{s}` may use only a-z, 0-9, `.`, `_`, `-` and must start with a letter or digit"
+                ),
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl<'de> Deserialize<'de> for Connector {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for Connector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Connector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+/// A connector configuration: a JSON object of at most [`ConnectorConfig::MAX_BYTES`] bytes.
+///
+/// Its `Debug` output lists the keys only, never the values, because a configuration may hold
+/// credentials.
+#[derive(Clone, PartialEq, Default)]
+pub struct ConnectorConfig(Map<String, Value>);
+
+impl ConnectorConfig {
+    /// The largest configuration accepted, serialized, in bytes.
+    pub const MAX_BYTES: usize = 64 * 1024;
+
+    /// Checks that `value` is a JSON object of acceptable size.
+    pub fn new(value: Value) -> Result<Self, Error> {
+        match value {
+            Value::Object(map) => Self::from_map(map),
+            other => Err(Error::invalid_input(
+                "config",
+                format!("must be a JSON object, not {}", json_type(&other)),
+            )),
+        }
+    }
+
+    /// Parses JSON text into a configuration.
+    pub fn from_json(text: &str) -> Result<Self, Error> {
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| Error::invalid_input("config", format!("is not valid JSON: {e}")))?;
+        Self::new(value)
+    }
+
+    fn from_map(map: Map<String, Value>) -> Result<Self, Error> {
+        let len = serde_json::to_vec(&map)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
+        if len > Self::MAX_BYTES {
+            return Err(Error::invalid_input(
+                "config",
+                format!("is {len} bytes; the limit is {} bytes", Self::MAX_BYTES),
+            ));
+        }
+        Ok(Self(map))
+    }
+
+    /// The configuration as a JSON object.
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
+    /// The configuration as compact JSON text.
+    pub fn to_json(&self) -> String {
+        Value::Object(self.0.clone()).to_string()
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl fmt::Debug for ConnectorConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+impl Serialize for ConnectorConfig {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ConnectorConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Self::new(Value::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// When a connection runs: on demand, or on a cron schedule.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub enum Schedule {
+    /// Only when a sync is started explicitly.
+    #[default]
+    Manual,
+    /// On a five-field cron schedule.
+    Cron(CronExpr),
+}
+
+impl Schedule {
+    /// The stored form: `manual` or the cron expression.
+    pub fn as_text(&self) -> &str {
+        match self {
+            Self::Manual => "manual",
+            Self::Cron(c) => c.as_str(),
+        }
+    }
+
+    /// Parses the stored form (`manual` or a cron expression).
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        if text == "manual" {
+            Ok(Self::Manual)
+        } else {
+            text.parse().map(Self::Cron)
+        }
+    }
+}
+
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Manual => f.write_str("manual"),
+            Self::Cron(c) => write!(f, "cron `{c}`"),
+        }
+    }
+}
+
+impl Serialize for Schedule {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_text())
+    }
+}
+
+/// A five-field cron expression (`minute hour day-of-month month day-of-week`).
+///
+/// Each field is `*` or a comma-separated list of numbers and ranges (`1-5`), each optionally
+/// followed by a step (`*/15`, `0-30/10`); numbers must lie in the field's range (minute 0-59,
+/// hour 0-23, day 1-31, month 1-12, weekday 0-7). Month and day names are not accepted.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct CronExpr(String);
+
+impl CronExpr {
+    /// The expression as text, fields separated by single spaces.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CronExpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for CronExpr {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        const FIELDS: [(&str, u32, u32); 5] = [
+            ("minute", 0, 59),
+            ("hour", 0, 23),
+            ("day of month", 1, 31),
+            ("month", 1, 12),
+            ("day of week", 0, 7),
+        ];
+        let parts: Vec<&str> = s.split_whitespace().collect();
+        if parts.len() != FIELDS.len() {
+            return Err(Error::invalid_input(
+                "schedule",
+                format!(
+                    "`{s}` has {} fields; a cron expression has 5 (minute hour day-of-month month day-of-week) or use `manual`",
+                    parts.len()
+                ),
+            ));
+        }
+        for (part, (name, lo, hi)) in parts.iter().zip(FIELDS) {
+            check_cron_field(part, lo, hi).map_err(|why| {
+                Error::invalid_input("schedule", format!("{name} field `{part}` {why}"))
+            })?;
+        }
+        Ok(Self(parts.join(" ")))
+    }
+}
+
+fn check_cron_field(field: &str, lo: u32, hi: u32) -> Result<(), String> {
+    let number = |t: &str| -> Result<u32, String> {
+        let n: u32 = t
+            .parse()
+            .map_err(|_| format!("has `{t}`, which is not a number"))?;
+        if n < lo || n > hi {
+            return Err(format!("has {n}, outside {lo}-{hi}"));
+        }
+        Ok(n)
+    };
+    for item in field.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((r, s)) => (r, Some(s)),
+            None => (item, None),
+        };
+        if let Some(step) = step {
+            match step.parse::<u32>() {
+                Ok(n) if n >= 1 => {}
+                _ => return Err(format!("has step `{step}`; a step is a number from 1")),
+            }
+        }
+        if range == "*" {
+            continue;
+        }
+        match range.split_once('-') {
+            Some((a, b)) => {
+                if number(a)? > number(b)? {
+                    return Err(format!("has range `{range}`, which runs backwards"));
+                }
+            }
+            None => {
+                number(range)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cron_accepts_common_expressions() {
+        for ok in ["0 * * * *", "*/15 0-23 1,15 * 1-5", "30 2 * 1-12/2 0"] {
+            assert!(ok.parse::<CronExpr>().is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn cron_refuses_out_of_range_and_malformed_fields() {
+        for bad in [
+            "60 * * * *",
+            "* * * *",
+            "* 24 * * *",
+            "* * 0 * *",
+            "5-1 * * * *",
+            "*/0 * * * *",
+            "a * * * *",
+        ] {
+            let err = bad.parse::<CronExpr>().unwrap_err();
+            assert!(err.to_string().contains("schedule"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn config_debug_shows_keys_not_values() {
+        let config = ConnectorConfig::from_json(r#"{"api_key":"sk_live_secret"}"#).unwrap();
+        let debug = format!("{config:?}");
+        assert!(debug.contains("api_key"));
+        assert!(!debug.contains("sk_live_secret"));
+    }
+
+    #[test]
+    fn config_must_be_an_object() {
+        let err = ConnectorConfig::from_json("[1]").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid config: must be a JSON object, not an array"
+        );
+    }
+
+    #[test]
+    fn name_rules_name_the_field() {
+        let err = Name::parse_field("source name", "").unwrap_err();
+        assert_eq!(err.to_string(), "invalid source name: must not be empty");
+        assert!(Name::parse_field("name", "x".repeat(256)).is_err());
+        assert!(Name::parse_field("name", "Stripe").is_ok());
+    }
+
+    #[test]
+    fn connector_rules() {
+        assert!("stripe".parse::<Connector>().is_ok());
+        assert!("source-postgres".parse::<Connector>().is_ok());
+        assert!("Stripe".parse::<Connector>().is_err());
+        assert!("".parse::<Connector>().is_err());
+    }
+}

@@ -1,0 +1,85 @@
+//! Bulkhead's storage adapter on SQLite: the embedded default.
+//!
+//! [`SqliteStore`] implements the storage port of `bulkhead-core` on one database file, with
+//! the bundled SQLite (so the build needs no system library): versioned migrations on open,
+//! WAL, `synchronous=NORMAL` unless [`Synchronous::Full`] is asked for, foreign keys on, a busy
+//! timeout, one writer and a small pool of readers, cached prepared statements. The tenant's
+//! ids are always bound parameters; SQL text never contains data.
+//!
+//! ```
+//! use bulkhead_sqlite::{SqliteOptions, SqliteStore};
+//! let dir = tempfile::tempdir()?;
+//! let store = SqliteStore::open(dir.path().join("bulkhead.db"), &SqliteOptions::default())?;
+//! assert_eq!(store.schema_version(), bulkhead_sqlite::SCHEMA_VERSION);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod pool;
+mod rows;
+mod schema;
+mod store;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use bulkhead_core::{Error, Result, StorageError};
+
+pub use pool::{SqliteOptions, Synchronous};
+pub use schema::SCHEMA_VERSION;
+
+use pool::Pool;
+
+/// A Bulkhead store on one SQLite database file.
+pub struct SqliteStore {
+    path: PathBuf,
+    pool: Pool,
+    schema_version: i64,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it to the current
+    /// schema. Data written before survives: opening an existing file never loses rows.
+    pub fn open(path: impl AsRef<Path>, options: &SqliteOptions) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let mut version = 0;
+        let pool = Pool::open(&path, options, |conn| {
+            version = schema::migrate(conn)?;
+            Ok(())
+        })?;
+        Ok(Self {
+            path,
+            pool,
+            schema_version: version,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> i64 {
+        self.schema_version
+    }
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .field("schema_version", &self.schema_version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Adds what was being done to a rusqlite error, turning it into a storage error.
+pub(crate) trait Ctx<T> {
+    fn ctx(self, what: impl fmt::Display) -> Result<T>;
+}
+
+impl<T> Ctx<T> for rusqlite::Result<T> {
+    fn ctx(self, what: impl fmt::Display) -> Result<T> {
+        self.map_err(|e| Error::Storage(StorageError::with_source(what, e)))
+    }
+}

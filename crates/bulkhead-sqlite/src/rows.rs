@@ -1,0 +1,190 @@
+//! Turning SQLite rows into core values. A stored value that fails core's validation is a
+//! corrupt row: it surfaces as a storage error, never as the caller's invalid input.
+
+use std::str::FromStr;
+
+use bulkhead_core::store::{EndpointKind, EndpointRow};
+use bulkhead_core::{
+    Connection, ConnectionId, Connector, ConnectorConfig, DestinationId, Error, ExternalId, Name,
+    OrgId, Organization, Result, Schedule, SourceId, StorageError, SyncRun, SyncRunId, Timestamp,
+    Workspace, WorkspaceId,
+};
+use rusqlite::types::FromSql;
+use rusqlite::{Params, Row, Statement};
+use uuid::Uuid;
+
+use crate::Ctx;
+
+fn corrupt(column: &str, e: Error) -> Error {
+    Error::Storage(StorageError::new(format!(
+        "stored column `{column}` is invalid: {e}"
+    )))
+}
+
+fn col<T: FromSql>(row: &Row<'_>, index: usize, name: &str) -> Result<T> {
+    row.get(index)
+        .ctx(format_args!("could not read column `{name}`"))
+}
+
+fn parse<T: FromStr<Err = Error>>(row: &Row<'_>, index: usize, name: &str) -> Result<T> {
+    let text: String = col(row, index, name)?;
+    text.parse().map_err(|e| corrupt(name, e))
+}
+
+fn id<T>(row: &Row<'_>, index: usize, name: &str, make: fn(Uuid) -> Result<T>) -> Result<T> {
+    make(col(row, index, name)?).map_err(|e| corrupt(name, e))
+}
+
+fn name(row: &Row<'_>, index: usize) -> Result<Name> {
+    let text: String = col(row, index, "name")?;
+    Name::parse_field("name", text).map_err(|e| corrupt("name", e))
+}
+
+fn time(row: &Row<'_>, index: usize, name: &str) -> Result<Timestamp> {
+    Ok(Timestamp::from_unix_millis(col(row, index, name)?))
+}
+
+fn count(row: &Row<'_>, index: usize, name: &str) -> Result<u64> {
+    let n: i64 = col(row, index, name)?;
+    u64::try_from(n).map_err(|_| corrupt(name, Error::invalid_input("count", "is negative")))
+}
+
+/// Runs a prepared query and decodes every row with `decode`.
+pub(crate) fn collect<T>(
+    stmt: &mut Statement<'_>,
+    params: impl Params,
+    decode: impl Fn(&Row<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut rows = stmt.query(params).ctx("query failed")?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().ctx("could not read a row")? {
+        out.push(decode(row)?);
+    }
+    Ok(out)
+}
+
+/// Runs a prepared query that returns at most one row.
+pub(crate) fn first<T>(
+    stmt: &mut Statement<'_>,
+    params: impl Params,
+    decode: impl Fn(&Row<'_>) -> Result<T>,
+) -> Result<Option<T>> {
+    let mut rows = stmt.query(params).ctx("query failed")?;
+    match rows.next().ctx("could not read a row")? {
+        Some(row) => decode(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Columns of `organizations`, in the order [`organization`] reads them.
+macro_rules! org_columns {
+    () => {
+        "id, name, created_at"
+    };
+}
+pub(crate) use org_columns;
+
+pub(crate) fn organization(row: &Row<'_>) -> Result<Organization> {
+    Ok(Organization {
+        id: id(row, 0, "id", OrgId::from_uuid)?,
+        name: name(row, 1)?,
+        created_at: time(row, 2, "created_at")?,
+    })
+}
+
+/// Columns of `workspaces`, in the order [`workspace`] reads them.
+macro_rules! workspace_columns {
+    () => {
+        "id, org_id, external_id, name, status, created_at, updated_at"
+    };
+}
+pub(crate) use workspace_columns;
+
+pub(crate) fn workspace(row: &Row<'_>) -> Result<Workspace> {
+    let external: String = col(row, 2, "external_id")?;
+    Ok(Workspace {
+        id: id(row, 0, "id", WorkspaceId::from_uuid)?,
+        org_id: id(row, 1, "org_id", OrgId::from_uuid)?,
+        external_id: ExternalId::new(external).map_err(|e| corrupt("external_id", e))?,
+        name: name(row, 3)?,
+        status: parse(row, 4, "status")?,
+        created_at: time(row, 5, "created_at")?,
+        updated_at: time(row, 6, "updated_at")?,
+    })
+}
+
+/// Columns of `sources` and `destinations`, in the order [`endpoint`] reads them.
+macro_rules! endpoint_columns {
+    () => {
+        "id, org_id, workspace_id, name, connector, config, created_at, updated_at"
+    };
+}
+pub(crate) use endpoint_columns;
+
+pub(crate) fn endpoint(kind: EndpointKind, row: &Row<'_>) -> Result<EndpointRow> {
+    let config: String = col(row, 5, "config")?;
+    Ok(EndpointRow {
+        kind,
+        id: col(row, 0, "id")?,
+        org_id: id(row, 1, "org_id", OrgId::from_uuid)?,
+        workspace_id: id(row, 2, "workspace_id", WorkspaceId::from_uuid)?,
+        name: name(row, 3)?,
+        connector: parse::<Connector>(row, 4, "connector")?,
+        config: ConnectorConfig::from_json(&config).map_err(|e| corrupt("config", e))?,
+        created_at: time(row, 6, "created_at")?,
+        updated_at: time(row, 7, "updated_at")?,
+    })
+}
+
+/// Columns of `connections`, in the order [`connection`] reads them.
+macro_rules! connection_columns {
+    () => {
+        "id, org_id, workspace_id, name, source_id, destination_id, status, schedule, created_at, updated_at"
+    };
+}
+pub(crate) use connection_columns;
+
+pub(crate) fn connection(row: &Row<'_>) -> Result<Connection> {
+    let schedule: String = col(row, 7, "schedule")?;
+    Ok(Connection {
+        id: id(row, 0, "id", ConnectionId::from_uuid)?,
+        org_id: id(row, 1, "org_id", OrgId::from_uuid)?,
+        workspace_id: id(row, 2, "workspace_id", WorkspaceId::from_uuid)?,
+        name: name(row, 3)?,
+        source_id: id(row, 4, "source_id", SourceId::from_uuid)?,
+        destination_id: id(row, 5, "destination_id", DestinationId::from_uuid)?,
+        status: parse(row, 6, "status")?,
+        schedule: Schedule::parse(&schedule).map_err(|e| corrupt("schedule", e))?,
+        created_at: time(row, 8, "created_at")?,
+        updated_at: time(row, 9, "updated_at")?,
+    })
+}
+
+/// Columns of `sync_runs`, in the order [`sync_run`] reads them.
+macro_rules! sync_run_columns {
+    () => {
+        "id, org_id, workspace_id, connection_id, status, started_at, finished_at, rows_synced, bytes_synced, error"
+    };
+}
+pub(crate) use sync_run_columns;
+
+pub(crate) fn sync_run(row: &Row<'_>) -> Result<SyncRun> {
+    let finished: Option<i64> = col(row, 6, "finished_at")?;
+    Ok(SyncRun {
+        id: id(row, 0, "id", SyncRunId::from_uuid)?,
+        org_id: id(row, 1, "org_id", OrgId::from_uuid)?,
+        workspace_id: id(row, 2, "workspace_id", WorkspaceId::from_uuid)?,
+        connection_id: id(row, 3, "connection_id", ConnectionId::from_uuid)?,
+        status: parse(row, 4, "status")?,
+        started_at: time(row, 5, "started_at")?,
+        finished_at: finished.map(Timestamp::from_unix_millis),
+        rows_synced: count(row, 7, "rows_synced")?,
+        bytes_synced: count(row, 8, "bytes_synced")?,
+        error: col(row, 9, "error")?,
+    })
+}
+
+/// A non-negative count as SQLite's integer; core has already refused larger ones.
+pub(crate) fn sql_count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
