@@ -75,9 +75,10 @@ impl Engine {
                 OrgCtx::new(org_id),
                 org,
             )),
-            Some(_) => Err(Error::IsolationBreach {
-                kind: ObjectKind::Organization,
-            }),
+            Some(_) => Err(self
+                .inner
+                .guard
+                .breach(ObjectKind::Organization, org_id, None)),
             None => Err(Error::not_found(ObjectKind::Organization, org_id)),
         }
     }

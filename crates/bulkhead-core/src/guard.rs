@@ -11,6 +11,11 @@
 //! caller's is never returned: the call fails with [`Error::IsolationBreach`], the breach is
 //! logged (with the caller's ids, never the foreign row's) and counted. So a storage adapter
 //! that forgets its tenant filter fails closed instead of leaking.
+//!
+//! Writes go through the same check: before the engine updates or deletes an object, or
+//! names one in a new row (a connection's source), it reads that object through the guard. A
+//! foreign id is thus refused before any write reaches storage, even by an adapter whose
+//! write filter is broken.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -171,7 +176,14 @@ impl Guard {
         self.breaches.load(Ordering::Relaxed)
     }
 
-    fn breach(&self, kind: ObjectKind, org: OrgId, workspace: Option<WorkspaceId>) -> Error {
+    /// Records a breach found by the engine itself (a row that is the caller's by owner but
+    /// not the one asked for, in a way only a broken adapter produces) and returns its error.
+    pub(crate) fn breach(
+        &self,
+        kind: ObjectKind,
+        org: OrgId,
+        workspace: Option<WorkspaceId>,
+    ) -> Error {
         self.breaches.fetch_add(1, Ordering::Relaxed);
         // Only the caller's own ids are logged: the foreign row's ids are another tenant's data.
         tracing::error!(

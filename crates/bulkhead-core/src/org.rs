@@ -78,9 +78,10 @@ impl OrgScope {
             .get_or_create_workspace(&self.org, &candidate)?;
         let workspace = self.inner.guard.admit_org(&self.org, workspace)?;
         if workspace.external_id != *external_id {
-            return Err(Error::IsolationBreach {
-                kind: ObjectKind::Workspace,
-            });
+            return Err(self
+                .inner
+                .guard
+                .breach(ObjectKind::Workspace, self.org.org_id(), None));
         }
         if created {
             tracing::info!(target: "bulkhead::workspace", org = %self.org.org_id(), workspace = %workspace.id, "workspace created");
@@ -142,6 +143,8 @@ impl OrgScope {
 
     /// Renames the workspace `id` or changes its status.
     pub fn update_workspace(&self, id: WorkspaceId, update: &WorkspaceUpdate) -> Result<Workspace> {
+        // Read through the guard first: an id outside the organization never reaches a write.
+        self.get_workspace(id)?;
         let now = self.inner.now();
         let updated = self
             .inner
@@ -150,6 +153,7 @@ impl OrgScope {
         self.inner
             .guard
             .admit_org_opt(&self.org, updated)?
+            .filter(|w| w.id == id)
             .ok_or_else(|| Error::not_found(ObjectKind::Workspace, id))
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::engine::Inner;
-use crate::error::{Error, ObjectKind, Result};
+use crate::error::{Error, ObjectKind, Result, StorageError};
 use crate::guard::Tenant;
 use crate::ids::{ConnectionId, DestinationId, OrgId, SourceId, SyncRunId, WorkspaceId};
 use crate::model::{
@@ -193,18 +193,21 @@ impl WorkspaceScope {
     }
 
     fn update_endpoint<E: Endpoint>(&self, id: E::Id, update: &ConnectorUpdate) -> Result<E> {
+        // Every write by id reads the object through the guard first (see `crate::guard`).
+        self.get_endpoint::<E>(id)?;
         let now = self.inner.now();
         let row =
             self.inner
                 .store
                 .update_endpoint(&self.tenant, E::KIND, E::uuid(id), update, now)?;
         match self.inner.guard.admit_opt(&self.tenant, row)? {
-            Some(row) => E::from_row(row),
-            None => Err(Error::not_found(E::KIND.object_kind(), id)),
+            Some(row) if row.kind == E::KIND && row.id == E::uuid(id) => E::from_row(row),
+            _ => Err(Error::not_found(E::KIND.object_kind(), id)),
         }
     }
 
     fn delete_endpoint<E: Endpoint>(&self, id: E::Id) -> Result<()> {
+        self.get_endpoint::<E>(id)?;
         if self
             .inner
             .store
@@ -273,6 +276,9 @@ impl WorkspaceScope {
     /// Creates an active connection from one of this workspace's sources to one of its
     /// destinations. A source or destination id from anywhere else is not found.
     pub fn create_connection(&self, request: NewConnection) -> Result<Connection> {
+        // Resolved through the guard here, and again by the store inside its transaction.
+        self.get_source(request.source_id)?;
+        self.get_destination(request.destination_id)?;
         let now = self.inner.now();
         let row = Connection {
             id: ConnectionId::random(),
@@ -321,6 +327,7 @@ impl WorkspaceScope {
         id: ConnectionId,
         update: &ConnectionUpdate,
     ) -> Result<Connection> {
+        self.get_connection(id)?;
         let now = self.inner.now();
         let row = self
             .inner
@@ -329,11 +336,13 @@ impl WorkspaceScope {
         self.inner
             .guard
             .admit_opt(&self.tenant, row)?
+            .filter(|c| c.id == id)
             .ok_or_else(|| Error::not_found(ObjectKind::Connection, id))
     }
 
     /// Deletes the connection `id` together with its sync history.
     pub fn delete_connection(&self, id: ConnectionId) -> Result<()> {
+        self.get_connection(id)?;
         if self.inner.store.delete_connection(&self.tenant, id)? {
             Ok(())
         } else {
@@ -408,7 +417,8 @@ impl WorkspaceScope {
             .store
             .finish_sync_run(&self.tenant, id, &finish)?;
         match self.inner.guard.admit_opt(&self.tenant, row)? {
-            Some(run) => Ok(run),
+            Some(run) if run.id == id => Ok(run),
+            Some(_) => Err(Error::not_found(ObjectKind::SyncRun, id)),
             // It ended between our read and our write.
             None => Err(already_finished(&self.get_sync_run(id)?)),
         }
@@ -441,6 +451,11 @@ impl WorkspaceScope {
             limit.saturating_add(1),
         )?;
         let rows = self.inner.guard.admit_all(&self.tenant, rows)?;
+        if rows.iter().any(|r| r.connection_id != connection_id) {
+            return Err(Error::Storage(StorageError::new(
+                "storage returned a sync run of another connection",
+            )));
+        }
         Ok(paginate(rows, limit, |r| Position::Created {
             at: r.started_at,
             id: *r.id.as_uuid(),
