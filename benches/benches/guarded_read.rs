@@ -1,6 +1,11 @@
 //! The price of the guard on reads: a source read through `WorkspaceScope` against the same
 //! row read by a hand-written rusqlite prepared statement and decoded into the same struct.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "bench setup")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "bench setup: a failure here is a broken bench, not a library bug"
+)]
 
 use std::hint::black_box;
 
