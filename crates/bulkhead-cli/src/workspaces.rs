@@ -1,0 +1,82 @@
+//! `bulkhead workspaces list` and `bulkhead workspaces show`: an organization's workspaces, as
+//! its operator sees them.
+
+use std::path::Path;
+
+use bulkhead::{Cursor, ExternalId, OrgId, OrgScope, Page, Workspace, WorkspaceFilter};
+use serde::Serialize;
+
+use crate::args::{ListArgs, WorkspacesCommand};
+use crate::error::CliError;
+use crate::{db, inspect, output, tree};
+
+/// One page of `workspaces list --json`.
+#[derive(Serialize)]
+struct WorkspacePage {
+    workspaces: Vec<Workspace>,
+    /// Pass as `--after` for the next page; `null` on the last page.
+    next_cursor: Option<Cursor>,
+}
+
+pub(crate) fn run(
+    path: &Path,
+    org_id: OrgId,
+    command: WorkspacesCommand,
+    json: bool,
+) -> Result<(), CliError> {
+    let engine = db::open(path)?;
+    let org = engine.operator_org_scope(org_id)?;
+    match command {
+        WorkspacesCommand::List(args) => list(&org, args, json),
+        WorkspacesCommand::Show { external_id } => show(&org, &external_id, json),
+    }
+}
+
+fn list(org: &OrgScope, args: ListArgs, json: bool) -> Result<(), CliError> {
+    let filter = WorkspaceFilter {
+        external_id_prefix: args.prefix,
+        status: args.status.as_deref().map(str::parse).transpose()?,
+    };
+    let page = match args.after.as_deref() {
+        Some(cursor) => Page::after(cursor.parse()?, args.limit),
+        None => Page::first(args.limit),
+    };
+    let paged = org.list_workspaces(&filter, &page)?;
+    if json {
+        return output::json(&WorkspacePage {
+            workspaces: paged.items,
+            next_cursor: paged.next,
+        });
+    }
+    if paged.items.is_empty() {
+        return output::lines(["no workspaces".to_owned()]);
+    }
+    let rows: Vec<Vec<String>> = paged
+        .items
+        .iter()
+        .map(|w| {
+            vec![
+                w.external_id.to_string(),
+                w.status.to_string(),
+                w.id.to_string(),
+                w.created_at.to_string(),
+            ]
+        })
+        .collect();
+    let mut lines = output::table(&["EXTERNAL ID", "STATUS", "WORKSPACE ID", "CREATED"], &rows);
+    if let Some(next) = paged.next {
+        lines.push(String::new());
+        lines.push(format!("next cursor: {next} (pass --after {next})"));
+    }
+    output::lines(lines)
+}
+
+fn show(org: &OrgScope, external_id: &str, json: bool) -> Result<(), CliError> {
+    let external_id: ExternalId = external_id.parse()?;
+    let workspace = org.workspace_by_external_id(&external_id)?;
+    let detail = inspect::workspace_detail(&org.workspace(workspace.id)?)?;
+    if json {
+        return output::json(&detail);
+    }
+    output::lines(tree::workspace(&detail, tree::Detail::Full))
+}
