@@ -2,7 +2,8 @@
 //! a known number of sources.
 
 use bulkhead::{
-    Config, ConnectorConfig, Engine, NewSource, Result, SourceId, WorkspaceId, WorkspaceScope,
+    Config, ConnectorConfig, Engine, MasterKey, NewSource, Result, SourceId, WorkspaceId,
+    WorkspaceScope,
 };
 use std::path::Path;
 
@@ -21,9 +22,12 @@ pub struct Fixture {
 
 /// Builds a [`Fixture`] in the database file `path`.
 pub fn fixture(path: &Path, sources: usize) -> Result<Fixture> {
-    let engine = Engine::open(path, Config::default())?;
-    let org = engine.create_organization("Bench")?;
-    let admin = engine.operator_org_scope(org.id)?;
+    let engine = Engine::open(
+        path,
+        Config::default().with_master_key(MasterKey::generate()?),
+    )?;
+    let (_, key) = engine.create_organization("Bench")?;
+    let admin = engine.authenticate_org(key.expose())?;
     let mut measured = None;
     for customer in ["bench-neighbour", "bench-customer"] {
         let ws = admin.get_or_create_workspace(&customer.parse()?)?.workspace;

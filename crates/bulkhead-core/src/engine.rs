@@ -1,60 +1,248 @@
-//! The [`Engine`]: the entry point that hands out scopes.
+//! The [`Engine`]: the entry point that authenticates callers and hands out scopes.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
-use crate::error::{Error, ObjectKind, Result};
-use crate::guard::{Guard, OrgCtx};
+use crate::error::{Error, ObjectKind, Result, TokenRejection};
+use crate::guard::{Guard, OrgCtx, Tenant};
 use crate::ids::OrgId;
-use crate::model::Organization;
+use crate::keys::{
+    self, OrgKeySecret, SigningKeyRow, hash_org_key, looks_like_org_key, signing_key_aad,
+};
+use crate::model::{OrgSettings, Organization, WorkspaceStatus};
+use crate::ops::OperationSet;
 use crate::org::OrgScope;
+use crate::scope::WorkspaceScope;
 use crate::store::Store;
 use crate::time::{Clock, Timestamp};
+use crate::token::{self, KeyMaterial, ScopedClaims};
 use crate::values::Name;
+use crate::vault::{MasterKey, random_token};
 
-/// What every scope shares: the store, the clock and the guard.
+/// How long an unsealed signing key is kept in memory before it is read again, so a rotation
+/// made by another process is seen within this time.
+const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
+/// The most signing keys kept in memory; past it the cache starts over.
+const KEY_CACHE_MAX: usize = 10_000;
+/// `last_used_at` of an org key is written at most this often.
+const KEY_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How an [`Engine`] runs, besides its store.
+#[derive(Debug)]
+pub struct EngineConfig {
+    /// Where time comes from.
+    pub clock: Arc<dyn Clock>,
+    /// The master key that seals every secret at rest.
+    pub master_key: Arc<MasterKey>,
+    /// Clock skew tolerated when checking a token's `exp` and `iat`.
+    pub token_leeway: Duration,
+}
+
+/// A signing key, unsealed and ready, as the engine caches it. Holds key material of one
+/// organization and is found only by its `kid`, then checked against the token's `org`.
+#[derive(Debug)]
+pub(crate) struct LoadedKey {
+    pub(crate) kid: String,
+    pub(crate) org_id: OrgId,
+    pub(crate) material: KeyMaterial,
+    pub(crate) retire_at: Option<Timestamp>,
+    loaded_at: Timestamp,
+}
+
+/// What every scope shares: the store, the clock, the guard, the keys.
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) guard: Guard,
+    pub(crate) master_key: Arc<MasterKey>,
+    pub(crate) leeway: Duration,
+    keys: RwLock<HashMap<String, Arc<LoadedKey>>>,
 }
 
 impl Inner {
     pub(crate) fn now(&self) -> Timestamp {
         self.clock.now()
     }
+
+    pub(crate) fn leeway_ms(&self) -> i64 {
+        i64::try_from(self.leeway.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Unseals `row` and caches it.
+    pub(crate) fn load_key(&self, row: &SigningKeyRow) -> Result<Arc<LoadedKey>> {
+        let secret = self
+            .master_key
+            .open(&row.sealed_secret, &signing_key_aad(row.org_id, &row.kid))?;
+        let material = KeyMaterial::from_secret(row.algorithm, &secret)?;
+        let loaded = Arc::new(LoadedKey {
+            kid: row.kid.clone(),
+            org_id: row.org_id,
+            material,
+            retire_at: row.retire_at,
+            loaded_at: self.now(),
+        });
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        if keys.len() >= KEY_CACHE_MAX {
+            keys.clear();
+        }
+        keys.insert(row.kid.clone(), Arc::clone(&loaded));
+        Ok(loaded)
+    }
+
+    /// The current (not retired) signing key `kid`, from the cache while fresh.
+    pub(crate) fn key_by_kid(&self, kid: &str) -> Result<Option<Arc<LoadedKey>>> {
+        let now = self.now();
+        let cached = self
+            .keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(kid)
+            .cloned();
+        let key = match cached {
+            Some(key) if now < key.loaded_at.plus(KEY_CACHE_TTL) => key,
+            _ => match self.store.find_signing_key(kid)? {
+                Some(row) if row.kid == kid => self.load_key(&row)?,
+                _ => return Ok(None),
+            },
+        };
+        Ok(key.retire_at.is_none_or(|at| now < at).then_some(key))
+    }
+
+    /// Drops the organization's keys from the cache (after a rotation).
+    pub(crate) fn forget_keys(&self, org_id: OrgId) {
+        self.keys
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, key| key.org_id != org_id);
+    }
+
+    /// A new signing key of `algorithm` for `org_id`, sealed.
+    pub(crate) fn new_signing_key(
+        &self,
+        org_id: OrgId,
+        algorithm: token::Algorithm,
+    ) -> Result<SigningKeyRow> {
+        let kid = random_token(16)?;
+        let (_, secret, public_key) = KeyMaterial::generate(algorithm)?;
+        let sealed_secret = self
+            .master_key
+            .seal(&secret, &signing_key_aad(org_id, &kid))?;
+        Ok(SigningKeyRow {
+            kid,
+            org_id,
+            algorithm,
+            sealed_secret,
+            public_key,
+            created_at: self.now(),
+            retire_at: None,
+        })
+    }
+
+    /// Steps 1 to 5 of the token profile and the organization check: a verified token of the
+    /// organization whose key signed it, before any database lookup of its workspace.
+    pub(crate) fn verify_signature(&self, token: &str) -> Result<ScopedClaims> {
+        if looks_like_org_key(token) {
+            return Err(Error::PermissionDenied {
+                operation: "authenticate".to_owned(),
+                reason: "this is an org key: use a scoped token for customer operations".to_owned(),
+            });
+        }
+        let parsed = token::parse(token)?;
+        let key = self.key_by_kid(&parsed.kid)?.ok_or_else(|| {
+            Error::invalid_token(
+                TokenRejection::UnknownKey,
+                "the signing key of this token is unknown or retired",
+            )
+        })?;
+        let claims = parsed.verify(&key.material)?;
+        if claims.org_id != key.org_id {
+            return Err(Error::invalid_token(
+                TokenRejection::Organization,
+                "the token claims another organization than the one whose key signed it",
+            ));
+        }
+        Ok(claims)
+    }
+}
+
+/// Checks `iss` and `aud` against an organization's current values.
+pub(crate) fn check_issuer_audience(
+    claims: &ScopedClaims,
+    issuer: &str,
+    audience: &str,
+) -> Result<()> {
+    if claims.issuer != issuer {
+        return Err(Error::invalid_token(
+            TokenRejection::Issuer,
+            format!("the issuer is `{}`, not `{issuer}`", claims.issuer),
+        ));
+    }
+    if claims.audience != audience {
+        return Err(Error::invalid_token(
+            TokenRejection::Audience,
+            format!("the audience is `{}`, not `{audience}`", claims.audience),
+        ));
+    }
+    Ok(())
 }
 
 /// The tenancy engine over one store. Cheap to clone; clones share everything.
 ///
-/// Nothing reaches tenant data without a scope: an [`OrgScope`] for the whole organization, a
-/// [`crate::WorkspaceScope`] for one workspace.
+/// Nothing reaches tenant data without a scope: an [`OrgScope`] for the whole organization
+/// (from an org access key), a [`WorkspaceScope`] for one workspace (from a scoped token).
 #[derive(Clone, Debug)]
 pub struct Engine {
     inner: Arc<Inner>,
 }
 
 impl Engine {
-    /// An engine over `store`, reading time from `clock`.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self {
+    /// An engine over `store`. Fails if the store's secrets were sealed under another master
+    /// key; a new store is bound to this master key.
+    pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Result<Self> {
+        let stored = store.master_key_check(&config.master_key.check_value()?)?;
+        config.master_key.verify_check_value(&stored)?;
+        Ok(Self {
             inner: Arc::new(Inner {
                 store,
-                clock,
+                clock: config.clock,
                 guard: Guard::default(),
+                master_key: config.master_key,
+                leeway: config.token_leeway,
+                keys: RwLock::new(HashMap::new()),
             }),
-        }
+        })
     }
 
-    /// Creates an organization named `name`.
-    pub fn create_organization(&self, name: &str) -> Result<Organization> {
+    /// Creates an organization named `name` with default settings. Returns it and its first
+    /// org access key, which is shown only now.
+    pub fn create_organization(&self, name: &str) -> Result<(Organization, OrgKeySecret)> {
+        self.create_organization_with(name, OrgSettings::default())
+    }
+
+    /// Creates an organization with the given token settings (for example EdDSA tokens).
+    pub fn create_organization_with(
+        &self,
+        name: &str,
+        settings: OrgSettings,
+    ) -> Result<(Organization, OrgKeySecret)> {
+        settings.validate()?;
+        let now = self.inner.now();
         let org = Organization {
             id: OrgId::random(),
             name: Name::parse_field("name", name)?,
-            created_at: self.inner.now(),
+            created_at: now,
+            settings,
         };
-        self.inner.store.insert_organization(&org)?;
-        Ok(org)
+        let (secret, key_row) = keys::new_org_key(org.id, now, None)?;
+        let signing = self
+            .inner
+            .new_signing_key(org.id, org.settings.token_algorithm)?;
+        self.inner
+            .store
+            .insert_organization(&org, &key_row, &signing)?;
+        Ok((org, secret))
     }
 
     /// Every organization in the store, oldest first. An operator's listing: it shows names
@@ -63,12 +251,107 @@ impl Engine {
         self.inner.store.list_organizations()
     }
 
+    /// The scope of the organization whose access key this is. A wrong, revoked or expired
+    /// key gets the same answer: "invalid or expired org key".
+    pub fn authenticate_org(&self, key: &str) -> Result<OrgScope> {
+        if !looks_like_org_key(key) {
+            let hint = if key.split('.').count() == 3 {
+                " (this looks like a scoped token; organization calls need an org access key)"
+            } else {
+                ""
+            };
+            return Err(Error::InvalidOrgKey { hint });
+        }
+        let invalid = || Error::InvalidOrgKey { hint: "" };
+        let now = self.inner.now();
+        let hash = hash_org_key(key);
+        let row = self
+            .inner
+            .store
+            .find_org_key(&hash)?
+            .filter(|row| row.hash == hash && row.is_usable(now))
+            .ok_or_else(invalid)?;
+        if row
+            .last_used_at
+            .is_none_or(|at| now >= at.plus(KEY_TOUCH_INTERVAL))
+        {
+            self.inner.store.touch_org_key(row.id, now)?;
+        }
+        self.org_scope(row.org_id)
+    }
+
+    /// Verifies a scoped token and returns the scope of its one workspace, limited to the
+    /// operations it grants.
+    ///
+    /// Offline checks first (shape, header, key, signature, claims, expiry), then one read:
+    /// the workspace must exist in the token's organization and be active, the token must not
+    /// predate the workspace's "revoke all" time, and its `jti` must not be revoked.
+    pub fn authenticate(&self, token: &str) -> Result<WorkspaceScope> {
+        let claims = self.inner.verify_signature(token)?;
+        token::check_times(&claims, self.inner.now(), self.inner.leeway_ms())?;
+        let tenant = Tenant::new(claims.org_id, claims.workspace_id);
+        let state = self
+            .inner
+            .store
+            .load_token_state(&tenant, &claims.token_id)?
+            .ok_or_else(|| Error::not_found(ObjectKind::Workspace, claims.workspace_id))?;
+        let workspace = self.inner.guard.admit(&tenant, state.workspace)?;
+        check_issuer_audience(&claims, &state.issuer, &state.audience)?;
+        if workspace.status != WorkspaceStatus::Active {
+            return Err(Error::WorkspaceInactive {
+                workspace_id: workspace.id,
+            });
+        }
+        // `iat` has whole seconds: a token stamped with the second of the revocation may have
+        // been issued before it, so it is refused too (fails closed).
+        if let Some(after) = workspace.tokens_valid_after
+            && claims.issued_at.saturating_mul(1000) <= after.unix_millis()
+        {
+            return Err(Error::invalid_token(
+                TokenRejection::Revoked,
+                format!("every token of this workspace issued before {after} was revoked"),
+            ));
+        }
+        if state.revoked {
+            return Err(Error::invalid_token(
+                TokenRejection::Revoked,
+                "this token was revoked",
+            ));
+        }
+        Ok(WorkspaceScope::new(
+            Arc::clone(&self.inner),
+            tenant,
+            claims.operations,
+            Some(claims.token_id),
+        ))
+    }
+
+    /// Verifies a scoped token without using it: signature, claims, expiry, issuer and
+    /// audience, but not whether its workspace still exists or it was revoked.
+    pub fn verify_token(&self, token: &str) -> Result<ScopedClaims> {
+        let claims = self.inner.verify_signature(token)?;
+        token::check_times(&claims, self.inner.now(), self.inner.leeway_ms())?;
+        let org = self
+            .inner
+            .store
+            .get_organization(claims.org_id)?
+            .filter(|org| org.id == claims.org_id)
+            .ok_or_else(|| Error::not_found(ObjectKind::Organization, claims.org_id))?;
+        check_issuer_audience(&claims, &org.settings.issuer, &org.settings.audience)?;
+        Ok(claims)
+    }
+
     /// **Operator access**: the scope of organization `org_id`, without any credential.
     ///
-    /// This is for the process that owns the database (the `bulkhead` command line, a host's
-    /// own admin code), which can read the file anyway. Org access keys replace it for
-    /// everything else.
+    /// For the process that owns the database, which can read the file anyway: the
+    /// `bulkhead` command line uses it to list organizations' keys and to make a new key for
+    /// an organization that lost all of its own. Everything else uses
+    /// [`Engine::authenticate_org`].
     pub fn operator_org_scope(&self, org_id: OrgId) -> Result<OrgScope> {
+        self.org_scope(org_id)
+    }
+
+    fn org_scope(&self, org_id: OrgId) -> Result<OrgScope> {
         match self.inner.store.get_organization(org_id)? {
             Some(org) if org.id == org_id => Ok(OrgScope::new(
                 Arc::clone(&self.inner),
@@ -88,4 +371,9 @@ impl Engine {
     pub fn isolation_breaches(&self) -> u64 {
         self.inner.guard.breaches()
     }
+}
+
+/// The operations an organization has in its own workspaces: all of them.
+pub(crate) fn org_operations() -> OperationSet {
+    OperationSet::all()
 }

@@ -6,6 +6,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::ids::WorkspaceId;
+use crate::time::Timestamp;
+
 /// `Result` with Bulkhead's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -25,6 +28,10 @@ pub enum ObjectKind {
     Connection,
     /// A sync run.
     SyncRun,
+    /// An org access key.
+    OrgKey,
+    /// A signing key.
+    SigningKey,
 }
 
 impl fmt::Display for ObjectKind {
@@ -36,6 +43,8 @@ impl fmt::Display for ObjectKind {
             Self::Destination => "destination",
             Self::Connection => "connection",
             Self::SyncRun => "sync run",
+            Self::OrgKey => "org key",
+            Self::SigningKey => "signing key",
         })
     }
 }
@@ -85,12 +94,101 @@ pub enum Error {
         /// The kind of object that crossed the boundary.
         kind: ObjectKind,
     },
+    /// An org access key was refused: unknown, revoked or expired. Which of these is not
+    /// said, so a guesser learns nothing.
+    #[error("invalid or expired org key{hint}")]
+    InvalidOrgKey {
+        /// A hint about the shape of what was given (a scoped token where a key was expected),
+        /// empty otherwise.
+        hint: &'static str,
+    },
+    /// A scoped token was refused.
+    #[error("invalid token: {detail}")]
+    InvalidToken {
+        /// Why, for hosts that branch on it.
+        reason: TokenRejection,
+        /// Why, in words.
+        detail: String,
+    },
+    /// A scoped token has expired.
+    #[error("token expired at {expired_at}; request a new scoped token")]
+    TokenExpired {
+        /// When it expired.
+        expired_at: Timestamp,
+    },
+    /// The caller is authenticated but may not do this.
+    #[error("permission denied for `{operation}`: {reason}")]
+    PermissionDenied {
+        /// What was attempted (`sources:delete`).
+        operation: String,
+        /// Why it is denied, and what to do instead.
+        reason: String,
+    },
+    /// The workspace is switched off by its organization.
+    #[error("workspace `{workspace_id}` is inactive; its organization must reactivate it")]
+    WorkspaceInactive {
+        /// The workspace.
+        workspace_id: WorkspaceId,
+    },
+    /// A cryptographic operation failed: a value sealed under another master key, corrupted
+    /// ciphertext, or no randomness.
+    #[error("crypto error: {reason}")]
+    Crypto {
+        /// What failed.
+        reason: String,
+    },
     /// The storage layer failed (I/O, corruption, a busy database past its timeout).
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
+/// Why a scoped token was refused; see [`Error::InvalidToken`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenRejection {
+    /// Not a well-formed token: wrong shape, bad base64url, bad JSON, missing or mistyped
+    /// claims, duplicate keys.
+    Malformed,
+    /// Larger than the size cap.
+    TooLarge,
+    /// The `typ` header is not `bulkhead-scoped+jwt`.
+    Type,
+    /// The `alg` header is not allowed, or not the algorithm of the signing key.
+    Algorithm,
+    /// A header the profile does not allow (`crit`).
+    UnsupportedHeader,
+    /// The `kid` names no current signing key.
+    UnknownKey,
+    /// The signature does not verify.
+    Signature,
+    /// The `aud` claim is not this organization's audience.
+    Audience,
+    /// The `iss` claim is not this organization's issuer.
+    Issuer,
+    /// The token claims another organization than the one whose key signed it.
+    Organization,
+    /// Issued in the future (beyond the leeway), or `iat` after `exp`.
+    NotYetValid,
+    /// Revoked: by its id, or with every token of its workspace.
+    Revoked,
+}
+
 impl Error {
+    /// An [`Error::InvalidToken`].
+    pub fn invalid_token(reason: TokenRejection, detail: impl Into<String>) -> Self {
+        Self::InvalidToken {
+            reason,
+            detail: detail.into(),
+        }
+    }
+
+    /// An [`Error::Crypto`].
+    pub fn crypto(reason: impl Into<String>) -> Self {
+        Self::Crypto {
+            reason: reason.into(),
+        }
+    }
+
     /// An [`Error::InvalidInput`] for `field`.
     pub fn invalid_input(field: impl Into<Cow<'static, str>>, reason: impl Into<String>) -> Self {
         Self::InvalidInput {

@@ -103,6 +103,11 @@ id_type!(
     "connection_id"
 );
 id_type!(
+    /// Identifies one org access key (not the key itself, which is secret).
+    OrgKeyId,
+    "key_id"
+);
+id_type!(
     /// Identifies one sync run of a connection.
     SyncRunId,
     "sync_run_id"

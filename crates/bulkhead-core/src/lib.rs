@@ -14,30 +14,46 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod cache;
 mod engine;
 mod error;
+mod grant;
 pub mod guard;
 mod ids;
+pub mod keys;
 mod model;
+mod ops;
 mod org;
 mod page;
 mod scope;
 pub mod store;
+mod tags;
 mod time;
+pub mod token;
 mod values;
+mod vault;
 
-pub use engine::Engine;
-pub use error::{Error, ObjectKind, Result, StorageError};
+pub use cache::TokenCache;
+pub use engine::{Engine, EngineConfig};
+pub use error::{Error, ObjectKind, Result, StorageError, TokenRejection};
+pub use grant::{IssuedToken, ScopedToken, ScopedTokenRequest};
 pub use guard::{OrgCtx, Tenant};
-pub use ids::{ConnectionId, DestinationId, ExternalId, OrgId, SourceId, SyncRunId, WorkspaceId};
+pub use ids::{
+    ConnectionId, DestinationId, ExternalId, OrgId, OrgKeyId, SourceId, SyncRunId, WorkspaceId,
+};
+pub use keys::{Jwk, Jwks, OrgKeyInfo, OrgKeySecret, RevealedSecret, SigningKeyInfo};
 pub use model::{
     Connection, ConnectionStatus, ConnectionUpdate, ConnectorUpdate, Destination, NewConnection,
-    NewDestination, NewSource, Organization, Source, SyncOutcome, SyncRun, SyncStatus, Workspace,
-    WorkspaceStatus,
+    NewDestination, NewSource, OrgSettings, Organization, Source, SyncOutcome, SyncRun, SyncStatus,
+    Workspace, WorkspaceStatus,
 };
+pub use ops::{Operation, OperationSet};
 pub use org::{GetOrCreated, OrgScope};
 pub use page::{Cursor, MAX_PAGE_LIMIT, Page, Paged, Position};
 pub use scope::WorkspaceScope;
 pub use store::{Store, WorkspaceFilter, WorkspaceUpdate};
+pub use tags::{Tag, TagMode, TagSelection};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use token::{Algorithm, ScopedClaims};
 pub use values::{Connector, ConnectorConfig, CronExpr, Name, Schedule};
+pub use vault::MasterKey;

@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -13,7 +14,9 @@ use crate::error::Error;
 use crate::ids::{
     ConnectionId, DestinationId, ExternalId, OrgId, SourceId, SyncRunId, WorkspaceId,
 };
+use crate::tags::TagSelection;
 use crate::time::Timestamp;
+use crate::token::Algorithm;
 use crate::values::{Connector, ConnectorConfig, Name, Schedule};
 
 /// Declares a two-way mapping between a status enum and its stored lowercase text.
@@ -108,6 +111,70 @@ pub struct Organization {
     pub name: Name,
     /// When it was created.
     pub created_at: Timestamp,
+    /// How its scoped tokens are made.
+    pub settings: OrgSettings,
+}
+
+fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_secs())
+}
+
+/// How an organization's scoped tokens are made and checked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OrgSettings {
+    /// The algorithm of new signing keys (`HS256` by default; `EdDSA` lets other services
+    /// verify tokens with the organization's JWKS).
+    pub token_algorithm: Algorithm,
+    /// The `iss` claim (default `bulkhead`).
+    pub issuer: String,
+    /// The `aud` claim (default `bulkhead-workspace`).
+    pub audience: String,
+    /// Lifetime of a token when the request names none (default 20 minutes).
+    #[serde(serialize_with = "as_secs")]
+    pub default_token_ttl: Duration,
+    /// The longest lifetime a request may ask for (default 1 hour).
+    #[serde(serialize_with = "as_secs")]
+    pub max_token_ttl: Duration,
+}
+
+impl Default for OrgSettings {
+    fn default() -> Self {
+        Self {
+            token_algorithm: Algorithm::Hs256,
+            issuer: "bulkhead".to_owned(),
+            audience: "bulkhead-workspace".to_owned(),
+            default_token_ttl: Duration::from_secs(20 * 60),
+            max_token_ttl: Duration::from_secs(60 * 60),
+        }
+    }
+}
+
+impl OrgSettings {
+    /// The longest token lifetime any organization may allow.
+    pub const MAX_TTL_LIMIT: Duration = Duration::from_secs(24 * 60 * 60);
+
+    /// Checks the settings: issuer and audience are names (1 to 255 characters), and
+    /// 1 second <= default TTL <= maximum TTL <= 24 hours, in whole seconds.
+    pub fn validate(&self) -> Result<(), Error> {
+        Name::parse_field("issuer", self.issuer.as_str())?;
+        Name::parse_field("audience", self.audience.as_str())?;
+        if self.max_token_ttl > Self::MAX_TTL_LIMIT || self.max_token_ttl.as_secs() == 0 {
+            return Err(Error::invalid_input(
+                "max_token_ttl",
+                "must be 1 second to 24 hours",
+            ));
+        }
+        if self.default_token_ttl.as_secs() == 0 || self.default_token_ttl > self.max_token_ttl {
+            return Err(Error::invalid_input(
+                "default_token_ttl",
+                format!(
+                    "must be 1 second to the maximum ({} s)",
+                    self.max_token_ttl.as_secs()
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// One customer's isolated environment.
@@ -123,6 +190,12 @@ pub struct Workspace {
     pub name: Name,
     /// Whether it is in use.
     pub status: WorkspaceStatus,
+    /// Which source templates it sees.
+    pub source_tags: TagSelection,
+    /// Which connection templates apply to it.
+    pub connection_tags: TagSelection,
+    /// Tokens issued before this time are refused ("revoke all tokens").
+    pub tokens_valid_after: Option<Timestamp>,
     /// When it was created.
     pub created_at: Timestamp,
     /// When it last changed.

@@ -1,16 +1,26 @@
 //! [`OrgScope`]: what an organization may do with its workspaces.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::engine::Inner;
-use crate::error::{Error, ObjectKind, Result};
+use crate::engine::{Inner, LoadedKey, org_operations};
+use crate::error::{Error, ObjectKind, Result, TokenRejection};
+use crate::grant::{IssuedToken, ScopedToken, ScopedTokenRequest};
 use crate::guard::{OrgCtx, Tenant};
-use crate::ids::{ExternalId, OrgId, WorkspaceId};
-use crate::model::{Organization, Workspace, WorkspaceStatus};
+use crate::ids::{ExternalId, OrgId, OrgKeyId, WorkspaceId};
+use crate::keys::{
+    self, Jwk, Jwks, OrgKeyInfo, OrgKeySecret, RevealedSecret, SigningKeyInfo, SigningKeyRow,
+    check_key_expiry, signing_key_aad,
+};
+use crate::model::{OrgSettings, Organization, Workspace, WorkspaceStatus};
+use crate::ops::OperationSet;
 use crate::page::{Page, Paged, Position, paginate};
 use crate::scope::WorkspaceScope;
 use crate::store::{WorkspaceFilter, WorkspaceUpdate};
+use crate::time::Timestamp;
+use crate::token::{self, Algorithm, ScopedClaims};
 use crate::values::Name;
+use crate::vault::random_token;
 
 /// Access to one organization: its workspaces, and a [`WorkspaceScope`] for any of them.
 #[derive(Debug)]
@@ -48,6 +58,11 @@ impl OrgScope {
         }
     }
 
+    /// The engine's current time.
+    pub(crate) fn now(&self) -> Timestamp {
+        self.inner.now()
+    }
+
     /// The organization's id.
     pub fn org_id(&self) -> OrgId {
         self.org.org_id()
@@ -62,20 +77,35 @@ impl OrgScope {
     /// id) if the organization has none. Race-free: concurrent calls with one external id, from
     /// any number of threads or processes, get one workspace.
     pub fn get_or_create_workspace(&self, external_id: &ExternalId) -> Result<GetOrCreated> {
+        self.get_or_create_with(external_id, &WorkspaceUpdate::default())
+    }
+
+    /// Get-or-create that also applies `update` (tag selections) in the same transaction.
+    fn get_or_create_with(
+        &self,
+        external_id: &ExternalId,
+        update: &WorkspaceUpdate,
+    ) -> Result<GetOrCreated> {
         let now = self.inner.now();
         let candidate = Workspace {
             id: WorkspaceId::random(),
             org_id: self.org.org_id(),
             external_id: external_id.clone(),
-            name: Name::parse_field("name", external_id.as_str())?,
-            status: WorkspaceStatus::Active,
+            name: match &update.name {
+                Some(name) => name.clone(),
+                None => Name::parse_field("name", external_id.as_str())?,
+            },
+            status: update.status.unwrap_or(WorkspaceStatus::Active),
+            source_tags: update.source_tags.clone().unwrap_or_default(),
+            connection_tags: update.connection_tags.clone().unwrap_or_default(),
+            tokens_valid_after: None,
             created_at: now,
             updated_at: now,
         };
         let (workspace, created) = self
             .inner
             .store
-            .get_or_create_workspace(&self.org, &candidate)?;
+            .get_or_create_workspace(&self.org, &candidate, update)?;
         let workspace = self.inner.guard.admit_org(&self.org, workspace)?;
         if workspace.external_id != *external_id {
             return Err(self
@@ -157,12 +187,282 @@ impl OrgScope {
             .ok_or_else(|| Error::not_found(ObjectKind::Workspace, id))
     }
 
-    /// A scope confined to the workspace `id` of this organization.
+    /// A scope confined to the workspace `id` of this organization, with every workspace
+    /// operation.
     pub fn workspace(&self, id: WorkspaceId) -> Result<WorkspaceScope> {
         let workspace = self.get_workspace(id)?;
         Ok(WorkspaceScope::new(
             Arc::clone(&self.inner),
             Tenant::new(self.org.org_id(), workspace.id),
+            org_operations(),
+            None,
         ))
+    }
+
+    /// The organization as stored now (its settings may have changed since this scope was
+    /// made).
+    pub fn reload(&self) -> Result<Organization> {
+        let org = self
+            .inner
+            .store
+            .get_organization(self.org.org_id())?
+            .ok_or_else(|| Error::not_found(ObjectKind::Organization, self.org.org_id()))?;
+        if org.id != self.org.org_id() {
+            return Err(self.breach(ObjectKind::Organization));
+        }
+        Ok(org)
+    }
+
+    fn breach(&self, kind: ObjectKind) -> Error {
+        self.inner.guard.breach(kind, self.org.org_id(), None)
+    }
+
+    /// Replaces the organization's token settings. A new algorithm takes effect through a new
+    /// signing key, made at once; tokens of the old key keep working until it retires.
+    pub fn update_settings(&self, settings: &OrgSettings) -> Result<Organization> {
+        settings.validate()?;
+        let before = self.reload()?;
+        let org = self
+            .inner
+            .store
+            .update_org_settings(&self.org, settings)?
+            .ok_or_else(|| Error::not_found(ObjectKind::Organization, self.org.org_id()))?;
+        if org.id != self.org.org_id() {
+            return Err(self.breach(ObjectKind::Organization));
+        }
+        if before.settings.token_algorithm != settings.token_algorithm {
+            self.rotate_signing_key()?;
+        }
+        Ok(org)
+    }
+
+    /// Makes a new org access key, optionally expiring at `expires_at`. The secret is shown
+    /// only now.
+    pub fn create_key(&self, expires_at: Option<Timestamp>) -> Result<(OrgKeyInfo, OrgKeySecret)> {
+        let now = self.inner.now();
+        check_key_expiry(now, expires_at)?;
+        let (secret, row) = keys::new_org_key(self.org.org_id(), now, expires_at)?;
+        self.inner.store.insert_org_key(&self.org, &row)?;
+        Ok((row.into(), secret))
+    }
+
+    /// The organization's access keys (prefixes and dates, never the keys), oldest first.
+    pub fn list_keys(&self) -> Result<Vec<OrgKeyInfo>> {
+        let rows = self.inner.store.list_org_keys(&self.org)?;
+        if rows.iter().any(|r| r.org_id != self.org.org_id()) {
+            return Err(self.breach(ObjectKind::Organization));
+        }
+        Ok(rows.into_iter().map(OrgKeyInfo::from).collect())
+    }
+
+    /// Revokes the access key `id`; it stops working at once.
+    pub fn revoke_key(&self, id: OrgKeyId) -> Result<OrgKeyInfo> {
+        // Read through the org check first: another organization's key id never reaches a
+        // write.
+        if !self.list_keys()?.iter().any(|k| k.id == id) {
+            return Err(Error::not_found(ObjectKind::OrgKey, id));
+        }
+        let now = self.inner.now();
+        let row = self
+            .inner
+            .store
+            .revoke_org_key(&self.org, id, now)?
+            .ok_or_else(|| Error::not_found(ObjectKind::OrgKey, id))?;
+        if row.org_id != self.org.org_id() {
+            return Err(self.breach(ObjectKind::Organization));
+        }
+        Ok(row.into())
+    }
+
+    /// The organization's signing keys, newest first: the signer (no retirement time), then
+    /// older keys that still verify until they retire.
+    pub fn signing_keys(&self) -> Result<Vec<SigningKeyInfo>> {
+        Ok(self
+            .current_signing_keys()?
+            .iter()
+            .map(SigningKeyInfo::from)
+            .collect())
+    }
+
+    fn current_signing_keys(&self) -> Result<Vec<SigningKeyRow>> {
+        let now = self.inner.now();
+        let rows = self.inner.store.list_signing_keys(&self.org)?;
+        if rows.iter().any(|r| r.org_id != self.org.org_id()) {
+            return Err(self.breach(ObjectKind::Organization));
+        }
+        Ok(rows.into_iter().filter(|r| r.is_current(now)).collect())
+    }
+
+    /// Makes a new signing key (of the organization's algorithm) the signer. Older keys keep
+    /// verifying until their last token can have expired (the maximum TTL plus the leeway),
+    /// then retire and are deleted.
+    pub fn rotate_signing_key(&self) -> Result<SigningKeyInfo> {
+        let org = self.reload()?;
+        let now = self.inner.now();
+        let row = self
+            .inner
+            .new_signing_key(org.id, org.settings.token_algorithm)?;
+        // A token is accepted through `exp` plus the leeway inclusive (`token::check_times`),
+        // and a key stops verifying at `retire_at` itself: retire one millisecond later, so the
+        // old key's last token is refused as expired before its key goes.
+        let retire_at = now
+            .plus(org.settings.max_token_ttl)
+            .plus(self.inner.leeway)
+            .plus(Duration::from_millis(1));
+        self.inner
+            .store
+            .rotate_signing_key(&self.org, &row, retire_at, now)?;
+        self.inner.forget_keys(org.id);
+        Ok(SigningKeyInfo::from(&row))
+    }
+
+    /// The public keys of the organization's current EdDSA signing keys, as a JWKS
+    /// (RFC 7517). Empty for an organization that signs with HS256 only.
+    pub fn jwks(&self) -> Result<Jwks> {
+        Ok(Jwks {
+            keys: self
+                .current_signing_keys()?
+                .iter()
+                .filter(|r| r.algorithm == Algorithm::EdDsa)
+                .filter_map(|r| r.public_key.as_deref().map(|pk| Jwk::ed25519(&r.kid, pk)))
+                .collect(),
+        })
+    }
+
+    /// The secret of the HS256 signing key `kid`, so another service of the organization can
+    /// verify its tokens with any JWT library. Handle it like the org key.
+    pub fn reveal_hs256_secret(&self, kid: &str) -> Result<RevealedSecret> {
+        let row = self
+            .current_signing_keys()?
+            .into_iter()
+            .find(|r| r.kid == kid && r.algorithm == Algorithm::Hs256)
+            .ok_or_else(|| Error::not_found(ObjectKind::SigningKey, format!("{kid}` (HS256) `")))?;
+        let secret = self
+            .inner
+            .master_key
+            .open(&row.sealed_secret, &signing_key_aad(row.org_id, &row.kid))?;
+        Ok(RevealedSecret::new(secret))
+    }
+
+    /// The current signer: the newest key without a retirement time, of the organization's
+    /// algorithm. Made on first use for an organization that has none.
+    fn signer(&self, org: &Organization) -> Result<Arc<LoadedKey>> {
+        let active = self
+            .current_signing_keys()?
+            .into_iter()
+            .find(|r| r.retire_at.is_none() && r.algorithm == org.settings.token_algorithm);
+        let row = match active {
+            Some(row) => row,
+            None => {
+                self.rotate_signing_key()?;
+                self.current_signing_keys()?
+                    .into_iter()
+                    .find(|r| r.retire_at.is_none())
+                    .ok_or_else(|| Error::crypto("no signing key after rotation"))?
+            }
+        };
+        match self.inner.key_by_kid(&row.kid)? {
+            Some(key) if key.org_id == org.id => Ok(key),
+            _ => self.inner.load_key(&row),
+        }
+    }
+
+    /// The scoped-token flow: gets or creates the workspace of `request.external_id`
+    /// (race-free), stores the tag selections on it, and mints a token for that one workspace.
+    pub fn scoped_token(&self, request: &ScopedTokenRequest) -> Result<IssuedToken> {
+        let org = self.reload()?;
+        let ttl = request.ttl.unwrap_or(org.settings.default_token_ttl);
+        if ttl.as_secs() == 0 || ttl > org.settings.max_token_ttl {
+            return Err(Error::invalid_input(
+                "ttl",
+                format!(
+                    "is {} s; this organization allows 1 to {} s",
+                    ttl.as_secs(),
+                    org.settings.max_token_ttl.as_secs()
+                ),
+            ));
+        }
+        let operations = request
+            .operations
+            .unwrap_or_else(OperationSet::scoped_default);
+        if operations.is_empty() {
+            return Err(Error::invalid_input("operations", "must not be empty"));
+        }
+        let update = WorkspaceUpdate {
+            source_tags: request.source_tags.clone(),
+            connection_tags: request.connection_tags.clone(),
+            ..WorkspaceUpdate::default()
+        };
+        let GetOrCreated { workspace, created } =
+            self.get_or_create_with(&request.external_id, &update)?;
+        if workspace.status != WorkspaceStatus::Active {
+            return Err(Error::WorkspaceInactive {
+                workspace_id: workspace.id,
+            });
+        }
+        let key = self.signer(&org)?;
+        let now_secs = self.inner.now().unix_millis().div_euclid(1000);
+        let ttl_secs = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
+        let claims = ScopedClaims {
+            issuer: org.settings.issuer.clone(),
+            audience: org.settings.audience.clone(),
+            workspace_id: workspace.id,
+            org_id: org.id,
+            external_id: workspace.external_id.clone(),
+            operations,
+            issued_at: now_secs,
+            expires_at: now_secs.saturating_add(ttl_secs),
+            token_id: random_token(16)?,
+        };
+        let token = token::encode(&key.kid, &key.material, &claims)?;
+        tracing::info!(target: "bulkhead::token", org = %org.id, workspace = %workspace.id, jti = %claims.token_id, "scoped token issued");
+        Ok(IssuedToken {
+            token: ScopedToken::new(token),
+            workspace_id: workspace.id,
+            expires_at: claims.expiry(),
+            token_id: claims.token_id,
+            workspace_created: created,
+        })
+    }
+
+    /// Revokes one scoped token of this organization until it expires. The token must verify
+    /// (signature and organization); an expired one needs no revoking and is accepted as is.
+    pub fn revoke_token(&self, token: &str) -> Result<()> {
+        let claims = self.inner.verify_signature(token)?;
+        if claims.org_id != self.org.org_id() {
+            return Err(Error::invalid_token(
+                TokenRejection::Organization,
+                "the token belongs to another organization",
+            ));
+        }
+        // `authenticate` accepts a token until `exp` plus the leeway, so it stays on the
+        // deny-list (and is not pruned) until then, not just until `exp`.
+        let accepted_until = claims.expiry().plus(self.inner.leeway);
+        let now = self.inner.now();
+        if accepted_until < now {
+            return Ok(());
+        }
+        let workspace = self.get_workspace(claims.workspace_id)?;
+        let tenant = Tenant::new(self.org.org_id(), workspace.id);
+        self.inner
+            .store
+            .revoke_token(&tenant, &claims.token_id, accepted_until, now)
+    }
+
+    /// Revokes every token of the workspace `id` issued until now. Tokens minted afterwards
+    /// work. (Token times have whole seconds: a token minted in the same second as the
+    /// revocation is refused too, which fails closed.)
+    pub fn revoke_all_tokens(&self, id: WorkspaceId) -> Result<Workspace> {
+        self.get_workspace(id)?;
+        let now = self.inner.now();
+        let updated = self
+            .inner
+            .store
+            .revoke_workspace_tokens(&self.org, id, now)?;
+        self.inner
+            .guard
+            .admit_org_opt(&self.org, updated)?
+            .filter(|w| w.id == id)
+            .ok_or_else(|| Error::not_found(ObjectKind::Workspace, id))
     }
 }

@@ -13,6 +13,7 @@ use crate::model::{
     Connection, ConnectionStatus, ConnectionUpdate, ConnectorUpdate, Destination, NewConnection,
     NewDestination, NewSource, Source, SyncOutcome, SyncRun, SyncStatus, Workspace,
 };
+use crate::ops::{Operation, OperationSet};
 use crate::page::{Page, Paged, Position, paginate};
 use crate::store::{After, EndpointKind, EndpointRow, SyncFinish};
 use crate::values::{Connector, ConnectorConfig, Name};
@@ -26,6 +27,8 @@ use crate::values::{Connector, ConnectorConfig, Name};
 pub struct WorkspaceScope {
     inner: Arc<Inner>,
     tenant: Tenant,
+    operations: OperationSet,
+    token_id: Option<String>,
 }
 
 impl Clone for WorkspaceScope {
@@ -33,6 +36,8 @@ impl Clone for WorkspaceScope {
         Self {
             inner: Arc::clone(&self.inner),
             tenant: self.tenant.duplicate(),
+            operations: self.operations,
+            token_id: self.token_id.clone(),
         }
     }
 }
@@ -42,6 +47,7 @@ impl fmt::Debug for WorkspaceScope {
         f.debug_struct("WorkspaceScope")
             .field("org_id", &self.tenant.org_id())
             .field("workspace_id", &self.tenant.workspace_id())
+            .field("operations", &self.operations)
             .finish_non_exhaustive()
     }
 }
@@ -113,8 +119,44 @@ fn sql_count(field: &'static str, n: u64) -> Result<u64> {
 }
 
 impl WorkspaceScope {
-    pub(crate) fn new(inner: Arc<Inner>, tenant: Tenant) -> Self {
-        Self { inner, tenant }
+    pub(crate) fn new(
+        inner: Arc<Inner>,
+        tenant: Tenant,
+        operations: OperationSet,
+        token_id: Option<String>,
+    ) -> Self {
+        Self {
+            inner,
+            tenant,
+            operations,
+            token_id,
+        }
+    }
+
+    /// What this scope may do: a token's `ops`, or every operation for a scope made by the
+    /// organization.
+    pub fn operations(&self) -> OperationSet {
+        self.operations
+    }
+
+    /// The `jti` of the token this scope was made from; `None` for a scope made by the
+    /// organization.
+    pub fn token_id(&self) -> Option<&str> {
+        self.token_id.as_deref()
+    }
+
+    /// Fails with permission denied unless the scope grants `op`.
+    fn require(&self, op: Operation) -> Result<()> {
+        if self.operations.contains(op) {
+            Ok(())
+        } else {
+            Err(Error::PermissionDenied {
+                operation: op.as_str().to_owned(),
+                reason:
+                    "the scoped token does not grant it; ask the organization for a token that does"
+                        .to_owned(),
+            })
+        }
     }
 
     /// The workspace this scope is confined to.
@@ -129,6 +171,7 @@ impl WorkspaceScope {
 
     /// The workspace row, read now.
     pub fn workspace(&self) -> Result<Workspace> {
+        self.require(Operation::ReadWorkspace)?;
         let row = self.inner.store.load_workspace(&self.tenant)?;
         self.inner
             .guard
@@ -221,41 +264,49 @@ impl WorkspaceScope {
 
     /// Creates a source in this workspace.
     pub fn create_source(&self, request: NewSource) -> Result<Source> {
+        self.require(Operation::CreateSources)?;
         self.create_endpoint(request.name, request.connector, request.config)
     }
 
     /// The source `id` of this workspace; any other id is not found.
     pub fn get_source(&self, id: SourceId) -> Result<Source> {
+        self.require(Operation::ReadSources)?;
         self.get_endpoint(id)
     }
 
     /// A page of this workspace's sources, oldest first.
     pub fn list_sources(&self, page: &Page) -> Result<Paged<Source>> {
+        self.require(Operation::ReadSources)?;
         self.list_endpoints(page)
     }
 
     /// Renames the source `id` or replaces its configuration.
     pub fn update_source(&self, id: SourceId, update: &ConnectorUpdate) -> Result<Source> {
+        self.require(Operation::UpdateSources)?;
         self.update_endpoint(id, update)
     }
 
     /// Deletes the source `id`. Refused (conflict) while a connection uses it.
     pub fn delete_source(&self, id: SourceId) -> Result<()> {
+        self.require(Operation::DeleteSources)?;
         self.delete_endpoint::<Source>(id)
     }
 
     /// Creates a destination in this workspace.
     pub fn create_destination(&self, request: NewDestination) -> Result<Destination> {
+        self.require(Operation::CreateDestinations)?;
         self.create_endpoint(request.name, request.connector, request.config)
     }
 
     /// The destination `id` of this workspace; any other id is not found.
     pub fn get_destination(&self, id: DestinationId) -> Result<Destination> {
+        self.require(Operation::ReadDestinations)?;
         self.get_endpoint(id)
     }
 
     /// A page of this workspace's destinations, oldest first.
     pub fn list_destinations(&self, page: &Page) -> Result<Paged<Destination>> {
+        self.require(Operation::ReadDestinations)?;
         self.list_endpoints(page)
     }
 
@@ -265,20 +316,23 @@ impl WorkspaceScope {
         id: DestinationId,
         update: &ConnectorUpdate,
     ) -> Result<Destination> {
+        self.require(Operation::UpdateDestinations)?;
         self.update_endpoint(id, update)
     }
 
     /// Deletes the destination `id`. Refused (conflict) while a connection uses it.
     pub fn delete_destination(&self, id: DestinationId) -> Result<()> {
+        self.require(Operation::DeleteDestinations)?;
         self.delete_endpoint::<Destination>(id)
     }
 
     /// Creates an active connection from one of this workspace's sources to one of its
     /// destinations. A source or destination id from anywhere else is not found.
     pub fn create_connection(&self, request: NewConnection) -> Result<Connection> {
+        self.require(Operation::CreateConnections)?;
         // Resolved through the guard here, and again by the store inside its transaction.
-        self.get_source(request.source_id)?;
-        self.get_destination(request.destination_id)?;
+        self.get_endpoint::<Source>(request.source_id)?;
+        self.get_endpoint::<Destination>(request.destination_id)?;
         let now = self.inner.now();
         let row = Connection {
             id: ConnectionId::random(),
@@ -298,6 +352,11 @@ impl WorkspaceScope {
 
     /// The connection `id` of this workspace; any other id is not found.
     pub fn get_connection(&self, id: ConnectionId) -> Result<Connection> {
+        self.require(Operation::ReadConnections)?;
+        self.fetch_connection(id)
+    }
+
+    fn fetch_connection(&self, id: ConnectionId) -> Result<Connection> {
         let row = self.inner.store.get_connection(&self.tenant, id)?;
         self.inner
             .guard
@@ -308,6 +367,7 @@ impl WorkspaceScope {
 
     /// A page of this workspace's connections, oldest first.
     pub fn list_connections(&self, page: &Page) -> Result<Paged<Connection>> {
+        self.require(Operation::ReadConnections)?;
         let limit = page.checked_limit()?;
         let rows = self.inner.store.list_connections(
             &self.tenant,
@@ -327,7 +387,8 @@ impl WorkspaceScope {
         id: ConnectionId,
         update: &ConnectionUpdate,
     ) -> Result<Connection> {
-        self.get_connection(id)?;
+        self.require(Operation::UpdateConnections)?;
+        self.fetch_connection(id)?;
         let now = self.inner.now();
         let row = self
             .inner
@@ -342,7 +403,8 @@ impl WorkspaceScope {
 
     /// Deletes the connection `id` together with its sync history.
     pub fn delete_connection(&self, id: ConnectionId) -> Result<()> {
-        self.get_connection(id)?;
+        self.require(Operation::DeleteConnections)?;
+        self.fetch_connection(id)?;
         if self.inner.store.delete_connection(&self.tenant, id)? {
             Ok(())
         } else {
@@ -353,7 +415,8 @@ impl WorkspaceScope {
     /// Records the start of a sync run of the connection `connection_id` (status running).
     /// Refused (conflict) for an inactive connection.
     pub fn start_sync(&self, connection_id: ConnectionId) -> Result<SyncRun> {
-        let connection = self.get_connection(connection_id)?;
+        self.require(Operation::TriggerSyncs)?;
+        let connection = self.fetch_connection(connection_id)?;
         if connection.status != ConnectionStatus::Active {
             return Err(Error::conflict(format!(
                 "connection `{connection_id}` is inactive; activate it before starting a sync"
@@ -377,6 +440,7 @@ impl WorkspaceScope {
 
     /// Records how the sync run `id` ended. Refused (conflict) if it has already ended.
     pub fn finish_sync(&self, id: SyncRunId, outcome: SyncOutcome) -> Result<SyncRun> {
+        self.require(Operation::TriggerSyncs)?;
         let finish = match outcome {
             SyncOutcome::Succeeded { rows, bytes } => SyncFinish {
                 status: SyncStatus::Succeeded,
@@ -408,7 +472,7 @@ impl WorkspaceScope {
                 error: None,
             },
         };
-        let current = self.get_sync_run(id)?;
+        let current = self.fetch_sync_run(id)?;
         if current.status.is_finished() {
             return Err(already_finished(&current));
         }
@@ -420,12 +484,17 @@ impl WorkspaceScope {
             Some(run) if run.id == id => Ok(run),
             Some(_) => Err(Error::not_found(ObjectKind::SyncRun, id)),
             // It ended between our read and our write.
-            None => Err(already_finished(&self.get_sync_run(id)?)),
+            None => Err(already_finished(&self.fetch_sync_run(id)?)),
         }
     }
 
     /// The sync run `id` of this workspace; any other id is not found.
     pub fn get_sync_run(&self, id: SyncRunId) -> Result<SyncRun> {
+        self.require(Operation::ReadSyncs)?;
+        self.fetch_sync_run(id)
+    }
+
+    fn fetch_sync_run(&self, id: SyncRunId) -> Result<SyncRun> {
         let row = self.inner.store.get_sync_run(&self.tenant, id)?;
         self.inner
             .guard
@@ -440,10 +509,11 @@ impl WorkspaceScope {
         connection_id: ConnectionId,
         page: &Page,
     ) -> Result<Paged<SyncRun>> {
+        self.require(Operation::ReadSyncs)?;
         let limit = page.checked_limit()?;
         // Resolving the connection first makes a foreign connection id not-found rather than
         // an empty history.
-        self.get_connection(connection_id)?;
+        self.fetch_connection(connection_id)?;
         let rows = self.inner.store.list_sync_runs(
             &self.tenant,
             connection_id,

@@ -13,7 +13,9 @@
 //!
 //! The engine does not trust the adapter to keep the first rule: it checks every returned row
 //! (see [`crate::guard`]). Organization lookups without a context (`get_organization`,
-//! `list_organizations`) are the operator's and return no tenant rows.
+//! `list_organizations`) are the operator's and return no tenant rows; credential lookups
+//! (`find_org_key`, `find_signing_key`) find a key by its hash or id before any tenant is known,
+//! and return no tenant rows either.
 
 use std::fmt;
 
@@ -21,11 +23,13 @@ use uuid::Uuid;
 
 use crate::error::{ObjectKind, Result};
 use crate::guard::{OrgCtx, Tenant};
-use crate::ids::{ConnectionId, ExternalId, OrgId, SyncRunId, WorkspaceId};
+use crate::ids::{ConnectionId, ExternalId, OrgId, OrgKeyId, SyncRunId, WorkspaceId};
+use crate::keys::{OrgKeyRow, SigningKeyRow};
 use crate::model::{
-    Connection, ConnectionUpdate, ConnectorUpdate, Organization, SyncRun, SyncStatus, Workspace,
-    WorkspaceStatus,
+    Connection, ConnectionUpdate, ConnectorUpdate, OrgSettings, Organization, SyncRun, SyncStatus,
+    Workspace, WorkspaceStatus,
 };
+use crate::tags::TagSelection;
 use crate::time::Timestamp;
 use crate::values::{Connector, ConnectorConfig, Name};
 
@@ -81,12 +85,36 @@ pub struct WorkspaceFilter {
 }
 
 /// Changes to a workspace; `None` keeps the current value.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WorkspaceUpdate {
     /// A new display name.
     pub name: Option<Name>,
     /// A new status.
     pub status: Option<WorkspaceStatus>,
+    /// A new selection of source template tags.
+    pub source_tags: Option<TagSelection>,
+    /// A new selection of connection template tags.
+    pub connection_tags: Option<TagSelection>,
+}
+
+impl WorkspaceUpdate {
+    /// Whether the update changes nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// What authenticating a scoped token needs from storage, read in one go.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenState {
+    /// The token's workspace.
+    pub workspace: Workspace,
+    /// The organization's current issuer and audience.
+    pub issuer: String,
+    /// See `issuer`.
+    pub audience: String,
+    /// Whether the token's `jti` is on the deny-list.
+    pub revoked: bool,
 }
 
 /// The end of a sync run, as stored.
@@ -109,20 +137,68 @@ pub type After = Option<(Timestamp, Uuid)>;
 
 /// What the engine needs from a database. See the module docs for the contract.
 pub trait Store: Send + Sync + fmt::Debug {
-    /// Stores a new organization.
-    fn insert_organization(&self, org: &Organization) -> Result<()>;
+    /// Returns the master-key check value stored in the database, storing `candidate` first
+    /// if there is none (a new database), in one transaction.
+    fn master_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>>;
+
+    /// Stores a new organization with its first access key and first signing key, together.
+    fn insert_organization(
+        &self,
+        org: &Organization,
+        first_key: &OrgKeyRow,
+        signing_key: &SigningKeyRow,
+    ) -> Result<()>;
+    /// Replaces the organization's settings; `None` if there is no such organization.
+    fn update_org_settings(
+        &self,
+        org: &OrgCtx,
+        settings: &OrgSettings,
+    ) -> Result<Option<Organization>>;
     /// The organization with this id (operator lookup).
     fn get_organization(&self, id: OrgId) -> Result<Option<Organization>>;
     /// Every organization, oldest first (operator listing).
     fn list_organizations(&self) -> Result<Vec<Organization>>;
 
+    /// Stores a new access key of the organization.
+    fn insert_org_key(&self, org: &OrgCtx, row: &OrgKeyRow) -> Result<()>;
+    /// The organization's access keys, oldest first.
+    fn list_org_keys(&self, org: &OrgCtx) -> Result<Vec<OrgKeyRow>>;
+    /// Marks the organization's key `id` revoked at `now` (keeping an earlier revocation);
+    /// `None` if there is none.
+    fn revoke_org_key(
+        &self,
+        org: &OrgCtx,
+        id: OrgKeyId,
+        now: Timestamp,
+    ) -> Result<Option<OrgKeyRow>>;
+    /// The access key with this SHA-256 (credential lookup, any organization).
+    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>>;
+    /// Records that key `id` was used at `now`.
+    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()>;
+
+    /// Makes `new` the organization's signer, in one transaction: keys without a retirement
+    /// time get `retire_at`, keys retired before `now` are deleted, `new` is stored.
+    fn rotate_signing_key(
+        &self,
+        org: &OrgCtx,
+        new: &SigningKeyRow,
+        retire_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<()>;
+    /// The organization's signing keys, newest first.
+    fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>>;
+    /// The signing key with this `kid` (credential lookup, any organization).
+    fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>>;
+
     /// Returns the organization's workspace with `candidate.external_id`, inserting
-    /// `candidate` first if there is none, in one transaction; `true` when it was inserted.
-    /// Concurrent callers with one external id get one workspace.
+    /// `candidate` first if there is none, and applying `update` to an existing one, in one
+    /// transaction; `true` when it was inserted. Concurrent callers with one external id get
+    /// one workspace.
     fn get_or_create_workspace(
         &self,
         org: &OrgCtx,
         candidate: &Workspace,
+        update: &WorkspaceUpdate,
     ) -> Result<(Workspace, bool)>;
     /// The organization's workspace with this id.
     fn get_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<Option<Workspace>>;
@@ -146,8 +222,28 @@ pub trait Store: Send + Sync + fmt::Debug {
         now: Timestamp,
     ) -> Result<Option<Workspace>>;
 
+    /// Sets the workspace's `tokens_valid_after` to `at`, unless it is already later.
+    fn revoke_workspace_tokens(
+        &self,
+        org: &OrgCtx,
+        id: WorkspaceId,
+        at: Timestamp,
+    ) -> Result<Option<Workspace>>;
+
     /// The tenant's own workspace row.
     fn load_workspace(&self, tenant: &Tenant) -> Result<Option<Workspace>>;
+    /// The tenant's workspace, its organization's issuer and audience, and whether `jti` is
+    /// revoked: everything `authenticate` reads, in one query.
+    fn load_token_state(&self, tenant: &Tenant, jti: &str) -> Result<Option<TokenState>>;
+    /// Puts `jti` on the tenant's deny-list until `expires_at`, and drops entries of the
+    /// tenant that expired before `now`.
+    fn revoke_token(
+        &self,
+        tenant: &Tenant,
+        jti: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<()>;
 
     /// Stores a new source or destination.
     fn insert_endpoint(&self, tenant: &Tenant, row: &EndpointRow) -> Result<()>;

@@ -2,12 +2,14 @@
 //! corrupt row: it surfaces as a storage error, never as the caller's invalid input.
 
 use std::str::FromStr;
+use std::time::Duration;
 
-use bulkhead_core::store::{EndpointKind, EndpointRow};
+use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
+use bulkhead_core::store::{EndpointKind, EndpointRow, TokenState};
 use bulkhead_core::{
-    Connection, ConnectionId, Connector, ConnectorConfig, DestinationId, Error, ExternalId, Name,
-    OrgId, Organization, Result, Schedule, SourceId, StorageError, SyncRun, SyncRunId, Timestamp,
-    Workspace, WorkspaceId,
+    Algorithm, Connection, ConnectionId, Connector, ConnectorConfig, DestinationId, Error,
+    ExternalId, Name, OrgId, OrgKeyId, OrgSettings, Organization, Result, Schedule, SourceId,
+    StorageError, SyncRun, SyncRunId, TagSelection, Timestamp, Workspace, WorkspaceId,
 };
 use rusqlite::types::FromSql;
 use rusqlite::{Params, Row, Statement};
@@ -79,7 +81,7 @@ pub(crate) fn first<T>(
 /// Columns of `organizations`, in the order [`organization`] reads them.
 macro_rules! org_columns {
     () => {
-        "id, name, created_at"
+        "id, name, created_at, token_algorithm, issuer, audience, default_ttl_secs, max_ttl_secs"
     };
 }
 pub(crate) use org_columns;
@@ -89,13 +91,20 @@ pub(crate) fn organization(row: &Row<'_>) -> Result<Organization> {
         id: id(row, 0, "id", OrgId::from_uuid)?,
         name: name(row, 1)?,
         created_at: time(row, 2, "created_at")?,
+        settings: OrgSettings {
+            token_algorithm: parse(row, 3, "token_algorithm")?,
+            issuer: col(row, 4, "issuer")?,
+            audience: col(row, 5, "audience")?,
+            default_token_ttl: Duration::from_secs(count(row, 6, "default_ttl_secs")?),
+            max_token_ttl: Duration::from_secs(count(row, 7, "max_ttl_secs")?),
+        },
     })
 }
 
 /// Columns of `workspaces`, in the order [`workspace`] reads them.
 macro_rules! workspace_columns {
     () => {
-        "id, org_id, external_id, name, status, created_at, updated_at"
+        "id, org_id, external_id, name, status, created_at, updated_at, source_tags, source_tags_mode, connection_tags, connection_tags_mode, tokens_valid_after"
     };
 }
 pub(crate) use workspace_columns;
@@ -110,6 +119,74 @@ pub(crate) fn workspace(row: &Row<'_>) -> Result<Workspace> {
         status: parse(row, 4, "status")?,
         created_at: time(row, 5, "created_at")?,
         updated_at: time(row, 6, "updated_at")?,
+        source_tags: tags(row, 7, 8)?,
+        connection_tags: tags(row, 9, 10)?,
+        tokens_valid_after: col::<Option<i64>>(row, 11, "tokens_valid_after")?
+            .map(Timestamp::from_unix_millis),
+    })
+}
+
+/// A workspace row followed by issuer, audience and the revoked flag.
+pub(crate) fn token_state(row: &Row<'_>) -> Result<TokenState> {
+    Ok(TokenState {
+        workspace: workspace(row)?,
+        issuer: col(row, 12, "issuer")?,
+        audience: col(row, 13, "audience")?,
+        revoked: col(row, 14, "revoked")?,
+    })
+}
+
+fn tags(row: &Row<'_>, tags: usize, mode: usize) -> Result<TagSelection> {
+    let list: String = col(row, tags, "tags")?;
+    let mode: String = col(row, mode, "tags_mode")?;
+    TagSelection::from_stored(&list, &mode).map_err(|e| corrupt("tags", e))
+}
+
+/// Columns of `org_keys`, in the order [`org_key`] reads them.
+macro_rules! org_key_columns {
+    () => {
+        "id, org_id, prefix, hash, created_at, expires_at, last_used_at, revoked_at"
+    };
+}
+pub(crate) use org_key_columns;
+
+fn opt_time(row: &Row<'_>, index: usize, name: &str) -> Result<Option<Timestamp>> {
+    Ok(col::<Option<i64>>(row, index, name)?.map(Timestamp::from_unix_millis))
+}
+
+pub(crate) fn org_key(row: &Row<'_>) -> Result<OrgKeyRow> {
+    let hash: Vec<u8> = col(row, 3, "hash")?;
+    Ok(OrgKeyRow {
+        id: id(row, 0, "id", OrgKeyId::from_uuid)?,
+        org_id: id(row, 1, "org_id", OrgId::from_uuid)?,
+        prefix: col(row, 2, "prefix")?,
+        hash: hash
+            .try_into()
+            .map_err(|_| corrupt("hash", Error::invalid_input("hash", "is not 32 bytes")))?,
+        created_at: time(row, 4, "created_at")?,
+        expires_at: opt_time(row, 5, "expires_at")?,
+        last_used_at: opt_time(row, 6, "last_used_at")?,
+        revoked_at: opt_time(row, 7, "revoked_at")?,
+    })
+}
+
+/// Columns of `signing_keys`, in the order [`signing_key`] reads them.
+macro_rules! signing_key_columns {
+    () => {
+        "kid, org_id, algorithm, sealed_secret, public_key, created_at, retire_at"
+    };
+}
+pub(crate) use signing_key_columns;
+
+pub(crate) fn signing_key(row: &Row<'_>) -> Result<SigningKeyRow> {
+    Ok(SigningKeyRow {
+        kid: col(row, 0, "kid")?,
+        org_id: id(row, 1, "org_id", OrgId::from_uuid)?,
+        algorithm: parse::<Algorithm>(row, 2, "algorithm")?,
+        sealed_secret: col(row, 3, "sealed_secret")?,
+        public_key: col(row, 4, "public_key")?,
+        created_at: time(row, 5, "created_at")?,
+        retire_at: opt_time(row, 6, "retire_at")?,
     })
 }
 

@@ -103,6 +103,62 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX sync_runs_by_connection
         ON sync_runs (workspace_id, connection_id, started_at, id);
     ",
+    // 2: credentials (org keys, signing keys, revocation), token settings, tag selections.
+    "
+    CREATE TABLE bulkhead_meta (
+        key   TEXT NOT NULL PRIMARY KEY,
+        value BLOB NOT NULL
+    ) STRICT;
+
+    ALTER TABLE organizations ADD COLUMN token_algorithm TEXT NOT NULL DEFAULT 'HS256'
+        CHECK (token_algorithm IN ('HS256', 'EdDSA'));
+    ALTER TABLE organizations ADD COLUMN issuer TEXT NOT NULL DEFAULT 'bulkhead';
+    ALTER TABLE organizations ADD COLUMN audience TEXT NOT NULL DEFAULT 'bulkhead-workspace';
+    ALTER TABLE organizations ADD COLUMN default_ttl_secs INTEGER NOT NULL DEFAULT 1200;
+    ALTER TABLE organizations ADD COLUMN max_ttl_secs INTEGER NOT NULL DEFAULT 3600;
+
+    ALTER TABLE workspaces ADD COLUMN source_tags TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE workspaces ADD COLUMN source_tags_mode TEXT NOT NULL DEFAULT 'any'
+        CHECK (source_tags_mode IN ('any', 'all'));
+    ALTER TABLE workspaces ADD COLUMN connection_tags TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE workspaces ADD COLUMN connection_tags_mode TEXT NOT NULL DEFAULT 'any'
+        CHECK (connection_tags_mode IN ('any', 'all'));
+    ALTER TABLE workspaces ADD COLUMN tokens_valid_after INTEGER;
+
+    -- Only the SHA-256 of an org access key is stored, never the key.
+    CREATE TABLE org_keys (
+        id           BLOB    NOT NULL PRIMARY KEY,
+        org_id       BLOB    NOT NULL REFERENCES organizations (id),
+        prefix       TEXT    NOT NULL,
+        hash         BLOB    NOT NULL UNIQUE,
+        created_at   INTEGER NOT NULL,
+        expires_at   INTEGER,
+        last_used_at INTEGER,
+        revoked_at   INTEGER
+    ) STRICT;
+    CREATE INDEX org_keys_by_org ON org_keys (org_id, created_at);
+
+    -- Secrets are sealed under the master key (AES-256-GCM), bound to org id and kid.
+    CREATE TABLE signing_keys (
+        kid           TEXT    NOT NULL PRIMARY KEY,
+        org_id        BLOB    NOT NULL REFERENCES organizations (id),
+        algorithm     TEXT    NOT NULL CHECK (algorithm IN ('HS256', 'EdDSA')),
+        sealed_secret BLOB    NOT NULL,
+        public_key    BLOB,
+        created_at    INTEGER NOT NULL,
+        retire_at     INTEGER
+    ) STRICT;
+    CREATE INDEX signing_keys_by_org ON signing_keys (org_id, created_at);
+
+    CREATE TABLE revoked_tokens (
+        workspace_id BLOB    NOT NULL,
+        jti          TEXT    NOT NULL,
+        org_id       BLOB    NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, jti),
+        FOREIGN KEY (org_id, workspace_id) REFERENCES workspaces (org_id, id)
+    ) STRICT, WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build creates and understands.
@@ -149,4 +205,66 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<i64> {
         tracing::info!(target: "bulkhead::sqlite", version, "applied migration");
     }
     Ok(SCHEMA_VERSION)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database made by the first release (schema 1) keeps its rows when it is migrated,
+    /// and the new columns take their documented defaults.
+    #[test]
+    fn version_1_database_migrates_keeping_its_rows() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        conn.execute_batch(
+            "CREATE TABLE bulkhead_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT",
+        )
+        .unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(
+            "INSERT INTO bulkhead_migrations VALUES (1, 0);
+             INSERT INTO organizations VALUES (x'01', 'Acme', 5);
+             INSERT INTO workspaces VALUES (x'02', x'01', 'cust-1', 'cust-1', 'active', 6, 7);",
+        )
+        .unwrap();
+
+        assert_eq!(migrate(&mut conn).unwrap(), SCHEMA_VERSION);
+
+        let (alg, ttl): (String, i64) = conn
+            .query_row(
+                "SELECT token_algorithm, default_ttl_secs FROM organizations",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((alg.as_str(), ttl), ("HS256", 1200));
+        let (ext, tags, mode, valid_after): (String, String, String, Option<i64>) = conn
+            .query_row(
+                "SELECT external_id, source_tags, source_tags_mode, tokens_valid_after FROM workspaces",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(ext, "cust-1");
+        assert_eq!(
+            (tags.as_str(), mode.as_str(), valid_after),
+            ("[]", "any", None)
+        );
+        // Applying again changes nothing.
+        assert_eq!(migrate(&mut conn).unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn newer_database_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO bulkhead_migrations VALUES (?1, 0)",
+            params![SCHEMA_VERSION + 1],
+        )
+        .unwrap();
+        let err = migrate(&mut conn).unwrap_err();
+        assert!(err.to_string().contains("newer than this build"), "{err}");
+    }
 }

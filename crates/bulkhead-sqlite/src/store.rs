@@ -2,18 +2,19 @@
 //! tenant statement filters on `workspace_id = ?1` (and the organization where the row has
 //! no workspace), with the ids bound as parameters.
 
-use bulkhead_core::store::{After, EndpointKind, EndpointRow, Store, SyncFinish};
+use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
+use bulkhead_core::store::{After, EndpointKind, EndpointRow, Store, SyncFinish, TokenState};
 use bulkhead_core::{
     Connection, ConnectionId, ConnectionUpdate, ConnectorUpdate, Error, ExternalId, ObjectKind,
-    OrgCtx, OrgId, Organization, Result, SyncRun, SyncRunId, Tenant, Timestamp, Workspace,
-    WorkspaceFilter, WorkspaceId, WorkspaceUpdate,
+    OrgCtx, OrgId, OrgKeyId, OrgSettings, Organization, Result, SyncRun, SyncRunId, TagSelection,
+    Tenant, Timestamp, Workspace, WorkspaceFilter, WorkspaceId, WorkspaceUpdate,
 };
 use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
 
 use crate::rows::{
-    self, collect, connection_columns, endpoint_columns, first, org_columns, sql_count,
-    sync_run_columns, workspace_columns,
+    self, collect, connection_columns, endpoint_columns, first, org_columns, org_key_columns,
+    signing_key_columns, sql_count, sync_run_columns, workspace_columns,
 };
 use crate::{Ctx, SqliteStore};
 
@@ -113,21 +114,77 @@ fn exists_in_tenant(
 }
 
 impl Store for SqliteStore {
-    fn insert_organization(&self, org: &Organization) -> Result<()> {
+    fn master_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>> {
         self.pool.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO bulkhead_meta (key, value) VALUES ('master_key_check', ?1)
+                 ON CONFLICT (key) DO NOTHING",
+            )
+            .ctx("could not prepare an insert")?
+            .execute(params![candidate])
+            .ctx("could not store the master key check")?;
+            tx.prepare_cached("SELECT value FROM bulkhead_meta WHERE key = 'master_key_check'")
+                .ctx("could not prepare a query")?
+                .query_row([], |r| r.get(0))
+                .ctx("could not read the master key check")
+        })
+    }
+
+    fn insert_organization(
+        &self,
+        org: &Organization,
+        first_key: &OrgKeyRow,
+        signing_key: &SigningKeyRow,
+    ) -> Result<()> {
+        self.pool.write(|tx| {
+            let s = &org.settings;
             tx.prepare_cached(concat!(
                 "INSERT INTO organizations (",
                 org_columns!(),
-                ") VALUES (?1, ?2, ?3)"
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
             ))
             .ctx("could not prepare an insert")?
             .execute(params![
                 org.id.as_uuid(),
                 org.name.as_str(),
-                org.created_at.unix_millis()
+                org.created_at.unix_millis(),
+                s.token_algorithm.as_str(),
+                s.issuer,
+                s.audience,
+                secs(s.default_token_ttl),
+                secs(s.max_token_ttl),
             ])
             .ctx("could not store the organization")?;
-            Ok(())
+            insert_org_key(tx, first_key)?;
+            insert_signing_key(tx, signing_key)
+        })
+    }
+
+    fn update_org_settings(
+        &self,
+        org: &OrgCtx,
+        settings: &OrgSettings,
+    ) -> Result<Option<Organization>> {
+        self.pool.write(|tx| {
+            let mut stmt = tx
+                .prepare_cached(concat!(
+                    "UPDATE organizations SET token_algorithm = ?2, issuer = ?3, audience = ?4,",
+                    " default_ttl_secs = ?5, max_ttl_secs = ?6 WHERE id = ?1 RETURNING ",
+                    org_columns!()
+                ))
+                .ctx("could not prepare an update")?;
+            first(
+                &mut stmt,
+                params![
+                    org.org_id().as_uuid(),
+                    settings.token_algorithm.as_str(),
+                    settings.issuer,
+                    settings.audience,
+                    secs(settings.default_token_ttl),
+                    secs(settings.max_token_ttl),
+                ],
+                rows::organization,
+            )
         })
     }
 
@@ -157,14 +214,145 @@ impl Store for SqliteStore {
         })
     }
 
+    fn insert_org_key(&self, org: &OrgCtx, row: &OrgKeyRow) -> Result<()> {
+        if row.org_id != org.org_id() {
+            return Err(Error::conflict(
+                "an org key must belong to the calling organization",
+            ));
+        }
+        self.pool.write(|tx| insert_org_key(tx, row))
+    }
+
+    fn list_org_keys(&self, org: &OrgCtx) -> Result<Vec<OrgKeyRow>> {
+        self.pool.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    org_key_columns!(),
+                    " FROM org_keys WHERE org_id = ?1 ORDER BY created_at, id"
+                ))
+                .ctx("could not prepare a query")?;
+            collect(&mut stmt, params![org.org_id().as_uuid()], rows::org_key)
+        })
+    }
+
+    fn revoke_org_key(
+        &self,
+        org: &OrgCtx,
+        id: OrgKeyId,
+        now: Timestamp,
+    ) -> Result<Option<OrgKeyRow>> {
+        self.pool.write(|tx| {
+            let mut stmt = tx
+                .prepare_cached(concat!(
+                    "UPDATE org_keys SET revoked_at = COALESCE(revoked_at, ?3)",
+                    " WHERE org_id = ?1 AND id = ?2 RETURNING ",
+                    org_key_columns!()
+                ))
+                .ctx("could not prepare an update")?;
+            first(
+                &mut stmt,
+                params![org.org_id().as_uuid(), id.as_uuid(), now.unix_millis()],
+                rows::org_key,
+            )
+        })
+    }
+
+    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
+        self.pool.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    org_key_columns!(),
+                    " FROM org_keys WHERE hash = ?1"
+                ))
+                .ctx("could not prepare a query")?;
+            first(&mut stmt, params![&hash[..]], rows::org_key)
+        })
+    }
+
+    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
+        self.pool.write(|tx| {
+            tx.prepare_cached("UPDATE org_keys SET last_used_at = ?2 WHERE id = ?1")
+                .ctx("could not prepare an update")?
+                .execute(params![id.as_uuid(), now.unix_millis()])
+                .ctx("could not record the key's use")?;
+            Ok(())
+        })
+    }
+
+    fn rotate_signing_key(
+        &self,
+        org: &OrgCtx,
+        new: &SigningKeyRow,
+        retire_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<()> {
+        if new.org_id != org.org_id() {
+            return Err(Error::conflict(
+                "a signing key must belong to the calling organization",
+            ));
+        }
+        let org_id = org.org_id();
+        self.pool.write(|tx| {
+            tx.prepare_cached(
+                "UPDATE signing_keys SET retire_at = ?2 WHERE org_id = ?1 AND retire_at IS NULL",
+            )
+            .ctx("could not prepare an update")?
+            .execute(params![org_id.as_uuid(), retire_at.unix_millis()])
+            .ctx("could not retire the signing keys")?;
+            tx.prepare_cached("DELETE FROM signing_keys WHERE org_id = ?1 AND retire_at <= ?2")
+                .ctx("could not prepare a delete")?
+                .execute(params![org_id.as_uuid(), now.unix_millis()])
+                .ctx("could not delete retired signing keys")?;
+            insert_signing_key(tx, new)
+        })
+    }
+
+    fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>> {
+        self.pool.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    signing_key_columns!(),
+                    // The signer (no retirement time) first, even when a rotation made it
+                    // within the millisecond of the key it replaced.
+                    " FROM signing_keys WHERE org_id = ?1",
+                    " ORDER BY retire_at IS NOT NULL, created_at DESC, kid"
+                ))
+                .ctx("could not prepare a query")?;
+            collect(
+                &mut stmt,
+                params![org.org_id().as_uuid()],
+                rows::signing_key,
+            )
+        })
+    }
+
+    fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
+        self.pool.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    signing_key_columns!(),
+                    " FROM signing_keys WHERE kid = ?1"
+                ))
+                .ctx("could not prepare a query")?;
+            first(&mut stmt, params![kid], rows::signing_key)
+        })
+    }
+
     fn get_or_create_workspace(
         &self,
         org: &OrgCtx,
         candidate: &Workspace,
+        update: &WorkspaceUpdate,
     ) -> Result<(Workspace, bool)> {
         // Most calls are for customers that already exist: answer those from a reader without
-        // taking the write lock.
-        if let Some(existing) = self.find_workspace(org, &candidate.external_id)? {
+        // taking the write lock, unless there is something to change.
+        if update.is_empty()
+            && let Some(existing) = self.find_workspace(org, &candidate.external_id)?
+        {
             return Ok((existing, false));
         }
         self.pool.write(|tx| {
@@ -172,7 +360,7 @@ impl Store for SqliteStore {
                 .prepare_cached(concat!(
                     "INSERT INTO workspaces (",
                     workspace_columns!(),
-                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                     " ON CONFLICT (org_id, external_id) DO NOTHING"
                 ))
                 .ctx("could not prepare an insert")?
@@ -184,6 +372,11 @@ impl Store for SqliteStore {
                     candidate.status.as_str(),
                     candidate.created_at.unix_millis(),
                     candidate.updated_at.unix_millis(),
+                    candidate.source_tags.tags_json(),
+                    candidate.source_tags.mode.as_str(),
+                    candidate.connection_tags.tags_json(),
+                    candidate.connection_tags.mode.as_str(),
+                    candidate.tokens_valid_after.map(Timestamp::unix_millis),
                 ])
                 .ctx("could not store the workspace")?;
             let mut stmt = tx
@@ -199,7 +392,13 @@ impl Store for SqliteStore {
                 rows::workspace,
             )?
             .ok_or_else(|| Error::not_found(ObjectKind::Organization, org.org_id()))?;
-            Ok((workspace, inserted == 1))
+            if inserted == 1 || update.is_empty() {
+                return Ok((workspace, inserted == 1));
+            }
+            let updated =
+                apply_workspace_update(tx, org, workspace.id, update, candidate.updated_at)?
+                    .ok_or_else(|| Error::not_found(ObjectKind::Workspace, workspace.id))?;
+            Ok((updated, false))
         })
     }
 
@@ -277,26 +476,85 @@ impl Store for SqliteStore {
         update: &WorkspaceUpdate,
         now: Timestamp,
     ) -> Result<Option<Workspace>> {
+        self.pool
+            .write(|tx| apply_workspace_update(tx, org, id, update, now))
+    }
+
+    fn revoke_workspace_tokens(
+        &self,
+        org: &OrgCtx,
+        id: WorkspaceId,
+        at: Timestamp,
+    ) -> Result<Option<Workspace>> {
         self.pool.write(|tx| {
             let mut stmt = tx
                 .prepare_cached(concat!(
-                    "UPDATE workspaces SET name = COALESCE(?3, name),",
-                    " status = COALESCE(?4, status), updated_at = ?5",
-                    " WHERE org_id = ?1 AND id = ?2 RETURNING ",
+                    "UPDATE workspaces SET tokens_valid_after = MAX(COALESCE(tokens_valid_after, ?3), ?3),",
+                    " updated_at = ?3 WHERE org_id = ?1 AND id = ?2 RETURNING ",
                     workspace_columns!()
                 ))
                 .ctx("could not prepare an update")?;
             first(
                 &mut stmt,
-                params![
-                    org.org_id().as_uuid(),
-                    id.as_uuid(),
-                    update.name.as_ref().map(|n| n.as_str()),
-                    update.status.map(|s| s.as_str()),
-                    now.unix_millis(),
-                ],
+                params![org.org_id().as_uuid(), id.as_uuid(), at.unix_millis()],
                 rows::workspace,
             )
+        })
+    }
+
+    fn load_token_state(&self, tenant: &Tenant, jti: &str) -> Result<Option<TokenState>> {
+        self.pool.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    workspace_columns!(),
+                    ", (SELECT issuer FROM organizations WHERE id = workspaces.org_id)",
+                    ", (SELECT audience FROM organizations WHERE id = workspaces.org_id)",
+                    ", EXISTS (SELECT 1 FROM revoked_tokens",
+                    "   WHERE revoked_tokens.workspace_id = workspaces.id AND jti = ?3)",
+                    " FROM workspaces WHERE id = ?1 AND org_id = ?2"
+                ))
+                .ctx("could not prepare a query")?;
+            first(
+                &mut stmt,
+                params![
+                    tenant.workspace_id().as_uuid(),
+                    tenant.org_id().as_uuid(),
+                    jti
+                ],
+                rows::token_state,
+            )
+        })
+    }
+
+    fn revoke_token(
+        &self,
+        tenant: &Tenant,
+        jti: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<()> {
+        let ws = tenant.workspace_id();
+        self.pool.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO revoked_tokens (workspace_id, jti, org_id, expires_at)
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (workspace_id, jti) DO NOTHING",
+            )
+            .ctx("could not prepare an insert")?
+            .execute(params![
+                ws.as_uuid(),
+                jti,
+                tenant.org_id().as_uuid(),
+                expires_at.unix_millis()
+            ])
+            .ctx("could not revoke the token")?;
+            tx.prepare_cached(
+                "DELETE FROM revoked_tokens WHERE workspace_id = ?1 AND expires_at < ?2",
+            )
+            .ctx("could not prepare a delete")?
+            .execute(params![ws.as_uuid(), now.unix_millis()])
+            .ctx("could not prune revoked tokens")?;
+            Ok(())
         })
     }
 
@@ -715,4 +973,87 @@ impl Store for SqliteStore {
             )
         })
     }
+}
+
+fn secs(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+fn insert_org_key(tx: &rusqlite::Transaction<'_>, row: &OrgKeyRow) -> Result<()> {
+    tx.prepare_cached(concat!(
+        "INSERT INTO org_keys (",
+        org_key_columns!(),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    ))
+    .ctx("could not prepare an insert")?
+    .execute(params![
+        row.id.as_uuid(),
+        row.org_id.as_uuid(),
+        row.prefix,
+        &row.hash[..],
+        row.created_at.unix_millis(),
+        row.expires_at.map(Timestamp::unix_millis),
+        row.last_used_at.map(Timestamp::unix_millis),
+        row.revoked_at.map(Timestamp::unix_millis),
+    ])
+    .ctx("could not store the org key")?;
+    Ok(())
+}
+
+fn insert_signing_key(tx: &rusqlite::Transaction<'_>, row: &SigningKeyRow) -> Result<()> {
+    tx.prepare_cached(concat!(
+        "INSERT INTO signing_keys (",
+        signing_key_columns!(),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    ))
+    .ctx("could not prepare an insert")?
+    .execute(params![
+        row.kid,
+        row.org_id.as_uuid(),
+        row.algorithm.as_str(),
+        row.sealed_secret,
+        row.public_key,
+        row.created_at.unix_millis(),
+        row.retire_at.map(Timestamp::unix_millis),
+    ])
+    .ctx("could not store the signing key")?;
+    Ok(())
+}
+
+/// Applies `update` to the organization's workspace `id` inside the caller's transaction.
+fn apply_workspace_update(
+    tx: &rusqlite::Transaction<'_>,
+    org: &OrgCtx,
+    id: WorkspaceId,
+    update: &WorkspaceUpdate,
+    now: Timestamp,
+) -> Result<Option<Workspace>> {
+    let mut stmt = tx
+        .prepare_cached(concat!(
+            "UPDATE workspaces SET name = COALESCE(?3, name),",
+            " status = COALESCE(?4, status),",
+            " source_tags = COALESCE(?5, source_tags),",
+            " source_tags_mode = COALESCE(?6, source_tags_mode),",
+            " connection_tags = COALESCE(?7, connection_tags),",
+            " connection_tags_mode = COALESCE(?8, connection_tags_mode),",
+            " updated_at = ?9",
+            " WHERE org_id = ?1 AND id = ?2 RETURNING ",
+            workspace_columns!()
+        ))
+        .ctx("could not prepare an update")?;
+    first(
+        &mut stmt,
+        params![
+            org.org_id().as_uuid(),
+            id.as_uuid(),
+            update.name.as_ref().map(|n| n.as_str()),
+            update.status.map(|s| s.as_str()),
+            update.source_tags.as_ref().map(TagSelection::tags_json),
+            update.source_tags.as_ref().map(|t| t.mode.as_str()),
+            update.connection_tags.as_ref().map(TagSelection::tags_json),
+            update.connection_tags.as_ref().map(|t| t.mode.as_str()),
+            now.unix_millis(),
+        ],
+        rows::workspace,
+    )
 }

@@ -14,14 +14,17 @@ mod config;
 use std::sync::Arc;
 
 pub use bulkhead_core::{
-    Clock, Connection, ConnectionId, ConnectionStatus, ConnectionUpdate, Connector,
+    Algorithm, Clock, Connection, ConnectionId, ConnectionStatus, ConnectionUpdate, Connector,
     ConnectorConfig, ConnectorUpdate, CronExpr, Cursor, Destination, DestinationId, Error,
-    ExternalId, GetOrCreated, MAX_PAGE_LIMIT, ManualClock, Name, NewConnection, NewDestination,
-    NewSource, ObjectKind, OrgId, OrgScope, Organization, Page, Paged, Result, Schedule, Source,
-    SourceId, StorageError, SyncOutcome, SyncRun, SyncRunId, SyncStatus, SystemClock, Timestamp,
-    Workspace, WorkspaceFilter, WorkspaceId, WorkspaceScope, WorkspaceStatus, WorkspaceUpdate,
+    ExternalId, GetOrCreated, IssuedToken, Jwk, Jwks, MAX_PAGE_LIMIT, ManualClock, MasterKey, Name,
+    NewConnection, NewDestination, NewSource, ObjectKind, Operation, OperationSet, OrgId, OrgKeyId,
+    OrgKeyInfo, OrgKeySecret, OrgScope, OrgSettings, Organization, Page, Paged, Result,
+    RevealedSecret, Schedule, ScopedClaims, ScopedToken, ScopedTokenRequest, SigningKeyInfo,
+    Source, SourceId, StorageError, SyncOutcome, SyncRun, SyncRunId, SyncStatus, SystemClock, Tag,
+    TagMode, TagSelection, Timestamp, TokenCache, TokenRejection, Workspace, WorkspaceFilter,
+    WorkspaceId, WorkspaceScope, WorkspaceStatus, WorkspaceUpdate,
 };
-pub use config::Config;
+pub use config::{Config, default_key_file};
 
 /// The storage port, for those who write or wrap a storage adapter.
 pub mod store {
@@ -46,23 +49,51 @@ pub struct Engine {
 
 impl Engine {
     /// Opens the SQLite database at `path` (created if missing, migrated to the current
-    /// schema).
+    /// schema) with the master key `config` names. A database sealed under another master key
+    /// is refused.
     #[cfg(feature = "sqlite")]
     pub fn open(path: impl AsRef<std::path::Path>, config: Config) -> Result<Self> {
+        let path = path.as_ref();
+        let master_key = config.master_key(Some(path))?;
         let store = bulkhead_sqlite::SqliteStore::open(path, &config.sqlite)?;
-        Ok(Self::with_store(Arc::new(store), config))
+        Self::build(Arc::new(store), &config, master_key)
     }
 
-    /// An engine over any storage adapter.
-    pub fn with_store(store: Arc<dyn store::Store>, config: Config) -> Self {
-        Self {
-            inner: bulkhead_core::Engine::new(store, config.clock),
-        }
+    /// An engine over any storage adapter. The master key must be given in `config`.
+    pub fn with_store(store: Arc<dyn store::Store>, config: Config) -> Result<Self> {
+        let master_key = config.master_key(None)?;
+        Self::build(store, &config, master_key)
     }
 
-    /// Creates an organization named `name` (1 to 255 characters).
-    pub fn create_organization(&self, name: &str) -> Result<Organization> {
+    fn build(
+        store: Arc<dyn store::Store>,
+        config: &Config,
+        master_key: Arc<MasterKey>,
+    ) -> Result<Self> {
+        let inner = bulkhead_core::Engine::new(
+            store,
+            bulkhead_core::EngineConfig {
+                clock: config.clock(),
+                master_key,
+                token_leeway: config.token_leeway,
+            },
+        )?;
+        Ok(Self { inner })
+    }
+
+    /// Creates an organization named `name` (1 to 255 characters) with default token
+    /// settings. Returns it and its first org access key, shown only now.
+    pub fn create_organization(&self, name: &str) -> Result<(Organization, OrgKeySecret)> {
         self.inner.create_organization(name)
+    }
+
+    /// Creates an organization with the given token settings (for example EdDSA tokens).
+    pub fn create_organization_with(
+        &self,
+        name: &str,
+        settings: OrgSettings,
+    ) -> Result<(Organization, OrgKeySecret)> {
+        self.inner.create_organization_with(name, settings)
     }
 
     /// Every organization, oldest first: an operator's listing with no tenant data.
@@ -70,11 +101,29 @@ impl Engine {
         self.inner.organizations()
     }
 
+    /// The scope of the organization whose access key this is. A wrong, revoked or expired
+    /// key gets one answer: "invalid or expired org key".
+    pub fn authenticate_org(&self, key: &str) -> Result<OrgScope> {
+        self.inner.authenticate_org(key)
+    }
+
+    /// Verifies a scoped token and returns the scope of its one workspace, limited to the
+    /// operations it grants.
+    pub fn authenticate(&self, token: &str) -> Result<WorkspaceScope> {
+        self.inner.authenticate(token)
+    }
+
+    /// Verifies a scoped token without using it (signature, claims, expiry, issuer,
+    /// audience).
+    pub fn verify_token(&self, token: &str) -> Result<ScopedClaims> {
+        self.inner.verify_token(token)
+    }
+
     /// **Operator access**: the scope of organization `org_id`, without any credential.
     ///
-    /// For the process that owns the database (the `bulkhead` command line, a host's own
-    /// admin code), which can read the file anyway. Org access keys replace it everywhere
-    /// else.
+    /// For the process that owns the database, which can read the file anyway: the
+    /// `bulkhead` command line uses it to make a new key for an organization that lost all of
+    /// its own. Everything else uses [`Engine::authenticate_org`].
     pub fn operator_org_scope(&self, org_id: OrgId) -> Result<OrgScope> {
         self.inner.operator_org_scope(org_id)
     }

@@ -345,6 +345,7 @@ fn workspace_of_another_organization_cannot_be_updated() {
     let update = WorkspaceUpdate {
         name: Some("hijacked".parse().unwrap()),
         status: Some(WorkspaceStatus::Inactive),
+        ..WorkspaceUpdate::default()
     };
     assert_not_found(
         world.org2.update_workspace(world.a.id(), &update),

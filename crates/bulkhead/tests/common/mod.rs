@@ -37,6 +37,9 @@ impl Db {
     pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bulkhead.db");
+        // The key file next to the database is where `Engine::open` looks by default, so
+        // every engine and process a test opens on this file finds the same master key.
+        bulkhead::MasterKey::create_file(&bulkhead::default_key_file(&path)).unwrap();
         let clock = Arc::new(ManualClock::new(START));
         let engine = Engine::open(&path, config(&clock)).unwrap();
         Self {
@@ -82,8 +85,8 @@ impl Db {
 
     /// A new organization named `name`, and its scope.
     pub(crate) fn org(&self, name: &str) -> OrgScope {
-        let org = self.engine.create_organization(name).unwrap();
-        self.engine.operator_org_scope(org.id).unwrap()
+        let (_, key) = self.engine.create_organization(name).unwrap();
+        self.engine.authenticate_org(key.expose()).unwrap()
     }
 }
 
@@ -388,4 +391,48 @@ pub(crate) fn all_workspaces(
     limit: u32,
 ) -> Vec<Workspace> {
     all_pages(limit, |p| org.list_workspaces(filter, p))
+}
+
+/// Credential helpers, for the token, org key and secrets-at-rest tests.
+impl Db {
+    /// A new organization named `name` with `settings`, and its scope.
+    pub(crate) fn org_with(&self, name: &str, settings: bulkhead::OrgSettings) -> OrgScope {
+        let (_, key) = self
+            .engine
+            .create_organization_with(name, settings)
+            .unwrap();
+        self.engine.authenticate_org(key.expose()).unwrap()
+    }
+
+    /// A new organization that signs its tokens with EdDSA, and its scope.
+    pub(crate) fn eddsa_org(&self, name: &str) -> OrgScope {
+        self.org_with(
+            name,
+            bulkhead::OrgSettings {
+                token_algorithm: bulkhead::Algorithm::EdDsa,
+                ..bulkhead::OrgSettings::default()
+            },
+        )
+    }
+}
+
+/// A scoped token with default options for the customer `external_id` of `org`.
+pub(crate) fn issue(org: &OrgScope, external_id: &str) -> bulkhead::IssuedToken {
+    org.scoped_token(&bulkhead::ScopedTokenRequest::new(ext(external_id)))
+        .unwrap()
+}
+
+/// Asserts `result` is [`Error::InvalidToken`] for `reason`.
+#[track_caller]
+pub(crate) fn assert_token_rejected<T: fmt::Debug>(
+    result: Result<T>,
+    reason: bulkhead::TokenRejection,
+) {
+    match result {
+        Err(Error::InvalidToken {
+            reason: got,
+            detail,
+        }) => assert_eq!(got, reason, "refused for another reason: {detail}"),
+        other => panic!("expected a token refused as {reason:?}, got {other:?}"),
+    }
 }

@@ -1,0 +1,472 @@
+//! Scoped tokens: a strict JWT profile (RFC 7519, checked as RFC 8725 advises).
+//!
+//! ```text
+//! header  {"alg":"HS256"|"EdDSA","typ":"bulkhead-scoped+jwt","kid":"…"}
+//! claims  {"iss","aud","sub" (workspace id),"org","ext" (external id),"ops","iat","exp","jti"}
+//! ```
+//!
+//! Any JWT library can read these tokens. Reading them here is strict, in this order, and the
+//! first failure refuses the token:
+//!
+//! 1. at most [`MAX_TOKEN_BYTES`], only base64url characters and exactly two dots;
+//! 2. the header decodes to exactly `alg`, `typ`, `kid` (duplicate or unknown keys refused;
+//!    `crit` refused), `typ` is `bulkhead-scoped+jwt`, `alg` is `HS256` or `EdDSA` (never
+//!    `none`);
+//! 3. the `kid` is looked up (by the engine) among current signing keys, and `alg` must be that
+//!    key's algorithm: a token cannot choose how it is verified;
+//! 4. the signature verifies (HMAC compared in constant time by `ring::hmac::verify`);
+//! 5. only then are the claims decoded, strictly: every claim present, of its JSON type (an
+//!    `exp` that is a string is malformed, not absent), no duplicates, no unknown claims;
+//! 6. the engine checks `org` against the key's organization, `iss`/`aud` against the
+//!    organization's settings, and `exp`/`iat` against its clock with a small leeway.
+
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::hmac;
+use ring::rand::SystemRandom;
+use ring::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::error::{Error, Result, TokenRejection};
+use crate::ids::{ExternalId, OrgId, WorkspaceId};
+use crate::ops::OperationSet;
+use crate::time::Timestamp;
+use crate::vault::random_bytes;
+
+/// The `typ` header of every scoped token.
+pub const TOKEN_TYPE: &str = "bulkhead-scoped+jwt";
+/// The largest token accepted, in bytes.
+pub const MAX_TOKEN_BYTES: usize = 4096;
+
+/// A signing algorithm.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum Algorithm {
+    /// HMAC with SHA-256: fast, verified only by holders of the secret.
+    #[default]
+    Hs256,
+    /// Ed25519 signatures: anyone with the organization's JWKS can verify.
+    EdDsa,
+}
+
+impl Algorithm {
+    /// The JWT name: `HS256` or `EdDSA`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hs256 => "HS256",
+            Self::EdDsa => "EdDSA",
+        }
+    }
+}
+
+impl FromStr for Algorithm {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "hs256" => Ok(Self::Hs256),
+            "eddsa" => Ok(Self::EdDsa),
+            _ => Err(Error::invalid_input(
+                "algorithm",
+                format!("is `{s}`; use `HS256` or `EdDSA`"),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Algorithm {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// The key material of one signing key, ready to sign and verify.
+pub(crate) enum KeyMaterial {
+    Hs256(hmac::Key),
+    EdDsa(Ed25519KeyPair),
+}
+
+impl KeyMaterial {
+    /// A new random key: the material, the secret bytes to seal, and the public key (EdDSA).
+    pub(crate) fn generate(alg: Algorithm) -> Result<(Self, Vec<u8>, Option<Vec<u8>>)> {
+        match alg {
+            Algorithm::Hs256 => {
+                let mut secret = vec![0u8; 32];
+                random_bytes(&mut secret)?;
+                let key = Self::from_secret(alg, &secret)?;
+                Ok((key, secret, None))
+            }
+            Algorithm::EdDsa => {
+                let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+                    .map_err(|_| Error::crypto("could not generate an Ed25519 key"))?;
+                let secret = pkcs8.as_ref().to_vec();
+                let key = Self::from_secret(alg, &secret)?;
+                let public = match &key {
+                    Self::EdDsa(pair) => Some(pair.public_key().as_ref().to_vec()),
+                    Self::Hs256(_) => None,
+                };
+                Ok((key, secret, public))
+            }
+        }
+    }
+
+    /// Loads the material from its (unsealed) secret bytes.
+    pub(crate) fn from_secret(alg: Algorithm, secret: &[u8]) -> Result<Self> {
+        match alg {
+            Algorithm::Hs256 => Ok(Self::Hs256(hmac::Key::new(hmac::HMAC_SHA256, secret))),
+            Algorithm::EdDsa => Ed25519KeyPair::from_pkcs8(secret)
+                .map(Self::EdDsa)
+                .map_err(|_| Error::crypto("a stored Ed25519 key is not valid")),
+        }
+    }
+
+    pub(crate) fn algorithm(&self) -> Algorithm {
+        match self {
+            Self::Hs256(_) => Algorithm::Hs256,
+            Self::EdDsa(_) => Algorithm::EdDsa,
+        }
+    }
+
+    fn sign(&self, message: &[u8]) -> Vec<u8> {
+        match self {
+            Self::Hs256(key) => hmac::sign(key, message).as_ref().to_vec(),
+            Self::EdDsa(pair) => pair.sign(message).as_ref().to_vec(),
+        }
+    }
+
+    fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        match self {
+            Self::Hs256(key) => hmac::verify(key, message, signature).is_ok(),
+            Self::EdDsa(pair) => UnparsedPublicKey::new(&ED25519, pair.public_key().as_ref())
+                .verify(message, signature)
+                .is_ok(),
+        }
+    }
+}
+
+impl fmt::Debug for KeyMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyMaterial({})", self.algorithm())
+    }
+}
+
+/// The verified content of a scoped token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ScopedClaims {
+    /// `iss`: who minted it.
+    pub issuer: String,
+    /// `aud`: who it is for.
+    pub audience: String,
+    /// `sub`: the one workspace it grants.
+    pub workspace_id: WorkspaceId,
+    /// `org`: the workspace's organization.
+    pub org_id: OrgId,
+    /// `ext`: the customer's external id.
+    pub external_id: ExternalId,
+    /// `ops`: what it may do.
+    pub operations: OperationSet,
+    /// `iat`, in seconds since the epoch.
+    pub issued_at: i64,
+    /// `exp`, in seconds since the epoch.
+    pub expires_at: i64,
+    /// `jti`: its unique id, for revocation.
+    pub token_id: String,
+}
+
+impl ScopedClaims {
+    /// `exp` as a timestamp.
+    pub fn expiry(&self) -> Timestamp {
+        Timestamp::from_unix_millis(self.expires_at.saturating_mul(1000))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    alg: String,
+    typ: String,
+    kid: String,
+    #[serde(default, skip_serializing)]
+    crit: Option<IgnoredAny>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClaims {
+    iss: String,
+    aud: String,
+    sub: String,
+    org: String,
+    ext: String,
+    ops: Vec<String>,
+    iat: i64,
+    exp: i64,
+    jti: String,
+}
+
+fn malformed(detail: impl fmt::Display) -> Error {
+    Error::invalid_token(TokenRejection::Malformed, format!("malformed: {detail}"))
+}
+
+fn b64(part: &str, what: &str) -> Result<Vec<u8>> {
+    URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| malformed(format_args!("the {what} is not base64url")))
+}
+
+/// Signs `claims` with `key`, whose id is `kid`.
+pub(crate) fn encode(kid: &str, key: &KeyMaterial, claims: &ScopedClaims) -> Result<String> {
+    let header = Header {
+        alg: key.algorithm().as_str().to_owned(),
+        typ: TOKEN_TYPE.to_owned(),
+        kid: kid.to_owned(),
+        crit: None,
+    };
+    let raw = RawClaims {
+        iss: claims.issuer.clone(),
+        aud: claims.audience.clone(),
+        sub: claims.workspace_id.to_string(),
+        org: claims.org_id.to_string(),
+        ext: claims.external_id.as_str().to_owned(),
+        ops: claims
+            .operations
+            .iter()
+            .map(|op| op.as_str().to_owned())
+            .collect(),
+        iat: claims.issued_at,
+        exp: claims.expires_at,
+        jti: claims.token_id.clone(),
+    };
+    let header = serde_json::to_vec(&header).map_err(|e| Error::crypto(e.to_string()))?;
+    let raw = serde_json::to_vec(&raw).map_err(|e| Error::crypto(e.to_string()))?;
+    let mut token = URL_SAFE_NO_PAD.encode(header);
+    token.push('.');
+    token.push_str(&URL_SAFE_NO_PAD.encode(raw));
+    let signature = key.sign(token.as_bytes());
+    token.push('.');
+    token.push_str(&URL_SAFE_NO_PAD.encode(signature));
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(Error::invalid_input(
+            "token",
+            format!(
+                "would be {} bytes, over the {MAX_TOKEN_BYTES}-byte cap",
+                token.len()
+            ),
+        ));
+    }
+    Ok(token)
+}
+
+/// A token whose shape and header passed the checks, not yet verified.
+#[derive(Debug)]
+pub(crate) struct Parsed<'a> {
+    pub(crate) alg: Algorithm,
+    pub(crate) kid: String,
+    signing_input: &'a str,
+    payload: &'a str,
+    signature: Vec<u8>,
+}
+
+/// Steps 1 and 2 of the module docs.
+pub(crate) fn parse(token: &str) -> Result<Parsed<'_>> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(Error::invalid_token(
+            TokenRejection::TooLarge,
+            format!(
+                "the token is {} bytes; the cap is {MAX_TOKEN_BYTES}",
+                token.len()
+            ),
+        ));
+    }
+    if !token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(malformed(
+            "a token holds only base64url characters and two dots",
+        ));
+    }
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(malformed("a token has three parts separated by dots"));
+    };
+    let signing_input = token
+        .get(..header.len() + 1 + payload.len())
+        .ok_or_else(|| malformed("bad part lengths"))?;
+    let header: Header = serde_json::from_slice(&b64(header, "header")?)
+        .map_err(|e| malformed(format_args!("header: {e}")))?;
+    if header.typ != TOKEN_TYPE {
+        return Err(Error::invalid_token(
+            TokenRejection::Type,
+            format!(
+                "the type is `{}`; a scoped token has type `{TOKEN_TYPE}`",
+                header.typ
+            ),
+        ));
+    }
+    if header.crit.is_some() {
+        return Err(Error::invalid_token(
+            TokenRejection::UnsupportedHeader,
+            "the `crit` header names extensions this verifier does not support",
+        ));
+    }
+    let alg = match header.alg.as_str() {
+        "HS256" => Algorithm::Hs256,
+        "EdDSA" => Algorithm::EdDsa,
+        other => {
+            return Err(Error::invalid_token(
+                TokenRejection::Algorithm,
+                format!("the algorithm `{other}` is not allowed; only HS256 and EdDSA are"),
+            ));
+        }
+    };
+    Ok(Parsed {
+        alg,
+        kid: header.kid,
+        signing_input,
+        payload,
+        signature: b64(signature, "signature")?,
+    })
+}
+
+impl Parsed<'_> {
+    /// Steps 3 (algorithm against the key), 4 and 5 of the module docs.
+    pub(crate) fn verify(&self, key: &KeyMaterial) -> Result<ScopedClaims> {
+        if self.alg != key.algorithm() {
+            return Err(Error::invalid_token(
+                TokenRejection::Algorithm,
+                format!(
+                    "the token says `{}` but its key is `{}`",
+                    self.alg,
+                    key.algorithm()
+                ),
+            ));
+        }
+        if !key.verify(self.signing_input.as_bytes(), &self.signature) {
+            return Err(Error::invalid_token(
+                TokenRejection::Signature,
+                "the signature does not verify",
+            ));
+        }
+        let raw: RawClaims = serde_json::from_slice(&b64(self.payload, "payload")?)
+            .map_err(|e| malformed(format_args!("claims: {e}")))?;
+        let operations = OperationSet::parse(raw.ops.iter().map(String::as_str))
+            .map_err(|e| malformed(format_args!("claims: {e}")))?;
+        Ok(ScopedClaims {
+            issuer: raw.iss,
+            audience: raw.aud,
+            workspace_id: raw
+                .sub
+                .parse()
+                .map_err(|e| malformed(format_args!("claims: `sub`: {e}")))?,
+            org_id: raw
+                .org
+                .parse()
+                .map_err(|e| malformed(format_args!("claims: `org`: {e}")))?,
+            external_id: ExternalId::new(raw.ext)
+                .map_err(|e| malformed(format_args!("claims: `ext`: {e}")))?,
+            operations,
+            issued_at: raw.iat,
+            expires_at: raw.exp,
+            token_id: raw.jti,
+        })
+    }
+}
+
+/// Step 6, the time part: `exp` and `iat` against `now` with `leeway_ms`.
+pub(crate) fn check_times(claims: &ScopedClaims, now: Timestamp, leeway_ms: i64) -> Result<()> {
+    let now = now.unix_millis();
+    let exp = claims.expires_at.saturating_mul(1000);
+    let iat = claims.issued_at.saturating_mul(1000);
+    if iat > exp {
+        return Err(Error::invalid_token(
+            TokenRejection::NotYetValid,
+            "the token was issued after it expires",
+        ));
+    }
+    if now > exp.saturating_add(leeway_ms) {
+        return Err(Error::TokenExpired {
+            expired_at: claims.expiry(),
+        });
+    }
+    if iat > now.saturating_add(leeway_ms) {
+        return Err(Error::invalid_token(
+            TokenRejection::NotYetValid,
+            "the token was issued in the future; check the clocks",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims() -> ScopedClaims {
+        ScopedClaims {
+            issuer: "bulkhead".into(),
+            audience: "bulkhead-workspace".into(),
+            workspace_id: WorkspaceId::random(),
+            org_id: OrgId::random(),
+            external_id: "cust-1".parse().unwrap(),
+            operations: OperationSet::scoped_default(),
+            issued_at: 1_000,
+            expires_at: 2_200,
+            token_id: "jti-1".into(),
+        }
+    }
+
+    #[test]
+    fn both_algorithms_round_trip() {
+        for alg in [Algorithm::Hs256, Algorithm::EdDsa] {
+            let (key, _, _) = KeyMaterial::generate(alg).unwrap();
+            let claims = claims();
+            let token = encode("kid-1", &key, &claims).unwrap();
+            let parsed = parse(&token).unwrap();
+            assert_eq!(parsed.kid, "kid-1");
+            assert_eq!(parsed.alg, alg);
+            assert_eq!(parsed.verify(&key).unwrap(), claims);
+        }
+    }
+
+    #[test]
+    fn another_key_of_the_same_algorithm_does_not_verify() {
+        let (key, _, _) = KeyMaterial::generate(Algorithm::Hs256).unwrap();
+        let (other, _, _) = KeyMaterial::generate(Algorithm::Hs256).unwrap();
+        let token = encode("kid-1", &key, &claims()).unwrap();
+        let err = parse(&token).unwrap().verify(&other).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::InvalidToken {
+                reason: TokenRejection::Signature,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn expiry_and_leeway() {
+        let c = claims();
+        let at = |s: i64| Timestamp::from_unix_millis(s * 1000);
+        assert!(check_times(&c, at(2_200), 0).is_ok());
+        assert!(matches!(
+            check_times(&c, at(2_231), 30_000),
+            Err(Error::TokenExpired { .. })
+        ));
+        assert!(check_times(&c, at(2_229), 30_000).is_ok());
+        assert!(
+            check_times(&c, at(900), 30_000).is_err(),
+            "issued in the future"
+        );
+    }
+}

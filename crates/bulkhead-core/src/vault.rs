@@ -1,0 +1,312 @@
+//! The master key (KEK) and sealing: AES-256-GCM from `ring`.
+//!
+//! Everything Bulkhead keeps secret at rest (signing keys now, workspace data keys later) is
+//! sealed under the host's 256-bit master key. A sealed value is
+//! `version (1 byte) || nonce (12 bytes) || ciphertext || tag (16 bytes)`, with associated data
+//! that binds it to where it belongs (an organization and a key id, say), so a sealed value
+//! copied to another row does not open.
+//!
+//! The master key never enters the database. What does is a check value sealed under it, so
+//! opening a database with the wrong master key fails at once with a clear error instead of
+//! producing garbage later.
+
+use std::fmt;
+use std::io::Write as _;
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::digest::{SHA256, digest};
+use ring::rand::{SecureRandom, SystemRandom};
+
+use crate::error::{Error, Result};
+
+const SEALED_VERSION: u8 = 1;
+const CHECK_AAD: &[u8] = b"bulkhead/master-key-check/v1";
+const CHECK_PLAINTEXT: &[u8] = b"bulkhead master key check";
+
+/// Fills `buf` with random bytes from the system's CSPRNG.
+pub(crate) fn random_bytes(buf: &mut [u8]) -> Result<()> {
+    SystemRandom::new()
+        .fill(buf)
+        .map_err(|_| Error::crypto("the system random source failed"))
+}
+
+/// `n` random bytes as base64url text (for ids such as `kid` and `jti`).
+pub(crate) fn random_token(n: usize) -> Result<String> {
+    let mut buf = vec![0u8; n];
+    random_bytes(&mut buf)?;
+    Ok(URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// The host's 256-bit master key (key-encryption key).
+///
+/// Its `Debug` output shows only a fingerprint (the first 8 bytes of its SHA-256, in hex),
+/// which is also how errors refer to it.
+pub struct MasterKey {
+    bytes: [u8; 32],
+    key: LessSafeKey,
+    fingerprint: String,
+}
+
+impl MasterKey {
+    /// A master key from its 32 bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Result<Self> {
+        let unbound = UnboundKey::new(&AES_256_GCM, &bytes)
+            .map_err(|_| Error::crypto("could not load the master key"))?;
+        let hash = digest(&SHA256, &bytes);
+        let fingerprint = hash
+            .as_ref()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(Self {
+            bytes,
+            key: LessSafeKey::new(unbound),
+            fingerprint,
+        })
+    }
+
+    /// A new random master key.
+    pub fn generate() -> Result<Self> {
+        let mut bytes = [0u8; 32];
+        random_bytes(&mut bytes)?;
+        Self::from_bytes(bytes)
+    }
+
+    /// A master key from base64 text (standard or URL-safe alphabet, padding optional) of
+    /// exactly 32 bytes. `source` names where the text came from, for the error.
+    pub fn from_base64(text: &str, source: &'static str) -> Result<Self> {
+        let text = text.trim();
+        let decoded = STANDARD
+            .decode(text)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')))
+            .map_err(|_| Error::invalid_input(source, "is not base64"))?;
+        let bytes: [u8; 32] = decoded.as_slice().try_into().map_err(|_| {
+            Error::invalid_input(
+                source,
+                format!("holds {} bytes; a master key is 32 bytes", decoded.len()),
+            )
+        })?;
+        Self::from_bytes(bytes)
+    }
+
+    /// Reads a key file written by [`MasterKey::create_file`]. On Unix the file must not be
+    /// readable or writable by group or others.
+    pub fn load_file(path: &Path) -> Result<Self> {
+        let field = "master key file";
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::invalid_input(
+                field,
+                format!("`{}` could not be read: {e}", path.display()),
+            )
+        })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(path)
+                .map_err(|e| Error::invalid_input(field, e.to_string()))?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                return Err(Error::invalid_input(
+                    field,
+                    format!(
+                        "`{}` has mode {:o}; it must be readable by its owner only (chmod 600)",
+                        path.display(),
+                        mode & 0o777
+                    ),
+                ));
+            }
+        }
+        Self::from_base64(&text, "master key file")
+    }
+
+    /// Writes a new random key to `path` (which must not exist) with mode 0600, and returns it.
+    pub fn create_file(path: &Path) -> Result<Self> {
+        let key = Self::generate()?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let mut file = options.open(path).map_err(|e| {
+            Error::invalid_input(
+                "master key file",
+                format!("`{}` could not be created: {e}", path.display()),
+            )
+        })?;
+        writeln!(file, "{}", STANDARD.encode(key.bytes))
+            .and_then(|()| file.sync_all())
+            .map_err(|e| {
+                Error::invalid_input(
+                    "master key file",
+                    format!("`{}` could not be written: {e}", path.display()),
+                )
+            })?;
+        Ok(key)
+    }
+
+    /// The key as standard base64, for the host's secret manager. Handle with care.
+    pub fn export_base64(&self) -> String {
+        STANDARD.encode(self.bytes)
+    }
+
+    /// The key's fingerprint: the first 8 bytes of its SHA-256, in hex. Not secret.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Seals `plaintext`, binding it to `aad`.
+    pub(crate) fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        let mut nonce = [0u8; NONCE_LEN];
+        random_bytes(&mut nonce)?;
+        let mut in_out = plaintext.to_vec();
+        self.key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut in_out,
+            )
+            .map_err(|_| Error::crypto("could not seal a value"))?;
+        let mut sealed = Vec::with_capacity(1 + NONCE_LEN + in_out.len());
+        sealed.push(SEALED_VERSION);
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(&in_out);
+        Ok(sealed)
+    }
+
+    /// Opens a value sealed by [`MasterKey::seal`] with the same `aad`.
+    pub(crate) fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        let failed = || {
+            Error::crypto(
+                "a sealed value does not open: wrong master key, or the value was moved or corrupted",
+            )
+        };
+        let (version, rest) = sealed.split_first().ok_or_else(failed)?;
+        if *version != SEALED_VERSION {
+            return Err(failed());
+        }
+        let (nonce, ciphertext) = rest.split_first_chunk::<NONCE_LEN>().ok_or_else(failed)?;
+        let mut in_out = ciphertext.to_vec();
+        let plaintext = self
+            .key
+            .open_in_place(
+                Nonce::assume_unique_for_key(*nonce),
+                Aad::from(aad),
+                &mut in_out,
+            )
+            .map_err(|_| failed())?;
+        Ok(plaintext.to_vec())
+    }
+
+    /// A check value to store beside the data this key seals.
+    pub(crate) fn check_value(&self) -> Result<Vec<u8>> {
+        self.seal(CHECK_PLAINTEXT, CHECK_AAD)
+    }
+
+    /// Whether `stored` is a check value made by this key.
+    pub(crate) fn verify_check_value(&self, stored: &[u8]) -> Result<()> {
+        match self.open(stored, CHECK_AAD) {
+            Ok(plain) if plain == CHECK_PLAINTEXT => Ok(()),
+            _ => Err(Error::crypto(format!(
+                "the master key (fingerprint {}) is not the one this database was created with; use the original key (BULKHEAD_MASTER_KEY or the key file)",
+                self.fingerprint
+            ))),
+        }
+    }
+}
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MasterKey({})", self.fingerprint)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_value_opens_only_with_its_key_and_aad() {
+        let key = MasterKey::generate().unwrap();
+        let other = MasterKey::generate().unwrap();
+        let sealed = key.seal(b"secret", b"org-1/kid-1").unwrap();
+        assert_eq!(key.open(&sealed, b"org-1/kid-1").unwrap(), b"secret");
+        assert!(key.open(&sealed, b"org-2/kid-1").is_err());
+        assert!(other.open(&sealed, b"org-1/kid-1").is_err());
+        assert!(!sealed.windows(6).any(|w| w == b"secret"));
+    }
+
+    #[test]
+    fn tampered_ciphertext_does_not_open() {
+        let key = MasterKey::generate().unwrap();
+        let mut sealed = key.seal(b"secret", b"aad").unwrap();
+        let last = sealed.len() - 1;
+        sealed[last] ^= 1;
+        assert!(key.open(&sealed, b"aad").is_err());
+        assert!(key.open(&[], b"aad").is_err());
+    }
+
+    #[test]
+    fn check_value_tells_keys_apart() {
+        let key = MasterKey::generate().unwrap();
+        let other = MasterKey::generate().unwrap();
+        let check = key.check_value().unwrap();
+        assert!(key.verify_check_value(&check).is_ok());
+        let err = other.verify_check_value(&check).unwrap_err();
+        assert!(err.to_string().contains(other.fingerprint()), "{err}");
+    }
+
+    #[test]
+    fn base64_must_hold_exactly_32_bytes() {
+        let key = MasterKey::generate().unwrap();
+        let back = MasterKey::from_base64(&key.export_base64(), "BULKHEAD_MASTER_KEY").unwrap();
+        assert_eq!(back.fingerprint(), key.fingerprint());
+        let err = MasterKey::from_base64("c2hvcnQ=", "BULKHEAD_MASTER_KEY").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid BULKHEAD_MASTER_KEY: holds 5 bytes; a master key is 32 bytes"
+        );
+    }
+
+    #[test]
+    fn debug_shows_the_fingerprint_only() {
+        let key = MasterKey::generate().unwrap();
+        let debug = format!("{key:?}");
+        assert!(debug.contains(key.fingerprint()));
+        assert!(!debug.contains(&key.export_base64()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_file_is_private_and_loads_back() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("bulkhead-key-{}", random_token(8).unwrap()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bulkhead.key");
+        let key = MasterKey::create_file(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(
+            MasterKey::load_file(&path).unwrap().fingerprint(),
+            key.fingerprint()
+        );
+        assert!(
+            MasterKey::create_file(&path).is_err(),
+            "must not overwrite a key"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(
+            MasterKey::load_file(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("chmod 600")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
