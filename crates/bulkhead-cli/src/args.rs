@@ -1,15 +1,17 @@
 //! The command line's grammar (clap), and parsing of the values clap leaves as text.
 //!
-//! Ids, external ids, statuses and cursors are kept as text here and parsed by Bulkhead's own
-//! types where they are used, so a bad value gets the library's message (naming the field, as
-//! `invalid org_id: is not a uuid`) and exit status 1, like every other error.
+//! Ids, external ids, statuses, tags, operations and cursors are kept as text here and parsed
+//! by Bulkhead's own types where they are used, so a bad value gets the library's message
+//! (naming the field, as `invalid org_id: is not a uuid`) and exit status 1, like every other
+//! error. Durations, algorithms and tag modes are command-line syntax: clap checks them and a
+//! bad one is a usage error naming the option (exit status 2).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use bulkhead::OrgId;
 use clap::{Args, Parser, Subcommand};
 
-use crate::error::CliError;
+use crate::duration;
 
 /// `bulkhead`: operate a Bulkhead database, or watch the demo.
 #[derive(Debug, Parser)]
@@ -19,13 +21,25 @@ pub(crate) struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub(crate) db: Option<PathBuf>,
 
+    /// The master key file (mode 0600), before BULKHEAD_MASTER_KEY and
+    /// BULKHEAD_MASTER_KEY_FILE [default: `<db>.key`, as written by `bulkhead init`]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) master_key_file: Option<PathBuf>,
+
+    /// The organization's access key (`bh_org_…`) for organization commands; prefer the
+    /// environment variable, which other users of the machine cannot see
+    #[arg(
+        long,
+        global = true,
+        env = "BULKHEAD_ORG_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub(crate) org_key: Option<String>,
+
     /// Print machine-readable JSON instead of text
     #[arg(long, global = true)]
     pub(crate) json: bool,
-
-    /// The organization that workspace commands work on
-    #[arg(long, global = true, env = "BULKHEAD_ORG", value_name = "ORG_ID")]
-    pub(crate) org: Option<String>,
 
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -33,30 +47,89 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Create the database, or migrate it to the current schema; prints its path and version
+    /// Create the database or migrate it, and set up its master key
+    ///
+    /// Unless a master key is given (--master-key-file, BULKHEAD_MASTER_KEY or
+    /// BULKHEAD_MASTER_KEY_FILE), writes a new random key to `<db>.key` next to the database,
+    /// readable by its owner only (mode 0600), or reuses that file if it exists. Prints the
+    /// database path, the schema version, the key file and the key's fingerprint (never the
+    /// key). Back the key file up: without it the database's secrets cannot be opened.
     Init,
-    /// Create and list organizations
+    /// Create and list organizations, and manage their access keys
     #[command(subcommand)]
     Org(OrgCommand),
-    /// Inspect an organization's workspaces (needs --org or BULKHEAD_ORG)
+    /// Inspect the organization's workspaces (needs the org key)
     #[command(subcommand)]
     Workspaces(WorkspacesCommand),
+    /// Issue a scoped token for one customer (needs the org key), or verify or revoke one
+    ///
+    /// `bulkhead token --external-id ID` gets or creates the customer's workspace, stores the
+    /// tag selections on it, and prints a token granting that one workspace. Alone on stdout
+    /// in text mode, so `TOKEN=$(bulkhead token --external-id ID)` works; --json prints the
+    /// token with its workspace id, expiry and token id.
+    Token(TokenArgs),
+    /// The organization's token signing keys: list, rotate, publish (needs the org key)
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Build the seed's example organization in a fresh database and show isolation at work
     ///
     /// The database is a temporary file, removed at the end, unless --db names one; that file
-    /// must not exist yet, so the example never mixes with other data.
+    /// must not exist yet, so the example never mixes with other data. With --db, the demo
+    /// also writes its master key to `<db>.key` and the organization's access key to
+    /// `<db>.org-key` (both mode 0600), and prints the commands to inspect the result. The org
+    /// key and the scoped tokens are never printed.
     Demo,
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum OrgCommand {
-    /// Create an organization; prints its id
+    /// Create an organization; prints its id and its first access key, shown only now
+    ///
+    /// Text output is two lines, `BULKHEAD_ORG_ID=<uuid>` then `BULKHEAD_ORG_KEY=bh_org_…`,
+    /// so `export $(bulkhead org create Acme)` sets the variables the other commands read.
+    /// --json prints `{"organization": …, "org_key": "bh_org_…"}`. Store the key in a secret
+    /// manager: it cannot be shown again.
     Create {
         /// Its display name (1 to 255 characters)
         name: String,
+        /// How its scoped tokens are signed: hs256 (shared secret, the default) or eddsa
+        /// (public keys published with `bulkhead keys jwks`)
+        #[arg(long, value_name = "ALG", value_parser = ["hs256", "eddsa"], ignore_case = true)]
+        alg: Option<String>,
     },
-    /// List every organization, oldest first
+    /// List every organization, oldest first (operator access: needs no org key)
     List,
+    /// The organization's access keys
+    #[command(subcommand)]
+    Keys(OrgKeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum OrgKeysCommand {
+    /// Make a new org access key, shown only now (rotation: make one, switch, revoke the old)
+    ///
+    /// Text output is `BULKHEAD_ORG_KEY_ID=<uuid>` then `BULKHEAD_ORG_KEY=bh_org_…`; --json
+    /// prints `{"key": …, "org_key": "bh_org_…"}`.
+    ///
+    /// Recovery: an organization that lost every key cannot authenticate. The operator of
+    /// the database (who can read the file anyway) then runs `bulkhead org keys create --org
+    /// ORG_ID` without an org key; `bulkhead org list` shows the ids. Use it only for that,
+    /// then revoke any key that may have leaked.
+    Create {
+        /// Make the key stop working after this long (`90s`, `20m`, `12h`, `30d`, `1h30m`)
+        #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+        expires_in: Option<Duration>,
+        /// Operator recovery: the organization that lost all its keys (needs no org key)
+        #[arg(long, value_name = "ORG_ID")]
+        org: Option<String>,
+    },
+    /// List the organization's access keys: ids and public prefixes, never the keys
+    List,
+    /// Revoke an access key; it stops working at once
+    Revoke {
+        /// The key's id (from `bulkhead org keys list`)
+        key_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,15 +162,78 @@ pub(crate) struct ListArgs {
     pub(crate) after: Option<String>,
 }
 
-/// The organization of `--org` (or `BULKHEAD_ORG`), which workspace commands require.
-pub(crate) fn org_id(value: Option<&str>) -> Result<OrgId, CliError> {
-    let value = value.ok_or_else(|| {
-        CliError::usage(
-            "workspace commands need an organization: pass `--org ORG_ID` or set BULKHEAD_ORG \
-             (`bulkhead org list` shows the ids)",
-        )
-    })?;
-    Ok(value.parse()?)
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub(crate) struct TokenArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<TokenCommand>,
+
+    #[command(flatten)]
+    pub(crate) issue: IssueArgs,
+}
+
+/// What `bulkhead token` asks for.
+#[derive(Debug, Args)]
+pub(crate) struct IssueArgs {
+    /// The customer (exact and case-sensitive); their workspace is created if missing
+    #[arg(long, value_name = "ID", required = true)]
+    pub(crate) external_id: Option<String>,
+
+    /// Source template tags to store on the workspace, comma-separated
+    #[arg(long, value_name = "TAGS", value_delimiter = ',')]
+    pub(crate) source_tags: Option<Vec<String>>,
+
+    /// How the source tags match: any (default) or all
+    #[arg(long, value_name = "MODE", value_parser = ["any", "all"], requires = "source_tags")]
+    pub(crate) source_tags_mode: Option<String>,
+
+    /// Connection template tags to store on the workspace, comma-separated
+    #[arg(long, value_name = "TAGS", value_delimiter = ',')]
+    pub(crate) connection_tags: Option<Vec<String>>,
+
+    /// How the connection tags match: any (default) or all
+    #[arg(long, value_name = "MODE", value_parser = ["any", "all"], requires = "connection_tags")]
+    pub(crate) connection_tags_mode: Option<String>,
+
+    /// The token's lifetime (`90s`, `20m`, `1h`) [default: the organization's, 20 minutes]
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub(crate) ttl: Option<Duration>,
+
+    /// The operations it grants, comma-separated (`sources:read,sources:create`)
+    /// [default: read everything, create and update sources and connections]
+    #[arg(long, value_name = "OPS", value_delimiter = ',')]
+    pub(crate) ops: Option<Vec<String>>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Check a scoped token as `Engine::authenticate` does, and print its claims
+    ///
+    /// Checks the signature, claims, expiry, issuer and audience, that its workspace exists
+    /// and is active, and that it was not revoked. Needs no org key. Exits with status 1 and
+    /// the reason if the token is refused.
+    Verify {
+        /// The token, or `-` to read it from stdin (keeps it out of the process list)
+        token: String,
+    },
+    /// Revoke one scoped token of the organization until it expires (needs the org key)
+    Revoke {
+        /// The token, or `-` to read it from stdin
+        token: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// List the current signing keys: the signer, and older keys still verifying
+    List,
+    /// Make a new signing key the signer; older keys verify until their last token expires
+    Rotate,
+    /// Print the public keys that verify the organization's EdDSA tokens, as a JWKS
+    ///
+    /// Always JSON (RFC 7517). Empty for an organization that signs with HS256: its tokens
+    /// are verified with a shared secret, not public keys.
+    Jwks,
 }
 
 #[cfg(test)]
@@ -109,5 +245,51 @@ mod tests {
     #[test]
     fn command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn token_needs_an_external_id_unless_a_subcommand_is_given() {
+        assert!(Cli::try_parse_from(["bulkhead", "token"]).is_err());
+        assert!(Cli::try_parse_from(["bulkhead", "token", "verify", "x.y.z"]).is_ok());
+        let cli = Cli::try_parse_from([
+            "bulkhead",
+            "token",
+            "--external-id",
+            "c-1",
+            "--source-tags",
+            "a,b",
+            "--ttl",
+            "5m",
+        ])
+        .unwrap();
+        let Command::Token(args) = cli.command else {
+            panic!("not a token command");
+        };
+        assert!(args.command.is_none());
+        assert_eq!(
+            args.issue.source_tags,
+            Some(vec!["a".to_owned(), "b".to_owned()])
+        );
+        assert_eq!(args.issue.ttl, Some(Duration::from_secs(300)));
+    }
+
+    #[test]
+    fn a_tags_mode_needs_its_tags() {
+        let parsed = Cli::try_parse_from([
+            "bulkhead",
+            "token",
+            "--external-id",
+            "c-1",
+            "--source-tags-mode",
+            "all",
+        ]);
+        assert!(parsed.is_err());
+    }
+
+    #[test]
+    fn a_bad_duration_names_the_option() {
+        let err = Cli::try_parse_from(["bulkhead", "token", "--external-id", "c", "--ttl", "5x"])
+            .unwrap_err();
+        assert!(err.to_string().contains("--ttl"), "{err}");
     }
 }

@@ -1,25 +1,63 @@
-//! The database file: which one, opening it, and `bulkhead init`.
+//! What every command works on: the database file, its master key, and the org key that opens
+//! an organization.
 
 use std::path::{Path, PathBuf};
 
-use bulkhead::{Config, Engine};
-use serde::Serialize;
+use bulkhead::{Config, Engine, OrgScope};
 
 use crate::error::CliError;
-use crate::output;
 
 /// The database of every command but `demo` when `--db` is not given.
 pub(crate) const DEFAULT_DB: &str = "./bulkhead.db";
 
+/// The global options of a command, resolved.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    /// The database file.
+    pub(crate) db: PathBuf,
+    /// `--master-key-file`, which wins over the environment.
+    pub(crate) master_key_file: Option<PathBuf>,
+    /// `--org-key` or `BULKHEAD_ORG_KEY`.
+    pub(crate) org_key: Option<String>,
+    /// `--json`.
+    pub(crate) json: bool,
+}
+
+impl Ctx {
+    /// The engine's configuration: the environment (`BULKHEAD_MASTER_KEY`,
+    /// `BULKHEAD_MASTER_KEY_FILE`, `BULKHEAD_SQLITE_*`), then `--master-key-file`. With no key
+    /// given, the library looks for `<db>.key` and, if it is missing, says to run
+    /// `bulkhead init`.
+    pub(crate) fn config(&self) -> Result<Config, CliError> {
+        let config = Config::from_env()?;
+        Ok(match &self.master_key_file {
+            Some(path) => config.with_master_key_file(path),
+            None => config,
+        })
+    }
+
+    /// Opens (creating and migrating as needed) the database.
+    pub(crate) fn open(&self) -> Result<Engine, CliError> {
+        Ok(Engine::open(&self.db, self.config()?)?)
+    }
+
+    /// The organization whose access key was given. Without one, says how to give it.
+    pub(crate) fn org(&self, engine: &Engine) -> Result<OrgScope, CliError> {
+        let key = self.org_key.as_deref().ok_or_else(|| {
+            CliError::usage(
+                "this command needs an org access key: set BULKHEAD_ORG_KEY or pass --org-key \
+                 KEY (`bulkhead org create` prints the first one; for an organization that lost \
+                 every key, see `bulkhead org keys create --help`)",
+            )
+        })?;
+        // A key never contains whitespace; a trailing newline from a file is not part of it.
+        Ok(engine.authenticate_org(key.trim())?)
+    }
+}
+
 /// `--db`, or [`DEFAULT_DB`].
 pub(crate) fn path_or_default(db: Option<PathBuf>) -> PathBuf {
     db.unwrap_or_else(|| PathBuf::from(DEFAULT_DB))
-}
-
-/// Opens (creating and migrating as needed) the database at `path`, configured from the
-/// environment (`BULKHEAD_SQLITE_*`).
-pub(crate) fn open(path: &Path) -> Result<Engine, CliError> {
-    Ok(Engine::open(path, Config::from_env()?)?)
 }
 
 /// `path` made absolute for display, or as given if the working directory is unknown.
@@ -28,26 +66,4 @@ pub(crate) fn display_path(path: &Path) -> String {
         .unwrap_or_else(|_| path.to_path_buf())
         .display()
         .to_string()
-}
-
-#[derive(Serialize)]
-struct InitReport {
-    database: String,
-    schema_version: i64,
-}
-
-/// `bulkhead init`: opening the database creates it or migrates it.
-pub(crate) fn init(path: &Path, json: bool) -> Result<(), CliError> {
-    drop(open(path)?);
-    let report = InitReport {
-        database: display_path(path),
-        schema_version: bulkhead::sqlite::SCHEMA_VERSION,
-    };
-    if json {
-        return output::json(&report);
-    }
-    output::lines([
-        format!("database: {}", report.database),
-        format!("schema version: {}", report.schema_version),
-    ])
 }

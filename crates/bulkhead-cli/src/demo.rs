@@ -1,19 +1,26 @@
-//! `bulkhead demo`: the seed's example organization, built in a fresh database, read back
-//! through the API, and a look at isolation at work.
+//! `bulkhead demo`: the seed's example organization, built in a fresh database the way a host
+//! builds it, read back through the API, and a look at isolation at work.
 //!
-//! Three customers of "Acme Corp", each with a source (Stripe, Salesforce, PostgreSQL), the
-//! destination "S3 bucket", a scheduled connection between them and one finished sync run. The
-//! tree printed is what the engine returns when asked again, not what the demo remembers
-//! writing. Then customer A's scope asks for customer B's source by id: it must be not found,
-//! and the demo fails (exit status 1) if it is anything else.
+//! "Acme Corp" is created and from then on acts with its own org key. Each of its three
+//! customers gets a scoped token (tags `production`), and the customer's side of the work
+//! (a source: Stripe, Salesforce, PostgreSQL; a connection to the destination "S3 bucket")
+//! goes through the scope that token authenticates to. The tree printed is what the engine
+//! returns when asked again, not what the demo remembers writing. Then customer A's token
+//! asks for customer B's source by id, which must be not found, and its scope must be A's
+//! workspace alone; the demo fails (exit status 1) otherwise.
+//!
+//! The org key and the tokens are credentials: the demo never prints them (a token's first
+//! characters at most). With `--db`, the org key goes to `<db>.org-key` and the master key to
+//! `<db>.key`, both readable by their owner only.
 
-use std::fs::OpenOptions;
-use std::io;
-use std::path::Path;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
 
 use bulkhead::{
-    ConnectorConfig, Engine, ExternalId, NewConnection, NewDestination, NewSource, OrgId, OrgScope,
-    Organization, Schedule, SourceId, SyncOutcome,
+    Algorithm, Config, ConnectorConfig, Engine, IssuedToken, MasterKey, NewConnection,
+    NewDestination, NewSource, OperationSet, OrgKeySecret, OrgScope, Organization, Schedule,
+    ScopedTokenRequest, SourceId, SyncOutcome, TagMode, TagSelection, Timestamp, WorkspaceId,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -25,6 +32,10 @@ use crate::{db, tree};
 
 const ORGANIZATION: &str = "Acme Corp";
 const DESTINATION: &str = "S3 bucket";
+/// The template tag every customer's token selects.
+const TAG: &str = "production";
+/// Characters of a token shown: enough to tell it is one, far too few to use it.
+const TOKEN_PREFIX_CHARS: usize = 12;
 
 /// One customer of the seed's diagram.
 struct Customer {
@@ -63,23 +74,37 @@ const CUSTOMERS: [Customer; 3] = [
     },
 ];
 
-/// Which customer asks for which customer's source in the isolation check.
+/// Whose token asks for whose source in the isolation check.
 const ASKER: &str = "customer-a";
 const OWNER: &str = "customer-b";
 
-/// Where the demo's database lives.
+/// Where the demo's database and keys live.
 #[derive(Serialize)]
 struct Database {
     path: String,
-    /// A temporary file, removed when the demo ends.
+    /// A temporary file, removed when the demo ends (its master key only ever in memory).
     temporary: bool,
+    /// The master key file written beside a kept database.
+    master_key_file: Option<String>,
+    /// The file holding the org key of a kept database (the key itself is never printed).
+    org_key_file: Option<String>,
 }
 
-/// The result of asking for another customer's source.
+/// What the demo shows of a scoped token: never the token itself.
 #[derive(Serialize)]
-struct IsolationCheck {
-    asker: String,
-    owner: String,
+struct TokenFacts {
+    external_id: String,
+    workspace_id: WorkspaceId,
+    algorithm: Algorithm,
+    operations: OperationSet,
+    expires_at: Timestamp,
+    /// The first characters and `…`.
+    token_prefix: String,
+}
+
+/// The asker's token asks for the owner's source by id.
+#[derive(Serialize)]
+struct ForeignSourceCheck {
     source_id: SourceId,
     /// `not_found` (the only passing outcome), `returned`, or `error`.
     outcome: &'static str,
@@ -88,48 +113,96 @@ struct IsolationCheck {
     passed: bool,
 }
 
-/// `demo --json`: the whole tree and the isolation check, in one document.
+/// What the asker's token authenticates to.
+#[derive(Serialize)]
+struct TokenScopeCheck {
+    /// The workspace of the scope `Engine::authenticate` returned.
+    workspace_id: WorkspaceId,
+    /// The asker's workspace.
+    expected_workspace_id: WorkspaceId,
+    /// The sources that scope lists, by name.
+    sources: Vec<String>,
+    passed: bool,
+}
+
+#[derive(Serialize)]
+struct Isolation {
+    asker: String,
+    owner: String,
+    foreign_source: ForeignSourceCheck,
+    token_scope: TokenScopeCheck,
+    passed: bool,
+}
+
+/// `demo --json`: the whole tree, the tokens' facts and the isolation check, in one document.
 #[derive(Serialize)]
 struct DemoReport {
     database: Database,
     organization: Organization,
+    tokens: Vec<TokenFacts>,
     workspaces: Vec<WorkspaceDetail>,
-    isolation: IsolationCheck,
+    isolation: Isolation,
 }
 
 pub(crate) fn run(db: Option<&Path>, json: bool) -> Result<(), CliError> {
     // Declared before the engine, so the engine closes the file before the directory goes.
     let temp_dir;
-    let (path, temporary) = match db {
+    let (path, master_key, mut org_key_file) = match db {
         Some(path) => {
-            claim_fresh(path)?;
-            (path.to_path_buf(), false)
+            let (master_key, org_key_file) = claim_files(path)?;
+            (path.to_path_buf(), master_key, Some(org_key_file))
         }
         None => {
             temp_dir = tempfile::Builder::new()
                 .prefix("bulkhead-demo-")
                 .tempdir()
                 .map_err(|e| CliError::io("could not create a temporary directory", e))?;
-            (temp_dir.path().join("bulkhead.db"), true)
+            (
+                temp_dir.path().join("bulkhead.db"),
+                MasterKey::generate()?,
+                None,
+            )
         }
     };
-    let engine = db::open(&path)?;
-    let org_id = build(&engine)?;
+    let engine = Engine::open(&path, Config::from_env()?.with_master_key(master_key))?;
+    let Built {
+        admin,
+        org_key,
+        issued,
+    } = build(&engine)?;
+    if let Some(file) = &mut org_key_file {
+        writeln!(file, "{}", org_key.expose())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| {
+                CliError::io(
+                    format!("could not write `{}`", org_key_path(&path).display()),
+                    e,
+                )
+            })?;
+    }
 
     // Everything shown from here on is read back through the engine.
-    let org = engine.operator_org_scope(org_id)?;
-    let workspaces = inspect::workspaces(&org)?
+    let workspaces = inspect::workspaces(&admin)?
         .iter()
-        .map(|w| inspect::workspace_detail(&org.workspace(w.id)?))
+        .map(|w| inspect::workspace_detail(&admin.workspace(w.id)?))
         .collect::<bulkhead::Result<Vec<_>>>()?;
-    let isolation = check_isolation(&org, &workspaces)?;
-    let passed = isolation.passed;
+    let organization = admin.reload()?;
+    let tokens = issued
+        .iter()
+        .map(|(customer, token)| token_facts(&engine, &organization, customer, token))
+        .collect::<Result<Vec<_>, CliError>>()?;
+    let isolation = check_isolation(&engine, &issued, &workspaces)?;
+    let temporary = db.is_none();
     let report = DemoReport {
         database: Database {
             path: db::display_path(&path),
             temporary,
+            master_key_file: (!temporary)
+                .then(|| db::display_path(&bulkhead::default_key_file(&path))),
+            org_key_file: (!temporary).then(|| db::display_path(&org_key_path(&path))),
         },
-        organization: org.organization().clone(),
+        organization,
+        tokens,
         workspaces,
         isolation,
     };
@@ -138,43 +211,105 @@ pub(crate) fn run(db: Option<&Path>, json: bool) -> Result<(), CliError> {
     } else {
         output::lines(text(&report))?;
     }
-    if passed {
+    if report.isolation.passed {
         Ok(())
     } else {
         Err(CliError::IsolationCheckFailed(format!(
-            "{ASKER}'s scope did not get not-found for {OWNER}'s source `{}`",
-            report.isolation.source_id
+            "{ASKER}'s scoped token reached beyond {ASKER}'s workspace (see the isolation lines)"
         )))
     }
 }
 
-/// Creates `path` as a new, empty file, refusing one that exists: the demo never mixes its
-/// example into existing data. Creating it (rather than checking for it) leaves no window for
-/// another process to put a file there in between.
-fn claim_fresh(path: &Path) -> Result<(), CliError> {
-    match OpenOptions::new().write(true).create_new(true).open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(CliError::usage(format!(
-            "`{}` already exists; the demo builds its example in a fresh database and does \
-                 not mix it into existing data: pass a path that does not exist yet, or leave \
-                 out --db to use a temporary file",
-            path.display()
-        ))),
-        Err(e) => Err(CliError::io(
-            format!("could not create `{}`", path.display()),
-            e,
-        )),
+/// The file that keeps the org key of a demo database: `<db>.org-key`.
+fn org_key_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".org-key");
+    PathBuf::from(name)
+}
+
+/// Claims the database file, the org key file and the master key file of a kept demo, all
+/// new: the demo never mixes its example into existing data or keys. If one is in the way,
+/// the ones already made are removed again.
+fn claim_files(db: &Path) -> Result<(MasterKey, File), CliError> {
+    drop(create_new(db, false).map_err(|e| match e {
+        CliError::Io { source, .. } if source.kind() == io::ErrorKind::AlreadyExists => {
+            CliError::usage(format!(
+                "`{}` already exists; the demo builds its example in a fresh database and \
+                 does not mix it into existing data: pass a path that does not exist yet, or \
+                 leave out --db to use a temporary file",
+                db.display()
+            ))
+        }
+        other => other,
+    })?);
+    let org_key_file = match create_new(&org_key_path(db), true) {
+        Ok(file) => file,
+        Err(e) => {
+            let _ = std::fs::remove_file(db);
+            return Err(e);
+        }
+    };
+    match MasterKey::create_file(&bulkhead::default_key_file(db)) {
+        Ok(key) => Ok((key, org_key_file)),
+        Err(e) => {
+            let _ = std::fs::remove_file(db);
+            let _ = std::fs::remove_file(org_key_path(db));
+            Err(e.into())
+        }
     }
 }
 
-/// Writes the example and returns the organization's id.
-fn build(engine: &Engine) -> Result<OrgId, CliError> {
-    let org = engine.create_organization(ORGANIZATION)?;
-    let admin = engine.operator_org_scope(org.id)?;
+/// Creates `path` as a new, empty file, refusing one that exists. Creating it (rather than
+/// checking for it) leaves no window for another process to put a file there in between.
+/// A `private` file is readable by its owner only.
+fn create_new(path: &Path, private: bool) -> Result<File, CliError> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    options.open(path).map_err(|e| {
+        let what = if e.kind() == io::ErrorKind::AlreadyExists {
+            format!("`{}` already exists", path.display())
+        } else {
+            format!("could not create `{}`", path.display())
+        };
+        CliError::io(what, e)
+    })
+}
+
+/// What [`build`] made.
+struct Built {
+    /// The organization's scope, made from its org key.
+    admin: OrgScope,
+    org_key: OrgKeySecret,
+    /// Each customer's external id and token.
+    issued: Vec<(&'static str, IssuedToken)>,
+}
+
+/// Writes the example the way a host does.
+fn build(engine: &Engine) -> Result<Built, CliError> {
+    let (_, org_key) = engine.create_organization(ORGANIZATION)?;
+    let admin = engine.authenticate_org(org_key.expose())?;
+    let production = TagSelection::parse([TAG], TagMode::Any)?;
+    let mut issued = Vec::new();
     for customer in &CUSTOMERS {
-        let external_id: ExternalId = customer.external_id.parse()?;
-        let workspace = admin.get_or_create_workspace(&external_id)?.workspace;
-        let ws = admin.workspace(workspace.id)?;
+        let token = admin.scoped_token(
+            &ScopedTokenRequest::new(customer.external_id.parse()?)
+                .source_tags(production.clone())
+                .connection_tags(production.clone()),
+        )?;
+        // The customer's side: the scope its token authenticates to, confined to its
+        // workspace, with the default operations.
+        let ws = engine.authenticate(token.token.expose())?;
+        // The default operations include `sources:create` and `connections:create` but not
+        // `destinations:create` or `syncs:trigger`: the destination and the sync run are the
+        // organization's to make, through its own (all-operations) scope of that workspace.
+        let org_ws = admin.workspace(token.workspace_id)?;
         let source = ws.create_source(NewSource {
             name: customer.source.parse()?,
             connector: customer.connector.parse()?,
@@ -182,7 +317,7 @@ fn build(engine: &Engine) -> Result<OrgId, CliError> {
                 "account": format!("{}-account", customer.external_id),
             }))?,
         })?;
-        let destination = ws.create_destination(NewDestination {
+        let destination = org_ws.create_destination(NewDestination {
             name: DESTINATION.parse()?,
             connector: "s3".parse()?,
             config: ConnectorConfig::new(json!({
@@ -196,48 +331,99 @@ fn build(engine: &Engine) -> Result<OrgId, CliError> {
             destination_id: destination.id,
             schedule: Schedule::Cron(customer.schedule.parse()?),
         })?;
-        let run = ws.start_sync(connection.id)?;
-        ws.finish_sync(
+        let run = org_ws.start_sync(connection.id)?;
+        org_ws.finish_sync(
             run.id,
             SyncOutcome::Succeeded {
                 rows: customer.rows,
                 bytes: customer.bytes,
             },
         )?;
+        issued.push((customer.external_id, token));
     }
-    Ok(org.id)
+    Ok(Built {
+        admin,
+        org_key,
+        issued,
+    })
 }
 
-/// Customer A's scope asks for customer B's source by id.
+fn token_facts(
+    engine: &Engine,
+    org: &Organization,
+    external_id: &str,
+    issued: &IssuedToken,
+) -> Result<TokenFacts, CliError> {
+    let token = issued.token.expose();
+    let claims = engine.verify_token(token)?;
+    Ok(TokenFacts {
+        external_id: external_id.to_owned(),
+        workspace_id: issued.workspace_id,
+        algorithm: org.settings.token_algorithm,
+        operations: claims.operations,
+        expires_at: issued.expires_at,
+        token_prefix: format!("{}…", token.get(..TOKEN_PREFIX_CHARS).unwrap_or("")),
+    })
+}
+
+/// Customer A's token asks for customer B's source by id, and lists what its scope holds.
 fn check_isolation(
-    org: &OrgScope,
+    engine: &Engine,
+    issued: &[(&str, IssuedToken)],
     workspaces: &[WorkspaceDetail],
-) -> Result<IsolationCheck, CliError> {
+) -> Result<Isolation, CliError> {
+    let missing = |what: String| CliError::IsolationCheckFailed(format!("{what} is missing"));
     let find = |external_id: &str| {
         workspaces
             .iter()
             .find(|w| w.workspace.external_id.as_str() == external_id)
-            .ok_or_else(|| {
-                CliError::IsolationCheckFailed(format!("the workspace `{external_id}` is missing"))
-            })
+            .ok_or_else(|| missing(format!("the workspace `{external_id}`")))
     };
     let asker = find(ASKER)?;
-    let source_id = find(OWNER)?.sources.first().map(|s| s.id).ok_or_else(|| {
-        CliError::IsolationCheckFailed(format!("the workspace `{OWNER}` has no source"))
-    })?;
-    let scope = org.workspace(asker.workspace.id)?;
+    let source_id = find(OWNER)?
+        .sources
+        .first()
+        .map(|s| s.id)
+        .ok_or_else(|| missing(format!("the source of `{OWNER}`")))?;
+    let token = issued
+        .iter()
+        .find(|(customer, _)| *customer == ASKER)
+        .map(|(_, t)| t.token.expose())
+        .ok_or_else(|| missing(format!("the token of `{ASKER}`")))?;
+
+    let scope = engine.authenticate(token)?;
     let (outcome, message, passed) = match scope.get_source(source_id) {
         Err(e) if e.is_not_found() => ("not_found", Some(e.to_string()), true),
         Err(e) => ("error", Some(e.to_string()), false),
         Ok(_) => ("returned", None, false),
     };
-    Ok(IsolationCheck {
-        asker: ASKER.to_owned(),
-        owner: OWNER.to_owned(),
+    let foreign_source = ForeignSourceCheck {
         source_id,
         outcome,
         message,
         passed,
+    };
+
+    let expected = asker.workspace.id;
+    let listed = inspect::all(|page| scope.list_sources(page))?;
+    let mut listed_ids: Vec<SourceId> = listed.iter().map(|s| s.id).collect();
+    let mut own_ids: Vec<SourceId> = asker.sources.iter().map(|s| s.id).collect();
+    listed_ids.sort();
+    own_ids.sort();
+    let token_scope = TokenScopeCheck {
+        workspace_id: scope.workspace_id(),
+        expected_workspace_id: expected,
+        sources: listed.iter().map(|s| s.name.to_string()).collect(),
+        passed: scope.workspace_id() == expected
+            && listed.iter().all(|s| s.workspace_id == expected)
+            && listed_ids == own_ids,
+    };
+    Ok(Isolation {
+        asker: ASKER.to_owned(),
+        owner: OWNER.to_owned(),
+        passed: foreign_source.passed && token_scope.passed,
+        foreign_source,
+        token_scope,
     })
 }
 
@@ -252,17 +438,18 @@ fn text(report: &DemoReport) -> Vec<String> {
     ];
     lines.extend(tree::organization(&report.organization, &report.workspaces));
     lines.push(String::new());
-    let check = &report.isolation;
-    let result = match (check.outcome, &check.message) {
-        ("not_found", Some(message)) => format!("not found ({message})"),
-        ("returned", _) => "RETURNED IT: isolation is broken".to_owned(),
-        (_, Some(message)) => format!("failed unexpectedly ({message})"),
-        (outcome, None) => outcome.to_owned(),
-    };
     lines.push(format!(
-        "Isolation: {} asked for {}'s source {}: {result}",
-        check.asker, check.owner, check.source_id
+        "Scoped tokens ({}, tags `{TAG}`, default operations; never printed whole):",
+        report.organization.settings.token_algorithm
     ));
+    for t in &report.tokens {
+        lines.push(format!(
+            "  {}: {} for workspace {}, expires at {}",
+            t.external_id, t.token_prefix, t.workspace_id, t.expires_at
+        ));
+    }
+    lines.push(String::new());
+    lines.extend(isolation_text(&report.isolation));
     lines.push(String::new());
     if report.database.temporary {
         lines.push(
@@ -272,15 +459,55 @@ fn text(report: &DemoReport) -> Vec<String> {
         );
     } else {
         let db = shell_quote(&report.database.path);
-        let org = report.organization.id;
-        lines.push("Inspect it with:".to_owned());
-        lines.push(format!("  bulkhead --db {db} org list"));
-        lines.push(format!("  bulkhead --db {db} --org {org} workspaces list"));
+        let org_key_file = shell_quote(report.database.org_key_file.as_deref().unwrap_or(""));
+        lines.push(
+            "The master key is in `<db>.key` and the org key in `<db>.org-key`, both readable \
+             by you only. Inspect the database with:"
+                .to_owned(),
+        );
         lines.push(format!(
-            "  bulkhead --db {db} --org {org} workspaces show {ASKER}"
+            "  export BULKHEAD_ORG_KEY=\"$(cat {org_key_file})\""
         ));
+        lines.push(format!("  bulkhead --db {db} workspaces list"));
+        lines.push(format!("  bulkhead --db {db} workspaces show {ASKER}"));
+        lines.push(format!("  bulkhead --db {db} token --external-id {ASKER}"));
     }
     lines
+}
+
+fn isolation_text(check: &Isolation) -> Vec<String> {
+    let foreign = &check.foreign_source;
+    let result = match (foreign.outcome, &foreign.message) {
+        ("not_found", Some(message)) => format!("not found ({message})"),
+        ("returned", _) => "RETURNED IT: isolation is broken".to_owned(),
+        (_, Some(message)) => format!("failed unexpectedly ({message})"),
+        (outcome, None) => outcome.to_owned(),
+    };
+    let scope = &check.token_scope;
+    let sources = if scope.sources.is_empty() {
+        "none".to_owned()
+    } else {
+        scope.sources.join(", ")
+    };
+    let scope_result = if scope.passed {
+        format!(
+            "authenticates to workspace {} ({}'s) and lists only its sources: {sources}",
+            scope.workspace_id, check.asker
+        )
+    } else {
+        format!(
+            "authenticates to workspace {} ({}'s is {}) and lists sources: {sources}; \
+             ISOLATION IS BROKEN",
+            scope.workspace_id, check.asker, scope.expected_workspace_id
+        )
+    };
+    vec![
+        format!(
+            "Isolation: {}'s token asked for {}'s source {}: {result}",
+            check.asker, check.owner, foreign.source_id
+        ),
+        format!("Isolation: {}'s token {scope_result}", check.asker),
+    ]
 }
 
 #[cfg(test)]
@@ -288,11 +515,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn claim_fresh_refuses_an_existing_file() {
+    fn claim_files_refuses_an_existing_database_and_leaves_it_alone() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("taken.db");
-        std::fs::write(&path, b"").unwrap();
-        let err = claim_fresh(&path).unwrap_err();
+        std::fs::write(&path, b"keep").unwrap();
+        let err = claim_files(&path).unwrap_err();
         assert!(err.to_string().contains("already exists"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"keep");
+        assert!(!org_key_path(&path).exists());
+    }
+
+    #[test]
+    fn claim_files_takes_back_what_it_made_when_a_key_file_is_in_the_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("demo.db");
+        std::fs::write(bulkhead::default_key_file(&path), b"old key").unwrap();
+        assert!(claim_files(&path).is_err());
+        assert!(!path.exists());
+        assert!(!org_key_path(&path).exists());
+        assert_eq!(
+            std::fs::read(bulkhead::default_key_file(&path)).unwrap(),
+            b"old key"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn claimed_key_files_are_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("demo.db");
+        drop(claim_files(&path).unwrap());
+        for file in [org_key_path(&path), bulkhead::default_key_file(&path)] {
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+        }
     }
 }

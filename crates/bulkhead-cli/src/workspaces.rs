@@ -1,14 +1,13 @@
 //! `bulkhead workspaces list` and `bulkhead workspaces show`: an organization's workspaces, as
-//! its operator sees them.
+//! the organization sees them with its access key.
 
-use std::path::Path;
-
-use bulkhead::{Cursor, ExternalId, OrgId, OrgScope, Page, Workspace, WorkspaceFilter};
+use bulkhead::{Cursor, ExternalId, OrgScope, Page, Workspace, WorkspaceFilter};
 use serde::Serialize;
 
 use crate::args::{ListArgs, WorkspacesCommand};
+use crate::db::Ctx;
 use crate::error::CliError;
-use crate::{db, inspect, output, tree};
+use crate::{inspect, output, tree};
 
 /// One page of `workspaces list --json`.
 #[derive(Serialize)]
@@ -18,17 +17,12 @@ struct WorkspacePage {
     next_cursor: Option<Cursor>,
 }
 
-pub(crate) fn run(
-    path: &Path,
-    org_id: OrgId,
-    command: WorkspacesCommand,
-    json: bool,
-) -> Result<(), CliError> {
-    let engine = db::open(path)?;
-    let org = engine.operator_org_scope(org_id)?;
+pub(crate) fn run(ctx: &Ctx, command: WorkspacesCommand) -> Result<(), CliError> {
+    let engine = ctx.open()?;
+    let org = ctx.org(&engine)?;
     match command {
-        WorkspacesCommand::List(args) => list(&org, args, json),
-        WorkspacesCommand::Show { external_id } => show(&org, &external_id, json),
+        WorkspacesCommand::List(args) => list(&org, args, ctx.json),
+        WorkspacesCommand::Show { external_id } => show(&org, &external_id, ctx.json),
     }
 }
 

@@ -1,4 +1,7 @@
 //! The `bulkhead` binary, run as a user runs it.
+//!
+//! Every run starts from a clean environment for Bulkhead's variables; a test that needs one
+//! sets it on that command only (`Command::env`), never on the test process.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -6,18 +9,60 @@
     clippy::indexing_slicing
 )]
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
+use tempfile::TempDir;
 
-/// Runs `bulkhead` with `args`, with no organization in the environment.
+/// A master key for tests that pass one in the environment: base64 of 32 bytes.
+const ENV_MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// `bulkhead` with `args` and only the given environment variables of Bulkhead's own.
+fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bulkhead"));
+    cmd.args(args);
+    for name in [
+        "BULKHEAD_ORG",
+        "BULKHEAD_ORG_KEY",
+        "BULKHEAD_MASTER_KEY",
+        "BULKHEAD_MASTER_KEY_FILE",
+    ] {
+        cmd.env_remove(name);
+    }
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    cmd
+}
+
 fn bulkhead(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bulkhead"))
-        .args(args)
-        .env_remove("BULKHEAD_ORG")
+    command(args, &[]).output().expect("the binary runs")
+}
+
+/// `bulkhead` with the org key in `BULKHEAD_ORG_KEY`.
+fn bulkhead_as(org_key: &str, args: &[&str]) -> Output {
+    command(args, &[("BULKHEAD_ORG_KEY", org_key)])
         .output()
         .expect("the binary runs")
+}
+
+/// `bulkhead` with `input` on stdin.
+fn bulkhead_with_stdin(args: &[&str], input: &str) -> Output {
+    let mut child = command(args, &[])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }
 
 fn stdout(output: &Output) -> String {
@@ -29,6 +74,7 @@ fn stderr(output: &Output) -> String {
 }
 
 fn json(output: &Output) -> Value {
+    assert_success(output);
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", stdout(output)))
 }
@@ -43,12 +89,84 @@ fn assert_success(output: &Output) {
     );
 }
 
-fn db_arg(path: &Path) -> &str {
+/// Asserts exit status 1 and returns stderr, which must be one `error: ` report.
+fn assert_error(output: &Output) -> String {
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(output),
+        stderr(output)
+    );
+    let err = stderr(output);
+    assert!(err.starts_with("error: "), "{err}");
+    err
+}
+
+fn arg(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
+fn key_file(db: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.key", db.display()))
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// A temporary directory with a database made by `bulkhead init`.
+fn initialized() -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("b.db");
+    assert_success(&bulkhead(&["--db", arg(&db), "init"]));
+    (dir, db)
+}
+
+/// Creates an organization; returns its id and its org key.
+fn create_org(db: &Path, extra: &[&str]) -> (String, String) {
+    let doc = json(&bulkhead(
+        &[&["--db", arg(db), "org", "create", "Acme", "--json"], extra].concat(),
+    ));
+    (
+        doc["organization"]["id"].as_str().unwrap().to_owned(),
+        doc["org_key"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The demo kept in `<dir>/demo.db`; returns the database and the org key it wrote.
+fn kept_demo(dir: &TempDir) -> (PathBuf, String) {
+    let db = dir.path().join("demo.db");
+    assert_success(&bulkhead(&["demo", "--db", arg(&db)]));
+    let key = std::fs::read_to_string(format!("{}.org-key", db.display())).unwrap();
+    (db, key.trim().to_owned())
+}
+
+/// Issues a token for `external_id` with `extra` options and returns `token --json`.
+fn issue(db: &Path, org_key: &str, external_id: &str, extra: &[&str]) -> Value {
+    json(&bulkhead_as(
+        org_key,
+        &[
+            &[
+                "--db",
+                arg(db),
+                "token",
+                "--external-id",
+                external_id,
+                "--json",
+            ],
+            extra,
+        ]
+        .concat(),
+    ))
+}
+
+// ---- demo ----
+
 #[test]
-fn demo_prints_the_seed_tree_and_a_not_found_isolation_line() {
+fn demo_prints_the_seed_tree_and_the_isolation_lines() {
     let output = bulkhead(&["demo"]);
     assert_success(&output);
     let text = stdout(&output);
@@ -62,21 +180,45 @@ fn demo_prints_the_seed_tree_and_a_not_found_isolation_line() {
         "Source: PostgreSQL",
         "Destination: S3 bucket",
         "Connection: Stripe → S3 bucket (active, cron `0 * * * *`, last sync succeeded: 1200 rows)",
+        "Scoped tokens (HS256, tags `production`",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
-    let isolation = text
+    let foreign = text
         .lines()
-        .find(|l| l.starts_with("Isolation: customer-a asked for customer-b's source "))
-        .unwrap_or_else(|| panic!("no isolation line in:\n{text}"));
-    assert!(isolation.contains(": not found (source `"), "{isolation}");
+        .find(|l| l.starts_with("Isolation: customer-a's token asked for customer-b's source "))
+        .unwrap_or_else(|| panic!("no foreign-source line in:\n{text}"));
+    assert!(foreign.contains(": not found (source `"), "{foreign}");
+    let scope = text
+        .lines()
+        .find(|l| l.starts_with("Isolation: customer-a's token authenticates to workspace "))
+        .unwrap_or_else(|| panic!("no token-scope line in:\n{text}"));
+    assert!(
+        scope.ends_with("(customer-a's) and lists only its sources: Stripe"),
+        "{scope}"
+    );
 }
 
 #[test]
-fn demo_json_has_three_workspaces_and_a_passed_isolation_check() {
-    let output = bulkhead(&["demo", "--json"]);
-    assert_success(&output);
-    let doc = json(&output);
+fn demo_never_prints_the_org_key_or_a_whole_token() {
+    for args in [&["demo"][..], &["demo", "--json"][..]] {
+        let output = bulkhead(args);
+        assert_success(&output);
+        let all = format!("{}{}", stdout(&output), stderr(&output));
+        assert!(!all.contains("bh_org_"), "{all}");
+        // A JWT is three dot-separated base64url parts starting `eyJ`; only prefixes appear.
+        for word in all.split(|c: char| c.is_whitespace() || c == '"') {
+            if let Some(at) = word.find("eyJ") {
+                assert!(word[at..].ends_with('…'), "a whole token? {word}");
+                assert!(!word[at..].contains('.'), "a whole token? {word}");
+            }
+        }
+    }
+}
+
+#[test]
+fn demo_json_has_three_workspaces_tokens_and_a_passed_isolation_check() {
+    let doc = json(&bulkhead(&["demo", "--json"]));
     let workspaces = doc["workspaces"].as_array().unwrap();
     let ids: Vec<&str> = workspaces
         .iter()
@@ -90,31 +232,47 @@ fn demo_json_has_three_workspaces_and_a_passed_isolation_check() {
         assert_eq!(connection["status"], "active");
         assert_eq!(connection["latest_sync_run"]["status"], "succeeded");
     }
+    let tokens = doc["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 3);
+    assert_eq!(tokens[0]["algorithm"], "HS256");
+    assert_eq!(tokens[0]["workspace_id"], workspaces[0]["workspace"]["id"]);
+    assert!(tokens[0].get("token").is_none());
     assert_eq!(doc["organization"]["name"], "Acme Corp");
-    assert_eq!(doc["isolation"]["outcome"], "not_found");
-    assert_eq!(doc["isolation"]["passed"], true);
+    let isolation = &doc["isolation"];
+    assert_eq!(isolation["foreign_source"]["outcome"], "not_found");
+    assert_eq!(
+        isolation["token_scope"]["workspace_id"],
+        workspaces[0]["workspace"]["id"]
+    );
+    assert_eq!(
+        isolation["token_scope"]["sources"],
+        serde_json::json!(["Stripe"])
+    );
+    assert_eq!(isolation["passed"], true);
     assert_eq!(doc["database"]["temporary"], true);
 }
 
 #[test]
-fn demo_with_db_keeps_a_database_the_other_commands_read() {
+fn demo_with_db_keeps_private_key_files_and_prints_commands_that_work() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("demo.db");
-    let output = bulkhead(&["demo", "--db", db_arg(&db)]);
+    let output = bulkhead(&["demo", "--db", arg(&db)]);
     assert_success(&output);
-    assert!(stdout(&output).contains("workspaces show customer-a"));
+    let text = stdout(&output);
+    assert!(!text.contains("bh_org_"), "{text}");
+    assert!(text.contains("export BULKHEAD_ORG_KEY=\"$(cat "), "{text}");
+    assert!(text.contains("workspaces show customer-a"), "{text}");
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&key_file(&db)), 0o600);
+        assert_eq!(mode(Path::new(&format!("{}.org-key", db.display()))), 0o600);
+    }
 
-    let orgs = json(&bulkhead(&["--db", db_arg(&db), "org", "list", "--json"]));
-    let org_id = orgs["organizations"][0]["id"].as_str().unwrap().to_owned();
-    let output = bulkhead(&[
-        "--db",
-        db_arg(&db),
-        "--org",
-        &org_id,
-        "workspaces",
-        "show",
-        "customer-b",
-    ]);
+    let org_key = std::fs::read_to_string(format!("{}.org-key", db.display())).unwrap();
+    let output = bulkhead_as(
+        org_key.trim(),
+        &["--db", arg(&db), "workspaces", "show", "customer-b"],
+    );
     assert_success(&output);
     let text = stdout(&output);
     assert!(
@@ -129,68 +287,321 @@ fn demo_refuses_an_existing_db_file() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("existing.db");
     std::fs::write(&db, b"keep me").unwrap();
-    let output = bulkhead(&["demo", "--db", db_arg(&db)]);
-    assert_eq!(output.status.code(), Some(1));
-    let err = stderr(&output);
-    assert!(err.starts_with("error: "), "{err}");
+    let err = assert_error(&bulkhead(&["demo", "--db", arg(&db)]));
     assert!(err.contains("already exists"), "{err}");
     assert_eq!(std::fs::read(&db).unwrap(), b"keep me");
+    assert!(!key_file(&db).exists());
 }
 
+// ---- init and the master key ----
+
 #[test]
-fn init_prints_path_and_schema_version() {
+fn init_writes_a_private_key_file_next_to_the_db_and_a_second_init_reuses_it() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("b.db");
-    let output = bulkhead(&["--db", db_arg(&db), "init", "--json"]);
-    assert_success(&output);
-    let doc = json(&output);
-    assert!(doc["schema_version"].as_i64().unwrap() >= 1);
-    assert!(doc["database"].as_str().unwrap().ends_with("b.db"));
+    let first = json(&bulkhead(&["--db", arg(&db), "init", "--json"]));
+    assert!(first["schema_version"].as_i64().unwrap() >= 1);
+    assert!(first["database"].as_str().unwrap().ends_with("b.db"));
     assert!(db.exists());
+    let key = &first["master_key"];
+    assert_eq!(key["created"], true);
+    assert!(key["file"].as_str().unwrap().ends_with("b.db.key"));
+    #[cfg(unix)]
+    assert_eq!(mode(&key_file(&db)), 0o600);
+    let written = std::fs::read_to_string(key_file(&db)).unwrap();
+    assert!(
+        !first.to_string().contains(written.trim()),
+        "init printed the key"
+    );
+
+    let second = json(&bulkhead(&["--db", arg(&db), "init", "--json"]));
+    assert_eq!(second["master_key"]["created"], false);
+    assert_eq!(second["master_key"]["fingerprint"], key["fingerprint"]);
+    assert_eq!(std::fs::read_to_string(key_file(&db)).unwrap(), written);
 }
 
 #[test]
-fn org_create_then_workspaces_list_json_on_a_temp_db() {
+fn init_prints_the_key_file_and_fingerprint_in_text() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("b.db");
-    let created = bulkhead(&["--db", db_arg(&db), "org", "create", "Acme", "--json"]);
-    assert_success(&created);
-    let org = json(&created);
-    assert_eq!(org["name"], "Acme");
-    let org_id = org["id"].as_str().unwrap();
+    let output = bulkhead(&["--db", arg(&db), "init"]);
+    assert_success(&output);
+    let text = stdout(&output);
+    assert!(text.contains("schema version: "), "{text}");
+    assert!(text.contains("b.db.key (created now, mode 0600)"), "{text}");
+    assert!(text.contains("master key fingerprint: "), "{text}");
+}
 
-    let listed = Command::new(env!("CARGO_BIN_EXE_bulkhead"))
-        .args(["--db", db_arg(&db), "workspaces", "list", "--json"])
-        .env("BULKHEAD_ORG", org_id)
+#[test]
+fn init_with_a_key_in_the_environment_writes_no_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("b.db");
+    let env = [("BULKHEAD_MASTER_KEY", ENV_MASTER_KEY)];
+    let output = command(&["--db", arg(&db), "init", "--json"], &env)
+        .output()
+        .unwrap();
+    assert_eq!(json(&output)["master_key"]["source"], "environment");
+    assert!(!key_file(&db).exists());
+    let listed = command(&["--db", arg(&db), "org", "list"], &env)
         .output()
         .unwrap();
     assert_success(&listed);
-    let doc = json(&listed);
-    assert_eq!(doc["workspaces"], Value::Array(Vec::new()));
-    assert_eq!(doc["next_cursor"], Value::Null);
 }
 
 #[test]
-fn org_create_prints_the_id_alone() {
+fn master_key_file_option_opens_the_database() {
+    let (dir, db) = initialized();
+    let moved = dir.path().join("elsewhere.key");
+    std::fs::rename(key_file(&db), &moved).unwrap();
+    assert_error(&bulkhead(&["--db", arg(&db), "org", "list"]));
+    let output = bulkhead(&[
+        "--db",
+        arg(&db),
+        "--master-key-file",
+        arg(&moved),
+        "org",
+        "list",
+    ]);
+    assert_success(&output);
+}
+
+#[test]
+fn a_command_on_a_db_without_key_file_says_to_run_init() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("b.db");
-    let output = bulkhead(&["--db", db_arg(&db), "org", "create", "Acme"]);
+    let err = assert_error(&bulkhead(&["--db", arg(&db), "org", "list"]));
+    assert!(err.contains("bulkhead init"), "{err}");
+    assert!(err.contains("BULKHEAD_MASTER_KEY"), "{err}");
+}
+
+#[test]
+fn init_under_another_key_fails_and_takes_its_new_key_file_back() {
+    let (_dir, db) = initialized();
+    std::fs::remove_file(key_file(&db)).unwrap();
+    let err = assert_error(&bulkhead(&["--db", arg(&db), "init"]));
+    assert!(err.contains("master key"), "{err}");
+    assert!(!key_file(&db).exists());
+}
+
+// ---- organizations and their keys ----
+
+#[test]
+fn org_create_prints_the_id_and_the_key_as_variables() {
+    let (_dir, db) = initialized();
+    let output = bulkhead(&["--db", arg(&db), "org", "create", "Acme"]);
     assert_success(&output);
-    let id = stdout(&output);
-    let listed = json(&bulkhead(&["--db", db_arg(&db), "org", "list", "--json"]));
-    assert_eq!(id.trim(), listed["organizations"][0]["id"]);
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let id = lines[0].strip_prefix("BULKHEAD_ORG_ID=").unwrap();
+    let key = lines[1].strip_prefix("BULKHEAD_ORG_KEY=").unwrap();
+    assert!(key.starts_with("bh_org_"), "{key}");
+    assert!(stderr(&output).contains("shown only now"));
+    let listed = json(&bulkhead(&["--db", arg(&db), "org", "list", "--json"]));
+    assert_eq!(listed["organizations"][0]["id"], id);
+    assert_success(&bulkhead_as(key, &["--db", arg(&db), "workspaces", "list"]));
+}
+
+#[test]
+fn org_create_json_has_the_organization_and_its_key() {
+    let (_dir, db) = initialized();
+    let doc = json(&bulkhead(&[
+        "--db",
+        arg(&db),
+        "org",
+        "create",
+        "Acme",
+        "--alg",
+        "eddsa",
+        "--json",
+    ]));
+    assert_eq!(doc["organization"]["name"], "Acme");
+    assert_eq!(doc["organization"]["settings"]["token_algorithm"], "EdDSA");
+    assert!(doc["org_key"].as_str().unwrap().starts_with("bh_org_"));
+}
+
+#[test]
+fn org_keys_create_list_and_revoke_make_the_revoked_key_stop_working() {
+    let (_dir, db) = initialized();
+    let (_, first) = create_org(&db, &[]);
+    let made = json(&bulkhead_as(
+        &first,
+        &[
+            "--db",
+            arg(&db),
+            "org",
+            "keys",
+            "create",
+            "--expires-in",
+            "30d",
+            "--json",
+        ],
+    ));
+    let second = made["org_key"].as_str().unwrap().to_owned();
+    assert!(second.starts_with("bh_org_"));
+    assert!(made["key"]["expires_at"].is_string());
+
+    let listed = json(&bulkhead_as(
+        &second,
+        &["--db", arg(&db), "org", "keys", "list", "--json"],
+    ));
+    let keys = listed["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    assert!(
+        !listed.to_string().contains(&first),
+        "a key was listed whole"
+    );
+    let first_id = keys[0]["id"].as_str().unwrap();
+
+    assert_success(&bulkhead_as(
+        &second,
+        &["--db", arg(&db), "org", "keys", "revoke", first_id],
+    ));
+    let err = assert_error(&bulkhead_as(
+        &first,
+        &["--db", arg(&db), "workspaces", "list"],
+    ));
+    assert!(err.contains("invalid or expired org key"), "{err}");
+    assert_success(&bulkhead_as(
+        &second,
+        &["--db", arg(&db), "workspaces", "list"],
+    ));
+    let table = stdout(&bulkhead_as(
+        &second,
+        &["--db", arg(&db), "org", "keys", "list"],
+    ));
+    assert!(
+        table.contains("revoked") && table.contains("active"),
+        "{table}"
+    );
+}
+
+#[test]
+fn org_keys_create_with_org_recovers_an_organization_that_lost_every_key() {
+    let (_dir, db) = initialized();
+    let (org_id, key) = create_org(&db, &[]);
+    let keys = json(&bulkhead_as(
+        &key,
+        &["--db", arg(&db), "org", "keys", "list", "--json"],
+    ));
+    let key_id = keys["keys"][0]["id"].as_str().unwrap();
+    let revoked = bulkhead_as(&key, &["--db", arg(&db), "org", "keys", "revoke", key_id]);
+    assert_success(&revoked);
+    assert!(
+        stderr(&revoked).contains(&format!("org keys create --org {org_id}")),
+        "{}",
+        stderr(&revoked)
+    );
+
+    let output = bulkhead(&["--db", arg(&db), "org", "keys", "create", "--org", &org_id]);
+    assert_success(&output);
+    assert!(
+        stderr(&output).contains("operator recovery"),
+        "{}",
+        stderr(&output)
+    );
+    let text = stdout(&output);
+    let new_key = text
+        .lines()
+        .find_map(|l| l.strip_prefix("BULKHEAD_ORG_KEY="))
+        .unwrap_or_else(|| panic!("no key in:\n{text}"));
+    assert_success(&bulkhead_as(
+        new_key,
+        &["--db", arg(&db), "workspaces", "list"],
+    ));
+}
+
+#[test]
+fn recovery_with_an_invalid_org_id_exits_1_naming_org_id() {
+    let (_dir, db) = initialized();
+    let err = assert_error(&bulkhead(&[
+        "--db",
+        arg(&db),
+        "org",
+        "keys",
+        "create",
+        "--org",
+        "not-a-uuid",
+    ]));
+    assert!(err.contains("org_id"), "{err}");
+}
+
+#[test]
+fn a_bad_expiry_is_a_usage_error_naming_the_option() {
+    let (_dir, db) = initialized();
+    let (_, key) = create_org(&db, &[]);
+    let output = bulkhead_as(
+        &key,
+        &[
+            "--db",
+            arg(&db),
+            "org",
+            "keys",
+            "create",
+            "--expires-in",
+            "30",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--expires-in"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+// ---- workspaces ----
+
+#[test]
+fn workspaces_list_with_the_org_key_works_and_with_a_wrong_key_exits_1() {
+    let (_dir, db) = initialized();
+    let (_, key) = create_org(&db, &[]);
+    let doc = json(&bulkhead_as(
+        &key,
+        &["--db", arg(&db), "workspaces", "list", "--json"],
+    ));
+    assert_eq!(doc["workspaces"], Value::Array(Vec::new()));
+    assert_eq!(doc["next_cursor"], Value::Null);
+
+    let wrong = format!("bh_org_{}", "A".repeat(43));
+    let err = assert_error(&bulkhead_as(
+        &wrong,
+        &["--db", arg(&db), "workspaces", "list"],
+    ));
+    assert!(err.contains("invalid or expired org key"), "{err}");
+}
+
+#[test]
+fn org_key_may_be_given_as_an_option() {
+    let (_dir, db) = initialized();
+    let (_, key) = create_org(&db, &[]);
+    assert_success(&bulkhead(&[
+        "--db",
+        arg(&db),
+        "workspaces",
+        "list",
+        "--org-key",
+        &key,
+    ]));
+}
+
+#[test]
+fn workspace_commands_without_an_org_key_say_how_to_give_one() {
+    let (_dir, db) = initialized();
+    let err = assert_error(&bulkhead(&["--db", arg(&db), "workspaces", "list"]));
+    assert!(
+        err.contains("--org-key") && err.contains("BULKHEAD_ORG_KEY"),
+        "{err}"
+    );
 }
 
 #[test]
 fn workspaces_list_pages_with_the_printed_cursor() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("demo.db");
-    assert_success(&bulkhead(&["demo", "--db", db_arg(&db)]));
-    let orgs = json(&bulkhead(&["--db", db_arg(&db), "org", "list", "--json"]));
-    let org_id = orgs["organizations"][0]["id"].as_str().unwrap().to_owned();
-    let base = ["--db", db_arg(&db), "--org", &org_id, "workspaces", "list"];
+    let (db, key) = kept_demo(&dir);
+    let base = ["--db", arg(&db), "workspaces", "list"];
 
-    let first = bulkhead(&[&base[..], &["--limit", "2"]].concat());
+    let first = bulkhead_as(&key, &[&base[..], &["--limit", "2"]].concat());
     assert_success(&first);
     let text = stdout(&first);
     assert!(text.contains("EXTERNAL ID"), "{text}");
@@ -204,14 +615,16 @@ fn workspaces_list_pages_with_the_printed_cursor() {
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no cursor in:\n{text}"));
 
-    let second = bulkhead(&[&base[..], &["--limit", "2", "--after", cursor, "--json"]].concat());
-    assert_success(&second);
-    let doc = json(&second);
-    assert_eq!(doc["workspaces"][0]["external_id"], "customer-c");
-    assert_eq!(doc["workspaces"].as_array().unwrap().len(), 1);
-    assert_eq!(doc["next_cursor"], Value::Null);
+    let second = json(&bulkhead_as(
+        &key,
+        &[&base[..], &["--limit", "2", "--after", cursor, "--json"]].concat(),
+    ));
+    assert_eq!(second["workspaces"][0]["external_id"], "customer-c");
+    assert_eq!(second["workspaces"].as_array().unwrap().len(), 1);
+    assert_eq!(second["next_cursor"], Value::Null);
 
-    let filtered = json(&bulkhead(
+    let filtered = json(&bulkhead_as(
+        &key,
         &[
             &base[..],
             &["--prefix", "customer-b", "--status", "active", "--json"],
@@ -223,90 +636,246 @@ fn workspaces_list_pages_with_the_printed_cursor() {
 
 #[test]
 fn workspaces_show_of_an_unknown_external_id_mentions_case_sensitivity() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("b.db");
-    let created = json(&bulkhead(&[
-        "--db",
-        db_arg(&db),
-        "org",
-        "create",
-        "Acme",
-        "--json",
-    ]));
-    let org_id = created["id"].as_str().unwrap();
-    let output = bulkhead(&[
-        "--db",
-        db_arg(&db),
-        "--org",
-        org_id,
-        "workspaces",
-        "show",
-        "Customer-A",
-    ]);
-    assert_eq!(output.status.code(), Some(1));
-    let err = stderr(&output);
-    assert!(err.starts_with("error: "), "{err}");
+    let (_dir, db) = initialized();
+    let (_, key) = create_org(&db, &[]);
+    let err = assert_error(&bulkhead_as(
+        &key,
+        &["--db", arg(&db), "workspaces", "show", "Customer-A"],
+    ));
     assert!(err.contains("case-sensitive"), "{err}");
 }
 
 #[test]
-fn invalid_org_exits_1_naming_org_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("b.db");
-    let output = bulkhead(&[
+fn out_of_range_limit_is_an_error_naming_limit() {
+    let (_dir, db) = initialized();
+    let (_, key) = create_org(&db, &[]);
+    let err = assert_error(&bulkhead_as(
+        &key,
+        &["--db", arg(&db), "workspaces", "list", "--limit", "101"],
+    ));
+    assert!(err.contains("invalid limit"), "{err}");
+}
+
+// ---- scoped tokens ----
+
+#[test]
+fn token_then_token_verify_round_trip() {
+    let (_dir, db) = initialized();
+    let (org_id, key) = create_org(&db, &[]);
+    let output = bulkhead_as(
+        &key,
+        &[
+            "--db",
+            arg(&db),
+            "token",
+            "--external-id",
+            "cust-1",
+            "--source-tags",
+            "production,eu",
+            "--source-tags-mode",
+            "all",
+            "--connection-tags",
+            "production",
+            "--ttl",
+            "5m",
+            "--ops",
+            "sources:read,sources:create",
+        ],
+    );
+    assert_success(&output);
+    let token = stdout(&output).trim().to_owned();
+    assert_eq!(token.split('.').count(), 3, "{token}");
+    assert!(
+        stderr(&output).contains("created now"),
+        "{}",
+        stderr(&output)
+    );
+
+    // Verifying needs no org key.
+    let claims = json(&bulkhead(&[
         "--db",
-        db_arg(&db),
-        "--org",
-        "not-a-uuid",
-        "workspaces",
-        "list",
-    ]);
-    assert_eq!(output.status.code(), Some(1));
-    let err = stderr(&output);
-    assert!(err.starts_with("error: "), "{err}");
-    assert!(err.contains("org_id"), "{err}");
+        arg(&db),
+        "token",
+        "verify",
+        &token,
+        "--json",
+    ]));
+    assert_eq!(claims["external_id"], "cust-1");
+    assert_eq!(claims["org_id"], org_id.as_str());
+    assert_eq!(
+        claims["operations"],
+        serde_json::json!(["sources:read", "sources:create"])
+    );
+    let lifetime = claims["expires_at"].as_i64().unwrap() - claims["issued_at"].as_i64().unwrap();
+    assert_eq!(lifetime, 300);
+
+    let text = stdout(&bulkhead_with_stdin(
+        &["--db", arg(&db), "token", "verify", "-"],
+        &format!("{token}\n"),
+    ));
+    assert!(text.contains("external id: cust-1"), "{text}");
+
+    let workspace = json(&bulkhead_as(
+        &key,
+        &["--db", arg(&db), "workspaces", "list", "--json"],
+    ));
+    assert_eq!(workspace["workspaces"][0]["id"], claims["workspace_id"]);
+    assert_eq!(workspace["workspaces"][0]["source_tags"]["mode"], "all");
 }
 
 #[test]
-fn workspace_commands_without_an_org_say_how_to_give_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("b.db");
-    let output = bulkhead(&["--db", db_arg(&db), "workspaces", "list"]);
-    assert_eq!(output.status.code(), Some(1));
-    let err = stderr(&output);
+fn token_json_is_the_issued_token() {
+    let (_dir, db) = initialized();
+    let (_, key) = create_org(&db, &[]);
+    let first = issue(&db, &key, "cust-1", &[]);
+    assert!(first["token"].as_str().unwrap().starts_with("eyJ"));
+    assert_eq!(first["workspace_created"], true);
+    let again = issue(&db, &key, "cust-1", &[]);
+    assert_eq!(again["workspace_created"], false);
+    assert_eq!(again["workspace_id"], first["workspace_id"]);
+}
+
+#[test]
+fn token_with_an_org_level_operation_is_refused_naming_operations() {
+    let (_dir, db) = initialized();
+    let (_, key) = create_org(&db, &[]);
+    let err = assert_error(&bulkhead_as(
+        &key,
+        &[
+            "--db",
+            arg(&db),
+            "token",
+            "--external-id",
+            "cust-1",
+            "--ops",
+            "sources:read,keys:manage",
+        ],
+    ));
     assert!(
-        err.contains("--org") && err.contains("BULKHEAD_ORG"),
+        err.contains("operations") && err.contains("keys:manage"),
         "{err}"
     );
 }
 
 #[test]
-fn out_of_range_limit_is_an_error_naming_limit() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("b.db");
-    let created = json(&bulkhead(&[
+fn token_with_a_bad_ttl_is_a_usage_error_naming_ttl() {
+    let (_dir, db) = initialized();
+    let (_, key) = create_org(&db, &[]);
+    let output = bulkhead_as(
+        &key,
+        &[
+            "--db",
+            arg(&db),
+            "token",
+            "--external-id",
+            "c",
+            "--ttl",
+            "20x",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--ttl"), "{}", stderr(&output));
+}
+
+#[test]
+fn token_verify_of_a_bad_token_exits_1_with_the_library_error() {
+    let (_dir, db) = initialized();
+    let err = assert_error(&bulkhead(&[
         "--db",
-        db_arg(&db),
-        "org",
-        "create",
-        "Acme",
+        arg(&db),
+        "token",
+        "verify",
+        "not.a.token",
+    ]));
+    assert!(err.contains("invalid token"), "{err}");
+}
+
+#[test]
+fn token_revoke_makes_the_token_fail_verification() {
+    let (_dir, db) = initialized();
+    let (_, key) = create_org(&db, &[]);
+    let issued = issue(&db, &key, "cust-1", &[]);
+    let token = issued["token"].as_str().unwrap();
+    let output = bulkhead_as(&key, &["--db", arg(&db), "token", "revoke", token]);
+    assert_success(&output);
+    assert!(
+        stdout(&output).contains("revoked token"),
+        "{}",
+        stdout(&output)
+    );
+    let err = assert_error(&bulkhead(&["--db", arg(&db), "token", "verify", token]));
+    assert!(err.contains("revoked"), "{err}");
+}
+
+// ---- signing keys ----
+
+#[test]
+fn keys_jwks_of_an_eddsa_org_has_one_okp_key() {
+    let (_dir, db) = initialized();
+    let (_, key) = create_org(&db, &["--alg", "eddsa"]);
+    let jwks = json(&bulkhead_as(&key, &["--db", arg(&db), "keys", "jwks"]));
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["kty"], "OKP");
+    assert_eq!(keys[0]["crv"], "Ed25519");
+    assert_eq!(keys[0]["alg"], "EdDSA");
+}
+
+#[test]
+fn keys_jwks_of_an_hs256_org_is_empty() {
+    let (_dir, db) = initialized();
+    let (_, key) = create_org(&db, &[]);
+    let output = bulkhead_as(&key, &["--db", arg(&db), "keys", "jwks"]);
+    assert_eq!(json(&output)["keys"], Value::Array(Vec::new()));
+    assert!(stderr(&output).contains("HS256"), "{}", stderr(&output));
+}
+
+#[test]
+fn keys_rotate_adds_a_signer_and_older_tokens_still_verify() {
+    let (_dir, db) = initialized();
+    let (_, key) = create_org(&db, &["--alg", "eddsa"]);
+    let before = issue(&db, &key, "cust-1", &[]);
+
+    let rotated = json(&bulkhead_as(
+        &key,
+        &["--db", arg(&db), "keys", "rotate", "--json"],
+    ));
+    assert_eq!(rotated["algorithm"], "EdDSA");
+    assert_eq!(rotated["retire_at"], Value::Null);
+
+    let listed = json(&bulkhead_as(
+        &key,
+        &["--db", arg(&db), "keys", "list", "--json"],
+    ));
+    let signing = listed["signing_keys"].as_array().unwrap();
+    assert_eq!(signing.len(), 2);
+    assert_eq!(signing[0]["kid"], rotated["kid"]);
+    assert!(signing[1]["retire_at"].is_string());
+
+    let jwks = json(&bulkhead_as(&key, &["--db", arg(&db), "keys", "jwks"]));
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+    // Signing keys rotate; the org keys are untouched.
+    let org_keys = json(&bulkhead_as(
+        &key,
+        &["--db", arg(&db), "org", "keys", "list", "--json"],
+    ));
+    assert_eq!(org_keys["keys"].as_array().unwrap().len(), 1);
+
+    assert_success(&bulkhead(&[
+        "--db",
+        arg(&db),
+        "token",
+        "verify",
+        before["token"].as_str().unwrap(),
+    ]));
+    let after = issue(&db, &key, "cust-1", &[]);
+    let claims = json(&bulkhead(&[
+        "--db",
+        arg(&db),
+        "token",
+        "verify",
+        after["token"].as_str().unwrap(),
         "--json",
     ]));
-    let org_id = created["id"].as_str().unwrap();
-    let output = bulkhead(&[
-        "--db",
-        db_arg(&db),
-        "--org",
-        org_id,
-        "workspaces",
-        "list",
-        "--limit",
-        "101",
-    ]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("invalid limit"),
-        "{}",
-        stderr(&output)
-    );
+    assert_eq!(claims["external_id"], "cust-1");
 }
