@@ -16,8 +16,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 fn hand_written_get(conn: &Connection, workspace: &uuid::Uuid, id: &uuid::Uuid) -> Option<Source> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT id, org_id, workspace_id, name, connector, config, created_at, updated_at \
-             FROM sources WHERE workspace_id = ?1 AND id = ?2",
+            "SELECT id, org_id, workspace_id, name, connector, config, created_at, updated_at, \
+             template_id FROM sources WHERE workspace_id = ?1 AND id = ?2",
         )
         .unwrap();
     stmt.query_row(params![workspace, id], |r| {
@@ -30,6 +30,9 @@ fn hand_written_get(conn: &Connection, workspace: &uuid::Uuid, id: &uuid::Uuid) 
             config: ConnectorConfig::from_json(&r.get::<_, String>(5)?).unwrap(),
             created_at: Timestamp::from_unix_millis(r.get(6)?),
             updated_at: Timestamp::from_unix_millis(r.get(7)?),
+            template_id: r
+                .get::<_, Option<uuid::Uuid>>(8)?
+                .map(|id| bulkhead::SourceTemplateId::from_uuid(id).unwrap()),
         })
     })
     .optional()

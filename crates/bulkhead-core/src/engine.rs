@@ -14,11 +14,12 @@ use crate::model::{OrgSettings, Organization, WorkspaceStatus};
 use crate::ops::OperationSet;
 use crate::org::OrgScope;
 use crate::scope::WorkspaceScope;
-use crate::store::Store;
+use crate::secrets::{SealedSecrets, data_key_aad, template_secret_aad};
+use crate::store::{SealedItem, Store};
 use crate::time::{Clock, Timestamp};
 use crate::token::{self, KeyMaterial, ScopedClaims};
 use crate::values::Name;
-use crate::vault::{MasterKey, random_token};
+use crate::vault::{DataKey, MasterKey, random_token};
 
 /// How long an unsealed signing key is kept in memory before it is read again, so a rotation
 /// made by another process is seen within this time.
@@ -56,7 +57,7 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) guard: Guard,
-    pub(crate) master_key: Arc<MasterKey>,
+    master_key: RwLock<Arc<MasterKey>>,
     pub(crate) leeway: Duration,
     keys: RwLock<HashMap<String, Arc<LoadedKey>>>,
 }
@@ -66,6 +67,26 @@ impl Inner {
         self.clock.now()
     }
 
+    /// The current master key (it changes only by [`Engine::rotate_master_key`]).
+    pub(crate) fn master_key(&self) -> Arc<MasterKey> {
+        Arc::clone(&self.master_key.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The tenant workspace's data key, made (and stored sealed) on first use.
+    pub(crate) fn data_key(&self, tenant: &Tenant) -> Result<DataKey> {
+        let master = self.master_key();
+        let aad = data_key_aad(tenant.org_id(), tenant.workspace_id());
+        let make = || -> Result<Vec<u8>> {
+            let (_, bytes) = DataKey::generate()?;
+            master.seal(&bytes, &aad)
+        };
+        let sealed = self
+            .store
+            .workspace_data_key(tenant, &make)?
+            .ok_or_else(|| Error::not_found(ObjectKind::Workspace, tenant.workspace_id()))?;
+        DataKey::from_bytes(&master.open(&sealed, &aad)?)
+    }
+
     pub(crate) fn leeway_ms(&self) -> i64 {
         i64::try_from(self.leeway.as_millis()).unwrap_or(i64::MAX)
     }
@@ -73,7 +94,7 @@ impl Inner {
     /// Unseals `row` and caches it.
     pub(crate) fn load_key(&self, row: &SigningKeyRow) -> Result<Arc<LoadedKey>> {
         let secret = self
-            .master_key
+            .master_key()
             .open(&row.sealed_secret, &signing_key_aad(row.org_id, &row.kid))?;
         let material = KeyMaterial::from_secret(row.algorithm, &secret)?;
         let loaded = Arc::new(LoadedKey {
@@ -127,7 +148,7 @@ impl Inner {
         let kid = random_token(16)?;
         let (_, secret, public_key) = KeyMaterial::generate(algorithm)?;
         let sealed_secret = self
-            .master_key
+            .master_key()
             .seal(&secret, &signing_key_aad(org_id, &kid))?;
         Ok(SigningKeyRow {
             kid,
@@ -208,7 +229,7 @@ impl Engine {
                 store,
                 clock: config.clock,
                 guard: Guard::default(),
-                master_key: config.master_key,
+                master_key: RwLock::new(config.master_key),
                 leeway: config.token_leeway,
                 keys: RwLock::new(HashMap::new()),
             }),
@@ -364,6 +385,55 @@ impl Engine {
                 .breach(ObjectKind::Organization, org_id, None)),
             None => Err(Error::not_found(ObjectKind::Organization, org_id)),
         }
+    }
+
+    /// Re-seals everything sealed under the current master key (workspace data keys, signing
+    /// keys, template secrets) under `new`, in one transaction, and switches this engine to
+    /// `new`. Secret fields of workspaces are not touched: they are sealed with the data keys.
+    /// Returns how many values were re-sealed.
+    ///
+    /// Stop every other process using the database first, and let this engine's calls in
+    /// flight finish: others hold the old key and would fail to open what is now sealed under
+    /// the new one (or seal new values under the old).
+    pub fn rotate_master_key(&self, new: MasterKey) -> Result<u64> {
+        // Held for the whole rotation: no call of this engine seals or opens anything under
+        // the old key while its values move to the new one.
+        let mut current = self
+            .inner
+            .master_key
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let old = Arc::clone(&current);
+        let new = Arc::new(new);
+        let check = new.check_value()?;
+        let move_over = |sealed: &[u8], aad: &[u8]| new.seal(&old.open(sealed, aad)?, aad);
+        let count = self
+            .inner
+            .store
+            .reseal_all(&check, &mut |item| match item {
+                SealedItem::DataKey {
+                    org_id,
+                    workspace_id,
+                    sealed,
+                } => move_over(sealed, &data_key_aad(org_id, workspace_id)),
+                SealedItem::SigningKey {
+                    org_id,
+                    kid,
+                    sealed,
+                } => move_over(sealed, &signing_key_aad(org_id, kid)),
+                SealedItem::TemplateSecrets {
+                    org_id,
+                    template_id,
+                    stored,
+                } => Ok(SealedSecrets::from_stored(stored)?
+                    .map_sealed(|pointer, sealed| {
+                        move_over(sealed, &template_secret_aad(org_id, template_id, pointer))
+                    })?
+                    .to_stored()
+                    .into_bytes()),
+            })?;
+        *current = new;
+        Ok(count)
     }
 
     /// How many rows of a foreign tenant the guard has refused since this engine started.

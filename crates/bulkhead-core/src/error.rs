@@ -32,6 +32,12 @@ pub enum ObjectKind {
     OrgKey,
     /// A signing key.
     SigningKey,
+    /// A tag.
+    Tag,
+    /// A source template.
+    SourceTemplate,
+    /// A connection template.
+    ConnectionTemplate,
 }
 
 impl fmt::Display for ObjectKind {
@@ -45,6 +51,9 @@ impl fmt::Display for ObjectKind {
             Self::SyncRun => "sync run",
             Self::OrgKey => "org key",
             Self::SigningKey => "signing key",
+            Self::Tag => "tag",
+            Self::SourceTemplate => "source template",
+            Self::ConnectionTemplate => "connection template",
         })
     }
 }

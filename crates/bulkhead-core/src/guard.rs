@@ -82,6 +82,15 @@ pub(crate) trait TenantRow {
     fn owner(&self) -> (OrgId, WorkspaceId);
 }
 
+impl<T: TenantRow> TenantRow for &T {
+    fn kind(&self) -> ObjectKind {
+        (**self).kind()
+    }
+    fn owner(&self) -> (OrgId, WorkspaceId) {
+        (**self).owner()
+    }
+}
+
 impl TenantRow for EndpointRow {
     fn kind(&self) -> ObjectKind {
         self.kind.object_kind()

@@ -103,6 +103,16 @@ id_type!(
     "connection_id"
 );
 id_type!(
+    /// Identifies a source template of an organization.
+    SourceTemplateId,
+    "template_id"
+);
+id_type!(
+    /// Identifies a connection template of an organization.
+    ConnectionTemplateId,
+    "template_id"
+);
+id_type!(
     /// Identifies one org access key (not the key itself, which is secret).
     OrgKeyId,
     "key_id"

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 mod cache;
+mod catalog;
 mod engine;
 mod error;
 mod grant;
@@ -26,8 +27,11 @@ mod ops;
 mod org;
 mod page;
 mod scope;
+pub mod secrets;
+mod spec;
 pub mod store;
 mod tags;
+mod templates;
 mod time;
 pub mod token;
 mod values;
@@ -39,7 +43,8 @@ pub use error::{Error, ObjectKind, Result, StorageError, TokenRejection};
 pub use grant::{IssuedToken, ScopedToken, ScopedTokenRequest};
 pub use guard::{OrgCtx, Tenant};
 pub use ids::{
-    ConnectionId, DestinationId, ExternalId, OrgId, OrgKeyId, SourceId, SyncRunId, WorkspaceId,
+    ConnectionId, ConnectionTemplateId, DestinationId, ExternalId, OrgId, OrgKeyId, SourceId,
+    SourceTemplateId, SyncRunId, WorkspaceId,
 };
 pub use keys::{Jwk, Jwks, OrgKeyInfo, OrgKeySecret, RevealedSecret, SigningKeyInfo};
 pub use model::{
@@ -51,8 +56,13 @@ pub use ops::{Operation, OperationSet};
 pub use org::{GetOrCreated, OrgScope};
 pub use page::{Cursor, MAX_PAGE_LIMIT, Page, Paged, Position};
 pub use scope::WorkspaceScope;
+pub use spec::{ConfigSpec, SECRET_MASK, merge};
 pub use store::{Store, WorkspaceFilter, WorkspaceUpdate};
 pub use tags::{Tag, TagMode, TagSelection};
+pub use templates::{
+    ConnectionTemplate, ConnectionTemplateUpdate, NewConnectionTemplate, NewSourceFromTemplate,
+    NewSourceTemplate, SourceFromTemplate, SourceTemplate, SourceTemplateUpdate, TagInfo,
+};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use token::{Algorithm, ScopedClaims};
 pub use values::{Connector, ConnectorConfig, CronExpr, Name, Schedule};

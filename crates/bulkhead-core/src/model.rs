@@ -12,7 +12,8 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::ids::{
-    ConnectionId, DestinationId, ExternalId, OrgId, SourceId, SyncRunId, WorkspaceId,
+    ConnectionId, ConnectionTemplateId, DestinationId, ExternalId, OrgId, SourceId,
+    SourceTemplateId, SyncRunId, WorkspaceId,
 };
 use crate::tags::TagSelection;
 use crate::time::Timestamp;
@@ -215,8 +216,10 @@ pub struct Source {
     pub name: Name,
     /// The connector it runs (`stripe`).
     pub connector: Connector,
-    /// The connector's configuration.
+    /// The connector's configuration, secret fields masked.
     pub config: ConnectorConfig,
+    /// The template it was made from, if any.
+    pub template_id: Option<SourceTemplateId>,
     /// When it was created.
     pub created_at: Timestamp,
     /// When it last changed.
@@ -236,8 +239,10 @@ pub struct Destination {
     pub name: Name,
     /// The connector it runs (`s3`).
     pub connector: Connector,
-    /// The connector's configuration.
+    /// The connector's configuration, secret fields masked.
     pub config: ConnectorConfig,
+    /// The connection template it was made from, if any.
+    pub template_id: Option<ConnectionTemplateId>,
     /// When it was created.
     pub created_at: Timestamp,
     /// When it last changed.

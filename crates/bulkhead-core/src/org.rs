@@ -25,8 +25,8 @@ use crate::vault::random_token;
 /// Access to one organization: its workspaces, and a [`WorkspaceScope`] for any of them.
 #[derive(Debug)]
 pub struct OrgScope {
-    inner: Arc<Inner>,
-    org: OrgCtx,
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) org: OrgCtx,
     organization: Organization,
 }
 
@@ -213,7 +213,7 @@ impl OrgScope {
         Ok(org)
     }
 
-    fn breach(&self, kind: ObjectKind) -> Error {
+    pub(crate) fn breach(&self, kind: ObjectKind) -> Error {
         self.inner.guard.breach(kind, self.org.org_id(), None)
     }
 
@@ -339,7 +339,7 @@ impl OrgScope {
             .ok_or_else(|| Error::not_found(ObjectKind::SigningKey, format!("{kid}` (HS256) `")))?;
         let secret = self
             .inner
-            .master_key
+            .master_key()
             .open(&row.sealed_secret, &signing_key_aad(row.org_id, &row.kid))?;
         Ok(RevealedSecret::new(secret))
     }

@@ -8,14 +8,18 @@ use uuid::Uuid;
 use crate::engine::Inner;
 use crate::error::{Error, ObjectKind, Result, StorageError};
 use crate::guard::Tenant;
-use crate::ids::{ConnectionId, DestinationId, OrgId, SourceId, SyncRunId, WorkspaceId};
+use crate::ids::{
+    ConnectionId, ConnectionTemplateId, DestinationId, OrgId, SourceId, SourceTemplateId,
+    SyncRunId, WorkspaceId,
+};
 use crate::model::{
     Connection, ConnectionStatus, ConnectionUpdate, ConnectorUpdate, Destination, NewConnection,
     NewDestination, NewSource, Source, SyncOutcome, SyncRun, SyncStatus, Workspace,
 };
 use crate::ops::{Operation, OperationSet};
 use crate::page::{Page, Paged, Position, paginate};
-use crate::store::{After, EndpointKind, EndpointRow, SyncFinish};
+use crate::secrets::SealedSecrets;
+use crate::store::{After, EndpointKind, EndpointPatch, EndpointRow, SyncFinish};
 use crate::values::{Connector, ConnectorConfig, Name};
 
 /// Access to one workspace and nothing else.
@@ -25,8 +29,8 @@ use crate::values::{Connector, ConnectorConfig, Name};
 /// of another workspace's object is simply not found. A scope may be cloned and sent to other
 /// threads: the tenant travels with it, never through thread-local or ambient state.
 pub struct WorkspaceScope {
-    inner: Arc<Inner>,
-    tenant: Tenant,
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) tenant: Tenant,
     operations: OperationSet,
     token_id: Option<String>,
 }
@@ -53,7 +57,7 @@ impl fmt::Debug for WorkspaceScope {
 }
 
 /// Sources and destinations share one storage shape; this maps each to it.
-trait Endpoint: Sized {
+pub(crate) trait Endpoint: Sized {
     const KIND: EndpointKind;
     type Id: Copy + fmt::Display;
     fn uuid(id: Self::Id) -> Uuid;
@@ -74,6 +78,10 @@ impl Endpoint for Source {
             name: row.name,
             connector: row.connector,
             config: row.config,
+            template_id: row
+                .template_id
+                .map(SourceTemplateId::from_uuid)
+                .transpose()?,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -94,6 +102,10 @@ impl Endpoint for Destination {
             name: row.name,
             connector: row.connector,
             config: row.config,
+            template_id: row
+                .template_id
+                .map(ConnectionTemplateId::from_uuid)
+                .transpose()?,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -146,7 +158,7 @@ impl WorkspaceScope {
     }
 
     /// Fails with permission denied unless the scope grants `op`.
-    fn require(&self, op: Operation) -> Result<()> {
+    pub(crate) fn require(&self, op: Operation) -> Result<()> {
         if self.operations.contains(op) {
             Ok(())
         } else {
@@ -172,11 +184,27 @@ impl WorkspaceScope {
     /// The workspace row, read now.
     pub fn workspace(&self) -> Result<Workspace> {
         self.require(Operation::ReadWorkspace)?;
+        self.workspace_row()
+    }
+
+    /// The workspace row through the guard, for the engine's own use (no operation needed).
+    pub(crate) fn workspace_row(&self) -> Result<Workspace> {
         let row = self.inner.store.load_workspace(&self.tenant)?;
         self.inner
             .guard
             .admit_opt(&self.tenant, row)?
             .ok_or_else(|| Error::not_found(ObjectKind::Workspace, self.tenant.workspace_id()))
+    }
+
+    /// Fails unless this scope was made by the organization (not from a scoped token).
+    pub(crate) fn require_org_access(&self, what: &str) -> Result<()> {
+        match self.token_id {
+            None => Ok(()),
+            Some(_) => Err(Error::PermissionDenied {
+                operation: what.to_owned(),
+                reason: "this needs organization access; with a scoped token, create sources from templates".to_owned(),
+            }),
+        }
     }
 
     fn create_endpoint<E: Endpoint>(
@@ -194,6 +222,8 @@ impl WorkspaceScope {
             name,
             connector,
             config,
+            secrets: SealedSecrets::default(),
+            template_id: None,
             created_at: now,
             updated_at: now,
         };
@@ -201,15 +231,20 @@ impl WorkspaceScope {
         E::from_row(row)
     }
 
-    fn get_endpoint<E: Endpoint>(&self, id: E::Id) -> Result<E> {
+    /// The stored row of the source or destination `id`, through the guard.
+    pub(crate) fn fetch_endpoint_row<E: Endpoint>(&self, id: E::Id) -> Result<EndpointRow> {
         let row = self
             .inner
             .store
             .get_endpoint(&self.tenant, E::KIND, E::uuid(id))?;
         match self.inner.guard.admit_opt(&self.tenant, row)? {
-            Some(row) if row.kind == E::KIND && row.id == E::uuid(id) => E::from_row(row),
+            Some(row) if row.kind == E::KIND && row.id == E::uuid(id) => Ok(row),
             _ => Err(Error::not_found(E::KIND.object_kind(), id)),
         }
+    }
+
+    fn get_endpoint<E: Endpoint>(&self, id: E::Id) -> Result<E> {
+        E::from_row(self.fetch_endpoint_row::<E>(id)?)
     }
 
     fn list_endpoints<E: Endpoint>(&self, page: &Page) -> Result<Paged<E>> {
@@ -237,12 +272,19 @@ impl WorkspaceScope {
 
     fn update_endpoint<E: Endpoint>(&self, id: E::Id, update: &ConnectorUpdate) -> Result<E> {
         // Every write by id reads the object through the guard first (see `crate::guard`).
-        self.get_endpoint::<E>(id)?;
+        let current = self.fetch_endpoint_row::<E>(id)?;
+        let patch = EndpointPatch {
+            name: update.name.clone(),
+            config: match &update.config {
+                Some(config) => Some(self.seal_update(&current, config)?),
+                None => None,
+            },
+        };
         let now = self.inner.now();
         let row =
             self.inner
                 .store
-                .update_endpoint(&self.tenant, E::KIND, E::uuid(id), update, now)?;
+                .update_endpoint(&self.tenant, E::KIND, E::uuid(id), &patch, now)?;
         match self.inner.guard.admit_opt(&self.tenant, row)? {
             Some(row) if row.kind == E::KIND && row.id == E::uuid(id) => E::from_row(row),
             _ => Err(Error::not_found(E::KIND.object_kind(), id)),
@@ -262,9 +304,13 @@ impl WorkspaceScope {
         }
     }
 
-    /// Creates a source in this workspace.
+    /// Creates a source from a raw configuration, outside any template. Organization access
+    /// only: customers (scoped tokens) create sources from the templates their workspace
+    /// sees, with [`WorkspaceScope::create_source_from_template`]. A raw configuration has no
+    /// spec, so none of its fields is treated as secret.
     pub fn create_source(&self, request: NewSource) -> Result<Source> {
         self.require(Operation::CreateSources)?;
+        self.require_org_access("sources:create")?;
         self.create_endpoint(request.name, request.connector, request.config)
     }
 
@@ -292,9 +338,12 @@ impl WorkspaceScope {
         self.delete_endpoint::<Source>(id)
     }
 
-    /// Creates a destination in this workspace.
+    /// Creates a destination from a raw configuration, outside any template. Organization
+    /// access only; customers get destinations from connection templates. A raw configuration
+    /// has no spec, so none of its fields is treated as secret.
     pub fn create_destination(&self, request: NewDestination) -> Result<Destination> {
         self.require(Operation::CreateDestinations)?;
+        self.require_org_access("destinations:create")?;
         self.create_endpoint(request.name, request.connector, request.config)
     }
 

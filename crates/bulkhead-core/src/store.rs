@@ -17,6 +17,7 @@
 //! (`find_org_key`, `find_signing_key`) find a key by its hash or id before any tenant is known,
 //! and return no tenant rows either.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use uuid::Uuid;
@@ -26,10 +27,12 @@ use crate::guard::{OrgCtx, Tenant};
 use crate::ids::{ConnectionId, ExternalId, OrgId, OrgKeyId, SyncRunId, WorkspaceId};
 use crate::keys::{OrgKeyRow, SigningKeyRow};
 use crate::model::{
-    Connection, ConnectionUpdate, ConnectorUpdate, OrgSettings, Organization, SyncRun, SyncStatus,
-    Workspace, WorkspaceStatus,
+    Connection, ConnectionUpdate, OrgSettings, Organization, SyncRun, SyncStatus, Workspace,
+    WorkspaceStatus,
 };
-use crate::tags::TagSelection;
+use crate::secrets::SealedSecrets;
+use crate::tags::{Tag, TagSelection};
+use crate::templates::TagInfo;
 use crate::time::Timestamp;
 use crate::values::{Connector, ConnectorConfig, Name};
 
@@ -67,12 +70,91 @@ pub struct EndpointRow {
     pub name: Name,
     /// Its connector.
     pub connector: Connector,
-    /// Its configuration.
+    /// Its configuration, secret fields masked.
     pub config: ConnectorConfig,
+    /// Its secret fields, sealed with the workspace's data key.
+    pub secrets: SealedSecrets,
+    /// The template it was made from (a source template for a source, a connection template
+    /// for a destination). A workspace holds at most one destination per connection template.
+    pub template_id: Option<Uuid>,
     /// When it was created.
     pub created_at: Timestamp,
     /// When it last changed.
     pub updated_at: Timestamp,
+}
+
+/// Changes to a stored source or destination; `None` keeps the current value.
+#[derive(Clone, Debug, Default)]
+pub struct EndpointPatch {
+    /// A new name.
+    pub name: Option<Name>,
+    /// A new configuration (masked) with its sealed secrets, replacing both.
+    pub config: Option<(ConnectorConfig, SealedSecrets)>,
+}
+
+/// Source templates or connection templates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TemplateKind {
+    /// Table `source_templates`.
+    Source,
+    /// Table `connection_templates`.
+    Connection,
+}
+
+/// A stored template. Its kind-specific fields travel as JSON text in `body`, which the engine
+/// writes and reads; storage keeps it as it is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TemplateRow {
+    /// Source or connection template.
+    pub kind: TemplateKind,
+    /// Its id.
+    pub id: Uuid,
+    /// Its organization.
+    pub org_id: OrgId,
+    /// Its display name.
+    pub name: Name,
+    /// Its tags; every one must exist in the organization.
+    pub tags: BTreeSet<Tag>,
+    /// The kind-specific fields, as JSON.
+    pub body: String,
+    /// Its secret fields, sealed with the master key.
+    pub secrets: SealedSecrets,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+/// One value sealed under the master key, as [`Store::reseal_all`] hands it over.
+#[derive(Clone, Copy, Debug)]
+pub enum SealedItem<'a> {
+    /// The sealed data key of a workspace.
+    DataKey {
+        /// The workspace's organization.
+        org_id: OrgId,
+        /// The workspace.
+        workspace_id: WorkspaceId,
+        /// The sealed key.
+        sealed: &'a [u8],
+    },
+    /// The sealed secret of a signing key.
+    SigningKey {
+        /// The key's organization.
+        org_id: OrgId,
+        /// The key's id.
+        kid: &'a str,
+        /// The sealed secret.
+        sealed: &'a [u8],
+    },
+    /// The sealed secrets of a template, in their stored form.
+    TemplateSecrets {
+        /// The template's organization.
+        org_id: OrgId,
+        /// The template.
+        template_id: Uuid,
+        /// [`SealedSecrets::to_stored`] text.
+        stored: &'a str,
+    },
 }
 
 /// Which workspaces an organization-level listing returns.
@@ -131,6 +213,9 @@ pub struct SyncFinish {
     /// The error of a failed run.
     pub error: Option<String>,
 }
+
+/// A destination and the connection to it, as made from one connection template.
+pub type Pipeline = (EndpointRow, Connection);
 
 /// A keyset position in a listing ordered by time then id.
 pub type After = Option<(Timestamp, Uuid)>;
@@ -222,6 +307,48 @@ pub trait Store: Send + Sync + fmt::Debug {
         now: Timestamp,
     ) -> Result<Option<Workspace>>;
 
+    /// Deletes the organization's workspace `id` and everything in it, in one transaction
+    /// that destroys its sealed data key first; `false` if there is none.
+    fn delete_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool>;
+
+    /// Creates the organization's tag `name`; a conflict if it exists.
+    fn create_tag(&self, org: &OrgCtx, name: &Tag, now: Timestamp) -> Result<TagInfo>;
+    /// The organization's tags, by name.
+    fn list_tags(&self, org: &OrgCtx) -> Result<Vec<TagInfo>>;
+    /// Renames the tag `from` to `to` on the tag, every template and every workspace
+    /// selection of the organization, in one transaction; `false` if `from` does not exist,
+    /// a conflict if `to` does.
+    fn rename_tag(&self, org: &OrgCtx, from: &Tag, to: &Tag) -> Result<bool>;
+    /// Deletes the tag and detaches it from every template of the organization; workspace
+    /// selections keep the name (which then matches nothing). `false` if it does not exist.
+    fn delete_tag(&self, org: &OrgCtx, name: &Tag) -> Result<bool>;
+
+    /// Stores a new template; invalid input if one of its tags does not exist.
+    fn insert_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<()>;
+    /// The organization's templates of `kind`, oldest first.
+    fn list_templates(&self, org: &OrgCtx, kind: TemplateKind) -> Result<Vec<TemplateRow>>;
+    /// The organization's template `id` of `kind`.
+    fn get_template(
+        &self,
+        org: &OrgCtx,
+        kind: TemplateKind,
+        id: Uuid,
+    ) -> Result<Option<TemplateRow>>;
+    /// Replaces the organization's template `row.id` (name, tags, body, secrets, updated
+    /// time); `false` if there is none.
+    fn replace_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<bool>;
+    /// Deletes the organization's template; `false` if there is none.
+    fn delete_template(&self, org: &OrgCtx, kind: TemplateKind, id: Uuid) -> Result<bool>;
+
+    /// Re-seals every value sealed under the master key (data keys, signing keys, template
+    /// secrets) with `reseal`, and stores `check` as the new master-key check value, in one
+    /// transaction. Returns how many values were re-sealed.
+    fn reseal_all(
+        &self,
+        check: &[u8],
+        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
+    ) -> Result<u64>;
+
     /// Sets the workspace's `tokens_valid_after` to `at`, unless it is already later.
     fn revoke_workspace_tokens(
         &self,
@@ -244,6 +371,28 @@ pub trait Store: Send + Sync + fmt::Debug {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<()>;
+
+    /// The tenant workspace's sealed data key, storing one made by `make` first if it has
+    /// none (race-free: concurrent callers get one key). `None` if the workspace does not
+    /// exist.
+    fn workspace_data_key(
+        &self,
+        tenant: &Tenant,
+        make: &dyn Fn() -> Result<Vec<u8>>,
+    ) -> Result<Option<Vec<u8>>>;
+
+    /// Stores a new source and, for each pipeline, its destination (unless the workspace
+    /// already has the destination of that connection template, which is then used instead)
+    /// and its connection from the source, all in one transaction. Each pipeline's
+    /// destination as stored and its connection as stored (with that destination's id) are
+    /// handed to `check` before the commit; if `check` fails, nothing is stored. Returns them.
+    fn insert_source_with_pipelines(
+        &self,
+        tenant: &Tenant,
+        source: &EndpointRow,
+        pipelines: &[Pipeline],
+        check: &dyn Fn(&[Pipeline]) -> Result<()>,
+    ) -> Result<Vec<Pipeline>>;
 
     /// Stores a new source or destination.
     fn insert_endpoint(&self, tenant: &Tenant, row: &EndpointRow) -> Result<()>;
@@ -268,7 +417,7 @@ pub trait Store: Send + Sync + fmt::Debug {
         tenant: &Tenant,
         kind: EndpointKind,
         id: Uuid,
-        update: &ConnectorUpdate,
+        patch: &EndpointPatch,
         now: Timestamp,
     ) -> Result<Option<EndpointRow>>;
     /// Deletes the tenant's source or destination `id`; `false` if there is none. Fails with a

@@ -40,21 +40,101 @@ pub(crate) fn random_token(n: usize) -> Result<String> {
     Ok(URL_SAFE_NO_PAD.encode(buf))
 }
 
+/// An AES-256-GCM key and the sealed-value format of the module docs.
+struct Sealer(LessSafeKey);
+
+impl Sealer {
+    fn new(bytes: &[u8; 32]) -> Result<Self> {
+        UnboundKey::new(&AES_256_GCM, bytes)
+            .map(|k| Self(LessSafeKey::new(k)))
+            .map_err(|_| Error::crypto("could not load a 256-bit key"))
+    }
+
+    fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        let mut nonce = [0u8; NONCE_LEN];
+        random_bytes(&mut nonce)?;
+        let mut in_out = plaintext.to_vec();
+        self.0
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut in_out,
+            )
+            .map_err(|_| Error::crypto("could not seal a value"))?;
+        let mut sealed = Vec::with_capacity(1 + NONCE_LEN + in_out.len());
+        sealed.push(SEALED_VERSION);
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(&in_out);
+        Ok(sealed)
+    }
+
+    fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        let failed = || {
+            Error::crypto(
+                "a sealed value does not open: wrong key, or the value was moved or corrupted",
+            )
+        };
+        let (version, rest) = sealed.split_first().ok_or_else(failed)?;
+        if *version != SEALED_VERSION {
+            return Err(failed());
+        }
+        let (nonce, ciphertext) = rest.split_first_chunk::<NONCE_LEN>().ok_or_else(failed)?;
+        let mut in_out = ciphertext.to_vec();
+        let plaintext = self
+            .0
+            .open_in_place(
+                Nonce::assume_unique_for_key(*nonce),
+                Aad::from(aad),
+                &mut in_out,
+            )
+            .map_err(|_| failed())?;
+        Ok(plaintext.to_vec())
+    }
+}
+
+/// A workspace's data key (DEK): seals that workspace's secret fields. Stored only sealed
+/// under the master key; destroying the sealed copy makes every secret of the workspace
+/// unreadable (crypto-shredding).
+pub(crate) struct DataKey(Sealer);
+
+impl DataKey {
+    /// A new random data key, and its bytes to seal.
+    pub(crate) fn generate() -> Result<(Self, [u8; 32])> {
+        let mut bytes = [0u8; 32];
+        random_bytes(&mut bytes)?;
+        Ok((Self(Sealer::new(&bytes)?), bytes))
+    }
+
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| Error::crypto("a data key is not 32 bytes"))?;
+        Ok(Self(Sealer::new(&bytes)?))
+    }
+
+    pub(crate) fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        self.0.seal(plaintext, aad)
+    }
+
+    pub(crate) fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        self.0.open(sealed, aad)
+    }
+}
+
 /// The host's 256-bit master key (key-encryption key).
 ///
 /// Its `Debug` output shows only a fingerprint (the first 8 bytes of its SHA-256, in hex),
 /// which is also how errors refer to it.
 pub struct MasterKey {
     bytes: [u8; 32],
-    key: LessSafeKey,
+    key: Sealer,
     fingerprint: String,
 }
 
 impl MasterKey {
     /// A master key from its 32 bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Result<Self> {
-        let unbound = UnboundKey::new(&AES_256_GCM, &bytes)
-            .map_err(|_| Error::crypto("could not load the master key"))?;
+        let key = Sealer::new(&bytes)?;
         let hash = digest(&SHA256, &bytes);
         let fingerprint = hash
             .as_ref()
@@ -64,7 +144,7 @@ impl MasterKey {
             .collect();
         Ok(Self {
             bytes,
-            key: LessSafeKey::new(unbound),
+            key,
             fingerprint,
         })
     }
@@ -163,45 +243,12 @@ impl MasterKey {
 
     /// Seals `plaintext`, binding it to `aad`.
     pub(crate) fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
-        let mut nonce = [0u8; NONCE_LEN];
-        random_bytes(&mut nonce)?;
-        let mut in_out = plaintext.to_vec();
-        self.key
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(aad),
-                &mut in_out,
-            )
-            .map_err(|_| Error::crypto("could not seal a value"))?;
-        let mut sealed = Vec::with_capacity(1 + NONCE_LEN + in_out.len());
-        sealed.push(SEALED_VERSION);
-        sealed.extend_from_slice(&nonce);
-        sealed.extend_from_slice(&in_out);
-        Ok(sealed)
+        self.key.seal(plaintext, aad)
     }
 
     /// Opens a value sealed by [`MasterKey::seal`] with the same `aad`.
     pub(crate) fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
-        let failed = || {
-            Error::crypto(
-                "a sealed value does not open: wrong master key, or the value was moved or corrupted",
-            )
-        };
-        let (version, rest) = sealed.split_first().ok_or_else(failed)?;
-        if *version != SEALED_VERSION {
-            return Err(failed());
-        }
-        let (nonce, ciphertext) = rest.split_first_chunk::<NONCE_LEN>().ok_or_else(failed)?;
-        let mut in_out = ciphertext.to_vec();
-        let plaintext = self
-            .key
-            .open_in_place(
-                Nonce::assume_unique_for_key(*nonce),
-                Aad::from(aad),
-                &mut in_out,
-            )
-            .map_err(|_| failed())?;
-        Ok(plaintext.to_vec())
+        self.key.open(sealed, aad)
     }
 
     /// A check value to store beside the data this key seals.

@@ -9,15 +9,26 @@
 //! `kid`), its organization rows and its writes of credentials are correct, unless a test
 //! switches on one of its [`OrgLeaks`] (an org-key lookup that ignores the hash, a key
 //! revocation that ignores the organization, a settings write and an organization read that
-//! answer with another organization's row). There is no database under it, so no L3 either.
+//! answer with another organization's row, template reads that answer with every
+//! organization's templates). Its catalog (tags, templates) and its re-sealing under a new
+//! master key are correct but for that switch. Its tenant reads of secrets and pipelines forget
+//! the tenant too: `workspace_data_key` matches the workspace id without its organization (and,
+//! switched on with [`TenantLeaks`], returns the first data key stored, whoever's), and
+//! `insert_source_with_pipelines` looks up the destination it connects a new source to by its
+//! connection template, not in the tenant's workspace. There is no database under it, so no L3
+//! either.
+//!
 //! These tests show that every such read reaching a scope, or `Engine::authenticate`, fails
 //! closed with [`Error::IsolationBreach`], hands the caller none of the other tenant's data
-//! (and no token), and is counted by [`Engine::isolation_breaches`]; both when the foreign
-//! workspace is in another organization (the org check) and when it is a sibling in the
-//! caller's own organization (the workspace check). The [`OrgLeaks`] fail closed as a caller
-//! would expect of a correct store: an invalid org key, or not found. Control tests show the
-//! same store gives correct answers while only the caller's own rows exist, so the failures are
-//! caused by the foreign rows, not by the stub.
+//! (and no token, template or secret), and is counted by [`Engine::isolation_breaches`]; both
+//! when the foreign workspace is in another organization (the org check) and when it is a
+//! sibling in the caller's own organization (the workspace check). The [`OrgLeaks`] fail closed
+//! as a caller would expect of a correct store: an invalid org key, or not found. Another
+//! workspace's data key fails closed without the guard: it is sealed bound to its organization
+//! and workspace, so it does not open as the caller's ([`Error::Crypto`]), and nothing is
+//! revealed or sealed with it. Control tests show the same store gives correct answers while
+//! only the caller's own rows exist, so the failures are caused by the foreign rows, not by the
+//! stub.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -25,6 +36,7 @@
     clippy::indexing_slicing
 )]
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -32,15 +44,21 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
-use bulkhead_core::store::{After, EndpointKind, EndpointRow, SyncFinish, TokenState};
+use bulkhead_core::secrets::SealedSecrets;
+use bulkhead_core::store::{
+    After, EndpointKind, EndpointPatch, EndpointRow, Pipeline, SealedItem, SyncFinish,
+    TemplateKind, TemplateRow, TokenState,
+};
 use bulkhead_core::{
-    Algorithm, Clock, Connection, ConnectionStatus, ConnectionUpdate, ConnectorConfig,
-    ConnectorUpdate, Destination, Engine, EngineConfig, Error, ExternalId, IssuedToken, Jwks,
-    ManualClock, MasterKey, Name, NewConnection, NewDestination, NewSource, ObjectKind, OrgCtx,
-    OrgId, OrgKeyId, OrgScope, OrgSettings, Organization, Page, Result, Schedule,
-    ScopedTokenRequest, Source, SourceId, Store, SyncOutcome, SyncRun, SyncRunId, SyncStatus,
-    Tenant, Timestamp, TokenRejection, Workspace, WorkspaceFilter, WorkspaceId, WorkspaceScope,
-    WorkspaceUpdate,
+    Algorithm, Clock, ConfigSpec, Connection, ConnectionStatus, ConnectionTemplate,
+    ConnectionUpdate, ConnectorConfig, ConnectorUpdate, Destination, Engine, EngineConfig, Error,
+    ExternalId, IssuedToken, Jwks, ManualClock, MasterKey, Name, NewConnection,
+    NewConnectionTemplate, NewDestination, NewSource, NewSourceFromTemplate, NewSourceTemplate,
+    ObjectKind, OrgCtx, OrgId, OrgKeyId, OrgScope, OrgSettings, Organization, Page, Result,
+    SECRET_MASK, Schedule, ScopedTokenRequest, Source, SourceFromTemplate, SourceId,
+    SourceTemplate, SourceTemplateUpdate, Store, SyncOutcome, SyncRun, SyncRunId, SyncStatus, Tag,
+    TagInfo, TagMode, TagSelection, Tenant, Timestamp, TokenRejection, Workspace, WorkspaceFilter,
+    WorkspaceId, WorkspaceScope, WorkspaceUpdate,
 };
 use bulkhead_core::{ConnectionId, DestinationId};
 use uuid::Uuid;
@@ -103,6 +121,27 @@ struct OrgLeaks {
     /// `get_organization` lost its `WHERE id = ?`: it returns the newest organization, whatever
     /// the id.
     newest_org: bool,
+    /// `list_templates` and `get_template` lost their `org_id = ?`: the listing returns every
+    /// organization's templates of the kind, the lookup matches the template id in whichever
+    /// organization has it.
+    templates_of_every_org: bool,
+}
+
+/// Leaks of tenant rows beyond what [`Leak`] does, off until a test switches them on with
+/// [`LeakyStore::set_tenant_leaks`] (the fixtures need data keys right to seal their secrets).
+#[derive(Clone, Copy, Debug, Default)]
+struct TenantLeaks {
+    /// `workspace_data_key` lost its `WHERE workspace_id = ?`: it returns the first data key
+    /// stored, whoever's (and makes one for the tenant only while none is stored at all).
+    first_data_key: bool,
+}
+
+/// A workspace's data key, sealed under the master key (the `sealed_dek` column).
+#[derive(Debug)]
+struct DataKeyRow {
+    org_id: OrgId,
+    workspace_id: WorkspaceId,
+    sealed: Vec<u8>,
 }
 
 /// An entry of the deny-list of scoped tokens.
@@ -124,6 +163,9 @@ struct Tables {
     endpoints: Vec<EndpointRow>,
     connections: Vec<Connection>,
     sync_runs: Vec<SyncRun>,
+    tags: Vec<(OrgId, TagInfo)>,
+    templates: Vec<TemplateRow>,
+    data_keys: Vec<DataKeyRow>,
 }
 
 /// An in-memory store that is correct for organizations, credentials, workspace creation and
@@ -133,6 +175,7 @@ struct LeakyStore {
     leak: Leak,
     token_lookup: Mutex<TokenLookup>,
     org_leaks: Mutex<OrgLeaks>,
+    tenant_leaks: Mutex<TenantLeaks>,
     tables: Mutex<Tables>,
 }
 
@@ -142,6 +185,7 @@ impl LeakyStore {
             leak,
             token_lookup: Mutex::new(TokenLookup::Newest),
             org_leaks: Mutex::new(OrgLeaks::default()),
+            tenant_leaks: Mutex::new(TenantLeaks::default()),
             tables: Mutex::new(Tables::default()),
         }
     }
@@ -162,6 +206,20 @@ impl LeakyStore {
         *self.org_leaks.lock().unwrap()
     }
 
+    fn set_tenant_leaks(&self, leaks: TenantLeaks) {
+        *self.tenant_leaks.lock().unwrap() = leaks;
+    }
+
+    fn tenant_leaks(&self) -> TenantLeaks {
+        *self.tenant_leaks.lock().unwrap()
+    }
+
+    /// Whether a template read should keep `row`: every organization's while the template leak
+    /// is on, else only the caller's.
+    fn org_sees_template(&self, org: &OrgCtx, row: &TemplateRow) -> bool {
+        self.org_leaks().templates_of_every_org || row.org_id == org.org_id()
+    }
+
     /// Whether an organization-level read should keep this workspace: every workspace when
     /// organization reads leak, else only the organization's own.
     fn org_sees(&self, org: &OrgCtx, w: &Workspace) -> bool {
@@ -174,14 +232,30 @@ impl LeakyStore {
     }
 }
 
-fn apply_connector_update(row: &mut EndpointRow, update: &ConnectorUpdate, now: Timestamp) {
-    if let Some(name) = &update.name {
+fn apply_endpoint_patch(row: &mut EndpointRow, patch: &EndpointPatch, now: Timestamp) {
+    if let Some(name) = &patch.name {
         row.name = name.clone();
     }
-    if let Some(config) = &update.config {
+    if let Some((config, secrets)) = &patch.config {
         row.config = config.clone();
+        row.secrets = secrets.clone();
     }
     row.updated_at = now;
+}
+
+/// Fails with invalid input unless every tag of `tags` exists in the organization `org`.
+fn check_tags_exist(t: &Tables, org: OrgId, tags: &BTreeSet<Tag>) -> Result<()> {
+    match tags.iter().find(|tag| {
+        !t.tags
+            .iter()
+            .any(|(o, info)| *o == org && info.name == **tag)
+    }) {
+        Some(missing) => Err(Error::invalid_input(
+            "tags",
+            format!("tag `{missing}` does not exist"),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn apply_workspace_update(w: &mut Workspace, update: &WorkspaceUpdate, now: Timestamp) {
@@ -483,6 +557,232 @@ impl Store for LeakyStore {
         Ok(Some(w.clone()))
     }
 
+    // Correct in the tenant-only mode; in the others, LEAK: matches the workspace id in any
+    // organization, like the other organization-level workspace writes. The data key goes
+    // first, then everything in the workspace.
+    fn delete_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
+        let leak = self.leak;
+        let mut t = self.tables();
+        if !t
+            .workspaces
+            .iter()
+            .any(|w| w.id == id && (leak.org_rows() || w.org_id == org.org_id()))
+        {
+            return Ok(false);
+        }
+        t.data_keys.retain(|k| k.workspace_id != id);
+        t.sync_runs.retain(|r| r.workspace_id != id);
+        t.connections.retain(|c| c.workspace_id != id);
+        t.endpoints.retain(|r| r.workspace_id != id);
+        t.revoked_tokens.retain(|r| r.workspace_id != id);
+        t.workspaces.retain(|w| w.id != id);
+        Ok(true)
+    }
+
+    fn create_tag(&self, org: &OrgCtx, name: &Tag, now: Timestamp) -> Result<TagInfo> {
+        let mut t = self.tables();
+        if t.tags
+            .iter()
+            .any(|(o, info)| *o == org.org_id() && info.name == *name)
+        {
+            return Err(Error::conflict(format!("tag `{name}` already exists")));
+        }
+        let info = TagInfo {
+            name: name.clone(),
+            created_at: now,
+        };
+        t.tags.push((org.org_id(), info.clone()));
+        Ok(info)
+    }
+
+    fn list_tags(&self, org: &OrgCtx) -> Result<Vec<TagInfo>> {
+        let mut tags: Vec<TagInfo> = self
+            .tables()
+            .tags
+            .iter()
+            .filter(|(o, _)| *o == org.org_id())
+            .map(|(_, info)| info.clone())
+            .collect();
+        tags.sort_by(|x, y| x.name.cmp(&y.name));
+        Ok(tags)
+    }
+
+    fn rename_tag(&self, org: &OrgCtx, from: &Tag, to: &Tag) -> Result<bool> {
+        let org_id = org.org_id();
+        let mut t = self.tables();
+        let exists = |t: &Tables, name: &Tag| {
+            t.tags
+                .iter()
+                .any(|(o, info)| *o == org_id && info.name == *name)
+        };
+        if !exists(&t, from) {
+            return Ok(false);
+        }
+        if from == to {
+            return Ok(true);
+        }
+        if exists(&t, to) {
+            return Err(Error::conflict(format!("tag `{to}` already exists")));
+        }
+        for (_, info) in t.tags.iter_mut().filter(|(o, _)| *o == org_id) {
+            if info.name == *from {
+                info.name = to.clone();
+            }
+        }
+        for row in t.templates.iter_mut().filter(|r| r.org_id == org_id) {
+            if row.tags.remove(from) {
+                row.tags.insert(to.clone());
+            }
+        }
+        for w in t.workspaces.iter_mut().filter(|w| w.org_id == org_id) {
+            for selection in [&mut w.source_tags, &mut w.connection_tags] {
+                if selection.tags.remove(from) {
+                    selection.tags.insert(to.clone());
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    fn delete_tag(&self, org: &OrgCtx, name: &Tag) -> Result<bool> {
+        let org_id = org.org_id();
+        let mut t = self.tables();
+        let before = t.tags.len();
+        t.tags
+            .retain(|(o, info)| !(*o == org_id && info.name == *name));
+        if t.tags.len() == before {
+            return Ok(false);
+        }
+        for row in t.templates.iter_mut().filter(|r| r.org_id == org_id) {
+            row.tags.remove(name);
+        }
+        Ok(true)
+    }
+
+    fn insert_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<()> {
+        if row.org_id != org.org_id() {
+            return Err(Error::conflict(
+                "a template must belong to the calling organization",
+            ));
+        }
+        let mut t = self.tables();
+        check_tags_exist(&t, org.org_id(), &row.tags)?;
+        t.templates.push(row.clone());
+        Ok(())
+    }
+
+    // Correct unless switched on; then LEAK: every organization's templates of the kind.
+    fn list_templates(&self, org: &OrgCtx, kind: TemplateKind) -> Result<Vec<TemplateRow>> {
+        let mut rows: Vec<TemplateRow> = self
+            .tables()
+            .templates
+            .iter()
+            .filter(|r| r.kind == kind && self.org_sees_template(org, r))
+            .cloned()
+            .collect();
+        rows.sort_by_key(|r| (r.created_at, r.id));
+        Ok(rows)
+    }
+
+    // Correct unless switched on; then LEAK: the template with the id, in any organization.
+    fn get_template(
+        &self,
+        org: &OrgCtx,
+        kind: TemplateKind,
+        id: Uuid,
+    ) -> Result<Option<TemplateRow>> {
+        Ok(self
+            .tables()
+            .templates
+            .iter()
+            .find(|r| r.kind == kind && r.id == id && self.org_sees_template(org, r))
+            .cloned())
+    }
+
+    fn replace_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<bool> {
+        let mut t = self.tables();
+        check_tags_exist(&t, org.org_id(), &row.tags)?;
+        let Some(stored) = t
+            .templates
+            .iter_mut()
+            .find(|r| r.kind == row.kind && r.id == row.id && r.org_id == org.org_id())
+        else {
+            return Ok(false);
+        };
+        stored.name = row.name.clone();
+        stored.tags = row.tags.clone();
+        stored.body = row.body.clone();
+        stored.secrets = row.secrets.clone();
+        stored.updated_at = row.updated_at;
+        Ok(true)
+    }
+
+    fn delete_template(&self, org: &OrgCtx, kind: TemplateKind, id: Uuid) -> Result<bool> {
+        let mut t = self.tables();
+        let before = t.templates.len();
+        t.templates
+            .retain(|r| !(r.kind == kind && r.id == id && r.org_id == org.org_id()));
+        Ok(t.templates.len() != before)
+    }
+
+    // One transaction: every value is re-sealed before any is stored, so a failure stores
+    // nothing.
+    fn reseal_all(
+        &self,
+        check: &[u8],
+        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
+    ) -> Result<u64> {
+        let mut t = self.tables();
+        let data_keys = t
+            .data_keys
+            .iter()
+            .map(|k| {
+                reseal(SealedItem::DataKey {
+                    org_id: k.org_id,
+                    workspace_id: k.workspace_id,
+                    sealed: &k.sealed,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let signing_keys = t
+            .signing_keys
+            .iter()
+            .map(|k| {
+                reseal(SealedItem::SigningKey {
+                    org_id: k.org_id,
+                    kid: &k.kid,
+                    sealed: &k.sealed_secret,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let template_secrets = t
+            .templates
+            .iter()
+            .map(|r| {
+                let new = reseal(SealedItem::TemplateSecrets {
+                    org_id: r.org_id,
+                    template_id: r.id,
+                    stored: &r.secrets.to_stored(),
+                })?;
+                let text = String::from_utf8(new)
+                    .map_err(|_| Error::crypto("re-sealed template secrets are not text"))?;
+                SealedSecrets::from_stored(&text)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let count = data_keys.len() + signing_keys.len() + template_secrets.len();
+        for (k, sealed) in t.data_keys.iter_mut().zip(data_keys) {
+            k.sealed = sealed;
+        }
+        for (k, sealed) in t.signing_keys.iter_mut().zip(signing_keys) {
+            k.sealed_secret = sealed;
+        }
+        for (r, secrets) in t.templates.iter_mut().zip(template_secrets) {
+            r.secrets = secrets;
+        }
+        t.master_key_check = Some(check.to_vec());
+        Ok(u64::try_from(count).unwrap())
+    }
+
     // LEAK: `SELECT * FROM workspaces ORDER BY created_at DESC LIMIT 1`, no tenant.
     fn load_workspace(&self, _tenant: &Tenant) -> Result<Option<Workspace>> {
         Ok(self.tables().workspaces.last().cloned())
@@ -540,6 +840,98 @@ impl Store for LeakyStore {
         Ok(())
     }
 
+    // LEAK: matches the workspace id only, not its organization (`WHERE id = ?` without
+    // `AND org_id = ?`). Switched on, LEAK: the first data key stored, whoever's.
+    fn workspace_data_key(
+        &self,
+        tenant: &Tenant,
+        make: &dyn Fn() -> Result<Vec<u8>>,
+    ) -> Result<Option<Vec<u8>>> {
+        let first_key = self.tenant_leaks().first_data_key;
+        let ws = tenant.workspace_id();
+        {
+            let t = self.tables();
+            if !t.workspaces.iter().any(|w| w.id == ws) {
+                return Ok(None);
+            }
+            let found = if first_key {
+                t.data_keys.first()
+            } else {
+                t.data_keys.iter().find(|k| k.workspace_id == ws)
+            };
+            if let Some(k) = found {
+                return Ok(Some(k.sealed.clone()));
+            }
+        }
+        let candidate = make()?;
+        let mut t = self.tables();
+        // Race-free: a key stored meanwhile wins, as `COALESCE(sealed_dek, ?)` would have it.
+        if let Some(k) = t.data_keys.iter().find(|k| k.workspace_id == ws) {
+            return Ok(Some(k.sealed.clone()));
+        }
+        t.data_keys.push(DataKeyRow {
+            org_id: tenant.org_id(),
+            workspace_id: ws,
+            sealed: candidate.clone(),
+        });
+        Ok(Some(candidate))
+    }
+
+    // The writes are correct: a destination is reused only if the tenant's own workspace has
+    // one of that connection template. LEAK: the destination each connection is then made to
+    // is looked up by its connection template only (`WHERE template_id = ?` without
+    // `AND workspace_id = ?`): the oldest destination of the template, in whichever workspace
+    // has it.
+    fn insert_source_with_pipelines(
+        &self,
+        tenant: &Tenant,
+        source: &EndpointRow,
+        pipelines: &[Pipeline],
+        check: &dyn Fn(&[Pipeline]) -> Result<()>,
+    ) -> Result<Vec<Pipeline>> {
+        let ws = tenant.workspace_id();
+        if pipelines.iter().any(|(d, _)| d.template_id.is_none()) {
+            return Err(Error::conflict(
+                "a pipeline destination needs its template id",
+            ));
+        }
+        let mut t = self.tables();
+        // One transaction: kept only if `check` passes.
+        let (endpoints_before, connections_before) = (t.endpoints.clone(), t.connections.clone());
+        t.endpoints.push(source.clone());
+        let mut made = Vec::with_capacity(pipelines.len());
+        for (destination, connection) in pipelines {
+            let template = destination.template_id;
+            let is_of_template =
+                |r: &EndpointRow| r.kind == EndpointKind::Destination && r.template_id == template;
+            if !t
+                .endpoints
+                .iter()
+                .any(|r| is_of_template(r) && r.workspace_id == ws)
+            {
+                t.endpoints.push(destination.clone());
+            }
+            let stored = t
+                .endpoints
+                .iter()
+                .find(|r| is_of_template(r))
+                .cloned()
+                .unwrap();
+            let connection = Connection {
+                destination_id: DestinationId::from_uuid(stored.id)?,
+                ..connection.clone()
+            };
+            t.connections.push(connection.clone());
+            made.push((stored, connection));
+        }
+        if let Err(e) = check(&made) {
+            t.endpoints = endpoints_before;
+            t.connections = connections_before;
+            return Err(e);
+        }
+        Ok(made)
+    }
+
     fn insert_endpoint(&self, _tenant: &Tenant, row: &EndpointRow) -> Result<()> {
         self.tables().endpoints.push(row.clone());
         Ok(())
@@ -587,7 +979,7 @@ impl Store for LeakyStore {
         _tenant: &Tenant,
         kind: EndpointKind,
         id: Uuid,
-        update: &ConnectorUpdate,
+        patch: &EndpointPatch,
         now: Timestamp,
     ) -> Result<Option<EndpointRow>> {
         let mut t = self.tables();
@@ -598,7 +990,7 @@ impl Store for LeakyStore {
         else {
             return Ok(None);
         };
-        apply_connector_update(row, update, now);
+        apply_endpoint_patch(row, patch, now);
         Ok(Some(row.clone()))
     }
 
@@ -1361,6 +1753,11 @@ fn org_reads_returning_another_orgs_workspace_are_refused() {
     tick(&w.clock);
     w.assert_refused(ObjectKind::Workspace, || w.org_a.revoke_all_tokens(b_id));
     assert_eq!(w.b.workspace().unwrap(), w.b_workspace);
+    // So does deleting B: the leaky delete, which matches the id in any organization, never
+    // runs, and B keeps its rows.
+    w.assert_refused(ObjectKind::Workspace, || w.org_a.delete_workspace(b_id));
+    assert_eq!(w.b.workspace().unwrap(), w.b_workspace);
+    assert_eq!(w.b.get_source(w.b_rows.source.id).unwrap(), w.b_rows.source);
     // No scope on B is ever handed out to org 1.
     w.assert_refused(ObjectKind::Workspace, || w.org_a.workspace(b_id));
     // Org 1's own workspace is still served.
@@ -1842,4 +2239,972 @@ fn isolation_breaches_counts_each_refused_call_exactly() {
     let clone = w.engine.clone();
     assert!(w.a.get_source(b.source.id).is_err());
     assert_eq!(clone.isolation_breaches(), refused.len() as u64 + 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Templates, tags and sealed secrets
+// ---------------------------------------------------------------------------------------------
+
+/// The spec of the test source templates: the customer's `/api_key` and the template's own
+/// `/webhook_secret` are secret.
+const SOURCE_SPEC: &str = r#"{
+    "type": "object",
+    "required": ["account", "api_key"],
+    "properties": {
+        "account": {"type": "string"},
+        "api_key": {"type": "string", "airbyte_secret": true},
+        "webhook_secret": {"type": "string", "airbyte_secret": true}
+    }
+}"#;
+
+/// The spec of the test connection templates' destinations: `/access_key` is secret.
+const DESTINATION_SPEC: &str = r#"{
+    "type": "object",
+    "required": ["bucket", "access_key"],
+    "properties": {
+        "bucket": {"type": "string"},
+        "access_key": {"type": "string", "airbyte_secret": true}
+    }
+}"#;
+
+fn tag(text: &str) -> Tag {
+    text.parse().unwrap()
+}
+
+/// Selects the templates carrying any of `tags`.
+fn selection<'a>(tags: impl IntoIterator<Item = &'a Tag>) -> TagSelection {
+    TagSelection::new(tags.into_iter().cloned(), TagMode::Any)
+}
+
+/// An organization's catalog, made through its own scope: the tag `label`, and a source
+/// template and a connection template carrying it, each holding a secret of its own.
+struct Catalog {
+    tag: Tag,
+    source_template: SourceTemplate,
+    connection_template: ConnectionTemplate,
+    /// The secret in the source template's default configuration (`/webhook_secret`).
+    template_secret: String,
+    /// The secret in the connection template's destination configuration (`/access_key`).
+    destination_secret: String,
+}
+
+fn make_catalog(org: &OrgScope, clock: &ManualClock, label: &str) -> Catalog {
+    let tag = tag(label);
+    tick(clock);
+    org.create_tag(&tag).unwrap();
+    let template_secret = format!("whsec_{label}_template");
+    tick(clock);
+    let source_template = org
+        .create_source_template(NewSourceTemplate {
+            name: name(&format!("{label} payments template")),
+            connector: "stripe".parse().unwrap(),
+            default_config: ConnectorConfig::from_json(&format!(
+                r#"{{"account":"{label}-acct","webhook_secret":"{template_secret}"}}"#
+            ))
+            .unwrap(),
+            spec: ConfigSpec::from_json(SOURCE_SPEC).unwrap(),
+            tags: BTreeSet::from([tag.clone()]),
+        })
+        .unwrap();
+    assert_eq!(
+        source_template.default_config.as_map()["webhook_secret"],
+        SECRET_MASK
+    );
+    let destination_secret = format!("AKIA_{label}_destination");
+    tick(clock);
+    let connection_template = org
+        .create_connection_template(NewConnectionTemplate {
+            name: name(&format!("{label} nightly")),
+            destination_name: name(&format!("{label} lake")),
+            destination_connector: "s3".parse().unwrap(),
+            destination_config: ConnectorConfig::from_json(&format!(
+                r#"{{"bucket":"{label}-lake","access_key":"{destination_secret}"}}"#
+            ))
+            .unwrap(),
+            destination_spec: ConfigSpec::from_json(DESTINATION_SPEC).unwrap(),
+            schedule: Schedule::Manual,
+            tags: BTreeSet::from([tag.clone()]),
+        })
+        .unwrap();
+    assert_eq!(
+        connection_template.destination_config.as_map()["access_key"],
+        SECRET_MASK
+    );
+    Catalog {
+        tag,
+        source_template,
+        connection_template,
+        template_secret,
+        destination_secret,
+    }
+}
+
+/// The customer `external_id` of `org`, selecting the templates tagged `tag`: its workspace
+/// and the scope of a scoped token minted for it. (The leaky `load_token_state` returns the
+/// newest workspace, so this is right only for the workspace made last.)
+fn customer(
+    engine: &Engine,
+    org: &OrgScope,
+    clock: &ManualClock,
+    external_id: &str,
+    tag: &Tag,
+) -> (Workspace, WorkspaceScope) {
+    tick(clock);
+    let issued = org
+        .scoped_token(
+            &ScopedTokenRequest::new(ext(external_id))
+                .source_tags(selection([tag]))
+                .connection_tags(selection([tag])),
+        )
+        .unwrap();
+    let scope = engine.authenticate(issued.token.expose()).unwrap();
+    assert_eq!(scope.workspace_id(), issued.workspace_id);
+    (org.get_workspace(issued.workspace_id).unwrap(), scope)
+}
+
+/// A request for a source from `template`, with the customer's secret `api_key`.
+fn from_template(
+    template: &SourceTemplate,
+    source_name: &str,
+    api_key: &str,
+) -> NewSourceFromTemplate {
+    NewSourceFromTemplate {
+        template_id: template.id,
+        name: name(source_name),
+        config: ConnectorConfig::from_json(&format!(r#"{{"api_key":"{api_key}"}}"#)).unwrap(),
+    }
+}
+
+/// What a workspace made from its organization's templates.
+struct Made {
+    made: SourceFromTemplate,
+    /// The customer's secret in the source's configuration (`/api_key`).
+    secret: String,
+}
+
+/// Makes a source from `catalog`'s source template in `scope`, which sees `catalog` only: the
+/// source, and the destination and connection of its connection template.
+fn make_source(
+    scope: &WorkspaceScope,
+    catalog: &Catalog,
+    clock: &ManualClock,
+    label: &str,
+) -> Made {
+    let secret = format!("sk_live_{label}_customer");
+    tick(clock);
+    let made = scope
+        .create_source_from_template(from_template(
+            &catalog.source_template,
+            &format!("{label} payments"),
+            &secret,
+        ))
+        .unwrap();
+    assert_eq!(made.source.workspace_id, scope.workspace_id());
+    assert_eq!(made.source.config.as_map()["api_key"], SECRET_MASK);
+    assert_eq!(made.source.config.as_map()["webhook_secret"], SECRET_MASK);
+    assert_eq!(made.destinations.len(), 1);
+    assert_eq!(
+        made.destinations[0].template_id,
+        Some(catalog.connection_template.id)
+    );
+    assert_eq!(
+        made.destinations[0].config.as_map()["access_key"],
+        SECRET_MASK
+    );
+    assert_eq!(made.connections.len(), 1);
+    assert_eq!(made.connections[0].source_id, made.source.id);
+    assert_eq!(made.connections[0].destination_id, made.destinations[0].id);
+    Made { made, secret }
+}
+
+/// Org 1 with workspace A, org 2, and workspace B (in org 2, or in org 1 as A's sibling). Each
+/// workspace's organization has a catalog labelled for it (`alpha` for A, `bravo` for B; both
+/// in org 1 when B is A's sibling), each workspace selects its own catalog only, and each made
+/// a source from it, with the destination and connection of its connection template. So both
+/// workspaces hold secrets sealed with their own data keys, and both catalogs hold secrets
+/// sealed under the master key.
+///
+/// Unlike [`World`], B is made first and A last: the leaky `load_workspace` and
+/// `load_token_state` return the newest workspace, so A's own workspace reads (and its token)
+/// are right, and the only leak a test meets is the one it is about.
+struct TemplateWorld {
+    engine: Engine,
+    clock: Arc<ManualClock>,
+    store: Arc<LeakyStore>,
+    /// Org 1, A's organization.
+    org_a: OrgScope,
+    /// Org 2, whether or not B is in it.
+    org2: OrgScope,
+    /// B's organization: org 2, or org 1 when B is A's sibling.
+    org_b: OrgScope,
+    a_catalog: Catalog,
+    b_catalog: Catalog,
+    /// A's scope, from a scoped token.
+    a: WorkspaceScope,
+    a_made: Made,
+    b_workspace: Workspace,
+    b_made: Made,
+}
+
+impl TemplateWorld {
+    fn build(neighbour: Neighbour) -> Self {
+        let clock = new_clock();
+        let store = Arc::new(LeakyStore::new(Leak::TenantRows));
+        let engine = engine_over(store.clone(), clock.clone());
+        let (_, key1) = engine.create_organization("Org One").unwrap();
+        let (_, key2) = engine.create_organization("Org Two").unwrap();
+        let org_a = engine.authenticate_org(key1.expose()).unwrap();
+        let org2 = engine.authenticate_org(key2.expose()).unwrap();
+        let org_b = match neighbour {
+            Neighbour::OtherOrg => org2.clone(),
+            Neighbour::SameOrg => org_a.clone(),
+        };
+        let a_catalog = make_catalog(&org_a, &clock, "alpha");
+        let b_catalog = make_catalog(&org_b, &clock, "bravo");
+
+        let (b_workspace, b) = customer(&engine, &org_b, &clock, "cust-b", &b_catalog.tag);
+        let b_made = make_source(&b, &b_catalog, &clock, "bravo");
+        let (_, a) = customer(&engine, &org_a, &clock, "cust-a", &a_catalog.tag);
+        let a_made = make_source(&a, &a_catalog, &clock, "alpha");
+
+        assert_eq!(
+            engine.isolation_breaches(),
+            0,
+            "the fixture itself breached"
+        );
+        Self {
+            engine,
+            clock,
+            store,
+            org_a,
+            org2,
+            org_b,
+            a_catalog,
+            b_catalog,
+            a,
+            a_made,
+            b_workspace,
+            b_made,
+        }
+    }
+
+    /// Text that identifies B, its objects, its catalog or another organization; none of it
+    /// may reach A.
+    fn b_data(&self) -> Vec<String> {
+        let made = &self.b_made.made;
+        let catalog = &self.b_catalog;
+        let mut data = vec![
+            self.b_workspace.id.to_string(),
+            self.b_workspace.external_id.to_string(),
+            made.source.id.to_string(),
+            made.source.name.to_string(),
+            made.destinations[0].id.to_string(),
+            made.destinations[0].name.to_string(),
+            made.connections[0].id.to_string(),
+            "bravo-acct".to_owned(),
+            "bravo-lake".to_owned(),
+            catalog.source_template.id.to_string(),
+            catalog.source_template.name.to_string(),
+            catalog.connection_template.id.to_string(),
+            catalog.connection_template.name.to_string(),
+            self.org2.org_id().to_string(),
+            self.org2.organization().name.to_string(),
+        ];
+        data.extend(self.b_secrets());
+        data
+    }
+
+    /// B's secrets, and its catalog's.
+    fn b_secrets(&self) -> Vec<String> {
+        vec![
+            self.b_made.secret.clone(),
+            self.b_catalog.template_secret.clone(),
+            self.b_catalog.destination_secret.clone(),
+        ]
+    }
+
+    /// A's secrets, and its catalog's.
+    fn a_secrets(&self) -> Vec<String> {
+        vec![
+            self.a_made.secret.clone(),
+            self.a_catalog.template_secret.clone(),
+            self.a_catalog.destination_secret.clone(),
+        ]
+    }
+
+    /// Runs `call` and asserts it was refused as a breach on a `kind`, counted exactly once,
+    /// with an error naming nothing of B's; returns the error.
+    #[track_caller]
+    fn assert_refused<T: fmt::Debug>(
+        &self,
+        kind: ObjectKind,
+        call: impl FnOnce() -> Result<T>,
+    ) -> Error {
+        let before = self.engine.isolation_breaches();
+        let result = call();
+        let after = self.engine.isolation_breaches();
+        let err = match result {
+            Err(err @ Error::IsolationBreach { kind: k }) if k == kind => err,
+            other => panic!("expected an isolation breach on a {kind}, got {other:?}"),
+        };
+        assert_eq!(
+            after,
+            before + 1,
+            "a refused call must be counted exactly once"
+        );
+        self.assert_names_none(&err, &self.b_data());
+        err
+    }
+
+    /// Asserts that neither the text nor the `Debug` of `err` holds any of `texts`.
+    #[track_caller]
+    fn assert_names_none(&self, err: &Error, texts: &[String]) {
+        let text = format!("{err} / {err:?}");
+        for t in texts {
+            assert!(
+                !text.contains(t.as_str()),
+                "the error `{text}` reveals `{t}`"
+            );
+        }
+    }
+
+    /// A's source and destination rows as stored, and A's connections.
+    fn a_rows_in_store(&self) -> (Vec<EndpointRow>, Vec<Connection>) {
+        let ws = self.a.workspace_id();
+        let t = self.store.tables();
+        (
+            t.endpoints
+                .iter()
+                .filter(|r| r.workspace_id == ws)
+                .cloned()
+                .collect(),
+            t.connections
+                .iter()
+                .filter(|c| c.workspace_id == ws)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// Asserts that the stored configurations and templates hold none of the secrets in clear.
+    #[track_caller]
+    fn assert_secrets_sealed_at_rest(&self) {
+        let t = self.store.tables();
+        let stored: Vec<String> = t
+            .endpoints
+            .iter()
+            .map(|r| format!("{} {:?}", r.config.to_json(), r.secrets))
+            .chain(
+                t.templates
+                    .iter()
+                    .map(|r| format!("{} {}", r.body, r.secrets.to_stored())),
+            )
+            .collect();
+        for secret in self.a_secrets().iter().chain(&self.b_secrets()) {
+            for text in &stored {
+                assert!(
+                    !text.contains(secret.as_str()),
+                    "`{secret}` is stored in clear"
+                );
+            }
+        }
+    }
+}
+
+/// The leaky store, with every catalog and data-key leak switched on, answers the catalog and
+/// secret paths correctly while only one organization has templates and one workspace holds
+/// secrets (org 2 exists, with neither): tags, templates, sources from templates reusing
+/// their destination, reveals, updates of secrets, tag renames and deletes, a master key
+/// rotation (which re-seals data keys, signing keys and template secrets) and deleting the
+/// workspace. So the refusals and crypto failures below come from the foreign rows.
+#[test]
+fn catalog_paths_are_correct_when_only_own_rows_exist() {
+    let clock = new_clock();
+    let store = Arc::new(LeakyStore::new(Leak::TenantAndOrgRows));
+    let engine = engine_over(store.clone(), clock.clone());
+    let (_, key1) = engine.create_organization("Org One").unwrap();
+    engine.create_organization("Org Two").unwrap();
+    let org_a = engine.authenticate_org(key1.expose()).unwrap();
+    store.set_org_leaks(OrgLeaks {
+        templates_of_every_org: true,
+        ..OrgLeaks::default()
+    });
+    store.set_tenant_leaks(TenantLeaks {
+        first_data_key: true,
+    });
+
+    // Tags and templates.
+    let catalog = make_catalog(&org_a, &clock, "alpha");
+    tick(&clock);
+    org_a.create_tag(&tag("beta")).unwrap();
+    assert_eq!(
+        org_a
+            .list_tags()
+            .unwrap()
+            .iter()
+            .map(|t| t.name.clone())
+            .collect::<Vec<_>>(),
+        vec![tag("alpha"), tag("beta")]
+    );
+    assert!(matches!(
+        org_a.create_tag(&tag("alpha")),
+        Err(Error::Conflict { .. })
+    ));
+    assert_eq!(
+        org_a.list_source_templates(None).unwrap(),
+        vec![catalog.source_template.clone()]
+    );
+    assert_eq!(
+        org_a
+            .list_source_templates(Some(&selection([&tag("beta")])))
+            .unwrap(),
+        vec![]
+    );
+    assert_eq!(
+        org_a
+            .get_source_template(catalog.source_template.id)
+            .unwrap(),
+        catalog.source_template
+    );
+    assert_eq!(
+        org_a.list_connection_templates(None).unwrap(),
+        vec![catalog.connection_template.clone()]
+    );
+    assert_eq!(
+        org_a
+            .get_connection_template(catalog.connection_template.id)
+            .unwrap(),
+        catalog.connection_template
+    );
+
+    // A customer's workspace sees its templates and makes sources from them; the second
+    // source reuses the first one's destination.
+    let (a_workspace, a) = customer(&engine, &org_a, &clock, "cust-a", &catalog.tag);
+    assert_eq!(
+        a.source_templates().unwrap(),
+        vec![catalog.source_template.clone()]
+    );
+    assert_eq!(
+        a.connection_templates().unwrap(),
+        vec![catalog.connection_template.clone()]
+    );
+    let first = make_source(&a, &catalog, &clock, "alpha");
+    tick(&clock);
+    let second = a
+        .create_source_from_template(from_template(
+            &catalog.source_template,
+            "alpha second",
+            "sk_live_alpha_second",
+        ))
+        .unwrap();
+    assert_eq!(second.destinations, first.made.destinations);
+    assert_eq!(second.connections[0].source_id, second.source.id);
+    assert_eq!(
+        second.connections[0].destination_id,
+        first.made.destinations[0].id
+    );
+    assert_eq!(
+        a.list_destinations(&Page::first(10)).unwrap().items,
+        first.made.destinations
+    );
+
+    // Reveals: the customer's secret and the template's, the destination's.
+    let reveal_source = |id: SourceId| org_a.reveal_source_config(a_workspace.id, id).unwrap();
+    let revealed = reveal_source(first.made.source.id);
+    assert_eq!(revealed.as_map()["api_key"], first.secret.as_str());
+    assert_eq!(
+        revealed.as_map()["webhook_secret"],
+        catalog.template_secret.as_str()
+    );
+    assert_eq!(revealed.as_map()["account"], "alpha-acct");
+    assert_eq!(
+        reveal_source(second.source.id).as_map()["api_key"],
+        "sk_live_alpha_second"
+    );
+    let destination = org_a
+        .reveal_destination_config(a_workspace.id, first.made.destinations[0].id)
+        .unwrap();
+    assert_eq!(
+        destination.as_map()["access_key"],
+        catalog.destination_secret.as_str()
+    );
+    assert_eq!(
+        a.get_source(first.made.source.id).unwrap().config.as_map()["api_key"],
+        SECRET_MASK
+    );
+
+    // A new secret through the customer's scope; the masked template secret is kept.
+    tick(&clock);
+    let updated = a
+        .update_source(
+            first.made.source.id,
+            &ConnectorUpdate {
+                name: None,
+                config: Some(
+                    ConnectorConfig::from_json(
+                        r#"{"account":"alpha-acct","api_key":"sk_live_alpha_rotated"}"#,
+                    )
+                    .unwrap(),
+                ),
+            },
+        )
+        .unwrap();
+    assert_eq!(updated.config.as_map()["api_key"], SECRET_MASK);
+    let revealed = reveal_source(first.made.source.id);
+    assert_eq!(revealed.as_map()["api_key"], "sk_live_alpha_rotated");
+    assert_eq!(
+        revealed.as_map()["webhook_secret"],
+        catalog.template_secret.as_str()
+    );
+
+    // Template updates and tag renames reach the workspace; a deleted tag matches nothing.
+    tick(&clock);
+    let renamed = org_a
+        .update_source_template(
+            catalog.source_template.id,
+            &SourceTemplateUpdate {
+                name: Some(name("alpha payments v2")),
+                ..SourceTemplateUpdate::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(a.source_templates().unwrap(), vec![renamed.clone()]);
+    org_a.rename_tag(&tag("alpha"), &tag("gamma")).unwrap();
+    assert_eq!(
+        org_a.get_workspace(a_workspace.id).unwrap().source_tags,
+        selection([&tag("gamma")])
+    );
+    assert_eq!(
+        a.source_templates().unwrap()[0].tags,
+        BTreeSet::from([tag("gamma")])
+    );
+    assert!(matches!(
+        org_a.rename_tag(&tag("gamma"), &tag("beta")),
+        Err(Error::Conflict { .. })
+    ));
+    org_a.delete_tag(&tag("gamma")).unwrap();
+    assert_eq!(a.source_templates().unwrap(), vec![]);
+    assert_eq!(a.connection_templates().unwrap(), vec![]);
+    assert!(
+        org_a
+            .get_source_template(catalog.source_template.id)
+            .unwrap()
+            .tags
+            .is_empty()
+    );
+
+    // A new master key: data keys, signing keys and template secrets are re-sealed under it.
+    let kid = org_a.signing_keys().unwrap()[0].kid.clone();
+    let hs256 = org_a.reveal_hs256_secret(&kid).unwrap().expose().to_vec();
+    let resealed = engine
+        .rotate_master_key(MasterKey::generate().unwrap())
+        .unwrap();
+    // One data key, a signing key per organization, two templates.
+    assert_eq!(resealed, 5);
+    assert_eq!(
+        reveal_source(second.source.id).as_map()["api_key"],
+        "sk_live_alpha_second"
+    );
+    assert_eq!(org_a.reveal_hs256_secret(&kid).unwrap().expose(), hs256);
+    org_a
+        .update_workspace(
+            a_workspace.id,
+            &WorkspaceUpdate {
+                source_tags: Some(TagSelection::default()),
+                ..WorkspaceUpdate::default()
+            },
+        )
+        .unwrap();
+    tick(&clock);
+    let third = a
+        .create_source_from_template(from_template(
+            &renamed,
+            "alpha third",
+            "sk_live_alpha_third",
+        ))
+        .unwrap();
+    let revealed = reveal_source(third.source.id);
+    assert_eq!(
+        revealed.as_map()["webhook_secret"],
+        catalog.template_secret.as_str()
+    );
+    assert_eq!(revealed.as_map()["api_key"], "sk_live_alpha_third");
+    // Past the key cache: a token's signing key is unsealed under the new master key.
+    clock.advance(Duration::from_secs(120));
+    let issued = org_a
+        .scoped_token(&ScopedTokenRequest::new(ext("cust-a")))
+        .unwrap();
+    assert_eq!(
+        engine
+            .authenticate(issued.token.expose())
+            .unwrap()
+            .workspace_id(),
+        a_workspace.id
+    );
+
+    // Deleting templates, then the workspace with everything in it.
+    org_a
+        .delete_source_template(catalog.source_template.id)
+        .unwrap();
+    org_a
+        .delete_connection_template(catalog.connection_template.id)
+        .unwrap();
+    assert_eq!(org_a.list_source_templates(None).unwrap(), vec![]);
+    assert_eq!(org_a.list_connection_templates(None).unwrap(), vec![]);
+    assert!(
+        org_a
+            .get_source_template(catalog.source_template.id)
+            .unwrap_err()
+            .is_not_found()
+    );
+    org_a.delete_workspace(a_workspace.id).unwrap();
+    assert!(
+        org_a
+            .get_workspace(a_workspace.id)
+            .unwrap_err()
+            .is_not_found()
+    );
+    {
+        let t = store.tables();
+        assert!(t.workspaces.is_empty());
+        assert!(t.endpoints.is_empty());
+        assert!(t.connections.is_empty());
+        assert!(t.data_keys.is_empty());
+    }
+    assert_eq!(engine.isolation_breaches(), 0);
+}
+
+/// (a) `list_templates` and `get_template` answer with every organization's templates: every
+/// organization-level and workspace-level template read fails closed, a source is never made
+/// from org 2's template, and no error names anything of org 2's catalog.
+#[test]
+fn another_orgs_templates_are_refused() {
+    let w = TemplateWorld::build(Neighbour::OtherOrg);
+    let b = &w.b_catalog;
+    w.store.set_org_leaks(OrgLeaks {
+        templates_of_every_org: true,
+        ..OrgLeaks::default()
+    });
+    let a_rows = w.a_rows_in_store();
+
+    // Organization level. A filter only org 1's template matches does not help: every row is
+    // checked before any is filtered.
+    w.assert_refused(ObjectKind::SourceTemplate, || {
+        w.org_a.list_source_templates(None)
+    });
+    w.assert_refused(ObjectKind::SourceTemplate, || {
+        w.org_a
+            .list_source_templates(Some(&selection([&w.a_catalog.tag])))
+    });
+    w.assert_refused(ObjectKind::SourceTemplate, || {
+        w.org_a.get_source_template(b.source_template.id)
+    });
+    w.assert_refused(ObjectKind::ConnectionTemplate, || {
+        w.org_a.list_connection_templates(None)
+    });
+    w.assert_refused(ObjectKind::ConnectionTemplate, || {
+        w.org_a.get_connection_template(b.connection_template.id)
+    });
+    // Writes read the template through the check first: org 2's is never changed.
+    w.assert_refused(ObjectKind::SourceTemplate, || {
+        w.org_a.update_source_template(
+            b.source_template.id,
+            &SourceTemplateUpdate {
+                name: Some(name("taken over")),
+                ..SourceTemplateUpdate::default()
+            },
+        )
+    });
+    w.assert_refused(ObjectKind::SourceTemplate, || {
+        w.org_a.delete_source_template(b.source_template.id)
+    });
+
+    // Workspace level: A selects only its own catalog, yet org 2's rows fail the whole call.
+    w.assert_refused(ObjectKind::SourceTemplate, || w.a.source_templates());
+    w.assert_refused(ObjectKind::ConnectionTemplate, || {
+        w.a.connection_templates()
+    });
+
+    // A source from org 2's template: refused, as a breach or as a template A does not see,
+    // and never made.
+    tick(&w.clock);
+    let before = w.engine.isolation_breaches();
+    let result = w.a.create_source_from_template(from_template(
+        &b.source_template,
+        "alpha from bravo",
+        "sk_live_alpha_stolen",
+    ));
+    let err = match result {
+        Err(err @ Error::IsolationBreach { .. }) => {
+            assert!(matches!(
+                err,
+                Error::IsolationBreach {
+                    kind: ObjectKind::SourceTemplate
+                }
+            ));
+            assert_eq!(w.engine.isolation_breaches(), before + 1);
+            err
+        }
+        Err(err @ Error::PermissionDenied { .. }) => {
+            assert_eq!(
+                err.to_string(),
+                "permission denied for `sources:create`: template not available to this workspace"
+            );
+            err
+        }
+        other => panic!("a source from org 2's template: {other:?}"),
+    };
+    w.assert_names_none(&err, &w.b_data());
+    // From A's own template: org 2's connection templates are listed with A's, and fail the
+    // call before anything is stored.
+    w.assert_refused(ObjectKind::ConnectionTemplate, || {
+        w.a.create_source_from_template(from_template(
+            &w.a_catalog.source_template,
+            "alpha second",
+            "sk_live_alpha_second",
+        ))
+    });
+    assert_eq!(w.a_rows_in_store(), a_rows);
+
+    // Control: a lookup of org 1's own template by id gets the right row despite the leak.
+    assert_eq!(
+        w.org_a
+            .get_source_template(w.a_catalog.source_template.id)
+            .unwrap(),
+        w.a_catalog.source_template
+    );
+    // Org 2's catalog is as it was.
+    w.store.set_org_leaks(OrgLeaks::default());
+    assert_eq!(
+        w.org2.get_source_template(b.source_template.id).unwrap(),
+        b.source_template
+    );
+    assert_eq!(
+        w.org2.list_source_templates(None).unwrap(),
+        vec![b.source_template.clone()]
+    );
+}
+
+/// (b) `insert_source_with_pipelines` looks up the destination of each connection template
+/// without the workspace: once A also selects its sibling B's connection template, the lookup
+/// answers with B's destination of it (the oldest), and making a source fails closed with
+/// nothing of B's. (Only a sibling shares connection templates with A, so this leak cannot
+/// reach another organization.)
+///
+/// By the time the engine checks what the leaky store returned, the store has committed A's
+/// new source, A's own destination of B's template, and A's connections from the new source,
+/// one of them to B's destination (a row of A's naming B's destination): the engine checks
+/// rows after the store's transaction, as for the leaky updates above, so those rows are not
+/// asserted on either way.
+#[test]
+fn pipeline_destination_of_another_workspace_is_refused() {
+    let w = TemplateWorld::build(Neighbour::SameOrg);
+    // Control: with A's own connection template, the template-only lookup finds A's own
+    // destination, which a second source reuses.
+    tick(&w.clock);
+    let again =
+        w.a.create_source_from_template(from_template(
+            &w.a_catalog.source_template,
+            "alpha second",
+            "sk_live_alpha_second",
+        ))
+        .unwrap();
+    assert_eq!(again.destinations, w.a_made.made.destinations);
+
+    w.org_a
+        .update_workspace(
+            w.a.workspace_id(),
+            &WorkspaceUpdate {
+                connection_tags: Some(selection([&w.a_catalog.tag, &w.b_catalog.tag])),
+                ..WorkspaceUpdate::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        w.a.connection_templates().unwrap(),
+        vec![
+            w.a_catalog.connection_template.clone(),
+            w.b_catalog.connection_template.clone()
+        ]
+    );
+    tick(&w.clock);
+    let stored_before = {
+        let t = w.store.tables();
+        (t.endpoints.len(), t.connections.len())
+    };
+    w.assert_refused(ObjectKind::Destination, || {
+        w.a.create_source_from_template(from_template(
+            &w.a_catalog.source_template,
+            "alpha third",
+            "sk_live_alpha_third",
+        ))
+    });
+    // The guard ran before the store's commit: nothing of the refused call was kept, so no
+    // connection of A's points at B's destination.
+    let stored_after = {
+        let t = w.store.tables();
+        (t.endpoints.len(), t.connections.len())
+    };
+    assert_eq!(stored_after, stored_before, "the refused call stored rows");
+    assert!(
+        !w.store.tables().connections.iter().any(|c| {
+            c.workspace_id == w.a.workspace_id()
+                && w.b_made
+                    .made
+                    .destinations
+                    .iter()
+                    .any(|d| d.id == c.destination_id)
+        }),
+        "a connection of A's points at B's destination"
+    );
+    // B's destination is as it was.
+    let b_destination = &w.b_made.made.destinations[0];
+    let stored = w
+        .store
+        .tables()
+        .endpoints
+        .iter()
+        .find(|r| r.id == *b_destination.id.as_uuid())
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (stored.workspace_id, &stored.name, &stored.config),
+        (
+            b_destination.workspace_id,
+            &b_destination.name,
+            &b_destination.config
+        )
+    );
+}
+
+/// (c) `workspace_data_key` answers A with the first data key stored, B's. A data key is
+/// sealed bound to its organization and workspace, so B's does not open as A's: revealing
+/// A's secrets fails with a crypto error (naming no secret of A's or B's), and nothing is
+/// sealed with B's key for A: neither a new source nor a new secret is stored.
+#[test]
+fn another_workspaces_data_key_does_not_open() {
+    for neighbour in NEIGHBOURS {
+        let w = TemplateWorld::build(neighbour);
+        w.store.set_tenant_leaks(TenantLeaks {
+            first_data_key: true,
+        });
+        assert_eq!(w.store.tables().data_keys[0].workspace_id, w.b_workspace.id);
+        let a_ws = w.a.workspace_id();
+        let a_source = w.a_made.made.source.id;
+        let a_rows = w.a_rows_in_store();
+        let secrets: Vec<String> = w
+            .a_secrets()
+            .into_iter()
+            .chain(w.b_secrets())
+            .chain([
+                "sk_live_alpha_second".to_owned(),
+                "sk_live_alpha_rotated".to_owned(),
+            ])
+            .collect();
+        let assert_crypto = |result: Result<String>| match result {
+            Err(err @ Error::Crypto { .. }) => w.assert_names_none(&err, &secrets),
+            other => panic!("expected a crypto error, got {other:?}"),
+        };
+
+        // Reveals.
+        assert_crypto(
+            w.org_a
+                .reveal_source_config(a_ws, a_source)
+                .map(|c| c.to_json()),
+        );
+        assert_crypto(
+            w.org_a
+                .reveal_destination_config(a_ws, w.a_made.made.destinations[0].id)
+                .map(|c| c.to_json()),
+        );
+        // Seals: a new source with a secret, a new secret for A's source.
+        tick(&w.clock);
+        assert_crypto(
+            w.a.create_source_from_template(from_template(
+                &w.a_catalog.source_template,
+                "alpha second",
+                "sk_live_alpha_second",
+            ))
+            .map(|made| format!("{made:?}")),
+        );
+        assert_crypto(
+            w.a.update_source(
+                a_source,
+                &ConnectorUpdate {
+                    name: None,
+                    config: Some(
+                        ConnectorConfig::from_json(
+                            r#"{"account":"alpha-acct","api_key":"sk_live_alpha_rotated"}"#,
+                        )
+                        .unwrap(),
+                    ),
+                },
+            )
+            .map(|source| format!("{source:?}")),
+        );
+        assert_eq!(w.a_rows_in_store(), a_rows);
+        // The AAD stopped these, not the guard: nothing was counted.
+        assert_eq!(w.engine.isolation_breaches(), 0);
+
+        // Control: with the lookup right again, each workspace's key opens its own secrets.
+        w.store.set_tenant_leaks(TenantLeaks::default());
+        let revealed = w.org_a.reveal_source_config(a_ws, a_source).unwrap();
+        assert_eq!(revealed.as_map()["api_key"], w.a_made.secret.as_str());
+        assert_eq!(
+            revealed.as_map()["webhook_secret"],
+            w.a_catalog.template_secret.as_str()
+        );
+        let revealed = w
+            .org_b
+            .reveal_source_config(w.b_workspace.id, w.b_made.made.source.id)
+            .unwrap();
+        assert_eq!(revealed.as_map()["api_key"], w.b_made.secret.as_str());
+        w.assert_secrets_sealed_at_rest();
+    }
+}
+
+/// (d) The leaky `get_endpoint` answers by id only: A's organization revealing B's source or
+/// destination through A's workspace is refused as a breach, so B's sealed secrets are never
+/// opened, and no error names them. The secrets are sealed at rest too.
+#[test]
+fn revealing_another_workspaces_secrets_is_refused() {
+    for neighbour in NEIGHBOURS {
+        let w = TemplateWorld::build(neighbour);
+        let b = &w.b_made.made;
+        let a_ws = w.a.workspace_id();
+        w.assert_refused(ObjectKind::Source, || {
+            w.org_a.reveal_source_config(a_ws, b.source.id)
+        });
+        w.assert_refused(ObjectKind::Destination, || {
+            w.org_a
+                .reveal_destination_config(a_ws, b.destinations[0].id)
+        });
+        w.assert_refused(ObjectKind::Source, || w.a.get_source(b.source.id));
+        // An update sending B's masked secret back would keep it: refused before any sealing.
+        w.assert_refused(ObjectKind::Source, || {
+            w.a.update_source(
+                b.source.id,
+                &ConnectorUpdate {
+                    name: None,
+                    config: Some(b.source.config.clone()),
+                },
+            )
+        });
+        w.assert_secrets_sealed_at_rest();
+
+        // Control: A's own secrets are revealed to A's organization.
+        let revealed = w
+            .org_a
+            .reveal_source_config(a_ws, w.a_made.made.source.id)
+            .unwrap();
+        assert_eq!(revealed.as_map()["api_key"], w.a_made.secret.as_str());
+        let revealed = w
+            .org_a
+            .reveal_destination_config(a_ws, w.a_made.made.destinations[0].id)
+            .unwrap();
+        assert_eq!(
+            revealed.as_map()["access_key"],
+            w.a_catalog.destination_secret.as_str()
+        );
+    }
 }

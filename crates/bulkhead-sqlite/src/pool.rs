@@ -67,6 +67,10 @@ fn configure(conn: &Connection, options: &SqliteOptions) -> Result<()> {
         .ctx("could not set synchronous")?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .ctx("could not enable foreign keys")?;
+    // Deleted content is overwritten, so a deleted workspace's sealed data key does not
+    // linger in free pages of the file (crypto-shredding relies on it being gone).
+    conn.pragma_update(None, "secure_delete", "ON")
+        .ctx("could not enable secure delete")?;
     conn.set_prepared_statement_cache_capacity(options.statement_cache);
     Ok(())
 }

@@ -5,11 +5,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
-use bulkhead_core::store::{EndpointKind, EndpointRow, TokenState};
+use bulkhead_core::secrets::SealedSecrets;
+use bulkhead_core::store::{EndpointKind, EndpointRow, TemplateKind, TemplateRow, TokenState};
 use bulkhead_core::{
     Algorithm, Connection, ConnectionId, Connector, ConnectorConfig, DestinationId, Error,
     ExternalId, Name, OrgId, OrgKeyId, OrgSettings, Organization, Result, Schedule, SourceId,
-    StorageError, SyncRun, SyncRunId, TagSelection, Timestamp, Workspace, WorkspaceId,
+    StorageError, SyncRun, SyncRunId, TagInfo, TagSelection, Timestamp, Workspace, WorkspaceId,
 };
 use rusqlite::types::FromSql;
 use rusqlite::{Params, Row, Statement};
@@ -193,7 +194,7 @@ pub(crate) fn signing_key(row: &Row<'_>) -> Result<SigningKeyRow> {
 /// Columns of `sources` and `destinations`, in the order [`endpoint`] reads them.
 macro_rules! endpoint_columns {
     () => {
-        "id, org_id, workspace_id, name, connector, config, created_at, updated_at"
+        "id, org_id, workspace_id, name, connector, config, created_at, updated_at, template_id, secrets"
     };
 }
 pub(crate) use endpoint_columns;
@@ -210,6 +211,45 @@ pub(crate) fn endpoint(kind: EndpointKind, row: &Row<'_>) -> Result<EndpointRow>
         config: ConnectorConfig::from_json(&config).map_err(|e| corrupt("config", e))?,
         created_at: time(row, 6, "created_at")?,
         updated_at: time(row, 7, "updated_at")?,
+        template_id: col(row, 8, "template_id")?,
+        secrets: sealed(row, 9)?,
+    })
+}
+
+fn sealed(row: &Row<'_>, index: usize) -> Result<SealedSecrets> {
+    let text: String = col(row, index, "secrets")?;
+    SealedSecrets::from_stored(&text).map_err(|e| corrupt("secrets", e))
+}
+
+/// Columns of `source_templates` and `connection_templates`, in the order [`template`] reads
+/// them.
+macro_rules! template_columns {
+    () => {
+        "id, org_id, name, tags, body, secrets, created_at, updated_at"
+    };
+}
+pub(crate) use template_columns;
+
+pub(crate) fn template(kind: TemplateKind, row: &Row<'_>) -> Result<TemplateRow> {
+    let tags: String = col(row, 3, "tags")?;
+    Ok(TemplateRow {
+        kind,
+        id: col(row, 0, "id")?,
+        org_id: id(row, 1, "org_id", OrgId::from_uuid)?,
+        name: name(row, 2)?,
+        tags: serde_json::from_str(&tags)
+            .map_err(|e| corrupt("tags", Error::invalid_input("tags", e.to_string())))?,
+        body: col(row, 4, "body")?,
+        secrets: sealed(row, 5)?,
+        created_at: time(row, 6, "created_at")?,
+        updated_at: time(row, 7, "updated_at")?,
+    })
+}
+
+pub(crate) fn tag(row: &Row<'_>) -> Result<TagInfo> {
+    Ok(TagInfo {
+        name: parse(row, 0, "name")?,
+        created_at: time(row, 1, "created_at")?,
     })
 }
 

@@ -3,11 +3,14 @@
 //! no workspace), with the ids bound as parameters.
 
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
-use bulkhead_core::store::{After, EndpointKind, EndpointRow, Store, SyncFinish, TokenState};
+use bulkhead_core::store::{
+    After, EndpointKind, EndpointPatch, EndpointRow, Pipeline, SealedItem, Store, SyncFinish,
+    TemplateKind, TemplateRow, TokenState,
+};
 use bulkhead_core::{
-    Connection, ConnectionId, ConnectionUpdate, ConnectorUpdate, Error, ExternalId, ObjectKind,
-    OrgCtx, OrgId, OrgKeyId, OrgSettings, Organization, Result, SyncRun, SyncRunId, TagSelection,
-    Tenant, Timestamp, Workspace, WorkspaceFilter, WorkspaceId, WorkspaceUpdate,
+    Connection, ConnectionId, ConnectionUpdate, DestinationId, Error, ExternalId, ObjectKind,
+    OrgCtx, OrgId, OrgKeyId, OrgSettings, Organization, Result, SyncRun, SyncRunId, Tag, TagInfo,
+    TagSelection, Tenant, Timestamp, Workspace, WorkspaceFilter, WorkspaceId, WorkspaceUpdate,
 };
 use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
@@ -16,7 +19,7 @@ use crate::rows::{
     self, collect, connection_columns, endpoint_columns, first, org_columns, org_key_columns,
     signing_key_columns, sql_count, sync_run_columns, workspace_columns,
 };
-use crate::{Ctx, SqliteStore};
+use crate::{Ctx, SqliteStore, catalog};
 
 /// The statements of one endpoint table (`sources` or `destinations`).
 struct EndpointSql {
@@ -37,7 +40,7 @@ macro_rules! endpoint_sql {
                 $table,
                 " (",
                 endpoint_columns!(),
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
             ),
             get: concat!(
                 "SELECT ",
@@ -64,7 +67,8 @@ macro_rules! endpoint_sql {
             update: concat!(
                 "UPDATE ",
                 $table,
-                " SET name = COALESCE(?3, name), config = COALESCE(?4, config), updated_at = ?5",
+                " SET name = COALESCE(?3, name), config = COALESCE(?4, config),",
+                " secrets = COALESCE(?5, secrets), updated_at = ?6",
                 " WHERE workspace_id = ?1 AND id = ?2 RETURNING ",
                 endpoint_columns!()
             ),
@@ -480,6 +484,75 @@ impl Store for SqliteStore {
             .write(|tx| apply_workspace_update(tx, org, id, update, now))
     }
 
+    fn delete_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
+        self.pool.write(|tx| catalog::delete_workspace(tx, org, id))
+    }
+
+    fn create_tag(&self, org: &OrgCtx, name: &Tag, now: Timestamp) -> Result<TagInfo> {
+        self.pool
+            .write(|tx| catalog::create_tag(tx, org, name, now))
+    }
+
+    fn list_tags(&self, org: &OrgCtx) -> Result<Vec<TagInfo>> {
+        self.pool.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT name, created_at FROM tags WHERE org_id = ?1 ORDER BY name")
+                .ctx("could not prepare a query")?;
+            collect(&mut stmt, params![org.org_id().as_uuid()], rows::tag)
+        })
+    }
+
+    fn rename_tag(&self, org: &OrgCtx, from: &Tag, to: &Tag) -> Result<bool> {
+        self.pool.write(|tx| catalog::rename_tag(tx, org, from, to))
+    }
+
+    fn delete_tag(&self, org: &OrgCtx, name: &Tag) -> Result<bool> {
+        self.pool.write(|tx| catalog::delete_tag(tx, org, name))
+    }
+
+    fn insert_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<()> {
+        self.pool.write(|tx| catalog::insert_template(tx, org, row))
+    }
+
+    fn list_templates(&self, org: &OrgCtx, kind: TemplateKind) -> Result<Vec<TemplateRow>> {
+        self.pool
+            .read(|conn| catalog::list_templates(conn, org, kind))
+    }
+
+    fn get_template(
+        &self,
+        org: &OrgCtx,
+        kind: TemplateKind,
+        id: Uuid,
+    ) -> Result<Option<TemplateRow>> {
+        self.pool
+            .read(|conn| catalog::get_template(conn, org, kind, id))
+    }
+
+    fn replace_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<bool> {
+        self.pool
+            .write(|tx| catalog::replace_template(tx, org, row))
+    }
+
+    fn delete_template(&self, org: &OrgCtx, kind: TemplateKind, id: Uuid) -> Result<bool> {
+        self.pool.write(|tx| {
+            let deleted = tx
+                .prepare_cached(catalog::template_sql(kind).delete)
+                .ctx("could not prepare a delete")?
+                .execute(params![org.org_id().as_uuid(), id])
+                .ctx("could not delete the template")?;
+            Ok(deleted > 0)
+        })
+    }
+
+    fn reseal_all(
+        &self,
+        check: &[u8],
+        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
+    ) -> Result<u64> {
+        self.pool.write(|tx| catalog::reseal_all(tx, check, reseal))
+    }
+
     fn revoke_workspace_tokens(
         &self,
         org: &OrgCtx,
@@ -576,25 +649,95 @@ impl Store for SqliteStore {
     }
 
     fn insert_endpoint(&self, tenant: &Tenant, row: &EndpointRow) -> Result<()> {
-        let sql = endpoint_sql(row.kind);
+        self.pool.write(|tx| insert_endpoint(tx, tenant, row))
+    }
+
+    fn workspace_data_key(
+        &self,
+        tenant: &Tenant,
+        make: &dyn Fn() -> Result<Vec<u8>>,
+    ) -> Result<Option<Vec<u8>>> {
+        let ws = tenant.workspace_id();
+        let org = tenant.org_id();
+        let stored: Option<Option<Vec<u8>>> = self.pool.read(|conn| {
+            conn.prepare_cached("SELECT sealed_dek FROM workspaces WHERE id = ?1 AND org_id = ?2")
+                .ctx("could not prepare a query")?
+                .query_row(params![ws.as_uuid(), org.as_uuid()], |r| r.get(0))
+                .optional()
+                .ctx("could not read the data key")
+        })?;
+        match stored {
+            None => Ok(None),
+            Some(Some(sealed)) => Ok(Some(sealed)),
+            Some(None) => {
+                let candidate = make()?;
+                self.pool.write(|tx| {
+                    tx.prepare_cached(
+                        "UPDATE workspaces SET sealed_dek = COALESCE(sealed_dek, ?3)
+                         WHERE id = ?1 AND org_id = ?2 RETURNING sealed_dek",
+                    )
+                    .ctx("could not prepare an update")?
+                    .query_row(params![ws.as_uuid(), org.as_uuid(), candidate], |r| {
+                        r.get(0)
+                    })
+                    .optional()
+                    .ctx("could not store the data key")
+                })
+            }
+        }
+    }
+
+    fn insert_source_with_pipelines(
+        &self,
+        tenant: &Tenant,
+        source: &EndpointRow,
+        pipelines: &[Pipeline],
+        check: &dyn Fn(&[Pipeline]) -> Result<()>,
+    ) -> Result<Vec<Pipeline>> {
         self.pool.write(|tx| {
-            tx.prepare_cached(sql.insert)
+            insert_endpoint(tx, tenant, source)?;
+            let mut made = Vec::with_capacity(pipelines.len());
+            for (destination, connection) in pipelines {
+                let Some(template) = destination.template_id else {
+                    return Err(Error::conflict(
+                        "a pipeline destination needs its template id",
+                    ));
+                };
+                tx.prepare_cached(concat!(
+                    "INSERT INTO destinations (",
+                    endpoint_columns!(),
+                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    " ON CONFLICT (workspace_id, template_id) WHERE template_id IS NOT NULL",
+                    " DO NOTHING"
+                ))
                 .ctx("could not prepare an insert")?
-                .execute(params![
-                    row.id,
-                    tenant.org_id().as_uuid(),
-                    tenant.workspace_id().as_uuid(),
-                    row.name.as_str(),
-                    row.connector.as_str(),
-                    row.config.to_json(),
-                    row.created_at.unix_millis(),
-                    row.updated_at.unix_millis(),
-                ])
-                .ctx(format_args!(
-                    "could not store the {}",
-                    row.kind.object_kind()
-                ))?;
-            Ok(())
+                .execute(rusqlite::params_from_iter(endpoint_params(
+                    tenant,
+                    destination,
+                )))
+                .ctx("could not store the destination")?;
+                let mut stmt = tx
+                    .prepare_cached(concat!(
+                        "SELECT ",
+                        endpoint_columns!(),
+                        " FROM destinations WHERE workspace_id = ?1 AND template_id = ?2"
+                    ))
+                    .ctx("could not prepare a query")?;
+                let stored = first(
+                    &mut stmt,
+                    params![tenant.workspace_id().as_uuid(), template],
+                    |r| rows::endpoint(EndpointKind::Destination, r),
+                )?
+                .ok_or_else(|| Error::not_found(ObjectKind::Destination, template))?;
+                let connection = Connection {
+                    destination_id: DestinationId::from_uuid(stored.id)?,
+                    ..connection.clone()
+                };
+                insert_connection(tx, tenant, &connection)?;
+                made.push((stored, connection));
+            }
+            check(&made)?;
+            Ok(made)
         })
     }
 
@@ -652,7 +795,7 @@ impl Store for SqliteStore {
         tenant: &Tenant,
         kind: EndpointKind,
         id: Uuid,
-        update: &ConnectorUpdate,
+        patch: &EndpointPatch,
         now: Timestamp,
     ) -> Result<Option<EndpointRow>> {
         self.pool.write(|tx| {
@@ -664,8 +807,9 @@ impl Store for SqliteStore {
                 params![
                     tenant.workspace_id().as_uuid(),
                     id,
-                    update.name.as_ref().map(|n| n.as_str()),
-                    update.config.as_ref().map(|c| c.to_json()),
+                    patch.name.as_ref().map(|n| n.as_str()),
+                    patch.config.as_ref().map(|(c, _)| c.to_json()),
+                    patch.config.as_ref().map(|(_, s)| s.to_stored()),
                     now.unix_millis(),
                 ],
                 |r| rows::endpoint(kind, r),
@@ -698,43 +842,7 @@ impl Store for SqliteStore {
     }
 
     fn insert_connection(&self, tenant: &Tenant, row: &Connection) -> Result<()> {
-        self.pool.write(|tx| {
-            // Resolved inside the tenant: another workspace's id is simply not found.
-            exists_in_tenant(
-                tx,
-                "SELECT 1 FROM sources WHERE workspace_id = ?1 AND id = ?2",
-                tenant,
-                row.source_id.as_uuid(),
-                ObjectKind::Source,
-            )?;
-            exists_in_tenant(
-                tx,
-                "SELECT 1 FROM destinations WHERE workspace_id = ?1 AND id = ?2",
-                tenant,
-                row.destination_id.as_uuid(),
-                ObjectKind::Destination,
-            )?;
-            tx.prepare_cached(concat!(
-                "INSERT INTO connections (",
-                connection_columns!(),
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-            ))
-            .ctx("could not prepare an insert")?
-            .execute(params![
-                row.id.as_uuid(),
-                tenant.org_id().as_uuid(),
-                tenant.workspace_id().as_uuid(),
-                row.name.as_str(),
-                row.source_id.as_uuid(),
-                row.destination_id.as_uuid(),
-                row.status.as_str(),
-                row.schedule.as_text(),
-                row.created_at.unix_millis(),
-                row.updated_at.unix_millis(),
-            ])
-            .ctx("could not store the connection")?;
-            Ok(())
-        })
+        self.pool.write(|tx| insert_connection(tx, tenant, row))
     }
 
     fn get_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<Option<Connection>> {
@@ -1056,4 +1164,80 @@ fn apply_workspace_update(
         ],
         rows::workspace,
     )
+}
+
+fn insert_connection(
+    tx: &rusqlite::Transaction<'_>,
+    tenant: &Tenant,
+    row: &Connection,
+) -> Result<()> {
+    // Resolved inside the tenant: another workspace's id is simply not found.
+    exists_in_tenant(
+        tx,
+        "SELECT 1 FROM sources WHERE workspace_id = ?1 AND id = ?2",
+        tenant,
+        row.source_id.as_uuid(),
+        ObjectKind::Source,
+    )?;
+    exists_in_tenant(
+        tx,
+        "SELECT 1 FROM destinations WHERE workspace_id = ?1 AND id = ?2",
+        tenant,
+        row.destination_id.as_uuid(),
+        ObjectKind::Destination,
+    )?;
+    tx.prepare_cached(concat!(
+        "INSERT INTO connections (",
+        connection_columns!(),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+    ))
+    .ctx("could not prepare an insert")?
+    .execute(params![
+        row.id.as_uuid(),
+        tenant.org_id().as_uuid(),
+        tenant.workspace_id().as_uuid(),
+        row.name.as_str(),
+        row.source_id.as_uuid(),
+        row.destination_id.as_uuid(),
+        row.status.as_str(),
+        row.schedule.as_text(),
+        row.created_at.unix_millis(),
+        row.updated_at.unix_millis(),
+    ])
+    .ctx("could not store the connection")?;
+    Ok(())
+}
+
+/// The ten parameters of an endpoint insert, in [`endpoint_columns`] order.
+fn endpoint_params<'a>(
+    tenant: &Tenant,
+    row: &'a EndpointRow,
+) -> [Box<dyn rusqlite::ToSql + 'a>; 10] {
+    [
+        Box::new(row.id),
+        Box::new(*tenant.org_id().as_uuid()),
+        Box::new(*tenant.workspace_id().as_uuid()),
+        Box::new(row.name.as_str()),
+        Box::new(row.connector.as_str()),
+        Box::new(row.config.to_json()),
+        Box::new(row.created_at.unix_millis()),
+        Box::new(row.updated_at.unix_millis()),
+        Box::new(row.template_id),
+        Box::new(row.secrets.to_stored()),
+    ]
+}
+
+fn insert_endpoint(
+    tx: &rusqlite::Transaction<'_>,
+    tenant: &Tenant,
+    row: &EndpointRow,
+) -> Result<()> {
+    tx.prepare_cached(endpoint_sql(row.kind).insert)
+        .ctx("could not prepare an insert")?
+        .execute(rusqlite::params_from_iter(endpoint_params(tenant, row)))
+        .ctx(format_args!(
+            "could not store the {}",
+            row.kind.object_kind()
+        ))?;
+    Ok(())
 }

@@ -14,15 +14,18 @@ mod config;
 use std::sync::Arc;
 
 pub use bulkhead_core::{
-    Algorithm, Clock, Connection, ConnectionId, ConnectionStatus, ConnectionUpdate, Connector,
-    ConnectorConfig, ConnectorUpdate, CronExpr, Cursor, Destination, DestinationId, Error,
-    ExternalId, GetOrCreated, IssuedToken, Jwk, Jwks, MAX_PAGE_LIMIT, ManualClock, MasterKey, Name,
-    NewConnection, NewDestination, NewSource, ObjectKind, Operation, OperationSet, OrgId, OrgKeyId,
-    OrgKeyInfo, OrgKeySecret, OrgScope, OrgSettings, Organization, Page, Paged, Result,
-    RevealedSecret, Schedule, ScopedClaims, ScopedToken, ScopedTokenRequest, SigningKeyInfo,
-    Source, SourceId, StorageError, SyncOutcome, SyncRun, SyncRunId, SyncStatus, SystemClock, Tag,
-    TagMode, TagSelection, Timestamp, TokenCache, TokenRejection, Workspace, WorkspaceFilter,
-    WorkspaceId, WorkspaceScope, WorkspaceStatus, WorkspaceUpdate,
+    Algorithm, Clock, ConfigSpec, Connection, ConnectionId, ConnectionStatus, ConnectionTemplate,
+    ConnectionTemplateId, ConnectionTemplateUpdate, ConnectionUpdate, Connector, ConnectorConfig,
+    ConnectorUpdate, CronExpr, Cursor, Destination, DestinationId, Error, ExternalId, GetOrCreated,
+    IssuedToken, Jwk, Jwks, MAX_PAGE_LIMIT, ManualClock, MasterKey, Name, NewConnection,
+    NewConnectionTemplate, NewDestination, NewSource, NewSourceFromTemplate, NewSourceTemplate,
+    ObjectKind, Operation, OperationSet, OrgId, OrgKeyId, OrgKeyInfo, OrgKeySecret, OrgScope,
+    OrgSettings, Organization, Page, Paged, Result, RevealedSecret, SECRET_MASK, Schedule,
+    ScopedClaims, ScopedToken, ScopedTokenRequest, SigningKeyInfo, Source, SourceFromTemplate,
+    SourceId, SourceTemplate, SourceTemplateId, SourceTemplateUpdate, StorageError, SyncOutcome,
+    SyncRun, SyncRunId, SyncStatus, SystemClock, Tag, TagInfo, TagMode, TagSelection, Timestamp,
+    TokenCache, TokenRejection, Workspace, WorkspaceFilter, WorkspaceId, WorkspaceScope,
+    WorkspaceStatus, WorkspaceUpdate, merge,
 };
 pub use config::{Config, default_key_file};
 
@@ -126,6 +129,13 @@ impl Engine {
     /// its own. Everything else uses [`Engine::authenticate_org`].
     pub fn operator_org_scope(&self, org_id: OrgId) -> Result<OrgScope> {
         self.inner.operator_org_scope(org_id)
+    }
+
+    /// Re-seals everything sealed under the current master key under `new`, in one
+    /// transaction, and switches this engine to it. Workspace secret fields are not touched
+    /// (their data keys are re-sealed). Stop every other process using the database first.
+    pub fn rotate_master_key(&self, new: MasterKey) -> Result<u64> {
+        self.inner.rotate_master_key(new)
     }
 
     /// How many rows of a foreign tenant the guard has refused since this engine started.

@@ -1142,6 +1142,50 @@ fn token_minted_by_jsonwebtoken_with_the_revealed_secret_authenticates() {
 // ---------------------------------------------------------------------------------------------
 // Operations.
 
+/// An untagged source template: every workspace without a tag selection sees it.
+fn billing_template(org: &bulkhead::OrgScope) -> bulkhead::SourceTemplate {
+    org.create_source_template(bulkhead::NewSourceTemplate {
+        name: "Billing".parse().unwrap(),
+        connector: "stripe".parse().unwrap(),
+        default_config: bulkhead::ConnectorConfig::from_json("{}").unwrap(),
+        spec: bulkhead::ConfigSpec::empty(),
+        tags: Default::default(),
+    })
+    .unwrap()
+}
+
+fn from_template(template: &bulkhead::SourceTemplate) -> bulkhead::NewSourceFromTemplate {
+    bulkhead::NewSourceFromTemplate {
+        template_id: template.id,
+        name: "billing".parse().unwrap(),
+        config: bulkhead::ConnectorConfig::from_json(r#"{"account_id": "acct_1"}"#).unwrap(),
+    }
+}
+
+#[test]
+fn token_cannot_create_raw_sources_outside_templates() {
+    let db = Db::new();
+    let org = db.org("Acme");
+    let scope = db
+        .engine
+        .authenticate(issue(&org, "customer-1").token.expose())
+        .unwrap();
+    match scope.create_source(new_source("billing")) {
+        Err(Error::PermissionDenied { operation, reason }) => {
+            assert_eq!(operation, "sources:create");
+            assert!(reason.contains("templates"), "{reason}");
+        }
+        other => panic!("expected permission denied, got {other:?}"),
+    }
+    assert!(
+        scope
+            .list_sources(&bulkhead::Page::first(10))
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
 #[test]
 fn default_token_creates_sources_but_cannot_delete_them() {
     let db = Db::new();
@@ -1151,7 +1195,11 @@ fn default_token_creates_sources_but_cannot_delete_them() {
         .authenticate(issue(&org, "customer-1").token.expose())
         .unwrap();
     assert_eq!(scope.operations(), OperationSet::scoped_default());
-    let source = scope.create_source(new_source("billing")).unwrap();
+    let template = billing_template(&org);
+    let source = scope
+        .create_source_from_template(from_template(&template))
+        .unwrap()
+        .source;
     match scope.delete_source(source.id) {
         Err(Error::PermissionDenied { operation, .. }) => assert_eq!(operation, "sources:delete"),
         other => panic!("expected permission denied, got {other:?}"),
@@ -1169,6 +1217,12 @@ fn narrowed_token_cannot_create_sources() {
         .unwrap();
     let scope = db.engine.authenticate(issued.token.expose()).unwrap();
     assert_eq!(scope.operations(), ops);
+    let template = billing_template(&org);
+    match scope.create_source_from_template(from_template(&template)) {
+        Err(Error::PermissionDenied { operation, .. }) => assert_eq!(operation, "sources:create"),
+        other => panic!("expected permission denied, got {other:?}"),
+    }
+    // The raw path, outside templates, is the organization's alone.
     match scope.create_source(new_source("billing")) {
         Err(Error::PermissionDenied { operation, .. }) => assert_eq!(operation, "sources:create"),
         other => panic!("expected permission denied, got {other:?}"),

@@ -1,0 +1,767 @@
+//! The organization's catalog (tags, source templates, connection templates) and what a
+//! workspace sees of it.
+//!
+//! Template secrets (fields the spec marks `airbyte_secret`) are sealed under the master key,
+//! bound to the organization, the template and the field. When a workspace uses a template,
+//! they are opened, merged with the customer's configuration and sealed again under that
+//! workspace's data key, bound to the new object.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::engine::Inner;
+use crate::error::{Error, ObjectKind, Result, StorageError};
+use crate::guard::OrgCtx;
+use crate::ids::{
+    ConnectionId, ConnectionTemplateId, DestinationId, SourceId, SourceTemplateId, WorkspaceId,
+};
+use crate::model::{Connection, ConnectionStatus, Destination, Source};
+use crate::ops::Operation;
+use crate::org::OrgScope;
+use crate::scope::{Endpoint, WorkspaceScope};
+use crate::secrets::{
+    SealedSecrets, reveal_fields, seal_fields, template_secret_aad, workspace_secret_aad,
+};
+use crate::spec::{ConfigSpec, merge};
+use crate::store::{EndpointKind, EndpointRow, TemplateKind, TemplateRow};
+use crate::tags::{Tag, TagSelection};
+use crate::templates::{
+    ConnectionTemplate, ConnectionTemplateUpdate, NewConnectionTemplate, NewSourceFromTemplate,
+    NewSourceTemplate, SourceFromTemplate, SourceTemplate, SourceTemplateUpdate, TagInfo,
+};
+use crate::values::{Connector, ConnectorConfig, Name, Schedule};
+
+/// The kind-specific fields of a source template, as stored in its `body`.
+#[derive(Serialize, Deserialize)]
+struct SourceBody {
+    connector: Connector,
+    default_config: Map<String, Value>,
+    spec: Value,
+}
+
+/// The kind-specific fields of a connection template, as stored in its `body`.
+#[derive(Serialize, Deserialize)]
+struct ConnectionBody {
+    destination_name: Name,
+    destination_connector: Connector,
+    destination_config: Map<String, Value>,
+    destination_spec: Value,
+    schedule: String,
+}
+
+fn corrupt(e: impl std::fmt::Display) -> Error {
+    Error::Storage(StorageError::new(format!(
+        "a stored template is invalid: {e}"
+    )))
+}
+
+fn encode<T: Serialize>(body: &T) -> Result<String> {
+    serde_json::to_string(body).map_err(corrupt)
+}
+
+fn config(map: Map<String, Value>) -> Result<ConnectorConfig> {
+    ConnectorConfig::new(Value::Object(map))
+}
+
+fn kind_of(kind: TemplateKind) -> ObjectKind {
+    match kind {
+        TemplateKind::Source => ObjectKind::SourceTemplate,
+        TemplateKind::Connection => ObjectKind::ConnectionTemplate,
+    }
+}
+
+fn source_template(row: &TemplateRow) -> Result<SourceTemplate> {
+    let body: SourceBody = serde_json::from_str(&row.body).map_err(corrupt)?;
+    Ok(SourceTemplate {
+        id: SourceTemplateId::from_uuid(row.id)?,
+        org_id: row.org_id,
+        name: row.name.clone(),
+        connector: body.connector,
+        default_config: config(body.default_config)?,
+        spec: ConfigSpec::parse(body.spec).map_err(corrupt)?,
+        tags: row.tags.clone(),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+fn connection_template(row: &TemplateRow) -> Result<ConnectionTemplate> {
+    let body: ConnectionBody = serde_json::from_str(&row.body).map_err(corrupt)?;
+    Ok(ConnectionTemplate {
+        id: ConnectionTemplateId::from_uuid(row.id)?,
+        org_id: row.org_id,
+        name: row.name.clone(),
+        destination_name: body.destination_name,
+        destination_connector: body.destination_connector,
+        destination_config: config(body.destination_config)?,
+        destination_spec: ConfigSpec::parse(body.destination_spec).map_err(corrupt)?,
+        schedule: Schedule::parse(&body.schedule).map_err(corrupt)?,
+        tags: row.tags.clone(),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+/// Organization-level reads and sealing of templates, shared by both scopes.
+struct Catalog<'a> {
+    inner: &'a Inner,
+    org: OrgCtx,
+}
+
+impl Catalog<'_> {
+    fn checked(&self, kind: TemplateKind, row: TemplateRow) -> Result<TemplateRow> {
+        if row.org_id == self.org.org_id() && row.kind == kind {
+            Ok(row)
+        } else {
+            Err(self
+                .inner
+                .guard
+                .breach(kind_of(kind), self.org.org_id(), None))
+        }
+    }
+
+    fn rows(&self, kind: TemplateKind) -> Result<Vec<TemplateRow>> {
+        self.inner
+            .store
+            .list_templates(&self.org, kind)?
+            .into_iter()
+            .map(|row| self.checked(kind, row))
+            .collect()
+    }
+
+    fn row(&self, kind: TemplateKind, id: Uuid) -> Result<Option<TemplateRow>> {
+        match self.inner.store.get_template(&self.org, kind, id)? {
+            Some(row) if row.id == id => self.checked(kind, row).map(Some),
+            Some(row) => self.checked(kind, row).map(|_| None),
+            None => Ok(None),
+        }
+    }
+
+    /// Seals the secret fields of a template's configuration under the master key.
+    ///
+    /// The fields sealed before (`current`) stay secret even if the new spec no longer marks
+    /// them, as for a workspace's objects: otherwise their value would be dropped and the mask
+    /// left in its place as if it were the value.
+    fn seal(
+        &self,
+        template: Uuid,
+        config: &mut Map<String, Value>,
+        spec: &ConfigSpec,
+        current: Option<&SealedSecrets>,
+    ) -> Result<SealedSecrets> {
+        let master = self.inner.master_key();
+        let org = self.org.org_id();
+        let mut pointers: BTreeSet<String> = spec.secret_pointers().into_iter().collect();
+        if let Some(current) = current {
+            pointers.extend(current.pointers().map(str::to_owned));
+        }
+        let pointers: Vec<String> = pointers.into_iter().collect();
+        seal_fields(config, &pointers, current, |pointer, plain| {
+            master.seal(plain, &template_secret_aad(org, template, pointer))
+        })
+    }
+
+    /// A template's configuration with its secrets opened.
+    fn reveal(&self, row: &TemplateRow, config: &Map<String, Value>) -> Result<Map<String, Value>> {
+        let master = self.inner.master_key();
+        let org = self.org.org_id();
+        reveal_fields(config, &row.secrets, |pointer, sealed| {
+            master.open(sealed, &template_secret_aad(org, row.id, pointer))
+        })
+    }
+
+    /// For a stored source or destination made from a template: the template's spec and its
+    /// default configuration (secrets opened). `None` if the template is gone.
+    fn defaults_for(&self, row: &EndpointRow) -> Result<Option<(ConfigSpec, Map<String, Value>)>> {
+        let Some(id) = row.template_id else {
+            return Ok(None);
+        };
+        match row.kind {
+            EndpointKind::Source => {
+                let Some(t) = self.row(TemplateKind::Source, id)? else {
+                    return Ok(None);
+                };
+                let template = source_template(&t)?;
+                let defaults = self.reveal(&t, template.default_config.as_map())?;
+                Ok(Some((template.spec, defaults)))
+            }
+            EndpointKind::Destination => {
+                let Some(t) = self.row(TemplateKind::Connection, id)? else {
+                    return Ok(None);
+                };
+                // A destination's whole configuration came from its template; the template's
+                // values are its defaults.
+                let template = connection_template(&t)?;
+                let defaults = self.reveal(&t, template.destination_config.as_map())?;
+                Ok(Some((template.destination_spec, defaults)))
+            }
+        }
+    }
+}
+
+/// A customer form posts back what the template listing showed: a field still holding the
+/// mask where the template's default has a value takes that default.
+fn keep_masked_defaults(config: &mut Map<String, Value>, defaults: &Map<String, Value>) {
+    let mut pointers = Vec::new();
+    collect_masked(&Value::Object(config.clone()), String::new(), &mut pointers);
+    let defaults = Value::Object(defaults.clone());
+    let mut root = Value::Object(std::mem::take(config));
+    for pointer in pointers {
+        if let (Some(default), Some(slot)) =
+            (defaults.pointer(&pointer), root.pointer_mut(&pointer))
+        {
+            *slot = default.clone();
+        }
+    }
+    if let Value::Object(map) = root {
+        *config = map;
+    }
+}
+
+fn collect_masked(value: &Value, at: String, out: &mut Vec<String>) {
+    match value {
+        Value::String(text) if text == crate::spec::SECRET_MASK => out.push(at),
+        Value::Object(map) => {
+            for (key, child) in map {
+                let escaped = key.replace('~', "~0").replace('/', "~1");
+                collect_masked(child, format!("{at}/{escaped}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn not_available() -> Error {
+    Error::PermissionDenied {
+        operation: "sources:create".to_owned(),
+        reason: "template not available to this workspace".to_owned(),
+    }
+}
+
+impl OrgScope {
+    fn catalog(&self) -> Catalog<'_> {
+        Catalog {
+            inner: &self.inner,
+            org: self.org.duplicate(),
+        }
+    }
+
+    /// Creates the tag `name`; a conflict if the organization has it already.
+    pub fn create_tag(&self, name: &Tag) -> Result<TagInfo> {
+        self.inner
+            .store
+            .create_tag(&self.org, name, self.inner.now())
+    }
+
+    /// The organization's tags, by name.
+    pub fn list_tags(&self) -> Result<Vec<TagInfo>> {
+        self.inner.store.list_tags(&self.org)
+    }
+
+    /// Renames a tag everywhere: on templates and in workspaces' selections.
+    pub fn rename_tag(&self, from: &Tag, to: &Tag) -> Result<()> {
+        if self.inner.store.rename_tag(&self.org, from, to)? {
+            Ok(())
+        } else {
+            Err(Error::not_found(ObjectKind::Tag, from))
+        }
+    }
+
+    /// Deletes a tag and detaches it from every template. Workspaces that selected it keep
+    /// the name in their selection, where it now matches nothing: deleting a tag never widens
+    /// what a workspace sees.
+    pub fn delete_tag(&self, name: &Tag) -> Result<()> {
+        if self.inner.store.delete_tag(&self.org, name)? {
+            Ok(())
+        } else {
+            Err(Error::not_found(ObjectKind::Tag, name))
+        }
+    }
+
+    /// Creates a source template. Secret fields of its default configuration (per its spec)
+    /// are sealed; its tags must exist.
+    pub fn create_source_template(&self, request: NewSourceTemplate) -> Result<SourceTemplate> {
+        let now = self.inner.now();
+        let id = Uuid::new_v4();
+        let mut defaults = request.default_config.as_map().clone();
+        let secrets = self
+            .catalog()
+            .seal(id, &mut defaults, &request.spec, None)?;
+        let row = TemplateRow {
+            kind: TemplateKind::Source,
+            id,
+            org_id: self.org.org_id(),
+            name: request.name,
+            tags: request.tags,
+            body: encode(&SourceBody {
+                connector: request.connector,
+                default_config: defaults,
+                spec: request.spec.as_value().clone(),
+            })?,
+            secrets,
+            created_at: now,
+            updated_at: now,
+        };
+        self.inner.store.insert_template(&self.org, &row)?;
+        source_template(&row)
+    }
+
+    /// The organization's source templates, oldest first; with `filter`, only those it
+    /// matches.
+    pub fn list_source_templates(
+        &self,
+        filter: Option<&TagSelection>,
+    ) -> Result<Vec<SourceTemplate>> {
+        let rows = self.catalog().rows(TemplateKind::Source)?;
+        rows.iter()
+            .map(source_template)
+            .filter(|t| match (t, filter) {
+                (Ok(t), Some(f)) => f.matches(&t.tags),
+                _ => true,
+            })
+            .collect()
+    }
+
+    /// The source template `id`.
+    pub fn get_source_template(&self, id: SourceTemplateId) -> Result<SourceTemplate> {
+        let row = self
+            .catalog()
+            .row(TemplateKind::Source, *id.as_uuid())?
+            .ok_or_else(|| Error::not_found(ObjectKind::SourceTemplate, id))?;
+        source_template(&row)
+    }
+
+    /// Changes a source template. Sources made from it keep their configuration; its new spec
+    /// applies to their next update.
+    pub fn update_source_template(
+        &self,
+        id: SourceTemplateId,
+        update: &SourceTemplateUpdate,
+    ) -> Result<SourceTemplate> {
+        let catalog = self.catalog();
+        let row = catalog
+            .row(TemplateKind::Source, *id.as_uuid())?
+            .ok_or_else(|| Error::not_found(ObjectKind::SourceTemplate, id))?;
+        let current = source_template(&row)?;
+        let spec = update.spec.clone().unwrap_or(current.spec);
+        let mut defaults = update
+            .default_config
+            .as_ref()
+            .unwrap_or(&current.default_config)
+            .as_map()
+            .clone();
+        let secrets = catalog.seal(row.id, &mut defaults, &spec, Some(&row.secrets))?;
+        let new_row = TemplateRow {
+            name: update.name.clone().unwrap_or(row.name.clone()),
+            tags: update.tags.clone().unwrap_or(row.tags.clone()),
+            body: encode(&SourceBody {
+                connector: current.connector,
+                default_config: defaults,
+                spec: spec.as_value().clone(),
+            })?,
+            secrets,
+            updated_at: self.inner.now(),
+            ..row
+        };
+        if !self.inner.store.replace_template(&self.org, &new_row)? {
+            return Err(Error::not_found(ObjectKind::SourceTemplate, id));
+        }
+        source_template(&new_row)
+    }
+
+    /// Deletes a source template. Sources made from it stay.
+    pub fn delete_source_template(&self, id: SourceTemplateId) -> Result<()> {
+        self.get_source_template(id)?;
+        if self
+            .inner
+            .store
+            .delete_template(&self.org, TemplateKind::Source, *id.as_uuid())?
+        {
+            Ok(())
+        } else {
+            Err(Error::not_found(ObjectKind::SourceTemplate, id))
+        }
+    }
+
+    /// Creates a connection template. Its destination configuration must satisfy its
+    /// destination spec; secret fields are sealed; its tags must exist.
+    pub fn create_connection_template(
+        &self,
+        request: NewConnectionTemplate,
+    ) -> Result<ConnectionTemplate> {
+        let now = self.inner.now();
+        let id = Uuid::new_v4();
+        let mut destination = request.destination_config.as_map().clone();
+        request.destination_spec.validate(&destination)?;
+        let secrets = self
+            .catalog()
+            .seal(id, &mut destination, &request.destination_spec, None)?;
+        let row = TemplateRow {
+            kind: TemplateKind::Connection,
+            id,
+            org_id: self.org.org_id(),
+            name: request.name,
+            tags: request.tags,
+            body: encode(&ConnectionBody {
+                destination_name: request.destination_name,
+                destination_connector: request.destination_connector,
+                destination_config: destination,
+                destination_spec: request.destination_spec.as_value().clone(),
+                schedule: request.schedule.as_text().to_owned(),
+            })?,
+            secrets,
+            created_at: now,
+            updated_at: now,
+        };
+        self.inner.store.insert_template(&self.org, &row)?;
+        connection_template(&row)
+    }
+
+    /// The organization's connection templates, oldest first; with `filter`, only those it
+    /// matches.
+    pub fn list_connection_templates(
+        &self,
+        filter: Option<&TagSelection>,
+    ) -> Result<Vec<ConnectionTemplate>> {
+        let rows = self.catalog().rows(TemplateKind::Connection)?;
+        rows.iter()
+            .map(connection_template)
+            .filter(|t| match (t, filter) {
+                (Ok(t), Some(f)) => f.matches(&t.tags),
+                _ => true,
+            })
+            .collect()
+    }
+
+    /// The connection template `id`.
+    pub fn get_connection_template(&self, id: ConnectionTemplateId) -> Result<ConnectionTemplate> {
+        let row = self
+            .catalog()
+            .row(TemplateKind::Connection, *id.as_uuid())?
+            .ok_or_else(|| Error::not_found(ObjectKind::ConnectionTemplate, id))?;
+        connection_template(&row)
+    }
+
+    /// Changes a connection template. Destinations and connections made from it stay as they
+    /// are; new sources use the new values.
+    pub fn update_connection_template(
+        &self,
+        id: ConnectionTemplateId,
+        update: &ConnectionTemplateUpdate,
+    ) -> Result<ConnectionTemplate> {
+        let catalog = self.catalog();
+        let row = catalog
+            .row(TemplateKind::Connection, *id.as_uuid())?
+            .ok_or_else(|| Error::not_found(ObjectKind::ConnectionTemplate, id))?;
+        let current = connection_template(&row)?;
+        let spec = update
+            .destination_spec
+            .clone()
+            .unwrap_or(current.destination_spec);
+        let mut destination = update
+            .destination_config
+            .as_ref()
+            .unwrap_or(&current.destination_config)
+            .as_map()
+            .clone();
+        // Validate with masked fields opened, so a secret sent back masked counts as present.
+        spec.validate(&catalog.reveal(&row, &destination)?)?;
+        let secrets = catalog.seal(row.id, &mut destination, &spec, Some(&row.secrets))?;
+        let new_row = TemplateRow {
+            name: update.name.clone().unwrap_or(row.name.clone()),
+            tags: update.tags.clone().unwrap_or(row.tags.clone()),
+            body: encode(&ConnectionBody {
+                destination_name: update
+                    .destination_name
+                    .clone()
+                    .unwrap_or(current.destination_name),
+                destination_connector: current.destination_connector,
+                destination_config: destination,
+                destination_spec: spec.as_value().clone(),
+                schedule: update
+                    .schedule
+                    .as_ref()
+                    .unwrap_or(&current.schedule)
+                    .as_text()
+                    .to_owned(),
+            })?,
+            secrets,
+            updated_at: self.inner.now(),
+            ..row
+        };
+        if !self.inner.store.replace_template(&self.org, &new_row)? {
+            return Err(Error::not_found(ObjectKind::ConnectionTemplate, id));
+        }
+        connection_template(&new_row)
+    }
+
+    /// Deletes a connection template. Destinations and connections made from it stay.
+    pub fn delete_connection_template(&self, id: ConnectionTemplateId) -> Result<()> {
+        self.get_connection_template(id)?;
+        if self
+            .inner
+            .store
+            .delete_template(&self.org, TemplateKind::Connection, *id.as_uuid())?
+        {
+            Ok(())
+        } else {
+            Err(Error::not_found(ObjectKind::ConnectionTemplate, id))
+        }
+    }
+
+    /// The configuration of the source `id` of workspace `workspace`, secrets included.
+    /// Organization access only; everything else sees secrets masked.
+    pub fn reveal_source_config(
+        &self,
+        workspace: WorkspaceId,
+        id: SourceId,
+    ) -> Result<ConnectorConfig> {
+        let scope = self.workspace(workspace)?;
+        let row = scope.fetch_endpoint_row::<Source>(id)?;
+        scope.reveal_row(&row)
+    }
+
+    /// The configuration of the destination `id` of workspace `workspace`, secrets included.
+    /// Organization access only; everything else sees secrets masked.
+    pub fn reveal_destination_config(
+        &self,
+        workspace: WorkspaceId,
+        id: DestinationId,
+    ) -> Result<ConnectorConfig> {
+        let scope = self.workspace(workspace)?;
+        let row = scope.fetch_endpoint_row::<Destination>(id)?;
+        scope.reveal_row(&row)
+    }
+
+    /// Deletes the workspace `id` and everything in it: its sealed data key is destroyed
+    /// first (crypto-shredding: any copy of its rows, in a backup or in free pages, is
+    /// unreadable from then on), then its sources, destinations, connections, sync runs and
+    /// revoked tokens, in one transaction. Its tokens stop working.
+    pub fn delete_workspace(&self, id: WorkspaceId) -> Result<()> {
+        self.get_workspace(id)?;
+        if self.inner.store.delete_workspace(&self.org, id)? {
+            tracing::info!(target: "bulkhead::workspace", org = %self.org.org_id(), workspace = %id, "workspace deleted");
+            Ok(())
+        } else {
+            Err(Error::not_found(ObjectKind::Workspace, id))
+        }
+    }
+}
+
+impl WorkspaceScope {
+    fn catalog(&self) -> Catalog<'_> {
+        Catalog {
+            inner: &self.inner,
+            org: OrgCtx::new(self.tenant.org_id()),
+        }
+    }
+
+    /// The source templates this workspace sees: those its source tag selection matches.
+    pub fn source_templates(&self) -> Result<Vec<SourceTemplate>> {
+        self.require(Operation::ReadTemplates)?;
+        let selection = self.workspace_row()?.source_tags;
+        let rows = self.catalog().rows(TemplateKind::Source)?;
+        let mut out = Vec::new();
+        for row in &rows {
+            if selection.matches(&row.tags) {
+                out.push(source_template(row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The connection templates that apply to this workspace: those its connection tag
+    /// selection matches.
+    pub fn connection_templates(&self) -> Result<Vec<ConnectionTemplate>> {
+        self.require(Operation::ReadTemplates)?;
+        let selection = self.workspace_row()?.connection_tags;
+        let rows = self.catalog().rows(TemplateKind::Connection)?;
+        let mut out = Vec::new();
+        for row in &rows {
+            if selection.matches(&row.tags) {
+                out.push(connection_template(row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Creates a source from a template the workspace sees, and applies every connection
+    /// template it sees: each makes (or reuses) its destination in the workspace and a
+    /// connection from the new source to it. All in one transaction.
+    ///
+    /// The customer's configuration is merged over the template's default and checked
+    /// against its spec; an invalid one is refused naming the field's JSON pointer, and
+    /// nothing is written. Secret fields are sealed with the workspace's data key. A template
+    /// the workspace does not see, of another organization, or that does not exist, is
+    /// refused alike: "template not available to this workspace".
+    pub fn create_source_from_template(
+        &self,
+        request: NewSourceFromTemplate,
+    ) -> Result<SourceFromTemplate> {
+        self.require(Operation::CreateSources)?;
+        let workspace = self.workspace_row()?;
+        let catalog = self.catalog();
+        let row = catalog
+            .row(TemplateKind::Source, *request.template_id.as_uuid())?
+            .filter(|row| workspace.source_tags.matches(&row.tags))
+            .ok_or_else(not_available)?;
+        let template = source_template(&row)?;
+        let defaults = catalog.reveal(&row, template.default_config.as_map())?;
+        let mut merged = merge(&defaults, request.config.as_map());
+        keep_masked_defaults(&mut merged, &defaults);
+        template.spec.validate(&merged)?;
+
+        let data_key = self.inner.data_key(&self.tenant)?;
+        let ws = self.tenant.workspace_id();
+        let now = self.inner.now();
+        let source_id = Uuid::new_v4();
+        let secrets = seal_fields(
+            &mut merged,
+            &template.spec.secret_pointers(),
+            None,
+            |p, v| data_key.seal(v, &workspace_secret_aad(ws, source_id, p)),
+        )?;
+        let source = EndpointRow {
+            kind: EndpointKind::Source,
+            id: source_id,
+            org_id: self.tenant.org_id(),
+            workspace_id: ws,
+            name: request.name,
+            connector: template.connector,
+            config: config(merged)?,
+            secrets,
+            template_id: Some(row.id),
+            created_at: now,
+            updated_at: now,
+        };
+
+        let mut pipelines = Vec::new();
+        for t in catalog.rows(TemplateKind::Connection)? {
+            if !workspace.connection_tags.matches(&t.tags) {
+                continue;
+            }
+            let ct = connection_template(&t)?;
+            let mut destination_config = catalog.reveal(&t, ct.destination_config.as_map())?;
+            let destination_id = Uuid::new_v4();
+            let destination_secrets = seal_fields(
+                &mut destination_config,
+                &ct.destination_spec.secret_pointers(),
+                None,
+                |p, v| data_key.seal(v, &workspace_secret_aad(ws, destination_id, p)),
+            )?;
+            let destination = EndpointRow {
+                kind: EndpointKind::Destination,
+                id: destination_id,
+                org_id: self.tenant.org_id(),
+                workspace_id: ws,
+                name: ct.destination_name.clone(),
+                connector: ct.destination_connector.clone(),
+                config: config(destination_config)?,
+                secrets: destination_secrets,
+                template_id: Some(t.id),
+                created_at: now,
+                updated_at: now,
+            };
+            let connection = Connection {
+                id: ConnectionId::random(),
+                org_id: self.tenant.org_id(),
+                workspace_id: ws,
+                name: ct.name.clone(),
+                source_id: SourceId::from_uuid(source_id)?,
+                destination_id: DestinationId::from_uuid(destination_id)?,
+                status: ConnectionStatus::Active,
+                schedule: ct.schedule.clone(),
+                created_at: now,
+                updated_at: now,
+            };
+            pipelines.push((destination, connection));
+        }
+
+        // The guard runs inside the store's transaction, before the commit: a row of another
+        // workspace, or a connection wired to the wrong objects, stores nothing at all.
+        let check = |made: &[(EndpointRow, Connection)]| -> Result<()> {
+            if made.len() != pipelines.len() {
+                return Err(Error::Storage(StorageError::new(
+                    "storage made a different number of pipelines than asked",
+                )));
+            }
+            for ((destination, connection), (asked, _)) in made.iter().zip(&pipelines) {
+                self.inner.guard.admit(&self.tenant, destination)?;
+                self.inner.guard.admit(&self.tenant, connection)?;
+                if destination.kind != EndpointKind::Destination
+                    || destination.template_id != asked.template_id
+                    || connection.destination_id.as_uuid() != &destination.id
+                    || connection.source_id.as_uuid() != &source_id
+                {
+                    return Err(Error::Storage(StorageError::new(
+                        "storage linked a connection to the wrong source or destination",
+                    )));
+                }
+            }
+            Ok(())
+        };
+        let made = self.inner.store.insert_source_with_pipelines(
+            &self.tenant,
+            &source,
+            &pipelines,
+            &check,
+        )?;
+        let mut destinations = Vec::with_capacity(made.len());
+        let mut connections = Vec::with_capacity(made.len());
+        for (destination, connection) in made {
+            destinations.push(Destination::from_row(destination)?);
+            connections.push(connection);
+        }
+        Ok(SourceFromTemplate {
+            source: Source::from_row(source)?,
+            destinations,
+            connections,
+        })
+    }
+
+    /// Masks and seals a new configuration for the stored `current` object: merged over its
+    /// template's defaults and checked against its spec when the template still exists; the
+    /// fields sealed before stay secret; a masked field keeps its stored value.
+    pub(crate) fn seal_update(
+        &self,
+        current: &EndpointRow,
+        new: &ConnectorConfig,
+    ) -> Result<(ConnectorConfig, SealedSecrets)> {
+        let mut merged = new.as_map().clone();
+        let mut pointers: BTreeSet<String> =
+            current.secrets.pointers().map(str::to_owned).collect();
+        let data_key = self.inner.data_key(&self.tenant)?;
+        let ws = self.tenant.workspace_id();
+        let object = current.id;
+        if let Some((spec, defaults)) = self.catalog().defaults_for(current)? {
+            merged = merge(&defaults, &merged);
+            // Masked fields stand for the stored secrets: check the spec with those opened.
+            let check = reveal_fields(&merged, &current.secrets, |p, sealed| {
+                data_key.open(sealed, &workspace_secret_aad(ws, object, p))
+            })?;
+            spec.validate(&check)?;
+            pointers.extend(spec.secret_pointers());
+        }
+        let pointers: Vec<String> = pointers.into_iter().collect();
+        let secrets = seal_fields(&mut merged, &pointers, Some(&current.secrets), |p, v| {
+            data_key.seal(v, &workspace_secret_aad(ws, object, p))
+        })?;
+        Ok((config(merged)?, secrets))
+    }
+
+    /// The configuration of a stored object of this workspace with its secrets opened.
+    pub(crate) fn reveal_row(&self, row: &EndpointRow) -> Result<ConnectorConfig> {
+        if row.secrets.is_empty() {
+            return Ok(row.config.clone());
+        }
+        let data_key = self.inner.data_key(&self.tenant)?;
+        let ws = self.tenant.workspace_id();
+        let revealed = reveal_fields(row.config.as_map(), &row.secrets, |p, sealed| {
+            data_key.open(sealed, &workspace_secret_aad(ws, row.id, p))
+        })?;
+        config(revealed)
+    }
+}
