@@ -436,3 +436,136 @@ pub(crate) fn assert_token_rejected<T: fmt::Debug>(
         other => panic!("expected a token refused as {reason:?}, got {other:?}"),
     }
 }
+
+/// Template, tag and secret helpers, for the template and sealed-secret tests.
+pub(crate) mod catalog {
+    use std::collections::BTreeSet;
+
+    use bulkhead::{
+        ConfigSpec, ConnectorConfig, NewConnectionTemplate, NewSourceTemplate, OrgScope, Schedule,
+        ScopedTokenRequest, Tag, TagMode, TagSelection, WorkspaceScope,
+    };
+
+    use super::{Db, ext};
+
+    pub(crate) fn tag(name: &str) -> Tag {
+        name.parse().unwrap()
+    }
+
+    pub(crate) fn tags(names: &[&str]) -> BTreeSet<Tag> {
+        names.iter().map(|n| tag(n)).collect()
+    }
+
+    /// A selection of `names` matched with `mode`.
+    pub(crate) fn select(names: &[&str], mode: TagMode) -> TagSelection {
+        TagSelection::parse(names.iter().copied(), mode).unwrap()
+    }
+
+    /// Creates each tag of `names` in `org`.
+    pub(crate) fn create_tags(org: &OrgScope, names: &[&str]) {
+        for name in names {
+            org.create_tag(&tag(name)).unwrap();
+        }
+    }
+
+    pub(crate) fn json_config(value: serde_json::Value) -> ConnectorConfig {
+        ConnectorConfig::new(value).unwrap()
+    }
+
+    pub(crate) fn spec(value: serde_json::Value) -> ConfigSpec {
+        ConfigSpec::parse(value).unwrap()
+    }
+
+    pub(crate) fn cron(text: &str) -> Schedule {
+        Schedule::Cron(text.parse().unwrap())
+    }
+
+    /// A source template request for the `stripe` connector.
+    pub(crate) fn source_template(
+        name: &str,
+        default_config: serde_json::Value,
+        spec_value: serde_json::Value,
+        tag_names: &[&str],
+    ) -> NewSourceTemplate {
+        NewSourceTemplate {
+            name: name.parse().unwrap(),
+            connector: "stripe".parse().unwrap(),
+            default_config: json_config(default_config),
+            spec: spec(spec_value),
+            tags: tags(tag_names),
+        }
+    }
+
+    /// A source template request with an empty default and spec.
+    pub(crate) fn plain_source_template(name: &str, tag_names: &[&str]) -> NewSourceTemplate {
+        source_template(
+            name,
+            serde_json::json!({}),
+            serde_json::json!({"type": "object"}),
+            tag_names,
+        )
+    }
+
+    /// A connection template request for an `s3` destination.
+    pub(crate) fn connection_template(
+        name: &str,
+        destination_name: &str,
+        destination_config: serde_json::Value,
+        destination_spec: serde_json::Value,
+        schedule: Schedule,
+        tag_names: &[&str],
+    ) -> NewConnectionTemplate {
+        NewConnectionTemplate {
+            name: name.parse().unwrap(),
+            destination_name: destination_name.parse().unwrap(),
+            destination_connector: "s3".parse().unwrap(),
+            destination_config: json_config(destination_config),
+            destination_spec: spec(destination_spec),
+            schedule,
+            tags: tags(tag_names),
+        }
+    }
+
+    /// A connection template request with an empty destination spec, hourly.
+    pub(crate) fn plain_connection_template(
+        name: &str,
+        tag_names: &[&str],
+    ) -> NewConnectionTemplate {
+        connection_template(
+            name,
+            &format!("{name} destination"),
+            serde_json::json!({ "bucket": name }),
+            serde_json::json!({"type": "object"}),
+            cron("0 * * * *"),
+            tag_names,
+        )
+    }
+
+    /// The customer's side: a scoped token for `external_id` (storing the selections given)
+    /// and the scope it authenticates to.
+    pub(crate) fn customer(
+        db: &Db,
+        org: &OrgScope,
+        external_id: &str,
+        source_tags: Option<TagSelection>,
+        connection_tags: Option<TagSelection>,
+    ) -> (bulkhead::IssuedToken, WorkspaceScope) {
+        let mut request = ScopedTokenRequest::new(ext(external_id));
+        if let Some(selection) = source_tags {
+            request = request.source_tags(selection);
+        }
+        if let Some(selection) = connection_tags {
+            request = request.connection_tags(selection);
+        }
+        let issued = org.scoped_token(&request).unwrap();
+        let scope = db.engine.authenticate(issued.token.expose()).unwrap();
+        (issued, scope)
+    }
+
+    /// Rows of `table` in the whole file, counted outside the engine.
+    pub(crate) fn raw_rows(db: &Db, table: &str) -> i64 {
+        super::raw_connection(&db.path)
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    }
+}
