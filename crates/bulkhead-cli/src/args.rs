@@ -22,7 +22,7 @@ pub(crate) struct Cli {
     pub(crate) db: Option<PathBuf>,
 
     /// The master key file (mode 0600), before BULKHEAD_MASTER_KEY and
-    /// BULKHEAD_MASTER_KEY_FILE [default: `<db>.key`, as written by `bulkhead init`]
+    /// BULKHEAD_MASTER_KEY_FILE (default: `<db>.key`, as written by `bulkhead init`)
     #[arg(long, global = true, value_name = "PATH")]
     pub(crate) master_key_file: Option<PathBuf>,
 
@@ -58,9 +58,24 @@ pub(crate) enum Command {
     /// Create and list organizations, and manage their access keys
     #[command(subcommand)]
     Org(OrgCommand),
-    /// Inspect the organization's workspaces (needs the org key)
+    /// Inspect or delete the organization's workspaces (needs the org key)
     #[command(subcommand)]
     Workspaces(WorkspacesCommand),
+    /// The organization's template tags: create, list, rename, delete (needs the org key)
+    #[command(subcommand)]
+    Tags(TagsCommand),
+    /// The organization's source and connection templates (needs the org key)
+    ///
+    /// Templates decide what customers may set up: a customer creates sources from the
+    /// source templates its workspace's tag selection matches, and every matching connection
+    /// template then makes a destination and a connection for the new source. Fields a spec
+    /// marks `"airbyte_secret": true` are sealed at rest and shown masked.
+    #[command(subcommand)]
+    Templates(TemplatesCommand),
+    /// A customer's sources, created and listed through a scoped token for that workspace
+    /// (needs the org key)
+    #[command(subcommand)]
+    Sources(SourcesCommand),
     /// Issue a scoped token for one customer (needs the org key), or verify or revoke one
     ///
     /// `bulkhead token --external-id ID` gets or creates the customer's workspace, stores the
@@ -68,7 +83,8 @@ pub(crate) enum Command {
     /// in text mode, so `TOKEN=$(bulkhead token --external-id ID)` works; --json prints the
     /// token with its workspace id, expiry and token id.
     Token(TokenArgs),
-    /// The organization's token signing keys: list, rotate, publish (needs the org key)
+    /// The organization's token signing keys: list, rotate, publish (needs the org key); and
+    /// the database's master key (`rotate-master`, the operator's: needs no org key)
     #[command(subcommand)]
     Keys(KeysCommand),
     /// Build the seed's example organization in a fresh database and show isolation at work
@@ -140,6 +156,181 @@ pub(crate) enum WorkspacesCommand {
     Show {
         /// The customer's external id (exact and case-sensitive)
         external_id: String,
+    },
+    /// Delete a workspace and everything in it, irreversibly
+    ///
+    /// Destroys the workspace's data key first (crypto-shredding: copies of its rows in
+    /// backups can no longer be opened), then its sources, destinations, connections and sync
+    /// history; its tokens stop working. Refused without --yes.
+    Delete {
+        /// The customer's external id (exact and case-sensitive)
+        external_id: String,
+        /// Confirm: destroy the workspace's data key and all its data, irreversibly
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TagsCommand {
+    /// Create a tag (1 to 255 characters)
+    Create {
+        /// The tag's name
+        name: String,
+    },
+    /// List the organization's tags, by name
+    List,
+    /// Rename a tag everywhere: on templates and in workspaces' selections
+    Rename {
+        /// The tag's current name
+        from: String,
+        /// Its new name
+        to: String,
+    },
+    /// Delete a tag and detach it from every template
+    ///
+    /// Workspaces that selected it keep the name in their selection, where it matches
+    /// nothing: deleting a tag never widens what a workspace sees.
+    Delete {
+        /// The tag's name
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TemplatesCommand {
+    /// Source templates: what customers may create sources from
+    #[command(subcommand)]
+    Sources(SourceTemplatesCommand),
+    /// Connection templates: the destination and connection made with each new source
+    #[command(subcommand)]
+    Connections(ConnectionTemplatesCommand),
+}
+
+/// A tag filter of a template listing.
+#[derive(Debug, Args)]
+pub(crate) struct TagFilterArgs {
+    /// Only templates matching these tags, comma-separated
+    #[arg(long, value_name = "TAGS", value_delimiter = ',')]
+    pub(crate) tags: Option<Vec<String>>,
+
+    /// How the tags match: any (default; one of them is on the template) or all
+    #[arg(long, value_name = "MODE", value_parser = ["any", "all"], requires = "tags")]
+    pub(crate) tags_mode: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SourceTemplatesCommand {
+    /// Create a source template
+    ///
+    /// FILE may be `-` to read it from stdin (for one of --spec and --config). Fields the
+    /// spec marks `"airbyte_secret": true` are sealed under the master key and shown masked.
+    Create {
+        /// Its display name
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// The connector its sources run (`stripe`)
+        #[arg(long, value_name = "CONNECTOR")]
+        connector: String,
+        /// Its tags, comma-separated; each must exist (`bulkhead tags create`)
+        #[arg(long, value_name = "TAGS", value_delimiter = ',')]
+        tags: Option<Vec<String>>,
+        /// The configuration's spec, a JSON-Schema style document [default: {"type":"object"}]
+        #[arg(long, value_name = "FILE")]
+        spec: Option<String>,
+        /// The default configuration, under each customer's (JSON object) [default: {}]
+        #[arg(long, value_name = "FILE")]
+        config: Option<String>,
+    },
+    /// List the source templates, oldest first
+    List(TagFilterArgs),
+    /// Delete a source template; sources made from it stay
+    Delete {
+        /// The template's id
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConnectionTemplatesCommand {
+    /// Create a connection template: a destination and the schedule of the connection to it
+    ///
+    /// FILE may be `-` to read it from stdin (for one of --destination-config and
+    /// --destination-spec). Fields the spec marks `"airbyte_secret": true` are sealed under
+    /// the master key and shown masked.
+    Create {
+        /// Its display name, also the name of the connections it makes
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// The name of the destination it makes in each workspace
+        #[arg(long, value_name = "NAME")]
+        destination_name: String,
+        /// The destination's connector (`s3`)
+        #[arg(long, value_name = "CONNECTOR")]
+        destination_connector: String,
+        /// The destination's configuration (JSON object), checked against its spec [default: {}]
+        #[arg(long, value_name = "FILE")]
+        destination_config: Option<String>,
+        /// The destination configuration's spec [default: {"type":"object"}]
+        #[arg(long, value_name = "FILE")]
+        destination_spec: Option<String>,
+        /// When the connections it makes run: `manual` or a five-field cron expression
+        #[arg(long, value_name = "SCHEDULE", default_value = "manual")]
+        schedule: String,
+        /// Its tags, comma-separated; each must exist (`bulkhead tags create`)
+        #[arg(long, value_name = "TAGS", value_delimiter = ',')]
+        tags: Option<Vec<String>>,
+    },
+    /// List the connection templates, oldest first
+    List(TagFilterArgs),
+    /// Delete a connection template; destinations and connections made from it stay
+    Delete {
+        /// The template's id
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SourcesCommand {
+    /// Create a source from a template, as the customer does: through a scoped token
+    ///
+    /// Mints a short-lived token for the workspace (kept in memory, never printed), which
+    /// keeps the workspace's stored tag selection, and creates the source with it: the
+    /// template must be one the workspace sees, else "template not available to this
+    /// workspace". Every connection template the workspace sees makes a destination and a
+    /// connection to it. Prints what was made, secrets masked. The workspace must exist
+    /// (`bulkhead token --external-id ID --source-tags …` creates it with its selection).
+    Create {
+        /// The customer (exact and case-sensitive)
+        #[arg(long, value_name = "ID")]
+        external_id: String,
+        /// The source template's id
+        #[arg(long, value_name = "TEMPLATE_ID")]
+        template: String,
+        /// The source's display name
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// The customer's configuration (JSON object, `-` for stdin), merged over the
+        /// template's default and checked against its spec
+        #[arg(long, value_name = "FILE")]
+        config: String,
+    },
+    /// List a customer's sources through a scoped token for that workspace, secrets masked
+    List {
+        /// The customer (exact and case-sensitive)
+        #[arg(long, value_name = "ID")]
+        external_id: String,
+    },
+    /// Print a source's configuration with its secrets in clear (organization access)
+    ///
+    /// SENSITIVE: the output holds credentials. Keep it out of logs, shell history and
+    /// shared terminals.
+    Reveal {
+        /// The customer (exact and case-sensitive)
+        #[arg(long, value_name = "ID")]
+        external_id: String,
+        /// The source's id
+        source_id: String,
     },
 }
 
@@ -234,6 +425,20 @@ pub(crate) enum KeysCommand {
     /// Always JSON (RFC 7517). Empty for an organization that signs with HS256: its tokens
     /// are verified with a shared secret, not public keys.
     Jwks,
+    /// Re-seal the database under a new master key (operator access: needs no org key)
+    ///
+    /// Generates a new master key and writes it to a new file first (`<db>.key.new`, mode
+    /// 0600, or --new-key-file), then re-seals every data key, signing key and template
+    /// secret under it in one transaction. When the current key came from the default
+    /// `<db>.key`, that file becomes `<db>.key.old` and the new one `<db>.key`; otherwise no
+    /// file is moved, and the key's environment variable or file must be updated. Prints the
+    /// count of re-sealed values and the new key's fingerprint, never the key. Stop every
+    /// other process using the database first.
+    RotateMaster {
+        /// Where to write the new key (must not exist) (default: `<db>.key.new`)
+        #[arg(long, value_name = "PATH")]
+        new_key_file: Option<PathBuf>,
+    },
 }
 
 #[cfg(test)]

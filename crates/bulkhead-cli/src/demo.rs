@@ -1,48 +1,130 @@
 //! `bulkhead demo`: the seed's example organization, built in a fresh database the way a host
 //! builds it, read back through the API, and a look at isolation at work.
 //!
-//! "Acme Corp" is created and from then on acts with its own org key. Each of its three
-//! customers gets a scoped token (tags `production`), and the customer's side of the work
-//! (a source: Stripe, Salesforce, PostgreSQL; a connection to the destination "S3 bucket")
-//! goes through the scope that token authenticates to. The tree printed is what the engine
-//! returns when asked again, not what the demo remembers writing. Then customer A's token
-//! asks for customer B's source by id, which must be not found, and its scope must be A's
-//! workspace alone; the demo fails (exit status 1) otherwise.
+//! "Acme Corp" is created and from then on acts with its own org key. It makes the tags
+//! `production` and `premium`, three source templates (Stripe: `production`; Salesforce:
+//! `premium`; PostgreSQL: both), each with a spec marking its credential
+//! `"airbyte_secret": true`, and one connection template, "S3 bucket" (an `s3` destination
+//! whose `secret_access_key` is secret, hourly, tagged with both). Each customer's scoped token
+//! selects different tags (customer-a: `production`; customer-b: `premium`; customer-c: both,
+//! mode `all`), so each sees different templates. Through its own token, each customer creates
+//! its source from a template it sees, with a secret; the connection template makes the
+//! destination and the connection in the same step. The organization then records a finished
+//! sync run per connection.
 //!
-//! The org key and the tokens are credentials: the demo never prints them (a token's first
-//! characters at most). With `--db`, the org key goes to `<db>.org-key` and the master key to
-//! `<db>.key`, both readable by their owner only.
+//! The tree printed is what the engine returns when asked again, not what the demo remembers
+//! writing: secrets read as `**********`. Then customer A's token asks for customer B's source
+//! by id, which must be not found, and its scope must be A's workspace alone; and customer C's
+//! token asks to use the Stripe template, which its tags do not select and which must be
+//! refused. The demo fails (exit status 1) otherwise.
+//!
+//! The org key, the tokens and the secrets are never printed (a token's first characters at
+//! most). With `--db`, the org key goes to `<db>.org-key` and the master key to `<db>.key`,
+//! both readable by their owner only.
 
+use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use bulkhead::{
-    Algorithm, Config, ConnectorConfig, Engine, IssuedToken, MasterKey, NewConnection,
-    NewDestination, NewSource, OperationSet, OrgKeySecret, OrgScope, Organization, Schedule,
-    ScopedTokenRequest, SourceId, SyncOutcome, TagMode, TagSelection, Timestamp, WorkspaceId,
+    Algorithm, Config, ConfigSpec, ConnectionTemplate, ConnectorConfig, Engine, IssuedToken,
+    MasterKey, NewConnectionTemplate, NewSourceFromTemplate, NewSourceTemplate, OperationSet,
+    OrgKeySecret, OrgScope, Organization, Schedule, ScopedTokenRequest, SourceId, SourceTemplate,
+    SyncOutcome, Tag, TagInfo, TagMode, TagSelection, Timestamp, WorkspaceId,
 };
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Map, Value};
 
 use crate::error::CliError;
 use crate::inspect::{self, WorkspaceDetail};
 use crate::output::{self, shell_quote};
+use crate::templates::joined;
 use crate::{db, tree};
 
 const ORGANIZATION: &str = "Acme Corp";
-const DESTINATION: &str = "S3 bucket";
-/// The template tag every customer's token selects.
-const TAG: &str = "production";
 /// Characters of a token shown: enough to tell it is one, far too few to use it.
 const TOKEN_PREFIX_CHARS: usize = 12;
+
+/// The demo's secrets. They are sealed before they reach the database and masked in every
+/// output; the tests look for them in the database file's bytes and must not find them.
+pub(crate) const STRIPE_API_KEY: &str = "sk_live_demo_a_4eC39HqLyjWDarjtT1zdp7dc";
+/// customer-b's Salesforce API key.
+pub(crate) const SALESFORCE_API_KEY: &str = "sk_live_demo_b_9Qm2Xw7LrK4pVn8Hs3Zt6Yc";
+/// customer-c's PostgreSQL password.
+pub(crate) const POSTGRES_PASSWORD: &str = "pg_demo_c_Zt7Qm2Wx9Lr4Kp8Vn3Hs5Jd";
+/// The organization's S3 secret, in the connection template.
+pub(crate) const S3_SECRET_ACCESS_KEY: &str = "s3_demo_wJalrXUtnFEMI_K7MDENG_bPxRfiCYzz";
+
+/// The organization's tags.
+const TAGS: [&str; 2] = ["production", "premium"];
+
+/// A source template of the catalog.
+struct SourceTemplateDef {
+    name: &'static str,
+    connector: &'static str,
+    tags: &'static [&'static str],
+    default_config: &'static str,
+    spec: &'static str,
+}
+
+const SOURCE_TEMPLATES: [SourceTemplateDef; 3] = [
+    SourceTemplateDef {
+        name: "Stripe",
+        connector: "stripe",
+        tags: &["production"],
+        default_config: r#"{"start_date": "2024-01-01"}"#,
+        spec: r#"{"type": "object", "required": ["account_id", "api_key"],
+                  "properties": {"account_id": {"type": "string"},
+                                 "api_key": {"type": "string", "airbyte_secret": true},
+                                 "start_date": {"type": "string"}}}"#,
+    },
+    SourceTemplateDef {
+        name: "Salesforce",
+        connector: "salesforce",
+        tags: &["premium"],
+        default_config: r#"{"is_sandbox": false}"#,
+        spec: r#"{"type": "object", "required": ["instance_url", "client_id", "api_key"],
+                  "properties": {"instance_url": {"type": "string"},
+                                 "client_id": {"type": "string"},
+                                 "api_key": {"type": "string", "airbyte_secret": true},
+                                 "is_sandbox": {"type": "boolean"}}}"#,
+    },
+    SourceTemplateDef {
+        name: "PostgreSQL",
+        connector: "postgres",
+        tags: &["production", "premium"],
+        default_config: r#"{"port": 5432}"#,
+        spec: r#"{"type": "object", "required": ["host", "port", "database", "username", "password"],
+                  "properties": {"host": {"type": "string"},
+                                 "port": {"type": "integer"},
+                                 "database": {"type": "string"},
+                                 "username": {"type": "string"},
+                                 "password": {"type": "string", "airbyte_secret": true}}}"#,
+    },
+];
+
+/// The connection template: where every customer's data goes.
+const CONNECTION_TEMPLATE: &str = "S3 bucket";
+const DESTINATION: &str = "S3 bucket";
+const DESTINATION_SPEC: &str = r#"{"type": "object",
+    "required": ["bucket", "access_key_id", "secret_access_key"],
+    "properties": {"bucket": {"type": "string"},
+                   "region": {"type": "string"},
+                   "access_key_id": {"type": "string"},
+                   "secret_access_key": {"type": "string", "airbyte_secret": true}}}"#;
+const SCHEDULE: &str = "0 * * * *";
 
 /// One customer of the seed's diagram.
 struct Customer {
     external_id: &'static str,
-    source: &'static str,
-    connector: &'static str,
-    schedule: &'static str,
+    /// The tags its token selects, for source and connection templates alike.
+    tags: &'static [&'static str],
+    mode: TagMode,
+    /// The template it creates its source from, by name.
+    template: &'static str,
+    /// Its configuration: text fields, one of them its secret.
+    config: &'static [(&'static str, &'static str)],
     rows: u64,
     bytes: u64,
 }
@@ -50,25 +132,37 @@ struct Customer {
 const CUSTOMERS: [Customer; 3] = [
     Customer {
         external_id: "customer-a",
-        source: "Stripe",
-        connector: "stripe",
-        schedule: "0 * * * *",
+        tags: &["production"],
+        mode: TagMode::Any,
+        template: "Stripe",
+        config: &[("account_id", "acct_demo_a"), ("api_key", STRIPE_API_KEY)],
         rows: 1200,
         bytes: 96_000,
     },
     Customer {
         external_id: "customer-b",
-        source: "Salesforce",
-        connector: "salesforce",
-        schedule: "30 */6 * * *",
+        tags: &["premium"],
+        mode: TagMode::Any,
+        template: "Salesforce",
+        config: &[
+            ("instance_url", "https://customer-b.my.salesforce.com"),
+            ("client_id", "demo-client-b"),
+            ("api_key", SALESFORCE_API_KEY),
+        ],
         rows: 5400,
         bytes: 1_350_000,
     },
     Customer {
         external_id: "customer-c",
-        source: "PostgreSQL",
-        connector: "postgres",
-        schedule: "0 2 * * *",
+        tags: &["production", "premium"],
+        mode: TagMode::All,
+        template: "PostgreSQL",
+        config: &[
+            ("host", "db.customer-c.example"),
+            ("database", "analytics"),
+            ("username", "bulkhead_reader"),
+            ("password", POSTGRES_PASSWORD),
+        ],
         rows: 87_000,
         bytes: 12_400_000,
     },
@@ -77,6 +171,9 @@ const CUSTOMERS: [Customer; 3] = [
 /// Whose token asks for whose source in the isolation check.
 const ASKER: &str = "customer-a";
 const OWNER: &str = "customer-b";
+/// Whose token asks to use a template its tags do not select, and which.
+const TEMPLATE_ASKER: &str = "customer-c";
+const UNSEEN_TEMPLATE: &str = "Stripe";
 
 /// Where the demo's database and keys live.
 #[derive(Serialize)]
@@ -97,9 +194,20 @@ struct TokenFacts {
     workspace_id: WorkspaceId,
     algorithm: Algorithm,
     operations: OperationSet,
+    /// The selections the token request stored on the workspace.
+    source_tags: TagSelection,
+    connection_tags: TagSelection,
     expires_at: Timestamp,
     /// The first characters and `…`.
     token_prefix: String,
+}
+
+/// The organization's catalog, read back with its org key.
+#[derive(Serialize)]
+struct Catalog {
+    tags: Vec<TagInfo>,
+    source_templates: Vec<SourceTemplate>,
+    connection_templates: Vec<ConnectionTemplate>,
 }
 
 /// The asker's token asks for the owner's source by id.
@@ -125,20 +233,38 @@ struct TokenScopeCheck {
     passed: bool,
 }
 
+/// A customer's token asks to create a source from a template its tags do not select.
+#[derive(Serialize)]
+struct UnseenTemplateCheck {
+    asker: String,
+    template: String,
+    /// The template's tags.
+    template_tags: BTreeSet<Tag>,
+    /// The asker's source tag selection.
+    selection: TagSelection,
+    /// `refused` (the only passing outcome), `created`, or `error`.
+    outcome: &'static str,
+    message: Option<String>,
+    passed: bool,
+}
+
 #[derive(Serialize)]
 struct Isolation {
     asker: String,
     owner: String,
     foreign_source: ForeignSourceCheck,
     token_scope: TokenScopeCheck,
+    unseen_template: UnseenTemplateCheck,
     passed: bool,
 }
 
-/// `demo --json`: the whole tree, the tokens' facts and the isolation check, in one document.
+/// `demo --json`: the catalog, the whole tree, the tokens' facts and the checks, in one
+/// document.
 #[derive(Serialize)]
 struct DemoReport {
     database: Database,
     organization: Organization,
+    catalog: Catalog,
     tokens: Vec<TokenFacts>,
     workspaces: Vec<WorkspaceDetail>,
     isolation: Isolation,
@@ -182,6 +308,11 @@ pub(crate) fn run(db: Option<&Path>, json: bool) -> Result<(), CliError> {
     }
 
     // Everything shown from here on is read back through the engine.
+    let catalog = Catalog {
+        tags: admin.list_tags()?,
+        source_templates: admin.list_source_templates(None)?,
+        connection_templates: admin.list_connection_templates(None)?,
+    };
     let workspaces = inspect::workspaces(&admin)?
         .iter()
         .map(|w| inspect::workspace_detail(&admin.workspace(w.id)?))
@@ -189,9 +320,9 @@ pub(crate) fn run(db: Option<&Path>, json: bool) -> Result<(), CliError> {
     let organization = admin.reload()?;
     let tokens = issued
         .iter()
-        .map(|(customer, token)| token_facts(&engine, &organization, customer, token))
+        .map(|(customer, token)| token_facts(&engine, &organization, &workspaces, customer, token))
         .collect::<Result<Vec<_>, CliError>>()?;
-    let isolation = check_isolation(&engine, &issued, &workspaces)?;
+    let isolation = check_isolation(&engine, &issued, &workspaces, &catalog)?;
     let temporary = db.is_none();
     let report = DemoReport {
         database: Database {
@@ -202,6 +333,7 @@ pub(crate) fn run(db: Option<&Path>, json: bool) -> Result<(), CliError> {
             org_key_file: (!temporary).then(|| db::display_path(&org_key_path(&path))),
         },
         organization,
+        catalog,
         tokens,
         workspaces,
         isolation,
@@ -214,9 +346,11 @@ pub(crate) fn run(db: Option<&Path>, json: bool) -> Result<(), CliError> {
     if report.isolation.passed {
         Ok(())
     } else {
-        Err(CliError::IsolationCheckFailed(format!(
-            "{ASKER}'s scoped token reached beyond {ASKER}'s workspace (see the isolation lines)"
-        )))
+        Err(CliError::IsolationCheckFailed(
+            "a customer's scoped token reached beyond what its workspace may see (see the \
+             isolation lines)"
+                .to_owned(),
+        ))
     }
 }
 
@@ -291,54 +425,97 @@ struct Built {
     issued: Vec<(&'static str, IssuedToken)>,
 }
 
+fn tag_set(names: &[&str]) -> Result<BTreeSet<Tag>, CliError> {
+    Ok(names
+        .iter()
+        .map(|n| n.parse())
+        .collect::<bulkhead::Result<_>>()?)
+}
+
+/// A failure of the demo's own script (a template it made is missing, say).
+fn demo_bug(what: String) -> CliError {
+    CliError::usage(format!("the demo could not build its example: {what}"))
+}
+
 /// Writes the example the way a host does.
 fn build(engine: &Engine) -> Result<Built, CliError> {
     let (_, org_key) = engine.create_organization(ORGANIZATION)?;
     let admin = engine.authenticate_org(org_key.expose())?;
-    let production = TagSelection::parse([TAG], TagMode::Any)?;
+
+    // The organization's catalog: tags, then templates carrying them.
+    for tag in TAGS {
+        admin.create_tag(&tag.parse()?)?;
+    }
+    for t in &SOURCE_TEMPLATES {
+        admin.create_source_template(NewSourceTemplate {
+            name: t.name.parse()?,
+            connector: t.connector.parse()?,
+            default_config: ConnectorConfig::from_json(t.default_config)?,
+            spec: ConfigSpec::from_json(t.spec)?,
+            tags: tag_set(t.tags)?,
+        })?;
+    }
+    admin.create_connection_template(NewConnectionTemplate {
+        name: CONNECTION_TEMPLATE.parse()?,
+        destination_name: DESTINATION.parse()?,
+        destination_connector: "s3".parse()?,
+        destination_config: ConnectorConfig::new(serde_json::json!({
+            "bucket": "acme-exports",
+            "region": "eu-west-1",
+            "access_key_id": "AKIADEMOEXAMPLE",
+            "secret_access_key": S3_SECRET_ACCESS_KEY,
+        }))?,
+        destination_spec: ConfigSpec::from_json(DESTINATION_SPEC)?,
+        schedule: Schedule::Cron(SCHEDULE.parse()?),
+        tags: tag_set(&TAGS)?,
+    })?;
+
     let mut issued = Vec::new();
     for customer in &CUSTOMERS {
+        let selection = TagSelection::parse(customer.tags.iter().copied(), customer.mode)?;
         let token = admin.scoped_token(
             &ScopedTokenRequest::new(customer.external_id.parse()?)
-                .source_tags(production.clone())
-                .connection_tags(production.clone()),
+                .source_tags(selection.clone())
+                .connection_tags(selection),
         )?;
         // The customer's side: the scope its token authenticates to, confined to its
-        // workspace, with the default operations.
+        // workspace, with the default operations. It picks its template among those it sees
+        // and creates its source; the connection templates it sees make the destination and
+        // the connection in the same transaction.
         let ws = engine.authenticate(token.token.expose())?;
-        // The default operations include `sources:create` and `connections:create` but not
-        // `destinations:create` or `syncs:trigger`: the destination and the sync run are the
-        // organization's to make, through its own (all-operations) scope of that workspace.
+        let template = ws
+            .source_templates()?
+            .into_iter()
+            .find(|t| t.name.as_str() == customer.template)
+            .ok_or_else(|| {
+                demo_bug(format!(
+                    "`{}` does not see the template `{}`",
+                    customer.external_id, customer.template
+                ))
+            })?;
+        let config: Map<String, Value> = customer
+            .config
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
+            .collect();
+        let made = ws.create_source_from_template(NewSourceFromTemplate {
+            template_id: template.id,
+            name: customer.template.parse()?,
+            config: ConnectorConfig::new(Value::Object(config))?,
+        })?;
+        // Syncs are the organization's to record, through its own (all-operations) scope of
+        // that workspace.
         let org_ws = admin.workspace(token.workspace_id)?;
-        let source = ws.create_source(NewSource {
-            name: customer.source.parse()?,
-            connector: customer.connector.parse()?,
-            config: ConnectorConfig::new(json!({
-                "account": format!("{}-account", customer.external_id),
-            }))?,
-        })?;
-        let destination = org_ws.create_destination(NewDestination {
-            name: DESTINATION.parse()?,
-            connector: "s3".parse()?,
-            config: ConnectorConfig::new(json!({
-                "bucket": "acme-exports",
-                "prefix": format!("{}/", customer.external_id),
-            }))?,
-        })?;
-        let connection = ws.create_connection(NewConnection {
-            name: format!("{} → {DESTINATION}", customer.source).parse()?,
-            source_id: source.id,
-            destination_id: destination.id,
-            schedule: Schedule::Cron(customer.schedule.parse()?),
-        })?;
-        let run = org_ws.start_sync(connection.id)?;
-        org_ws.finish_sync(
-            run.id,
-            SyncOutcome::Succeeded {
-                rows: customer.rows,
-                bytes: customer.bytes,
-            },
-        )?;
+        for connection in &made.connections {
+            let run = org_ws.start_sync(connection.id)?;
+            org_ws.finish_sync(
+                run.id,
+                SyncOutcome::Succeeded {
+                    rows: customer.rows,
+                    bytes: customer.bytes,
+                },
+            )?;
+        }
         issued.push((customer.external_id, token));
     }
     Ok(Built {
@@ -351,26 +528,36 @@ fn build(engine: &Engine) -> Result<Built, CliError> {
 fn token_facts(
     engine: &Engine,
     org: &Organization,
+    workspaces: &[WorkspaceDetail],
     external_id: &str,
     issued: &IssuedToken,
 ) -> Result<TokenFacts, CliError> {
     let token = issued.token.expose();
     let claims = engine.verify_token(token)?;
+    let workspace = workspaces
+        .iter()
+        .find(|w| w.workspace.id == issued.workspace_id)
+        .map(|w| &w.workspace)
+        .ok_or_else(|| demo_bug(format!("the workspace of `{external_id}` is missing")))?;
     Ok(TokenFacts {
         external_id: external_id.to_owned(),
         workspace_id: issued.workspace_id,
         algorithm: org.settings.token_algorithm,
         operations: claims.operations,
+        source_tags: workspace.source_tags.clone(),
+        connection_tags: workspace.connection_tags.clone(),
         expires_at: issued.expires_at,
         token_prefix: format!("{}…", token.get(..TOKEN_PREFIX_CHARS).unwrap_or("")),
     })
 }
 
-/// Customer A's token asks for customer B's source by id, and lists what its scope holds.
+/// Customer A's token asks for customer B's source by id, and lists what its scope holds;
+/// customer C's token asks to use a template its tags do not select.
 fn check_isolation(
     engine: &Engine,
     issued: &[(&str, IssuedToken)],
     workspaces: &[WorkspaceDetail],
+    catalog: &Catalog,
 ) -> Result<Isolation, CliError> {
     let missing = |what: String| CliError::IsolationCheckFailed(format!("{what} is missing"));
     let find = |external_id: &str| {
@@ -379,19 +566,21 @@ fn check_isolation(
             .find(|w| w.workspace.external_id.as_str() == external_id)
             .ok_or_else(|| missing(format!("the workspace `{external_id}`")))
     };
+    let token_of = |external_id: &str| {
+        issued
+            .iter()
+            .find(|(customer, _)| *customer == external_id)
+            .map(|(_, t)| t.token.expose())
+            .ok_or_else(|| missing(format!("the token of `{external_id}`")))
+    };
     let asker = find(ASKER)?;
     let source_id = find(OWNER)?
         .sources
         .first()
         .map(|s| s.id)
         .ok_or_else(|| missing(format!("the source of `{OWNER}`")))?;
-    let token = issued
-        .iter()
-        .find(|(customer, _)| *customer == ASKER)
-        .map(|(_, t)| t.token.expose())
-        .ok_or_else(|| missing(format!("the token of `{ASKER}`")))?;
 
-    let scope = engine.authenticate(token)?;
+    let scope = engine.authenticate(token_of(ASKER)?)?;
     let (outcome, message, passed) = match scope.get_source(source_id) {
         Err(e) if e.is_not_found() => ("not_found", Some(e.to_string()), true),
         Err(e) => ("error", Some(e.to_string()), false),
@@ -418,13 +607,89 @@ fn check_isolation(
             && listed.iter().all(|s| s.workspace_id == expected)
             && listed_ids == own_ids,
     };
+
+    let unseen_template = check_unseen_template(engine, token_of(TEMPLATE_ASKER)?, find, catalog)?;
     Ok(Isolation {
         asker: ASKER.to_owned(),
         owner: OWNER.to_owned(),
-        passed: foreign_source.passed && token_scope.passed,
+        passed: foreign_source.passed && token_scope.passed && unseen_template.passed,
         foreign_source,
         token_scope,
+        unseen_template,
     })
+}
+
+/// Customer C's token (tags `production` and `premium`, mode `all`) asks to create a source
+/// from the Stripe template (tag `production` only), which it does not see.
+fn check_unseen_template<'a>(
+    engine: &Engine,
+    token: &str,
+    find: impl Fn(&str) -> Result<&'a WorkspaceDetail, CliError>,
+    catalog: &Catalog,
+) -> Result<UnseenTemplateCheck, CliError> {
+    let template = catalog
+        .source_templates
+        .iter()
+        .find(|t| t.name.as_str() == UNSEEN_TEMPLATE)
+        .ok_or_else(|| demo_bug(format!("the template `{UNSEEN_TEMPLATE}` is missing")))?;
+    let selection = find(TEMPLATE_ASKER)?.workspace.source_tags.clone();
+    let scope = engine.authenticate(token)?;
+    let attempt = scope.create_source_from_template(NewSourceFromTemplate {
+        template_id: template.id,
+        name: UNSEEN_TEMPLATE.parse()?,
+        config: ConnectorConfig::new(serde_json::json!({
+            "account_id": "acct_demo_c",
+            "api_key": "not-a-real-key",
+        }))?,
+    });
+    let (outcome, message, passed) = match attempt {
+        Err(e)
+            if e.to_string()
+                .contains("template not available to this workspace") =>
+        {
+            ("refused", Some(e.to_string()), true)
+        }
+        Err(e) => ("error", Some(e.to_string()), false),
+        Ok(_) => ("created", None, false),
+    };
+    Ok(UnseenTemplateCheck {
+        asker: TEMPLATE_ASKER.to_owned(),
+        template: UNSEEN_TEMPLATE.to_owned(),
+        template_tags: template.tags.clone(),
+        selection,
+        outcome,
+        message,
+        passed,
+    })
+}
+
+fn catalog_text(catalog: &Catalog) -> Vec<String> {
+    let mut lines = vec![format!(
+        "  Tags: {}",
+        joined(catalog.tags.iter().map(|t| &t.name))
+    )];
+    for t in &catalog.source_templates {
+        lines.push(format!(
+            "  Source template: {} ({}, tags {}, secret fields {})",
+            t.name,
+            t.connector,
+            joined(&t.tags),
+            joined(t.spec.secret_pointers())
+        ));
+    }
+    for t in &catalog.connection_templates {
+        lines.push(format!(
+            "  Connection template: {} (destination {} ({}) {}, {}, tags {}, secret fields {})",
+            t.name,
+            t.destination_name,
+            t.destination_connector,
+            tree::config_text(&t.destination_config),
+            t.schedule,
+            joined(&t.tags),
+            joined(t.destination_spec.secret_pointers())
+        ));
+    }
+    lines
 }
 
 fn text(report: &DemoReport) -> Vec<String> {
@@ -435,17 +700,34 @@ fn text(report: &DemoReport) -> Vec<String> {
             format!("The seed's example, built in `{}`:", report.database.path)
         },
         String::new(),
+        format!(
+            "Catalog of {} (made with its org key):",
+            report.organization.name
+        ),
     ];
+    lines.extend(catalog_text(&report.catalog));
+    lines.push(String::new());
     lines.extend(tree::organization(&report.organization, &report.workspaces));
     lines.push(String::new());
+    lines.push(
+        "Secrets (api_key, password, secret_access_key) are sealed at rest with each \
+         workspace's own data key (the templates' under the master key) and read as \
+         `**********`; only the organization can reveal them (`bulkhead sources reveal`)."
+            .to_owned(),
+    );
+    lines.push(String::new());
     lines.push(format!(
-        "Scoped tokens ({}, tags `{TAG}`, default operations; never printed whole):",
+        "Scoped tokens ({}, default operations; never printed whole):",
         report.organization.settings.token_algorithm
     ));
     for t in &report.tokens {
         lines.push(format!(
-            "  {}: {} for workspace {}, expires at {}",
-            t.external_id, t.token_prefix, t.workspace_id, t.expires_at
+            "  {}: {} for workspace {}, {}, expires at {}",
+            t.external_id,
+            t.token_prefix,
+            t.workspace_id,
+            tree::selection_text(&t.source_tags),
+            t.expires_at
         ));
     }
     lines.push(String::new());
@@ -470,6 +752,10 @@ fn text(report: &DemoReport) -> Vec<String> {
         ));
         lines.push(format!("  bulkhead --db {db} workspaces list"));
         lines.push(format!("  bulkhead --db {db} workspaces show {ASKER}"));
+        lines.push(format!("  bulkhead --db {db} templates sources list"));
+        lines.push(format!(
+            "  bulkhead --db {db} sources list --external-id {ASKER}"
+        ));
         lines.push(format!("  bulkhead --db {db} token --external-id {ASKER}"));
     }
     lines
@@ -501,18 +787,63 @@ fn isolation_text(check: &Isolation) -> Vec<String> {
             scope.workspace_id, check.asker, scope.expected_workspace_id
         )
     };
+    let unseen = &check.unseen_template;
+    let template_result = match (unseen.outcome, &unseen.message) {
+        ("refused", Some(message)) => format!("refused ({message})"),
+        ("created", _) => "CREATED A SOURCE: the tag selection is not enforced".to_owned(),
+        (_, Some(message)) => format!("failed unexpectedly ({message})"),
+        (outcome, None) => outcome.to_owned(),
+    };
     vec![
         format!(
             "Isolation: {}'s token asked for {}'s source {}: {result}",
             check.asker, check.owner, foreign.source_id
         ),
         format!("Isolation: {}'s token {scope_result}", check.asker),
+        format!(
+            "Templates: {}'s token ({}) asked to use the {} template (tags {}): {template_result}",
+            unseen.asker,
+            tree::selection_text(&unseen.selection),
+            unseen.template,
+            joined(&unseen.template_tags)
+        ),
     ]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cli_tests_look_for_the_demo_s_own_secrets() {
+        // tests/cli.rs duplicates these to search the database file's bytes for them.
+        let tests = include_str!("../tests/cli.rs");
+        for secret in [
+            STRIPE_API_KEY,
+            SALESFORCE_API_KEY,
+            POSTGRES_PASSWORD,
+            S3_SECRET_ACCESS_KEY,
+        ] {
+            assert!(
+                tests.contains(secret),
+                "tests/cli.rs does not list {secret}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_customer_s_template_is_in_the_catalog_and_selected_by_its_tags() {
+        for customer in &CUSTOMERS {
+            let template = SOURCE_TEMPLATES
+                .iter()
+                .find(|t| t.name == customer.template)
+                .unwrap();
+            let selection =
+                TagSelection::parse(customer.tags.iter().copied(), customer.mode).unwrap();
+            assert!(selection.matches(&tag_set(template.tags).unwrap()));
+            assert!(selection.matches(&tag_set(&TAGS).unwrap()), "S3 template");
+        }
+    }
 
     #[test]
     fn claim_files_refuses_an_existing_database_and_leaves_it_alone() {

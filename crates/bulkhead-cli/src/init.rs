@@ -18,9 +18,9 @@ const ENV_KEY: &str = "BULKHEAD_MASTER_KEY";
 const ENV_KEY_FILE: &str = "BULKHEAD_MASTER_KEY_FILE";
 
 /// Where the master key came from.
-#[derive(Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-enum KeySource {
+pub(crate) enum KeySource {
     /// `--master-key-file`.
     Option,
     /// `BULKHEAD_MASTER_KEY`.
@@ -49,30 +49,53 @@ struct InitReport {
     master_key: MasterKeyReport,
 }
 
-/// The master key `init` uses, in the order every command reads it: `--master-key-file`,
-/// `BULKHEAD_MASTER_KEY`, `BULKHEAD_MASTER_KEY_FILE`, then `<db>.key`, which is written if
-/// missing.
-fn resolve(ctx: &Ctx) -> Result<(MasterKey, KeySource, Option<PathBuf>, bool), CliError> {
+/// Where every command reads the master key from, in this order: `--master-key-file`,
+/// `BULKHEAD_MASTER_KEY`, `BULKHEAD_MASTER_KEY_FILE`, then `<db>.key`; with the file, if the
+/// key is in one.
+pub(crate) fn locate(ctx: &Ctx) -> (KeySource, Option<PathBuf>) {
     if let Some(path) = &ctx.master_key_file {
-        let key = MasterKey::load_file(path)?;
-        return Ok((key, KeySource::Option, Some(path.clone()), false));
+        return (KeySource::Option, Some(path.clone()));
     }
-    if let Ok(value) = std::env::var(ENV_KEY) {
-        let key = MasterKey::from_base64(&value, ENV_KEY)?;
-        return Ok((key, KeySource::Environment, None, false));
+    if std::env::var(ENV_KEY).is_ok() {
+        return (KeySource::Environment, None);
     }
     if let Ok(path) = std::env::var(ENV_KEY_FILE) {
-        let path = PathBuf::from(path);
-        let key = MasterKey::load_file(&path)?;
-        return Ok((key, KeySource::EnvironmentFile, Some(path), false));
+        return (KeySource::EnvironmentFile, Some(PathBuf::from(path)));
+    }
+    (
+        KeySource::DefaultFile,
+        Some(bulkhead::default_key_file(&ctx.db)),
+    )
+}
+
+/// The current master key, read from where [`locate`] says. `None` for the default key file
+/// when it does not exist.
+pub(crate) fn load(source: KeySource, file: Option<&Path>) -> Result<Option<MasterKey>, CliError> {
+    match (source, file) {
+        (KeySource::Environment, _) => {
+            let value = std::env::var(ENV_KEY).unwrap_or_default();
+            Ok(Some(MasterKey::from_base64(&value, ENV_KEY)?))
+        }
+        (KeySource::DefaultFile, Some(path)) if !path.exists() => Ok(None),
+        (_, Some(path)) => Ok(Some(MasterKey::load_file(path)?)),
+        (_, None) => Ok(None),
+    }
+}
+
+/// The master key `init` uses, from where [`locate`] says; `<db>.key` is written if missing.
+fn resolve(ctx: &Ctx) -> Result<(MasterKey, KeySource, Option<PathBuf>, bool), CliError> {
+    let (source, file) = locate(ctx);
+    if let Some(key) = load(source, file.as_deref())? {
+        return Ok((key, source, file, false));
+    }
+    if source != KeySource::DefaultFile {
+        return Err(CliError::usage(
+            "no master key was found where it was given",
+        ));
     }
     let path = bulkhead::default_key_file(&ctx.db);
-    let (key, created) = if path.exists() {
-        (MasterKey::load_file(&path)?, false)
-    } else {
-        (MasterKey::create_file(&path)?, true)
-    };
-    Ok((key, KeySource::DefaultFile, Some(path), created))
+    let key = MasterKey::create_file(&path)?;
+    Ok((key, KeySource::DefaultFile, Some(path), true))
 }
 
 pub(crate) fn run(ctx: &Ctx) -> Result<(), CliError> {
@@ -127,7 +150,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<(), CliError> {
     ])
 }
 
-fn remove_quietly(path: &Path) {
+pub(crate) fn remove_quietly(path: &Path) {
     if let Err(e) = std::fs::remove_file(path) {
         output::note(&format!(
             "could not remove `{}` after the failure: {e}",

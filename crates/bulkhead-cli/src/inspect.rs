@@ -3,16 +3,30 @@
 //! `workspaces show` and the demo both print what they read here, so what they show is what a
 //! scope returns, never what a command remembers having written.
 
+use std::collections::BTreeSet;
+
 use bulkhead::{
-    Connection, Destination, MAX_PAGE_LIMIT, OrgScope, Page, Paged, Result, Source, SyncRun,
-    Workspace, WorkspaceFilter, WorkspaceScope,
+    Connection, ConnectionTemplateId, Destination, MAX_PAGE_LIMIT, Name, OrgScope, Page, Paged,
+    Result, Source, SourceTemplateId, SyncRun, Tag, Workspace, WorkspaceFilter, WorkspaceScope,
 };
 use serde::Serialize;
+
+/// A template a workspace sees: its id, name and tags.
+#[derive(Debug, Serialize)]
+pub(crate) struct SeenTemplate<Id> {
+    pub(crate) id: Id,
+    pub(crate) name: Name,
+    pub(crate) tags: BTreeSet<Tag>,
+}
 
 /// A workspace and everything in it.
 #[derive(Debug, Serialize)]
 pub(crate) struct WorkspaceDetail {
     pub(crate) workspace: Workspace,
+    /// The source templates its source tag selection matches.
+    pub(crate) source_templates: Vec<SeenTemplate<SourceTemplateId>>,
+    /// The connection templates its connection tag selection matches.
+    pub(crate) connection_templates: Vec<SeenTemplate<ConnectionTemplateId>>,
     pub(crate) sources: Vec<Source>,
     pub(crate) destinations: Vec<Destination>,
     pub(crate) connections: Vec<ConnectionDetail>,
@@ -47,10 +61,28 @@ pub(crate) fn workspaces(org: &OrgScope) -> Result<Vec<Workspace>> {
     all(|page| org.list_workspaces(&filter, page))
 }
 
-/// The workspace behind `scope`, with all its sources, destinations and connections, and each
-/// connection's latest sync run.
+/// The workspace behind `scope`, with the templates it sees, all its sources, destinations
+/// and connections, and each connection's latest sync run.
 pub(crate) fn workspace_detail(scope: &WorkspaceScope) -> Result<WorkspaceDetail> {
     let workspace = scope.workspace()?;
+    let source_templates = scope
+        .source_templates()?
+        .into_iter()
+        .map(|t| SeenTemplate {
+            id: t.id,
+            name: t.name,
+            tags: t.tags,
+        })
+        .collect();
+    let connection_templates = scope
+        .connection_templates()?
+        .into_iter()
+        .map(|t| SeenTemplate {
+            id: t.id,
+            name: t.name,
+            tags: t.tags,
+        })
+        .collect();
     let sources = all(|page| scope.list_sources(page))?;
     let destinations = all(|page| scope.list_destinations(page))?;
     let connections = all(|page| scope.list_connections(page))?
@@ -70,6 +102,8 @@ pub(crate) fn workspace_detail(scope: &WorkspaceScope) -> Result<WorkspaceDetail
         .collect::<Result<_>>()?;
     Ok(WorkspaceDetail {
         workspace,
+        source_templates,
+        connection_templates,
         sources,
         destinations,
         connections,

@@ -17,6 +17,20 @@
 //! bulkhead org keys revoke KEY_ID
 //! bulkhead workspaces list [--prefix P] [--status active|inactive] [--limit N] [--after CURSOR]
 //! bulkhead workspaces show EXTERNAL_ID
+//! bulkhead workspaces delete EXTERNAL_ID --yes   # destroys its data key and all its data, irreversibly
+//! bulkhead tags create|delete NAME
+//! bulkhead tags list
+//! bulkhead tags rename FROM TO                   # on every template and workspace selection
+//! bulkhead templates sources create --name N --connector C [--tags a,b] [--spec FILE] [--config FILE]
+//! bulkhead templates sources list [--tags a,b] [--tags-mode any|all]
+//! bulkhead templates sources delete TEMPLATE_ID
+//! bulkhead templates connections create --name N --destination-name D --destination-connector C
+//!          [--destination-config FILE] [--destination-spec FILE] [--schedule manual|CRON] [--tags a,b]
+//! bulkhead templates connections list [--tags a,b] [--tags-mode any|all]
+//! bulkhead templates connections delete TEMPLATE_ID
+//! bulkhead sources create --external-id ID --template TEMPLATE_ID --name NAME --config FILE
+//! bulkhead sources list --external-id ID         # through the customer's token: secrets masked
+//! bulkhead sources reveal --external-id ID SOURCE_ID   # SENSITIVE: prints the secrets in clear
 //! bulkhead token --external-id ID [--source-tags a,b] [--source-tags-mode any|all]
 //!                [--connection-tags a,b] [--connection-tags-mode any|all] [--ttl 20m] [--ops sources:read,...]
 //! bulkhead token verify TOKEN                    # full check, prints the claims; needs no org key
@@ -24,12 +38,36 @@
 //! bulkhead keys list                             # signing keys
 //! bulkhead keys rotate
 //! bulkhead keys jwks                             # public keys of an EdDSA organization (JSON)
+//! bulkhead keys rotate-master [--new-key-file PATH]   # re-seal under a new master key; no org key
 //! bulkhead demo [--db PATH]                      # the seed's example, in a temporary file unless --db
 //! ```
 //!
-//! Every command but `init`, `org create`, `org list`, `org keys create --org`, `token verify`
-//! and `demo` needs the org key. `TOKEN` may be `-` to read it from stdin. Durations are a
-//! whole number and a unit, `s`, `m`, `h` or `d` (`90s`, `20m`, `1h30m`, `30d`).
+//! Every command but `init`, `org create`, `org list`, `org keys create --org`, `token verify`,
+//! `keys rotate-master` and `demo` needs the org key. `TOKEN` may be `-` to read it from
+//! stdin, and so may one `FILE` of a command. Durations are a whole number and a unit, `s`,
+//! `m`, `h` or `d` (`90s`, `20m`, `1h30m`, `30d`).
+//!
+//! **Templates and tags.** Customers create sources from the source templates their
+//! workspace's tag selection matches (stored by `bulkhead token --source-tags`); every
+//! connection template its connection selection matches then makes a destination and a
+//! connection for the new source. A spec is a JSON-Schema style document (default
+//! `{"type":"object"}`); fields it marks `"airbyte_secret": true` are sealed at rest and read
+//! as `**********` everywhere but `sources reveal`.
+//!
+//! **Acting as the customer.** `sources create` and `sources list` mint a short-lived scoped
+//! token for the customer's workspace (never printed; without tags, so the workspace keeps
+//! its stored selection) and act through it, so they can do exactly what the customer can.
+//! The workspace must exist: `bulkhead token --external-id ID --source-tags …` creates it
+//! with its selection. `sources reveal` is the organization's own read, with the secrets in
+//! clear: its output is sensitive.
+//!
+//! **Master key rotation.** `keys rotate-master` writes a new key to a new file first
+//! (`<db>.key.new`, mode 0600, or `--new-key-file`), re-seals every data key, signing key and
+//! template secret under it in one transaction, then, if the key was the default `<db>.key`,
+//! renames that to `<db>.key.old` and the new file to `<db>.key`. A key from
+//! `BULKHEAD_MASTER_KEY` or another file is left alone: the command says where the new key is
+//! and what to update. It prints the count of re-sealed values and fingerprints, never a key.
+//! Stop other processes using the database first.
 //!
 //! **Operator recovery.** `org list` and `org keys create --org ORG_ID` work without an org
 //! key: whoever runs them can read the database file (and its master key) anyway. The second
@@ -46,10 +84,14 @@ mod demo;
 mod duration;
 mod error;
 mod init;
+mod input;
 mod inspect;
 mod keys;
 mod org;
 mod output;
+mod sources;
+mod tags;
+mod templates;
 mod token;
 mod tree;
 mod workspaces;
@@ -84,6 +126,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Init => init::run(&ctx),
         Command::Org(command) => org::run(&ctx, command),
         Command::Workspaces(command) => workspaces::run(&ctx, command),
+        Command::Tags(command) => tags::run(&ctx, command),
+        Command::Templates(command) => templates::run(&ctx, command),
+        Command::Sources(command) => sources::run(&ctx, command),
         Command::Token(args) => token::run(&ctx, args),
         Command::Keys(command) => keys::run(&ctx, command),
         Command::Demo => {

@@ -75,11 +75,11 @@ fn issue(ctx: &Ctx, engine: &Engine, args: IssueArgs) -> Result<(), CliError> {
 
 /// The words of a comma-separated option, without empty ones: `--source-tags ''` clears a
 /// selection rather than naming an empty tag.
-fn non_empty(words: &[String]) -> impl Iterator<Item = &str> {
+pub(crate) fn non_empty(words: &[String]) -> impl Iterator<Item = &str> {
     words.iter().map(String::as_str).filter(|w| !w.is_empty())
 }
 
-fn selection(tags: &[String], mode: Option<&str>) -> Result<TagSelection, CliError> {
+pub(crate) fn selection(tags: &[String], mode: Option<&str>) -> Result<TagSelection, CliError> {
     let mode: TagMode = mode.unwrap_or("any").parse()?;
     Ok(TagSelection::parse(non_empty(tags), mode)?)
 }

@@ -1,7 +1,7 @@
-//! `bulkhead workspaces list` and `bulkhead workspaces show`: an organization's workspaces, as
-//! the organization sees them with its access key.
+//! `bulkhead workspaces list|show|delete`: an organization's workspaces, as the organization
+//! sees them with its access key.
 
-use bulkhead::{Cursor, ExternalId, OrgScope, Page, Workspace, WorkspaceFilter};
+use bulkhead::{Cursor, ExternalId, OrgScope, Page, Workspace, WorkspaceFilter, WorkspaceId};
 use serde::Serialize;
 
 use crate::args::{ListArgs, WorkspacesCommand};
@@ -17,12 +17,21 @@ struct WorkspacePage {
     next_cursor: Option<Cursor>,
 }
 
+/// `workspaces delete --json`.
+#[derive(Serialize)]
+struct Deleted<'a> {
+    deleted: bool,
+    workspace_id: WorkspaceId,
+    external_id: &'a ExternalId,
+}
+
 pub(crate) fn run(ctx: &Ctx, command: WorkspacesCommand) -> Result<(), CliError> {
     let engine = ctx.open()?;
     let org = ctx.org(&engine)?;
     match command {
         WorkspacesCommand::List(args) => list(&org, args, ctx.json),
         WorkspacesCommand::Show { external_id } => show(&org, &external_id, ctx.json),
+        WorkspacesCommand::Delete { external_id, yes } => delete(&org, &external_id, yes, ctx.json),
     }
 }
 
@@ -73,4 +82,30 @@ fn show(org: &OrgScope, external_id: &str, json: bool) -> Result<(), CliError> {
         return output::json(&detail);
     }
     output::lines(tree::workspace(&detail, tree::Detail::Full))
+}
+
+fn delete(org: &OrgScope, external_id: &str, yes: bool, json: bool) -> Result<(), CliError> {
+    let external_id: ExternalId = external_id.parse()?;
+    let workspace = org.workspace_by_external_id(&external_id)?;
+    if !yes {
+        return Err(CliError::usage(format!(
+            "refusing to delete workspace `{}` ({}) without --yes: deleting it destroys the \
+             workspace's data key and all its data (sources, destinations, connections, sync \
+             history), irreversibly, and its tokens stop working",
+            workspace.external_id, workspace.id
+        )));
+    }
+    org.delete_workspace(workspace.id)?;
+    if json {
+        return output::json(&Deleted {
+            deleted: true,
+            workspace_id: workspace.id,
+            external_id: &workspace.external_id,
+        });
+    }
+    output::lines([format!(
+        "deleted workspace `{}` ({}): its data key is destroyed, its data is gone and its \
+         tokens stop working",
+        workspace.external_id, workspace.id
+    )])
 }

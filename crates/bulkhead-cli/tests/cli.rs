@@ -16,6 +16,24 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 use tempfile::TempDir;
 
+/// The demo's secrets (duplicated from `src/demo.rs`, whose unit test checks this file still
+/// lists them; `demo_secrets_here_are_the_ones_the_demo_seals` checks them against the
+/// database).
+const DEMO_SECRETS: [&str; 4] = [
+    "sk_live_demo_a_4eC39HqLyjWDarjtT1zdp7dc",
+    "sk_live_demo_b_9Qm2Xw7LrK4pVn8Hs3Zt6Yc",
+    "pg_demo_c_Zt7Qm2Wx9Lr4Kp8Vn3Hs5Jd",
+    "s3_demo_wJalrXUtnFEMI_K7MDENG_bPxRfiCYzz",
+];
+
+/// A source template's spec with a secret field.
+const STRIPE_SPEC: &str = r#"{"type": "object", "required": ["account_id", "api_key"],
+    "properties": {"account_id": {"type": "string"},
+                   "api_key": {"type": "string", "airbyte_secret": true}}}"#;
+
+/// A secret a test customer configures.
+const CUSTOMER_SECRET: &str = "sk_test_cli_customer_secret_8f3k2";
+
 /// A master key for tests that pass one in the environment: base64 of 32 bytes.
 const ENV_MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
@@ -178,9 +196,18 @@ fn demo_prints_the_seed_tree_and_the_isolation_lines() {
         "Source: Stripe",
         "Source: Salesforce",
         "Source: PostgreSQL",
-        "Destination: S3 bucket",
-        "Connection: Stripe → S3 bucket (active, cron `0 * * * *`, last sync succeeded: 1200 rows)",
-        "Scoped tokens (HS256, tags `production`",
+        "Source templates seen with tags production (any): ",
+        "Source templates seen with tags premium (any): ",
+        "Source templates seen with tags premium, production (all): PostgreSQL",
+        "Connection templates seen with tags production (any): S3 bucket",
+        "Source: Stripe {account_id: acct_demo_a, api_key: **********, start_date: 2024-01-01}",
+        "Destination: S3 bucket {",
+        "secret_access_key: **********}",
+        "Connection: S3 bucket (Stripe → S3 bucket, active, cron `0 * * * *`, last sync succeeded: 1200 rows)",
+        "Scoped tokens (HS256, default operations",
+        "Templates: customer-c's token (tags premium, production (all)) asked to use the Stripe \
+         template (tags production): refused (permission denied for `sources:create`: template \
+         not available to this workspace)",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
@@ -200,12 +227,16 @@ fn demo_prints_the_seed_tree_and_the_isolation_lines() {
 }
 
 #[test]
-fn demo_never_prints_the_org_key_or_a_whole_token() {
+fn demo_never_prints_the_org_key_a_whole_token_or_a_secret() {
     for args in [&["demo"][..], &["demo", "--json"][..]] {
         let output = bulkhead(args);
         assert_success(&output);
         let all = format!("{}{}", stdout(&output), stderr(&output));
         assert!(!all.contains("bh_org_"), "{all}");
+        for secret in DEMO_SECRETS {
+            assert!(!all.contains(secret), "the demo printed {secret}");
+        }
+        assert!(all.contains("**********"), "{all}");
         // A JWT is three dot-separated base64url parts starting `eyJ`; only prefixes appear.
         for word in all.split(|c: char| c.is_whitespace() || c == '"') {
             if let Some(at) = word.find("eyJ") {
@@ -228,10 +259,52 @@ fn demo_json_has_three_workspaces_tokens_and_a_passed_isolation_check() {
     for w in workspaces {
         assert_eq!(w["sources"].as_array().unwrap().len(), 1);
         assert_eq!(w["destinations"][0]["name"], "S3 bucket");
+        assert_eq!(
+            w["destinations"][0]["config"]["secret_access_key"],
+            "**********"
+        );
         let connection = &w["connections"][0];
         assert_eq!(connection["status"], "active");
         assert_eq!(connection["latest_sync_run"]["status"], "succeeded");
     }
+    // Each customer's tags select a different set of source templates.
+    let seen: Vec<Vec<&str>> = workspaces
+        .iter()
+        .map(|w| {
+            let mut names: Vec<&str> = w["source_templates"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap())
+                .collect();
+            names.sort_unstable();
+            names
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            vec!["PostgreSQL", "Stripe"],
+            vec!["PostgreSQL", "Salesforce"],
+            vec!["PostgreSQL"],
+        ]
+    );
+    assert_eq!(
+        workspaces[0]["sources"][0]["config"]["api_key"],
+        "**********"
+    );
+    assert_eq!(
+        workspaces[2]["sources"][0]["config"]["password"],
+        "**********"
+    );
+    let catalog = &doc["catalog"];
+    assert_eq!(catalog["tags"].as_array().unwrap().len(), 2);
+    assert_eq!(catalog["source_templates"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        catalog["connection_templates"][0]["destination_config"]["secret_access_key"],
+        "**********"
+    );
+    assert_eq!(doc["isolation"]["unseen_template"]["outcome"], "refused");
     let tokens = doc["tokens"].as_array().unwrap();
     assert_eq!(tokens.len(), 3);
     assert_eq!(tokens[0]["algorithm"], "HS256");
@@ -279,6 +352,7 @@ fn demo_with_db_keeps_private_key_files_and_prints_commands_that_work() {
         text.contains("Source: Salesforce (salesforce, source "),
         "{text}"
     );
+    assert!(text.contains("api_key: **********"), "{text}");
     assert!(text.contains("Last sync: succeeded, 5400 rows"), "{text}");
 }
 
@@ -878,4 +952,822 @@ fn keys_rotate_adds_a_signer_and_older_tokens_still_verify() {
         "--json",
     ]));
     assert_eq!(claims["external_id"], "cust-1");
+}
+
+// ---- the demo's secrets at rest ----
+
+#[test]
+fn demo_leaves_no_secret_in_plaintext_in_the_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = kept_demo(&dir);
+    let mut checked = 0;
+    for suffix in ["", "-wal", "-journal"] {
+        let file = PathBuf::from(format!("{}{suffix}", db.display()));
+        let Ok(bytes) = std::fs::read(&file) else {
+            continue;
+        };
+        checked += 1;
+        for secret in DEMO_SECRETS {
+            assert!(
+                !bytes
+                    .windows(secret.len())
+                    .any(|window| window == secret.as_bytes()),
+                "{secret} is in plaintext in {}",
+                file.display()
+            );
+        }
+    }
+    assert!(checked >= 1);
+}
+
+#[test]
+fn demo_secrets_here_are_the_ones_the_demo_seals() {
+    // The organization's reveal opens what the demo sealed: the constants above are the real
+    // secrets, so the plaintext search looks for the right bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let (db, key) = kept_demo(&dir);
+    let expected = [
+        ("customer-a", "api_key", DEMO_SECRETS[0]),
+        ("customer-b", "api_key", DEMO_SECRETS[1]),
+        ("customer-c", "password", DEMO_SECRETS[2]),
+    ];
+    for (customer, field, secret) in expected {
+        let listed = json(&bulkhead_as(
+            &key,
+            &[
+                "--db",
+                arg(&db),
+                "sources",
+                "list",
+                "--external-id",
+                customer,
+                "--json",
+            ],
+        ));
+        let source = listed["sources"][0]["id"].as_str().unwrap();
+        let revealed = json(&bulkhead_as(
+            &key,
+            &[
+                "--db",
+                arg(&db),
+                "sources",
+                "reveal",
+                "--external-id",
+                customer,
+                source,
+                "--json",
+            ],
+        ));
+        assert_eq!(revealed["config"][field], secret, "{customer}");
+    }
+}
+
+// ---- tags ----
+
+#[test]
+fn tags_create_list_rename_and_delete() {
+    let (_dir, db) = initialized();
+    let (_, key) = create_org(&db, &[]);
+    let base = ["--db", arg(&db), "tags"];
+    let made = json(&bulkhead_as(
+        &key,
+        &[&base[..], &["create", "production", "--json"]].concat(),
+    ));
+    assert_eq!(made["name"], "production");
+    assert_success(&bulkhead_as(
+        &key,
+        &[&base[..], &["create", "premium"]].concat(),
+    ));
+    let err = assert_error(&bulkhead_as(
+        &key,
+        &[&base[..], &["create", "premium"]].concat(),
+    ));
+    assert!(err.contains("conflict"), "{err}");
+
+    let listed = json(&bulkhead_as(
+        &key,
+        &[&base[..], &["list", "--json"]].concat(),
+    ));
+    let names: Vec<&str> = listed["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["premium", "production"]);
+
+    assert_success(&bulkhead_as(
+        &key,
+        &[&base[..], &["rename", "premium", "gold"]].concat(),
+    ));
+    let table = stdout(&bulkhead_as(&key, &[&base[..], &["list"]].concat()));
+    assert!(table.starts_with("TAG"), "{table}");
+    assert!(
+        table.contains("gold") && !table.contains("premium"),
+        "{table}"
+    );
+
+    assert_success(&bulkhead_as(
+        &key,
+        &[&base[..], &["delete", "gold"]].concat(),
+    ));
+    let listed = json(&bulkhead_as(
+        &key,
+        &[&base[..], &["list", "--json"]].concat(),
+    ));
+    assert_eq!(listed["tags"].as_array().unwrap().len(), 1);
+    let err = assert_error(&bulkhead_as(
+        &key,
+        &[&base[..], &["delete", "gold"]].concat(),
+    ));
+    assert!(err.contains("not found"), "{err}");
+    // Organization commands need the org key.
+    let err = assert_error(&bulkhead(&[&base[..], &["list"]].concat()));
+    assert!(err.contains("BULKHEAD_ORG_KEY"), "{err}");
+}
+
+// ---- templates ----
+
+/// Writes `text` to `<dir>/<name>` and returns the path.
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `bulkhead` with the org key and `input` on stdin.
+fn bulkhead_as_with_stdin(org_key: &str, args: &[&str], input: &str) -> Output {
+    let mut child = command(args, &[("BULKHEAD_ORG_KEY", org_key)])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Creates tags `production` and `premium`.
+fn create_tags(db: &Path, key: &str) {
+    for tag in ["production", "premium"] {
+        assert_success(&bulkhead_as(key, &["--db", arg(db), "tags", "create", tag]));
+    }
+}
+
+#[test]
+fn templates_sources_create_with_the_spec_from_stdin_list_and_delete() {
+    let (dir, db) = initialized();
+    let (_, key) = create_org(&db, &[]);
+    create_tags(&db, &key);
+    let default_secret = "sk_default_template_secret_77";
+    let config = write(
+        dir.path(),
+        "default.json",
+        &format!(r#"{{"api_key": "{default_secret}", "region": "eu"}}"#),
+    );
+    let output = bulkhead_as_with_stdin(
+        &key,
+        &[
+            "--db",
+            arg(&db),
+            "templates",
+            "sources",
+            "create",
+            "--name",
+            "Stripe",
+            "--connector",
+            "stripe",
+            "--tags",
+            "production,premium",
+            "--spec",
+            "-",
+            "--config",
+            arg(&config),
+            "--json",
+        ],
+        STRIPE_SPEC,
+    );
+    let made = json(&output);
+    assert!(!stdout(&output).contains(default_secret));
+    assert_eq!(made["name"], "Stripe");
+    assert_eq!(made["connector"], "stripe");
+    assert_eq!(made["tags"], serde_json::json!(["premium", "production"]));
+    assert_eq!(made["default_config"]["api_key"], "**********");
+    assert_eq!(made["default_config"]["region"], "eu");
+    assert_eq!(
+        made["spec"]["properties"]["api_key"]["airbyte_secret"],
+        true
+    );
+    let id = made["id"].as_str().unwrap().to_owned();
+
+    // Defaults: spec {"type": "object"}, config {}.
+    let plain = json(&bulkhead_as(
+        &key,
+        &[
+            "--db",
+            arg(&db),
+            "templates",
+            "sources",
+            "create",
+            "--name",
+            "Plain",
+            "--connector",
+            "plain",
+            "--tags",
+            "premium",
+            "--json",
+        ],
+    ));
+    assert_eq!(plain["spec"], serde_json::json!({"type": "object"}));
+    assert_eq!(plain["default_config"], serde_json::json!({}));
+
+    let base = ["--db", arg(&db), "templates", "sources"];
+    let table = stdout(&bulkhead_as(&key, &[&base[..], &["list"]].concat()));
+    assert!(table.starts_with("TEMPLATE ID"), "{table}");
+    assert!(
+        table.contains(&id) && table.contains("premium, production") && table.contains("/api_key"),
+        "{table}"
+    );
+    assert!(!table.contains(default_secret), "{table}");
+
+    let names = |args: &[&str]| -> Vec<String> {
+        let doc = json(&bulkhead_as(
+            &key,
+            &[&base[..], &["list", "--json"], args].concat(),
+        ));
+        doc["source_templates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&["--tags", "production"]), ["Stripe"]);
+    let mut any = names(&["--tags", "production,premium"]);
+    any.sort();
+    assert_eq!(any, ["Plain", "Stripe"]);
+    assert_eq!(
+        names(&["--tags", "production,premium", "--tags-mode", "all"]),
+        ["Stripe"]
+    );
+
+    assert_success(&bulkhead_as(&key, &[&base[..], &["delete", &id]].concat()));
+    assert_eq!(names(&[]), ["Plain"]);
+    let err = assert_error(&bulkhead_as(&key, &[&base[..], &["delete", &id]].concat()));
+    assert!(err.contains("not found"), "{err}");
+}
+
+#[test]
+fn templates_sources_create_refuses_a_bad_spec_and_two_stdin_inputs() {
+    let (_dir, db) = initialized();
+    let (_, key) = create_org(&db, &[]);
+    let create = [
+        "--db",
+        arg(&db),
+        "templates",
+        "sources",
+        "create",
+        "--name",
+        "X",
+        "--connector",
+        "x",
+    ];
+    let err = assert_error(&bulkhead_as_with_stdin(
+        &key,
+        &[&create[..], &["--spec", "-"]].concat(),
+        r#"{"type": "object", "properties": {"k": {"type": "string", "airbyte_secert": true}}}"#,
+    ));
+    assert!(err.contains("invalid spec"), "{err}");
+    let err = assert_error(&bulkhead_as(
+        &key,
+        &[&create[..], &["--spec", "-", "--config", "-"]].concat(),
+    ));
+    assert!(err.contains("stdin"), "{err}");
+    let err = assert_error(&bulkhead_as(
+        &key,
+        &[&create[..], &["--tags", "missing"]].concat(),
+    ));
+    assert!(err.contains("missing"), "{err}");
+}
+
+/// `templates connections create` of the S3 template with a secret; returns its JSON.
+fn create_connection_template(dir: &Path, db: &Path, key: &str, tags: &str) -> Value {
+    let config = write(
+        dir,
+        "s3.json",
+        r#"{"bucket": "acme-exports", "secret_access_key": "s3_cli_test_secret_55"}"#,
+    );
+    let spec = write(
+        dir,
+        "s3-spec.json",
+        r#"{"type": "object", "required": ["bucket", "secret_access_key"],
+            "properties": {"bucket": {"type": "string"},
+                           "secret_access_key": {"type": "string", "airbyte_secret": true}}}"#,
+    );
+    let output = bulkhead_as(
+        key,
+        &[
+            "--db",
+            arg(db),
+            "templates",
+            "connections",
+            "create",
+            "--name",
+            "S3 bucket",
+            "--destination-name",
+            "S3 bucket",
+            "--destination-connector",
+            "s3",
+            "--destination-config",
+            arg(&config),
+            "--destination-spec",
+            arg(&spec),
+            "--schedule",
+            "0 * * * *",
+            "--tags",
+            tags,
+            "--json",
+        ],
+    );
+    assert!(!stdout(&output).contains("s3_cli_test_secret_55"));
+    json(&output)
+}
+
+#[test]
+fn templates_connections_create_list_and_delete() {
+    let (dir, db) = initialized();
+    let (_, key) = create_org(&db, &[]);
+    create_tags(&db, &key);
+    let made = create_connection_template(dir.path(), &db, &key, "production,premium");
+    assert_eq!(made["name"], "S3 bucket");
+    assert_eq!(made["destination_connector"], "s3");
+    assert_eq!(made["schedule"], "0 * * * *");
+    assert_eq!(
+        made["destination_config"]["secret_access_key"],
+        "**********"
+    );
+    let id = made["id"].as_str().unwrap().to_owned();
+
+    let base = ["--db", arg(&db), "templates", "connections"];
+    let table = stdout(&bulkhead_as(&key, &[&base[..], &["list"]].concat()));
+    assert!(table.starts_with("TEMPLATE ID"), "{table}");
+    for expected in [
+        id.as_str(),
+        "S3 bucket (s3)",
+        "0 * * * *",
+        "/secret_access_key",
+    ] {
+        assert!(
+            table.contains(expected),
+            "missing {expected:?} in:\n{table}"
+        );
+    }
+    // A bad schedule names the field.
+    let err = assert_error(&bulkhead_as(
+        &key,
+        &[
+            &base[..],
+            &[
+                "create",
+                "--name",
+                "N",
+                "--destination-name",
+                "D",
+                "--destination-connector",
+                "s3",
+                "--schedule",
+                "hourly",
+            ],
+        ]
+        .concat(),
+    ));
+    assert!(err.contains("invalid"), "{err}");
+
+    assert_success(&bulkhead_as(&key, &[&base[..], &["delete", &id]].concat()));
+    let listed = json(&bulkhead_as(
+        &key,
+        &[&base[..], &["list", "--json"]].concat(),
+    ));
+    assert_eq!(listed["connection_templates"], Value::Array(Vec::new()));
+}
+
+// ---- sources, through a customer's scoped token ----
+
+/// An organization with tags, a Stripe source template (`production`) and an S3 connection
+/// template (`production`), and two customers: `cust-a` selecting `production`, `cust-b`
+/// selecting `premium`. Returns the org key and the source template's id.
+fn catalog_with_customers(dir: &Path, db: &Path) -> (String, String) {
+    let (_, key) = create_org(db, &[]);
+    create_tags(db, &key);
+    let spec = write(dir, "stripe-spec.json", STRIPE_SPEC);
+    let template = json(&bulkhead_as(
+        &key,
+        &[
+            "--db",
+            arg(db),
+            "templates",
+            "sources",
+            "create",
+            "--name",
+            "Stripe",
+            "--connector",
+            "stripe",
+            "--tags",
+            "production",
+            "--spec",
+            arg(&spec),
+            "--json",
+        ],
+    ));
+    create_connection_template(dir, db, &key, "production");
+    for (customer, tags) in [("cust-a", "production"), ("cust-b", "premium")] {
+        issue(
+            db,
+            &key,
+            customer,
+            &["--source-tags", tags, "--connection-tags", tags],
+        );
+    }
+    (key, template["id"].as_str().unwrap().to_owned())
+}
+
+/// `sources create` for `customer` from `template`, with the customer's secret.
+fn create_source(dir: &Path, db: &Path, key: &str, customer: &str, template: &str) -> Output {
+    let config = write(
+        dir,
+        "customer.json",
+        &format!(r#"{{"account_id": "acct_1", "api_key": "{CUSTOMER_SECRET}"}}"#),
+    );
+    bulkhead_as(
+        key,
+        &[
+            "--db",
+            arg(db),
+            "sources",
+            "create",
+            "--external-id",
+            customer,
+            "--template",
+            template,
+            "--name",
+            "My Stripe",
+            "--config",
+            arg(&config),
+        ],
+    )
+}
+
+#[test]
+fn sources_create_through_a_token_makes_the_destination_and_connection() {
+    let (dir, db) = initialized();
+    let (key, template) = catalog_with_customers(dir.path(), &db);
+    let output = create_source(dir.path(), &db, &key, "cust-a", &template);
+    assert_success(&output);
+    let text = stdout(&output);
+    assert!(!text.contains(CUSTOMER_SECRET), "{text}");
+    for expected in [
+        "created source My Stripe (source ",
+        "in workspace `cust-a`",
+        r#""api_key":"**********""#,
+        "destination: S3 bucket (destination ",
+        "connection: S3 bucket (connection ",
+        "My Stripe → S3 bucket, active, cron `0 * * * *`",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+
+    // The same through --json, and the config from stdin.
+    let output = bulkhead_as_with_stdin(
+        &key,
+        &[
+            "--db",
+            arg(&db),
+            "sources",
+            "create",
+            "--external-id",
+            "cust-a",
+            "--template",
+            &template,
+            "--name",
+            "Second",
+            "--config",
+            "-",
+            "--json",
+        ],
+        &format!(r#"{{"account_id": "acct_2", "api_key": "{CUSTOMER_SECRET}"}}"#),
+    );
+    let made = json(&output);
+    assert!(!stdout(&output).contains(CUSTOMER_SECRET));
+    assert_eq!(made["external_id"], "cust-a");
+    assert_eq!(made["source"]["config"]["api_key"], "**********");
+    assert_eq!(made["source"]["template_id"], template.as_str());
+    assert_eq!(made["destinations"].as_array().unwrap().len(), 1);
+    assert_eq!(made["connections"].as_array().unwrap().len(), 1);
+
+    // An invalid configuration is refused naming the field.
+    let err = assert_error(&bulkhead_as_with_stdin(
+        &key,
+        &[
+            "--db",
+            arg(&db),
+            "sources",
+            "create",
+            "--external-id",
+            "cust-a",
+            "--template",
+            &template,
+            "--name",
+            "Third",
+            "--config",
+            "-",
+        ],
+        r#"{"account_id": "acct_3"}"#,
+    ));
+    assert!(err.contains("/api_key"), "{err}");
+}
+
+#[test]
+fn sources_create_from_a_template_the_workspace_does_not_see_is_refused() {
+    let (dir, db) = initialized();
+    let (key, template) = catalog_with_customers(dir.path(), &db);
+    let err = assert_error(&create_source(dir.path(), &db, &key, "cust-b", &template));
+    assert!(
+        err.contains("template not available to this workspace"),
+        "{err}"
+    );
+    assert!(!err.contains(CUSTOMER_SECRET), "{err}");
+    let listed = json(&bulkhead_as(
+        &key,
+        &[
+            "--db",
+            arg(&db),
+            "sources",
+            "list",
+            "--external-id",
+            "cust-b",
+            "--json",
+        ],
+    ));
+    assert_eq!(listed["sources"], Value::Array(Vec::new()));
+}
+
+#[test]
+fn sources_create_for_an_unknown_customer_says_how_to_make_its_workspace() {
+    let (dir, db) = initialized();
+    let (key, template) = catalog_with_customers(dir.path(), &db);
+    let err = assert_error(&create_source(dir.path(), &db, &key, "Cust-A", &template));
+    assert!(
+        err.contains("case-sensitive") && err.contains("bulkhead token --external-id Cust-A"),
+        "{err}"
+    );
+    // And no workspace was made for it.
+    let listed = json(&bulkhead_as(
+        &key,
+        &["--db", arg(&db), "workspaces", "list", "--json"],
+    ));
+    assert_eq!(listed["workspaces"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn sources_list_masks_the_secret_and_sources_reveal_shows_it() {
+    let (dir, db) = initialized();
+    let (key, template) = catalog_with_customers(dir.path(), &db);
+    assert_success(&create_source(dir.path(), &db, &key, "cust-a", &template));
+
+    let output = bulkhead_as(
+        &key,
+        &[
+            "--db",
+            arg(&db),
+            "sources",
+            "list",
+            "--external-id",
+            "cust-a",
+        ],
+    );
+    assert_success(&output);
+    let table = stdout(&output);
+    assert!(table.starts_with("SOURCE ID"), "{table}");
+    assert!(table.contains(r#""api_key":"**********""#), "{table}");
+    assert!(!table.contains(CUSTOMER_SECRET), "{table}");
+    let listed = json(&bulkhead_as(
+        &key,
+        &[
+            "--db",
+            arg(&db),
+            "sources",
+            "list",
+            "--external-id",
+            "cust-a",
+            "--json",
+        ],
+    ));
+    let source_id = listed["sources"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(listed["sources"][0]["config"]["api_key"], "**********");
+
+    let output = bulkhead_as(
+        &key,
+        &[
+            "--db",
+            arg(&db),
+            "sources",
+            "reveal",
+            "--external-id",
+            "cust-a",
+            &source_id,
+        ],
+    );
+    assert_success(&output);
+    let config: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(config["api_key"], CUSTOMER_SECRET);
+    assert_eq!(config["account_id"], "acct_1");
+    assert!(stderr(&output).contains("SENSITIVE"), "{}", stderr(&output));
+
+    // Another customer's id for the source is not found.
+    let err = assert_error(&bulkhead_as(
+        &key,
+        &[
+            "--db",
+            arg(&db),
+            "sources",
+            "reveal",
+            "--external-id",
+            "cust-b",
+            &source_id,
+        ],
+    ));
+    assert!(err.contains("not found"), "{err}");
+    assert!(!err.contains(CUSTOMER_SECRET), "{err}");
+}
+
+// ---- deleting a workspace ----
+
+#[test]
+fn workspaces_delete_needs_yes_then_the_external_id_is_not_found() {
+    let (dir, db) = initialized();
+    let (key, template) = catalog_with_customers(dir.path(), &db);
+    assert_success(&create_source(dir.path(), &db, &key, "cust-a", &template));
+    let delete = ["--db", arg(&db), "workspaces", "delete", "cust-a"];
+
+    let err = assert_error(&bulkhead_as(&key, &delete));
+    assert!(
+        err.contains("--yes") && err.contains("data key") && err.contains("irreversibly"),
+        "{err}"
+    );
+    assert_success(&bulkhead_as(
+        &key,
+        &["--db", arg(&db), "workspaces", "show", "cust-a"],
+    ));
+
+    let output = bulkhead_as(&key, &[&delete[..], &["--yes"]].concat());
+    assert_success(&output);
+    assert!(
+        stdout(&output).contains("deleted workspace `cust-a`"),
+        "{}",
+        stdout(&output)
+    );
+    let err = assert_error(&bulkhead_as(
+        &key,
+        &["--db", arg(&db), "workspaces", "show", "cust-a"],
+    ));
+    assert!(err.contains("not found"), "{err}");
+    let err = assert_error(&bulkhead_as(&key, &[&delete[..], &["--yes"]].concat()));
+    assert!(err.contains("not found"), "{err}");
+    // The other customer is untouched.
+    assert_success(&bulkhead_as(
+        &key,
+        &["--db", arg(&db), "workspaces", "show", "cust-b"],
+    ));
+}
+
+// ---- rotating the master key ----
+
+#[test]
+fn keys_rotate_master_swaps_the_default_key_file_and_commands_still_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, key) = kept_demo(&dir);
+    let old_key = std::fs::read_to_string(key_file(&db)).unwrap();
+    let old_file = PathBuf::from(format!("{}.key.old", db.display()));
+
+    // Operator access: no org key needed.
+    let output = bulkhead(&["--db", arg(&db), "keys", "rotate-master", "--json"]);
+    let report = json(&output);
+    assert!(report["resealed"].as_u64().unwrap() >= 3, "{report}");
+    assert_eq!(report["previous_source"], "default_file");
+    assert_ne!(report["fingerprint"], report["previous_fingerprint"]);
+    let new_key = std::fs::read_to_string(key_file(&db)).unwrap();
+    assert_ne!(new_key, old_key);
+    assert_eq!(std::fs::read_to_string(&old_file).unwrap(), old_key);
+    assert!(!PathBuf::from(format!("{}.key.new", db.display())).exists());
+    #[cfg(unix)]
+    assert_eq!(mode(&key_file(&db)), 0o600);
+    let all = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(!all.contains(new_key.trim()) && !all.contains(old_key.trim()));
+    let init = json(&bulkhead(&["--db", arg(&db), "init", "--json"]));
+    assert_eq!(init["master_key"]["fingerprint"], report["fingerprint"]);
+
+    // Everything still opens with the rotated default key file: signing keys, data keys.
+    let issued = issue(&db, &key, "customer-a", &[]);
+    assert_success(&bulkhead(&[
+        "--db",
+        arg(&db),
+        "token",
+        "verify",
+        issued["token"].as_str().unwrap(),
+    ]));
+    let listed = json(&bulkhead_as(
+        &key,
+        &[
+            "--db",
+            arg(&db),
+            "sources",
+            "list",
+            "--external-id",
+            "customer-a",
+            "--json",
+        ],
+    ));
+    let source = listed["sources"][0]["id"].as_str().unwrap();
+    let revealed = json(&bulkhead_as(
+        &key,
+        &[
+            "--db",
+            arg(&db),
+            "sources",
+            "reveal",
+            "--external-id",
+            "customer-a",
+            source,
+            "--json",
+        ],
+    ));
+    assert_eq!(revealed["config"]["api_key"], DEMO_SECRETS[0]);
+    // The old key opens nothing now.
+    let err = assert_error(&bulkhead(&[
+        "--db",
+        arg(&db),
+        "--master-key-file",
+        arg(&old_file),
+        "org",
+        "list",
+    ]));
+    assert!(err.contains("master key"), "{err}");
+
+    // A second rotation keeps the older key file rather than overwrite it.
+    let err = assert_error(&bulkhead(&["--db", arg(&db), "keys", "rotate-master"]));
+    assert!(
+        err.contains(".key.old") && err.contains("already exists"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&old_file).unwrap(), old_key);
+}
+
+#[test]
+fn keys_rotate_master_with_the_key_in_the_environment_moves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("b.db");
+    let env = [("BULKHEAD_MASTER_KEY", ENV_MASTER_KEY)];
+    let run = |args: &[&str], env: &[(&str, &str)]| command(args, env).output().unwrap();
+    assert_success(&run(&["--db", arg(&db), "init"], &env));
+    assert_success(&run(&["--db", arg(&db), "org", "create", "Acme"], &env));
+
+    let output = run(&["--db", arg(&db), "keys", "rotate-master"], &env);
+    assert_success(&output);
+    let text = stdout(&output);
+    assert!(text.contains("new master key fingerprint: "), "{text}");
+    assert!(
+        stderr(&output).contains("set BULKHEAD_MASTER_KEY"),
+        "{}",
+        stderr(&output)
+    );
+    let new_file = PathBuf::from(format!("{}.key.new", db.display()));
+    #[cfg(unix)]
+    assert_eq!(mode(&new_file), 0o600);
+    assert!(!key_file(&db).exists());
+    let new_key = std::fs::read_to_string(&new_file).unwrap();
+    assert!(!text.contains(new_key.trim()), "{text}");
+
+    let err = assert_error(&run(&["--db", arg(&db), "org", "list"], &env));
+    assert!(err.contains("master key"), "{err}");
+    assert_success(&run(
+        &["--db", arg(&db), "org", "list"],
+        &[("BULKHEAD_MASTER_KEY", new_key.trim())],
+    ));
+}
+
+#[test]
+fn keys_rotate_master_with_a_wrong_key_writes_no_new_file() {
+    let (_dir, db) = initialized();
+    let env = [("BULKHEAD_MASTER_KEY", ENV_MASTER_KEY)];
+    let output = command(&["--db", arg(&db), "keys", "rotate-master"], &env)
+        .output()
+        .unwrap();
+    let err = assert_error(&output);
+    assert!(err.contains("master key"), "{err}");
+    assert!(!PathBuf::from(format!("{}.key.new", db.display())).exists());
 }
