@@ -1,0 +1,23 @@
+//! Test equipment shared by every storage adapter of Bulkhead.
+//!
+//! - [`conformance`]: plain tests every adapter runs against its own store;
+//! - [`model`]: a proptest state-machine model of several organizations and workspaces whose
+//!   invariants (each tenant sees exactly its own, no foreign id ever appears, foreign lookups
+//!   are not found) are checked after every step;
+//! - [`wrappers`]: stores wrapped to leak (drop the tenant filter) or to fail the N-th write;
+//! - [`fuzzing`]: the property harnesses of the fuzz targets, replayed on a seed corpus by
+//!   `cargo test` on stable.
+//!
+//! This crate is for tests: nothing in it is part of Bulkhead's API.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test equipment: a panic here is a failed assertion"
+)]
+
+pub mod conformance;
+pub mod fuzzing;
+pub mod model;
+pub mod wrappers;
