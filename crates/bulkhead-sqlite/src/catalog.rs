@@ -1,5 +1,6 @@
 //! Tags, templates, workspace deletion and master-key re-sealing: the organization-level
-//! writes that touch many rows, each run inside one transaction of the caller.
+//! writes that touch many rows, each run inside one transaction of the caller. Only workspace
+//! deletion touches tenant tables, and it enters the deleted workspace to do so.
 
 use std::collections::BTreeSet;
 
@@ -8,10 +9,11 @@ use bulkhead_core::store::{SealedItem, TemplateKind, TemplateRow};
 use bulkhead_core::{
     Error, OrgCtx, OrgId, Result, Tag, TagInfo, TagSelection, Timestamp, WorkspaceId,
 };
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
 
 use crate::Ctx;
+use crate::guard::Db;
 use crate::rows::{self, collect, first, template_columns};
 
 /// The statements of one template table.
@@ -90,7 +92,7 @@ fn tags_json(tags: &BTreeSet<Tag>) -> Result<String> {
 }
 
 /// Refuses a template whose tags are not all tags of the organization.
-fn check_tags_exist(tx: &Transaction<'_>, org: &OrgCtx, tags: &BTreeSet<Tag>) -> Result<()> {
+fn check_tags_exist(tx: &Db<'_>, org: &OrgCtx, tags: &BTreeSet<Tag>) -> Result<()> {
     let mut stmt = tx
         .prepare_cached("SELECT 1 FROM tags WHERE org_id = ?1 AND name = ?2")
         .ctx("could not prepare a query")?;
@@ -109,7 +111,7 @@ fn check_tags_exist(tx: &Transaction<'_>, org: &OrgCtx, tags: &BTreeSet<Tag>) ->
     Ok(())
 }
 
-pub(crate) fn insert_template(tx: &Transaction<'_>, org: &OrgCtx, row: &TemplateRow) -> Result<()> {
+pub(crate) fn insert_template(tx: &Db<'_>, org: &OrgCtx, row: &TemplateRow) -> Result<()> {
     if row.org_id != org.org_id() {
         return Err(Error::conflict(
             "a template must belong to the calling organization",
@@ -132,11 +134,7 @@ pub(crate) fn insert_template(tx: &Transaction<'_>, org: &OrgCtx, row: &Template
     Ok(())
 }
 
-pub(crate) fn replace_template(
-    tx: &Transaction<'_>,
-    org: &OrgCtx,
-    row: &TemplateRow,
-) -> Result<bool> {
+pub(crate) fn replace_template(tx: &Db<'_>, org: &OrgCtx, row: &TemplateRow) -> Result<bool> {
     check_tags_exist(tx, org, &row.tags)?;
     let changed = tx
         .prepare_cached(template_sql(row.kind).replace)
@@ -155,7 +153,7 @@ pub(crate) fn replace_template(
 }
 
 pub(crate) fn list_templates(
-    conn: &rusqlite::Connection,
+    conn: &Db<'_>,
     org: &OrgCtx,
     kind: TemplateKind,
 ) -> Result<Vec<TemplateRow>> {
@@ -168,7 +166,7 @@ pub(crate) fn list_templates(
 }
 
 pub(crate) fn get_template(
-    conn: &rusqlite::Connection,
+    conn: &Db<'_>,
     org: &OrgCtx,
     kind: TemplateKind,
     id: Uuid,
@@ -181,12 +179,7 @@ pub(crate) fn get_template(
     })
 }
 
-pub(crate) fn create_tag(
-    tx: &Transaction<'_>,
-    org: &OrgCtx,
-    name: &Tag,
-    now: Timestamp,
-) -> Result<TagInfo> {
+pub(crate) fn create_tag(tx: &Db<'_>, org: &OrgCtx, name: &Tag, now: Timestamp) -> Result<TagInfo> {
     let inserted = tx
         .prepare_cached(
             "INSERT INTO tags (org_id, name, created_at) VALUES (?1, ?2, ?3)
@@ -210,12 +203,7 @@ pub(crate) fn create_tag(
 
 /// Rewrites the tag sets of the organization's templates that carry `from`: `to` in its
 /// place, or nothing.
-fn rewrite_template_tags(
-    tx: &Transaction<'_>,
-    org: &OrgCtx,
-    from: &Tag,
-    to: Option<&Tag>,
-) -> Result<()> {
+fn rewrite_template_tags(tx: &Db<'_>, org: &OrgCtx, from: &Tag, to: Option<&Tag>) -> Result<()> {
     for sql in ALL_TEMPLATES {
         let mut stmt = tx
             .prepare_cached(sql.tags_of_org)
@@ -245,7 +233,7 @@ fn rewrite_template_tags(
     Ok(())
 }
 
-pub(crate) fn rename_tag(tx: &Transaction<'_>, org: &OrgCtx, from: &Tag, to: &Tag) -> Result<bool> {
+pub(crate) fn rename_tag(tx: &Db<'_>, org: &OrgCtx, from: &Tag, to: &Tag) -> Result<bool> {
     if from == to {
         return tx
             .prepare_cached("SELECT 1 FROM tags WHERE org_id = ?1 AND name = ?2")
@@ -312,7 +300,7 @@ pub(crate) fn rename_tag(tx: &Transaction<'_>, org: &OrgCtx, from: &Tag, to: &Ta
     Ok(true)
 }
 
-pub(crate) fn delete_tag(tx: &Transaction<'_>, org: &OrgCtx, name: &Tag) -> Result<bool> {
+pub(crate) fn delete_tag(tx: &Db<'_>, org: &OrgCtx, name: &Tag) -> Result<bool> {
     let deleted = tx
         .prepare_cached("DELETE FROM tags WHERE org_id = ?1 AND name = ?2")
         .ctx("could not prepare a delete")?
@@ -325,13 +313,9 @@ pub(crate) fn delete_tag(tx: &Transaction<'_>, org: &OrgCtx, name: &Tag) -> Resu
     Ok(true)
 }
 
-pub(crate) fn delete_workspace(
-    tx: &Transaction<'_>,
-    org: &OrgCtx,
-    id: WorkspaceId,
-) -> Result<bool> {
+pub(crate) fn delete_workspace(tx: &Db<'_>, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
     // The data key goes first, and only for a workspace of this organization: the deletes
-    // below key on workspace_id alone.
+    // below key on workspace_id alone, inside that workspace for the isolation guard.
     let shredded = tx
         .prepare_cached("UPDATE workspaces SET sealed_dek = NULL WHERE org_id = ?1 AND id = ?2")
         .ctx("could not prepare an update")?
@@ -340,6 +324,7 @@ pub(crate) fn delete_workspace(
     if shredded == 0 {
         return Ok(false);
     }
+    let _scope = tx.tenant(id);
     for sql in [
         "DELETE FROM sync_runs WHERE workspace_id = ?1",
         "DELETE FROM connections WHERE workspace_id = ?1",
@@ -357,7 +342,7 @@ pub(crate) fn delete_workspace(
 }
 
 pub(crate) fn reseal_all(
-    tx: &Transaction<'_>,
+    tx: &Db<'_>,
     check: &[u8],
     reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
 ) -> Result<u64> {

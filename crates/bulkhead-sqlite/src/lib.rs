@@ -6,6 +6,15 @@
 //! timeout, one writer and a small pool of readers, cached prepared statements. The tenant's
 //! ids are always bound parameters; SQL text never contains data.
 //!
+//! Every connection carries the database layer of Bulkhead's isolation (DESIGN section 4,
+//! L3): a `bulkhead_workspace()` function that names the workspace of the call in progress,
+//! TEMP views (`t_sources`, …) that show only that workspace's rows, TEMP triggers that abort
+//! any write to another workspace's rows (or to any, when no workspace is set), and an
+//! authorizer that denies direct reads of the tenant tables, schema changes, `ATTACH` and
+//! `PRAGMA`. So a wrong query in this crate fails instead of answering with another tenant's
+//! rows, even before the core's row check sees them. Organization-level tables are not
+//! restricted yet. [`SqliteStore::open_in_memory`] gives tests the same guard without a file.
+//!
 //! ```
 //! use bulkhead_sqlite::{SqliteOptions, SqliteStore};
 //! let dir = tempfile::tempdir()?;
@@ -15,6 +24,7 @@
 //! ```
 
 mod catalog;
+mod guard;
 mod pool;
 mod rows;
 mod schema;
@@ -49,6 +59,30 @@ impl SqliteStore {
         })?;
         Ok(Self {
             path,
+            pool,
+            schema_version: version,
+        })
+    }
+
+    /// Opens a private in-memory database with the current schema, for tests and tools: one
+    /// connection serves reads and writes (an in-memory database belongs to its connection),
+    /// without WAL, with the same isolation guard as a file. Its [`path`](Self::path) is
+    /// `:memory:`; everything is gone when the store is dropped.
+    ///
+    /// ```
+    /// use bulkhead_sqlite::{SqliteOptions, SqliteStore};
+    /// let store = SqliteStore::open_in_memory(&SqliteOptions::default())?;
+    /// assert_eq!(store.schema_version(), bulkhead_sqlite::SCHEMA_VERSION);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_in_memory(options: &SqliteOptions) -> Result<Self> {
+        let mut version = 0;
+        let pool = Pool::open_in_memory(options, |conn| {
+            version = schema::migrate(conn)?;
+            Ok(())
+        })?;
+        Ok(Self {
+            path: PathBuf::from(":memory:"),
             pool,
             schema_version: version,
         })

@@ -4,16 +4,21 @@
 //! waiting on the database lock into waiting on a cheap in-process lock, and `BEGIN IMMEDIATE`
 //! plus the busy timeout handles writers in other processes. Readers run in parallel under WAL.
 //! Readers are `query_only`, so a read path that tries to write fails instead of writing.
+//!
+//! Every connection carries the isolation guard ([`crate::guard`]), and the adapter's code
+//! sees a connection only as a [`Db`]. The `*_tenant` methods run their closure inside the
+//! tenant's workspace and leave it when the closure returns, on success and on error.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bulkhead_core::Result;
+use bulkhead_core::{Result, Tenant};
 use parking_lot::Mutex;
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::Ctx;
+use crate::guard::{self, Db, Guard};
 
 /// How hard SQLite works to make a commit durable.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -50,9 +55,22 @@ impl Default for SqliteOptions {
     }
 }
 
+/// A connection and its guard.
+pub(crate) struct Slot {
+    conn: Connection,
+    guard: Guard,
+}
+
+impl Slot {
+    fn db(&self) -> Db<'_> {
+        Db::new(&self.conn, &self.guard)
+    }
+}
+
 pub(crate) struct Pool {
-    writer: Mutex<Connection>,
-    readers: Vec<Mutex<Connection>>,
+    writer: Mutex<Slot>,
+    /// Empty for an in-memory database, whose one connection is also the reader.
+    readers: Vec<Mutex<Slot>>,
     next_reader: AtomicUsize,
 }
 
@@ -75,6 +93,16 @@ fn configure(conn: &Connection, options: &SqliteOptions) -> Result<()> {
     Ok(())
 }
 
+/// Guards the writer once `setup` (the migrations) has run on it.
+fn writer(
+    mut conn: Connection,
+    setup: impl FnOnce(&mut Connection) -> Result<()>,
+) -> Result<Mutex<Slot>> {
+    setup(&mut conn)?;
+    let guard = guard::install(&mut conn, false)?;
+    Ok(Mutex::new(Slot { conn, guard }))
+}
+
 impl Pool {
     /// Opens the writer (switching the file to WAL) and the readers.
     pub(crate) fn open(
@@ -86,38 +114,71 @@ impl Pool {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
-        let mut writer = Connection::open_with_flags(path, flags)
+        let conn = Connection::open_with_flags(path, flags)
             .ctx(format_args!("could not open `{}`", path.display()))?;
-        configure(&writer, options)?;
-        let mode: String = writer
+        configure(&conn, options)?;
+        let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .ctx("could not switch to WAL")?;
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(target: "bulkhead::sqlite", mode, "WAL is not available; readers will wait for the writer");
         }
-        setup(&mut writer)?;
+        let writer = writer(conn, setup)?;
         let readers = (0..options.readers.max(1))
             .map(|_| {
-                let conn = Connection::open_with_flags(path, flags)
+                let mut conn = Connection::open_with_flags(path, flags)
                     .ctx(format_args!("could not open `{}`", path.display()))?;
                 configure(&conn, options)?;
-                conn.pragma_update(None, "query_only", "ON")
-                    .ctx("could not make a reader read-only")?;
-                Ok(Mutex::new(conn))
+                let guard = guard::install(&mut conn, true)?;
+                Ok(Mutex::new(Slot { conn, guard }))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
-            writer: Mutex::new(writer),
+            writer,
             readers,
             next_reader: AtomicUsize::new(0),
         })
     }
 
-    /// Runs `f` on a reader: the first free one, else waits for one in turn.
-    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    /// Opens a private in-memory database: one connection, writer and reader at once (an
+    /// in-memory database belongs to the connection that made it), without WAL.
+    pub(crate) fn open_in_memory(
+        options: &SqliteOptions,
+        setup: impl FnOnce(&mut Connection) -> Result<()>,
+    ) -> Result<Self> {
+        let conn = Connection::open_in_memory().ctx("could not open an in-memory database")?;
+        configure(&conn, options)?;
+        Ok(Self {
+            writer: writer(conn, setup)?,
+            readers: Vec::new(),
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    /// Runs `f` on a reader, outside any workspace: for organization-level tables.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Db<'_>) -> Result<T>) -> Result<T> {
+        self.with_reader(|slot| f(&slot.db()))
+    }
+
+    /// Runs `f` on a reader inside the tenant's workspace.
+    pub(crate) fn read_tenant<T>(
+        &self,
+        tenant: &Tenant,
+        f: impl FnOnce(&Db<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.with_reader(|slot| {
+            let db = slot.db();
+            let _scope = db.tenant(tenant.workspace_id());
+            f(&db)
+        })
+    }
+
+    /// Runs `f` on a reader: the first free one, else waits for one in turn; on the writer
+    /// when there are no readers.
+    fn with_reader<T>(&self, f: impl FnOnce(&Slot) -> Result<T>) -> Result<T> {
         for reader in &self.readers {
-            if let Some(conn) = reader.try_lock() {
-                return f(&conn);
+            if let Some(slot) = reader.try_lock() {
+                return f(&slot);
             }
         }
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
@@ -128,15 +189,43 @@ impl Pool {
         }
     }
 
-    /// Runs `f` in an `IMMEDIATE` transaction on the writer; commits if `f` succeeds, rolls back
-    /// (by dropping the transaction) if it fails, so a failed call leaves nothing behind.
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.writer.lock();
+    /// Runs `f` in an `IMMEDIATE` transaction on the writer, outside any workspace (an
+    /// organization-level write enters one itself where it touches tenant rows); commits if
+    /// `f` succeeds, rolls back (by dropping the transaction) if it fails, so a failed call
+    /// leaves nothing behind.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&Db<'_>) -> Result<T>) -> Result<T> {
+        let mut slot = self.writer.lock();
+        let Slot { conn, guard } = &mut *slot;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .ctx("could not start a write transaction")?;
-        let value = f(&tx)?;
+        let value = f(&Db::new(&tx, guard))?;
         tx.commit().ctx("could not commit")?;
         Ok(value)
+    }
+
+    /// Runs `f` like [`Pool::write`], inside the tenant's workspace.
+    pub(crate) fn write_tenant<T>(
+        &self,
+        tenant: &Tenant,
+        f: impl FnOnce(&Db<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.write(|db| {
+            let _scope = db.tenant(tenant.workspace_id());
+            f(db)
+        })
+    }
+
+    /// Runs `f` on the writer's connection itself, for tests that need raw SQL.
+    #[cfg(test)]
+    pub(crate) fn with_writer<T>(&self, f: impl FnOnce(&Slot) -> T) -> T {
+        f(&self.writer.lock())
+    }
+}
+
+#[cfg(test)]
+impl Slot {
+    pub(crate) fn guarded(&self) -> (Db<'_>, &Guard) {
+        (self.db(), &self.guard)
     }
 }

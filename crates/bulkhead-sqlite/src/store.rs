@@ -1,6 +1,15 @@
 //! The storage port on SQLite. Every statement is a literal (cached once prepared); every
 //! tenant statement filters on `workspace_id = ?1` (and the organization where the row has
 //! no workspace), with the ids bound as parameters.
+//!
+//! Tenant methods run inside the tenant's workspace ([`Pool::read_tenant`],
+//! [`Pool::write_tenant`]), so the isolation guard ([`crate::guard`]) holds them to it as
+//! well: reads of tenant tables name the guard views (`FROM t_sources`), writes go to the
+//! tables and pass the guard triggers. The `workspace_id = ?1` predicates stay: the views
+//! enforce, the predicates keep each query correct on its own and let it use the indexes.
+//!
+//! [`Pool::read_tenant`]: crate::pool::Pool::read_tenant
+//! [`Pool::write_tenant`]: crate::pool::Pool::write_tenant
 
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
@@ -15,6 +24,7 @@ use bulkhead_core::{
 use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
 
+use crate::guard::Db;
 use crate::rows::{
     self, collect, connection_columns, endpoint_columns, first, org_columns, org_key_columns,
     signing_key_columns, sql_count, sync_run_columns, workspace_columns,
@@ -45,21 +55,21 @@ macro_rules! endpoint_sql {
             get: concat!(
                 "SELECT ",
                 endpoint_columns!(),
-                " FROM ",
+                " FROM t_",
                 $table,
                 " WHERE workspace_id = ?1 AND id = ?2"
             ),
             list_first: concat!(
                 "SELECT ",
                 endpoint_columns!(),
-                " FROM ",
+                " FROM t_",
                 $table,
                 " WHERE workspace_id = ?1 ORDER BY created_at, id LIMIT ?2"
             ),
             list_after: concat!(
                 "SELECT ",
                 endpoint_columns!(),
-                " FROM ",
+                " FROM t_",
                 $table,
                 " WHERE workspace_id = ?1 AND (created_at, id) > (?2, ?3)",
                 " ORDER BY created_at, id LIMIT ?4"
@@ -73,7 +83,7 @@ macro_rules! endpoint_sql {
                 endpoint_columns!()
             ),
             in_use: concat!(
-                "SELECT count(*) FROM connections WHERE workspace_id = ?1 AND ",
+                "SELECT count(*) FROM t_connections WHERE workspace_id = ?1 AND ",
                 $reference,
                 " = ?2"
             ),
@@ -102,7 +112,7 @@ fn limit(n: usize) -> i64 {
 
 /// Checks that `id` names a row of `table` inside the tenant, inside the caller's transaction.
 fn exists_in_tenant(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Db<'_>,
     sql: &'static str,
     tenant: &Tenant,
     id: &Uuid,
@@ -576,15 +586,15 @@ impl Store for SqliteStore {
     }
 
     fn load_token_state(&self, tenant: &Tenant, jti: &str) -> Result<Option<TokenState>> {
-        self.pool.read(|conn| {
+        self.pool.read_tenant(tenant, |conn| {
             let mut stmt = conn
                 .prepare_cached(concat!(
                     "SELECT ",
                     workspace_columns!(),
                     ", (SELECT issuer FROM organizations WHERE id = workspaces.org_id)",
                     ", (SELECT audience FROM organizations WHERE id = workspaces.org_id)",
-                    ", EXISTS (SELECT 1 FROM revoked_tokens",
-                    "   WHERE revoked_tokens.workspace_id = workspaces.id AND jti = ?3)",
+                    ", EXISTS (SELECT 1 FROM t_revoked_tokens",
+                    "   WHERE t_revoked_tokens.workspace_id = workspaces.id AND jti = ?3)",
                     " FROM workspaces WHERE id = ?1 AND org_id = ?2"
                 ))
                 .ctx("could not prepare a query")?;
@@ -608,7 +618,7 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<()> {
         let ws = tenant.workspace_id();
-        self.pool.write(|tx| {
+        self.pool.write_tenant(tenant, |tx| {
             tx.prepare_cached(
                 "INSERT INTO revoked_tokens (workspace_id, jti, org_id, expires_at)
                  VALUES (?1, ?2, ?3, ?4) ON CONFLICT (workspace_id, jti) DO NOTHING",
@@ -649,7 +659,8 @@ impl Store for SqliteStore {
     }
 
     fn insert_endpoint(&self, tenant: &Tenant, row: &EndpointRow) -> Result<()> {
-        self.pool.write(|tx| insert_endpoint(tx, tenant, row))
+        self.pool
+            .write_tenant(tenant, |tx| insert_endpoint(tx, tenant, row))
     }
 
     fn workspace_data_key(
@@ -694,7 +705,7 @@ impl Store for SqliteStore {
         pipelines: &[Pipeline],
         check: &dyn Fn(&[Pipeline]) -> Result<()>,
     ) -> Result<Vec<Pipeline>> {
-        self.pool.write(|tx| {
+        self.pool.write_tenant(tenant, |tx| {
             insert_endpoint(tx, tenant, source)?;
             let mut made = Vec::with_capacity(pipelines.len());
             for (destination, connection) in pipelines {
@@ -720,7 +731,7 @@ impl Store for SqliteStore {
                     .prepare_cached(concat!(
                         "SELECT ",
                         endpoint_columns!(),
-                        " FROM destinations WHERE workspace_id = ?1 AND template_id = ?2"
+                        " FROM t_destinations WHERE workspace_id = ?1 AND template_id = ?2"
                     ))
                     .ctx("could not prepare a query")?;
                 let stored = first(
@@ -747,7 +758,7 @@ impl Store for SqliteStore {
         kind: EndpointKind,
         id: Uuid,
     ) -> Result<Option<EndpointRow>> {
-        self.pool.read(|conn| {
+        self.pool.read_tenant(tenant, |conn| {
             let mut stmt = conn
                 .prepare_cached(endpoint_sql(kind).get)
                 .ctx("could not prepare a query")?;
@@ -768,7 +779,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<EndpointRow>> {
         let sql = endpoint_sql(kind);
         let ws = tenant.workspace_id();
-        self.pool.read(|conn| match after {
+        self.pool.read_tenant(tenant, |conn| match after {
             None => {
                 let mut stmt = conn
                     .prepare_cached(sql.list_first)
@@ -798,7 +809,7 @@ impl Store for SqliteStore {
         patch: &EndpointPatch,
         now: Timestamp,
     ) -> Result<Option<EndpointRow>> {
-        self.pool.write(|tx| {
+        self.pool.write_tenant(tenant, |tx| {
             let mut stmt = tx
                 .prepare_cached(endpoint_sql(kind).update)
                 .ctx("could not prepare an update")?;
@@ -820,7 +831,7 @@ impl Store for SqliteStore {
     fn delete_endpoint(&self, tenant: &Tenant, kind: EndpointKind, id: Uuid) -> Result<bool> {
         let sql = endpoint_sql(kind);
         let ws = tenant.workspace_id();
-        self.pool.write(|tx| {
+        self.pool.write_tenant(tenant, |tx| {
             let users: i64 = tx
                 .prepare_cached(sql.in_use)
                 .ctx("could not prepare a query")?
@@ -842,16 +853,17 @@ impl Store for SqliteStore {
     }
 
     fn insert_connection(&self, tenant: &Tenant, row: &Connection) -> Result<()> {
-        self.pool.write(|tx| insert_connection(tx, tenant, row))
+        self.pool
+            .write_tenant(tenant, |tx| insert_connection(tx, tenant, row))
     }
 
     fn get_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<Option<Connection>> {
-        self.pool.read(|conn| {
+        self.pool.read_tenant(tenant, |conn| {
             let mut stmt = conn
                 .prepare_cached(concat!(
                     "SELECT ",
                     connection_columns!(),
-                    " FROM connections WHERE workspace_id = ?1 AND id = ?2"
+                    " FROM t_connections WHERE workspace_id = ?1 AND id = ?2"
                 ))
                 .ctx("could not prepare a query")?;
             first(
@@ -869,13 +881,13 @@ impl Store for SqliteStore {
         limit_rows: usize,
     ) -> Result<Vec<Connection>> {
         let ws = tenant.workspace_id();
-        self.pool.read(|conn| match after {
+        self.pool.read_tenant(tenant, |conn| match after {
             None => {
                 let mut stmt = conn
                     .prepare_cached(concat!(
                         "SELECT ",
                         connection_columns!(),
-                        " FROM connections WHERE workspace_id = ?1",
+                        " FROM t_connections WHERE workspace_id = ?1",
                         " ORDER BY created_at, id LIMIT ?2"
                     ))
                     .ctx("could not prepare a query")?;
@@ -890,7 +902,7 @@ impl Store for SqliteStore {
                     .prepare_cached(concat!(
                         "SELECT ",
                         connection_columns!(),
-                        " FROM connections WHERE workspace_id = ?1",
+                        " FROM t_connections WHERE workspace_id = ?1",
                         " AND (created_at, id) > (?2, ?3) ORDER BY created_at, id LIMIT ?4"
                     ))
                     .ctx("could not prepare a query")?;
@@ -910,7 +922,7 @@ impl Store for SqliteStore {
         update: &ConnectionUpdate,
         now: Timestamp,
     ) -> Result<Option<Connection>> {
-        self.pool.write(|tx| {
+        self.pool.write_tenant(tenant, |tx| {
             let mut stmt = tx
                 .prepare_cached(concat!(
                     "UPDATE connections SET name = COALESCE(?3, name),",
@@ -936,7 +948,7 @@ impl Store for SqliteStore {
 
     fn delete_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<bool> {
         let ws = tenant.workspace_id();
-        self.pool.write(|tx| {
+        self.pool.write_tenant(tenant, |tx| {
             tx.prepare_cached(
                 "DELETE FROM sync_runs WHERE workspace_id = ?1 AND connection_id = ?2",
             )
@@ -953,10 +965,10 @@ impl Store for SqliteStore {
     }
 
     fn insert_sync_run(&self, tenant: &Tenant, row: &SyncRun) -> Result<()> {
-        self.pool.write(|tx| {
+        self.pool.write_tenant(tenant, |tx| {
             exists_in_tenant(
                 tx,
-                "SELECT 1 FROM connections WHERE workspace_id = ?1 AND id = ?2",
+                "SELECT 1 FROM t_connections WHERE workspace_id = ?1 AND id = ?2",
                 tenant,
                 row.connection_id.as_uuid(),
                 ObjectKind::Connection,
@@ -985,12 +997,12 @@ impl Store for SqliteStore {
     }
 
     fn get_sync_run(&self, tenant: &Tenant, id: SyncRunId) -> Result<Option<SyncRun>> {
-        self.pool.read(|conn| {
+        self.pool.read_tenant(tenant, |conn| {
             let mut stmt = conn
                 .prepare_cached(concat!(
                     "SELECT ",
                     sync_run_columns!(),
-                    " FROM sync_runs WHERE workspace_id = ?1 AND id = ?2"
+                    " FROM t_sync_runs WHERE workspace_id = ?1 AND id = ?2"
                 ))
                 .ctx("could not prepare a query")?;
             first(
@@ -1009,13 +1021,13 @@ impl Store for SqliteStore {
         limit_rows: usize,
     ) -> Result<Vec<SyncRun>> {
         let ws = tenant.workspace_id();
-        self.pool.read(|conn| match before {
+        self.pool.read_tenant(tenant, |conn| match before {
             None => {
                 let mut stmt = conn
                     .prepare_cached(concat!(
                         "SELECT ",
                         sync_run_columns!(),
-                        " FROM sync_runs WHERE workspace_id = ?1 AND connection_id = ?2",
+                        " FROM t_sync_runs WHERE workspace_id = ?1 AND connection_id = ?2",
                         " ORDER BY started_at DESC, id DESC LIMIT ?3"
                     ))
                     .ctx("could not prepare a query")?;
@@ -1030,7 +1042,7 @@ impl Store for SqliteStore {
                     .prepare_cached(concat!(
                         "SELECT ",
                         sync_run_columns!(),
-                        " FROM sync_runs WHERE workspace_id = ?1 AND connection_id = ?2",
+                        " FROM t_sync_runs WHERE workspace_id = ?1 AND connection_id = ?2",
                         " AND (started_at, id) < (?3, ?4)",
                         " ORDER BY started_at DESC, id DESC LIMIT ?5"
                     ))
@@ -1056,7 +1068,7 @@ impl Store for SqliteStore {
         id: SyncRunId,
         finish: &SyncFinish,
     ) -> Result<Option<SyncRun>> {
-        self.pool.write(|tx| {
+        self.pool.write_tenant(tenant, |tx| {
             let mut stmt = tx
                 .prepare_cached(concat!(
                     "UPDATE sync_runs SET status = ?3, finished_at = ?4, rows_synced = ?5,",
@@ -1087,7 +1099,7 @@ fn secs(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
-fn insert_org_key(tx: &rusqlite::Transaction<'_>, row: &OrgKeyRow) -> Result<()> {
+fn insert_org_key(tx: &Db<'_>, row: &OrgKeyRow) -> Result<()> {
     tx.prepare_cached(concat!(
         "INSERT INTO org_keys (",
         org_key_columns!(),
@@ -1108,7 +1120,7 @@ fn insert_org_key(tx: &rusqlite::Transaction<'_>, row: &OrgKeyRow) -> Result<()>
     Ok(())
 }
 
-fn insert_signing_key(tx: &rusqlite::Transaction<'_>, row: &SigningKeyRow) -> Result<()> {
+fn insert_signing_key(tx: &Db<'_>, row: &SigningKeyRow) -> Result<()> {
     tx.prepare_cached(concat!(
         "INSERT INTO signing_keys (",
         signing_key_columns!(),
@@ -1130,7 +1142,7 @@ fn insert_signing_key(tx: &rusqlite::Transaction<'_>, row: &SigningKeyRow) -> Re
 
 /// Applies `update` to the organization's workspace `id` inside the caller's transaction.
 fn apply_workspace_update(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Db<'_>,
     org: &OrgCtx,
     id: WorkspaceId,
     update: &WorkspaceUpdate,
@@ -1166,22 +1178,18 @@ fn apply_workspace_update(
     )
 }
 
-fn insert_connection(
-    tx: &rusqlite::Transaction<'_>,
-    tenant: &Tenant,
-    row: &Connection,
-) -> Result<()> {
+fn insert_connection(tx: &Db<'_>, tenant: &Tenant, row: &Connection) -> Result<()> {
     // Resolved inside the tenant: another workspace's id is simply not found.
     exists_in_tenant(
         tx,
-        "SELECT 1 FROM sources WHERE workspace_id = ?1 AND id = ?2",
+        "SELECT 1 FROM t_sources WHERE workspace_id = ?1 AND id = ?2",
         tenant,
         row.source_id.as_uuid(),
         ObjectKind::Source,
     )?;
     exists_in_tenant(
         tx,
-        "SELECT 1 FROM destinations WHERE workspace_id = ?1 AND id = ?2",
+        "SELECT 1 FROM t_destinations WHERE workspace_id = ?1 AND id = ?2",
         tenant,
         row.destination_id.as_uuid(),
         ObjectKind::Destination,
@@ -1227,11 +1235,7 @@ fn endpoint_params<'a>(
     ]
 }
 
-fn insert_endpoint(
-    tx: &rusqlite::Transaction<'_>,
-    tenant: &Tenant,
-    row: &EndpointRow,
-) -> Result<()> {
+fn insert_endpoint(tx: &Db<'_>, tenant: &Tenant, row: &EndpointRow) -> Result<()> {
     tx.prepare_cached(endpoint_sql(row.kind).insert)
         .ctx("could not prepare an insert")?
         .execute(rusqlite::params_from_iter(endpoint_params(tenant, row)))
