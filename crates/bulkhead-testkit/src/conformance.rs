@@ -1,1 +1,2037 @@
-//! See the crate docs.
+//! The adapter conformance suite: the storage contract of `bulkhead_core::store`, checked end
+//! to end through the [`Engine`].
+//!
+//! Every test is a plain function `fn(factory: &dyn Fn() -> Harness)`, named for the property
+//! it proves; an adapter runs them all with [`conformance_tests!`](crate::conformance_tests)
+//! (and the fault sweeps with [`fault_injection_tests!`](crate::fault_injection_tests)):
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use bulkhead_testkit::conformance::Harness;
+//! # fn open_my_store() -> Arc<dyn bulkhead_core::Store> { unimplemented!() }
+//!
+//! /// A fresh, empty store of the adapter for each test.
+//! fn harness() -> Harness {
+//!     Harness::new(open_my_store())
+//! }
+//!
+//! bulkhead_testkit::conformance_tests!(harness);
+//! ```
+//!
+//! A [`Harness`] is an engine over the adapter's store with a manual clock, plus what the
+//! adapter can offer besides: a `dump` of every stored tenant row, read around the engine
+//! (without it, the checks that compare tenant views with the whole store are skipped, and say
+//! so on stderr); a way to close and reopen the store; a [`Faults`] switch when the store is a
+//! [`FaultyStore`](crate::wrappers::FaultyStore); and whether the store deliberately leaks (a
+//! [`LeakyStore`](crate::wrappers::LeakyStore)). Over a leaky store, a call that meets a
+//! foreign row may fail with [`Error::IsolationBreach`] instead of answering; the suite then
+//! accepts that refusal where it expected an answer or not-found, counts it, and checks the
+//! count against [`Engine::isolation_breaches`] when the harness is dropped. It never accepts
+//! a foreign row.
+//!
+//! **Fault injection.** [`fault_injection_tests!`](crate::fault_injection_tests) sweeps N over
+//! every write call of the operations that write several rows: a source from a template with
+//! matching connection templates (source, destinations, connections), deleting a workspace, a
+//! scoped-token request that creates or retags a workspace, rotating the master key. For each
+//! N, on a fresh store, the operation fails with the injected fault, nothing it did is left
+//! (the dump and the tenant views are as before), and the same operation then succeeds. The
+//! [`FaultyStore`](crate::wrappers::FaultyStore) fails whole store calls, and the SQLite store
+//! makes each of these operations' rows in one call, one transaction (a source with its
+//! destinations and connections, a workspace with everything in it); so the sweep covers every
+//! store write call the engine makes during the operation (for a source from a template: the
+//! workspace's data key, then the source with its pipelines) and proves the engine leaves no
+//! half-done state across calls. Atomicity inside one call is the adapter's to prove (the
+//! `bulkhead` crate's `tests/faults.rs` aborts SQLite statements halfway through a
+//! transaction).
+
+use std::any::Any;
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bulkhead_core::{
+    Clock, ConfigSpec, Connection, ConnectionStatus, ConnectionTemplate, ConnectionUpdate,
+    ConnectorConfig, ConnectorUpdate, Destination, Engine, EngineConfig, Error, ExternalId,
+    IssuedToken, ManualClock, MasterKey, NewConnection, NewConnectionTemplate, NewDestination,
+    NewSource, NewSourceFromTemplate, NewSourceTemplate, OrgId, OrgKeySecret, OrgScope, Page,
+    Paged, Result, SECRET_MASK, Schedule, ScopedTokenRequest, Source, SourceId, SourceTemplate,
+    Store, SyncOutcome, SyncRun, SyncRunId, SyncStatus, Tag, TagMode, TagSelection, Timestamp,
+    TokenRejection, Workspace, WorkspaceFilter, WorkspaceId, WorkspaceScope, WorkspaceStatus,
+    WorkspaceUpdate,
+};
+use bulkhead_core::{ConnectionId, DestinationId};
+use uuid::Uuid;
+
+use crate::wrappers::Faults;
+
+// ---------------------------------------------------------------------------------------------
+// The harness
+// ---------------------------------------------------------------------------------------------
+
+/// Where every harness clock starts: 2026-01-01T00:00:00Z.
+pub const START: Timestamp = Timestamp::from_unix_millis(1_767_225_600_000);
+
+/// The token leeway of every harness engine.
+pub const LEEWAY: Duration = Duration::from_secs(30);
+
+/// The kind of a stored tenant row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RowKind {
+    /// A workspace (its `workspace_id` is its own id).
+    Workspace,
+    /// A source.
+    Source,
+    /// A destination.
+    Destination,
+    /// A connection.
+    Connection,
+    /// A sync run.
+    SyncRun,
+}
+
+/// One stored tenant row, as a dump sees it: whose it is, not what it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StoredRow {
+    /// Its kind.
+    pub kind: RowKind,
+    /// Its id.
+    pub id: Uuid,
+    /// Its organization.
+    pub org_id: OrgId,
+    /// Its workspace.
+    pub workspace_id: WorkspaceId,
+}
+
+/// A tenant object, and the row it is stored as.
+pub trait TenantObject {
+    /// The row this object is stored as.
+    fn stored_row(&self) -> StoredRow;
+}
+
+impl TenantObject for Workspace {
+    fn stored_row(&self) -> StoredRow {
+        StoredRow {
+            kind: RowKind::Workspace,
+            id: *self.id.as_uuid(),
+            org_id: self.org_id,
+            workspace_id: self.id,
+        }
+    }
+}
+
+impl TenantObject for Source {
+    fn stored_row(&self) -> StoredRow {
+        StoredRow {
+            kind: RowKind::Source,
+            id: *self.id.as_uuid(),
+            org_id: self.org_id,
+            workspace_id: self.workspace_id,
+        }
+    }
+}
+
+impl TenantObject for Destination {
+    fn stored_row(&self) -> StoredRow {
+        StoredRow {
+            kind: RowKind::Destination,
+            id: *self.id.as_uuid(),
+            org_id: self.org_id,
+            workspace_id: self.workspace_id,
+        }
+    }
+}
+
+impl TenantObject for Connection {
+    fn stored_row(&self) -> StoredRow {
+        StoredRow {
+            kind: RowKind::Connection,
+            id: *self.id.as_uuid(),
+            org_id: self.org_id,
+            workspace_id: self.workspace_id,
+        }
+    }
+}
+
+impl TenantObject for SyncRun {
+    fn stored_row(&self) -> StoredRow {
+        StoredRow {
+            kind: RowKind::SyncRun,
+            id: *self.id.as_uuid(),
+            org_id: self.org_id,
+            workspace_id: self.workspace_id,
+        }
+    }
+}
+
+/// An engine over one adapter's store, with a manual clock, and what the adapter offers
+/// besides (see the module docs). Build one with [`Harness::new`] and the `with_*` methods.
+pub struct Harness {
+    // `None` only while reopening.
+    engine: Option<Engine>,
+    /// Its clock.
+    pub clock: Arc<ManualClock>,
+    /// Every stored tenant row (workspaces, sources, destinations, connections, sync runs),
+    /// read around the engine and its tenants; `None` where the adapter cannot offer it (an
+    /// in-memory database, reachable only through the store).
+    pub dump: Option<Box<dyn Fn() -> Vec<StoredRow>>>,
+    reopen: Option<Box<dyn Fn() -> Arc<dyn Store>>>,
+    faults: Option<Arc<Faults>>,
+    leaky: bool,
+    master_key: Arc<MasterKey>,
+    breaches_seen: Cell<u64>,
+    // Dropped last: the engine and its store may need it (a temporary directory).
+    keep: Vec<Box<dyn Any>>,
+}
+
+impl fmt::Debug for Harness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Harness")
+            .field("engine", &self.engine)
+            .field("dump", &self.dump.is_some())
+            .field("reopen", &self.reopen.is_some())
+            .field("faults", &self.faults.is_some())
+            .field("leaky", &self.leaky)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Harness {
+    /// An engine over `store`, with a new random master key, a manual clock at [`START`] and
+    /// the token leeway [`LEEWAY`].
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        let clock = Arc::new(ManualClock::new(START));
+        let master_key = Arc::new(MasterKey::generate().unwrap());
+        let engine = engine_on(store, &clock, &master_key);
+        Self {
+            engine: Some(engine),
+            clock,
+            dump: None,
+            reopen: None,
+            faults: None,
+            leaky: false,
+            master_key,
+            breaches_seen: Cell::new(0),
+            keep: Vec::new(),
+        }
+    }
+
+    /// Adds the dump of every stored tenant row.
+    pub fn with_dump(mut self, dump: impl Fn() -> Vec<StoredRow> + 'static) -> Self {
+        self.dump = Some(Box::new(dump));
+        self
+    }
+
+    /// Adds a way to open the same database again (after the engine over it is dropped).
+    pub fn with_reopen(mut self, open: impl Fn() -> Arc<dyn Store> + 'static) -> Self {
+        self.reopen = Some(Box::new(open));
+        self
+    }
+
+    /// Says the store is a `FaultyStore` driven by `faults`.
+    pub fn with_faults(mut self, faults: Arc<Faults>) -> Self {
+        self.faults = Some(faults);
+        self
+    }
+
+    /// Says the store leaks on purpose: refusals by the guard are accepted (and counted).
+    pub fn leaky(mut self) -> Self {
+        self.leaky = true;
+        self
+    }
+
+    /// Keeps `value` alive as long as the harness (after the engine is gone).
+    pub fn keep_alive(mut self, value: impl Any) -> Self {
+        self.keep.push(Box::new(value));
+        self
+    }
+
+    /// Whether the store leaks on purpose.
+    pub fn is_leaky(&self) -> bool {
+        self.leaky
+    }
+
+    /// The fault switch of a `FaultyStore` harness.
+    pub fn faults(&self) -> Option<&Faults> {
+        self.faults.as_deref()
+    }
+
+    /// Whether [`Harness::reopen`] is supported.
+    pub fn can_reopen(&self) -> bool {
+        self.reopen.is_some()
+    }
+
+    /// The engine under test.
+    pub fn engine(&self) -> &Engine {
+        self.engine.as_ref().expect("the harness has an engine")
+    }
+
+    /// Drops the engine, closing its store (the caller must have dropped every scope first),
+    /// and opens a new one on the same database, with the same master key and clock.
+    pub fn reopen(&mut self) {
+        self.check_breaches();
+        let open = self.reopen.as_ref().expect("this harness cannot reopen");
+        self.engine = None;
+        self.engine = Some(engine_on(open(), &self.clock, &self.master_key));
+        self.breaches_seen.set(0);
+    }
+
+    /// Every stored tenant row, or `None` without a dump.
+    pub fn stored(&self) -> Option<BTreeSet<StoredRow>> {
+        self.dump.as_ref().map(|dump| dump().into_iter().collect())
+    }
+
+    /// Moves the clock one second on.
+    pub fn tick(&self) {
+        self.clock.advance(Duration::from_secs(1));
+    }
+
+    /// What the clock reads.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The answer of a call that should answer; `None` where a leaky store made the guard
+    /// refuse it (counted). Anything else fails the test.
+    #[track_caller]
+    pub fn answer<T>(&self, result: Result<T>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(Error::IsolationBreach { .. }) if self.leaky => {
+                self.note_breach();
+                None
+            }
+            Err(e) => panic!("expected an answer, got the error `{e}` ({e:?})"),
+        }
+    }
+
+    /// Asserts the call failed with not-found (or, over a leaky store, was refused by the
+    /// guard, which is counted).
+    #[track_caller]
+    pub fn assert_not_found<T: fmt::Debug>(&self, result: Result<T>) {
+        match result {
+            Err(e) if e.is_not_found() => {}
+            Err(Error::IsolationBreach { .. }) if self.leaky => self.note_breach(),
+            other => panic!("expected not found, got {other:?}"),
+        }
+    }
+
+    /// Counts one refusal by the guard that the test has seen.
+    pub fn note_breach(&self) {
+        self.breaches_seen.set(self.breaches_seen.get() + 1);
+    }
+
+    /// Asserts every breach the engine counted was seen by the test as an
+    /// [`Error::IsolationBreach`] (none at all over a correct store).
+    #[track_caller]
+    pub fn check_breaches(&self) {
+        let Some(engine) = &self.engine else {
+            return;
+        };
+        assert_eq!(
+            engine.isolation_breaches(),
+            self.breaches_seen.get(),
+            "the engine counted a different number of isolation breaches than the calls reported"
+        );
+        if !self.leaky {
+            assert_eq!(engine.isolation_breaches(), 0, "a correct store breached");
+        }
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.check_breaches();
+        }
+    }
+}
+
+/// An engine over `store` with `clock` and `master_key`, the leeway [`LEEWAY`].
+pub fn engine_on(
+    store: Arc<dyn Store>,
+    clock: &Arc<ManualClock>,
+    master_key: &Arc<MasterKey>,
+) -> Engine {
+    Engine::new(
+        store,
+        EngineConfig {
+            clock: Arc::clone(clock) as Arc<dyn Clock>,
+            master_key: Arc::clone(master_key),
+            token_leeway: LEEWAY,
+        },
+    )
+    .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------------
+
+/// An external id from text.
+pub fn ext(text: &str) -> ExternalId {
+    text.parse().unwrap()
+}
+
+/// A tag selection matching any of `tags`.
+pub fn any_of(tags: &[&str]) -> TagSelection {
+    TagSelection::parse(tags.iter().copied(), TagMode::Any).unwrap()
+}
+
+/// A new organization named `name`, logged in with its first key.
+pub fn new_org(h: &Harness, name: &str) -> (OrgScope, OrgKeySecret) {
+    let (_, key) = h.engine().create_organization(name).unwrap();
+    (h.engine().authenticate_org(key.expose()).unwrap(), key)
+}
+
+/// The templates every fixture organization has: two source templates and two connection
+/// templates, selected by the tags `production` and `premium`.
+#[derive(Clone, Debug)]
+pub struct Catalog {
+    /// Source template `stripe`, tagged `production`; its spec marks `api_key` secret.
+    pub stripe: SourceTemplate,
+    /// Source template `hubspot`, tagged `premium`.
+    pub hubspot: SourceTemplate,
+    /// Connection template to `s3`, tagged `production`.
+    pub s3: ConnectionTemplate,
+    /// Connection template to `warehouse`, tagged `production` and `premium`.
+    pub warehouse: ConnectionTemplate,
+}
+
+impl Catalog {
+    /// The source templates, in creation order.
+    pub fn source_templates(&self) -> [&SourceTemplate; 2] {
+        [&self.stripe, &self.hubspot]
+    }
+
+    /// The connection templates, in creation order.
+    pub fn connection_templates(&self) -> [&ConnectionTemplate; 2] {
+        [&self.s3, &self.warehouse]
+    }
+}
+
+fn tag(name: &str) -> Tag {
+    name.parse().unwrap()
+}
+
+/// Creates the fixture catalog in `org` (the clock moves a second between templates, so they
+/// list in creation order).
+pub fn install_catalog(h: &Harness, org: &OrgScope) -> Catalog {
+    for name in ["production", "premium"] {
+        org.create_tag(&tag(name)).unwrap();
+    }
+    let spec = ConfigSpec::from_json(
+        r#"{"type": "object", "required": ["account_id", "api_key"],
+            "properties": {"account_id": {"type": "string"},
+                           "api_key": {"type": "string", "airbyte_secret": true},
+                           "start_date": {"type": "string"}}}"#,
+    )
+    .unwrap();
+    let source_template = |name: &str, connector: &str, tag_name: &str| {
+        h.tick();
+        org.create_source_template(NewSourceTemplate {
+            name: name.parse().unwrap(),
+            connector: connector.parse().unwrap(),
+            default_config: ConnectorConfig::from_json(r#"{"start_date": "2024-01-01"}"#).unwrap(),
+            spec: spec.clone(),
+            tags: [tag(tag_name)].into(),
+        })
+        .unwrap()
+    };
+    let stripe = source_template("Stripe", "stripe", "production");
+    let hubspot = source_template("HubSpot", "hubspot", "premium");
+    let connection_template = |name: &str, connector: &str, tags: &[&str]| {
+        h.tick();
+        org.create_connection_template(NewConnectionTemplate {
+            name: name.parse().unwrap(),
+            destination_name: format!("{name} destination").parse().unwrap(),
+            destination_connector: connector.parse().unwrap(),
+            destination_config: ConnectorConfig::from_json(r#"{"bucket": "exports"}"#).unwrap(),
+            destination_spec: ConfigSpec::empty(),
+            schedule: Schedule::Cron("0 * * * *".parse().unwrap()),
+            tags: tags.iter().map(|t| tag(t)).collect(),
+        })
+        .unwrap()
+    };
+    let s3 = connection_template("To S3", "s3", &["production"]);
+    let warehouse = connection_template("To warehouse", "warehouse", &["production", "premium"]);
+    h.tick();
+    Catalog {
+        stripe,
+        hubspot,
+        s3,
+        warehouse,
+    }
+}
+
+/// A customer's configuration for a source from the fixture templates, with a secret.
+pub fn template_config(account: &str) -> ConnectorConfig {
+    ConnectorConfig::new(serde_json::json!({
+        "account_id": account,
+        "api_key": format!("sk_live_{account}"),
+    }))
+    .unwrap()
+}
+
+/// A request for a source from `template`.
+pub fn from_template(template: &SourceTemplate, name: &str) -> NewSourceFromTemplate {
+    NewSourceFromTemplate {
+        template_id: template.id,
+        name: name.parse().unwrap(),
+        config: template_config(name),
+    }
+}
+
+/// A raw source (organization access only).
+pub fn raw_source(name: &str) -> NewSource {
+    NewSource {
+        name: name.parse().unwrap(),
+        connector: "postgres".parse().unwrap(),
+        config: ConnectorConfig::new(serde_json::json!({ "database": name })).unwrap(),
+    }
+}
+
+/// A raw destination (organization access only).
+pub fn raw_destination(name: &str) -> NewDestination {
+    NewDestination {
+        name: name.parse().unwrap(),
+        connector: "bigquery".parse().unwrap(),
+        config: ConnectorConfig::new(serde_json::json!({ "dataset": name })).unwrap(),
+    }
+}
+
+/// A manual connection from `source` to `destination`.
+pub fn new_connection(name: &str, source: SourceId, destination: DestinationId) -> NewConnection {
+    NewConnection {
+        name: name.parse().unwrap(),
+        source_id: source,
+        destination_id: destination,
+        schedule: Schedule::Manual,
+    }
+}
+
+/// The organization's scope of the workspace for `external_id`, created if needed.
+pub fn workspace(org: &OrgScope, external_id: &str) -> WorkspaceScope {
+    let ws = org.get_or_create_workspace(&ext(external_id)).unwrap();
+    org.workspace(ws.workspace.id).unwrap()
+}
+
+/// A scoped token for `external_id` (default operations), and the scope it authenticates to.
+pub fn token_scope(
+    h: &Harness,
+    org: &OrgScope,
+    external_id: &str,
+) -> (IssuedToken, WorkspaceScope) {
+    let issued = org
+        .scoped_token(&ScopedTokenRequest::new(ext(external_id)))
+        .unwrap();
+    let scope = h.engine().authenticate(issued.token.expose()).unwrap();
+    (issued, scope)
+}
+
+/// A raw source, a raw destination and a connection between them, made in `ws` (an
+/// organization's scope).
+pub fn pipeline(ws: &WorkspaceScope, name: &str) -> (Source, Destination, Connection) {
+    let source = ws.create_source(raw_source(name)).unwrap();
+    let destination = ws.create_destination(raw_destination(name)).unwrap();
+    let connection = ws
+        .create_connection(new_connection(name, source.id, destination.id))
+        .unwrap();
+    (source, destination, connection)
+}
+
+/// Every item of a listing, page by page with `limit`, checking the pages: none larger than
+/// the limit, every page before the last full, a cursor exactly when more items follow.
+pub fn all_pages<T>(
+    limit: u32,
+    mut fetch: impl FnMut(&Page) -> Result<Paged<T>>,
+) -> Result<Vec<T>> {
+    let mut items = Vec::new();
+    let mut page = Page::first(limit);
+    for _ in 0..100_000 {
+        let got = fetch(&page)?;
+        let n = got.items.len();
+        assert!(
+            n <= limit as usize,
+            "a page of limit {limit} holds {n} items"
+        );
+        items.extend(got.items);
+        match got.next {
+            Some(cursor) => {
+                assert_eq!(n, limit as usize, "a page before the last is not full");
+                page = Page::after(cursor, limit);
+            }
+            None => return Ok(items),
+        }
+    }
+    panic!("a listing did not end after 100000 pages")
+}
+
+/// Everything one workspace sees, every list read to its end.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct View {
+    /// Its sources, oldest first.
+    pub sources: Vec<Source>,
+    /// Its destinations, oldest first.
+    pub destinations: Vec<Destination>,
+    /// Its connections, oldest first.
+    pub connections: Vec<Connection>,
+    /// The sync runs of each of its connections, newest first.
+    pub sync_runs: BTreeMap<ConnectionId, Vec<SyncRun>>,
+}
+
+impl View {
+    /// Reads the view of `ws` (which needs every read operation) in pages of `limit`.
+    pub fn read(ws: &WorkspaceScope, limit: u32) -> Result<Self> {
+        let sources = all_pages(limit, |p| ws.list_sources(p))?;
+        let destinations = all_pages(limit, |p| ws.list_destinations(p))?;
+        let connections = all_pages(limit, |p| ws.list_connections(p))?;
+        let mut sync_runs = BTreeMap::new();
+        for c in &connections {
+            sync_runs.insert(c.id, all_pages(limit, |p| ws.list_sync_runs(c.id, p))?);
+        }
+        Ok(Self {
+            sources,
+            destinations,
+            connections,
+            sync_runs,
+        })
+    }
+
+    /// The rows of everything in the view.
+    pub fn rows(&self) -> BTreeSet<StoredRow> {
+        let mut rows = BTreeSet::new();
+        rows.extend(self.sources.iter().map(TenantObject::stored_row));
+        rows.extend(self.destinations.iter().map(TenantObject::stored_row));
+        rows.extend(self.connections.iter().map(TenantObject::stored_row));
+        rows.extend(
+            self.sync_runs
+                .values()
+                .flatten()
+                .map(TenantObject::stored_row),
+        );
+        rows
+    }
+
+    /// Asserts every row in the view belongs to `ws`'s workspace and organization, and no id
+    /// appears twice.
+    #[track_caller]
+    pub fn assert_own(&self, org: OrgId, ws: WorkspaceId) {
+        let rows = self.rows();
+        let count = self.sources.len()
+            + self.destinations.len()
+            + self.connections.len()
+            + self.sync_runs.values().map(Vec::len).sum::<usize>();
+        assert_eq!(rows.len(), count, "an id appears twice in a listing");
+        for row in rows {
+            assert_eq!(
+                (row.org_id, row.workspace_id),
+                (org, ws),
+                "a listing of workspace {ws} holds a foreign row {row:?}"
+            );
+        }
+    }
+}
+
+/// Reads `ws`'s view; `None` where a leaky store made the guard refuse one of its listings.
+pub fn view_of(h: &Harness, ws: &WorkspaceScope, limit: u32) -> Option<View> {
+    let view = h.answer(View::read(ws, limit))?;
+    view.assert_own(ws.org_id(), ws.workspace_id());
+    Some(view)
+}
+
+/// Every workspace of the organization, in pages of `limit`.
+pub fn all_workspaces(org: &OrgScope, limit: u32) -> Result<Vec<Workspace>> {
+    all_pages(limit, |p| {
+        org.list_workspaces(&WorkspaceFilter::default(), p)
+    })
+}
+
+#[track_caller]
+fn assert_denied<T: fmt::Debug>(result: Result<T>) {
+    assert!(
+        matches!(result, Err(Error::PermissionDenied { .. })),
+        "expected permission denied, got {result:?}"
+    );
+}
+
+#[track_caller]
+fn assert_conflict<T: fmt::Debug>(result: Result<T>) {
+    assert!(
+        matches!(result, Err(Error::Conflict { .. })),
+        "expected a conflict, got {result:?}"
+    );
+}
+
+#[track_caller]
+fn assert_token_rejected<T: fmt::Debug>(result: Result<T>, reason: TokenRejection) {
+    match result {
+        Err(Error::InvalidToken { reason: got, .. }) if got == reason => {}
+        other => panic!("expected an invalid token ({reason:?}), got {other:?}"),
+    }
+}
+
+fn skipped(test: &str, what: &str) {
+    eprintln!("{test}: skipped, the harness has no {what}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Organizations and org keys
+// ---------------------------------------------------------------------------------------------
+
+/// An org key opens its own organization's scope, and no other.
+pub fn org_key_opens_its_own_organization(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (acme, acme_key) = new_org(&h, "Acme");
+    let (globex, globex_key) = new_org(&h, "Globex");
+    assert_ne!(acme.org_id(), globex.org_id());
+    let again = h.engine().authenticate_org(acme_key.expose()).unwrap();
+    assert_eq!(again.org_id(), acme.org_id());
+    let again = h.engine().authenticate_org(globex_key.expose()).unwrap();
+    assert_eq!(again.org_id(), globex.org_id());
+    let ids: BTreeSet<OrgId> = h
+        .engine()
+        .organizations()
+        .unwrap()
+        .iter()
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(ids, [acme.org_id(), globex.org_id()].into());
+}
+
+/// A wrong, revoked or expired org key is refused alike; the other keys keep working.
+pub fn wrong_revoked_and_expired_org_keys_are_refused(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, first) = new_org(&h, "Acme");
+    let mut wrong = first.expose().to_owned();
+    let last = if wrong.ends_with('A') { "B" } else { "A" };
+    wrong.replace_range(wrong.len() - 1.., last);
+    let invalid = |key: &str| {
+        assert!(matches!(
+            h.engine().authenticate_org(key),
+            Err(Error::InvalidOrgKey { .. })
+        ));
+    };
+    invalid(&wrong);
+
+    let (second, second_key) = org.create_key(None).unwrap();
+    assert!(h.engine().authenticate_org(second_key.expose()).is_ok());
+    org.revoke_key(second.id).unwrap();
+    invalid(second_key.expose());
+
+    let expires = h.now().plus(Duration::from_secs(60));
+    let (_, third_key) = org.create_key(Some(expires)).unwrap();
+    assert!(h.engine().authenticate_org(third_key.expose()).is_ok());
+    h.clock.advance(Duration::from_secs(61));
+    invalid(third_key.expose());
+
+    assert!(h.engine().authenticate_org(first.expose()).is_ok());
+}
+
+/// An organization cannot revoke (or see) another organization's keys.
+pub fn another_organizations_org_key_is_not_found(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (acme, acme_key) = new_org(&h, "Acme");
+    let (globex, _) = new_org(&h, "Globex");
+    let acme_keys = acme.list_keys().unwrap();
+    assert_eq!(acme_keys.len(), 1);
+    let globex_keys = globex.list_keys().unwrap();
+    assert!(globex_keys.iter().all(|k| k.id != acme_keys[0].id));
+    h.assert_not_found(globex.revoke_key(acme_keys[0].id));
+    assert!(h.engine().authenticate_org(acme_key.expose()).is_ok());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scoped tokens and workspaces
+// ---------------------------------------------------------------------------------------------
+
+/// Scoped tokens for one external id all get the one workspace, created by the first.
+pub fn scoped_token_gets_or_creates_one_workspace_per_external_id(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let request = ScopedTokenRequest::new(ext("cust-1"));
+    let first = org.scoped_token(&request).unwrap();
+    assert!(first.workspace_created);
+    let second = org.scoped_token(&request).unwrap();
+    assert!(!second.workspace_created);
+    assert_eq!(first.workspace_id, second.workspace_id);
+    let got = org.get_or_create_workspace(&ext("cust-1")).unwrap();
+    assert!(!got.created);
+    assert_eq!(got.workspace.id, first.workspace_id);
+    let all = all_workspaces(&org, 10).unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].external_id, ext("cust-1"));
+    assert_eq!(all[0].org_id, org.org_id());
+}
+
+/// External ids are exact, case-sensitive, and unique per organization only.
+pub fn external_ids_are_per_organization_and_case_sensitive(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (acme, _) = new_org(&h, "Acme");
+    let (globex, _) = new_org(&h, "Globex");
+    let lower = acme.get_or_create_workspace(&ext("cust-1")).unwrap();
+    let upper = acme.get_or_create_workspace(&ext("Cust-1")).unwrap();
+    let other = globex.get_or_create_workspace(&ext("cust-1")).unwrap();
+    assert!(lower.created && upper.created && other.created);
+    let ids: BTreeSet<WorkspaceId> = [lower.workspace.id, upper.workspace.id, other.workspace.id]
+        .into_iter()
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert_eq!(
+        acme.workspace_by_external_id(&ext("cust-1")).unwrap().id,
+        lower.workspace.id
+    );
+    assert_eq!(
+        globex.workspace_by_external_id(&ext("cust-1")).unwrap().id,
+        other.workspace.id
+    );
+    h.assert_not_found(acme.workspace_by_external_id(&ext("CUST-1")));
+    h.assert_not_found(globex.workspace_by_external_id(&ext("Cust-1")));
+}
+
+/// A scoped-token request stores its tag selections on the workspace; one without keeps them.
+pub fn scoped_token_request_stores_the_tag_selection(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    install_catalog(&h, &org);
+    let issued = org
+        .scoped_token(
+            &ScopedTokenRequest::new(ext("cust-1"))
+                .source_tags(any_of(&["production"]))
+                .connection_tags(any_of(&["premium"])),
+        )
+        .unwrap();
+    let ws = org.get_workspace(issued.workspace_id).unwrap();
+    assert_eq!(ws.source_tags, any_of(&["production"]));
+    assert_eq!(ws.connection_tags, any_of(&["premium"]));
+
+    org.scoped_token(&ScopedTokenRequest::new(ext("cust-1")))
+        .unwrap();
+    let kept = org.get_workspace(issued.workspace_id).unwrap();
+    assert_eq!(kept.source_tags, any_of(&["production"]));
+
+    org.scoped_token(&ScopedTokenRequest::new(ext("cust-1")).source_tags(any_of(&["premium"])))
+        .unwrap();
+    let changed = org.get_workspace(issued.workspace_id).unwrap();
+    assert_eq!(changed.source_tags, any_of(&["premium"]));
+    assert_eq!(changed.connection_tags, any_of(&["premium"]));
+}
+
+/// A scoped token authenticates to its own workspace and sees nothing of another.
+pub fn scoped_token_reaches_its_own_workspace_only(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let (issued, mine) = token_scope(&h, &org, "cust-1");
+    assert_eq!(mine.workspace_id(), issued.workspace_id);
+    assert_eq!(mine.org_id(), org.org_id());
+    assert!(mine.token_id().is_some());
+    let theirs = workspace(&org, "cust-2");
+    let (source, _, _) = pipeline(&theirs, "theirs");
+    h.assert_not_found(mine.get_source(source.id));
+    if let Some(view) = view_of(&h, &mine, 10) {
+        assert_eq!(view, View::default());
+    }
+    assert_eq!(mine.workspace().unwrap().external_id, ext("cust-1"));
+}
+
+/// A token is accepted until its expiry plus the leeway, refused after; a new one works.
+pub fn expired_scoped_token_is_refused_and_a_new_one_works(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let (issued, _) = token_scope(&h, &org, "cust-1");
+    h.clock.set(issued.expires_at.plus(LEEWAY));
+    assert!(h.engine().authenticate(issued.token.expose()).is_ok());
+    h.clock.advance(Duration::from_millis(1));
+    assert!(matches!(
+        h.engine().authenticate(issued.token.expose()),
+        Err(Error::TokenExpired { .. })
+    ));
+    let (fresh, scope) = token_scope(&h, &org, "cust-1");
+    assert_eq!(fresh.workspace_id, issued.workspace_id);
+    assert_eq!(scope.workspace_id(), issued.workspace_id);
+}
+
+/// A revoked token is refused; another token of the same workspace still works.
+pub fn revoked_scoped_token_is_refused_and_the_others_still_work(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let (revoked, _) = token_scope(&h, &org, "cust-1");
+    let (kept, _) = token_scope(&h, &org, "cust-1");
+    org.revoke_token(revoked.token.expose()).unwrap();
+    assert_token_rejected(
+        h.engine().authenticate(revoked.token.expose()),
+        TokenRejection::Revoked,
+    );
+    assert!(h.engine().authenticate(kept.token.expose()).is_ok());
+}
+
+/// "Revoke all" refuses every token issued until then; tokens minted later work.
+pub fn revoking_all_tokens_refuses_the_earlier_ones_only(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let (old, _) = token_scope(&h, &org, "cust-1");
+    let (other, _) = token_scope(&h, &org, "cust-2");
+    h.tick();
+    org.revoke_all_tokens(old.workspace_id).unwrap();
+    h.tick();
+    assert_token_rejected(
+        h.engine().authenticate(old.token.expose()),
+        TokenRejection::Revoked,
+    );
+    assert!(h.engine().authenticate(other.token.expose()).is_ok());
+    let (_, fresh) = token_scope(&h, &org, "cust-1");
+    assert_eq!(fresh.workspace_id(), old.workspace_id);
+}
+
+/// An organization cannot revoke, or revoke all of, another organization's tokens.
+pub fn another_organizations_tokens_cannot_be_revoked(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (acme, _) = new_org(&h, "Acme");
+    let (globex, _) = new_org(&h, "Globex");
+    let (issued, _) = token_scope(&h, &acme, "cust-1");
+    assert_token_rejected(
+        globex.revoke_token(issued.token.expose()),
+        TokenRejection::Organization,
+    );
+    h.assert_not_found(globex.revoke_all_tokens(issued.workspace_id));
+    h.tick();
+    assert!(h.engine().authenticate(issued.token.expose()).is_ok());
+}
+
+/// A token of a deleted workspace is refused, and its external id starts a new workspace.
+pub fn token_of_a_deleted_workspace_is_refused(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let (issued, _) = token_scope(&h, &org, "cust-1");
+    org.delete_workspace(issued.workspace_id).unwrap();
+    h.assert_not_found(h.engine().authenticate(issued.token.expose()));
+    h.assert_not_found(org.get_workspace(issued.workspace_id));
+    let (fresh, _) = token_scope(&h, &org, "cust-1");
+    assert!(fresh.workspace_created);
+    assert_ne!(fresh.workspace_id, issued.workspace_id);
+}
+
+/// An inactive workspace refuses its tokens and gets no new ones.
+pub fn inactive_workspace_refuses_its_tokens(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let (issued, _) = token_scope(&h, &org, "cust-1");
+    let update = WorkspaceUpdate {
+        status: Some(WorkspaceStatus::Inactive),
+        ..WorkspaceUpdate::default()
+    };
+    org.update_workspace(issued.workspace_id, &update).unwrap();
+    assert!(matches!(
+        h.engine().authenticate(issued.token.expose()),
+        Err(Error::WorkspaceInactive { .. })
+    ));
+    assert!(matches!(
+        org.scoped_token(&ScopedTokenRequest::new(ext("cust-1"))),
+        Err(Error::WorkspaceInactive { .. })
+    ));
+}
+
+/// An organization's workspaces list in pages by external id, without another's.
+pub fn workspaces_list_in_pages_by_external_id(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (acme, _) = new_org(&h, "Acme");
+    let (globex, _) = new_org(&h, "Globex");
+    let names = ["d", "a", "c-2", "b", "c-1", "e", "C"];
+    for name in names {
+        acme.get_or_create_workspace(&ext(name)).unwrap();
+    }
+    globex.get_or_create_workspace(&ext("a")).unwrap();
+    let mut expected: Vec<&str> = names.to_vec();
+    expected.sort_unstable();
+    for limit in 1..=8 {
+        let Some(all) = h.answer(all_workspaces(&acme, limit)) else {
+            continue;
+        };
+        let got: Vec<&str> = all.iter().map(|w| w.external_id.as_str()).collect();
+        assert_eq!(got, expected, "limit {limit}");
+        assert!(all.iter().all(|w| w.org_id == acme.org_id()));
+    }
+    let filter = WorkspaceFilter {
+        external_id_prefix: Some("c-".to_owned()),
+        status: None,
+    };
+    if let Some(page) = h.answer(acme.list_workspaces(&filter, &Page::first(10))) {
+        let got: Vec<&str> = page.items.iter().map(|w| w.external_id.as_str()).collect();
+        assert_eq!(got, ["c-1", "c-2"]);
+    }
+}
+
+/// Another organization's workspace id is not found by any organization call, and nothing in
+/// it changes.
+pub fn foreign_workspace_id_is_not_found_by_another_organization(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (acme, _) = new_org(&h, "Acme");
+    let (globex, _) = new_org(&h, "Globex");
+    let theirs = workspace(&acme, "cust-1");
+    let (source, destination, _) = pipeline(&theirs, "p");
+    let before_ws = acme.get_workspace(theirs.workspace_id()).unwrap();
+    let before = h.stored();
+    let id = theirs.workspace_id();
+
+    h.assert_not_found(globex.get_workspace(id));
+    h.assert_not_found(globex.workspace(id));
+    h.assert_not_found(globex.workspace_by_external_id(&ext("cust-1")));
+    let rename = WorkspaceUpdate {
+        name: Some("mine now".parse().unwrap()),
+        status: Some(WorkspaceStatus::Inactive),
+        ..WorkspaceUpdate::default()
+    };
+    h.assert_not_found(globex.update_workspace(id, &rename));
+    h.assert_not_found(globex.revoke_all_tokens(id));
+    h.assert_not_found(globex.reveal_source_config(id, source.id));
+    h.assert_not_found(globex.reveal_destination_config(id, destination.id));
+    h.assert_not_found(globex.delete_workspace(id));
+
+    assert_eq!(h.stored(), before);
+    assert_eq!(acme.get_workspace(id).unwrap(), before_ws);
+    assert_eq!(theirs.get_source(source.id).unwrap(), source);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources, destinations, connections, sync runs
+// ---------------------------------------------------------------------------------------------
+
+/// A source is created, read, listed, updated and deleted.
+pub fn source_create_read_update_delete(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let ws = workspace(&org, "cust-1");
+    let source = ws.create_source(raw_source("orders")).unwrap();
+    assert_eq!(source.workspace_id, ws.workspace_id());
+    assert_eq!(source.org_id, org.org_id());
+    assert_eq!(ws.get_source(source.id).unwrap(), source);
+    if let Some(view) = view_of(&h, &ws, 10) {
+        assert_eq!(view.sources, std::slice::from_ref(&source));
+    }
+    h.tick();
+    let update = ConnectorUpdate {
+        name: Some("renamed".parse().unwrap()),
+        config: Some(ConnectorConfig::new(serde_json::json!({"database": "other"})).unwrap()),
+    };
+    let updated = ws.update_source(source.id, &update).unwrap();
+    assert_eq!(updated.name.as_str(), "renamed");
+    assert_eq!(updated.config.as_map()["database"], "other");
+    assert!(updated.updated_at > source.updated_at);
+    assert_eq!(ws.get_source(source.id).unwrap(), updated);
+    ws.delete_source(source.id).unwrap();
+    h.assert_not_found(ws.get_source(source.id));
+    h.assert_not_found(ws.delete_source(source.id));
+}
+
+/// A destination is created, read, listed, updated and deleted.
+pub fn destination_create_read_update_delete(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let ws = workspace(&org, "cust-1");
+    let destination = ws.create_destination(raw_destination("lake")).unwrap();
+    assert_eq!(ws.get_destination(destination.id).unwrap(), destination);
+    if let Some(view) = view_of(&h, &ws, 10) {
+        assert_eq!(view.destinations, std::slice::from_ref(&destination));
+    }
+    let update = ConnectorUpdate {
+        name: Some("renamed".parse().unwrap()),
+        config: None,
+    };
+    let updated = ws.update_destination(destination.id, &update).unwrap();
+    assert_eq!(updated.name.as_str(), "renamed");
+    assert_eq!(updated.config, destination.config);
+    assert_eq!(ws.get_destination(destination.id).unwrap(), updated);
+    ws.delete_destination(destination.id).unwrap();
+    h.assert_not_found(ws.get_destination(destination.id));
+}
+
+/// A connection is created between the workspace's own objects, read, updated and deleted.
+pub fn connection_create_read_update_delete(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let ws = workspace(&org, "cust-1");
+    let (source, destination, connection) = pipeline(&ws, "p");
+    assert_eq!(connection.source_id, source.id);
+    assert_eq!(connection.destination_id, destination.id);
+    assert_eq!(connection.status, ConnectionStatus::Active);
+    assert_eq!(ws.get_connection(connection.id).unwrap(), connection);
+    let update = ConnectionUpdate {
+        name: Some("renamed".parse().unwrap()),
+        status: Some(ConnectionStatus::Inactive),
+        schedule: Some(Schedule::Cron("*/5 * * * *".parse().unwrap())),
+    };
+    let updated = ws.update_connection(connection.id, &update).unwrap();
+    assert_eq!(updated.status, ConnectionStatus::Inactive);
+    assert_eq!(updated.name.as_str(), "renamed");
+    assert_eq!(ws.get_connection(connection.id).unwrap(), updated);
+    ws.delete_connection(connection.id).unwrap();
+    h.assert_not_found(ws.get_connection(connection.id));
+    ws.delete_source(source.id).unwrap();
+    ws.delete_destination(destination.id).unwrap();
+    if let Some(view) = view_of(&h, &ws, 10) {
+        assert_eq!(view, View::default());
+    }
+}
+
+/// A connection naming another workspace's source or destination is refused as not found, and
+/// nothing is stored.
+pub fn connection_to_a_foreign_source_or_destination_is_not_found(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (acme, _) = new_org(&h, "Acme");
+    let (globex, _) = new_org(&h, "Globex");
+    let mine = workspace(&acme, "cust-1");
+    let sibling = workspace(&acme, "cust-2");
+    let stranger = workspace(&globex, "cust-1");
+    let (source, destination, _) = pipeline(&mine, "mine");
+    let before_view = view_of(&h, &mine, 10);
+    for other in [&sibling, &stranger] {
+        let (their_source, their_destination, _) = pipeline(other, "theirs");
+        let before = h.stored();
+        h.assert_not_found(mine.create_connection(new_connection(
+            "x",
+            their_source.id,
+            destination.id,
+        )));
+        h.assert_not_found(mine.create_connection(new_connection(
+            "x",
+            source.id,
+            their_destination.id,
+        )));
+        h.assert_not_found(other.create_connection(new_connection(
+            "x",
+            source.id,
+            their_destination.id,
+        )));
+        assert_eq!(h.stored(), before);
+    }
+    if let (Some(before), Some(after)) = (before_view, view_of(&h, &mine, 10)) {
+        assert_eq!(before, after);
+    }
+}
+
+/// A source or destination still used by a connection cannot be deleted.
+pub fn endpoint_used_by_a_connection_cannot_be_deleted(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let ws = workspace(&org, "cust-1");
+    let (source, destination, connection) = pipeline(&ws, "p");
+    assert_conflict(ws.delete_source(source.id));
+    assert_conflict(ws.delete_destination(destination.id));
+    assert_eq!(ws.get_source(source.id).unwrap(), source);
+    ws.delete_connection(connection.id).unwrap();
+    ws.delete_source(source.id).unwrap();
+    ws.delete_destination(destination.id).unwrap();
+}
+
+/// A sync run starts running, finishes once, and an inactive connection starts none.
+pub fn sync_run_starts_and_finishes_once(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let ws = workspace(&org, "cust-1");
+    let (_, _, connection) = pipeline(&ws, "p");
+    let run = ws.start_sync(connection.id).unwrap();
+    assert_eq!(run.status, SyncStatus::Running);
+    assert_eq!(run.connection_id, connection.id);
+    assert_eq!(ws.get_sync_run(run.id).unwrap(), run);
+    h.tick();
+    let done = ws
+        .finish_sync(
+            run.id,
+            SyncOutcome::Succeeded {
+                rows: 10,
+                bytes: 99,
+            },
+        )
+        .unwrap();
+    assert_eq!(done.status, SyncStatus::Succeeded);
+    assert_eq!((done.rows_synced, done.bytes_synced), (10, 99));
+    assert_eq!(done.finished_at, Some(h.now()));
+    assert_conflict(ws.finish_sync(run.id, SyncOutcome::Cancelled));
+    assert_eq!(ws.get_sync_run(run.id).unwrap(), done);
+
+    let failed = ws.start_sync(connection.id).unwrap();
+    let failed = ws
+        .finish_sync(
+            failed.id,
+            SyncOutcome::Failed {
+                error: "boom".to_owned(),
+                rows: 1,
+                bytes: 2,
+            },
+        )
+        .unwrap();
+    assert_eq!(failed.error.as_deref(), Some("boom"));
+
+    let off = ConnectionUpdate {
+        status: Some(ConnectionStatus::Inactive),
+        ..ConnectionUpdate::default()
+    };
+    ws.update_connection(connection.id, &off).unwrap();
+    assert_conflict(ws.start_sync(connection.id));
+}
+
+/// Deleting a connection deletes its sync history with it.
+pub fn deleting_a_connection_deletes_its_sync_runs(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let ws = workspace(&org, "cust-1");
+    let (_, _, connection) = pipeline(&ws, "p");
+    let (_, _, kept) = pipeline(&ws, "kept");
+    let runs: Vec<SyncRun> = (0..3)
+        .map(|_| ws.start_sync(connection.id).unwrap())
+        .collect();
+    let kept_run = ws.start_sync(kept.id).unwrap();
+    ws.delete_connection(connection.id).unwrap();
+    for run in &runs {
+        h.assert_not_found(ws.get_sync_run(run.id));
+    }
+    h.assert_not_found(ws.list_sync_runs(connection.id, &Page::first(10)));
+    assert_eq!(ws.get_sync_run(kept_run.id).unwrap(), kept_run);
+    if let Some(stored) = h.stored() {
+        let runs: Vec<_> = stored
+            .iter()
+            .filter(|r| r.kind == RowKind::SyncRun)
+            .collect();
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        assert_eq!(runs[0].id, *kept_run.id.as_uuid());
+    }
+}
+
+/// Raw sources and destinations are the organization's alone; a scoped token's default
+/// operations include no delete and no sync.
+pub fn scoped_token_is_limited_to_its_operations(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let (issued, token) = token_scope(&h, &org, "cust-1");
+    let full = org.workspace(issued.workspace_id).unwrap();
+    let (source, destination, connection) = pipeline(&full, "p");
+    let run = full.start_sync(connection.id).unwrap();
+    let before = h.stored();
+    assert_denied(token.create_source(raw_source("raw")));
+    assert_denied(token.create_destination(raw_destination("raw")));
+    assert_denied(token.delete_source(source.id));
+    assert_denied(token.delete_destination(destination.id));
+    assert_denied(token.delete_connection(connection.id));
+    assert_denied(token.start_sync(connection.id));
+    assert_denied(token.finish_sync(run.id, SyncOutcome::Cancelled));
+    assert_denied(token.update_destination(destination.id, &ConnectorUpdate::default()));
+    assert_eq!(h.stored(), before);
+    assert_eq!(token.get_source(source.id).unwrap(), source);
+    assert_eq!(token.get_sync_run(run.id).unwrap(), run);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Templates and secrets
+// ---------------------------------------------------------------------------------------------
+
+/// A workspace sees exactly the templates its tag selections match (none selected: all).
+pub fn workspace_sees_only_the_templates_its_tags_select(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let catalog = install_catalog(&h, &org);
+    let scope = |ext_id: &str, tags: Option<&[&str]>| {
+        let mut request = ScopedTokenRequest::new(ext(ext_id));
+        if let Some(tags) = tags {
+            request = request
+                .source_tags(any_of(tags))
+                .connection_tags(any_of(tags));
+        }
+        let issued = org.scoped_token(&request).unwrap();
+        h.engine().authenticate(issued.token.expose()).unwrap()
+    };
+    let seen = |ws: &WorkspaceScope| {
+        let sources: Vec<Uuid> = ws
+            .source_templates()
+            .unwrap()
+            .iter()
+            .map(|t| *t.id.as_uuid())
+            .collect();
+        let connections: Vec<Uuid> = ws
+            .connection_templates()
+            .unwrap()
+            .iter()
+            .map(|t| *t.id.as_uuid())
+            .collect();
+        (sources, connections)
+    };
+    let stripe = *catalog.stripe.id.as_uuid();
+    let hubspot = *catalog.hubspot.id.as_uuid();
+    let s3 = *catalog.s3.id.as_uuid();
+    let warehouse = *catalog.warehouse.id.as_uuid();
+    let production = scope("prod", Some(&["production"]));
+    let premium = scope("premium", Some(&["premium"]));
+    let everything = scope("all", None);
+    assert_eq!(seen(&production), (vec![stripe], vec![s3, warehouse]));
+    assert_eq!(seen(&premium), (vec![hubspot], vec![warehouse]));
+    assert_eq!(
+        seen(&everything),
+        (vec![stripe, hubspot], vec![s3, warehouse])
+    );
+}
+
+/// A source from a template brings a destination and a connection for each matching
+/// connection template; a second source reuses the destinations.
+pub fn source_from_template_makes_destinations_once_and_connections_each_time(
+    factory: &dyn Fn() -> Harness,
+) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let catalog = install_catalog(&h, &org);
+    let issued = org
+        .scoped_token(
+            &ScopedTokenRequest::new(ext("cust-1"))
+                .source_tags(any_of(&["production"]))
+                .connection_tags(any_of(&["production"])),
+        )
+        .unwrap();
+    let ws = h.engine().authenticate(issued.token.expose()).unwrap();
+    let first = ws
+        .create_source_from_template(from_template(&catalog.stripe, "first"))
+        .unwrap();
+    assert_eq!(first.destinations.len(), 2);
+    assert_eq!(first.connections.len(), 2);
+    let templates: BTreeSet<_> = first
+        .destinations
+        .iter()
+        .map(|d| d.template_id.unwrap())
+        .collect();
+    assert_eq!(templates, [catalog.s3.id, catalog.warehouse.id].into());
+    for (destination, connection) in first.destinations.iter().zip(&first.connections) {
+        assert_eq!(connection.source_id, first.source.id);
+        assert_eq!(connection.destination_id, destination.id);
+        assert_eq!(connection.workspace_id, ws.workspace_id());
+    }
+    h.tick();
+    let second = ws
+        .create_source_from_template(from_template(&catalog.stripe, "second"))
+        .unwrap();
+    let ids = |made: &bulkhead_core::SourceFromTemplate| -> BTreeSet<DestinationId> {
+        made.destinations.iter().map(|d| d.id).collect()
+    };
+    assert_eq!(ids(&first), ids(&second));
+    assert!(
+        second
+            .connections
+            .iter()
+            .all(|c| c.source_id == second.source.id)
+    );
+    if let Some(view) = view_of(&h, &ws, 3) {
+        assert_eq!(view.sources.len(), 2);
+        assert_eq!(view.destinations.len(), 2);
+        assert_eq!(view.connections.len(), 4);
+    }
+}
+
+/// A template the workspace does not select, or of another organization, is not available,
+/// and nothing is stored.
+pub fn template_not_selected_or_of_another_organization_is_not_available(
+    factory: &dyn Fn() -> Harness,
+) {
+    let h = factory();
+    let (acme, _) = new_org(&h, "Acme");
+    let (globex, _) = new_org(&h, "Globex");
+    let acme_catalog = install_catalog(&h, &acme);
+    let globex_catalog = install_catalog(&h, &globex);
+    let issued = acme
+        .scoped_token(&ScopedTokenRequest::new(ext("cust-1")).source_tags(any_of(&["production"])))
+        .unwrap();
+    let ws = h.engine().authenticate(issued.token.expose()).unwrap();
+    let before = h.stored();
+    assert_denied(ws.create_source_from_template(from_template(&acme_catalog.hubspot, "x")));
+    assert_denied(ws.create_source_from_template(from_template(&globex_catalog.stripe, "x")));
+    let full = acme.workspace(issued.workspace_id).unwrap();
+    assert_denied(full.create_source_from_template(from_template(&globex_catalog.stripe, "x")));
+    assert_eq!(h.stored(), before);
+    if let Some(view) = view_of(&h, &ws, 10) {
+        assert_eq!(view, View::default());
+    }
+}
+
+/// Secret fields are masked on every read and revealed only to the workspace's organization.
+pub fn secrets_are_masked_and_revealed_only_to_the_organization(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (acme, _) = new_org(&h, "Acme");
+    let (globex, _) = new_org(&h, "Globex");
+    let catalog = install_catalog(&h, &acme);
+    let (issued, ws) = token_scope(&h, &acme, "cust-1");
+    let made = ws
+        .create_source_from_template(from_template(&catalog.stripe, "acct"))
+        .unwrap();
+    assert_eq!(made.source.config.as_map()["api_key"], SECRET_MASK);
+    let read = ws.get_source(made.source.id).unwrap();
+    assert_eq!(read.config.as_map()["api_key"], SECRET_MASK);
+    assert_eq!(read.config.as_map()["start_date"], "2024-01-01");
+    let revealed = acme
+        .reveal_source_config(issued.workspace_id, made.source.id)
+        .unwrap();
+    assert_eq!(revealed.as_map()["api_key"], "sk_live_acct");
+    h.assert_not_found(globex.reveal_source_config(issued.workspace_id, made.source.id));
+    let sibling = workspace(&acme, "cust-2");
+    h.assert_not_found(acme.reveal_source_config(sibling.workspace_id(), made.source.id));
+}
+
+/// Rotating the master key keeps every secret, token and template usable.
+pub fn master_key_rotation_keeps_every_secret_readable(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, key) = new_org(&h, "Acme");
+    let catalog = install_catalog(&h, &org);
+    let (issued, ws) = token_scope(&h, &org, "cust-1");
+    let made = ws
+        .create_source_from_template(from_template(&catalog.stripe, "acct"))
+        .unwrap();
+    let resealed = h
+        .engine()
+        .rotate_master_key(MasterKey::generate().unwrap())
+        .unwrap();
+    assert!(
+        resealed >= 2,
+        "the data key and the signing key: {resealed}"
+    );
+    let org = h.engine().authenticate_org(key.expose()).unwrap();
+    let revealed = org
+        .reveal_source_config(issued.workspace_id, made.source.id)
+        .unwrap();
+    assert_eq!(revealed.as_map()["api_key"], "sk_live_acct");
+    let ws = h.engine().authenticate(issued.token.expose()).unwrap();
+    ws.create_source_from_template(from_template(&catalog.stripe, "after"))
+        .unwrap();
+    token_scope(&h, &org, "cust-2");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pagination
+// ---------------------------------------------------------------------------------------------
+
+/// Every list walks page by page, with any limit, through exactly the workspace's rows, in
+/// order, even when several rows share a creation time.
+pub fn lists_walk_every_page_without_gaps_or_duplicates(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let ws = workspace(&org, "cust-1");
+    let other = workspace(&org, "cust-2");
+    pipeline(&other, "noise");
+    let mut made = Vec::new();
+    for i in 0..7 {
+        // Pairs share a creation time: the id breaks the tie.
+        if i % 2 == 0 {
+            h.tick();
+        }
+        made.push(pipeline(&ws, &format!("p{i}")));
+    }
+    let connection = made[0].2.id;
+    let mut runs = Vec::new();
+    for i in 0..6 {
+        if i % 2 == 0 {
+            h.tick();
+        }
+        runs.push(ws.start_sync(connection).unwrap());
+    }
+    let by_time = |at: Timestamp, id: Uuid| (at, id);
+    let mut sources: Vec<_> = made.iter().map(|m| m.0.clone()).collect();
+    sources.sort_by_key(|s| by_time(s.created_at, *s.id.as_uuid()));
+    let mut destinations: Vec<_> = made.iter().map(|m| m.1.clone()).collect();
+    destinations.sort_by_key(|d| by_time(d.created_at, *d.id.as_uuid()));
+    let mut connections: Vec<_> = made.iter().map(|m| m.2.clone()).collect();
+    connections.sort_by_key(|c| by_time(c.created_at, *c.id.as_uuid()));
+    runs.sort_by_key(|r| std::cmp::Reverse(by_time(r.started_at, *r.id.as_uuid())));
+    for limit in 1..=8 {
+        let Some(view) = view_of(&h, &ws, limit) else {
+            continue;
+        };
+        assert_eq!(view.sources, sources, "limit {limit}");
+        assert_eq!(view.destinations, destinations, "limit {limit}");
+        assert_eq!(view.connections, connections, "limit {limit}");
+        assert_eq!(view.sync_runs[&connection], runs, "limit {limit}");
+    }
+}
+
+/// A page limit outside 1 to 100 is invalid input.
+pub fn page_limit_outside_1_to_100_is_invalid_input(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let ws = workspace(&org, "cust-1");
+    for limit in [0, 101] {
+        assert!(matches!(
+            ws.list_sources(&Page::first(limit)),
+            Err(Error::InvalidInput { .. })
+        ));
+        assert!(matches!(
+            org.list_workspaces(&WorkspaceFilter::default(), &Page::first(limit)),
+            Err(Error::InvalidInput { .. })
+        ));
+    }
+}
+
+/// A cursor taken from another workspace's listing moves a listing but never widens it.
+pub fn cursor_of_another_workspace_never_widens_a_listing(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let mine = workspace(&org, "cust-1");
+    let theirs = workspace(&org, "cust-2");
+    let (my_source, _, _) = pipeline(&mine, "mine");
+    h.tick();
+    pipeline(&theirs, "a");
+    pipeline(&theirs, "b");
+    let Some(first) = h.answer(theirs.list_sources(&Page::first(1))) else {
+        return;
+    };
+    let cursor = first.next.unwrap();
+    if let Some(page) = h.answer(mine.list_sources(&Page::after(cursor, 10))) {
+        assert!(
+            page.items
+                .iter()
+                .all(|s| s.workspace_id == mine.workspace_id()),
+            "{page:?}"
+        );
+    }
+    if let Some(page) = h.answer(mine.list_sources(&Page::first(10))) {
+        assert_eq!(page.items, [my_source]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Isolation
+// ---------------------------------------------------------------------------------------------
+
+/// Every lookup, update or delete of another workspace's object (a sibling in the same
+/// organization or one of another organization), by an organization's scope or by a scoped
+/// token, is not found, and changes nothing.
+pub fn foreign_ids_are_not_found_for_every_kind_and_operation(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (acme, _) = new_org(&h, "Acme");
+    let (globex, _) = new_org(&h, "Globex");
+    let victim = workspace(&acme, "victim");
+    let (source, destination, connection) = pipeline(&victim, "p");
+    let run = victim.start_sync(connection.id).unwrap();
+    let victim_view = view_of(&h, &victim, 10);
+    let before = h.stored();
+
+    let sibling = workspace(&acme, "sibling");
+    let stranger = workspace(&globex, "victim");
+    let (_, sibling_token) = token_scope(&h, &acme, "sibling");
+    let (_, stranger_token) = token_scope(&h, &globex, "victim");
+    let rename = ConnectorUpdate {
+        name: Some("stolen".parse().unwrap()),
+        config: None,
+    };
+    let off = ConnectionUpdate {
+        status: Some(ConnectionStatus::Inactive),
+        ..ConnectionUpdate::default()
+    };
+    for scope in [&sibling, &stranger, &sibling_token, &stranger_token] {
+        h.assert_not_found(scope.get_source(source.id));
+        h.assert_not_found(scope.get_destination(destination.id));
+        h.assert_not_found(scope.get_connection(connection.id));
+        h.assert_not_found(scope.get_sync_run(run.id));
+        h.assert_not_found(scope.list_sync_runs(connection.id, &Page::first(10)));
+        h.assert_not_found(scope.update_source(source.id, &rename));
+        h.assert_not_found(scope.update_connection(connection.id, &off));
+        if scope.token_id().is_none() {
+            h.assert_not_found(scope.update_destination(destination.id, &rename));
+            h.assert_not_found(scope.delete_connection(connection.id));
+            h.assert_not_found(scope.delete_source(source.id));
+            h.assert_not_found(scope.delete_destination(destination.id));
+            h.assert_not_found(scope.start_sync(connection.id));
+            h.assert_not_found(scope.finish_sync(run.id, SyncOutcome::Cancelled));
+        }
+    }
+    let after_view = view_of(&h, &victim, 10);
+    if let (Some(before), Some(after)) = (victim_view, after_view) {
+        assert_eq!(before, after);
+    }
+    let mut after = h.stored();
+    if let Some(rows) = after.as_mut() {
+        rows.retain(|r| r.kind != RowKind::Workspace || r.id != *sibling.workspace_id().as_uuid());
+        rows.retain(|r| r.kind != RowKind::Workspace || r.id != *stranger.workspace_id().as_uuid());
+    }
+    assert_eq!(after, before);
+    assert_eq!(victim.get_sync_run(run.id).unwrap(), run);
+}
+
+/// Ids that never existed are not found, for every kind.
+pub fn random_ids_are_not_found(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let ws = workspace(&org, "cust-1");
+    pipeline(&ws, "p");
+    let id = Uuid::new_v4();
+    h.assert_not_found(ws.get_source(SourceId::from_uuid(id).unwrap()));
+    h.assert_not_found(ws.get_destination(DestinationId::from_uuid(id).unwrap()));
+    h.assert_not_found(ws.get_connection(ConnectionId::from_uuid(id).unwrap()));
+    h.assert_not_found(ws.get_sync_run(SyncRunId::from_uuid(id).unwrap()));
+    h.assert_not_found(org.get_workspace(WorkspaceId::from_uuid(id).unwrap()));
+}
+
+/// Each workspace's lists hold exactly its own rows, among several workspaces of several
+/// organizations.
+pub fn lists_hold_exactly_the_workspaces_own_rows(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let mut expected = Vec::new();
+    for org_name in ["Acme", "Globex"] {
+        let (org, _) = new_org(&h, org_name);
+        for (i, ext_id) in ["a", "b", "c"].into_iter().enumerate() {
+            let ws = workspace(&org, ext_id);
+            let mut rows = BTreeSet::new();
+            for p in 0..=i {
+                let (s, d, c) = pipeline(&ws, &format!("{ext_id}{p}"));
+                let run = ws.start_sync(c.id).unwrap();
+                rows.extend([
+                    s.stored_row(),
+                    d.stored_row(),
+                    c.stored_row(),
+                    run.stored_row(),
+                ]);
+            }
+            expected.push((ws, rows));
+        }
+    }
+    for (ws, rows) in &expected {
+        if let Some(view) = view_of(&h, ws, 2) {
+            assert_eq!(&view.rows(), rows);
+        }
+    }
+}
+
+/// The union of every tenant's view is everything stored: no row is invisible to its owner,
+/// and none is stored outside a tenant (needs a dump).
+pub fn union_of_tenant_views_is_everything_stored(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    if h.dump.is_none() {
+        return skipped("union_of_tenant_views_is_everything_stored", "dump");
+    }
+    let mut orgs = Vec::new();
+    for org_name in ["Acme", "Globex"] {
+        let (org, _) = new_org(&h, org_name);
+        let catalog = install_catalog(&h, &org);
+        for ext_id in ["a", "b"] {
+            let (_, token) = token_scope(&h, &org, ext_id);
+            token
+                .create_source_from_template(from_template(&catalog.stripe, ext_id))
+                .unwrap();
+            let full = org.workspace(token.workspace_id()).unwrap();
+            let (_, _, c) = pipeline(&full, ext_id);
+            full.start_sync(c.id).unwrap();
+        }
+        orgs.push(org);
+    }
+    let mut union = BTreeSet::new();
+    for org in &orgs {
+        let Some(workspaces) = h.answer(all_workspaces(org, 1)) else {
+            return;
+        };
+        for w in workspaces {
+            union.insert(w.stored_row());
+            let Some(view) = view_of(&h, &org.workspace(w.id).unwrap(), 2) else {
+                return;
+            };
+            union.extend(view.rows());
+        }
+    }
+    assert_eq!(Some(union), h.stored());
+}
+
+/// Deleting a workspace deletes everything in it, and nothing of any other workspace.
+pub fn deleting_a_workspace_deletes_its_rows_and_no_others(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let doomed = workspace(&org, "doomed");
+    let kept = workspace(&org, "kept");
+    let (source, _, connection) = pipeline(&doomed, "p");
+    doomed.start_sync(connection.id).unwrap();
+    pipeline(&kept, "p");
+    let kept_view = view_of(&h, &kept, 10);
+    let before = h.stored();
+    org.delete_workspace(doomed.workspace_id()).unwrap();
+    h.assert_not_found(org.get_workspace(doomed.workspace_id()));
+    h.assert_not_found(org.workspace(doomed.workspace_id()));
+    h.assert_not_found(org.reveal_source_config(doomed.workspace_id(), source.id));
+    if let (Some(before), Some(after)) = (kept_view, view_of(&h, &kept, 10)) {
+        assert_eq!(before, after);
+    }
+    if let (Some(before), Some(after)) = (before, h.stored()) {
+        let expected: BTreeSet<StoredRow> = before
+            .into_iter()
+            .filter(|r| r.workspace_id != doomed.workspace_id())
+            .collect();
+        assert_eq!(after, expected);
+    }
+    h.assert_not_found(org.delete_workspace(doomed.workspace_id()));
+}
+
+/// What was stored survives closing and reopening the store (needs a reopen).
+pub fn data_survives_close_and_reopen(factory: &dyn Fn() -> Harness) {
+    let mut h = factory();
+    if !h.can_reopen() {
+        return skipped("data_survives_close_and_reopen", "reopen");
+    }
+    let (org, key) = new_org(&h, "Acme");
+    let catalog = install_catalog(&h, &org);
+    let (issued, ws) = token_scope(&h, &org, "cust-1");
+    let made = ws
+        .create_source_from_template(from_template(&catalog.stripe, "acct"))
+        .unwrap();
+    let full = org.workspace(issued.workspace_id).unwrap();
+    let run = full.start_sync(made.connections[0].id).unwrap();
+    let view = view_of(&h, &ws, 2);
+    let stored = h.stored();
+    drop((org, ws, full));
+
+    h.reopen();
+
+    assert_eq!(h.stored(), stored);
+    let org = h.engine().authenticate_org(key.expose()).unwrap();
+    let ws = h.engine().authenticate(issued.token.expose()).unwrap();
+    if let (Some(before), Some(after)) = (view, view_of(&h, &ws, 2)) {
+        assert_eq!(before, after);
+    }
+    assert_eq!(ws.get_sync_run(run.id).unwrap(), run);
+    let revealed = org
+        .reveal_source_config(issued.workspace_id, made.source.id)
+        .unwrap();
+    assert_eq!(revealed.as_map()["api_key"], "sk_live_acct");
+}
+
+/// Expands to one `#[test]` per conformance test, each calling it with `$factory` (an
+/// expression usable as `&dyn Fn() -> Harness` once borrowed, such as a function's name).
+#[macro_export]
+macro_rules! conformance_tests {
+    ($factory:expr) => {
+        $crate::conformance_tests!(@each $factory;
+            org_key_opens_its_own_organization,
+            wrong_revoked_and_expired_org_keys_are_refused,
+            another_organizations_org_key_is_not_found,
+            scoped_token_gets_or_creates_one_workspace_per_external_id,
+            external_ids_are_per_organization_and_case_sensitive,
+            scoped_token_request_stores_the_tag_selection,
+            scoped_token_reaches_its_own_workspace_only,
+            expired_scoped_token_is_refused_and_a_new_one_works,
+            revoked_scoped_token_is_refused_and_the_others_still_work,
+            revoking_all_tokens_refuses_the_earlier_ones_only,
+            another_organizations_tokens_cannot_be_revoked,
+            token_of_a_deleted_workspace_is_refused,
+            inactive_workspace_refuses_its_tokens,
+            workspaces_list_in_pages_by_external_id,
+            foreign_workspace_id_is_not_found_by_another_organization,
+            source_create_read_update_delete,
+            destination_create_read_update_delete,
+            connection_create_read_update_delete,
+            connection_to_a_foreign_source_or_destination_is_not_found,
+            endpoint_used_by_a_connection_cannot_be_deleted,
+            sync_run_starts_and_finishes_once,
+            deleting_a_connection_deletes_its_sync_runs,
+            scoped_token_is_limited_to_its_operations,
+            workspace_sees_only_the_templates_its_tags_select,
+            source_from_template_makes_destinations_once_and_connections_each_time,
+            template_not_selected_or_of_another_organization_is_not_available,
+            secrets_are_masked_and_revealed_only_to_the_organization,
+            master_key_rotation_keeps_every_secret_readable,
+            lists_walk_every_page_without_gaps_or_duplicates,
+            page_limit_outside_1_to_100_is_invalid_input,
+            cursor_of_another_workspace_never_widens_a_listing,
+            foreign_ids_are_not_found_for_every_kind_and_operation,
+            random_ids_are_not_found,
+            lists_hold_exactly_the_workspaces_own_rows,
+            union_of_tenant_views_is_everything_stored,
+            deleting_a_workspace_deletes_its_rows_and_no_others,
+            data_survives_close_and_reopen,
+        );
+    };
+    (@each $factory:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::conformance::$name(&$factory)
+            }
+        )*
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fault injection
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `op` once per write call it makes, failing that call, on a fresh harness each time.
+///
+/// First the writes are counted on a fresh harness (and the operation must make at least
+/// `min_writes`); then for each N: a fresh harness and fixture, `before = snapshot`, arm at N,
+/// the operation must fail with exactly the injected fault, `snapshot` must equal `before`
+/// (no partial state), and once disarmed the same operation must succeed, after which
+/// `check_done` runs.
+fn sweep<F>(
+    factory: &dyn Fn() -> Harness,
+    min_writes: u64,
+    setup: impl Fn(&Harness) -> F,
+    op: impl Fn(&Harness, &F) -> Result<()>,
+    snapshot: impl Fn(&Harness, &F) -> String,
+    check_done: impl Fn(&Harness, &F),
+) {
+    let writes = {
+        let h = factory();
+        let faults = h.faults().expect("fault tests need a harness with faults");
+        let fixture = setup(&h);
+        faults.count_writes();
+        op(&h, &fixture).unwrap();
+        let writes = faults.writes();
+        faults.disarm();
+        check_done(&h, &fixture);
+        writes
+    };
+    assert!(
+        writes >= min_writes,
+        "the operation made {writes} write calls, expected at least {min_writes}"
+    );
+    for n in 1..=writes {
+        let h = factory();
+        let faults = h.faults().unwrap();
+        let fixture = setup(&h);
+        let before = snapshot(&h, &fixture);
+        faults.arm(n);
+        match op(&h, &fixture) {
+            Err(Error::Storage(e)) if e.message() == Faults::message(n) => {}
+            other => panic!("write {n} of {writes}: expected the injected fault, got {other:?}"),
+        }
+        faults.disarm();
+        assert_eq!(
+            snapshot(&h, &fixture),
+            before,
+            "a fault at write {n} of {writes} left partial state"
+        );
+        op(&h, &fixture).unwrap_or_else(|e| panic!("after a fault at write {n}: {e}"));
+        check_done(&h, &fixture);
+    }
+}
+
+/// What a fault test compares before and after: the dump when there is one, and each given
+/// tenant view.
+fn state(h: &Harness, org: &OrgScope, workspaces: &[WorkspaceId]) -> String {
+    let mut text = format!("{:#?}\n", h.stored());
+    let all = all_workspaces(org, 100).unwrap();
+    text.push_str(&format!("{all:#?}\n"));
+    for id in workspaces {
+        match org.workspace(*id) {
+            Ok(ws) => text.push_str(&format!("{:#?}\n", View::read(&ws, 100).unwrap())),
+            Err(e) => text.push_str(&format!("{e}\n")),
+        }
+    }
+    text
+}
+
+/// The fixture of a fault test: an organization with the catalog, a workspace selecting
+/// `production` (so a stripe source brings two pipelines), and its token.
+struct FaultFixture {
+    org: OrgScope,
+    catalog: Catalog,
+    issued: IssuedToken,
+}
+
+fn fault_fixture(h: &Harness) -> FaultFixture {
+    let (org, _) = new_org(h, "Acme");
+    let catalog = install_catalog(h, &org);
+    let issued = org
+        .scoped_token(
+            &ScopedTokenRequest::new(ext("cust-1"))
+                .source_tags(any_of(&["production"]))
+                .connection_tags(any_of(&["production"])),
+        )
+        .unwrap();
+    let ws = org.workspace(issued.workspace_id).unwrap();
+    pipeline(&ws, "existing");
+    FaultFixture {
+        org,
+        catalog,
+        issued,
+    }
+}
+
+/// A fault at any write call of creating a source from a template (with two matching
+/// connection templates: the data key, then the source with its destinations and connections)
+/// stores no source, destination or connection, and the call then succeeds.
+///
+/// The data key a failed call may have stored stays: it is the workspace's, made once on
+/// first use whatever the call, and invisible in every view.
+pub fn fault_at_any_write_of_a_source_from_template_stores_nothing(factory: &dyn Fn() -> Harness) {
+    sweep(
+        factory,
+        2,
+        fault_fixture,
+        |h, f| {
+            let ws = h.engine().authenticate(f.issued.token.expose())?;
+            let made = ws.create_source_from_template(from_template(&f.catalog.stripe, "new"))?;
+            assert_eq!(made.connections.len(), 2);
+            Ok(())
+        },
+        |h, f| state(h, &f.org, &[f.issued.workspace_id]),
+        |_, f| {
+            let ws = f.org.workspace(f.issued.workspace_id).unwrap();
+            let view = View::read(&ws, 100).unwrap();
+            assert_eq!(view.sources.len(), 2);
+            assert_eq!(view.destinations.len(), 3);
+            assert_eq!(view.connections.len(), 3);
+            let made = view
+                .sources
+                .iter()
+                .find(|s| s.name.as_str() == "new")
+                .unwrap();
+            let revealed = f
+                .org
+                .reveal_source_config(f.issued.workspace_id, made.id)
+                .unwrap();
+            assert_eq!(revealed.as_map()["api_key"], "sk_live_new");
+        },
+    );
+}
+
+/// A fault at any write call of deleting a workspace leaves the workspace whole (rows, data
+/// key, tokens), and the deletion then succeeds.
+pub fn fault_at_any_write_of_deleting_a_workspace_keeps_it_whole(factory: &dyn Fn() -> Harness) {
+    sweep(
+        factory,
+        1,
+        |h| {
+            let f = fault_fixture(h);
+            let ws = h.engine().authenticate(f.issued.token.expose()).unwrap();
+            ws.create_source_from_template(from_template(&f.catalog.stripe, "kept"))
+                .unwrap();
+            f
+        },
+        |_, f| f.org.delete_workspace(f.issued.workspace_id),
+        |h, f| {
+            let mut text = state(h, &f.org, &[f.issued.workspace_id]);
+            // The data key is still there: the secret still opens.
+            let ws = f.org.workspace(f.issued.workspace_id).unwrap();
+            let view = View::read(&ws, 100).unwrap();
+            for source in &view.sources {
+                let revealed = f
+                    .org
+                    .reveal_source_config(f.issued.workspace_id, source.id)
+                    .unwrap();
+                text.push_str(&format!("{revealed:?}\n"));
+            }
+            let token = h.engine().authenticate(f.issued.token.expose()).map(|_| ());
+            text.push_str(&format!("{token:?}\n"));
+            text
+        },
+        |h, f| {
+            h.assert_not_found(f.org.get_workspace(f.issued.workspace_id));
+            h.assert_not_found(h.engine().authenticate(f.issued.token.expose()));
+            if let Some(stored) = h.stored() {
+                assert!(
+                    stored
+                        .iter()
+                        .all(|r| r.workspace_id != f.issued.workspace_id)
+                );
+            }
+        },
+    );
+}
+
+/// A fault at any write call of a scoped-token request with tags (the get-or-create of the
+/// workspace with its new selection, then any signing-key write) creates no workspace and
+/// changes no selection, and the request then succeeds.
+pub fn fault_at_any_write_of_a_scoped_token_request_with_tags_changes_nothing(
+    factory: &dyn Fn() -> Harness,
+) {
+    let request = |external_id: &str| {
+        ScopedTokenRequest::new(ext(external_id))
+            .source_tags(any_of(&["premium"]))
+            .connection_tags(any_of(&["premium"]))
+    };
+    for external_id in ["cust-1", "cust-new"] {
+        sweep(
+            factory,
+            1,
+            fault_fixture,
+            |h, f| {
+                let issued = f.org.scoped_token(&request(external_id))?;
+                h.engine().authenticate(issued.token.expose()).unwrap();
+                Ok(())
+            },
+            |h, f| state(h, &f.org, &[f.issued.workspace_id]),
+            |_, f| {
+                let ws = f.org.workspace_by_external_id(&ext(external_id)).unwrap();
+                assert_eq!(ws.source_tags, any_of(&["premium"]));
+                assert_eq!(ws.connection_tags, any_of(&["premium"]));
+            },
+        );
+    }
+}
+
+/// A fault at any write call of rotating the master key (re-sealing every data key, signing
+/// key and template secret, and the new check value, in one store call) keeps the old key in
+/// force: every secret opens, tokens verify, templates apply; the rotation then succeeds and
+/// the same holds under the new key.
+pub fn fault_at_any_write_of_rotating_the_master_key_keeps_the_old_key(
+    factory: &dyn Fn() -> Harness,
+) {
+    struct Fixture {
+        base: FaultFixture,
+        source: Source,
+    }
+    let usable = |h: &Harness, f: &Fixture| -> String {
+        let ws = h
+            .engine()
+            .authenticate(f.base.issued.token.expose())
+            .unwrap();
+        assert_eq!(ws.get_source(f.source.id).unwrap(), f.source);
+        let revealed = f
+            .base
+            .org
+            .reveal_source_config(f.base.issued.workspace_id, f.source.id)
+            .unwrap();
+        assert_eq!(revealed.as_map()["api_key"], "sk_live_acct");
+        let templates: Vec<_> = ws
+            .source_templates()
+            .unwrap()
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        format!(
+            "{templates:?}\n{}",
+            state(h, &f.base.org, &[f.base.issued.workspace_id])
+        )
+    };
+    sweep(
+        factory,
+        1,
+        |h| {
+            let base = fault_fixture(h);
+            let ws = h.engine().authenticate(base.issued.token.expose()).unwrap();
+            let source = ws
+                .create_source_from_template(from_template(&base.catalog.stripe, "acct"))
+                .unwrap()
+                .source;
+            Fixture { base, source }
+        },
+        |h, _| {
+            h.engine()
+                .rotate_master_key(MasterKey::generate()?)
+                .map(|_| ())
+        },
+        usable,
+        |h, f| {
+            usable(h, f);
+            let ws = h
+                .engine()
+                .authenticate(f.base.issued.token.expose())
+                .unwrap();
+            ws.create_source_from_template(from_template(&f.base.catalog.stripe, "after"))
+                .unwrap();
+            token_scope(h, &f.base.org, "cust-2");
+        },
+    );
+}
+
+/// Expands to one `#[test]` per fault-injection test, each calling it with `$factory`, whose
+/// harnesses must carry [`Faults`] (a `FaultyStore`).
+#[macro_export]
+macro_rules! fault_injection_tests {
+    ($factory:expr) => {
+        $crate::conformance_tests!(@each $factory;
+            fault_at_any_write_of_a_source_from_template_stores_nothing,
+            fault_at_any_write_of_deleting_a_workspace_keeps_it_whole,
+            fault_at_any_write_of_a_scoped_token_request_with_tags_changes_nothing,
+            fault_at_any_write_of_rotating_the_master_key_keeps_the_old_key,
+        );
+    };
+}

@@ -1,1 +1,1040 @@
-//! See the crate docs.
+//! Stores wrapped to misbehave on purpose, around any real [`Store`].
+//!
+//! - [`LeakyStore`] has the classic tenancy bug: its tenant reads forget the tenant filter. It
+//!   proves that the engine's row check (the L2 guard) alone keeps another tenant's rows from
+//!   a caller: a call may fail with [`Error::IsolationBreach`], never answer with a foreign
+//!   row.
+//! - [`FaultyStore`] fails the N-th write call with a storage error. It proves that the engine
+//!   leaves no half-done state when a write fails between the store calls of one operation.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
+use bulkhead_core::store::{
+    After, EndpointKind, EndpointPatch, EndpointRow, Pipeline, SealedItem, SyncFinish,
+    TemplateKind, TemplateRow, TokenState,
+};
+use bulkhead_core::{
+    Connection, ConnectionId, ConnectionUpdate, Error, ExternalId, OrgCtx, OrgId, OrgKeyId,
+    OrgSettings, Organization, Result, StorageError, Store, SyncRun, SyncRunId, Tag, TagInfo,
+    Tenant, Timestamp, Workspace, WorkspaceFilter, WorkspaceId, WorkspaceUpdate,
+};
+use uuid::Uuid;
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+// ---------------------------------------------------------------------------------------------
+// LeakyStore
+// ---------------------------------------------------------------------------------------------
+
+/// The tenant rows a [`LeakyStore`] has seen pass through, by id.
+#[derive(Debug, Default)]
+struct Seen {
+    workspaces: BTreeMap<WorkspaceId, Workspace>,
+    endpoints: BTreeMap<(Uuid, bool), EndpointRow>,
+    connections: BTreeMap<ConnectionId, Connection>,
+    sync_runs: BTreeMap<SyncRunId, SyncRun>,
+}
+
+fn endpoint_key(kind: EndpointKind, id: Uuid) -> (Uuid, bool) {
+    (id, kind == EndpointKind::Source)
+}
+
+fn foreign(tenant: &Tenant, org: OrgId, workspace: WorkspaceId) -> bool {
+    org != tenant.org_id() || workspace != tenant.workspace_id()
+}
+
+impl Seen {
+    fn workspace(&mut self, row: &Workspace) {
+        self.workspaces.insert(row.id, row.clone());
+    }
+
+    fn endpoint(&mut self, row: &EndpointRow) {
+        self.endpoints
+            .insert(endpoint_key(row.kind, row.id), row.clone());
+    }
+
+    fn connection(&mut self, row: &Connection) {
+        self.connections.insert(row.id, row.clone());
+    }
+
+    fn sync_run(&mut self, row: &SyncRun) {
+        self.sync_runs.insert(row.id, row.clone());
+    }
+
+    /// Forgets a deleted workspace and everything that was in it.
+    fn forget_workspace(&mut self, id: WorkspaceId) {
+        self.workspaces.remove(&id);
+        self.endpoints.retain(|_, r| r.workspace_id != id);
+        self.connections.retain(|_, r| r.workspace_id != id);
+        self.sync_runs.retain(|_, r| r.workspace_id != id);
+    }
+
+    /// A workspace of another tenant, to answer a self-read that found nothing.
+    fn foreign_workspace(&self, tenant: &Tenant) -> Option<Workspace> {
+        self.workspaces
+            .values()
+            .find(|w| foreign(tenant, w.org_id, w.id))
+            .cloned()
+    }
+}
+
+/// A store that drops the tenant filter from its tenant reads, around a correct store `S`.
+///
+/// It remembers every tenant row that passes through it (rows inserted, pipelines made,
+/// workspaces got or created, rows read or updated; rows deleted are forgotten, as a database
+/// would forget them). Its tenant reads then answer as a query without its
+/// `workspace_id = ?` (or `org_id = ?`) predicate would:
+///
+/// - a lookup by id (`get_endpoint`, `get_connection`, `get_sync_run`, `get_workspace`) or by
+///   external id (`find_workspace`) returns the inner answer, or, where the inner store finds
+///   nothing in the caller's scope, the remembered row with that id, whoever owns it;
+/// - a listing (`list_endpoints`, `list_connections`, `list_sync_runs`, `list_workspaces`)
+///   returns the inner rows plus every remembered row of that kind owned by another tenant
+///   (another workspace, or for `list_workspaces` another organization);
+/// - the reads of the caller's own workspace (`load_workspace`, `load_token_state`) return the
+///   inner answer, or, where there is none (a deleted workspace), another tenant's workspace
+///   instead.
+///
+/// Everything else (writes, credentials, the catalog) is delegated unchanged, so the engine
+/// still works; what must not happen is a foreign row reaching a caller. The engine's guard
+/// must refuse each leaked row with [`Error::IsolationBreach`] and count it in
+/// `Engine::isolation_breaches`.
+pub struct LeakyStore<S: Store> {
+    inner: S,
+    seen: Mutex<Seen>,
+}
+
+impl<S: Store> LeakyStore<S> {
+    /// Wraps `inner`; nothing is remembered yet.
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            seen: Mutex::new(Seen::default()),
+        }
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    fn seen(&self) -> MutexGuard<'_, Seen> {
+        lock(&self.seen)
+    }
+
+    /// Remembers a workspace answer and passes it on.
+    fn ws(&self, row: Option<Workspace>) -> Option<Workspace> {
+        if let Some(w) = &row {
+            self.seen().workspace(w);
+        }
+        row
+    }
+}
+
+impl<S: Store> fmt::Debug for LeakyStore<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LeakyStore")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Store> Store for LeakyStore<S> {
+    fn master_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>> {
+        self.inner.master_key_check(candidate)
+    }
+
+    fn insert_organization(
+        &self,
+        org: &Organization,
+        first_key: &OrgKeyRow,
+        signing_key: &SigningKeyRow,
+    ) -> Result<()> {
+        self.inner.insert_organization(org, first_key, signing_key)
+    }
+
+    fn update_org_settings(
+        &self,
+        org: &OrgCtx,
+        settings: &OrgSettings,
+    ) -> Result<Option<Organization>> {
+        self.inner.update_org_settings(org, settings)
+    }
+
+    fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
+        self.inner.get_organization(id)
+    }
+
+    fn list_organizations(&self) -> Result<Vec<Organization>> {
+        self.inner.list_organizations()
+    }
+
+    fn insert_org_key(&self, org: &OrgCtx, row: &OrgKeyRow) -> Result<()> {
+        self.inner.insert_org_key(org, row)
+    }
+
+    fn list_org_keys(&self, org: &OrgCtx) -> Result<Vec<OrgKeyRow>> {
+        self.inner.list_org_keys(org)
+    }
+
+    fn revoke_org_key(
+        &self,
+        org: &OrgCtx,
+        id: OrgKeyId,
+        now: Timestamp,
+    ) -> Result<Option<OrgKeyRow>> {
+        self.inner.revoke_org_key(org, id, now)
+    }
+
+    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
+        self.inner.find_org_key(hash)
+    }
+
+    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
+        self.inner.touch_org_key(id, now)
+    }
+
+    fn rotate_signing_key(
+        &self,
+        org: &OrgCtx,
+        new: &SigningKeyRow,
+        retire_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.inner.rotate_signing_key(org, new, retire_at, now)
+    }
+
+    fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>> {
+        self.inner.list_signing_keys(org)
+    }
+
+    fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
+        self.inner.find_signing_key(kid)
+    }
+
+    fn get_or_create_workspace(
+        &self,
+        org: &OrgCtx,
+        candidate: &Workspace,
+        update: &WorkspaceUpdate,
+    ) -> Result<(Workspace, bool)> {
+        let (workspace, created) = self.inner.get_or_create_workspace(org, candidate, update)?;
+        self.seen().workspace(&workspace);
+        Ok((workspace, created))
+    }
+
+    fn get_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<Option<Workspace>> {
+        match self.ws(self.inner.get_workspace(org, id)?) {
+            Some(found) => Ok(Some(found)),
+            None => Ok(self.seen().workspaces.get(&id).cloned()),
+        }
+    }
+
+    fn find_workspace(&self, org: &OrgCtx, external_id: &ExternalId) -> Result<Option<Workspace>> {
+        match self.ws(self.inner.find_workspace(org, external_id)?) {
+            Some(found) => Ok(Some(found)),
+            None => Ok(self
+                .seen()
+                .workspaces
+                .values()
+                .find(|w| w.external_id == *external_id)
+                .cloned()),
+        }
+    }
+
+    fn list_workspaces(
+        &self,
+        org: &OrgCtx,
+        filter: &WorkspaceFilter,
+        after: Option<&ExternalId>,
+        limit: usize,
+    ) -> Result<Vec<Workspace>> {
+        let mut rows = self.inner.list_workspaces(org, filter, after, limit)?;
+        let mut seen = self.seen();
+        for w in &rows {
+            seen.workspace(w);
+        }
+        rows.extend(
+            seen.workspaces
+                .values()
+                .filter(|w| w.org_id != org.org_id())
+                .cloned(),
+        );
+        Ok(rows)
+    }
+
+    fn update_workspace(
+        &self,
+        org: &OrgCtx,
+        id: WorkspaceId,
+        update: &WorkspaceUpdate,
+        now: Timestamp,
+    ) -> Result<Option<Workspace>> {
+        let row = self.inner.update_workspace(org, id, update, now)?;
+        Ok(self.ws(row))
+    }
+
+    fn delete_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
+        let deleted = self.inner.delete_workspace(org, id)?;
+        if deleted {
+            self.seen().forget_workspace(id);
+        }
+        Ok(deleted)
+    }
+
+    fn create_tag(&self, org: &OrgCtx, name: &Tag, now: Timestamp) -> Result<TagInfo> {
+        self.inner.create_tag(org, name, now)
+    }
+
+    fn list_tags(&self, org: &OrgCtx) -> Result<Vec<TagInfo>> {
+        self.inner.list_tags(org)
+    }
+
+    fn rename_tag(&self, org: &OrgCtx, from: &Tag, to: &Tag) -> Result<bool> {
+        self.inner.rename_tag(org, from, to)
+    }
+
+    fn delete_tag(&self, org: &OrgCtx, name: &Tag) -> Result<bool> {
+        self.inner.delete_tag(org, name)
+    }
+
+    fn insert_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<()> {
+        self.inner.insert_template(org, row)
+    }
+
+    fn list_templates(&self, org: &OrgCtx, kind: TemplateKind) -> Result<Vec<TemplateRow>> {
+        self.inner.list_templates(org, kind)
+    }
+
+    fn get_template(
+        &self,
+        org: &OrgCtx,
+        kind: TemplateKind,
+        id: Uuid,
+    ) -> Result<Option<TemplateRow>> {
+        self.inner.get_template(org, kind, id)
+    }
+
+    fn replace_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<bool> {
+        self.inner.replace_template(org, row)
+    }
+
+    fn delete_template(&self, org: &OrgCtx, kind: TemplateKind, id: Uuid) -> Result<bool> {
+        self.inner.delete_template(org, kind, id)
+    }
+
+    fn reseal_all(
+        &self,
+        check: &[u8],
+        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
+    ) -> Result<u64> {
+        self.inner.reseal_all(check, reseal)
+    }
+
+    fn revoke_workspace_tokens(
+        &self,
+        org: &OrgCtx,
+        id: WorkspaceId,
+        at: Timestamp,
+    ) -> Result<Option<Workspace>> {
+        let row = self.inner.revoke_workspace_tokens(org, id, at)?;
+        Ok(self.ws(row))
+    }
+
+    fn load_workspace(&self, tenant: &Tenant) -> Result<Option<Workspace>> {
+        match self.ws(self.inner.load_workspace(tenant)?) {
+            Some(own) => Ok(Some(own)),
+            None => Ok(self.seen().foreign_workspace(tenant)),
+        }
+    }
+
+    fn load_token_state(&self, tenant: &Tenant, jti: &str) -> Result<Option<TokenState>> {
+        match self.inner.load_token_state(tenant, jti)? {
+            Some(state) => {
+                self.seen().workspace(&state.workspace);
+                Ok(Some(state))
+            }
+            // `… FROM workspaces` without its `WHERE`: some other tenant's workspace.
+            None => Ok(self
+                .seen()
+                .foreign_workspace(tenant)
+                .map(|workspace| TokenState {
+                    workspace,
+                    issuer: String::new(),
+                    audience: String::new(),
+                    revoked: false,
+                })),
+        }
+    }
+
+    fn revoke_token(
+        &self,
+        tenant: &Tenant,
+        jti: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.inner.revoke_token(tenant, jti, expires_at, now)
+    }
+
+    fn workspace_data_key(
+        &self,
+        tenant: &Tenant,
+        make: &dyn Fn() -> Result<Vec<u8>>,
+    ) -> Result<Option<Vec<u8>>> {
+        self.inner.workspace_data_key(tenant, make)
+    }
+
+    fn insert_source_with_pipelines(
+        &self,
+        tenant: &Tenant,
+        source: &EndpointRow,
+        pipelines: &[Pipeline],
+        check: &dyn Fn(&[Pipeline]) -> Result<()>,
+    ) -> Result<Vec<Pipeline>> {
+        let made = self
+            .inner
+            .insert_source_with_pipelines(tenant, source, pipelines, check)?;
+        let mut seen = self.seen();
+        seen.endpoint(source);
+        for (destination, connection) in &made {
+            seen.endpoint(destination);
+            seen.connection(connection);
+        }
+        Ok(made)
+    }
+
+    fn insert_endpoint(&self, tenant: &Tenant, row: &EndpointRow) -> Result<()> {
+        self.inner.insert_endpoint(tenant, row)?;
+        self.seen().endpoint(row);
+        Ok(())
+    }
+
+    fn get_endpoint(
+        &self,
+        tenant: &Tenant,
+        kind: EndpointKind,
+        id: Uuid,
+    ) -> Result<Option<EndpointRow>> {
+        let mut seen = self.seen();
+        match self.inner.get_endpoint(tenant, kind, id)? {
+            Some(row) => {
+                seen.endpoint(&row);
+                Ok(Some(row))
+            }
+            None => Ok(seen.endpoints.get(&endpoint_key(kind, id)).cloned()),
+        }
+    }
+
+    fn list_endpoints(
+        &self,
+        tenant: &Tenant,
+        kind: EndpointKind,
+        after: After,
+        limit: usize,
+    ) -> Result<Vec<EndpointRow>> {
+        let mut rows = self.inner.list_endpoints(tenant, kind, after, limit)?;
+        let mut seen = self.seen();
+        for row in &rows {
+            seen.endpoint(row);
+        }
+        rows.extend(
+            seen.endpoints
+                .values()
+                .filter(|r| r.kind == kind && foreign(tenant, r.org_id, r.workspace_id))
+                .cloned(),
+        );
+        Ok(rows)
+    }
+
+    fn update_endpoint(
+        &self,
+        tenant: &Tenant,
+        kind: EndpointKind,
+        id: Uuid,
+        patch: &EndpointPatch,
+        now: Timestamp,
+    ) -> Result<Option<EndpointRow>> {
+        let row = self.inner.update_endpoint(tenant, kind, id, patch, now)?;
+        if let Some(row) = &row {
+            self.seen().endpoint(row);
+        }
+        Ok(row)
+    }
+
+    fn delete_endpoint(&self, tenant: &Tenant, kind: EndpointKind, id: Uuid) -> Result<bool> {
+        let deleted = self.inner.delete_endpoint(tenant, kind, id)?;
+        if deleted {
+            let mut seen = self.seen();
+            let key = endpoint_key(kind, id);
+            if seen
+                .endpoints
+                .get(&key)
+                .is_some_and(|r| !foreign(tenant, r.org_id, r.workspace_id))
+            {
+                seen.endpoints.remove(&key);
+            }
+        }
+        Ok(deleted)
+    }
+
+    fn insert_connection(&self, tenant: &Tenant, row: &Connection) -> Result<()> {
+        self.inner.insert_connection(tenant, row)?;
+        self.seen().connection(row);
+        Ok(())
+    }
+
+    fn get_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<Option<Connection>> {
+        let mut seen = self.seen();
+        match self.inner.get_connection(tenant, id)? {
+            Some(row) => {
+                seen.connection(&row);
+                Ok(Some(row))
+            }
+            None => Ok(seen.connections.get(&id).cloned()),
+        }
+    }
+
+    fn list_connections(
+        &self,
+        tenant: &Tenant,
+        after: After,
+        limit: usize,
+    ) -> Result<Vec<Connection>> {
+        let mut rows = self.inner.list_connections(tenant, after, limit)?;
+        let mut seen = self.seen();
+        for row in &rows {
+            seen.connection(row);
+        }
+        rows.extend(
+            seen.connections
+                .values()
+                .filter(|r| foreign(tenant, r.org_id, r.workspace_id))
+                .cloned(),
+        );
+        Ok(rows)
+    }
+
+    fn update_connection(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        update: &ConnectionUpdate,
+        now: Timestamp,
+    ) -> Result<Option<Connection>> {
+        let row = self.inner.update_connection(tenant, id, update, now)?;
+        if let Some(row) = &row {
+            self.seen().connection(row);
+        }
+        Ok(row)
+    }
+
+    fn delete_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<bool> {
+        let deleted = self.inner.delete_connection(tenant, id)?;
+        if deleted {
+            let mut seen = self.seen();
+            let own = |org, ws| !foreign(tenant, org, ws);
+            if seen
+                .connections
+                .get(&id)
+                .is_some_and(|c| own(c.org_id, c.workspace_id))
+            {
+                seen.connections.remove(&id);
+            }
+            seen.sync_runs
+                .retain(|_, r| !(r.connection_id == id && own(r.org_id, r.workspace_id)));
+        }
+        Ok(deleted)
+    }
+
+    fn insert_sync_run(&self, tenant: &Tenant, row: &SyncRun) -> Result<()> {
+        self.inner.insert_sync_run(tenant, row)?;
+        self.seen().sync_run(row);
+        Ok(())
+    }
+
+    fn get_sync_run(&self, tenant: &Tenant, id: SyncRunId) -> Result<Option<SyncRun>> {
+        let mut seen = self.seen();
+        match self.inner.get_sync_run(tenant, id)? {
+            Some(row) => {
+                seen.sync_run(&row);
+                Ok(Some(row))
+            }
+            None => Ok(seen.sync_runs.get(&id).cloned()),
+        }
+    }
+
+    fn list_sync_runs(
+        &self,
+        tenant: &Tenant,
+        connection: ConnectionId,
+        before: After,
+        limit: usize,
+    ) -> Result<Vec<SyncRun>> {
+        let mut rows = self
+            .inner
+            .list_sync_runs(tenant, connection, before, limit)?;
+        let mut seen = self.seen();
+        for row in &rows {
+            seen.sync_run(row);
+        }
+        rows.extend(
+            seen.sync_runs
+                .values()
+                .filter(|r| foreign(tenant, r.org_id, r.workspace_id))
+                .cloned(),
+        );
+        Ok(rows)
+    }
+
+    fn finish_sync_run(
+        &self,
+        tenant: &Tenant,
+        id: SyncRunId,
+        finish: &SyncFinish,
+    ) -> Result<Option<SyncRun>> {
+        let row = self.inner.finish_sync_run(tenant, id, finish)?;
+        if let Some(row) = &row {
+            self.seen().sync_run(row);
+        }
+        Ok(row)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// FaultyStore
+// ---------------------------------------------------------------------------------------------
+
+/// The fault plan of a [`FaultyStore`], shared with the test that drives it.
+///
+/// Write calls are counted from the last [`Faults::arm`]; the armed one fails, once. To learn
+/// how many write calls an operation makes, arm with `u64::MAX` (see [`Faults::count_writes`]),
+/// run it, and read [`Faults::writes`].
+#[derive(Debug, Default)]
+pub struct Faults {
+    state: Mutex<FaultState>,
+}
+
+#[derive(Debug, Default)]
+struct FaultState {
+    fail_at: Option<u64>,
+    writes: u64,
+}
+
+impl Faults {
+    /// Fails the `n`-th write call from now (1 is the next one); resets the count.
+    pub fn arm(&self, n: u64) {
+        *lock(&self.state) = FaultState {
+            fail_at: Some(n),
+            writes: 0,
+        };
+    }
+
+    /// Counts write calls from now without failing any (arms at `u64::MAX`).
+    pub fn count_writes(&self) {
+        self.arm(u64::MAX);
+    }
+
+    /// Fails nothing from now on; the count goes on.
+    pub fn disarm(&self) {
+        lock(&self.state).fail_at = None;
+    }
+
+    /// Write calls since the last [`Faults::arm`].
+    pub fn writes(&self) -> u64 {
+        lock(&self.state).writes
+    }
+
+    /// The message of the fault injected at write `n`.
+    pub fn message(n: u64) -> String {
+        format!("injected fault at write {n}")
+    }
+
+    /// Counts one write call; fails it if it is the armed one.
+    fn write(&self) -> Result<()> {
+        let mut state = lock(&self.state);
+        state.writes = state.writes.saturating_add(1);
+        if state.fail_at == Some(state.writes) {
+            return Err(Error::Storage(StorageError::new(Self::message(
+                state.writes,
+            ))));
+        }
+        Ok(())
+    }
+}
+
+/// A store that fails the N-th write call with a storage error ("injected fault at write N"),
+/// around a correct store `S`, and counts write calls.
+///
+/// A write call is any [`Store`] method that may write (including `workspace_data_key`, which
+/// stores a data key on first use, `touch_org_key` and `master_key_check`). The failing call
+/// never reaches `S`: for a store that runs each call in one transaction (the contract), that
+/// is the same as the call's transaction rolling back. Faults are injected at the boundary
+/// between the engine and the store, so they test what the engine does when an operation's
+/// second or third store call fails after the first committed: a store's own atomicity inside
+/// one call is the adapter's business (and its own tests').
+#[derive(Debug)]
+pub struct FaultyStore<S: Store> {
+    inner: S,
+    faults: Arc<Faults>,
+}
+
+impl<S: Store> FaultyStore<S> {
+    /// Wraps `inner`, disarmed.
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            faults: Arc::new(Faults::default()),
+        }
+    }
+
+    /// The fault plan, to arm and read from a test.
+    pub fn faults(&self) -> Arc<Faults> {
+        Arc::clone(&self.faults)
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: Store> Store for FaultyStore<S> {
+    fn master_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>> {
+        self.faults.write()?;
+        self.inner.master_key_check(candidate)
+    }
+
+    fn insert_organization(
+        &self,
+        org: &Organization,
+        first_key: &OrgKeyRow,
+        signing_key: &SigningKeyRow,
+    ) -> Result<()> {
+        self.faults.write()?;
+        self.inner.insert_organization(org, first_key, signing_key)
+    }
+
+    fn update_org_settings(
+        &self,
+        org: &OrgCtx,
+        settings: &OrgSettings,
+    ) -> Result<Option<Organization>> {
+        self.faults.write()?;
+        self.inner.update_org_settings(org, settings)
+    }
+
+    fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
+        self.inner.get_organization(id)
+    }
+
+    fn list_organizations(&self) -> Result<Vec<Organization>> {
+        self.inner.list_organizations()
+    }
+
+    fn insert_org_key(&self, org: &OrgCtx, row: &OrgKeyRow) -> Result<()> {
+        self.faults.write()?;
+        self.inner.insert_org_key(org, row)
+    }
+
+    fn list_org_keys(&self, org: &OrgCtx) -> Result<Vec<OrgKeyRow>> {
+        self.inner.list_org_keys(org)
+    }
+
+    fn revoke_org_key(
+        &self,
+        org: &OrgCtx,
+        id: OrgKeyId,
+        now: Timestamp,
+    ) -> Result<Option<OrgKeyRow>> {
+        self.faults.write()?;
+        self.inner.revoke_org_key(org, id, now)
+    }
+
+    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
+        self.inner.find_org_key(hash)
+    }
+
+    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
+        self.faults.write()?;
+        self.inner.touch_org_key(id, now)
+    }
+
+    fn rotate_signing_key(
+        &self,
+        org: &OrgCtx,
+        new: &SigningKeyRow,
+        retire_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.faults.write()?;
+        self.inner.rotate_signing_key(org, new, retire_at, now)
+    }
+
+    fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>> {
+        self.inner.list_signing_keys(org)
+    }
+
+    fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
+        self.inner.find_signing_key(kid)
+    }
+
+    fn get_or_create_workspace(
+        &self,
+        org: &OrgCtx,
+        candidate: &Workspace,
+        update: &WorkspaceUpdate,
+    ) -> Result<(Workspace, bool)> {
+        self.faults.write()?;
+        self.inner.get_or_create_workspace(org, candidate, update)
+    }
+
+    fn get_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<Option<Workspace>> {
+        self.inner.get_workspace(org, id)
+    }
+
+    fn find_workspace(&self, org: &OrgCtx, external_id: &ExternalId) -> Result<Option<Workspace>> {
+        self.inner.find_workspace(org, external_id)
+    }
+
+    fn list_workspaces(
+        &self,
+        org: &OrgCtx,
+        filter: &WorkspaceFilter,
+        after: Option<&ExternalId>,
+        limit: usize,
+    ) -> Result<Vec<Workspace>> {
+        self.inner.list_workspaces(org, filter, after, limit)
+    }
+
+    fn update_workspace(
+        &self,
+        org: &OrgCtx,
+        id: WorkspaceId,
+        update: &WorkspaceUpdate,
+        now: Timestamp,
+    ) -> Result<Option<Workspace>> {
+        self.faults.write()?;
+        self.inner.update_workspace(org, id, update, now)
+    }
+
+    fn delete_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
+        self.faults.write()?;
+        self.inner.delete_workspace(org, id)
+    }
+
+    fn create_tag(&self, org: &OrgCtx, name: &Tag, now: Timestamp) -> Result<TagInfo> {
+        self.faults.write()?;
+        self.inner.create_tag(org, name, now)
+    }
+
+    fn list_tags(&self, org: &OrgCtx) -> Result<Vec<TagInfo>> {
+        self.inner.list_tags(org)
+    }
+
+    fn rename_tag(&self, org: &OrgCtx, from: &Tag, to: &Tag) -> Result<bool> {
+        self.faults.write()?;
+        self.inner.rename_tag(org, from, to)
+    }
+
+    fn delete_tag(&self, org: &OrgCtx, name: &Tag) -> Result<bool> {
+        self.faults.write()?;
+        self.inner.delete_tag(org, name)
+    }
+
+    fn insert_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<()> {
+        self.faults.write()?;
+        self.inner.insert_template(org, row)
+    }
+
+    fn list_templates(&self, org: &OrgCtx, kind: TemplateKind) -> Result<Vec<TemplateRow>> {
+        self.inner.list_templates(org, kind)
+    }
+
+    fn get_template(
+        &self,
+        org: &OrgCtx,
+        kind: TemplateKind,
+        id: Uuid,
+    ) -> Result<Option<TemplateRow>> {
+        self.inner.get_template(org, kind, id)
+    }
+
+    fn replace_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<bool> {
+        self.faults.write()?;
+        self.inner.replace_template(org, row)
+    }
+
+    fn delete_template(&self, org: &OrgCtx, kind: TemplateKind, id: Uuid) -> Result<bool> {
+        self.faults.write()?;
+        self.inner.delete_template(org, kind, id)
+    }
+
+    fn reseal_all(
+        &self,
+        check: &[u8],
+        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
+    ) -> Result<u64> {
+        self.faults.write()?;
+        self.inner.reseal_all(check, reseal)
+    }
+
+    fn revoke_workspace_tokens(
+        &self,
+        org: &OrgCtx,
+        id: WorkspaceId,
+        at: Timestamp,
+    ) -> Result<Option<Workspace>> {
+        self.faults.write()?;
+        self.inner.revoke_workspace_tokens(org, id, at)
+    }
+
+    fn load_workspace(&self, tenant: &Tenant) -> Result<Option<Workspace>> {
+        self.inner.load_workspace(tenant)
+    }
+
+    fn load_token_state(&self, tenant: &Tenant, jti: &str) -> Result<Option<TokenState>> {
+        self.inner.load_token_state(tenant, jti)
+    }
+
+    fn revoke_token(
+        &self,
+        tenant: &Tenant,
+        jti: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.faults.write()?;
+        self.inner.revoke_token(tenant, jti, expires_at, now)
+    }
+
+    fn workspace_data_key(
+        &self,
+        tenant: &Tenant,
+        make: &dyn Fn() -> Result<Vec<u8>>,
+    ) -> Result<Option<Vec<u8>>> {
+        self.faults.write()?;
+        self.inner.workspace_data_key(tenant, make)
+    }
+
+    fn insert_source_with_pipelines(
+        &self,
+        tenant: &Tenant,
+        source: &EndpointRow,
+        pipelines: &[Pipeline],
+        check: &dyn Fn(&[Pipeline]) -> Result<()>,
+    ) -> Result<Vec<Pipeline>> {
+        self.faults.write()?;
+        self.inner
+            .insert_source_with_pipelines(tenant, source, pipelines, check)
+    }
+
+    fn insert_endpoint(&self, tenant: &Tenant, row: &EndpointRow) -> Result<()> {
+        self.faults.write()?;
+        self.inner.insert_endpoint(tenant, row)
+    }
+
+    fn get_endpoint(
+        &self,
+        tenant: &Tenant,
+        kind: EndpointKind,
+        id: Uuid,
+    ) -> Result<Option<EndpointRow>> {
+        self.inner.get_endpoint(tenant, kind, id)
+    }
+
+    fn list_endpoints(
+        &self,
+        tenant: &Tenant,
+        kind: EndpointKind,
+        after: After,
+        limit: usize,
+    ) -> Result<Vec<EndpointRow>> {
+        self.inner.list_endpoints(tenant, kind, after, limit)
+    }
+
+    fn update_endpoint(
+        &self,
+        tenant: &Tenant,
+        kind: EndpointKind,
+        id: Uuid,
+        patch: &EndpointPatch,
+        now: Timestamp,
+    ) -> Result<Option<EndpointRow>> {
+        self.faults.write()?;
+        self.inner.update_endpoint(tenant, kind, id, patch, now)
+    }
+
+    fn delete_endpoint(&self, tenant: &Tenant, kind: EndpointKind, id: Uuid) -> Result<bool> {
+        self.faults.write()?;
+        self.inner.delete_endpoint(tenant, kind, id)
+    }
+
+    fn insert_connection(&self, tenant: &Tenant, row: &Connection) -> Result<()> {
+        self.faults.write()?;
+        self.inner.insert_connection(tenant, row)
+    }
+
+    fn get_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<Option<Connection>> {
+        self.inner.get_connection(tenant, id)
+    }
+
+    fn list_connections(
+        &self,
+        tenant: &Tenant,
+        after: After,
+        limit: usize,
+    ) -> Result<Vec<Connection>> {
+        self.inner.list_connections(tenant, after, limit)
+    }
+
+    fn update_connection(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        update: &ConnectionUpdate,
+        now: Timestamp,
+    ) -> Result<Option<Connection>> {
+        self.faults.write()?;
+        self.inner.update_connection(tenant, id, update, now)
+    }
+
+    fn delete_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<bool> {
+        self.faults.write()?;
+        self.inner.delete_connection(tenant, id)
+    }
+
+    fn insert_sync_run(&self, tenant: &Tenant, row: &SyncRun) -> Result<()> {
+        self.faults.write()?;
+        self.inner.insert_sync_run(tenant, row)
+    }
+
+    fn get_sync_run(&self, tenant: &Tenant, id: SyncRunId) -> Result<Option<SyncRun>> {
+        self.inner.get_sync_run(tenant, id)
+    }
+
+    fn list_sync_runs(
+        &self,
+        tenant: &Tenant,
+        connection: ConnectionId,
+        before: After,
+        limit: usize,
+    ) -> Result<Vec<SyncRun>> {
+        self.inner.list_sync_runs(tenant, connection, before, limit)
+    }
+
+    fn finish_sync_run(
+        &self,
+        tenant: &Tenant,
+        id: SyncRunId,
+        finish: &SyncFinish,
+    ) -> Result<Option<SyncRun>> {
+        self.faults.write()?;
+        self.inner.finish_sync_run(tenant, id, finish)
+    }
+}
