@@ -184,6 +184,20 @@ impl WorkspaceUpdate {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
+
+    /// Whether applying the update to `workspace` would change it.
+    pub fn changes(&self, workspace: &Workspace) -> bool {
+        self.name.as_ref().is_some_and(|n| *n != workspace.name)
+            || self.status.is_some_and(|s| s != workspace.status)
+            || self
+                .source_tags
+                .as_ref()
+                .is_some_and(|t| *t != workspace.source_tags)
+            || self
+                .connection_tags
+                .as_ref()
+                .is_some_and(|t| *t != workspace.connection_tags)
+    }
 }
 
 /// What authenticating a scoped token needs from storage, read in one go.

@@ -362,10 +362,10 @@ impl Store for SqliteStore {
         candidate: &Workspace,
         update: &WorkspaceUpdate,
     ) -> Result<(Workspace, bool)> {
-        // Most calls are for customers that already exist: answer those from a reader without
-        // taking the write lock, unless there is something to change.
-        if update.is_empty()
-            && let Some(existing) = self.find_workspace(org, &candidate.external_id)?
+        // Most calls are for customers that already exist with the same tag selection:
+        // answer those from a reader without taking the write lock.
+        if let Some(existing) = self.find_workspace(org, &candidate.external_id)?
+            && !update.changes(&existing)
         {
             return Ok((existing, false));
         }

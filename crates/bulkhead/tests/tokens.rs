@@ -1371,6 +1371,36 @@ fn request_with_new_tags_replaces_the_stored_selection() {
 }
 
 #[test]
+fn repeating_a_request_with_the_same_tags_leaves_the_workspace_untouched() {
+    let db = Db::new();
+    let org = db.org("Acme");
+    let request = ScopedTokenRequest::new(ext("customer-1"))
+        .source_tags(tags(&["production"], TagMode::Any))
+        .connection_tags(tags(&["premium"], TagMode::All));
+    org.scoped_token(&request).unwrap();
+    let before = org.workspace_by_external_id(&ext("customer-1")).unwrap();
+    db.tick();
+    org.scoped_token(&request).unwrap();
+    let after = org.workspace_by_external_id(&ext("customer-1")).unwrap();
+    assert_eq!(
+        after, before,
+        "an unchanged selection must not be written again"
+    );
+    db.tick();
+    org.scoped_token(
+        &request
+            .clone()
+            .source_tags(tags(&["staging"], TagMode::Any)),
+    )
+    .unwrap();
+    let changed = org.workspace_by_external_id(&ext("customer-1")).unwrap();
+    assert!(
+        changed.updated_at > before.updated_at,
+        "a changed selection is written"
+    );
+}
+
+#[test]
 fn default_ttl_is_twenty_minutes() {
     let db = Db::new();
     let org = db.org("Acme");
