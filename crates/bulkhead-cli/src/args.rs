@@ -150,7 +150,8 @@ pub(crate) enum OrgKeysCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum WorkspacesCommand {
-    /// List the organization's workspaces, ordered by external id
+    /// List the organization's workspaces with their sources, connections, last sync and
+    /// totals synced, ordered by external id
     List(ListArgs),
     /// Show one workspace with its sources, destinations, connections and latest syncs
     Show {

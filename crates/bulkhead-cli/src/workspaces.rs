@@ -1,7 +1,10 @@
 //! `bulkhead workspaces list|show|delete`: an organization's workspaces, as the organization
 //! sees them with its access key.
 
-use bulkhead::{Cursor, ExternalId, OrgScope, Page, Workspace, WorkspaceFilter, WorkspaceId};
+use bulkhead::{
+    Cursor, ExternalId, OrgScope, Page, WorkspaceFilter, WorkspaceId, WorkspaceOverview,
+    WorkspaceStats,
+};
 use serde::Serialize;
 
 use crate::args::{ListArgs, WorkspacesCommand};
@@ -9,10 +12,12 @@ use crate::db::Ctx;
 use crate::error::CliError;
 use crate::{inspect, output, tree};
 
-/// One page of `workspaces list --json`.
+/// One page of `workspaces list --json`: the organization's dashboard.
 #[derive(Serialize)]
 struct WorkspacePage {
-    workspaces: Vec<Workspace>,
+    /// Active, inactive and total workspaces of the organization (all of them, not the page).
+    stats: WorkspaceStats,
+    workspaces: Vec<WorkspaceOverview>,
     /// Pass as `--after` for the next page; `null` on the last page.
     next_cursor: Option<Cursor>,
 }
@@ -44,29 +49,59 @@ fn list(org: &OrgScope, args: ListArgs, json: bool) -> Result<(), CliError> {
         Some(cursor) => Page::after(cursor.parse()?, args.limit),
         None => Page::first(args.limit),
     };
-    let paged = org.list_workspaces(&filter, &page)?;
+    let paged = org.workspace_overview(&filter, &page)?;
+    let stats = org.workspace_stats()?;
     if json {
         return output::json(&WorkspacePage {
+            stats,
             workspaces: paged.items,
             next_cursor: paged.next,
         });
     }
+    let summary = format!(
+        "{} workspaces: {} active, {} inactive",
+        stats.total, stats.active, stats.inactive
+    );
     if paged.items.is_empty() {
-        return output::lines(["no workspaces".to_owned()]);
+        return output::lines(["no workspaces".to_owned(), summary]);
     }
     let rows: Vec<Vec<String>> = paged
         .items
         .iter()
         .map(|w| {
+            let last_sync = match w.last_run() {
+                Some(run) => format!(
+                    "{} {}",
+                    run.status,
+                    run.finished_at.unwrap_or(run.started_at)
+                ),
+                None => "never".to_owned(),
+            };
             vec![
                 w.external_id.to_string(),
                 w.status.to_string(),
-                w.id.to_string(),
-                w.created_at.to_string(),
+                w.sources.to_string(),
+                w.connections.to_string(),
+                last_sync,
+                w.rows_synced.to_string(),
+                w.bytes_synced.to_string(),
             ]
         })
         .collect();
-    let mut lines = output::table(&["EXTERNAL ID", "STATUS", "WORKSPACE ID", "CREATED"], &rows);
+    let mut lines = output::table(
+        &[
+            "EXTERNAL ID",
+            "STATUS",
+            "SOURCES",
+            "CONNECTIONS",
+            "LAST SYNC",
+            "ROWS",
+            "BYTES",
+        ],
+        &rows,
+    );
+    lines.push(String::new());
+    lines.push(summary);
     if let Some(next) = paged.next {
         lines.push(String::new());
         lines.push(format!("next cursor: {next} (pass --after {next})"));

@@ -709,6 +709,77 @@ fn workspaces_list_pages_with_the_printed_cursor() {
 }
 
 #[test]
+fn workspaces_list_shows_the_dashboard_as_a_table_and_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, key) = kept_demo(&dir);
+    let base = ["--db", arg(&db), "workspaces", "list"];
+
+    let doc = json(&bulkhead_as(&key, &[&base[..], &["--json"]].concat()));
+    let workspaces = doc["workspaces"].as_array().unwrap();
+    assert!(!workspaces.is_empty(), "{doc}");
+    let total = u64::try_from(workspaces.len()).unwrap();
+    assert_eq!(doc["stats"]["total"], total, "{doc}");
+    assert_eq!(
+        doc["stats"]["active"].as_u64().unwrap() + doc["stats"]["inactive"].as_u64().unwrap(),
+        total
+    );
+    for w in workspaces {
+        for field in [
+            "workspace_id",
+            "external_id",
+            "status",
+            "sources",
+            "connections",
+            "latest_runs",
+            "rows_synced",
+            "bytes_synced",
+        ] {
+            assert!(!w[field].is_null(), "no `{field}` in {w}");
+        }
+        assert_eq!(
+            w["connections"].as_u64().unwrap(),
+            u64::try_from(w["latest_runs"].as_array().unwrap().len()).unwrap()
+        );
+    }
+
+    let text = stdout(&bulkhead_as(&key, &base));
+    let header = text.lines().next().unwrap();
+    for column in [
+        "EXTERNAL ID",
+        "STATUS",
+        "SOURCES",
+        "CONNECTIONS",
+        "LAST SYNC",
+        "ROWS",
+        "BYTES",
+    ] {
+        assert!(header.contains(column), "no {column} in:\n{text}");
+    }
+    let first = &workspaces[0];
+    let row = text
+        .lines()
+        .find(|l| l.starts_with(first["external_id"].as_str().unwrap()))
+        .unwrap_or_else(|| panic!("no row for {first} in:\n{text}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[2], first["sources"].to_string(), "{row}");
+    assert_eq!(cells[3], first["connections"].to_string(), "{row}");
+    assert_eq!(
+        cells[cells.len() - 2],
+        first["rows_synced"].to_string(),
+        "{row}"
+    );
+    assert_eq!(
+        cells[cells.len() - 1],
+        first["bytes_synced"].to_string(),
+        "{row}"
+    );
+    assert!(
+        text.contains(&format!("{total} workspaces: ")),
+        "no summary in:\n{text}"
+    );
+}
+
+#[test]
 fn workspaces_show_of_an_unknown_external_id_mentions_case_sensitivity() {
     let (_dir, db) = initialized();
     let (_, key) = create_org(&db, &[]);
@@ -793,8 +864,15 @@ fn token_then_token_verify_round_trip() {
         &key,
         &["--db", arg(&db), "workspaces", "list", "--json"],
     ));
-    assert_eq!(workspace["workspaces"][0]["id"], claims["workspace_id"]);
-    assert_eq!(workspace["workspaces"][0]["source_tags"]["mode"], "all");
+    assert_eq!(
+        workspace["workspaces"][0]["workspace_id"],
+        claims["workspace_id"]
+    );
+    let shown = json(&bulkhead_as(
+        &key,
+        &["--db", arg(&db), "workspaces", "show", "cust-1", "--json"],
+    ));
+    assert_eq!(shown["workspace"]["source_tags"]["mode"], "all", "{shown}");
 }
 
 #[test]

@@ -10,6 +10,7 @@ use crate::ids::OrgId;
 use crate::keys::{
     self, OrgKeySecret, SigningKeyRow, hash_org_key, looks_like_org_key, signing_key_aad,
 };
+use crate::meter::{Event, Meter};
 use crate::model::{OrgSettings, Organization, WorkspaceStatus};
 use crate::ops::OperationSet;
 use crate::org::OrgScope;
@@ -57,6 +58,8 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) guard: Guard,
+    /// The workspace-creation rate limit and the counters, per organization, in memory.
+    pub(crate) meter: Meter,
     master_key: RwLock<Arc<MasterKey>>,
     pub(crate) leeway: Duration,
     keys: RwLock<HashMap<String, Arc<LoadedKey>>>,
@@ -229,6 +232,7 @@ impl Engine {
                 store,
                 clock: config.clock,
                 guard: Guard::default(),
+                meter: Meter::default(),
                 master_key: RwLock::new(config.master_key),
                 leeway: config.token_leeway,
                 keys: RwLock::new(HashMap::new()),
@@ -307,8 +311,27 @@ impl Engine {
     /// Offline checks first (shape, header, key, signature, claims, expiry), then one read:
     /// the workspace must exist in the token's organization and be active, the token must not
     /// predate the workspace's "revoke all" time, and its `jti` must not be revoked.
+    ///
+    /// A refusal after the signature verified (expired, revoked, wrong issuer or audience,
+    /// inactive or missing workspace) counts as an invalid token of the signing organization
+    /// ([`OrgScope::stats`]).
     pub fn authenticate(&self, token: &str) -> Result<WorkspaceScope> {
         let claims = self.inner.verify_signature(token)?;
+        let org_id = claims.org_id;
+        self.authenticate_verified(claims).inspect_err(|e| {
+            if matches!(
+                e,
+                Error::InvalidToken { .. }
+                    | Error::TokenExpired { .. }
+                    | Error::WorkspaceInactive { .. }
+                    | Error::NotFound { .. }
+            ) {
+                self.inner.meter.record(org_id, Event::InvalidToken);
+            }
+        })
+    }
+
+    fn authenticate_verified(&self, claims: ScopedClaims) -> Result<WorkspaceScope> {
         token::check_times(&claims, self.inner.now(), self.inner.leeway_ms())?;
         let tenant = Tenant::new(claims.org_id, claims.workspace_id);
         let state = self

@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::time::Duration;
 
 use crate::ids::WorkspaceId;
 use crate::time::Timestamp;
@@ -139,6 +140,13 @@ pub enum Error {
         /// The workspace.
         workspace_id: WorkspaceId,
     },
+    /// The organization created new workspaces faster than its rate limit allows (see
+    /// [`crate::OrgSettings::workspace_creation_rate`]). Existing workspaces are not limited.
+    #[error("rate limited, retry after {} s", whole_secs_up(*.retry_after))]
+    RateLimited {
+        /// How long until the next new workspace is admitted.
+        retry_after: Duration,
+    },
     /// A cryptographic operation failed: a value sealed under another master key, corrupted
     /// ciphertext, or no randomness.
     #[error("crypto error: {reason}")]
@@ -228,6 +236,12 @@ impl Error {
             Self::NotFound { .. } | Self::ExternalIdNotFound { .. }
         )
     }
+}
+
+/// `d` in whole seconds, rounded up, at least 1: what a caller should wait.
+fn whole_secs_up(d: Duration) -> u64 {
+    let secs = d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0));
+    secs.max(1)
 }
 
 /// A failure inside a storage adapter.

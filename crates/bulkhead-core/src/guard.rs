@@ -131,6 +131,7 @@ impl TenantRow for Workspace {
 #[derive(Debug, Default)]
 pub(crate) struct Guard {
     breaches: AtomicU64,
+    by_org: std::sync::Mutex<std::collections::HashMap<OrgId, u64>>,
 }
 
 impl Guard {
@@ -185,6 +186,16 @@ impl Guard {
         self.breaches.load(Ordering::Relaxed)
     }
 
+    /// The number of breaches stopped in calls of the organization `org`.
+    pub(crate) fn breaches_of(&self, org: OrgId) -> u64 {
+        self.by_org
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&org)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Records a breach found by the engine itself (a row that is the caller's by owner but
     /// not the one asked for, in a way only a broken adapter produces) and returns its error.
     pub(crate) fn breach(
@@ -194,6 +205,11 @@ impl Guard {
         workspace: Option<WorkspaceId>,
     ) -> Error {
         self.breaches.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut by_org = self.by_org.lock().unwrap_or_else(|e| e.into_inner());
+            let count = by_org.entry(org).or_default();
+            *count = count.saturating_add(1);
+        }
         // Only the caller's own ids are logged: the foreign row's ids are another tenant's data.
         tracing::error!(
             target: "bulkhead::guard",

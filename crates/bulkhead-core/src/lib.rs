@@ -22,9 +22,11 @@ mod grant;
 pub mod guard;
 mod ids;
 pub mod keys;
+mod meter;
 mod model;
 mod ops;
 mod org;
+mod overview;
 mod page;
 mod scope;
 pub mod secrets;
@@ -47,6 +49,7 @@ pub use ids::{
     SourceTemplateId, SyncRunId, WorkspaceId,
 };
 pub use keys::{Jwk, Jwks, OrgKeyInfo, OrgKeySecret, RevealedSecret, SigningKeyInfo};
+pub use meter::OrgStats;
 pub use model::{
     Connection, ConnectionStatus, ConnectionUpdate, ConnectorUpdate, Destination, NewConnection,
     NewDestination, NewSource, OrgSettings, Organization, Source, SyncOutcome, SyncRun, SyncStatus,
@@ -54,6 +57,7 @@ pub use model::{
 };
 pub use ops::{Operation, OperationSet};
 pub use org::{GetOrCreated, OrgScope};
+pub use overview::{ConnectionOverview, LastRun, WorkspaceOverview, WorkspaceStats};
 pub use page::{Cursor, MAX_PAGE_LIMIT, Page, Paged, Position};
 pub use scope::WorkspaceScope;
 pub use spec::{ConfigSpec, SECRET_MASK, merge};

@@ -136,6 +136,13 @@ pub struct OrgSettings {
     /// The longest lifetime a request may ask for (default 1 hour).
     #[serde(serialize_with = "as_secs")]
     pub max_token_ttl: Duration,
+    /// How many new workspaces may be created in a burst (default 100): the size of the
+    /// organization's token bucket for workspace creation.
+    pub workspace_creation_burst: u32,
+    /// How many new workspaces per second the bucket refills with (default 10). Past the
+    /// burst, creating a workspace for a new external id fails with
+    /// [`Error::RateLimited`]; tokens for existing workspaces are never limited.
+    pub workspace_creation_rate: u32,
 }
 
 impl Default for OrgSettings {
@@ -146,6 +153,8 @@ impl Default for OrgSettings {
             audience: "bulkhead-workspace".to_owned(),
             default_token_ttl: Duration::from_secs(20 * 60),
             max_token_ttl: Duration::from_secs(60 * 60),
+            workspace_creation_burst: 100,
+            workspace_creation_rate: 10,
         }
     }
 }
@@ -153,10 +162,24 @@ impl Default for OrgSettings {
 impl OrgSettings {
     /// The longest token lifetime any organization may allow.
     pub const MAX_TTL_LIMIT: Duration = Duration::from_secs(24 * 60 * 60);
+    /// The largest workspace-creation burst and rate (per second) an organization may set.
+    pub const MAX_CREATION_LIMIT: u32 = 1_000_000;
 
     /// Checks the settings: issuer and audience are names (1 to 255 characters), and
-    /// 1 second <= default TTL <= maximum TTL <= 24 hours, in whole seconds.
+    /// 1 second <= default TTL <= maximum TTL <= 24 hours, in whole seconds, and the
+    /// workspace-creation burst and rate are 1 to [`OrgSettings::MAX_CREATION_LIMIT`].
     pub fn validate(&self) -> Result<(), Error> {
+        for (field, value) in [
+            ("workspace_creation_burst", self.workspace_creation_burst),
+            ("workspace_creation_rate", self.workspace_creation_rate),
+        ] {
+            if value == 0 || value > Self::MAX_CREATION_LIMIT {
+                return Err(Error::invalid_input(
+                    field,
+                    format!("is {value}; it must be 1 to {}", Self::MAX_CREATION_LIMIT),
+                ));
+            }
+        }
         Name::parse_field("issuer", self.issuer.as_str())?;
         Name::parse_field("audience", self.audience.as_str())?;
         if self.max_token_ttl > Self::MAX_TTL_LIMIT || self.max_token_ttl.as_secs() == 0 {

@@ -12,6 +12,7 @@ use crate::keys::{
     self, Jwk, Jwks, OrgKeyInfo, OrgKeySecret, RevealedSecret, SigningKeyInfo, SigningKeyRow,
     check_key_expiry, signing_key_aad,
 };
+use crate::meter::Event;
 use crate::model::{OrgSettings, Organization, Workspace, WorkspaceStatus};
 use crate::ops::OperationSet;
 use crate::page::{Page, Paged, Position, paginate};
@@ -76,12 +77,62 @@ impl OrgScope {
     /// The workspace of the customer `external_id`, created (active, named after the external
     /// id) if the organization has none. Race-free: concurrent calls with one external id, from
     /// any number of threads or processes, get one workspace.
+    ///
+    /// Creating a workspace is rate limited per organization (see
+    /// [`OrgSettings::workspace_creation_rate`]): past the burst, a new external id fails with
+    /// [`Error::RateLimited`], while existing workspaces are always returned.
     pub fn get_or_create_workspace(&self, external_id: &ExternalId) -> Result<GetOrCreated> {
-        self.get_or_create_with(external_id, &WorkspaceUpdate::default())
+        let org = self.reload()?;
+        self.get_or_create_with(&org.settings, external_id, &WorkspaceUpdate::default())
     }
 
-    /// Get-or-create that also applies `update` (tag selections) in the same transaction.
+    /// Get-or-create that also applies `update` (tag selections) in the same transaction,
+    /// under the organization's workspace-creation rate limit.
     fn get_or_create_with(
+        &self,
+        settings: &OrgSettings,
+        external_id: &ExternalId,
+        update: &WorkspaceUpdate,
+    ) -> Result<GetOrCreated> {
+        let org_id = self.org.org_id();
+        let meter = &self.inner.meter;
+        // A creation is reserved before the call that may create; when the bucket is empty
+        // only an existing workspace may be served, so look first.
+        let reserved = match meter.take(org_id, settings, self.inner.now()) {
+            Ok(()) => true,
+            Err(retry_after) => {
+                let found = self.inner.store.find_workspace(&self.org, external_id)?;
+                let exists = self
+                    .inner
+                    .guard
+                    .admit_org_opt(&self.org, found)?
+                    .is_some_and(|w| w.external_id == *external_id);
+                if !exists {
+                    meter.record(org_id, Event::RateLimited);
+                    // Audit event pending the audit log (issue 8, item 1).
+                    tracing::warn!(target: "bulkhead::workspace", org = %org_id, retry_after_ms = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX), "workspace creation rate limited");
+                    return Err(Error::RateLimited { retry_after });
+                }
+                false
+            }
+        };
+        let result = self.create_or_get(external_id, update);
+        match &result {
+            Ok(GetOrCreated { created: true, .. }) if !reserved => {
+                // Seen existing, gone, and created in between: owed to the bucket.
+                meter.charge(org_id, settings, self.inner.now());
+            }
+            Ok(GetOrCreated { created: true, .. }) => {}
+            _ if reserved => meter.give_back(org_id, settings),
+            _ => {}
+        }
+        if let Ok(GetOrCreated { created: true, .. }) = &result {
+            meter.record(org_id, Event::WorkspaceCreated);
+        }
+        result
+    }
+
+    fn create_or_get(
         &self,
         external_id: &ExternalId,
         update: &WorkspaceUpdate,
@@ -394,7 +445,7 @@ impl OrgScope {
             ..WorkspaceUpdate::default()
         };
         let GetOrCreated { workspace, created } =
-            self.get_or_create_with(&request.external_id, &update)?;
+            self.get_or_create_with(&org.settings, &request.external_id, &update)?;
         if workspace.status != WorkspaceStatus::Active {
             return Err(Error::WorkspaceInactive {
                 workspace_id: workspace.id,
@@ -416,6 +467,7 @@ impl OrgScope {
         };
         let token = token::encode(&key.kid, &key.material, &claims)?;
         tracing::info!(target: "bulkhead::token", org = %org.id, workspace = %workspace.id, jti = %claims.token_id, "scoped token issued");
+        self.inner.meter.record(org.id, Event::TokenIssued);
         Ok(IssuedToken {
             token: ScopedToken::new(token),
             workspace_id: workspace.id,

@@ -162,6 +162,9 @@ impl WorkspaceScope {
         if self.operations.contains(op) {
             Ok(())
         } else {
+            self.inner
+                .meter
+                .record(self.tenant.org_id(), crate::meter::Event::PermissionDenied);
             Err(Error::PermissionDenied {
                 operation: op.as_str().to_owned(),
                 reason:
@@ -200,10 +203,15 @@ impl WorkspaceScope {
     pub(crate) fn require_org_access(&self, what: &str) -> Result<()> {
         match self.token_id {
             None => Ok(()),
-            Some(_) => Err(Error::PermissionDenied {
+            Some(_) => {
+                self.inner
+                    .meter
+                    .record(self.tenant.org_id(), crate::meter::Event::PermissionDenied);
+                Err(Error::PermissionDenied {
                 operation: what.to_owned(),
                 reason: "this needs organization access; with a scoped token, create sources from templates".to_owned(),
-            }),
+            })
+            }
         }
     }
 

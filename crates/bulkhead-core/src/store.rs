@@ -228,6 +228,33 @@ pub struct SyncFinish {
     pub error: Option<String>,
 }
 
+/// What the organization's dashboard shows of one workspace, read in one go inside it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WorkspaceActivity {
+    /// How many sources it has.
+    pub sources: u64,
+    /// Its connections, oldest first.
+    pub connections: Vec<Connection>,
+    /// The latest run (by start time, then id) of each of its connections that ran.
+    pub latest_runs: Vec<SyncRun>,
+    /// Rows moved by all of its runs.
+    pub rows_synced: u64,
+    /// Bytes moved by all of its runs.
+    pub bytes_synced: u64,
+}
+
+/// How many workspaces of an organization have one status, as storage counts them; the owner
+/// is the stored `org_id`, so the engine can check it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatusCount {
+    /// The organization the counted rows belong to.
+    pub org_id: OrgId,
+    /// The status.
+    pub status: WorkspaceStatus,
+    /// How many workspaces have it.
+    pub count: u64,
+}
+
 /// A destination and the connection to it, as made from one connection template.
 pub type Pipeline = (EndpointRow, Connection);
 
@@ -312,6 +339,9 @@ pub trait Store: Send + Sync + fmt::Debug {
         after: Option<&ExternalId>,
         limit: usize,
     ) -> Result<Vec<Workspace>>;
+    /// The organization's workspaces counted by status, one row per status that occurs, each
+    /// with the `org_id` of the rows it counts.
+    fn count_workspaces(&self, org: &OrgCtx) -> Result<Vec<StatusCount>>;
     /// Applies `update` to the organization's workspace `id`; `None` if there is none.
     fn update_workspace(
         &self,
@@ -474,6 +504,10 @@ pub trait Store: Send + Sync + fmt::Debug {
         before: After,
         limit: usize,
     ) -> Result<Vec<SyncRun>>;
+    /// The tenant's dashboard figures: its number of sources, its connections, the latest run
+    /// of each connection, and the rows and bytes of all of its runs, read in one transaction
+    /// inside the tenant.
+    fn workspace_activity(&self, tenant: &Tenant) -> Result<WorkspaceActivity>;
     /// Ends the tenant's run `id` if it is still pending or running; `None` otherwise.
     fn finish_sync_run(
         &self,

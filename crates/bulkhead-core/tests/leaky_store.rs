@@ -46,8 +46,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::secrets::SealedSecrets;
 use bulkhead_core::store::{
-    After, EndpointKind, EndpointPatch, EndpointRow, Pipeline, SealedItem, SyncFinish,
-    TemplateKind, TemplateRow, TokenState,
+    After, EndpointKind, EndpointPatch, EndpointRow, Pipeline, SealedItem, StatusCount, SyncFinish,
+    TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
 };
 use bulkhead_core::{
     Algorithm, Clock, ConfigSpec, Connection, ConnectionStatus, ConnectionTemplate,
@@ -515,6 +515,25 @@ impl Store for LeakyStore {
         rows.sort_by(|x, y| x.external_id.cmp(&y.external_id));
         rows.truncate(limit);
         Ok(rows)
+    }
+
+    fn count_workspaces(&self, org: &OrgCtx) -> Result<Vec<StatusCount>> {
+        let t = self.tables();
+        let mut counts: Vec<StatusCount> = Vec::new();
+        for w in t.workspaces.iter().filter(|w| self.org_sees(org, w)) {
+            match counts
+                .iter_mut()
+                .find(|c| c.org_id == w.org_id && c.status == w.status)
+            {
+                Some(c) => c.count += 1,
+                None => counts.push(StatusCount {
+                    org_id: w.org_id,
+                    status: w.status,
+                    count: 1,
+                }),
+            }
+        }
+        Ok(counts)
     }
 
     fn update_workspace(
@@ -1116,6 +1135,35 @@ impl Store for LeakyStore {
     }
 
     // LEAK: matches on id only.
+    // LEAK: every workspace's rows.
+    fn workspace_activity(&self, _tenant: &Tenant) -> Result<WorkspaceActivity> {
+        let t = self.tables();
+        let mut connections = t.connections.clone();
+        connections.sort_by_key(|c| (c.created_at, *c.id.as_uuid()));
+        let latest_runs = t
+            .sync_runs
+            .iter()
+            .filter(|r| {
+                !t.sync_runs.iter().any(|n| {
+                    n.connection_id == r.connection_id
+                        && (n.started_at, *n.id.as_uuid()) > (r.started_at, *r.id.as_uuid())
+                })
+            })
+            .cloned()
+            .collect();
+        Ok(WorkspaceActivity {
+            sources: t
+                .endpoints
+                .iter()
+                .filter(|e| e.kind == EndpointKind::Source)
+                .count() as u64,
+            connections,
+            latest_runs,
+            rows_synced: t.sync_runs.iter().map(|r| r.rows_synced).sum(),
+            bytes_synced: t.sync_runs.iter().map(|r| r.bytes_synced).sum(),
+        })
+    }
+
     fn finish_sync_run(
         &self,
         _tenant: &Tenant,
@@ -1642,6 +1690,31 @@ fn foreign_workspace_row_is_refused() {
         let w = World::build(Leak::TenantRows, neighbour);
         w.assert_refused(ObjectKind::Workspace, || w.a.workspace());
     }
+}
+
+/// The dashboard reads each workspace's connections and latest runs with the leaky
+/// `workspace_activity`, which returns every tenant's: the overview fails closed, and the
+/// breach is counted in the organization's stats. The leaky counts by status, carrying another
+/// organization's `org_id`, fail closed too.
+#[test]
+fn foreign_rows_in_the_dashboard_are_refused() {
+    for neighbour in NEIGHBOURS {
+        let w = World::build(Leak::TenantRows, neighbour);
+        let before = w.org_a.stats().isolation_breaches;
+        w.assert_refused(ObjectKind::Connection, || {
+            w.org_a
+                .workspace_overview(&WorkspaceFilter::default(), &Page::first(10))
+        });
+        assert_eq!(w.org_a.stats().isolation_breaches, before + 1);
+        // Counting by status is an organization-level read, correct in this mode.
+        let expected = match neighbour {
+            Neighbour::OtherOrg => 1,
+            Neighbour::SameOrg => 2,
+        };
+        assert_eq!(w.org_a.workspace_stats().unwrap().total, expected);
+    }
+    let w = World::build(Leak::TenantAndOrgRows, Neighbour::OtherOrg);
+    w.assert_refused(ObjectKind::Workspace, || w.org_a.workspace_stats());
 }
 
 /// The leaky updates write whatever row has the id; the guard cannot undo that write (see the

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::secrets::SealedSecrets;
-use bulkhead_core::store::{EndpointKind, EndpointRow, TemplateKind, TemplateRow, TokenState};
+use bulkhead_core::store::{
+    EndpointKind, EndpointRow, StatusCount, TemplateKind, TemplateRow, TokenState,
+};
 use bulkhead_core::{
     Algorithm, Connection, ConnectionId, Connector, ConnectorConfig, DestinationId, Error,
     ExternalId, Name, OrgId, OrgKeyId, OrgSettings, Organization, Result, Schedule, SourceId,
@@ -52,6 +54,11 @@ fn count(row: &Row<'_>, index: usize, name: &str) -> Result<u64> {
     u64::try_from(n).map_err(|_| corrupt(name, Error::invalid_input("count", "is negative")))
 }
 
+fn small(row: &Row<'_>, index: usize, name: &str) -> Result<u32> {
+    u32::try_from(count(row, index, name)?)
+        .map_err(|_| corrupt(name, Error::invalid_input(name.to_owned(), "is too large")))
+}
+
 /// Runs a prepared query and decodes every row with `decode`.
 pub(crate) fn collect<T>(
     stmt: &mut Statement<'_>,
@@ -82,7 +89,7 @@ pub(crate) fn first<T>(
 /// Columns of `organizations`, in the order [`organization`] reads them.
 macro_rules! org_columns {
     () => {
-        "id, name, created_at, token_algorithm, issuer, audience, default_ttl_secs, max_ttl_secs"
+        "id, name, created_at, token_algorithm, issuer, audience, default_ttl_secs, max_ttl_secs, workspace_creation_burst, workspace_creation_rate"
     };
 }
 pub(crate) use org_columns;
@@ -98,6 +105,8 @@ pub(crate) fn organization(row: &Row<'_>) -> Result<Organization> {
             audience: col(row, 5, "audience")?,
             default_token_ttl: Duration::from_secs(count(row, 6, "default_ttl_secs")?),
             max_token_ttl: Duration::from_secs(count(row, 7, "max_ttl_secs")?),
+            workspace_creation_burst: small(row, 8, "workspace_creation_burst")?,
+            workspace_creation_rate: small(row, 9, "workspace_creation_rate")?,
         },
     })
 }
@@ -304,4 +313,13 @@ pub(crate) fn sync_run(row: &Row<'_>) -> Result<SyncRun> {
 /// A non-negative count as SQLite's integer; core has already refused larger ones.
 pub(crate) fn sql_count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// `org_id, status, count(*)` of a count of workspaces by status.
+pub(crate) fn status_count(row: &Row<'_>) -> Result<StatusCount> {
+    Ok(StatusCount {
+        org_id: id(row, 0, "org_id", OrgId::from_uuid)?,
+        status: parse(row, 1, "status")?,
+        count: count(row, 2, "count")?,
+    })
 }

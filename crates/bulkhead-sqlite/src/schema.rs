@@ -208,6 +208,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX destinations_by_template ON destinations (workspace_id, template_id)
         WHERE template_id IS NOT NULL;
     ",
+    // 4: the workspace-creation rate limit of each organization.
+    "
+    ALTER TABLE organizations ADD COLUMN workspace_creation_burst INTEGER NOT NULL DEFAULT 100
+        CHECK (workspace_creation_burst > 0);
+    ALTER TABLE organizations ADD COLUMN workspace_creation_rate INTEGER NOT NULL DEFAULT 10
+        CHECK (workspace_creation_rate > 0);
+    ",
 ];
 
 /// The schema version this build creates and understands.
@@ -288,6 +295,14 @@ mod tests {
             )
             .unwrap();
         assert_eq!((alg.as_str(), ttl), ("HS256", 1200));
+        let (burst, rate): (i64, i64) = conn
+            .query_row(
+                "SELECT workspace_creation_burst, workspace_creation_rate FROM organizations",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((burst, rate), (100, 10));
         let (ext, tags, mode, valid_after): (String, String, String, Option<i64>) = conn
             .query_row(
                 "SELECT external_id, source_tags, source_tags_mode, tokens_valid_after FROM workspaces",

@@ -13,13 +13,14 @@
 
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
-    After, EndpointKind, EndpointPatch, EndpointRow, Pipeline, SealedItem, Store, SyncFinish,
-    TemplateKind, TemplateRow, TokenState,
+    After, EndpointKind, EndpointPatch, EndpointRow, Pipeline, SealedItem, StatusCount, Store,
+    SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
 };
 use bulkhead_core::{
     Connection, ConnectionId, ConnectionUpdate, DestinationId, Error, ExternalId, ObjectKind,
-    OrgCtx, OrgId, OrgKeyId, OrgSettings, Organization, Result, SyncRun, SyncRunId, Tag, TagInfo,
-    TagSelection, Tenant, Timestamp, Workspace, WorkspaceFilter, WorkspaceId, WorkspaceUpdate,
+    OrgCtx, OrgId, OrgKeyId, OrgSettings, Organization, Result, StorageError, SyncRun, SyncRunId,
+    Tag, TagInfo, TagSelection, Tenant, Timestamp, Workspace, WorkspaceFilter, WorkspaceId,
+    WorkspaceUpdate,
 };
 use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
@@ -155,7 +156,7 @@ impl Store for SqliteStore {
             tx.prepare_cached(concat!(
                 "INSERT INTO organizations (",
                 org_columns!(),
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
             ))
             .ctx("could not prepare an insert")?
             .execute(params![
@@ -167,6 +168,8 @@ impl Store for SqliteStore {
                 s.audience,
                 secs(s.default_token_ttl),
                 secs(s.max_token_ttl),
+                s.workspace_creation_burst,
+                s.workspace_creation_rate,
             ])
             .ctx("could not store the organization")?;
             insert_org_key(tx, first_key)?;
@@ -183,7 +186,8 @@ impl Store for SqliteStore {
             let mut stmt = tx
                 .prepare_cached(concat!(
                     "UPDATE organizations SET token_algorithm = ?2, issuer = ?3, audience = ?4,",
-                    " default_ttl_secs = ?5, max_ttl_secs = ?6 WHERE id = ?1 RETURNING ",
+                    " default_ttl_secs = ?5, max_ttl_secs = ?6, workspace_creation_burst = ?7,",
+                    " workspace_creation_rate = ?8 WHERE id = ?1 RETURNING ",
                     org_columns!()
                 ))
                 .ctx("could not prepare an update")?;
@@ -196,6 +200,8 @@ impl Store for SqliteStore {
                     settings.audience,
                     secs(settings.default_token_ttl),
                     secs(settings.max_token_ttl),
+                    settings.workspace_creation_burst,
+                    settings.workspace_creation_rate,
                 ],
                 rows::organization,
             )
@@ -479,6 +485,25 @@ impl Store for SqliteStore {
                     limit(limit_rows),
                 ],
                 rows::workspace,
+            )
+        })
+    }
+
+    fn count_workspaces(&self, org: &OrgCtx) -> Result<Vec<StatusCount>> {
+        // `workspaces` is an organization-level table: the L3 guard does not restrict it, and
+        // the org id is a bound parameter. Each count comes back with the stored `org_id` of
+        // the rows it counts, which the engine checks.
+        self.pool.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(concat!(
+                    "SELECT org_id, status, count(*) FROM workspaces WHERE org_id = ?1",
+                    " GROUP BY org_id, status ORDER BY status"
+                ))
+                .ctx("could not prepare a query")?;
+            collect(
+                &mut stmt,
+                params![org.org_id().as_uuid()],
+                rows::status_count,
             )
         })
     }
@@ -1059,6 +1084,59 @@ impl Store for SqliteStore {
                     rows::sync_run,
                 )
             }
+        })
+    }
+
+    fn workspace_activity(&self, tenant: &Tenant) -> Result<WorkspaceActivity> {
+        // Every read goes through the tenant's guard views inside its workspace (L3): the
+        // dashboard reads one workspace at a time rather than aggregating tenant tables across
+        // the organization, which the authorizer does not (and should not) allow.
+        let ws = tenant.workspace_id();
+        self.pool.read_tenant(tenant, |conn| {
+            let sources: i64 = conn
+                .prepare_cached("SELECT count(*) FROM t_sources WHERE workspace_id = ?1")
+                .ctx("could not prepare a query")?
+                .query_row(params![ws.as_uuid()], |r| r.get(0))
+                .ctx("could not count sources")?;
+            let mut stmt = conn
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    connection_columns!(),
+                    " FROM t_connections WHERE workspace_id = ?1 ORDER BY created_at, id"
+                ))
+                .ctx("could not prepare a query")?;
+            let connections = collect(&mut stmt, params![ws.as_uuid()], rows::connection)?;
+            let mut stmt = conn
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    sync_run_columns!(),
+                    " FROM t_sync_runs AS r WHERE workspace_id = ?1 AND NOT EXISTS (",
+                    "SELECT 1 FROM t_sync_runs AS n WHERE n.workspace_id = ?1",
+                    " AND n.connection_id = r.connection_id",
+                    " AND (n.started_at, n.id) > (r.started_at, r.id))",
+                    " ORDER BY connection_id"
+                ))
+                .ctx("could not prepare a query")?;
+            let latest_runs = collect(&mut stmt, params![ws.as_uuid()], rows::sync_run)?;
+            let (rows_synced, bytes_synced): (i64, i64) = conn
+                .prepare_cached(concat!(
+                    "SELECT COALESCE(sum(rows_synced), 0), COALESCE(sum(bytes_synced), 0)",
+                    " FROM t_sync_runs WHERE workspace_id = ?1"
+                ))
+                .ctx("could not prepare a query")?
+                .query_row(params![ws.as_uuid()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .ctx("could not total the sync runs")?;
+            let unsigned = |n: i64, what: &str| {
+                u64::try_from(n)
+                    .map_err(|_| Error::from(StorageError::new(format!("negative {what}"))))
+            };
+            Ok(WorkspaceActivity {
+                sources: unsigned(sources, "source count")?,
+                connections,
+                latest_runs,
+                rows_synced: unsigned(rows_synced, "row total")?,
+                bytes_synced: unsigned(bytes_synced, "byte total")?,
+            })
         })
     }
 

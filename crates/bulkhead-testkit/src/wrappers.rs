@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
-    After, EndpointKind, EndpointPatch, EndpointRow, Pipeline, SealedItem, SyncFinish,
-    TemplateKind, TemplateRow, TokenState,
+    After, EndpointKind, EndpointPatch, EndpointRow, Pipeline, SealedItem, StatusCount, SyncFinish,
+    TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
 };
 use bulkhead_core::{
     Connection, ConnectionId, ConnectionUpdate, Error, ExternalId, OrgCtx, OrgId, OrgKeyId,
@@ -264,6 +264,22 @@ impl<S: Store> Store for LeakyStore<S> {
                 .values()
                 .filter(|w| w.org_id != org.org_id())
                 .cloned(),
+        );
+        Ok(rows)
+    }
+
+    fn count_workspaces(&self, org: &OrgCtx) -> Result<Vec<StatusCount>> {
+        let mut rows = self.inner.count_workspaces(org)?;
+        let seen = self.seen();
+        rows.extend(
+            seen.workspaces
+                .values()
+                .filter(|w| w.org_id != org.org_id())
+                .map(|w| StatusCount {
+                    org_id: w.org_id,
+                    status: w.status,
+                    count: 1,
+                }),
         );
         Ok(rows)
     }
@@ -592,6 +608,30 @@ impl<S: Store> Store for LeakyStore<S> {
         Ok(rows)
     }
 
+    fn workspace_activity(&self, tenant: &Tenant) -> Result<WorkspaceActivity> {
+        let mut activity = self.inner.workspace_activity(tenant)?;
+        let mut seen = self.seen();
+        for row in &activity.connections {
+            seen.connection(row);
+        }
+        for row in &activity.latest_runs {
+            seen.sync_run(row);
+        }
+        activity.connections.extend(
+            seen.connections
+                .values()
+                .filter(|r| foreign(tenant, r.org_id, r.workspace_id))
+                .cloned(),
+        );
+        activity.latest_runs.extend(
+            seen.sync_runs
+                .values()
+                .filter(|r| foreign(tenant, r.org_id, r.workspace_id))
+                .cloned(),
+        );
+        Ok(activity)
+    }
+
     fn finish_sync_run(
         &self,
         tenant: &Tenant,
@@ -812,6 +852,10 @@ impl<S: Store> Store for FaultyStore<S> {
         self.inner.list_workspaces(org, filter, after, limit)
     }
 
+    fn count_workspaces(&self, org: &OrgCtx) -> Result<Vec<StatusCount>> {
+        self.inner.count_workspaces(org)
+    }
+
     fn update_workspace(
         &self,
         org: &OrgCtx,
@@ -1026,6 +1070,10 @@ impl<S: Store> Store for FaultyStore<S> {
         limit: usize,
     ) -> Result<Vec<SyncRun>> {
         self.inner.list_sync_runs(tenant, connection, before, limit)
+    }
+
+    fn workspace_activity(&self, tenant: &Tenant) -> Result<WorkspaceActivity> {
+        self.inner.workspace_activity(tenant)
     }
 
     fn finish_sync_run(

@@ -1,0 +1,183 @@
+//! The organization's dashboard: [`OrgScope::workspace_overview`], [`OrgScope::workspace_stats`]
+//! and [`OrgScope::stats`].
+//!
+//! The overview reads each workspace of the page inside that workspace (one
+//! [`Store::workspace_activity`](crate::Store::workspace_activity) call per workspace, at most
+//! [`MAX_PAGE_LIMIT`](crate::MAX_PAGE_LIMIT) per page), so a database-level tenant guard keeps
+//! confining every read to one workspace; the engine checks every returned row against it.
+
+use serde::Serialize;
+
+use crate::error::{ObjectKind, Result};
+use crate::guard::Tenant;
+use crate::ids::{ConnectionId, ExternalId, SyncRunId, WorkspaceId};
+use crate::meter::OrgStats;
+use crate::model::{ConnectionStatus, SyncRun, SyncStatus, Workspace, WorkspaceStatus};
+use crate::org::OrgScope;
+use crate::page::{Page, Paged};
+use crate::store::WorkspaceFilter;
+use crate::time::Timestamp;
+use crate::values::Name;
+
+/// One workspace as the organization's dashboard shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WorkspaceOverview {
+    /// Its id.
+    pub workspace_id: WorkspaceId,
+    /// The host's id for the customer.
+    pub external_id: ExternalId,
+    /// Its display name.
+    pub name: Name,
+    /// Whether it is in use.
+    pub status: WorkspaceStatus,
+    /// How many sources it has.
+    pub sources: u64,
+    /// How many connections it has.
+    pub connections: u64,
+    /// Each connection with its latest run, oldest connection first.
+    pub latest_runs: Vec<ConnectionOverview>,
+    /// Rows moved by all of its runs.
+    pub rows_synced: u64,
+    /// Bytes moved by all of its runs.
+    pub bytes_synced: u64,
+}
+
+impl WorkspaceOverview {
+    /// The most recently started run of any of its connections.
+    pub fn last_run(&self) -> Option<&LastRun> {
+        self.latest_runs
+            .iter()
+            .filter_map(|c| c.last_run.as_ref())
+            .max_by_key(|r| (r.started_at, *r.id.as_uuid()))
+    }
+}
+
+/// A connection and its latest run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConnectionOverview {
+    /// The connection.
+    pub connection_id: ConnectionId,
+    /// Its display name.
+    pub name: Name,
+    /// Whether it may run.
+    pub status: ConnectionStatus,
+    /// Its latest run (by start time), if it ever ran.
+    pub last_run: Option<LastRun>,
+}
+
+/// The latest run of a connection.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LastRun {
+    /// The run.
+    pub id: SyncRunId,
+    /// Where it is in its life.
+    pub status: SyncStatus,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// When it ended, once it has.
+    pub finished_at: Option<Timestamp>,
+}
+
+impl From<&SyncRun> for LastRun {
+    fn from(run: &SyncRun) -> Self {
+        Self {
+            id: run.id,
+            status: run.status,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+        }
+    }
+}
+
+/// How many workspaces an organization has, by status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct WorkspaceStats {
+    /// Active workspaces.
+    pub active: u64,
+    /// Inactive workspaces.
+    pub inactive: u64,
+    /// All of them.
+    pub total: u64,
+}
+
+impl OrgScope {
+    /// A page of the organization's workspaces matching `filter` (ordered by external id, with
+    /// the cursors of [`OrgScope::list_workspaces`]), each with its numbers of sources and
+    /// connections, the latest run of each connection, and the rows and bytes it synced.
+    pub fn workspace_overview(
+        &self,
+        filter: &WorkspaceFilter,
+        page: &Page,
+    ) -> Result<Paged<WorkspaceOverview>> {
+        let listed = self.list_workspaces(filter, page)?;
+        let items = listed
+            .items
+            .into_iter()
+            .map(|w| self.overview_of(w))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Paged {
+            items,
+            next: listed.next,
+        })
+    }
+
+    fn overview_of(&self, workspace: Workspace) -> Result<WorkspaceOverview> {
+        let tenant = Tenant::new(self.org_id(), workspace.id);
+        let activity = self.inner.store.workspace_activity(&tenant)?;
+        let guard = &self.inner.guard;
+        let connections = guard.admit_all(&tenant, activity.connections)?;
+        let runs = guard.admit_all(&tenant, activity.latest_runs)?;
+        let latest_runs = connections
+            .iter()
+            .map(|c| ConnectionOverview {
+                connection_id: c.id,
+                name: c.name.clone(),
+                status: c.status,
+                last_run: runs
+                    .iter()
+                    .filter(|r| r.connection_id == c.id)
+                    .max_by_key(|r| (r.started_at, *r.id.as_uuid()))
+                    .map(LastRun::from),
+            })
+            .collect();
+        Ok(WorkspaceOverview {
+            workspace_id: workspace.id,
+            external_id: workspace.external_id,
+            name: workspace.name,
+            status: workspace.status,
+            sources: activity.sources,
+            connections: u64::try_from(connections.len()).unwrap_or(u64::MAX),
+            latest_runs,
+            rows_synced: activity.rows_synced,
+            bytes_synced: activity.bytes_synced,
+        })
+    }
+
+    /// How many workspaces the organization has: active, inactive, in total.
+    pub fn workspace_stats(&self) -> Result<WorkspaceStats> {
+        let counts = self.inner.store.count_workspaces(&self.org)?;
+        if counts.iter().any(|c| c.org_id != self.org_id()) {
+            return Err(self.breach(ObjectKind::Workspace));
+        }
+        let mut stats = WorkspaceStats::default();
+        for c in counts {
+            match c.status {
+                WorkspaceStatus::Active => stats.active = stats.active.saturating_add(c.count),
+                WorkspaceStatus::Inactive => {
+                    stats.inactive = stats.inactive.saturating_add(c.count);
+                }
+            }
+        }
+        stats.total = stats.active.saturating_add(stats.inactive);
+        Ok(stats)
+    }
+
+    /// The organization's counters in this process since the engine started: workspaces
+    /// created, tokens issued, denials, isolation breaches (see the `meter` notes in the
+    /// README: they are in memory, per process).
+    pub fn stats(&self) -> OrgStats {
+        let mut stats = self.inner.meter.stats(self.org_id());
+        stats.isolation_breaches = self.inner.guard.breaches_of(self.org_id());
+        stats
+    }
+}
