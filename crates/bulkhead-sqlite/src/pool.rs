@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use bulkhead_core::{Result, Tenant};
 use parking_lot::Mutex;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::Ctx;
@@ -89,6 +90,12 @@ fn configure(conn: &Connection, options: &SqliteOptions) -> Result<()> {
     // linger in free pages of the file (crypto-shredding relies on it being gone).
     conn.pragma_update(None, "secure_delete", "ON")
         .ctx("could not enable secure delete")?;
+    // The query planner stability guarantee: a cached statement keeps its plan instead of
+    // being re-prepared whenever its bound values change (the bundled SQLite has STAT4). That
+    // keeps reads fast, and it keeps every preparation going through the adapter's own
+    // statement mark, which the L3 authorizer relies on to tell a SELECT from a write.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .ctx("could not enable the query planner stability guarantee")?;
     conn.set_prepared_statement_cache_capacity(options.statement_cache);
     Ok(())
 }
