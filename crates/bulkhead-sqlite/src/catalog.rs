@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::Ctx;
 use crate::guard::Db;
-use crate::rows::{self, collect, first, template_columns};
+use crate::rows::{self, collect, template_columns};
 
 /// The statements of one template table.
 pub(crate) struct TemplateSql {
@@ -157,12 +157,11 @@ pub(crate) fn list_templates(
     org: &OrgCtx,
     kind: TemplateKind,
 ) -> Result<Vec<TemplateRow>> {
-    let mut stmt = conn
-        .prepare_cached(template_sql(kind).list)
-        .ctx("could not prepare a query")?;
-    collect(&mut stmt, params![org.org_id().as_uuid()], |r| {
-        rows::template(kind, r)
-    })
+    conn.query_all(
+        template_sql(kind).list,
+        params![org.org_id().as_uuid()],
+        |r| rows::template(kind, r),
+    )
 }
 
 pub(crate) fn get_template(
@@ -171,12 +170,11 @@ pub(crate) fn get_template(
     kind: TemplateKind,
     id: Uuid,
 ) -> Result<Option<TemplateRow>> {
-    let mut stmt = conn
-        .prepare_cached(template_sql(kind).get)
-        .ctx("could not prepare a query")?;
-    first(&mut stmt, params![org.org_id().as_uuid(), id], |r| {
-        rows::template(kind, r)
-    })
+    conn.query_first(
+        template_sql(kind).get,
+        params![org.org_id().as_uuid(), id],
+        |r| rows::template(kind, r),
+    )
 }
 
 pub(crate) fn create_tag(tx: &Db<'_>, org: &OrgCtx, name: &Tag, now: Timestamp) -> Result<TagInfo> {

@@ -19,6 +19,7 @@ use rusqlite::{Params, Row, Statement};
 use uuid::Uuid;
 
 use crate::Ctx;
+use crate::guard::Db;
 
 fn corrupt(column: &str, e: Error) -> Error {
     Error::Storage(StorageError::new(format!(
@@ -57,6 +58,35 @@ fn count(row: &Row<'_>, index: usize, name: &str) -> Result<u64> {
 fn small(row: &Row<'_>, index: usize, name: &str) -> Result<u32> {
     u32::try_from(count(row, index, name)?)
         .map_err(|_| corrupt(name, Error::invalid_input(name.to_owned(), "is too large")))
+}
+
+impl Db<'_> {
+    /// Prepares `sql` (cached, through the guard's statement mark) and decodes its first
+    /// row, if any.
+    pub(crate) fn query_first<T>(
+        &self,
+        sql: &str,
+        params: impl Params,
+        decode: impl Fn(&Row<'_>) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let mut stmt = self
+            .prepare_cached(sql)
+            .ctx("could not prepare a statement")?;
+        first(&mut stmt, params, decode)
+    }
+
+    /// Prepares `sql` (cached, through the guard's statement mark) and decodes every row.
+    pub(crate) fn query_all<T>(
+        &self,
+        sql: &str,
+        params: impl Params,
+        decode: impl Fn(&Row<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut stmt = self
+            .prepare_cached(sql)
+            .ctx("could not prepare a statement")?;
+        collect(&mut stmt, params, decode)
+    }
 }
 
 /// Runs a prepared query and decodes every row with `decode`.

@@ -183,16 +183,13 @@ impl Store for SqliteStore {
         settings: &OrgSettings,
     ) -> Result<Option<Organization>> {
         self.pool.write(|tx| {
-            let mut stmt = tx
-                .prepare_cached(concat!(
+            tx.query_first(
+                concat!(
                     "UPDATE organizations SET token_algorithm = ?2, issuer = ?3, audience = ?4,",
                     " default_ttl_secs = ?5, max_ttl_secs = ?6, workspace_creation_burst = ?7,",
                     " workspace_creation_rate = ?8 WHERE id = ?1 RETURNING ",
                     org_columns!()
-                ))
-                .ctx("could not prepare an update")?;
-            first(
-                &mut stmt,
+                ),
                 params![
                     org.org_id().as_uuid(),
                     settings.token_algorithm.as_str(),
@@ -210,27 +207,29 @@ impl Store for SqliteStore {
 
     fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
         self.pool.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached(concat!(
+            conn.query_first(
+                concat!(
                     "SELECT ",
                     org_columns!(),
                     " FROM organizations WHERE id = ?1"
-                ))
-                .ctx("could not prepare a query")?;
-            first(&mut stmt, params![id.as_uuid()], rows::organization)
+                ),
+                params![id.as_uuid()],
+                rows::organization,
+            )
         })
     }
 
     fn list_organizations(&self) -> Result<Vec<Organization>> {
         self.pool.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached(concat!(
+            conn.query_all(
+                concat!(
                     "SELECT ",
                     org_columns!(),
                     " FROM organizations ORDER BY created_at, id"
-                ))
-                .ctx("could not prepare a query")?;
-            collect(&mut stmt, [], rows::organization)
+                ),
+                [],
+                rows::organization,
+            )
         })
     }
 
@@ -245,14 +244,15 @@ impl Store for SqliteStore {
 
     fn list_org_keys(&self, org: &OrgCtx) -> Result<Vec<OrgKeyRow>> {
         self.pool.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached(concat!(
+            conn.query_all(
+                concat!(
                     "SELECT ",
                     org_key_columns!(),
                     " FROM org_keys WHERE org_id = ?1 ORDER BY created_at, id"
-                ))
-                .ctx("could not prepare a query")?;
-            collect(&mut stmt, params![org.org_id().as_uuid()], rows::org_key)
+                ),
+                params![org.org_id().as_uuid()],
+                rows::org_key,
+            )
         })
     }
 
@@ -263,15 +263,12 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<Option<OrgKeyRow>> {
         self.pool.write(|tx| {
-            let mut stmt = tx
-                .prepare_cached(concat!(
+            tx.query_first(
+                concat!(
                     "UPDATE org_keys SET revoked_at = COALESCE(revoked_at, ?3)",
                     " WHERE org_id = ?1 AND id = ?2 RETURNING ",
                     org_key_columns!()
-                ))
-                .ctx("could not prepare an update")?;
-            first(
-                &mut stmt,
+                ),
                 params![org.org_id().as_uuid(), id.as_uuid(), now.unix_millis()],
                 rows::org_key,
             )
@@ -280,14 +277,15 @@ impl Store for SqliteStore {
 
     fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
         self.pool.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached(concat!(
+            conn.query_first(
+                concat!(
                     "SELECT ",
                     org_key_columns!(),
                     " FROM org_keys WHERE hash = ?1"
-                ))
-                .ctx("could not prepare a query")?;
-            first(&mut stmt, params![&hash[..]], rows::org_key)
+                ),
+                params![&hash[..]],
+                rows::org_key,
+            )
         })
     }
 
@@ -331,18 +329,15 @@ impl Store for SqliteStore {
 
     fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>> {
         self.pool.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached(concat!(
+            conn.query_all(
+                concat!(
                     "SELECT ",
                     signing_key_columns!(),
                     // The signer (no retirement time) first, even when a rotation made it
                     // within the millisecond of the key it replaced.
                     " FROM signing_keys WHERE org_id = ?1",
                     " ORDER BY retire_at IS NOT NULL, created_at DESC, kid"
-                ))
-                .ctx("could not prepare a query")?;
-            collect(
-                &mut stmt,
+                ),
                 params![org.org_id().as_uuid()],
                 rows::signing_key,
             )
@@ -351,14 +346,15 @@ impl Store for SqliteStore {
 
     fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
         self.pool.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached(concat!(
+            conn.query_first(
+                concat!(
                     "SELECT ",
                     signing_key_columns!(),
                     " FROM signing_keys WHERE kid = ?1"
-                ))
-                .ctx("could not prepare a query")?;
-            first(&mut stmt, params![kid], rows::signing_key)
+                ),
+                params![kid],
+                rows::signing_key,
+            )
         })
     }
 
@@ -424,15 +420,12 @@ impl Store for SqliteStore {
 
     fn get_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<Option<Workspace>> {
         self.pool.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached(concat!(
+            conn.query_first(
+                concat!(
                     "SELECT ",
                     workspace_columns!(),
                     " FROM workspaces WHERE org_id = ?1 AND id = ?2"
-                ))
-                .ctx("could not prepare a query")?;
-            first(
-                &mut stmt,
+                ),
                 params![org.org_id().as_uuid(), id.as_uuid()],
                 rows::workspace,
             )
@@ -441,15 +434,12 @@ impl Store for SqliteStore {
 
     fn find_workspace(&self, org: &OrgCtx, external_id: &ExternalId) -> Result<Option<Workspace>> {
         self.pool.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached(concat!(
+            conn.query_first(
+                concat!(
                     "SELECT ",
                     workspace_columns!(),
                     " FROM workspaces WHERE org_id = ?1 AND external_id = ?2"
-                ))
-                .ctx("could not prepare a query")?;
-            first(
-                &mut stmt,
+                ),
                 params![org.org_id().as_uuid(), external_id.as_str()],
                 rows::workspace,
             )
@@ -494,14 +484,11 @@ impl Store for SqliteStore {
         // the org id is a bound parameter. Each count comes back with the stored `org_id` of
         // the rows it counts, which the engine checks.
         self.pool.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached(concat!(
+            conn.query_all(
+                concat!(
                     "SELECT org_id, status, count(*) FROM workspaces WHERE org_id = ?1",
                     " GROUP BY org_id, status ORDER BY status"
-                ))
-                .ctx("could not prepare a query")?;
-            collect(
-                &mut stmt,
+                ),
                 params![org.org_id().as_uuid()],
                 rows::status_count,
             )
@@ -530,10 +517,11 @@ impl Store for SqliteStore {
 
     fn list_tags(&self, org: &OrgCtx) -> Result<Vec<TagInfo>> {
         self.pool.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached("SELECT name, created_at FROM tags WHERE org_id = ?1 ORDER BY name")
-                .ctx("could not prepare a query")?;
-            collect(&mut stmt, params![org.org_id().as_uuid()], rows::tag)
+            conn.query_all(
+                "SELECT name, created_at FROM tags WHERE org_id = ?1 ORDER BY name",
+                params![org.org_id().as_uuid()],
+                rows::tag,
+            )
         })
     }
 
@@ -612,8 +600,8 @@ impl Store for SqliteStore {
 
     fn load_token_state(&self, tenant: &Tenant, jti: &str) -> Result<Option<TokenState>> {
         self.pool.read_tenant(tenant, |conn| {
-            let mut stmt = conn
-                .prepare_cached(concat!(
+            conn.query_first(
+                concat!(
                     "SELECT ",
                     workspace_columns!(),
                     ", (SELECT issuer FROM organizations WHERE id = workspaces.org_id)",
@@ -621,10 +609,7 @@ impl Store for SqliteStore {
                     ", EXISTS (SELECT 1 FROM t_revoked_tokens",
                     "   WHERE t_revoked_tokens.workspace_id = workspaces.id AND jti = ?3)",
                     " FROM workspaces WHERE id = ?1 AND org_id = ?2"
-                ))
-                .ctx("could not prepare a query")?;
-            first(
-                &mut stmt,
+                ),
                 params![
                     tenant.workspace_id().as_uuid(),
                     tenant.org_id().as_uuid(),
@@ -668,15 +653,12 @@ impl Store for SqliteStore {
 
     fn load_workspace(&self, tenant: &Tenant) -> Result<Option<Workspace>> {
         self.pool.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached(concat!(
+            conn.query_first(
+                concat!(
                     "SELECT ",
                     workspace_columns!(),
                     " FROM workspaces WHERE id = ?1 AND org_id = ?2"
-                ))
-                .ctx("could not prepare a query")?;
-            first(
-                &mut stmt,
+                ),
                 params![tenant.workspace_id().as_uuid(), tenant.org_id().as_uuid()],
                 rows::workspace,
             )
@@ -784,11 +766,8 @@ impl Store for SqliteStore {
         id: Uuid,
     ) -> Result<Option<EndpointRow>> {
         self.pool.read_tenant(tenant, |conn| {
-            let mut stmt = conn
-                .prepare_cached(endpoint_sql(kind).get)
-                .ctx("could not prepare a query")?;
-            first(
-                &mut stmt,
+            conn.query_first(
+                endpoint_sql(kind).get,
                 params![tenant.workspace_id().as_uuid(), id],
                 |r| rows::endpoint(kind, r),
             )
@@ -805,24 +784,16 @@ impl Store for SqliteStore {
         let sql = endpoint_sql(kind);
         let ws = tenant.workspace_id();
         self.pool.read_tenant(tenant, |conn| match after {
-            None => {
-                let mut stmt = conn
-                    .prepare_cached(sql.list_first)
-                    .ctx("could not prepare a query")?;
-                collect(&mut stmt, params![ws.as_uuid(), limit(limit_rows)], |r| {
-                    rows::endpoint(kind, r)
-                })
-            }
-            Some((at, id)) => {
-                let mut stmt = conn
-                    .prepare_cached(sql.list_after)
-                    .ctx("could not prepare a query")?;
-                collect(
-                    &mut stmt,
-                    params![ws.as_uuid(), at.unix_millis(), id, limit(limit_rows)],
-                    |r| rows::endpoint(kind, r),
-                )
-            }
+            None => conn.query_all(
+                sql.list_first,
+                params![ws.as_uuid(), limit(limit_rows)],
+                |r| rows::endpoint(kind, r),
+            ),
+            Some((at, id)) => conn.query_all(
+                sql.list_after,
+                params![ws.as_uuid(), at.unix_millis(), id, limit(limit_rows)],
+                |r| rows::endpoint(kind, r),
+            ),
         })
     }
 
@@ -835,11 +806,8 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<Option<EndpointRow>> {
         self.pool.write_tenant(tenant, |tx| {
-            let mut stmt = tx
-                .prepare_cached(endpoint_sql(kind).update)
-                .ctx("could not prepare an update")?;
-            first(
-                &mut stmt,
+            tx.query_first(
+                endpoint_sql(kind).update,
                 params![
                     tenant.workspace_id().as_uuid(),
                     id,
@@ -884,15 +852,12 @@ impl Store for SqliteStore {
 
     fn get_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<Option<Connection>> {
         self.pool.read_tenant(tenant, |conn| {
-            let mut stmt = conn
-                .prepare_cached(concat!(
+            conn.query_first(
+                concat!(
                     "SELECT ",
                     connection_columns!(),
                     " FROM t_connections WHERE workspace_id = ?1 AND id = ?2"
-                ))
-                .ctx("could not prepare a query")?;
-            first(
-                &mut stmt,
+                ),
                 params![tenant.workspace_id().as_uuid(), id.as_uuid()],
                 rows::connection,
             )
@@ -907,36 +872,26 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Connection>> {
         let ws = tenant.workspace_id();
         self.pool.read_tenant(tenant, |conn| match after {
-            None => {
-                let mut stmt = conn
-                    .prepare_cached(concat!(
-                        "SELECT ",
-                        connection_columns!(),
-                        " FROM t_connections WHERE workspace_id = ?1",
-                        " ORDER BY created_at, id LIMIT ?2"
-                    ))
-                    .ctx("could not prepare a query")?;
-                collect(
-                    &mut stmt,
-                    params![ws.as_uuid(), limit(limit_rows)],
-                    rows::connection,
-                )
-            }
-            Some((at, id)) => {
-                let mut stmt = conn
-                    .prepare_cached(concat!(
-                        "SELECT ",
-                        connection_columns!(),
-                        " FROM t_connections WHERE workspace_id = ?1",
-                        " AND (created_at, id) > (?2, ?3) ORDER BY created_at, id LIMIT ?4"
-                    ))
-                    .ctx("could not prepare a query")?;
-                collect(
-                    &mut stmt,
-                    params![ws.as_uuid(), at.unix_millis(), id, limit(limit_rows)],
-                    rows::connection,
-                )
-            }
+            None => conn.query_all(
+                concat!(
+                    "SELECT ",
+                    connection_columns!(),
+                    " FROM t_connections WHERE workspace_id = ?1",
+                    " ORDER BY created_at, id LIMIT ?2"
+                ),
+                params![ws.as_uuid(), limit(limit_rows)],
+                rows::connection,
+            ),
+            Some((at, id)) => conn.query_all(
+                concat!(
+                    "SELECT ",
+                    connection_columns!(),
+                    " FROM t_connections WHERE workspace_id = ?1",
+                    " AND (created_at, id) > (?2, ?3) ORDER BY created_at, id LIMIT ?4"
+                ),
+                params![ws.as_uuid(), at.unix_millis(), id, limit(limit_rows)],
+                rows::connection,
+            ),
         })
     }
 
@@ -948,16 +903,13 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<Option<Connection>> {
         self.pool.write_tenant(tenant, |tx| {
-            let mut stmt = tx
-                .prepare_cached(concat!(
+            tx.query_first(
+                concat!(
                     "UPDATE connections SET name = COALESCE(?3, name),",
                     " status = COALESCE(?4, status), schedule = COALESCE(?5, schedule),",
                     " updated_at = ?6 WHERE workspace_id = ?1 AND id = ?2 RETURNING ",
                     connection_columns!()
-                ))
-                .ctx("could not prepare an update")?;
-            first(
-                &mut stmt,
+                ),
                 params![
                     tenant.workspace_id().as_uuid(),
                     id.as_uuid(),
@@ -1023,15 +975,12 @@ impl Store for SqliteStore {
 
     fn get_sync_run(&self, tenant: &Tenant, id: SyncRunId) -> Result<Option<SyncRun>> {
         self.pool.read_tenant(tenant, |conn| {
-            let mut stmt = conn
-                .prepare_cached(concat!(
+            conn.query_first(
+                concat!(
                     "SELECT ",
                     sync_run_columns!(),
                     " FROM t_sync_runs WHERE workspace_id = ?1 AND id = ?2"
-                ))
-                .ctx("could not prepare a query")?;
-            first(
-                &mut stmt,
+                ),
                 params![tenant.workspace_id().as_uuid(), id.as_uuid()],
                 rows::sync_run,
             )
@@ -1047,43 +996,33 @@ impl Store for SqliteStore {
     ) -> Result<Vec<SyncRun>> {
         let ws = tenant.workspace_id();
         self.pool.read_tenant(tenant, |conn| match before {
-            None => {
-                let mut stmt = conn
-                    .prepare_cached(concat!(
-                        "SELECT ",
-                        sync_run_columns!(),
-                        " FROM t_sync_runs WHERE workspace_id = ?1 AND connection_id = ?2",
-                        " ORDER BY started_at DESC, id DESC LIMIT ?3"
-                    ))
-                    .ctx("could not prepare a query")?;
-                collect(
-                    &mut stmt,
-                    params![ws.as_uuid(), connection.as_uuid(), limit(limit_rows)],
-                    rows::sync_run,
-                )
-            }
-            Some((at, id)) => {
-                let mut stmt = conn
-                    .prepare_cached(concat!(
-                        "SELECT ",
-                        sync_run_columns!(),
-                        " FROM t_sync_runs WHERE workspace_id = ?1 AND connection_id = ?2",
-                        " AND (started_at, id) < (?3, ?4)",
-                        " ORDER BY started_at DESC, id DESC LIMIT ?5"
-                    ))
-                    .ctx("could not prepare a query")?;
-                collect(
-                    &mut stmt,
-                    params![
-                        ws.as_uuid(),
-                        connection.as_uuid(),
-                        at.unix_millis(),
-                        id,
-                        limit(limit_rows)
-                    ],
-                    rows::sync_run,
-                )
-            }
+            None => conn.query_all(
+                concat!(
+                    "SELECT ",
+                    sync_run_columns!(),
+                    " FROM t_sync_runs WHERE workspace_id = ?1 AND connection_id = ?2",
+                    " ORDER BY started_at DESC, id DESC LIMIT ?3"
+                ),
+                params![ws.as_uuid(), connection.as_uuid(), limit(limit_rows)],
+                rows::sync_run,
+            ),
+            Some((at, id)) => conn.query_all(
+                concat!(
+                    "SELECT ",
+                    sync_run_columns!(),
+                    " FROM t_sync_runs WHERE workspace_id = ?1 AND connection_id = ?2",
+                    " AND (started_at, id) < (?3, ?4)",
+                    " ORDER BY started_at DESC, id DESC LIMIT ?5"
+                ),
+                params![
+                    ws.as_uuid(),
+                    connection.as_uuid(),
+                    at.unix_millis(),
+                    id,
+                    limit(limit_rows)
+                ],
+                rows::sync_run,
+            ),
         })
     }
 
@@ -1147,17 +1086,14 @@ impl Store for SqliteStore {
         finish: &SyncFinish,
     ) -> Result<Option<SyncRun>> {
         self.pool.write_tenant(tenant, |tx| {
-            let mut stmt = tx
-                .prepare_cached(concat!(
+            tx.query_first(
+                concat!(
                     "UPDATE sync_runs SET status = ?3, finished_at = ?4, rows_synced = ?5,",
                     " bytes_synced = ?6, error = ?7",
                     " WHERE workspace_id = ?1 AND id = ?2 AND status IN ('pending', 'running')",
                     " RETURNING ",
                     sync_run_columns!()
-                ))
-                .ctx("could not prepare an update")?;
-            first(
-                &mut stmt,
+                ),
                 params![
                     tenant.workspace_id().as_uuid(),
                     id.as_uuid(),
@@ -1226,8 +1162,8 @@ fn apply_workspace_update(
     update: &WorkspaceUpdate,
     now: Timestamp,
 ) -> Result<Option<Workspace>> {
-    let mut stmt = tx
-        .prepare_cached(concat!(
+    tx.query_first(
+        concat!(
             "UPDATE workspaces SET name = COALESCE(?3, name),",
             " status = COALESCE(?4, status),",
             " source_tags = COALESCE(?5, source_tags),",
@@ -1237,10 +1173,7 @@ fn apply_workspace_update(
             " updated_at = ?9",
             " WHERE org_id = ?1 AND id = ?2 RETURNING ",
             workspace_columns!()
-        ))
-        .ctx("could not prepare an update")?;
-    first(
-        &mut stmt,
+        ),
         params![
             org.org_id().as_uuid(),
             id.as_uuid(),
