@@ -6,7 +6,8 @@
 //!   are not found) are checked after every step;
 //! - [`wrappers`]: stores wrapped to leak (drop the tenant filter) or to fail the N-th write;
 //! - [`fuzzing`]: the property harnesses of the fuzz targets, replayed on a seed corpus by
-//!   `cargo test` on stable.
+//!   `cargo test` on stable;
+//! - [`pg`]: a throw-away PostgreSQL server (or `BULKHEAD_PG_URL`) shared by a test process.
 //!
 //! This crate is for tests: nothing in it is part of Bulkhead's API.
 #![allow(
@@ -20,4 +21,5 @@
 pub mod conformance;
 pub mod fuzzing;
 pub mod model;
+pub mod pg;
 pub mod wrappers;

@@ -26,6 +26,9 @@ pub struct Config {
     /// Settings of the SQLite store.
     #[cfg(feature = "sqlite")]
     pub sqlite: bulkhead_sqlite::SqliteOptions,
+    /// Settings of the PostgreSQL store: schema, owner URL (for migrations), pool.
+    #[cfg(feature = "postgres")]
+    pub postgres: bulkhead_postgres::PgOptions,
     /// Clock skew tolerated when checking a token's times (default 30 seconds).
     pub token_leeway: Duration,
     clock: Arc<dyn Clock>,
@@ -37,6 +40,8 @@ impl Default for Config {
         Self {
             #[cfg(feature = "sqlite")]
             sqlite: bulkhead_sqlite::SqliteOptions::default(),
+            #[cfg(feature = "postgres")]
+            postgres: bulkhead_postgres::PgOptions::default(),
             token_leeway: Duration::from_secs(30),
             clock: Arc::new(SystemClock),
             master_key: MasterKeySource::NextToDatabase,
@@ -57,7 +62,9 @@ impl Config {
     /// - `BULKHEAD_MASTER_KEY`: the master key, base64 of 32 bytes;
     /// - `BULKHEAD_MASTER_KEY_FILE`: a file holding it (mode 0600);
     /// - `BULKHEAD_SQLITE_SYNCHRONOUS`: `normal` (default) or `full`;
-    /// - `BULKHEAD_SQLITE_BUSY_TIMEOUT_MS`: how long to wait for another process's lock.
+    /// - `BULKHEAD_SQLITE_BUSY_TIMEOUT_MS`: how long to wait for another process's lock;
+    /// - with the `postgres` feature, `BULKHEAD_PG_OWNER_URL` (the owner's URL, to migrate)
+    ///   and `BULKHEAD_PG_SCHEMA` (default `bulkhead`).
     ///
     /// A variable that is set but invalid is an error naming it, never silently ignored.
     pub fn from_env() -> Result<Self> {
@@ -99,6 +106,15 @@ impl Config {
                     )
                 })?;
                 config.sqlite.busy_timeout = Duration::from_millis(ms);
+            }
+        }
+        #[cfg(feature = "postgres")]
+        {
+            if let Some(url) = lookup("BULKHEAD_PG_OWNER_URL") {
+                config.postgres.owner_url = Some(url);
+            }
+            if let Some(schema) = lookup("BULKHEAD_PG_SCHEMA") {
+                config.postgres.schema = schema;
             }
         }
         Ok(config)

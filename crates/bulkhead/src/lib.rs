@@ -8,6 +8,8 @@
 //!
 //! - `sqlite` (default): the embedded SQLite store of `bulkhead-sqlite`, with SQLite compiled
 //!   in (rusqlite's `bundled`), and [`Engine::open`].
+//! - `postgres`: the PostgreSQL store of `bulkhead-postgres`, with Row Level Security, and
+//!   `Engine::connect_postgres`.
 
 mod config;
 
@@ -42,6 +44,14 @@ pub mod sqlite {
     pub use bulkhead_sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore, Synchronous};
 }
 
+/// The PostgreSQL store's own settings, and the role set-up.
+#[cfg(feature = "postgres")]
+pub mod postgres {
+    pub use bulkhead_postgres::{
+        PgOptions, PostgresStore, REFERENCE_TABLES, Roles, SCHEMA_VERSION, TENANT_TABLES, provision,
+    };
+}
+
 /// The tenancy engine: the entry point that hands out scopes.
 ///
 /// Nothing reaches tenant data without a scope: an [`OrgScope`] for a whole organization, a
@@ -60,6 +70,18 @@ impl Engine {
         let path = path.as_ref();
         let master_key = config.master_key(Some(path))?;
         let store = bulkhead_sqlite::SqliteStore::open(path, &config.sqlite)?;
+        Self::build(Arc::new(store), &config, master_key)
+    }
+
+    /// Connects to PostgreSQL as the restricted role at `url` (a `postgresql://` URL), on the
+    /// schema and pool of `config.postgres`, migrating the schema first as the owner when
+    /// `config.postgres.owner_url` is set. The master key must be given in `config`. A role
+    /// that is a superuser, has `BYPASSRLS` or owns the tables is refused: Row Level Security
+    /// would not hold it. See the README's "Scaling out".
+    #[cfg(feature = "postgres")]
+    pub fn connect_postgres(url: &str, config: Config) -> Result<Self> {
+        let master_key = config.master_key(None)?;
+        let store = bulkhead_postgres::PostgresStore::connect(url, &config.postgres)?;
         Self::build(Arc::new(store), &config, master_key)
     }
 

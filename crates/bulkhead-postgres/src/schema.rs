@@ -1,0 +1,446 @@
+//! The schema, its Row Level Security policies, and the migrations that make them.
+//!
+//! Migrations run as the **owner** role, each in its own transaction under an advisory lock
+//! (two processes starting at once apply a migration once). Queries run as the **restricted**
+//! role, which owns nothing, has no `BYPASSRLS`, and is granted row access only; see
+//! [`grant`].
+//!
+//! The schema means what the SQLite schema of `bulkhead-sqlite` means (same tables, columns,
+//! keys and checks; times are milliseconds since the epoch in `bigint`, ids are `uuid`, sealed
+//! values `bytea`; ordered text is `COLLATE "C"`, the byte order SQLite uses). The tenant
+//! tables (`sources`, `destinations`, `connections`, `sync_runs`, `revoked_tokens`) have
+//! primary and unique keys that all start with `workspace_id`, and reference each other by
+//! keys that include it, so Citus can distribute them by `workspace_id` as they are; the
+//! organization-level tables are small reference tables.
+//!
+//! # Policies
+//!
+//! Every table with tenant or organization rows has Row Level Security enabled **and forced**
+//! (so the owner is held to it too). The policies read transaction-local settings that each
+//! call sets with `set_config(..., true)` (see [`crate::pool`]); an unset setting is `''`,
+//! which `NULLIF` turns into `NULL`, which matches no row:
+//!
+//! - tenant tables: `workspace_id = bulkhead.workspace_id`, for select, insert, update and
+//!   delete, as `USING` and `WITH CHECK`;
+//! - `workspaces`: the rows of `bulkhead.org_id`, and only the one of `bulkhead.workspace_id`
+//!   when that is set;
+//! - `organizations`: the row of `bulkhead.org_id`; an operator listing
+//!   (`bulkhead.operator = 'list'`) may read every row, and write none;
+//! - `org_keys`, `signing_keys`, `tags`, templates: the rows of `bulkhead.org_id`; a
+//!   credential lookup may read the one key it names by hash (`bulkhead.key_hash`) or `kid`
+//!   (`bulkhead.kid`), and record the use of the one org key it names (`bulkhead.key_id`).
+
+use bulkhead_core::{Result, StorageError};
+use postgres::Client;
+
+use crate::Ctx;
+
+/// The tables whose rows belong to one workspace (distributed by `workspace_id`).
+pub const TENANT_TABLES: [&str; 5] = [
+    "sources",
+    "destinations",
+    "connections",
+    "sync_runs",
+    "revoked_tokens",
+];
+
+/// The tables whose rows belong to one organization, or to none (Citus reference tables).
+pub const REFERENCE_TABLES: [&str; 9] = [
+    "bulkhead_migrations",
+    "bulkhead_meta",
+    "organizations",
+    "workspaces",
+    "org_keys",
+    "signing_keys",
+    "tags",
+    "source_templates",
+    "connection_templates",
+];
+
+/// The migrations, in order; `MIGRATIONS[n]` takes the schema to version `n + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: everything SQLite's migrations 1-4 make, and the policies.
+    r#"
+    CREATE TABLE bulkhead_meta (
+        key   text  NOT NULL PRIMARY KEY,
+        value bytea NOT NULL
+    );
+
+    CREATE TABLE organizations (
+        id                       uuid   NOT NULL PRIMARY KEY,
+        name                     text   NOT NULL,
+        created_at               bigint NOT NULL,
+        token_algorithm          text   NOT NULL DEFAULT 'HS256'
+            CHECK (token_algorithm IN ('HS256', 'EdDSA')),
+        issuer                   text   NOT NULL DEFAULT 'bulkhead',
+        audience                 text   NOT NULL DEFAULT 'bulkhead-workspace',
+        default_ttl_secs         bigint NOT NULL DEFAULT 1200,
+        max_ttl_secs             bigint NOT NULL DEFAULT 3600,
+        workspace_creation_burst bigint NOT NULL DEFAULT 100
+            CHECK (workspace_creation_burst > 0),
+        workspace_creation_rate  bigint NOT NULL DEFAULT 10
+            CHECK (workspace_creation_rate > 0)
+    );
+
+    CREATE TABLE workspaces (
+        id                   uuid   NOT NULL PRIMARY KEY,
+        org_id               uuid   NOT NULL REFERENCES organizations (id),
+        external_id          text   COLLATE "C" NOT NULL,
+        name                 text   NOT NULL,
+        status               text   NOT NULL CHECK (status IN ('active', 'inactive')),
+        created_at           bigint NOT NULL,
+        updated_at           bigint NOT NULL,
+        source_tags          text   NOT NULL DEFAULT '[]',
+        source_tags_mode     text   NOT NULL DEFAULT 'any'
+            CHECK (source_tags_mode IN ('any', 'all')),
+        connection_tags      text   NOT NULL DEFAULT '[]',
+        connection_tags_mode text   NOT NULL DEFAULT 'any'
+            CHECK (connection_tags_mode IN ('any', 'all')),
+        tokens_valid_after   bigint,
+        sealed_dek           bytea,
+        UNIQUE (org_id, external_id),
+        UNIQUE (org_id, id)
+    );
+
+    CREATE TABLE sources (
+        workspace_id uuid   NOT NULL,
+        id           uuid   NOT NULL,
+        org_id       uuid   NOT NULL,
+        name         text   NOT NULL,
+        connector    text   NOT NULL,
+        config       text   NOT NULL,
+        created_at   bigint NOT NULL,
+        updated_at   bigint NOT NULL,
+        template_id  uuid,
+        secrets      text   NOT NULL DEFAULT '{}',
+        PRIMARY KEY (workspace_id, id),
+        FOREIGN KEY (org_id, workspace_id) REFERENCES workspaces (org_id, id)
+    );
+    CREATE INDEX sources_by_created ON sources (workspace_id, created_at, id);
+
+    CREATE TABLE destinations (
+        workspace_id uuid   NOT NULL,
+        id           uuid   NOT NULL,
+        org_id       uuid   NOT NULL,
+        name         text   NOT NULL,
+        connector    text   NOT NULL,
+        config       text   NOT NULL,
+        created_at   bigint NOT NULL,
+        updated_at   bigint NOT NULL,
+        template_id  uuid,
+        secrets      text   NOT NULL DEFAULT '{}',
+        PRIMARY KEY (workspace_id, id),
+        FOREIGN KEY (org_id, workspace_id) REFERENCES workspaces (org_id, id)
+    );
+    CREATE INDEX destinations_by_created ON destinations (workspace_id, created_at, id);
+    -- One destination per connection template per workspace: what sources made from
+    -- templates share.
+    CREATE UNIQUE INDEX destinations_by_template ON destinations (workspace_id, template_id)
+        WHERE template_id IS NOT NULL;
+
+    CREATE TABLE connections (
+        workspace_id   uuid   NOT NULL,
+        id             uuid   NOT NULL,
+        org_id         uuid   NOT NULL,
+        name           text   NOT NULL,
+        source_id      uuid   NOT NULL,
+        destination_id uuid   NOT NULL,
+        status         text   NOT NULL CHECK (status IN ('active', 'inactive')),
+        schedule       text   NOT NULL,
+        created_at     bigint NOT NULL,
+        updated_at     bigint NOT NULL,
+        PRIMARY KEY (workspace_id, id),
+        FOREIGN KEY (org_id, workspace_id) REFERENCES workspaces (org_id, id),
+        FOREIGN KEY (workspace_id, source_id) REFERENCES sources (workspace_id, id),
+        FOREIGN KEY (workspace_id, destination_id) REFERENCES destinations (workspace_id, id)
+    );
+    CREATE INDEX connections_by_created ON connections (workspace_id, created_at, id);
+    CREATE INDEX connections_by_source ON connections (workspace_id, source_id);
+    CREATE INDEX connections_by_destination ON connections (workspace_id, destination_id);
+
+    CREATE TABLE sync_runs (
+        workspace_id  uuid   NOT NULL,
+        id            uuid   NOT NULL,
+        org_id        uuid   NOT NULL,
+        connection_id uuid   NOT NULL,
+        status        text   NOT NULL
+            CHECK (status IN ('pending', 'running', 'succeeded', 'failed', 'cancelled')),
+        started_at    bigint NOT NULL,
+        finished_at   bigint,
+        rows_synced   bigint NOT NULL CHECK (rows_synced >= 0),
+        bytes_synced  bigint NOT NULL CHECK (bytes_synced >= 0),
+        error         text,
+        PRIMARY KEY (workspace_id, id),
+        FOREIGN KEY (org_id, workspace_id) REFERENCES workspaces (org_id, id),
+        FOREIGN KEY (workspace_id, connection_id) REFERENCES connections (workspace_id, id)
+    );
+    CREATE INDEX sync_runs_by_connection
+        ON sync_runs (workspace_id, connection_id, started_at, id);
+
+    -- Only the SHA-256 of an org access key is stored, never the key.
+    CREATE TABLE org_keys (
+        id           uuid   NOT NULL PRIMARY KEY,
+        org_id       uuid   NOT NULL REFERENCES organizations (id),
+        prefix       text   NOT NULL,
+        hash         bytea  NOT NULL UNIQUE,
+        created_at   bigint NOT NULL,
+        expires_at   bigint,
+        last_used_at bigint,
+        revoked_at   bigint
+    );
+    CREATE INDEX org_keys_by_org ON org_keys (org_id, created_at);
+
+    -- Secrets are sealed under the master key (AES-256-GCM), bound to org id and kid.
+    CREATE TABLE signing_keys (
+        kid           text   COLLATE "C" NOT NULL PRIMARY KEY,
+        org_id        uuid   NOT NULL REFERENCES organizations (id),
+        algorithm     text   NOT NULL CHECK (algorithm IN ('HS256', 'EdDSA')),
+        sealed_secret bytea  NOT NULL,
+        public_key    bytea,
+        created_at    bigint NOT NULL,
+        retire_at     bigint
+    );
+    CREATE INDEX signing_keys_by_org ON signing_keys (org_id, created_at);
+
+    CREATE TABLE revoked_tokens (
+        workspace_id uuid   NOT NULL,
+        jti          text   NOT NULL,
+        org_id       uuid   NOT NULL,
+        expires_at   bigint NOT NULL,
+        PRIMARY KEY (workspace_id, jti),
+        FOREIGN KEY (org_id, workspace_id) REFERENCES workspaces (org_id, id)
+    );
+
+    CREATE TABLE tags (
+        org_id     uuid   NOT NULL REFERENCES organizations (id),
+        name       text   COLLATE "C" NOT NULL,
+        created_at bigint NOT NULL,
+        PRIMARY KEY (org_id, name)
+    );
+
+    -- Kind-specific fields are JSON in `body`; secret fields are sealed under the master key
+    -- in `secrets` and masked in `body`.
+    CREATE TABLE source_templates (
+        id         uuid   NOT NULL PRIMARY KEY,
+        org_id     uuid   NOT NULL REFERENCES organizations (id),
+        name       text   NOT NULL,
+        tags       text   NOT NULL,
+        body       text   NOT NULL,
+        secrets    text   NOT NULL,
+        created_at bigint NOT NULL,
+        updated_at bigint NOT NULL
+    );
+    CREATE INDEX source_templates_by_org ON source_templates (org_id, created_at);
+
+    CREATE TABLE connection_templates (
+        id         uuid   NOT NULL PRIMARY KEY,
+        org_id     uuid   NOT NULL REFERENCES organizations (id),
+        name       text   NOT NULL,
+        tags       text   NOT NULL,
+        body       text   NOT NULL,
+        secrets    text   NOT NULL,
+        created_at bigint NOT NULL,
+        updated_at bigint NOT NULL
+    );
+    CREATE INDEX connection_templates_by_org ON connection_templates (org_id, created_at);
+
+    -- Row Level Security. The settings are transaction-local; unset, they are '' -> NULL,
+    -- which matches nothing.
+    DO $policies$
+    DECLARE
+        t text;
+        ws   constant text := $$(workspace_id = NULLIF(current_setting('bulkhead.workspace_id', true), '')::uuid)$$;
+        org  constant text := $$(org_id = NULLIF(current_setting('bulkhead.org_id', true), '')::uuid)$$;
+    BEGIN
+        FOREACH t IN ARRAY ARRAY['sources', 'destinations', 'connections', 'sync_runs',
+                                 'revoked_tokens'] LOOP
+            EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+            EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+            EXECUTE format('CREATE POLICY tenant_select ON %I FOR SELECT USING %s', t, ws);
+            EXECUTE format('CREATE POLICY tenant_insert ON %I FOR INSERT WITH CHECK %s', t, ws);
+            EXECUTE format('CREATE POLICY tenant_update ON %I FOR UPDATE USING %s WITH CHECK %s',
+                           t, ws, ws);
+            EXECUTE format('CREATE POLICY tenant_delete ON %I FOR DELETE USING %s', t, ws);
+        END LOOP;
+        FOREACH t IN ARRAY ARRAY['org_keys', 'signing_keys', 'tags', 'source_templates',
+                                 'connection_templates'] LOOP
+            EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+            EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+            EXECUTE format('CREATE POLICY org_select ON %I FOR SELECT USING %s', t, org);
+            EXECUTE format('CREATE POLICY org_insert ON %I FOR INSERT WITH CHECK %s', t, org);
+            EXECUTE format('CREATE POLICY org_update ON %I FOR UPDATE USING %s WITH CHECK %s',
+                           t, org, org);
+            EXECUTE format('CREATE POLICY org_delete ON %I FOR DELETE USING %s', t, org);
+        END LOOP;
+    END
+    $policies$;
+
+    -- A workspace is seen by its organization, and only by itself when a workspace is set.
+    ALTER TABLE workspaces ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE workspaces FORCE ROW LEVEL SECURITY;
+    CREATE POLICY org_all ON workspaces FOR ALL
+        USING (org_id = NULLIF(current_setting('bulkhead.org_id', true), '')::uuid
+               AND (NULLIF(current_setting('bulkhead.workspace_id', true), '') IS NULL
+                    OR id = NULLIF(current_setting('bulkhead.workspace_id', true), '')::uuid))
+        WITH CHECK (org_id = NULLIF(current_setting('bulkhead.org_id', true), '')::uuid
+               AND (NULLIF(current_setting('bulkhead.workspace_id', true), '') IS NULL
+                    OR id = NULLIF(current_setting('bulkhead.workspace_id', true), '')::uuid));
+
+    ALTER TABLE organizations ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE organizations FORCE ROW LEVEL SECURITY;
+    CREATE POLICY org_all ON organizations FOR ALL
+        USING (id = NULLIF(current_setting('bulkhead.org_id', true), '')::uuid)
+        WITH CHECK (id = NULLIF(current_setting('bulkhead.org_id', true), '')::uuid);
+    CREATE POLICY operator_list ON organizations FOR SELECT
+        USING (current_setting('bulkhead.operator', true) = 'list');
+
+    -- Credential lookups before any organization is known: exactly the key named.
+    CREATE POLICY lookup_by_hash ON org_keys FOR SELECT
+        USING (hash = decode(NULLIF(current_setting('bulkhead.key_hash', true), ''), 'hex'));
+    CREATE POLICY lookup_by_id ON org_keys FOR SELECT
+        USING (id = NULLIF(current_setting('bulkhead.key_id', true), '')::uuid);
+    CREATE POLICY touch_by_id ON org_keys FOR UPDATE
+        USING (id = NULLIF(current_setting('bulkhead.key_id', true), '')::uuid)
+        WITH CHECK (id = NULLIF(current_setting('bulkhead.key_id', true), '')::uuid);
+    CREATE POLICY lookup_by_kid ON signing_keys FOR SELECT
+        USING (kid = NULLIF(current_setting('bulkhead.kid', true), ''));
+    "#,
+];
+
+/// The schema version this build creates and understands.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Checks that `name` is a plain lower-case SQL identifier (it is written into DDL).
+pub(crate) fn check_identifier(field: &'static str, name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let valid = name.len() <= 63
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(bulkhead_core::Error::invalid_input(
+            field,
+            format!(
+                "`{name}` is not a plain identifier: use 1 to 63 of a-z, 0-9 and _, not starting with a digit"
+            ),
+        ))
+    }
+}
+
+/// Brings the schema `schema` up to [`SCHEMA_VERSION`], as the owner on `client`, creating the
+/// schema if it does not exist. Returns the version.
+pub(crate) fn migrate(client: &mut Client, schema: &str) -> Result<i64> {
+    check_identifier("schema", schema)?;
+    for index in 0..=MIGRATIONS.len() {
+        let mut tx = client.transaction().ctx("could not start a migration")?;
+        // One migrating process per schema at a time, whatever the schema's state.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('bulkhead migrations: ' || $1::text))",
+            &[&schema],
+        )
+        .ctx("could not take the migration lock")?;
+        // `CREATE SCHEMA IF NOT EXISTS` needs the right to create schemas even when the
+        // schema exists, which an owner given its schema by `provision` does not have.
+        let exists = tx
+            .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema])
+            .ctx("could not look up the schema")?
+            .is_some();
+        if !exists {
+            tx.batch_execute(&format!("CREATE SCHEMA {schema}"))
+                .ctx("could not create the schema")?;
+        }
+        tx.batch_execute(&format!(
+            "SET LOCAL search_path = {schema};
+             CREATE TABLE IF NOT EXISTS bulkhead_migrations (
+                 version    bigint NOT NULL PRIMARY KEY,
+                 applied_at bigint NOT NULL
+             );"
+        ))
+        .ctx("could not create the migrations table")?;
+        let current: i64 = tx
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0) FROM bulkhead_migrations",
+                &[],
+            )
+            .ctx("could not read the schema version")?
+            .try_get(0)
+            .ctx("could not read the schema version")?;
+        if current > SCHEMA_VERSION {
+            return Err(newer(current));
+        }
+        let Some(sql) = MIGRATIONS.get(index) else {
+            tx.commit().ctx("could not commit")?;
+            return Ok(current);
+        };
+        let version = i64::try_from(index).unwrap_or(i64::MAX).saturating_add(1);
+        if current >= version {
+            tx.commit().ctx("could not commit")?;
+            continue;
+        }
+        tx.batch_execute(sql)
+            .ctx(format_args!("migration {version} failed"))?;
+        tx.execute(
+            "INSERT INTO bulkhead_migrations (version, applied_at)
+             VALUES ($1, extract(epoch FROM now())::bigint)",
+            &[&version],
+        )
+        .ctx("could not record a migration")?;
+        tx.commit().ctx("could not commit a migration")?;
+        tracing::info!(target: "bulkhead::postgres", version, schema, "applied migration");
+    }
+    Ok(SCHEMA_VERSION)
+}
+
+fn newer(current: i64) -> bulkhead_core::Error {
+    StorageError::new(format!(
+        "the database has schema version {current}, newer than this build of bulkhead understands ({SCHEMA_VERSION}); upgrade bulkhead"
+    ))
+    .into()
+}
+
+/// Gives the restricted role `app` what it needs in `schema`, as its owner on `client`: use of
+/// the schema, and select, insert, update and delete on its tables (reading the migrations
+/// only). Nothing else: it cannot create, alter or own anything, so it cannot turn a policy
+/// off.
+pub(crate) fn grant(client: &mut Client, schema: &str, app: &str) -> Result<()> {
+    check_identifier("schema", schema)?;
+    check_identifier("restricted role", app)?;
+    client
+        .batch_execute(&format!(
+            "GRANT USAGE ON SCHEMA {schema} TO {app};
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {app};
+             REVOKE INSERT, UPDATE, DELETE ON {schema}.bulkhead_migrations FROM {app};"
+        ))
+        .ctx("could not grant the restricted role its rights")
+}
+
+/// The schema version as the restricted role sees it; an error when the schema is missing,
+/// older or newer than this build.
+pub(crate) fn check_version(client: &mut Client) -> Result<i64> {
+    let current: i64 = client
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM bulkhead_migrations",
+            &[],
+        )
+        .map_err(|e| {
+            StorageError::with_source(
+                "could not read the schema version (is the schema migrated? connect once with the owner's URL)",
+                e,
+            )
+        })?
+        .try_get(0)
+        .ctx("could not read the schema version")?;
+    if current > SCHEMA_VERSION {
+        return Err(newer(current));
+    }
+    if current < SCHEMA_VERSION {
+        return Err(StorageError::new(format!(
+            "the database has schema version {current}, older than this build ({SCHEMA_VERSION}); connect once with the owner's URL to migrate it"
+        ))
+        .into());
+    }
+    Ok(current)
+}

@@ -1,0 +1,1629 @@
+//! The storage port on PostgreSQL. Every statement is a literal (prepared once per
+//! connection); every tenant statement filters on `workspace_id = $1` (and the organization
+//! where the row has no workspace), with the ids bound as parameters.
+//!
+//! Each method is one transaction of [`Pool::run`] in the narrowest [`Scope`] that serves it,
+//! so the Row Level Security policies hold every statement to it as well: the predicates keep
+//! each query correct on its own and let it use the indexes, the policies enforce.
+//!
+//! [`Pool::run`]: crate::pool::Pool::run
+
+use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
+use bulkhead_core::secrets::SealedSecrets;
+use bulkhead_core::store::{
+    After, EndpointKind, EndpointPatch, EndpointRow, Pipeline, SealedItem, StatusCount, Store,
+    SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
+};
+use bulkhead_core::{
+    Connection, ConnectionId, ConnectionUpdate, DestinationId, Error, ExternalId, ObjectKind,
+    OrgCtx, OrgId, OrgKeyId, OrgSettings, Organization, Result, StorageError, SyncRun, SyncRunId,
+    Tag, TagInfo, TagSelection, Tenant, Timestamp, Workspace, WorkspaceFilter, WorkspaceId,
+    WorkspaceUpdate,
+};
+use std::collections::BTreeSet;
+use uuid::Uuid;
+
+use crate::PostgresStore;
+use crate::pool::{Scope, Tx};
+use crate::rows::{
+    self, connection_columns, endpoint_columns, org_columns, org_key_columns, signing_key_columns,
+    sql_count, sync_run_columns, template_columns, workspace_columns,
+};
+
+/// The statements of one endpoint table (`sources` or `destinations`).
+struct EndpointSql {
+    insert: &'static str,
+    get: &'static str,
+    list_first: &'static str,
+    list_after: &'static str,
+    update: &'static str,
+    in_use: &'static str,
+    delete: &'static str,
+}
+
+macro_rules! endpoint_sql {
+    ($table:literal, $reference:literal) => {
+        EndpointSql {
+            insert: concat!(
+                "INSERT INTO ",
+                $table,
+                " (",
+                endpoint_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ),
+            get: concat!(
+                "SELECT ",
+                endpoint_columns!(),
+                " FROM ",
+                $table,
+                " WHERE workspace_id = $1 AND id = $2"
+            ),
+            list_first: concat!(
+                "SELECT ",
+                endpoint_columns!(),
+                " FROM ",
+                $table,
+                " WHERE workspace_id = $1 ORDER BY created_at, id LIMIT $2"
+            ),
+            list_after: concat!(
+                "SELECT ",
+                endpoint_columns!(),
+                " FROM ",
+                $table,
+                " WHERE workspace_id = $1 AND (created_at, id) > ($2, $3)",
+                " ORDER BY created_at, id LIMIT $4"
+            ),
+            update: concat!(
+                "UPDATE ",
+                $table,
+                " SET name = COALESCE($3, name), config = COALESCE($4, config),",
+                " secrets = COALESCE($5, secrets), updated_at = $6",
+                " WHERE workspace_id = $1 AND id = $2 RETURNING ",
+                endpoint_columns!()
+            ),
+            in_use: concat!(
+                "SELECT count(*) FROM connections WHERE workspace_id = $1 AND ",
+                $reference,
+                " = $2"
+            ),
+            delete: concat!(
+                "DELETE FROM ",
+                $table,
+                " WHERE workspace_id = $1 AND id = $2"
+            ),
+        }
+    };
+}
+
+const SOURCES: EndpointSql = endpoint_sql!("sources", "source_id");
+const DESTINATIONS: EndpointSql = endpoint_sql!("destinations", "destination_id");
+
+fn endpoint_sql(kind: EndpointKind) -> &'static EndpointSql {
+    match kind {
+        EndpointKind::Source => &SOURCES,
+        EndpointKind::Destination => &DESTINATIONS,
+    }
+}
+
+/// The statements of one template table.
+struct TemplateSql {
+    insert: &'static str,
+    list: &'static str,
+    get: &'static str,
+    replace: &'static str,
+    delete: &'static str,
+    tags_of_org: &'static str,
+    set_tags: &'static str,
+    all_secrets: &'static str,
+    set_secrets: &'static str,
+}
+
+macro_rules! template_sql {
+    ($table:literal) => {
+        TemplateSql {
+            insert: concat!(
+                "INSERT INTO ",
+                $table,
+                " (",
+                template_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            ),
+            list: concat!(
+                "SELECT ",
+                template_columns!(),
+                " FROM ",
+                $table,
+                " WHERE org_id = $1 ORDER BY created_at, id"
+            ),
+            get: concat!(
+                "SELECT ",
+                template_columns!(),
+                " FROM ",
+                $table,
+                " WHERE org_id = $1 AND id = $2"
+            ),
+            replace: concat!(
+                "UPDATE ",
+                $table,
+                " SET name = $3, tags = $4, body = $5, secrets = $6, updated_at = $7",
+                " WHERE org_id = $1 AND id = $2"
+            ),
+            delete: concat!("DELETE FROM ", $table, " WHERE org_id = $1 AND id = $2"),
+            tags_of_org: concat!(
+                "SELECT id, tags FROM ",
+                $table,
+                " WHERE org_id = $1 AND tags::jsonb ? $2"
+            ),
+            set_tags: concat!(
+                "UPDATE ",
+                $table,
+                " SET tags = $3 WHERE org_id = $1 AND id = $2"
+            ),
+            all_secrets: concat!(
+                "SELECT org_id, id, secrets FROM ",
+                $table,
+                " WHERE org_id = $1 AND secrets <> '{}'"
+            ),
+            set_secrets: concat!(
+                "UPDATE ",
+                $table,
+                " SET secrets = $3 WHERE org_id = $1 AND id = $2"
+            ),
+        }
+    };
+}
+
+const SOURCE_TEMPLATES: TemplateSql = template_sql!("source_templates");
+const CONNECTION_TEMPLATES: TemplateSql = template_sql!("connection_templates");
+const ALL_TEMPLATES: [&TemplateSql; 2] = [&SOURCE_TEMPLATES, &CONNECTION_TEMPLATES];
+
+fn template_sql(kind: TemplateKind) -> &'static TemplateSql {
+    match kind {
+        TemplateKind::Source => &SOURCE_TEMPLATES,
+        TemplateKind::Connection => &CONNECTION_TEMPLATES,
+    }
+}
+
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn secs(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+fn millis(t: Option<Timestamp>) -> Option<i64> {
+    t.map(Timestamp::unix_millis)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+fn tags_json(tags: &BTreeSet<Tag>) -> Result<String> {
+    serde_json::to_string(tags).map_err(|e| Error::invalid_input("tags", e.to_string()))
+}
+
+fn unit(_: &postgres::Row) -> Result<()> {
+    Ok(())
+}
+
+/// Checks that `id` names a row inside the tenant, inside the caller's transaction.
+fn exists_in_tenant(
+    tx: &mut Tx<'_>,
+    sql: &'static str,
+    tenant: &Tenant,
+    id: &Uuid,
+    kind: ObjectKind,
+) -> Result<()> {
+    tx.query_first(sql, &[tenant.workspace_id().as_uuid(), id], unit)?
+        .ok_or_else(|| Error::not_found(kind, id))
+}
+
+impl Store for PostgresStore {
+    fn master_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>> {
+        self.pool.run(Scope::None, |tx| {
+            tx.execute(
+                "INSERT INTO bulkhead_meta (key, value) VALUES ('master_key_check', $1)
+                 ON CONFLICT (key) DO NOTHING",
+                &[&candidate],
+            )?;
+            tx.query_one(
+                "SELECT value FROM bulkhead_meta WHERE key = 'master_key_check'",
+                &[],
+                |r| {
+                    r.try_get(0)
+                        .map_err(storage("could not read the master key check"))
+                },
+            )
+        })
+    }
+
+    fn insert_organization(
+        &self,
+        org: &Organization,
+        first_key: &OrgKeyRow,
+        signing_key: &SigningKeyRow,
+    ) -> Result<()> {
+        self.pool.run(Scope::Org(org.id), |tx| {
+            let s = &org.settings;
+            tx.execute(
+                concat!(
+                    "INSERT INTO organizations (",
+                    org_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                ),
+                &[
+                    org.id.as_uuid(),
+                    &org.name.as_str(),
+                    &org.created_at.unix_millis(),
+                    &s.token_algorithm.as_str(),
+                    &s.issuer,
+                    &s.audience,
+                    &secs(s.default_token_ttl),
+                    &secs(s.max_token_ttl),
+                    &i64::from(s.workspace_creation_burst),
+                    &i64::from(s.workspace_creation_rate),
+                ],
+            )?;
+            insert_org_key(tx, first_key)?;
+            insert_signing_key(tx, signing_key)
+        })
+    }
+
+    fn update_org_settings(
+        &self,
+        org: &OrgCtx,
+        settings: &OrgSettings,
+    ) -> Result<Option<Organization>> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            tx.query_first(
+                concat!(
+                    "UPDATE organizations SET token_algorithm = $2, issuer = $3, audience = $4,",
+                    " default_ttl_secs = $5, max_ttl_secs = $6, workspace_creation_burst = $7,",
+                    " workspace_creation_rate = $8 WHERE id = $1 RETURNING ",
+                    org_columns!()
+                ),
+                &[
+                    org.org_id().as_uuid(),
+                    &settings.token_algorithm.as_str(),
+                    &settings.issuer,
+                    &settings.audience,
+                    &secs(settings.default_token_ttl),
+                    &secs(settings.max_token_ttl),
+                    &i64::from(settings.workspace_creation_burst),
+                    &i64::from(settings.workspace_creation_rate),
+                ],
+                rows::organization,
+            )
+        })
+    }
+
+    fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
+        self.pool.run(Scope::Org(id), |tx| {
+            tx.query_first(
+                concat!(
+                    "SELECT ",
+                    org_columns!(),
+                    " FROM organizations WHERE id = $1"
+                ),
+                &[id.as_uuid()],
+                rows::organization,
+            )
+        })
+    }
+
+    fn list_organizations(&self) -> Result<Vec<Organization>> {
+        self.pool.run(Scope::OperatorList, |tx| {
+            tx.query_all(
+                concat!(
+                    "SELECT ",
+                    org_columns!(),
+                    " FROM organizations ORDER BY created_at, id"
+                ),
+                &[],
+                rows::organization,
+            )
+        })
+    }
+
+    fn insert_org_key(&self, org: &OrgCtx, row: &OrgKeyRow) -> Result<()> {
+        if row.org_id != org.org_id() {
+            return Err(Error::conflict(
+                "an org key must belong to the calling organization",
+            ));
+        }
+        self.pool
+            .run(Scope::Org(org.org_id()), |tx| insert_org_key(tx, row))
+    }
+
+    fn list_org_keys(&self, org: &OrgCtx) -> Result<Vec<OrgKeyRow>> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            tx.query_all(
+                concat!(
+                    "SELECT ",
+                    org_key_columns!(),
+                    " FROM org_keys WHERE org_id = $1 ORDER BY created_at, id"
+                ),
+                &[org.org_id().as_uuid()],
+                rows::org_key,
+            )
+        })
+    }
+
+    fn revoke_org_key(
+        &self,
+        org: &OrgCtx,
+        id: OrgKeyId,
+        now: Timestamp,
+    ) -> Result<Option<OrgKeyRow>> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            tx.query_first(
+                concat!(
+                    "UPDATE org_keys SET revoked_at = COALESCE(revoked_at, $3)",
+                    " WHERE org_id = $1 AND id = $2 RETURNING ",
+                    org_key_columns!()
+                ),
+                &[org.org_id().as_uuid(), id.as_uuid(), &now.unix_millis()],
+                rows::org_key,
+            )
+        })
+    }
+
+    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
+        let hash_hex = hex(hash);
+        self.pool.run(Scope::KeyHash(&hash_hex), |tx| {
+            tx.query_first(
+                concat!(
+                    "SELECT ",
+                    org_key_columns!(),
+                    " FROM org_keys WHERE hash = $1"
+                ),
+                &[&&hash[..]],
+                rows::org_key,
+            )
+        })
+    }
+
+    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
+        self.pool.run(Scope::KeyId(*id.as_uuid()), |tx| {
+            tx.execute(
+                "UPDATE org_keys SET last_used_at = $2 WHERE id = $1",
+                &[id.as_uuid(), &now.unix_millis()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn rotate_signing_key(
+        &self,
+        org: &OrgCtx,
+        new: &SigningKeyRow,
+        retire_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<()> {
+        if new.org_id != org.org_id() {
+            return Err(Error::conflict(
+                "a signing key must belong to the calling organization",
+            ));
+        }
+        let org_id = org.org_id();
+        self.pool.run(Scope::Org(org_id), |tx| {
+            tx.execute(
+                "UPDATE signing_keys SET retire_at = $2 WHERE org_id = $1 AND retire_at IS NULL",
+                &[org_id.as_uuid(), &retire_at.unix_millis()],
+            )?;
+            tx.execute(
+                "DELETE FROM signing_keys WHERE org_id = $1 AND retire_at <= $2",
+                &[org_id.as_uuid(), &now.unix_millis()],
+            )?;
+            insert_signing_key(tx, new)
+        })
+    }
+
+    fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            tx.query_all(
+                concat!(
+                    "SELECT ",
+                    signing_key_columns!(),
+                    // The signer (no retirement time) first, even when a rotation made it
+                    // within the millisecond of the key it replaced.
+                    " FROM signing_keys WHERE org_id = $1",
+                    " ORDER BY retire_at IS NOT NULL, created_at DESC, kid"
+                ),
+                &[org.org_id().as_uuid()],
+                rows::signing_key,
+            )
+        })
+    }
+
+    fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
+        self.pool.run(Scope::Kid(kid), |tx| {
+            tx.query_first(
+                concat!(
+                    "SELECT ",
+                    signing_key_columns!(),
+                    " FROM signing_keys WHERE kid = $1"
+                ),
+                &[&kid],
+                rows::signing_key,
+            )
+        })
+    }
+
+    fn get_or_create_workspace(
+        &self,
+        org: &OrgCtx,
+        candidate: &Workspace,
+        update: &WorkspaceUpdate,
+    ) -> Result<(Workspace, bool)> {
+        // Most calls are for customers that already exist with the same tag selection:
+        // answer those with one read.
+        if let Some(existing) = self.find_workspace(org, &candidate.external_id)?
+            && !update.changes(&existing)
+        {
+            return Ok((existing, false));
+        }
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            // Under READ COMMITTED, a concurrent insert of the same external id makes this
+            // one wait for it and then do nothing; the select that follows sees its row.
+            let inserted = tx.execute(
+                concat!(
+                    "INSERT INTO workspaces (",
+                    workspace_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    " ON CONFLICT (org_id, external_id) DO NOTHING"
+                ),
+                &[
+                    candidate.id.as_uuid(),
+                    org.org_id().as_uuid(),
+                    &candidate.external_id.as_str(),
+                    &candidate.name.as_str(),
+                    &candidate.status.as_str(),
+                    &candidate.created_at.unix_millis(),
+                    &candidate.updated_at.unix_millis(),
+                    &candidate.source_tags.tags_json(),
+                    &candidate.source_tags.mode.as_str(),
+                    &candidate.connection_tags.tags_json(),
+                    &candidate.connection_tags.mode.as_str(),
+                    &millis(candidate.tokens_valid_after),
+                ],
+            )?;
+            let workspace = tx
+                .query_first(
+                    concat!(
+                        "SELECT ",
+                        workspace_columns!(),
+                        " FROM workspaces WHERE org_id = $1 AND external_id = $2"
+                    ),
+                    &[org.org_id().as_uuid(), &candidate.external_id.as_str()],
+                    rows::workspace,
+                )?
+                .ok_or_else(|| Error::not_found(ObjectKind::Organization, org.org_id()))?;
+            if inserted == 1 || update.is_empty() {
+                return Ok((workspace, inserted == 1));
+            }
+            let updated =
+                apply_workspace_update(tx, org, workspace.id, update, candidate.updated_at)?
+                    .ok_or_else(|| Error::not_found(ObjectKind::Workspace, workspace.id))?;
+            Ok((updated, false))
+        })
+    }
+
+    fn get_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<Option<Workspace>> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            tx.query_first(
+                concat!(
+                    "SELECT ",
+                    workspace_columns!(),
+                    " FROM workspaces WHERE org_id = $1 AND id = $2"
+                ),
+                &[org.org_id().as_uuid(), id.as_uuid()],
+                rows::workspace,
+            )
+        })
+    }
+
+    fn find_workspace(&self, org: &OrgCtx, external_id: &ExternalId) -> Result<Option<Workspace>> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            tx.query_first(
+                concat!(
+                    "SELECT ",
+                    workspace_columns!(),
+                    " FROM workspaces WHERE org_id = $1 AND external_id = $2"
+                ),
+                &[org.org_id().as_uuid(), &external_id.as_str()],
+                rows::workspace,
+            )
+        })
+    }
+
+    fn list_workspaces(
+        &self,
+        org: &OrgCtx,
+        filter: &WorkspaceFilter,
+        after: Option<&ExternalId>,
+        limit_rows: usize,
+    ) -> Result<Vec<Workspace>> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            tx.query_all(
+                concat!(
+                    "SELECT ",
+                    workspace_columns!(),
+                    " FROM workspaces WHERE org_id = $1",
+                    " AND ($2::text IS NULL OR external_id > $2::text)",
+                    " AND ($3::text IS NULL OR status = $3::text)",
+                    " AND ($4::text IS NULL OR starts_with(external_id, $4::text))",
+                    " ORDER BY external_id LIMIT $5"
+                ),
+                &[
+                    org.org_id().as_uuid(),
+                    &after.map(ExternalId::as_str),
+                    &filter.status.map(|s| s.as_str()),
+                    &filter.external_id_prefix.as_deref(),
+                    &limit(limit_rows),
+                ],
+                rows::workspace,
+            )
+        })
+    }
+
+    fn count_workspaces(&self, org: &OrgCtx) -> Result<Vec<StatusCount>> {
+        // Each count comes back with the stored `org_id` of the rows it counts, which the
+        // engine checks.
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            tx.query_all(
+                concat!(
+                    "SELECT org_id, status, count(*) FROM workspaces WHERE org_id = $1",
+                    " GROUP BY org_id, status ORDER BY status"
+                ),
+                &[org.org_id().as_uuid()],
+                rows::status_count,
+            )
+        })
+    }
+
+    fn update_workspace(
+        &self,
+        org: &OrgCtx,
+        id: WorkspaceId,
+        update: &WorkspaceUpdate,
+        now: Timestamp,
+    ) -> Result<Option<Workspace>> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            apply_workspace_update(tx, org, id, update, now)
+        })
+    }
+
+    fn delete_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
+        let org_id = org.org_id();
+        self.pool.run(Scope::Org(org_id), |tx| {
+            // The data key goes first, and only for a workspace of this organization.
+            let shredded = tx.execute(
+                "UPDATE workspaces SET sealed_dek = NULL WHERE org_id = $1 AND id = $2",
+                &[org_id.as_uuid(), id.as_uuid()],
+            )?;
+            if shredded == 0 {
+                return Ok(false);
+            }
+            // Inside the deleted workspace for its tenant rows.
+            tx.set_scope(Scope::Workspace(org_id, id))?;
+            for sql in [
+                "DELETE FROM sync_runs WHERE workspace_id = $1",
+                "DELETE FROM connections WHERE workspace_id = $1",
+                "DELETE FROM sources WHERE workspace_id = $1",
+                "DELETE FROM destinations WHERE workspace_id = $1",
+                "DELETE FROM revoked_tokens WHERE workspace_id = $1",
+                "DELETE FROM workspaces WHERE id = $1",
+            ] {
+                tx.execute(sql, &[id.as_uuid()])?;
+            }
+            Ok(true)
+        })
+    }
+
+    fn create_tag(&self, org: &OrgCtx, name: &Tag, now: Timestamp) -> Result<TagInfo> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            let inserted = tx.execute(
+                "INSERT INTO tags (org_id, name, created_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (org_id, name) DO NOTHING",
+                &[org.org_id().as_uuid(), &name.as_str(), &now.unix_millis()],
+            )?;
+            if inserted == 0 {
+                return Err(Error::conflict(format!("tag `{name}` already exists")));
+            }
+            Ok(TagInfo {
+                name: name.clone(),
+                created_at: now,
+            })
+        })
+    }
+
+    fn list_tags(&self, org: &OrgCtx) -> Result<Vec<TagInfo>> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            tx.query_all(
+                "SELECT name, created_at FROM tags WHERE org_id = $1 ORDER BY name",
+                &[org.org_id().as_uuid()],
+                rows::tag,
+            )
+        })
+    }
+
+    fn rename_tag(&self, org: &OrgCtx, from: &Tag, to: &Tag) -> Result<bool> {
+        self.pool
+            .run(Scope::Org(org.org_id()), |tx| rename_tag(tx, org, from, to))
+    }
+
+    fn delete_tag(&self, org: &OrgCtx, name: &Tag) -> Result<bool> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            let deleted = tx.execute(
+                "DELETE FROM tags WHERE org_id = $1 AND name = $2",
+                &[org.org_id().as_uuid(), &name.as_str()],
+            )?;
+            if deleted == 0 {
+                return Ok(false);
+            }
+            rewrite_template_tags(tx, org, name, None)?;
+            Ok(true)
+        })
+    }
+
+    fn insert_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<()> {
+        if row.org_id != org.org_id() {
+            return Err(Error::conflict(
+                "a template must belong to the calling organization",
+            ));
+        }
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            check_tags_exist(tx, org, &row.tags)?;
+            tx.execute(
+                template_sql(row.kind).insert,
+                &[
+                    &row.id,
+                    org.org_id().as_uuid(),
+                    &row.name.as_str(),
+                    &tags_json(&row.tags)?,
+                    &row.body,
+                    &row.secrets.to_stored(),
+                    &row.created_at.unix_millis(),
+                    &row.updated_at.unix_millis(),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn list_templates(&self, org: &OrgCtx, kind: TemplateKind) -> Result<Vec<TemplateRow>> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            tx.query_all(template_sql(kind).list, &[org.org_id().as_uuid()], |r| {
+                rows::template(kind, r)
+            })
+        })
+    }
+
+    fn get_template(
+        &self,
+        org: &OrgCtx,
+        kind: TemplateKind,
+        id: Uuid,
+    ) -> Result<Option<TemplateRow>> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            tx.query_first(
+                template_sql(kind).get,
+                &[org.org_id().as_uuid(), &id],
+                |r| rows::template(kind, r),
+            )
+        })
+    }
+
+    fn replace_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<bool> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            check_tags_exist(tx, org, &row.tags)?;
+            let changed = tx.execute(
+                template_sql(row.kind).replace,
+                &[
+                    org.org_id().as_uuid(),
+                    &row.id,
+                    &row.name.as_str(),
+                    &tags_json(&row.tags)?,
+                    &row.body,
+                    &row.secrets.to_stored(),
+                    &row.updated_at.unix_millis(),
+                ],
+            )?;
+            Ok(changed > 0)
+        })
+    }
+
+    fn delete_template(&self, org: &OrgCtx, kind: TemplateKind, id: Uuid) -> Result<bool> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            let deleted = tx.execute(template_sql(kind).delete, &[org.org_id().as_uuid(), &id])?;
+            Ok(deleted > 0)
+        })
+    }
+
+    fn reseal_all(
+        &self,
+        check: &[u8],
+        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
+    ) -> Result<u64> {
+        self.pool
+            .run(Scope::OperatorList, |tx| reseal_all(tx, check, reseal))
+    }
+
+    fn revoke_workspace_tokens(
+        &self,
+        org: &OrgCtx,
+        id: WorkspaceId,
+        at: Timestamp,
+    ) -> Result<Option<Workspace>> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            tx.query_first(
+                concat!(
+                    "UPDATE workspaces",
+                    " SET tokens_valid_after = GREATEST(COALESCE(tokens_valid_after, $3), $3),",
+                    " updated_at = $3 WHERE org_id = $1 AND id = $2 RETURNING ",
+                    workspace_columns!()
+                ),
+                &[org.org_id().as_uuid(), id.as_uuid(), &at.unix_millis()],
+                rows::workspace,
+            )
+        })
+    }
+
+    fn load_workspace(&self, tenant: &Tenant) -> Result<Option<Workspace>> {
+        self.pool.run(Scope::tenant(tenant), |tx| {
+            tx.query_first(
+                concat!(
+                    "SELECT ",
+                    workspace_columns!(),
+                    " FROM workspaces WHERE id = $1 AND org_id = $2"
+                ),
+                &[tenant.workspace_id().as_uuid(), tenant.org_id().as_uuid()],
+                rows::workspace,
+            )
+        })
+    }
+
+    fn load_token_state(&self, tenant: &Tenant, jti: &str) -> Result<Option<TokenState>> {
+        self.pool.run(Scope::tenant(tenant), |tx| {
+            tx.query_first(
+                concat!(
+                    "SELECT ",
+                    workspace_columns!(),
+                    ", (SELECT issuer FROM organizations WHERE id = workspaces.org_id)",
+                    ", (SELECT audience FROM organizations WHERE id = workspaces.org_id)",
+                    ", EXISTS (SELECT 1 FROM revoked_tokens AS r",
+                    "   WHERE r.workspace_id = workspaces.id AND r.jti = $3)",
+                    " FROM workspaces WHERE id = $1 AND org_id = $2"
+                ),
+                &[
+                    tenant.workspace_id().as_uuid(),
+                    tenant.org_id().as_uuid(),
+                    &jti,
+                ],
+                rows::token_state,
+            )
+        })
+    }
+
+    fn revoke_token(
+        &self,
+        tenant: &Tenant,
+        jti: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<()> {
+        let ws = tenant.workspace_id();
+        self.pool.run(Scope::tenant(tenant), |tx| {
+            tx.execute(
+                "INSERT INTO revoked_tokens (workspace_id, jti, org_id, expires_at)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (workspace_id, jti) DO NOTHING",
+                &[
+                    ws.as_uuid(),
+                    &jti,
+                    tenant.org_id().as_uuid(),
+                    &expires_at.unix_millis(),
+                ],
+            )?;
+            tx.execute(
+                "DELETE FROM revoked_tokens WHERE workspace_id = $1 AND expires_at < $2",
+                &[ws.as_uuid(), &now.unix_millis()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn workspace_data_key(
+        &self,
+        tenant: &Tenant,
+        make: &dyn Fn() -> Result<Vec<u8>>,
+    ) -> Result<Option<Vec<u8>>> {
+        let ws = tenant.workspace_id();
+        let org = tenant.org_id();
+        let stored: Option<Option<Vec<u8>>> = self.pool.run(Scope::tenant(tenant), |tx| {
+            tx.query_first(
+                "SELECT sealed_dek FROM workspaces WHERE id = $1 AND org_id = $2",
+                &[ws.as_uuid(), org.as_uuid()],
+                |r| r.try_get(0).map_err(storage("could not read the data key")),
+            )
+        })?;
+        match stored {
+            None => Ok(None),
+            Some(Some(sealed)) => Ok(Some(sealed)),
+            Some(None) => {
+                let candidate = make()?;
+                // Concurrent callers serialize on the row; the later one keeps the first key.
+                self.pool.run(Scope::tenant(tenant), |tx| {
+                    tx.query_first(
+                        "UPDATE workspaces SET sealed_dek = COALESCE(sealed_dek, $3)
+                         WHERE id = $1 AND org_id = $2 RETURNING sealed_dek",
+                        &[ws.as_uuid(), org.as_uuid(), &candidate],
+                        |r| {
+                            r.try_get(0)
+                                .map_err(storage("could not store the data key"))
+                        },
+                    )
+                })
+            }
+        }
+    }
+
+    fn insert_source_with_pipelines(
+        &self,
+        tenant: &Tenant,
+        source: &EndpointRow,
+        pipelines: &[Pipeline],
+        check: &dyn Fn(&[Pipeline]) -> Result<()>,
+    ) -> Result<Vec<Pipeline>> {
+        self.pool.run(Scope::tenant(tenant), |tx| {
+            insert_endpoint(tx, tenant, source)?;
+            let mut made = Vec::with_capacity(pipelines.len());
+            for (destination, connection) in pipelines {
+                let Some(template) = destination.template_id else {
+                    return Err(Error::conflict(
+                        "a pipeline destination needs its template id",
+                    ));
+                };
+                let stored_secrets = destination.secrets.to_stored();
+                tx.execute(
+                    concat!(
+                        "INSERT INTO destinations (",
+                        endpoint_columns!(),
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                        " ON CONFLICT (workspace_id, template_id) WHERE template_id IS NOT NULL",
+                        " DO NOTHING"
+                    ),
+                    &[
+                        &destination.id,
+                        tenant.org_id().as_uuid(),
+                        tenant.workspace_id().as_uuid(),
+                        &destination.name.as_str(),
+                        &destination.connector.as_str(),
+                        &destination.config.to_json(),
+                        &destination.created_at.unix_millis(),
+                        &destination.updated_at.unix_millis(),
+                        &destination.template_id,
+                        &stored_secrets,
+                    ],
+                )?;
+                let stored = tx
+                    .query_first(
+                        concat!(
+                            "SELECT ",
+                            endpoint_columns!(),
+                            " FROM destinations WHERE workspace_id = $1 AND template_id = $2"
+                        ),
+                        &[tenant.workspace_id().as_uuid(), &template],
+                        |r| rows::endpoint(EndpointKind::Destination, r),
+                    )?
+                    .ok_or_else(|| Error::not_found(ObjectKind::Destination, template))?;
+                let connection = Connection {
+                    destination_id: DestinationId::from_uuid(stored.id)?,
+                    ..connection.clone()
+                };
+                insert_connection(tx, tenant, &connection)?;
+                made.push((stored, connection));
+            }
+            check(&made)?;
+            Ok(made)
+        })
+    }
+
+    fn insert_endpoint(&self, tenant: &Tenant, row: &EndpointRow) -> Result<()> {
+        self.pool
+            .run(Scope::tenant(tenant), |tx| insert_endpoint(tx, tenant, row))
+    }
+
+    fn get_endpoint(
+        &self,
+        tenant: &Tenant,
+        kind: EndpointKind,
+        id: Uuid,
+    ) -> Result<Option<EndpointRow>> {
+        self.pool.run(Scope::tenant(tenant), |tx| {
+            tx.query_first(
+                endpoint_sql(kind).get,
+                &[tenant.workspace_id().as_uuid(), &id],
+                |r| rows::endpoint(kind, r),
+            )
+        })
+    }
+
+    fn list_endpoints(
+        &self,
+        tenant: &Tenant,
+        kind: EndpointKind,
+        after: After,
+        limit_rows: usize,
+    ) -> Result<Vec<EndpointRow>> {
+        let sql = endpoint_sql(kind);
+        let ws = tenant.workspace_id();
+        self.pool.run(Scope::tenant(tenant), |tx| match after {
+            None => tx.query_all(sql.list_first, &[ws.as_uuid(), &limit(limit_rows)], |r| {
+                rows::endpoint(kind, r)
+            }),
+            Some((at, id)) => tx.query_all(
+                sql.list_after,
+                &[ws.as_uuid(), &at.unix_millis(), &id, &limit(limit_rows)],
+                |r| rows::endpoint(kind, r),
+            ),
+        })
+    }
+
+    fn update_endpoint(
+        &self,
+        tenant: &Tenant,
+        kind: EndpointKind,
+        id: Uuid,
+        patch: &EndpointPatch,
+        now: Timestamp,
+    ) -> Result<Option<EndpointRow>> {
+        self.pool.run(Scope::tenant(tenant), |tx| {
+            tx.query_first(
+                endpoint_sql(kind).update,
+                &[
+                    tenant.workspace_id().as_uuid(),
+                    &id,
+                    &patch.name.as_ref().map(|n| n.as_str()),
+                    &patch.config.as_ref().map(|(c, _)| c.to_json()),
+                    &patch.config.as_ref().map(|(_, s)| s.to_stored()),
+                    &now.unix_millis(),
+                ],
+                |r| rows::endpoint(kind, r),
+            )
+        })
+    }
+
+    fn delete_endpoint(&self, tenant: &Tenant, kind: EndpointKind, id: Uuid) -> Result<bool> {
+        let sql = endpoint_sql(kind);
+        let ws = tenant.workspace_id();
+        self.pool.run(Scope::tenant(tenant), |tx| {
+            let users: i64 = tx.query_one(sql.in_use, &[ws.as_uuid(), &id], |r| {
+                r.try_get(0).map_err(storage("could not count connections"))
+            })?;
+            if users > 0 {
+                let kind = kind.object_kind();
+                return Err(Error::conflict(format!(
+                    "{kind} `{id}` is used by {users} connection(s); delete them first"
+                )));
+            }
+            let deleted = tx.execute(sql.delete, &[ws.as_uuid(), &id])?;
+            Ok(deleted > 0)
+        })
+    }
+
+    fn insert_connection(&self, tenant: &Tenant, row: &Connection) -> Result<()> {
+        self.pool.run(Scope::tenant(tenant), |tx| {
+            insert_connection(tx, tenant, row)
+        })
+    }
+
+    fn get_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<Option<Connection>> {
+        self.pool.run(Scope::tenant(tenant), |tx| {
+            tx.query_first(
+                concat!(
+                    "SELECT ",
+                    connection_columns!(),
+                    " FROM connections WHERE workspace_id = $1 AND id = $2"
+                ),
+                &[tenant.workspace_id().as_uuid(), id.as_uuid()],
+                rows::connection,
+            )
+        })
+    }
+
+    fn list_connections(
+        &self,
+        tenant: &Tenant,
+        after: After,
+        limit_rows: usize,
+    ) -> Result<Vec<Connection>> {
+        let ws = tenant.workspace_id();
+        self.pool.run(Scope::tenant(tenant), |tx| match after {
+            None => tx.query_all(
+                concat!(
+                    "SELECT ",
+                    connection_columns!(),
+                    " FROM connections WHERE workspace_id = $1",
+                    " ORDER BY created_at, id LIMIT $2"
+                ),
+                &[ws.as_uuid(), &limit(limit_rows)],
+                rows::connection,
+            ),
+            Some((at, id)) => tx.query_all(
+                concat!(
+                    "SELECT ",
+                    connection_columns!(),
+                    " FROM connections WHERE workspace_id = $1",
+                    " AND (created_at, id) > ($2, $3) ORDER BY created_at, id LIMIT $4"
+                ),
+                &[ws.as_uuid(), &at.unix_millis(), &id, &limit(limit_rows)],
+                rows::connection,
+            ),
+        })
+    }
+
+    fn update_connection(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        update: &ConnectionUpdate,
+        now: Timestamp,
+    ) -> Result<Option<Connection>> {
+        self.pool.run(Scope::tenant(tenant), |tx| {
+            tx.query_first(
+                concat!(
+                    "UPDATE connections SET name = COALESCE($3, name),",
+                    " status = COALESCE($4, status), schedule = COALESCE($5, schedule),",
+                    " updated_at = $6 WHERE workspace_id = $1 AND id = $2 RETURNING ",
+                    connection_columns!()
+                ),
+                &[
+                    tenant.workspace_id().as_uuid(),
+                    id.as_uuid(),
+                    &update.name.as_ref().map(|n| n.as_str()),
+                    &update.status.map(|s| s.as_str()),
+                    &update.schedule.as_ref().map(|s| s.as_text()),
+                    &now.unix_millis(),
+                ],
+                rows::connection,
+            )
+        })
+    }
+
+    fn delete_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<bool> {
+        let ws = tenant.workspace_id();
+        self.pool.run(Scope::tenant(tenant), |tx| {
+            tx.execute(
+                "DELETE FROM sync_runs WHERE workspace_id = $1 AND connection_id = $2",
+                &[ws.as_uuid(), id.as_uuid()],
+            )?;
+            let deleted = tx.execute(
+                "DELETE FROM connections WHERE workspace_id = $1 AND id = $2",
+                &[ws.as_uuid(), id.as_uuid()],
+            )?;
+            Ok(deleted > 0)
+        })
+    }
+
+    fn insert_sync_run(&self, tenant: &Tenant, row: &SyncRun) -> Result<()> {
+        self.pool.run(Scope::tenant(tenant), |tx| {
+            exists_in_tenant(
+                tx,
+                "SELECT 1 FROM connections WHERE workspace_id = $1 AND id = $2",
+                tenant,
+                row.connection_id.as_uuid(),
+                ObjectKind::Connection,
+            )?;
+            tx.execute(
+                concat!(
+                    "INSERT INTO sync_runs (",
+                    sync_run_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                ),
+                &[
+                    row.id.as_uuid(),
+                    tenant.org_id().as_uuid(),
+                    tenant.workspace_id().as_uuid(),
+                    row.connection_id.as_uuid(),
+                    &row.status.as_str(),
+                    &row.started_at.unix_millis(),
+                    &millis(row.finished_at),
+                    &sql_count(row.rows_synced),
+                    &sql_count(row.bytes_synced),
+                    &row.error.as_deref(),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn get_sync_run(&self, tenant: &Tenant, id: SyncRunId) -> Result<Option<SyncRun>> {
+        self.pool.run(Scope::tenant(tenant), |tx| {
+            tx.query_first(
+                concat!(
+                    "SELECT ",
+                    sync_run_columns!(),
+                    " FROM sync_runs WHERE workspace_id = $1 AND id = $2"
+                ),
+                &[tenant.workspace_id().as_uuid(), id.as_uuid()],
+                rows::sync_run,
+            )
+        })
+    }
+
+    fn list_sync_runs(
+        &self,
+        tenant: &Tenant,
+        connection: ConnectionId,
+        before: After,
+        limit_rows: usize,
+    ) -> Result<Vec<SyncRun>> {
+        let ws = tenant.workspace_id();
+        self.pool.run(Scope::tenant(tenant), |tx| match before {
+            None => tx.query_all(
+                concat!(
+                    "SELECT ",
+                    sync_run_columns!(),
+                    " FROM sync_runs WHERE workspace_id = $1 AND connection_id = $2",
+                    " ORDER BY started_at DESC, id DESC LIMIT $3"
+                ),
+                &[ws.as_uuid(), connection.as_uuid(), &limit(limit_rows)],
+                rows::sync_run,
+            ),
+            Some((at, id)) => tx.query_all(
+                concat!(
+                    "SELECT ",
+                    sync_run_columns!(),
+                    " FROM sync_runs WHERE workspace_id = $1 AND connection_id = $2",
+                    " AND (started_at, id) < ($3, $4)",
+                    " ORDER BY started_at DESC, id DESC LIMIT $5"
+                ),
+                &[
+                    ws.as_uuid(),
+                    connection.as_uuid(),
+                    &at.unix_millis(),
+                    &id,
+                    &limit(limit_rows),
+                ],
+                rows::sync_run,
+            ),
+        })
+    }
+
+    fn workspace_activity(&self, tenant: &Tenant) -> Result<WorkspaceActivity> {
+        let ws = tenant.workspace_id();
+        self.pool.run(Scope::tenant(tenant), |tx| {
+            let sources: i64 = tx.query_one(
+                "SELECT count(*) FROM sources WHERE workspace_id = $1",
+                &[ws.as_uuid()],
+                |r| r.try_get(0).map_err(storage("could not count sources")),
+            )?;
+            let connections = tx.query_all(
+                concat!(
+                    "SELECT ",
+                    connection_columns!(),
+                    " FROM connections WHERE workspace_id = $1 ORDER BY created_at, id"
+                ),
+                &[ws.as_uuid()],
+                rows::connection,
+            )?;
+            let latest_runs = tx.query_all(
+                concat!(
+                    "SELECT DISTINCT ON (connection_id) ",
+                    sync_run_columns!(),
+                    " FROM sync_runs WHERE workspace_id = $1",
+                    " ORDER BY connection_id, started_at DESC, id DESC"
+                ),
+                &[ws.as_uuid()],
+                rows::sync_run,
+            )?;
+            let (rows_synced, bytes_synced): (i64, i64) = tx.query_one(
+                concat!(
+                    "SELECT COALESCE(sum(rows_synced), 0)::bigint,",
+                    " COALESCE(sum(bytes_synced), 0)::bigint",
+                    " FROM sync_runs WHERE workspace_id = $1"
+                ),
+                &[ws.as_uuid()],
+                |r| {
+                    let read = storage("could not total the sync runs");
+                    Ok((r.try_get(0).map_err(read)?, r.try_get(1).map_err(read)?))
+                },
+            )?;
+            let unsigned = |n: i64, what: &str| {
+                u64::try_from(n)
+                    .map_err(|_| Error::from(StorageError::new(format!("negative {what}"))))
+            };
+            Ok(WorkspaceActivity {
+                sources: unsigned(sources, "source count")?,
+                connections,
+                latest_runs,
+                rows_synced: unsigned(rows_synced, "row total")?,
+                bytes_synced: unsigned(bytes_synced, "byte total")?,
+            })
+        })
+    }
+
+    fn finish_sync_run(
+        &self,
+        tenant: &Tenant,
+        id: SyncRunId,
+        finish: &SyncFinish,
+    ) -> Result<Option<SyncRun>> {
+        self.pool.run(Scope::tenant(tenant), |tx| {
+            tx.query_first(
+                concat!(
+                    "UPDATE sync_runs SET status = $3, finished_at = $4, rows_synced = $5,",
+                    " bytes_synced = $6, error = $7",
+                    " WHERE workspace_id = $1 AND id = $2 AND status IN ('pending', 'running')",
+                    " RETURNING ",
+                    sync_run_columns!()
+                ),
+                &[
+                    tenant.workspace_id().as_uuid(),
+                    id.as_uuid(),
+                    &finish.status.as_str(),
+                    &finish.finished_at.unix_millis(),
+                    &sql_count(finish.rows_synced),
+                    &sql_count(finish.bytes_synced),
+                    &finish.error.as_deref(),
+                ],
+                rows::sync_run,
+            )
+        })
+    }
+}
+
+/// Maps a driver error reading a column into a storage error saying `what`.
+fn storage(what: &'static str) -> impl Fn(postgres::Error) -> Error + Copy {
+    move |e| crate::storage_error(what, e)
+}
+
+fn insert_org_key(tx: &mut Tx<'_>, row: &OrgKeyRow) -> Result<()> {
+    tx.execute(
+        concat!(
+            "INSERT INTO org_keys (",
+            org_key_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ),
+        &[
+            row.id.as_uuid(),
+            row.org_id.as_uuid(),
+            &row.prefix,
+            &&row.hash[..],
+            &row.created_at.unix_millis(),
+            &millis(row.expires_at),
+            &millis(row.last_used_at),
+            &millis(row.revoked_at),
+        ],
+    )?;
+    Ok(())
+}
+
+fn insert_signing_key(tx: &mut Tx<'_>, row: &SigningKeyRow) -> Result<()> {
+    tx.execute(
+        concat!(
+            "INSERT INTO signing_keys (",
+            signing_key_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ),
+        &[
+            &row.kid,
+            row.org_id.as_uuid(),
+            &row.algorithm.as_str(),
+            &row.sealed_secret,
+            &row.public_key,
+            &row.created_at.unix_millis(),
+            &millis(row.retire_at),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Applies `update` to the organization's workspace `id` inside the caller's transaction.
+fn apply_workspace_update(
+    tx: &mut Tx<'_>,
+    org: &OrgCtx,
+    id: WorkspaceId,
+    update: &WorkspaceUpdate,
+    now: Timestamp,
+) -> Result<Option<Workspace>> {
+    tx.query_first(
+        concat!(
+            "UPDATE workspaces SET name = COALESCE($3, name),",
+            " status = COALESCE($4, status),",
+            " source_tags = COALESCE($5, source_tags),",
+            " source_tags_mode = COALESCE($6, source_tags_mode),",
+            " connection_tags = COALESCE($7, connection_tags),",
+            " connection_tags_mode = COALESCE($8, connection_tags_mode),",
+            " updated_at = $9",
+            " WHERE org_id = $1 AND id = $2 RETURNING ",
+            workspace_columns!()
+        ),
+        &[
+            org.org_id().as_uuid(),
+            id.as_uuid(),
+            &update.name.as_ref().map(|n| n.as_str()),
+            &update.status.map(|s| s.as_str()),
+            &update.source_tags.as_ref().map(TagSelection::tags_json),
+            &update.source_tags.as_ref().map(|t| t.mode.as_str()),
+            &update.connection_tags.as_ref().map(TagSelection::tags_json),
+            &update.connection_tags.as_ref().map(|t| t.mode.as_str()),
+            &now.unix_millis(),
+        ],
+        rows::workspace,
+    )
+}
+
+fn insert_connection(tx: &mut Tx<'_>, tenant: &Tenant, row: &Connection) -> Result<()> {
+    // Resolved inside the tenant: another workspace's id is simply not found.
+    exists_in_tenant(
+        tx,
+        "SELECT 1 FROM sources WHERE workspace_id = $1 AND id = $2",
+        tenant,
+        row.source_id.as_uuid(),
+        ObjectKind::Source,
+    )?;
+    exists_in_tenant(
+        tx,
+        "SELECT 1 FROM destinations WHERE workspace_id = $1 AND id = $2",
+        tenant,
+        row.destination_id.as_uuid(),
+        ObjectKind::Destination,
+    )?;
+    tx.execute(
+        concat!(
+            "INSERT INTO connections (",
+            connection_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ),
+        &[
+            row.id.as_uuid(),
+            tenant.org_id().as_uuid(),
+            tenant.workspace_id().as_uuid(),
+            &row.name.as_str(),
+            row.source_id.as_uuid(),
+            row.destination_id.as_uuid(),
+            &row.status.as_str(),
+            &row.schedule.as_text(),
+            &row.created_at.unix_millis(),
+            &row.updated_at.unix_millis(),
+        ],
+    )?;
+    Ok(())
+}
+
+fn insert_endpoint(tx: &mut Tx<'_>, tenant: &Tenant, row: &EndpointRow) -> Result<()> {
+    tx.execute(
+        endpoint_sql(row.kind).insert,
+        &[
+            &row.id,
+            tenant.org_id().as_uuid(),
+            tenant.workspace_id().as_uuid(),
+            &row.name.as_str(),
+            &row.connector.as_str(),
+            &row.config.to_json(),
+            &row.created_at.unix_millis(),
+            &row.updated_at.unix_millis(),
+            &row.template_id,
+            &row.secrets.to_stored(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Refuses a template whose tags are not all tags of the organization.
+fn check_tags_exist(tx: &mut Tx<'_>, org: &OrgCtx, tags: &BTreeSet<Tag>) -> Result<()> {
+    for tag in tags {
+        let found = tx.query_first(
+            "SELECT 1 FROM tags WHERE org_id = $1 AND name = $2",
+            &[org.org_id().as_uuid(), &tag.as_str()],
+            unit,
+        )?;
+        if found.is_none() {
+            return Err(Error::invalid_input(
+                "tags",
+                format!("tag `{tag}` does not exist in this organization; create it first"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Rewrites the tag sets of the organization's templates that carry `from`: `to` in its
+/// place, or nothing.
+fn rewrite_template_tags(
+    tx: &mut Tx<'_>,
+    org: &OrgCtx,
+    from: &Tag,
+    to: Option<&Tag>,
+) -> Result<()> {
+    for sql in ALL_TEMPLATES {
+        let rows = tx.query_all(
+            sql.tags_of_org,
+            &[org.org_id().as_uuid(), &from.as_str()],
+            |r| {
+                let id: Uuid = r
+                    .try_get(0)
+                    .map_err(storage("could not read a template id"))?;
+                let tags: String = r
+                    .try_get(1)
+                    .map_err(storage("could not read template tags"))?;
+                Ok((id, tags))
+            },
+        )?;
+        for (id, tags) in rows {
+            let mut set: BTreeSet<Tag> = serde_json::from_str(&tags)
+                .map_err(|e| Error::invalid_input("tags", e.to_string()))?;
+            set.remove(from);
+            if let Some(to) = to {
+                set.insert(to.clone());
+            }
+            tx.execute(
+                sql.set_tags,
+                &[org.org_id().as_uuid(), &id, &tags_json(&set)?],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn rename_tag(tx: &mut Tx<'_>, org: &OrgCtx, from: &Tag, to: &Tag) -> Result<bool> {
+    const FIND: &str = "SELECT 1 FROM tags WHERE org_id = $1 AND name = $2";
+    if from == to {
+        return Ok(tx
+            .query_first(FIND, &[org.org_id().as_uuid(), &from.as_str()], unit)?
+            .is_some());
+    }
+    if tx
+        .query_first(FIND, &[org.org_id().as_uuid(), &to.as_str()], unit)?
+        .is_some()
+    {
+        return Err(Error::conflict(format!("tag `{to}` already exists")));
+    }
+    let renamed = tx.execute(
+        "UPDATE tags SET name = $3 WHERE org_id = $1 AND name = $2",
+        &[org.org_id().as_uuid(), &from.as_str(), &to.as_str()],
+    )?;
+    if renamed == 0 {
+        return Ok(false);
+    }
+    rewrite_template_tags(tx, org, from, Some(to))?;
+    // Workspace selections follow the rename, so no workspace gains or loses a template.
+    let selections = tx.query_all(
+        "SELECT id, source_tags, source_tags_mode, connection_tags, connection_tags_mode
+         FROM workspaces WHERE org_id = $1
+           AND (source_tags::jsonb ? $2 OR connection_tags::jsonb ? $2)",
+        &[org.org_id().as_uuid(), &from.as_str()],
+        |r| {
+            let read = |i: usize| -> Result<String> {
+                r.try_get(i).map_err(storage("could not read a selection"))
+            };
+            let id: Uuid = r
+                .try_get(0)
+                .map_err(storage("could not read a workspace id"))?;
+            Ok((
+                id,
+                TagSelection::from_stored(&read(1)?, &read(2)?)?,
+                TagSelection::from_stored(&read(3)?, &read(4)?)?,
+            ))
+        },
+    )?;
+    let swap = |mut selection: TagSelection| {
+        if selection.tags.remove(from) {
+            selection.tags.insert(to.clone());
+        }
+        selection.tags_json()
+    };
+    for (id, source, connection) in selections {
+        tx.execute(
+            "UPDATE workspaces SET source_tags = $3, connection_tags = $4
+             WHERE org_id = $1 AND id = $2",
+            &[
+                org.org_id().as_uuid(),
+                &id,
+                &swap(source),
+                &swap(connection),
+            ],
+        )?;
+    }
+    Ok(true)
+}
+
+/// Re-seals everything sealed under the master key, one organization at a time, each inside
+/// its own organization's scope, all in the caller's one transaction.
+fn reseal_all(
+    tx: &mut Tx<'_>,
+    check: &[u8],
+    reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
+) -> Result<u64> {
+    let orgs: Vec<Uuid> = tx.query_all("SELECT id FROM organizations ORDER BY id", &[], |r| {
+        r.try_get(0).map_err(storage("could not read an org id"))
+    })?;
+    let mut count = 0u64;
+    for org in orgs {
+        let org_id = OrgId::from_uuid(org)?;
+        tx.set_scope(Scope::Org(org_id))?;
+        let keys = tx.query_all(
+            "SELECT id, sealed_dek FROM workspaces WHERE org_id = $1 AND sealed_dek IS NOT NULL",
+            &[&org],
+            |r| {
+                let id: Uuid = r
+                    .try_get(0)
+                    .map_err(storage("could not read a workspace id"))?;
+                let sealed: Vec<u8> = r.try_get(1).map_err(storage("could not read a data key"))?;
+                Ok((id, sealed))
+            },
+        )?;
+        for (ws, sealed) in keys {
+            let new = reseal(SealedItem::DataKey {
+                org_id,
+                workspace_id: WorkspaceId::from_uuid(ws)?,
+                sealed: &sealed,
+            })?;
+            tx.execute(
+                "UPDATE workspaces SET sealed_dek = $3 WHERE org_id = $1 AND id = $2",
+                &[&org, &ws, &new],
+            )?;
+            count += 1;
+        }
+        let keys = tx.query_all(
+            "SELECT kid, sealed_secret FROM signing_keys WHERE org_id = $1",
+            &[&org],
+            |r| {
+                let kid: String = r.try_get(0).map_err(storage("could not read a kid"))?;
+                let sealed: Vec<u8> = r
+                    .try_get(1)
+                    .map_err(storage("could not read a signing key"))?;
+                Ok((kid, sealed))
+            },
+        )?;
+        for (kid, sealed) in keys {
+            let new = reseal(SealedItem::SigningKey {
+                org_id,
+                kid: &kid,
+                sealed: &sealed,
+            })?;
+            tx.execute(
+                "UPDATE signing_keys SET sealed_secret = $3 WHERE org_id = $1 AND kid = $2",
+                &[&org, &kid, &new],
+            )?;
+            count += 1;
+        }
+        for sql in ALL_TEMPLATES {
+            let templates = tx.query_all(sql.all_secrets, &[&org], |r| {
+                let id: Uuid = r
+                    .try_get(1)
+                    .map_err(storage("could not read a template id"))?;
+                let stored: String = r
+                    .try_get(2)
+                    .map_err(storage("could not read template secrets"))?;
+                Ok((id, stored))
+            })?;
+            for (id, stored) in templates {
+                let new = reseal(SealedItem::TemplateSecrets {
+                    org_id,
+                    template_id: id,
+                    stored: &stored,
+                })?;
+                let new = String::from_utf8(new)
+                    .map_err(|_| Error::crypto("re-sealed template secrets are not text"))?;
+                SealedSecrets::from_stored(&new)?;
+                tx.execute(sql.set_secrets, &[&org, &id, &new])?;
+                count += 1;
+            }
+        }
+    }
+    tx.set_scope(Scope::None)?;
+    tx.execute(
+        "UPDATE bulkhead_meta SET value = $1 WHERE key = 'master_key_check'",
+        &[&check],
+    )?;
+    Ok(count)
+}
