@@ -23,8 +23,20 @@
 //! transaction-local `bulkhead.workspace_id` (tenant calls) and `bulkhead.org_id`; the
 //! policies compare each row against them, so a query of this crate that forgot its
 //! `workspace_id = $1` still sees only the tenant's rows, and a write of another tenant's
-//! `workspace_id` is refused by the database. See [`schema`](crate#policies) for the policies.
-//! Tenant ids are always bound parameters; SQL text never contains data.
+//! `workspace_id` is refused by the database. Tenant ids are always bound parameters; SQL
+//! text never contains data. The policies:
+//!
+//! - tenant tables ([`TENANT_TABLES`]): `workspace_id = bulkhead.workspace_id`, for select,
+//!   insert, update and delete, as `USING` and `WITH CHECK`;
+//! - `workspaces`: the rows of `bulkhead.org_id`, and only the one of `bulkhead.workspace_id`
+//!   when that is set;
+//! - `organizations`: the row of `bulkhead.org_id`; an operator listing may read every row
+//!   and write none;
+//! - `org_keys`, `signing_keys`, `tags`, templates: the rows of `bulkhead.org_id`; a
+//!   credential lookup reads the one key it names by hash or `kid`, and records the use of
+//!   the one org key it names.
+//!
+//! An unset setting is `''`, which `NULLIF` turns into `NULL`, which matches no row.
 //!
 //! Connections are plain TCP (no TLS): run the database on the same host or a private
 //! network, or put a TLS tunnel in between. Secret fields reach the database sealed; org keys
