@@ -61,6 +61,10 @@ pub(crate) enum Command {
     /// Inspect or delete the organization's workspaces (needs the org key)
     #[command(subcommand)]
     Workspaces(WorkspacesCommand),
+    /// The organization's tamper-evident audit log: list events, verify the chain (needs the
+    /// org key)
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// The organization's template tags: create, list, rename, delete (needs the org key)
     #[command(subcommand)]
     Tags(TagsCommand),
@@ -170,6 +174,42 @@ pub(crate) enum WorkspacesCommand {
         #[arg(long)]
         yes: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// List audit events, oldest first: who did what to which object, and the outcome
+    List(AuditListArgs),
+    /// Verify the organization's whole hash chain; exits with status 1 and names the first
+    /// broken link when an event was changed, deleted or moved
+    Verify,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditListArgs {
+    /// Only events about the workspace of this external id
+    #[arg(long, value_name = "EXTERNAL_ID")]
+    pub(crate) workspace: Option<String>,
+
+    /// Only this action, such as source.create or token.use
+    #[arg(long, value_name = "ACTION")]
+    pub(crate) action: Option<String>,
+
+    /// Only events at or after this UTC time (2026-11-29T05:00:00Z)
+    #[arg(long, value_name = "TIME")]
+    pub(crate) from: Option<String>,
+
+    /// Only events before this UTC time
+    #[arg(long, value_name = "TIME")]
+    pub(crate) until: Option<String>,
+
+    /// Page size, 1 to 100
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub(crate) limit: u32,
+
+    /// Continue after this cursor (printed by the previous page)
+    #[arg(long, value_name = "CURSOR")]
+    pub(crate) after: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -13,6 +13,8 @@ pub(crate) enum CliError {
     Usage(String),
     /// The demo's isolation check did not get the not-found it must get.
     IsolationCheckFailed(String),
+    /// `audit verify` found a broken link.
+    AuditBroken(String),
     /// Reading or writing a file, or the terminal, failed.
     Io {
         /// What was being done.
@@ -43,6 +45,7 @@ impl fmt::Display for CliError {
             Self::Bulkhead(e) => fmt::Display::fmt(e, f),
             Self::Usage(m) => f.write_str(m),
             Self::IsolationCheckFailed(m) => write!(f, "isolation check failed: {m}"),
+            Self::AuditBroken(m) => f.write_str(m),
             Self::Io { what, .. } => f.write_str(what),
             Self::Json(_) => f.write_str("could not write JSON output"),
         }
@@ -54,7 +57,7 @@ impl StdError for CliError {
         match self {
             // Transparent: the engine's message is ours, its causes follow.
             Self::Bulkhead(e) => e.source(),
-            Self::Usage(_) | Self::IsolationCheckFailed(_) => None,
+            Self::Usage(_) | Self::IsolationCheckFailed(_) | Self::AuditBroken(_) => None,
             Self::Io { source, .. } => Some(source),
             Self::Json(e) => Some(e),
         }

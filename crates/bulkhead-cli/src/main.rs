@@ -79,6 +79,7 @@
 //! option, a bad duration) is clap's usage error (status 2).
 
 mod args;
+mod audit;
 mod db;
 mod demo;
 mod duration;
@@ -126,6 +127,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Init => init::run(&ctx),
         Command::Org(command) => org::run(&ctx, command),
         Command::Workspaces(command) => workspaces::run(&ctx, command),
+        Command::Audit(command) => audit::run(&ctx, command),
         Command::Tags(command) => tags::run(&ctx, command),
         Command::Templates(command) => templates::run(&ctx, command),
         Command::Sources(command) => sources::run(&ctx, command),

@@ -1849,3 +1849,83 @@ fn keys_rotate_master_with_a_wrong_key_writes_no_new_file() {
     assert!(err.contains("master key"), "{err}");
     assert!(!PathBuf::from(format!("{}.key.new", db.display())).exists());
 }
+
+// ---- audit ----
+
+#[test]
+fn audit_list_shows_who_did_what_and_verify_passes_on_an_untouched_chain() {
+    let (_dir, db) = initialized();
+    let (_, key) = create_org(&db, &[]);
+    issue(&db, &key, "cust-1", &[]);
+    assert_success(&bulkhead_as(
+        &key,
+        &["--db", arg(&db), "tags", "create", "gold"],
+    ));
+
+    let out = bulkhead_as(&key, &["--db", arg(&db), "audit", "list"]);
+    assert_success(&out);
+    let text = stdout(&out);
+    for expected in [
+        "organization.create",
+        "workspace.create",
+        "tag.create",
+        "org-key:",
+    ] {
+        assert!(text.contains(expected), "no `{expected}` in:\n{text}");
+    }
+    let doc = json(&bulkhead_as(
+        &key,
+        &[
+            "--db",
+            arg(&db),
+            "audit",
+            "list",
+            "--action",
+            "tag.create",
+            "--json",
+        ],
+    ));
+    let events = doc["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["target"], "tag:gold");
+    assert_eq!(events[0]["hash"].as_str().unwrap().len(), 64);
+
+    let out = bulkhead_as(&key, &["--db", arg(&db), "audit", "verify"]);
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("audit chain intact: 3 event(s) verified"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn audit_verify_exits_1_and_names_the_first_broken_link() {
+    let (_dir, db) = initialized();
+    let (org_id, key) = create_org(&db, &[]);
+    for n in 0..3 {
+        assert_success(&bulkhead_as(
+            &key,
+            &["--db", arg(&db), "tags", "create", &format!("t{n}")],
+        ));
+    }
+    let raw = rusqlite::Connection::open(&db).unwrap();
+    let org: uuid::Uuid = org_id.parse().unwrap();
+    raw.execute(
+        "UPDATE audit_log SET target = 'tag:other' WHERE org_id = ?1 AND seq = 3",
+        rusqlite::params![org],
+    )
+    .unwrap();
+    drop(raw);
+
+    let out = bulkhead_as(&key, &["--db", arg(&db), "audit", "verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(message.contains("breaks at event 3"), "{message}");
+    let out = bulkhead_as(&key, &["--db", arg(&db), "audit", "verify", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["intact"], false);
+    assert_eq!(doc["broken_at"], 3);
+    assert_eq!(doc["verified"], 2);
+}

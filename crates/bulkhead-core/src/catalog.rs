@@ -251,9 +251,11 @@ impl OrgScope {
 
     /// Creates the tag `name`; a conflict if the organization has it already.
     pub fn create_tag(&self, name: &Tag) -> Result<TagInfo> {
-        self.inner
-            .store
-            .create_tag(&self.org, name, self.inner.now())
+        self.inner.store.create_tag(
+            &self.audit_as("tag.create", None, format!("tag:{name}")),
+            name,
+            self.inner.now(),
+        )
     }
 
     /// The organization's tags, by name.
@@ -263,7 +265,8 @@ impl OrgScope {
 
     /// Renames a tag everywhere: on templates and in workspaces' selections.
     pub fn rename_tag(&self, from: &Tag, to: &Tag) -> Result<()> {
-        if self.inner.store.rename_tag(&self.org, from, to)? {
+        let ctx = self.audit_as("tag.rename", None, format!("tag:{from}->{to}"));
+        if self.inner.store.rename_tag(&ctx, from, to)? {
             Ok(())
         } else {
             Err(Error::not_found(ObjectKind::Tag, from))
@@ -274,7 +277,8 @@ impl OrgScope {
     /// the name in their selection, where it now matches nothing: deleting a tag never widens
     /// what a workspace sees.
     pub fn delete_tag(&self, name: &Tag) -> Result<()> {
-        if self.inner.store.delete_tag(&self.org, name)? {
+        let ctx = self.audit_as("tag.delete", None, format!("tag:{name}"));
+        if self.inner.store.delete_tag(&ctx, name)? {
             Ok(())
         } else {
             Err(Error::not_found(ObjectKind::Tag, name))
@@ -305,7 +309,12 @@ impl OrgScope {
             created_at: now,
             updated_at: now,
         };
-        self.inner.store.insert_template(&self.org, &row)?;
+        let ctx = self.audit_as(
+            "source_template.create",
+            None,
+            format!("source template:{}", row.id),
+        );
+        self.inner.store.insert_template(&ctx, &row)?;
         source_template(&row)
     }
 
@@ -366,7 +375,12 @@ impl OrgScope {
             updated_at: self.inner.now(),
             ..row
         };
-        if !self.inner.store.replace_template(&self.org, &new_row)? {
+        let ctx = self.audit_as(
+            "source_template.update",
+            None,
+            format!("source template:{id}"),
+        );
+        if !self.inner.store.replace_template(&ctx, &new_row)? {
             return Err(Error::not_found(ObjectKind::SourceTemplate, id));
         }
         source_template(&new_row)
@@ -375,11 +389,15 @@ impl OrgScope {
     /// Deletes a source template. Sources made from it stay.
     pub fn delete_source_template(&self, id: SourceTemplateId) -> Result<()> {
         self.get_source_template(id)?;
-        if self
-            .inner
-            .store
-            .delete_template(&self.org, TemplateKind::Source, *id.as_uuid())?
-        {
+        if self.inner.store.delete_template(
+            &self.audit_as(
+                "source_template.delete",
+                None,
+                format!("source template:{id}"),
+            ),
+            TemplateKind::Source,
+            *id.as_uuid(),
+        )? {
             Ok(())
         } else {
             Err(Error::not_found(ObjectKind::SourceTemplate, id))
@@ -416,7 +434,12 @@ impl OrgScope {
             created_at: now,
             updated_at: now,
         };
-        self.inner.store.insert_template(&self.org, &row)?;
+        let ctx = self.audit_as(
+            "connection_template.create",
+            None,
+            format!("connection template:{}", row.id),
+        );
+        self.inner.store.insert_template(&ctx, &row)?;
         connection_template(&row)
     }
 
@@ -492,7 +515,12 @@ impl OrgScope {
             updated_at: self.inner.now(),
             ..row
         };
-        if !self.inner.store.replace_template(&self.org, &new_row)? {
+        let ctx = self.audit_as(
+            "connection_template.update",
+            None,
+            format!("connection template:{id}"),
+        );
+        if !self.inner.store.replace_template(&ctx, &new_row)? {
             return Err(Error::not_found(ObjectKind::ConnectionTemplate, id));
         }
         connection_template(&new_row)
@@ -501,11 +529,15 @@ impl OrgScope {
     /// Deletes a connection template. Destinations and connections made from it stay.
     pub fn delete_connection_template(&self, id: ConnectionTemplateId) -> Result<()> {
         self.get_connection_template(id)?;
-        if self
-            .inner
-            .store
-            .delete_template(&self.org, TemplateKind::Connection, *id.as_uuid())?
-        {
+        if self.inner.store.delete_template(
+            &self.audit_as(
+                "connection_template.delete",
+                None,
+                format!("connection template:{id}"),
+            ),
+            TemplateKind::Connection,
+            *id.as_uuid(),
+        )? {
             Ok(())
         } else {
             Err(Error::not_found(ObjectKind::ConnectionTemplate, id))
@@ -542,7 +574,8 @@ impl OrgScope {
     /// revoked tokens, in one transaction. Its tokens stop working.
     pub fn delete_workspace(&self, id: WorkspaceId) -> Result<()> {
         self.get_workspace(id)?;
-        if self.inner.store.delete_workspace(&self.org, id)? {
+        let ctx = self.audit_as("workspace.delete", Some(id), format!("workspace:{id}"));
+        if self.inner.store.delete_workspace(&ctx, id)? {
             tracing::info!(target: "bulkhead::workspace", org = %self.org.org_id(), workspace = %id, "workspace deleted");
             Ok(())
         } else {
@@ -704,7 +737,7 @@ impl WorkspaceScope {
             Ok(())
         };
         let made = self.inner.store.insert_source_with_pipelines(
-            &self.tenant,
+            &self.audited("source.create_from_template", ObjectKind::Source, source.id),
             &source,
             &pipelines,
             &check,

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use crate::audit::Actor;
 use crate::error::{Error, ObjectKind, Result, TokenRejection};
 use crate::guard::{Guard, OrgCtx, Tenant};
 use crate::ids::OrgId;
@@ -88,6 +89,19 @@ impl Inner {
             .workspace_data_key(tenant, &make)?
             .ok_or_else(|| Error::not_found(ObjectKind::Workspace, tenant.workspace_id()))?;
         DataKey::from_bytes(&master.open(&sealed, &aad)?)
+    }
+
+    /// Appends a denial to the organization's audit chain: `ctx` carries the refused call's
+    /// draft, which is marked denied for `reason`. A failure to append is logged, never turned
+    /// into the caller's error: the call is refused either way.
+    pub(crate) fn audit_denial(&self, ctx: &OrgCtx, reason: &str) {
+        let Some(draft) = ctx.audit() else {
+            return;
+        };
+        let draft = draft.clone().denied(reason);
+        if let Err(e) = self.store.append_audit(ctx, &draft) {
+            tracing::error!(target: "bulkhead::audit", org = %ctx.org_id(), action = %draft.action, error = %e, "could not audit a denial");
+        }
     }
 
     pub(crate) fn leeway_ms(&self) -> i64 {
@@ -264,9 +278,15 @@ impl Engine {
         let signing = self
             .inner
             .new_signing_key(org.id, org.settings.token_algorithm)?;
+        let ctx = OrgCtx::new(org.id).audited(
+            now,
+            "organization.create",
+            None,
+            format!("organization:{}", org.id),
+        );
         self.inner
             .store
-            .insert_organization(&org, &key_row, &signing)?;
+            .insert_organization(&ctx, &org, &key_row, &signing)?;
         Ok((org, secret))
     }
 
@@ -294,15 +314,23 @@ impl Engine {
             .inner
             .store
             .find_org_key(&hash)?
-            .filter(|row| row.hash == hash && row.is_usable(now))
+            .filter(|row| row.hash == hash)
             .ok_or_else(invalid)?;
+        if !row.is_usable(now) {
+            // The key is known, so is its organization: the refusal goes into its chain.
+            let ctx = OrgCtx::new(row.org_id)
+                .with_actor(Actor::OrgKey(row.prefix.clone()))
+                .audited(now, "org_key.use", None, format!("org_key:{}", row.id));
+            self.inner.audit_denial(&ctx, "revoked or expired org key");
+            return Err(invalid());
+        }
         if row
             .last_used_at
             .is_none_or(|at| now >= at.plus(KEY_TOUCH_INTERVAL))
         {
             self.inner.store.touch_org_key(row.id, now)?;
         }
-        self.org_scope(row.org_id)
+        self.org_scope(row.org_id, Actor::OrgKey(row.prefix))
     }
 
     /// Verifies a scoped token and returns the scope of its one workspace, limited to the
@@ -318,16 +346,32 @@ impl Engine {
     pub fn authenticate(&self, token: &str) -> Result<WorkspaceScope> {
         let claims = self.inner.verify_signature(token)?;
         let org_id = claims.org_id;
+        // The signature verified: the organization is known, so a refusal is audited in its
+        // chain (under the token's id, never the token).
+        let ctx = OrgCtx::new(org_id)
+            .with_actor(Actor::Token(claims.token_id.clone()))
+            .audited(
+                self.inner.now(),
+                "token.use",
+                Some(claims.workspace_id),
+                format!("token:{}", claims.token_id),
+            );
         self.authenticate_verified(claims).inspect_err(|e| {
-            if matches!(
-                e,
-                Error::InvalidToken { .. }
-                    | Error::TokenExpired { .. }
-                    | Error::WorkspaceInactive { .. }
-                    | Error::NotFound { .. }
-            ) {
-                self.inner.meter.record(org_id, Event::InvalidToken);
-            }
+            let reason = match e {
+                Error::InvalidToken { reason, .. } => match reason {
+                    TokenRejection::Revoked => "revoked",
+                    TokenRejection::Audience => "wrong audience",
+                    TokenRejection::Issuer => "wrong issuer",
+                    TokenRejection::NotYetValid => "not yet valid",
+                    _ => "invalid token",
+                },
+                Error::TokenExpired { .. } => "expired",
+                Error::WorkspaceInactive { .. } => "workspace inactive",
+                Error::NotFound { .. } => "workspace not found",
+                _ => return,
+            };
+            self.inner.meter.record(org_id, Event::InvalidToken);
+            self.inner.audit_denial(&ctx, reason);
         })
     }
 
@@ -364,7 +408,7 @@ impl Engine {
         }
         Ok(WorkspaceScope::new(
             Arc::clone(&self.inner),
-            tenant,
+            tenant.with_actor(Actor::Token(claims.token_id.clone())),
             claims.operations,
             Some(claims.token_id),
         ))
@@ -392,14 +436,14 @@ impl Engine {
     /// an organization that lost all of its own. Everything else uses
     /// [`Engine::authenticate_org`].
     pub fn operator_org_scope(&self, org_id: OrgId) -> Result<OrgScope> {
-        self.org_scope(org_id)
+        self.org_scope(org_id, Actor::Operator)
     }
 
-    fn org_scope(&self, org_id: OrgId) -> Result<OrgScope> {
+    fn org_scope(&self, org_id: OrgId, actor: Actor) -> Result<OrgScope> {
         match self.inner.store.get_organization(org_id)? {
             Some(org) if org.id == org_id => Ok(OrgScope::new(
                 Arc::clone(&self.inner),
-                OrgCtx::new(org_id),
+                OrgCtx::new(org_id).with_actor(actor),
                 org,
             )),
             Some(_) => Err(self

@@ -19,16 +19,24 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::audit::{Actor, AuditDraft};
 use crate::error::{Error, ObjectKind};
 use crate::ids::{OrgId, WorkspaceId};
 use crate::model::{Connection, SyncRun, Workspace};
 use crate::store::EndpointRow;
+use crate::time::Timestamp;
 
 /// The workspace a tenant call runs for. Made only by the engine; see the module docs.
+///
+/// It also says who makes the call, and may carry the [`AuditDraft`] of the change the call
+/// makes: a storage adapter appends it to the organization's audit chain in the call's
+/// transaction when the call changes something (see [`crate::audit`]).
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Tenant {
     org_id: OrgId,
     workspace_id: WorkspaceId,
+    actor: Actor,
+    audit: Option<AuditDraft>,
 }
 
 impl Tenant {
@@ -36,12 +44,34 @@ impl Tenant {
         Self {
             org_id,
             workspace_id,
+            actor: Actor::Operator,
+            audit: None,
         }
     }
 
-    /// A second handle on the same tenant, for the engine's own use (a cloned scope).
+    /// The same tenant, acting as `actor`.
+    pub(crate) fn with_actor(mut self, actor: Actor) -> Self {
+        self.actor = actor;
+        self
+    }
+
+    /// A second handle on the same tenant and actor, for the engine's own use (a cloned
+    /// scope); without an audit draft.
     pub(crate) fn duplicate(&self) -> Self {
-        Self::new(self.org_id, self.workspace_id)
+        Self::new(self.org_id, self.workspace_id).with_actor(self.actor.clone())
+    }
+
+    /// A handle for one call that makes the change `action` on `target`, to be audited.
+    pub(crate) fn audited(&self, at: Timestamp, action: &str, target: impl Into<String>) -> Self {
+        let mut tenant = self.duplicate();
+        tenant.audit = Some(AuditDraft::ok(
+            at,
+            &self.actor,
+            action,
+            Some(self.workspace_id),
+            target,
+        ));
+        tenant
     }
 
     /// The organization of the workspace.
@@ -53,26 +83,75 @@ impl Tenant {
     pub fn workspace_id(&self) -> WorkspaceId {
         self.workspace_id
     }
+
+    /// Who makes the call.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// The event to append to the organization's audit chain in the call's transaction, if
+    /// the call changes something.
+    pub fn audit(&self) -> Option<&AuditDraft> {
+        self.audit.as_ref()
+    }
 }
 
-/// The organization an organization-level call runs for. Made only by the engine.
+/// The organization an organization-level call runs for. Made only by the engine. Like
+/// [`Tenant`], it says who makes the call and may carry an audit draft.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct OrgCtx {
     org_id: OrgId,
+    actor: Actor,
+    audit: Option<AuditDraft>,
 }
 
 impl OrgCtx {
     pub(crate) fn new(org_id: OrgId) -> Self {
-        Self { org_id }
+        Self {
+            org_id,
+            actor: Actor::Operator,
+            audit: None,
+        }
+    }
+
+    /// The same organization, acting as `actor`.
+    pub(crate) fn with_actor(mut self, actor: Actor) -> Self {
+        self.actor = actor;
+        self
     }
 
     pub(crate) fn duplicate(&self) -> Self {
-        Self::new(self.org_id)
+        Self::new(self.org_id).with_actor(self.actor.clone())
+    }
+
+    /// A handle for one call that makes the change `action` on `target` (in `workspace`, if
+    /// any), to be audited.
+    pub(crate) fn audited(
+        &self,
+        at: Timestamp,
+        action: &str,
+        workspace: Option<WorkspaceId>,
+        target: impl Into<String>,
+    ) -> Self {
+        let mut org = self.duplicate();
+        org.audit = Some(AuditDraft::ok(at, &self.actor, action, workspace, target));
+        org
     }
 
     /// The organization every read and write of this call is confined to.
     pub fn org_id(&self) -> OrgId {
         self.org_id
+    }
+
+    /// Who makes the call.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// The event to append to the organization's audit chain in the call's transaction, if
+    /// the call changes something.
+    pub fn audit(&self) -> Option<&AuditDraft> {
+        self.audit.as_ref()
     }
 }
 

@@ -14,6 +14,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod audit;
 mod cache;
 mod catalog;
 mod engine;
@@ -39,6 +40,7 @@ pub mod token;
 mod values;
 mod vault;
 
+pub use audit::{Actor, AuditDraft, AuditEvent, AuditFilter, AuditVerification, BrokenLink};
 pub use cache::TokenCache;
 pub use engine::{Engine, EngineConfig};
 pub use error::{Error, ObjectKind, Result, StorageError, TokenRejection};

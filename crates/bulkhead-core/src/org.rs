@@ -109,7 +109,15 @@ impl OrgScope {
                     .is_some_and(|w| w.external_id == *external_id);
                 if !exists {
                     meter.record(org_id, Event::RateLimited);
-                    // Audit event pending the audit log (issue 8, item 1).
+                    self.inner.audit_denial(
+                        &self.org.audited(
+                            self.inner.now(),
+                            "workspace.create",
+                            None,
+                            format!("external_id:{external_id}"),
+                        ),
+                        "rate limited",
+                    );
                     tracing::warn!(target: "bulkhead::workspace", org = %org_id, retry_after_ms = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX), "workspace creation rate limited");
                     return Err(Error::RateLimited { retry_after });
                 }
@@ -153,10 +161,17 @@ impl OrgScope {
             created_at: now,
             updated_at: now,
         };
+        // Audited when it creates (or, with `update`, changes) the workspace.
+        let audited = self.org.audited(
+            now,
+            "workspace.create",
+            Some(candidate.id),
+            format!("external_id:{external_id}"),
+        );
         let (workspace, created) = self
             .inner
             .store
-            .get_or_create_workspace(&self.org, &candidate, update)?;
+            .get_or_create_workspace(&audited, &candidate, update)?;
         let workspace = self.inner.guard.admit_org(&self.org, workspace)?;
         if workspace.external_id != *external_id {
             return Err(self
@@ -202,7 +217,7 @@ impl OrgScope {
         let after = match page.cursor().map(|c| c.position()) {
             None => None,
             Some(Position::ExternalId(ext)) => Some(ext),
-            Some(Position::Created { .. }) => {
+            Some(Position::Created { .. } | Position::Sequence(_)) => {
                 return Err(Error::invalid_input(
                     "cursor",
                     "belongs to another kind of list",
@@ -227,10 +242,13 @@ impl OrgScope {
         // Read through the guard first: an id outside the organization never reaches a write.
         self.get_workspace(id)?;
         let now = self.inner.now();
+        let audited =
+            self.org
+                .audited(now, "workspace.update", Some(id), format!("workspace:{id}"));
         let updated = self
             .inner
             .store
-            .update_workspace(&self.org, id, update, now)?;
+            .update_workspace(&audited, id, update, now)?;
         self.inner
             .guard
             .admit_org_opt(&self.org, updated)?
@@ -244,7 +262,7 @@ impl OrgScope {
         let workspace = self.get_workspace(id)?;
         Ok(WorkspaceScope::new(
             Arc::clone(&self.inner),
-            Tenant::new(self.org.org_id(), workspace.id),
+            Tenant::new(self.org.org_id(), workspace.id).with_actor(self.org.actor().clone()),
             org_operations(),
             None,
         ))
@@ -264,6 +282,18 @@ impl OrgScope {
         Ok(org)
     }
 
+    /// The organization of one call that makes the change `action` on `target`, to be
+    /// audited.
+    pub(crate) fn audit_as(
+        &self,
+        action: &str,
+        workspace: Option<WorkspaceId>,
+        target: impl Into<String>,
+    ) -> OrgCtx {
+        self.org
+            .audited(self.inner.now(), action, workspace, target)
+    }
+
     pub(crate) fn breach(&self, kind: ObjectKind) -> Error {
         self.inner.guard.breach(kind, self.org.org_id(), None)
     }
@@ -273,10 +303,16 @@ impl OrgScope {
     pub fn update_settings(&self, settings: &OrgSettings) -> Result<Organization> {
         settings.validate()?;
         let before = self.reload()?;
+        let audited = self.org.audited(
+            self.inner.now(),
+            "organization.update_settings",
+            None,
+            format!("organization:{}", self.org.org_id()),
+        );
         let org = self
             .inner
             .store
-            .update_org_settings(&self.org, settings)?
+            .update_org_settings(&audited, settings)?
             .ok_or_else(|| Error::not_found(ObjectKind::Organization, self.org.org_id()))?;
         if org.id != self.org.org_id() {
             return Err(self.breach(ObjectKind::Organization));
@@ -293,7 +329,10 @@ impl OrgScope {
         let now = self.inner.now();
         check_key_expiry(now, expires_at)?;
         let (secret, row) = keys::new_org_key(self.org.org_id(), now, expires_at)?;
-        self.inner.store.insert_org_key(&self.org, &row)?;
+        let audited = self
+            .org
+            .audited(now, "org_key.create", None, format!("org_key:{}", row.id));
+        self.inner.store.insert_org_key(&audited, &row)?;
         Ok((row.into(), secret))
     }
 
@@ -317,7 +356,13 @@ impl OrgScope {
         let row = self
             .inner
             .store
-            .revoke_org_key(&self.org, id, now)?
+            .revoke_org_key(
+                &self
+                    .org
+                    .audited(now, "org_key.revoke", None, format!("org_key:{id}")),
+                id,
+                now,
+            )?
             .ok_or_else(|| Error::not_found(ObjectKind::OrgKey, id))?;
         if row.org_id != self.org.org_id() {
             return Err(self.breach(ObjectKind::Organization));
@@ -360,9 +405,15 @@ impl OrgScope {
             .plus(org.settings.max_token_ttl)
             .plus(self.inner.leeway)
             .plus(Duration::from_millis(1));
+        let audited = self.org.audited(
+            now,
+            "signing_key.rotate",
+            None,
+            format!("signing_key:{}", row.kid),
+        );
         self.inner
             .store
-            .rotate_signing_key(&self.org, &row, retire_at, now)?;
+            .rotate_signing_key(&audited, &row, retire_at, now)?;
         self.inner.forget_keys(org.id);
         Ok(SigningKeyInfo::from(&row))
     }
@@ -495,7 +546,9 @@ impl OrgScope {
             return Ok(());
         }
         let workspace = self.get_workspace(claims.workspace_id)?;
-        let tenant = Tenant::new(self.org.org_id(), workspace.id);
+        let tenant = Tenant::new(self.org.org_id(), workspace.id)
+            .with_actor(self.org.actor().clone())
+            .audited(now, "token.revoke", format!("token:{}", claims.token_id));
         self.inner
             .store
             .revoke_token(&tenant, &claims.token_id, accepted_until, now)
@@ -507,10 +560,16 @@ impl OrgScope {
     pub fn revoke_all_tokens(&self, id: WorkspaceId) -> Result<Workspace> {
         self.get_workspace(id)?;
         let now = self.inner.now();
-        let updated = self
-            .inner
-            .store
-            .revoke_workspace_tokens(&self.org, id, now)?;
+        let updated = self.inner.store.revoke_workspace_tokens(
+            &self.org.audited(
+                now,
+                "workspace.revoke_tokens",
+                Some(id),
+                format!("workspace:{id}"),
+            ),
+            id,
+            now,
+        )?;
         self.inner
             .guard
             .admit_org_opt(&self.org, updated)?

@@ -86,10 +86,13 @@ pub enum Position {
     },
     /// Workspaces ordered by external id.
     ExternalId(ExternalId),
+    /// Audit events, in chain order.
+    Sequence(u64),
 }
 
 const TAG_CREATED: u8 = 1;
 const TAG_EXTERNAL_ID: u8 = 2;
+const TAG_SEQUENCE: u8 = 3;
 /// Longer text than any valid cursor (1 + 255 bytes, base64) is refused before decoding.
 const MAX_CURSOR_CHARS: usize = 400;
 
@@ -118,6 +121,10 @@ impl Cursor {
             Position::ExternalId(ext) => {
                 bytes.push(TAG_EXTERNAL_ID);
                 bytes.extend_from_slice(ext.as_str().as_bytes());
+            }
+            Position::Sequence(seq) => {
+                bytes.push(TAG_SEQUENCE);
+                bytes.extend_from_slice(&seq.to_be_bytes());
             }
         }
         URL_SAFE_NO_PAD.encode(bytes)
@@ -152,6 +159,10 @@ impl FromStr for Cursor {
             TAG_EXTERNAL_ID => {
                 let text = std::str::from_utf8(rest).map_err(|_| bad_cursor())?;
                 Position::ExternalId(ExternalId::new(text).map_err(|_| bad_cursor())?)
+            }
+            TAG_SEQUENCE => {
+                let seq: [u8; 8] = rest.try_into().map_err(|_| bad_cursor())?;
+                Position::Sequence(u64::from_be_bytes(seq))
             }
             _ => return Err(bad_cursor()),
         };
@@ -205,6 +216,7 @@ mod tests {
                 id: Uuid::new_v4(),
             }),
             Cursor::new(Position::ExternalId(ExternalId::new("Cust-1 ü").unwrap())),
+            Cursor::new(Position::Sequence(u64::MAX - 3)),
         ];
         for c in cursors {
             assert_eq!(c.to_string().parse::<Cursor>().unwrap(), c);

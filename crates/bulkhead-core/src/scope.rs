@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::engine::Inner;
 use crate::error::{Error, ObjectKind, Result, StorageError};
-use crate::guard::Tenant;
+use crate::guard::{OrgCtx, Tenant};
 use crate::ids::{
     ConnectionId, ConnectionTemplateId, DestinationId, OrgId, SourceId, SourceTemplateId,
     SyncRunId, WorkspaceId,
@@ -116,7 +116,7 @@ fn created_after(page: &Page) -> Result<After> {
     match page.cursor().map(|c| c.position()) {
         None => Ok(None),
         Some(Position::Created { at, id }) => Ok(Some((*at, *id))),
-        Some(Position::ExternalId(_)) => Err(Error::invalid_input(
+        Some(Position::ExternalId(_) | Position::Sequence(_)) => Err(Error::invalid_input(
             "cursor",
             "belongs to another kind of list",
         )),
@@ -165,6 +165,7 @@ impl WorkspaceScope {
             self.inner
                 .meter
                 .record(self.tenant.org_id(), crate::meter::Event::PermissionDenied);
+            self.deny(op.as_str(), "operation not granted by the token");
             Err(Error::PermissionDenied {
                 operation: op.as_str().to_owned(),
                 reason:
@@ -199,6 +200,26 @@ impl WorkspaceScope {
             .ok_or_else(|| Error::not_found(ObjectKind::Workspace, self.tenant.workspace_id()))
     }
 
+    /// Audits the refusal of `action` in this workspace.
+    fn deny(&self, action: &str, reason: &str) {
+        let ws = self.tenant.workspace_id();
+        let ctx = OrgCtx::new(self.tenant.org_id())
+            .with_actor(self.tenant.actor().clone())
+            .audited(
+                self.inner.now(),
+                action,
+                Some(ws),
+                format!("workspace:{ws}"),
+            );
+        self.inner.audit_denial(&ctx, reason);
+    }
+
+    /// The tenant of one call that makes the change `action` on the object `kind`:`id`.
+    pub(crate) fn audited(&self, action: &str, kind: ObjectKind, id: impl fmt::Display) -> Tenant {
+        self.tenant
+            .audited(self.inner.now(), action, format!("{kind}:{id}"))
+    }
+
     /// Fails unless this scope was made by the organization (not from a scoped token).
     pub(crate) fn require_org_access(&self, what: &str) -> Result<()> {
         match self.token_id {
@@ -207,6 +228,7 @@ impl WorkspaceScope {
                 self.inner
                     .meter
                     .record(self.tenant.org_id(), crate::meter::Event::PermissionDenied);
+                self.deny(what, "needs organization access");
                 Err(Error::PermissionDenied {
                 operation: what.to_owned(),
                 reason: "this needs organization access; with a scoped token, create sources from templates".to_owned(),
@@ -235,7 +257,10 @@ impl WorkspaceScope {
             created_at: now,
             updated_at: now,
         };
-        self.inner.store.insert_endpoint(&self.tenant, &row)?;
+        let kind = E::KIND.object_kind();
+        self.inner
+            .store
+            .insert_endpoint(&self.audited(&format!("{kind}.create"), kind, row.id), &row)?;
         E::from_row(row)
     }
 
@@ -289,10 +314,14 @@ impl WorkspaceScope {
             },
         };
         let now = self.inner.now();
-        let row =
-            self.inner
-                .store
-                .update_endpoint(&self.tenant, E::KIND, E::uuid(id), &patch, now)?;
+        let kind = E::KIND.object_kind();
+        let row = self.inner.store.update_endpoint(
+            &self.audited(&format!("{kind}.update"), kind, id),
+            E::KIND,
+            E::uuid(id),
+            &patch,
+            now,
+        )?;
         match self.inner.guard.admit_opt(&self.tenant, row)? {
             Some(row) if row.kind == E::KIND && row.id == E::uuid(id) => E::from_row(row),
             _ => Err(Error::not_found(E::KIND.object_kind(), id)),
@@ -301,11 +330,12 @@ impl WorkspaceScope {
 
     fn delete_endpoint<E: Endpoint>(&self, id: E::Id) -> Result<()> {
         self.get_endpoint::<E>(id)?;
-        if self
-            .inner
-            .store
-            .delete_endpoint(&self.tenant, E::KIND, E::uuid(id))?
-        {
+        let kind = E::KIND.object_kind();
+        if self.inner.store.delete_endpoint(
+            &self.audited(&format!("{kind}.delete"), kind, id),
+            E::KIND,
+            E::uuid(id),
+        )? {
             Ok(())
         } else {
             Err(Error::not_found(E::KIND.object_kind(), id))
@@ -403,7 +433,10 @@ impl WorkspaceScope {
             created_at: now,
             updated_at: now,
         };
-        self.inner.store.insert_connection(&self.tenant, &row)?;
+        self.inner.store.insert_connection(
+            &self.audited("connection.create", ObjectKind::Connection, row.id),
+            &row,
+        )?;
         Ok(row)
     }
 
@@ -447,10 +480,12 @@ impl WorkspaceScope {
         self.require(Operation::UpdateConnections)?;
         self.fetch_connection(id)?;
         let now = self.inner.now();
-        let row = self
-            .inner
-            .store
-            .update_connection(&self.tenant, id, update, now)?;
+        let row = self.inner.store.update_connection(
+            &self.audited("connection.update", ObjectKind::Connection, id),
+            id,
+            update,
+            now,
+        )?;
         self.inner
             .guard
             .admit_opt(&self.tenant, row)?
@@ -462,7 +497,10 @@ impl WorkspaceScope {
     pub fn delete_connection(&self, id: ConnectionId) -> Result<()> {
         self.require(Operation::DeleteConnections)?;
         self.fetch_connection(id)?;
-        if self.inner.store.delete_connection(&self.tenant, id)? {
+        if self.inner.store.delete_connection(
+            &self.audited("connection.delete", ObjectKind::Connection, id),
+            id,
+        )? {
             Ok(())
         } else {
             Err(Error::not_found(ObjectKind::Connection, id))
@@ -491,7 +529,10 @@ impl WorkspaceScope {
             bytes_synced: 0,
             error: None,
         };
-        self.inner.store.insert_sync_run(&self.tenant, &row)?;
+        self.inner.store.insert_sync_run(
+            &self.audited("sync.start", ObjectKind::SyncRun, row.id),
+            &row,
+        )?;
         Ok(row)
     }
 
@@ -533,10 +574,11 @@ impl WorkspaceScope {
         if current.status.is_finished() {
             return Err(already_finished(&current));
         }
-        let row = self
-            .inner
-            .store
-            .finish_sync_run(&self.tenant, id, &finish)?;
+        let row = self.inner.store.finish_sync_run(
+            &self.audited("sync.finish", ObjectKind::SyncRun, id),
+            id,
+            &finish,
+        )?;
         match self.inner.guard.admit_opt(&self.tenant, row)? {
             Some(run) if run.id == id => Ok(run),
             Some(_) => Err(Error::not_found(ObjectKind::SyncRun, id)),

@@ -9,7 +9,10 @@
 //! - a lookup of an id outside the tenant returns `None` (or the not-found error), exactly like
 //!   a missing id;
 //! - each method is one transaction: it either happens whole or not at all;
-//! - references inside a request (a connection's source) are resolved inside the same tenant.
+//! - references inside a request (a connection's source) are resolved inside the same tenant;
+//! - a write whose `OrgCtx` or `Tenant` carries an audit draft ([`OrgCtx::audit`]) appends it
+//!   to the organization's audit chain ([`crate::audit::next_event`]) in its transaction when
+//!   it changes something, and not otherwise; appends of one organization are serialized.
 //!
 //! The engine does not trust the adapter to keep the first rule: it checks every returned row
 //! (see [`crate::guard`]). Organization lookups without a context (`get_organization`,
@@ -22,6 +25,7 @@ use std::fmt;
 
 use uuid::Uuid;
 
+use crate::audit::{AuditDraft, AuditEvent, AuditFilter};
 use crate::error::{ObjectKind, Result};
 use crate::guard::{OrgCtx, Tenant};
 use crate::ids::{ConnectionId, ExternalId, OrgId, OrgKeyId, SyncRunId, WorkspaceId};
@@ -267,9 +271,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// if there is none (a new database), in one transaction.
     fn master_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>>;
 
-    /// Stores a new organization with its first access key and first signing key, together.
+    /// Stores a new organization with its first access key and first signing key, together;
+    /// `ctx` names the new organization and carries its first audit event.
     fn insert_organization(
         &self,
+        ctx: &OrgCtx,
         org: &Organization,
         first_key: &OrgKeyRow,
         signing_key: &SigningKeyRow,
@@ -508,6 +514,19 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// of each connection, and the rows and bytes of all of its runs, read in one transaction
     /// inside the tenant.
     fn workspace_activity(&self, tenant: &Tenant) -> Result<WorkspaceActivity>;
+    /// Appends `draft` to the organization's audit chain on its own (a denial, which changes
+    /// nothing else), and returns it as stored.
+    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent>;
+    /// Up to `limit` of the organization's audit events matching `filter`, in chain order,
+    /// after sequence number `after`.
+    fn list_audit(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>>;
+
     /// Ends the tenant's run `id` if it is still pending or running; `None` otherwise.
     fn finish_sync_run(
         &self,

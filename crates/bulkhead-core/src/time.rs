@@ -56,6 +56,66 @@ impl Serialize for Timestamp {
     }
 }
 
+/// Howard Hinnant's `days_from_civil`: (year, month, day) to days since 1970-01-01.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+impl std::str::FromStr for Timestamp {
+    type Err = crate::Error;
+
+    /// Parses the form [`Timestamp`] displays: RFC 3339 in UTC, `2026-11-29T05:03:22Z` with
+    /// optional milliseconds (`.123`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || {
+            crate::Error::invalid_input(
+                "time",
+                format!("`{s}` is not a UTC time like 2026-11-29T05:03:22Z"),
+            )
+        };
+        let text = s.strip_suffix('Z').ok_or_else(bad)?;
+        let (date, time) = text.split_once('T').ok_or_else(bad)?;
+        let (clock, millis) = match time.split_once('.') {
+            Some((clock, frac)) if frac.len() == 3 => (clock, frac),
+            Some(_) => return Err(bad()),
+            None => (time, "000"),
+        };
+        let number = |part: &str, len: usize| -> Result<i64, crate::Error> {
+            if part.len() != len || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            part.parse().map_err(|_| bad())
+        };
+        let date: Vec<&str> = date.split('-').collect();
+        let clock: Vec<&str> = clock.split(':').collect();
+        let ([y, mo, d], [h, mi, se]) = (date.as_slice(), clock.as_slice()) else {
+            return Err(bad());
+        };
+        let (year, month, day) = (number(y, 4)?, number(mo, 2)?, number(d, 2)?);
+        let (hour, minute, second) = (number(h, 2)?, number(mi, 2)?, number(se, 2)?);
+        if !(1..=12).contains(&month)
+            || !(1..=31).contains(&day)
+            || hour > 23
+            || minute > 59
+            || second > 59
+        {
+            return Err(bad());
+        }
+        let days = days_from_civil(year, month, day);
+        if civil_from_days(days) != (year, month, day) {
+            return Err(bad());
+        }
+        let secs = days * 86_400 + hour * 3600 + minute * 60 + second;
+        Ok(Self(secs * 1000 + number(millis, 3)?))
+    }
+}
+
 /// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
@@ -153,5 +213,40 @@ mod tests {
         assert_eq!(clock.now(), Timestamp::from_unix_millis(5));
         clock.advance(Duration::from_millis(10));
         assert_eq!(clock.now(), Timestamp::from_unix_millis(15));
+    }
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn displayed_times_parse_back() {
+        for ms in [0, 1, 1_795_000_000_123, -86_400_000, 951_782_400_000] {
+            let t = Timestamp::from_unix_millis(ms);
+            assert_eq!(t.to_string().parse::<Timestamp>().unwrap(), t, "{t}");
+        }
+        assert_eq!(
+            "2026-11-29T05:03:22Z"
+                .parse::<Timestamp>()
+                .unwrap()
+                .to_string(),
+            "2026-11-29T05:03:22.000Z"
+        );
+    }
+
+    #[test]
+    fn malformed_times_name_the_field() {
+        for bad in [
+            "",
+            "2026-11-29",
+            "2026-02-30T00:00:00Z",
+            "2026-11-29T25:00:00Z",
+            "2026-11-29T05:03:22+01:00",
+            "2026-11-29T05:03:22.1Z",
+        ] {
+            let err = bad.parse::<Timestamp>().unwrap_err();
+            assert!(err.to_string().starts_with("invalid time"), "{bad}: {err}");
+        }
     }
 }

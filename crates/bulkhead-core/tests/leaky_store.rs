@@ -43,6 +43,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::secrets::SealedSecrets;
 use bulkhead_core::store::{
@@ -166,6 +167,7 @@ struct Tables {
     tags: Vec<(OrgId, TagInfo)>,
     templates: Vec<TemplateRow>,
     data_keys: Vec<DataKeyRow>,
+    audit: Vec<AuditEvent>,
 }
 
 /// An in-memory store that is correct for organizations, credentials, workspace creation and
@@ -285,6 +287,7 @@ impl Store for LeakyStore {
 
     fn insert_organization(
         &self,
+        _ctx: &OrgCtx,
         org: &Organization,
         first_key: &OrgKeyRow,
         signing_key: &SigningKeyRow,
@@ -1184,6 +1187,34 @@ impl Store for LeakyStore {
         r.bytes_synced = finish.bytes_synced;
         r.error.clone_from(&finish.error);
         Ok(Some(r.clone()))
+    }
+
+    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
+        let mut t = self.tables();
+        let last = t
+            .audit
+            .iter()
+            .rfind(|e| e.org_id == org.org_id())
+            .map(|e| (e.seq, e.hash));
+        let event = bulkhead_core::audit::next_event(org.org_id(), last, draft);
+        t.audit.push(event.clone());
+        Ok(event)
+    }
+
+    fn list_audit(
+        &self,
+        org: &OrgCtx,
+        _filter: &AuditFilter,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        let t = self.tables();
+        Ok(t.audit
+            .iter()
+            .filter(|e| e.org_id == org.org_id() && Some(e.seq) > after)
+            .take(limit)
+            .cloned()
+            .collect())
     }
 }
 

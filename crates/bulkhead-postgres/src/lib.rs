@@ -42,6 +42,7 @@
 //! network, or put a TLS tunnel in between. Secret fields reach the database sealed; org keys
 //! only as their SHA-256.
 
+mod audit;
 mod pool;
 mod rows;
 mod schema;
@@ -209,8 +210,7 @@ impl PostgresStore {
                 ));
             }
             let mut owner = owner.connect(NoTls).ctx("could not connect as the owner")?;
-            schema::migrate(&mut owner, &options.schema)?;
-            schema::grant(&mut owner, &options.schema, &role)?;
+            schema::migrate(&mut owner, &options.schema, &role)?;
         }
         let mut client = app
             .connect(NoTls)

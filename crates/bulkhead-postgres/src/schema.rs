@@ -45,7 +45,7 @@ pub const TENANT_TABLES: [&str; 5] = [
 ];
 
 /// The tables whose rows belong to one organization, or to none (Citus reference tables).
-pub const REFERENCE_TABLES: [&str; 9] = [
+pub const REFERENCE_TABLES: [&str; 10] = [
     "bulkhead_migrations",
     "bulkhead_meta",
     "organizations",
@@ -55,6 +55,7 @@ pub const REFERENCE_TABLES: [&str; 9] = [
     "tags",
     "source_templates",
     "connection_templates",
+    "audit_log",
 ];
 
 /// The migrations, in order; `MIGRATIONS[n]` takes the schema to version `n + 1`.
@@ -305,6 +306,31 @@ const MIGRATIONS: &[&str] = &[
     CREATE POLICY lookup_by_kid ON signing_keys FOR SELECT
         USING (kid = NULLIF(current_setting('bulkhead.kid', true), ''));
     "#,
+    // 2: the audit log, one hash chain per organization (see bulkhead_core::audit). Select
+    // and insert only: no policy lets the restricted role change or delete an event.
+    r#"
+    CREATE TABLE audit_log (
+        org_id       uuid   NOT NULL REFERENCES organizations (id),
+        seq          bigint NOT NULL CHECK (seq > 0),
+        at           bigint NOT NULL,
+        actor        text   NOT NULL,
+        action       text   NOT NULL,
+        workspace_id uuid,
+        target       text   NOT NULL,
+        outcome      text   NOT NULL,
+        prev_hash    bytea  NOT NULL,
+        hash         bytea  NOT NULL,
+        PRIMARY KEY (org_id, seq)
+    );
+    CREATE INDEX audit_log_by_workspace ON audit_log (org_id, workspace_id, seq);
+    CREATE INDEX audit_log_by_action ON audit_log (org_id, action, seq);
+    ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE audit_log FORCE ROW LEVEL SECURITY;
+    CREATE POLICY org_select ON audit_log FOR SELECT
+        USING (org_id = NULLIF(current_setting('bulkhead.org_id', true), '')::uuid);
+    CREATE POLICY org_insert ON audit_log FOR INSERT
+        WITH CHECK (org_id = NULLIF(current_setting('bulkhead.org_id', true), '')::uuid);
+    "#,
 ];
 
 /// The schema version this build creates and understands.
@@ -331,9 +357,12 @@ pub(crate) fn check_identifier(field: &'static str, name: &str) -> Result<()> {
 }
 
 /// Brings the schema `schema` up to [`SCHEMA_VERSION`], as the owner on `client`, creating the
-/// schema if it does not exist. Returns the version.
-pub(crate) fn migrate(client: &mut Client, schema: &str) -> Result<i64> {
+/// schema if it does not exist, and grants the restricted role `app` its rights ([`grant`]),
+/// all under the schema's migration lock (concurrent grants on one table can fail with
+/// "tuple concurrently updated"). Returns the version.
+pub(crate) fn migrate(client: &mut Client, schema: &str, app: &str) -> Result<i64> {
     check_identifier("schema", schema)?;
+    check_identifier("restricted role", app)?;
     for index in 0..=MIGRATIONS.len() {
         let mut tx = client.transaction().ctx("could not start a migration")?;
         // One migrating process per schema at a time, whatever the schema's state.
@@ -372,6 +401,8 @@ pub(crate) fn migrate(client: &mut Client, schema: &str) -> Result<i64> {
             return Err(newer(current));
         }
         let Some(sql) = MIGRATIONS.get(index) else {
+            tx.batch_execute(&grants(schema, app))
+                .ctx("could not grant the restricted role its rights")?;
             tx.commit().ctx("could not commit")?;
             return Ok(current);
         };
@@ -401,20 +432,17 @@ fn newer(current: i64) -> bulkhead_core::Error {
     .into()
 }
 
-/// Gives the restricted role `app` what it needs in `schema`, as its owner on `client`: use of
-/// the schema, and select, insert, update and delete on its tables (reading the migrations
-/// only). Nothing else: it cannot create, alter or own anything, so it cannot turn a policy
-/// off.
-pub(crate) fn grant(client: &mut Client, schema: &str, app: &str) -> Result<()> {
-    check_identifier("schema", schema)?;
-    check_identifier("restricted role", app)?;
-    client
-        .batch_execute(&format!(
-            "GRANT USAGE ON SCHEMA {schema} TO {app};
-             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {app};
-             REVOKE INSERT, UPDATE, DELETE ON {schema}.bulkhead_migrations FROM {app};"
-        ))
-        .ctx("could not grant the restricted role its rights")
+/// What the restricted role `app` gets in `schema` (both checked identifiers): use of the
+/// schema, and select, insert, update and delete on its tables (reading the migrations only,
+/// appending to the audit log only). Nothing else: it cannot create, alter or own anything,
+/// so it cannot turn a policy off.
+fn grants(schema: &str, app: &str) -> String {
+    format!(
+        "GRANT USAGE ON SCHEMA {schema} TO {app};
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {app};
+         REVOKE INSERT, UPDATE, DELETE ON {schema}.bulkhead_migrations FROM {app};
+         REVOKE UPDATE, DELETE ON {schema}.audit_log FROM {app};"
+    )
 }
 
 /// The schema version as the restricted role sees it; an error when the schema is missing,

@@ -8,6 +8,7 @@
 //!
 //! [`Pool::run`]: crate::pool::Pool::run
 
+use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::secrets::SealedSecrets;
 use bulkhead_core::store::{
@@ -23,12 +24,12 @@ use bulkhead_core::{
 use std::collections::BTreeSet;
 use uuid::Uuid;
 
-use crate::PostgresStore;
 use crate::pool::{Scope, Tx};
 use crate::rows::{
     self, connection_columns, endpoint_columns, org_columns, org_key_columns, signing_key_columns,
     sql_count, sync_run_columns, template_columns, workspace_columns,
 };
+use crate::{PostgresStore, audit};
 
 /// The statements of one endpoint table (`sources` or `destinations`).
 struct EndpointSql {
@@ -245,6 +246,7 @@ impl Store for PostgresStore {
 
     fn insert_organization(
         &self,
+        ctx: &OrgCtx,
         org: &Organization,
         first_key: &OrgKeyRow,
         signing_key: &SigningKeyRow,
@@ -271,7 +273,8 @@ impl Store for PostgresStore {
                 ],
             )?;
             insert_org_key(tx, first_key)?;
-            insert_signing_key(tx, signing_key)
+            insert_signing_key(tx, signing_key)?;
+            audit::append_if(tx, org.id, ctx.audit())
         })
     }
 
@@ -281,7 +284,7 @@ impl Store for PostgresStore {
         settings: &OrgSettings,
     ) -> Result<Option<Organization>> {
         self.pool.run(Scope::Org(org.org_id()), |tx| {
-            tx.query_first(
+            let updated = tx.query_first(
                 concat!(
                     "UPDATE organizations SET token_algorithm = $2, issuer = $3, audience = $4,",
                     " default_ttl_secs = $5, max_ttl_secs = $6, workspace_creation_burst = $7,",
@@ -299,7 +302,11 @@ impl Store for PostgresStore {
                     &i64::from(settings.workspace_creation_rate),
                 ],
                 rows::organization,
-            )
+            )?;
+            if updated.is_some() {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+            }
+            Ok(updated)
         })
     }
 
@@ -337,8 +344,10 @@ impl Store for PostgresStore {
                 "an org key must belong to the calling organization",
             ));
         }
-        self.pool
-            .run(Scope::Org(org.org_id()), |tx| insert_org_key(tx, row))
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            insert_org_key(tx, row)?;
+            audit::append_if(tx, org.org_id(), org.audit())
+        })
     }
 
     fn list_org_keys(&self, org: &OrgCtx) -> Result<Vec<OrgKeyRow>> {
@@ -362,7 +371,7 @@ impl Store for PostgresStore {
         now: Timestamp,
     ) -> Result<Option<OrgKeyRow>> {
         self.pool.run(Scope::Org(org.org_id()), |tx| {
-            tx.query_first(
+            let revoked = tx.query_first(
                 concat!(
                     "UPDATE org_keys SET revoked_at = COALESCE(revoked_at, $3)",
                     " WHERE org_id = $1 AND id = $2 RETURNING ",
@@ -370,7 +379,11 @@ impl Store for PostgresStore {
                 ),
                 &[org.org_id().as_uuid(), id.as_uuid(), &now.unix_millis()],
                 rows::org_key,
-            )
+            )?;
+            if revoked.is_some() {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+            }
+            Ok(revoked)
         })
     }
 
@@ -421,7 +434,8 @@ impl Store for PostgresStore {
                 "DELETE FROM signing_keys WHERE org_id = $1 AND retire_at <= $2",
                 &[org_id.as_uuid(), &now.unix_millis()],
             )?;
-            insert_signing_key(tx, new)
+            insert_signing_key(tx, new)?;
+            audit::append_if(tx, org_id, org.audit())
         })
     }
 
@@ -505,12 +519,24 @@ impl Store for PostgresStore {
                     rows::workspace,
                 )?
                 .ok_or_else(|| Error::not_found(ObjectKind::Organization, org.org_id()))?;
-            if inserted == 1 || update.is_empty() {
-                return Ok((workspace, inserted == 1));
+            if inserted == 1 {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+                return Ok((workspace, true));
+            }
+            if update.is_empty() || !update.changes(&workspace) {
+                return Ok((workspace, false));
             }
             let updated =
                 apply_workspace_update(tx, org, workspace.id, update, candidate.updated_at)?
                     .ok_or_else(|| Error::not_found(ObjectKind::Workspace, workspace.id))?;
+            if let Some(draft) = org.audit() {
+                let draft = AuditDraft {
+                    action: "workspace.update".to_owned(),
+                    workspace_id: Some(updated.id),
+                    ..draft.clone()
+                };
+                audit::append(tx, org.org_id(), &draft)?;
+            }
             Ok((updated, false))
         })
     }
@@ -596,7 +622,11 @@ impl Store for PostgresStore {
         now: Timestamp,
     ) -> Result<Option<Workspace>> {
         self.pool.run(Scope::Org(org.org_id()), |tx| {
-            apply_workspace_update(tx, org, id, update, now)
+            let updated = apply_workspace_update(tx, org, id, update, now)?;
+            if updated.is_some() {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+            }
+            Ok(updated)
         })
     }
 
@@ -623,6 +653,8 @@ impl Store for PostgresStore {
             ] {
                 tx.execute(sql, &[id.as_uuid()])?;
             }
+            tx.set_scope(Scope::Org(org_id))?;
+            audit::append_if(tx, org_id, org.audit())?;
             Ok(true)
         })
     }
@@ -637,6 +669,7 @@ impl Store for PostgresStore {
             if inserted == 0 {
                 return Err(Error::conflict(format!("tag `{name}` already exists")));
             }
+            audit::append_if(tx, org.org_id(), org.audit())?;
             Ok(TagInfo {
                 name: name.clone(),
                 created_at: now,
@@ -655,8 +688,13 @@ impl Store for PostgresStore {
     }
 
     fn rename_tag(&self, org: &OrgCtx, from: &Tag, to: &Tag) -> Result<bool> {
-        self.pool
-            .run(Scope::Org(org.org_id()), |tx| rename_tag(tx, org, from, to))
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            let renamed = rename_tag(tx, org, from, to)?;
+            if renamed && from != to {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+            }
+            Ok(renamed)
+        })
     }
 
     fn delete_tag(&self, org: &OrgCtx, name: &Tag) -> Result<bool> {
@@ -669,6 +707,7 @@ impl Store for PostgresStore {
                 return Ok(false);
             }
             rewrite_template_tags(tx, org, name, None)?;
+            audit::append_if(tx, org.org_id(), org.audit())?;
             Ok(true)
         })
     }
@@ -694,7 +733,7 @@ impl Store for PostgresStore {
                     &row.updated_at.unix_millis(),
                 ],
             )?;
-            Ok(())
+            audit::append_if(tx, org.org_id(), org.audit())
         })
     }
 
@@ -736,6 +775,9 @@ impl Store for PostgresStore {
                     &row.updated_at.unix_millis(),
                 ],
             )?;
+            if changed > 0 {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+            }
             Ok(changed > 0)
         })
     }
@@ -743,6 +785,9 @@ impl Store for PostgresStore {
     fn delete_template(&self, org: &OrgCtx, kind: TemplateKind, id: Uuid) -> Result<bool> {
         self.pool.run(Scope::Org(org.org_id()), |tx| {
             let deleted = tx.execute(template_sql(kind).delete, &[org.org_id().as_uuid(), &id])?;
+            if deleted > 0 {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+            }
             Ok(deleted > 0)
         })
     }
@@ -763,7 +808,7 @@ impl Store for PostgresStore {
         at: Timestamp,
     ) -> Result<Option<Workspace>> {
         self.pool.run(Scope::Org(org.org_id()), |tx| {
-            tx.query_first(
+            let updated = tx.query_first(
                 concat!(
                     "UPDATE workspaces",
                     " SET tokens_valid_after = GREATEST(COALESCE(tokens_valid_after, $3), $3),",
@@ -772,7 +817,11 @@ impl Store for PostgresStore {
                 ),
                 &[org.org_id().as_uuid(), id.as_uuid(), &at.unix_millis()],
                 rows::workspace,
-            )
+            )?;
+            if updated.is_some() {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+            }
+            Ok(updated)
         })
     }
 
@@ -835,7 +884,7 @@ impl Store for PostgresStore {
                 "DELETE FROM revoked_tokens WHERE workspace_id = $1 AND expires_at < $2",
                 &[ws.as_uuid(), &now.unix_millis()],
             )?;
-            Ok(())
+            audit::append_if(tx, tenant.org_id(), tenant.audit())
         })
     }
 
@@ -931,13 +980,16 @@ impl Store for PostgresStore {
                 made.push((stored, connection));
             }
             check(&made)?;
+            audit::append_if(tx, tenant.org_id(), tenant.audit())?;
             Ok(made)
         })
     }
 
     fn insert_endpoint(&self, tenant: &Tenant, row: &EndpointRow) -> Result<()> {
-        self.pool
-            .run(Scope::tenant(tenant), |tx| insert_endpoint(tx, tenant, row))
+        self.pool.run(Scope::tenant(tenant), |tx| {
+            insert_endpoint(tx, tenant, row)?;
+            audit::append_if(tx, tenant.org_id(), tenant.audit())
+        })
     }
 
     fn get_endpoint(
@@ -985,7 +1037,7 @@ impl Store for PostgresStore {
         now: Timestamp,
     ) -> Result<Option<EndpointRow>> {
         self.pool.run(Scope::tenant(tenant), |tx| {
-            tx.query_first(
+            let updated = tx.query_first(
                 endpoint_sql(kind).update,
                 &[
                     tenant.workspace_id().as_uuid(),
@@ -996,7 +1048,11 @@ impl Store for PostgresStore {
                     &now.unix_millis(),
                 ],
                 |r| rows::endpoint(kind, r),
-            )
+            )?;
+            if updated.is_some() {
+                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
+            }
+            Ok(updated)
         })
     }
 
@@ -1014,13 +1070,17 @@ impl Store for PostgresStore {
                 )));
             }
             let deleted = tx.execute(sql.delete, &[ws.as_uuid(), &id])?;
+            if deleted > 0 {
+                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
+            }
             Ok(deleted > 0)
         })
     }
 
     fn insert_connection(&self, tenant: &Tenant, row: &Connection) -> Result<()> {
         self.pool.run(Scope::tenant(tenant), |tx| {
-            insert_connection(tx, tenant, row)
+            insert_connection(tx, tenant, row)?;
+            audit::append_if(tx, tenant.org_id(), tenant.audit())
         })
     }
 
@@ -1077,7 +1137,7 @@ impl Store for PostgresStore {
         now: Timestamp,
     ) -> Result<Option<Connection>> {
         self.pool.run(Scope::tenant(tenant), |tx| {
-            tx.query_first(
+            let updated = tx.query_first(
                 concat!(
                     "UPDATE connections SET name = COALESCE($3, name),",
                     " status = COALESCE($4, status), schedule = COALESCE($5, schedule),",
@@ -1093,7 +1153,11 @@ impl Store for PostgresStore {
                     &now.unix_millis(),
                 ],
                 rows::connection,
-            )
+            )?;
+            if updated.is_some() {
+                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
+            }
+            Ok(updated)
         })
     }
 
@@ -1108,6 +1172,9 @@ impl Store for PostgresStore {
                 "DELETE FROM connections WHERE workspace_id = $1 AND id = $2",
                 &[ws.as_uuid(), id.as_uuid()],
             )?;
+            if deleted > 0 {
+                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
+            }
             Ok(deleted > 0)
         })
     }
@@ -1140,7 +1207,7 @@ impl Store for PostgresStore {
                     &row.error.as_deref(),
                 ],
             )?;
-            Ok(())
+            audit::append_if(tx, tenant.org_id(), tenant.audit())
         })
     }
 
@@ -1257,7 +1324,7 @@ impl Store for PostgresStore {
         finish: &SyncFinish,
     ) -> Result<Option<SyncRun>> {
         self.pool.run(Scope::tenant(tenant), |tx| {
-            tx.query_first(
+            let finished = tx.query_first(
                 concat!(
                     "UPDATE sync_runs SET status = $3, finished_at = $4, rows_synced = $5,",
                     " bytes_synced = $6, error = $7",
@@ -1275,7 +1342,29 @@ impl Store for PostgresStore {
                     &finish.error.as_deref(),
                 ],
                 rows::sync_run,
-            )
+            )?;
+            if finished.is_some() {
+                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
+            }
+            Ok(finished)
+        })
+    }
+
+    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            audit::append(tx, org.org_id(), draft)
+        })
+    }
+
+    fn list_audit(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        after: Option<u64>,
+        limit_rows: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            audit::list(tx, org.org_id(), filter, after, limit_rows)
         })
     }
 }

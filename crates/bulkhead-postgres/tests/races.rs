@@ -27,12 +27,16 @@ const CHILDREN: usize = 2;
 const REPORT: &str = "bulkhead-race";
 const PATIENCE: Duration = Duration::from_secs(60);
 
-fn engine(schema: &str, key: &str) -> Engine {
-    let mut config = Config::default().with_master_key(MasterKey::from_base64(key, "key").unwrap());
+fn try_engine(schema: &str, key: &str) -> bulkhead::Result<Engine> {
+    let mut config = Config::default().with_master_key(MasterKey::from_base64(key, "key")?);
     config.postgres.schema = schema.to_owned();
     config.postgres.owner_url = Some(support::server().url_for(support::OWNER));
     config.postgres.pool_size = 4;
-    Engine::connect_postgres(&support::server().url_for(support::APP), config).unwrap()
+    Engine::connect_postgres(&support::server().url_for(support::APP), config)
+}
+
+fn engine(schema: &str, key: &str) -> Engine {
+    try_engine(schema, key).unwrap()
 }
 
 fn workspace_count(engine: &Engine, org_id: OrgId) -> usize {
@@ -169,9 +173,11 @@ fn threads_with_an_engine_each_racing_get_or_create_make_one_workspace() {
             let barrier = Arc::clone(&barrier);
             let (schema, key, org_id) = (schema.name.clone(), key.clone(), org.id);
             thread::spawn(move || {
-                let engine = engine(&schema, &key);
-                let scope = engine.operator_org_scope(org_id).unwrap();
+                // Every engine connects (and checks the schema) at once; a failure is reported
+                // after the barrier, so the other threads never wait for a thread that died.
+                let engine = try_engine(&schema, &key);
                 barrier.wait();
+                let scope = engine.unwrap().operator_org_scope(org_id).unwrap();
                 let got = scope
                     .get_or_create_workspace(&"customer-1".parse().unwrap())
                     .unwrap();

@@ -439,20 +439,23 @@ fn roles_that_policies_would_not_hold_are_refused() {
 
 #[test]
 fn a_schema_that_was_never_migrated_says_how_to_migrate_it() {
-    let _ = server();
+    // Not named like the pooled test schemas, which another test may clean up.
+    let name = format!("never_migrated_{}", std::process::id());
     let mut admin = Client::connect(server().admin_url(), postgres::NoTls).unwrap();
     admin
-        .batch_execute("CREATE SCHEMA IF NOT EXISTS bht_never_migrated AUTHORIZATION bulkhead_owner; GRANT USAGE ON SCHEMA bht_never_migrated TO bulkhead_app")
+        .batch_execute(&format!(
+            "CREATE SCHEMA {name} AUTHORIZATION {OWNER}; GRANT USAGE ON SCHEMA {name} TO {APP}"
+        ))
         .unwrap();
     let options = PgOptions {
-        schema: "bht_never_migrated".to_owned(),
+        schema: name.clone(),
         ..PgOptions::default()
     };
     let err = PostgresStore::connect(&server().url_for(APP), &options).unwrap_err();
-    assert!(err.to_string().contains("owner's URL"), "{err}");
     admin
-        .batch_execute("DROP SCHEMA bht_never_migrated CASCADE")
+        .batch_execute(&format!("DROP SCHEMA {name} CASCADE"))
         .unwrap();
+    assert!(err.to_string().contains("owner's URL"), "{err}");
 }
 
 #[test]

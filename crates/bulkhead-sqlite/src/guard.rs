@@ -194,6 +194,15 @@ pub(crate) fn install(conn: &mut Connection, read_only: bool) -> Result<Guard> {
             guarded.table
         ))?;
     }
+    // The audit log is append-only for the store: no statement of this connection changes
+    // or removes an event.
+    conn.execute_batch(
+        "CREATE TEMP TRIGGER bulkhead_audit_no_update BEFORE UPDATE ON main.audit_log
+             BEGIN SELECT RAISE(ABORT, 'bulkhead audit log is append-only'); END;
+         CREATE TEMP TRIGGER bulkhead_audit_no_delete BEFORE DELETE ON main.audit_log
+             BEGIN SELECT RAISE(ABORT, 'bulkhead audit log is append-only'); END;",
+    )
+    .ctx("could not make the audit log append-only")?;
     if read_only {
         // Before the authorizer, which denies every PRAGMA; and after the TEMP objects,
         // which a query-only connection could not create.

@@ -11,6 +11,7 @@
 //! [`Pool::read_tenant`]: crate::pool::Pool::read_tenant
 //! [`Pool::write_tenant`]: crate::pool::Pool::write_tenant
 
+use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
     After, EndpointKind, EndpointPatch, EndpointRow, Pipeline, SealedItem, StatusCount, Store,
@@ -30,7 +31,7 @@ use crate::rows::{
     self, collect, connection_columns, endpoint_columns, first, org_columns, org_key_columns,
     signing_key_columns, sql_count, sync_run_columns, workspace_columns,
 };
-use crate::{Ctx, SqliteStore, catalog};
+use crate::{Ctx, SqliteStore, audit, catalog};
 
 /// The statements of one endpoint table (`sources` or `destinations`).
 struct EndpointSql {
@@ -147,6 +148,7 @@ impl Store for SqliteStore {
 
     fn insert_organization(
         &self,
+        ctx: &OrgCtx,
         org: &Organization,
         first_key: &OrgKeyRow,
         signing_key: &SigningKeyRow,
@@ -173,7 +175,8 @@ impl Store for SqliteStore {
             ])
             .ctx("could not store the organization")?;
             insert_org_key(tx, first_key)?;
-            insert_signing_key(tx, signing_key)
+            insert_signing_key(tx, signing_key)?;
+            audit::append_if(tx, org.id, ctx.audit())
         })
     }
 
@@ -183,7 +186,7 @@ impl Store for SqliteStore {
         settings: &OrgSettings,
     ) -> Result<Option<Organization>> {
         self.pool.write(|tx| {
-            tx.query_first(
+            let updated = tx.query_first(
                 concat!(
                     "UPDATE organizations SET token_algorithm = ?2, issuer = ?3, audience = ?4,",
                     " default_ttl_secs = ?5, max_ttl_secs = ?6, workspace_creation_burst = ?7,",
@@ -201,7 +204,11 @@ impl Store for SqliteStore {
                     settings.workspace_creation_rate,
                 ],
                 rows::organization,
-            )
+            )?;
+            if updated.is_some() {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+            }
+            Ok(updated)
         })
     }
 
@@ -239,7 +246,10 @@ impl Store for SqliteStore {
                 "an org key must belong to the calling organization",
             ));
         }
-        self.pool.write(|tx| insert_org_key(tx, row))
+        self.pool.write(|tx| {
+            insert_org_key(tx, row)?;
+            audit::append_if(tx, org.org_id(), org.audit())
+        })
     }
 
     fn list_org_keys(&self, org: &OrgCtx) -> Result<Vec<OrgKeyRow>> {
@@ -263,7 +273,7 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<Option<OrgKeyRow>> {
         self.pool.write(|tx| {
-            tx.query_first(
+            let revoked = tx.query_first(
                 concat!(
                     "UPDATE org_keys SET revoked_at = COALESCE(revoked_at, ?3)",
                     " WHERE org_id = ?1 AND id = ?2 RETURNING ",
@@ -271,7 +281,11 @@ impl Store for SqliteStore {
                 ),
                 params![org.org_id().as_uuid(), id.as_uuid(), now.unix_millis()],
                 rows::org_key,
-            )
+            )?;
+            if revoked.is_some() {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+            }
+            Ok(revoked)
         })
     }
 
@@ -323,7 +337,8 @@ impl Store for SqliteStore {
                 .ctx("could not prepare a delete")?
                 .execute(params![org_id.as_uuid(), now.unix_millis()])
                 .ctx("could not delete retired signing keys")?;
-            insert_signing_key(tx, new)
+            insert_signing_key(tx, new)?;
+            audit::append_if(tx, org_id, org.audit())
         })
     }
 
@@ -408,12 +423,24 @@ impl Store for SqliteStore {
                 rows::workspace,
             )?
             .ok_or_else(|| Error::not_found(ObjectKind::Organization, org.org_id()))?;
-            if inserted == 1 || update.is_empty() {
-                return Ok((workspace, inserted == 1));
+            if inserted == 1 {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+                return Ok((workspace, true));
+            }
+            if update.is_empty() || !update.changes(&workspace) {
+                return Ok((workspace, false));
             }
             let updated =
                 apply_workspace_update(tx, org, workspace.id, update, candidate.updated_at)?
                     .ok_or_else(|| Error::not_found(ObjectKind::Workspace, workspace.id))?;
+            if let Some(draft) = org.audit() {
+                let draft = bulkhead_core::audit::AuditDraft {
+                    action: "workspace.update".to_owned(),
+                    workspace_id: Some(updated.id),
+                    ..draft.clone()
+                };
+                audit::append(tx, org.org_id(), &draft)?;
+            }
             Ok((updated, false))
         })
     }
@@ -502,17 +529,31 @@ impl Store for SqliteStore {
         update: &WorkspaceUpdate,
         now: Timestamp,
     ) -> Result<Option<Workspace>> {
-        self.pool
-            .write(|tx| apply_workspace_update(tx, org, id, update, now))
+        self.pool.write(|tx| {
+            let updated = apply_workspace_update(tx, org, id, update, now)?;
+            if updated.is_some() {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+            }
+            Ok(updated)
+        })
     }
 
     fn delete_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
-        self.pool.write(|tx| catalog::delete_workspace(tx, org, id))
+        self.pool.write(|tx| {
+            let deleted = catalog::delete_workspace(tx, org, id)?;
+            if deleted {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+            }
+            Ok(deleted)
+        })
     }
 
     fn create_tag(&self, org: &OrgCtx, name: &Tag, now: Timestamp) -> Result<TagInfo> {
-        self.pool
-            .write(|tx| catalog::create_tag(tx, org, name, now))
+        self.pool.write(|tx| {
+            let tag = catalog::create_tag(tx, org, name, now)?;
+            audit::append_if(tx, org.org_id(), org.audit())?;
+            Ok(tag)
+        })
     }
 
     fn list_tags(&self, org: &OrgCtx) -> Result<Vec<TagInfo>> {
@@ -526,15 +567,30 @@ impl Store for SqliteStore {
     }
 
     fn rename_tag(&self, org: &OrgCtx, from: &Tag, to: &Tag) -> Result<bool> {
-        self.pool.write(|tx| catalog::rename_tag(tx, org, from, to))
+        self.pool.write(|tx| {
+            let renamed = catalog::rename_tag(tx, org, from, to)?;
+            if renamed && from != to {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+            }
+            Ok(renamed)
+        })
     }
 
     fn delete_tag(&self, org: &OrgCtx, name: &Tag) -> Result<bool> {
-        self.pool.write(|tx| catalog::delete_tag(tx, org, name))
+        self.pool.write(|tx| {
+            let deleted = catalog::delete_tag(tx, org, name)?;
+            if deleted {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+            }
+            Ok(deleted)
+        })
     }
 
     fn insert_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<()> {
-        self.pool.write(|tx| catalog::insert_template(tx, org, row))
+        self.pool.write(|tx| {
+            catalog::insert_template(tx, org, row)?;
+            audit::append_if(tx, org.org_id(), org.audit())
+        })
     }
 
     fn list_templates(&self, org: &OrgCtx, kind: TemplateKind) -> Result<Vec<TemplateRow>> {
@@ -553,8 +609,13 @@ impl Store for SqliteStore {
     }
 
     fn replace_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<bool> {
-        self.pool
-            .write(|tx| catalog::replace_template(tx, org, row))
+        self.pool.write(|tx| {
+            let replaced = catalog::replace_template(tx, org, row)?;
+            if replaced {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+            }
+            Ok(replaced)
+        })
     }
 
     fn delete_template(&self, org: &OrgCtx, kind: TemplateKind, id: Uuid) -> Result<bool> {
@@ -564,6 +625,9 @@ impl Store for SqliteStore {
                 .ctx("could not prepare a delete")?
                 .execute(params![org.org_id().as_uuid(), id])
                 .ctx("could not delete the template")?;
+            if deleted > 0 {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+            }
             Ok(deleted > 0)
         })
     }
@@ -590,11 +654,16 @@ impl Store for SqliteStore {
                     workspace_columns!()
                 ))
                 .ctx("could not prepare an update")?;
-            first(
+            let updated = first(
                 &mut stmt,
                 params![org.org_id().as_uuid(), id.as_uuid(), at.unix_millis()],
                 rows::workspace,
-            )
+            )?;
+            drop(stmt);
+            if updated.is_some() {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+            }
+            Ok(updated)
         })
     }
 
@@ -647,7 +716,7 @@ impl Store for SqliteStore {
             .ctx("could not prepare a delete")?
             .execute(params![ws.as_uuid(), now.unix_millis()])
             .ctx("could not prune revoked tokens")?;
-            Ok(())
+            audit::append_if(tx, tenant.org_id(), tenant.audit())
         })
     }
 
@@ -666,8 +735,10 @@ impl Store for SqliteStore {
     }
 
     fn insert_endpoint(&self, tenant: &Tenant, row: &EndpointRow) -> Result<()> {
-        self.pool
-            .write_tenant(tenant, |tx| insert_endpoint(tx, tenant, row))
+        self.pool.write_tenant(tenant, |tx| {
+            insert_endpoint(tx, tenant, row)?;
+            audit::append_if(tx, tenant.org_id(), tenant.audit())
+        })
     }
 
     fn workspace_data_key(
@@ -755,6 +826,7 @@ impl Store for SqliteStore {
                 made.push((stored, connection));
             }
             check(&made)?;
+            audit::append_if(tx, tenant.org_id(), tenant.audit())?;
             Ok(made)
         })
     }
@@ -806,7 +878,7 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<Option<EndpointRow>> {
         self.pool.write_tenant(tenant, |tx| {
-            tx.query_first(
+            let updated = tx.query_first(
                 endpoint_sql(kind).update,
                 params![
                     tenant.workspace_id().as_uuid(),
@@ -817,7 +889,11 @@ impl Store for SqliteStore {
                     now.unix_millis(),
                 ],
                 |r| rows::endpoint(kind, r),
-            )
+            )?;
+            if updated.is_some() {
+                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
+            }
+            Ok(updated)
         })
     }
 
@@ -841,13 +917,18 @@ impl Store for SqliteStore {
                 .ctx("could not prepare a delete")?
                 .execute(params![ws.as_uuid(), id])
                 .ctx("could not delete")?;
+            if deleted > 0 {
+                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
+            }
             Ok(deleted > 0)
         })
     }
 
     fn insert_connection(&self, tenant: &Tenant, row: &Connection) -> Result<()> {
-        self.pool
-            .write_tenant(tenant, |tx| insert_connection(tx, tenant, row))
+        self.pool.write_tenant(tenant, |tx| {
+            insert_connection(tx, tenant, row)?;
+            audit::append_if(tx, tenant.org_id(), tenant.audit())
+        })
     }
 
     fn get_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<Option<Connection>> {
@@ -903,7 +984,7 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<Option<Connection>> {
         self.pool.write_tenant(tenant, |tx| {
-            tx.query_first(
+            let updated = tx.query_first(
                 concat!(
                     "UPDATE connections SET name = COALESCE(?3, name),",
                     " status = COALESCE(?4, status), schedule = COALESCE(?5, schedule),",
@@ -919,7 +1000,11 @@ impl Store for SqliteStore {
                     now.unix_millis(),
                 ],
                 rows::connection,
-            )
+            )?;
+            if updated.is_some() {
+                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
+            }
+            Ok(updated)
         })
     }
 
@@ -937,6 +1022,9 @@ impl Store for SqliteStore {
                 .ctx("could not prepare a delete")?
                 .execute(params![ws.as_uuid(), id.as_uuid()])
                 .ctx("could not delete the connection")?;
+            if deleted > 0 {
+                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
+            }
             Ok(deleted > 0)
         })
     }
@@ -969,7 +1057,7 @@ impl Store for SqliteStore {
                 row.error.as_deref(),
             ])
             .ctx("could not store the sync run")?;
-            Ok(())
+            audit::append_if(tx, tenant.org_id(), tenant.audit())
         })
     }
 
@@ -1086,7 +1174,7 @@ impl Store for SqliteStore {
         finish: &SyncFinish,
     ) -> Result<Option<SyncRun>> {
         self.pool.write_tenant(tenant, |tx| {
-            tx.query_first(
+            let finished = tx.query_first(
                 concat!(
                     "UPDATE sync_runs SET status = ?3, finished_at = ?4, rows_synced = ?5,",
                     " bytes_synced = ?6, error = ?7",
@@ -1104,8 +1192,27 @@ impl Store for SqliteStore {
                     finish.error.as_deref(),
                 ],
                 rows::sync_run,
-            )
+            )?;
+            if finished.is_some() {
+                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
+            }
+            Ok(finished)
         })
+    }
+
+    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
+        self.pool.write(|tx| audit::append(tx, org.org_id(), draft))
+    }
+
+    fn list_audit(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        after: Option<u64>,
+        limit_rows: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        self.pool
+            .read(|conn| audit::list(conn, org.org_id(), filter, after, limit_rows))
     }
 }
 

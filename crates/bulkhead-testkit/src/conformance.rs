@@ -51,6 +51,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bulkhead_core::{AuditEvent, AuditFilter, ConnectionId, DestinationId};
 use bulkhead_core::{
     Clock, ConfigSpec, Connection, ConnectionStatus, ConnectionTemplate, ConnectionUpdate,
     ConnectorConfig, ConnectorUpdate, Destination, Engine, EngineConfig, Error, ExternalId,
@@ -61,7 +62,6 @@ use bulkhead_core::{
     TokenRejection, Workspace, WorkspaceFilter, WorkspaceId, WorkspaceScope, WorkspaceStatus,
     WorkspaceUpdate,
 };
-use bulkhead_core::{ConnectionId, DestinationId};
 use uuid::Uuid;
 
 use crate::wrappers::Faults;
@@ -1735,6 +1735,9 @@ macro_rules! conformance_tests {
             union_of_tenant_views_is_everything_stored,
             deleting_a_workspace_deletes_its_rows_and_no_others,
             data_survives_close_and_reopen,
+            every_change_is_audited_in_a_chain_that_verifies,
+            denied_calls_are_audited,
+            audit_events_filter_page_and_hold_no_secret,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {
@@ -2034,4 +2037,313 @@ macro_rules! fault_injection_tests {
             fault_at_any_write_of_rotating_the_master_key_keeps_the_old_key,
         );
     };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The audit log
+// ---------------------------------------------------------------------------------------------
+
+/// Every event of the organization's audit chain, oldest first.
+pub fn all_audit(org: &OrgScope) -> Vec<AuditEvent> {
+    all_pages(100, |p| org.audit_events(&AuditFilter::default(), p)).unwrap()
+}
+
+fn actions(events: &[AuditEvent]) -> Vec<&str> {
+    events.iter().map(|e| e.draft.action.as_str()).collect()
+}
+
+/// A busy organization: every change is in its chain, in order, by who made it, with a
+/// sequence of 1, 2, 3, …; the chain verifies; the other organization's chain holds none of it.
+pub fn every_change_is_audited_in_a_chain_that_verifies(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, key) = new_org(&h, "Acme");
+    let (other, _) = new_org(&h, "Globex");
+    let catalog = install_catalog(&h, &org);
+    let request = ScopedTokenRequest {
+        source_tags: Some(any_of(&["production"])),
+        ..ScopedTokenRequest::new(ext("cust-1"))
+    };
+    let issued = org.scoped_token(&request).unwrap();
+    let customer = h.engine().authenticate(issued.token.expose()).unwrap();
+    customer
+        .create_source_from_template(from_template(&catalog.stripe, "billing"))
+        .unwrap();
+    let ws = org.workspace(issued.workspace_id).unwrap();
+    let (source, destination, connection) = pipeline(&ws, "raw");
+    let run = ws.start_sync(connection.id).unwrap();
+    ws.finish_sync(run.id, SyncOutcome::Succeeded { rows: 3, bytes: 4 })
+        .unwrap();
+    ws.update_connection(
+        connection.id,
+        &ConnectionUpdate {
+            name: Some("renamed".parse().unwrap()),
+            ..ConnectionUpdate::default()
+        },
+    )
+    .unwrap();
+    ws.delete_connection(connection.id).unwrap();
+    ws.delete_source(source.id).unwrap();
+    ws.delete_destination(destination.id).unwrap();
+    org.revoke_all_tokens(issued.workspace_id).unwrap();
+    let (new_key, _) = org.create_key(None).unwrap();
+    org.revoke_key(new_key.id).unwrap();
+    org.rotate_signing_key().unwrap();
+    org.update_workspace(
+        issued.workspace_id,
+        &WorkspaceUpdate {
+            name: Some("Customer One".parse().unwrap()),
+            ..WorkspaceUpdate::default()
+        },
+    )
+    .unwrap();
+
+    let events = all_audit(&org);
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=events.len() as u64).collect::<Vec<_>>());
+    assert!(events.iter().all(|e| e.org_id == org.org_id()));
+    let got = actions(&events);
+    for expected in [
+        "organization.create",
+        "tag.create",
+        "source_template.create",
+        "connection_template.create",
+        "workspace.create",
+        "source.create_from_template",
+        "source.create",
+        "destination.create",
+        "connection.create",
+        "sync.start",
+        "sync.finish",
+        "connection.update",
+        "connection.delete",
+        "source.delete",
+        "destination.delete",
+        "workspace.revoke_tokens",
+        "org_key.create",
+        "org_key.revoke",
+        "signing_key.rotate",
+        "workspace.update",
+    ] {
+        assert!(got.contains(&expected), "no `{expected}` event in {got:?}");
+    }
+    // In the order the calls were made.
+    let position = |action: &str| got.iter().position(|a| *a == action).unwrap();
+    assert!(position("workspace.create") < position("source.create_from_template"));
+    assert!(position("sync.start") < position("sync.finish"));
+    assert!(position("connection.delete") < position("source.delete"));
+    // Who: the customer's token, or the org key (by its public prefix).
+    let from_template = &events[position("source.create_from_template")];
+    assert_eq!(
+        from_template.draft.actor,
+        format!("token:{}", issued.token_id)
+    );
+    assert_eq!(from_template.draft.workspace_id, Some(issued.workspace_id));
+    let raw = &events[position("source.create")];
+    assert_eq!(raw.draft.actor, format!("org-key:{}", key.prefix()));
+    assert_eq!(raw.draft.target, format!("source:{}", source.id));
+    assert!(events.iter().all(|e| e.draft.outcome == "ok"));
+
+    let verified = org.verify_audit().unwrap();
+    assert!(verified.is_intact(), "{verified:?}");
+    assert_eq!(verified.verified, events.len() as u64);
+
+    let theirs = all_audit(&other);
+    assert_eq!(actions(&theirs), ["organization.create"]);
+    assert!(other.verify_audit().unwrap().is_intact());
+}
+
+/// Refused calls are audited as denied, with who tried; a call that fails changes nothing and
+/// writes nothing.
+pub fn denied_calls_are_audited(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, key) = new_org(&h, "Acme");
+    // A token without the operation.
+    let issued = org
+        .scoped_token(&ScopedTokenRequest {
+            operations: Some(bulkhead_core::OperationSet::parse(["sources:read"]).unwrap()),
+            ..ScopedTokenRequest::new(ext("cust-1"))
+        })
+        .unwrap();
+    let scope = h.engine().authenticate(issued.token.expose()).unwrap();
+    assert_denied(scope.list_connections(&Page::first(10)));
+    // A revoked token.
+    org.revoke_token(issued.token.expose()).unwrap();
+    assert_token_rejected(
+        h.engine().authenticate(issued.token.expose()),
+        TokenRejection::Revoked,
+    );
+    // A revoked org key.
+    let (second, second_key) = org.create_key(None).unwrap();
+    org.revoke_key(second.id).unwrap();
+    assert!(h.engine().authenticate_org(second_key.expose()).is_err());
+    // The creation rate limit.
+    org.update_settings(&bulkhead_core::OrgSettings {
+        workspace_creation_burst: 1,
+        workspace_creation_rate: 1,
+        ..org.reload().unwrap().settings
+    })
+    .unwrap();
+    org.get_or_create_workspace(&ext("cust-2")).unwrap();
+    assert!(matches!(
+        org.get_or_create_workspace(&ext("cust-3")),
+        Err(Error::RateLimited { .. })
+    ));
+    // A failing change (a conflict) writes no event.
+    let ws = workspace(&org, "cust-1");
+    let (source, _, _) = pipeline(&ws, "busy");
+    let before = all_audit(&org).len();
+    assert_conflict(ws.delete_source(source.id));
+    assert_eq!(all_audit(&org).len(), before);
+
+    let events = all_audit(&org);
+    let denied: Vec<(&str, &str, &str)> = events
+        .iter()
+        .filter(|e| e.draft.outcome.starts_with("denied"))
+        .map(|e| {
+            (
+                e.draft.action.as_str(),
+                e.draft.actor.as_str(),
+                e.draft.outcome.as_str(),
+            )
+        })
+        .collect();
+    let token = format!("token:{}", issued.token_id);
+    assert!(
+        denied.contains(&(
+            "connections:read",
+            token.as_str(),
+            "denied: operation not granted by the token"
+        )),
+        "{denied:?}"
+    );
+    assert!(
+        denied.contains(&("token.use", token.as_str(), "denied: revoked")),
+        "{denied:?}"
+    );
+    let second_actor = format!("org-key:{}", second_key.prefix());
+    assert!(
+        denied.contains(&(
+            "org_key.use",
+            second_actor.as_str(),
+            "denied: revoked or expired org key"
+        )),
+        "{denied:?}"
+    );
+    let first_actor = format!("org-key:{}", key.prefix());
+    assert!(
+        denied.contains(&(
+            "workspace.create",
+            first_actor.as_str(),
+            "denied: rate limited"
+        )),
+        "{denied:?}"
+    );
+    assert!(org.verify_audit().unwrap().is_intact());
+}
+
+/// Events are listed by workspace, action and time range, in pages; no secret, key or token
+/// ever appears in one.
+pub fn audit_events_filter_page_and_hold_no_secret(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, key) = new_org(&h, "Acme");
+    let catalog = install_catalog(&h, &org);
+    let (first, customer) = token_scope(&h, &org, "cust-1");
+    h.tick();
+    let middle = h.now();
+    let second = org
+        .scoped_token(&ScopedTokenRequest {
+            source_tags: Some(any_of(&["production"])),
+            ..ScopedTokenRequest::new(ext("cust-2"))
+        })
+        .unwrap();
+    let other = h.engine().authenticate(second.token.expose()).unwrap();
+    other
+        .create_source_from_template(from_template(&catalog.stripe, "billing"))
+        .unwrap();
+    let ws = org.workspace(second.workspace_id).unwrap();
+    for n in 0..5 {
+        ws.create_source(raw_source(&format!("s{n}"))).unwrap();
+    }
+    drop(customer);
+
+    let filtered = |filter: AuditFilter| all_pages(2, |p| org.audit_events(&filter, p)).unwrap();
+    let of_second = filtered(AuditFilter {
+        workspace_id: Some(second.workspace_id),
+        ..AuditFilter::default()
+    });
+    assert!(!of_second.is_empty());
+    assert!(
+        of_second
+            .iter()
+            .all(|e| e.draft.workspace_id == Some(second.workspace_id))
+    );
+    let creates = filtered(AuditFilter {
+        action: Some("source.create".to_owned()),
+        ..AuditFilter::default()
+    });
+    assert_eq!(creates.len(), 5);
+    let since = filtered(AuditFilter {
+        from: Some(middle),
+        ..AuditFilter::default()
+    });
+    assert!(since.iter().all(|e| e.draft.at >= middle));
+    assert!(
+        since
+            .iter()
+            .all(|e| e.draft.workspace_id != Some(first.workspace_id))
+    );
+    let before = filtered(AuditFilter {
+        until: Some(middle),
+        ..AuditFilter::default()
+    });
+    assert_eq!(before.len() + since.len(), all_audit(&org).len());
+    assert!(matches!(
+        org.audit_events(
+            &AuditFilter {
+                from: Some(middle),
+                until: Some(Timestamp::from_unix_millis(0)),
+                ..AuditFilter::default()
+            },
+            &Page::first(10)
+        ),
+        Err(Error::InvalidInput { .. })
+    ));
+
+    let secrets = [
+        key.expose().to_owned(),
+        first.token.expose().to_owned(),
+        second.token.expose().to_owned(),
+        "sk_live_billing".to_owned(),
+    ];
+    for event in all_audit(&org) {
+        let text = format!("{event:?}");
+        for secret in &secrets {
+            assert!(!text.contains(secret.as_str()), "a secret in {text}");
+        }
+    }
+}
+
+/// Fills `org`'s audit chain with a busy day of `rounds` customers (workspaces, tokens,
+/// pipelines, syncs, a denial each), using `authenticate` for the customers' tokens. For the
+/// adapters' tamper tests, which then edit the stored events directly.
+pub fn busy_audit_log(
+    org: &OrgScope,
+    rounds: usize,
+    authenticate: &dyn Fn(&str) -> Result<WorkspaceScope>,
+) {
+    for n in 0..rounds {
+        let issued = org
+            .scoped_token(&ScopedTokenRequest {
+                operations: Some(bulkhead_core::OperationSet::parse(["sources:read"]).unwrap()),
+                ..ScopedTokenRequest::new(ext(&format!("busy-{n}")))
+            })
+            .unwrap();
+        let customer = authenticate(issued.token.expose()).unwrap();
+        assert!(customer.list_connections(&Page::first(10)).is_err());
+        let ws = org.workspace(issued.workspace_id).unwrap();
+        let (_, _, connection) = pipeline(&ws, &format!("p{n}"));
+        let run = ws.start_sync(connection.id).unwrap();
+        ws.finish_sync(run.id, SyncOutcome::Succeeded { rows: 1, bytes: 1 })
+            .unwrap();
+    }
 }

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
     After, EndpointKind, EndpointPatch, EndpointRow, Pipeline, SealedItem, StatusCount, SyncFinish,
@@ -151,11 +152,13 @@ impl<S: Store> Store for LeakyStore<S> {
 
     fn insert_organization(
         &self,
+        ctx: &OrgCtx,
         org: &Organization,
         first_key: &OrgKeyRow,
         signing_key: &SigningKeyRow,
     ) -> Result<()> {
-        self.inner.insert_organization(org, first_key, signing_key)
+        self.inner
+            .insert_organization(ctx, org, first_key, signing_key)
     }
 
     fn update_org_settings(
@@ -644,6 +647,20 @@ impl<S: Store> Store for LeakyStore<S> {
         }
         Ok(row)
     }
+
+    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
+        self.inner.append_audit(org, draft)
+    }
+
+    fn list_audit(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        self.inner.list_audit(org, filter, after, limit)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -752,12 +769,14 @@ impl<S: Store> Store for FaultyStore<S> {
 
     fn insert_organization(
         &self,
+        ctx: &OrgCtx,
         org: &Organization,
         first_key: &OrgKeyRow,
         signing_key: &SigningKeyRow,
     ) -> Result<()> {
         self.faults.write()?;
-        self.inner.insert_organization(org, first_key, signing_key)
+        self.inner
+            .insert_organization(ctx, org, first_key, signing_key)
     }
 
     fn update_org_settings(
@@ -1084,5 +1103,20 @@ impl<S: Store> Store for FaultyStore<S> {
     ) -> Result<Option<SyncRun>> {
         self.faults.write()?;
         self.inner.finish_sync_run(tenant, id, finish)
+    }
+
+    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
+        self.faults.write()?;
+        self.inner.append_audit(org, draft)
+    }
+
+    fn list_audit(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        self.inner.list_audit(org, filter, after, limit)
     }
 }

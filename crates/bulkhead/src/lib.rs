@@ -16,19 +16,19 @@ mod config;
 use std::sync::Arc;
 
 pub use bulkhead_core::{
-    Algorithm, Clock, ConfigSpec, Connection, ConnectionId, ConnectionOverview, ConnectionStatus,
-    ConnectionTemplate, ConnectionTemplateId, ConnectionTemplateUpdate, ConnectionUpdate,
-    Connector, ConnectorConfig, ConnectorUpdate, CronExpr, Cursor, Destination, DestinationId,
-    Error, ExternalId, GetOrCreated, IssuedToken, Jwk, Jwks, LastRun, MAX_PAGE_LIMIT, ManualClock,
-    MasterKey, Name, NewConnection, NewConnectionTemplate, NewDestination, NewSource,
-    NewSourceFromTemplate, NewSourceTemplate, ObjectKind, Operation, OperationSet, OrgId, OrgKeyId,
-    OrgKeyInfo, OrgKeySecret, OrgScope, OrgSettings, OrgStats, Organization, Page, Paged, Result,
-    RevealedSecret, SECRET_MASK, Schedule, ScopedClaims, ScopedToken, ScopedTokenRequest,
-    SigningKeyInfo, Source, SourceFromTemplate, SourceId, SourceTemplate, SourceTemplateId,
-    SourceTemplateUpdate, StorageError, SyncOutcome, SyncRun, SyncRunId, SyncStatus, SystemClock,
-    Tag, TagInfo, TagMode, TagSelection, Timestamp, TokenCache, TokenRejection, Workspace,
-    WorkspaceFilter, WorkspaceId, WorkspaceOverview, WorkspaceScope, WorkspaceStats,
-    WorkspaceStatus, WorkspaceUpdate, merge,
+    Actor, Algorithm, AuditEvent, AuditFilter, AuditVerification, BrokenLink, Clock, ConfigSpec,
+    Connection, ConnectionId, ConnectionOverview, ConnectionStatus, ConnectionTemplate,
+    ConnectionTemplateId, ConnectionTemplateUpdate, ConnectionUpdate, Connector, ConnectorConfig,
+    ConnectorUpdate, CronExpr, Cursor, Destination, DestinationId, Error, ExternalId, GetOrCreated,
+    IssuedToken, Jwk, Jwks, LastRun, MAX_PAGE_LIMIT, ManualClock, MasterKey, Name, NewConnection,
+    NewConnectionTemplate, NewDestination, NewSource, NewSourceFromTemplate, NewSourceTemplate,
+    ObjectKind, Operation, OperationSet, OrgId, OrgKeyId, OrgKeyInfo, OrgKeySecret, OrgScope,
+    OrgSettings, OrgStats, Organization, Page, Paged, Result, RevealedSecret, SECRET_MASK,
+    Schedule, ScopedClaims, ScopedToken, ScopedTokenRequest, SigningKeyInfo, Source,
+    SourceFromTemplate, SourceId, SourceTemplate, SourceTemplateId, SourceTemplateUpdate,
+    StorageError, SyncOutcome, SyncRun, SyncRunId, SyncStatus, SystemClock, Tag, TagInfo, TagMode,
+    TagSelection, Timestamp, TokenCache, TokenRejection, Workspace, WorkspaceFilter, WorkspaceId,
+    WorkspaceOverview, WorkspaceScope, WorkspaceStats, WorkspaceStatus, WorkspaceUpdate, merge,
 };
 pub use config::{Config, default_key_file};
 
