@@ -162,15 +162,30 @@ pub(crate) enum WorkspacesCommand {
         /// The customer's external id (exact and case-sensitive)
         external_id: String,
     },
-    /// Delete a workspace and everything in it, irreversibly
+    /// Delete a workspace: its tokens stop working at once, it disappears from every listing,
+    /// and its external id answers "workspace deleted" until it is purged
     ///
-    /// Destroys the workspace's data key first (crypto-shredding: copies of its rows in
-    /// backups can no longer be opened), then its sources, destinations, connections and sync
-    /// history; its tokens stop working. Refused without --yes.
+    /// The data stays (a tombstone) until `workspaces purge` removes it, or at once with
+    /// --purge, which destroys the workspace's data key first (crypto-shredding: copies of
+    /// its rows in backups can no longer be opened), then its sources, destinations,
+    /// connections and sync history, irreversibly. Refused without --yes.
     Delete {
         /// The customer's external id (exact and case-sensitive)
         external_id: String,
-        /// Confirm: destroy the workspace's data key and all its data, irreversibly
+        /// Purge it now as well: destroy its data key and all its data, irreversibly
+        #[arg(long)]
+        purge: bool,
+        /// Confirm the deletion
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Purge every workspace deleted at least --older-than ago: destroys their data keys and
+    /// all their data, irreversibly, and frees their external ids. Refused without --yes.
+    Purge {
+        /// The retention period, such as 30d
+        #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+        older_than: std::time::Duration,
+        /// Confirm: destroy the data of every workspace deleted that long ago
         #[arg(long)]
         yes: bool,
     },

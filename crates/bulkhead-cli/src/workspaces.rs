@@ -26,8 +26,15 @@ struct WorkspacePage {
 #[derive(Serialize)]
 struct Deleted<'a> {
     deleted: bool,
+    purged: bool,
     workspace_id: WorkspaceId,
     external_id: &'a ExternalId,
+}
+
+/// `workspaces purge --json`.
+#[derive(Serialize)]
+struct Purged {
+    purged: u64,
 }
 
 pub(crate) fn run(ctx: &Ctx, command: WorkspacesCommand) -> Result<(), CliError> {
@@ -36,7 +43,12 @@ pub(crate) fn run(ctx: &Ctx, command: WorkspacesCommand) -> Result<(), CliError>
     match command {
         WorkspacesCommand::List(args) => list(&org, args, ctx.json),
         WorkspacesCommand::Show { external_id } => show(&org, &external_id, ctx.json),
-        WorkspacesCommand::Delete { external_id, yes } => delete(&org, &external_id, yes, ctx.json),
+        WorkspacesCommand::Delete {
+            external_id,
+            purge,
+            yes,
+        } => delete(&org, &external_id, purge, yes, ctx.json),
+        WorkspacesCommand::Purge { older_than, yes } => purge(&org, older_than, yes, ctx.json),
     }
 }
 
@@ -119,28 +131,70 @@ fn show(org: &OrgScope, external_id: &str, json: bool) -> Result<(), CliError> {
     output::lines(tree::workspace(&detail, tree::Detail::Full))
 }
 
-fn delete(org: &OrgScope, external_id: &str, yes: bool, json: bool) -> Result<(), CliError> {
+fn delete(
+    org: &OrgScope,
+    external_id: &str,
+    purge: bool,
+    yes: bool,
+    json: bool,
+) -> Result<(), CliError> {
     let external_id: ExternalId = external_id.parse()?;
     let workspace = org.workspace_by_external_id(&external_id)?;
     if !yes {
+        let what = if purge {
+            "deleting and purging it destroys the workspace's data key and all its data \
+             (sources, destinations, connections, sync history), irreversibly"
+        } else {
+            "its tokens stop working at once and its data is destroyed when it is purged"
+        };
         return Err(CliError::usage(format!(
-            "refusing to delete workspace `{}` ({}) without --yes: deleting it destroys the \
-             workspace's data key and all its data (sources, destinations, connections, sync \
-             history), irreversibly, and its tokens stop working",
+            "refusing to delete workspace `{}` ({}) without --yes: {what}",
             workspace.external_id, workspace.id
         )));
     }
     org.delete_workspace(workspace.id)?;
+    if purge {
+        org.purge_workspace(workspace.id)?;
+    }
     if json {
         return output::json(&Deleted {
             deleted: true,
+            purged: purge,
             workspace_id: workspace.id,
             external_id: &workspace.external_id,
         });
     }
-    output::lines([format!(
-        "deleted workspace `{}` ({}): its data key is destroyed, its data is gone and its \
-         tokens stop working",
-        workspace.external_id, workspace.id
-    )])
+    let line = if purge {
+        format!(
+            "deleted and purged workspace `{}` ({}): its data key is destroyed, its data is \
+             gone and its tokens stop working",
+            workspace.external_id, workspace.id
+        )
+    } else {
+        format!(
+            "deleted workspace `{}` ({}): its tokens stop working; its data stays until \
+             `bulkhead workspaces purge --older-than DURATION --yes` removes it",
+            workspace.external_id, workspace.id
+        )
+    };
+    output::lines([line])
+}
+
+fn purge(
+    org: &OrgScope,
+    older_than: std::time::Duration,
+    yes: bool,
+    json: bool,
+) -> Result<(), CliError> {
+    if !yes {
+        return Err(CliError::usage(
+            "refusing to purge without --yes: purging destroys the data keys and all the data \
+             of every workspace deleted that long ago, irreversibly",
+        ));
+    }
+    let purged = org.purge_deleted_workspaces(older_than)?;
+    if json {
+        return output::json(&Purged { purged });
+    }
+    output::lines([format!("purged {purged} deleted workspace(s)")])
 }

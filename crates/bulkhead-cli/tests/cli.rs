@@ -1686,21 +1686,19 @@ fn sources_list_masks_the_secret_and_sources_reveal_shows_it() {
 // ---- deleting a workspace ----
 
 #[test]
-fn workspaces_delete_needs_yes_then_the_external_id_is_not_found() {
+fn workspaces_delete_needs_yes_then_the_external_id_answers_deleted_until_purged() {
     let (dir, db) = initialized();
     let (key, template) = catalog_with_customers(dir.path(), &db);
     assert_success(&create_source(dir.path(), &db, &key, "cust-a", &template));
     let delete = ["--db", arg(&db), "workspaces", "delete", "cust-a"];
+    let show = ["--db", arg(&db), "workspaces", "show", "cust-a"];
 
     let err = assert_error(&bulkhead_as(&key, &delete));
     assert!(
-        err.contains("--yes") && err.contains("data key") && err.contains("irreversibly"),
+        err.contains("--yes") && err.contains("tokens stop working"),
         "{err}"
     );
-    assert_success(&bulkhead_as(
-        &key,
-        &["--db", arg(&db), "workspaces", "show", "cust-a"],
-    ));
+    assert_success(&bulkhead_as(&key, &show));
 
     let output = bulkhead_as(&key, &[&delete[..], &["--yes"]].concat());
     assert_success(&output);
@@ -1709,18 +1707,87 @@ fn workspaces_delete_needs_yes_then_the_external_id_is_not_found() {
         "{}",
         stdout(&output)
     );
-    let err = assert_error(&bulkhead_as(
-        &key,
-        &["--db", arg(&db), "workspaces", "show", "cust-a"],
-    ));
-    assert!(err.contains("not found"), "{err}");
+    let err = assert_error(&bulkhead_as(&key, &show));
+    assert!(err.contains("was deleted"), "{err}");
     let err = assert_error(&bulkhead_as(&key, &[&delete[..], &["--yes"]].concat()));
-    assert!(err.contains("not found"), "{err}");
+    assert!(err.contains("was deleted"), "{err}");
     // The other customer is untouched.
     assert_success(&bulkhead_as(
         &key,
         &["--db", arg(&db), "workspaces", "show", "cust-b"],
     ));
+
+    let purge = [
+        "--db",
+        arg(&db),
+        "workspaces",
+        "purge",
+        "--older-than",
+        "1s",
+    ];
+    let err = assert_error(&bulkhead_as(&key, &purge));
+    assert!(
+        err.contains("--yes") && err.contains("irreversibly"),
+        "{err}"
+    );
+    // Deleted just now: younger than a day, so kept.
+    let doc = json(&bulkhead_as(
+        &key,
+        &[
+            "--db",
+            arg(&db),
+            "workspaces",
+            "purge",
+            "--older-than",
+            "1d",
+            "--yes",
+            "--json",
+        ],
+    ));
+    assert_eq!(doc["purged"], 0);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let output = bulkhead_as(&key, &[&purge[..], &["--yes"]].concat());
+    assert_success(&output);
+    assert!(
+        stdout(&output).contains("purged 1 deleted workspace(s)"),
+        "{}",
+        stdout(&output)
+    );
+    let err = assert_error(&bulkhead_as(&key, &show));
+    assert!(err.contains("not found"), "{err}");
+}
+
+#[test]
+fn workspaces_delete_with_purge_destroys_the_data_at_once() {
+    let (dir, db) = initialized();
+    let (key, template) = catalog_with_customers(dir.path(), &db);
+    assert_success(&create_source(dir.path(), &db, &key, "cust-a", &template));
+    let delete = [
+        "--db",
+        arg(&db),
+        "workspaces",
+        "delete",
+        "cust-a",
+        "--purge",
+    ];
+    let err = assert_error(&bulkhead_as(&key, &delete));
+    assert!(
+        err.contains("data key") && err.contains("irreversibly"),
+        "{err}"
+    );
+    let doc = json(&bulkhead_as(
+        &key,
+        &[&delete[..], &["--yes", "--json"]].concat(),
+    ));
+    assert_eq!(
+        (doc["deleted"].clone(), doc["purged"].clone()),
+        (true.into(), true.into())
+    );
+    let err = assert_error(&bulkhead_as(
+        &key,
+        &["--db", arg(&db), "workspaces", "show", "cust-a"],
+    ));
+    assert!(err.contains("not found"), "{err}");
 }
 
 // ---- rotating the master key ----

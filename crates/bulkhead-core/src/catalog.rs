@@ -568,18 +568,75 @@ impl OrgScope {
         scope.reveal_row(&row)
     }
 
-    /// Deletes the workspace `id` and everything in it: its sealed data key is destroyed
-    /// first (crypto-shredding: any copy of its rows, in a backup or in free pages, is
-    /// unreadable from then on), then its sources, destinations, connections, sync runs and
-    /// revoked tokens, in one transaction. Its tokens stop working.
+    /// Deletes the workspace `id`: it becomes a tombstone at once (invisible, its tokens and
+    /// scopes refused, its external id answering [`Error::WorkspaceDeleted`]) and keeps its
+    /// rows until [`OrgScope::purge_workspace`] or [`OrgScope::purge_deleted_workspaces`]
+    /// removes them.
     pub fn delete_workspace(&self, id: WorkspaceId) -> Result<()> {
         self.get_workspace(id)?;
         let ctx = self.audit_as("workspace.delete", Some(id), format!("workspace:{id}"));
+        let deleted = self
+            .inner
+            .store
+            .tombstone_workspace(&ctx, id, self.inner.now(), None)?;
+        match self.inner.guard.admit_org_opt(&self.org, deleted)? {
+            Some(w) if w.id == id && w.is_deleted() => {
+                tracing::info!(target: "bulkhead::workspace", org = %self.org.org_id(), workspace = %id, "workspace deleted (tombstone)");
+                Ok(())
+            }
+            _ => Err(Error::not_found(ObjectKind::Workspace, id)),
+        }
+    }
+
+    /// Purges the deleted workspace `id`: destroys its data key first (crypto-shredding: any
+    /// copy of its rows, in a backup or in free pages, is unreadable from then on), then its
+    /// sources, destinations, connections, sync runs and revoked tokens, and the tombstone,
+    /// in one transaction; its external id is free again. A live workspace must be deleted
+    /// first (conflict).
+    pub fn purge_workspace(&self, id: WorkspaceId) -> Result<()> {
+        match self.get_any_workspace(id)? {
+            None => return Err(Error::not_found(ObjectKind::Workspace, id)),
+            Some(w) if !w.is_deleted() => {
+                return Err(Error::conflict(format!(
+                    "workspace `{id}` is not deleted; delete it before purging it"
+                )));
+            }
+            Some(_) => {}
+        }
+        let ctx = self.audit_as("workspace.purge", Some(id), format!("workspace:{id}"));
         if self.inner.store.delete_workspace(&ctx, id)? {
-            tracing::info!(target: "bulkhead::workspace", org = %self.org.org_id(), workspace = %id, "workspace deleted");
+            tracing::info!(target: "bulkhead::workspace", org = %self.org.org_id(), workspace = %id, "workspace purged");
             Ok(())
         } else {
             Err(Error::not_found(ObjectKind::Workspace, id))
+        }
+    }
+
+    /// Purges every workspace deleted at least `retention` ago, in one call (each in a
+    /// transaction of its own). Returns how many were purged.
+    pub fn purge_deleted_workspaces(&self, retention: std::time::Duration) -> Result<u64> {
+        let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        let before = crate::Timestamp::from_unix_millis(
+            self.inner.now().unix_millis().saturating_sub(retention_ms),
+        );
+        let mut purged = 0u64;
+        loop {
+            let batch = self
+                .inner
+                .store
+                .list_deleted_workspaces(&self.org, before, 100)?;
+            let count = batch.len();
+            for tombstone in batch {
+                let tombstone = self.inner.guard.admit_org(&self.org, tombstone)?;
+                if tombstone.deleted_at.is_none_or(|at| at > before) {
+                    return Err(self.breach(ObjectKind::Workspace));
+                }
+                self.purge_workspace(tombstone.id)?;
+                purged += 1;
+            }
+            if count < 100 {
+                return Ok(purged);
+            }
         }
     }
 }

@@ -384,6 +384,9 @@ impl Engine {
             .load_token_state(&tenant, &claims.token_id)?
             .ok_or_else(|| Error::not_found(ObjectKind::Workspace, claims.workspace_id))?;
         let workspace = self.inner.guard.admit(&tenant, state.workspace)?;
+        if workspace.is_deleted() {
+            return Err(Error::not_found(ObjectKind::Workspace, claims.workspace_id));
+        }
         check_issuer_audience(&claims, &state.issuer, &state.audience)?;
         if workspace.status != WorkspaceStatus::Active {
             return Err(Error::WorkspaceInactive {

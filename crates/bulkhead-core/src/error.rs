@@ -134,6 +134,15 @@ pub enum Error {
         /// Why it is denied, and what to do instead.
         reason: String,
     },
+    /// The customer's workspace was deleted and is not purged yet: its external id cannot
+    /// start a new workspace until then.
+    #[error(
+        "workspace `{external_id}` was deleted; its external id can be used again once the organization purges it"
+    )]
+    WorkspaceDeleted {
+        /// The customer's external id.
+        external_id: String,
+    },
     /// The workspace is switched off by its organization.
     #[error("workspace `{workspace_id}` is inactive; its organization must reactivate it")]
     WorkspaceInactive {

@@ -224,6 +224,21 @@ pub struct Workspace {
     pub created_at: Timestamp,
     /// When it last changed.
     pub updated_at: Timestamp,
+    /// When it was deleted: a tombstone, invisible and refusing tokens, kept (with its rows)
+    /// until it is purged. `None` for a live workspace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<Timestamp>,
+    /// For a tombstone left by merging this workspace into another: that workspace, which
+    /// its external id now resolves to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<WorkspaceId>,
+}
+
+impl Workspace {
+    /// Whether it was deleted (or merged away) and waits to be purged.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
 }
 
 /// A customer's configured connector: where data comes from.

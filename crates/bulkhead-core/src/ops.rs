@@ -140,6 +140,15 @@ impl OperationSet {
         .collect()
     }
 
+    /// The reading operations only: what an organization keeps in an inactive workspace.
+    pub fn read_only() -> Self {
+        Operation::ALL
+            .iter()
+            .copied()
+            .filter(|op| op.as_str().ends_with(":read"))
+            .collect()
+    }
+
     /// Whether `op` is in the set.
     pub fn contains(self, op: Operation) -> bool {
         self.0 & op.bit() != 0

@@ -160,6 +160,8 @@ impl OrgScope {
             tokens_valid_after: None,
             created_at: now,
             updated_at: now,
+            deleted_at: None,
+            merged_into: None,
         };
         // Audited when it creates (or, with `update`, changes) the workspace.
         let audited = self.org.audited(
@@ -182,29 +184,66 @@ impl OrgScope {
         if created {
             tracing::info!(target: "bulkhead::workspace", org = %self.org.org_id(), workspace = %workspace.id, "workspace created");
         }
+        if workspace.is_deleted() {
+            // A merged customer's external id leads to the workspace it was merged into.
+            let target = self.resolve_tombstone(&workspace)?;
+            let target = if update.changes(&target) {
+                self.update_workspace(target.id, update)?
+            } else {
+                target
+            };
+            return Ok(GetOrCreated {
+                workspace: target,
+                created: false,
+            });
+        }
         Ok(GetOrCreated { workspace, created })
     }
 
-    /// The workspace of the customer `external_id`.
+    /// What a tombstone's external id answers: the workspace it was merged into, or "deleted".
+    fn resolve_tombstone(&self, tombstone: &Workspace) -> Result<Workspace> {
+        match tombstone.merged_into {
+            Some(target) => self.get_workspace(target),
+            None => Err(Error::WorkspaceDeleted {
+                external_id: tombstone.external_id.to_string(),
+            }),
+        }
+    }
+
+    /// The workspace of the customer `external_id`: for a customer merged into another
+    /// workspace, that one; for a deleted one (until purged), [`Error::WorkspaceDeleted`].
     pub fn workspace_by_external_id(&self, external_id: &ExternalId) -> Result<Workspace> {
         let found = self.inner.store.find_workspace(&self.org, external_id)?;
-        self.inner
+        let workspace = self
+            .inner
             .guard
             .admit_org_opt(&self.org, found)?
             .filter(|w| w.external_id == *external_id)
             .ok_or_else(|| Error::ExternalIdNotFound {
                 external_id: external_id.to_string(),
-            })
+            })?;
+        if workspace.is_deleted() {
+            return self.resolve_tombstone(&workspace);
+        }
+        Ok(workspace)
     }
 
-    /// The workspace `id` of this organization; another organization's is not found.
+    /// The live workspace `id` of this organization; another organization's, or a deleted
+    /// one, is not found.
     pub fn get_workspace(&self, id: WorkspaceId) -> Result<Workspace> {
+        self.get_any_workspace(id)?
+            .filter(|w| !w.is_deleted())
+            .ok_or_else(|| Error::not_found(ObjectKind::Workspace, id))
+    }
+
+    /// The workspace `id` of this organization, live or a tombstone, through the guard.
+    pub(crate) fn get_any_workspace(&self, id: WorkspaceId) -> Result<Option<Workspace>> {
         let found = self.inner.store.get_workspace(&self.org, id)?;
-        self.inner
+        Ok(self
+            .inner
             .guard
             .admit_org_opt(&self.org, found)?
-            .filter(|w| w.id == id)
-            .ok_or_else(|| Error::not_found(ObjectKind::Workspace, id))
+            .filter(|w| w.id == id))
     }
 
     /// A page of the organization's workspaces matching `filter`, ordered by external id.
@@ -237,7 +276,9 @@ impl OrgScope {
         }))
     }
 
-    /// Renames the workspace `id` or changes its status.
+    /// Renames the workspace `id` or changes its status. Making it inactive pauses its
+    /// connections (they become inactive) and refuses its tokens and scopes; making it active
+    /// again resumes exactly the connections it paused.
     pub fn update_workspace(&self, id: WorkspaceId, update: &WorkspaceUpdate) -> Result<Workspace> {
         // Read through the guard first: an id outside the organization never reaches a write.
         self.get_workspace(id)?;
@@ -257,15 +298,23 @@ impl OrgScope {
     }
 
     /// A scope confined to the workspace `id` of this organization, with every workspace
-    /// operation.
+    /// operation. For an inactive workspace the scope only reads: every change fails with
+    /// [`Error::WorkspaceInactive`] until the workspace is active again. A deleted workspace
+    /// is not found.
     pub fn workspace(&self, id: WorkspaceId) -> Result<WorkspaceScope> {
         let workspace = self.get_workspace(id)?;
+        let active = workspace.status == WorkspaceStatus::Active;
         Ok(WorkspaceScope::new(
             Arc::clone(&self.inner),
             Tenant::new(self.org.org_id(), workspace.id).with_actor(self.org.actor().clone()),
-            org_operations(),
+            if active {
+                org_operations()
+            } else {
+                OperationSet::read_only()
+            },
             None,
-        ))
+        )
+        .inactive(!active))
     }
 
     /// The organization as stored now (its settings may have changed since this scope was

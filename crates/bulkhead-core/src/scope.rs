@@ -33,6 +33,9 @@ pub struct WorkspaceScope {
     pub(crate) tenant: Tenant,
     operations: OperationSet,
     token_id: Option<String>,
+    /// Made by the organization for an inactive workspace: it reads, and refuses changes with
+    /// "workspace inactive".
+    inactive: bool,
 }
 
 impl Clone for WorkspaceScope {
@@ -42,6 +45,7 @@ impl Clone for WorkspaceScope {
             tenant: self.tenant.duplicate(),
             operations: self.operations,
             token_id: self.token_id.clone(),
+            inactive: self.inactive,
         }
     }
 }
@@ -142,7 +146,14 @@ impl WorkspaceScope {
             tenant,
             operations,
             token_id,
+            inactive: false,
         }
+    }
+
+    /// Marks a scope of an inactive workspace (see [`crate::OrgScope::workspace`]).
+    pub(crate) fn inactive(mut self, inactive: bool) -> Self {
+        self.inactive = inactive;
+        self
     }
 
     /// What this scope may do: a token's `ops`, or every operation for a scope made by the
@@ -161,6 +172,11 @@ impl WorkspaceScope {
     pub(crate) fn require(&self, op: Operation) -> Result<()> {
         if self.operations.contains(op) {
             Ok(())
+        } else if self.inactive {
+            self.deny(op.as_str(), "workspace inactive");
+            Err(Error::WorkspaceInactive {
+                workspace_id: self.tenant.workspace_id(),
+            })
         } else {
             self.inner
                 .meter
@@ -197,6 +213,7 @@ impl WorkspaceScope {
         self.inner
             .guard
             .admit_opt(&self.tenant, row)?
+            .filter(|w| !w.is_deleted())
             .ok_or_else(|| Error::not_found(ObjectKind::Workspace, self.tenant.workspace_id()))
     }
 

@@ -325,7 +325,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Returns the organization's workspace with `candidate.external_id`, inserting
     /// `candidate` first if there is none, and applying `update` to an existing one, in one
     /// transaction; `true` when it was inserted. Concurrent callers with one external id get
-    /// one workspace.
+    /// one workspace. An existing tombstone is returned as it is, never updated.
     fn get_or_create_workspace(
         &self,
         org: &OrgCtx,
@@ -336,8 +336,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn get_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<Option<Workspace>>;
     /// The organization's workspace with this external id (exact match).
     fn find_workspace(&self, org: &OrgCtx, external_id: &ExternalId) -> Result<Option<Workspace>>;
-    /// Up to `limit` of the organization's workspaces matching `filter`, ordered by external
-    /// id, after `after`.
+    /// Up to `limit` of the organization's live workspaces (no tombstones) matching `filter`,
+    /// ordered by external id, after `after`.
     fn list_workspaces(
         &self,
         org: &OrgCtx,
@@ -345,10 +345,13 @@ pub trait Store: Send + Sync + fmt::Debug {
         after: Option<&ExternalId>,
         limit: usize,
     ) -> Result<Vec<Workspace>>;
-    /// The organization's workspaces counted by status, one row per status that occurs, each
-    /// with the `org_id` of the rows it counts.
+    /// The organization's live workspaces (no tombstones) counted by status, one row per
+    /// status that occurs, each with the `org_id` of the rows it counts.
     fn count_workspaces(&self, org: &OrgCtx) -> Result<Vec<StatusCount>>;
-    /// Applies `update` to the organization's workspace `id`; `None` if there is none.
+    /// Applies `update` to the organization's live workspace `id`; `None` if there is none
+    /// (or it is a tombstone). A status change pauses or resumes its connections in the same
+    /// transaction: making it inactive makes its active connections inactive and remembers
+    /// them; making it active again makes exactly those active again.
     fn update_workspace(
         &self,
         org: &OrgCtx,
@@ -357,9 +360,27 @@ pub trait Store: Send + Sync + fmt::Debug {
         now: Timestamp,
     ) -> Result<Option<Workspace>>;
 
-    /// Deletes the organization's workspace `id` and everything in it, in one transaction
-    /// that destroys its sealed data key first; `false` if there is none.
+    /// Purges the organization's workspace `id`: deletes it and everything in it, in one
+    /// transaction that destroys its sealed data key first; `false` if there is none.
     fn delete_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool>;
+    /// Makes the organization's live workspace `id` a tombstone deleted at `at` (merged into
+    /// `merged_into`, if given); its rows stay until it is purged. `None` if there is no live
+    /// workspace `id`.
+    fn tombstone_workspace(
+        &self,
+        org: &OrgCtx,
+        id: WorkspaceId,
+        at: Timestamp,
+        merged_into: Option<WorkspaceId>,
+    ) -> Result<Option<Workspace>>;
+    /// Up to `limit` of the organization's tombstones deleted at or before `before`, oldest
+    /// first.
+    fn list_deleted_workspaces(
+        &self,
+        org: &OrgCtx,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Workspace>>;
 
     /// Creates the organization's tag `name`; a conflict if it exists.
     fn create_tag(&self, org: &OrgCtx, name: &Tag, now: Timestamp) -> Result<TagInfo>;

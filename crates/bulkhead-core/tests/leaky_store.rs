@@ -504,7 +504,7 @@ impl Store for LeakyStore {
             .tables()
             .workspaces
             .iter()
-            .filter(|w| self.org_sees(org, w))
+            .filter(|w| self.org_sees(org, w) && !w.is_deleted())
             .filter(|w| {
                 filter
                     .external_id_prefix
@@ -599,6 +599,41 @@ impl Store for LeakyStore {
         t.revoked_tokens.retain(|r| r.workspace_id != id);
         t.workspaces.retain(|w| w.id != id);
         Ok(true)
+    }
+
+    fn tombstone_workspace(
+        &self,
+        org: &OrgCtx,
+        id: WorkspaceId,
+        at: Timestamp,
+        merged_into: Option<WorkspaceId>,
+    ) -> Result<Option<Workspace>> {
+        let leak = self.leak;
+        let mut t = self.tables();
+        let Some(w) = t.workspaces.iter_mut().find(|w| {
+            w.id == id && !w.is_deleted() && (leak.org_rows() || w.org_id == org.org_id())
+        }) else {
+            return Ok(None);
+        };
+        w.deleted_at = Some(at);
+        w.merged_into = merged_into;
+        Ok(Some(w.clone()))
+    }
+
+    fn list_deleted_workspaces(
+        &self,
+        org: &OrgCtx,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Workspace>> {
+        Ok(self
+            .tables()
+            .workspaces
+            .iter()
+            .filter(|w| self.org_sees(org, w) && w.deleted_at.is_some_and(|at| at <= before))
+            .take(limit)
+            .cloned()
+            .collect())
     }
 
     fn create_tag(&self, org: &OrgCtx, name: &Tag, now: Timestamp) -> Result<TagInfo> {

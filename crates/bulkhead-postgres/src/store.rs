@@ -19,7 +19,7 @@ use bulkhead_core::{
     Connection, ConnectionId, ConnectionUpdate, DestinationId, Error, ExternalId, ObjectKind,
     OrgCtx, OrgId, OrgKeyId, OrgSettings, Organization, Result, StorageError, SyncRun, SyncRunId,
     Tag, TagInfo, TagSelection, Tenant, Timestamp, Workspace, WorkspaceFilter, WorkspaceId,
-    WorkspaceUpdate,
+    WorkspaceStatus, WorkspaceUpdate,
 };
 use std::collections::BTreeSet;
 use uuid::Uuid;
@@ -477,9 +477,9 @@ impl Store for PostgresStore {
         update: &WorkspaceUpdate,
     ) -> Result<(Workspace, bool)> {
         // Most calls are for customers that already exist with the same tag selection:
-        // answer those with one read.
+        // answer those with one read. A tombstone is returned as it is.
         if let Some(existing) = self.find_workspace(org, &candidate.external_id)?
-            && !update.changes(&existing)
+            && (existing.is_deleted() || !update.changes(&existing))
         {
             return Ok((existing, false));
         }
@@ -490,7 +490,7 @@ impl Store for PostgresStore {
                 concat!(
                     "INSERT INTO workspaces (",
                     workspace_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                     " ON CONFLICT (org_id, external_id) DO NOTHING"
                 ),
                 &[
@@ -506,6 +506,8 @@ impl Store for PostgresStore {
                     &candidate.connection_tags.tags_json(),
                     &candidate.connection_tags.mode.as_str(),
                     &millis(candidate.tokens_valid_after),
+                    &millis(candidate.deleted_at),
+                    &candidate.merged_into.map(|w| *w.as_uuid()),
                 ],
             )?;
             let workspace = tx
@@ -523,7 +525,7 @@ impl Store for PostgresStore {
                 audit::append_if(tx, org.org_id(), org.audit())?;
                 return Ok((workspace, true));
             }
-            if update.is_empty() || !update.changes(&workspace) {
+            if workspace.is_deleted() || update.is_empty() || !update.changes(&workspace) {
                 return Ok((workspace, false));
             }
             let updated =
@@ -581,7 +583,7 @@ impl Store for PostgresStore {
                 concat!(
                     "SELECT ",
                     workspace_columns!(),
-                    " FROM workspaces WHERE org_id = $1",
+                    " FROM workspaces WHERE org_id = $1 AND deleted_at IS NULL",
                     " AND ($2::text IS NULL OR external_id > $2::text)",
                     " AND ($3::text IS NULL OR status = $3::text)",
                     " AND ($4::text IS NULL OR starts_with(external_id, $4::text))",
@@ -605,7 +607,8 @@ impl Store for PostgresStore {
         self.pool.run(Scope::Org(org.org_id()), |tx| {
             tx.query_all(
                 concat!(
-                    "SELECT org_id, status, count(*) FROM workspaces WHERE org_id = $1",
+                    "SELECT org_id, status, count(*) FROM workspaces",
+                    " WHERE org_id = $1 AND deleted_at IS NULL",
                     " GROUP BY org_id, status ORDER BY status"
                 ),
                 &[org.org_id().as_uuid()],
@@ -621,10 +624,29 @@ impl Store for PostgresStore {
         update: &WorkspaceUpdate,
         now: Timestamp,
     ) -> Result<Option<Workspace>> {
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        let org_id = org.org_id();
+        self.pool.run(Scope::Org(org_id), |tx| {
             let updated = apply_workspace_update(tx, org, id, update, now)?;
             if updated.is_some() {
-                audit::append_if(tx, org.org_id(), org.audit())?;
+                // A status change pauses or resumes its connections, inside the workspace;
+                // resuming brings back only the ones it paused.
+                let connections = match update.status {
+                    Some(WorkspaceStatus::Inactive) => Some(concat!(
+                        "UPDATE connections SET status = 'inactive', paused_by_workspace = true",
+                        " WHERE workspace_id = $1 AND status = 'active'"
+                    )),
+                    Some(WorkspaceStatus::Active) => Some(concat!(
+                        "UPDATE connections SET status = 'active', paused_by_workspace = false",
+                        " WHERE workspace_id = $1 AND paused_by_workspace"
+                    )),
+                    None => None,
+                };
+                if let Some(sql) = connections {
+                    tx.set_scope(Scope::Workspace(org_id, id))?;
+                    tx.execute(sql, &[id.as_uuid()])?;
+                    tx.set_scope(Scope::Org(org_id))?;
+                }
+                audit::append_if(tx, org_id, org.audit())?;
             }
             Ok(updated)
         })
@@ -656,6 +678,61 @@ impl Store for PostgresStore {
             tx.set_scope(Scope::Org(org_id))?;
             audit::append_if(tx, org_id, org.audit())?;
             Ok(true)
+        })
+    }
+
+    fn tombstone_workspace(
+        &self,
+        org: &OrgCtx,
+        id: WorkspaceId,
+        at: Timestamp,
+        merged_into: Option<WorkspaceId>,
+    ) -> Result<Option<Workspace>> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            // Only a live workspace becomes a tombstone; its rows stay until the purge.
+            let deleted = tx.query_first(
+                concat!(
+                    "UPDATE workspaces SET deleted_at = $3, merged_into = $4, updated_at = $3",
+                    " WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING ",
+                    workspace_columns!()
+                ),
+                &[
+                    org.org_id().as_uuid(),
+                    id.as_uuid(),
+                    &at.unix_millis(),
+                    &merged_into.map(|w| *w.as_uuid()),
+                ],
+                rows::workspace,
+            )?;
+            if deleted.is_some() {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+            }
+            Ok(deleted)
+        })
+    }
+
+    fn list_deleted_workspaces(
+        &self,
+        org: &OrgCtx,
+        before: Timestamp,
+        limit_rows: usize,
+    ) -> Result<Vec<Workspace>> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            tx.query_all(
+                concat!(
+                    "SELECT ",
+                    workspace_columns!(),
+                    " FROM workspaces WHERE org_id = $1",
+                    " AND deleted_at IS NOT NULL AND deleted_at <= $2",
+                    " ORDER BY deleted_at, id LIMIT $3"
+                ),
+                &[
+                    org.org_id().as_uuid(),
+                    &before.unix_millis(),
+                    &limit(limit_rows),
+                ],
+                rows::workspace,
+            )
         })
     }
 
@@ -1415,7 +1492,8 @@ fn insert_signing_key(tx: &mut Tx<'_>, row: &SigningKeyRow) -> Result<()> {
     Ok(())
 }
 
-/// Applies `update` to the organization's workspace `id` inside the caller's transaction.
+/// Applies `update` to the organization's live workspace `id` inside the caller's
+/// transaction.
 fn apply_workspace_update(
     tx: &mut Tx<'_>,
     org: &OrgCtx,
@@ -1432,7 +1510,8 @@ fn apply_workspace_update(
             " connection_tags = COALESCE($7, connection_tags),",
             " connection_tags_mode = COALESCE($8, connection_tags_mode),",
             " updated_at = $9",
-            " WHERE org_id = $1 AND id = $2 RETURNING ",
+            // A tombstone is never updated.
+            " WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING ",
             workspace_columns!()
         ),
         &[

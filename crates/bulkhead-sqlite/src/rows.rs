@@ -144,7 +144,7 @@ pub(crate) fn organization(row: &Row<'_>) -> Result<Organization> {
 /// Columns of `workspaces`, in the order [`workspace`] reads them.
 macro_rules! workspace_columns {
     () => {
-        "id, org_id, external_id, name, status, created_at, updated_at, source_tags, source_tags_mode, connection_tags, connection_tags_mode, tokens_valid_after"
+        "id, org_id, external_id, name, status, created_at, updated_at, source_tags, source_tags_mode, connection_tags, connection_tags_mode, tokens_valid_after, deleted_at, merged_into"
     };
 }
 pub(crate) use workspace_columns;
@@ -163,6 +163,11 @@ pub(crate) fn workspace(row: &Row<'_>) -> Result<Workspace> {
         connection_tags: tags(row, 9, 10)?,
         tokens_valid_after: col::<Option<i64>>(row, 11, "tokens_valid_after")?
             .map(Timestamp::from_unix_millis),
+        deleted_at: opt_time(row, 12, "deleted_at")?,
+        merged_into: col::<Option<Uuid>>(row, 13, "merged_into")?
+            .map(WorkspaceId::from_uuid)
+            .transpose()
+            .map_err(|e| corrupt("merged_into", e))?,
     })
 }
 
@@ -170,9 +175,9 @@ pub(crate) fn workspace(row: &Row<'_>) -> Result<Workspace> {
 pub(crate) fn token_state(row: &Row<'_>) -> Result<TokenState> {
     Ok(TokenState {
         workspace: workspace(row)?,
-        issuer: col(row, 12, "issuer")?,
-        audience: col(row, 13, "audience")?,
-        revoked: col(row, 14, "revoked")?,
+        issuer: col(row, 14, "issuer")?,
+        audience: col(row, 15, "audience")?,
+        revoked: col(row, 16, "revoked")?,
     })
 }
 

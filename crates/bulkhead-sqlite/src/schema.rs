@@ -233,6 +233,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_log_by_workspace ON audit_log (org_id, workspace_id, seq);
     CREATE INDEX audit_log_by_action ON audit_log (org_id, action, seq);
     ",
+    // 6: workspace lifecycle: tombstones (deleted, or merged into another workspace) and the
+    // connections an inactive workspace paused.
+    "
+    ALTER TABLE workspaces ADD COLUMN deleted_at INTEGER;
+    ALTER TABLE workspaces ADD COLUMN merged_into BLOB;
+    ALTER TABLE connections ADD COLUMN paused_by_workspace INTEGER NOT NULL DEFAULT 0
+        CHECK (paused_by_workspace IN (0, 1));
+    CREATE INDEX workspaces_deleted ON workspaces (org_id, deleted_at)
+        WHERE deleted_at IS NOT NULL;
+    ",
 ];
 
 /// The schema version this build creates and understands.

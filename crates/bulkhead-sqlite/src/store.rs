@@ -21,7 +21,7 @@ use bulkhead_core::{
     Connection, ConnectionId, ConnectionUpdate, DestinationId, Error, ExternalId, ObjectKind,
     OrgCtx, OrgId, OrgKeyId, OrgSettings, Organization, Result, StorageError, SyncRun, SyncRunId,
     Tag, TagInfo, TagSelection, Tenant, Timestamp, Workspace, WorkspaceFilter, WorkspaceId,
-    WorkspaceUpdate,
+    WorkspaceStatus, WorkspaceUpdate,
 };
 use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
@@ -382,7 +382,7 @@ impl Store for SqliteStore {
         // Most calls are for customers that already exist with the same tag selection:
         // answer those from a reader without taking the write lock.
         if let Some(existing) = self.find_workspace(org, &candidate.external_id)?
-            && !update.changes(&existing)
+            && (existing.is_deleted() || !update.changes(&existing))
         {
             return Ok((existing, false));
         }
@@ -391,7 +391,7 @@ impl Store for SqliteStore {
                 .prepare_cached(concat!(
                     "INSERT INTO workspaces (",
                     workspace_columns!(),
-                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                     " ON CONFLICT (org_id, external_id) DO NOTHING"
                 ))
                 .ctx("could not prepare an insert")?
@@ -408,6 +408,8 @@ impl Store for SqliteStore {
                     candidate.connection_tags.tags_json(),
                     candidate.connection_tags.mode.as_str(),
                     candidate.tokens_valid_after.map(Timestamp::unix_millis),
+                    candidate.deleted_at.map(Timestamp::unix_millis),
+                    candidate.merged_into.map(|w| *w.as_uuid()),
                 ])
                 .ctx("could not store the workspace")?;
             let mut stmt = tx
@@ -427,7 +429,7 @@ impl Store for SqliteStore {
                 audit::append_if(tx, org.org_id(), org.audit())?;
                 return Ok((workspace, true));
             }
-            if update.is_empty() || !update.changes(&workspace) {
+            if workspace.is_deleted() || update.is_empty() || !update.changes(&workspace) {
                 return Ok((workspace, false));
             }
             let updated =
@@ -485,7 +487,7 @@ impl Store for SqliteStore {
                 .prepare_cached(concat!(
                     "SELECT ",
                     workspace_columns!(),
-                    " FROM workspaces WHERE org_id = ?1",
+                    " FROM workspaces WHERE org_id = ?1 AND deleted_at IS NULL",
                     " AND (?2 IS NULL OR external_id > ?2)",
                     " AND (?3 IS NULL OR status = ?3)",
                     " AND (?4 IS NULL OR substr(external_id, 1, length(?4)) = ?4)",
@@ -513,7 +515,8 @@ impl Store for SqliteStore {
         self.pool.read(|conn| {
             conn.query_all(
                 concat!(
-                    "SELECT org_id, status, count(*) FROM workspaces WHERE org_id = ?1",
+                    "SELECT org_id, status, count(*) FROM workspaces",
+                    " WHERE org_id = ?1 AND deleted_at IS NULL",
                     " GROUP BY org_id, status ORDER BY status"
                 ),
                 params![org.org_id().as_uuid()],
@@ -531,9 +534,29 @@ impl Store for SqliteStore {
     ) -> Result<Option<Workspace>> {
         self.pool.write(|tx| {
             let updated = apply_workspace_update(tx, org, id, update, now)?;
-            if updated.is_some() {
-                audit::append_if(tx, org.org_id(), org.audit())?;
+            if updated.is_none() {
+                return Ok(None);
             }
+            // Pausing and resuming connections writes tenant rows: inside the workspace.
+            let pause = match update.status {
+                Some(WorkspaceStatus::Inactive) => Some(
+                    "UPDATE connections SET status = 'inactive', paused_by_workspace = 1
+                     WHERE workspace_id = ?1 AND status = 'active'",
+                ),
+                Some(WorkspaceStatus::Active) => Some(
+                    "UPDATE connections SET status = 'active', paused_by_workspace = 0
+                     WHERE workspace_id = ?1 AND paused_by_workspace = 1",
+                ),
+                None => None,
+            };
+            if let Some(sql) = pause {
+                let _scope = tx.tenant(id);
+                tx.prepare_cached(sql)
+                    .ctx("could not prepare an update")?
+                    .execute(params![id.as_uuid()])
+                    .ctx("could not pause or resume the workspace's connections")?;
+            }
+            audit::append_if(tx, org.org_id(), org.audit())?;
             Ok(updated)
         })
     }
@@ -545,6 +568,59 @@ impl Store for SqliteStore {
                 audit::append_if(tx, org.org_id(), org.audit())?;
             }
             Ok(deleted)
+        })
+    }
+
+    fn tombstone_workspace(
+        &self,
+        org: &OrgCtx,
+        id: WorkspaceId,
+        at: Timestamp,
+        merged_into: Option<WorkspaceId>,
+    ) -> Result<Option<Workspace>> {
+        self.pool.write(|tx| {
+            let tombstone = tx.query_first(
+                concat!(
+                    "UPDATE workspaces SET deleted_at = ?3, merged_into = ?4, updated_at = ?3",
+                    " WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL RETURNING ",
+                    workspace_columns!()
+                ),
+                params![
+                    org.org_id().as_uuid(),
+                    id.as_uuid(),
+                    at.unix_millis(),
+                    merged_into.map(|w| *w.as_uuid()),
+                ],
+                rows::workspace,
+            )?;
+            if tombstone.is_some() {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+            }
+            Ok(tombstone)
+        })
+    }
+
+    fn list_deleted_workspaces(
+        &self,
+        org: &OrgCtx,
+        before: Timestamp,
+        limit_rows: usize,
+    ) -> Result<Vec<Workspace>> {
+        self.pool.read(|conn| {
+            conn.query_all(
+                concat!(
+                    "SELECT ",
+                    workspace_columns!(),
+                    " FROM workspaces WHERE org_id = ?1 AND deleted_at IS NOT NULL",
+                    " AND deleted_at <= ?2 ORDER BY deleted_at, id LIMIT ?3"
+                ),
+                params![
+                    org.org_id().as_uuid(),
+                    before.unix_millis(),
+                    limit(limit_rows)
+                ],
+                rows::workspace,
+            )
         })
     }
 
@@ -1278,7 +1354,7 @@ fn apply_workspace_update(
             " connection_tags = COALESCE(?7, connection_tags),",
             " connection_tags_mode = COALESCE(?8, connection_tags_mode),",
             " updated_at = ?9",
-            " WHERE org_id = ?1 AND id = ?2 RETURNING ",
+            " WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL RETURNING ",
             workspace_columns!()
         ),
         params![

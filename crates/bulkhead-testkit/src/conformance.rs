@@ -899,7 +899,8 @@ pub fn another_organizations_tokens_cannot_be_revoked(factory: &dyn Fn() -> Harn
     assert!(h.engine().authenticate(issued.token.expose()).is_ok());
 }
 
-/// A token of a deleted workspace is refused, and its external id starts a new workspace.
+/// A token of a deleted workspace is refused; its external id answers "workspace deleted"
+/// until the workspace is purged, then starts a new workspace.
 pub fn token_of_a_deleted_workspace_is_refused(factory: &dyn Fn() -> Harness) {
     let h = factory();
     let (org, _) = new_org(&h, "Acme");
@@ -907,6 +908,25 @@ pub fn token_of_a_deleted_workspace_is_refused(factory: &dyn Fn() -> Harness) {
     org.delete_workspace(issued.workspace_id).unwrap();
     h.assert_not_found(h.engine().authenticate(issued.token.expose()));
     h.assert_not_found(org.get_workspace(issued.workspace_id));
+    h.assert_not_found(org.workspace(issued.workspace_id));
+    for result in [
+        org.scoped_token(&ScopedTokenRequest::new(ext("cust-1")))
+            .map(|_| ()),
+        org.get_or_create_workspace(&ext("cust-1")).map(|_| ()),
+        org.workspace_by_external_id(&ext("cust-1")).map(|_| ()),
+    ] {
+        assert!(
+            matches!(&result, Err(Error::WorkspaceDeleted { external_id }) if external_id == "cust-1"),
+            "{result:?}"
+        );
+    }
+    assert!(
+        all_workspaces(&org, 10)
+            .unwrap()
+            .iter()
+            .all(|w| w.id != issued.workspace_id)
+    );
+    org.purge_workspace(issued.workspace_id).unwrap();
     let (fresh, _) = token_scope(&h, &org, "cust-1");
     assert!(fresh.workspace_created);
     assert_ne!(fresh.workspace_id, issued.workspace_id);
@@ -930,6 +950,129 @@ pub fn inactive_workspace_refuses_its_tokens(factory: &dyn Fn() -> Harness) {
         org.scoped_token(&ScopedTokenRequest::new(ext("cust-1"))),
         Err(Error::WorkspaceInactive { .. })
     ));
+}
+
+/// Making a workspace inactive pauses its active connections and leaves the organization a
+/// scope that only reads; making it active again resumes exactly the connections it paused.
+pub fn inactive_workspace_pauses_its_connections_and_resumes_them(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let ws = workspace(&org, "cust-1");
+    let (_, _, running) = pipeline(&ws, "running");
+    let (_, _, stopped) = pipeline(&ws, "stopped");
+    ws.update_connection(
+        stopped.id,
+        &ConnectionUpdate {
+            status: Some(ConnectionStatus::Inactive),
+            ..ConnectionUpdate::default()
+        },
+    )
+    .unwrap();
+    let other = workspace(&org, "cust-2");
+    let (_, _, elsewhere) = pipeline(&other, "elsewhere");
+    let status = |update| WorkspaceUpdate {
+        status: Some(update),
+        ..WorkspaceUpdate::default()
+    };
+
+    org.update_workspace(ws.workspace_id(), &status(WorkspaceStatus::Inactive))
+        .unwrap();
+    let read_only = org.workspace(ws.workspace_id()).unwrap();
+    // Behind a leaky store a listing may be refused (a counted breach): then nothing to compare.
+    let statuses = |scope: &WorkspaceScope| -> Option<BTreeMap<ConnectionId, ConnectionStatus>> {
+        h.answer(all_pages(10, |p| scope.list_connections(p)))
+            .map(|list| list.into_iter().map(|c| (c.id, c.status)).collect())
+    };
+    let check = |got: Option<BTreeMap<ConnectionId, ConnectionStatus>>,
+                 expected: &[(ConnectionId, ConnectionStatus)]| {
+        if let Some(got) = got {
+            assert_eq!(got, expected.iter().copied().collect());
+        }
+    };
+    check(
+        statuses(&read_only),
+        &[
+            (running.id, ConnectionStatus::Inactive),
+            (stopped.id, ConnectionStatus::Inactive),
+        ],
+    );
+    assert!(matches!(
+        read_only.start_sync(running.id),
+        Err(Error::WorkspaceInactive { .. })
+    ));
+    assert!(matches!(
+        read_only.create_source(raw_source("new")),
+        Err(Error::WorkspaceInactive { .. })
+    ));
+    // Another workspace's connections are untouched.
+    check(
+        statuses(&other),
+        &[(elsewhere.id, ConnectionStatus::Active)],
+    );
+
+    org.update_workspace(ws.workspace_id(), &status(WorkspaceStatus::Active))
+        .unwrap();
+    let active = org.workspace(ws.workspace_id()).unwrap();
+    check(
+        statuses(&active),
+        &[
+            (running.id, ConnectionStatus::Active),
+            (stopped.id, ConnectionStatus::Inactive),
+        ],
+    );
+    active.start_sync(running.id).unwrap();
+    let actions = actions(&all_audit(&org))
+        .into_iter()
+        .filter(|a| *a == "workspace.update")
+        .count();
+    assert_eq!(actions, 2);
+}
+
+/// One call purges every workspace deleted at least the retention period ago, and no other;
+/// each purge is audited and frees the external id.
+pub fn purging_deleted_workspaces_respects_the_retention(factory: &dyn Fn() -> Harness) {
+    const DAY: Duration = Duration::from_secs(86_400);
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let (other, _) = new_org(&h, "Globex");
+    let old = workspace(&org, "old");
+    let recent = workspace(&org, "recent");
+    let live = workspace(&org, "live");
+    let foreign = workspace(&other, "old");
+    org.delete_workspace(old.workspace_id()).unwrap();
+    other.delete_workspace(foreign.workspace_id()).unwrap();
+    h.clock.advance(10 * DAY);
+    org.delete_workspace(recent.workspace_id()).unwrap();
+
+    assert_eq!(org.purge_deleted_workspaces(7 * DAY).unwrap(), 1);
+    assert!(
+        !org.get_or_create_workspace(&ext("old"))
+            .unwrap()
+            .workspace
+            .is_deleted()
+    );
+    assert!(matches!(
+        org.get_or_create_workspace(&ext("recent")),
+        Err(Error::WorkspaceDeleted { .. })
+    ));
+    assert!(matches!(
+        other.get_or_create_workspace(&ext("old")),
+        Err(Error::WorkspaceDeleted { .. })
+    ));
+    assert_eq!(
+        org.get_workspace(live.workspace_id()).unwrap().id,
+        live.workspace_id()
+    );
+
+    h.clock.advance(8 * DAY);
+    assert_eq!(org.purge_deleted_workspaces(7 * DAY).unwrap(), 1);
+    assert!(org.get_or_create_workspace(&ext("recent")).unwrap().created);
+    assert_eq!(org.purge_deleted_workspaces(Duration::ZERO).unwrap(), 0);
+    let audit = all_audit(&org);
+    let got = actions(&audit);
+    assert_eq!(got.iter().filter(|a| **a == "workspace.delete").count(), 2);
+    assert_eq!(got.iter().filter(|a| **a == "workspace.purge").count(), 2);
+    assert!(org.verify_audit().unwrap().is_intact());
 }
 
 /// An organization's workspaces list in pages by external id, without another's.
@@ -1632,7 +1775,9 @@ pub fn union_of_tenant_views_is_everything_stored(factory: &dyn Fn() -> Harness)
 }
 
 /// Deleting a workspace deletes everything in it, and nothing of any other workspace.
-pub fn deleting_a_workspace_deletes_its_rows_and_no_others(factory: &dyn Fn() -> Harness) {
+pub fn deleting_then_purging_a_workspace_removes_its_rows_and_no_others(
+    factory: &dyn Fn() -> Harness,
+) {
     let h = factory();
     let (org, _) = new_org(&h, "Acme");
     let doomed = workspace(&org, "doomed");
@@ -1642,10 +1787,18 @@ pub fn deleting_a_workspace_deletes_its_rows_and_no_others(factory: &dyn Fn() ->
     pipeline(&kept, "p");
     let kept_view = view_of(&h, &kept, 10);
     let before = h.stored();
+    // A live workspace is not purged.
+    assert_conflict(org.purge_workspace(doomed.workspace_id()));
     org.delete_workspace(doomed.workspace_id()).unwrap();
     h.assert_not_found(org.get_workspace(doomed.workspace_id()));
     h.assert_not_found(org.workspace(doomed.workspace_id()));
     h.assert_not_found(org.reveal_source_config(doomed.workspace_id(), source.id));
+    // A tombstone keeps its rows until it is purged.
+    if let (Some(before), Some(after)) = (&before, h.stored()) {
+        assert_eq!(*before, after);
+    }
+    h.assert_not_found(org.delete_workspace(doomed.workspace_id()));
+    org.purge_workspace(doomed.workspace_id()).unwrap();
     if let (Some(before), Some(after)) = (kept_view, view_of(&h, &kept, 10)) {
         assert_eq!(before, after);
     }
@@ -1657,6 +1810,7 @@ pub fn deleting_a_workspace_deletes_its_rows_and_no_others(factory: &dyn Fn() ->
         assert_eq!(after, expected);
     }
     h.assert_not_found(org.delete_workspace(doomed.workspace_id()));
+    h.assert_not_found(org.purge_workspace(doomed.workspace_id()));
 }
 
 /// What was stored survives closing and reopening the store (needs a reopen).
@@ -1711,6 +1865,8 @@ macro_rules! conformance_tests {
             another_organizations_tokens_cannot_be_revoked,
             token_of_a_deleted_workspace_is_refused,
             inactive_workspace_refuses_its_tokens,
+            inactive_workspace_pauses_its_connections_and_resumes_them,
+            purging_deleted_workspaces_respects_the_retention,
             workspaces_list_in_pages_by_external_id,
             foreign_workspace_id_is_not_found_by_another_organization,
             source_create_read_update_delete,
@@ -1733,7 +1889,7 @@ macro_rules! conformance_tests {
             random_ids_are_not_found,
             lists_hold_exactly_the_workspaces_own_rows,
             union_of_tenant_views_is_everything_stored,
-            deleting_a_workspace_deletes_its_rows_and_no_others,
+            deleting_then_purging_a_workspace_removes_its_rows_and_no_others,
             data_survives_close_and_reopen,
             every_change_is_audited_in_a_chain_that_verifies,
             denied_calls_are_audited,
@@ -1918,6 +2074,41 @@ pub fn fault_at_any_write_of_deleting_a_workspace_keeps_it_whole(factory: &dyn F
         |h, f| {
             h.assert_not_found(f.org.get_workspace(f.issued.workspace_id));
             h.assert_not_found(h.engine().authenticate(f.issued.token.expose()));
+            // A tombstone: its rows wait for the purge.
+            if let Some(stored) = h.stored() {
+                assert!(
+                    stored
+                        .iter()
+                        .any(|r| r.workspace_id == f.issued.workspace_id)
+                );
+            }
+        },
+    );
+}
+
+/// A fault at any write call of purging a deleted workspace (one transaction: the data key,
+/// then every row) leaves the tombstone whole, and the purge then succeeds.
+pub fn fault_at_any_write_of_purging_a_workspace_keeps_it_whole(factory: &dyn Fn() -> Harness) {
+    sweep(
+        factory,
+        1,
+        |h| {
+            let f = fault_fixture(h);
+            let ws = h.engine().authenticate(f.issued.token.expose()).unwrap();
+            ws.create_source_from_template(from_template(&f.catalog.stripe, "kept"))
+                .unwrap();
+            f.org.delete_workspace(f.issued.workspace_id).unwrap();
+            f
+        },
+        |_, f| f.org.purge_workspace(f.issued.workspace_id),
+        |h, f| {
+            let mut text = format!("{:?}\n", h.stored());
+            let deleted = f.org.get_or_create_workspace(&ext("cust-1")).map(|_| ());
+            text.push_str(&format!("{deleted:?}\n"));
+            text
+        },
+        |h, f| {
+            h.assert_not_found(f.org.purge_workspace(f.issued.workspace_id));
             if let Some(stored) = h.stored() {
                 assert!(
                     stored
@@ -2033,6 +2224,7 @@ macro_rules! fault_injection_tests {
         $crate::conformance_tests!(@each $factory;
             fault_at_any_write_of_a_source_from_template_stores_nothing,
             fault_at_any_write_of_deleting_a_workspace_keeps_it_whole,
+            fault_at_any_write_of_purging_a_workspace_keeps_it_whole,
             fault_at_any_write_of_a_scoped_token_request_with_tags_changes_nothing,
             fault_at_any_write_of_rotating_the_master_key_keeps_the_old_key,
         );

@@ -71,10 +71,15 @@ pub const MAX_STEPS: usize = 50;
 
 /// How many cases to run: `BULKHEAD_PROPTEST_CASES`, else [`DEFAULT_CASES`].
 pub fn cases() -> u32 {
+    cases_or(DEFAULT_CASES)
+}
+
+/// How many cases to run: `BULKHEAD_PROPTEST_CASES`, else `default`.
+pub fn cases_or(default: u32) -> u32 {
     std::env::var("BULKHEAD_PROPTEST_CASES")
         .ok()
         .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(DEFAULT_CASES)
+        .unwrap_or(default)
 }
 
 /// An adapter under test: how to make a fresh harness for each case.
@@ -86,8 +91,15 @@ pub trait Adapter: 'static {
 /// Runs the model against adapter `A`: [`cases`] sequences of 1 to [`MAX_STEPS`] steps.
 /// Panics with the smallest failing sequence found.
 pub fn run<A: Adapter>() {
+    run_cases::<A>(cases());
+}
+
+/// [`run`] with `cases` cases: for an adapter whose every call crosses a network, a smaller
+/// default keeps `cargo test` short (`BULKHEAD_PROPTEST_CASES` still overrides it; pass
+/// [`cases_or`]).
+pub fn run_cases<A: Adapter>(cases: u32) {
     let config = Config {
-        cases: cases(),
+        cases,
         failure_persistence: None,
         max_shrink_iters: 2048,
         ..Config::default()
@@ -1644,11 +1656,18 @@ impl Sut {
         let (org, slot) = (self.workspaces[ws].org, self.workspaces[ws].slot);
         let old = self.workspaces[ws].id();
         let old_token = self.workspaces[ws].token.token.expose().to_owned();
-        self.orgs[org].scope.delete_workspace(old).unwrap();
+        let scope = &self.orgs[org].scope;
+        scope.delete_workspace(old).unwrap();
         self.h
             .assert_not_found(self.h.engine().authenticate(&old_token));
-        self.h
-            .assert_not_found(self.orgs[org].scope.get_workspace(old));
+        self.h.assert_not_found(scope.get_workspace(old));
+        // A tombstone until purged: its external id answers "deleted", then starts afresh.
+        let external_id = self.workspaces[ws].external_id.clone();
+        assert!(matches!(
+            scope.get_or_create_workspace(&ext(&external_id)),
+            Err(bulkhead_core::Error::WorkspaceDeleted { .. })
+        ));
+        scope.purge_workspace(old).unwrap();
         self.seen.retain(|_, s| s.row().workspace_id != old);
         let external_id = self.workspaces[ws].external_id.clone();
         let state = self.mint_workspace(org, slot, &external_id, true);

@@ -652,6 +652,25 @@ impl<S: Store> Store for LeakyStore<S> {
         self.inner.append_audit(org, draft)
     }
 
+    fn tombstone_workspace(
+        &self,
+        org: &OrgCtx,
+        id: WorkspaceId,
+        at: Timestamp,
+        merged_into: Option<WorkspaceId>,
+    ) -> Result<Option<Workspace>> {
+        self.inner.tombstone_workspace(org, id, at, merged_into)
+    }
+
+    fn list_deleted_workspaces(
+        &self,
+        org: &OrgCtx,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Workspace>> {
+        self.inner.list_deleted_workspaces(org, before, limit)
+    }
+
     fn list_audit(
         &self,
         org: &OrgCtx,
@@ -1108,6 +1127,26 @@ impl<S: Store> Store for FaultyStore<S> {
     fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
         self.faults.write()?;
         self.inner.append_audit(org, draft)
+    }
+
+    fn tombstone_workspace(
+        &self,
+        org: &OrgCtx,
+        id: WorkspaceId,
+        at: Timestamp,
+        merged_into: Option<WorkspaceId>,
+    ) -> Result<Option<Workspace>> {
+        self.faults.write()?;
+        self.inner.tombstone_workspace(org, id, at, merged_into)
+    }
+
+    fn list_deleted_workspaces(
+        &self,
+        org: &OrgCtx,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Workspace>> {
+        self.inner.list_deleted_workspaces(org, before, limit)
     }
 
     fn list_audit(

@@ -562,11 +562,20 @@ fn leak_class_no_tenant_or_nil_tenant() {
         );
     }
 
-    // A deleted workspace is no tenant either: its scopes and tokens reach nothing, and a new
-    // workspace for the same external id starts empty.
+    // A deleted workspace is no tenant either: its scopes and tokens reach nothing, and once
+    // purged a new workspace for the same external id starts empty. (Between deletion and
+    // purge, a scope held from before still reads the workspace's own rows, never another's:
+    // see README, "Workspace lifecycle".)
     let b_token = issue(&world.org1, "customer-b");
     let b_scope = world.b.scope.clone();
     world.org1.delete_workspace(world.b.id()).unwrap();
+    assert_not_found(b_scope.workspace(), ObjectKind::Workspace, world.b.id());
+    assert_not_found(
+        db.engine.authenticate(b_token.token.expose()),
+        ObjectKind::Workspace,
+        world.b.id(),
+    );
+    world.org1.purge_workspace(world.b.id()).unwrap();
     assert_not_found(
         world.org1.workspace(world.b.id()),
         ObjectKind::Workspace,

@@ -931,7 +931,7 @@ fn read_source_row(db: &Db, id: SourceId) -> Vec<rusqlite::types::Value> {
 }
 
 #[test]
-fn deleted_workspace_leaves_no_rows_no_working_token_and_no_readable_secret() {
+fn deleted_then_purged_workspace_leaves_no_rows_no_working_token_and_no_readable_secret() {
     let db = Db::new();
     let catalog = Catalog::new(&db, "Acme");
     let (a_issued, a) = catalog.customer(&db, "cust-a");
@@ -964,6 +964,11 @@ fn deleted_workspace_leaves_no_rows_no_working_token_and_no_readable_secret() {
     );
 
     catalog.org.delete_workspace(wa).unwrap();
+    // A tombstone until purged: invisible, and its secrets still sealed in the file.
+    assert_not_found(catalog.org.get_workspace(wa), ObjectKind::Workspace, wa);
+    assert!(a.workspace().unwrap_err().is_not_found());
+    assert!(raw_sealed_dek(&db, wa).is_some());
+    catalog.org.purge_workspace(wa).unwrap();
 
     // Gone from every organization read.
     assert_not_found(catalog.org.get_workspace(wa), ObjectKind::Workspace, wa);
@@ -981,6 +986,7 @@ fn deleted_workspace_leaves_no_rows_no_working_token_and_no_readable_secret() {
             .is_not_found()
     );
     assert!(catalog.org.delete_workspace(wa).unwrap_err().is_not_found());
+    assert!(catalog.org.purge_workspace(wa).unwrap_err().is_not_found());
     // Its token is refused; a scope held from before reads nothing.
     assert!(
         db.engine
