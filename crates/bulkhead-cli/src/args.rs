@@ -179,6 +179,21 @@ pub(crate) enum WorkspacesCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Merge a duplicate workspace of a customer into its main one
+    ///
+    /// Moves the duplicate's sources, destinations, connections and sync history into the
+    /// main workspace (secrets re-sealed under its key) in one transaction; the duplicate
+    /// becomes a tombstone whose external id leads to the main workspace. Refused without
+    /// --yes.
+    Merge {
+        /// The duplicate's external id (merged away)
+        from: String,
+        /// The main workspace's external id (keeps everything)
+        into: String,
+        /// Confirm the merge
+        #[arg(long)]
+        yes: bool,
+    },
     /// Purge every workspace deleted at least --older-than ago: destroys their data keys and
     /// all their data, irreversibly, and frees their external ids. Refused without --yes.
     Purge {

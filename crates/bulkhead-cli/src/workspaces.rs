@@ -49,6 +49,7 @@ pub(crate) fn run(ctx: &Ctx, command: WorkspacesCommand) -> Result<(), CliError>
             yes,
         } => delete(&org, &external_id, purge, yes, ctx.json),
         WorkspacesCommand::Purge { older_than, yes } => purge(&org, older_than, yes, ctx.json),
+        WorkspacesCommand::Merge { from, into, yes } => merge(&org, &from, &into, yes, ctx.json),
     }
 }
 
@@ -197,4 +198,36 @@ fn purge(
         return output::json(&Purged { purged });
     }
     output::lines([format!("purged {purged} deleted workspace(s)")])
+}
+
+fn merge(org: &OrgScope, from: &str, into: &str, yes: bool, json: bool) -> Result<(), CliError> {
+    let from = org.workspace_by_external_id(&from.parse()?)?;
+    let into = org.workspace_by_external_id(&into.parse()?)?;
+    if !yes {
+        return Err(CliError::usage(format!(
+            "refusing to merge workspace `{}` into `{}` without --yes: everything of `{}` moves \
+             to `{}`, and `{}` is deleted (its external id then leads to `{}`)",
+            from.external_id,
+            into.external_id,
+            from.external_id,
+            into.external_id,
+            from.external_id,
+            into.external_id
+        )));
+    }
+    let report = org.merge_workspaces(from.id, into.id)?;
+    if json {
+        return output::json(&report);
+    }
+    output::lines([format!(
+        "merged `{}` into `{}`: {} source(s), {} destination(s) ({} reused), {} connection(s), \
+         {} sync run(s)",
+        from.external_id,
+        into.external_id,
+        report.sources,
+        report.destinations,
+        report.destinations_reused,
+        report.connections,
+        report.sync_runs
+    )])
 }

@@ -1790,6 +1790,27 @@ fn workspaces_delete_with_purge_destroys_the_data_at_once() {
     assert!(err.contains("not found"), "{err}");
 }
 
+#[test]
+fn workspaces_merge_moves_a_duplicate_into_the_main_workspace() {
+    let (dir, db) = initialized();
+    let (key, template) = catalog_with_customers(dir.path(), &db);
+    assert_success(&create_source(dir.path(), &db, &key, "cust-a", &template));
+    let merge = ["--db", arg(&db), "workspaces", "merge", "cust-a", "cust-b"];
+    let err = assert_error(&bulkhead_as(&key, &merge));
+    assert!(err.contains("--yes"), "{err}");
+    let doc = json(&bulkhead_as(
+        &key,
+        &[&merge[..], &["--yes", "--json"]].concat(),
+    ));
+    assert_eq!(doc["sources"], 1);
+    // The duplicate's external id now leads to the main workspace, sources included.
+    let shown = json(&bulkhead_as(
+        &key,
+        &["--db", arg(&db), "workspaces", "show", "cust-a", "--json"],
+    ));
+    assert_eq!(shown["workspace"]["external_id"], "cust-b", "{shown}");
+}
+
 // ---- rotating the master key ----
 
 #[test]

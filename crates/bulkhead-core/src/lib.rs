@@ -23,6 +23,7 @@ mod grant;
 pub mod guard;
 mod ids;
 pub mod keys;
+mod merging;
 mod meter;
 mod model;
 mod ops;
@@ -51,6 +52,7 @@ pub use ids::{
     SourceTemplateId, SyncRunId, WorkspaceId,
 };
 pub use keys::{Jwk, Jwks, OrgKeyInfo, OrgKeySecret, RevealedSecret, SigningKeyInfo};
+pub use merging::MergeReport;
 pub use meter::OrgStats;
 pub use model::{
     Connection, ConnectionStatus, ConnectionUpdate, ConnectorUpdate, Destination, NewConnection,

@@ -259,6 +259,23 @@ pub struct StatusCount {
     pub count: u64,
 }
 
+/// Everything a merge moves into its target workspace, already rewritten by the engine: the
+/// target's workspace id on every row, secrets re-sealed under the target's data key,
+/// connections pointing at the target's destinations.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MergeRows {
+    /// Sources, then destinations.
+    pub endpoints: Vec<EndpointRow>,
+    /// Connections.
+    pub connections: Vec<Connection>,
+    /// Sync runs.
+    pub sync_runs: Vec<SyncRun>,
+    /// How many sources, destinations, connections and sync runs the merged workspace had
+    /// when the engine read them. Different counts inside the merge's transaction mean it
+    /// changed meanwhile: the merge is refused (a conflict) and changes nothing.
+    pub from_counts: [u64; 4],
+}
+
 /// A destination and the connection to it, as made from one connection template.
 pub type Pipeline = (EndpointRow, Connection);
 
@@ -373,6 +390,20 @@ pub trait Store: Send + Sync + fmt::Debug {
         at: Timestamp,
         merged_into: Option<WorkspaceId>,
     ) -> Result<Option<Workspace>>;
+    /// Merges the workspace of `from` into the workspace of `into` (both live, of `org`), in
+    /// one transaction: deletes `from`'s sources, destinations, connections and sync runs,
+    /// inserts `rows` into `into`, and makes `from` a tombstone merged into `into` at `at`,
+    /// without its data key. `false` (nothing changed) if either is not a live workspace of
+    /// `org`; a conflict (nothing changed) if `from`'s row counts differ from
+    /// `rows.from_counts`.
+    fn merge_workspace(
+        &self,
+        org: &OrgCtx,
+        from: &Tenant,
+        into: &Tenant,
+        rows: &MergeRows,
+        at: Timestamp,
+    ) -> Result<bool>;
     /// Up to `limit` of the organization's tombstones deleted at or before `before`, oldest
     /// first.
     fn list_deleted_workspaces(

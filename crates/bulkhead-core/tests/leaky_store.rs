@@ -47,8 +47,8 @@ use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::secrets::SealedSecrets;
 use bulkhead_core::store::{
-    After, EndpointKind, EndpointPatch, EndpointRow, Pipeline, SealedItem, StatusCount, SyncFinish,
-    TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
+    After, EndpointKind, EndpointPatch, EndpointRow, MergeRows, Pipeline, SealedItem, StatusCount,
+    SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
 };
 use bulkhead_core::{
     Algorithm, Clock, ConfigSpec, Connection, ConnectionStatus, ConnectionTemplate,
@@ -618,6 +618,17 @@ impl Store for LeakyStore {
         w.deleted_at = Some(at);
         w.merged_into = merged_into;
         Ok(Some(w.clone()))
+    }
+
+    fn merge_workspace(
+        &self,
+        _org: &OrgCtx,
+        _from: &Tenant,
+        _into: &Tenant,
+        _rows: &MergeRows,
+        _at: Timestamp,
+    ) -> Result<bool> {
+        Err(Error::conflict("this stub store does not merge"))
     }
 
     fn list_deleted_workspaces(

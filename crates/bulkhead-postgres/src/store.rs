@@ -12,8 +12,8 @@ use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::secrets::SealedSecrets;
 use bulkhead_core::store::{
-    After, EndpointKind, EndpointPatch, EndpointRow, Pipeline, SealedItem, StatusCount, Store,
-    SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
+    After, EndpointKind, EndpointPatch, EndpointRow, MergeRows, Pipeline, SealedItem, StatusCount,
+    Store, SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
 };
 use bulkhead_core::{
     Connection, ConnectionId, ConnectionUpdate, DestinationId, Error, ExternalId, ObjectKind,
@@ -711,6 +711,113 @@ impl Store for PostgresStore {
         })
     }
 
+    fn merge_workspace(
+        &self,
+        org: &OrgCtx,
+        from: &Tenant,
+        into: &Tenant,
+        rows: &MergeRows,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let org_id = org.org_id();
+        if from.org_id() != org_id || into.org_id() != org_id {
+            return Ok(false);
+        }
+        let (from_ws, into_ws) = (from.workspace_id(), into.workspace_id());
+        self.pool.run(Scope::Org(org_id), |tx| {
+            // Both live workspaces of the organization, locked (in id order) until the end.
+            let ids = vec![*from_ws.as_uuid(), *into_ws.as_uuid()];
+            let locked = tx.query_all(
+                concat!(
+                    "SELECT id FROM workspaces WHERE org_id = $1 AND id = ANY($2)",
+                    " AND deleted_at IS NULL ORDER BY id FOR UPDATE"
+                ),
+                &[org_id.as_uuid(), &ids],
+                unit,
+            )?;
+            if locked.len() != 2 {
+                return Ok(false);
+            }
+
+            // Inside `from`: refuse a workspace that changed since the engine read it, then
+            // delete its rows, children first.
+            tx.set_scope(Scope::tenant(from))?;
+            let counts: [i64; 4] = tx.query_one(
+                concat!(
+                    "SELECT (SELECT count(*) FROM sources WHERE workspace_id = $1),",
+                    " (SELECT count(*) FROM destinations WHERE workspace_id = $1),",
+                    " (SELECT count(*) FROM connections WHERE workspace_id = $1),",
+                    " (SELECT count(*) FROM sync_runs WHERE workspace_id = $1)"
+                ),
+                &[from_ws.as_uuid()],
+                |r| {
+                    let read = storage("could not count the workspace's rows");
+                    Ok([
+                        r.try_get(0).map_err(read)?,
+                        r.try_get(1).map_err(read)?,
+                        r.try_get(2).map_err(read)?,
+                        r.try_get(3).map_err(read)?,
+                    ])
+                },
+            )?;
+            if counts != rows.from_counts.map(sql_count) {
+                return Err(Error::conflict(format!(
+                    "workspace `{from_ws}` changed while it was being merged; try again"
+                )));
+            }
+            // A concurrent delete committed after the count shows in what these delete.
+            let [sources, destinations, connections, runs] = rows.from_counts;
+            for (sql, expected) in [
+                ("DELETE FROM sync_runs WHERE workspace_id = $1", runs),
+                (
+                    "DELETE FROM connections WHERE workspace_id = $1",
+                    connections,
+                ),
+                ("DELETE FROM sources WHERE workspace_id = $1", sources),
+                (
+                    "DELETE FROM destinations WHERE workspace_id = $1",
+                    destinations,
+                ),
+            ] {
+                if tx.execute(sql, &[from_ws.as_uuid()])? != expected {
+                    return Err(Error::conflict(format!(
+                        "workspace `{from_ws}` changed while it was being merged; try again"
+                    )));
+                }
+            }
+
+            // Inside `into`: endpoints before the connections that use them, connections
+            // before their runs.
+            tx.set_scope(Scope::tenant(into))?;
+            for endpoint in &rows.endpoints {
+                insert_endpoint(tx, into, endpoint)?;
+            }
+            for connection in &rows.connections {
+                insert_connection(tx, into, connection)?;
+            }
+            for run in &rows.sync_runs {
+                insert_sync_run_row(tx, into, run)?;
+            }
+
+            // `from` becomes a tombstone merged into `into`, without its data key.
+            tx.set_scope(Scope::Org(org_id))?;
+            tx.execute(
+                concat!(
+                    "UPDATE workspaces SET deleted_at = $3, merged_into = $4, updated_at = $3,",
+                    " sealed_dek = NULL WHERE org_id = $1 AND id = $2"
+                ),
+                &[
+                    org_id.as_uuid(),
+                    from_ws.as_uuid(),
+                    &at.unix_millis(),
+                    into_ws.as_uuid(),
+                ],
+            )?;
+            audit::append_if(tx, org_id, org.audit())?;
+            Ok(true)
+        })
+    }
+
     fn list_deleted_workspaces(
         &self,
         org: &OrgCtx,
@@ -1265,25 +1372,7 @@ impl Store for PostgresStore {
                 row.connection_id.as_uuid(),
                 ObjectKind::Connection,
             )?;
-            tx.execute(
-                concat!(
-                    "INSERT INTO sync_runs (",
-                    sync_run_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                ),
-                &[
-                    row.id.as_uuid(),
-                    tenant.org_id().as_uuid(),
-                    tenant.workspace_id().as_uuid(),
-                    row.connection_id.as_uuid(),
-                    &row.status.as_str(),
-                    &row.started_at.unix_millis(),
-                    &millis(row.finished_at),
-                    &sql_count(row.rows_synced),
-                    &sql_count(row.bytes_synced),
-                    &row.error.as_deref(),
-                ],
-            )?;
+            insert_sync_run_row(tx, tenant, row)?;
             audit::append_if(tx, tenant.org_id(), tenant.audit())
         })
     }
@@ -1562,6 +1651,30 @@ fn insert_connection(tx: &mut Tx<'_>, tenant: &Tenant, row: &Connection) -> Resu
             &row.schedule.as_text(),
             &row.created_at.unix_millis(),
             &row.updated_at.unix_millis(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Inserts a sync run into the tenant; the caller has checked its connection.
+fn insert_sync_run_row(tx: &mut Tx<'_>, tenant: &Tenant, row: &SyncRun) -> Result<()> {
+    tx.execute(
+        concat!(
+            "INSERT INTO sync_runs (",
+            sync_run_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ),
+        &[
+            row.id.as_uuid(),
+            tenant.org_id().as_uuid(),
+            tenant.workspace_id().as_uuid(),
+            row.connection_id.as_uuid(),
+            &row.status.as_str(),
+            &row.started_at.unix_millis(),
+            &millis(row.finished_at),
+            &sql_count(row.rows_synced),
+            &sql_count(row.bytes_synced),
+            &row.error.as_deref(),
         ],
     )?;
     Ok(())

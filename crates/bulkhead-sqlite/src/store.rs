@@ -14,8 +14,8 @@
 use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
-    After, EndpointKind, EndpointPatch, EndpointRow, Pipeline, SealedItem, StatusCount, Store,
-    SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
+    After, EndpointKind, EndpointPatch, EndpointRow, MergeRows, Pipeline, SealedItem, StatusCount,
+    Store, SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
 };
 use bulkhead_core::{
     Connection, ConnectionId, ConnectionUpdate, DestinationId, Error, ExternalId, ObjectKind,
@@ -600,6 +600,94 @@ impl Store for SqliteStore {
         })
     }
 
+    fn merge_workspace(
+        &self,
+        org: &OrgCtx,
+        from: &Tenant,
+        into: &Tenant,
+        rows: &MergeRows,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let org_id = org.org_id();
+        if from.org_id() != org_id || into.org_id() != org_id {
+            return Ok(false);
+        }
+        self.pool.write(|tx| {
+            for tenant in [from, into] {
+                let live = tx.query_first(
+                    "SELECT 1 FROM workspaces WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL",
+                    params![org_id.as_uuid(), tenant.workspace_id().as_uuid()],
+                    |_| Ok(()),
+                )?;
+                if live.is_none() {
+                    return Ok(false);
+                }
+            }
+            let source = from.workspace_id();
+            {
+                let _scope = tx.tenant(source);
+                let counts = tx
+                    .query_first(
+                        "SELECT (SELECT count(*) FROM t_sources WHERE workspace_id = ?1),
+                                (SELECT count(*) FROM t_destinations WHERE workspace_id = ?1),
+                                (SELECT count(*) FROM t_connections WHERE workspace_id = ?1),
+                                (SELECT count(*) FROM t_sync_runs WHERE workspace_id = ?1)",
+                        params![source.as_uuid()],
+                        |r| {
+                            let read = |i: usize| -> Result<i64> {
+                                r.get(i).ctx("could not count a workspace's rows")
+                            };
+                            Ok([read(0)?, read(1)?, read(2)?, read(3)?])
+                        },
+                    )?
+                    .unwrap_or_default();
+                let counts = counts.map(|n| u64::try_from(n).unwrap_or(u64::MAX));
+                if counts != rows.from_counts {
+                    return Err(Error::conflict(format!(
+                        "workspace `{source}` changed while it was being merged; try again"
+                    )));
+                }
+                for sql in [
+                    "DELETE FROM sync_runs WHERE workspace_id = ?1",
+                    "DELETE FROM connections WHERE workspace_id = ?1",
+                    "DELETE FROM sources WHERE workspace_id = ?1",
+                    "DELETE FROM destinations WHERE workspace_id = ?1",
+                ] {
+                    tx.prepare_cached(sql)
+                        .ctx("could not prepare a delete")?
+                        .execute(params![source.as_uuid()])
+                        .ctx("could not move the merged workspace's rows")?;
+                }
+            }
+            {
+                let _scope = tx.tenant(into.workspace_id());
+                for row in &rows.endpoints {
+                    insert_endpoint(tx, into, row)?;
+                }
+                for row in &rows.connections {
+                    insert_connection(tx, into, row)?;
+                }
+                for row in &rows.sync_runs {
+                    insert_sync_run_row(tx, into, row)?;
+                }
+            }
+            tx.prepare_cached(
+                "UPDATE workspaces SET deleted_at = ?3, merged_into = ?4, updated_at = ?3,
+                 sealed_dek = NULL WHERE org_id = ?1 AND id = ?2",
+            )
+            .ctx("could not prepare an update")?
+            .execute(params![
+                org_id.as_uuid(),
+                source.as_uuid(),
+                at.unix_millis(),
+                into.workspace_id().as_uuid()
+            ])
+            .ctx("could not leave the merged workspace's tombstone")?;
+            audit::append_if(tx, org_id, org.audit())?;
+            Ok(true)
+        })
+    }
+
     fn list_deleted_workspaces(
         &self,
         org: &OrgCtx,
@@ -1114,25 +1202,7 @@ impl Store for SqliteStore {
                 row.connection_id.as_uuid(),
                 ObjectKind::Connection,
             )?;
-            tx.prepare_cached(concat!(
-                "INSERT INTO sync_runs (",
-                sync_run_columns!(),
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-            ))
-            .ctx("could not prepare an insert")?
-            .execute(params![
-                row.id.as_uuid(),
-                tenant.org_id().as_uuid(),
-                tenant.workspace_id().as_uuid(),
-                row.connection_id.as_uuid(),
-                row.status.as_str(),
-                row.started_at.unix_millis(),
-                row.finished_at.map(Timestamp::unix_millis),
-                sql_count(row.rows_synced),
-                sql_count(row.bytes_synced),
-                row.error.as_deref(),
-            ])
-            .ctx("could not store the sync run")?;
+            insert_sync_run_row(tx, tenant, row)?;
             audit::append_if(tx, tenant.org_id(), tenant.audit())
         })
     }
@@ -1437,5 +1507,28 @@ fn insert_endpoint(tx: &Db<'_>, tenant: &Tenant, row: &EndpointRow) -> Result<()
             "could not store the {}",
             row.kind.object_kind()
         ))?;
+    Ok(())
+}
+
+fn insert_sync_run_row(tx: &Db<'_>, tenant: &Tenant, row: &SyncRun) -> Result<()> {
+    tx.prepare_cached(concat!(
+        "INSERT INTO sync_runs (",
+        sync_run_columns!(),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+    ))
+    .ctx("could not prepare an insert")?
+    .execute(params![
+        row.id.as_uuid(),
+        tenant.org_id().as_uuid(),
+        tenant.workspace_id().as_uuid(),
+        row.connection_id.as_uuid(),
+        row.status.as_str(),
+        row.started_at.unix_millis(),
+        row.finished_at.map(Timestamp::unix_millis),
+        sql_count(row.rows_synced),
+        sql_count(row.bytes_synced),
+        row.error.as_deref(),
+    ])
+    .ctx("could not store the sync run")?;
     Ok(())
 }

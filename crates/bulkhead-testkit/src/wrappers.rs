@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
-    After, EndpointKind, EndpointPatch, EndpointRow, Pipeline, SealedItem, StatusCount, SyncFinish,
-    TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
+    After, EndpointKind, EndpointPatch, EndpointRow, MergeRows, Pipeline, SealedItem, StatusCount,
+    SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
 };
 use bulkhead_core::{
     Connection, ConnectionId, ConnectionUpdate, Error, ExternalId, OrgCtx, OrgId, OrgKeyId,
@@ -671,6 +671,17 @@ impl<S: Store> Store for LeakyStore<S> {
         self.inner.list_deleted_workspaces(org, before, limit)
     }
 
+    fn merge_workspace(
+        &self,
+        org: &OrgCtx,
+        from: &Tenant,
+        into: &Tenant,
+        rows: &MergeRows,
+        at: Timestamp,
+    ) -> Result<bool> {
+        self.inner.merge_workspace(org, from, into, rows, at)
+    }
+
     fn list_audit(
         &self,
         org: &OrgCtx,
@@ -1147,6 +1158,18 @@ impl<S: Store> Store for FaultyStore<S> {
         limit: usize,
     ) -> Result<Vec<Workspace>> {
         self.inner.list_deleted_workspaces(org, before, limit)
+    }
+
+    fn merge_workspace(
+        &self,
+        org: &OrgCtx,
+        from: &Tenant,
+        into: &Tenant,
+        rows: &MergeRows,
+        at: Timestamp,
+    ) -> Result<bool> {
+        self.faults.write()?;
+        self.inner.merge_workspace(org, from, into, rows, at)
     }
 
     fn list_audit(
