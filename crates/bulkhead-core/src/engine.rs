@@ -64,6 +64,17 @@ pub(crate) struct Inner {
     master_key: RwLock<Arc<MasterKey>>,
     pub(crate) leeway: Duration,
     keys: RwLock<HashMap<String, Arc<LoadedKey>>>,
+    /// Issuer and audience of organizations, for offline verification, fresh for
+    /// [`KEY_CACHE_TTL`] like the keys.
+    audiences: RwLock<HashMap<OrgId, Arc<CachedAudience>>>,
+}
+
+/// An organization's issuer and audience as read at `loaded_at`.
+#[derive(Debug)]
+pub(crate) struct CachedAudience {
+    issuer: String,
+    audience: String,
+    loaded_at: Timestamp,
 }
 
 impl Inner {
@@ -146,6 +157,46 @@ impl Inner {
             },
         };
         Ok(key.retire_at.is_none_or(|at| now < at).then_some(key))
+    }
+
+    /// The organization's issuer and audience, from the cache while fresh.
+    fn audience_of(&self, org_id: OrgId) -> Result<Arc<CachedAudience>> {
+        let now = self.now();
+        let cached = self
+            .audiences
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&org_id)
+            .cloned();
+        if let Some(cached) = cached
+            && now < cached.loaded_at.plus(KEY_CACHE_TTL)
+        {
+            return Ok(cached);
+        }
+        let org = self
+            .store
+            .get_organization(org_id)?
+            .filter(|org| org.id == org_id)
+            .ok_or_else(|| Error::not_found(ObjectKind::Organization, org_id))?;
+        let loaded = Arc::new(CachedAudience {
+            issuer: org.settings.issuer,
+            audience: org.settings.audience,
+            loaded_at: now,
+        });
+        let mut audiences = self.audiences.write().unwrap_or_else(|e| e.into_inner());
+        if audiences.len() >= KEY_CACHE_MAX {
+            audiences.clear();
+        }
+        audiences.insert(org_id, Arc::clone(&loaded));
+        Ok(loaded)
+    }
+
+    /// Drops the organization's issuer and audience from the cache (after a settings change).
+    pub(crate) fn forget_audience(&self, org_id: OrgId) {
+        self.audiences
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&org_id);
     }
 
     /// Drops the organization's keys from the cache (after a rotation).
@@ -250,6 +301,7 @@ impl Engine {
                 master_key: RwLock::new(config.master_key),
                 leeway: config.token_leeway,
                 keys: RwLock::new(HashMap::new()),
+                audiences: RwLock::new(HashMap::new()),
             }),
         })
     }
@@ -419,16 +471,16 @@ impl Engine {
 
     /// Verifies a scoped token without using it: signature, claims, expiry, issuer and
     /// audience, but not whether its workspace still exists or it was revoked.
+    ///
+    /// Offline, like the signing keys: the organization's issuer and audience are cached for
+    /// a minute, so a change of them made by another process reaches this one's
+    /// `verify_token` within that minute (this process's own changes at once);
+    /// [`Engine::authenticate`] always reads them from the database.
     pub fn verify_token(&self, token: &str) -> Result<ScopedClaims> {
         let claims = self.inner.verify_signature(token)?;
         token::check_times(&claims, self.inner.now(), self.inner.leeway_ms())?;
-        let org = self
-            .inner
-            .store
-            .get_organization(claims.org_id)?
-            .filter(|org| org.id == claims.org_id)
-            .ok_or_else(|| Error::not_found(ObjectKind::Organization, claims.org_id))?;
-        check_issuer_audience(&claims, &org.settings.issuer, &org.settings.audience)?;
+        let expected = self.inner.audience_of(claims.org_id)?;
+        check_issuer_audience(&claims, &expected.issuer, &expected.audience)?;
         Ok(claims)
     }
 

@@ -366,6 +366,7 @@ impl OrgScope {
         if org.id != self.org.org_id() {
             return Err(self.breach(ObjectKind::Organization));
         }
+        self.inner.forget_audience(org.id);
         if before.settings.token_algorithm != settings.token_algorithm {
             self.rotate_signing_key()?;
         }

@@ -20,6 +20,7 @@
 //! 6. the engine checks `org` against the key's organization, `iss`/`aud` against the
 //!    organization's settings, and `exp`/`iat` against its clock with a small leeway.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -188,14 +189,41 @@ impl ScopedClaims {
     }
 }
 
+/// Fields are borrowed from the decoded JSON where it has no escapes (no allocation).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Header {
-    alg: String,
-    typ: String,
-    kid: String,
+struct Header<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow)]
+    typ: Cow<'a, str>,
+    #[serde(borrow)]
+    kid: Cow<'a, str>,
     #[serde(default, skip_serializing)]
     crit: Option<IgnoredAny>,
+}
+
+/// The claims as decoded, borrowing from the JSON where it can; see [`RawClaims`] for the
+/// owned form that is signed.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BorrowedClaims<'a> {
+    #[serde(borrow)]
+    iss: Cow<'a, str>,
+    #[serde(borrow)]
+    aud: Cow<'a, str>,
+    #[serde(borrow)]
+    sub: Cow<'a, str>,
+    #[serde(borrow)]
+    org: Cow<'a, str>,
+    #[serde(borrow)]
+    ext: Cow<'a, str>,
+    #[serde(borrow)]
+    ops: Vec<Cow<'a, str>>,
+    iat: i64,
+    exp: i64,
+    #[serde(borrow)]
+    jti: Cow<'a, str>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -225,9 +253,9 @@ fn b64(part: &str, what: &str) -> Result<Vec<u8>> {
 /// Signs `claims` with `key`, whose id is `kid`.
 pub(crate) fn encode(kid: &str, key: &KeyMaterial, claims: &ScopedClaims) -> Result<String> {
     let header = Header {
-        alg: key.algorithm().as_str().to_owned(),
-        typ: TOKEN_TYPE.to_owned(),
-        kid: kid.to_owned(),
+        alg: Cow::Borrowed(key.algorithm().as_str()),
+        typ: Cow::Borrowed(TOKEN_TYPE),
+        kid: Cow::Borrowed(kid),
         crit: None,
     };
     let raw = RawClaims {
@@ -303,8 +331,9 @@ pub(crate) fn parse(token: &str) -> Result<Parsed<'_>> {
     let signing_input = token
         .get(..header.len() + 1 + payload.len())
         .ok_or_else(|| malformed("bad part lengths"))?;
-    let header: Header = serde_json::from_slice(&b64(header, "header")?)
-        .map_err(|e| malformed(format_args!("header: {e}")))?;
+    let header_json = b64(header, "header")?;
+    let header: Header<'_> =
+        serde_json::from_slice(&header_json).map_err(|e| malformed(format_args!("header: {e}")))?;
     if header.typ != TOKEN_TYPE {
         return Err(Error::invalid_token(
             TokenRejection::Type,
@@ -320,7 +349,7 @@ pub(crate) fn parse(token: &str) -> Result<Parsed<'_>> {
             "the `crit` header names extensions this verifier does not support",
         ));
     }
-    let alg = match header.alg.as_str() {
+    let alg = match header.alg.as_ref() {
         "HS256" => Algorithm::Hs256,
         "EdDSA" => Algorithm::EdDsa,
         other => {
@@ -332,7 +361,7 @@ pub(crate) fn parse(token: &str) -> Result<Parsed<'_>> {
     };
     Ok(Parsed {
         alg,
-        kid: header.kid,
+        kid: header.kid.into_owned(),
         signing_input,
         payload,
         signature: b64(signature, "signature")?,
@@ -358,13 +387,14 @@ impl Parsed<'_> {
                 "the signature does not verify",
             ));
         }
-        let raw: RawClaims = serde_json::from_slice(&b64(self.payload, "payload")?)
-            .map_err(|e| malformed(format_args!("claims: {e}")))?;
-        let operations = OperationSet::parse(raw.ops.iter().map(String::as_str))
+        let json = b64(self.payload, "payload")?;
+        let raw: BorrowedClaims<'_> =
+            serde_json::from_slice(&json).map_err(|e| malformed(format_args!("claims: {e}")))?;
+        let operations = OperationSet::parse(raw.ops.iter().map(AsRef::as_ref))
             .map_err(|e| malformed(format_args!("claims: {e}")))?;
         Ok(ScopedClaims {
-            issuer: raw.iss,
-            audience: raw.aud,
+            issuer: raw.iss.into_owned(),
+            audience: raw.aud.into_owned(),
             workspace_id: raw
                 .sub
                 .parse()
@@ -373,12 +403,12 @@ impl Parsed<'_> {
                 .org
                 .parse()
                 .map_err(|e| malformed(format_args!("claims: `org`: {e}")))?,
-            external_id: ExternalId::new(raw.ext)
+            external_id: ExternalId::new(raw.ext.into_owned())
                 .map_err(|e| malformed(format_args!("claims: `ext`: {e}")))?,
             operations,
             issued_at: raw.iat,
             expires_at: raw.exp,
-            token_id: raw.jti,
+            token_id: raw.jti.into_owned(),
         })
     }
 }

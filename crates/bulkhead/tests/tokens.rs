@@ -1633,3 +1633,35 @@ fn invalidated_customer_gets_a_new_token() {
     cache.clear();
     assert!(cache.is_empty());
 }
+
+/// `verify_token` is offline like the keys: an audience change made by this engine applies
+/// at once, one made by another engine (another process) within the key cache's minute, while
+/// `authenticate` always reads the current value.
+#[test]
+fn verify_token_follows_an_audience_change_at_once_here_and_within_a_minute_elsewhere() {
+    let db = Db::new();
+    let org = db.org("Acme");
+    let issued = org
+        .scoped_token(&bulkhead::ScopedTokenRequest::new(ext("cust-1")))
+        .unwrap();
+    let token = issued.token.expose();
+    db.engine.verify_token(token).unwrap();
+
+    let other = db.open_another_engine();
+    let elsewhere = other.operator_org_scope(org.org_id()).unwrap();
+    elsewhere
+        .update_settings(&bulkhead::OrgSettings {
+            audience: "another-audience".to_owned(),
+            ..elsewhere.reload().unwrap().settings
+        })
+        .unwrap();
+    assert_token_rejected(other.verify_token(token), TokenRejection::Audience);
+    assert_token_rejected(
+        db.engine.authenticate(token).map(|_| ()),
+        TokenRejection::Audience,
+    );
+    // Still cached here.
+    db.engine.verify_token(token).unwrap();
+    db.clock.advance(Duration::from_secs(61));
+    assert_token_rejected(db.engine.verify_token(token), TokenRejection::Audience);
+}
