@@ -3014,6 +3014,9 @@ fn catalog_paths_are_correct_when_only_own_rows_exist() {
             .unwrap_err()
             .is_not_found()
     );
+    // A tombstone until purged: the rows are still there.
+    assert!(!store.tables().workspaces.is_empty());
+    org_a.purge_workspace(a_workspace.id).unwrap();
     {
         let t = store.tables();
         assert!(t.workspaces.is_empty());
