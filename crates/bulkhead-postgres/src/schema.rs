@@ -323,7 +323,6 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (org_id, seq)
     );
     CREATE INDEX audit_log_by_workspace ON audit_log (org_id, workspace_id, seq);
-    CREATE INDEX audit_log_by_action ON audit_log (org_id, action, seq);
     ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
     ALTER TABLE audit_log FORCE ROW LEVEL SECURITY;
     CREATE POLICY org_select ON audit_log FOR SELECT

@@ -231,7 +231,6 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (org_id, seq)
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX audit_log_by_workspace ON audit_log (org_id, workspace_id, seq);
-    CREATE INDEX audit_log_by_action ON audit_log (org_id, action, seq);
     ",
     // 6: workspace lifecycle: tombstones (deleted, or merged into another workspace) and the
     // connections an inactive workspace paused.
