@@ -11,7 +11,7 @@
 //! `prev_hash` is the hash of event `n - 1` (32 zero bytes for the first) and the canonical
 //! bytes cover every field, its sequence number included. So changing an event breaks its own
 //! hash, deleting one breaks the next event's link (and leaves a gap in the sequence), and
-//! reordering breaks both; [`verify_chain`] reports the first broken link.
+//! reordering breaks both; [`crate::OrgScope::verify_audit`] reports the first broken link.
 //!
 //! An event names who (an org key's public prefix, a token's `jti`, or the operator), what (an
 //! action such as `source.create`), the target (an object's kind and id, or a name), the

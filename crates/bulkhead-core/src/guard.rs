@@ -6,7 +6,7 @@
 //! port method that touches tenant rows takes `&Tenant`; an [`OrgCtx`] plays the same part for
 //! organization-level calls.
 //!
-//! **L2, row checks.** Whatever storage returns passes through [`Guard::admit`] (or its
+//! **L2, row checks.** Whatever storage returns passes through `Guard::admit` (or its
 //! siblings) before it reaches a caller. A row whose organization or workspace differs from the
 //! caller's is never returned: the call fails with [`Error::IsolationBreach`], the breach is
 //! logged (with the caller's ids, never the foreign row's) and counted. So a storage adapter

@@ -2,8 +2,10 @@
 //!
 //! This crate knows no database. Storage adapters implement [`Store`]; the [`Engine`] hands
 //! out an [`OrgScope`] for an organization and a [`WorkspaceScope`] for one workspace, and
-//! checks every row storage returns against the scope's tenant (see [`guard`]). Most users
-//! want the `bulkhead` facade crate, which opens an engine on SQLite.
+//! checks every row storage returns against the scope's tenant (see [`guard`]). Every change
+//! is an event of the organization's tamper-evident [`audit`] chain, written by the adapter in
+//! the change's own transaction. Most users want the `bulkhead` facade crate, which opens an
+//! engine on SQLite (or PostgreSQL).
 //!
 //! ```
 //! use bulkhead_core::{ExternalId, Page};
