@@ -190,7 +190,7 @@ impl ScopedClaims {
 }
 
 /// Fields are borrowed from the decoded JSON where it has no escapes (no allocation).
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Header<'a> {
     #[serde(borrow)]
@@ -205,7 +205,7 @@ struct Header<'a> {
 
 /// The claims as decoded, borrowing from the JSON where it can; see [`RawClaims`] for the
 /// owned form that is signed.
-#[derive(Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BorrowedClaims<'a> {
     #[serde(borrow)]
@@ -242,6 +242,130 @@ struct RawClaims {
 
 fn malformed(detail: impl fmt::Display) -> Error {
     Error::invalid_token(TokenRejection::Malformed, format!("malformed: {detail}"))
+}
+
+/// Reads JSON of the one exact form this crate writes (`serde_json` output of [`Header`] and
+/// [`RawClaims`]: fields in declaration order, no whitespace, strings without escapes or
+/// control characters). Anything else is `None`, and the strict `serde_json` decoder (which
+/// refuses unknown and duplicate fields) decides. On the canonical form both decoders give
+/// the same values; a test checks that.
+struct Canonical<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Canonical<'a> {
+    fn new(json: &'a [u8]) -> Self {
+        Self { rest: json }
+    }
+
+    fn literal(&mut self, text: &[u8]) -> Option<()> {
+        self.rest = self.rest.strip_prefix(text)?;
+        Some(())
+    }
+
+    fn string(&mut self) -> Option<&'a str> {
+        self.literal(b"\"")?;
+        let end = self.rest.iter().position(|&b| b == b'"')?;
+        let (body, rest) = self.rest.split_at(end);
+        if body.iter().any(|&b| b == b'\\' || b < 0x20) {
+            return None;
+        }
+        self.rest = rest.get(1..)?;
+        std::str::from_utf8(body).ok()
+    }
+
+    /// A JSON integer: an optional minus, no leading zero, no fraction or exponent.
+    fn integer(&mut self) -> Option<i64> {
+        let negative = self.rest.first() == Some(&b'-');
+        let digits_from = usize::from(negative);
+        let len = self
+            .rest
+            .get(digits_from..)?
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let digits = self.rest.get(digits_from..digits_from + len)?;
+        if digits.is_empty() || (digits.len() > 1 && digits.first() == Some(&b'0')) {
+            return None;
+        }
+        let mut value: i64 = 0;
+        for &d in digits {
+            value = value.checked_mul(10)?.checked_add(i64::from(d - b'0'))?;
+        }
+        self.rest = self.rest.get(digits_from + len..)?;
+        if matches!(self.rest.first(), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        Some(if negative {
+            value.checked_neg()?
+        } else {
+            value
+        })
+    }
+
+    fn end(&self) -> Option<()> {
+        self.rest.is_empty().then_some(())
+    }
+
+    fn header(json: &'a [u8]) -> Option<Header<'a>> {
+        let mut c = Self::new(json);
+        c.literal(b"{\"alg\":")?;
+        let alg = c.string()?;
+        c.literal(b",\"typ\":")?;
+        let typ = c.string()?;
+        c.literal(b",\"kid\":")?;
+        let kid = c.string()?;
+        c.literal(b"}")?;
+        c.end()?;
+        Some(Header {
+            alg: Cow::Borrowed(alg),
+            typ: Cow::Borrowed(typ),
+            kid: Cow::Borrowed(kid),
+            crit: None,
+        })
+    }
+
+    fn claims(json: &'a [u8]) -> Option<BorrowedClaims<'a>> {
+        let mut c = Self::new(json);
+        let field = |c: &mut Self, name: &[u8]| -> Option<&'a str> {
+            c.literal(name)?;
+            c.string()
+        };
+        let iss = field(&mut c, b"{\"iss\":")?;
+        let aud = field(&mut c, b",\"aud\":")?;
+        let sub = field(&mut c, b",\"sub\":")?;
+        let org = field(&mut c, b",\"org\":")?;
+        let ext = field(&mut c, b",\"ext\":")?;
+        c.literal(b",\"ops\":[")?;
+        let mut ops = Vec::new();
+        if c.literal(b"]").is_none() {
+            loop {
+                ops.push(Cow::Borrowed(c.string()?));
+                if c.literal(b"]").is_some() {
+                    break;
+                }
+                c.literal(b",")?;
+            }
+        }
+        c.literal(b",\"iat\":")?;
+        let iat = c.integer()?;
+        c.literal(b",\"exp\":")?;
+        let exp = c.integer()?;
+        let jti = field(&mut c, b",\"jti\":")?;
+        c.literal(b"}")?;
+        c.end()?;
+        Some(BorrowedClaims {
+            iss: Cow::Borrowed(iss),
+            aud: Cow::Borrowed(aud),
+            sub: Cow::Borrowed(sub),
+            org: Cow::Borrowed(org),
+            ext: Cow::Borrowed(ext),
+            ops,
+            iat,
+            exp,
+            jti: Cow::Borrowed(jti),
+        })
+    }
 }
 
 /// The bytes a token may hold: base64url characters and the dot, as a table (one load a byte
@@ -352,8 +476,11 @@ pub(crate) fn parse(token: &str) -> Result<Parsed<'_>> {
         .get(..header.len() + 1 + payload.len())
         .ok_or_else(|| malformed("bad part lengths"))?;
     let header_json = b64(header, "header")?;
-    let header: Header<'_> =
-        serde_json::from_slice(&header_json).map_err(|e| malformed(format_args!("header: {e}")))?;
+    let header: Header<'_> = match Canonical::header(&header_json) {
+        Some(header) => header,
+        None => serde_json::from_slice(&header_json)
+            .map_err(|e| malformed(format_args!("header: {e}")))?,
+    };
     if header.typ != TOKEN_TYPE {
         return Err(Error::invalid_token(
             TokenRejection::Type,
@@ -408,8 +535,12 @@ impl Parsed<'_> {
             ));
         }
         let json = b64(self.payload, "payload")?;
-        let raw: BorrowedClaims<'_> =
-            serde_json::from_slice(&json).map_err(|e| malformed(format_args!("claims: {e}")))?;
+        let raw: BorrowedClaims<'_> = match Canonical::claims(&json) {
+            Some(raw) => raw,
+            None => {
+                serde_json::from_slice(&json).map_err(|e| malformed(format_args!("claims: {e}")))?
+            }
+        };
         let operations = OperationSet::parse(raw.ops.iter().map(AsRef::as_ref))
             .map_err(|e| malformed(format_args!("claims: {e}")))?;
         Ok(ScopedClaims {
@@ -461,6 +592,61 @@ pub(crate) fn check_times(claims: &ScopedClaims, now: Timestamp, leeway_ms: i64)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The canonical decoder agrees with `serde_json` on everything this crate writes, and
+    /// hands anything else to `serde_json`.
+    #[test]
+    fn canonical_decoding_agrees_with_serde_and_declines_every_other_form() {
+        let key = KeyMaterial::generate(Algorithm::Hs256).unwrap().0;
+        for ext in [
+            "cust-1",
+            "Kundé 北京",
+            "quote\"inside",
+            "back\\slash",
+            "slash/ok",
+        ] {
+            let mut c = claims();
+            c.external_id = ExternalId::new(ext).unwrap();
+            c.issued_at = -5;
+            let token = encode("kid-1", &key, &c).unwrap();
+            let mut parts = token.split('.');
+            let header = b64(parts.next().unwrap(), "header").unwrap();
+            let payload = b64(parts.next().unwrap(), "payload").unwrap();
+            let by_serde: Header<'_> = serde_json::from_slice(&header).unwrap();
+            assert_eq!(Canonical::header(&header), Some(by_serde));
+            let by_serde: BorrowedClaims<'_> = serde_json::from_slice(&payload).unwrap();
+            match Canonical::claims(&payload) {
+                Some(fast) => assert_eq!(fast, by_serde, "{ext}"),
+                // Escaped strings are serde's to decode.
+                None => assert!(ext.contains(['"', '\\']), "{ext}"),
+            }
+            assert_eq!(parse(&token).unwrap().verify(&key).unwrap(), c);
+        }
+        let canonical = r#"{"iss":"i","aud":"a","sub":"s","org":"o","ext":"e","ops":["sources:read"],"iat":1,"exp":2,"jti":"j"}"#;
+        assert!(Canonical::claims(canonical.as_bytes()).is_some());
+        for other in [
+            r#"{ "iss":"i","aud":"a","sub":"s","org":"o","ext":"e","ops":[],"iat":1,"exp":2,"jti":"j"}"#,
+            r#"{"aud":"a","iss":"i","sub":"s","org":"o","ext":"e","ops":[],"iat":1,"exp":2,"jti":"j"}"#,
+            r#"{"iss":"i","iss":"i","aud":"a","sub":"s","org":"o","ext":"e","ops":[],"iat":1,"exp":2,"jti":"j"}"#,
+            r#"{"iss":"i","aud":"a","sub":"s","org":"o","ext":"e","ops":[],"iat":1,"exp":2,"jti":"j","x":1}"#,
+            r#"{"iss":"i","aud":"a","sub":"s","org":"o","ext":"e","ops":[],"iat":01,"exp":2,"jti":"j"}"#,
+            r#"{"iss":"i","aud":"a","sub":"s","org":"o","ext":"e","ops":[],"iat":1.5,"exp":2,"jti":"j"}"#,
+            r#"{"iss":"i","aud":"a","sub":"s","org":"o","ext":"e","ops":[],"iat":1,"exp":99999999999999999999,"jti":"j"}"#,
+            r#"{"iss":"i","aud":"a","sub":"s","org":"o","ext":"e","ops":[,],"iat":1,"exp":2,"jti":"j"}"#,
+            r#"{"iss":"i","aud":"a","sub":"s","org":"o","ext":"e","ops":[],"iat":1,"exp":2,"jti":"j"}x"#,
+            r#"{"iss":"\u0069","aud":"a","sub":"s","org":"o","ext":"e","ops":[],"iat":1,"exp":2,"jti":"j"}"#,
+        ] {
+            assert_eq!(Canonical::claims(other.as_bytes()), None, "{other}");
+        }
+        assert_eq!(
+            Canonical::header(br#"{"typ":"x","alg":"HS256","kid":"k"}"#),
+            None
+        );
+        assert_eq!(
+            Canonical::header(br#"{"alg":"HS256","typ":"x","kid":"k","crit":[]}"#),
+            None
+        );
+    }
 
     fn claims() -> ScopedClaims {
         ScopedClaims {
