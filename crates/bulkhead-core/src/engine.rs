@@ -397,17 +397,8 @@ impl Engine {
     /// ([`OrgScope::stats`]).
     pub fn authenticate(&self, token: &str) -> Result<WorkspaceScope> {
         let claims = self.inner.verify_signature(token)?;
-        let org_id = claims.org_id;
-        // The signature verified: the organization is known, so a refusal is audited in its
-        // chain (under the token's id, never the token).
-        let ctx = OrgCtx::new(org_id)
-            .with_actor(Actor::Token(claims.token_id.clone()))
-            .audited(
-                self.inner.now(),
-                "token.use",
-                Some(claims.workspace_id),
-                format!("token:{}", claims.token_id),
-            );
+        let (org_id, workspace_id) = (claims.org_id, claims.workspace_id);
+        let jti = claims.token_id.clone();
         self.authenticate_verified(claims).inspect_err(|e| {
             let reason = match e {
                 Error::InvalidToken { reason, .. } => match reason {
@@ -423,6 +414,13 @@ impl Engine {
                 _ => return,
             };
             self.inner.meter.record(org_id, Event::InvalidToken);
+            // The signature verified: the organization is known, so the refusal goes into its
+            // chain (under the token's id, never the token). Built only on refusal: this is
+            // every request's path.
+            let target = format!("token:{jti}");
+            let ctx = OrgCtx::new(org_id)
+                .with_actor(Actor::Token(jti.clone()))
+                .audited(self.inner.now(), "token.use", Some(workspace_id), target);
             self.inner.audit_denial(&ctx, reason);
         })
     }

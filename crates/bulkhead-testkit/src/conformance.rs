@@ -1021,11 +1021,12 @@ pub fn inactive_workspace_pauses_its_connections_and_resumes_them(factory: &dyn 
         ],
     );
     active.start_sync(running.id).unwrap();
-    let actions = actions(&all_audit(&org))
+    let audit = all_audit(&org);
+    let updates = actions(&audit)
         .into_iter()
         .filter(|a| *a == "workspace.update")
         .count();
-    assert_eq!(actions, 2);
+    assert_eq!(updates, 2);
 }
 
 /// One call purges every workspace deleted at least the retention period ago, and no other;
@@ -2442,7 +2443,7 @@ pub fn audit_events_filter_page_and_hold_no_secret(factory: &dyn Fn() -> Harness
     let h = factory();
     let (org, key) = new_org(&h, "Acme");
     let catalog = install_catalog(&h, &org);
-    let (first, customer) = token_scope(&h, &org, "cust-1");
+    let (first, _) = token_scope(&h, &org, "cust-1");
     h.tick();
     let middle = h.now();
     let second = org
@@ -2459,7 +2460,6 @@ pub fn audit_events_filter_page_and_hold_no_secret(factory: &dyn Fn() -> Harness
     for n in 0..5 {
         ws.create_source(raw_source(&format!("s{n}"))).unwrap();
     }
-    drop(customer);
 
     let filtered = |filter: AuditFilter| all_pages(2, |p| org.audit_events(&filter, p)).unwrap();
     let of_second = filtered(AuditFilter {
