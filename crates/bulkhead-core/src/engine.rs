@@ -53,6 +53,12 @@ pub(crate) struct LoadedKey {
     loaded_at: Timestamp,
 }
 
+impl token::VerifyingKey for LoadedKey {
+    fn material(&self) -> &KeyMaterial {
+        &self.material
+    }
+}
+
 /// What every scope shares: the store, the clock, the guard, the keys.
 #[derive(Debug)]
 pub(crate) struct Inner {
@@ -141,8 +147,7 @@ impl Inner {
     }
 
     /// The current (not retired) signing key `kid`, from the cache while fresh.
-    pub(crate) fn key_by_kid(&self, kid: &str) -> Result<Option<Arc<LoadedKey>>> {
-        let now = self.now();
+    pub(crate) fn key_by_kid(&self, kid: &str, now: Timestamp) -> Result<Option<Arc<LoadedKey>>> {
         let cached = self
             .keys
             .read()
@@ -160,8 +165,7 @@ impl Inner {
     }
 
     /// The organization's issuer and audience, from the cache while fresh.
-    fn audience_of(&self, org_id: OrgId) -> Result<Arc<CachedAudience>> {
-        let now = self.now();
+    fn audience_of(&self, org_id: OrgId, now: Timestamp) -> Result<Arc<CachedAudience>> {
         let cached = self
             .audiences
             .read()
@@ -232,20 +236,18 @@ impl Inner {
     /// Steps 1 to 5 of the token profile and the organization check: a verified token of the
     /// organization whose key signed it, before any database lookup of its workspace.
     pub(crate) fn verify_signature(&self, token: &str) -> Result<ScopedClaims> {
+        self.verify_signature_at(token, self.now())
+    }
+
+    /// [`Inner::verify_signature`] at the time `now`.
+    pub(crate) fn verify_signature_at(&self, token: &str, now: Timestamp) -> Result<ScopedClaims> {
         if looks_like_org_key(token) {
             return Err(Error::PermissionDenied {
                 operation: "authenticate".to_owned(),
                 reason: "this is an org key: use a scoped token for customer operations".to_owned(),
             });
         }
-        let parsed = token::parse(token)?;
-        let key = self.key_by_kid(&parsed.kid)?.ok_or_else(|| {
-            Error::invalid_token(
-                TokenRejection::UnknownKey,
-                "the signing key of this token is unknown or retired",
-            )
-        })?;
-        let claims = parsed.verify(&key.material)?;
+        let (key, claims) = token::verify(token, |_, kid| self.key_by_kid(kid, now))?;
         if claims.org_id != key.org_id {
             return Err(Error::invalid_token(
                 TokenRejection::Organization,
@@ -475,9 +477,10 @@ impl Engine {
     /// `verify_token` within that minute (this process's own changes at once);
     /// [`Engine::authenticate`] always reads them from the database.
     pub fn verify_token(&self, token: &str) -> Result<ScopedClaims> {
-        let claims = self.inner.verify_signature(token)?;
-        token::check_times(&claims, self.inner.now(), self.inner.leeway_ms())?;
-        let expected = self.inner.audience_of(claims.org_id)?;
+        let now = self.inner.now();
+        let claims = self.inner.verify_signature_at(token, now)?;
+        token::check_times(&claims, now, self.inner.leeway_ms())?;
+        let expected = self.inner.audience_of(claims.org_id, now)?;
         check_issuer_audience(&claims, &expected.issuer, &expected.audience)?;
         Ok(claims)
     }

@@ -115,6 +115,12 @@ impl OperationSet {
         Self(0)
     }
 
+    /// This set and `op`.
+    #[must_use]
+    pub fn with(self, op: Operation) -> Self {
+        Self(self.0 | op.bit())
+    }
+
     /// Every workspace operation: what an organization has in its own workspaces.
     pub fn all() -> Self {
         Operation::ALL.iter().copied().collect()

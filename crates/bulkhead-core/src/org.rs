@@ -513,7 +513,7 @@ impl OrgScope {
                     .ok_or_else(|| Error::crypto("no signing key after rotation"))?
             }
         };
-        match self.inner.key_by_kid(&row.kid)? {
+        match self.inner.key_by_kid(&row.kid, self.inner.now())? {
             Some(key) if key.org_id == org.id => Ok(key),
             _ => self.inner.load_key(&row),
         }

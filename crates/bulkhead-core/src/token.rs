@@ -218,12 +218,38 @@ struct BorrowedClaims<'a> {
     org: Cow<'a, str>,
     #[serde(borrow)]
     ext: Cow<'a, str>,
-    #[serde(borrow)]
-    ops: Vec<Cow<'a, str>>,
+    ops: Ops,
     iat: i64,
     exp: i64,
     #[serde(borrow)]
     jti: Cow<'a, str>,
+}
+
+/// The `ops` claim, read straight into a set: an unknown name refuses the token.
+#[derive(Debug, PartialEq)]
+struct Ops(OperationSet);
+
+impl<'de> Deserialize<'de> for Ops {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Names;
+        impl<'de> serde::de::Visitor<'de> for Names {
+            type Value = Ops;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of operation names")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Ops, A::Error> {
+                let mut set = OperationSet::empty();
+                while let Some(name) = seq.next_element::<Cow<'de, str>>()? {
+                    set = set.with(name.parse().map_err(serde::de::Error::custom)?);
+                }
+                Ok(Ops(set))
+            }
+        }
+        d.deserialize_seq(Names)
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -248,43 +274,46 @@ fn malformed(detail: impl fmt::Display) -> Error {
 /// [`RawClaims`]: fields in declaration order, no whitespace, strings without escapes or
 /// control characters). Anything else is `None`, and the strict `serde_json` decoder (which
 /// refuses unknown and duplicate fields) decides. On the canonical form both decoders give
-/// the same values; a test checks that.
+/// the same values; a test checks that. The input is already valid UTF-8 (checked once for
+/// the whole part), so strings are cut from it without another check.
 struct Canonical<'a> {
-    rest: &'a [u8],
+    rest: &'a str,
 }
 
 impl<'a> Canonical<'a> {
-    fn new(json: &'a [u8]) -> Self {
+    fn new(json: &'a str) -> Self {
         Self { rest: json }
     }
 
-    fn literal(&mut self, text: &[u8]) -> Option<()> {
+    fn literal(&mut self, text: &str) -> Option<()> {
         self.rest = self.rest.strip_prefix(text)?;
         Some(())
     }
 
+    /// A string without escapes or control characters, in one pass over its bytes.
     fn string(&mut self) -> Option<&'a str> {
-        self.literal(b"\"")?;
-        let end = self.rest.iter().position(|&b| b == b'"')?;
-        let (body, rest) = self.rest.split_at(end);
-        if body.iter().any(|&b| b == b'\\' || b < 0x20) {
+        self.literal("\"")?;
+        let end = string_end(self.rest.as_bytes())?;
+        if self.rest.as_bytes().get(end) != Some(&b'"') {
             return None;
         }
-        self.rest = rest.get(1..)?;
-        std::str::from_utf8(body).ok()
+        // `end` is the index of an ASCII quote, so both cuts are on character boundaries.
+        let body = self.rest.get(..end)?;
+        self.rest = self.rest.get(end + 1..)?;
+        Some(body)
     }
 
     /// A JSON integer: an optional minus, no leading zero, no fraction or exponent.
     fn integer(&mut self) -> Option<i64> {
-        let negative = self.rest.first() == Some(&b'-');
+        let bytes = self.rest.as_bytes();
+        let negative = bytes.first() == Some(&b'-');
         let digits_from = usize::from(negative);
-        let len = self
-            .rest
+        let len = bytes
             .get(digits_from..)?
             .iter()
             .take_while(|b| b.is_ascii_digit())
             .count();
-        let digits = self.rest.get(digits_from..digits_from + len)?;
+        let digits = bytes.get(digits_from..digits_from + len)?;
         if digits.is_empty() || (digits.len() > 1 && digits.first() == Some(&b'0')) {
             return None;
         }
@@ -293,7 +322,7 @@ impl<'a> Canonical<'a> {
             value = value.checked_mul(10)?.checked_add(i64::from(d - b'0'))?;
         }
         self.rest = self.rest.get(digits_from + len..)?;
-        if matches!(self.rest.first(), Some(b'.' | b'e' | b'E')) {
+        if matches!(self.rest.as_bytes().first(), Some(b'.' | b'e' | b'E')) {
             return None;
         }
         Some(if negative {
@@ -307,15 +336,15 @@ impl<'a> Canonical<'a> {
         self.rest.is_empty().then_some(())
     }
 
-    fn header(json: &'a [u8]) -> Option<Header<'a>> {
+    fn header(json: &'a str) -> Option<Header<'a>> {
         let mut c = Self::new(json);
-        c.literal(b"{\"alg\":")?;
+        c.literal("{\"alg\":")?;
         let alg = c.string()?;
-        c.literal(b",\"typ\":")?;
+        c.literal(",\"typ\":")?;
         let typ = c.string()?;
-        c.literal(b",\"kid\":")?;
+        c.literal(",\"kid\":")?;
         let kid = c.string()?;
-        c.literal(b"}")?;
+        c.literal("}")?;
         c.end()?;
         Some(Header {
             alg: Cow::Borrowed(alg),
@@ -325,76 +354,296 @@ impl<'a> Canonical<'a> {
         })
     }
 
-    fn claims(json: &'a [u8]) -> Option<BorrowedClaims<'a>> {
+    /// The canonical header straight from its base64url text. Its first 48 bytes (up to
+    /// `"kid"`) are one of two constants, whose encodings ([`ENCODED_HEADER_STARTS`]) are
+    /// compared instead of decoded; only the rest (`:"<kid>"}`) is decoded, into `buf`. Four
+    /// base64 characters decode to three bytes on their own, so decoding the rest alone gives
+    /// the same bytes, and refuses the same text, as decoding the whole.
+    fn encoded_header(part: &str, buf: &'a mut [u8]) -> Option<Header<'a>> {
+        let (alg, rest) = ENCODED_HEADER_STARTS
+            .iter()
+            .find_map(|(alg, start)| Some((*alg, part.strip_prefix(start)?)))?;
+        let len = decode_b64url(rest.as_bytes(), &mut *buf)?;
+        let tail = std::str::from_utf8(buf.get(..len)?).ok()?;
+        let kid = tail.strip_prefix(":\"")?.strip_suffix("\"}")?;
+        if kid.bytes().any(ends_string) {
+            return None;
+        }
+        Some(Header {
+            alg: Cow::Borrowed(alg.as_str()),
+            typ: Cow::Borrowed(TOKEN_TYPE),
+            kid: Cow::Borrowed(kid),
+            crit: None,
+        })
+    }
+
+    /// `Some(Err(..))` for the canonical form naming an operation that does not exist.
+    fn claims(json: &'a str) -> Option<Result<BorrowedClaims<'a>>> {
         let mut c = Self::new(json);
-        let field = |c: &mut Self, name: &[u8]| -> Option<&'a str> {
+        let field = |c: &mut Self, name: &str| -> Option<&'a str> {
             c.literal(name)?;
             c.string()
         };
-        let iss = field(&mut c, b"{\"iss\":")?;
-        let aud = field(&mut c, b",\"aud\":")?;
-        let sub = field(&mut c, b",\"sub\":")?;
-        let org = field(&mut c, b",\"org\":")?;
-        let ext = field(&mut c, b",\"ext\":")?;
-        c.literal(b",\"ops\":[")?;
-        let mut ops = Vec::new();
-        if c.literal(b"]").is_none() {
+        let iss = field(&mut c, "{\"iss\":")?;
+        let aud = field(&mut c, ",\"aud\":")?;
+        let sub = field(&mut c, ",\"sub\":")?;
+        let org = field(&mut c, ",\"org\":")?;
+        let ext = field(&mut c, ",\"ext\":")?;
+        c.literal(",\"ops\":[")?;
+        let mut ops = Ok(OperationSet::empty());
+        if c.literal("]").is_none() {
             loop {
-                ops.push(Cow::Borrowed(c.string()?));
-                if c.literal(b"]").is_some() {
+                let name = c.string()?;
+                ops = ops.and_then(|set| Ok(set.with(name.parse()?)));
+                if c.literal("]").is_some() {
                     break;
                 }
-                c.literal(b",")?;
+                c.literal(",")?;
             }
         }
-        c.literal(b",\"iat\":")?;
+        c.literal(",\"iat\":")?;
         let iat = c.integer()?;
-        c.literal(b",\"exp\":")?;
+        c.literal(",\"exp\":")?;
         let exp = c.integer()?;
-        let jti = field(&mut c, b",\"jti\":")?;
-        c.literal(b"}")?;
+        let jti = field(&mut c, ",\"jti\":")?;
+        c.literal("}")?;
         c.end()?;
-        Some(BorrowedClaims {
+        Some(ops.map(|ops| BorrowedClaims {
             iss: Cow::Borrowed(iss),
             aud: Cow::Borrowed(aud),
             sub: Cow::Borrowed(sub),
             org: Cow::Borrowed(org),
             ext: Cow::Borrowed(ext),
-            ops,
+            ops: Ops(ops),
             iat,
             exp,
             jti: Cow::Borrowed(jti),
-        })
+        }))
     }
 }
 
-/// The bytes a token may hold: base64url characters and the dot, as a table (one load a byte
-/// instead of a chain of comparisons; this check runs over every byte of every token).
+/// The base64url encoding of the first 48 bytes of the canonical header of each algorithm:
+/// `{"alg":"HS256","typ":"bulkhead-scoped+jwt","kid"` (and the same with `EdDSA`). A test
+/// checks them against the encoder.
+const ENCODED_HEADER_STARTS: [(Algorithm, &str); 2] = [
+    (
+        Algorithm::Hs256,
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6ImJ1bGtoZWFkLXNjb3BlZCtqd3QiLCJraWQi",
+    ),
+    (
+        Algorithm::EdDsa,
+        "eyJhbGciOiJFZERTQSIsInR5cCI6ImJ1bGtoZWFkLXNjb3BlZCtqd3QiLCJraWQi",
+    ),
+];
+
+/// Whether `b` ends a canonical string: the closing quote, or a byte the canonical form does
+/// not hold (an escape or a control character).
+#[inline(always)]
+fn ends_string(b: u8) -> bool {
+    (b == b'"') | (b == b'\\') | (b < 0x20)
+}
+
+/// The index of the first byte of `bytes` that [`ends_string`], 16 bytes at a time.
+fn string_end(bytes: &[u8]) -> Option<usize> {
+    let mut chunks = bytes.chunks_exact(16);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        if chunk.iter().fold(false, |any, &b| any | ends_string(b)) {
+            return chunk.iter().position(|&b| ends_string(b)).map(|i| at + i);
+        }
+        at += 16;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| ends_string(b))
+        .map(|i| at + i)
+}
+
+/// Whether `b` may appear in a token: a base64url character or the dot. Branch-free, so that
+/// the check of a whole token compiles to vector instructions.
+#[inline(always)]
+fn is_token_byte(b: u8) -> bool {
+    let letter = (b | 0x20).wrapping_sub(b'a') < 26;
+    let digit = b.wrapping_sub(b'0') < 10;
+    letter | digit | (b == b'-') | (b == b'_') | (b == b'.')
+}
+
+/// Why [`split_token`] refused a token.
+enum Shape {
+    Byte,
+    Parts,
+}
+
+/// Step 1: checks that every byte is a base64url character or a dot and finds the two dots
+/// (the header ends at the first, the payload at the second). It looks at 32 bytes at a
+/// time, branch-free within a block so that it compiles to vector instructions: this runs
+/// over every byte of every token.
+fn split_token(token: &[u8]) -> std::result::Result<(usize, usize), Shape> {
+    let mut dots = [0usize; 2];
+    let mut count = 0usize;
+    let mut block = |bytes: &[u8], at: usize| -> std::result::Result<(), Shape> {
+        let (ok, any_dot) = bytes.iter().fold((true, false), |(ok, dot), &b| {
+            (ok & is_token_byte(b), dot | (b == b'.'))
+        });
+        if !ok {
+            return Err(Shape::Byte);
+        }
+        // Two dots in a whole token: the blocks holding one are rare, and looked at again.
+        if any_dot {
+            for (i, _) in bytes.iter().enumerate().filter(|&(_, &b)| b == b'.') {
+                if let Some(slot) = dots.get_mut(count) {
+                    *slot = at + i;
+                }
+                count += 1;
+            }
+        }
+        Ok(())
+    };
+    let mut chunks = token.chunks_exact(32);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        block(chunk, at)?;
+        at += 32;
+    }
+    block(chunks.remainder(), at)?;
+    match (count, dots) {
+        (2, [first, second]) => Ok((first, second)),
+        _ => Err(Shape::Parts),
+    }
+}
+
+/// Base64url decoding tables, one per position in a group of four characters: the sextet
+/// already shifted into place, or [`INVALID`] (a bit above the 24 data bits) for a byte
+/// outside the alphabet.
+const INVALID: u32 = 1 << 24;
+
 #[allow(
     clippy::indexing_slicing,
     reason = "a constant evaluation: an index out of bounds fails the build, never a call"
 )]
-const TOKEN_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0u8;
-    loop {
-        table[b as usize] = b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.';
-        if b == u8::MAX {
-            break;
-        }
-        b += 1;
+const DECODE: [[u32; 256]; 4] = {
+    let mut tables = [[INVALID; 256]; 4];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut i = 0;
+    while i < 64 {
+        let c = alphabet[i] as usize;
+        let sextet = i as u32;
+        tables[0][c] = sextet << 18;
+        tables[1][c] = sextet << 12;
+        tables[2][c] = sextet << 6;
+        tables[3][c] = sextet;
+        i += 1;
     }
-    table
+    tables
 };
 
-fn is_token_byte(b: u8) -> bool {
-    TOKEN_BYTES.get(usize::from(b)).copied().unwrap_or(false)
+/// The 24 bits of up to four base64url characters (missing ones count as zero), with
+/// [`INVALID`] set if any is outside the alphabet.
+#[inline(always)]
+fn sextets(group: &[u8]) -> u32 {
+    let [t0, t1, t2, t3] = &DECODE;
+    let at = |table: &[u32; 256], i: usize| {
+        group.get(i).map_or(0, |&b| {
+            table.get(usize::from(b)).copied().unwrap_or(INVALID)
+        })
+    };
+    at(t0, 0) | at(t1, 1) | at(t2, 2) | at(t3, 3)
 }
 
+/// Strict unpadded base64url (RFC 4648 section 5), as `base64`'s `URL_SAFE_NO_PAD` decodes
+/// it: no padding, no other characters, a length that is not one more than a multiple of
+/// four, and the unused bits of the last character zero. `None` for anything else, or when
+/// `out` is too small. Returns the number of bytes written. (A test compares it with the
+/// `base64` crate.)
+fn decode_b64url(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    let tail = input.len() % 4;
+    let len = input.len() / 4 * 3 + tail.saturating_sub(1);
+    if tail == 1 || out.len() < len {
+        return None;
+    }
+    let mut groups = input.chunks_exact(4);
+    let mut written = out.chunks_exact_mut(3);
+    let mut bad = 0;
+    for (group, bytes) in (&mut groups).zip(&mut written) {
+        let bits = sextets(group);
+        bad |= bits;
+        let [_, b0, b1, b2] = bits.to_be_bytes();
+        bytes.copy_from_slice(&[b0, b1, b2]);
+    }
+    let rest = groups.remainder();
+    if !rest.is_empty() {
+        let bits = sextets(rest);
+        bad |= bits;
+        // The bits of the last character that no byte holds must be zero.
+        let unused = if tail == 2 { 0xFFFF } else { 0xFF };
+        if bits & unused != 0 {
+            return None;
+        }
+        let [_, b0, b1, _] = bits.to_be_bytes();
+        let from = input.len() / 4 * 3;
+        out.get_mut(from..len)?
+            .copy_from_slice([b0, b1].get(..tail - 1)?);
+    }
+    (bad & INVALID == 0).then_some(len)
+}
+
+/// Decodes one base64url part into `stack` when it fits (every real header and payload
+/// does), into `heap` otherwise.
+fn b64_into<'b>(
+    part: &str,
+    what: &str,
+    stack: &'b mut [u8],
+    heap: &'b mut Vec<u8>,
+) -> Result<&'b [u8]> {
+    // base64's bound for the output it may write: three bytes for every four characters,
+    // rounded up.
+    let room = part.len().div_ceil(4) * 3;
+    let buf: &'b mut [u8] = if room <= stack.len() {
+        stack
+    } else {
+        heap.resize(room, 0);
+        heap
+    };
+    decode_b64url(part.as_bytes(), &mut *buf)
+        .and_then(|len| buf.get(..len))
+        .ok_or_else(|| malformed(format_args!("the {what} is not base64url")))
+}
+
+/// The decoded bytes of one part as JSON text.
+fn utf8<'b>(json: &'b [u8], what: &str) -> Result<&'b str> {
+    std::str::from_utf8(json).map_err(|_| malformed(format_args!("the {what} is not UTF-8")))
+}
+
+#[cfg(test)]
 fn b64(part: &str, what: &str) -> Result<Vec<u8>> {
     URL_SAFE_NO_PAD
         .decode(part)
         .map_err(|_| malformed(format_args!("the {what} is not base64url")))
+}
+
+/// The material a token is verified with: a key, or something that holds one.
+pub(crate) trait VerifyingKey {
+    /// The key material.
+    fn material(&self) -> &KeyMaterial;
+}
+
+impl VerifyingKey for KeyMaterial {
+    fn material(&self) -> &KeyMaterial {
+        self
+    }
+}
+
+impl<K: VerifyingKey + ?Sized> VerifyingKey for &K {
+    fn material(&self) -> &KeyMaterial {
+        (**self).material()
+    }
+}
+
+impl<K: VerifyingKey + ?Sized> VerifyingKey for std::sync::Arc<K> {
+    fn material(&self) -> &KeyMaterial {
+        (**self).material()
+    }
 }
 
 /// Signs `claims` with `key`, whose id is `kid`.
@@ -440,18 +689,16 @@ pub(crate) fn encode(kid: &str, key: &KeyMaterial, claims: &ScopedClaims) -> Res
     Ok(token)
 }
 
-/// A token whose shape and header passed the checks, not yet verified.
-#[derive(Debug)]
-pub(crate) struct Parsed<'a> {
-    pub(crate) alg: Algorithm,
-    pub(crate) kid: String,
-    signing_input: &'a str,
-    payload: &'a str,
-    signature: Vec<u8>,
-}
-
-/// Steps 1 and 2 of the module docs.
-pub(crate) fn parse(token: &str) -> Result<Parsed<'_>> {
+/// Steps 1 to 5 of the module docs: checks the token's shape and header, asks `key_for` for
+/// the key the header names (`alg`, `kid`; `Ok(None)` when there is none), verifies the
+/// signature with it and only then decodes the claims. Returns the key with the claims.
+///
+/// Everything is decoded on the stack (a header or payload too large for its buffer is
+/// decoded on the heap instead): this runs on every request.
+pub(crate) fn verify<K: VerifyingKey>(
+    token: &str,
+    key_for: impl FnOnce(Algorithm, &str) -> Result<Option<K>>,
+) -> Result<(K, ScopedClaims)> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(Error::invalid_token(
             TokenRejection::TooLarge,
@@ -461,25 +708,33 @@ pub(crate) fn parse(token: &str) -> Result<Parsed<'_>> {
             ),
         ));
     }
-    if !token.bytes().all(is_token_byte) {
-        return Err(malformed(
-            "a token holds only base64url characters and two dots",
-        ));
-    }
-    let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(malformed("a token has three parts separated by dots"));
+    let three_parts = || malformed("a token has three parts separated by dots");
+    let (first_dot, second_dot) = split_token(token.as_bytes()).map_err(|shape| match shape {
+        Shape::Byte => malformed("a token holds only base64url characters and two dots"),
+        Shape::Parts => three_parts(),
+    })?;
+    // The dots are ASCII, so every cut below is on a character boundary.
+    let (Some(header), Some(payload), Some(signature), Some(signing_input)) = (
+        token.get(..first_dot),
+        token.get(first_dot + 1..second_dot),
+        token.get(second_dot + 1..),
+        token.get(..second_dot),
+    ) else {
+        return Err(three_parts());
     };
-    let signing_input = token
-        .get(..header.len() + 1 + payload.len())
-        .ok_or_else(|| malformed("bad part lengths"))?;
-    let header_json = b64(header, "header")?;
-    let header: Header<'_> = match Canonical::header(&header_json) {
+
+    let mut kid_buf = [0u8; 96];
+    let (mut header_stack, mut header_heap) = ([0u8; 256], Vec::new());
+    let header: Header<'_> = match Canonical::encoded_header(header, &mut kid_buf) {
         Some(header) => header,
-        None => serde_json::from_slice(&header_json)
-            .map_err(|e| malformed(format_args!("header: {e}")))?,
+        None => {
+            let json = b64_into(header, "header", &mut header_stack, &mut header_heap)?;
+            match std::str::from_utf8(json).ok().and_then(Canonical::header) {
+                Some(header) => header,
+                None => serde_json::from_slice(json)
+                    .map_err(|e| malformed(format_args!("header: {e}")))?,
+            }
+        }
     };
     if header.typ != TOKEN_TYPE {
         return Err(Error::invalid_token(
@@ -506,62 +761,65 @@ pub(crate) fn parse(token: &str) -> Result<Parsed<'_>> {
             ));
         }
     };
-    Ok(Parsed {
-        alg,
-        kid: header.kid.into_owned(),
-        signing_input,
-        payload,
-        signature: b64(signature, "signature")?,
-    })
-}
+    // An Ed25519 signature is 64 bytes, an HMAC-SHA-256 one 32; anything longer cannot
+    // verify, but is decoded (on the heap) so that it is refused as a bad signature.
+    let (mut signature_stack, mut signature_heap) = ([0u8; 66], Vec::new());
+    let signature = b64_into(
+        signature,
+        "signature",
+        &mut signature_stack,
+        &mut signature_heap,
+    )?;
 
-impl Parsed<'_> {
-    /// Steps 3 (algorithm against the key), 4 and 5 of the module docs.
-    pub(crate) fn verify(&self, key: &KeyMaterial) -> Result<ScopedClaims> {
-        if self.alg != key.algorithm() {
-            return Err(Error::invalid_token(
-                TokenRejection::Algorithm,
-                format!(
-                    "the token says `{}` but its key is `{}`",
-                    self.alg,
-                    key.algorithm()
-                ),
-            ));
-        }
-        if !key.verify(self.signing_input.as_bytes(), &self.signature) {
-            return Err(Error::invalid_token(
-                TokenRejection::Signature,
-                "the signature does not verify",
-            ));
-        }
-        let json = b64(self.payload, "payload")?;
-        let raw: BorrowedClaims<'_> = match Canonical::claims(&json) {
-            Some(raw) => raw,
-            None => {
-                serde_json::from_slice(&json).map_err(|e| malformed(format_args!("claims: {e}")))?
-            }
-        };
-        let operations = OperationSet::parse(raw.ops.iter().map(AsRef::as_ref))
-            .map_err(|e| malformed(format_args!("claims: {e}")))?;
-        Ok(ScopedClaims {
-            issuer: raw.iss.into_owned(),
-            audience: raw.aud.into_owned(),
-            workspace_id: raw
-                .sub
-                .parse()
-                .map_err(|e| malformed(format_args!("claims: `sub`: {e}")))?,
-            org_id: raw
-                .org
-                .parse()
-                .map_err(|e| malformed(format_args!("claims: `org`: {e}")))?,
-            external_id: ExternalId::new(raw.ext.into_owned())
-                .map_err(|e| malformed(format_args!("claims: `ext`: {e}")))?,
-            operations,
-            issued_at: raw.iat,
-            expires_at: raw.exp,
-            token_id: raw.jti.into_owned(),
-        })
+    let key = key_for(alg, &header.kid)?.ok_or_else(|| {
+        Error::invalid_token(
+            TokenRejection::UnknownKey,
+            "the signing key of this token is unknown or retired",
+        )
+    })?;
+    let material = key.material();
+    if alg != material.algorithm() {
+        return Err(Error::invalid_token(
+            TokenRejection::Algorithm,
+            format!(
+                "the token says `{alg}` but its key is `{}`",
+                material.algorithm()
+            ),
+        ));
     }
+    if !material.verify(signing_input.as_bytes(), signature) {
+        return Err(Error::invalid_token(
+            TokenRejection::Signature,
+            "the signature does not verify",
+        ));
+    }
+
+    let (mut payload_stack, mut payload_heap) = ([0u8; 1024], Vec::new());
+    let json = b64_into(payload, "payload", &mut payload_stack, &mut payload_heap)?;
+    let raw = match Canonical::claims(utf8(json, "payload")?) {
+        Some(raw) => raw.map_err(|e| malformed(format_args!("claims: {e}")))?,
+        None => serde_json::from_slice::<BorrowedClaims<'_>>(json)
+            .map_err(|e| malformed(format_args!("claims: {e}")))?,
+    };
+    let claims = ScopedClaims {
+        issuer: raw.iss.into_owned(),
+        audience: raw.aud.into_owned(),
+        workspace_id: raw
+            .sub
+            .parse()
+            .map_err(|e| malformed(format_args!("claims: `sub`: {e}")))?,
+        org_id: raw
+            .org
+            .parse()
+            .map_err(|e| malformed(format_args!("claims: `org`: {e}")))?,
+        external_id: ExternalId::new(raw.ext.into_owned())
+            .map_err(|e| malformed(format_args!("claims: `ext`: {e}")))?,
+        operations: raw.ops.0,
+        issued_at: raw.iat,
+        expires_at: raw.exp,
+        token_id: raw.jti.into_owned(),
+    };
+    Ok((key, claims))
 }
 
 /// Step 6, the time part: `exp` and `iat` against `now` with `leeway_ms`.
@@ -613,17 +871,22 @@ mod tests {
             let header = b64(parts.next().unwrap(), "header").unwrap();
             let payload = b64(parts.next().unwrap(), "payload").unwrap();
             let by_serde: Header<'_> = serde_json::from_slice(&header).unwrap();
-            assert_eq!(Canonical::header(&header), Some(by_serde));
+            let header = std::str::from_utf8(&header).unwrap();
+            assert_eq!(Canonical::header(header), Some(by_serde));
             let by_serde: BorrowedClaims<'_> = serde_json::from_slice(&payload).unwrap();
-            match Canonical::claims(&payload) {
-                Some(fast) => assert_eq!(fast, by_serde, "{ext}"),
+            match Canonical::claims(std::str::from_utf8(&payload).unwrap()) {
+                Some(fast) => assert_eq!(fast.unwrap(), by_serde, "{ext}"),
                 // Escaped strings are serde's to decode.
                 None => assert!(ext.contains(['"', '\\']), "{ext}"),
             }
-            assert_eq!(parse(&token).unwrap().verify(&key).unwrap(), c);
+            assert_eq!(verify_with(&token, &key).unwrap(), c);
         }
         let canonical = r#"{"iss":"i","aud":"a","sub":"s","org":"o","ext":"e","ops":["sources:read"],"iat":1,"exp":2,"jti":"j"}"#;
-        assert!(Canonical::claims(canonical.as_bytes()).is_some());
+        assert!(matches!(Canonical::claims(canonical), Some(Ok(_))));
+        // The canonical form with an operation that does not exist is refused, not handed on.
+        let unknown = canonical.replace("sources:read", "orgs:delete");
+        assert!(matches!(Canonical::claims(&unknown), Some(Err(_))));
+        assert!(serde_json::from_str::<BorrowedClaims<'_>>(&unknown).is_err());
         for other in [
             r#"{ "iss":"i","aud":"a","sub":"s","org":"o","ext":"e","ops":[],"iat":1,"exp":2,"jti":"j"}"#,
             r#"{"aud":"a","iss":"i","sub":"s","org":"o","ext":"e","ops":[],"iat":1,"exp":2,"jti":"j"}"#,
@@ -636,16 +899,99 @@ mod tests {
             r#"{"iss":"i","aud":"a","sub":"s","org":"o","ext":"e","ops":[],"iat":1,"exp":2,"jti":"j"}x"#,
             r#"{"iss":"\u0069","aud":"a","sub":"s","org":"o","ext":"e","ops":[],"iat":1,"exp":2,"jti":"j"}"#,
         ] {
-            assert_eq!(Canonical::claims(other.as_bytes()), None, "{other}");
+            assert!(Canonical::claims(other).is_none(), "{other}");
         }
         assert_eq!(
-            Canonical::header(br#"{"typ":"x","alg":"HS256","kid":"k"}"#),
+            Canonical::header(r#"{"typ":"x","alg":"HS256","kid":"k"}"#),
             None
         );
         assert_eq!(
-            Canonical::header(br#"{"alg":"HS256","typ":"x","kid":"k","crit":[]}"#),
+            Canonical::header(r#"{"alg":"HS256","typ":"x","kid":"k","crit":[]}"#),
             None
         );
+    }
+
+    /// Verifies `token` with `key`, whatever its header names.
+    fn verify_with(token: &str, key: &KeyMaterial) -> Result<ScopedClaims> {
+        verify(token, |_, _| Ok(Some(key))).map(|(_, claims)| claims)
+    }
+
+    /// The constant starts of the canonical headers are what the encoder writes, and the
+    /// shortcut reads a header exactly as decoding it whole does.
+    #[test]
+    fn encoded_header_starts_match_the_encoder() {
+        for (alg, start) in ENCODED_HEADER_STARTS {
+            let (key, _, _) = KeyMaterial::generate(alg).unwrap();
+            let token = encode("kid-1", &key, &claims()).unwrap();
+            let header = token.split('.').next().unwrap();
+            assert!(header.starts_with(start), "{alg}");
+            let json = b64(header, "header").unwrap();
+            let json = std::str::from_utf8(&json).unwrap();
+            assert_eq!(json.len(), 48 + r#":"kid-1"}"#.len());
+            let mut buf = [0u8; 96];
+            assert_eq!(
+                Canonical::encoded_header(header, &mut buf),
+                Canonical::header(json)
+            );
+        }
+        let mut buf = [0u8; 96];
+        for other in [
+            // The shortcut's start with another ending: an escaped kid, a trailing key.
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"bulkhead-scoped+jwt","kid":"a\"b"}"#),
+            URL_SAFE_NO_PAD
+                .encode(r#"{"alg":"HS256","typ":"bulkhead-scoped+jwt","kid":"a","x":1}"#),
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"bulkhead-scoped+jwt","kid":1}"#),
+            // A kid too long for the buffer.
+            URL_SAFE_NO_PAD.encode(format!(
+                r#"{{"alg":"HS256","typ":"bulkhead-scoped+jwt","kid":"{}"}}"#,
+                "k".repeat(200)
+            )),
+        ] {
+            assert_eq!(Canonical::encoded_header(&other, &mut buf), None, "{other}");
+        }
+    }
+
+    /// The hand-written decoder accepts and refuses exactly what `base64`'s strict
+    /// `URL_SAFE_NO_PAD` does, and decodes to the same bytes: every string of up to three
+    /// characters over an alphabet with the edge cases, and random longer ones.
+    #[test]
+    fn base64url_decoding_agrees_with_the_base64_crate() {
+        let check = |text: &[u8]| {
+            let mut out = [0u8; 128];
+            let ours = decode_b64url(text, &mut out).map(|len| out[..len].to_vec());
+            let theirs = URL_SAFE_NO_PAD.decode(text).ok();
+            assert_eq!(ours, theirs, "{:?}", String::from_utf8_lossy(text));
+        };
+        let alphabet = b"AQgw_-9+/=. \0\xff";
+        let mut text = Vec::new();
+        for len in 0..=5u32 {
+            for n in 0..alphabet.len().pow(len) {
+                text.clear();
+                let mut n = n;
+                for _ in 0..len {
+                    text.push(alphabet[n % alphabet.len()]);
+                    n /= alphabet.len();
+                }
+                check(&text);
+            }
+        }
+        let mut bytes = [0u8; 90];
+        for round in 0..500 {
+            random_bytes(&mut bytes).unwrap();
+            let len = round % bytes.len();
+            let encoded = URL_SAFE_NO_PAD.encode(&bytes[..len]);
+            check(encoded.as_bytes());
+            // One character changed to every other byte.
+            if let Some(at) = encoded.len().checked_sub(1 + round % 7) {
+                let mut changed = encoded.clone().into_bytes();
+                for b in 0..=255u8 {
+                    changed[at] = b;
+                    check(&changed);
+                }
+            }
+        }
+        // Too small an output is refused, never a panic.
+        assert_eq!(decode_b64url(b"AAAA", &mut [0u8; 2]), None);
     }
 
     fn claims() -> ScopedClaims {
@@ -668,10 +1014,14 @@ mod tests {
             let (key, _, _) = KeyMaterial::generate(alg).unwrap();
             let claims = claims();
             let token = encode("kid-1", &key, &claims).unwrap();
-            let parsed = parse(&token).unwrap();
-            assert_eq!(parsed.kid, "kid-1");
-            assert_eq!(parsed.alg, alg);
-            assert_eq!(parsed.verify(&key).unwrap(), claims);
+            let mut asked = None;
+            let (_, verified) = verify(&token, |alg, kid| {
+                asked = Some((alg, kid.to_owned()));
+                Ok(Some(&key))
+            })
+            .unwrap();
+            assert_eq!(asked, Some((alg, "kid-1".to_owned())));
+            assert_eq!(verified, claims);
         }
     }
 
@@ -680,7 +1030,7 @@ mod tests {
         let (key, _, _) = KeyMaterial::generate(Algorithm::Hs256).unwrap();
         let (other, _, _) = KeyMaterial::generate(Algorithm::Hs256).unwrap();
         let token = encode("kid-1", &key, &claims()).unwrap();
-        let err = parse(&token).unwrap().verify(&other).unwrap_err();
+        let err = verify_with(&token, &other).unwrap_err();
         assert!(matches!(
             err,
             Error::InvalidToken {
