@@ -1,9 +1,10 @@
-//! Scoped token mint, HS256: `OrgScope::scoped_token` for a workspace that exists (which
-//! reads the organization, the workspace and the signing key, then signs) against
-//! `jsonwebtoken::encode` of the same header and claims with the same secret.
+//! Scoped token mint, HS256, against `jsonwebtoken::encode` of the same header and claims
+//! with the same secret:
 //!
-//! The pure mint (`token::encode`) is `pub(crate)` in `bulkhead-core`: no public API reaches
-//! it without the database reads, so it is not measured separately.
+//! - `TokenMinter::mint`: a new token (new `iat`, `exp` and `jti`) for a workspace whose
+//!   minter was made before the measurement; no database read;
+//! - `OrgScope::scoped_token` for a workspace that exists, which reads the organization, the
+//!   workspace and the signing key, then signs.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -36,7 +37,15 @@ fn mint(c: &mut Criterion) {
     let theirs = jsonwebtoken::encode(&header, &claims, &key).unwrap();
     fx.engine.verify_token(&theirs).unwrap();
 
+    let minter = fx.org.token_minter(&request).unwrap();
+    fx.engine
+        .authenticate(minter.mint().unwrap().token.expose())
+        .unwrap();
+
     let mut group = c.benchmark_group("mint_hs256");
+    group.bench_function("bulkhead_token_minter_mint", |b| {
+        b.iter(|| black_box(minter.mint().unwrap()))
+    });
     group.bench_function("bulkhead_scoped_token_existing_workspace", |b| {
         b.iter(|| black_box(fx.org.scoped_token(black_box(&request)).unwrap()))
     });

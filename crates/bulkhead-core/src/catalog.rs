@@ -579,6 +579,7 @@ impl OrgScope {
             .inner
             .store
             .tombstone_workspace(&ctx, id, self.inner.now(), None)?;
+        self.inner.changed();
         match self.inner.guard.admit_org_opt(&self.org, deleted)? {
             Some(w) if w.id == id && w.is_deleted() => {
                 tracing::info!(target: "bulkhead::workspace", org = %self.org.org_id(), workspace = %id, "workspace deleted (tombstone)");
@@ -604,7 +605,9 @@ impl OrgScope {
             Some(_) => {}
         }
         let ctx = self.audit_as("workspace.purge", Some(id), format!("workspace:{id}"));
-        if self.inner.store.delete_workspace(&ctx, id)? {
+        let purged = self.inner.store.delete_workspace(&ctx, id)?;
+        self.inner.changed();
+        if purged {
             tracing::info!(target: "bulkhead::workspace", org = %self.org.org_id(), workspace = %id, "workspace purged");
             Ok(())
         } else {

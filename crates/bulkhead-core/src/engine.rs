@@ -1,6 +1,7 @@
 //! The [`Engine`]: the entry point that authenticates callers and hands out scopes.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ use crate::vault::{DataKey, MasterKey, random_token};
 
 /// How long an unsealed signing key is kept in memory before it is read again, so a rotation
 /// made by another process is seen within this time.
-const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
+pub(crate) const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
 /// The most signing keys kept in memory; past it the cache starts over.
 const KEY_CACHE_MAX: usize = 10_000;
 /// `last_used_at` of an org key is written at most this often.
@@ -73,6 +74,9 @@ pub(crate) struct Inner {
     /// Issuer and audience of organizations, for offline verification, fresh for
     /// [`KEY_CACHE_TTL`] like the keys.
     audiences: RwLock<HashMap<OrgId, Arc<CachedAudience>>>,
+    /// Counts the changes made through this engine that a [`crate::TokenMinter`] must not
+    /// outlive: settings, signing keys, a workspace's status or existence.
+    generation: AtomicU64,
 }
 
 /// An organization's issuer and audience as read at `loaded_at`.
@@ -195,8 +199,20 @@ impl Inner {
         Ok(loaded)
     }
 
+    /// The count of minter-relevant changes so far (see [`Inner::changed`]).
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Notes a change of settings, signing keys, or a workspace's status or existence, so
+    /// that every [`crate::TokenMinter`] of this engine reads again before its next token.
+    pub(crate) fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// Drops the organization's issuer and audience from the cache (after a settings change).
     pub(crate) fn forget_audience(&self, org_id: OrgId) {
+        self.changed();
         self.audiences
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -205,6 +221,7 @@ impl Inner {
 
     /// Drops the organization's keys from the cache (after a rotation).
     pub(crate) fn forget_keys(&self, org_id: OrgId) {
+        self.changed();
         self.keys
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -304,6 +321,7 @@ impl Engine {
                 leeway: config.token_leeway,
                 keys: RwLock::new(HashMap::new()),
                 audiences: RwLock::new(HashMap::new()),
+                generation: AtomicU64::new(0),
             }),
         })
     }

@@ -27,6 +27,7 @@ mod ids;
 pub mod keys;
 mod merging;
 mod meter;
+mod minter;
 mod model;
 mod ops;
 mod org;
@@ -56,6 +57,7 @@ pub use ids::{
 pub use keys::{Jwk, Jwks, OrgKeyInfo, OrgKeySecret, RevealedSecret, SigningKeyInfo};
 pub use merging::MergeReport;
 pub use meter::OrgStats;
+pub use minter::TokenMinter;
 pub use model::{
     Connection, ConnectionStatus, ConnectionUpdate, ConnectorUpdate, Destination, NewConnection,
     NewDestination, NewSource, OrgSettings, Organization, Source, SyncOutcome, SyncRun, SyncStatus,

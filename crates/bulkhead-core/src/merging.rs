@@ -170,13 +170,15 @@ impl OrgScope {
             Some(from),
             format!("workspace:{from}->workspace:{into}"),
         );
-        if !self.inner.store.merge_workspace(
+        let merged = self.inner.store.merge_workspace(
             &ctx,
             &from_tenant,
             &into_tenant,
             &rows,
             self.inner.now(),
-        )? {
+        )?;
+        self.inner.changed();
+        if !merged {
             return Err(Error::not_found(ObjectKind::Workspace, from));
         }
         tracing::info!(target: "bulkhead::workspace", org = %org_id, from = %from, into = %into, "workspaces merged");

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::{Inner, LoadedKey, org_operations};
+use crate::engine::{Inner, KEY_CACHE_TTL, LoadedKey, org_operations};
 use crate::error::{Error, ObjectKind, Result, TokenRejection};
-use crate::grant::{IssuedToken, ScopedToken, ScopedTokenRequest};
+use crate::grant::{IssuedToken, ScopedTokenRequest};
 use crate::guard::{OrgCtx, Tenant};
 use crate::ids::{ExternalId, OrgId, OrgKeyId, WorkspaceId};
 use crate::keys::{
@@ -13,15 +13,15 @@ use crate::keys::{
     check_key_expiry, signing_key_aad,
 };
 use crate::meter::Event;
+use crate::minter::{MintGrant, Prepared, TokenMinter};
 use crate::model::{OrgSettings, Organization, Workspace, WorkspaceStatus};
 use crate::ops::OperationSet;
 use crate::page::{Page, Paged, Position, paginate};
 use crate::scope::WorkspaceScope;
 use crate::store::{WorkspaceFilter, WorkspaceUpdate};
 use crate::time::Timestamp;
-use crate::token::{self, Algorithm, ScopedClaims};
+use crate::token::{Algorithm, FixedClaims, MintTemplate};
 use crate::values::Name;
-use crate::vault::random_token;
 
 /// Access to one organization: its workspaces, and a [`WorkspaceScope`] for any of them.
 #[derive(Debug)]
@@ -290,6 +290,7 @@ impl OrgScope {
             .inner
             .store
             .update_workspace(&audited, id, update, now)?;
+        self.inner.changed();
         self.inner
             .guard
             .admit_org_opt(&self.org, updated)?
@@ -522,22 +523,33 @@ impl OrgScope {
     /// The scoped-token flow: gets or creates the workspace of `request.external_id`
     /// (race-free), stores the tag selections on it, and mints a token for that one workspace.
     pub fn scoped_token(&self, request: &ScopedTokenRequest) -> Result<IssuedToken> {
+        let (minter, created) = self.minter_for(request)?;
+        let issued = minter.mint()?;
+        Ok(IssuedToken {
+            workspace_created: created,
+            ..issued
+        })
+    }
+
+    /// Does what [`OrgScope::scoped_token`] does up to the minting (get or create the
+    /// workspace, store its tag selections, check the lifetime and the operations) and
+    /// returns a [`TokenMinter`] that mints tokens like that one, for that workspace, without
+    /// a database read per token. See [`TokenMinter`] for how current it stays.
+    pub fn token_minter(&self, request: &ScopedTokenRequest) -> Result<TokenMinter> {
+        self.minter_for(request).map(|(minter, _)| minter)
+    }
+
+    fn minter_for(&self, request: &ScopedTokenRequest) -> Result<(TokenMinter, bool)> {
         let org = self.reload()?;
-        let ttl = request.ttl.unwrap_or(org.settings.default_token_ttl);
-        if ttl.as_secs() == 0 || ttl > org.settings.max_token_ttl {
-            return Err(Error::invalid_input(
-                "ttl",
-                format!(
-                    "is {} s; this organization allows 1 to {} s",
-                    ttl.as_secs(),
-                    org.settings.max_token_ttl.as_secs()
-                ),
-            ));
-        }
-        let operations = request
-            .operations
-            .unwrap_or_else(OperationSet::scoped_default);
-        if operations.is_empty() {
+        let grant = MintGrant {
+            ttl: request.ttl,
+            operations: request
+                .operations
+                .unwrap_or_else(OperationSet::scoped_default),
+        };
+        // Checked before the workspace is made: a bad request creates nothing.
+        grant.ttl_secs(&org.settings)?;
+        if grant.operations.is_empty() {
             return Err(Error::invalid_input("operations", "must not be empty"));
         }
         let update = WorkspaceUpdate {
@@ -547,34 +559,41 @@ impl OrgScope {
         };
         let GetOrCreated { workspace, created } =
             self.get_or_create_with(&org.settings, &request.external_id, &update)?;
+        let minter = TokenMinter::new(self.clone(), &org, &workspace, grant)?;
+        Ok((minter, created))
+    }
+
+    /// What a [`TokenMinter`] needs to mint for `workspace` now: refuses a workspace that is
+    /// not active, checks the lifetime against the current settings, loads the signer.
+    pub(crate) fn prepare_mint(
+        &self,
+        org: &Organization,
+        workspace: &Workspace,
+        grant: &MintGrant,
+    ) -> Result<Prepared> {
         if workspace.status != WorkspaceStatus::Active {
             return Err(Error::WorkspaceInactive {
                 workspace_id: workspace.id,
             });
         }
-        let key = self.signer(&org)?;
-        let now_secs = self.inner.now().unix_millis().div_euclid(1000);
-        let ttl_secs = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
-        let claims = ScopedClaims {
-            issuer: org.settings.issuer.clone(),
-            audience: org.settings.audience.clone(),
+        let ttl_secs = grant.ttl_secs(&org.settings)?;
+        let generation = self.inner.generation();
+        let key = self.signer(org)?;
+        let fixed = FixedClaims {
+            issuer: &org.settings.issuer,
+            audience: &org.settings.audience,
             workspace_id: workspace.id,
             org_id: org.id,
-            external_id: workspace.external_id.clone(),
-            operations,
-            issued_at: now_secs,
-            expires_at: now_secs.saturating_add(ttl_secs),
-            token_id: random_token(16)?,
+            external_id: &workspace.external_id,
+            operations: grant.operations,
         };
-        let token = token::encode(&key.kid, &key.material, &claims)?;
-        tracing::info!(target: "bulkhead::token", org = %org.id, workspace = %workspace.id, jti = %claims.token_id, "scoped token issued");
-        self.inner.meter.record(org.id, Event::TokenIssued);
-        Ok(IssuedToken {
-            token: ScopedToken::new(token),
-            workspace_id: workspace.id,
-            expires_at: claims.expiry(),
-            token_id: claims.token_id,
-            workspace_created: created,
+        let fresh_until = self.inner.now().plus(KEY_CACHE_TTL);
+        let fresh_until = key.retire_at.map_or(fresh_until, |at| at.min(fresh_until));
+        Ok(Prepared {
+            generation,
+            fresh_until,
+            ttl_secs,
+            template: MintTemplate::new(&key.kid.clone(), key, &fixed)?,
         })
     }
 

@@ -711,6 +711,7 @@ pub struct Faults {
 struct FaultState {
     fail_at: Option<u64>,
     writes: u64,
+    reads: u64,
 }
 
 impl Faults {
@@ -719,6 +720,7 @@ impl Faults {
         *lock(&self.state) = FaultState {
             fail_at: Some(n),
             writes: 0,
+            reads: 0,
         };
     }
 
@@ -735,6 +737,18 @@ impl Faults {
     /// Write calls since the last [`Faults::arm`].
     pub fn writes(&self) -> u64 {
         lock(&self.state).writes
+    }
+
+    /// Read-only calls (every call that is not a write call) since the last
+    /// [`Faults::arm`]. Reads never fail.
+    pub fn reads(&self) -> u64 {
+        lock(&self.state).reads
+    }
+
+    /// Counts one read-only call.
+    fn read(&self) {
+        let mut state = lock(&self.state);
+        state.reads = state.reads.saturating_add(1);
     }
 
     /// The message of the fault injected at write `n`.
@@ -756,7 +770,7 @@ impl Faults {
 }
 
 /// A store that fails the N-th write call with a storage error ("injected fault at write N"),
-/// around a correct store `S`, and counts write calls.
+/// around a correct store `S`, and counts write calls and read-only calls.
 ///
 /// A write call is any [`Store`] method that may write (including `workspace_data_key`, which
 /// stores a data key on first use, `touch_org_key` and `master_key_check`). The failing call
@@ -819,10 +833,12 @@ impl<S: Store> Store for FaultyStore<S> {
     }
 
     fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
+        self.faults.read();
         self.inner.get_organization(id)
     }
 
     fn list_organizations(&self) -> Result<Vec<Organization>> {
+        self.faults.read();
         self.inner.list_organizations()
     }
 
@@ -832,6 +848,7 @@ impl<S: Store> Store for FaultyStore<S> {
     }
 
     fn list_org_keys(&self, org: &OrgCtx) -> Result<Vec<OrgKeyRow>> {
+        self.faults.read();
         self.inner.list_org_keys(org)
     }
 
@@ -846,6 +863,7 @@ impl<S: Store> Store for FaultyStore<S> {
     }
 
     fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
+        self.faults.read();
         self.inner.find_org_key(hash)
     }
 
@@ -866,10 +884,12 @@ impl<S: Store> Store for FaultyStore<S> {
     }
 
     fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>> {
+        self.faults.read();
         self.inner.list_signing_keys(org)
     }
 
     fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
+        self.faults.read();
         self.inner.find_signing_key(kid)
     }
 
@@ -884,10 +904,12 @@ impl<S: Store> Store for FaultyStore<S> {
     }
 
     fn get_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<Option<Workspace>> {
+        self.faults.read();
         self.inner.get_workspace(org, id)
     }
 
     fn find_workspace(&self, org: &OrgCtx, external_id: &ExternalId) -> Result<Option<Workspace>> {
+        self.faults.read();
         self.inner.find_workspace(org, external_id)
     }
 
@@ -898,10 +920,12 @@ impl<S: Store> Store for FaultyStore<S> {
         after: Option<&ExternalId>,
         limit: usize,
     ) -> Result<Vec<Workspace>> {
+        self.faults.read();
         self.inner.list_workspaces(org, filter, after, limit)
     }
 
     fn count_workspaces(&self, org: &OrgCtx) -> Result<Vec<StatusCount>> {
+        self.faults.read();
         self.inner.count_workspaces(org)
     }
 
@@ -927,6 +951,7 @@ impl<S: Store> Store for FaultyStore<S> {
     }
 
     fn list_tags(&self, org: &OrgCtx) -> Result<Vec<TagInfo>> {
+        self.faults.read();
         self.inner.list_tags(org)
     }
 
@@ -946,6 +971,7 @@ impl<S: Store> Store for FaultyStore<S> {
     }
 
     fn list_templates(&self, org: &OrgCtx, kind: TemplateKind) -> Result<Vec<TemplateRow>> {
+        self.faults.read();
         self.inner.list_templates(org, kind)
     }
 
@@ -955,6 +981,7 @@ impl<S: Store> Store for FaultyStore<S> {
         kind: TemplateKind,
         id: Uuid,
     ) -> Result<Option<TemplateRow>> {
+        self.faults.read();
         self.inner.get_template(org, kind, id)
     }
 
@@ -988,10 +1015,12 @@ impl<S: Store> Store for FaultyStore<S> {
     }
 
     fn load_workspace(&self, tenant: &Tenant) -> Result<Option<Workspace>> {
+        self.faults.read();
         self.inner.load_workspace(tenant)
     }
 
     fn load_token_state(&self, tenant: &Tenant, jti: &str) -> Result<Option<TokenState>> {
+        self.faults.read();
         self.inner.load_token_state(tenant, jti)
     }
 
@@ -1038,6 +1067,7 @@ impl<S: Store> Store for FaultyStore<S> {
         kind: EndpointKind,
         id: Uuid,
     ) -> Result<Option<EndpointRow>> {
+        self.faults.read();
         self.inner.get_endpoint(tenant, kind, id)
     }
 
@@ -1048,6 +1078,7 @@ impl<S: Store> Store for FaultyStore<S> {
         after: After,
         limit: usize,
     ) -> Result<Vec<EndpointRow>> {
+        self.faults.read();
         self.inner.list_endpoints(tenant, kind, after, limit)
     }
 
@@ -1074,6 +1105,7 @@ impl<S: Store> Store for FaultyStore<S> {
     }
 
     fn get_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<Option<Connection>> {
+        self.faults.read();
         self.inner.get_connection(tenant, id)
     }
 
@@ -1083,6 +1115,7 @@ impl<S: Store> Store for FaultyStore<S> {
         after: After,
         limit: usize,
     ) -> Result<Vec<Connection>> {
+        self.faults.read();
         self.inner.list_connections(tenant, after, limit)
     }
 
@@ -1108,6 +1141,7 @@ impl<S: Store> Store for FaultyStore<S> {
     }
 
     fn get_sync_run(&self, tenant: &Tenant, id: SyncRunId) -> Result<Option<SyncRun>> {
+        self.faults.read();
         self.inner.get_sync_run(tenant, id)
     }
 
@@ -1118,10 +1152,12 @@ impl<S: Store> Store for FaultyStore<S> {
         before: After,
         limit: usize,
     ) -> Result<Vec<SyncRun>> {
+        self.faults.read();
         self.inner.list_sync_runs(tenant, connection, before, limit)
     }
 
     fn workspace_activity(&self, tenant: &Tenant) -> Result<WorkspaceActivity> {
+        self.faults.read();
         self.inner.workspace_activity(tenant)
     }
 
@@ -1157,6 +1193,7 @@ impl<S: Store> Store for FaultyStore<S> {
         before: Timestamp,
         limit: usize,
     ) -> Result<Vec<Workspace>> {
+        self.faults.read();
         self.inner.list_deleted_workspaces(org, before, limit)
     }
 
@@ -1179,6 +1216,7 @@ impl<S: Store> Store for FaultyStore<S> {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<AuditEvent>> {
+        self.faults.read();
         self.inner.list_audit(org, filter, after, limit)
     }
 }

@@ -27,8 +27,9 @@ pub use bulkhead_core::{
     Schedule, ScopedClaims, ScopedToken, ScopedTokenRequest, SigningKeyInfo, Source,
     SourceFromTemplate, SourceId, SourceTemplate, SourceTemplateId, SourceTemplateUpdate,
     StorageError, SyncOutcome, SyncRun, SyncRunId, SyncStatus, SystemClock, Tag, TagInfo, TagMode,
-    TagSelection, Timestamp, TokenCache, TokenRejection, Workspace, WorkspaceFilter, WorkspaceId,
-    WorkspaceOverview, WorkspaceScope, WorkspaceStats, WorkspaceStatus, WorkspaceUpdate, merge,
+    TagSelection, Timestamp, TokenCache, TokenMinter, TokenRejection, Workspace, WorkspaceFilter,
+    WorkspaceId, WorkspaceOverview, WorkspaceScope, WorkspaceStats, WorkspaceStatus,
+    WorkspaceUpdate, merge,
 };
 pub use config::{Config, default_key_file};
 

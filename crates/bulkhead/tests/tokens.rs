@@ -1665,3 +1665,166 @@ fn verify_token_follows_an_audience_change_at_once_here_and_within_a_minute_else
     db.clock.advance(Duration::from_secs(61));
     assert_token_rejected(db.engine.verify_token(token), TokenRejection::Audience);
 }
+
+// ---------------------------------------------------------------------------------------------
+// TokenMinter: the scoped-token flow once, then tokens without reading the database.
+
+#[test]
+fn minter_checks_its_request_like_the_scoped_token_flow_and_creates_nothing_on_refusal() {
+    let db = Db::new();
+    let org = db.org("Acme");
+    for ttl in [MAX_TTL + Duration::from_secs(1), Duration::ZERO] {
+        let request = ScopedTokenRequest::new(ext("customer-1")).ttl(ttl);
+        assert_invalid(org.token_minter(&request), "ttl");
+    }
+    let request = ScopedTokenRequest::new(ext("customer-1")).operations(OperationSet::empty());
+    assert_invalid(org.token_minter(&request), "operations");
+    assert!(matches!(
+        org.workspace_by_external_id(&ext("customer-1")),
+        Err(Error::ExternalIdNotFound { .. })
+    ));
+    // It gets or creates the workspace and stores the tags, as the flow does.
+    let request =
+        ScopedTokenRequest::new(ext("customer-1")).source_tags(tags(&["premium"], TagMode::Any));
+    let minter = org.token_minter(&request).unwrap();
+    let workspace = org.workspace_by_external_id(&ext("customer-1")).unwrap();
+    assert_eq!(minter.workspace_id(), workspace.id);
+    assert_eq!(workspace.source_tags, tags(&["premium"], TagMode::Any));
+    let issued = minter.mint().unwrap();
+    assert_eq!(issued.expires_at, db.now().plus(DEFAULT_TTL));
+    assert_eq!(
+        db.engine
+            .verify_token(issued.token.expose())
+            .unwrap()
+            .operations,
+        OperationSet::scoped_default()
+    );
+    // An inactive workspace gets no minter.
+    deactivate(&org, &issued);
+    assert!(matches!(
+        org.token_minter(&ScopedTokenRequest::new(ext("customer-1"))),
+        Err(Error::WorkspaceInactive { .. })
+    ));
+}
+
+#[test]
+fn minter_follows_the_clock_and_changes_of_settings_made_here() {
+    let db = Db::new();
+    let org = db.org("Acme");
+    let minter = org
+        .token_minter(&ScopedTokenRequest::new(ext("customer-1")).ttl(Duration::from_secs(600)))
+        .unwrap();
+    let first = minter.mint().unwrap();
+    db.clock.advance(Duration::from_secs(5));
+    let later = minter.mint().unwrap();
+    assert_eq!(
+        later.expires_at,
+        first.expires_at.plus(Duration::from_secs(5))
+    );
+
+    let settings = org.reload().unwrap().settings;
+    org.update_settings(&OrgSettings {
+        audience: "another-audience".to_owned(),
+        ..settings.clone()
+    })
+    .unwrap();
+    let after = minter.mint().unwrap();
+    assert_eq!(
+        db.engine
+            .verify_token(after.token.expose())
+            .unwrap()
+            .audience,
+        "another-audience"
+    );
+    db.engine.authenticate(after.token.expose()).unwrap();
+
+    // A maximum lowered below the minter's lifetime: refused, not shortened.
+    org.update_settings(&OrgSettings {
+        audience: "another-audience".to_owned(),
+        max_token_ttl: Duration::from_secs(300),
+        default_token_ttl: Duration::from_secs(300),
+        ..settings
+    })
+    .unwrap();
+    assert_invalid(minter.mint(), "ttl");
+}
+
+#[test]
+fn minter_sees_another_process_within_a_minute_and_its_tokens_are_refused_meanwhile() {
+    let db = Db::new();
+    let org = db.org("Acme");
+    let minter = org
+        .token_minter(&ScopedTokenRequest::new(ext("customer-1")))
+        .unwrap();
+    let workspace_id = minter.workspace_id();
+    let other = db.open_another_engine();
+    other
+        .operator_org_scope(org.org_id())
+        .unwrap()
+        .update_workspace(
+            workspace_id,
+            &WorkspaceUpdate {
+                status: Some(WorkspaceStatus::Inactive),
+                ..WorkspaceUpdate::default()
+            },
+        )
+        .unwrap();
+    // Within the minute this minter has not read again; authenticate reads the workspace.
+    let stale = minter.mint().unwrap();
+    assert!(matches!(
+        db.engine.authenticate(stale.token.expose()),
+        Err(Error::WorkspaceInactive { .. })
+    ));
+    db.clock.advance(Duration::from_secs(61));
+    assert!(matches!(
+        minter.mint(),
+        Err(Error::WorkspaceInactive { workspace_id: id }) if id == workspace_id
+    ));
+}
+
+#[test]
+fn minter_shared_between_threads_never_repeats_a_jti_and_hides_its_key() {
+    let db = Db::new();
+    let org = db.org("Acme");
+    let minter = org
+        .token_minter(&ScopedTokenRequest::new(ext("customer-1")))
+        .unwrap();
+    let jtis: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..250)
+                        .map(|_| minter.mint().unwrap().token_id)
+                        .collect::<Vec<String>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect::<Vec<String>>()
+    });
+    let distinct: std::collections::BTreeSet<&String> = jtis.iter().collect();
+    assert_eq!(distinct.len(), 1000);
+    // A second minter for the same workspace draws another prefix.
+    let second = org
+        .token_minter(&ScopedTokenRequest::new(ext("customer-1")))
+        .unwrap();
+    assert!(!distinct.contains(&second.mint().unwrap().token_id));
+
+    let issued = minter.mint().unwrap();
+    let kid = kid_of(issued.token.expose());
+    let secret = org.reveal_hs256_secret(&kid).unwrap();
+    let debug = format!("{minter:?}");
+    assert!(
+        debug.contains(&minter.workspace_id().to_string()),
+        "{debug}"
+    );
+    for hidden in [
+        b64(secret.expose()),
+        String::from_utf8_lossy(secret.expose()).into_owned(),
+        issued.token.expose().to_owned(),
+    ] {
+        assert!(!debug.contains(&hidden), "{debug}");
+    }
+}
