@@ -3,9 +3,10 @@
 //! `benches/many_workspaces.rs`.
 
 use bulkhead::{
-    Config, ConnectorConfig, Engine, MasterKey, NewSource, OrgScope, Result, SourceId, WorkspaceId,
-    WorkspaceScope,
+    Config, ConnectorConfig, Engine, MasterKey, NewSource, OrgScope, Result, Source, SourceId,
+    Timestamp, WorkspaceId, WorkspaceScope,
 };
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -357,4 +358,68 @@ pub fn base64url(text: &str) -> Result<Vec<u8>> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(text)
         .map_err(|_| bulkhead::Error::invalid_input("base64url", text.to_owned()))
+}
+
+// The hand-written baselines of `benches/guarded_read.rs` (also run by
+// `examples/profile_driver.rs`). They unwrap: a failure is a broken bench.
+
+/// The columns of a source, in the order [`decode`] reads them.
+const COLUMNS: &str = "id, org_id, workspace_id, name, connector, config, created_at, \
+                       updated_at, template_id";
+
+/// A row of `sources` as a [`Source`], the way a hand-written reader would decode it.
+#[allow(clippy::unwrap_used, reason = "a hand-written baseline; see above")]
+fn decode(r: &Row<'_>) -> rusqlite::Result<Source> {
+    Ok(Source {
+        id: bulkhead::SourceId::from_uuid(r.get(0)?).unwrap(),
+        org_id: bulkhead::OrgId::from_uuid(r.get(1)?).unwrap(),
+        workspace_id: bulkhead::WorkspaceId::from_uuid(r.get(2)?).unwrap(),
+        name: r.get::<_, String>(3)?.parse().unwrap(),
+        connector: r.get::<_, String>(4)?.parse().unwrap(),
+        config: ConnectorConfig::from_json(&r.get::<_, String>(5)?).unwrap(),
+        created_at: Timestamp::from_unix_millis(r.get(6)?),
+        updated_at: Timestamp::from_unix_millis(r.get(7)?),
+        template_id: r
+            .get::<_, Option<uuid::Uuid>>(8)?
+            .map(|id| bulkhead::SourceTemplateId::from_uuid(id).unwrap()),
+    })
+}
+
+/// The baseline of the guarded `get`: one source by a hand-written prepared statement on a
+/// plain connection, decoded into the same struct.
+#[allow(clippy::unwrap_used, reason = "a hand-written baseline; see above")]
+pub fn hand_written_get(
+    conn: &Connection,
+    workspace: &uuid::Uuid,
+    id: &uuid::Uuid,
+) -> Option<Source> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM sources WHERE workspace_id = ?1 AND id = ?2"
+        ))
+        .unwrap();
+    stmt.query_row(params![workspace, id], decode)
+        .optional()
+        .unwrap()
+}
+
+/// The list the store runs (first page: `limit + 1` rows to know whether there is a next
+/// page), on the base table.
+/// The baseline of the guarded list: the same query hand-written, decoded into the same
+/// struct.
+#[allow(clippy::unwrap_used, reason = "a hand-written baseline; see above")]
+pub fn hand_written_list(conn: &Connection, workspace: &uuid::Uuid, limit: usize) -> Vec<Source> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM sources WHERE workspace_id = ?1 \
+             ORDER BY created_at, id LIMIT ?2"
+        ))
+        .unwrap();
+    let mut rows: Vec<Source> = stmt
+        .query_map(params![workspace, limit as i64 + 1], decode)
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    rows.truncate(limit);
+    rows
 }

@@ -15,57 +15,10 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use bulkhead::{ConnectorConfig, Page, Source, Timestamp};
+use bulkhead::Page;
+use bulkhead_benches::{hand_written_get, hand_written_list};
 use criterion::{Criterion, criterion_group, criterion_main};
-use rusqlite::{Connection, OptionalExtension, Row, params};
-
-const COLUMNS: &str = "id, org_id, workspace_id, name, connector, config, created_at, \
-                       updated_at, template_id";
-
-fn decode(r: &Row<'_>) -> rusqlite::Result<Source> {
-    Ok(Source {
-        id: bulkhead::SourceId::from_uuid(r.get(0)?).unwrap(),
-        org_id: bulkhead::OrgId::from_uuid(r.get(1)?).unwrap(),
-        workspace_id: bulkhead::WorkspaceId::from_uuid(r.get(2)?).unwrap(),
-        name: r.get::<_, String>(3)?.parse().unwrap(),
-        connector: r.get::<_, String>(4)?.parse().unwrap(),
-        config: ConnectorConfig::from_json(&r.get::<_, String>(5)?).unwrap(),
-        created_at: Timestamp::from_unix_millis(r.get(6)?),
-        updated_at: Timestamp::from_unix_millis(r.get(7)?),
-        template_id: r
-            .get::<_, Option<uuid::Uuid>>(8)?
-            .map(|id| bulkhead::SourceTemplateId::from_uuid(id).unwrap()),
-    })
-}
-
-fn hand_written_get(conn: &Connection, workspace: &uuid::Uuid, id: &uuid::Uuid) -> Option<Source> {
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM sources WHERE workspace_id = ?1 AND id = ?2"
-        ))
-        .unwrap();
-    stmt.query_row(params![workspace, id], decode)
-        .optional()
-        .unwrap()
-}
-
-/// The list the store runs (first page: `limit + 1` rows to know whether there is a next
-/// page), on the base table.
-fn hand_written_list(conn: &Connection, workspace: &uuid::Uuid, limit: usize) -> Vec<Source> {
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM sources WHERE workspace_id = ?1 \
-             ORDER BY created_at, id LIMIT ?2"
-        ))
-        .unwrap();
-    let mut rows: Vec<Source> = stmt
-        .query_map(params![workspace, limit as i64 + 1], decode)
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
-    rows.truncate(limit);
-    rows
-}
+use rusqlite::Connection;
 
 fn reads(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();

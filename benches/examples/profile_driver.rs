@@ -6,7 +6,8 @@
 //! valgrind --tool=callgrind target/release/examples/profile_driver list 3000
 //! ```
 //!
-//! Operations: `get`, `list` (guarded), `raw_list` (hand-written, plain connection),
+//! Operations: `get`, `list` (guarded), `raw_list` (hand-written, plain connection, two
+//! columns), `raw_list_full` (the guarded list's baseline in `benches/guarded_read.rs`),
 //! `verify`, `authenticate`, `mint`. `QPSG=1` turns on SQLite's query planner stability
 //! guarantee on the plain connection (for `raw_list`).
 #![allow(
@@ -67,6 +68,9 @@ fn main() {
                     .unwrap();
                 drop(black_box(rows));
             }
+            "raw_list_full" => drop(black_box(bulkhead_benches::hand_written_list(
+                &raw, &ws, 50,
+            ))),
             "verify" => drop(black_box(fx.engine.verify_token(&token).unwrap())),
             "authenticate" => drop(black_box(fx.engine.authenticate(&token).unwrap())),
             "mint" => drop(black_box(fx.org.scoped_token(&request).unwrap())),
