@@ -8,7 +8,9 @@
 //! Any JWT library can read these tokens. Reading them here is strict, in this order, and the
 //! first failure refuses the token:
 //!
-//! 1. at most [`MAX_TOKEN_BYTES`], only base64url characters and exactly two dots;
+//! 1. at most [`MAX_TOKEN_BYTES`], exactly two dots, and each of the three parts strict
+//!    unpadded base64url (so only base64url characters and the two dots); the payload is
+//!    decoded here but not read;
 //! 2. the header decodes to exactly `alg`, `typ`, `kid` (duplicate or unknown keys refused;
 //!    `crit` refused), `typ` is `bulkhead-scoped+jwt`, `alg` is `HS256` or `EdDSA` (never
 //!    `none`);
@@ -283,8 +285,10 @@ struct Canonical<'a> {
 }
 
 impl<'a> Canonical<'a> {
-    fn new(json: &'a str) -> Self {
-        Self { rest: json }
+    /// `None` when `json` holds an escape or a control character anywhere: then it is not
+    /// the canonical form, and a string ends at the next quote.
+    fn new(json: &'a str) -> Option<Self> {
+        (!has_escape_or_control(json.as_bytes())).then_some(Self { rest: json })
     }
 
     fn literal(&mut self, text: &str) -> Option<()> {
@@ -292,16 +296,12 @@ impl<'a> Canonical<'a> {
         Some(())
     }
 
-    /// A string without escapes or control characters, in one pass over its bytes.
+    /// A string: everything up to the next quote (the input has no escapes, see
+    /// [`Canonical::new`]).
     fn string(&mut self) -> Option<&'a str> {
         self.literal("\"")?;
-        let end = string_end(self.rest.as_bytes())?;
-        if self.rest.as_bytes().get(end) != Some(&b'"') {
-            return None;
-        }
-        // `end` is the index of an ASCII quote, so both cuts are on character boundaries.
-        let body = self.rest.get(..end)?;
-        self.rest = self.rest.get(end + 1..)?;
+        let (body, rest) = self.rest.split_once('"')?;
+        self.rest = rest;
         Some(body)
     }
 
@@ -339,7 +339,7 @@ impl<'a> Canonical<'a> {
     }
 
     fn header(json: &'a str) -> Option<Header<'a>> {
-        let mut c = Self::new(json);
+        let mut c = Self::new(json)?;
         c.literal("{\"alg\":")?;
         let alg = c.string()?;
         c.literal(",\"typ\":")?;
@@ -381,7 +381,7 @@ impl<'a> Canonical<'a> {
 
     /// `Some(Err(..))` for the canonical form naming an operation that does not exist.
     fn claims(json: &'a str) -> Option<Result<BorrowedClaims<'a>>> {
-        let mut c = Self::new(json);
+        let mut c = Self::new(json)?;
         let field = |c: &mut Self, name: &str| -> Option<&'a str> {
             c.literal(name)?;
             c.string()
@@ -392,11 +392,13 @@ impl<'a> Canonical<'a> {
         let org = field(&mut c, ",\"org\":")?;
         let ext = field(&mut c, ",\"ext\":")?;
         c.literal(",\"ops\":[")?;
-        let mut ops = Ok(OperationSet::empty());
+        let mut ops = OperationSet::empty();
         if c.literal("]").is_none() {
             loop {
-                let name = c.string()?;
-                ops = ops.and_then(|set| Ok(set.with(name.parse()?)));
+                match c.string()?.parse() {
+                    Ok(op) => ops = ops.with(op),
+                    Err(e) => return Some(Err(e)),
+                }
                 if c.literal("]").is_some() {
                     break;
                 }
@@ -410,7 +412,7 @@ impl<'a> Canonical<'a> {
         let jti = field(&mut c, ",\"jti\":")?;
         c.literal("}")?;
         c.end()?;
-        Some(ops.map(|ops| BorrowedClaims {
+        Some(Ok(BorrowedClaims {
             iss: Cow::Borrowed(iss),
             aud: Cow::Borrowed(aud),
             sub: Cow::Borrowed(sub),
@@ -445,74 +447,21 @@ fn ends_string(b: u8) -> bool {
     (b == b'"') | (b == b'\\') | (b < 0x20)
 }
 
-/// The index of the first byte of `bytes` that [`ends_string`], 16 bytes at a time.
-fn string_end(bytes: &[u8]) -> Option<usize> {
-    let mut chunks = bytes.chunks_exact(16);
-    let mut at = 0;
-    for chunk in &mut chunks {
-        if chunk.iter().fold(false, |any, &b| any | ends_string(b)) {
-            return chunk.iter().position(|&b| ends_string(b)).map(|i| at + i);
-        }
-        at += 16;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| ends_string(b))
-        .map(|i| at + i)
+/// Whether any byte of `bytes` [`ends_string`] other than a quote: an escape or a control
+/// character. One pass, 32 bytes at a time, branch-free within a block so that it compiles
+/// to vector instructions.
+fn has_escape_or_control(bytes: &[u8]) -> bool {
+    let bad = |b: u8| (b == b'\\') | (b < 0x20);
+    let mut chunks = bytes.chunks_exact(32);
+    chunks.any(|chunk| chunk.iter().fold(false, |any, &b| any | bad(b)))
+        || chunks.remainder().iter().any(|&b| bad(b))
 }
 
-/// Whether `b` may appear in a token: a base64url character or the dot. Branch-free, so that
-/// the check of a whole token compiles to vector instructions.
-#[inline(always)]
+/// Whether `b` may appear in a token: a base64url character or the dot.
 fn is_token_byte(b: u8) -> bool {
     let letter = (b | 0x20).wrapping_sub(b'a') < 26;
     let digit = b.wrapping_sub(b'0') < 10;
     letter | digit | (b == b'-') | (b == b'_') | (b == b'.')
-}
-
-/// Why [`split_token`] refused a token.
-enum Shape {
-    Byte,
-    Parts,
-}
-
-/// Step 1: checks that every byte is a base64url character or a dot and finds the two dots
-/// (the header ends at the first, the payload at the second). It looks at 32 bytes at a
-/// time, branch-free within a block so that it compiles to vector instructions: this runs
-/// over every byte of every token.
-fn split_token(token: &[u8]) -> std::result::Result<(usize, usize), Shape> {
-    let mut dots = [0usize; 2];
-    let mut count = 0usize;
-    let mut block = |bytes: &[u8], at: usize| -> std::result::Result<(), Shape> {
-        let (ok, any_dot) = bytes.iter().fold((true, false), |(ok, dot), &b| {
-            (ok & is_token_byte(b), dot | (b == b'.'))
-        });
-        if !ok {
-            return Err(Shape::Byte);
-        }
-        // Two dots in a whole token: the blocks holding one are rare, and looked at again.
-        if any_dot {
-            for (i, _) in bytes.iter().enumerate().filter(|&(_, &b)| b == b'.') {
-                if let Some(slot) = dots.get_mut(count) {
-                    *slot = at + i;
-                }
-                count += 1;
-            }
-        }
-        Ok(())
-    };
-    let mut chunks = token.chunks_exact(32);
-    let mut at = 0;
-    for chunk in &mut chunks {
-        block(chunk, at)?;
-        at += 32;
-    }
-    block(chunks.remainder(), at)?;
-    match (count, dots) {
-        (2, [first, second]) => Ok((first, second)),
-        _ => Err(Shape::Parts),
-    }
 }
 
 /// Base64url decoding tables, one per position in a group of four characters: the sextet
@@ -540,17 +489,15 @@ const DECODE: [[u32; 256]; 4] = {
     tables
 };
 
-/// The 24 bits of up to four base64url characters (missing ones count as zero), with
-/// [`INVALID`] set if any is outside the alphabet.
+/// The 24 bits of four base64url characters, with [`INVALID`] set if any is outside the
+/// alphabet.
 #[inline(always)]
-fn sextets(group: &[u8]) -> u32 {
+fn sextets(group: [u8; 4]) -> u32 {
     let [t0, t1, t2, t3] = &DECODE;
-    let at = |table: &[u32; 256], i: usize| {
-        group.get(i).map_or(0, |&b| {
-            table.get(usize::from(b)).copied().unwrap_or(INVALID)
-        })
-    };
-    at(t0, 0) | at(t1, 1) | at(t2, 2) | at(t3, 3)
+    let [c0, c1, c2, c3] = group.map(usize::from);
+    // Every index is below 256: these lookups cannot fail, and compile without a check.
+    let at = |table: &[u32; 256], c: usize| table.get(c).copied().unwrap_or(INVALID);
+    at(t0, c0) | at(t1, c1) | at(t2, c2) | at(t3, c3)
 }
 
 /// Strict unpadded base64url (RFC 4648 section 5), as `base64`'s `URL_SAFE_NO_PAD` decodes
@@ -558,24 +505,42 @@ fn sextets(group: &[u8]) -> u32 {
 /// four, and the unused bits of the last character zero. `None` for anything else, or when
 /// `out` is too small. Returns the number of bytes written. (A test compares it with the
 /// `base64` crate.)
+///
+/// Eight characters at a time are written as one eight-byte store of which six bytes count
+/// (the next store overwrites the other two), while `out` has the room; then four at a time.
 fn decode_b64url(input: &[u8], out: &mut [u8]) -> Option<usize> {
     let tail = input.len() % 4;
     let len = input.len() / 4 * 3 + tail.saturating_sub(1);
     if tail == 1 || out.len() < len {
         return None;
     }
-    let mut groups = input.chunks_exact(4);
-    let mut written = out.chunks_exact_mut(3);
+    let (body, rest) = input.split_at(input.len() - tail);
+    let quad = |chunk: &[u8]| <[u8; 4]>::try_from(chunk).ok();
     let mut bad = 0;
-    for (group, bytes) in (&mut groups).zip(&mut written) {
-        let bits = sextets(group);
+    let (mut i, mut o) = (0, 0);
+    while let (Some(src), Some(dst)) = (body.get(i..i + 8), out.get_mut(o..o + 8)) {
+        let (high, low) = src.split_at(4);
+        let (high, low) = (sextets(quad(high)?), sextets(quad(low)?));
+        bad |= high | low;
+        // An invalid bit of `low` lands in `high`'s bytes: harmless, as `bad` refuses all.
+        let wide = (u64::from(high) << 40) | (u64::from(low) << 16);
+        dst.copy_from_slice(&wide.to_be_bytes());
+        i += 8;
+        o += 6;
+    }
+    while let (Some(src), Some(dst)) = (body.get(i..i + 4), out.get_mut(o..o + 3)) {
+        let bits = sextets(quad(src)?);
         bad |= bits;
         let [_, b0, b1, b2] = bits.to_be_bytes();
-        bytes.copy_from_slice(&[b0, b1, b2]);
+        dst.copy_from_slice(&[b0, b1, b2]);
+        i += 4;
+        o += 3;
     }
-    let rest = groups.remainder();
     if !rest.is_empty() {
-        let bits = sextets(rest);
+        // Missing characters count as `A` (zero).
+        let mut padded = [b'A'; 4];
+        padded.get_mut(..tail)?.copy_from_slice(rest);
+        let bits = sextets(padded);
         bad |= bits;
         // The bits of the last character that no byte holds must be zero.
         let unused = if tail == 2 { 0xFFFF } else { 0xFF };
@@ -583,8 +548,7 @@ fn decode_b64url(input: &[u8], out: &mut [u8]) -> Option<usize> {
             return None;
         }
         let [_, b0, b1, _] = bits.to_be_bytes();
-        let from = input.len() / 4 * 3;
-        out.get_mut(from..len)?
+        out.get_mut(o..len)?
             .copy_from_slice([b0, b1].get(..tail - 1)?);
     }
     (bad & INVALID == 0).then_some(len)
@@ -870,25 +834,21 @@ pub(crate) fn verify<K: VerifyingKey>(
         ));
     }
     let three_parts = || malformed("a token has three parts separated by dots");
-    let (first_dot, second_dot) = split_token(token.as_bytes()).map_err(|shape| match shape {
-        Shape::Byte => malformed("a token holds only base64url characters and two dots"),
-        Shape::Parts => three_parts(),
-    })?;
-    // The dots are ASCII, so every cut below is on a character boundary.
-    let (Some(header), Some(payload), Some(signature), Some(signing_input)) = (
-        token.get(..first_dot),
-        token.get(first_dot + 1..second_dot),
-        token.get(second_dot + 1..),
-        token.get(..second_dot),
-    ) else {
-        return Err(three_parts());
-    };
+    // The header ends at the first dot and the signature starts after the last (both
+    // searches are short); a dot in between is not base64url, so the payload refuses it.
+    let (header, rest) = token.split_once('.').ok_or_else(three_parts)?;
+    let (payload, signature) = rest.rsplit_once('.').ok_or_else(three_parts)?;
+    let signing_input = token
+        .get(..header.len() + 1 + payload.len())
+        .ok_or_else(three_parts)?;
 
     let mut kid_buf = [0u8; 96];
-    let (mut header_stack, mut header_heap) = ([0u8; 256], Vec::new());
+    // Made only when the header is not canonical.
+    let (mut header_stack, mut header_heap);
     let header: Header<'_> = match Canonical::encoded_header(header, &mut kid_buf) {
         Some(header) => header,
         None => {
+            (header_stack, header_heap) = ([0u8; 256], Vec::new());
             let json = b64_into(header, "header", &mut header_stack, &mut header_heap)?;
             match std::str::from_utf8(json).ok().and_then(Canonical::header) {
                 Some(header) => header,
@@ -932,6 +892,11 @@ pub(crate) fn verify<K: VerifyingKey>(
         &mut signature_heap,
     )?;
 
+    // Decoded (every part must be base64url), not read: the claims are read only once the
+    // signature verifies.
+    let (mut payload_stack, mut payload_heap) = ([0u8; 768], Vec::new());
+    let json = b64_into(payload, "payload", &mut payload_stack, &mut payload_heap)?;
+
     let key = key_for(alg, &header.kid)?.ok_or_else(|| {
         Error::invalid_token(
             TokenRejection::UnknownKey,
@@ -955,8 +920,6 @@ pub(crate) fn verify<K: VerifyingKey>(
         ));
     }
 
-    let (mut payload_stack, mut payload_heap) = ([0u8; 1024], Vec::new());
-    let json = b64_into(payload, "payload", &mut payload_stack, &mut payload_heap)?;
     let raw = match Canonical::claims(utf8(json, "payload")?) {
         Some(raw) => raw.map_err(|e| malformed(format_args!("claims: {e}")))?,
         None => serde_json::from_slice::<BorrowedClaims<'_>>(json)
