@@ -89,13 +89,16 @@ pub struct TokenMinter {
 }
 
 impl TokenMinter {
+    /// A minter from what the scoped-token flow read, after `generation` (see
+    /// [`OrgScope::prepare_mint`]).
     pub(crate) fn new(
         scope: OrgScope,
+        generation: u64,
         org: &crate::model::Organization,
         workspace: &crate::model::Workspace,
         grant: MintGrant,
     ) -> Result<Self> {
-        let prepared = scope.prepare_mint(org, workspace, &grant)?;
+        let prepared = scope.prepare_mint(generation, org, workspace, &grant)?;
         let mut prefix = [0u8; 12];
         random_bytes(&mut prefix)?;
         Ok(Self {
@@ -145,9 +148,14 @@ impl TokenMinter {
         if now < current.fresh_until && current.generation == self.scope.inner.generation() {
             return Ok(current);
         }
+        // The generation first: a change made while the rest is read is seen next time.
+        let generation = self.scope.inner.generation();
         let org = self.scope.reload()?;
         let workspace = self.scope.get_workspace(self.workspace_id)?;
-        let fresh = Arc::new(self.scope.prepare_mint(&org, &workspace, &self.grant)?);
+        let fresh = Arc::new(
+            self.scope
+                .prepare_mint(generation, &org, &workspace, &self.grant)?,
+        );
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&fresh);
         Ok(fresh)
     }

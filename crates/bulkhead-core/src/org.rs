@@ -540,6 +540,8 @@ impl OrgScope {
     }
 
     fn minter_for(&self, request: &ScopedTokenRequest) -> Result<(TokenMinter, bool)> {
+        // Read before anything the minter keeps: a change after this point is seen.
+        let generation = self.inner.generation();
         let org = self.reload()?;
         let grant = MintGrant {
             ttl: request.ttl,
@@ -559,14 +561,16 @@ impl OrgScope {
         };
         let GetOrCreated { workspace, created } =
             self.get_or_create_with(&org.settings, &request.external_id, &update)?;
-        let minter = TokenMinter::new(self.clone(), &org, &workspace, grant)?;
+        let minter = TokenMinter::new(self.clone(), generation, &org, &workspace, grant)?;
         Ok((minter, created))
     }
 
     /// What a [`TokenMinter`] needs to mint for `workspace` now: refuses a workspace that is
     /// not active, checks the lifetime against the current settings, loads the signer.
+    /// `generation` is the engine's generation read before `org` and `workspace` were.
     pub(crate) fn prepare_mint(
         &self,
+        generation: u64,
         org: &Organization,
         workspace: &Workspace,
         grant: &MintGrant,
@@ -577,7 +581,6 @@ impl OrgScope {
             });
         }
         let ttl_secs = grant.ttl_secs(&org.settings)?;
-        let generation = self.inner.generation();
         let key = self.signer(org)?;
         let fixed = FixedClaims {
             issuer: &org.settings.issuer,

@@ -645,6 +645,12 @@ pub(crate) fn encode(kid: &str, key: &KeyMaterial, claims: &ScopedClaims) -> Res
     let signature = key.sign(token.as_bytes());
     token.push('.');
     token.push_str(&URL_SAFE_NO_PAD.encode(signature));
+    within_cap(token)
+}
+
+/// `token`, if it is at most [`MAX_TOKEN_BYTES`] long: a longer one would be refused by
+/// every verifier, so it is never handed out.
+fn within_cap(token: String) -> Result<String> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(Error::invalid_input(
             "token",
@@ -737,9 +743,9 @@ impl<K: VerifyingKey> MintTemplate<K> {
         // punctuation: well under the 256 bytes of the stack buffer for any base64url jti
         // of up to 150 characters; a longer one is refused as an internal error.
         let mut tail = Tail::default();
-        tail.push(&self.carry);
-        write!(tail, "{issued_at},\"exp\":{expires_at},\"jti\":\"{jti}\"}}")
-            .map_err(|_| Error::crypto("a token id too long to mint"))?;
+        let too_long = |_| Error::crypto("a token id too long to mint");
+        tail.write_bytes(&self.carry).map_err(too_long)?;
+        write!(tail, "{issued_at},\"exp\":{expires_at},\"jti\":\"{jti}\"}}").map_err(too_long)?;
         let mut token = String::with_capacity(self.head.len() + tail.len * 4 / 3 + 4 + 88);
         token.push_str(&self.head);
         URL_SAFE_NO_PAD.encode_string(tail.bytes(), &mut token);
@@ -754,16 +760,7 @@ impl<K: VerifyingKey> MintTemplate<K> {
         };
         token.push('.');
         token.push_str(&signature);
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(Error::invalid_input(
-                "token",
-                format!(
-                    "would be {} bytes, over the {MAX_TOKEN_BYTES}-byte cap",
-                    token.len()
-                ),
-            ));
-        }
-        Ok(token)
+        within_cap(token)
     }
 }
 
@@ -783,15 +780,14 @@ impl Default for Tail {
 }
 
 impl Tail {
-    fn push(&mut self, bytes: &[u8]) -> bool {
-        match self.buf.get_mut(self.len..self.len + bytes.len()) {
-            Some(room) => {
-                room.copy_from_slice(bytes);
-                self.len += bytes.len();
-                true
-            }
-            None => false,
-        }
+    fn write_bytes(&mut self, bytes: &[u8]) -> fmt::Result {
+        let room = self
+            .buf
+            .get_mut(self.len..self.len + bytes.len())
+            .ok_or(fmt::Error)?;
+        room.copy_from_slice(bytes);
+        self.len += bytes.len();
+        Ok(())
     }
 
     fn bytes(&self) -> &[u8] {
@@ -801,11 +797,7 @@ impl Tail {
 
 impl fmt::Write for Tail {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        if self.push(s.as_bytes()) {
-            Ok(())
-        } else {
-            Err(fmt::Error)
-        }
+        self.write_bytes(s.as_bytes())
     }
 }
 
