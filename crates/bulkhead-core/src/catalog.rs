@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::engine::Inner;
 use crate::error::{Error, ObjectKind, Result, StorageError};
-use crate::guard::OrgCtx;
+use crate::guard::{OrgCtx, inside_store_transaction};
 use crate::ids::{
     ConnectionId, ConnectionTemplateId, DestinationId, SourceId, SourceTemplateId, WorkspaceId,
 };
@@ -119,7 +119,7 @@ impl Catalog<'_> {
             Err(self
                 .inner
                 .guard
-                .breach(kind_of(kind), self.org.org_id(), None))
+                .breach(kind_of(kind), self.org.org_id(), None, self.org.actor()))
         }
     }
 
@@ -796,12 +796,16 @@ impl WorkspaceScope {
             }
             Ok(())
         };
+        // The store runs `check` inside its transaction: a breach it finds reaches the audit
+        // chain once the store call has returned.
         let made = self.inner.store.insert_source_with_pipelines(
             &self.audited("source.create_from_template", ObjectKind::Source, source.id),
             &source,
             &pipelines,
-            &check,
-        )?;
+            &|pipelines| inside_store_transaction(|| check(pipelines)),
+        );
+        self.inner.guard.flush();
+        let made = made?;
         let mut destinations = Vec::with_capacity(made.len());
         let mut connections = Vec::with_capacity(made.len());
         for (destination, connection) in made {

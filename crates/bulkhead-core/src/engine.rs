@@ -313,9 +313,9 @@ impl Engine {
         config.master_key.verify_check_value(&stored)?;
         Ok(Self {
             inner: Arc::new(Inner {
+                guard: Guard::new(Arc::clone(&store), Arc::clone(&config.clock)),
                 store,
                 clock: config.clock,
-                guard: Guard::default(),
                 meter: Meter::default(),
                 master_key: RwLock::new(config.master_key),
                 leeway: config.token_leeway,
@@ -523,7 +523,7 @@ impl Engine {
             Some(_) => Err(self
                 .inner
                 .guard
-                .breach(ObjectKind::Organization, org_id, None)),
+                .breach(ObjectKind::Organization, org_id, None, &actor)),
             None => Err(Error::not_found(ObjectKind::Organization, org_id)),
         }
     }

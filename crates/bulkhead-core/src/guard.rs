@@ -9,14 +9,23 @@
 //! **L2, row checks.** Whatever storage returns passes through `Guard::admit` (or its
 //! siblings) before it reaches a caller. A row whose organization or workspace differs from the
 //! caller's is never returned: the call fails with [`Error::IsolationBreach`], the breach is
-//! logged (with the caller's ids, never the foreign row's) and counted. So a storage adapter
-//! that forgets its tenant filter fails closed instead of leaking.
+//! logged (with the caller's ids, never the foreign row's), counted, and appended to the
+//! caller's organization's audit chain as an `isolation.breach` event, denied (its target is
+//! the kind of object, never the foreign row's id). So a storage adapter that forgets its
+//! tenant filter fails closed instead of leaking, and the chain shows it.
+//!
+//! A breach found inside a store transaction (the check that the store runs before it
+//! commits a source with its pipelines) cannot append to the chain there: the transaction is
+//! still open. It waits in the guard until the store call returns, and the engine then
+//! appends it ([`Guard::flush`]).
 //!
 //! Writes go through the same check: before the engine updates or deletes an object, or
 //! names one in a new row (a connection's source), it reads that object through the guard. A
 //! foreign id is thus refused before any write reaches storage, even by an adapter whose
 //! write filter is broken.
 
+use std::cell::Cell;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::audit::{Actor, AuditDraft};
@@ -24,6 +33,8 @@ use crate::error::{Error, ObjectKind};
 use crate::ids::{OrgId, WorkspaceId};
 use crate::model::{Connection, SyncRun, Workspace};
 use crate::store::EndpointRow;
+use crate::store::Store;
+use crate::time::Clock;
 use crate::time::Timestamp;
 
 /// The workspace a tenant call runs for. Made only by the engine; see the module docs.
@@ -206,21 +217,58 @@ impl TenantRow for Workspace {
     }
 }
 
-/// Checks rows coming back from storage against the caller's tenant, and counts breaches.
-#[derive(Debug, Default)]
+thread_local! {
+    /// Whether this thread is inside a store call's transaction (running a check the store
+    /// calls back before it commits); see [`inside_store_transaction`].
+    static IN_STORE_TRANSACTION: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f`, a check a store calls back inside its transaction, so that a breach it finds
+/// is held back from the audit chain until [`Guard::flush`].
+pub(crate) fn inside_store_transaction<T>(f: impl FnOnce() -> T) -> T {
+    let before = IN_STORE_TRANSACTION.with(|flag| flag.replace(true));
+    let result = f();
+    IN_STORE_TRANSACTION.with(|flag| flag.set(before));
+    result
+}
+
+/// Checks rows coming back from storage against the caller's tenant, and counts breaches
+/// and appends them to the audit chain.
+#[derive(Debug)]
 pub(crate) struct Guard {
     breaches: AtomicU64,
     by_org: std::sync::Mutex<std::collections::HashMap<OrgId, u64>>,
+    /// Where breach events go.
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    /// Breaches found inside a store transaction, not yet appended.
+    pending: std::sync::Mutex<Vec<(OrgCtx, AuditDraft)>>,
 }
 
 impl Guard {
+    /// A guard that appends breach events to `store`'s audit chains, at `clock`'s time.
+    pub(crate) fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            breaches: AtomicU64::new(0),
+            by_org: std::sync::Mutex::default(),
+            store,
+            clock,
+            pending: std::sync::Mutex::default(),
+        }
+    }
+
     /// Returns `row` if it belongs to `tenant`, else fails closed.
     pub(crate) fn admit<T: TenantRow>(&self, tenant: &Tenant, row: T) -> Result<T, Error> {
         let (org, ws) = row.owner();
         if org == tenant.org_id && ws == tenant.workspace_id {
             Ok(row)
         } else {
-            Err(self.breach(row.kind(), tenant.org_id, Some(tenant.workspace_id)))
+            Err(self.breach(
+                row.kind(),
+                tenant.org_id,
+                Some(tenant.workspace_id),
+                &tenant.actor,
+            ))
         }
     }
 
@@ -247,7 +295,7 @@ impl Guard {
         if row.owner().0 == org.org_id {
             Ok(row)
         } else {
-            Err(self.breach(row.kind(), org.org_id, None))
+            Err(self.breach(row.kind(), org.org_id, None, &org.actor))
         }
     }
 
@@ -282,6 +330,7 @@ impl Guard {
         kind: ObjectKind,
         org: OrgId,
         workspace: Option<WorkspaceId>,
+        actor: &Actor,
     ) -> Error {
         self.breaches.fetch_add(1, Ordering::Relaxed);
         {
@@ -297,6 +346,40 @@ impl Guard {
             caller_workspace = workspace.map(|w| w.to_string()).unwrap_or_default(),
             "isolation breach: storage returned a row outside the caller's scope; refused"
         );
+        let ctx = OrgCtx::new(org).with_actor(actor.clone());
+        let draft = AuditDraft::ok(
+            self.clock.now(),
+            actor,
+            "isolation.breach",
+            workspace,
+            kind.to_string(),
+        )
+        .denied("isolation breach");
+        if IN_STORE_TRANSACTION.with(Cell::get) {
+            self.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((ctx, draft));
+        } else {
+            self.flush();
+            self.append(&ctx, &draft);
+        }
         Error::IsolationBreach { kind }
+    }
+
+    /// Appends the breaches found inside a store transaction that has ended since.
+    pub(crate) fn flush(&self) {
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        for (ctx, draft) in &pending {
+            self.append(ctx, draft);
+        }
+    }
+
+    /// Appends one breach event. A failure is logged, never the caller's error: the call is
+    /// refused either way.
+    fn append(&self, ctx: &OrgCtx, draft: &AuditDraft) {
+        if let Err(e) = self.store.append_audit(ctx, draft) {
+            tracing::error!(target: "bulkhead::audit", org = %ctx.org_id(), error = %e, "could not audit an isolation breach");
+        }
     }
 }

@@ -176,10 +176,7 @@ impl OrgScope {
             .get_or_create_workspace(&audited, &candidate, update)?;
         let workspace = self.inner.guard.admit_org(&self.org, workspace)?;
         if workspace.external_id != *external_id {
-            return Err(self
-                .inner
-                .guard
-                .breach(ObjectKind::Workspace, self.org.org_id(), None));
+            return Err(self.breach(ObjectKind::Workspace));
         }
         if created {
             tracing::info!(target: "bulkhead::workspace", org = %self.org.org_id(), workspace = %workspace.id, "workspace created");
@@ -345,7 +342,9 @@ impl OrgScope {
     }
 
     pub(crate) fn breach(&self, kind: ObjectKind) -> Error {
-        self.inner.guard.breach(kind, self.org.org_id(), None)
+        self.inner
+            .guard
+            .breach(kind, self.org.org_id(), None, self.org.actor())
     }
 
     /// Replaces the organization's token settings. A new algorithm takes effect through a new

@@ -3199,6 +3199,21 @@ fn pipeline_destination_of_another_workspace_is_refused() {
         (t.endpoints.len(), t.connections.len())
     };
     assert_eq!(stored_after, stored_before, "the refused call stored rows");
+    // The breach was found inside the store's transaction; it reached A's audit chain once
+    // the store call returned (appending inside it would have deadlocked this store).
+    let breaches: Vec<AuditEvent> = w
+        .org_a
+        .audit_events(&AuditFilter::default(), &Page::first(100))
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.draft.action == "isolation.breach")
+        .collect();
+    assert_eq!(breaches.len(), 1, "{breaches:?}");
+    assert_eq!(breaches[0].draft.target, "destination");
+    assert_eq!(breaches[0].draft.workspace_id, Some(w.a.workspace_id()));
+    assert_eq!(breaches[0].draft.outcome, "denied: isolation breach");
+    assert!(w.org_a.verify_audit().unwrap().is_intact());
     assert!(
         !w.store.tables().connections.iter().any(|c| {
             c.workspace_id == w.a.workspace_id()

@@ -1896,6 +1896,7 @@ macro_rules! conformance_tests {
             data_survives_close_and_reopen,
             every_change_is_audited_in_a_chain_that_verifies,
             denied_calls_are_audited,
+            isolation_breaches_are_audited_in_the_callers_chain,
             audit_events_filter_page_and_hold_no_secret,
         );
     };
@@ -2436,6 +2437,64 @@ pub fn every_change_is_audited_in_a_chain_that_verifies(factory: &dyn Fn() -> Ha
     let theirs = all_audit(&other);
     assert_eq!(actions(&theirs), ["organization.create"]);
     assert!(other.verify_audit().unwrap().is_intact());
+}
+
+/// An isolation breach is an event of the caller's chain: `isolation.breach`, denied, by
+/// who made the call, in the caller's workspace, with the kind of object as its target and
+/// none of the foreign rows' ids; the chain still verifies, and the other organization's
+/// chain holds nothing of it. Over a correct store there is no breach and no such event;
+/// over a leaky one, listing meets the neighbours' rows.
+pub fn isolation_breaches_are_audited_in_the_callers_chain(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let (other, _) = new_org(&h, "Other");
+    let (issued, scope) = token_scope(&h, &org, "cust-1");
+    let neighbour = workspace(&org, "cust-2");
+    let foreign = workspace(&other, "cust-1");
+    let mine = org
+        .workspace(issued.workspace_id)
+        .unwrap()
+        .create_source(raw_source("mine"))
+        .unwrap();
+    let theirs = [
+        neighbour.create_source(raw_source("neighbour")).unwrap(),
+        foreign.create_source(raw_source("foreign")).unwrap(),
+    ];
+    let before = all_audit(&org).len();
+
+    let listed = h.answer(scope.list_sources(&Page::first(10)));
+    let breaches: Vec<AuditEvent> = all_audit(&org)
+        .into_iter()
+        .filter(|e| e.draft.action == "isolation.breach")
+        .collect();
+    match listed {
+        Some(page) => {
+            assert_eq!(page.items, vec![mine]);
+            assert!(breaches.is_empty(), "{breaches:?}");
+            assert_eq!(all_audit(&org).len(), before, "a read wrote an event");
+        }
+        None => {
+            assert_eq!(breaches.len(), 1, "{breaches:?}");
+            let event = &breaches[0];
+            assert_eq!(event.draft.actor, format!("token:{}", issued.token_id));
+            assert_eq!(event.draft.workspace_id, Some(issued.workspace_id));
+            assert_eq!(event.draft.target, "source");
+            assert_eq!(event.draft.outcome, "denied: isolation breach");
+            let text = format!("{event:?}");
+            for source in &theirs {
+                assert!(!text.contains(&source.id.to_string()), "{text}");
+                assert!(!text.contains(&source.workspace_id.to_string()), "{text}");
+            }
+            assert!(!text.contains(&other.org_id().to_string()), "{text}");
+        }
+    }
+    assert!(org.verify_audit().unwrap().is_intact());
+    assert!(
+        all_audit(&other)
+            .iter()
+            .all(|e| e.draft.action != "isolation.breach"),
+        "the other organization's chain holds the breach"
+    );
 }
 
 /// Refused calls are audited as denied, with who tried; a call that fails changes nothing and
