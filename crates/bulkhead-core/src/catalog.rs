@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::engine::Inner;
+use crate::engine::{Inner, Retired};
 use crate::error::{Error, ObjectKind, Result, StorageError};
 use crate::guard::{OrgCtx, inside_store_transaction};
 use crate::ids::{
@@ -582,6 +582,7 @@ impl OrgScope {
         self.inner.changed();
         match self.inner.guard.admit_org_opt(&self.org, deleted)? {
             Some(w) if w.id == id && w.is_deleted() => {
+                self.inner.set_retired(id, Some(Retired::Deleted));
                 tracing::info!(target: "bulkhead::workspace", org = %self.org.org_id(), workspace = %id, "workspace deleted (tombstone)");
                 Ok(())
             }
@@ -608,6 +609,9 @@ impl OrgScope {
         let purged = self.inner.store.delete_workspace(&ctx, id)?;
         self.inner.changed();
         if purged {
+            // Its rows are gone: a scope made before reaches nothing, and writes nothing (the
+            // workspace row its rows need is gone too).
+            self.inner.set_retired(id, None);
             tracing::info!(target: "bulkhead::workspace", org = %self.org.org_id(), workspace = %id, "workspace purged");
             Ok(())
         } else {

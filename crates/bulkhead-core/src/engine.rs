@@ -1,14 +1,14 @@
 //! The [`Engine`]: the entry point that authenticates callers and hands out scopes.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::audit::Actor;
 use crate::error::{Error, ObjectKind, Result, TokenRejection};
 use crate::guard::{Guard, OrgCtx, Tenant};
-use crate::ids::OrgId;
+use crate::ids::{OrgId, WorkspaceId};
 use crate::keys::{
     self, OrgKeySecret, SigningKeyRow, hash_org_key, looks_like_org_key, signing_key_aad,
 };
@@ -77,6 +77,21 @@ pub(crate) struct Inner {
     /// Counts the changes made through this engine that a [`crate::TokenMinter`] must not
     /// outlive: settings, signing keys, a workspace's status or existence.
     generation: AtomicU64,
+    /// Workspaces this engine has deleted (until they are purged) or made inactive (until
+    /// they are active again): a [`crate::WorkspaceScope`] made before checks here on every
+    /// call, so it fails closed at once instead of reaching its workspace's rows.
+    retired: RwLock<HashMap<WorkspaceId, Retired>>,
+    /// Whether `retired` has any entry: the common case (none) costs one atomic load a call.
+    any_retired: AtomicBool,
+}
+
+/// What became of a workspace after a scope of it was made; see [`Inner::retired`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Retired {
+    /// Deleted (a tombstone, or merged into another workspace).
+    Deleted,
+    /// Made inactive.
+    Inactive,
 }
 
 /// An organization's issuer and audience as read at `loaded_at`.
@@ -210,6 +225,34 @@ impl Inner {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Notes that `workspace` was deleted or made inactive (`Some`), or is active again or
+    /// purged (`None`), through this engine; see [`Inner::retired`].
+    pub(crate) fn set_retired(&self, workspace: WorkspaceId, state: Option<Retired>) {
+        let mut retired = self.retired.write().unwrap_or_else(|e| e.into_inner());
+        match state {
+            Some(state) => {
+                retired.insert(workspace, state);
+            }
+            None => {
+                retired.remove(&workspace);
+            }
+        }
+        self.any_retired
+            .store(!retired.is_empty(), Ordering::Release);
+    }
+
+    /// Whether this engine deleted `workspace` or made it inactive since it was last active.
+    pub(crate) fn retired(&self, workspace: WorkspaceId) -> Option<Retired> {
+        if !self.any_retired.load(Ordering::Acquire) {
+            return None;
+        }
+        self.retired
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&workspace)
+            .copied()
+    }
+
     /// Drops the organization's issuer and audience from the cache (after a settings change).
     pub(crate) fn forget_audience(&self, org_id: OrgId) {
         self.changed();
@@ -322,6 +365,8 @@ impl Engine {
                 keys: RwLock::new(HashMap::new()),
                 audiences: RwLock::new(HashMap::new()),
                 generation: AtomicU64::new(0),
+                retired: RwLock::new(HashMap::new()),
+                any_retired: AtomicBool::new(false),
             }),
         })
     }

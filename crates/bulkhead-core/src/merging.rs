@@ -181,6 +181,8 @@ impl OrgScope {
         if !merged {
             return Err(Error::not_found(ObjectKind::Workspace, from));
         }
+        self.inner
+            .set_retired(from, Some(crate::engine::Retired::Deleted));
         tracing::info!(target: "bulkhead::workspace", org = %org_id, from = %from, into = %into, "workspaces merged");
         Ok(report)
     }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::{Inner, KEY_CACHE_TTL, LoadedKey, org_operations};
+use crate::engine::{Inner, KEY_CACHE_TTL, LoadedKey, Retired, org_operations};
 use crate::error::{Error, ObjectKind, Result, TokenRejection};
 use crate::grant::{IssuedToken, ScopedTokenRequest};
 use crate::guard::{OrgCtx, Tenant};
@@ -288,11 +288,18 @@ impl OrgScope {
             .store
             .update_workspace(&audited, id, update, now)?;
         self.inner.changed();
-        self.inner
+        let updated = self
+            .inner
             .guard
             .admit_org_opt(&self.org, updated)?
             .filter(|w| w.id == id)
-            .ok_or_else(|| Error::not_found(ObjectKind::Workspace, id))
+            .ok_or_else(|| Error::not_found(ObjectKind::Workspace, id))?;
+        if update.status.is_some() {
+            let retired =
+                (updated.status == WorkspaceStatus::Inactive).then_some(Retired::Inactive);
+            self.inner.set_retired(id, retired);
+        }
+        Ok(updated)
     }
 
     /// A scope confined to the workspace `id` of this organization, with every workspace

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::engine::Inner;
+use crate::engine::{Inner, Retired};
 use crate::error::{Error, ObjectKind, Result, StorageError};
 use crate::guard::{OrgCtx, Tenant};
 use crate::ids::{
@@ -168,8 +168,24 @@ impl WorkspaceScope {
         self.token_id.as_deref()
     }
 
-    /// Fails with permission denied unless the scope grants `op`.
+    /// Fails with permission denied unless the scope grants `op`; fails closed if this engine
+    /// has deleted the workspace since the scope was made (not found), or made it inactive
+    /// (a scope from a token is refused altogether, as its token now is; a scope of the
+    /// organization only reads).
     pub(crate) fn require(&self, op: Operation) -> Result<()> {
+        let workspace_id = self.tenant.workspace_id();
+        match self.inner.retired(workspace_id) {
+            Some(Retired::Deleted) => {
+                return Err(Error::not_found(ObjectKind::Workspace, workspace_id));
+            }
+            Some(Retired::Inactive)
+                if self.token_id.is_some() || !OperationSet::read_only().contains(op) =>
+            {
+                self.deny(op.as_str(), "workspace inactive");
+                return Err(Error::WorkspaceInactive { workspace_id });
+            }
+            Some(Retired::Inactive) | None => {}
+        }
         if self.operations.contains(op) {
             Ok(())
         } else if self.inactive {

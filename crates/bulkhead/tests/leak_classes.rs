@@ -563,11 +563,10 @@ fn leak_class_no_tenant_or_nil_tenant() {
     }
 
     // A deleted workspace is no tenant either: its scopes and tokens reach nothing, and once
-    // purged a new workspace for the same external id starts empty. (Between deletion and
-    // purge, a scope held from before still reads the workspace's own rows, never another's:
-    // see README, "Workspace lifecycle".)
+    // purged a new workspace for the same external id starts empty.
     let b_token = issue(&world.org1, "customer-b");
     let b_scope = world.b.scope.clone();
+    let b_token_scope = db.engine.authenticate(b_token.token.expose()).unwrap();
     world.org1.delete_workspace(world.b.id()).unwrap();
     assert_not_found(b_scope.workspace(), ObjectKind::Workspace, world.b.id());
     assert_not_found(
@@ -575,6 +574,36 @@ fn leak_class_no_tenant_or_nil_tenant() {
         ObjectKind::Workspace,
         world.b.id(),
     );
+    // Scopes held from before the deletion (the organization's, and one from the token)
+    // fail closed at once, before the purge: no read, no write, nothing stored.
+    let sources_before = common::catalog::raw_rows(&db, "sources");
+    for stale in [&b_scope, &b_token_scope] {
+        let ws = world.b.id();
+        assert_not_found(
+            stale.list_sources(&Page::first(10)),
+            ObjectKind::Workspace,
+            ws,
+        );
+        assert_not_found(
+            stale.list_connections(&Page::first(10)),
+            ObjectKind::Workspace,
+            ws,
+        );
+        for &id in &world.b.sources {
+            assert_not_found(stale.get_source(id), ObjectKind::Workspace, ws);
+        }
+        assert_not_found(
+            stale.create_destination(new_destination("B ghost")),
+            ObjectKind::Workspace,
+            ws,
+        );
+        assert_not_found(
+            stale.delete_source(*world.b.sources.first().unwrap()),
+            ObjectKind::Workspace,
+            ws,
+        );
+    }
+    assert_eq!(common::catalog::raw_rows(&db, "sources"), sources_before);
     world.org1.purge_workspace(world.b.id()).unwrap();
     assert_not_found(
         world.org1.workspace(world.b.id()),

@@ -1489,6 +1489,43 @@ fn inactive_workspace_refuses_its_tokens() {
 }
 
 #[test]
+fn scopes_made_before_a_deactivation_follow_it_and_the_reactivation() {
+    let db = Db::new();
+    let org = db.org("Acme");
+    let issued = issue(&org, "customer-1");
+    let by_token = db.engine.authenticate(issued.token.expose()).unwrap();
+    let by_org = org.workspace(issued.workspace_id).unwrap();
+    let source = by_org.create_source(new_source("before")).unwrap();
+    let inactive = |result: bulkhead::Result<_>| matches!(result, Err(Error::WorkspaceInactive { workspace_id }) if workspace_id == issued.workspace_id);
+
+    deactivate(&org, &issued);
+    // The token's scope is refused altogether, as the token now is.
+    assert!(inactive(by_token.get_source(source.id).map(|_| ())));
+    assert!(inactive(
+        by_token
+            .list_sources(&bulkhead::Page::first(10))
+            .map(|_| ())
+    ));
+    // The organization's scope reads and makes no change.
+    assert_eq!(by_org.get_source(source.id).unwrap(), source);
+    assert!(inactive(
+        by_org.create_source(new_source("after")).map(|_| ())
+    ));
+    assert!(inactive(by_org.delete_source(source.id)));
+
+    org.update_workspace(
+        issued.workspace_id,
+        &WorkspaceUpdate {
+            status: Some(WorkspaceStatus::Active),
+            ..WorkspaceUpdate::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(by_token.get_source(source.id).unwrap(), source);
+    by_org.create_source(new_source("again")).unwrap();
+}
+
+#[test]
 fn racing_requests_for_one_new_external_id_make_one_workspace() {
     const THREADS: usize = 16;
     let db = Db::new();
