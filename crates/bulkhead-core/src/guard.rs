@@ -17,7 +17,7 @@
 //! A breach found inside a store transaction (the check that the store runs before it
 //! commits a source with its pipelines) cannot append to the chain there: the transaction is
 //! still open. It waits in the guard until the store call returns, and the engine then
-//! appends it ([`Guard::flush`]).
+//! appends it (`Guard::flush`).
 //!
 //! Writes go through the same check: before the engine updates or deletes an object, or
 //! names one in a new row (a connection's source), it reads that object through the guard. A
