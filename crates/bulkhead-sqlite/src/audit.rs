@@ -50,7 +50,7 @@ fn event(row: &Row<'_>) -> Result<AuditEvent> {
 /// Appends `draft` to the chain of `org_id` inside the caller's write transaction.
 pub(crate) fn append(tx: &Db<'_>, org_id: OrgId, draft: &AuditDraft) -> Result<AuditEvent> {
     let last = tx.query_first(
-        "SELECT seq, hash FROM audit_log WHERE org_id = ?1 ORDER BY seq DESC LIMIT 1",
+        "SELECT seq, hash FROM o_audit_log WHERE org_id = ?1 ORDER BY seq DESC LIMIT 1",
         params![org_id.as_uuid()],
         |r| {
             let seq: i64 = r.get(0).ctx("could not read the last audit event")?;
@@ -100,7 +100,7 @@ pub(crate) fn list(
 ) -> Result<Vec<AuditEvent>> {
     let sql = concat!(
         "SELECT org_id, seq, at, actor, action, workspace_id, target, outcome, prev_hash, hash",
-        " FROM audit_log WHERE org_id = ?1 AND seq > ?2",
+        " FROM o_audit_log WHERE org_id = ?1 AND seq > ?2",
         " AND (?3 IS NULL OR workspace_id = ?3) AND (?4 IS NULL OR action = ?4)",
         " AND (?5 IS NULL OR at >= ?5) AND (?6 IS NULL OR at < ?6)",
         " ORDER BY seq LIMIT ?7"
@@ -137,6 +137,8 @@ mod tests {
         let org = OrgId::random();
         store.pool.with_writer(|slot| {
             let (db, _) = slot.guarded();
+            // The chain is read through the organization's view, as the store reads it.
+            let _org = db.org(org);
             db.prepare_cached(
                 "INSERT INTO organizations (id, name, created_at) VALUES (?1, 'Acme', 0)",
             )

@@ -42,14 +42,14 @@ macro_rules! template_sql {
             list: concat!(
                 "SELECT ",
                 template_columns!(),
-                " FROM ",
+                " FROM o_",
                 $table,
                 " WHERE org_id = ?1 ORDER BY created_at, id"
             ),
             get: concat!(
                 "SELECT ",
                 template_columns!(),
-                " FROM ",
+                " FROM o_",
                 $table,
                 " WHERE org_id = ?1 AND id = ?2"
             ),
@@ -61,7 +61,7 @@ macro_rules! template_sql {
             ),
             delete: concat!("DELETE FROM ", $table, " WHERE org_id = ?1 AND id = ?2"),
             tags_of_org: concat!(
-                "SELECT id, tags FROM ",
+                "SELECT id, tags FROM o_",
                 $table,
                 " WHERE org_id = ?1 AND EXISTS (SELECT 1 FROM json_each(tags) WHERE value = ?2)"
             ),
@@ -94,7 +94,7 @@ fn tags_json(tags: &BTreeSet<Tag>) -> Result<String> {
 /// Refuses a template whose tags are not all tags of the organization.
 fn check_tags_exist(tx: &Db<'_>, org: &OrgCtx, tags: &BTreeSet<Tag>) -> Result<()> {
     let mut stmt = tx
-        .prepare_cached("SELECT 1 FROM tags WHERE org_id = ?1 AND name = ?2")
+        .prepare_cached("SELECT 1 FROM o_tags WHERE org_id = ?1 AND name = ?2")
         .ctx("could not prepare a query")?;
     for tag in tags {
         let found = stmt
@@ -234,7 +234,7 @@ fn rewrite_template_tags(tx: &Db<'_>, org: &OrgCtx, from: &Tag, to: Option<&Tag>
 pub(crate) fn rename_tag(tx: &Db<'_>, org: &OrgCtx, from: &Tag, to: &Tag) -> Result<bool> {
     if from == to {
         return tx
-            .prepare_cached("SELECT 1 FROM tags WHERE org_id = ?1 AND name = ?2")
+            .prepare_cached("SELECT 1 FROM o_tags WHERE org_id = ?1 AND name = ?2")
             .ctx("could not prepare a query")?
             .query_row(params![org.org_id().as_uuid(), from.as_str()], |_| Ok(()))
             .optional()
@@ -242,7 +242,7 @@ pub(crate) fn rename_tag(tx: &Db<'_>, org: &OrgCtx, from: &Tag, to: &Tag) -> Res
             .map(|found| found.is_some());
     }
     let taken = tx
-        .prepare_cached("SELECT 1 FROM tags WHERE org_id = ?1 AND name = ?2")
+        .prepare_cached("SELECT 1 FROM o_tags WHERE org_id = ?1 AND name = ?2")
         .ctx("could not prepare a query")?
         .query_row(params![org.org_id().as_uuid(), to.as_str()], |_| Ok(()))
         .optional()
@@ -263,7 +263,7 @@ pub(crate) fn rename_tag(tx: &Db<'_>, org: &OrgCtx, from: &Tag, to: &Tag) -> Res
     let mut stmt = tx
         .prepare_cached(
             "SELECT id, source_tags, source_tags_mode, connection_tags, connection_tags_mode
-             FROM workspaces WHERE org_id = ?1 AND (
+             FROM o_workspaces WHERE org_id = ?1 AND (
                  EXISTS (SELECT 1 FROM json_each(source_tags) WHERE value = ?2)
                  OR EXISTS (SELECT 1 FROM json_each(connection_tags) WHERE value = ?2))",
         )

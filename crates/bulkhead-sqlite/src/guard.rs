@@ -15,6 +15,11 @@
 //!   aborting with `bulkhead isolation: …` when the row's `workspace_id` (NEW, OLD, or both for
 //!   an update, so a row cannot be moved to another workspace) `IS NOT bulkhead_workspace()`.
 //!   With no workspace set the function is NULL and every tenant write aborts: it fails closed.
+//! - The same at organization granularity: `bulkhead_org()` returns the connection's current
+//!   organization, and TEMP views `o_organizations`, `o_workspaces`, `o_org_keys`,
+//!   `o_signing_keys`, `o_tags`, `o_source_templates`, `o_connection_templates` and
+//!   `o_audit_log` show only its rows. Organization-level reads go through them
+//!   ([`Db::org`]); a tenant call sets its organization too.
 //! - An authorizer, installed last and once: installing one expires every prepared statement.
 //!
 //! # The authorizer
@@ -40,6 +45,12 @@
 //! - In a SELECT, a tenant table may be read only through its own guard view: SQLite names the
 //!   view being expanded as the accessor of those reads. A read with no accessor (a direct
 //!   read, `count(*)` included) or any other one (triggers do not run in a SELECT) is denied.
+//!   An organization-level table likewise, through its `o_` view, except in system mode
+//!   ([`Db::system`]), which the store enters only for the calls that have no organization
+//!   yet or span all of them: finding an org key by its hash or a signing key by its `kid`,
+//!   the operator's list of organizations, the master key's check value and re-sealing
+//!   everything under a new master key. The store's own tables (`bulkhead_meta`,
+//!   `bulkhead_migrations`) are read only in system mode.
 //! - In an INSERT, UPDATE or DELETE, reads are allowed: they are the written row's own
 //!   columns (SET, WHERE, RETURNING, an upsert's conflict target) and the lookups SQLite makes
 //!   for foreign keys, and the triggers check every row written. What could carry another
@@ -65,17 +76,19 @@
 //! - A write's WHERE clause is evaluated on base rows: whether a trigger aborted tells hostile
 //!   SQL whether a foreign row matched it. The triggers make a wrong write fail loudly; they do
 //!   not hide that the row exists.
-//! - Organization-level tables (`organizations`, `workspaces`, `org_keys`, `signing_keys`,
-//!   `tags`, the template tables, `bulkhead_meta`) are not restricted here. DESIGN's
-//!   organization-granularity views (`bulkhead_org()`) and the separate unrestricted system
-//!   connection are not built yet.
+//! - Organization-level tables are guarded for reads only: their writes (each names its
+//!   organization in its `WHERE` or its values) have no triggers, and the engine's L2 check
+//!   of every row they return is what stops a wrong one.
+//! - DESIGN describes a separate unrestricted system connection; here system mode is a flag
+//!   on the pool's connections, set by the store around its system calls and cleared when
+//!   they return, so those calls share the readers instead of queueing on one connection.
 
 use std::sync::Arc;
 #[cfg(test)]
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bulkhead_core::{Result, WorkspaceId};
+use bulkhead_core::{OrgId, Result, WorkspaceId};
 use parking_lot::Mutex;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
@@ -140,6 +153,60 @@ const GUARDED: [Guarded; 5] = [
     guarded!("revoked_tokens"),
 ];
 
+/// One organization-level table: its guard view, filtered by `bulkhead_org()` on `column`
+/// (the organization's own id for `organizations`, its `org_id` for the others).
+struct OrgGuarded {
+    table: &'static str,
+    view: &'static str,
+    setup: &'static str,
+}
+
+macro_rules! org_guarded {
+    ($table:literal, $column:literal) => {
+        OrgGuarded {
+            table: $table,
+            view: concat!("o_", $table),
+            setup: concat!(
+                "CREATE TEMP VIEW o_",
+                $table,
+                " AS SELECT * FROM main.",
+                $table,
+                " WHERE ",
+                $column,
+                " = bulkhead_org();\n",
+            ),
+        }
+    };
+}
+
+/// The organization-level tables (DESIGN section 4: `OrgScope` reads at organization
+/// granularity). A SELECT reads them only through their `o_` view, unless the connection is
+/// in system mode ([`Db::system`]: credential lookups by hash or `kid`, the operator's list
+/// of organizations, master-key re-sealing).
+const ORG_GUARDED: [OrgGuarded; 8] = [
+    org_guarded!("organizations", "id"),
+    org_guarded!("workspaces", "org_id"),
+    org_guarded!("org_keys", "org_id"),
+    org_guarded!("signing_keys", "org_id"),
+    org_guarded!("tags", "org_id"),
+    org_guarded!("source_templates", "org_id"),
+    org_guarded!("connection_templates", "org_id"),
+    org_guarded!("audit_log", "org_id"),
+];
+
+/// Tables a SELECT reads only in system mode: the store's own bookkeeping.
+const SYSTEM_TABLES: [&str; 2] = ["bulkhead_meta", "bulkhead_migrations"];
+
+fn org_guarded_table(table: &str) -> Option<&'static OrgGuarded> {
+    ORG_GUARDED
+        .iter()
+        .find(|g| g.table.eq_ignore_ascii_case(table))
+}
+
+fn is_system_table(table: &str) -> bool {
+    SYSTEM_TABLES.iter().any(|t| t.eq_ignore_ascii_case(table))
+}
+
 /// SQL functions no statement may call.
 const DENIED_FUNCTIONS: [&str; 2] = ["load_extension", "fts3_tokenizer"];
 
@@ -157,10 +224,12 @@ fn is_internal(table: &str) -> bool {
 
 type TenantCell = Arc<Mutex<Option<[u8; 16]>>>;
 
-/// The guard of one connection: the cell `bulkhead_workspace()` reads, and the mark that
-/// tells the authorizer a statement starts.
+/// The guard of one connection: the cells `bulkhead_workspace()` and `bulkhead_org()` read,
+/// the system-mode flag, and the mark that tells the authorizer a statement starts.
 pub(crate) struct Guard {
     tenant: TenantCell,
+    org: TenantCell,
+    system: Arc<AtomicBool>,
     statement_start: Arc<AtomicBool>,
     /// How many times the authorizer ran: tests use it to see that a statement was not
     /// compiled again.
@@ -188,9 +257,25 @@ pub(crate) fn install(conn: &mut Connection, read_only: bool) -> Result<Guard> {
         move |_| Ok(*cell.lock()),
     )
     .ctx("could not register bulkhead_workspace()")?;
+    // The same for the organization: `bulkhead_org()`, NULL when no organization is set.
+    let org = TenantCell::default();
+    let org_cell = Arc::clone(&org);
+    conn.create_scalar_function(
+        "bulkhead_org",
+        0,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY,
+        move |_| Ok(*org_cell.lock()),
+    )
+    .ctx("could not register bulkhead_org()")?;
     for guarded in &GUARDED {
         conn.execute_batch(guarded.setup).ctx(format_args!(
             "could not set up the isolation guard of `{}`",
+            guarded.table
+        ))?;
+    }
+    for guarded in &ORG_GUARDED {
+        conn.execute_batch(guarded.setup).ctx(format_args!(
+            "could not set up the organization guard of `{}`",
             guarded.table
         ))?;
     }
@@ -210,11 +295,13 @@ pub(crate) fn install(conn: &mut Connection, read_only: bool) -> Result<Guard> {
             .ctx("could not make a reader read-only")?;
     }
     let statement_start = Arc::new(AtomicBool::new(true));
+    let system = Arc::new(AtomicBool::new(false));
     #[cfg(test)]
     let calls = Arc::new(AtomicU64::new(0));
     let mut authorizer = Authorizer {
         phase: Phase::Fresh,
         statement_start: Arc::clone(&statement_start),
+        system: Arc::clone(&system),
         #[cfg(test)]
         calls: Arc::clone(&calls),
     };
@@ -222,6 +309,8 @@ pub(crate) fn install(conn: &mut Connection, read_only: bool) -> Result<Guard> {
         .ctx("could not install the isolation guard's authorizer")?;
     Ok(Guard {
         tenant,
+        org,
+        system,
         statement_start,
         #[cfg(test)]
         calls,
@@ -264,6 +353,38 @@ impl<'c> Db<'c> {
         let previous = cell.lock().replace(*workspace.as_uuid().as_bytes());
         TenantScope { cell, previous }
     }
+
+    /// Makes `org` the connection's current organization (what the `o_` views show) until
+    /// the scope is dropped, on success and on error alike.
+    pub(crate) fn org(&self, org: OrgId) -> TenantScope<'c> {
+        let cell: &'c Mutex<Option<[u8; 16]>> = &self.guard.org;
+        let previous = cell.lock().replace(*org.as_uuid().as_bytes());
+        TenantScope { cell, previous }
+    }
+
+    /// Lets a SELECT read organization-level tables directly until the scope is dropped: for
+    /// the store's system calls only (credential lookups by hash or `kid`, the operator's
+    /// list of organizations, the master key's check value and re-sealing), never a scope's.
+    pub(crate) fn system(&self) -> SystemScope<'c> {
+        let previous = self.guard.system.swap(true, Ordering::Relaxed);
+        SystemScope {
+            flag: &self.guard.system,
+            previous,
+        }
+    }
+}
+
+/// The time a connection spends in system mode; see [`Db::system`].
+#[must_use = "system mode ends as soon as the scope is dropped"]
+pub(crate) struct SystemScope<'c> {
+    flag: &'c AtomicBool,
+    previous: bool,
+}
+
+impl Drop for SystemScope<'_> {
+    fn drop(&mut self) {
+        self.flag.store(self.previous, Ordering::Relaxed);
+    }
 }
 
 /// The time a connection spends in one workspace; dropping it puts back what was there
@@ -297,6 +418,7 @@ enum Phase {
 struct Authorizer {
     phase: Phase,
     statement_start: Arc<AtomicBool>,
+    system: Arc<AtomicBool>,
     #[cfg(test)]
     calls: Arc<AtomicU64>,
 }
@@ -375,9 +497,19 @@ impl Authorizer {
                 true
             }
             Phase::Write => true,
-            Phase::Select => guarded_table(table).is_none_or(|guarded| {
-                accessor.is_some_and(|name| name.eq_ignore_ascii_case(guarded.view))
-            }),
+            Phase::Select => {
+                let through =
+                    |view: &str| accessor.is_some_and(|name| name.eq_ignore_ascii_case(view));
+                if let Some(guarded) = guarded_table(table) {
+                    through(guarded.view)
+                } else if let Some(guarded) = org_guarded_table(table) {
+                    through(guarded.view) || self.system.load(Ordering::Relaxed)
+                } else if is_system_table(table) {
+                    self.system.load(Ordering::Relaxed)
+                } else {
+                    true
+                }
+            }
         }
     }
 
@@ -551,6 +683,133 @@ mod tests {
             }
             let sql = "SELECT name FROM workspaces WHERE EXISTS (SELECT 1 FROM sources)";
             assert_denied(db.prepare_cached(sql).map(drop), sql);
+        });
+    }
+
+    const OTHER_ORG: [u8; 16] = [0x02; 16];
+
+    fn org_id(id: [u8; 16]) -> OrgId {
+        OrgId::from_uuid(Uuid::from_bytes(id)).unwrap()
+    }
+
+    /// Two organizations, each with a row in every organization-level table, named after it
+    /// (`acme`, `other`).
+    fn two_organizations() -> SqliteStore {
+        let store = SqliteStore::open_in_memory(&SqliteOptions::default()).unwrap();
+        store.pool.with_writer(|slot| {
+            let (db, _) = slot.guarded();
+            for (org, name, ws_id, seq_hash) in
+                [(ORG, "acme", A, [0x11u8; 32]), (OTHER_ORG, "other", B, [0x22u8; 32])]
+            {
+                for sql in [
+                    "INSERT INTO organizations (id, name, created_at) VALUES (?1, ?2, 0)",
+                    "INSERT INTO workspaces (id, org_id, external_id, name, status, created_at, updated_at)
+                     VALUES (?3, ?1, ?2, ?2, 'active', 0, 0)",
+                    "INSERT INTO org_keys (id, org_id, prefix, hash, created_at)
+                     VALUES (?3, ?1, ?2, ?4, 0)",
+                    "INSERT INTO signing_keys (kid, org_id, algorithm, sealed_secret, created_at)
+                     VALUES (?2, ?1, 'HS256', x'00', 0)",
+                    "INSERT INTO tags (org_id, name, created_at) VALUES (?1, ?2, 0)",
+                    "INSERT INTO source_templates (id, org_id, name, tags, body, secrets, created_at, updated_at)
+                     VALUES (?3, ?1, ?2, '[]', '{}', '{}', 0, 0)",
+                    "INSERT INTO connection_templates (id, org_id, name, tags, body, secrets, created_at, updated_at)
+                     VALUES (?3, ?1, ?2, '[]', '{}', '{}', 0, 0)",
+                    "INSERT INTO audit_log (org_id, seq, at, actor, action, target, outcome, prev_hash, hash)
+                     VALUES (?1, 1, 0, 'operator', ?2, ?2, 'ok', ?4, ?4)",
+                ] {
+                    let hash = seq_hash.to_vec();
+                    let all: [&dyn rusqlite::ToSql; 4] = [&org, &name, &ws_id, &hash];
+                    let mut stmt = db.prepare_cached(sql).unwrap();
+                    let used = stmt.parameter_count();
+                    stmt.execute(&all[..used]).unwrap();
+                }
+            }
+        });
+        store
+    }
+
+    /// A column of each organization-level table that holds the organization's name in
+    /// [`two_organizations`].
+    fn name_column(table: &str) -> &'static str {
+        match table {
+            "workspaces" => "external_id",
+            "org_keys" => "prefix",
+            "signing_keys" => "kid",
+            "audit_log" => "action",
+            _ => "name",
+        }
+    }
+
+    /// Runs `f` on the store's connection inside organization `org`, if there is one.
+    fn as_org<T>(store: &SqliteStore, org: Option<[u8; 16]>, f: impl FnOnce(&Db<'_>) -> T) -> T {
+        store.pool.with_writer(|slot| {
+            let (db, _) = slot.guarded();
+            let _scope = org.map(|id| db.org(org_id(id)));
+            f(&db)
+        })
+    }
+
+    #[test]
+    fn organization_views_show_only_the_current_organization() {
+        let store = two_organizations();
+        for guarded in &ORG_GUARDED {
+            let sql = format!(
+                "SELECT {} FROM {}",
+                name_column(guarded.table),
+                guarded.view
+            );
+            let rows = |org| as_org(&store, org, |db| names(db, &sql).unwrap());
+            assert_eq!(rows(Some(ORG)), ["acme"], "{}", guarded.view);
+            assert_eq!(rows(Some(OTHER_ORG)), ["other"], "{}", guarded.view);
+            assert!(rows(None).is_empty(), "{}", guarded.view);
+        }
+    }
+
+    /// Inside an organization, its tables are read only through their views: a direct read
+    /// (in a join, a subquery or `count(*)`) fails to compile. System mode, which only the
+    /// store's credential lookups and re-sealing use, may read them directly.
+    #[test]
+    fn direct_reads_of_organization_tables_are_denied_outside_system_mode() {
+        let store = two_organizations();
+        as_org(&store, Some(ORG), |db| {
+            for guarded in &ORG_GUARDED {
+                let column = name_column(guarded.table);
+                for sql in [
+                    format!("SELECT {column} FROM {}", guarded.table),
+                    format!("SELECT {column} FROM main.{}", guarded.table),
+                    format!("SELECT count(*) FROM {}", guarded.table),
+                    format!(
+                        "SELECT v.{column} FROM {} AS v JOIN main.{} AS t ON 1",
+                        guarded.view, guarded.table
+                    ),
+                    format!(
+                        "SELECT {column} FROM {} WHERE EXISTS (SELECT 1 FROM main.{})",
+                        guarded.view, guarded.table
+                    ),
+                ] {
+                    assert_denied(names(db, &sql), &sql);
+                }
+            }
+            for table in SYSTEM_TABLES {
+                let sql = format!("SELECT count(*) FROM {table}");
+                assert_denied(db.prepare_cached(&sql).map(drop), &sql);
+            }
+            let _system = db.system();
+            for guarded in &ORG_GUARDED {
+                let sql = format!(
+                    "SELECT {} FROM {} ORDER BY 1",
+                    name_column(guarded.table),
+                    guarded.table
+                );
+                assert_eq!(names(db, &sql).unwrap(), ["acme", "other"], "{sql}");
+            }
+        });
+        // System mode ends with its scope.
+        as_org(&store, Some(ORG), |db| {
+            assert_denied(
+                names(db, "SELECT name FROM organizations"),
+                "after system mode",
+            );
         });
     }
 
@@ -922,6 +1181,7 @@ mod tests {
         let mut authorizer = Authorizer {
             phase: Phase::Fresh,
             statement_start: Arc::clone(&start),
+            system: Arc::default(),
             calls: Arc::default(),
         };
         let read = AuthAction::Read {

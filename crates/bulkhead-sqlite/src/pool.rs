@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bulkhead_core::{Result, Tenant};
+use bulkhead_core::{OrgId, Result, Tenant};
 use parking_lot::Mutex;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
@@ -162,12 +162,35 @@ impl Pool {
         })
     }
 
-    /// Runs `f` on a reader, outside any workspace: for organization-level tables.
+    /// Runs `f` on a reader in no workspace and no organization: the guard's own tests.
+    #[cfg(test)]
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Db<'_>) -> Result<T>) -> Result<T> {
         self.with_reader(|slot| f(&slot.db()))
     }
 
-    /// Runs `f` on a reader inside the tenant's workspace.
+    /// Runs `f` on a reader inside the organization `org`: the `o_` views show its rows.
+    pub(crate) fn read_org<T>(
+        &self,
+        org: OrgId,
+        f: impl FnOnce(&Db<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.with_reader(|slot| {
+            let db = slot.db();
+            let _org = db.org(org);
+            f(&db)
+        })
+    }
+
+    /// Runs `f` on a reader in system mode (see [`Db::system`]).
+    pub(crate) fn read_system<T>(&self, f: impl FnOnce(&Db<'_>) -> Result<T>) -> Result<T> {
+        self.with_reader(|slot| {
+            let db = slot.db();
+            let _system = db.system();
+            f(&db)
+        })
+    }
+
+    /// Runs `f` on a reader inside the tenant's workspace (and its organization).
     pub(crate) fn read_tenant<T>(
         &self,
         tenant: &Tenant,
@@ -175,6 +198,7 @@ impl Pool {
     ) -> Result<T> {
         self.with_reader(|slot| {
             let db = slot.db();
+            let _org = db.org(tenant.org_id());
             let _scope = db.tenant(tenant.workspace_id());
             f(&db)
         })
@@ -196,8 +220,9 @@ impl Pool {
         }
     }
 
-    /// Runs `f` in an `IMMEDIATE` transaction on the writer, outside any workspace (an
-    /// organization-level write enters one itself where it touches tenant rows); commits if
+    /// Runs `f` in an `IMMEDIATE` transaction on the writer, outside any workspace and
+    /// organization (the other `write_*` methods, and organization-level writes that enter a
+    /// workspace themselves where they touch tenant rows, build on it); commits if
     /// `f` succeeds, rolls back (by dropping the transaction) if it fails, so a failed call
     /// leaves nothing behind.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&Db<'_>) -> Result<T>) -> Result<T> {
@@ -211,14 +236,35 @@ impl Pool {
         Ok(value)
     }
 
-    /// Runs `f` like [`Pool::write`], inside the tenant's workspace.
+    /// Runs `f` like [`Pool::write`], inside the tenant's workspace (and its organization).
     pub(crate) fn write_tenant<T>(
         &self,
         tenant: &Tenant,
         f: impl FnOnce(&Db<'_>) -> Result<T>,
     ) -> Result<T> {
         self.write(|db| {
+            let _org = db.org(tenant.org_id());
             let _scope = db.tenant(tenant.workspace_id());
+            f(db)
+        })
+    }
+
+    /// Runs `f` like [`Pool::write`], inside the organization `org`.
+    pub(crate) fn write_org<T>(
+        &self,
+        org: OrgId,
+        f: impl FnOnce(&Db<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.write(|db| {
+            let _org = db.org(org);
+            f(db)
+        })
+    }
+
+    /// Runs `f` like [`Pool::write`], in system mode (see [`Db::system`]).
+    pub(crate) fn write_system<T>(&self, f: impl FnOnce(&Db<'_>) -> Result<T>) -> Result<T> {
+        self.write(|db| {
+            let _system = db.system();
             f(db)
         })
     }

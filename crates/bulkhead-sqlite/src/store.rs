@@ -131,7 +131,7 @@ fn exists_in_tenant(
 
 impl Store for SqliteStore {
     fn master_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>> {
-        self.pool.write(|tx| {
+        self.pool.write_system(|tx| {
             tx.prepare_cached(
                 "INSERT INTO bulkhead_meta (key, value) VALUES ('master_key_check', ?1)
                  ON CONFLICT (key) DO NOTHING",
@@ -153,7 +153,7 @@ impl Store for SqliteStore {
         first_key: &OrgKeyRow,
         signing_key: &SigningKeyRow,
     ) -> Result<()> {
-        self.pool.write(|tx| {
+        self.pool.write_org(org.id, |tx| {
             let s = &org.settings;
             tx.prepare_cached(concat!(
                 "INSERT INTO organizations (",
@@ -185,7 +185,7 @@ impl Store for SqliteStore {
         org: &OrgCtx,
         settings: &OrgSettings,
     ) -> Result<Option<Organization>> {
-        self.pool.write(|tx| {
+        self.pool.write_org(org.org_id(), |tx| {
             let updated = tx.query_first(
                 concat!(
                     "UPDATE organizations SET token_algorithm = ?2, issuer = ?3, audience = ?4,",
@@ -213,12 +213,12 @@ impl Store for SqliteStore {
     }
 
     fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
-        self.pool.read(|conn| {
+        self.pool.read_org(id, |conn| {
             conn.query_first(
                 concat!(
                     "SELECT ",
                     org_columns!(),
-                    " FROM organizations WHERE id = ?1"
+                    " FROM o_organizations WHERE id = ?1"
                 ),
                 params![id.as_uuid()],
                 rows::organization,
@@ -227,7 +227,7 @@ impl Store for SqliteStore {
     }
 
     fn list_organizations(&self) -> Result<Vec<Organization>> {
-        self.pool.read(|conn| {
+        self.pool.read_system(|conn| {
             conn.query_all(
                 concat!(
                     "SELECT ",
@@ -246,19 +246,19 @@ impl Store for SqliteStore {
                 "an org key must belong to the calling organization",
             ));
         }
-        self.pool.write(|tx| {
+        self.pool.write_org(org.org_id(), |tx| {
             insert_org_key(tx, row)?;
             audit::append_if(tx, org.org_id(), org.audit())
         })
     }
 
     fn list_org_keys(&self, org: &OrgCtx) -> Result<Vec<OrgKeyRow>> {
-        self.pool.read(|conn| {
+        self.pool.read_org(org.org_id(), |conn| {
             conn.query_all(
                 concat!(
                     "SELECT ",
                     org_key_columns!(),
-                    " FROM org_keys WHERE org_id = ?1 ORDER BY created_at, id"
+                    " FROM o_org_keys WHERE org_id = ?1 ORDER BY created_at, id"
                 ),
                 params![org.org_id().as_uuid()],
                 rows::org_key,
@@ -272,7 +272,7 @@ impl Store for SqliteStore {
         id: OrgKeyId,
         now: Timestamp,
     ) -> Result<Option<OrgKeyRow>> {
-        self.pool.write(|tx| {
+        self.pool.write_org(org.org_id(), |tx| {
             let revoked = tx.query_first(
                 concat!(
                     "UPDATE org_keys SET revoked_at = COALESCE(revoked_at, ?3)",
@@ -290,7 +290,7 @@ impl Store for SqliteStore {
     }
 
     fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
-        self.pool.read(|conn| {
+        self.pool.read_system(|conn| {
             conn.query_first(
                 concat!(
                     "SELECT ",
@@ -304,7 +304,7 @@ impl Store for SqliteStore {
     }
 
     fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
-        self.pool.write(|tx| {
+        self.pool.write_system(|tx| {
             tx.prepare_cached("UPDATE org_keys SET last_used_at = ?2 WHERE id = ?1")
                 .ctx("could not prepare an update")?
                 .execute(params![id.as_uuid(), now.unix_millis()])
@@ -326,7 +326,7 @@ impl Store for SqliteStore {
             ));
         }
         let org_id = org.org_id();
-        self.pool.write(|tx| {
+        self.pool.write_org(org_id, |tx| {
             tx.prepare_cached(
                 "UPDATE signing_keys SET retire_at = ?2 WHERE org_id = ?1 AND retire_at IS NULL",
             )
@@ -343,14 +343,14 @@ impl Store for SqliteStore {
     }
 
     fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>> {
-        self.pool.read(|conn| {
+        self.pool.read_org(org.org_id(), |conn| {
             conn.query_all(
                 concat!(
                     "SELECT ",
                     signing_key_columns!(),
                     // The signer (no retirement time) first, even when a rotation made it
                     // within the millisecond of the key it replaced.
-                    " FROM signing_keys WHERE org_id = ?1",
+                    " FROM o_signing_keys WHERE org_id = ?1",
                     " ORDER BY retire_at IS NOT NULL, created_at DESC, kid"
                 ),
                 params![org.org_id().as_uuid()],
@@ -360,7 +360,7 @@ impl Store for SqliteStore {
     }
 
     fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
-        self.pool.read(|conn| {
+        self.pool.read_system(|conn| {
             conn.query_first(
                 concat!(
                     "SELECT ",
@@ -386,7 +386,7 @@ impl Store for SqliteStore {
         {
             return Ok((existing, false));
         }
-        self.pool.write(|tx| {
+        self.pool.write_org(org.org_id(), |tx| {
             let inserted = tx
                 .prepare_cached(concat!(
                     "INSERT INTO workspaces (",
@@ -416,7 +416,7 @@ impl Store for SqliteStore {
                 .prepare_cached(concat!(
                     "SELECT ",
                     workspace_columns!(),
-                    " FROM workspaces WHERE org_id = ?1 AND external_id = ?2"
+                    " FROM o_workspaces WHERE org_id = ?1 AND external_id = ?2"
                 ))
                 .ctx("could not prepare a query")?;
             let workspace = first(
@@ -448,12 +448,12 @@ impl Store for SqliteStore {
     }
 
     fn get_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<Option<Workspace>> {
-        self.pool.read(|conn| {
+        self.pool.read_org(org.org_id(), |conn| {
             conn.query_first(
                 concat!(
                     "SELECT ",
                     workspace_columns!(),
-                    " FROM workspaces WHERE org_id = ?1 AND id = ?2"
+                    " FROM o_workspaces WHERE org_id = ?1 AND id = ?2"
                 ),
                 params![org.org_id().as_uuid(), id.as_uuid()],
                 rows::workspace,
@@ -462,12 +462,12 @@ impl Store for SqliteStore {
     }
 
     fn find_workspace(&self, org: &OrgCtx, external_id: &ExternalId) -> Result<Option<Workspace>> {
-        self.pool.read(|conn| {
+        self.pool.read_org(org.org_id(), |conn| {
             conn.query_first(
                 concat!(
                     "SELECT ",
                     workspace_columns!(),
-                    " FROM workspaces WHERE org_id = ?1 AND external_id = ?2"
+                    " FROM o_workspaces WHERE org_id = ?1 AND external_id = ?2"
                 ),
                 params![org.org_id().as_uuid(), external_id.as_str()],
                 rows::workspace,
@@ -482,12 +482,12 @@ impl Store for SqliteStore {
         after: Option<&ExternalId>,
         limit_rows: usize,
     ) -> Result<Vec<Workspace>> {
-        self.pool.read(|conn| {
+        self.pool.read_org(org.org_id(), |conn| {
             let mut stmt = conn
                 .prepare_cached(concat!(
                     "SELECT ",
                     workspace_columns!(),
-                    " FROM workspaces WHERE org_id = ?1 AND deleted_at IS NULL",
+                    " FROM o_workspaces WHERE org_id = ?1 AND deleted_at IS NULL",
                     " AND (?2 IS NULL OR external_id > ?2)",
                     " AND (?3 IS NULL OR status = ?3)",
                     " AND (?4 IS NULL OR substr(external_id, 1, length(?4)) = ?4)",
@@ -512,10 +512,10 @@ impl Store for SqliteStore {
         // `workspaces` is an organization-level table: the L3 guard does not restrict it, and
         // the org id is a bound parameter. Each count comes back with the stored `org_id` of
         // the rows it counts, which the engine checks.
-        self.pool.read(|conn| {
+        self.pool.read_org(org.org_id(), |conn| {
             conn.query_all(
                 concat!(
-                    "SELECT org_id, status, count(*) FROM workspaces",
+                    "SELECT org_id, status, count(*) FROM o_workspaces",
                     " WHERE org_id = ?1 AND deleted_at IS NULL",
                     " GROUP BY org_id, status ORDER BY status"
                 ),
@@ -532,7 +532,7 @@ impl Store for SqliteStore {
         update: &WorkspaceUpdate,
         now: Timestamp,
     ) -> Result<Option<Workspace>> {
-        self.pool.write(|tx| {
+        self.pool.write_org(org.org_id(), |tx| {
             let updated = apply_workspace_update(tx, org, id, update, now)?;
             if updated.is_none() {
                 return Ok(None);
@@ -562,7 +562,7 @@ impl Store for SqliteStore {
     }
 
     fn delete_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
-        self.pool.write(|tx| {
+        self.pool.write_org(org.org_id(), |tx| {
             let deleted = catalog::delete_workspace(tx, org, id)?;
             if deleted {
                 audit::append_if(tx, org.org_id(), org.audit())?;
@@ -578,7 +578,7 @@ impl Store for SqliteStore {
         at: Timestamp,
         merged_into: Option<WorkspaceId>,
     ) -> Result<Option<Workspace>> {
-        self.pool.write(|tx| {
+        self.pool.write_org(org.org_id(), |tx| {
             let tombstone = tx.query_first(
                 concat!(
                     "UPDATE workspaces SET deleted_at = ?3, merged_into = ?4, updated_at = ?3",
@@ -612,10 +612,10 @@ impl Store for SqliteStore {
         if from.org_id() != org_id || into.org_id() != org_id {
             return Ok(false);
         }
-        self.pool.write(|tx| {
+        self.pool.write_org(org_id, |tx| {
             for tenant in [from, into] {
                 let live = tx.query_first(
-                    "SELECT 1 FROM workspaces WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL",
+                    "SELECT 1 FROM o_workspaces WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL",
                     params![org_id.as_uuid(), tenant.workspace_id().as_uuid()],
                     |_| Ok(()),
                 )?;
@@ -694,12 +694,12 @@ impl Store for SqliteStore {
         before: Timestamp,
         limit_rows: usize,
     ) -> Result<Vec<Workspace>> {
-        self.pool.read(|conn| {
+        self.pool.read_org(org.org_id(), |conn| {
             conn.query_all(
                 concat!(
                     "SELECT ",
                     workspace_columns!(),
-                    " FROM workspaces WHERE org_id = ?1 AND deleted_at IS NOT NULL",
+                    " FROM o_workspaces WHERE org_id = ?1 AND deleted_at IS NOT NULL",
                     " AND deleted_at <= ?2 ORDER BY deleted_at, id LIMIT ?3"
                 ),
                 params![
@@ -713,7 +713,7 @@ impl Store for SqliteStore {
     }
 
     fn create_tag(&self, org: &OrgCtx, name: &Tag, now: Timestamp) -> Result<TagInfo> {
-        self.pool.write(|tx| {
+        self.pool.write_org(org.org_id(), |tx| {
             let tag = catalog::create_tag(tx, org, name, now)?;
             audit::append_if(tx, org.org_id(), org.audit())?;
             Ok(tag)
@@ -721,9 +721,9 @@ impl Store for SqliteStore {
     }
 
     fn list_tags(&self, org: &OrgCtx) -> Result<Vec<TagInfo>> {
-        self.pool.read(|conn| {
+        self.pool.read_org(org.org_id(), |conn| {
             conn.query_all(
-                "SELECT name, created_at FROM tags WHERE org_id = ?1 ORDER BY name",
+                "SELECT name, created_at FROM o_tags WHERE org_id = ?1 ORDER BY name",
                 params![org.org_id().as_uuid()],
                 rows::tag,
             )
@@ -731,7 +731,7 @@ impl Store for SqliteStore {
     }
 
     fn rename_tag(&self, org: &OrgCtx, from: &Tag, to: &Tag) -> Result<bool> {
-        self.pool.write(|tx| {
+        self.pool.write_org(org.org_id(), |tx| {
             let renamed = catalog::rename_tag(tx, org, from, to)?;
             if renamed && from != to {
                 audit::append_if(tx, org.org_id(), org.audit())?;
@@ -741,7 +741,7 @@ impl Store for SqliteStore {
     }
 
     fn delete_tag(&self, org: &OrgCtx, name: &Tag) -> Result<bool> {
-        self.pool.write(|tx| {
+        self.pool.write_org(org.org_id(), |tx| {
             let deleted = catalog::delete_tag(tx, org, name)?;
             if deleted {
                 audit::append_if(tx, org.org_id(), org.audit())?;
@@ -751,15 +751,16 @@ impl Store for SqliteStore {
     }
 
     fn insert_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<()> {
-        self.pool.write(|tx| {
+        self.pool.write_org(org.org_id(), |tx| {
             catalog::insert_template(tx, org, row)?;
             audit::append_if(tx, org.org_id(), org.audit())
         })
     }
 
     fn list_templates(&self, org: &OrgCtx, kind: TemplateKind) -> Result<Vec<TemplateRow>> {
-        self.pool
-            .read(|conn| catalog::list_templates(conn, org, kind))
+        self.pool.read_org(org.org_id(), |conn| {
+            catalog::list_templates(conn, org, kind)
+        })
     }
 
     fn get_template(
@@ -768,12 +769,13 @@ impl Store for SqliteStore {
         kind: TemplateKind,
         id: Uuid,
     ) -> Result<Option<TemplateRow>> {
-        self.pool
-            .read(|conn| catalog::get_template(conn, org, kind, id))
+        self.pool.read_org(org.org_id(), |conn| {
+            catalog::get_template(conn, org, kind, id)
+        })
     }
 
     fn replace_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<bool> {
-        self.pool.write(|tx| {
+        self.pool.write_org(org.org_id(), |tx| {
             let replaced = catalog::replace_template(tx, org, row)?;
             if replaced {
                 audit::append_if(tx, org.org_id(), org.audit())?;
@@ -783,7 +785,7 @@ impl Store for SqliteStore {
     }
 
     fn delete_template(&self, org: &OrgCtx, kind: TemplateKind, id: Uuid) -> Result<bool> {
-        self.pool.write(|tx| {
+        self.pool.write_org(org.org_id(), |tx| {
             let deleted = tx
                 .prepare_cached(catalog::template_sql(kind).delete)
                 .ctx("could not prepare a delete")?
@@ -801,7 +803,8 @@ impl Store for SqliteStore {
         check: &[u8],
         reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
     ) -> Result<u64> {
-        self.pool.write(|tx| catalog::reseal_all(tx, check, reseal))
+        self.pool
+            .write_system(|tx| catalog::reseal_all(tx, check, reseal))
     }
 
     fn revoke_workspace_tokens(
@@ -810,7 +813,7 @@ impl Store for SqliteStore {
         id: WorkspaceId,
         at: Timestamp,
     ) -> Result<Option<Workspace>> {
-        self.pool.write(|tx| {
+        self.pool.write_org(org.org_id(), |tx| {
             let mut stmt = tx
                 .prepare_cached(concat!(
                     "UPDATE workspaces SET tokens_valid_after = MAX(COALESCE(tokens_valid_after, ?3), ?3),",
@@ -837,11 +840,11 @@ impl Store for SqliteStore {
                 concat!(
                     "SELECT ",
                     workspace_columns!(),
-                    ", (SELECT issuer FROM organizations WHERE id = workspaces.org_id)",
-                    ", (SELECT audience FROM organizations WHERE id = workspaces.org_id)",
+                    ", (SELECT issuer FROM o_organizations WHERE id = o_workspaces.org_id)",
+                    ", (SELECT audience FROM o_organizations WHERE id = o_workspaces.org_id)",
                     ", EXISTS (SELECT 1 FROM t_revoked_tokens",
-                    "   WHERE t_revoked_tokens.workspace_id = workspaces.id AND jti = ?3)",
-                    " FROM workspaces WHERE id = ?1 AND org_id = ?2"
+                    "   WHERE t_revoked_tokens.workspace_id = o_workspaces.id AND jti = ?3)",
+                    " FROM o_workspaces WHERE id = ?1 AND org_id = ?2"
                 ),
                 params![
                     tenant.workspace_id().as_uuid(),
@@ -885,12 +888,12 @@ impl Store for SqliteStore {
     }
 
     fn load_workspace(&self, tenant: &Tenant) -> Result<Option<Workspace>> {
-        self.pool.read(|conn| {
+        self.pool.read_tenant(tenant, |conn| {
             conn.query_first(
                 concat!(
                     "SELECT ",
                     workspace_columns!(),
-                    " FROM workspaces WHERE id = ?1 AND org_id = ?2"
+                    " FROM o_workspaces WHERE id = ?1 AND org_id = ?2"
                 ),
                 params![tenant.workspace_id().as_uuid(), tenant.org_id().as_uuid()],
                 rows::workspace,
@@ -912,8 +915,8 @@ impl Store for SqliteStore {
     ) -> Result<Option<Vec<u8>>> {
         let ws = tenant.workspace_id();
         let org = tenant.org_id();
-        let stored: Option<Option<Vec<u8>>> = self.pool.read(|conn| {
-            conn.prepare_cached("SELECT sealed_dek FROM workspaces WHERE id = ?1 AND org_id = ?2")
+        let stored: Option<Option<Vec<u8>>> = self.pool.read_tenant(tenant, |conn| {
+            conn.prepare_cached("SELECT sealed_dek FROM o_workspaces WHERE id = ?1 AND org_id = ?2")
                 .ctx("could not prepare a query")?
                 .query_row(params![ws.as_uuid(), org.as_uuid()], |r| r.get(0))
                 .optional()
@@ -924,7 +927,7 @@ impl Store for SqliteStore {
             Some(Some(sealed)) => Ok(Some(sealed)),
             Some(None) => {
                 let candidate = make()?;
-                self.pool.write(|tx| {
+                self.pool.write_tenant(tenant, |tx| {
                     tx.prepare_cached(
                         "UPDATE workspaces SET sealed_dek = COALESCE(sealed_dek, ?3)
                          WHERE id = ?1 AND org_id = ?2 RETURNING sealed_dek",
@@ -1347,7 +1350,8 @@ impl Store for SqliteStore {
     }
 
     fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
-        self.pool.write(|tx| audit::append(tx, org.org_id(), draft))
+        self.pool
+            .write_org(org.org_id(), |tx| audit::append(tx, org.org_id(), draft))
     }
 
     fn list_audit(
@@ -1357,8 +1361,9 @@ impl Store for SqliteStore {
         after: Option<u64>,
         limit_rows: usize,
     ) -> Result<Vec<AuditEvent>> {
-        self.pool
-            .read(|conn| audit::list(conn, org.org_id(), filter, after, limit_rows))
+        self.pool.read_org(org.org_id(), |conn| {
+            audit::list(conn, org.org_id(), filter, after, limit_rows)
+        })
     }
 }
 
