@@ -19,7 +19,9 @@
 //!   organization, and TEMP views `o_organizations`, `o_workspaces`, `o_org_keys`,
 //!   `o_signing_keys`, `o_tags`, `o_source_templates`, `o_connection_templates` and
 //!   `o_audit_log` show only its rows. Organization-level reads go through them
-//!   ([`Db::org`]); a tenant call sets its organization too.
+//!   ([`Db::org`]); a tenant call sets its organization too. TEMP triggers on those tables
+//!   abort a write whose organization (NEW, OLD, or both) is not the current one, unless the
+//!   connection is in system mode (`bulkhead_system()`, see [`Db::system`]).
 //! - An authorizer, installed last and once: installing one expires every prepared statement.
 //!
 //! # The authorizer
@@ -76,9 +78,6 @@
 //! - A write's WHERE clause is evaluated on base rows: whether a trigger aborted tells hostile
 //!   SQL whether a foreign row matched it. The triggers make a wrong write fail loudly; they do
 //!   not hide that the row exists.
-//! - Organization-level tables are guarded for reads only: their writes (each names its
-//!   organization in its `WHERE` or its values) have no triggers, and the engine's L2 check
-//!   of every row they return is what stops a wrong one.
 //! - DESIGN describes a separate unrestricted system connection; here system mode is a flag
 //!   on the pool's connections, set by the store around its system calls and cleared when
 //!   they return, so those calls share the readers instead of queueing on one connection.
@@ -174,6 +173,38 @@ macro_rules! org_guarded {
                 " WHERE ",
                 $column,
                 " = bulkhead_org();\n",
+                "CREATE TEMP TRIGGER bulkhead_org_guard_",
+                $table,
+                "_insert BEFORE INSERT ON main.",
+                $table,
+                " BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: insert into ",
+                $table,
+                " outside the current organization')",
+                " WHERE NOT bulkhead_system() AND NEW.",
+                $column,
+                " IS NOT bulkhead_org(); END;\n",
+                "CREATE TEMP TRIGGER bulkhead_org_guard_",
+                $table,
+                "_update BEFORE UPDATE ON main.",
+                $table,
+                " BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: update of ",
+                $table,
+                " outside the current organization')",
+                " WHERE NOT bulkhead_system() AND (OLD.",
+                $column,
+                " IS NOT bulkhead_org() OR NEW.",
+                $column,
+                " IS NOT bulkhead_org()); END;\n",
+                "CREATE TEMP TRIGGER bulkhead_org_guard_",
+                $table,
+                "_delete BEFORE DELETE ON main.",
+                $table,
+                " BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: delete from ",
+                $table,
+                " outside the current organization')",
+                " WHERE NOT bulkhead_system() AND OLD.",
+                $column,
+                " IS NOT bulkhead_org(); END;\n",
             ),
         }
     };
@@ -267,6 +298,17 @@ pub(crate) fn install(conn: &mut Connection, read_only: bool) -> Result<Guard> {
         move |_| Ok(*org_cell.lock()),
     )
     .ctx("could not register bulkhead_org()")?;
+    // Whether the connection is in system mode (1) or not (0), for the organization tables'
+    // triggers.
+    let system = Arc::new(AtomicBool::new(false));
+    let system_flag = Arc::clone(&system);
+    conn.create_scalar_function(
+        "bulkhead_system",
+        0,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY,
+        move |_| Ok(i64::from(system_flag.load(Ordering::Relaxed))),
+    )
+    .ctx("could not register bulkhead_system()")?;
     for guarded in &GUARDED {
         conn.execute_batch(guarded.setup).ctx(format_args!(
             "could not set up the isolation guard of `{}`",
@@ -295,7 +337,6 @@ pub(crate) fn install(conn: &mut Connection, read_only: bool) -> Result<Guard> {
             .ctx("could not make a reader read-only")?;
     }
     let statement_start = Arc::new(AtomicBool::new(true));
-    let system = Arc::new(AtomicBool::new(false));
     #[cfg(test)]
     let calls = Arc::new(AtomicU64::new(0));
     let mut authorizer = Authorizer {
@@ -635,6 +676,7 @@ mod tests {
         let store = SqliteStore::open_in_memory(&SqliteOptions::default()).unwrap();
         store.pool.with_writer(|slot| {
             let (db, _) = slot.guarded();
+            let _org = db.org(org_id(ORG));
             run(
                 &db,
                 "INSERT INTO organizations (id, name, created_at) VALUES (?1, 'Acme', 0)",
@@ -701,6 +743,7 @@ mod tests {
             for (org, name, ws_id, seq_hash) in
                 [(ORG, "acme", A, [0x11u8; 32]), (OTHER_ORG, "other", B, [0x22u8; 32])]
             {
+                let _org = db.org(org_id(org));
                 for sql in [
                     "INSERT INTO organizations (id, name, created_at) VALUES (?1, ?2, 0)",
                     "INSERT INTO workspaces (id, org_id, external_id, name, status, created_at, updated_at)
@@ -809,6 +852,88 @@ mod tests {
             assert_denied(
                 names(db, "SELECT name FROM organizations"),
                 "after system mode",
+            );
+        });
+    }
+
+    /// Outside system mode a write to an organization table stays in the current
+    /// organization: inserting, changing, moving or deleting another organization's row, or
+    /// any row with no organization set, aborts; the organization's own writes pass, and so
+    /// does system mode.
+    #[test]
+    fn writes_to_organization_tables_outside_the_current_organization_abort() {
+        let store = two_organizations();
+        let foreign_writes = [
+            "INSERT INTO tags (org_id, name, created_at) VALUES (?1, 'planted', 0)",
+            "UPDATE tags SET name = 'renamed' WHERE org_id = ?1",
+            "DELETE FROM tags WHERE org_id = ?1",
+            "UPDATE workspaces SET name = 'renamed' WHERE org_id = ?1",
+            "UPDATE organizations SET name = 'renamed' WHERE id = ?1",
+            "UPDATE org_keys SET revoked_at = 1 WHERE org_id = ?1",
+            "UPDATE signing_keys SET retire_at = 1 WHERE org_id = ?1",
+            "UPDATE source_templates SET name = 'renamed' WHERE org_id = ?1",
+            "UPDATE connection_templates SET name = 'renamed' WHERE org_id = ?1",
+            "INSERT INTO audit_log (org_id, seq, at, actor, action, target, outcome, prev_hash, hash)
+             VALUES (?1, 2, 0, 'operator', 'planted', 'x', 'ok', x'00', x'00')",
+        ];
+        as_org(&store, Some(ORG), |db| {
+            for sql in foreign_writes {
+                assert_isolation_abort(run(db, sql, params![OTHER_ORG]), sql);
+            }
+            // Moving its own row to the other organization.
+            assert_isolation_abort(
+                run(
+                    db,
+                    "UPDATE tags SET org_id = ?1 WHERE org_id = ?2",
+                    params![OTHER_ORG, ORG],
+                ),
+                "move",
+            );
+            // Its own writes pass.
+            run(
+                db,
+                "INSERT INTO tags (org_id, name, created_at) VALUES (?1, 'own', 0)",
+                params![ORG],
+            )
+            .unwrap();
+            assert_eq!(
+                run(
+                    db,
+                    "UPDATE workspaces SET name = 'renamed' WHERE org_id = ?1",
+                    params![ORG]
+                )
+                .unwrap(),
+                1
+            );
+        });
+        as_org(&store, None, |db| {
+            assert_isolation_abort(
+                run(
+                    db,
+                    "INSERT INTO tags (org_id, name, created_at) VALUES (?1, 'none', 0)",
+                    params![ORG],
+                ),
+                "no organization",
+            );
+        });
+        as_org(&store, Some(ORG), |db| {
+            let _system = db.system();
+            assert_eq!(
+                run(
+                    db,
+                    "UPDATE org_keys SET last_used_at = 5 WHERE org_id = ?1",
+                    params![OTHER_ORG]
+                )
+                .unwrap(),
+                1
+            );
+        });
+        // Nothing of the refused writes was kept.
+        as_org(&store, Some(OTHER_ORG), |db| {
+            assert_eq!(names(db, "SELECT name FROM o_tags").unwrap(), ["other"]);
+            assert_eq!(
+                names(db, "SELECT name FROM o_workspaces").unwrap(),
+                ["other"]
             );
         });
     }
