@@ -1657,10 +1657,27 @@ impl Sut {
         let old = self.workspaces[ws].id();
         let old_token = self.workspaces[ws].token.token.expose().to_owned();
         let scope = &self.orgs[org].scope;
+        // The token's scope, if the token still works (it may be revoked or expired).
+        let by_token = match self.h.engine().authenticate(&old_token) {
+            Ok(scope) => Some(scope),
+            Err(bulkhead_core::Error::IsolationBreach { .. }) => {
+                self.h.note_breach();
+                None
+            }
+            Err(_) => None,
+        };
         scope.delete_workspace(old).unwrap();
         self.h
             .assert_not_found(self.h.engine().authenticate(&old_token));
         self.h.assert_not_found(scope.get_workspace(old));
+        // Scopes made before the deletion fail closed at once, before the purge.
+        let old_full = &self.workspaces[ws].full;
+        for stale in std::iter::once(old_full).chain(by_token.as_ref()) {
+            self.h
+                .assert_not_found(stale.list_sources(&bulkhead_core::Page::first(5)));
+            self.h
+                .assert_not_found(stale.list_connections(&bulkhead_core::Page::first(5)));
+        }
         // A tombstone until purged: its external id answers "deleted", then starts afresh.
         let external_id = self.workspaces[ws].external_id.clone();
         assert!(matches!(
