@@ -72,9 +72,9 @@
 //!
 //! - SQLite reports as accessor the name the query used in its FROM clause, so a common table
 //!   expression named like a guard view (`WITH t_sources AS (SELECT * FROM main.sources) …`)
-//!   reads the base table as if it were the view. Only hand-written hostile SQL does this, and
-//!   Bulkhead gives no caller a way to run SQL (DESIGN, L1). The test
-//!   `known_gap_cte_named_like_a_guard_view_reads_base_rows` pins the behaviour.
+//!   would read the base table as if it were the view. [`Db::prepare_cached`] therefore
+//!   refuses any statement with the keyword `WITH` (outside strings, quoted names and
+//!   comments) before SQLite compiles it; the adapter's SQL uses none.
 //! - A write's WHERE clause is evaluated on base rows: whether a trigger aborted tells hostile
 //!   SQL whether a foreign row matched it. The triggers make a wrong write fail loudly; they do
 //!   not hide that the row exists.
@@ -379,8 +379,19 @@ impl<'c> Db<'c> {
     }
 
     /// Prepares `sql` (or takes it from the connection's statement cache), telling the
-    /// authorizer that a new statement starts.
+    /// authorizer that a new statement starts. A statement with a common table expression
+    /// (`WITH`) is refused before SQLite sees it: SQLite reports a CTE's reads under the CTE's
+    /// name, so one named like a guard view would pass for it (the adapter's SQL uses none).
     pub(crate) fn prepare_cached(&self, sql: &str) -> rusqlite::Result<CachedStatement<'c>> {
+        if has_with_keyword(sql) {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_AUTH),
+                Some(
+                    "bulkhead isolation: common table expressions (WITH) are not allowed"
+                        .to_owned(),
+                ),
+            ));
+        }
         // Relaxed: the authorizer runs on this thread, inside the call below; moving the
         // connection to another thread goes through the pool's mutex.
         self.guard.statement_start.store(true, Ordering::Relaxed);
@@ -413,6 +424,48 @@ impl<'c> Db<'c> {
             previous,
         }
     }
+}
+
+/// Whether `sql` holds the keyword `WITH` (in any case) outside string literals, quoted
+/// identifiers and comments.
+fn has_with_keyword(sql: &str) -> bool {
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    let at = |i: usize| bytes.get(i).copied();
+    // Skips to just past the next `end` byte (or the end of the text).
+    let skip_past = |from: usize, end: u8| {
+        bytes
+            .get(from..)
+            .and_then(|rest| rest.iter().position(|&b| b == end))
+            .map_or(bytes.len(), |p| from + p + 1)
+    };
+    while let Some(b) = at(i) {
+        match b {
+            b'\'' | b'"' | b'`' => i = skip_past(i + 1, b),
+            b'[' => i = skip_past(i + 1, b']'),
+            b'-' if at(i + 1) == Some(b'-') => i = skip_past(i + 2, b'\n'),
+            b'/' if at(i + 1) == Some(b'*') => {
+                i = sql
+                    .get(i + 2..)
+                    .and_then(|rest| rest.find("*/"))
+                    .map_or(bytes.len(), |p| i + 2 + p + 2);
+            }
+            b if b.is_ascii_alphanumeric() || b == b'_' => {
+                let start = i;
+                while at(i).is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$') {
+                    i += 1;
+                }
+                if sql
+                    .get(start..i)
+                    .is_some_and(|word| word.eq_ignore_ascii_case("with"))
+                {
+                    return true;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    false
 }
 
 /// The time a connection spends in system mode; see [`Db::system`].
@@ -1280,15 +1333,30 @@ mod tests {
         }
     }
 
-    /// Known gap (see the module docs): SQLite names a common table expression the same way
-    /// as a view, so one named like a guard view passes for it. If this starts failing, SQLite
-    /// changed how it reports accessors: tighten the rule and turn this into a denial test.
+    /// SQLite names a common table expression the same way as a view, so one named like a
+    /// guard view would pass for it and read every workspace's rows: a statement with `WITH`
+    /// is refused before SQLite compiles it, in any case and however it is spaced, while the
+    /// word inside a string, a quoted name or a comment, or as part of a longer word, is not
+    /// the keyword.
     #[test]
-    fn known_gap_cte_named_like_a_guard_view_reads_base_rows() {
+    fn common_table_expressions_are_refused_so_none_can_pass_for_a_guard_view() {
         let store = two_workspaces();
         as_tenant(&store, Some(A), |db| {
-            let sql = "WITH t_sources AS (SELECT * FROM main.sources) SELECT name FROM t_sources ORDER BY name";
-            assert_eq!(names(db, sql).unwrap(), ["a", "b"]);
+            for sql in [
+                "WITH t_sources AS (SELECT * FROM main.sources) SELECT name FROM t_sources ORDER BY name",
+                "with o_workspaces as (select * from main.workspaces) select name from o_workspaces",
+                "SELECT name FROM t_sources WHERE id IN (WiTh x AS (SELECT 1) SELECT * FROM x)",
+                "/* c */ WITH\nt_sources AS (SELECT * FROM main.sources) SELECT name FROM t_sources",
+            ] {
+                assert_denied(names(db, sql), sql);
+            }
+            for sql in [
+                "SELECT name FROM t_sources WHERE name <> 'with'",
+                "SELECT name AS \"with\" FROM t_sources -- with\n",
+                "SELECT name AS without_cte /* with */ FROM t_sources",
+            ] {
+                assert_eq!(names(db, sql).unwrap(), ["a"], "{sql}");
+            }
         });
     }
 
