@@ -17,7 +17,8 @@
 //! listings walked page by page with random limits, tokens expired (the clock moved past
 //! their expiry plus the leeway: refused as expired, a new one works), tokens revoked (one, or
 //! all of a workspace's), tokens revoked by the wrong organization, another organization's
-//! workspace addressed by id, and workspaces deleted and recreated under their external id.
+//! workspace addressed by id, workspaces deleted and recreated under their external id, and
+//! workspaces made inactive and active again.
 //!
 //! After every step ([`StateMachineTest::check_invariants`]):
 //! - each workspace's view (every page of every list, including each connection's sync
@@ -346,6 +347,13 @@ pub enum Step {
     /// The organization deletes `ws` (its objects become deleted handles), then recreates
     /// it under the same external id.
     DeleteWorkspace {
+        /// The workspace.
+        ws: usize,
+    },
+    /// The organization makes `ws` inactive (its token and a scope made from it before are
+    /// refused; the organization's scope only reads), then active again (the token works,
+    /// and every object is as before but for connections paused and resumed).
+    PauseWorkspace {
         /// The workspace.
         ws: usize,
     },
@@ -723,7 +731,8 @@ impl World {
             Step::ExpireTokens
             | Step::RevokeToken { .. }
             | Step::RevokeForeignToken { .. }
-            | Step::ForeignWorkspace { .. } => {}
+            | Step::ForeignWorkspace { .. }
+            | Step::PauseWorkspace { .. } => {}
             Step::DeleteWorkspace { ws } => {
                 let doomed: Vec<Handle> = self
                     .objects
@@ -774,7 +783,9 @@ impl World {
             Step::List { actor, kind, .. } => actor_ok(&actor) && kind != Kind::SyncRun,
             Step::GuessId { actor, .. } => actor_ok(&actor),
             Step::ExpireTokens => true,
-            Step::RevokeToken { ws, .. } | Step::DeleteWorkspace { ws } => ws < n,
+            Step::RevokeToken { ws, .. }
+            | Step::DeleteWorkspace { ws }
+            | Step::PauseWorkspace { ws } => ws < n,
             Step::RevokeForeignToken { org, ws } | Step::ForeignWorkspace { org, ws } => {
                 ws < n && org < self.orgs && org != self.org_of(ws)
             }
@@ -919,6 +930,7 @@ impl ReferenceStateMachine for Reference {
                 1,
                 (0..n).prop_map(|ws| Step::DeleteWorkspace { ws }).boxed(),
             ),
+            (1, (0..n).prop_map(|ws| Step::PauseWorkspace { ws }).boxed()),
         ];
 
         let own_bias = || proptest::bool::weighted(0.7);
@@ -1438,6 +1450,7 @@ impl Sut {
             }
             Step::ForeignWorkspace { org, ws } => self.foreign_workspace(org, ws),
             Step::DeleteWorkspace { ws } => self.delete_workspace(ws),
+            Step::PauseWorkspace { ws } => self.pause_workspace(ws),
         }
     }
 
@@ -1690,6 +1703,64 @@ impl Sut {
         let state = self.mint_workspace(org, slot, &external_id, true);
         assert_ne!(state.id(), old);
         self.workspaces[ws] = state;
+    }
+
+    fn pause_workspace(&mut self, ws: usize) {
+        let id = self.workspaces[ws].id();
+        let org = self.workspaces[ws].org;
+        let token = self.workspaces[ws].token.token.expose().to_owned();
+        // The token's scope, if the token still works (it may be revoked or expired).
+        let by_token = match self.h.engine().authenticate(&token) {
+            Ok(scope) => Some(scope),
+            Err(Error::IsolationBreach { .. }) => {
+                self.h.note_breach();
+                None
+            }
+            Err(_) => None,
+        };
+        let status = |status| bulkhead_core::WorkspaceUpdate {
+            status: Some(status),
+            ..bulkhead_core::WorkspaceUpdate::default()
+        };
+        let inactive = |result: Result<()>| matches!(result, Err(Error::WorkspaceInactive { workspace_id }) if workspace_id == id);
+        let scope = &self.orgs[org].scope;
+        scope
+            .update_workspace(id, &status(bulkhead_core::WorkspaceStatus::Inactive))
+            .unwrap();
+        if let Some(stale) = &by_token {
+            assert!(inactive(self.h.engine().authenticate(&token).map(drop)));
+            assert!(inactive(
+                stale.list_sources(&bulkhead_core::Page::first(5)).map(drop)
+            ));
+        }
+        let full = self.workspaces[ws].full.clone();
+        self.h
+            .answer(full.list_sources(&bulkhead_core::Page::first(5)));
+        assert!(inactive(
+            full.create_source(crate::conformance::raw_source("paused"))
+                .map(drop)
+        ));
+        let record = scope
+            .update_workspace(id, &status(bulkhead_core::WorkspaceStatus::Active))
+            .unwrap();
+        self.workspaces[ws].record = record;
+        // Pausing and resuming rewrote the workspace's connections: take their new values.
+        let connections: Vec<(Handle, ConnectionId)> = self
+            .seen
+            .iter()
+            .filter_map(|(h, s)| match s {
+                Seen::Connection(c) if c.workspace_id == id => Some((*h, c.id)),
+                _ => None,
+            })
+            .collect();
+        for (handle, connection) in connections {
+            if let Some(now) = self.h.answer(full.get_connection(connection)) {
+                self.seen.insert(handle, Seen::Connection(now));
+            }
+        }
+        if by_token.is_some() {
+            self.h.engine().authenticate(&token).unwrap();
+        }
     }
 
     /// The invariants of the module docs.
