@@ -380,10 +380,19 @@ impl<'c> Db<'c> {
 
     /// Prepares `sql` (or takes it from the connection's statement cache), telling the
     /// authorizer that a new statement starts. A statement with a common table expression
-    /// (`WITH`) is refused before SQLite sees it: SQLite reports a CTE's reads under the CTE's
-    /// name, so one named like a guard view would pass for it (the adapter's SQL uses none).
+    /// (`WITH`) is refused: SQLite reports a CTE's reads under the CTE's name, so one named
+    /// like a guard view would pass for it (the adapter's SQL uses none). The text is checked
+    /// only when SQLite compiled it just now (the authorizer ran), so a statement taken from
+    /// the cache, which passed this check when it was compiled, costs nothing more; a refused
+    /// one is dropped from the cache before it can run.
     pub(crate) fn prepare_cached(&self, sql: &str) -> rusqlite::Result<CachedStatement<'c>> {
-        if has_with_keyword(sql) {
+        // Relaxed: the authorizer runs on this thread, inside the call below; moving the
+        // connection to another thread goes through the pool's mutex.
+        self.guard.statement_start.store(true, Ordering::Relaxed);
+        let statement = self.conn.prepare_cached(sql)?;
+        let compiled = !self.guard.statement_start.load(Ordering::Relaxed);
+        if compiled && has_with_keyword(sql) {
+            statement.discard();
             return Err(rusqlite::Error::SqliteFailure(
                 rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_AUTH),
                 Some(
@@ -392,10 +401,7 @@ impl<'c> Db<'c> {
                 ),
             ));
         }
-        // Relaxed: the authorizer runs on this thread, inside the call below; moving the
-        // connection to another thread goes through the pool's mutex.
-        self.guard.statement_start.store(true, Ordering::Relaxed);
-        self.conn.prepare_cached(sql)
+        Ok(statement)
     }
 
     /// Makes `workspace` the connection's current workspace until the scope is dropped, on
@@ -1348,6 +1354,8 @@ mod tests {
                 "SELECT name FROM t_sources WHERE id IN (WiTh x AS (SELECT 1) SELECT * FROM x)",
                 "/* c */ WITH\nt_sources AS (SELECT * FROM main.sources) SELECT name FROM t_sources",
             ] {
+                // Twice: a refused statement is not left in the cache to be taken from there.
+                assert_denied(names(db, sql), sql);
                 assert_denied(names(db, sql), sql);
             }
             for sql in [

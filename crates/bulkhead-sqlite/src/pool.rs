@@ -190,8 +190,24 @@ impl Pool {
         })
     }
 
-    /// Runs `f` on a reader inside the tenant's workspace (and its organization).
+    /// Runs `f` on a reader inside the tenant's workspace: for reads of tenant tables only
+    /// (the `o_` views show nothing here; see [`Pool::read_tenant_row`]).
     pub(crate) fn read_tenant<T>(
+        &self,
+        tenant: &Tenant,
+        f: impl FnOnce(&Db<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.with_reader(|slot| {
+            let db = slot.db();
+            let _scope = db.tenant(tenant.workspace_id());
+            f(&db)
+        })
+    }
+
+    /// [`Pool::read_tenant`] that also enters the tenant's organization, for the tenant reads
+    /// of its own workspace row. Setting the organization costs a lock, so the hot reads of
+    /// tenant tables above go without it.
+    pub(crate) fn read_tenant_row<T>(
         &self,
         tenant: &Tenant,
         f: impl FnOnce(&Db<'_>) -> Result<T>,

@@ -835,7 +835,7 @@ impl Store for SqliteStore {
     }
 
     fn load_token_state(&self, tenant: &Tenant, jti: &str) -> Result<Option<TokenState>> {
-        self.pool.read_tenant(tenant, |conn| {
+        self.pool.read_tenant_row(tenant, |conn| {
             conn.query_first(
                 concat!(
                     "SELECT ",
@@ -888,7 +888,7 @@ impl Store for SqliteStore {
     }
 
     fn load_workspace(&self, tenant: &Tenant) -> Result<Option<Workspace>> {
-        self.pool.read_tenant(tenant, |conn| {
+        self.pool.read_tenant_row(tenant, |conn| {
             conn.query_first(
                 concat!(
                     "SELECT ",
@@ -915,7 +915,7 @@ impl Store for SqliteStore {
     ) -> Result<Option<Vec<u8>>> {
         let ws = tenant.workspace_id();
         let org = tenant.org_id();
-        let stored: Option<Option<Vec<u8>>> = self.pool.read_tenant(tenant, |conn| {
+        let stored: Option<Option<Vec<u8>>> = self.pool.read_tenant_row(tenant, |conn| {
             conn.prepare_cached("SELECT sealed_dek FROM o_workspaces WHERE id = ?1 AND org_id = ?2")
                 .ctx("could not prepare a query")?
                 .query_row(params![ws.as_uuid(), org.as_uuid()], |r| r.get(0))
