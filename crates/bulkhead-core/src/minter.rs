@@ -13,7 +13,10 @@
 //! a workspace that is no longer active. A change made by another process is seen within
 //! that minute. A token it mints in that minute for a workspace another process has just
 //! deactivated or deleted is still refused by [`crate::Engine::authenticate`], which reads
-//! the workspace on every call.
+//! the workspace on every call. A token it mints in that minute with a key another process
+//! has just rotated out may outlive the key's retirement (which allows for tokens of the
+//! longest lifetime minted at the rotation): it is then refused up to that minute, less the
+//! leeway, before its `exp`. Refused early, never accepted late.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
