@@ -19,6 +19,7 @@
 pub mod audit;
 mod cache;
 mod catalog;
+pub mod columns;
 mod engine;
 mod error;
 mod grant;
