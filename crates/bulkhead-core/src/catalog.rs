@@ -25,7 +25,7 @@ use crate::scope::{Endpoint, WorkspaceScope};
 use crate::secrets::{
     SealedSecrets, reveal_fields, seal_fields, template_secret_aad, workspace_secret_aad,
 };
-use crate::spec::{ConfigSpec, merge};
+use crate::spec::{ConfigSpec, SECRET_MASK, merge};
 use crate::store::{EndpointKind, EndpointRow, TemplateKind, TemplateRow};
 use crate::tags::{Tag, TagSelection};
 use crate::templates::{
@@ -173,9 +173,10 @@ impl Catalog<'_> {
         })
     }
 
-    /// For a stored source or destination made from a template: the template's spec and its
-    /// default configuration (secrets opened). `None` if the template is gone.
-    fn defaults_for(&self, row: &EndpointRow) -> Result<Option<(ConfigSpec, Map<String, Value>)>> {
+    /// For a stored source or destination made from a template: the template's spec, its
+    /// default configuration (secrets opened) and the pointers of its secrets. `None` if the
+    /// template is gone.
+    fn defaults_for(&self, row: &EndpointRow) -> Result<Option<Defaults>> {
         let Some(id) = row.template_id else {
             return Ok(None);
         };
@@ -185,8 +186,8 @@ impl Catalog<'_> {
                     return Ok(None);
                 };
                 let template = source_template(&t)?;
-                let defaults = self.reveal(&t, template.default_config.as_map())?;
-                Ok(Some((template.spec, defaults)))
+                let values = self.reveal(&t, template.default_config.as_map())?;
+                Ok(Some(Defaults::new(template.spec, values, t.secrets)))
             }
             EndpointKind::Destination => {
                 let Some(t) = self.row(TemplateKind::Connection, id)? else {
@@ -195,10 +196,135 @@ impl Catalog<'_> {
                 // A destination's whole configuration came from its template; the template's
                 // values are its defaults.
                 let template = connection_template(&t)?;
-                let defaults = self.reveal(&t, template.destination_config.as_map())?;
-                Ok(Some((template.destination_spec, defaults)))
+                let values = self.reveal(&t, template.destination_config.as_map())?;
+                Ok(Some(Defaults::new(
+                    template.destination_spec,
+                    values,
+                    t.secrets,
+                )))
             }
         }
+    }
+}
+
+/// A template's values as a workspace object made from it uses them.
+struct Defaults {
+    spec: ConfigSpec,
+    /// The template's default configuration, its secrets opened.
+    values: Map<String, Value>,
+    /// What the template holds sealed: the organization's secrets.
+    template_secrets: SealedSecrets,
+}
+
+impl Defaults {
+    fn new(spec: ConfigSpec, values: Map<String, Value>, template_secrets: SealedSecrets) -> Self {
+        Self {
+            spec,
+            values,
+            template_secrets,
+        }
+    }
+
+    /// The fields to seal in a workspace object made from the template: those its current
+    /// spec marks secret, and every field the template itself holds sealed. A spec change
+    /// that unmarks a field leaves the organization's value sealed in the template; it must
+    /// stay sealed wherever it is opened, or it would reach the customer in clear.
+    fn secret_pointers(&self) -> Vec<String> {
+        let mut pointers: BTreeSet<String> = self.spec.secret_pointers().into_iter().collect();
+        pointers.extend(self.template_secrets.pointers().map(str::to_owned));
+        pointers.into_iter().collect()
+    }
+
+    /// Marks as the organization's every field of `sealed` that holds the template's sealed
+    /// value: the customer's `input` had nothing there (or, when `mask_takes_default`, the
+    /// mask, which stands for the template's value).
+    fn mark_organization(
+        &self,
+        sealed: &mut SealedSecrets,
+        input: &Map<String, Value>,
+        mask_takes_default: bool,
+    ) {
+        let input = Value::Object(input.clone());
+        for pointer in self.template_secrets.pointers() {
+            let from_template = match input.pointer(pointer) {
+                None => true,
+                Some(value) => mask_takes_default && value.as_str() == Some(SECRET_MASK),
+            };
+            if from_template {
+                sealed.mark_organization(pointer);
+            }
+        }
+    }
+}
+
+/// The first JSON pointer at which `a` and `b` differ (`""` for the whole), if any.
+fn first_difference(a: &Value, b: &Value, at: &str) -> Option<String> {
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            keys.into_iter().find_map(|key| {
+                let escaped = key.replace('~', "~0").replace('/', "~1");
+                let child = format!("{at}/{escaped}");
+                match (a.get(key), b.get(key)) {
+                    (Some(a), Some(b)) => first_difference(a, b, &child),
+                    _ => Some(child),
+                }
+            })
+        }
+        _ => (a != b).then(|| at.to_owned()),
+    }
+}
+
+/// `value` without the field at `pointer` (a slot of an array becomes null).
+fn remove_pointer(value: &mut Value, pointer: &str) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    let key = last.replace("~1", "/").replace("~0", "~");
+    match value.pointer_mut(parent) {
+        Some(Value::Object(map)) => {
+            map.remove(&key);
+        }
+        Some(Value::Array(items)) => {
+            if let Some(slot) = key.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                *slot = Value::Null;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Refuses a customer's new configuration that keeps a secret the organization supplied
+/// (`after`'s organization fields) but changes where it goes: any field that is not a secret
+/// (a host, an endpoint, a bucket, an account), so that the organization's credential would
+/// be sent somewhere else. The customer's own secrets (a refresh token, their API key) are
+/// credentials, not places, and may change. Replacing the organization's secret with a value
+/// of the customer's own lifts the restriction. `before` and `after` are the whole
+/// configurations, secrets opened, and `sealed_before` and `sealed_after` their secrets.
+fn check_organization_secrets_stay(
+    before: &Map<String, Value>,
+    sealed_before: &SealedSecrets,
+    after: &Map<String, Value>,
+    sealed_after: &SealedSecrets,
+) -> Result<()> {
+    let Some(kept) = sealed_after.organization_pointers().next() else {
+        return Ok(());
+    };
+    let mut before = Value::Object(before.clone());
+    let mut after = Value::Object(after.clone());
+    for pointer in sealed_before.pointers().chain(sealed_after.pointers()) {
+        remove_pointer(&mut before, pointer);
+        remove_pointer(&mut after, pointer);
+    }
+    match first_difference(&before, &after, "") {
+        None => Ok(()),
+        Some(field) => Err(Error::invalid_input(
+            format!("config at `{field}`"),
+            format!(
+                "cannot change while the organization's secret at `{kept}` is kept; \
+                 send your own value for `{kept}` too, or ask the organization to change it"
+            ),
+        )),
     }
 }
 
@@ -223,7 +349,7 @@ fn keep_masked_defaults(config: &mut Map<String, Value>, defaults: &Map<String, 
 
 fn collect_masked(value: &Value, at: String, out: &mut Vec<String>) {
     match value {
-        Value::String(text) if text == crate::spec::SECRET_MASK => out.push(at),
+        Value::String(text) if text == SECRET_MASK => out.push(at),
         Value::Object(map) => {
             for (key, child) in map {
                 let escaped = key.replace('~', "~0").replace('/', "~1");
@@ -706,21 +832,20 @@ impl WorkspaceScope {
             .filter(|row| workspace.source_tags.matches(&row.tags))
             .ok_or_else(not_available)?;
         let template = source_template(&row)?;
-        let defaults = catalog.reveal(&row, template.default_config.as_map())?;
-        let mut merged = merge(&defaults, request.config.as_map());
-        keep_masked_defaults(&mut merged, &defaults);
-        template.spec.validate(&merged)?;
+        let values = catalog.reveal(&row, template.default_config.as_map())?;
+        let defaults = Defaults::new(template.spec, values, row.secrets.clone());
+        let mut merged = merge(&defaults.values, request.config.as_map());
+        keep_masked_defaults(&mut merged, &defaults.values);
+        defaults.spec.validate(&merged)?;
 
         let data_key = self.inner.data_key(&self.tenant)?;
         let ws = self.tenant.workspace_id();
         let now = self.inner.now();
         let source_id = Uuid::new_v4();
-        let secrets = seal_fields(
-            &mut merged,
-            &template.spec.secret_pointers(),
-            None,
-            |p, v| data_key.seal(v, &workspace_secret_aad(ws, source_id, p)),
-        )?;
+        let mut secrets = seal_fields(&mut merged, &defaults.secret_pointers(), None, |p, v| {
+            data_key.seal(v, &workspace_secret_aad(ws, source_id, p))
+        })?;
+        defaults.mark_organization(&mut secrets, request.config.as_map(), true);
         let source = EndpointRow {
             kind: EndpointKind::Source,
             id: source_id,
@@ -741,14 +866,19 @@ impl WorkspaceScope {
                 continue;
             }
             let ct = connection_template(&t)?;
-            let mut destination_config = catalog.reveal(&t, ct.destination_config.as_map())?;
+            let values = catalog.reveal(&t, ct.destination_config.as_map())?;
+            let destination_defaults =
+                Defaults::new(ct.destination_spec.clone(), values, t.secrets.clone());
+            let mut destination_config = destination_defaults.values.clone();
             let destination_id = Uuid::new_v4();
-            let destination_secrets = seal_fields(
+            let mut destination_secrets = seal_fields(
                 &mut destination_config,
-                &ct.destination_spec.secret_pointers(),
+                &destination_defaults.secret_pointers(),
                 None,
                 |p, v| data_key.seal(v, &workspace_secret_aad(ws, destination_id, p)),
             )?;
+            // Every value of the destination is the template's.
+            destination_defaults.mark_organization(&mut destination_secrets, &Map::new(), true);
             let destination = EndpointRow {
                 kind: EndpointKind::Destination,
                 id: destination_id,
@@ -825,7 +955,9 @@ impl WorkspaceScope {
 
     /// Masks and seals a new configuration for the stored `current` object: merged over its
     /// template's defaults and checked against its spec when the template still exists; the
-    /// fields sealed before stay secret; a masked field keeps its stored value.
+    /// fields sealed before, and every field the template holds sealed, stay secret; a masked
+    /// field keeps its stored value. A customer (a scope from a token) who keeps a secret the
+    /// organization supplied may change nothing else of the configuration.
     pub(crate) fn seal_update(
         &self,
         current: &EndpointRow,
@@ -837,19 +969,30 @@ impl WorkspaceScope {
         let data_key = self.inner.data_key(&self.tenant)?;
         let ws = self.tenant.workspace_id();
         let object = current.id;
-        if let Some((spec, defaults)) = self.catalog().defaults_for(current)? {
-            merged = merge(&defaults, &merged);
-            // Masked fields stand for the stored secrets: check the spec with those opened.
-            let check = reveal_fields(&merged, &current.secrets, |p, sealed| {
-                data_key.open(sealed, &workspace_secret_aad(ws, object, p))
-            })?;
-            spec.validate(&check)?;
-            pointers.extend(spec.secret_pointers());
+        let open =
+            |p: &str, sealed: &[u8]| data_key.open(sealed, &workspace_secret_aad(ws, object, p));
+        let defaults = self.catalog().defaults_for(current)?;
+        if let Some(defaults) = &defaults {
+            merged = merge(&defaults.values, &merged);
+            pointers.extend(defaults.secret_pointers());
+        }
+        // Masked fields stand for the stored secrets: check with those opened.
+        let after = reveal_fields(&merged, &current.secrets, open)?;
+        if let Some(defaults) = &defaults {
+            defaults.spec.validate(&after)?;
         }
         let pointers: Vec<String> = pointers.into_iter().collect();
-        let secrets = seal_fields(&mut merged, &pointers, Some(&current.secrets), |p, v| {
+        let mut secrets = seal_fields(&mut merged, &pointers, Some(&current.secrets), |p, v| {
             data_key.seal(v, &workspace_secret_aad(ws, object, p))
         })?;
+        if let Some(defaults) = &defaults {
+            // A field the customer left out takes the template's value.
+            defaults.mark_organization(&mut secrets, new.as_map(), false);
+        }
+        if self.token_id().is_some() {
+            let before = reveal_fields(current.config.as_map(), &current.secrets, open)?;
+            check_organization_secrets_stay(&before, &current.secrets, &after, &secrets)?;
+        }
         Ok((config(merged)?, secrets))
     }
 

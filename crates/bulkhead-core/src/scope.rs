@@ -63,6 +63,9 @@ impl fmt::Debug for WorkspaceScope {
 /// Sources and destinations share one storage shape; this maps each to it.
 pub(crate) trait Endpoint: Sized {
     const KIND: EndpointKind;
+    /// The operations that change and delete one.
+    const UPDATE: Operation;
+    const DELETE: Operation;
     type Id: Copy + fmt::Display;
     fn uuid(id: Self::Id) -> Uuid;
     fn from_row(row: EndpointRow) -> Result<Self>;
@@ -70,6 +73,8 @@ pub(crate) trait Endpoint: Sized {
 
 impl Endpoint for Source {
     const KIND: EndpointKind = EndpointKind::Source;
+    const UPDATE: Operation = Operation::UpdateSources;
+    const DELETE: Operation = Operation::DeleteSources;
     type Id = SourceId;
     fn uuid(id: SourceId) -> Uuid {
         *id.as_uuid()
@@ -94,6 +99,8 @@ impl Endpoint for Source {
 
 impl Endpoint for Destination {
     const KIND: EndpointKind = EndpointKind::Destination;
+    const UPDATE: Operation = Operation::UpdateDestinations;
+    const DELETE: Operation = Operation::DeleteDestinations;
     type Id = DestinationId;
     fn uuid(id: DestinationId) -> Uuid {
         *id.as_uuid()
@@ -336,9 +343,32 @@ impl WorkspaceScope {
         })
     }
 
+    /// Refuses a customer's change of a destination made from a connection template: it is
+    /// the organization's (its configuration and secrets came from the template), and a scope
+    /// from a token may read it, masked, but not change or delete it.
+    fn require_changeable(&self, row: &EndpointRow, op: Operation) -> Result<()> {
+        if row.kind != EndpointKind::Destination
+            || row.template_id.is_none()
+            || self.token_id.is_none()
+        {
+            return Ok(());
+        }
+        self.inner
+            .meter
+            .record(self.tenant.org_id(), crate::meter::Event::PermissionDenied);
+        self.deny(op.as_str(), "destination belongs to the organization");
+        Err(Error::PermissionDenied {
+            operation: op.as_str().to_owned(),
+            reason: "this destination was made from a connection template and belongs to the \
+                     organization; ask the organization to change it"
+                .to_owned(),
+        })
+    }
+
     fn update_endpoint<E: Endpoint>(&self, id: E::Id, update: &ConnectorUpdate) -> Result<E> {
         // Every write by id reads the object through the guard first (see `crate::guard`).
         let current = self.fetch_endpoint_row::<E>(id)?;
+        self.require_changeable(&current, E::UPDATE)?;
         let patch = EndpointPatch {
             name: update.name.clone(),
             config: match &update.config {
@@ -362,8 +392,9 @@ impl WorkspaceScope {
     }
 
     fn delete_endpoint<E: Endpoint>(&self, id: E::Id) -> Result<()> {
-        self.get_endpoint::<E>(id)?;
         let kind = E::KIND.object_kind();
+        let current = self.fetch_endpoint_row::<E>(id)?;
+        self.require_changeable(&current, E::DELETE)?;
         if self.inner.store.delete_endpoint(
             &self.audited(&format!("{kind}.delete"), kind, id),
             E::KIND,
@@ -398,6 +429,13 @@ impl WorkspaceScope {
     }
 
     /// Renames the source `id` or replaces its configuration.
+    ///
+    /// A customer (a scope from a token) who keeps a secret the organization supplied through
+    /// the source's template (sending back the mask, or leaving the field out) may not change
+    /// any field of the configuration that is not a secret: that would send the
+    /// organization's credential elsewhere. The refusal names the field; sending a value of
+    /// one's own for the organization's secret lifts it. The customer's own secrets may
+    /// change.
     pub fn update_source(&self, id: SourceId, update: &ConnectorUpdate) -> Result<Source> {
         self.require(Operation::UpdateSources)?;
         self.update_endpoint(id, update)
@@ -430,7 +468,8 @@ impl WorkspaceScope {
         self.list_endpoints(page)
     }
 
-    /// Renames the destination `id` or replaces its configuration.
+    /// Renames the destination `id` or replaces its configuration. A destination made from a
+    /// connection template is the organization's: a scope from a token may not change it.
     pub fn update_destination(
         &self,
         id: DestinationId,
@@ -440,7 +479,8 @@ impl WorkspaceScope {
         self.update_endpoint(id, update)
     }
 
-    /// Deletes the destination `id`. Refused (conflict) while a connection uses it.
+    /// Deletes the destination `id`. Refused (conflict) while a connection uses it; refused to
+    /// a scope from a token for a destination made from a connection template.
     pub fn delete_destination(&self, id: DestinationId) -> Result<()> {
         self.require(Operation::DeleteDestinations)?;
         self.delete_endpoint::<Destination>(id)

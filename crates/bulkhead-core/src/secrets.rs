@@ -11,7 +11,7 @@
 //! or workspace does not open. Template secrets (organization level) are sealed with the
 //! master key, bound to the organization, the template and the pointer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use base64::Engine as _;
@@ -23,18 +23,34 @@ use crate::error::{Error, Result};
 use crate::ids::{OrgId, WorkspaceId};
 use crate::spec::SECRET_MASK;
 
-/// Secret values of one configuration, sealed, by JSON pointer. `Debug` shows the pointers
-/// only.
+/// Secret values of one configuration, sealed, by JSON pointer, each with where it came from:
+/// the customer, or the organization (a template's sealed default the customer did not
+/// replace, see [`SealedSecrets::organization_pointers`]). `Debug` shows the pointers only.
 #[derive(Clone, PartialEq, Eq, Default)]
-pub struct SealedSecrets(BTreeMap<String, Vec<u8>>);
+pub struct SealedSecrets {
+    sealed: BTreeMap<String, Vec<u8>>,
+    /// The pointers whose value the organization supplied through a template.
+    organization: BTreeSet<String>,
+}
 
 impl SealedSecrets {
-    /// The stored form: a JSON object from pointer to base64url sealed bytes.
+    /// The stored form: a JSON object from pointer to base64url sealed bytes; a value the
+    /// organization supplied is an object `{"org": "<base64url>"}` instead.
     pub fn to_stored(&self) -> String {
         let map: Map<String, Value> = self
-            .0
+            .sealed
             .iter()
-            .map(|(p, v)| (p.clone(), Value::String(URL_SAFE_NO_PAD.encode(v))))
+            .map(|(p, v)| {
+                let text = Value::String(URL_SAFE_NO_PAD.encode(v));
+                let value = if self.organization.contains(p) {
+                    let mut org = Map::new();
+                    org.insert("org".to_owned(), text);
+                    Value::Object(org)
+                } else {
+                    text
+                };
+                (p.clone(), value)
+            })
             .collect();
         Value::Object(map).to_string()
     }
@@ -43,41 +59,67 @@ impl SealedSecrets {
     pub fn from_stored(text: &str) -> Result<Self> {
         let bad = || Error::crypto("stored sealed secrets are malformed");
         let map: Map<String, Value> = serde_json::from_str(text).map_err(|_| bad())?;
-        map.into_iter()
-            .map(|(p, v)| {
-                let text = v.as_str().ok_or_else(bad)?;
-                Ok((p, URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?))
-            })
-            .collect::<Result<BTreeMap<_, _>>>()
-            .map(Self)
+        let mut out = Self::default();
+        for (p, v) in map {
+            let text = match &v {
+                Value::String(text) => text,
+                Value::Object(org) if org.len() == 1 => {
+                    out.organization.insert(p.clone());
+                    org.get("org").and_then(Value::as_str).ok_or_else(bad)?
+                }
+                _ => return Err(bad()),
+            };
+            out.sealed
+                .insert(p, URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?);
+        }
+        Ok(out)
     }
 
     /// The pointers of the sealed fields.
     pub fn pointers(&self) -> impl Iterator<Item = &str> {
-        self.0.keys().map(String::as_str)
+        self.sealed.keys().map(String::as_str)
+    }
+
+    /// The pointers of the sealed fields whose value the organization supplied through a
+    /// template (its sealed default, which the customer did not replace). A customer may not
+    /// send such a secret anywhere else (see `WorkspaceScope::update_source`).
+    pub fn organization_pointers(&self) -> impl Iterator<Item = &str> {
+        self.organization.iter().map(String::as_str)
+    }
+
+    /// Marks the sealed field at `pointer` as supplied by the organization (nothing if no
+    /// field is sealed there).
+    pub(crate) fn mark_organization(&mut self, pointer: &str) {
+        if self.sealed.contains_key(pointer) {
+            self.organization.insert(pointer.to_owned());
+        }
     }
 
     /// Whether no field is sealed.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.sealed.is_empty()
     }
 
-    /// Every sealed value run through `f` (re-sealing under another key, say).
+    /// Every sealed value run through `f` (re-sealing under another key, say); where each
+    /// came from stays.
     pub(crate) fn map_sealed(
         &self,
         mut f: impl FnMut(&str, &[u8]) -> Result<Vec<u8>>,
     ) -> Result<Self> {
-        self.0
-            .iter()
-            .map(|(p, v)| Ok((p.clone(), f(p, v)?)))
-            .collect::<Result<BTreeMap<_, _>>>()
-            .map(Self)
+        Ok(Self {
+            sealed: self
+                .sealed
+                .iter()
+                .map(|(p, v)| Ok((p.clone(), f(p, v)?)))
+                .collect::<Result<BTreeMap<_, _>>>()?,
+            organization: self.organization.clone(),
+        })
     }
 }
 
 impl fmt::Debug for SealedSecrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.0.keys()).finish()
+        f.debug_set().entries(self.sealed.keys()).finish()
     }
 }
 
@@ -110,8 +152,9 @@ pub(crate) fn data_key_aad(org: OrgId, workspace: WorkspaceId) -> Vec<u8> {
 /// Replaces the secret fields (`pointers`) of `config` by the mask and returns them sealed.
 ///
 /// A field that already holds the mask keeps the value sealed in `current` (a client sending
-/// back what it read); the mask with nothing stored behind it is refused, so the mask itself
-/// is never stored as a secret.
+/// back what it read), and its origin; the mask with nothing stored behind it is refused, so
+/// the mask itself is never stored as a secret. Every new value is the caller's; mark the
+/// organization's with [`SealedSecrets::mark_organization`].
 pub(crate) fn seal_fields(
     config: &mut Map<String, Value>,
     pointers: &[String],
@@ -120,18 +163,25 @@ pub(crate) fn seal_fields(
 ) -> Result<SealedSecrets> {
     let mut root = Value::Object(std::mem::take(config));
     let mut sealed = BTreeMap::new();
+    let mut organization = BTreeSet::new();
     let result = (|| {
         for pointer in pointers {
             let Some(value) = root.pointer_mut(pointer) else {
                 continue;
             };
             if value.as_str() == Some(SECRET_MASK) {
-                let kept = current.and_then(|c| c.0.get(pointer)).ok_or_else(|| {
-                    Error::invalid_input(
-                        format!("config at `{pointer}`"),
-                        "is the secret mask, but no secret is stored here; send the secret itself",
-                    )
-                })?;
+                let (current, kept) = current
+                    .and_then(|c| Some((c, c.sealed.get(pointer)?)))
+                    .ok_or_else(|| {
+                        Error::invalid_input(
+                            format!("config at `{pointer}`"),
+                            "is the secret mask, but no secret is stored here; send the secret itself",
+                        )
+                    })?;
+                // A kept value keeps its origin.
+                if current.organization.contains(pointer) {
+                    organization.insert(pointer.clone());
+                }
                 sealed.insert(pointer.clone(), kept.clone());
             } else {
                 let plain = serde_json::to_vec(value)
@@ -145,7 +195,10 @@ pub(crate) fn seal_fields(
     if let Value::Object(map) = root {
         *config = map;
     }
-    result.map(|()| SealedSecrets(sealed))
+    result.map(|()| SealedSecrets {
+        sealed,
+        organization,
+    })
 }
 
 /// `config` with every sealed field that still holds the mask opened in its place. (A field
@@ -156,7 +209,7 @@ pub(crate) fn reveal_fields(
     mut open: impl FnMut(&str, &[u8]) -> Result<Vec<u8>>,
 ) -> Result<Map<String, Value>> {
     let mut root = Value::Object(config.clone());
-    for (pointer, sealed) in &secrets.0 {
+    for (pointer, sealed) in &secrets.sealed {
         if root.pointer(pointer).and_then(Value::as_str) != Some(SECRET_MASK) {
             continue;
         }
@@ -242,6 +295,46 @@ mod tests {
             sealed
         );
         assert_eq!(format!("{sealed:?}"), r#"{"/api_key"}"#);
+    }
+
+    #[test]
+    fn organization_origin_is_stored_kept_with_the_mask_and_lost_on_replacement() {
+        let (key, _) = DataKey::generate().unwrap();
+        let pointers = vec!["/a".to_owned(), "/b".to_owned()];
+        let mut config = map(serde_json::json!({"a": "org-secret", "b": "own"}));
+        let mut sealed = seal_fields(&mut config, &pointers, None, |p, v| {
+            key.seal(v, p.as_bytes())
+        })
+        .unwrap();
+        sealed.mark_organization("/a");
+        sealed.mark_organization("/absent");
+        let stored = sealed.to_stored();
+        assert!(stored.contains(r#""/a":{"org":"#), "{stored}");
+        let back = SealedSecrets::from_stored(&stored).unwrap();
+        assert_eq!(back, sealed);
+        assert_eq!(back.organization_pointers().collect::<Vec<_>>(), ["/a"]);
+        // Sent back masked: kept, still the organization's.
+        let mut again = map(serde_json::json!({"a": SECRET_MASK, "b": SECRET_MASK}));
+        let kept = seal_fields(&mut again, &pointers, Some(&back), |_, _| unreachable!()).unwrap();
+        assert_eq!(kept.organization_pointers().collect::<Vec<_>>(), ["/a"]);
+        // Replaced: the customer's own.
+        let mut replaced = map(serde_json::json!({"a": "mine", "b": SECRET_MASK}));
+        let mine = seal_fields(&mut replaced, &pointers, Some(&back), |p, v| {
+            key.seal(v, p.as_bytes())
+        })
+        .unwrap();
+        assert_eq!(mine.organization_pointers().count(), 0);
+        // The form written before origins were stored still reads, as the customer's.
+        let old = format!(r#"{{"/a":"{}"}}"#, URL_SAFE_NO_PAD.encode(b"x"));
+        assert_eq!(
+            SealedSecrets::from_stored(&old)
+                .unwrap()
+                .organization_pointers()
+                .count(),
+            0
+        );
+        assert!(SealedSecrets::from_stored(r#"{"/a":{"own":"eA"}}"#).is_err());
+        assert!(SealedSecrets::from_stored(r#"{"/a":7}"#).is_err());
     }
 
     #[test]

@@ -228,9 +228,20 @@ mod uuid_like {
     }
 }
 
-/// The stored sealed secrets as a map from pointer to sealed text.
+/// The stored sealed secrets as a map from pointer to sealed text (a value the organization
+/// supplied is stored as `{"org": text}`).
 fn sealed_map(stored: &str) -> BTreeMap<String, String> {
-    serde_json::from_str(stored).unwrap()
+    let map: BTreeMap<String, Value> = serde_json::from_str(stored).unwrap();
+    map.into_iter()
+        .map(|(pointer, value)| {
+            let text = match &value {
+                Value::String(text) => text.clone(),
+                Value::Object(org) => org["org"].as_str().unwrap().to_owned(),
+                other => panic!("a sealed value stored as {other}"),
+            };
+            (pointer, text)
+        })
+        .collect()
 }
 
 /// Asserts `result` is [`Error::Crypto`] and mentions none of `secrets`.
@@ -355,10 +366,27 @@ fn mask_sent_back_keeps_the_stored_secret_and_a_new_value_replaces_it() {
     let source = made.source.id;
     let sealed_before = sealed_map(&raw_secrets(&db, "sources", &uuid_like::source(source)));
 
-    // What the customer read, sent back with a visible change: the secrets stay.
+    // What the customer read, sent back with a visible change: refused, since the source
+    // keeps the organization's webhook secret (it would go to another account); nothing
+    // changes.
     let mut read = ws.get_source(source).unwrap().config.as_map().clone();
     read.insert("account_id".into(), json!("acct_VISIBLE_changed"));
-    let updated = ws
+    let changed = ConnectorUpdate {
+        name: None,
+        config: Some(ConnectorConfig::new(Value::Object(read.clone())).unwrap()),
+    };
+    assert_invalid(
+        ws.update_source(source, &changed),
+        "config at `/account_id`",
+    );
+    assert_eq!(
+        sealed_map(&raw_secrets(&db, "sources", &uuid_like::source(source))),
+        sealed_before
+    );
+    // The organization may: the secrets stay.
+    let updated = org
+        .workspace(wid)
+        .unwrap()
         .update_source(
             source,
             &ConnectorUpdate {
@@ -761,6 +789,41 @@ fn unmarking_a_secret_in_a_template_spec_keeps_its_default_value() {
         .reveal_destination_config(issued.workspace_id, made.destinations[0].id)
         .unwrap();
     assert_eq!(revealed.as_map()["secret_access_key"], DESTINATION_SECRET);
+
+    // The customer sees the organization's values masked: in what the call returned, on
+    // every read, and after an update that leaves them out.
+    assert_eq!(made.source.config.as_map()["webhook_secret"], SECRET_MASK);
+    assert_eq!(
+        made.destinations[0].config.as_map()["secret_access_key"],
+        SECRET_MASK
+    );
+    let source = ws.get_source(made.source.id).unwrap();
+    assert_eq!(source.config.as_map()["webhook_secret"], SECRET_MASK);
+    let destination = ws.get_destination(made.destinations[0].id).unwrap();
+    assert_eq!(
+        destination.config.as_map()["secret_access_key"],
+        SECRET_MASK
+    );
+    let updated = ws
+        .update_source(
+            made.source.id,
+            &ConnectorUpdate {
+                config: Some(json_config(
+                    json!({"account_id": "acct_1", "api_key": "sk_2"}),
+                )),
+                ..ConnectorUpdate::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(updated.config.as_map()["webhook_secret"], SECRET_MASK);
+    for listed in all_pages(10, |p| ws.list_sources(p)) {
+        assert_eq!(listed.config.as_map()["webhook_secret"], SECRET_MASK);
+    }
+    // And neither value is in the database file or its WAL in clear.
+    let files = database_files(&db.path);
+    for needle in [TEMPLATE_WEBHOOK, DESTINATION_SECRET] {
+        assert_eq!(found_in(&files, needle.as_bytes()), None, "{needle}");
+    }
 }
 
 #[test]
@@ -1632,4 +1695,172 @@ fn template_default_sent_back_masked_keeps_the_default_secret() {
         .reveal_source_config(issued.workspace_id, made.source.id)
         .unwrap();
     assert_eq!(revealed.as_map()["webhook_secret"], TEMPLATE_WEBHOOK);
+}
+
+fn config_update(config: Value) -> ConnectorUpdate {
+    ConnectorUpdate {
+        name: None,
+        config: Some(json_config(config)),
+    }
+}
+
+#[test]
+fn a_customer_cannot_send_the_organizations_template_secret_elsewhere() {
+    let db = Db::new();
+    let catalog = Catalog::new(&db, "Acme");
+    let (issued, ws) = catalog.customer(&db, "cust-1");
+    let made = make_source(&ws, &catalog, "Stripe", "sk_live_own", "cs_own");
+    let source = made.source.id;
+    let before = catalog
+        .org
+        .reveal_source_config(issued.workspace_id, source)
+        .unwrap();
+
+    // The webhook secret is the template's: moving the source to another account (or region)
+    // while keeping it, sent back masked or left out, is refused, naming the field.
+    let mut elsewhere = customer_config(SECRET_MASK, SECRET_MASK);
+    elsewhere["account_id"] = json!("acct_ATTACKER");
+    elsewhere["webhook_secret"] = json!(SECRET_MASK);
+    assert_invalid(
+        ws.update_source(source, &config_update(elsewhere.clone())),
+        "config at `/account_id`",
+    );
+    elsewhere.as_object_mut().unwrap().remove("webhook_secret");
+    assert_invalid(
+        ws.update_source(source, &config_update(elsewhere.clone())),
+        "config at `/account_id`",
+    );
+    let mut region = customer_config(SECRET_MASK, SECRET_MASK);
+    region["region"] = json!("eu");
+    assert_invalid(
+        ws.update_source(source, &config_update(region)),
+        "config at `/region`",
+    );
+    assert_eq!(
+        catalog
+            .org
+            .reveal_source_config(issued.workspace_id, source)
+            .unwrap(),
+        before,
+        "nothing changed"
+    );
+
+    // The customer's own secrets are credentials, not places: they may change.
+    ws.update_source(
+        source,
+        &config_update(customer_config("sk_live_rotated", SECRET_MASK)),
+    )
+    .unwrap();
+
+    // With a webhook secret of their own, the customer may point the source anywhere.
+    elsewhere["webhook_secret"] = json!("whsec_customer_own");
+    let moved = ws
+        .update_source(source, &config_update(elsewhere.clone()))
+        .unwrap();
+    assert_eq!(moved.config.as_map()["account_id"], "acct_ATTACKER");
+    let revealed = catalog
+        .org
+        .reveal_source_config(issued.workspace_id, source)
+        .unwrap();
+    assert_eq!(revealed.as_map()["webhook_secret"], "whsec_customer_own");
+    assert_eq!(revealed.as_map()["api_key"], "sk_live_rotated");
+    // Now every secret is the customer's: later changes are theirs to make.
+    elsewhere["account_id"] = json!("acct_again");
+    elsewhere["webhook_secret"] = json!(SECRET_MASK);
+    ws.update_source(source, &config_update(elsewhere)).unwrap();
+
+    // The organization may change anything of its customers' sources.
+    let mut org_change = customer_config(SECRET_MASK, SECRET_MASK);
+    org_change["account_id"] = json!("acct_org_choice");
+    catalog
+        .org
+        .workspace(issued.workspace_id)
+        .unwrap()
+        .update_source(source, &config_update(org_change))
+        .unwrap();
+}
+
+#[test]
+fn a_destination_made_from_a_connection_template_is_read_only_to_customers() {
+    let db = Db::new();
+    let catalog = Catalog::new(&db, "Acme");
+    // A token granting every workspace operation: still not enough.
+    let issued = catalog
+        .org
+        .scoped_token(&bulkhead::ScopedTokenRequest {
+            operations: Some(bulkhead::OperationSet::all()),
+            ..bulkhead::ScopedTokenRequest::new(ext("cust-1"))
+        })
+        .unwrap();
+    let ws = db.engine.authenticate(issued.token.expose()).unwrap();
+    let made = make_source(&ws, &catalog, "Stripe", "sk_live_own", "cs_own");
+    let destination = made.destinations[0].id;
+    let before = catalog
+        .org
+        .reveal_destination_config(issued.workspace_id, destination)
+        .unwrap();
+
+    // Read, masked.
+    let read = ws.get_destination(destination).unwrap();
+    assert_eq!(read.config.as_map()["secret_access_key"], SECRET_MASK);
+    // Not changed, not even renamed, not deleted (its connection removed first).
+    let denied = |result: Result<()>, operation: &str| match result {
+        Err(Error::PermissionDenied { operation: got, .. }) => assert_eq!(got, operation),
+        other => panic!("expected permission denied, got {other:?}"),
+    };
+    let mut redirect = read.config.as_map().clone();
+    redirect.insert("bucket".into(), json!("attacker-bucket"));
+    denied(
+        ws.update_destination(destination, &config_update(Value::Object(redirect)))
+            .map(drop),
+        "destinations:update",
+    );
+    denied(
+        ws.update_destination(
+            destination,
+            &ConnectorUpdate {
+                name: Some("mine now".parse().unwrap()),
+                config: None,
+            },
+        )
+        .map(drop),
+        "destinations:update",
+    );
+    ws.delete_connection(made.connections[0].id).unwrap();
+    denied(ws.delete_destination(destination), "destinations:delete");
+    assert_eq!(
+        catalog
+            .org
+            .reveal_destination_config(issued.workspace_id, destination)
+            .unwrap(),
+        before
+    );
+    // The refusals are audited.
+    let denials = catalog
+        .org
+        .audit_events(
+            &bulkhead::AuditFilter {
+                workspace_id: Some(issued.workspace_id),
+                ..bulkhead::AuditFilter::default()
+            },
+            &Page::first(100),
+        )
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.draft.outcome == "denied: destination belongs to the organization")
+        .count();
+    assert!(denials >= 1, "no denial audited");
+
+    // The organization may.
+    let full = catalog.org.workspace(issued.workspace_id).unwrap();
+    full.update_destination(
+        destination,
+        &ConnectorUpdate {
+            name: Some("renamed by the organization".parse().unwrap()),
+            config: None,
+        },
+    )
+    .unwrap();
+    full.delete_destination(destination).unwrap();
 }
