@@ -66,6 +66,9 @@ use uuid::Uuid;
 
 use crate::wrappers::Faults;
 
+mod template_secrets;
+pub use template_secrets::template_secrets_never_reach_a_customer_in_clear;
+
 // ---------------------------------------------------------------------------------------------
 // The harness
 // ---------------------------------------------------------------------------------------------
@@ -176,6 +179,9 @@ pub struct Harness {
     /// read around the engine and its tenants; `None` where the adapter cannot offer it (an
     /// in-memory database, reachable only through the store).
     pub dump: Option<Box<dyn Fn() -> Vec<StoredRow>>>,
+    /// Every byte the database holds, read around the engine (see
+    /// [`Harness::with_raw_bytes`]); `None` where the adapter cannot offer it.
+    raw_bytes: Option<Box<dyn Fn() -> Vec<u8>>>,
     reopen: Option<Box<dyn Fn() -> Arc<dyn Store>>>,
     faults: Option<Arc<Faults>>,
     leaky: bool,
@@ -208,6 +214,7 @@ impl Harness {
             engine: Some(engine),
             clock,
             dump: None,
+            raw_bytes: None,
             reopen: None,
             faults: None,
             leaky: false,
@@ -221,6 +228,19 @@ impl Harness {
     pub fn with_dump(mut self, dump: impl Fn() -> Vec<StoredRow> + 'static) -> Self {
         self.dump = Some(Box::new(dump));
         self
+    }
+
+    /// Adds a reader of every byte the database holds, as the adapter can read it around the
+    /// engine: for a file, the file and its journal; for a server, every stored row as text.
+    /// The checks that no secret is stored in clear search it.
+    pub fn with_raw_bytes(mut self, read: impl Fn() -> Vec<u8> + 'static) -> Self {
+        self.raw_bytes = Some(Box::new(read));
+        self
+    }
+
+    /// Every byte the database holds now, or `None` without [`Harness::with_raw_bytes`].
+    pub fn raw_bytes(&self) -> Option<Vec<u8>> {
+        self.raw_bytes.as_ref().map(|read| read())
     }
 
     /// Adds a way to open the same database again (after the engine over it is dropped).
@@ -1898,6 +1918,7 @@ macro_rules! conformance_tests {
             denied_calls_are_audited,
             isolation_breaches_are_audited_in_the_callers_chain,
             audit_events_filter_page_and_hold_no_secret,
+            template_secrets_never_reach_a_customer_in_clear,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {

@@ -185,12 +185,40 @@ pub(crate) fn dump(client: &mut Client) -> Vec<StoredRow> {
     rows
 }
 
+/// Every row of every table of `schema` as text, read by the superuser. (Not the server's
+/// files: PostgreSQL may compress a long value there, which a search of the bytes would miss.)
+pub(crate) fn every_row(client: &mut Client, schema: &str) -> Vec<u8> {
+    let tables: Vec<String> = client
+        .query(
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = $1 ORDER BY 1",
+            &[&schema],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut bytes = Vec::new();
+    for table in tables {
+        for row in client
+            .query(&format!("SELECT t::text FROM {schema}.{table} AS t"), &[])
+            .unwrap()
+        {
+            bytes.extend(row.get::<_, String>(0).into_bytes());
+            bytes.push(b'\n');
+        }
+    }
+    bytes
+}
+
 /// A harness over `store` on `schema`, with the dump, reopen, and the schema kept alive.
 fn on_schema(store: Arc<dyn Store>, schema: Schema) -> Harness {
     let reader = Mutex::new(admin(&schema.name));
+    let raw = Mutex::new(admin(&schema.name));
+    let name = schema.name.clone();
     let options = schema.options();
     Harness::new(store)
         .with_dump(move || dump(&mut reader.lock().unwrap()))
+        .with_raw_bytes(move || every_row(&mut raw.lock().unwrap(), &name))
         .with_reopen(move || {
             Arc::new(PostgresStore::connect(&server().url_for(APP), &options).unwrap())
                 as Arc<dyn Store>

@@ -77,6 +77,19 @@ pub(crate) fn dump(conn: &Connection) -> Vec<StoredRow> {
     rows
 }
 
+/// The bytes of the database file and of its `-wal` and `-shm` files, as they are now.
+pub(crate) fn file_bytes(path: &Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(path).unwrap();
+    for suffix in ["-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        if let Ok(side) = std::fs::read(PathBuf::from(name)) {
+            bytes.extend(side);
+        }
+    }
+    bytes
+}
+
 /// A read-only connection to `path`, outside the store.
 fn raw_reader(path: &Path) -> Connection {
     let conn = Connection::open_with_flags(
@@ -92,8 +105,10 @@ fn raw_reader(path: &Path) -> Connection {
 /// A harness over `store` on `path`, with the dump, reopen, and the directory kept alive.
 fn on_file(store: Arc<dyn Store>, dir: tempfile::TempDir, path: PathBuf) -> Harness {
     let reader = raw_reader(&path);
+    let file = path.clone();
     Harness::new(store)
         .with_dump(move || dump(&reader))
+        .with_raw_bytes(move || file_bytes(&file))
         .with_reopen(move || Arc::new(open(&path)) as Arc<dyn Store>)
         .keep_alive(dir)
 }
