@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::audit::Actor;
+use crate::denials::{Decision, Denials, outcome_reason};
 use crate::error::{Error, ObjectKind, Result, TokenRejection};
 use crate::guard::{Guard, OrgCtx, Tenant};
 use crate::ids::{OrgId, WorkspaceId};
@@ -68,6 +69,8 @@ pub(crate) struct Inner {
     pub(crate) guard: Guard,
     /// The workspace-creation rate limit and the counters, per organization, in memory.
     pub(crate) meter: Meter,
+    /// The refusals audited in the last minute, by kind (see [`crate::denials`]).
+    denials: Denials,
     master_key: RwLock<Arc<MasterKey>>,
     pub(crate) leeway: Duration,
     keys: RwLock<HashMap<String, Arc<LoadedKey>>>,
@@ -128,15 +131,31 @@ impl Inner {
     }
 
     /// Appends a denial to the organization's audit chain: `ctx` carries the refused call's
-    /// draft, which is marked denied for `reason`. A failure to append is logged, never turned
-    /// into the caller's error: the call is refused either way.
+    /// draft, which is marked denied for `reason`. Coalesced: at most one event per (actor,
+    /// action, reason) a minute, the rest counted (see [`crate::denials`]). A failure to
+    /// append is logged, never turned into the caller's error: the call is refused either
+    /// way.
     pub(crate) fn audit_denial(&self, ctx: &OrgCtx, reason: &str) {
         let Some(draft) = ctx.audit() else {
             return;
         };
-        let draft = draft.clone().denied(reason);
-        if let Err(e) = self.store.append_audit(ctx, &draft) {
-            tracing::error!(target: "bulkhead::audit", org = %ctx.org_id(), action = %draft.action, error = %e, "could not audit a denial");
+        let org = ctx.org_id();
+        let not_logged =
+            match self
+                .denials
+                .admit(org, &draft.actor, &draft.action, reason, self.now())
+            {
+                Decision::Write { not_logged } => not_logged,
+                Decision::Coalesce => {
+                    self.meter.record(org, Event::DenialNotLogged);
+                    return;
+                }
+            };
+        let written = draft.clone().denied(&outcome_reason(reason, not_logged));
+        if let Err(e) = self.store.append_audit(ctx, &written) {
+            self.denials
+                .forget(org, &draft.actor, &draft.action, reason);
+            tracing::error!(target: "bulkhead::audit", org = %org, action = %draft.action, error = %e, "could not audit a denial");
         }
     }
 
@@ -360,6 +379,7 @@ impl Engine {
                 store,
                 clock: config.clock,
                 meter: Meter::default(),
+                denials: Denials::default(),
                 master_key: RwLock::new(config.master_key),
                 leeway: config.token_leeway,
                 keys: RwLock::new(HashMap::new()),

@@ -6,8 +6,8 @@
 //! the engine's injected clock, so tests drive refills with a manual clock.
 //!
 //! Every counted event is also emitted as a `tracing` event (target `bulkhead::meter`, with the
-//! organization, the counter's name and its new value). An audit event for each denial is
-//! pending the audit log.
+//! organization, the counter's name and its new value). Denials are also audited, coalesced
+//! (see the `denials` module).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -37,6 +37,10 @@ pub struct OrgStats {
     /// guard refused (the guard counts them and logs each at `error` level, target
     /// `bulkhead::guard`). Anything but zero is a bug in a storage adapter.
     pub isolation_breaches: u64,
+    /// Refusals (of any kind above) not written to the audit chain because one of the same
+    /// actor, action and reason was written less than a minute before; the next event of
+    /// that kind says how many it stands for (see the `denials` module).
+    pub denials_not_logged: u64,
 }
 
 /// One counted event.
@@ -47,6 +51,7 @@ pub(crate) enum Event {
     RateLimited,
     PermissionDenied,
     InvalidToken,
+    DenialNotLogged,
 }
 
 impl Event {
@@ -57,6 +62,7 @@ impl Event {
             Self::RateLimited => "rate_limited",
             Self::PermissionDenied => "permission_denied",
             Self::InvalidToken => "invalid_tokens",
+            Self::DenialNotLogged => "denials_not_logged",
         }
     }
 
@@ -67,6 +73,7 @@ impl Event {
             Self::RateLimited => &mut stats.rate_limited,
             Self::PermissionDenied => &mut stats.permission_denied,
             Self::InvalidToken => &mut stats.invalid_tokens,
+            Self::DenialNotLogged => &mut stats.denials_not_logged,
         }
     }
 }

@@ -66,7 +66,9 @@ use uuid::Uuid;
 
 use crate::wrappers::Faults;
 
+mod hardening;
 mod template_secrets;
+pub use hardening::*;
 pub use template_secrets::template_secrets_never_reach_a_customer_in_clear;
 
 // ---------------------------------------------------------------------------------------------
@@ -1919,6 +1921,8 @@ macro_rules! conformance_tests {
             isolation_breaches_are_audited_in_the_callers_chain,
             audit_events_filter_page_and_hold_no_secret,
             template_secrets_never_reach_a_customer_in_clear,
+            replayed_refused_tokens_are_audited_once_a_minute,
+            refusals_of_different_kinds_are_each_audited,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {
