@@ -491,6 +491,16 @@ pub(crate) enum KeysCommand {
     List,
     /// Make a new signing key the signer; older keys verify until their last token expires
     Rotate,
+    /// Retire a signing key at once (it may have leaked): its tokens are refused from now on
+    ///
+    /// `authenticate` refuses them in every process at once; an offline `token verify` in
+    /// another process within the minute it caches keys. Retiring the signer makes a new one
+    /// first. Customers holding tokens of the key need new ones.
+    Retire {
+        /// The key's id (`kid`, as `keys list` shows it; it may start with `-`)
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
     /// Print the public keys that verify the organization's EdDSA tokens, as a JWKS
     ///
     /// Always JSON (RFC 7517). Empty for an organization that signs with HS256: its tokens

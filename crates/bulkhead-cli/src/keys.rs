@@ -21,6 +21,14 @@ struct SigningKeyList {
     signing_keys: Vec<SigningKeyInfo>,
 }
 
+/// `keys retire --json`.
+#[derive(Serialize)]
+struct KeyRetired {
+    retired: String,
+    /// The new signer, when the retired key was signing.
+    new_signer: Option<SigningKeyInfo>,
+}
+
 /// `keys rotate-master --json`.
 #[derive(Serialize)]
 struct MasterKeyRotated {
@@ -74,6 +82,25 @@ pub(crate) fn run(ctx: &Ctx, command: KeysCommand) -> Result<(), CliError> {
                 "new signing key {} ({}); older keys verify until their last token has expired",
                 key.kid, key.algorithm
             )])
+        }
+        KeysCommand::Retire { kid } => {
+            let signer = org()?.retire_signing_key(&kid)?;
+            if ctx.json {
+                return output::json(&KeyRetired {
+                    retired: kid,
+                    new_signer: signer,
+                });
+            }
+            let mut lines = vec![format!(
+                "signing key {kid} retired: its tokens are refused from now on"
+            )];
+            if let Some(signer) = signer {
+                lines.push(format!(
+                    "it was the signer: new signing key {} ({})",
+                    signer.kid, signer.algorithm
+                ));
+            }
+            output::lines(lines)
         }
         KeysCommand::Jwks => {
             let org = org()?;

@@ -37,6 +37,7 @@
 //! bulkhead token revoke TOKEN
 //! bulkhead keys list                             # signing keys
 //! bulkhead keys rotate
+//! bulkhead keys retire KID                       # at once, for a key that may have leaked
 //! bulkhead keys jwks                             # public keys of an EdDSA organization (JSON)
 //! bulkhead keys rotate-master [--new-key-file PATH]   # re-seal under a new master key; no org key
 //! bulkhead demo [--db PATH]                      # the seed's example, in a temporary file unless --db

@@ -983,6 +983,66 @@ fn keys_jwks_of_an_hs256_org_is_empty() {
 }
 
 #[test]
+fn keys_retire_stops_a_leaked_signing_key_at_once() {
+    let (_dir, db) = initialized();
+    let (_, key) = create_org(&db, &[]);
+    let before = issue(&db, &key, "cust-1", &[]);
+    let listed = json(&bulkhead_as(
+        &key,
+        &["--db", arg(&db), "keys", "list", "--json"],
+    ));
+    let kid = listed["signing_keys"][0]["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let retired = json(&bulkhead_as(
+        &key,
+        &["--db", arg(&db), "keys", "retire", &kid, "--json"],
+    ));
+    assert_eq!(retired["retired"], kid.as_str());
+    let signer = retired["new_signer"]["kid"].as_str().unwrap();
+    assert_ne!(signer, kid);
+
+    // The token it signed is refused at once; a new one, of the new signer, verifies.
+    let refused = assert_error(&bulkhead(&[
+        "--db",
+        arg(&db),
+        "token",
+        "verify",
+        before["token"].as_str().unwrap(),
+    ]));
+    assert!(refused.contains("signing key"), "{refused}");
+    let after = issue(&db, &key, "cust-1", &[]);
+    assert_success(&bulkhead(&[
+        "--db",
+        arg(&db),
+        "token",
+        "verify",
+        after["token"].as_str().unwrap(),
+    ]));
+    // The key is gone from the list; retiring it again, or an unknown kid, is not found.
+    let listed = json(&bulkhead_as(
+        &key,
+        &["--db", arg(&db), "keys", "list", "--json"],
+    ));
+    let kids: Vec<&str> = listed["signing_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, [signer]);
+    for unknown in [kid.as_str(), "no-such-kid", "bad kid\u{1}"] {
+        let error = assert_error(&bulkhead_as(
+            &key,
+            &["--db", arg(&db), "keys", "retire", unknown],
+        ));
+        assert!(error.contains("not found"), "{error}");
+    }
+}
+
+#[test]
 fn keys_rotate_adds_a_signer_and_older_tokens_still_verify() {
     let (_dir, db) = initialized();
     let (_, key) = create_org(&db, &["--alg", "eddsa"]);

@@ -165,6 +165,12 @@ pub fn token_state(row: &impl Columns) -> Result<TokenState> {
         issuer: row.text(14, "issuer")?,
         audience: row.text(15, "audience")?,
         revoked: row.flag(16, "revoked")?,
+        max_ttl_secs: row.int(17, "max_ttl_secs")?,
+        signing_key: if row.flag(18, "signing_key")? {
+            Some(opt_time(row, 19, "retire_at")?)
+        } else {
+            None
+        },
     })
 }
 

@@ -102,6 +102,8 @@ pub(crate) enum Retired {
 pub(crate) struct CachedAudience {
     issuer: String,
     audience: String,
+    /// The longest token lifetime, in seconds.
+    max_ttl_secs: i64,
     loaded_at: Timestamp,
 }
 
@@ -223,6 +225,7 @@ impl Inner {
         let loaded = Arc::new(CachedAudience {
             issuer: org.settings.issuer,
             audience: org.settings.audience,
+            max_ttl_secs: i64::try_from(org.settings.max_token_ttl.as_secs()).unwrap_or(i64::MAX),
             loaded_at: now,
         });
         let mut audiences = self.audiences.write().unwrap_or_else(|e| e.into_inner());
@@ -316,10 +319,15 @@ impl Inner {
     /// organization whose key signed it, before any database lookup of its workspace.
     pub(crate) fn verify_signature(&self, token: &str) -> Result<ScopedClaims> {
         self.verify_signature_at(token, self.now())
+            .map(|(claims, _)| claims)
     }
 
-    /// [`Inner::verify_signature`] at the time `now`.
-    pub(crate) fn verify_signature_at(&self, token: &str, now: Timestamp) -> Result<ScopedClaims> {
+    /// [`Inner::verify_signature`] at the time `now`, with the key that signed it.
+    pub(crate) fn verify_signature_at(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<(ScopedClaims, Arc<LoadedKey>)> {
         if looks_like_org_key(token) {
             return Err(Error::PermissionDenied {
                 operation: "authenticate".to_owned(),
@@ -333,7 +341,7 @@ impl Inner {
                 "the token claims another organization than the one whose key signed it",
             ));
         }
-        Ok(claims)
+        Ok((claims, key))
     }
 }
 
@@ -474,54 +482,72 @@ impl Engine {
     /// operations it grants.
     ///
     /// Offline checks first (shape, header, key, signature, claims, expiry), then one read:
-    /// the workspace must exist in the token's organization and be active, the token must not
-    /// predate the workspace's "revoke all" time, and its `jti` must not be revoked.
+    /// the workspace must exist in the token's organization and be active, the key that
+    /// signed the token must still be current as stored (not retired by any process), the
+    /// token must not live longer than the organization allows, must not predate the
+    /// workspace's "revoke all" time, and its `jti` must not be revoked.
     ///
     /// A refusal after the signature verified (expired, revoked, wrong issuer or audience,
     /// inactive or missing workspace) counts as an invalid token of the signing organization
     /// ([`OrgScope::stats`]).
     pub fn authenticate(&self, token: &str) -> Result<WorkspaceScope> {
-        let claims = self.inner.verify_signature(token)?;
+        let (claims, key) = self.inner.verify_signature_at(token, self.inner.now())?;
         let (org_id, workspace_id) = (claims.org_id, claims.workspace_id);
         let jti = claims.token_id.clone();
-        self.authenticate_verified(claims).inspect_err(|e| {
-            let reason = match e {
-                Error::InvalidToken { reason, .. } => match reason {
-                    TokenRejection::Revoked => "revoked",
-                    TokenRejection::Audience => "wrong audience",
-                    TokenRejection::Issuer => "wrong issuer",
-                    TokenRejection::NotYetValid => "not yet valid",
-                    _ => "invalid token",
-                },
-                Error::TokenExpired { .. } => "expired",
-                Error::WorkspaceInactive { .. } => "workspace inactive",
-                Error::NotFound { .. } => "workspace not found",
-                _ => return,
-            };
-            self.inner.meter.record(org_id, Event::InvalidToken);
-            // The signature verified: the organization is known, so the refusal goes into its
-            // chain (under the token's id, never the token). Built only on refusal: this is
-            // every request's path.
-            let target = format!("token:{jti}");
-            let ctx = OrgCtx::new(org_id)
-                .with_actor(Actor::Token(jti.clone()))
-                .audited(self.inner.now(), "token.use", Some(workspace_id), target);
-            self.inner.audit_denial(&ctx, reason);
-        })
+        self.authenticate_verified(claims, &key.kid)
+            .inspect_err(|e| {
+                let reason = match e {
+                    Error::InvalidToken { reason, .. } => match reason {
+                        TokenRejection::Revoked => "revoked",
+                        TokenRejection::Audience => "wrong audience",
+                        TokenRejection::Issuer => "wrong issuer",
+                        TokenRejection::NotYetValid => "not yet valid",
+                        TokenRejection::UnknownKey => "signing key retired",
+                        TokenRejection::Lifetime => "lifetime too long",
+                        _ => "invalid token",
+                    },
+                    Error::TokenExpired { .. } => "expired",
+                    Error::WorkspaceInactive { .. } => "workspace inactive",
+                    Error::NotFound { .. } => "workspace not found",
+                    _ => return,
+                };
+                self.inner.meter.record(org_id, Event::InvalidToken);
+                // The signature verified: the organization is known, so the refusal goes into its
+                // chain (under the token's id, never the token). Built only on refusal: this is
+                // every request's path.
+                let target = format!("token:{jti}");
+                let ctx = OrgCtx::new(org_id)
+                    .with_actor(Actor::Token(jti.clone()))
+                    .audited(self.inner.now(), "token.use", Some(workspace_id), target);
+                self.inner.audit_denial(&ctx, reason);
+            })
     }
 
-    fn authenticate_verified(&self, claims: ScopedClaims) -> Result<WorkspaceScope> {
-        token::check_times(&claims, self.inner.now(), self.inner.leeway_ms())?;
+    fn authenticate_verified(&self, claims: ScopedClaims, kid: &str) -> Result<WorkspaceScope> {
+        let now = self.inner.now();
+        token::check_times(&claims, now, self.inner.leeway_ms())?;
         let tenant = Tenant::new(claims.org_id, claims.workspace_id);
         let state = self
             .inner
             .store
-            .load_token_state(&tenant, &claims.token_id)?
+            .load_token_state(&tenant, &claims.token_id, kid)?
             .ok_or_else(|| Error::not_found(ObjectKind::Workspace, claims.workspace_id))?;
         let workspace = self.inner.guard.admit(&tenant, state.workspace)?;
         if workspace.is_deleted() {
             return Err(Error::not_found(ObjectKind::Workspace, claims.workspace_id));
         }
+        // The key as stored now, not as this process cached it: a key retired by any process
+        // (`OrgScope::retire_signing_key`) stops its tokens here at once.
+        if !state
+            .signing_key
+            .is_some_and(|retire_at| retire_at.is_none_or(|at| now < at))
+        {
+            return Err(Error::invalid_token(
+                TokenRejection::UnknownKey,
+                "the key that signed this token was retired",
+            ));
+        }
+        token::check_lifetime(&claims, state.max_ttl_secs)?;
         check_issuer_audience(&claims, &state.issuer, &state.audience)?;
         if workspace.status != WorkspaceStatus::Active {
             return Err(Error::WorkspaceInactive {
@@ -555,15 +581,19 @@ impl Engine {
     /// Verifies a scoped token without using it: signature, claims, expiry, issuer and
     /// audience, but not whether its workspace still exists or it was revoked.
     ///
-    /// Offline, like the signing keys: the organization's issuer and audience are cached for
-    /// a minute, so a change of them made by another process reaches this one's
-    /// `verify_token` within that minute (this process's own changes at once);
-    /// [`Engine::authenticate`] always reads them from the database.
+    /// Offline, like the signing keys: the organization's issuer, audience and longest token
+    /// lifetime, and its signing keys, are cached for a minute, so a change of them made by
+    /// another process (a key retired with [`OrgScope::retire_signing_key`], say) reaches this
+    /// one's `verify_token` within that minute (this process's own changes at once);
+    /// [`Engine::authenticate`] always reads them from the database. A token that lives
+    /// longer than its organization's longest lifetime is refused
+    /// ([`TokenRejection::Lifetime`]).
     pub fn verify_token(&self, token: &str) -> Result<ScopedClaims> {
         let now = self.inner.now();
-        let claims = self.inner.verify_signature_at(token, now)?;
+        let (claims, _) = self.inner.verify_signature_at(token, now)?;
         token::check_times(&claims, now, self.inner.leeway_ms())?;
         let expected = self.inner.audience_of(claims.org_id, now)?;
+        token::check_lifetime(&claims, expected.max_ttl_secs)?;
         check_issuer_audience(&claims, &expected.issuer, &expected.audience)?;
         Ok(claims)
     }

@@ -197,6 +197,8 @@ pub enum TokenRejection {
     NotYetValid,
     /// Revoked: by its id, or with every token of its workspace.
     Revoked,
+    /// Its lifetime (`exp - iat`) is longer than its organization allows.
+    Lifetime,
 }
 
 impl Error {

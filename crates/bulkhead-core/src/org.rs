@@ -475,6 +475,41 @@ impl OrgScope {
         Ok(SigningKeyInfo::from(&row))
     }
 
+    /// Retires the signing key `kid` at once, for a key that may have leaked: from now on
+    /// [`crate::Engine::authenticate`] refuses its tokens in every process (it reads the key's
+    /// state with the workspace), and [`crate::Engine::verify_token`] in this process at once
+    /// and in others within the minute they cache keys. Retiring the current signer first
+    /// makes a new one (a rotation), which is returned; tokens already minted with the
+    /// retired key stop working, so the organization's customers need new ones.
+    ///
+    /// Not found for a key the organization does not have or that has already retired.
+    pub fn retire_signing_key(&self, kid: &str) -> Result<Option<SigningKeyInfo>> {
+        let not_found = || Error::not_found(ObjectKind::SigningKey, kid);
+        if !keys::is_valid_kid(kid) {
+            return Err(not_found());
+        }
+        let org = self.reload()?;
+        let row = self
+            .current_signing_keys()?
+            .into_iter()
+            .find(|r| r.kid == kid)
+            .ok_or_else(not_found)?;
+        let signer = if row.retire_at.is_none() {
+            Some(self.rotate_signing_key()?)
+        } else {
+            None
+        };
+        let now = self.inner.now();
+        let ctx = self.audit_as("signing_key.retire", None, format!("signing_key:{kid}"));
+        let retired = self.inner.store.retire_signing_key(&ctx, kid, now);
+        self.inner.forget_keys(org.id);
+        if !retired? {
+            return Err(not_found());
+        }
+        tracing::warn!(target: "bulkhead::keys", org = %org.id, kid = %kid, "signing key retired at once");
+        Ok(signer)
+    }
+
     /// The public keys of the organization's current EdDSA signing keys, as a JWKS
     /// (RFC 7517). Empty for an organization that signs with HS256 only.
     pub fn jwks(&self) -> Result<Jwks> {

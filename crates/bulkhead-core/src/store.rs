@@ -215,6 +215,11 @@ pub struct TokenState {
     pub audience: String,
     /// Whether the token's `jti` is on the deny-list.
     pub revoked: bool,
+    /// The organization's longest token lifetime, in seconds.
+    pub max_ttl_secs: i64,
+    /// The organization's signing key named by the token's `kid`: `None` if it has none (any
+    /// more), else its retirement time, if any.
+    pub signing_key: Option<Option<Timestamp>>,
 }
 
 /// The end of a sync run, as stored.
@@ -334,6 +339,9 @@ pub trait Store: Send + Sync + fmt::Debug {
         retire_at: Timestamp,
         now: Timestamp,
     ) -> Result<()>;
+    /// Retires the organization's signing key `kid` at `at` (or keeps an earlier retirement
+    /// time); `false` if the organization has no such key retiring after `at`.
+    fn retire_signing_key(&self, org: &OrgCtx, kid: &str, at: Timestamp) -> Result<bool>;
     /// The organization's signing keys, newest first.
     fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>>;
     /// The signing key with this `kid` (credential lookup, any organization).
@@ -461,9 +469,11 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// The tenant's own workspace row.
     fn load_workspace(&self, tenant: &Tenant) -> Result<Option<Workspace>>;
-    /// The tenant's workspace, its organization's issuer and audience, and whether `jti` is
-    /// revoked: everything `authenticate` reads, in one query.
-    fn load_token_state(&self, tenant: &Tenant, jti: &str) -> Result<Option<TokenState>>;
+    /// The tenant's workspace, its organization's issuer, audience and longest token
+    /// lifetime, whether `jti` is revoked, and the state of the organization's signing key
+    /// `kid`: everything `authenticate` reads, in one query.
+    fn load_token_state(&self, tenant: &Tenant, jti: &str, kid: &str)
+    -> Result<Option<TokenState>>;
     /// Puts `jti` on the tenant's deny-list until `expires_at`, and drops entries of the
     /// tenant that expired before `now`.
     fn revoke_token(

@@ -938,6 +938,22 @@ pub(crate) fn verify<K: VerifyingKey>(
     Ok((key, claims))
 }
 
+/// Refuses a token that lives (`exp - iat`) longer than `max_ttl_secs`, its organization's
+/// longest lifetime: the engine never mints one, so it was forged with a leaked key, or
+/// minted before the organization shortened its lifetime.
+pub(crate) fn check_lifetime(claims: &ScopedClaims, max_ttl_secs: i64) -> Result<()> {
+    let lifetime = claims.expires_at.saturating_sub(claims.issued_at);
+    if lifetime > max_ttl_secs {
+        return Err(Error::invalid_token(
+            TokenRejection::Lifetime,
+            format!(
+                "the token lives {lifetime} s; its organization allows at most {max_ttl_secs} s"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Step 6, the time part: `exp` and `iat` against `now` with `leeway_ms`.
 pub(crate) fn check_times(claims: &ScopedClaims, now: Timestamp, leeway_ms: i64) -> Result<()> {
     let now = now.unix_millis();

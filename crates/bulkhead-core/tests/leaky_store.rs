@@ -420,6 +420,14 @@ impl Store for LeakyStore {
         Ok(())
     }
 
+    fn retire_signing_key(&self, org: &OrgCtx, kid: &str, at: Timestamp) -> Result<bool> {
+        let mut t = self.tables();
+        let key = t.signing_keys.iter_mut().find(|k| {
+            k.org_id == org.org_id() && k.kid == kid && k.retire_at.is_none_or(|r| r > at)
+        });
+        Ok(key.map(|k| k.retire_at = Some(at)).is_some())
+    }
+
     // Correct in the first two modes; in the third, LEAK: every organization's keys.
     fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>> {
         let mut rows: Vec<SigningKeyRow> = self
@@ -858,7 +866,12 @@ impl Store for LeakyStore {
 
     // LEAK: forgets the tenant, as `token_lookup` says; the issuer, audience and deny-list are
     // those of whichever workspace it found (as a join on that row would give).
-    fn load_token_state(&self, tenant: &Tenant, jti: &str) -> Result<Option<TokenState>> {
+    fn load_token_state(
+        &self,
+        tenant: &Tenant,
+        jti: &str,
+        kid: &str,
+    ) -> Result<Option<TokenState>> {
         let lookup = *self.token_lookup.lock().unwrap();
         let t = self.tables();
         let found = match lookup {
@@ -875,9 +888,16 @@ impl Store for LeakyStore {
             .revoked_tokens
             .iter()
             .any(|r| r.workspace_id == workspace.id && r.jti == jti);
+        let signing_key = t
+            .signing_keys
+            .iter()
+            .find(|k| k.kid == kid && k.org_id == workspace.org_id)
+            .map(|k| k.retire_at);
         Ok(Some(TokenState {
             issuer: org.settings.issuer.clone(),
             audience: org.settings.audience.clone(),
+            max_ttl_secs: i64::try_from(org.settings.max_token_ttl.as_secs()).unwrap(),
+            signing_key,
             workspace,
             revoked,
         }))

@@ -439,6 +439,22 @@ impl Store for PostgresStore {
         })
     }
 
+    fn retire_signing_key(&self, org: &OrgCtx, kid: &str, at: Timestamp) -> Result<bool> {
+        let org_id = org.org_id();
+        self.pool.run(Scope::Org(org_id), |tx| {
+            let changed = tx.execute(
+                "UPDATE signing_keys SET retire_at = $3
+                 WHERE org_id = $1 AND kid = $2 AND (retire_at IS NULL OR retire_at > $3)",
+                &[org_id.as_uuid(), &kid, &at.unix_millis()],
+            )?;
+            if changed == 0 {
+                return Ok(false);
+            }
+            audit::append_if(tx, org_id, org.audit())?;
+            Ok(true)
+        })
+    }
+
     fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>> {
         self.pool.run(Scope::Org(org.org_id()), |tx| {
             tx.query_all(
@@ -1023,7 +1039,12 @@ impl Store for PostgresStore {
         })
     }
 
-    fn load_token_state(&self, tenant: &Tenant, jti: &str) -> Result<Option<TokenState>> {
+    fn load_token_state(
+        &self,
+        tenant: &Tenant,
+        jti: &str,
+        kid: &str,
+    ) -> Result<Option<TokenState>> {
         self.pool.run(Scope::tenant(tenant), |tx| {
             tx.query_first(
                 concat!(
@@ -1033,12 +1054,18 @@ impl Store for PostgresStore {
                     ", (SELECT audience FROM organizations WHERE id = workspaces.org_id)",
                     ", EXISTS (SELECT 1 FROM revoked_tokens AS r",
                     "   WHERE r.workspace_id = workspaces.id AND r.jti = $3)",
+                    ", (SELECT max_ttl_secs FROM organizations WHERE id = workspaces.org_id)",
+                    ", EXISTS (SELECT 1 FROM signing_keys AS k",
+                    "   WHERE k.kid = $4 AND k.org_id = workspaces.org_id)",
+                    ", (SELECT retire_at FROM signing_keys AS k",
+                    "   WHERE k.kid = $4 AND k.org_id = workspaces.org_id)",
                     " FROM workspaces WHERE id = $1 AND org_id = $2"
                 ),
                 &[
                     tenant.workspace_id().as_uuid(),
                     tenant.org_id().as_uuid(),
                     &jti,
+                    &kid,
                 ],
                 rows::token_state,
             )

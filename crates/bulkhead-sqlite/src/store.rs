@@ -342,6 +342,25 @@ impl Store for SqliteStore {
         })
     }
 
+    fn retire_signing_key(&self, org: &OrgCtx, kid: &str, at: Timestamp) -> Result<bool> {
+        let org_id = org.org_id();
+        self.pool.write_org(org_id, |tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE signing_keys SET retire_at = ?3
+                     WHERE org_id = ?1 AND kid = ?2 AND (retire_at IS NULL OR retire_at > ?3)",
+                )
+                .ctx("could not prepare an update")?
+                .execute(params![org_id.as_uuid(), kid, at.unix_millis()])
+                .ctx("could not retire the signing key")?;
+            if changed == 0 {
+                return Ok(false);
+            }
+            audit::append_if(tx, org_id, org.audit())?;
+            Ok(true)
+        })
+    }
+
     fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>> {
         self.pool.read_org(org.org_id(), |conn| {
             conn.query_all(
@@ -834,7 +853,12 @@ impl Store for SqliteStore {
         })
     }
 
-    fn load_token_state(&self, tenant: &Tenant, jti: &str) -> Result<Option<TokenState>> {
+    fn load_token_state(
+        &self,
+        tenant: &Tenant,
+        jti: &str,
+        kid: &str,
+    ) -> Result<Option<TokenState>> {
         self.pool.read_tenant_row(tenant, |conn| {
             conn.query_first(
                 concat!(
@@ -844,12 +868,18 @@ impl Store for SqliteStore {
                     ", (SELECT audience FROM o_organizations WHERE id = o_workspaces.org_id)",
                     ", EXISTS (SELECT 1 FROM t_revoked_tokens",
                     "   WHERE t_revoked_tokens.workspace_id = o_workspaces.id AND jti = ?3)",
+                    ", (SELECT max_ttl_secs FROM o_organizations WHERE id = o_workspaces.org_id)",
+                    ", EXISTS (SELECT 1 FROM o_signing_keys",
+                    "   WHERE kid = ?4 AND o_signing_keys.org_id = o_workspaces.org_id)",
+                    ", (SELECT retire_at FROM o_signing_keys",
+                    "   WHERE kid = ?4 AND o_signing_keys.org_id = o_workspaces.org_id)",
                     " FROM o_workspaces WHERE id = ?1 AND org_id = ?2"
                 ),
                 params![
                     tenant.workspace_id().as_uuid(),
                     tenant.org_id().as_uuid(),
-                    jti
+                    jti,
+                    kid
                 ],
                 rows::token_state,
             )

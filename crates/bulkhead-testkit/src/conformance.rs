@@ -175,6 +175,9 @@ impl TenantObject for SyncRun {
 pub struct Harness {
     // `None` only while reopening.
     engine: Option<Engine>,
+    /// The store under `engine`, for [`Harness::another_engine`]; `None` only while
+    /// reopening (so that the old store closes first).
+    store: Option<Arc<dyn Store>>,
     /// Its clock.
     pub clock: Arc<ManualClock>,
     /// Every stored tenant row (workspaces, sources, destinations, connections, sync runs),
@@ -211,9 +214,10 @@ impl Harness {
     pub fn new(store: Arc<dyn Store>) -> Self {
         let clock = Arc::new(ManualClock::new(START));
         let master_key = Arc::new(MasterKey::generate().unwrap());
-        let engine = engine_on(store, &clock, &master_key);
+        let engine = engine_on(Arc::clone(&store), &clock, &master_key);
         Self {
             engine: Some(engine),
+            store: Some(store),
             clock,
             dump: None,
             raw_bytes: None,
@@ -289,13 +293,24 @@ impl Harness {
         self.engine.as_ref().expect("the harness has an engine")
     }
 
+    /// A second engine on the same store, clock and master key: what another process on the
+    /// same database would be (its own caches, the engine's in-memory state, its own view of
+    /// what changed).
+    pub fn another_engine(&self) -> Engine {
+        let store = self.store.as_ref().expect("the harness has a store");
+        engine_on(Arc::clone(store), &self.clock, &self.master_key)
+    }
+
     /// Drops the engine, closing its store (the caller must have dropped every scope first),
     /// and opens a new one on the same database, with the same master key and clock.
     pub fn reopen(&mut self) {
         self.check_breaches();
         let open = self.reopen.as_ref().expect("this harness cannot reopen");
         self.engine = None;
-        self.engine = Some(engine_on(open(), &self.clock, &self.master_key));
+        self.store = None;
+        let store = open();
+        self.engine = Some(engine_on(Arc::clone(&store), &self.clock, &self.master_key));
+        self.store = Some(store);
         self.breaches_seen.set(0);
     }
 
@@ -1923,6 +1938,9 @@ macro_rules! conformance_tests {
             template_secrets_never_reach_a_customer_in_clear,
             replayed_refused_tokens_are_audited_once_a_minute,
             refusals_of_different_kinds_are_each_audited,
+            retiring_a_signing_key_refuses_its_tokens_in_every_process,
+            retiring_a_rotated_out_key_keeps_the_signer,
+            a_token_living_longer_than_its_organization_allows_is_refused,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {

@@ -212,6 +212,10 @@ impl<S: Store> Store for LeakyStore<S> {
         self.inner.rotate_signing_key(org, new, retire_at, now)
     }
 
+    fn retire_signing_key(&self, org: &OrgCtx, kid: &str, at: Timestamp) -> Result<bool> {
+        self.inner.retire_signing_key(org, kid, at)
+    }
+
     fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>> {
         self.inner.list_signing_keys(org)
     }
@@ -372,8 +376,13 @@ impl<S: Store> Store for LeakyStore<S> {
         }
     }
 
-    fn load_token_state(&self, tenant: &Tenant, jti: &str) -> Result<Option<TokenState>> {
-        match self.inner.load_token_state(tenant, jti)? {
+    fn load_token_state(
+        &self,
+        tenant: &Tenant,
+        jti: &str,
+        kid: &str,
+    ) -> Result<Option<TokenState>> {
+        match self.inner.load_token_state(tenant, jti, kid)? {
             Some(state) => {
                 self.seen().workspace(&state.workspace);
                 Ok(Some(state))
@@ -387,6 +396,8 @@ impl<S: Store> Store for LeakyStore<S> {
                     issuer: String::new(),
                     audience: String::new(),
                     revoked: false,
+                    max_ttl_secs: 0,
+                    signing_key: None,
                 })),
         }
     }
@@ -883,6 +894,11 @@ impl<S: Store> Store for FaultyStore<S> {
         self.inner.rotate_signing_key(org, new, retire_at, now)
     }
 
+    fn retire_signing_key(&self, org: &OrgCtx, kid: &str, at: Timestamp) -> Result<bool> {
+        self.faults.write()?;
+        self.inner.retire_signing_key(org, kid, at)
+    }
+
     fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>> {
         self.faults.read();
         self.inner.list_signing_keys(org)
@@ -1019,9 +1035,14 @@ impl<S: Store> Store for FaultyStore<S> {
         self.inner.load_workspace(tenant)
     }
 
-    fn load_token_state(&self, tenant: &Tenant, jti: &str) -> Result<Option<TokenState>> {
+    fn load_token_state(
+        &self,
+        tenant: &Tenant,
+        jti: &str,
+        kid: &str,
+    ) -> Result<Option<TokenState>> {
         self.faults.read();
-        self.inner.load_token_state(tenant, jti)
+        self.inner.load_token_state(tenant, jti, kid)
     }
 
     fn revoke_token(

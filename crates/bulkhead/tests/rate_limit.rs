@@ -238,7 +238,8 @@ fn counters_count_creations_tokens_and_denials_per_organization() {
             permission_denied: 1,
             invalid_tokens: 2,
             isolation_breaches: 0,
-            denials_not_logged: 0,
+            // The second rate-limited creation, within the minute of the first.
+            denials_not_logged: 1,
         }
     );
     // A second scope of the organization sees the same counters; another organization has

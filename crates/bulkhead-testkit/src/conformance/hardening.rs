@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use bulkhead_core::{AuditFilter, Error, Page, TokenRejection};
+use bulkhead_core::{AuditFilter, Error, Page, ScopedTokenRequest, TokenRejection};
 
-use super::{Harness, LEEWAY, all_audit, assert_token_rejected, new_org, token_scope};
+use super::{Harness, LEEWAY, all_audit, assert_token_rejected, ext, kid_of, new_org, token_scope};
 
 /// How many times the M1 tests replay a refused token.
 const REPLAYS: u64 = 10_000;
@@ -123,4 +123,127 @@ pub fn refusals_of_different_kinds_are_each_audited(factory: &dyn Fn() -> Harnes
         "{:?}",
         all_audit(&acme)
     );
+}
+
+/// Retiring a leaked signing key stops its tokens at once: `authenticate` in every process
+/// (another engine on the same store included), `verify_token` here at once and in the other
+/// process once its one-minute key cache runs out. Retiring the signer makes a new one, whose
+/// tokens work; a minter made before mints with the new key.
+pub fn retiring_a_signing_key_refuses_its_tokens_in_every_process(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let other = h.another_engine();
+    let (org, _) = new_org(&h, "Acme");
+    let (leaked, _) = token_scope(&h, &org, "cust-1");
+    let minter = org
+        .token_minter(&ScopedTokenRequest::new(ext("cust-2")))
+        .unwrap();
+    let kid = kid_of(leaked.token.expose());
+    // The other process has used the key: it is in its cache.
+    other.verify_token(leaked.token.expose()).unwrap();
+    h.answer(other.authenticate(leaked.token.expose())).unwrap();
+
+    let signer = org
+        .retire_signing_key(&kid)
+        .unwrap()
+        .expect("it was the signer");
+    assert_ne!(signer.kid, kid);
+    for engine in [h.engine(), &other] {
+        assert_token_rejected(
+            engine.authenticate(leaked.token.expose()),
+            TokenRejection::UnknownKey,
+        );
+    }
+    assert_token_rejected(
+        h.engine().verify_token(leaked.token.expose()),
+        TokenRejection::UnknownKey,
+    );
+    // Offline in the other process: until its cache of the key runs out, a minute at most.
+    assert!(other.verify_token(leaked.token.expose()).is_ok());
+    h.clock.advance(Duration::from_secs(60));
+    assert_token_rejected(
+        other.verify_token(leaked.token.expose()),
+        TokenRejection::UnknownKey,
+    );
+
+    // New tokens, and a minter made before, sign with the new key and work everywhere.
+    let (fresh, _) = token_scope(&h, &org, "cust-1");
+    assert_eq!(kid_of(fresh.token.expose()), signer.kid);
+    let minted = minter.mint().unwrap();
+    assert_eq!(kid_of(minted.token.expose()), signer.kid);
+    for engine in [h.engine(), &other] {
+        h.answer(engine.authenticate(fresh.token.expose())).unwrap();
+        h.answer(engine.authenticate(minted.token.expose()))
+            .unwrap();
+    }
+    // Gone from the keys; retiring it again is not found, as is a kid of another shape.
+    assert!(org.signing_keys().unwrap().iter().all(|k| k.kid != kid));
+    for unknown in [kid.as_str(), "", "\u{0}", &"k".repeat(65)] {
+        assert!(org.retire_signing_key(unknown).unwrap_err().is_not_found());
+    }
+    assert_eq!(
+        all_audit(&org)
+            .iter()
+            .filter(|e| e.draft.action == "signing_key.retire")
+            .count(),
+        1
+    );
+}
+
+/// A key rotated out (still verifying until its last token expires) can be retired too: it
+/// stops at once, and the signer stays.
+pub fn retiring_a_rotated_out_key_keeps_the_signer(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let (old, _) = token_scope(&h, &org, "cust-1");
+    let signer = org.rotate_signing_key().unwrap();
+    let (new, _) = token_scope(&h, &org, "cust-1");
+    h.answer(h.engine().authenticate(old.token.expose()))
+        .unwrap();
+    assert_eq!(
+        org.retire_signing_key(&kid_of(old.token.expose())).unwrap(),
+        None
+    );
+    assert_token_rejected(
+        h.engine().authenticate(old.token.expose()),
+        TokenRejection::UnknownKey,
+    );
+    h.answer(h.engine().authenticate(new.token.expose()))
+        .unwrap();
+    assert_eq!(org.signing_keys().unwrap()[0].kid, signer.kid);
+}
+
+/// A token that lives longer than its organization allows is refused, by `authenticate` and
+/// `verify_token` alike: the engine never mints one, so it was forged with a leaked key, or
+/// minted before the organization shortened the lifetime.
+pub fn a_token_living_longer_than_its_organization_allows_is_refused(
+    factory: &dyn Fn() -> Harness,
+) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let long = org
+        .scoped_token(&ScopedTokenRequest {
+            ttl: Some(Duration::from_secs(3600)),
+            ..ScopedTokenRequest::new(ext("cust-1"))
+        })
+        .unwrap();
+    h.answer(h.engine().authenticate(long.token.expose()))
+        .unwrap();
+    let settings = org.reload().unwrap().settings;
+    org.update_settings(&bulkhead_core::OrgSettings {
+        default_token_ttl: Duration::from_secs(600),
+        max_token_ttl: Duration::from_secs(1800),
+        ..settings
+    })
+    .unwrap();
+    assert_token_rejected(
+        h.engine().authenticate(long.token.expose()),
+        TokenRejection::Lifetime,
+    );
+    assert_token_rejected(
+        h.engine().verify_token(long.token.expose()),
+        TokenRejection::Lifetime,
+    );
+    let (short, _) = token_scope(&h, &org, "cust-1");
+    h.answer(h.engine().authenticate(short.token.expose()))
+        .unwrap();
 }
