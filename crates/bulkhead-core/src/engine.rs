@@ -538,10 +538,8 @@ impl Engine {
         }
         // The key as stored now, not as this process cached it: a key retired by any process
         // (`OrgScope::retire_signing_key`) stops its tokens here at once.
-        if !state
-            .signing_key
-            .is_some_and(|retire_at| retire_at.is_none_or(|at| now < at))
-        {
+        let current = |retire_at: Option<Timestamp>| retire_at.is_none_or(|at| now < at);
+        if !state.signing_key.is_some_and(current) {
             return Err(Error::invalid_token(
                 TokenRejection::UnknownKey,
                 "the key that signed this token was retired",
