@@ -898,6 +898,47 @@ pub fn another_organizations_tokens_cannot_be_revoked(factory: &dyn Fn() -> Harn
     h.tick();
     assert!(h.engine().authenticate(issued.token.expose()).is_ok());
 }
+/// A token whose header `kid` no engine makes (a NUL or another control character, empty,
+/// longer than 64 bytes, outside base64url) is an invalid token (unknown key) on every store,
+/// never a storage error: the `kid` is checked before any lookup. PostgreSQL refuses a NUL in
+/// `text`, so before the check such a token from anyone turned into a storage error there.
+pub fn kid_that_no_engine_makes_is_an_unknown_key(factory: &dyn Fn() -> Harness) {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let h = factory();
+    let (acme, _) = new_org(&h, "Acme");
+    let (issued, _) = token_scope(&h, &acme, "cust-1");
+    let token = issued.token.expose();
+    let mut parts = token.split('.');
+    let (_, claims, signature) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
+    let long = "k".repeat(65);
+    let huge = "k".repeat(2_000);
+    for kid in [
+        r"\u0000",
+        r"abc\u0000",
+        r"\u0001",
+        r"\n",
+        "",
+        long.as_str(),
+        huge.as_str(),
+        "kid with spaces",
+        r"\u00e9",
+        "'; SELECT 1; --",
+    ] {
+        let header = format!(
+            r#"{{"alg":"HS256","typ":"{}","kid":"{kid}"}}"#,
+            bulkhead_core::token::TOKEN_TYPE
+        );
+        let forged = format!(
+            "{}.{claims}.{signature}",
+            URL_SAFE_NO_PAD.encode(header.as_bytes())
+        );
+        assert_token_rejected(h.engine().verify_token(&forged), TokenRejection::UnknownKey);
+        assert_token_rejected(h.engine().authenticate(&forged), TokenRejection::UnknownKey);
+    }
+    // The engine still answers.
+    assert!(h.engine().authenticate(token).is_ok());
+}
 
 /// A token of a deleted workspace is refused; its external id answers "workspace deleted"
 /// until the workspace is purged, then starts a new workspace.
@@ -1864,6 +1905,7 @@ macro_rules! conformance_tests {
             revoked_scoped_token_is_refused_and_the_others_still_work,
             revoking_all_tokens_refuses_the_earlier_ones_only,
             another_organizations_tokens_cannot_be_revoked,
+            kid_that_no_engine_makes_is_an_unknown_key,
             token_of_a_deleted_workspace_is_refused,
             inactive_workspace_refuses_its_tokens,
             inactive_workspace_pauses_its_connections_and_resumes_them,
