@@ -12,8 +12,8 @@
 //!    unpadded base64url (so only base64url characters and the two dots); the payload is
 //!    decoded here but not read;
 //! 2. the header decodes to exactly `alg`, `typ`, `kid` (duplicate or unknown keys refused;
-//!    `crit` refused), `typ` is `bulkhead-scoped+jwt`, `alg` is `HS256` or `EdDSA` (never
-//!    `none`);
+//!    `crit` refused whatever its value, `null` too), `typ` is `bulkhead-scoped+jwt`, `alg`
+//!    is `HS256` or `EdDSA` (never `none`);
 //! 3. the `kid` must be 1 to [`MAX_KID_BYTES`] base64url characters (every `kid` the engine
 //!    makes is), else it names no key and nothing is looked up; it is then looked up (by the
 //!    engine) among current signing keys, and `alg` must be that key's algorithm: a token
@@ -205,8 +205,16 @@ struct Header<'a> {
     typ: Cow<'a, str>,
     #[serde(borrow)]
     kid: Cow<'a, str>,
-    #[serde(default, skip_serializing)]
+    /// `Some` whenever the header has `crit`, whatever its value (`null` too).
+    #[serde(default, skip_serializing, deserialize_with = "present")]
     crit: Option<IgnoredAny>,
+}
+
+/// Reads any value as present: without this, serde reads `"crit": null` as no `crit` at all.
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<IgnoredAny>, D::Error> {
+    IgnoredAny::deserialize(d).map(Some)
 }
 
 /// Whether `kid` can name a signing key: 1 to [`MAX_KID_BYTES`] base64url characters. Any
@@ -1268,6 +1276,28 @@ mod tests {
         })
         .unwrap();
         assert_eq!(asked, Some(longest));
+    }
+
+    /// I1: `crit` is refused whatever its value, `null` included (RFC 7515 allows only a
+    /// non-empty array, and this verifier understands no extension).
+    #[test]
+    fn crit_is_refused_even_when_null() {
+        let (key, _, _) = KeyMaterial::generate(Algorithm::Hs256).unwrap();
+        for crit in ["null", "[]", r#"["exp"]"#, "{}", "0"] {
+            let header =
+                format!(r#"{{"alg":"HS256","typ":"{TOKEN_TYPE}","kid":"kid-1","crit":{crit}}}"#);
+            let err = verify_with(&signed_with_header(&header, &key), &key).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::InvalidToken {
+                        reason: TokenRejection::UnsupportedHeader,
+                        ..
+                    }
+                ),
+                "{crit}: {err:?}"
+            );
+        }
     }
 
     #[test]
