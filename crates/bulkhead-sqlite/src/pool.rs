@@ -16,6 +16,7 @@ use std::time::Duration;
 use bulkhead_core::{OrgId, Result, Tenant};
 use parking_lot::Mutex;
 use rusqlite::config::DbConfig;
+use rusqlite::wal::CheckpointMode;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::Ctx;
@@ -283,6 +284,24 @@ impl Pool {
             let _system = db.system();
             f(db)
         })
+    }
+
+    /// Copies every page of the WAL into the database file and empties the WAL: the
+    /// checkpoint `PRAGMA wal_checkpoint(TRUNCATE)` runs, called through the C API (the
+    /// guard's authorizer refuses every PRAGMA statement). With `secure_delete`, a purge
+    /// overwrote the deleted rows' bytes in its new pages, but the old pages stay in the
+    /// database file until a checkpoint, and older frames holding them stay in the WAL until
+    /// it is reset: after this, neither file holds them.
+    ///
+    /// Runs on the writer, so no write of this store happens meanwhile; it waits (up to the
+    /// busy timeout) for readers still on an older snapshot. It does nothing on an in-memory
+    /// database, which has no WAL.
+    pub(crate) fn checkpoint(&self) -> Result<()> {
+        let slot = self.writer.lock();
+        slot.conn
+            .wal_checkpoint_v2(Some(rusqlite::MAIN_DB), CheckpointMode::TRUNCATE)
+            .ctx("could not checkpoint the WAL")?;
+        Ok(())
     }
 
     /// Runs `f` on the writer's connection itself, for tests that need raw SQL.
