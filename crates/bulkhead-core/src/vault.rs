@@ -204,7 +204,8 @@ impl MasterKey {
         Self::from_base64(&text, "master key file")
     }
 
-    /// Writes a new random key to `path` (which must not exist) with mode 0600, and returns it.
+    /// Writes a new random key to `path` (which must not exist) with mode 0600 (set on the
+    /// open file before the key is written, so whatever the umask), and returns it.
     pub fn create_file(path: &Path) -> Result<Self> {
         let key = Self::generate()?;
         let mut options = std::fs::OpenOptions::new();
@@ -220,6 +221,20 @@ impl MasterKey {
                 format!("`{}` could not be created: {e}", path.display()),
             )
         })?;
+        // The mode given to `open` is narrowed by the umask, never widened; a umask without
+        // the owner's bits would leave the owner unable to read the key. Set it exactly.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            if let Err(e) = file.set_permissions(std::fs::Permissions::from_mode(0o600)) {
+                drop(file);
+                let _ = std::fs::remove_file(path);
+                return Err(Error::invalid_input(
+                    "master key file",
+                    format!("`{}` could not be made private: {e}", path.display()),
+                ));
+            }
+        }
         writeln!(file, "{}", STANDARD.encode(key.bytes))
             .and_then(|()| file.sync_all())
             .map_err(|e| {

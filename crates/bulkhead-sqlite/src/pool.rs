@@ -111,13 +111,48 @@ fn writer(
     Ok(Mutex::new(Slot { conn, guard }))
 }
 
+/// Creates the database file at `path`, empty, readable and writable by its owner only (0600,
+/// whatever the umask: the mode is set on the open file after it is created), if nothing is
+/// there yet. SQLite, which would create it 0644 less the umask, then opens it, and gives
+/// the `-wal` and `-shm` files it makes beside it the database file's permissions: they hold
+/// the same data (tenant names, configurations, the audit log). An existing file keeps its
+/// mode, chosen by whoever made it. A URI (`file:…`) is left to SQLite.
+fn create_private(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        if path.as_os_str().as_encoded_bytes().starts_with(b"file:") {
+            return Ok(());
+        }
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+        match created {
+            Ok(file) => file
+                .set_permissions(std::fs::Permissions::from_mode(0o600))
+                .ctx(format_args!("could not make `{}` private", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(e).ctx(format_args!("could not create `{}`", path.display()));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 impl Pool {
-    /// Opens the writer (switching the file to WAL) and the readers.
+    /// Opens the writer (switching the file to WAL) and the readers, creating the file
+    /// private first if it does not exist ([`create_private`]).
     pub(crate) fn open(
         path: &Path,
         options: &SqliteOptions,
         setup: impl FnOnce(&mut Connection) -> Result<()>,
     ) -> Result<Self> {
+        create_private(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
