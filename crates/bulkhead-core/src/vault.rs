@@ -173,35 +173,22 @@ impl MasterKey {
         Self::from_bytes(bytes)
     }
 
-    /// Reads a key file written by [`MasterKey::create_file`]. On Unix the file must not be
-    /// readable or writable by group or others.
+    /// Reads a key file written by [`MasterKey::create_file`]. On Unix the file is checked
+    /// through the descriptor it is read from, never by a second look-up of the path: it must
+    /// be a regular file, not a symbolic link, owned by the user this process runs as (see
+    /// [`effective_uid`]), and not readable or writable by group or others.
     pub fn load_file(path: &Path) -> Result<Self> {
+        use std::io::Read as _;
         let field = "master key file";
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let mut file = open_key_file(path)?;
+        let mut text = String::new();
+        file.read_to_string(&mut text).map_err(|e| {
             Error::invalid_input(
                 field,
                 format!("`{}` could not be read: {e}", path.display()),
             )
         })?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(path)
-                .map_err(|e| Error::invalid_input(field, e.to_string()))?
-                .permissions()
-                .mode();
-            if mode & 0o077 != 0 {
-                return Err(Error::invalid_input(
-                    field,
-                    format!(
-                        "`{}` has mode {:o}; it must be readable by its owner only (chmod 600)",
-                        path.display(),
-                        mode & 0o777
-                    ),
-                ));
-            }
-        }
-        Self::from_base64(&text, "master key file")
+        Self::from_base64(&text, field)
     }
 
     /// Writes a new random key to `path` (which must not exist) with mode 0600 (set on the
@@ -281,6 +268,94 @@ impl MasterKey {
             ))),
         }
     }
+}
+
+/// Opens the key file at `path` for reading, after the checks of [`MasterKey::load_file`].
+///
+/// `std` has no `O_NOFOLLOW` without `libc`, so a symbolic link is refused by looking at the
+/// path itself first (`lstat`), and the file then opened is checked to be that same file
+/// (device and inode of the open descriptor): a path swapped for a link in between is
+/// refused. Mode and owner are read from the open descriptor (`fstat`), so they are those of
+/// the file read.
+#[cfg(unix)]
+fn open_key_file(path: &Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::MetadataExt as _;
+    let refused = |detail: String| {
+        Error::invalid_input("master key file", format!("`{}` {detail}", path.display()))
+    };
+    let unreadable = |e: std::io::Error| refused(format!("could not be read: {e}"));
+    let seen = std::fs::symlink_metadata(path).map_err(unreadable)?;
+    if seen.file_type().is_symlink() {
+        return Err(refused(
+            "is a symbolic link; give the path of the key file itself".to_owned(),
+        ));
+    }
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let opened = file.metadata().map_err(unreadable)?;
+    if (opened.dev(), opened.ino()) != (seen.dev(), seen.ino()) {
+        return Err(refused(
+            "changed while it was being opened; try again".to_owned(),
+        ));
+    }
+    if !opened.file_type().is_file() {
+        return Err(refused("is not a regular file".to_owned()));
+    }
+    let mode = opened.mode();
+    if mode & 0o077 != 0 {
+        return Err(refused(format!(
+            "has mode {:o}; it must be readable by its owner only (chmod 600)",
+            mode & 0o777
+        )));
+    }
+    let uid = effective_uid()?;
+    if opened.uid() != uid {
+        return Err(refused(format!(
+            "is owned by uid {}, not by the user this process runs as (uid {uid}); chown it",
+            opened.uid()
+        )));
+    }
+    Ok(file)
+}
+
+#[cfg(not(unix))]
+fn open_key_file(path: &Path) -> Result<std::fs::File> {
+    std::fs::File::open(path).map_err(|e| {
+        Error::invalid_input(
+            "master key file",
+            format!("`{}` could not be read: {e}", path.display()),
+        )
+    })
+}
+
+/// The effective uid of this process, without `libc`: on Linux the second field of the `Uid:`
+/// line of `/proc/self/status` (real, effective, saved and file-system uids); where there is
+/// no such file, the owner of a file this process creates in the temporary directory (a new
+/// file belongs to the effective uid) and removes at once.
+#[cfg(unix)]
+fn effective_uid() -> Result<u32> {
+    let from_proc = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        });
+    if let Some(uid) = from_proc {
+        return Ok(uid);
+    }
+    use std::os::unix::fs::MetadataExt as _;
+    let probe = std::env::temp_dir().join(format!("bulkhead-uid-{}", random_token(12)?));
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .and_then(|file| file.metadata());
+    let _ = std::fs::remove_file(&probe);
+    created.map(|meta| meta.uid()).map_err(|e| {
+        Error::invalid_input(
+            "master key file",
+            format!("its owner cannot be checked: this process's user id is unknown ({e})"),
+        )
+    })
 }
 
 impl fmt::Debug for MasterKey {
@@ -368,6 +443,81 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("chmod 600")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A fresh directory under the temporary directory, for key files.
+    #[cfg(unix)]
+    fn key_dir() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("bulkhead-key-{}", random_token(8).unwrap()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// L7: a symbolic link to a good key file is refused (it could be swapped for a link to
+    /// a file someone else controls); the file itself loads.
+    #[cfg(unix)]
+    #[test]
+    fn key_file_behind_a_symbolic_link_is_refused() {
+        let dir = key_dir();
+        let path = dir.join("bulkhead.key");
+        let key = MasterKey::create_file(&path).unwrap();
+        let link = dir.join("link.key");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        let err = MasterKey::load_file(&link).unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        assert_eq!(
+            MasterKey::load_file(&path).unwrap().fingerprint(),
+            key.fingerprint()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// L7: a private key file owned by another user is refused. Giving a file away takes
+    /// root; other users skip the check (and say so).
+    #[cfg(unix)]
+    #[test]
+    fn key_file_of_another_user_is_refused() {
+        let dir = key_dir();
+        let path = dir.join("bulkhead.key");
+        MasterKey::create_file(&path).unwrap();
+        if effective_uid().unwrap() != 0 {
+            eprintln!("key_file_of_another_user_is_refused: skipped, only root can chown");
+            std::fs::remove_dir_all(&dir).unwrap();
+            return;
+        }
+        std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
+        let err = MasterKey::load_file(&path).unwrap_err().to_string();
+        assert!(err.contains("owned by uid 65534"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// L7: a directory, however private, is not a key file.
+    #[cfg(unix)]
+    #[test]
+    fn key_file_must_be_a_regular_file() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = key_dir();
+        let inner = dir.join("bulkhead.key");
+        std::fs::create_dir(&inner).unwrap();
+        std::fs::set_permissions(&inner, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let err = MasterKey::load_file(&inner).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The uid the owner check compares with is the one that owns what this process creates.
+    #[cfg(unix)]
+    #[test]
+    fn effective_uid_owns_the_files_this_process_creates() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = key_dir();
+        let path = dir.join("probe");
+        std::fs::write(&path, b"").unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().uid(),
+            effective_uid().unwrap()
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
