@@ -35,6 +35,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize, Serializer};
+use zeroize::Zeroizing;
 
 use crate::error::{Error, Result, TokenRejection};
 use crate::ids::{ExternalId, OrgId, WorkspaceId};
@@ -95,18 +96,24 @@ impl Serialize for Algorithm {
     }
 }
 
-/// The key material of one signing key, ready to sign and verify.
+/// The key material of one signing key, ready to sign and verify. It holds `ring`'s keys
+/// only, never the secret bytes they were made from (those are [`Zeroizing`] where this crate
+/// holds them); `ring` does not zero its own keys.
 pub(crate) enum KeyMaterial {
     Hs256(hmac::Key),
     EdDsa(Ed25519KeyPair),
 }
 
+/// What [`KeyMaterial::generate`] makes: the material, its secret bytes, its public key.
+pub(crate) type NewKey = (KeyMaterial, Zeroizing<Vec<u8>>, Option<Vec<u8>>);
+
 impl KeyMaterial {
-    /// A new random key: the material, the secret bytes to seal, and the public key (EdDSA).
-    pub(crate) fn generate(alg: Algorithm) -> Result<(Self, Vec<u8>, Option<Vec<u8>>)> {
+    /// A new random key: the material, the secret bytes to seal (zeroed when dropped), and
+    /// the public key (EdDSA).
+    pub(crate) fn generate(alg: Algorithm) -> Result<NewKey> {
         match alg {
             Algorithm::Hs256 => {
-                let mut secret = vec![0u8; 32];
+                let mut secret = Zeroizing::new(vec![0u8; 32]);
                 random_bytes(&mut secret)?;
                 let key = Self::from_secret(alg, &secret)?;
                 Ok((key, secret, None))
@@ -114,7 +121,7 @@ impl KeyMaterial {
             Algorithm::EdDsa => {
                 let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
                     .map_err(|_| Error::crypto("could not generate an Ed25519 key"))?;
-                let secret = pkcs8.as_ref().to_vec();
+                let secret = Zeroizing::new(pkcs8.as_ref().to_vec());
                 let key = Self::from_secret(alg, &secret)?;
                 let public = match &key {
                     Self::EdDsa(pair) => Some(pair.public_key().as_ref().to_vec()),

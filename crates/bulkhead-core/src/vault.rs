@@ -9,6 +9,10 @@
 //! The master key never enters the database. What does is a check value sealed under it, so
 //! opening a database with the wrong master key fails at once with a clear error instead of
 //! producing garbage later.
+//!
+//! Key bytes held here are zeroed when dropped: the master key's, a new data key's, every
+//! opened value ([`Zeroizing`]: data keys and signing secrets are opened with it). `ring`'s
+//! expanded keys (`LessSafeKey`, `hmac::Key`, `Ed25519KeyPair`) are not: it offers no way to.
 
 use std::fmt;
 use std::io::Write as _;
@@ -19,6 +23,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::digest::{SHA256, digest};
 use ring::rand::{SecureRandom, SystemRandom};
+use zeroize::{Zeroize as _, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::{Error, Result};
 
@@ -44,7 +49,8 @@ pub(crate) fn random_token(n: usize) -> Result<String> {
 struct Sealer(LessSafeKey);
 
 impl Sealer {
-    fn new(bytes: &[u8; 32]) -> Result<Self> {
+    /// A key from its 32 bytes (`ring` refuses any other length).
+    fn new(bytes: &[u8]) -> Result<Self> {
         UnboundKey::new(&AES_256_GCM, bytes)
             .map(|k| Self(LessSafeKey::new(k)))
             .map_err(|_| Error::crypto("could not load a 256-bit key"))
@@ -68,7 +74,7 @@ impl Sealer {
         Ok(sealed)
     }
 
-    fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+    fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         let failed = || {
             Error::crypto(
                 "a sealed value does not open: wrong key, or the value was moved or corrupted",
@@ -79,44 +85,48 @@ impl Sealer {
             return Err(failed());
         }
         let (nonce, ciphertext) = rest.split_first_chunk::<NONCE_LEN>().ok_or_else(failed)?;
-        let mut in_out = ciphertext.to_vec();
-        let plaintext = self
+        // Opened in place: the plaintext never leaves this buffer, zeroed when dropped.
+        let mut in_out = Zeroizing::new(ciphertext.to_vec());
+        let len = self
             .0
             .open_in_place(
                 Nonce::assume_unique_for_key(*nonce),
                 Aad::from(aad),
                 &mut in_out,
             )
-            .map_err(|_| failed())?;
-        Ok(plaintext.to_vec())
+            .map_err(|_| failed())?
+            .len();
+        in_out.truncate(len);
+        Ok(in_out)
     }
 }
 
 /// A workspace's data key (DEK): seals that workspace's secret fields. Stored only sealed
-/// under the master key; destroying the sealed copy makes every secret of the workspace
-/// unreadable (crypto-shredding).
+/// under the master key; destroying every sealed copy makes every secret of the workspace
+/// unreadable (crypto-shredding; `OrgScope::purge_workspace` says what a purge reaches). It
+/// keeps only `ring`'s expanded key, not its bytes.
 pub(crate) struct DataKey(Sealer);
 
 impl DataKey {
-    /// A new random data key, and its bytes to seal.
-    pub(crate) fn generate() -> Result<(Self, [u8; 32])> {
-        let mut bytes = [0u8; 32];
+    /// A new random data key, and its 32 bytes to seal (zeroed when dropped).
+    pub(crate) fn generate() -> Result<(Self, Zeroizing<Vec<u8>>)> {
+        let mut bytes = Zeroizing::new(vec![0u8; 32]);
         random_bytes(&mut bytes)?;
         Ok((Self(Sealer::new(&bytes)?), bytes))
     }
 
     pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let bytes: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| Error::crypto("a data key is not 32 bytes"))?;
-        Ok(Self(Sealer::new(&bytes)?))
+        if bytes.len() != 32 {
+            return Err(Error::crypto("a data key is not 32 bytes"));
+        }
+        Ok(Self(Sealer::new(bytes)?))
     }
 
     pub(crate) fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
         self.0.seal(plaintext, aad)
     }
 
-    pub(crate) fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         self.0.open(sealed, aad)
     }
 }
@@ -124,7 +134,7 @@ impl DataKey {
 /// The host's 256-bit master key (key-encryption key).
 ///
 /// Its `Debug` output shows only a fingerprint (the first 8 bytes of its SHA-256, in hex),
-/// which is also how errors refer to it.
+/// which is also how errors refer to it. Its bytes are zeroed when it is dropped.
 pub struct MasterKey {
     bytes: [u8; 32],
     key: Sealer,
@@ -151,19 +161,21 @@ impl MasterKey {
 
     /// A new random master key.
     pub fn generate() -> Result<Self> {
-        let mut bytes = [0u8; 32];
-        random_bytes(&mut bytes)?;
-        Self::from_bytes(bytes)
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        random_bytes(bytes.as_mut_slice())?;
+        Self::from_bytes(*bytes)
     }
 
     /// A master key from base64 text (standard or URL-safe alphabet, padding optional) of
     /// exactly 32 bytes. `source` names where the text came from, for the error.
     pub fn from_base64(text: &str, source: &'static str) -> Result<Self> {
         let text = text.trim();
-        let decoded = STANDARD
-            .decode(text)
-            .or_else(|_| URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')))
-            .map_err(|_| Error::invalid_input(source, "is not base64"))?;
+        let decoded = Zeroizing::new(
+            STANDARD
+                .decode(text)
+                .or_else(|_| URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')))
+                .map_err(|_| Error::invalid_input(source, "is not base64"))?,
+        );
         let bytes: [u8; 32] = decoded.as_slice().try_into().map_err(|_| {
             Error::invalid_input(
                 source,
@@ -181,7 +193,7 @@ impl MasterKey {
         use std::io::Read as _;
         let field = "master key file";
         let mut file = open_key_file(path)?;
-        let mut text = String::new();
+        let mut text = Zeroizing::new(String::new());
         file.read_to_string(&mut text).map_err(|e| {
             Error::invalid_input(
                 field,
@@ -222,7 +234,8 @@ impl MasterKey {
                 ));
             }
         }
-        writeln!(file, "{}", STANDARD.encode(key.bytes))
+        let text = Zeroizing::new(STANDARD.encode(key.bytes));
+        writeln!(file, "{}", text.as_str())
             .and_then(|()| file.sync_all())
             .map_err(|e| {
                 Error::invalid_input(
@@ -249,7 +262,7 @@ impl MasterKey {
     }
 
     /// Opens a value sealed by [`MasterKey::seal`] with the same `aad`.
-    pub(crate) fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         self.key.open(sealed, aad)
     }
 
@@ -261,7 +274,7 @@ impl MasterKey {
     /// Whether `stored` is a check value made by this key.
     pub(crate) fn verify_check_value(&self, stored: &[u8]) -> Result<()> {
         match self.open(stored, CHECK_AAD) {
-            Ok(plain) if plain == CHECK_PLAINTEXT => Ok(()),
+            Ok(plain) if plain.as_slice() == CHECK_PLAINTEXT => Ok(()),
             _ => Err(Error::crypto(format!(
                 "the master key (fingerprint {}) is not the one this database was created with; use the original key (BULKHEAD_MASTER_KEY or the key file)",
                 self.fingerprint
@@ -358,6 +371,14 @@ fn effective_uid() -> Result<u32> {
     })
 }
 
+impl Drop for MasterKey {
+    fn drop(&mut self) {
+        self.bytes.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for MasterKey {}
+
 impl fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "MasterKey({})", self.fingerprint)
@@ -373,7 +394,10 @@ mod tests {
         let key = MasterKey::generate().unwrap();
         let other = MasterKey::generate().unwrap();
         let sealed = key.seal(b"secret", b"org-1/kid-1").unwrap();
-        assert_eq!(key.open(&sealed, b"org-1/kid-1").unwrap(), b"secret");
+        assert_eq!(
+            key.open(&sealed, b"org-1/kid-1").unwrap().as_slice(),
+            b"secret"
+        );
         assert!(key.open(&sealed, b"org-2/kid-1").is_err());
         assert!(other.open(&sealed, b"org-1/kid-1").is_err());
         assert!(!sealed.windows(6).any(|w| w == b"secret"));
@@ -445,6 +469,32 @@ mod tests {
                 .contains("chmod 600")
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// L7: key bytes are zeroed when dropped. The types that hold them say so, checked at
+    /// compile time: the master key, a new data key's bytes, every opened value (data keys and
+    /// signing secrets are opened like any sealed value), a new signing secret, a revealed one.
+    #[test]
+    fn key_bytes_are_zeroized_on_drop() {
+        fn zeroized_on_drop<T: ZeroizeOnDrop>(_: &T) {}
+        let key = MasterKey::generate().unwrap();
+        zeroized_on_drop(&key);
+        let (data_key, bytes) = DataKey::generate().unwrap();
+        zeroized_on_drop(&bytes);
+        let sealed = key.seal(&bytes, b"aad").unwrap();
+        let opened = key.open(&sealed, b"aad").unwrap();
+        zeroized_on_drop(&opened);
+        assert_eq!(opened, bytes);
+        let sealed = data_key.seal(b"secret", b"aad").unwrap();
+        zeroized_on_drop(&data_key.open(&sealed, b"aad").unwrap());
+        for alg in [crate::Algorithm::Hs256, crate::Algorithm::EdDsa] {
+            let (_, secret, _) = crate::token::KeyMaterial::generate(alg).unwrap();
+            zeroized_on_drop(&secret);
+        }
+        zeroized_on_drop(&crate::keys::RevealedSecret::new(Zeroizing::new(vec![
+            7;
+            32
+        ])));
     }
 
     /// A fresh directory under the temporary directory, for key files.
