@@ -166,8 +166,9 @@ pub(crate) enum WorkspacesCommand {
     /// and its external id answers "workspace deleted" until it is purged
     ///
     /// The data stays (a tombstone) until `workspaces purge` removes it, or at once with
-    /// --purge, which destroys the workspace's data key first (crypto-shredding: copies of
-    /// its rows in backups can no longer be opened), then its sources, destinations,
+    /// --purge, which destroys the workspace's data key in the database first
+    /// (crypto-shredding; a backup made before still holds it sealed, readable with the same
+    /// master key until that key is rotated and destroyed), then its sources, destinations,
     /// connections and sync history, irreversibly. Refused without --yes.
     Delete {
         /// The customer's external id (exact and case-sensitive)

@@ -716,11 +716,19 @@ impl OrgScope {
         }
     }
 
-    /// Purges the deleted workspace `id`: destroys its data key first (crypto-shredding: any
-    /// copy of its rows, in a backup or in free pages, is unreadable from then on), then its
-    /// sources, destinations, connections, sync runs and revoked tokens, and the tombstone,
-    /// in one transaction; its external id is free again. A live workspace must be deleted
-    /// first (conflict).
+    /// Purges the deleted workspace `id`: destroys its data key first, then its sources,
+    /// destinations, connections, sync runs and revoked tokens, and the tombstone, in one
+    /// transaction; its external id is free again. A live workspace must be deleted first
+    /// (conflict).
+    ///
+    /// Crypto-shredding, and what it covers: the sealed data key leaves the **live
+    /// database** (the SQLite store overwrites deleted bytes and checkpoints its WAL after a
+    /// purge, so neither the database file nor its `-wal` holds it). A copy of the database
+    /// made before the purge (a file backup, a `pg_dump`) still holds the sealed data key,
+    /// which the same master key opens: such copies become unreadable only once the master
+    /// key is rotated ([`crate::Engine::rotate_master_key`]) and the old one destroyed. On
+    /// PostgreSQL the old row version also stays in the table until `VACUUM` reclaims it, and
+    /// in WAL archives and replicas for as long as they are kept.
     pub fn purge_workspace(&self, id: WorkspaceId) -> Result<()> {
         match self.get_any_workspace(id)? {
             None => return Err(Error::not_found(ObjectKind::Workspace, id)),

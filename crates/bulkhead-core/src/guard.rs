@@ -226,10 +226,16 @@ thread_local! {
 /// Runs `f`, a check a store calls back inside its transaction, so that a breach it finds
 /// is held back from the audit chain until [`Guard::flush`].
 pub(crate) fn inside_store_transaction<T>(f: impl FnOnce() -> T) -> T {
-    let before = IN_STORE_TRANSACTION.with(|flag| flag.replace(true));
-    let result = f();
-    IN_STORE_TRANSACTION.with(|flag| flag.set(before));
-    result
+    /// Puts the flag back when dropped, so also when `f` panics: a flag left set would hold
+    /// back every later breach event of this thread until another thread's [`Guard::flush`].
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            IN_STORE_TRANSACTION.with(|flag| flag.set(self.0));
+        }
+    }
+    let _restore = Restore(IN_STORE_TRANSACTION.with(|flag| flag.replace(true)));
+    f()
 }
 
 /// Checks rows coming back from storage against the caller's tenant, and counts breaches
@@ -381,5 +387,33 @@ impl Guard {
         if let Err(e) = self.store.append_audit(ctx, draft) {
             tracing::error!(target: "bulkhead::audit", org = %ctx.org_id(), error = %e, "could not audit an isolation breach");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn in_store_transaction() -> bool {
+        IN_STORE_TRANSACTION.with(Cell::get)
+    }
+
+    /// L5: the flag is set inside, and put back after, a check that returns or panics.
+    #[test]
+    fn store_transaction_flag_is_restored_after_a_panic() {
+        assert!(!in_store_transaction());
+        assert!(inside_store_transaction(in_store_transaction));
+        assert!(!in_store_transaction());
+        let panicked = std::panic::catch_unwind(|| {
+            inside_store_transaction(|| panic!("a check that panics"));
+        });
+        assert!(panicked.is_err());
+        assert!(!in_store_transaction(), "the flag stayed set after a panic");
+        // Nested: the inner call puts back the outer call's flag.
+        inside_store_transaction(|| {
+            let _ = std::panic::catch_unwind(|| inside_store_transaction(|| panic!("inner")));
+            assert!(in_store_transaction());
+        });
+        assert!(!in_store_transaction());
     }
 }

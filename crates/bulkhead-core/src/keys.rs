@@ -16,6 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::digest::{SHA256, digest};
 use serde::Serialize;
+use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 use crate::error::{Error, Result};
 use crate::ids::{OrgId, OrgKeyId};
@@ -213,11 +214,11 @@ impl From<&SigningKeyRow> for SigningKeyInfo {
 }
 
 /// A signing secret revealed to its organization (HS256), for verifying tokens elsewhere.
-/// `Debug` never prints it.
-pub struct RevealedSecret(Vec<u8>);
+/// `Debug` never prints it, and its bytes are zeroed when it is dropped.
+pub struct RevealedSecret(Zeroizing<Vec<u8>>);
 
 impl RevealedSecret {
-    pub(crate) fn new(bytes: Vec<u8>) -> Self {
+    pub(crate) fn new(bytes: Zeroizing<Vec<u8>>) -> Self {
         Self(bytes)
     }
 
@@ -226,6 +227,8 @@ impl RevealedSecret {
         &self.0
     }
 }
+
+impl ZeroizeOnDrop for RevealedSecret {}
 
 impl fmt::Debug for RevealedSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -203,10 +203,10 @@ pub(crate) fn seal_fields(
 
 /// `config` with every sealed field that still holds the mask opened in its place. (A field
 /// holding anything else is a new value, which stays.)
-pub(crate) fn reveal_fields(
+pub(crate) fn reveal_fields<B: AsRef<[u8]>>(
     config: &Map<String, Value>,
     secrets: &SealedSecrets,
-    mut open: impl FnMut(&str, &[u8]) -> Result<Vec<u8>>,
+    mut open: impl FnMut(&str, &[u8]) -> Result<B>,
 ) -> Result<Map<String, Value>> {
     let mut root = Value::Object(config.clone());
     for (pointer, sealed) in &secrets.sealed {
@@ -214,7 +214,7 @@ pub(crate) fn reveal_fields(
             continue;
         }
         let plain = open(pointer, sealed)?;
-        let value: Value = serde_json::from_slice(&plain)
+        let value: Value = serde_json::from_slice(plain.as_ref())
             .map_err(|_| Error::crypto("a sealed secret is not JSON"))?;
         if let Some(slot) = root.pointer_mut(pointer)
             && slot.as_str() == Some(SECRET_MASK)

@@ -12,10 +12,12 @@
 //!    unpadded base64url (so only base64url characters and the two dots); the payload is
 //!    decoded here but not read;
 //! 2. the header decodes to exactly `alg`, `typ`, `kid` (duplicate or unknown keys refused;
-//!    `crit` refused), `typ` is `bulkhead-scoped+jwt`, `alg` is `HS256` or `EdDSA` (never
-//!    `none`);
-//! 3. the `kid` is looked up (by the engine) among current signing keys, and `alg` must be that
-//!    key's algorithm: a token cannot choose how it is verified;
+//!    `crit` refused whatever its value, `null` too), `typ` is `bulkhead-scoped+jwt`, `alg`
+//!    is `HS256` or `EdDSA` (never `none`);
+//! 3. the `kid` must be 1 to [`MAX_KID_BYTES`] base64url characters (every `kid` the engine
+//!    makes is), else it names no key and nothing is looked up; it is then looked up (by the
+//!    engine) among current signing keys, and `alg` must be that key's algorithm: a token
+//!    cannot choose how it is verified;
 //! 4. the signature verifies (HMAC compared in constant time by `ring::hmac::verify`);
 //! 5. only then are the claims decoded, strictly: every claim present, of its JSON type (an
 //!    `exp` that is a string is malformed, not absent), no duplicates, no unknown claims;
@@ -33,6 +35,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize, Serializer};
+use zeroize::Zeroizing;
 
 use crate::error::{Error, Result, TokenRejection};
 use crate::ids::{ExternalId, OrgId, WorkspaceId};
@@ -44,6 +47,8 @@ use crate::vault::random_bytes;
 pub const TOKEN_TYPE: &str = "bulkhead-scoped+jwt";
 /// The largest token accepted, in bytes.
 pub const MAX_TOKEN_BYTES: usize = 4096;
+/// The longest `kid` looked up, in bytes. The engine's are 22 (16 random bytes, base64url).
+pub const MAX_KID_BYTES: usize = 64;
 
 /// A signing algorithm.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
@@ -91,18 +96,24 @@ impl Serialize for Algorithm {
     }
 }
 
-/// The key material of one signing key, ready to sign and verify.
+/// The key material of one signing key, ready to sign and verify. It holds `ring`'s keys
+/// only, never the secret bytes they were made from (those are [`Zeroizing`] where this crate
+/// holds them); `ring` does not zero its own keys.
 pub(crate) enum KeyMaterial {
     Hs256(hmac::Key),
     EdDsa(Ed25519KeyPair),
 }
 
+/// What [`KeyMaterial::generate`] makes: the material, its secret bytes, its public key.
+pub(crate) type NewKey = (KeyMaterial, Zeroizing<Vec<u8>>, Option<Vec<u8>>);
+
 impl KeyMaterial {
-    /// A new random key: the material, the secret bytes to seal, and the public key (EdDSA).
-    pub(crate) fn generate(alg: Algorithm) -> Result<(Self, Vec<u8>, Option<Vec<u8>>)> {
+    /// A new random key: the material, the secret bytes to seal (zeroed when dropped), and
+    /// the public key (EdDSA).
+    pub(crate) fn generate(alg: Algorithm) -> Result<NewKey> {
         match alg {
             Algorithm::Hs256 => {
-                let mut secret = vec![0u8; 32];
+                let mut secret = Zeroizing::new(vec![0u8; 32]);
                 random_bytes(&mut secret)?;
                 let key = Self::from_secret(alg, &secret)?;
                 Ok((key, secret, None))
@@ -110,7 +121,7 @@ impl KeyMaterial {
             Algorithm::EdDsa => {
                 let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
                     .map_err(|_| Error::crypto("could not generate an Ed25519 key"))?;
-                let secret = pkcs8.as_ref().to_vec();
+                let secret = Zeroizing::new(pkcs8.as_ref().to_vec());
                 let key = Self::from_secret(alg, &secret)?;
                 let public = match &key {
                     Self::EdDsa(pair) => Some(pair.public_key().as_ref().to_vec()),
@@ -201,8 +212,23 @@ struct Header<'a> {
     typ: Cow<'a, str>,
     #[serde(borrow)]
     kid: Cow<'a, str>,
-    #[serde(default, skip_serializing)]
+    /// `Some` whenever the header has `crit`, whatever its value (`null` too).
+    #[serde(default, skip_serializing, deserialize_with = "present")]
     crit: Option<IgnoredAny>,
+}
+
+/// Reads any value as present: without this, serde reads `"crit": null` as no `crit` at all.
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<IgnoredAny>, D::Error> {
+    IgnoredAny::deserialize(d).map(Some)
+}
+
+/// Whether `kid` can name a signing key: 1 to [`MAX_KID_BYTES`] base64url characters. Any
+/// other `kid` is refused before a lookup, so no store sees a control character or a long
+/// string from an unauthenticated request (PostgreSQL refuses a NUL in text with an error).
+fn is_plausible_kid(kid: &str) -> bool {
+    (1..=MAX_KID_BYTES).contains(&kid.len()) && kid.bytes().all(|b| is_token_byte(b) && b != b'.')
 }
 
 /// The claims as decoded, borrowing from the JSON where it can.
@@ -889,12 +915,16 @@ pub(crate) fn verify<K: VerifyingKey>(
     let (mut payload_stack, mut payload_heap) = ([0u8; 768], Vec::new());
     let json = b64_into(payload, "payload", &mut payload_stack, &mut payload_heap)?;
 
-    let key = key_for(alg, &header.kid)?.ok_or_else(|| {
+    let unknown_key = || {
         Error::invalid_token(
             TokenRejection::UnknownKey,
             "the signing key of this token is unknown or retired",
         )
-    })?;
+    };
+    if !is_plausible_kid(&header.kid) {
+        return Err(unknown_key());
+    }
+    let key = key_for(alg, &header.kid)?.ok_or_else(unknown_key)?;
     let material = key.material();
     if alg != material.algorithm() {
         return Err(Error::invalid_token(
@@ -1208,6 +1238,88 @@ mod tests {
             .unwrap();
             assert_eq!(asked, Some((alg, "kid-1".to_owned())));
             assert_eq!(verified, claims);
+        }
+    }
+
+    /// A token under `header` (any JSON text) with the claims of [`claims`], signed by `key`.
+    fn signed_with_header(header: &str, key: &KeyMaterial) -> String {
+        let reference = encode("kid-1", key, &claims()).unwrap();
+        let payload = reference.split('.').nth(1).unwrap();
+        let input = format!("{}.{payload}", URL_SAFE_NO_PAD.encode(header));
+        let signature = URL_SAFE_NO_PAD.encode(key.sign(input.as_bytes()));
+        format!("{input}.{signature}")
+    }
+
+    /// L4: a `kid` no engine makes (empty, too long, a character outside base64url, a NUL
+    /// that PostgreSQL would refuse as text) is an unknown key, and no lookup happens; a
+    /// plausible one of the longest length is looked up.
+    #[test]
+    fn implausible_kid_is_an_unknown_key_without_a_lookup() {
+        let (key, _, _) = KeyMaterial::generate(Algorithm::Hs256).unwrap();
+        let longest = "k".repeat(MAX_KID_BYTES);
+        let too_long = "k".repeat(MAX_KID_BYTES + 1);
+        for kid in [
+            "",
+            r"\u0000",
+            r"a\u0000b",
+            r"\u001f",
+            too_long.as_str(),
+            "kid 1",
+            "kid.1",
+            "kid/1",
+            "kid+1",
+            r"k\u00e9",
+            r"\ud83d\ude00",
+        ] {
+            let header = format!(r#"{{"alg":"HS256","typ":"{TOKEN_TYPE}","kid":"{kid}"}}"#);
+            let token = signed_with_header(&header, &key);
+            let mut asked = false;
+            let err = verify(&token, |_, _| {
+                asked = true;
+                Ok(Some(&key))
+            })
+            .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::InvalidToken {
+                        reason: TokenRejection::UnknownKey,
+                        ..
+                    }
+                ),
+                "{kid:?}: {err:?}"
+            );
+            assert!(!asked, "{kid:?} was looked up");
+        }
+        let mut asked = None;
+        let token = encode(&longest, &key, &claims()).unwrap();
+        verify(&token, |_, kid| {
+            asked = Some(kid.to_owned());
+            Ok(Some(&key))
+        })
+        .unwrap();
+        assert_eq!(asked, Some(longest));
+    }
+
+    /// I1: `crit` is refused whatever its value, `null` included (RFC 7515 allows only a
+    /// non-empty array, and this verifier understands no extension).
+    #[test]
+    fn crit_is_refused_even_when_null() {
+        let (key, _, _) = KeyMaterial::generate(Algorithm::Hs256).unwrap();
+        for crit in ["null", "[]", r#"["exp"]"#, "{}", "0"] {
+            let header =
+                format!(r#"{{"alg":"HS256","typ":"{TOKEN_TYPE}","kid":"kid-1","crit":{crit}}}"#);
+            let err = verify_with(&signed_with_header(&header, &key), &key).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::InvalidToken {
+                        reason: TokenRejection::UnsupportedHeader,
+                        ..
+                    }
+                ),
+                "{crit}: {err:?}"
+            );
         }
     }
 

@@ -170,6 +170,20 @@ struct PoolState {
     open: usize,
 }
 
+/// The slot of a connection taken from the pool, freed if dropped: [`Pool::run`] forgets it
+/// once the call has returned (the connection then goes back), so it is dropped only while
+/// unwinding from a panic, together with the connection it stands for. A panic does not
+/// poison the pool's `parking_lot` mutex, and the call never holds that lock while `f` runs.
+struct SlotGuard<'p> {
+    pool: &'p Pool,
+}
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        self.pool.lost();
+    }
+}
+
 impl Pool {
     /// A pool of at most `size` connections made by `connect`, starting with `first`.
     pub(crate) fn new(first: Conn, connect: Connect, size: usize, wait: Duration) -> Self {
@@ -226,15 +240,28 @@ impl Pool {
 
     /// Runs `f` in one transaction with `scope` set, committing when it returns `Ok` and
     /// rolling back otherwise.
+    ///
+    /// If `f` panics, its connection is dropped while unwinding (which rolls its transaction
+    /// back or closes it) and its slot in the pool is freed, so panics never use the pool up.
     pub(crate) fn run<T>(
         &self,
         scope: Scope<'_>,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
         let mut conn = self.take()?;
+        let slot = SlotGuard { pool: self };
         let result = Self::in_transaction(&mut conn, scope, f);
+        std::mem::forget(slot);
         self.give_back(conn);
         result
+    }
+
+    /// Counts one connection in use as closed: it was dropped instead of given back.
+    fn lost(&self) {
+        let mut state = self.idle.lock();
+        state.open = state.open.saturating_sub(1);
+        drop(state);
+        self.returned.notify_one();
     }
 
     fn in_transaction<T>(

@@ -119,3 +119,9 @@ impl<T> Ctx<T> for rusqlite::Result<T> {
         self.map_err(|e| Error::Storage(StorageError::with_source(what, e)))
     }
 }
+
+impl<T> Ctx<T> for std::io::Result<T> {
+    fn ctx(self, what: impl fmt::Display) -> Result<T> {
+        self.map_err(|e| Error::Storage(StorageError::with_source(what, e)))
+    }
+}

@@ -16,6 +16,7 @@ use std::time::Duration;
 use bulkhead_core::{OrgId, Result, Tenant};
 use parking_lot::Mutex;
 use rusqlite::config::DbConfig;
+use rusqlite::wal::CheckpointMode;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::Ctx;
@@ -110,13 +111,48 @@ fn writer(
     Ok(Mutex::new(Slot { conn, guard }))
 }
 
+/// Creates the database file at `path`, empty, readable and writable by its owner only (0600,
+/// whatever the umask: the mode is set on the open file after it is created), if nothing is
+/// there yet. SQLite, which would create it 0644 less the umask, then opens it, and gives
+/// the `-wal` and `-shm` files it makes beside it the database file's permissions: they hold
+/// the same data (tenant names, configurations, the audit log). An existing file keeps its
+/// mode, chosen by whoever made it. A URI (`file:…`) is left to SQLite.
+fn create_private(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        if path.as_os_str().as_encoded_bytes().starts_with(b"file:") {
+            return Ok(());
+        }
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+        match created {
+            Ok(file) => file
+                .set_permissions(std::fs::Permissions::from_mode(0o600))
+                .ctx(format_args!("could not make `{}` private", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(e).ctx(format_args!("could not create `{}`", path.display()));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 impl Pool {
-    /// Opens the writer (switching the file to WAL) and the readers.
+    /// Opens the writer (switching the file to WAL) and the readers, creating the file
+    /// private first if it does not exist ([`create_private`]).
     pub(crate) fn open(
         path: &Path,
         options: &SqliteOptions,
         setup: impl FnOnce(&mut Connection) -> Result<()>,
     ) -> Result<Self> {
+        create_private(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -283,6 +319,24 @@ impl Pool {
             let _system = db.system();
             f(db)
         })
+    }
+
+    /// Copies every page of the WAL into the database file and empties the WAL: the
+    /// checkpoint `PRAGMA wal_checkpoint(TRUNCATE)` runs, called through the C API (the
+    /// guard's authorizer refuses every PRAGMA statement). With `secure_delete`, a purge
+    /// overwrote the deleted rows' bytes in its new pages, but the old pages stay in the
+    /// database file until a checkpoint, and older frames holding them stay in the WAL until
+    /// it is reset: after this, neither file holds them.
+    ///
+    /// Runs on the writer, so no write of this store happens meanwhile; it waits (up to the
+    /// busy timeout) for readers still on an older snapshot. It does nothing on an in-memory
+    /// database, which has no WAL.
+    pub(crate) fn checkpoint(&self) -> Result<()> {
+        let slot = self.writer.lock();
+        slot.conn
+            .wal_checkpoint_v2(Some(rusqlite::MAIN_DB), CheckpointMode::TRUNCATE)
+            .ctx("could not checkpoint the WAL")?;
+        Ok(())
     }
 
     /// Runs `f` on the writer's connection itself, for tests that need raw SQL.

@@ -581,13 +581,23 @@ impl Store for SqliteStore {
     }
 
     fn delete_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
-        self.pool.write_org(org.org_id(), |tx| {
+        let deleted = self.pool.write_org(org.org_id(), |tx| {
             let deleted = catalog::delete_workspace(tx, org, id)?;
             if deleted {
                 audit::append_if(tx, org.org_id(), org.audit())?;
             }
             Ok(deleted)
-        })
+        })?;
+        if deleted {
+            // Crypto-shredding: the sealed data key must leave the files now, not at the next
+            // automatic checkpoint or when the store closes. The purge has committed, so a
+            // checkpoint that cannot finish (a reader on an old snapshot past the busy
+            // timeout) is logged, not turned into the caller's error; the next one finishes.
+            if let Err(e) = self.pool.checkpoint() {
+                tracing::warn!(target: "bulkhead::sqlite", workspace = %id, error = %e, "could not checkpoint the WAL after purging a workspace; its sealed data key may stay in the database files until the next checkpoint");
+            }
+        }
+        Ok(deleted)
     }
 
     fn tombstone_workspace(

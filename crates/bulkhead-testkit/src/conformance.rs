@@ -935,6 +935,47 @@ pub fn another_organizations_tokens_cannot_be_revoked(factory: &dyn Fn() -> Harn
     h.tick();
     assert!(h.engine().authenticate(issued.token.expose()).is_ok());
 }
+/// A token whose header `kid` no engine makes (a NUL or another control character, empty,
+/// longer than 64 bytes, outside base64url) is an invalid token (unknown key) on every store,
+/// never a storage error: the `kid` is checked before any lookup. PostgreSQL refuses a NUL in
+/// `text`, so before the check such a token from anyone turned into a storage error there.
+pub fn kid_that_no_engine_makes_is_an_unknown_key(factory: &dyn Fn() -> Harness) {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let h = factory();
+    let (acme, _) = new_org(&h, "Acme");
+    let (issued, _) = token_scope(&h, &acme, "cust-1");
+    let token = issued.token.expose();
+    let mut parts = token.split('.');
+    let (_, claims, signature) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
+    let long = "k".repeat(65);
+    let huge = "k".repeat(2_000);
+    for kid in [
+        r"\u0000",
+        r"abc\u0000",
+        r"\u0001",
+        r"\n",
+        "",
+        long.as_str(),
+        huge.as_str(),
+        "kid with spaces",
+        r"\u00e9",
+        "'; SELECT 1; --",
+    ] {
+        let header = format!(
+            r#"{{"alg":"HS256","typ":"{}","kid":"{kid}"}}"#,
+            bulkhead_core::token::TOKEN_TYPE
+        );
+        let forged = format!(
+            "{}.{claims}.{signature}",
+            URL_SAFE_NO_PAD.encode(header.as_bytes())
+        );
+        assert_token_rejected(h.engine().verify_token(&forged), TokenRejection::UnknownKey);
+        assert_token_rejected(h.engine().authenticate(&forged), TokenRejection::UnknownKey);
+    }
+    // The engine still answers.
+    assert!(h.engine().authenticate(token).is_ok());
+}
 
 /// A token of a deleted workspace is refused; its external id answers "workspace deleted"
 /// until the workspace is purged, then starts a new workspace.
@@ -1901,6 +1942,7 @@ macro_rules! conformance_tests {
             revoked_scoped_token_is_refused_and_the_others_still_work,
             revoking_all_tokens_refuses_the_earlier_ones_only,
             another_organizations_tokens_cannot_be_revoked,
+            kid_that_no_engine_makes_is_an_unknown_key,
             token_of_a_deleted_workspace_is_refused,
             inactive_workspace_refuses_its_tokens,
             inactive_workspace_pauses_its_connections_and_resumes_them,
@@ -2276,8 +2318,78 @@ macro_rules! fault_injection_tests {
             fault_at_any_write_of_a_scoped_token_request_with_tags_changes_nothing,
             fault_at_any_write_of_rotating_the_master_key_keeps_the_old_key,
             a_minter_makes_no_store_call_per_token_until_something_changes,
+            panics_inside_store_calls_leave_the_engine_serving,
         );
     };
+}
+
+/// Panics inside store calls, more of them in a row than a pool has connections (8 by
+/// default), leave the engine serving: each call that panicked stored nothing, and the next
+/// calls (again more than a pool holds) succeed, with an audit chain that still verifies.
+/// Most panics come from the pipelines' `check`, which the store runs inside its transaction,
+/// so each unwinds through the adapter while it holds a connection and an open transaction;
+/// the others from the data key's `make`, which the adapters run between two transactions.
+/// Needs a harness with faults.
+pub fn panics_inside_store_calls_leave_the_engine_serving(factory: &dyn Fn() -> Harness) {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    const CALLS: usize = 12;
+    let h = factory();
+    let faults = h.faults().expect("a harness with faults");
+    let f = fault_fixture(&h);
+    // A workspace without a data key yet (a stripe source brings one): its calls panic in
+    // `make`; the fixture's, once it has a key, in `check`.
+    let fresh = f
+        .org
+        .scoped_token(
+            &ScopedTokenRequest::new(ext("cust-2"))
+                .source_tags(any_of(&["production"]))
+                .connection_tags(any_of(&["production"])),
+        )
+        .unwrap();
+    let keyed = h.engine().authenticate(f.issued.token.expose()).unwrap();
+    keyed
+        .create_source_from_template(from_template(&f.catalog.stripe, "before"))
+        .unwrap();
+    let fresh_ws = h.engine().authenticate(fresh.token.expose()).unwrap();
+    let workspaces = [f.issued.workspace_id, fresh.workspace_id];
+    let before = state(&h, &f.org, &workspaces);
+
+    faults.panic_inside(true);
+    for i in 0..CALLS + 2 {
+        let ws = if i < CALLS { &keyed } else { &fresh_ws };
+        let name = format!("panicked-{i}");
+        let call = catch_unwind(AssertUnwindSafe(|| {
+            ws.create_source_from_template(from_template(&f.catalog.stripe, &name))
+        }));
+        assert!(call.is_err(), "call {i} did not panic: {call:?}");
+    }
+    faults.panic_inside(false);
+    assert_eq!(faults.panics(), CALLS as u64 + 2);
+    assert_eq!(
+        state(&h, &f.org, &workspaces),
+        before,
+        "a call that panicked stored something"
+    );
+
+    for i in 0..CALLS {
+        let ws = if i % 2 == 0 { &keyed } else { &fresh_ws };
+        let made = ws
+            .create_source_from_template(from_template(&f.catalog.stripe, &format!("after-{i}")))
+            .unwrap();
+        assert_eq!(made.connections.len(), 2);
+        ws.list_sources(&Page::first(100)).unwrap();
+    }
+    for (id, ws) in workspaces.iter().zip([&keyed, &fresh_ws]) {
+        let sources = ws.list_sources(&Page::first(100)).unwrap().items;
+        for source in sources.iter().filter(|s| s.template_id.is_some()) {
+            let revealed = f.org.reveal_source_config(*id, source.id).unwrap();
+            assert_eq!(
+                revealed.as_map()["api_key"],
+                format!("sk_live_{}", source.name.as_str())
+            );
+        }
+    }
+    assert!(f.org.verify_audit().unwrap().is_intact());
 }
 
 /// The `kid` in the header of `token`.

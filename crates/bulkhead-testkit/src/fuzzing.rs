@@ -20,6 +20,8 @@
 //! fuzzing::config_spec(b"{\"properties\": {\"k\": {\"type\": \"string\"}}}\n{\"k\": \"v\"}");
 //! ```
 
+use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -29,8 +31,8 @@ use bulkhead_core::keys::ORG_KEY_PREFIX;
 use bulkhead_core::token::TOKEN_TYPE;
 use bulkhead_core::{
     Algorithm, ConfigSpec, Cursor, Engine, EngineConfig, Error, ExternalId, ManualClock, MasterKey,
-    OperationSet, OrgScope, OrgSettings, Position, ScopedTokenRequest, Timestamp, TokenRejection,
-    merge,
+    OperationSet, OrgScope, OrgSettings, Position, ScopedTokenRequest, Store, Timestamp,
+    TokenRejection, merge,
 };
 use bulkhead_sqlite::{SqliteOptions, SqliteStore};
 use serde_json::{Map, Value};
@@ -316,8 +318,9 @@ fn check_merged(base: &Map<String, Value>, over: &Map<String, Value>, merged: &M
     }
 }
 
-/// An engine over an in-memory SQLite store, with three tokens it minted at a fixed time:
-/// live HS256 and EdDSA tokens of two organizations, and a revoked HS256 token.
+/// An engine over a store (in-memory SQLite for [`token`], any store for [`TokenFuzzer`]),
+/// with three tokens it minted at a fixed time: live HS256 and EdDSA tokens of two
+/// organizations, and a revoked HS256 token.
 struct TokenFixture {
     engine: Engine,
     /// Indexed by [`LIVE_HS256`], [`LIVE_EDDSA`], [`REVOKED`]: the order a recipe picks from.
@@ -333,23 +336,27 @@ const REVOKED: usize = 2;
 impl TokenFixture {
     fn get() -> &'static Self {
         static FIXTURE: OnceLock<TokenFixture> = OnceLock::new();
-        FIXTURE.get_or_init(Self::new)
+        FIXTURE.get_or_init(|| {
+            // Shared cache: the store's writer and reader connections see one in-memory
+            // database, which lives as long as the store (the process): no file, no directory
+            // left behind.
+            let store = SqliteStore::open(
+                "file:bulkhead-fuzz-token?mode=memory&cache=shared",
+                &SqliteOptions::default(),
+            )
+            .unwrap();
+            Self::on(Arc::new(store))
+        })
     }
 
-    fn new() -> Self {
-        // Shared cache: the store's writer and reader connections see one in-memory database,
-        // which lives as long as the store (the process): no file, no directory left behind.
-        let store = SqliteStore::open(
-            "file:bulkhead-fuzz-token?mode=memory&cache=shared",
-            &SqliteOptions::default(),
-        )
-        .unwrap();
+    /// The fixture over `store`, which must be empty.
+    fn on(store: Arc<dyn Store>) -> Self {
         // The clock never moves: the minted tokens stay valid however long the fuzzer runs.
         let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(
             1_795_928_602_000,
         )));
         let engine = Engine::new(
-            Arc::new(store),
+            store,
             EngineConfig {
                 clock,
                 master_key: Arc::new(MasterKey::from_bytes([7; 32]).unwrap()),
@@ -455,8 +462,9 @@ impl TokenFixture {
 
     /// A header for the kid of minted token `base`, in one of a catalog of forgeries: other
     /// algorithms (`none`, the other one, different case), another type, `crit`, a duplicate
-    /// `alg`, another organization's kid, an unknown parameter, no kid, and the same header
-    /// spelled differently.
+    /// `alg`, another organization's kid, an unknown parameter, no kid, the same header
+    /// spelled differently, and (from 12) kids no engine makes (a NUL, 65 characters, empty)
+    /// and a `crit` that is `null`.
     fn forged_header(&self, base: usize, variant: u8) -> String {
         let (alg, kid) = &self.headers[base];
         let other = if alg == "HS256" {
@@ -466,7 +474,7 @@ impl TokenFixture {
         };
         let q = |s: &str| serde_json::to_string(s).unwrap();
         let (alg, kid, typ) = (q(alg), q(kid), q(TOKEN_TYPE));
-        match variant % 12 {
+        match variant % 16 {
             0 => format!(r#"{{"alg":"none","typ":{typ},"kid":{kid}}}"#),
             1 => format!(r#"{{"alg":"HS256","typ":{typ},"kid":{kid}}}"#),
             2 => format!(r#"{{"alg":"EdDSA","typ":{typ},"kid":{kid}}}"#),
@@ -486,7 +494,12 @@ impl TokenFixture {
             ),
             9 => format!(r#"{{"alg":{alg},"typ":{typ}}}"#),
             10 => format!(r#"{{"kid":{kid},"typ":{typ},"alg":{alg}}}"#),
-            _ => format!(r#"{{ "alg": {alg}, "typ": {typ}, "kid": {kid} }}"#),
+            11 => format!(r#"{{ "alg": {alg}, "typ": {typ}, "kid": {kid} }}"#),
+            // PostgreSQL refuses a NUL in text: the kid must be refused before the lookup.
+            12 => format!(r#"{{"alg":{alg},"typ":{typ},"kid":"\u0000"}}"#),
+            13 => format!(r#"{{"alg":{alg},"typ":{typ},"kid":"{}"}}"#, "k".repeat(65)),
+            14 => format!(r#"{{"alg":{alg},"typ":{typ},"kid":""}}"#),
+            _ => format!(r#"{{"alg":{alg},"typ":{typ},"kid":{kid},"crit":null}}"#),
         }
     }
 
@@ -548,9 +561,9 @@ const RECIPE: u8 = b'!';
 /// Scoped tokens: [`Engine::verify_token`] and [`Engine::authenticate`] never panic, and accept
 /// only the exact strings the engine minted; any other accepted string is a forgery.
 ///
-/// The engine (over an in-memory SQLite store, with a stopped clock) is built once per process
-/// and mints three tokens: a live HS256 token, a live EdDSA token of another organization, and
-/// a revoked HS256 token. `verify_token` must accept all three and `authenticate` the two live
+/// The engine (over an in-memory SQLite store, with a stopped clock; [`TokenFuzzer`] runs the
+/// same property over another store) is built once per process and mints three tokens: a live
+/// HS256 token, a live EdDSA token of another organization, and a revoked HS256 token. `verify_token` must accept all three and `authenticate` the two live
 /// ones (the revoked one is refused as revoked); any other string must be refused as an invalid
 /// token (or, if it starts like an org key, as a permission error).
 ///
@@ -564,7 +577,96 @@ const RECIPE: u8 = b'!';
 /// 5 replace the header with forgery value (see the fixture's catalog); 6 replace the claims
 /// with forgery value; 7 truncate to pos.
 pub fn token(data: &[u8]) {
-    let fixture = TokenFixture::get();
+    check_token(TokenFixture::get(), data);
+}
+
+/// The [`token`] harness over a store of the caller's choice, so that refusals that depend on
+/// the backend (a PostgreSQL error on a value SQLite takes, say) are fuzzed too: a refusal
+/// must still be an invalid token, never a storage error. Replay the seeds
+/// ([`seeds`]`("token")`) and [`token_inputs`] through [`TokenFuzzer::check`].
+pub struct TokenFuzzer(TokenFixture);
+
+impl TokenFuzzer {
+    /// Sets up the fixture of [`token`] (two organizations, three minted tokens) in `store`,
+    /// which must be empty.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self(TokenFixture::on(store))
+    }
+
+    /// Panics if, and only if, `data` breaks the property of [`token`].
+    pub fn check(&self, data: &[u8]) {
+        check_token(&self.0, data);
+    }
+}
+
+impl fmt::Debug for TokenFuzzer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenFuzzer").finish_non_exhaustive()
+    }
+}
+
+/// Every seed of the fuzz target `target` (the files of `fuzz/seeds/<target>/` in this
+/// repository), sorted by path, with its bytes.
+///
+/// # Panics
+///
+/// When the directory is missing or a seed cannot be read.
+pub fn seeds(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/seeds")
+        .join(target);
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("seed directory `{}` is missing: {e}", dir.display()));
+    let mut paths: Vec<PathBuf> = entries
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_file())
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let data = std::fs::read(&path).unwrap();
+            (path, data)
+        })
+        .collect()
+}
+
+/// `count` inputs for [`token`], the same for the same `seed`: mostly recipes of one to four
+/// random operations (so most start from a token that passes the cheap checks), some random
+/// text over the base64url alphabet and the dot. A CI-sized stand-in for a fuzzer run, for
+/// stores `cargo fuzz` does not reach.
+pub fn token_inputs(count: usize, seed: u64) -> Vec<Vec<u8>> {
+    // SplitMix64: small, deterministic, good enough to spread inputs.
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.";
+    (0..count)
+        .map(|_| {
+            let word = next();
+            if word % 8 == 0 {
+                let len = (word >> 8) % 200;
+                (0..len)
+                    .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+                    .collect()
+            } else {
+                let mut recipe = vec![RECIPE, (word >> 8) as u8];
+                for _ in 0..=(word >> 16) % 4 {
+                    recipe.extend_from_slice(&next().to_le_bytes()[..4]);
+                }
+                recipe
+            }
+        })
+        .collect()
+}
+
+/// The property of [`token`] for `data`, on `fixture`'s engine.
+fn check_token(fixture: &TokenFixture, data: &[u8]) {
     let candidate = fixture.candidate(data);
     let text = String::from_utf8_lossy(&candidate);
     let text = text.as_ref();

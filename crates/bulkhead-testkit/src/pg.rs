@@ -15,14 +15,24 @@
 //!   highest version under `/usr/lib/postgresql/*/bin`, else of `pg_config --bindir`, else the
 //!   first directory of `PATH` that has `initdb`, `postgres` and `pg_isready`.
 //!
-//! # No PostgreSQL, no pass
+//! # No PostgreSQL: installed if possible, else no pass
 //!
-//! When there is neither `BULKHEAD_PG_URL` nor a PostgreSQL installation, [`PgServer::shared`]
-//! panics, with a message saying how to install one, on a developer's machine as in CI
-//! (`CI=true`, where `.ci/run` installs it). A test that skipped itself would count as passed,
-//! and a suite proving tenant isolation on PostgreSQL must not pass without having run on it.
-//! The first failure to start is remembered: every later call panics at once with the same
-//! message instead of trying (and timing out) again.
+//! When there is neither `BULKHEAD_PG_URL` nor a PostgreSQL installation, the first test that
+//! needs a server installs one the way `.ci/run` does, so that `cargo test --workspace` works
+//! on a fresh machine: if the tests run as root, or `sudo -n` works (passwordless sudo), and
+//! `apt-get` exists (Debian, Ubuntu), it says so on stderr and runs `apt-get update` and
+//! `DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql`,
+//! then looks for the binaries again. Test binaries start in parallel, so the install holds a
+//! lock in the process and a lock file, `/tmp/bulkhead-pg-install.lock` (made with
+//! `create_new`, holding the installer's pid; one whose process is gone is taken over), and
+//! looks again once it has them: one process installs, the others wait and find it.
+//!
+//! Where it cannot install (no root or passwordless sudo, no `apt-get`) or the install fails,
+//! [`PgServer::shared`] panics, with a message saying how to install PostgreSQL, on a
+//! developer's machine as in CI. A test that skipped itself would count as passed, and a suite
+//! proving tenant isolation on PostgreSQL must not pass without having run on it. The first
+//! failure to start is remembered: every later call panics at once with the same message
+//! instead of trying (and timing out) again.
 //!
 //! # Why a watchdog
 //!
@@ -44,11 +54,12 @@
 //! run as that user, through `runuser`, or `su` where there is no `runuser`.
 
 use std::fs;
+use std::io::Write as _;
 use std::net::{Ipv4Addr, TcpListener};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -66,6 +77,10 @@ const SERVER_USER: &str = "postgres";
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many lines of the server log a failure to start shows.
 const LOG_TAIL_LINES: usize = 30;
+/// The lock file of an install in progress, shared by every test process of the machine.
+const INSTALL_LOCK: &str = "/tmp/bulkhead-pg-install.lock";
+/// How long a process waits for another one's install before it gives up.
+const INSTALL_WAIT: Duration = Duration::from_secs(20 * 60);
 
 /// A PostgreSQL server for tests: superuser URL on loopback.
 pub struct PgServer {
@@ -187,7 +202,12 @@ impl PgServer {
 
 /// Starts a server whose watchdog removes it after this process exits; see the module docs.
 fn start() -> Result<PgServer, String> {
-    let bin = find_bin_dir().ok_or_else(not_installed)?;
+    let bin = find_or_install(
+        &find_bin_dir,
+        || Install::choose(is_root(), passwordless_sudo, find_in_path("apt-get")),
+        |_| FileLock::acquire(Path::new(INSTALL_LOCK), INSTALL_WAIT),
+        apt_get_install,
+    )?;
     let runner = Runner::detect()?;
     let dir = tempfile::Builder::new()
         .prefix("bulkhead-pg-")
@@ -228,13 +248,199 @@ fn start() -> Result<PgServer, String> {
     })
 }
 
+/// How the PostgreSQL server binaries can be installed here, when they are missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Install {
+    /// `apt-get`, run directly: the tests run as root.
+    AsRoot,
+    /// `apt-get` through `sudo -n`: passwordless sudo.
+    WithSudo,
+    /// Not at all: no `apt-get`, or neither root nor passwordless sudo.
+    Impossible,
+}
+
+impl Install {
+    /// The way to install, from what the machine offers. `passwordless_sudo` is asked only
+    /// when it matters (it runs `sudo -n true`).
+    fn choose(is_root: bool, passwordless_sudo: impl FnOnce() -> bool, has_apt_get: bool) -> Self {
+        if !has_apt_get {
+            Self::Impossible
+        } else if is_root {
+            Self::AsRoot
+        } else if passwordless_sudo() {
+            Self::WithSudo
+        } else {
+            Self::Impossible
+        }
+    }
+}
+
+/// The binaries' directory from `find`; when there is none, installs PostgreSQL the way
+/// `choose` says, holding the process-wide lock and the lock from `lock` (the lock file), and
+/// looks again. Another process may have installed it while this one waited for the lock: it
+/// looks before installing too. The probes are arguments so that a test can decide for them.
+fn find_or_install<L>(
+    find: &dyn Fn() -> Option<String>,
+    choose: impl FnOnce() -> Install,
+    lock: impl FnOnce(Install) -> Result<L, String>,
+    install: impl FnOnce(Install) -> Result<(), String>,
+) -> Result<String, String> {
+    static IN_PROCESS: Mutex<()> = Mutex::new(());
+    if let Some(bin) = find() {
+        return Ok(bin);
+    }
+    let how = choose();
+    if how == Install::Impossible {
+        return Err(not_installed());
+    }
+    let _in_process = IN_PROCESS.lock().unwrap_or_else(PoisonError::into_inner);
+    let _lock = lock(how)?;
+    if let Some(bin) = find() {
+        return Ok(bin);
+    }
+    install(how)?;
+    find().ok_or_else(|| {
+        format!(
+            "apt-get installed `postgresql`, but its server binaries are still not found \
+             (under /usr/lib/postgresql/*/bin, `pg_config --bindir` or PATH); {}",
+            not_installed()
+        )
+    })
+}
+
+/// Runs `apt-get update` and `apt-get install -y --no-install-recommends postgresql`,
+/// non-interactively, as root or through `sudo -n`, as `.ci/run` does; says so on stderr
+/// first (straight to the stream: the test harness captures `eprintln!`).
+fn apt_get_install(how: Install) -> Result<(), String> {
+    let _ = writeln!(
+        std::io::stderr(),
+        "bulkhead-testkit: PostgreSQL is not installed; installing it with apt-get{} (as .ci/run \
+         does), once for every test process; this takes a minute",
+        if how == Install::WithSudo {
+            " through sudo"
+        } else {
+            ""
+        }
+    );
+    let apt_get = |args: &[&str]| -> Result<(), String> {
+        let line = format!("apt-get {}", args.join(" "));
+        let mut command = match how {
+            Install::WithSudo => {
+                let mut command = Command::new("sudo");
+                command.args(["-n", "env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]);
+                command
+            }
+            Install::AsRoot | Install::Impossible => {
+                let mut command = Command::new("apt-get");
+                command.env("DEBIAN_FRONTEND", "noninteractive");
+                command
+            }
+        };
+        let output = command
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run `{line}`: {e}; {}", not_installed()))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{line}` failed: {}\n{}",
+                describe(&output),
+                not_installed()
+            ))
+        }
+    };
+    apt_get(&["update"])?;
+    apt_get(&["install", "-y", "--no-install-recommends", "postgresql"])
+}
+
+/// Whether this process runs as root (`id -u` is 0).
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).trim() == "0")
+}
+
+/// Whether `sudo` runs commands without asking for a password.
+fn passwordless_sudo() -> bool {
+    find_in_path("sudo")
+        && Command::new("sudo")
+            .args(["-n", "true"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+}
+
+/// A lock file held while it exists: made with `create_new`, holding the holder's pid, removed
+/// when dropped. A file whose process is gone (no `/proc/<pid>`) is stale and taken over.
+struct FileLock {
+    path: PathBuf,
+}
+
+impl FileLock {
+    /// Takes the lock at `path`, waiting (polling) up to `wait` for its holder to let go.
+    fn acquire(path: &Path, wait: Duration) -> Result<Self, String> {
+        let deadline = Instant::now() + wait;
+        loop {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+            {
+                Ok(mut file) => {
+                    let _ = write!(file, "{}", std::process::id());
+                    return Ok(Self {
+                        path: path.to_owned(),
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = fs::read_to_string(path).unwrap_or_default();
+                    let holder = holder.trim();
+                    // An empty file is one being written right now: not stale.
+                    if !holder.is_empty() && !Path::new(&format!("/proc/{holder}")).exists() {
+                        let _ = fs::remove_file(path);
+                        continue;
+                    }
+                    if Instant::now() >= deadline {
+                        return Err(format!(
+                            "another test process has been installing PostgreSQL for {} s \
+                             (lock file {}, pid {holder}); wait for it or remove the file",
+                            wait.as_secs(),
+                            path.display()
+                        ));
+                    }
+                    thread::sleep(Duration::from_millis(500));
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "cannot create the install lock {}: {e}",
+                        path.display()
+                    ));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// The one-line instruction of a failure to find or install PostgreSQL.
 fn not_installed() -> String {
     if std::env::var("CI").is_ok_and(|ci| ci == "true") {
         "PostgreSQL is not installed (CI=true): .ci/run installs it; locally install postgresql \
          or set BULKHEAD_PG_URL"
             .to_owned()
     } else {
-        "PostgreSQL is not installed: install it (Debian, Ubuntu: `sudo apt-get install \
+        "PostgreSQL is not installed, and the tests install it themselves only as root or with \
+         passwordless sudo, with apt-get: install it (Debian, Ubuntu: `sudo apt-get install \
          postgresql`) or set BULKHEAD_PG_URL to the URL of a superuser of an existing server \
          (`postgresql://user[:password]@host:port/database`)"
             .to_owned()
@@ -610,6 +816,145 @@ mod tests {
         assert!(parse_version("9.6") < parse_version("15"));
         assert!(parse_version("15") < parse_version("16"));
         assert_eq!(parse_version("main"), None);
+    }
+
+    #[test]
+    fn install_needs_apt_get_and_root_or_passwordless_sudo() {
+        let unasked = || -> bool { panic!("sudo was tried although it does not matter") };
+        assert_eq!(Install::choose(true, unasked, true), Install::AsRoot);
+        assert_eq!(Install::choose(true, unasked, false), Install::Impossible);
+        assert_eq!(Install::choose(false, unasked, false), Install::Impossible);
+        assert_eq!(Install::choose(false, || true, true), Install::WithSudo);
+        assert_eq!(Install::choose(false, || false, true), Install::Impossible);
+    }
+
+    #[test]
+    fn binaries_found_are_used_and_nothing_is_installed() {
+        let bin = find_or_install(
+            &|| Some("/usr/lib/postgresql/17/bin".to_owned()),
+            || panic!("no need to choose"),
+            |_| -> Result<(), String> { panic!("no need to lock") },
+            |_| panic!("no need to install"),
+        );
+        assert_eq!(bin.unwrap(), "/usr/lib/postgresql/17/bin");
+    }
+
+    #[test]
+    fn without_a_way_to_install_the_error_says_how_to() {
+        let err = find_or_install(
+            &|| None,
+            || Install::Impossible,
+            |_| -> Result<(), String> { panic!("nothing to lock") },
+            |_| panic!("nothing to install"),
+        )
+        .unwrap_err();
+        assert!(err.contains("BULKHEAD_PG_URL"), "{err}");
+    }
+
+    #[test]
+    fn missing_binaries_are_installed_under_the_lock_then_found() {
+        let installed = std::cell::Cell::new(false);
+        let steps = std::cell::RefCell::new(Vec::new());
+        let find = || {
+            steps.borrow_mut().push("find".to_owned());
+            installed
+                .get()
+                .then(|| "/usr/lib/postgresql/17/bin".to_owned())
+        };
+        let bin = find_or_install(
+            &find,
+            || Install::WithSudo,
+            |how| {
+                steps.borrow_mut().push(format!("lock {how:?}"));
+                Ok(())
+            },
+            |how| {
+                steps.borrow_mut().push(format!("install {how:?}"));
+                installed.set(true);
+                Ok(())
+            },
+        );
+        assert_eq!(bin.unwrap(), "/usr/lib/postgresql/17/bin");
+        assert_eq!(
+            steps.into_inner(),
+            ["find", "lock WithSudo", "find", "install WithSudo", "find"]
+        );
+    }
+
+    #[test]
+    fn binaries_another_process_installed_while_this_one_waited_are_not_installed_again() {
+        let looks = std::cell::Cell::new(0);
+        let find = || {
+            looks.set(looks.get() + 1);
+            (looks.get() > 1).then(|| "/usr/lib/postgresql/17/bin".to_owned())
+        };
+        let bin = find_or_install(
+            &find,
+            || Install::AsRoot,
+            |_| Ok(()),
+            |_| panic!("installed again"),
+        );
+        assert_eq!(bin.unwrap(), "/usr/lib/postgresql/17/bin");
+    }
+
+    #[test]
+    fn a_failed_install_or_one_that_finds_nothing_fails() {
+        let err = find_or_install(
+            &|| None,
+            || Install::AsRoot,
+            |_| Ok(()),
+            |_| Err("`apt-get update` failed".to_owned()),
+        )
+        .unwrap_err();
+        assert!(err.contains("apt-get update"), "{err}");
+        let err =
+            find_or_install(&|| None, || Install::AsRoot, |_| Ok(()), |_| Ok(())).unwrap_err();
+        assert!(err.contains("still not found"), "{err}");
+    }
+
+    #[test]
+    fn a_lock_that_fails_stops_the_install() {
+        let err = find_or_install(
+            &|| None,
+            || Install::AsRoot,
+            |_| -> Result<(), String> { Err("lock timed out".to_owned()) },
+            |_| panic!("installed without the lock"),
+        )
+        .unwrap_err();
+        assert_eq!(err, "lock timed out");
+    }
+
+    #[test]
+    fn install_lock_is_held_by_one_holder_at_a_time_and_a_stale_one_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("install.lock");
+        let first = FileLock::acquire(&path, Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            std::process::id().to_string()
+        );
+        // Held by a live process (this one): another taker waits, here until it gives up.
+        let err = FileLock::acquire(&path, Duration::from_millis(700))
+            .err()
+            .unwrap();
+        assert!(err.contains("another test process"), "{err}");
+        // A taker that waits gets it once the holder lets go.
+        let waiter = {
+            let path = path.clone();
+            thread::spawn(move || FileLock::acquire(&path, Duration::from_secs(10)).map(drop))
+        };
+        thread::sleep(Duration::from_millis(700));
+        drop(first);
+        waiter.join().unwrap().unwrap();
+        assert!(!path.exists(), "released when dropped");
+        // The lock of a process that is gone is taken over at once.
+        fs::write(&path, "999999999").unwrap();
+        let taken = FileLock::acquire(&path, Duration::ZERO).unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            std::process::id().to_string()
+        );
+        drop(taken);
     }
 
     #[test]

@@ -6,6 +6,9 @@
 //!   row.
 //! - [`FaultyStore`] fails the N-th write call with a storage error. It proves that the engine
 //!   leaves no half-done state when a write fails between the store calls of one operation.
+//!   Switched to panic ([`Faults::panic_inside`]), it panics inside the callbacks a store call
+//!   runs (most within its transaction): a panic from deep inside a store call, with a
+//!   connection in use, as a bug in a dependency would raise one.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -723,16 +726,45 @@ struct FaultState {
     fail_at: Option<u64>,
     writes: u64,
     reads: u64,
+    panic_inside: bool,
+    panics: u64,
 }
+
+/// The message of every panic a [`FaultyStore`] injects.
+pub const INJECTED_PANIC: &str = "injected panic inside a store call (a test expects it)";
 
 impl Faults {
     /// Fails the `n`-th write call from now (1 is the next one); resets the count.
     pub fn arm(&self, n: u64) {
         *lock(&self.state) = FaultState {
             fail_at: Some(n),
-            writes: 0,
-            reads: 0,
+            ..FaultState::default()
         };
+    }
+
+    /// From now on (`true`) or no longer (`false`), every callback that the engine hands to a
+    /// store call panics with [`INJECTED_PANIC`] before doing its work: `check` of
+    /// `insert_source_with_pipelines` and `reseal` of `reseal_all`, which the stores run
+    /// inside their transaction (so the panic unwinds through the wrapped store while it holds
+    /// a connection and an open transaction), and `make` of `workspace_data_key`, which they
+    /// run between two transactions.
+    pub fn panic_inside(&self, on: bool) {
+        lock(&self.state).panic_inside = on;
+    }
+
+    /// The panics injected so far.
+    pub fn panics(&self) -> u64 {
+        lock(&self.state).panics
+    }
+
+    /// Panics if [`Faults::panic_inside`] is on (the lock is released first).
+    fn inside(&self) {
+        let mut state = lock(&self.state);
+        if state.panic_inside {
+            state.panics = state.panics.saturating_add(1);
+            drop(state);
+            panic!("{INJECTED_PANIC}");
+        }
     }
 
     /// Counts write calls from now without failing any (arms at `u64::MAX`).
@@ -1017,7 +1049,11 @@ impl<S: Store> Store for FaultyStore<S> {
         reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
     ) -> Result<u64> {
         self.faults.write()?;
-        self.inner.reseal_all(check, reseal)
+        let faults = &self.faults;
+        self.inner.reseal_all(check, &mut |item| {
+            faults.inside();
+            reseal(item)
+        })
     }
 
     fn revoke_workspace_tokens(
@@ -1062,7 +1098,11 @@ impl<S: Store> Store for FaultyStore<S> {
         make: &dyn Fn() -> Result<Vec<u8>>,
     ) -> Result<Option<Vec<u8>>> {
         self.faults.write()?;
-        self.inner.workspace_data_key(tenant, make)
+        let faults = &self.faults;
+        self.inner.workspace_data_key(tenant, &|| {
+            faults.inside();
+            make()
+        })
     }
 
     fn insert_source_with_pipelines(
@@ -1073,8 +1113,12 @@ impl<S: Store> Store for FaultyStore<S> {
         check: &dyn Fn(&[Pipeline]) -> Result<()>,
     ) -> Result<Vec<Pipeline>> {
         self.faults.write()?;
+        let faults = &self.faults;
         self.inner
-            .insert_source_with_pipelines(tenant, source, pipelines, check)
+            .insert_source_with_pipelines(tenant, source, pipelines, &|made| {
+                faults.inside();
+                check(made)
+            })
     }
 
     fn insert_endpoint(&self, tenant: &Tenant, row: &EndpointRow) -> Result<()> {

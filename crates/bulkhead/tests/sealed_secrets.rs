@@ -1033,6 +1033,21 @@ fn deleted_then_purged_workspace_leaves_no_rows_no_working_token_and_no_readable
     assert!(raw_sealed_dek(&db, wa).is_some());
     catalog.org.purge_workspace(wa).unwrap();
 
+    // With the store still open (no close to checkpoint for it): the purge checkpointed, so
+    // the data key's sealed bytes are in neither the database file nor its WAL.
+    let files = database_files(&db.path);
+    assert!(
+        files.len() >= 2,
+        "the database runs in WAL mode, with a -wal file"
+    );
+    assert_eq!(
+        found_in(&files, &sealed_dek),
+        None,
+        "the shredded data key is still in the files of the open database"
+    );
+    // Control: a live workspace's data key is found where it is stored.
+    assert!(found_in(&files, &b_dek).is_some());
+
     // Gone from every organization read.
     assert_not_found(catalog.org.get_workspace(wa), ObjectKind::Workspace, wa);
     assert!(catalog.org.workspace(wa).unwrap_err().is_not_found());
@@ -1126,7 +1141,7 @@ fn deleted_then_purged_workspace_leaves_no_rows_no_working_token_and_no_readable
         .reveal_source_config(b_issued.workspace_id, b_before.sources[0].id)
         .unwrap();
 
-    // Closed and checkpointed: the data key's sealed bytes are nowhere in the files.
+    // Closed as well: the data key's sealed bytes are still nowhere in the files.
     let Db {
         dir,
         path,

@@ -511,7 +511,7 @@ fn unknown_claim_is_rejected() {
 #[test]
 fn unknown_crit_is_rejected() {
     let f = Forge::new();
-    for crit in [r#"["exp"]"#, r#"["b64"]"#, "[]"] {
+    for crit in [r#"["exp"]"#, r#"["b64"]"#, "[]", "null"] {
         let head = format!(
             r#"{{"alg":"HS256","typ":"{TYP}","kid":"{}","crit":{crit}}}"#,
             f.kid
