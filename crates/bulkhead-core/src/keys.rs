@@ -285,18 +285,6 @@ pub(crate) fn check_key_expiry(now: Timestamp, expires_at: Option<Timestamp>) ->
     }
 }
 
-/// The longest `kid` accepted; the engine's own are 22 characters (16 random bytes).
-pub(crate) const MAX_KID_LEN: usize = 64;
-
-/// Whether `kid` could name a signing key: 1 to [`MAX_KID_LEN`] base64url characters, as the
-/// engine makes them. Checked before any lookup, so nothing else reaches the store.
-pub(crate) fn is_valid_kid(kid: &str) -> bool {
-    (1..=MAX_KID_LEN).contains(&kid.len())
-        && kid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -485,7 +485,7 @@ impl OrgScope {
     /// Not found for a key the organization does not have or that has already retired.
     pub fn retire_signing_key(&self, kid: &str) -> Result<Option<SigningKeyInfo>> {
         let not_found = || Error::not_found(ObjectKind::SigningKey, kid);
-        if !keys::is_valid_kid(kid) {
+        if !crate::token::is_plausible_kid(kid) {
             return Err(not_found());
         }
         let org = self.reload()?;

@@ -227,7 +227,7 @@ fn present<'de, D: serde::Deserializer<'de>>(
 /// Whether `kid` can name a signing key: 1 to [`MAX_KID_BYTES`] base64url characters. Any
 /// other `kid` is refused before a lookup, so no store sees a control character or a long
 /// string from an unauthenticated request (PostgreSQL refuses a NUL in text with an error).
-fn is_plausible_kid(kid: &str) -> bool {
+pub(crate) fn is_plausible_kid(kid: &str) -> bool {
     (1..=MAX_KID_BYTES).contains(&kid.len()) && kid.bytes().all(|b| is_token_byte(b) && b != b'.')
 }
 
