@@ -145,12 +145,14 @@ fn keys(ctx: &Ctx, engine: &Engine, command: OrgKeysCommand) -> Result<(), CliEr
         }
         OrgKeysCommand::Revoke { key_id } => {
             let scope = ctx.org(engine)?;
-            let revoked = scope.revoke_key(key_id.parse()?)?;
+            let key_id = key_id.parse()?;
+            // Listed first: once the scope's own key is revoked, the scope stops too.
+            let keys = scope.list_keys()?;
+            let revoked = scope.revoke_key(key_id)?;
             let now = SystemClock.now();
-            if !scope
-                .list_keys()?
+            if !keys
                 .iter()
-                .any(|k| key_status(k, now) == "active")
+                .any(|k| k.id != key_id && key_status(k, now) == "active")
             {
                 output::note(&format!(
                     "the organization has no usable key left; the database's operator can make \

@@ -289,10 +289,9 @@ impl crate::OrgScope {
                 ));
             }
         };
-        let events =
-            self.inner
-                .store
-                .list_audit(&self.org, filter, after, limit.saturating_add(1))?;
+        let events = self
+            .store()?
+            .list_audit(&self.org, filter, after, limit.saturating_add(1))?;
         if events.iter().any(|e| e.org_id != self.org.org_id()) {
             return Err(self.breach(crate::ObjectKind::Organization));
         }
@@ -307,7 +306,7 @@ impl crate::OrgScope {
         let mut verified = 0u64;
         loop {
             let after = last.map(|(seq, _)| seq);
-            let events = self.inner.store.list_audit(
+            let events = self.store()?.list_audit(
                 &self.org,
                 &AuditFilter::default(),
                 after,

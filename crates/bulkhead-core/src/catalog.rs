@@ -368,16 +368,18 @@ fn not_available() -> Error {
 }
 
 impl OrgScope {
-    fn catalog(&self) -> Catalog<'_> {
-        Catalog {
+    /// The catalog, once the scope's credential still holds.
+    fn catalog(&self) -> Result<Catalog<'_>> {
+        self.live()?;
+        Ok(Catalog {
             inner: &self.inner,
             org: self.org.duplicate(),
-        }
+        })
     }
 
     /// Creates the tag `name`; a conflict if the organization has it already.
     pub fn create_tag(&self, name: &Tag) -> Result<TagInfo> {
-        self.inner.store.create_tag(
+        self.store()?.create_tag(
             &self.audit_as("tag.create", None, format!("tag:{name}")),
             name,
             self.inner.now(),
@@ -386,13 +388,13 @@ impl OrgScope {
 
     /// The organization's tags, by name.
     pub fn list_tags(&self) -> Result<Vec<TagInfo>> {
-        self.inner.store.list_tags(&self.org)
+        self.store()?.list_tags(&self.org)
     }
 
     /// Renames a tag everywhere: on templates and in workspaces' selections.
     pub fn rename_tag(&self, from: &Tag, to: &Tag) -> Result<()> {
         let ctx = self.audit_as("tag.rename", None, format!("tag:{from}->{to}"));
-        if self.inner.store.rename_tag(&ctx, from, to)? {
+        if self.store()?.rename_tag(&ctx, from, to)? {
             Ok(())
         } else {
             Err(Error::not_found(ObjectKind::Tag, from))
@@ -404,7 +406,7 @@ impl OrgScope {
     /// what a workspace sees.
     pub fn delete_tag(&self, name: &Tag) -> Result<()> {
         let ctx = self.audit_as("tag.delete", None, format!("tag:{name}"));
-        if self.inner.store.delete_tag(&ctx, name)? {
+        if self.store()?.delete_tag(&ctx, name)? {
             Ok(())
         } else {
             Err(Error::not_found(ObjectKind::Tag, name))
@@ -418,7 +420,7 @@ impl OrgScope {
         let id = Uuid::new_v4();
         let mut defaults = request.default_config.as_map().clone();
         let secrets = self
-            .catalog()
+            .catalog()?
             .seal(id, &mut defaults, &request.spec, None)?;
         let row = TemplateRow {
             kind: TemplateKind::Source,
@@ -440,7 +442,7 @@ impl OrgScope {
             None,
             format!("source template:{}", row.id),
         );
-        self.inner.store.insert_template(&ctx, &row)?;
+        self.store()?.insert_template(&ctx, &row)?;
         source_template(&row)
     }
 
@@ -450,7 +452,7 @@ impl OrgScope {
         &self,
         filter: Option<&TagSelection>,
     ) -> Result<Vec<SourceTemplate>> {
-        let rows = self.catalog().rows(TemplateKind::Source)?;
+        let rows = self.catalog()?.rows(TemplateKind::Source)?;
         rows.iter()
             .map(source_template)
             .filter(|t| match (t, filter) {
@@ -463,7 +465,7 @@ impl OrgScope {
     /// The source template `id`.
     pub fn get_source_template(&self, id: SourceTemplateId) -> Result<SourceTemplate> {
         let row = self
-            .catalog()
+            .catalog()?
             .row(TemplateKind::Source, *id.as_uuid())?
             .ok_or_else(|| Error::not_found(ObjectKind::SourceTemplate, id))?;
         source_template(&row)
@@ -476,7 +478,7 @@ impl OrgScope {
         id: SourceTemplateId,
         update: &SourceTemplateUpdate,
     ) -> Result<SourceTemplate> {
-        let catalog = self.catalog();
+        let catalog = self.catalog()?;
         let row = catalog
             .row(TemplateKind::Source, *id.as_uuid())?
             .ok_or_else(|| Error::not_found(ObjectKind::SourceTemplate, id))?;
@@ -506,7 +508,7 @@ impl OrgScope {
             None,
             format!("source template:{id}"),
         );
-        if !self.inner.store.replace_template(&ctx, &new_row)? {
+        if !self.store()?.replace_template(&ctx, &new_row)? {
             return Err(Error::not_found(ObjectKind::SourceTemplate, id));
         }
         source_template(&new_row)
@@ -515,7 +517,7 @@ impl OrgScope {
     /// Deletes a source template. Sources made from it stay.
     pub fn delete_source_template(&self, id: SourceTemplateId) -> Result<()> {
         self.get_source_template(id)?;
-        if self.inner.store.delete_template(
+        if self.store()?.delete_template(
             &self.audit_as(
                 "source_template.delete",
                 None,
@@ -540,9 +542,9 @@ impl OrgScope {
         let id = Uuid::new_v4();
         let mut destination = request.destination_config.as_map().clone();
         request.destination_spec.validate(&destination)?;
-        let secrets = self
-            .catalog()
-            .seal(id, &mut destination, &request.destination_spec, None)?;
+        let secrets =
+            self.catalog()?
+                .seal(id, &mut destination, &request.destination_spec, None)?;
         let row = TemplateRow {
             kind: TemplateKind::Connection,
             id,
@@ -565,7 +567,7 @@ impl OrgScope {
             None,
             format!("connection template:{}", row.id),
         );
-        self.inner.store.insert_template(&ctx, &row)?;
+        self.store()?.insert_template(&ctx, &row)?;
         connection_template(&row)
     }
 
@@ -575,7 +577,7 @@ impl OrgScope {
         &self,
         filter: Option<&TagSelection>,
     ) -> Result<Vec<ConnectionTemplate>> {
-        let rows = self.catalog().rows(TemplateKind::Connection)?;
+        let rows = self.catalog()?.rows(TemplateKind::Connection)?;
         rows.iter()
             .map(connection_template)
             .filter(|t| match (t, filter) {
@@ -588,7 +590,7 @@ impl OrgScope {
     /// The connection template `id`.
     pub fn get_connection_template(&self, id: ConnectionTemplateId) -> Result<ConnectionTemplate> {
         let row = self
-            .catalog()
+            .catalog()?
             .row(TemplateKind::Connection, *id.as_uuid())?
             .ok_or_else(|| Error::not_found(ObjectKind::ConnectionTemplate, id))?;
         connection_template(&row)
@@ -601,7 +603,7 @@ impl OrgScope {
         id: ConnectionTemplateId,
         update: &ConnectionTemplateUpdate,
     ) -> Result<ConnectionTemplate> {
-        let catalog = self.catalog();
+        let catalog = self.catalog()?;
         let row = catalog
             .row(TemplateKind::Connection, *id.as_uuid())?
             .ok_or_else(|| Error::not_found(ObjectKind::ConnectionTemplate, id))?;
@@ -646,7 +648,7 @@ impl OrgScope {
             None,
             format!("connection template:{id}"),
         );
-        if !self.inner.store.replace_template(&ctx, &new_row)? {
+        if !self.store()?.replace_template(&ctx, &new_row)? {
             return Err(Error::not_found(ObjectKind::ConnectionTemplate, id));
         }
         connection_template(&new_row)
@@ -655,7 +657,7 @@ impl OrgScope {
     /// Deletes a connection template. Destinations and connections made from it stay.
     pub fn delete_connection_template(&self, id: ConnectionTemplateId) -> Result<()> {
         self.get_connection_template(id)?;
-        if self.inner.store.delete_template(
+        if self.store()?.delete_template(
             &self.audit_as(
                 "connection_template.delete",
                 None,
@@ -702,8 +704,7 @@ impl OrgScope {
         self.get_workspace(id)?;
         let ctx = self.audit_as("workspace.delete", Some(id), format!("workspace:{id}"));
         let deleted = self
-            .inner
-            .store
+            .store()?
             .tombstone_workspace(&ctx, id, self.inner.now(), None)?;
         self.inner.changed();
         match self.inner.guard.admit_org_opt(&self.org, deleted)? {
@@ -740,7 +741,7 @@ impl OrgScope {
             Some(_) => {}
         }
         let ctx = self.audit_as("workspace.purge", Some(id), format!("workspace:{id}"));
-        let purged = self.inner.store.delete_workspace(&ctx, id)?;
+        let purged = self.store()?.delete_workspace(&ctx, id)?;
         self.inner.changed();
         if purged {
             // Its rows are gone: a scope made before reaches nothing, and writes nothing (the
@@ -763,8 +764,7 @@ impl OrgScope {
         let mut purged = 0u64;
         loop {
             let batch = self
-                .inner
-                .store
+                .store()?
                 .list_deleted_workspaces(&self.org, before, 100)?;
             let count = batch.len();
             for tombstone in batch {

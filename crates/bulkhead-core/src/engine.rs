@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::audit::Actor;
+use crate::credential::{Credential, Held, Revocations, check_token_state};
 use crate::denials::{Decision, Denials, outcome_reason};
 use crate::error::{Error, ObjectKind, Result, TokenRejection};
 use crate::guard::{Guard, OrgCtx, Tenant};
@@ -14,7 +15,7 @@ use crate::keys::{
     self, OrgKeySecret, SigningKeyRow, hash_org_key, looks_like_org_key, signing_key_aad,
 };
 use crate::meter::{Event, Meter};
-use crate::model::{OrgSettings, Organization, WorkspaceStatus};
+use crate::model::{OrgSettings, Organization};
 use crate::ops::OperationSet;
 use crate::org::OrgScope;
 use crate::scope::WorkspaceScope;
@@ -71,6 +72,9 @@ pub(crate) struct Inner {
     pub(crate) meter: Meter,
     /// The refusals audited in the last minute, by kind (see [`crate::denials`]).
     denials: Denials,
+    /// What this engine revoked, which scopes check on every call (see
+    /// [`crate::credential`]).
+    pub(crate) revocations: Revocations,
     master_key: RwLock<Arc<MasterKey>>,
     pub(crate) leeway: Duration,
     keys: RwLock<HashMap<String, Arc<LoadedKey>>>,
@@ -388,6 +392,7 @@ impl Engine {
                 clock: config.clock,
                 meter: Meter::default(),
                 denials: Denials::default(),
+                revocations: Revocations::default(),
                 master_key: RwLock::new(config.master_key),
                 leeway: config.token_leeway,
                 keys: RwLock::new(HashMap::new()),
@@ -475,7 +480,15 @@ impl Engine {
         {
             self.inner.store.touch_org_key(row.id, now)?;
         }
-        self.org_scope(row.org_id, Actor::OrgKey(row.prefix))
+        let credential = Held::new(
+            Credential::OrgKey {
+                id: row.id,
+                hash: row.hash,
+                expires_at: row.expires_at,
+            },
+            now,
+        );
+        self.org_scope(row.org_id, Actor::OrgKey(row.prefix), credential)
     }
 
     /// Verifies a scoped token and returns the scope of its one workspace, limited to the
@@ -536,43 +549,32 @@ impl Engine {
         if workspace.is_deleted() {
             return Err(Error::not_found(ObjectKind::Workspace, claims.workspace_id));
         }
-        // The key as stored now, not as this process cached it: a key retired by any process
-        // (`OrgScope::retire_signing_key`) stops its tokens here at once.
-        let current = |retire_at: Option<Timestamp>| retire_at.is_none_or(|at| now < at);
-        if !state.signing_key.is_some_and(current) {
-            return Err(Error::invalid_token(
-                TokenRejection::UnknownKey,
-                "the key that signed this token was retired",
-            ));
-        }
         token::check_lifetime(&claims, state.max_ttl_secs)?;
         check_issuer_audience(&claims, &state.issuer, &state.audience)?;
-        if workspace.status != WorkspaceStatus::Active {
-            return Err(Error::WorkspaceInactive {
-                workspace_id: workspace.id,
-            });
-        }
-        // `iat` has whole seconds: a token stamped with the second of the revocation may have
-        // been issued before it, so it is refused too (fails closed).
-        if let Some(after) = workspace.tokens_valid_after
-            && claims.issued_at.saturating_mul(1000) <= after.unix_millis()
-        {
-            return Err(Error::invalid_token(
-                TokenRejection::Revoked,
-                format!("every token of this workspace issued before {after} was revoked"),
-            ));
-        }
-        if state.revoked {
-            return Err(Error::invalid_token(
-                TokenRejection::Revoked,
-                "this token was revoked",
-            ));
-        }
+        check_token_state(
+            &workspace,
+            state.signing_key,
+            state.revoked,
+            claims.issued_at,
+            now,
+        )?;
+        let credential = Held::new(
+            Credential::Token {
+                jti: claims.token_id.clone(),
+                kid: kid.to_owned(),
+                issued_at: claims.issued_at,
+                expires_at: claims.expiry(),
+                accepted_until: claims.expiry().plus(self.inner.leeway),
+                tenant: tenant.duplicate(),
+            },
+            now,
+        );
         Ok(WorkspaceScope::new(
             Arc::clone(&self.inner),
             tenant.with_actor(Actor::Token(claims.token_id.clone())),
             claims.operations,
             Some(claims.token_id),
+            credential,
         ))
     }
 
@@ -603,15 +605,16 @@ impl Engine {
     /// an organization that lost all of its own. Everything else uses
     /// [`Engine::authenticate_org`].
     pub fn operator_org_scope(&self, org_id: OrgId) -> Result<OrgScope> {
-        self.org_scope(org_id, Actor::Operator)
+        self.org_scope(org_id, Actor::Operator, Held::operator())
     }
 
-    fn org_scope(&self, org_id: OrgId, actor: Actor) -> Result<OrgScope> {
+    fn org_scope(&self, org_id: OrgId, actor: Actor, credential: Arc<Held>) -> Result<OrgScope> {
         match self.inner.store.get_organization(org_id)? {
             Some(org) if org.id == org_id => Ok(OrgScope::new(
                 Arc::clone(&self.inner),
                 OrgCtx::new(org_id).with_actor(actor),
                 org,
+                credential,
             )),
             Some(_) => Err(self
                 .inner

@@ -20,6 +20,7 @@ pub mod audit;
 mod cache;
 mod catalog;
 pub mod columns;
+mod credential;
 mod denials;
 mod engine;
 mod error;

@@ -170,7 +170,7 @@ impl OrgScope {
             Some(from),
             format!("workspace:{from}->workspace:{into}"),
         );
-        let merged = self.inner.store.merge_workspace(
+        let merged = self.store()?.merge_workspace(
             &ctx,
             &from_tenant,
             &into_tenant,
@@ -191,10 +191,7 @@ impl OrgScope {
         let mut rows = Vec::new();
         let mut after = None;
         loop {
-            let batch = self
-                .inner
-                .store
-                .list_endpoints(tenant, kind, after, BATCH)?;
+            let batch = self.store()?.list_endpoints(tenant, kind, after, BATCH)?;
             let batch = self.inner.guard.admit_all(tenant, batch)?;
             let n = batch.len();
             after = batch.last().map(|r| (r.created_at, r.id));
@@ -209,7 +206,7 @@ impl OrgScope {
         let mut rows = Vec::new();
         let mut after = None;
         loop {
-            let batch = self.inner.store.list_connections(tenant, after, BATCH)?;
+            let batch = self.store()?.list_connections(tenant, after, BATCH)?;
             let batch = self.inner.guard.admit_all(tenant, batch)?;
             let n = batch.len();
             after = batch.last().map(|c| (c.created_at, *c.id.as_uuid()));
@@ -225,8 +222,7 @@ impl OrgScope {
         let mut before = None;
         loop {
             let batch = self
-                .inner
-                .store
+                .store()?
                 .list_sync_runs(tenant, connection.id, before, BATCH)?;
             let batch = self.inner.guard.admit_all(tenant, batch)?;
             if batch.iter().any(|r| r.connection_id != connection.id) {

@@ -126,6 +126,8 @@ impl TokenMinter {
     /// [`OrgScope::scoped_token`] when the organization's settings no longer allow the
     /// requested lifetime.
     pub fn mint(&self) -> Result<IssuedToken> {
+        // No store call per token, but the org key that made the minter must still hold.
+        self.scope.live()?;
         let inner = &self.scope.inner;
         let now = inner.now();
         let prepared = self.prepared(now)?;

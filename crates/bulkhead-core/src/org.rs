@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::credential::Held;
 use crate::engine::{Inner, KEY_CACHE_TTL, LoadedKey, Retired, org_operations};
 use crate::error::{Error, ObjectKind, Result, TokenRejection};
 use crate::grant::{IssuedToken, ScopedTokenRequest};
@@ -18,7 +19,7 @@ use crate::model::{OrgSettings, Organization, Workspace, WorkspaceStatus};
 use crate::ops::OperationSet;
 use crate::page::{Page, Paged, Position, paginate};
 use crate::scope::WorkspaceScope;
-use crate::store::{WorkspaceFilter, WorkspaceUpdate};
+use crate::store::{Store, WorkspaceFilter, WorkspaceUpdate};
 use crate::time::Timestamp;
 use crate::token::{Algorithm, FixedClaims, MintTemplate};
 use crate::values::Name;
@@ -29,6 +30,9 @@ pub struct OrgScope {
     pub(crate) inner: Arc<Inner>,
     pub(crate) org: OrgCtx,
     organization: Organization,
+    /// The org key it was made from, checked before every store call (see
+    /// [`crate::credential`]).
+    pub(crate) credential: Arc<Held>,
 }
 
 /// The result of [`OrgScope::get_or_create_workspace`].
@@ -46,17 +50,37 @@ impl Clone for OrgScope {
             inner: Arc::clone(&self.inner),
             org: self.org.duplicate(),
             organization: self.organization.clone(),
+            credential: Arc::clone(&self.credential),
         }
     }
 }
 
 impl OrgScope {
-    pub(crate) fn new(inner: Arc<Inner>, org: OrgCtx, organization: Organization) -> Self {
+    pub(crate) fn new(
+        inner: Arc<Inner>,
+        org: OrgCtx,
+        organization: Organization,
+        credential: Arc<Held>,
+    ) -> Self {
         Self {
             inner,
             org,
             organization,
+            credential,
         }
+    }
+
+    /// Fails once the org key this scope was made from is revoked or expired (see
+    /// [`crate::credential`] for how soon).
+    pub(crate) fn live(&self) -> Result<()> {
+        self.credential.check(&self.inner)
+    }
+
+    /// The store, once the scope's credential still holds: every storage call of an
+    /// organization's scope goes through here.
+    pub(crate) fn store(&self) -> Result<&dyn Store> {
+        self.live()?;
+        Ok(&*self.inner.store)
     }
 
     /// The engine's current time.
@@ -101,7 +125,7 @@ impl OrgScope {
         let reserved = match meter.take(org_id, settings, self.inner.now()) {
             Ok(()) => true,
             Err(retry_after) => {
-                let found = self.inner.store.find_workspace(&self.org, external_id)?;
+                let found = self.store()?.find_workspace(&self.org, external_id)?;
                 let exists = self
                     .inner
                     .guard
@@ -171,8 +195,7 @@ impl OrgScope {
             format!("external_id:{external_id}"),
         );
         let (workspace, created) = self
-            .inner
-            .store
+            .store()?
             .get_or_create_workspace(&audited, &candidate, update)?;
         let workspace = self.inner.guard.admit_org(&self.org, workspace)?;
         if workspace.external_id != *external_id {
@@ -210,7 +233,7 @@ impl OrgScope {
     /// The workspace of the customer `external_id`: for a customer merged into another
     /// workspace, that one; for a deleted one (until purged), [`Error::WorkspaceDeleted`].
     pub fn workspace_by_external_id(&self, external_id: &ExternalId) -> Result<Workspace> {
-        let found = self.inner.store.find_workspace(&self.org, external_id)?;
+        let found = self.store()?.find_workspace(&self.org, external_id)?;
         let workspace = self
             .inner
             .guard
@@ -235,7 +258,7 @@ impl OrgScope {
 
     /// The workspace `id` of this organization, live or a tombstone, through the guard.
     pub(crate) fn get_any_workspace(&self, id: WorkspaceId) -> Result<Option<Workspace>> {
-        let found = self.inner.store.get_workspace(&self.org, id)?;
+        let found = self.store()?.get_workspace(&self.org, id)?;
         Ok(self
             .inner
             .guard
@@ -261,8 +284,7 @@ impl OrgScope {
             }
         };
         let rows =
-            self.inner
-                .store
+            self.store()?
                 .list_workspaces(&self.org, filter, after, limit.saturating_add(1))?;
         let rows = rows
             .into_iter()
@@ -283,10 +305,7 @@ impl OrgScope {
         let audited =
             self.org
                 .audited(now, "workspace.update", Some(id), format!("workspace:{id}"));
-        let updated = self
-            .inner
-            .store
-            .update_workspace(&audited, id, update, now)?;
+        let updated = self.store()?.update_workspace(&audited, id, update, now)?;
         self.inner.changed();
         let updated = self
             .inner
@@ -318,6 +337,7 @@ impl OrgScope {
                 OperationSet::read_only()
             },
             None,
+            Arc::clone(&self.credential),
         )
         .inactive(!active))
     }
@@ -326,8 +346,7 @@ impl OrgScope {
     /// made).
     pub fn reload(&self) -> Result<Organization> {
         let org = self
-            .inner
-            .store
+            .store()?
             .get_organization(self.org.org_id())?
             .ok_or_else(|| Error::not_found(ObjectKind::Organization, self.org.org_id()))?;
         if org.id != self.org.org_id() {
@@ -366,8 +385,7 @@ impl OrgScope {
             format!("organization:{}", self.org.org_id()),
         );
         let org = self
-            .inner
-            .store
+            .store()?
             .update_org_settings(&audited, settings)?
             .ok_or_else(|| Error::not_found(ObjectKind::Organization, self.org.org_id()))?;
         if org.id != self.org.org_id() {
@@ -389,13 +407,13 @@ impl OrgScope {
         let audited = self
             .org
             .audited(now, "org_key.create", None, format!("org_key:{}", row.id));
-        self.inner.store.insert_org_key(&audited, &row)?;
+        self.store()?.insert_org_key(&audited, &row)?;
         Ok((row.into(), secret))
     }
 
     /// The organization's access keys (prefixes and dates, never the keys), oldest first.
     pub fn list_keys(&self) -> Result<Vec<OrgKeyInfo>> {
-        let rows = self.inner.store.list_org_keys(&self.org)?;
+        let rows = self.store()?.list_org_keys(&self.org)?;
         if rows.iter().any(|r| r.org_id != self.org.org_id()) {
             return Err(self.breach(ObjectKind::Organization));
         }
@@ -411,8 +429,7 @@ impl OrgScope {
         }
         let now = self.inner.now();
         let row = self
-            .inner
-            .store
+            .store()?
             .revoke_org_key(
                 &self
                     .org
@@ -424,6 +441,7 @@ impl OrgScope {
         if row.org_id != self.org.org_id() {
             return Err(self.breach(ObjectKind::Organization));
         }
+        self.inner.revocations.revoke_org_key(id);
         Ok(row.into())
     }
 
@@ -439,7 +457,7 @@ impl OrgScope {
 
     fn current_signing_keys(&self) -> Result<Vec<SigningKeyRow>> {
         let now = self.inner.now();
-        let rows = self.inner.store.list_signing_keys(&self.org)?;
+        let rows = self.store()?.list_signing_keys(&self.org)?;
         if rows.iter().any(|r| r.org_id != self.org.org_id()) {
             return Err(self.breach(ObjectKind::Organization));
         }
@@ -468,8 +486,7 @@ impl OrgScope {
             None,
             format!("signing_key:{}", row.kid),
         );
-        self.inner
-            .store
+        self.store()?
             .rotate_signing_key(&audited, &row, retire_at, now)?;
         self.inner.forget_keys(org.id);
         Ok(SigningKeyInfo::from(&row))
@@ -501,8 +518,9 @@ impl OrgScope {
         };
         let now = self.inner.now();
         let ctx = self.audit_as("signing_key.retire", None, format!("signing_key:{kid}"));
-        let retired = self.inner.store.retire_signing_key(&ctx, kid, now);
+        let retired = self.store()?.retire_signing_key(&ctx, kid, now);
         self.inner.forget_keys(org.id);
+        self.inner.revocations.retire_key(kid);
         if !retired? {
             return Err(not_found());
         }
@@ -662,9 +680,13 @@ impl OrgScope {
         let tenant = Tenant::new(self.org.org_id(), workspace.id)
             .with_actor(self.org.actor().clone())
             .audited(now, "token.revoke", format!("token:{}", claims.token_id));
+        self.store()?
+            .revoke_token(&tenant, &claims.token_id, accepted_until, now)?;
+        // Scopes this engine made from the token stop at once.
         self.inner
-            .store
-            .revoke_token(&tenant, &claims.token_id, accepted_until, now)
+            .revocations
+            .revoke_token(&claims.token_id, accepted_until, now);
+        Ok(())
     }
 
     /// Revokes every token of the workspace `id` issued until now. Tokens minted afterwards
@@ -673,7 +695,7 @@ impl OrgScope {
     pub fn revoke_all_tokens(&self, id: WorkspaceId) -> Result<Workspace> {
         self.get_workspace(id)?;
         let now = self.inner.now();
-        let updated = self.inner.store.revoke_workspace_tokens(
+        let updated = self.store()?.revoke_workspace_tokens(
             &self.org.audited(
                 now,
                 "workspace.revoke_tokens",
@@ -683,10 +705,14 @@ impl OrgScope {
             id,
             now,
         )?;
-        self.inner
+        let updated = self
+            .inner
             .guard
             .admit_org_opt(&self.org, updated)?
             .filter(|w| w.id == id)
-            .ok_or_else(|| Error::not_found(ObjectKind::Workspace, id))
+            .ok_or_else(|| Error::not_found(ObjectKind::Workspace, id))?;
+        // Scopes this engine made from those tokens stop at once.
+        self.inner.revocations.revoke_all(id, now);
+        Ok(updated)
     }
 }

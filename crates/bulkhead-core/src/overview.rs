@@ -123,7 +123,7 @@ impl OrgScope {
 
     fn overview_of(&self, workspace: Workspace) -> Result<WorkspaceOverview> {
         let tenant = Tenant::new(self.org_id(), workspace.id);
-        let activity = self.inner.store.workspace_activity(&tenant)?;
+        let activity = self.store()?.workspace_activity(&tenant)?;
         let guard = &self.inner.guard;
         let connections = guard.admit_all(&tenant, activity.connections)?;
         let runs = guard.admit_all(&tenant, activity.latest_runs)?;
@@ -155,7 +155,7 @@ impl OrgScope {
 
     /// How many workspaces the organization has: active, inactive, in total.
     pub fn workspace_stats(&self) -> Result<WorkspaceStats> {
-        let counts = self.inner.store.count_workspaces(&self.org)?;
+        let counts = self.store()?.count_workspaces(&self.org)?;
         if counts.iter().any(|c| c.org_id != self.org_id()) {
             return Err(self.breach(ObjectKind::Workspace));
         }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+use crate::credential::Held;
 use crate::engine::{Inner, Retired};
 use crate::error::{Error, ObjectKind, Result, StorageError};
 use crate::guard::{OrgCtx, Tenant};
@@ -36,6 +37,9 @@ pub struct WorkspaceScope {
     /// Made by the organization for an inactive workspace: it reads, and refuses changes with
     /// "workspace inactive".
     inactive: bool,
+    /// The token (or the organization's org key) it was made from, checked on every call
+    /// (see [`crate::credential`]).
+    credential: Arc<Held>,
 }
 
 impl Clone for WorkspaceScope {
@@ -46,6 +50,7 @@ impl Clone for WorkspaceScope {
             operations: self.operations,
             token_id: self.token_id.clone(),
             inactive: self.inactive,
+            credential: Arc::clone(&self.credential),
         }
     }
 }
@@ -147,6 +152,7 @@ impl WorkspaceScope {
         tenant: Tenant,
         operations: OperationSet,
         token_id: Option<String>,
+        credential: Arc<Held>,
     ) -> Self {
         Self {
             inner,
@@ -154,6 +160,7 @@ impl WorkspaceScope {
             operations,
             token_id,
             inactive: false,
+            credential,
         }
     }
 
@@ -178,8 +185,10 @@ impl WorkspaceScope {
     /// Fails with permission denied unless the scope grants `op`; fails closed if this engine
     /// has deleted the workspace since the scope was made (not found), or made it inactive
     /// (a scope from a token is refused altogether, as its token now is; a scope of the
-    /// organization only reads).
+    /// organization only reads); and fails once the scope's credential no longer holds (its
+    /// token expired or was revoked, its org key revoked; see [`crate::credential`]).
     pub(crate) fn require(&self, op: Operation) -> Result<()> {
+        self.credential.check(&self.inner)?;
         let workspace_id = self.tenant.workspace_id();
         match self.inner.retired(workspace_id) {
             Some(Retired::Deleted) => {

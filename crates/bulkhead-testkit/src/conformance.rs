@@ -1983,6 +1983,9 @@ macro_rules! conformance_tests {
             retiring_a_signing_key_refuses_its_tokens_in_every_process,
             retiring_a_rotated_out_key_keeps_the_signer,
             a_token_living_longer_than_its_organization_allows_is_refused,
+            a_scope_from_a_token_stops_with_its_token,
+            an_org_scope_stops_with_its_org_key,
+            a_revocation_in_another_process_reaches_a_scope_within_a_minute,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {

@@ -247,3 +247,116 @@ pub fn a_token_living_longer_than_its_organization_allows_is_refused(
     h.answer(h.engine().authenticate(short.token.expose()))
         .unwrap();
 }
+
+/// Asserts `result` is the refusal of a dead org key ("invalid or expired org key").
+#[track_caller]
+fn assert_org_key_refused<T: std::fmt::Debug>(result: bulkhead_core::Result<T>) {
+    match result {
+        Err(Error::InvalidOrgKey { .. }) => {}
+        other => panic!("expected the org key refused, got {other:?}"),
+    }
+}
+
+/// A scope kept from a token stops when the token expires, when it is revoked, and when every
+/// token of its workspace is revoked, through this engine: at once, without a read.
+pub fn a_scope_from_a_token_stops_with_its_token(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let page = Page::first(10);
+
+    let (expiring, scope) = token_scope(&h, &org, "cust-1");
+    h.answer(scope.list_sources(&page)).unwrap();
+    h.clock.set(expiring.expires_at.plus(LEEWAY));
+    h.answer(scope.list_sources(&page)).unwrap();
+    h.clock.advance(Duration::from_millis(1));
+    assert!(matches!(
+        scope.list_sources(&page),
+        Err(Error::TokenExpired { .. })
+    ));
+
+    let (revoked, scope) = token_scope(&h, &org, "cust-1");
+    let (kept, kept_scope) = token_scope(&h, &org, "cust-1");
+    org.revoke_token(revoked.token.expose()).unwrap();
+    assert_token_rejected(scope.list_sources(&page), TokenRejection::Revoked);
+    assert_token_rejected(scope.workspace(), TokenRejection::Revoked);
+    h.answer(kept_scope.list_sources(&page)).unwrap();
+
+    h.tick();
+    org.revoke_all_tokens(kept.workspace_id).unwrap();
+    assert_token_rejected(kept_scope.list_sources(&page), TokenRejection::Revoked);
+    // A scope of another workspace, and a token minted afterwards, work.
+    h.tick();
+    let (_, other) = token_scope(&h, &org, "cust-2");
+    h.answer(other.list_sources(&page)).unwrap();
+    let (_, fresh) = token_scope(&h, &org, "cust-1");
+    h.answer(fresh.list_sources(&page)).unwrap();
+}
+
+/// An organization's scope, the workspace scopes it made and its token minters stop when its
+/// org key is revoked through this engine, or expires.
+pub fn an_org_scope_stops_with_its_org_key(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let (second, second_key) = org.create_key(None).unwrap();
+    let held = h.engine().authenticate_org(second_key.expose()).unwrap();
+    let workspace = held
+        .get_or_create_workspace(&ext("cust-1"))
+        .unwrap()
+        .workspace;
+    let inside = held.workspace(workspace.id).unwrap();
+    let minter = held
+        .token_minter(&ScopedTokenRequest::new(ext("cust-1")))
+        .unwrap();
+    minter.mint().unwrap();
+
+    org.revoke_key(second.id).unwrap();
+    assert_org_key_refused(held.list_tags());
+    assert_org_key_refused(held.get_workspace(workspace.id));
+    assert_org_key_refused(held.scoped_token(&ScopedTokenRequest::new(ext("cust-1"))));
+    assert_org_key_refused(inside.list_sources(&Page::first(10)));
+    assert_org_key_refused(minter.mint());
+    // The scope of the key that revoked it goes on.
+    org.list_tags().unwrap();
+
+    let expires_at = h.now().plus(Duration::from_secs(3600));
+    let (_, expiring_key) = org.create_key(Some(expires_at)).unwrap();
+    let expiring = h.engine().authenticate_org(expiring_key.expose()).unwrap();
+    expiring.list_tags().unwrap();
+    h.clock.set(expires_at);
+    assert_org_key_refused(expiring.list_tags());
+    org.list_tags().unwrap();
+}
+
+/// Across processes: a revocation made by another engine on the same database reaches a
+/// scope of this one when the scope next reads its credential, within a minute, and never
+/// later than the token's own expiry.
+pub fn a_revocation_in_another_process_reaches_a_scope_within_a_minute(
+    factory: &dyn Fn() -> Harness,
+) {
+    let h = factory();
+    let other = h.another_engine();
+    let (org, key) = new_org(&h, "Acme");
+    let (issued, scope) = token_scope(&h, &org, "cust-1");
+    let (_, second_key) = org.create_key(None).unwrap();
+    let held = h.engine().authenticate_org(second_key.expose()).unwrap();
+    let page = Page::first(10);
+
+    let there = other.authenticate_org(key.expose()).unwrap();
+    there.revoke_token(issued.token.expose()).unwrap();
+    let second = there
+        .list_keys()
+        .unwrap()
+        .into_iter()
+        .find(|k| k.prefix == second_key.prefix())
+        .unwrap();
+    there.revoke_key(second.id).unwrap();
+
+    // Within the minute, this process has not read them yet (the documented bound).
+    h.clock.advance(Duration::from_secs(59));
+    h.answer(scope.list_sources(&page)).unwrap();
+    held.list_tags().unwrap();
+    // Then it reads them, and both scopes stop.
+    h.clock.advance(Duration::from_secs(1));
+    assert_token_rejected(scope.list_sources(&page), TokenRejection::Revoked);
+    assert_org_key_refused(held.list_tags());
+}
