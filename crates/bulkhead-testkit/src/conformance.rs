@@ -1870,6 +1870,8 @@ macro_rules! conformance_tests {
             purging_deleted_workspaces_respects_the_retention,
             merging_a_duplicate_moves_everything_into_the_target,
             merging_is_refused_within_one_workspace_deleted_ones_and_other_organizations,
+            merging_into_an_inactive_workspace_pauses_the_moved_connections,
+            merging_from_an_inactive_workspace_resumes_the_connections_it_paused,
             workspaces_list_in_pages_by_external_id,
             foreign_workspace_id_is_not_found_by_another_organization,
             source_create_read_update_delete,
@@ -2890,6 +2892,157 @@ pub fn merging_is_refused_within_one_workspace_deleted_ones_and_other_organizati
         d.org
             .merge_workspaces(d.main.workspace_id, d.dup.workspace_id),
     );
+}
+
+/// A workspace with a connection that may run and one its customer stopped.
+struct RunningAndStopped {
+    workspace: WorkspaceId,
+    running: ConnectionId,
+    stopped: ConnectionId,
+}
+
+fn running_and_stopped(org: &OrgScope, external_id: &str) -> RunningAndStopped {
+    let ws = workspace(org, external_id);
+    let (_, _, running) = pipeline(&ws, &format!("{external_id}-running"));
+    let (_, _, stopped) = pipeline(&ws, &format!("{external_id}-stopped"));
+    ws.update_connection(
+        stopped.id,
+        &ConnectionUpdate {
+            status: Some(ConnectionStatus::Inactive),
+            ..ConnectionUpdate::default()
+        },
+    )
+    .unwrap();
+    RunningAndStopped {
+        workspace: ws.workspace_id(),
+        running: running.id,
+        stopped: stopped.id,
+    }
+}
+
+fn set_workspace_status(org: &OrgScope, id: WorkspaceId, status: WorkspaceStatus) {
+    org.update_workspace(
+        id,
+        &WorkspaceUpdate {
+            status: Some(status),
+            ..WorkspaceUpdate::default()
+        },
+    )
+    .unwrap();
+}
+
+impl RunningAndStopped {
+    /// Asserts both connections are in workspace `ws` with these statuses (each read by id: a
+    /// leaky store answers those from the workspace itself).
+    #[track_caller]
+    fn expect(
+        &self,
+        h: &Harness,
+        org: &OrgScope,
+        ws: WorkspaceId,
+        running: ConnectionStatus,
+        stopped: ConnectionStatus,
+    ) {
+        let scope = org.workspace(ws).unwrap();
+        for (id, status) in [(self.running, running), (self.stopped, stopped)] {
+            if let Some(c) = h.answer(scope.get_connection(id)) {
+                assert_eq!((c.workspace_id, c.status), (ws, status), "connection {id}");
+            }
+        }
+    }
+
+    /// Merges this workspace into `into`; `false` where a leaky store made the guard refuse
+    /// the merge (counted), after checking that it changed nothing: the connections are still
+    /// here, with the statuses `before`.
+    #[track_caller]
+    fn merge_into(
+        &self,
+        h: &Harness,
+        org: &OrgScope,
+        into: WorkspaceId,
+        before: (ConnectionStatus, ConnectionStatus),
+    ) -> bool {
+        if h.answer(org.merge_workspaces(self.workspace, into))
+            .is_some()
+        {
+            return true;
+        }
+        self.expect(h, org, self.workspace, before.0, before.1);
+        false
+    }
+}
+
+/// Merging into an inactive workspace pauses the moved connections that may run (from an
+/// active workspace, or paused by an inactive one) as the target's own: nothing in the target
+/// runs, and making it active again resumes them, never the connections their customer
+/// stopped.
+pub fn merging_into_an_inactive_workspace_pauses_the_moved_connections(
+    factory: &dyn Fn() -> Harness,
+) {
+    use ConnectionStatus::{Active, Inactive};
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let into = workspace(&org, "main").workspace_id();
+    let from_active = running_and_stopped(&org, "dup-active");
+    let from_inactive = running_and_stopped(&org, "dup-inactive");
+    set_workspace_status(&org, from_inactive.workspace, WorkspaceStatus::Inactive);
+    set_workspace_status(&org, into, WorkspaceStatus::Inactive);
+
+    let mut moved = Vec::new();
+    for (dup, before) in [
+        (&from_active, (Active, Inactive)),
+        (&from_inactive, (Inactive, Inactive)),
+    ] {
+        if dup.merge_into(&h, &org, into, before) {
+            moved.push(dup);
+        }
+    }
+    // Behind a leaky store the guard refuses both merges (reading `from` meets the other
+    // workspaces' rows); a correct store merges both.
+    assert!(h.is_leaky() || moved.len() == 2);
+    for dup in &moved {
+        dup.expect(&h, &org, into, Inactive, Inactive);
+        assert!(matches!(
+            org.workspace(into).unwrap().start_sync(dup.running),
+            Err(Error::WorkspaceInactive { .. })
+        ));
+    }
+    set_workspace_status(&org, into, WorkspaceStatus::Active);
+    for dup in &moved {
+        dup.expect(&h, &org, into, Active, Inactive);
+    }
+}
+
+/// Merging an inactive workspace into an active one resumes the connections the merged
+/// workspace paused (they are the target's, and the target runs), not the ones their customer
+/// stopped; pausing and resuming the target afterwards treats them as its own.
+pub fn merging_from_an_inactive_workspace_resumes_the_connections_it_paused(
+    factory: &dyn Fn() -> Harness,
+) {
+    use ConnectionStatus::{Active, Inactive};
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let into = workspace(&org, "main").workspace_id();
+    let dup = running_and_stopped(&org, "dup");
+    set_workspace_status(&org, dup.workspace, WorkspaceStatus::Inactive);
+    dup.expect(&h, &org, dup.workspace, Inactive, Inactive);
+
+    // Behind a leaky store the guard refuses the merge: `merge_into` checked it changed nothing.
+    if dup.merge_into(&h, &org, into, (Inactive, Inactive)) {
+        dup.expect(&h, &org, into, Active, Inactive);
+        let run = org
+            .workspace(into)
+            .unwrap()
+            .start_sync(dup.running)
+            .unwrap();
+        assert_eq!(run.connection_id, dup.running);
+        set_workspace_status(&org, into, WorkspaceStatus::Inactive);
+        dup.expect(&h, &org, into, Inactive, Inactive);
+        set_workspace_status(&org, into, WorkspaceStatus::Active);
+        dup.expect(&h, &org, into, Active, Inactive);
+    } else {
+        assert!(h.is_leaky());
+    }
 }
 
 /// A fault at any write call of a merge (the target's data key, the merge's transaction)
