@@ -23,7 +23,8 @@
 //! (without it, the checks that compare tenant views with the whole store are skipped, and say
 //! so on stderr); a way to close and reopen the store; a [`Faults`] switch when the store is a
 //! [`FaultyStore`](crate::wrappers::FaultyStore); and whether the store deliberately leaks (a
-//! [`LeakyStore`](crate::wrappers::LeakyStore)). Over a leaky store, a call that meets a
+//! [`LeakyStore`](crate::wrappers::LeakyStore)), with the switch of its organization-level
+//! leaks (templates, keys, audit events), which one test turns on. Over a leaky store, a call that meets a
 //! foreign row may fail with [`Error::IsolationBreach`] instead of answering; the suite then
 //! accepts that refusal where it expected an answer or not-found, counts it, and checks the
 //! count against [`Engine::isolation_breaches`] when the harness is dropped. It never accepts
@@ -179,6 +180,7 @@ pub struct Harness {
     reopen: Option<Box<dyn Fn() -> Arc<dyn Store>>>,
     faults: Option<Arc<Faults>>,
     leaky: bool,
+    org_leaks: Option<Box<dyn Fn(bool)>>,
     master_key: Arc<MasterKey>,
     breaches_seen: Cell<u64>,
     // Dropped last: the engine and its store may need it (a temporary directory).
@@ -193,6 +195,7 @@ impl fmt::Debug for Harness {
             .field("reopen", &self.reopen.is_some())
             .field("faults", &self.faults.is_some())
             .field("leaky", &self.leaky)
+            .field("org_leaks", &self.org_leaks.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -211,6 +214,7 @@ impl Harness {
             reopen: None,
             faults: None,
             leaky: false,
+            org_leaks: None,
             master_key,
             breaches_seen: Cell::new(0),
             keep: Vec::new(),
@@ -239,6 +243,26 @@ impl Harness {
     pub fn leaky(mut self) -> Self {
         self.leaky = true;
         self
+    }
+
+    /// Adds the switch of a leaky store's organization-level leaks (templates, keys, audit
+    /// events: [`LeakyStore::leak_org_rows`](crate::wrappers::LeakyStore::leak_org_rows)),
+    /// which are off until a test switches them on.
+    pub fn with_org_leaks(mut self, switch: impl Fn(bool) + 'static) -> Self {
+        self.org_leaks = Some(Box::new(switch));
+        self
+    }
+
+    /// Switches the store's organization-level leaks on or off; `false` (and nothing done)
+    /// where the harness has no such switch.
+    pub fn leak_org_rows(&self, on: bool) -> bool {
+        match &self.org_leaks {
+            Some(switch) => {
+                switch(on);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Keeps `value` alive as long as the harness (after the engine is gone).
@@ -1899,6 +1923,7 @@ macro_rules! conformance_tests {
             every_change_is_audited_in_a_chain_that_verifies,
             denied_calls_are_audited,
             isolation_breaches_are_audited_in_the_callers_chain,
+            organization_rows_of_another_organization_are_refused,
             audit_events_filter_page_and_hold_no_secret,
         );
     };
@@ -2496,6 +2521,137 @@ pub fn isolation_breaches_are_audited_in_the_callers_chain(factory: &dyn Fn() ->
             .iter()
             .all(|e| e.draft.action != "isolation.breach"),
         "the other organization's chain holds the breach"
+    );
+}
+
+/// `token` with the `kid` of its header replaced (so its signature no longer matters: the key
+/// is looked up first).
+fn with_kid(token: &str, kid: &str) -> String {
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (header, rest) = token.split_once('.').unwrap();
+    let mut header: serde_json::Value =
+        serde_json::from_slice(&engine.decode(header).unwrap()).unwrap();
+    header["kid"] = serde_json::Value::String(kid.to_owned());
+    let header = engine.encode(serde_json::to_vec(&header).unwrap());
+    format!("{header}.{rest}")
+}
+
+/// While `leaking`, asserts the call was refused as an isolation breach (and counts it);
+/// otherwise returns its answer.
+#[track_caller]
+fn refused_while<T: fmt::Debug>(h: &Harness, leaking: bool, result: Result<T>) -> Option<T> {
+    if !leaking {
+        return Some(result.unwrap());
+    }
+    match result {
+        Err(Error::IsolationBreach { .. }) => {
+            h.note_breach();
+            None
+        }
+        other => panic!("expected an isolation breach, got {other:?}"),
+    }
+}
+
+/// Organization-level reads that meet another organization's rows (its audit events, access
+/// keys, signing keys or templates) are refused as isolation breaches, counted, and hand the
+/// caller none of those rows; the audit chain does not verify with another organization's
+/// event in it; a lookup of a `kid` that answers with another key verifies no token. Over a
+/// correct store the same calls answer with the organization's own rows. Over a leaky store
+/// the organization-level leaks are switched on once both organizations' rows exist, then off
+/// again, and everything answers as before.
+pub fn organization_rows_of_another_organization_are_refused(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (acme, _) = new_org(&h, "Acme");
+    let (globex, globex_key) = new_org(&h, "Globex");
+    let ours = install_catalog(&h, &acme);
+    let theirs = install_catalog(&h, &globex);
+    let (issued, _) = token_scope(&h, &acme, "cust-1");
+    let unknown_kid = with_kid(issued.token.expose(), "no-such-kid");
+    assert_token_rejected(
+        h.engine().authenticate(&unknown_kid),
+        TokenRejection::UnknownKey,
+    );
+    let globex_key_id = globex.list_keys().unwrap()[0].id;
+    // Both organizations' events pass through the store once: a leaky one leaks the rows it
+    // has seen.
+    let own_events = all_audit(&acme);
+    assert!(
+        all_audit(&globex)
+            .iter()
+            .all(|e| e.org_id == globex.org_id())
+    );
+
+    let check = |leaking: bool| {
+        if let Some(page) = refused_while(
+            &h,
+            leaking,
+            acme.audit_events(&AuditFilter::default(), &Page::first(100)),
+        ) {
+            // The chain read before, then the refusals' own events, if any: all Acme's.
+            assert_eq!(page.items.get(..own_events.len()), Some(&own_events[..]));
+            assert!(page.items.iter().all(|e| e.org_id == acme.org_id()));
+        }
+        match acme.verify_audit() {
+            Ok(verified) => assert_eq!(verified.is_intact(), !leaking, "{verified:?}"),
+            Err(Error::IsolationBreach { .. }) if leaking => h.note_breach(),
+            Err(e) => panic!("expected the chain verified, got {e:?}"),
+        }
+        if let Some(keys) = refused_while(&h, leaking, acme.list_keys()) {
+            assert_eq!(keys.len(), 1);
+            assert_ne!(keys[0].id, globex_key_id);
+        }
+        if let Some(keys) = refused_while(&h, leaking, acme.signing_keys()) {
+            assert_eq!(keys.len(), 1);
+            assert_eq!(keys[0].kid, kid_of(issued.token.expose()));
+        }
+        if let Some(templates) = refused_while(&h, leaking, acme.list_source_templates(None)) {
+            let ids: Vec<Uuid> = templates.iter().map(|t| *t.id.as_uuid()).collect();
+            let expected: Vec<Uuid> = ours
+                .source_templates()
+                .iter()
+                .map(|t| *t.id.as_uuid())
+                .collect();
+            assert_eq!(ids, expected);
+        }
+        if let Some(templates) = refused_while(&h, leaking, acme.list_connection_templates(None)) {
+            let ids: Vec<Uuid> = templates.iter().map(|t| *t.id.as_uuid()).collect();
+            let expected: Vec<Uuid> = ours
+                .connection_templates()
+                .iter()
+                .map(|t| *t.id.as_uuid())
+                .collect();
+            assert_eq!(ids, expected);
+        }
+        h.assert_not_found(acme.get_source_template(theirs.stripe.id));
+        h.assert_not_found(acme.get_connection_template(theirs.s3.id));
+        h.assert_not_found(acme.revoke_key(globex_key_id));
+        assert!(h.engine().authenticate_org(globex_key.expose()).is_ok());
+        match h.engine().authenticate(&unknown_kid) {
+            Err(Error::InvalidToken {
+                reason: TokenRejection::UnknownKey,
+                ..
+            }) => {}
+            Err(Error::IsolationBreach { .. }) if leaking => h.note_breach(),
+            other => panic!("expected an unknown key, got {other:?}"),
+        }
+    };
+    let leaking = h.leak_org_rows(true);
+    check(leaking);
+    if leaking {
+        // The same calls without the leaks answer as over a correct store: the refusals were
+        // the leaked rows'.
+        h.leak_org_rows(false);
+        check(false);
+    }
+    let breaches = h.engine().isolation_breaches();
+    assert!(
+        if leaking {
+            breaches >= 5
+        } else {
+            breaches == 0
+        },
+        "{breaches}"
     );
 }
 
