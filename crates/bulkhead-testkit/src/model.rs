@@ -111,6 +111,20 @@ fn cases_from(value: Option<&str>, default: u32) -> Result<u32, String> {
     }
 }
 
+/// `None` for the refusal of a token that was revoked or has expired; any other error fails
+/// the test.
+#[track_caller]
+fn no_longer_valid<T>(e: Error) -> Option<T> {
+    match e {
+        Error::InvalidToken {
+            reason: bulkhead_core::TokenRejection::Revoked,
+            ..
+        }
+        | Error::TokenExpired { .. } => None,
+        other => panic!("expected a revoked or expired token, got {other:?}"),
+    }
+}
+
 /// An adapter under test: how to make a fresh harness for each case.
 pub trait Adapter: 'static {
     /// A harness over a new, empty store.
@@ -1706,7 +1720,7 @@ impl Sut {
                 self.h.note_breach();
                 None
             }
-            Err(_) => None,
+            Err(e) => no_longer_valid(e),
         };
         scope.delete_workspace(old).unwrap();
         self.h
@@ -1745,7 +1759,7 @@ impl Sut {
                 self.h.note_breach();
                 None
             }
-            Err(_) => None,
+            Err(e) => no_longer_valid(e),
         };
         let status = |status| bulkhead_core::WorkspaceUpdate {
             status: Some(status),
