@@ -536,7 +536,13 @@ mod tests {
 
     #[test]
     fn token_needs_an_external_id_unless_a_subcommand_is_given() {
-        assert!(Cli::try_parse_from(["bulkhead", "token"]).is_err());
+        let err = Cli::try_parse_from(["bulkhead", "token"]).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            clap::error::ErrorKind::MissingRequiredArgument,
+            "{err}"
+        );
+        assert!(err.to_string().contains("--external-id"), "{err}");
         assert!(Cli::try_parse_from(["bulkhead", "token", "verify", "x.y.z"]).is_ok());
         let cli = Cli::try_parse_from([
             "bulkhead",
@@ -570,7 +576,13 @@ mod tests {
             "--source-tags-mode",
             "all",
         ]);
-        assert!(parsed.is_err());
+        let err = parsed.unwrap_err();
+        assert_eq!(
+            err.kind(),
+            clap::error::ErrorKind::MissingRequiredArgument,
+            "{err}"
+        );
+        assert!(err.to_string().contains("--source-tags"), "{err}");
     }
 
     #[test]

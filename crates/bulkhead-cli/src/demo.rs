@@ -861,7 +861,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("demo.db");
         std::fs::write(bulkhead::default_key_file(&path), b"old key").unwrap();
-        assert!(claim_files(&path).is_err());
+        let err = claim_files(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("master key file") && err.contains("could not be created"),
+            "{err}"
+        );
         assert!(!path.exists());
         assert!(!org_key_path(&path).exists());
         assert_eq!(

@@ -19,7 +19,9 @@ use crate::ids::{
 use crate::keys::{OrgKeyRow, SigningKeyRow};
 use crate::model::{Connection, OrgSettings, Organization, SyncRun, Workspace};
 use crate::secrets::SealedSecrets;
-use crate::store::{EndpointKind, EndpointRow, StatusCount, TemplateKind, TemplateRow, TokenState};
+use crate::store::{
+    ConnectionState, EndpointKind, EndpointRow, StatusCount, TemplateKind, TemplateRow, TokenState,
+};
 use crate::tags::TagSelection;
 use crate::time::Timestamp;
 use crate::token::Algorithm;
@@ -301,6 +303,26 @@ pub fn connection(row: &impl Columns) -> Result<Connection> {
         created_at: time(row, 8, "created_at")?,
         updated_at: time(row, 9, "updated_at")?,
     })
+}
+
+/// Columns of `connections` that say whether one may run, in the order [`connection_state`]
+/// reads them.
+#[macro_export]
+macro_rules! connection_state_columns {
+    () => {
+        "id, status, paused_by_workspace"
+    };
+}
+
+/// A row of [`connection_state_columns!`]: a connection's id and its state.
+pub fn connection_state(row: &impl Columns) -> Result<(ConnectionId, ConnectionState)> {
+    Ok((
+        id(row, 0, "id", ConnectionId::from_uuid)?,
+        ConnectionState {
+            status: parse(row, 1, "status")?,
+            paused_by_workspace: row.flag(2, "paused_by_workspace")?,
+        },
+    ))
 }
 
 /// Columns of `sync_runs`, in the order [`sync_run`] reads them.

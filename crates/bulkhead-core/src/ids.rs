@@ -230,9 +230,16 @@ mod tests {
     #[test]
     fn nil_uuid_is_refused_for_every_id_kind() {
         let nil = "00000000-0000-0000-0000-000000000000";
-        assert!(nil.parse::<WorkspaceId>().is_err());
-        assert!(nil.parse::<OrgId>().is_err());
-        assert!(nil.parse::<SourceId>().is_err());
+        let field = |e: Error| match e {
+            Error::InvalidInput { field, .. } => field,
+            other => panic!("expected invalid input, got {other:?}"),
+        };
+        assert_eq!(
+            field(nil.parse::<WorkspaceId>().unwrap_err()),
+            "workspace_id"
+        );
+        assert_eq!(field(nil.parse::<OrgId>().unwrap_err()), "org_id");
+        assert_eq!(field(nil.parse::<SourceId>().unwrap_err()), "source_id");
     }
 
     #[test]
@@ -251,7 +258,10 @@ mod tests {
     #[test]
     fn external_id_counts_bytes_not_characters() {
         // 128 two-byte characters are 256 bytes.
-        assert!(ExternalId::new("é".repeat(128)).is_err());
+        assert!(matches!(
+            ExternalId::new("é".repeat(128)),
+            Err(Error::InvalidInput { field, .. }) if field == "external_id"
+        ));
         assert!(ExternalId::new("é".repeat(127)).is_ok());
     }
 
@@ -265,6 +275,7 @@ mod tests {
     #[test]
     fn external_id_deserialize_applies_the_rules() {
         assert!(serde_json::from_str::<ExternalId>("\"ok\"").is_ok());
-        assert!(serde_json::from_str::<ExternalId>("\"\\u0007bell\"").is_err());
+        let err = serde_json::from_str::<ExternalId>("\"\\u0007bell\"").unwrap_err();
+        assert!(err.to_string().contains("external_id"), "{err}");
     }
 }

@@ -49,6 +49,21 @@ impl OrgScope {
     /// A destination of `from` made from a connection template of which `into` already has
     /// the destination is not moved: its connections use `into`'s. A merge racing another
     /// change of `from` is refused (conflict) and changes nothing.
+    ///
+    /// Either workspace may be inactive. Moved connections keep what their customer chose and
+    /// take `into`'s status the way `into`'s own connections do (an inactive workspace pauses
+    /// its active connections and, made active again, resumes exactly those):
+    ///
+    /// - into an inactive workspace, a connection that was active, or inactive only because
+    ///   `from` was inactive, is paused by `into`: it does not run, and making `into` active
+    ///   resumes it;
+    /// - into an active workspace, a connection that `from`'s deactivation paused is active
+    ///   again: it is `into`'s now, and `into` runs;
+    /// - a connection its customer made inactive stays inactive in both cases, and no change
+    ///   of `into`'s status resumes it.
+    ///
+    /// The statuses are read inside the merge's transaction (see
+    /// [`ConnectionState::merged_into`](crate::store::ConnectionState::merged_into)).
     pub fn merge_workspaces(&self, from: WorkspaceId, into: WorkspaceId) -> Result<MergeReport> {
         if from == into {
             return Err(Error::invalid_input(

@@ -236,8 +236,12 @@ mod tests {
 
     #[test]
     fn limit_must_be_1_to_100() {
-        assert!(Page::first(0).checked_limit().is_err());
-        assert!(Page::first(101).checked_limit().is_err());
+        for limit in [0, 101] {
+            assert!(matches!(
+                Page::first(limit).checked_limit(),
+                Err(Error::InvalidInput { field, .. }) if field == "limit"
+            ));
+        }
         assert_eq!(Page::first(100).checked_limit().unwrap(), 100);
     }
 

@@ -1450,7 +1450,11 @@ mod tests {
             format!("invalid config at `{pointer}`: nests deeper than 32 levels")
         );
         let very_deep = obj(nested_value(500));
-        assert!(ConfigSpec::empty().validate(&very_deep).is_err());
+        let err = ConfigSpec::empty().validate(&very_deep).unwrap_err();
+        assert!(
+            err.to_string().ends_with("nests deeper than 32 levels"),
+            "{err}"
+        );
         ConfigSpec::empty()
             .validate(&obj(nested_value(ConfigSpec::MAX_DEPTH)))
             .unwrap();

@@ -31,8 +31,8 @@ use crate::guard::{OrgCtx, Tenant};
 use crate::ids::{ConnectionId, ExternalId, OrgId, OrgKeyId, SyncRunId, WorkspaceId};
 use crate::keys::{OrgKeyRow, SigningKeyRow};
 use crate::model::{
-    Connection, ConnectionUpdate, OrgSettings, Organization, SyncRun, SyncStatus, Workspace,
-    WorkspaceStatus,
+    Connection, ConnectionStatus, ConnectionUpdate, OrgSettings, Organization, SyncRun, SyncStatus,
+    Workspace, WorkspaceStatus,
 };
 use crate::secrets::SealedSecrets;
 use crate::tags::{Tag, TagSelection};
@@ -281,6 +281,46 @@ pub struct MergeRows {
     pub from_counts: [u64; 4],
 }
 
+/// How a stored connection may run: its status, and whether its workspace's deactivation (not
+/// its customer) made it inactive (the `paused_by_workspace` column), so that making the
+/// workspace active again resumes exactly the connections it paused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionState {
+    /// Whether it may run.
+    pub status: ConnectionStatus,
+    /// Whether it is inactive only because its workspace is.
+    pub paused_by_workspace: bool,
+}
+
+impl ConnectionState {
+    /// The state a connection in this state takes when a merge moves it into a workspace whose
+    /// status is `into`; the adapters apply it inside the merge's transaction, with the states
+    /// and the status read there.
+    ///
+    /// What the customer chose survives the move, and the target decides whether the workspace
+    /// pauses it: a connection its customer made inactive stays inactive (and is never resumed
+    /// by a workspace); one that was active, or was paused only by the merged workspace, is
+    /// active in an active target and paused by the target in an inactive one (so making the
+    /// target active again resumes it, as for the target's own connections).
+    pub fn merged_into(self, into: WorkspaceStatus) -> Self {
+        let chosen = if self.paused_by_workspace {
+            ConnectionStatus::Active
+        } else {
+            self.status
+        };
+        match (chosen, into) {
+            (ConnectionStatus::Active, WorkspaceStatus::Inactive) => Self {
+                status: ConnectionStatus::Inactive,
+                paused_by_workspace: true,
+            },
+            (status, _) => Self {
+                status,
+                paused_by_workspace: false,
+            },
+        }
+    }
+}
+
 /// A destination and the connection to it, as made from one connection template.
 pub type Pipeline = (EndpointRow, Connection);
 
@@ -403,7 +443,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// inserts `rows` into `into`, and makes `from` a tombstone merged into `into` at `at`,
     /// without its data key. `false` (nothing changed) if either is not a live workspace of
     /// `org`; a conflict (nothing changed) if `from`'s row counts differ from
-    /// `rows.from_counts`.
+    /// `rows.from_counts`. Each moved connection is stored in the state
+    /// [`ConnectionState::merged_into`] gives, from its state in `from` and `into`'s status,
+    /// both as read inside the transaction (a status in `rows` is what the engine read
+    /// before it, and may be older).
     fn merge_workspace(
         &self,
         org: &OrgCtx,
@@ -596,4 +639,39 @@ pub trait Store: Send + Sync + fmt::Debug {
         id: SyncRunId,
         finish: &SyncFinish,
     ) -> Result<Option<SyncRun>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConnectionState;
+    use crate::model::{ConnectionStatus, WorkspaceStatus};
+
+    const ACTIVE: ConnectionState = ConnectionState {
+        status: ConnectionStatus::Active,
+        paused_by_workspace: false,
+    };
+    const STOPPED: ConnectionState = ConnectionState {
+        status: ConnectionStatus::Inactive,
+        paused_by_workspace: false,
+    };
+    const PAUSED: ConnectionState = ConnectionState {
+        status: ConnectionStatus::Inactive,
+        paused_by_workspace: true,
+    };
+
+    #[test]
+    fn a_merge_into_an_active_workspace_resumes_what_the_merged_one_paused() {
+        let into = WorkspaceStatus::Active;
+        assert_eq!(ACTIVE.merged_into(into), ACTIVE);
+        assert_eq!(PAUSED.merged_into(into), ACTIVE);
+        assert_eq!(STOPPED.merged_into(into), STOPPED);
+    }
+
+    #[test]
+    fn a_merge_into_an_inactive_workspace_pauses_what_may_run() {
+        let into = WorkspaceStatus::Inactive;
+        assert_eq!(ACTIVE.merged_into(into), PAUSED);
+        assert_eq!(PAUSED.merged_into(into), PAUSED);
+        assert_eq!(STOPPED.merged_into(into), STOPPED);
+    }
 }

@@ -10,7 +10,8 @@
 //! switches on one of its [`OrgLeaks`] (an org-key lookup that ignores the hash, a key
 //! revocation that ignores the organization, a settings write and an organization read that
 //! answer with another organization's row, template reads that answer with every
-//! organization's templates). Its catalog (tags, templates) and its re-sealing under a new
+//! organization's templates, an audit listing that answers with every organization's events).
+//! Its catalog (tags, templates) and its re-sealing under a new
 //! master key are correct but for that switch. Its tenant reads of secrets and pipelines forget
 //! the tenant too: `workspace_data_key` matches the workspace id without its organization (and,
 //! switched on with [`TenantLeaks`], returns the first data key stored, whoever's), and
@@ -126,6 +127,9 @@ struct OrgLeaks {
     /// organization's templates of the kind, the lookup matches the template id in whichever
     /// organization has it.
     templates_of_every_org: bool,
+    /// `list_audit` lost its `org_id = ?`: it returns every organization's events after the
+    /// sequence number.
+    audit_of_every_org: bool,
 }
 
 /// Leaks of tenant rows beyond what [`Leak`] does, off until a test switches them on with
@@ -1274,10 +1278,11 @@ impl Store for LeakyStore {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<AuditEvent>> {
+        let every_org = self.org_leaks().audit_of_every_org;
         let t = self.tables();
         Ok(t.audit
             .iter()
-            .filter(|e| e.org_id == org.org_id() && Some(e.seq) > after)
+            .filter(|e| (every_org || e.org_id == org.org_id()) && Some(e.seq) > after)
             .take(limit)
             .cloned()
             .collect())
@@ -1374,6 +1379,10 @@ fn resign_with_subject(token: &str, secret: &[u8], workspace: WorkspaceId) -> St
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
     let signature = ring::hmac::sign(&key, input.as_bytes());
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+}
+
+fn is_breach<T>(result: &Result<T>) -> bool {
+    matches!(result, Err(Error::IsolationBreach { .. }))
 }
 
 fn is_revoked(result: Result<WorkspaceScope>) -> bool {
@@ -2174,6 +2183,78 @@ fn another_orgs_keys_are_refused() {
     });
 }
 
+/// `list_audit` answers with every organization's events: listing org 1's events fails closed
+/// (one counted breach each time, none of org 2's events or data reaching the caller), from the
+/// start or past a cursor, and org 1's chain does not verify with org 2's events in it. Without
+/// the leak, both read org 1's own chain.
+#[test]
+fn another_orgs_audit_events_are_refused() {
+    let w = World::build(Leak::TenantRows, Neighbour::OtherOrg);
+    // This store chains only the events appended on their own: denials. A revoked key's use is
+    // one, in its organization's chain; org 1 gets two, org 2 three (so that org 2 has events
+    // past org 1's first, where the cursor below points).
+    let denied_key_use = |org: &OrgScope| {
+        let (info, secret) = org.create_key(None).unwrap();
+        org.revoke_key(info.id).unwrap();
+        assert!(matches!(
+            w.engine.authenticate_org(secret.expose()),
+            Err(Error::InvalidOrgKey { .. })
+        ));
+    };
+    for org in [&w.org_a, &w.org_a, &w.org2, &w.org2, &w.org2] {
+        denied_key_use(org);
+    }
+    let own = w
+        .org_a
+        .audit_events(&AuditFilter::default(), &Page::first(100))
+        .unwrap()
+        .items;
+    assert!(own.len() > 1 && own.iter().all(|e| e.org_id == w.org_a.org_id()));
+    assert!(w.org_a.verify_audit().unwrap().is_intact());
+    let cursor = w
+        .org_a
+        .audit_events(&AuditFilter::default(), &Page::first(1))
+        .unwrap()
+        .next
+        .unwrap();
+    w.store.set_org_leaks(OrgLeaks {
+        audit_of_every_org: true,
+        ..OrgLeaks::default()
+    });
+
+    w.assert_refused(ObjectKind::Organization, || {
+        w.org_a
+            .audit_events(&AuditFilter::default(), &Page::first(100))
+    });
+    w.assert_refused(ObjectKind::Organization, || {
+        w.org_a
+            .audit_events(&AuditFilter::default(), &Page::after(cursor, 100))
+    });
+    // Verification never takes org 2's events for org 1's: the chain is reported broken (or
+    // the read refused as a breach, counted).
+    let breaches = w.engine.isolation_breaches();
+    match w.org_a.verify_audit() {
+        Ok(verified) => {
+            assert!(!verified.is_intact(), "{verified:?}");
+            assert_eq!(w.engine.isolation_breaches(), breaches);
+        }
+        Err(Error::IsolationBreach { .. }) => {
+            assert_eq!(w.engine.isolation_breaches(), breaches + 1);
+        }
+        Err(e) => panic!("expected a broken chain or a breach, got {e:?}"),
+    }
+
+    w.store.set_org_leaks(OrgLeaks::default());
+    let after = w
+        .org_a
+        .audit_events(&AuditFilter::default(), &Page::first(100))
+        .unwrap()
+        .items;
+    assert!(after.iter().all(|e| e.org_id == w.org_a.org_id()));
+    assert_eq!(after.get(..own.len()), Some(&own[..]));
+    assert!(w.org_a.verify_audit().unwrap().is_intact());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Organization rows and org keys (switched-on leaks)
 // ---------------------------------------------------------------------------------------------
@@ -2387,19 +2468,17 @@ fn isolation_breaches_counts_each_refused_call_exactly() {
     assert_eq!(w.engine.isolation_breaches(), 0);
 
     let refused = [
-        w.a.get_source(b.source.id).is_err(),
-        w.a.list_sources(&page).is_err(),
-        w.a.get_destination(b.destination.id).is_err(),
-        w.a.list_destinations(&page).is_err(),
-        w.a.get_connection(b.connection.id).is_err(),
-        w.a.list_connections(&page).is_err(),
-        w.a.get_sync_run(b.run.id).is_err(),
-        w.a.list_sync_runs(w.a_rows.connection.id, &page).is_err(),
-        w.a.workspace().is_err(),
-        w.org_a
-            .list_workspaces(&WorkspaceFilter::default(), &page)
-            .is_err(),
-        w.org_a.workspace(w.b_workspace.id).is_err(),
+        is_breach(&w.a.get_source(b.source.id)),
+        is_breach(&w.a.list_sources(&page)),
+        is_breach(&w.a.get_destination(b.destination.id)),
+        is_breach(&w.a.list_destinations(&page)),
+        is_breach(&w.a.get_connection(b.connection.id)),
+        is_breach(&w.a.list_connections(&page)),
+        is_breach(&w.a.get_sync_run(b.run.id)),
+        is_breach(&w.a.list_sync_runs(w.a_rows.connection.id, &page)),
+        is_breach(&w.a.workspace()),
+        is_breach(&w.org_a.list_workspaces(&WorkspaceFilter::default(), &page)),
+        is_breach(&w.org_a.workspace(w.b_workspace.id)),
     ];
     assert!(refused.iter().all(|r| *r));
     // One per refused call, even for lists holding several foreign rows.
@@ -2407,7 +2486,7 @@ fn isolation_breaches_counts_each_refused_call_exactly() {
 
     // The count lives in the engine and is shared by its clones.
     let clone = w.engine.clone();
-    assert!(w.a.get_source(b.source.id).is_err());
+    assert!(is_breach(&w.a.get_source(b.source.id)));
     assert_eq!(clone.isolation_breaches(), refused.len() as u64 + 1);
 }
 

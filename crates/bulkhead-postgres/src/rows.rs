@@ -6,9 +6,9 @@
 use bulkhead_core::columns::{self, Columns};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
-    EndpointKind, EndpointRow, StatusCount, TemplateKind, TemplateRow, TokenState,
+    ConnectionState, EndpointKind, EndpointRow, StatusCount, TemplateKind, TemplateRow, TokenState,
 };
-use bulkhead_core::{Connection, Organization, Result, SyncRun, TagInfo, Workspace};
+use bulkhead_core::{Connection, ConnectionId, Organization, Result, SyncRun, TagInfo, Workspace};
 use postgres::Row;
 use postgres::types::FromSql;
 use uuid::Uuid;
@@ -17,8 +17,8 @@ use crate::Ctx;
 
 pub(crate) use bulkhead_core::columns::sql_count;
 pub(crate) use bulkhead_core::{
-    connection_columns, endpoint_columns, org_columns, org_key_columns, signing_key_columns,
-    sync_run_columns, template_columns, workspace_columns,
+    connection_columns, connection_state_columns, endpoint_columns, org_columns, org_key_columns,
+    signing_key_columns, sync_run_columns, template_columns, workspace_columns,
 };
 
 /// A `postgres` row as [`Columns`]: UUIDs are `uuid`, times `bigint` milliseconds.
@@ -84,6 +84,7 @@ decoders!(
     signing_key -> SigningKeyRow,
     tag -> TagInfo,
     connection -> Connection,
+    connection_state -> (ConnectionId, ConnectionState),
     sync_run -> SyncRun,
     status_count -> StatusCount,
 );

@@ -12,8 +12,9 @@ use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::secrets::SealedSecrets;
 use bulkhead_core::store::{
-    After, EndpointKind, EndpointPatch, EndpointRow, MergeRows, Pipeline, SealedItem, StatusCount,
-    Store, SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
+    After, ConnectionState, EndpointKind, EndpointPatch, EndpointRow, MergeRows, Pipeline,
+    SealedItem, StatusCount, Store, SyncFinish, TemplateKind, TemplateRow, TokenState,
+    WorkspaceActivity,
 };
 use bulkhead_core::{
     Connection, ConnectionId, ConnectionUpdate, DestinationId, Error, ExternalId, ObjectKind,
@@ -21,13 +22,14 @@ use bulkhead_core::{
     Tag, TagInfo, TagSelection, Tenant, Timestamp, Workspace, WorkspaceFilter, WorkspaceId,
     WorkspaceStatus, WorkspaceUpdate,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
 use crate::pool::{Scope, Tx};
 use crate::rows::{
-    self, connection_columns, endpoint_columns, org_columns, org_key_columns, signing_key_columns,
-    sql_count, sync_run_columns, template_columns, workspace_columns,
+    self, connection_columns, connection_state_columns, endpoint_columns, org_columns,
+    org_key_columns, signing_key_columns, sql_count, sync_run_columns, template_columns,
+    workspace_columns,
 };
 use crate::{PostgresStore, audit};
 
@@ -745,15 +747,21 @@ impl Store for PostgresStore {
             let ids = vec![*from_ws.as_uuid(), *into_ws.as_uuid()];
             let locked = tx.query_all(
                 concat!(
-                    "SELECT id FROM workspaces WHERE org_id = $1 AND id = ANY($2)",
+                    "SELECT ",
+                    workspace_columns!(),
+                    " FROM workspaces WHERE org_id = $1 AND id = ANY($2)",
                     " AND deleted_at IS NULL ORDER BY id FOR UPDATE"
                 ),
                 &[org_id.as_uuid(), &ids],
-                unit,
+                rows::workspace,
             )?;
             if locked.len() != 2 {
                 return Ok(false);
             }
+            let Some(target_status) = locked.iter().find(|w| w.id == into_ws).map(|w| w.status)
+            else {
+                return Ok(false);
+            };
 
             // Inside `from`: refuse a workspace that changed since the engine read it, then
             // delete its rows, children first.
@@ -781,6 +789,20 @@ impl Store for PostgresStore {
                     "workspace `{from_ws}` changed while it was being merged; try again"
                 )));
             }
+            // Whether each connection runs, and why not, as of this transaction (both
+            // workspaces are locked).
+            let states: BTreeMap<ConnectionId, ConnectionState> = tx
+                .query_all(
+                    concat!(
+                        "SELECT ",
+                        connection_state_columns!(),
+                        " FROM connections WHERE workspace_id = $1"
+                    ),
+                    &[from_ws.as_uuid()],
+                    rows::connection_state,
+                )?
+                .into_iter()
+                .collect();
             // A concurrent delete committed after the count shows in what these delete.
             let [sources, destinations, connections, runs] = rows.from_counts;
             for (sql, expected) in [
@@ -809,7 +831,19 @@ impl Store for PostgresStore {
                 insert_endpoint(tx, into, endpoint)?;
             }
             for connection in &rows.connections {
-                insert_connection(tx, into, connection)?;
+                let state = states
+                    .get(&connection.id)
+                    .copied()
+                    .unwrap_or(ConnectionState {
+                        status: connection.status,
+                        paused_by_workspace: false,
+                    })
+                    .merged_into(target_status);
+                let connection = Connection {
+                    status: state.status,
+                    ..connection.clone()
+                };
+                insert_connection(tx, into, &connection, state.paused_by_workspace)?;
             }
             for run in &rows.sync_runs {
                 insert_sync_run_row(tx, into, run)?;
@@ -1187,7 +1221,7 @@ impl Store for PostgresStore {
                     destination_id: DestinationId::from_uuid(stored.id)?,
                     ..connection.clone()
                 };
-                insert_connection(tx, tenant, &connection)?;
+                insert_connection(tx, tenant, &connection, false)?;
                 made.push((stored, connection));
             }
             check(&made)?;
@@ -1290,7 +1324,7 @@ impl Store for PostgresStore {
 
     fn insert_connection(&self, tenant: &Tenant, row: &Connection) -> Result<()> {
         self.pool.run(Scope::tenant(tenant), |tx| {
-            insert_connection(tx, tenant, row)?;
+            insert_connection(tx, tenant, row, false)?;
             audit::append_if(tx, tenant.org_id(), tenant.audit())
         })
     }
@@ -1645,7 +1679,14 @@ fn apply_workspace_update(
     )
 }
 
-fn insert_connection(tx: &mut Tx<'_>, tenant: &Tenant, row: &Connection) -> Result<()> {
+/// Inserts a connection into the tenant, paused by its workspace if `paused_by_workspace`
+/// (only a merge into an inactive workspace inserts one so).
+fn insert_connection(
+    tx: &mut Tx<'_>,
+    tenant: &Tenant,
+    row: &Connection,
+    paused_by_workspace: bool,
+) -> Result<()> {
     // Resolved inside the tenant: another workspace's id is simply not found.
     exists_in_tenant(
         tx,
@@ -1665,7 +1706,7 @@ fn insert_connection(tx: &mut Tx<'_>, tenant: &Tenant, row: &Connection) -> Resu
         concat!(
             "INSERT INTO connections (",
             connection_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ", paused_by_workspace) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ),
         &[
             row.id.as_uuid(),
@@ -1678,6 +1719,7 @@ fn insert_connection(tx: &mut Tx<'_>, tenant: &Tenant, row: &Connection) -> Resu
             &row.schedule.as_text(),
             &row.created_at.unix_millis(),
             &row.updated_at.unix_millis(),
+            &paused_by_workspace,
         ],
     )?;
     Ok(())

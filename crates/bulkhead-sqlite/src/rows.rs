@@ -6,9 +6,9 @@
 use bulkhead_core::columns::{self, Columns};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
-    EndpointKind, EndpointRow, StatusCount, TemplateKind, TemplateRow, TokenState,
+    ConnectionState, EndpointKind, EndpointRow, StatusCount, TemplateKind, TemplateRow, TokenState,
 };
-use bulkhead_core::{Connection, Organization, Result, SyncRun, TagInfo, Workspace};
+use bulkhead_core::{Connection, ConnectionId, Organization, Result, SyncRun, TagInfo, Workspace};
 use rusqlite::types::{FromSql, ValueRef};
 use rusqlite::{Params, Row, Statement};
 use uuid::Uuid;
@@ -18,8 +18,8 @@ use crate::guard::Db;
 
 pub(crate) use bulkhead_core::columns::sql_count;
 pub(crate) use bulkhead_core::{
-    connection_columns, endpoint_columns, org_columns, org_key_columns, signing_key_columns,
-    sync_run_columns, template_columns, workspace_columns,
+    connection_columns, connection_state_columns, endpoint_columns, org_columns, org_key_columns,
+    signing_key_columns, sync_run_columns, template_columns, workspace_columns,
 };
 
 /// A `rusqlite` row as [`Columns`]: UUIDs are 16-byte BLOBs, times integer milliseconds.
@@ -144,6 +144,7 @@ decoders!(
     signing_key -> SigningKeyRow,
     tag -> TagInfo,
     connection -> Connection,
+    connection_state -> (ConnectionId, ConnectionState),
     sync_run -> SyncRun,
     status_count -> StatusCount,
 );

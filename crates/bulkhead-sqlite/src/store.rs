@@ -11,11 +11,14 @@
 //! [`Pool::read_tenant`]: crate::pool::Pool::read_tenant
 //! [`Pool::write_tenant`]: crate::pool::Pool::write_tenant
 
+use std::collections::BTreeMap;
+
 use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
-    After, EndpointKind, EndpointPatch, EndpointRow, MergeRows, Pipeline, SealedItem, StatusCount,
-    Store, SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
+    After, ConnectionState, EndpointKind, EndpointPatch, EndpointRow, MergeRows, Pipeline,
+    SealedItem, StatusCount, Store, SyncFinish, TemplateKind, TemplateRow, TokenState,
+    WorkspaceActivity,
 };
 use bulkhead_core::{
     Connection, ConnectionId, ConnectionUpdate, DestinationId, Error, ExternalId, ObjectKind,
@@ -28,8 +31,9 @@ use uuid::Uuid;
 
 use crate::guard::Db;
 use crate::rows::{
-    self, collect, connection_columns, endpoint_columns, first, org_columns, org_key_columns,
-    signing_key_columns, sql_count, sync_run_columns, workspace_columns,
+    self, collect, connection_columns, connection_state_columns, endpoint_columns, first,
+    org_columns, org_key_columns, signing_key_columns, sql_count, sync_run_columns,
+    workspace_columns,
 };
 use crate::{Ctx, SqliteStore, audit, catalog};
 
@@ -642,17 +646,22 @@ impl Store for SqliteStore {
             return Ok(false);
         }
         self.pool.write_org(org_id, |tx| {
-            for tenant in [from, into] {
-                let live = tx.query_first(
-                    "SELECT 1 FROM o_workspaces WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL",
+            let live = |tenant: &Tenant| {
+                tx.query_first(
+                    concat!(
+                        "SELECT ",
+                        workspace_columns!(),
+                        " FROM o_workspaces WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL"
+                    ),
                     params![org_id.as_uuid(), tenant.workspace_id().as_uuid()],
-                    |_| Ok(()),
-                )?;
-                if live.is_none() {
-                    return Ok(false);
-                }
-            }
+                    rows::workspace,
+                )
+            };
+            let (Some(_), Some(target)) = (live(from)?, live(into)?) else {
+                return Ok(false);
+            };
             let source = from.workspace_id();
+            let states: BTreeMap<ConnectionId, ConnectionState>;
             {
                 let _scope = tx.tenant(source);
                 let counts = tx
@@ -676,6 +685,19 @@ impl Store for SqliteStore {
                         "workspace `{source}` changed while it was being merged; try again"
                     )));
                 }
+                // Whether each connection runs, and why not, as of this transaction.
+                states = tx
+                    .query_all(
+                        concat!(
+                            "SELECT ",
+                            connection_state_columns!(),
+                            " FROM t_connections WHERE workspace_id = ?1"
+                        ),
+                        params![source.as_uuid()],
+                        rows::connection_state,
+                    )?
+                    .into_iter()
+                    .collect();
                 for sql in [
                     "DELETE FROM sync_runs WHERE workspace_id = ?1",
                     "DELETE FROM connections WHERE workspace_id = ?1",
@@ -694,7 +716,19 @@ impl Store for SqliteStore {
                     insert_endpoint(tx, into, row)?;
                 }
                 for row in &rows.connections {
-                    insert_connection(tx, into, row)?;
+                    let state = states
+                        .get(&row.id)
+                        .copied()
+                        .unwrap_or(ConnectionState {
+                            status: row.status,
+                            paused_by_workspace: false,
+                        })
+                        .merged_into(target.status);
+                    let row = Connection {
+                        status: state.status,
+                        ..row.clone()
+                    };
+                    insert_connection(tx, into, &row, state.paused_by_workspace)?;
                 }
                 for row in &rows.sync_runs {
                     insert_sync_run_row(tx, into, row)?;
@@ -1029,7 +1063,7 @@ impl Store for SqliteStore {
                     destination_id: DestinationId::from_uuid(stored.id)?,
                     ..connection.clone()
                 };
-                insert_connection(tx, tenant, &connection)?;
+                insert_connection(tx, tenant, &connection, false)?;
                 made.push((stored, connection));
             }
             check(&made)?;
@@ -1133,7 +1167,7 @@ impl Store for SqliteStore {
 
     fn insert_connection(&self, tenant: &Tenant, row: &Connection) -> Result<()> {
         self.pool.write_tenant(tenant, |tx| {
-            insert_connection(tx, tenant, row)?;
+            insert_connection(tx, tenant, row, false)?;
             audit::append_if(tx, tenant.org_id(), tenant.audit())
         })
     }
@@ -1487,7 +1521,14 @@ fn apply_workspace_update(
     )
 }
 
-fn insert_connection(tx: &Db<'_>, tenant: &Tenant, row: &Connection) -> Result<()> {
+/// Inserts a connection into the tenant, paused by its workspace if `paused_by_workspace`
+/// (only a merge into an inactive workspace inserts one so).
+fn insert_connection(
+    tx: &Db<'_>,
+    tenant: &Tenant,
+    row: &Connection,
+    paused_by_workspace: bool,
+) -> Result<()> {
     // Resolved inside the tenant: another workspace's id is simply not found.
     exists_in_tenant(
         tx,
@@ -1506,7 +1547,7 @@ fn insert_connection(tx: &Db<'_>, tenant: &Tenant, row: &Connection) -> Result<(
     tx.prepare_cached(concat!(
         "INSERT INTO connections (",
         connection_columns!(),
-        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        ", paused_by_workspace) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
     ))
     .ctx("could not prepare an insert")?
     .execute(params![
@@ -1520,6 +1561,7 @@ fn insert_connection(tx: &Db<'_>, tenant: &Tenant, row: &Connection) -> Result<(
         row.schedule.as_text(),
         row.created_at.unix_millis(),
         row.updated_at.unix_millis(),
+        paused_by_workspace,
     ])
     .ctx("could not store the connection")?;
     Ok(())

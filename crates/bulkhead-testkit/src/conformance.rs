@@ -23,7 +23,8 @@
 //! (without it, the checks that compare tenant views with the whole store are skipped, and say
 //! so on stderr); a way to close and reopen the store; a [`Faults`] switch when the store is a
 //! [`FaultyStore`](crate::wrappers::FaultyStore); and whether the store deliberately leaks (a
-//! [`LeakyStore`](crate::wrappers::LeakyStore)). Over a leaky store, a call that meets a
+//! [`LeakyStore`](crate::wrappers::LeakyStore)), with the switch of its organization-level
+//! leaks (templates, keys, audit events), which one test turns on. Over a leaky store, a call that meets a
 //! foreign row may fail with [`Error::IsolationBreach`] instead of answering; the suite then
 //! accepts that refusal where it expected an answer or not-found, counts it, and checks the
 //! count against [`Engine::isolation_breaches`] when the harness is dropped. It never accepts
@@ -190,6 +191,7 @@ pub struct Harness {
     reopen: Option<Box<dyn Fn() -> Arc<dyn Store>>>,
     faults: Option<Arc<Faults>>,
     leaky: bool,
+    org_leaks: Option<Box<dyn Fn(bool)>>,
     master_key: Arc<MasterKey>,
     breaches_seen: Cell<u64>,
     // Dropped last: the engine and its store may need it (a temporary directory).
@@ -204,6 +206,7 @@ impl fmt::Debug for Harness {
             .field("reopen", &self.reopen.is_some())
             .field("faults", &self.faults.is_some())
             .field("leaky", &self.leaky)
+            .field("org_leaks", &self.org_leaks.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -224,6 +227,7 @@ impl Harness {
             reopen: None,
             faults: None,
             leaky: false,
+            org_leaks: None,
             master_key,
             breaches_seen: Cell::new(0),
             keep: Vec::new(),
@@ -265,6 +269,26 @@ impl Harness {
     pub fn leaky(mut self) -> Self {
         self.leaky = true;
         self
+    }
+
+    /// Adds the switch of a leaky store's organization-level leaks (templates, keys, audit
+    /// events: [`LeakyStore::leak_org_rows`](crate::wrappers::LeakyStore::leak_org_rows)),
+    /// which are off until a test switches them on.
+    pub fn with_org_leaks(mut self, switch: impl Fn(bool) + 'static) -> Self {
+        self.org_leaks = Some(Box::new(switch));
+        self
+    }
+
+    /// Switches the store's organization-level leaks on or off; `false` (and nothing done)
+    /// where the harness has no such switch.
+    pub fn leak_org_rows(&self, on: bool) -> bool {
+        match &self.org_leaks {
+            Some(switch) => {
+                switch(on);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Keeps `value` alive as long as the harness (after the engine is gone).
@@ -671,9 +695,73 @@ impl View {
     }
 }
 
-/// Reads `ws`'s view; `None` where a leaky store made the guard refuse one of its listings.
+impl View {
+    /// The view of `ws` read object by object: each row the dump holds in its workspace, looked
+    /// up by id through `ws` (so it must be found, and be that row), in list order. `None`
+    /// without a dump, or where a lookup was refused (counted).
+    pub fn look_up(h: &Harness, ws: &WorkspaceScope) -> Option<Self> {
+        let rows = h.stored()?;
+        let mut view = Self::default();
+        let mut runs = Vec::new();
+        let own = rows
+            .into_iter()
+            .filter(|r| r.org_id == ws.org_id() && r.workspace_id == ws.workspace_id());
+        for row in own {
+            match row.kind {
+                RowKind::Workspace => continue,
+                RowKind::Source => view
+                    .sources
+                    .push(h.answer(SourceId::from_uuid(row.id).and_then(|id| ws.get_source(id)))?),
+                RowKind::Destination => view.destinations.push(h.answer(
+                    DestinationId::from_uuid(row.id).and_then(|id| ws.get_destination(id)),
+                )?),
+                RowKind::Connection => view.connections.push(h.answer(
+                    ConnectionId::from_uuid(row.id).and_then(|id| ws.get_connection(id)),
+                )?),
+                RowKind::SyncRun => runs.push(
+                    h.answer(SyncRunId::from_uuid(row.id).and_then(|id| ws.get_sync_run(id)))?,
+                ),
+            }
+        }
+        let found: BTreeSet<StoredRow> = view
+            .rows()
+            .into_iter()
+            .chain(runs.iter().map(TenantObject::stored_row))
+            .collect();
+        let wanted: BTreeSet<StoredRow> = h
+            .stored()?
+            .into_iter()
+            .filter(|r| r.workspace_id == ws.workspace_id() && r.kind != RowKind::Workspace)
+            .collect();
+        assert_eq!(found, wanted, "a lookup by id answered with another row");
+        view.sources
+            .sort_by_key(|s| (s.created_at, *s.id.as_uuid()));
+        view.destinations
+            .sort_by_key(|d| (d.created_at, *d.id.as_uuid()));
+        view.connections
+            .sort_by_key(|c| (c.created_at, *c.id.as_uuid()));
+        for c in &view.connections {
+            view.sync_runs.insert(c.id, Vec::new());
+        }
+        runs.sort_by_key(|r| std::cmp::Reverse((r.started_at, *r.id.as_uuid())));
+        for run in runs {
+            view.sync_runs
+                .entry(run.connection_id)
+                .or_default()
+                .push(run);
+        }
+        Some(view)
+    }
+}
+
+/// Reads `ws`'s view, every listing to its end. Where a leaky store made the guard refuse a
+/// listing (counted), the view is read object by object instead ([`View::look_up`]); `None`
+/// only where that is not possible either (no dump).
 pub fn view_of(h: &Harness, ws: &WorkspaceScope, limit: u32) -> Option<View> {
-    let view = h.answer(View::read(ws, limit))?;
+    let view = match h.answer(View::read(ws, limit)) {
+        Some(view) => view,
+        None => View::look_up(h, ws)?,
+    };
     view.assert_own(ws.org_id(), ws.workspace_id());
     Some(view)
 }
@@ -1056,10 +1144,15 @@ pub fn inactive_workspace_pauses_its_connections_and_resumes_them(factory: &dyn 
     org.update_workspace(ws.workspace_id(), &status(WorkspaceStatus::Inactive))
         .unwrap();
     let read_only = org.workspace(ws.workspace_id()).unwrap();
-    // Behind a leaky store a listing may be refused (a counted breach): then nothing to compare.
+    // Behind a leaky store a listing may be refused (a counted breach): the view is then read
+    // by id, and only without a dump is there nothing to compare.
     let statuses = |scope: &WorkspaceScope| -> Option<BTreeMap<ConnectionId, ConnectionStatus>> {
-        h.answer(all_pages(10, |p| scope.list_connections(p)))
-            .map(|list| list.into_iter().map(|c| (c.id, c.status)).collect())
+        view_of(&h, scope, 10).map(|view| {
+            view.connections
+                .into_iter()
+                .map(|c| (c.id, c.status))
+                .collect()
+        })
     };
     let check = |got: Option<BTreeMap<ConnectionId, ConnectionStatus>>,
                  expected: &[(ConnectionId, ConnectionStatus)]| {
@@ -1693,12 +1786,26 @@ pub fn cursor_of_another_workspace_never_widens_a_listing(factory: &dyn Fn() -> 
     let theirs = workspace(&org, "cust-2");
     let (my_source, _, _) = pipeline(&mine, "mine");
     h.tick();
-    pipeline(&theirs, "a");
-    pipeline(&theirs, "b");
-    let Some(first) = h.answer(theirs.list_sources(&Page::first(1))) else {
-        return;
+    let (a, _, _) = pipeline(&theirs, "a");
+    let (b, _, _) = pipeline(&theirs, "b");
+    // Same time: listed by id.
+    let (their_first, their_second) = if a.id.as_uuid() < b.id.as_uuid() {
+        (a, b)
+    } else {
+        (b, a)
     };
-    let cursor = first.next.unwrap();
+    // The cursor past their first source. Behind a leaky store their listing meets my source
+    // and is refused (counted): the cursor it would have returned is made from the position.
+    let position = created_cursor(&their_first);
+    let cursor = match h.answer(theirs.list_sources(&Page::first(1))) {
+        Some(first) => {
+            assert_eq!(first.items, std::slice::from_ref(&their_first));
+            let cursor = first.next.unwrap();
+            assert_eq!(cursor, position);
+            cursor
+        }
+        None => position,
+    };
     if let Some(page) = h.answer(mine.list_sources(&Page::after(cursor, 10))) {
         assert!(
             page.items
@@ -1708,8 +1815,25 @@ pub fn cursor_of_another_workspace_never_widens_a_listing(factory: &dyn Fn() -> 
         );
     }
     if let Some(page) = h.answer(mine.list_sources(&Page::first(10))) {
-        assert_eq!(page.items, [my_source]);
+        assert_eq!(page.items, std::slice::from_ref(&my_source));
     }
+    // Whatever the listings did, their sources stay out of reach and mine in it.
+    for theirs in [&their_first, &their_second] {
+        h.assert_not_found(mine.get_source(theirs.id));
+    }
+    assert_eq!(mine.get_source(my_source.id).unwrap(), my_source);
+}
+
+/// The cursor a listing ordered by creation returns after `source`.
+fn created_cursor(source: &Source) -> bulkhead_core::Cursor {
+    use base64::Engine as _;
+    let mut bytes = vec![1];
+    bytes.extend_from_slice(&source.created_at.unix_millis().to_be_bytes());
+    bytes.extend_from_slice(source.id.as_uuid().as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(bytes)
+        .parse()
+        .unwrap()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1826,6 +1950,7 @@ pub fn union_of_tenant_views_is_everything_stored(factory: &dyn Fn() -> Harness)
     for org_name in ["Acme", "Globex"] {
         let (org, _) = new_org(&h, org_name);
         let catalog = install_catalog(&h, &org);
+        let mut made = BTreeSet::new();
         for ext_id in ["a", "b"] {
             let (_, token) = token_scope(&h, &org, ext_id);
             token
@@ -1834,19 +1959,30 @@ pub fn union_of_tenant_views_is_everything_stored(factory: &dyn Fn() -> Harness)
             let full = org.workspace(token.workspace_id()).unwrap();
             let (_, _, c) = pipeline(&full, ext_id);
             full.start_sync(c.id).unwrap();
+            made.insert(token.workspace_id());
         }
-        orgs.push(org);
+        orgs.push((org, made));
     }
     let mut union = BTreeSet::new();
-    for org in &orgs {
-        let Some(workspaces) = h.answer(all_workspaces(org, 1)) else {
-            return;
+    for (org, made) in &orgs {
+        // Behind a leaky store the listing meets the other organization's workspaces and is
+        // refused (counted): the workspaces made above are then read by id.
+        let workspaces = match h.answer(all_workspaces(org, 1)) {
+            Some(listed) => {
+                let ids: BTreeSet<WorkspaceId> = listed.iter().map(|w| w.id).collect();
+                assert_eq!(&ids, made);
+                listed
+            }
+            None => made
+                .iter()
+                .map(|id| org.get_workspace(*id).unwrap())
+                .collect(),
         };
         for w in workspaces {
+            assert_eq!(w.org_id, org.org_id());
             union.insert(w.stored_row());
-            let Some(view) = view_of(&h, &org.workspace(w.id).unwrap(), 2) else {
-                return;
-            };
+            // With a dump, a view is always read: by its listings, or object by object.
+            let view = view_of(&h, &org.workspace(w.id).unwrap(), 2).unwrap();
             union.extend(view.rows());
         }
     }
@@ -1949,6 +2085,8 @@ macro_rules! conformance_tests {
             purging_deleted_workspaces_respects_the_retention,
             merging_a_duplicate_moves_everything_into_the_target,
             merging_is_refused_within_one_workspace_deleted_ones_and_other_organizations,
+            merging_into_an_inactive_workspace_pauses_the_moved_connections,
+            merging_from_an_inactive_workspace_resumes_the_connections_it_paused,
             workspaces_list_in_pages_by_external_id,
             foreign_workspace_id_is_not_found_by_another_organization,
             source_create_read_update_delete,
@@ -1976,6 +2114,7 @@ macro_rules! conformance_tests {
             every_change_is_audited_in_a_chain_that_verifies,
             denied_calls_are_audited,
             isolation_breaches_are_audited_in_the_callers_chain,
+            organization_rows_of_another_organization_are_refused,
             audit_events_filter_page_and_hold_no_secret,
             template_secrets_never_reach_a_customer_in_clear,
             replayed_refused_tokens_are_audited_once_a_minute,
@@ -2655,6 +2794,137 @@ pub fn isolation_breaches_are_audited_in_the_callers_chain(factory: &dyn Fn() ->
     );
 }
 
+/// `token` with the `kid` of its header replaced (so its signature no longer matters: the key
+/// is looked up first).
+fn with_kid(token: &str, kid: &str) -> String {
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (header, rest) = token.split_once('.').unwrap();
+    let mut header: serde_json::Value =
+        serde_json::from_slice(&engine.decode(header).unwrap()).unwrap();
+    header["kid"] = serde_json::Value::String(kid.to_owned());
+    let header = engine.encode(serde_json::to_vec(&header).unwrap());
+    format!("{header}.{rest}")
+}
+
+/// While `leaking`, asserts the call was refused as an isolation breach (and counts it);
+/// otherwise returns its answer.
+#[track_caller]
+fn refused_while<T: fmt::Debug>(h: &Harness, leaking: bool, result: Result<T>) -> Option<T> {
+    if !leaking {
+        return Some(result.unwrap());
+    }
+    match result {
+        Err(Error::IsolationBreach { .. }) => {
+            h.note_breach();
+            None
+        }
+        other => panic!("expected an isolation breach, got {other:?}"),
+    }
+}
+
+/// Organization-level reads that meet another organization's rows (its audit events, access
+/// keys, signing keys or templates) are refused as isolation breaches, counted, and hand the
+/// caller none of those rows; the audit chain does not verify with another organization's
+/// event in it; a lookup of a `kid` that answers with another key verifies no token. Over a
+/// correct store the same calls answer with the organization's own rows. Over a leaky store
+/// the organization-level leaks are switched on once both organizations' rows exist, then off
+/// again, and everything answers as before.
+pub fn organization_rows_of_another_organization_are_refused(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (acme, _) = new_org(&h, "Acme");
+    let (globex, globex_key) = new_org(&h, "Globex");
+    let ours = install_catalog(&h, &acme);
+    let theirs = install_catalog(&h, &globex);
+    let (issued, _) = token_scope(&h, &acme, "cust-1");
+    let unknown_kid = with_kid(issued.token.expose(), "no-such-kid");
+    assert_token_rejected(
+        h.engine().authenticate(&unknown_kid),
+        TokenRejection::UnknownKey,
+    );
+    let globex_key_id = globex.list_keys().unwrap()[0].id;
+    // Both organizations' events pass through the store once: a leaky one leaks the rows it
+    // has seen.
+    let own_events = all_audit(&acme);
+    assert!(
+        all_audit(&globex)
+            .iter()
+            .all(|e| e.org_id == globex.org_id())
+    );
+
+    let check = |leaking: bool| {
+        if let Some(page) = refused_while(
+            &h,
+            leaking,
+            acme.audit_events(&AuditFilter::default(), &Page::first(100)),
+        ) {
+            // The chain read before, then the refusals' own events, if any: all Acme's.
+            assert_eq!(page.items.get(..own_events.len()), Some(&own_events[..]));
+            assert!(page.items.iter().all(|e| e.org_id == acme.org_id()));
+        }
+        match acme.verify_audit() {
+            Ok(verified) => assert_eq!(verified.is_intact(), !leaking, "{verified:?}"),
+            Err(Error::IsolationBreach { .. }) if leaking => h.note_breach(),
+            Err(e) => panic!("expected the chain verified, got {e:?}"),
+        }
+        if let Some(keys) = refused_while(&h, leaking, acme.list_keys()) {
+            assert_eq!(keys.len(), 1);
+            assert_ne!(keys[0].id, globex_key_id);
+        }
+        if let Some(keys) = refused_while(&h, leaking, acme.signing_keys()) {
+            assert_eq!(keys.len(), 1);
+            assert_eq!(keys[0].kid, kid_of(issued.token.expose()));
+        }
+        if let Some(templates) = refused_while(&h, leaking, acme.list_source_templates(None)) {
+            let ids: Vec<Uuid> = templates.iter().map(|t| *t.id.as_uuid()).collect();
+            let expected: Vec<Uuid> = ours
+                .source_templates()
+                .iter()
+                .map(|t| *t.id.as_uuid())
+                .collect();
+            assert_eq!(ids, expected);
+        }
+        if let Some(templates) = refused_while(&h, leaking, acme.list_connection_templates(None)) {
+            let ids: Vec<Uuid> = templates.iter().map(|t| *t.id.as_uuid()).collect();
+            let expected: Vec<Uuid> = ours
+                .connection_templates()
+                .iter()
+                .map(|t| *t.id.as_uuid())
+                .collect();
+            assert_eq!(ids, expected);
+        }
+        h.assert_not_found(acme.get_source_template(theirs.stripe.id));
+        h.assert_not_found(acme.get_connection_template(theirs.s3.id));
+        h.assert_not_found(acme.revoke_key(globex_key_id));
+        assert!(h.engine().authenticate_org(globex_key.expose()).is_ok());
+        match h.engine().authenticate(&unknown_kid) {
+            Err(Error::InvalidToken {
+                reason: TokenRejection::UnknownKey,
+                ..
+            }) => {}
+            Err(Error::IsolationBreach { .. }) if leaking => h.note_breach(),
+            other => panic!("expected an unknown key, got {other:?}"),
+        }
+    };
+    let leaking = h.leak_org_rows(true);
+    check(leaking);
+    if leaking {
+        // The same calls without the leaks answer as over a correct store: the refusals were
+        // the leaked rows'.
+        h.leak_org_rows(false);
+        check(false);
+    }
+    let breaches = h.engine().isolation_breaches();
+    assert!(
+        if leaking {
+            breaches >= 5
+        } else {
+            breaches == 0
+        },
+        "{breaches}"
+    );
+}
+
 /// Refused calls are audited as denied, with who tried; a call that fails changes nothing and
 /// writes nothing.
 pub fn denied_calls_are_audited(factory: &dyn Fn() -> Harness) {
@@ -2678,7 +2948,10 @@ pub fn denied_calls_are_audited(factory: &dyn Fn() -> Harness) {
     // A revoked org key.
     let (second, second_key) = org.create_key(None).unwrap();
     org.revoke_key(second.id).unwrap();
-    assert!(h.engine().authenticate_org(second_key.expose()).is_err());
+    assert!(matches!(
+        h.engine().authenticate_org(second_key.expose()),
+        Err(Error::InvalidOrgKey { .. })
+    ));
     // The creation rate limit.
     org.update_settings(&bulkhead_core::OrgSettings {
         workspace_creation_burst: 1,
@@ -2841,7 +3114,7 @@ pub fn busy_audit_log(
             })
             .unwrap();
         let customer = authenticate(issued.token.expose()).unwrap();
-        assert!(customer.list_connections(&Page::first(10)).is_err());
+        assert_denied(customer.list_connections(&Page::first(10)));
         let ws = org.workspace(issued.workspace_id).unwrap();
         let (_, _, connection) = pipeline(&ws, &format!("p{n}"));
         let run = ws.start_sync(connection.id).unwrap();
@@ -3048,6 +3321,157 @@ pub fn merging_is_refused_within_one_workspace_deleted_ones_and_other_organizati
         d.org
             .merge_workspaces(d.main.workspace_id, d.dup.workspace_id),
     );
+}
+
+/// A workspace with a connection that may run and one its customer stopped.
+struct RunningAndStopped {
+    workspace: WorkspaceId,
+    running: ConnectionId,
+    stopped: ConnectionId,
+}
+
+fn running_and_stopped(org: &OrgScope, external_id: &str) -> RunningAndStopped {
+    let ws = workspace(org, external_id);
+    let (_, _, running) = pipeline(&ws, &format!("{external_id}-running"));
+    let (_, _, stopped) = pipeline(&ws, &format!("{external_id}-stopped"));
+    ws.update_connection(
+        stopped.id,
+        &ConnectionUpdate {
+            status: Some(ConnectionStatus::Inactive),
+            ..ConnectionUpdate::default()
+        },
+    )
+    .unwrap();
+    RunningAndStopped {
+        workspace: ws.workspace_id(),
+        running: running.id,
+        stopped: stopped.id,
+    }
+}
+
+fn set_workspace_status(org: &OrgScope, id: WorkspaceId, status: WorkspaceStatus) {
+    org.update_workspace(
+        id,
+        &WorkspaceUpdate {
+            status: Some(status),
+            ..WorkspaceUpdate::default()
+        },
+    )
+    .unwrap();
+}
+
+impl RunningAndStopped {
+    /// Asserts both connections are in workspace `ws` with these statuses (each read by id: a
+    /// leaky store answers those from the workspace itself).
+    #[track_caller]
+    fn expect(
+        &self,
+        h: &Harness,
+        org: &OrgScope,
+        ws: WorkspaceId,
+        running: ConnectionStatus,
+        stopped: ConnectionStatus,
+    ) {
+        let scope = org.workspace(ws).unwrap();
+        for (id, status) in [(self.running, running), (self.stopped, stopped)] {
+            if let Some(c) = h.answer(scope.get_connection(id)) {
+                assert_eq!((c.workspace_id, c.status), (ws, status), "connection {id}");
+            }
+        }
+    }
+
+    /// Merges this workspace into `into`; `false` where a leaky store made the guard refuse
+    /// the merge (counted), after checking that it changed nothing: the connections are still
+    /// here, with the statuses `before`.
+    #[track_caller]
+    fn merge_into(
+        &self,
+        h: &Harness,
+        org: &OrgScope,
+        into: WorkspaceId,
+        before: (ConnectionStatus, ConnectionStatus),
+    ) -> bool {
+        if h.answer(org.merge_workspaces(self.workspace, into))
+            .is_some()
+        {
+            return true;
+        }
+        self.expect(h, org, self.workspace, before.0, before.1);
+        false
+    }
+}
+
+/// Merging into an inactive workspace pauses the moved connections that may run (from an
+/// active workspace, or paused by an inactive one) as the target's own: nothing in the target
+/// runs, and making it active again resumes them, never the connections their customer
+/// stopped.
+pub fn merging_into_an_inactive_workspace_pauses_the_moved_connections(
+    factory: &dyn Fn() -> Harness,
+) {
+    use ConnectionStatus::{Active, Inactive};
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let into = workspace(&org, "main").workspace_id();
+    let from_active = running_and_stopped(&org, "dup-active");
+    let from_inactive = running_and_stopped(&org, "dup-inactive");
+    set_workspace_status(&org, from_inactive.workspace, WorkspaceStatus::Inactive);
+    set_workspace_status(&org, into, WorkspaceStatus::Inactive);
+
+    let mut moved = Vec::new();
+    for (dup, before) in [
+        (&from_active, (Active, Inactive)),
+        (&from_inactive, (Inactive, Inactive)),
+    ] {
+        if dup.merge_into(&h, &org, into, before) {
+            moved.push(dup);
+        }
+    }
+    // Behind a leaky store the guard refuses both merges (reading `from` meets the other
+    // workspaces' rows); a correct store merges both.
+    assert!(h.is_leaky() || moved.len() == 2);
+    for dup in &moved {
+        dup.expect(&h, &org, into, Inactive, Inactive);
+        assert!(matches!(
+            org.workspace(into).unwrap().start_sync(dup.running),
+            Err(Error::WorkspaceInactive { .. })
+        ));
+    }
+    set_workspace_status(&org, into, WorkspaceStatus::Active);
+    for dup in &moved {
+        dup.expect(&h, &org, into, Active, Inactive);
+    }
+}
+
+/// Merging an inactive workspace into an active one resumes the connections the merged
+/// workspace paused (they are the target's, and the target runs), not the ones their customer
+/// stopped; pausing and resuming the target afterwards treats them as its own.
+pub fn merging_from_an_inactive_workspace_resumes_the_connections_it_paused(
+    factory: &dyn Fn() -> Harness,
+) {
+    use ConnectionStatus::{Active, Inactive};
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let into = workspace(&org, "main").workspace_id();
+    let dup = running_and_stopped(&org, "dup");
+    set_workspace_status(&org, dup.workspace, WorkspaceStatus::Inactive);
+    dup.expect(&h, &org, dup.workspace, Inactive, Inactive);
+
+    // Behind a leaky store the guard refuses the merge: `merge_into` checked it changed nothing.
+    if dup.merge_into(&h, &org, into, (Inactive, Inactive)) {
+        dup.expect(&h, &org, into, Active, Inactive);
+        let run = org
+            .workspace(into)
+            .unwrap()
+            .start_sync(dup.running)
+            .unwrap();
+        assert_eq!(run.connection_id, dup.running);
+        set_workspace_status(&org, into, WorkspaceStatus::Inactive);
+        dup.expect(&h, &org, into, Inactive, Inactive);
+        set_workspace_status(&org, into, WorkspaceStatus::Active);
+        dup.expect(&h, &org, into, Active, Inactive);
+    } else {
+        assert!(h.is_leaky());
+    }
 }
 
 /// A fault at any write call of a merge (the target's data key, the merge's transaction)

@@ -37,7 +37,8 @@
 //! row, and an operation that should succeed must still succeed.
 //!
 //! Run it with [`run`]: `BULKHEAD_PROPTEST_CASES` sets the number of cases (default
-//! [`DEFAULT_CASES`]), each a sequence of 1 to [`MAX_STEPS`] steps.
+//! [`DEFAULT_CASES`]; 0 or anything but a whole number fails the test), each a sequence of 1
+//! to [`MAX_STEPS`] steps.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -76,11 +77,52 @@ pub fn cases() -> u32 {
 }
 
 /// How many cases to run: `BULKHEAD_PROPTEST_CASES`, else `default`.
+///
+/// # Panics
+///
+/// If the variable is set to anything but a whole number from 1: zero cases would pass
+/// proving nothing, and a typo would silently run the default.
 pub fn cases_or(default: u32) -> u32 {
-    std::env::var("BULKHEAD_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
+    let value = match std::env::var("BULKHEAD_PROPTEST_CASES") {
+        Ok(value) => Some(value),
+        Err(std::env::VarError::NotPresent) => None,
+        Err(std::env::VarError::NotUnicode(value)) => Some(value.to_string_lossy().into_owned()),
+    };
+    cases_from(value.as_deref(), default).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The number of cases `value` (of `BULKHEAD_PROPTEST_CASES`) asks for, else `default`; an
+/// error for zero or for text that is not a whole number.
+fn cases_from(value: Option<&str>, default: u32) -> Result<u32, String> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    match value.trim().parse::<u32>() {
+        Ok(0) => Err(
+            "BULKHEAD_PROPTEST_CASES is 0: zero cases would prove nothing; set it to 1 or more, \
+             or unset it for the default"
+                .to_owned(),
+        ),
+        Ok(cases) => Ok(cases),
+        Err(e) => Err(format!(
+            "BULKHEAD_PROPTEST_CASES is `{value}`, not a number of cases ({e}); set it to a \
+             whole number from 1, or unset it for the default"
+        )),
+    }
+}
+
+/// `None` for the refusal of a token that was revoked or has expired; any other error fails
+/// the test.
+#[track_caller]
+fn no_longer_valid<T>(e: Error) -> Option<T> {
+    match e {
+        Error::InvalidToken {
+            reason: bulkhead_core::TokenRejection::Revoked,
+            ..
+        }
+        | Error::TokenExpired { .. } => None,
+        other => panic!("expected a revoked or expired token, got {other:?}"),
+    }
 }
 
 /// An adapter under test: how to make a fresh harness for each case.
@@ -99,6 +141,7 @@ pub fn run<A: Adapter>() {
 /// default keeps `cargo test` short (`BULKHEAD_PROPTEST_CASES` still overrides it; pass
 /// [`cases_or`]).
 pub fn run_cases<A: Adapter>(cases: u32) {
+    assert!(cases > 0, "a model run of zero cases proves nothing");
     let config = Config {
         cases,
         failure_persistence: None,
@@ -1677,7 +1720,7 @@ impl Sut {
                 self.h.note_breach();
                 None
             }
-            Err(_) => None,
+            Err(e) => no_longer_valid(e),
         };
         scope.delete_workspace(old).unwrap();
         self.h
@@ -1716,7 +1759,7 @@ impl Sut {
                 self.h.note_breach();
                 None
             }
-            Err(_) => None,
+            Err(e) => no_longer_valid(e),
         };
         let status = |status| bulkhead_core::WorkspaceUpdate {
             status: Some(status),
@@ -1913,5 +1956,27 @@ impl<A: Adapter> StateMachineTest for IsolationTest<A> {
             let (_, total) = r.get();
             r.set((leaky, total + breaches));
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cases_from;
+
+    #[test]
+    fn proptest_cases_come_from_the_variable_or_the_default() {
+        assert_eq!(cases_from(None, 64), Ok(64));
+        assert_eq!(cases_from(Some("1"), 64), Ok(1));
+        assert_eq!(cases_from(Some(" 1000 "), 64), Ok(1000));
+    }
+
+    /// Zero cases would prove nothing, and a value that is not a number would silently run the
+    /// default: both are refused, naming the variable.
+    #[test]
+    fn zero_or_unparsable_proptest_cases_are_refused() {
+        for value in ["0", " 0 ", "", "ten", "-1", "1.5", "4294967296"] {
+            let err = cases_from(Some(value), 64).unwrap_err();
+            assert!(err.contains("BULKHEAD_PROPTEST_CASES"), "{value:?}: {err}");
+        }
     }
 }

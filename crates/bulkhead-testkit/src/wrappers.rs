@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
@@ -35,13 +36,18 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 // LeakyStore
 // ---------------------------------------------------------------------------------------------
 
-/// The tenant rows a [`LeakyStore`] has seen pass through, by id.
+/// The tenant rows (and the organization-level rows it leaks) a [`LeakyStore`] has seen pass
+/// through, by id.
 #[derive(Debug, Default)]
 struct Seen {
     workspaces: BTreeMap<WorkspaceId, Workspace>,
     endpoints: BTreeMap<(Uuid, bool), EndpointRow>,
     connections: BTreeMap<ConnectionId, Connection>,
     sync_runs: BTreeMap<SyncRunId, SyncRun>,
+    templates: BTreeMap<Uuid, TemplateRow>,
+    org_keys: BTreeMap<OrgKeyId, OrgKeyRow>,
+    signing_keys: BTreeMap<String, SigningKeyRow>,
+    audit: BTreeMap<(OrgId, u64), AuditEvent>,
 }
 
 fn endpoint_key(kind: EndpointKind, id: Uuid) -> (Uuid, bool) {
@@ -68,6 +74,22 @@ impl Seen {
 
     fn sync_run(&mut self, row: &SyncRun) {
         self.sync_runs.insert(row.id, row.clone());
+    }
+
+    fn template(&mut self, row: &TemplateRow) {
+        self.templates.insert(row.id, row.clone());
+    }
+
+    fn org_key(&mut self, row: &OrgKeyRow) {
+        self.org_keys.insert(row.id, row.clone());
+    }
+
+    fn signing_key(&mut self, row: &SigningKeyRow) {
+        self.signing_keys.insert(row.kid.clone(), row.clone());
+    }
+
+    fn audit_event(&mut self, event: &AuditEvent) {
+        self.audit.insert((event.org_id, event.seq), event.clone());
     }
 
     /// Forgets a deleted workspace and everything that was in it.
@@ -102,15 +124,25 @@ impl Seen {
 ///   (another workspace, or for `list_workspaces` another organization);
 /// - the reads of the caller's own workspace (`load_workspace`, `load_token_state`) return the
 ///   inner answer, or, where there is none (a deleted workspace), another tenant's workspace
-///   instead.
+///   instead;
+/// - once switched on with [`LeakyStore::leak_org_rows`] (off at first), the organization's
+///   listings forget the organization too: `list_templates`, `list_org_keys`,
+///   `list_signing_keys` and `list_audit` return the inner rows plus every remembered row of
+///   that kind owned by another organization (audit events after the requested sequence
+///   number, whatever the filter); `get_template` answers, where the inner store finds
+///   nothing, with the remembered template of that id and kind, whoever owns it; and
+///   `find_signing_key`, where the inner store finds no key with that `kid`, answers with a
+///   remembered key of another `kid` (a lookup that lost its `WHERE kid = ?`), never a
+///   forgotten key of the same `kid`.
 ///
-/// Everything else (writes, credentials, the catalog) is delegated unchanged, so the engine
-/// still works; what must not happen is a foreign row reaching a caller. The engine's guard
-/// must refuse each leaked row with [`Error::IsolationBreach`] and count it in
-/// `Engine::isolation_breaches`.
+/// Everything else (writes, org-key lookups by hash, tags) is delegated unchanged, so the
+/// engine still works; what must not happen is a foreign row reaching a caller. The engine's
+/// guard must refuse each leaked row with [`Error::IsolationBreach`] and count it in
+/// `Engine::isolation_breaches` (a signing key of another `kid` must verify nothing).
 pub struct LeakyStore<S: Store> {
     inner: S,
     seen: Mutex<Seen>,
+    org_rows: AtomicBool,
 }
 
 impl<S: Store> LeakyStore<S> {
@@ -119,12 +151,27 @@ impl<S: Store> LeakyStore<S> {
         Self {
             inner,
             seen: Mutex::new(Seen::default()),
+            org_rows: AtomicBool::new(false),
         }
     }
 
     /// The wrapped store.
     pub fn inner(&self) -> &S {
         &self.inner
+    }
+
+    /// Switches the leaks of organization-level rows on or off (off at first; see the type's
+    /// docs). The engine refuses such a listing once it holds another organization's row, and
+    /// it lists the organization's signing keys to mint each token and its keys to revoke
+    /// one: with these leaks on, no token could be minted nor key revoked in a store with two
+    /// organizations. So the suite's fixtures run with them off, and a test of these guard
+    /// checks switches them on once its rows exist.
+    pub fn leak_org_rows(&self, on: bool) {
+        self.org_rows.store(on, Ordering::SeqCst);
+    }
+
+    fn leaks_org_rows(&self) -> bool {
+        self.org_rows.load(Ordering::SeqCst)
     }
 
     fn seen(&self) -> MutexGuard<'_, Seen> {
@@ -161,7 +208,11 @@ impl<S: Store> Store for LeakyStore<S> {
         signing_key: &SigningKeyRow,
     ) -> Result<()> {
         self.inner
-            .insert_organization(ctx, org, first_key, signing_key)
+            .insert_organization(ctx, org, first_key, signing_key)?;
+        let mut seen = self.seen();
+        seen.org_key(first_key);
+        seen.signing_key(signing_key);
+        Ok(())
     }
 
     fn update_org_settings(
@@ -181,11 +232,27 @@ impl<S: Store> Store for LeakyStore<S> {
     }
 
     fn insert_org_key(&self, org: &OrgCtx, row: &OrgKeyRow) -> Result<()> {
-        self.inner.insert_org_key(org, row)
+        self.inner.insert_org_key(org, row)?;
+        self.seen().org_key(row);
+        Ok(())
     }
 
     fn list_org_keys(&self, org: &OrgCtx) -> Result<Vec<OrgKeyRow>> {
-        self.inner.list_org_keys(org)
+        let mut rows = self.inner.list_org_keys(org)?;
+        let mut seen = self.seen();
+        for row in &rows {
+            seen.org_key(row);
+        }
+        if !self.leaks_org_rows() {
+            return Ok(rows);
+        }
+        rows.extend(
+            seen.org_keys
+                .values()
+                .filter(|k| k.org_id != org.org_id())
+                .cloned(),
+        );
+        Ok(rows)
     }
 
     fn revoke_org_key(
@@ -194,7 +261,11 @@ impl<S: Store> Store for LeakyStore<S> {
         id: OrgKeyId,
         now: Timestamp,
     ) -> Result<Option<OrgKeyRow>> {
-        self.inner.revoke_org_key(org, id, now)
+        let row = self.inner.revoke_org_key(org, id, now)?;
+        if let Some(row) = &row {
+            self.seen().org_key(row);
+        }
+        Ok(row)
     }
 
     fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
@@ -212,7 +283,9 @@ impl<S: Store> Store for LeakyStore<S> {
         retire_at: Timestamp,
         now: Timestamp,
     ) -> Result<()> {
-        self.inner.rotate_signing_key(org, new, retire_at, now)
+        self.inner.rotate_signing_key(org, new, retire_at, now)?;
+        self.seen().signing_key(new);
+        Ok(())
     }
 
     fn retire_signing_key(&self, org: &OrgCtx, kid: &str, at: Timestamp) -> Result<bool> {
@@ -220,11 +293,40 @@ impl<S: Store> Store for LeakyStore<S> {
     }
 
     fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>> {
-        self.inner.list_signing_keys(org)
+        let mut rows = self.inner.list_signing_keys(org)?;
+        let mut seen = self.seen();
+        for row in &rows {
+            seen.signing_key(row);
+        }
+        if !self.leaks_org_rows() {
+            return Ok(rows);
+        }
+        rows.extend(
+            seen.signing_keys
+                .values()
+                .filter(|k| k.org_id != org.org_id())
+                .cloned(),
+        );
+        Ok(rows)
     }
 
     fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
-        self.inner.find_signing_key(kid)
+        match self.inner.find_signing_key(kid)? {
+            Some(row) => {
+                self.seen().signing_key(&row);
+                Ok(Some(row))
+            }
+            // `… FROM signing_keys` without its `WHERE kid = ?`: some other key. Never a
+            // remembered key of this `kid`: that one was deleted, and answering with it would
+            // resurrect a key, not leak one.
+            None if self.leaks_org_rows() => Ok(self
+                .seen()
+                .signing_keys
+                .values()
+                .find(|k| k.kid != kid)
+                .cloned()),
+            None => Ok(None),
+        }
     }
 
     fn get_or_create_workspace(
@@ -330,11 +432,27 @@ impl<S: Store> Store for LeakyStore<S> {
     }
 
     fn insert_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<()> {
-        self.inner.insert_template(org, row)
+        self.inner.insert_template(org, row)?;
+        self.seen().template(row);
+        Ok(())
     }
 
     fn list_templates(&self, org: &OrgCtx, kind: TemplateKind) -> Result<Vec<TemplateRow>> {
-        self.inner.list_templates(org, kind)
+        let mut rows = self.inner.list_templates(org, kind)?;
+        let mut seen = self.seen();
+        for row in &rows {
+            seen.template(row);
+        }
+        if !self.leaks_org_rows() {
+            return Ok(rows);
+        }
+        rows.extend(
+            seen.templates
+                .values()
+                .filter(|t| t.kind == kind && t.org_id != org.org_id())
+                .cloned(),
+        );
+        Ok(rows)
     }
 
     fn get_template(
@@ -343,15 +461,40 @@ impl<S: Store> Store for LeakyStore<S> {
         kind: TemplateKind,
         id: Uuid,
     ) -> Result<Option<TemplateRow>> {
-        self.inner.get_template(org, kind, id)
+        let mut seen = self.seen();
+        match self.inner.get_template(org, kind, id)? {
+            Some(row) => {
+                seen.template(&row);
+                Ok(Some(row))
+            }
+            None if self.leaks_org_rows() => {
+                Ok(seen.templates.get(&id).filter(|t| t.kind == kind).cloned())
+            }
+            None => Ok(None),
+        }
     }
 
     fn replace_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<bool> {
-        self.inner.replace_template(org, row)
+        let replaced = self.inner.replace_template(org, row)?;
+        if replaced {
+            self.seen().template(row);
+        }
+        Ok(replaced)
     }
 
     fn delete_template(&self, org: &OrgCtx, kind: TemplateKind, id: Uuid) -> Result<bool> {
-        self.inner.delete_template(org, kind, id)
+        let deleted = self.inner.delete_template(org, kind, id)?;
+        if deleted {
+            let mut seen = self.seen();
+            if seen
+                .templates
+                .get(&id)
+                .is_some_and(|t| t.org_id == org.org_id() && t.kind == kind)
+            {
+                seen.templates.remove(&id);
+            }
+        }
+        Ok(deleted)
     }
 
     fn reseal_all(
@@ -663,7 +806,9 @@ impl<S: Store> Store for LeakyStore<S> {
     }
 
     fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
-        self.inner.append_audit(org, draft)
+        let event = self.inner.append_audit(org, draft)?;
+        self.seen().audit_event(&event);
+        Ok(event)
     }
 
     fn tombstone_workspace(
@@ -703,7 +848,22 @@ impl<S: Store> Store for LeakyStore<S> {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<AuditEvent>> {
-        self.inner.list_audit(org, filter, after, limit)
+        let mut events = self.inner.list_audit(org, filter, after, limit)?;
+        let mut seen = self.seen();
+        for event in &events {
+            seen.audit_event(event);
+        }
+        if !self.leaks_org_rows() {
+            return Ok(events);
+        }
+        // `… FROM audit_log WHERE seq > ?` without `org_id = ?`: every organization's chain.
+        events.extend(
+            seen.audit
+                .values()
+                .filter(|e| e.org_id != org.org_id() && Some(e.seq) > after)
+                .cloned(),
+        );
+        Ok(events)
     }
 }
 

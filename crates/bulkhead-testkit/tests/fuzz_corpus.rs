@@ -61,6 +61,22 @@ fn cursor_seeds_hold_the_property() {
     replay("cursor", fuzzing::cursor);
 }
 
+/// Regression: the harness knew only tags 1 and 2, so the decoded bytes of any audit cursor
+/// (tag 3, `Position::Sequence`: the tag and 8 bytes) were a false crash ("decoded … from
+/// bytes that encode no cursor").
+#[test]
+fn cursor_harness_knows_the_audit_sequence_tag() {
+    for seq in [0u64, 1, 42, u64::MAX] {
+        let mut data = vec![3];
+        data.extend_from_slice(&seq.to_be_bytes());
+        fuzzing::cursor(&data);
+    }
+    // Of any other length it is no cursor, and another tag is none either.
+    fuzzing::cursor(&[3; 8]);
+    fuzzing::cursor(&[3; 10]);
+    fuzzing::cursor(&[4; 9]);
+}
+
 #[test]
 fn config_spec_seeds_hold_the_property() {
     replay("config_spec", fuzzing::config_spec);

@@ -112,6 +112,8 @@ fn foreign_not_found_is_indistinguishable_from_missing() {
 
     let foreign_err = a.get_source(foreign).unwrap_err();
     let missing_err = a.get_source(missing).unwrap_err();
+    assert!(foreign_err.is_not_found(), "{foreign_err:?}");
+    assert!(missing_err.is_not_found(), "{missing_err:?}");
 
     assert_eq!(
         foreign_err.to_string().replace(&foreign.to_string(), "ID"),

@@ -482,6 +482,22 @@ const NIL_FORMS: [&str; 4] = [
     "urn:uuid:00000000-0000-0000-0000-000000000000",
 ];
 
+/// Asserts a write was refused by the database's foreign key (the row it needs is gone): a
+/// storage error whose message names `what` failed, and the constraint.
+#[track_caller]
+fn assert_refused_by_the_foreign_key<T: std::fmt::Debug>(result: bulkhead::Result<T>, what: &str) {
+    match result {
+        Err(Error::Storage(e)) => {
+            let text = e.to_string();
+            assert!(
+                text.contains(what) && text.contains("FOREIGN KEY constraint failed"),
+                "{text}"
+            );
+        }
+        other => panic!("expected the foreign key to refuse the write, got {other:?}"),
+    }
+}
+
 #[test]
 fn leak_class_no_tenant_or_nil_tenant() {
     let db = Db::new();
@@ -504,8 +520,10 @@ fn leak_class_no_tenant_or_nil_tenant() {
     let nil_json = format!("\"{}\"", NIL_FORMS[0]);
     let err = serde_json::from_str::<WorkspaceId>(&nil_json).unwrap_err();
     assert!(err.to_string().contains("workspace_id"), "{err}");
-    assert!(serde_json::from_str::<OrgId>(&nil_json).is_err());
-    assert!(serde_json::from_str::<SourceId>(&nil_json).is_err());
+    let err = serde_json::from_str::<OrgId>(&nil_json).unwrap_err();
+    assert!(err.to_string().contains("org_id"), "{err}");
+    let err = serde_json::from_str::<SourceId>(&nil_json).unwrap_err();
+    assert!(err.to_string().contains("source_id"), "{err}");
     // A well-formed id names a workspace or nothing: an unknown one is not found.
     let unknown = WorkspaceId::random();
     assert_not_found(
@@ -626,13 +644,16 @@ fn leak_class_no_tenant_or_nil_tenant() {
     for &id in &world.a.sources {
         assert_not_found(b_scope.get_source(id), ObjectKind::Source, id);
     }
-    // Writes through it are refused and store nothing (today by the schema's foreign key to
-    // the workspace row: a storage error rather than "not found").
-    assert!(b_scope.create_source(new_source("B ghost")).is_err());
-    assert!(
-        b_scope
-            .create_destination(new_destination("B ghost"))
-            .is_err()
+    // Writes through it are refused and store nothing. The engine forgets a workspace once it
+    // is purged (it keeps no list of purged ids), so today the refusal is the schema's foreign
+    // key to the workspace row: a storage error naming the insert, not "not found".
+    assert_refused_by_the_foreign_key(
+        b_scope.create_source(new_source("B ghost")),
+        "could not store the source",
+    );
+    assert_refused_by_the_foreign_key(
+        b_scope.create_destination(new_destination("B ghost")),
+        "could not store the destination",
     );
     assert_eq!(common::catalog::raw_rows(&db, "sources"), 6);
     let reborn = common::workspace(&world.org1, "customer-b");

@@ -13,7 +13,7 @@ use bulkhead::{
     ConnectionStatus, LastRun, OrgScope, Page, SyncOutcome, SyncStatus, WorkspaceFilter,
     WorkspaceOverview, WorkspaceStats, WorkspaceStatus, WorkspaceUpdate,
 };
-use common::{Db, all_pages, new_source, pipeline, workspace};
+use common::{Db, all_pages, assert_invalid, new_source, pipeline, workspace};
 
 struct Seeded {
     db: Db,
@@ -221,10 +221,10 @@ fn overview_pages_and_filters_like_the_workspace_list() {
         prefixed.iter().map(numbers).collect::<Vec<_>>(),
         vec![("alpha", WorkspaceStatus::Active, 2, 2, 15, 150)]
     );
-    assert!(
+    assert_invalid(
         s.org
-            .workspace_overview(&WorkspaceFilter::default(), &Page::first(0))
-            .is_err()
+            .workspace_overview(&WorkspaceFilter::default(), &Page::first(0)),
+        "limit",
     );
 }
 

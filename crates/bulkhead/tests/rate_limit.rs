@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use bulkhead::{
     Error, Operation, OperationSet, OrgScope, OrgSettings, OrgStats, Page, ScopedTokenRequest,
+    TokenRejection,
 };
-use common::{Db, assert_invalid, ext, issue};
+use common::{Db, assert_invalid, assert_token_rejected, ext, issue};
 
 /// An organization that may create `burst` workspaces at once and `rate` more per second.
 fn limited_org(db: &Db, name: &str, burst: u32, rate: u32) -> OrgScope {
@@ -217,7 +218,10 @@ fn counters_count_creations_tokens_and_denials_per_organization() {
     ));
     // Invalid tokens of the organization: a revoked one, and an expired one.
     org.revoke_token(read_only.token.expose()).unwrap();
-    assert!(db.engine.authenticate(read_only.token.expose()).is_err());
+    assert_token_rejected(
+        db.engine.authenticate(read_only.token.expose()),
+        TokenRejection::Revoked,
+    );
     let short = org
         .scoped_token(&ScopedTokenRequest::new(ext("cust-b")).ttl(Duration::from_secs(60)))
         .unwrap();
@@ -227,7 +231,10 @@ fn counters_count_creations_tokens_and_denials_per_organization() {
         Err(Error::TokenExpired { .. })
     ));
     // Garbage is nobody's.
-    assert!(db.engine.authenticate("not-a-token").is_err());
+    assert_token_rejected(
+        db.engine.authenticate("not-a-token"),
+        TokenRejection::Malformed,
+    );
 
     assert_eq!(
         org.stats(),

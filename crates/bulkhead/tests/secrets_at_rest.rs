@@ -184,7 +184,11 @@ fn no_credential_or_key_is_stored_in_clear_in_the_database_or_its_wal() {
     }
     needles.hs256_secrets("HS256 org after rotation", &hs);
     db.clock.advance(Duration::from_secs(120));
-    assert!(db.engine.authenticate_org(expiring.expose()).is_err());
+    // Expired: refused as an invalid key like any other.
+    assert!(matches!(
+        db.engine.authenticate_org(expiring.expose()),
+        Err(Error::InvalidOrgKey { .. })
+    ));
 
     // With the engine open, the WAL holds the recent writes.
     let open = database_files(&db.path);
@@ -237,8 +241,13 @@ fn wrong_master_key_is_refused_naming_its_fingerprint() {
 fn wrong_master_key_is_refused_before_anything_is_written() {
     let db = Db::new();
     let (_, key) = db.engine.create_organization("Acme").unwrap();
-    let wrong = config(&db.clock).with_master_key(MasterKey::generate().unwrap());
-    assert!(Engine::open(&db.path, wrong).is_err());
+    let wrong_key = MasterKey::generate().unwrap();
+    let fingerprint = wrong_key.fingerprint().to_owned();
+    let wrong = config(&db.clock).with_master_key(wrong_key);
+    match Engine::open(&db.path, wrong) {
+        Err(Error::Crypto { reason }) => assert!(reason.contains(&fingerprint), "{reason}"),
+        other => panic!("expected a crypto error naming the wrong key, got {other:?}"),
+    }
     // The database still opens with its own key and still works.
     let db = db.reopen();
     db.engine.authenticate_org(key.expose()).unwrap();

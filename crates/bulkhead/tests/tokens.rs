@@ -1056,17 +1056,23 @@ fn jsonwebtoken_verifies_an_hs256_token_with_the_revealed_secret() {
 
     // It really checks: another secret, or another audience, fails.
     let wrong = jsonwebtoken::DecodingKey::from_secret(b"another secret").unwrap();
-    assert!(
-        jsonwebtoken::decode::<Value>(
-            f.token(),
-            &wrong,
-            &validation(jsonwebtoken::Algorithm::HS256)
-        )
-        .is_err()
+    let err = jsonwebtoken::decode::<Value>(
+        f.token(),
+        &wrong,
+        &validation(jsonwebtoken::Algorithm::HS256),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &jsonwebtoken::errors::ErrorKind::InvalidSignature
     );
     let mut other_aud = validation(jsonwebtoken::Algorithm::HS256);
     other_aud.set_audience(&["someone-else"]);
-    assert!(jsonwebtoken::decode::<Value>(f.token(), &key, &other_aud).is_err());
+    let err = jsonwebtoken::decode::<Value>(f.token(), &key, &other_aud).unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &jsonwebtoken::errors::ErrorKind::InvalidAudience
+    );
 }
 
 #[test]
@@ -1092,9 +1098,12 @@ fn jsonwebtoken_verifies_an_eddsa_token_with_the_jwks() {
     let theirs: jsonwebtoken::jwk::JwkSet =
         serde_json::from_str(&serde_json::to_string(&stranger.jwks().unwrap()).unwrap()).unwrap();
     let wrong = jsonwebtoken::DecodingKey::from_jwk(&theirs.keys[0]).unwrap();
-    assert!(
+    let err =
         jsonwebtoken::decode::<Value>(token, &wrong, &validation(jsonwebtoken::Algorithm::EdDSA))
-            .is_err()
+            .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &jsonwebtoken::errors::ErrorKind::InvalidSignature
     );
 }
 

@@ -235,7 +235,11 @@ pub(crate) fn plain() -> Harness {
 /// The PostgreSQL store on a new schema, behind [`LeakyStore`].
 pub(crate) fn leaky() -> Harness {
     let schema = Schema::new();
-    on_schema(Arc::new(LeakyStore::new(schema.open())), schema).leaky()
+    let store = Arc::new(LeakyStore::new(schema.open()));
+    let switch = Arc::clone(&store);
+    on_schema(store, schema)
+        .leaky()
+        .with_org_leaks(move |on| switch.leak_org_rows(on))
 }
 
 /// The PostgreSQL store on a new schema, behind [`FaultyStore`].

@@ -122,7 +122,11 @@ pub(crate) fn file() -> Harness {
 /// The SQLite store on a new file, behind [`LeakyStore`].
 pub(crate) fn leaky_file() -> Harness {
     let (dir, path) = new_file();
-    on_file(Arc::new(LeakyStore::new(open(&path))), dir, path).leaky()
+    let store = Arc::new(LeakyStore::new(open(&path)));
+    let switch = Arc::clone(&store);
+    on_file(store, dir, path)
+        .leaky()
+        .with_org_leaks(move |on| switch.leak_org_rows(on))
 }
 
 /// The SQLite store on a new file, behind [`FaultyStore`].
