@@ -2016,6 +2016,7 @@ fn audit_list_shows_who_did_what_and_verify_passes_on_an_untouched_chain() {
     for expected in [
         "organization.create",
         "workspace.create",
+        "token.issue",
         "tag.create",
         "org-key:",
     ] {
@@ -2041,7 +2042,7 @@ fn audit_list_shows_who_did_what_and_verify_passes_on_an_untouched_chain() {
     let out = bulkhead_as(&key, &["--db", arg(&db), "audit", "verify"]);
     assert_success(&out);
     assert!(
-        stdout(&out).contains("audit chain intact: 3 event(s) verified"),
+        stdout(&out).contains("audit chain intact: 4 event(s) verified"),
         "{}",
         stdout(&out)
     );

@@ -673,7 +673,8 @@ impl OrgScope {
     }
 
     /// The configuration of the source `id` of workspace `workspace`, secrets included.
-    /// Organization access only; everything else sees secrets masked.
+    /// Organization access only; everything else sees secrets masked. Audited
+    /// (`source.reveal`): if the event cannot be written, nothing is revealed.
     pub fn reveal_source_config(
         &self,
         workspace: WorkspaceId,
@@ -681,11 +682,14 @@ impl OrgScope {
     ) -> Result<ConnectorConfig> {
         let scope = self.workspace(workspace)?;
         let row = scope.fetch_endpoint_row::<Source>(id)?;
-        scope.reveal_row(&row)
+        let revealed = scope.reveal_row(&row)?;
+        self.audit_event("source.reveal", Some(workspace), format!("source:{id}"))?;
+        Ok(revealed)
     }
 
     /// The configuration of the destination `id` of workspace `workspace`, secrets included.
-    /// Organization access only; everything else sees secrets masked.
+    /// Organization access only; everything else sees secrets masked. Audited
+    /// (`destination.reveal`): if the event cannot be written, nothing is revealed.
     pub fn reveal_destination_config(
         &self,
         workspace: WorkspaceId,
@@ -693,7 +697,13 @@ impl OrgScope {
     ) -> Result<ConnectorConfig> {
         let scope = self.workspace(workspace)?;
         let row = scope.fetch_endpoint_row::<Destination>(id)?;
-        scope.reveal_row(&row)
+        let revealed = scope.reveal_row(&row)?;
+        self.audit_event(
+            "destination.reveal",
+            Some(workspace),
+            format!("destination:{id}"),
+        )?;
+        Ok(revealed)
     }
 
     /// Deletes the workspace `id`: it becomes a tombstone at once (invisible, its tokens and
@@ -786,7 +796,7 @@ impl WorkspaceScope {
     fn catalog(&self) -> Catalog<'_> {
         Catalog {
             inner: &self.inner,
-            org: OrgCtx::new(self.tenant.org_id()),
+            org: OrgCtx::new(self.tenant.org_id()).with_actor(self.tenant.actor().clone()),
         }
     }
 

@@ -539,7 +539,9 @@ impl Engine {
     fn authenticate_verified(&self, claims: ScopedClaims, kid: &str) -> Result<WorkspaceScope> {
         let now = self.inner.now();
         token::check_times(&claims, now, self.inner.leeway_ms())?;
-        let tenant = Tenant::new(claims.org_id, claims.workspace_id);
+        // A breach found here is the token holder's.
+        let tenant = Tenant::new(claims.org_id, claims.workspace_id)
+            .with_actor(Actor::Token(claims.token_id.clone()));
         let state = self
             .inner
             .store

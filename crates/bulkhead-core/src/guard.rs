@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::audit::{Actor, AuditDraft};
 use crate::error::{Error, ObjectKind};
 use crate::ids::{OrgId, WorkspaceId};
-use crate::model::{Connection, SyncRun, Workspace};
+use crate::model::{Connection, SyncRun, Workspace, WorkspaceStatus};
 use crate::store::EndpointRow;
 use crate::store::Store;
 use crate::time::Clock;
@@ -114,6 +114,7 @@ pub struct OrgCtx {
     org_id: OrgId,
     actor: Actor,
     audit: Option<AuditDraft>,
+    issuance: Option<AuditDraft>,
 }
 
 impl OrgCtx {
@@ -122,7 +123,15 @@ impl OrgCtx {
             org_id,
             actor: Actor::Operator,
             audit: None,
+            issuance: None,
         }
+    }
+
+    /// The same handle, also carrying the issuance event of a token (see
+    /// [`OrgCtx::issuance_for`]).
+    pub(crate) fn with_issuance(mut self, draft: AuditDraft) -> Self {
+        self.issuance = Some(draft);
+        self
     }
 
     /// The same organization, acting as `actor`.
@@ -149,6 +158,16 @@ impl OrgCtx {
         org
     }
 
+    /// An event of this organization's actor: `action` on `target`, at `at`.
+    pub(crate) fn audit_draft(
+        &self,
+        at: Timestamp,
+        action: &str,
+        target: impl Into<String>,
+    ) -> AuditDraft {
+        AuditDraft::ok(at, &self.actor, action, None, target)
+    }
+
     /// The organization every read and write of this call is confined to.
     pub fn org_id(&self) -> OrgId {
         self.org_id
@@ -163,6 +182,26 @@ impl OrgCtx {
     /// the call changes something.
     pub fn audit(&self) -> Option<&AuditDraft> {
         self.audit.as_ref()
+    }
+
+    /// The issuance of a token (or of a token minter) for `workspace`, the workspace this
+    /// call got or created: an event to append in the call's transaction **whatever the call
+    /// changes** (only `Store::get_or_create_workspace` carries one), so that a failed
+    /// request leaves neither the workspace's change nor the issuance. `None` without one, or
+    /// for a live workspace that is inactive: no token is issued for it.
+    pub fn issuance_for(&self, workspace: &Workspace) -> Option<AuditDraft> {
+        if !workspace.is_deleted() && workspace.status != WorkspaceStatus::Active {
+            return None;
+        }
+        self.issuance.as_ref().map(|draft| AuditDraft {
+            workspace_id: Some(workspace.id),
+            ..draft.clone()
+        })
+    }
+
+    /// Whether the call carries an issuance event (see [`OrgCtx::issuance_for`]).
+    pub fn has_issuance(&self) -> bool {
+        self.issuance.is_some()
     }
 }
 

@@ -100,15 +100,14 @@ impl TokenMinter {
         org: &crate::model::Organization,
         workspace: &crate::model::Workspace,
         grant: MintGrant,
+        jti_prefix: String,
     ) -> Result<Self> {
         let prepared = scope.prepare_mint(generation, org, workspace, &grant)?;
-        let mut prefix = [0u8; 12];
-        random_bytes(&mut prefix)?;
         Ok(Self {
             scope,
             workspace_id: workspace.id,
             grant,
-            jti_prefix: URL_SAFE_NO_PAD.encode(prefix),
+            jti_prefix,
             minted: AtomicU64::new(0),
             current: RwLock::new(Arc::new(prepared)),
         })
@@ -167,12 +166,26 @@ impl TokenMinter {
 
     /// The prefix and the count of tokens minted so far, as base64url.
     fn next_jti(&self) -> String {
-        let n = self.minted.fetch_add(1, Ordering::Relaxed);
-        let mut jti = String::with_capacity(self.jti_prefix.len() + 11);
-        jti.push_str(&self.jti_prefix);
-        URL_SAFE_NO_PAD.encode_string(n.to_be_bytes(), &mut jti);
-        jti
+        jti(
+            &self.jti_prefix,
+            self.minted.fetch_add(1, Ordering::Relaxed),
+        )
     }
+}
+
+/// A new minter's `jti` prefix: 12 random bytes, as base64url.
+pub(crate) fn jti_prefix() -> Result<String> {
+    let mut prefix = [0u8; 12];
+    random_bytes(&mut prefix)?;
+    Ok(URL_SAFE_NO_PAD.encode(prefix))
+}
+
+/// The `jti` of the `n`-th token (from 0) of the minter with `prefix`.
+pub(crate) fn jti(prefix: &str, n: u64) -> String {
+    let mut jti = String::with_capacity(prefix.len() + 11);
+    jti.push_str(prefix);
+    URL_SAFE_NO_PAD.encode_string(n.to_be_bytes(), &mut jti);
+    jti
 }
 
 impl fmt::Debug for TokenMinter {

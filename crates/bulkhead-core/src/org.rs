@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::audit::AuditDraft;
 use crate::credential::Held;
 use crate::engine::{Inner, KEY_CACHE_TTL, LoadedKey, Retired, org_operations};
 use crate::error::{Error, ObjectKind, Result, TokenRejection};
@@ -14,7 +15,7 @@ use crate::keys::{
     check_key_expiry, signing_key_aad,
 };
 use crate::meter::Event;
-use crate::minter::{MintGrant, Prepared, TokenMinter};
+use crate::minter::{MintGrant, Prepared, TokenMinter, jti, jti_prefix};
 use crate::model::{OrgSettings, Organization, Workspace, WorkspaceStatus};
 use crate::ops::OperationSet;
 use crate::page::{Page, Paged, Position, paginate};
@@ -33,6 +34,15 @@ pub struct OrgScope {
     /// The org key it was made from, checked before every store call (see
     /// [`crate::credential`]).
     pub(crate) credential: Arc<Held>,
+}
+
+/// What a scoped-token request records as issued (see [`OrgScope::scoped_token`]).
+#[derive(Clone, Copy, Debug)]
+enum Issuance {
+    /// One token.
+    Token,
+    /// A [`TokenMinter`].
+    Minter,
 }
 
 /// The result of [`OrgScope::get_or_create_workspace`].
@@ -107,7 +117,12 @@ impl OrgScope {
     /// [`Error::RateLimited`], while existing workspaces are always returned.
     pub fn get_or_create_workspace(&self, external_id: &ExternalId) -> Result<GetOrCreated> {
         let org = self.reload()?;
-        self.get_or_create_with(&org.settings, external_id, &WorkspaceUpdate::default())
+        self.get_or_create_with(
+            &org.settings,
+            external_id,
+            &WorkspaceUpdate::default(),
+            None,
+        )
     }
 
     /// Get-or-create that also applies `update` (tag selections) in the same transaction,
@@ -117,6 +132,7 @@ impl OrgScope {
         settings: &OrgSettings,
         external_id: &ExternalId,
         update: &WorkspaceUpdate,
+        issuance: Option<AuditDraft>,
     ) -> Result<GetOrCreated> {
         let org_id = self.org.org_id();
         let meter = &self.inner.meter;
@@ -148,7 +164,7 @@ impl OrgScope {
                 false
             }
         };
-        let result = self.create_or_get(external_id, update);
+        let result = self.create_or_get(external_id, update, issuance);
         match &result {
             Ok(GetOrCreated { created: true, .. }) if !reserved => {
                 // Seen existing, gone, and created in between: owed to the bucket.
@@ -168,6 +184,7 @@ impl OrgScope {
         &self,
         external_id: &ExternalId,
         update: &WorkspaceUpdate,
+        issuance: Option<AuditDraft>,
     ) -> Result<GetOrCreated> {
         let now = self.inner.now();
         let candidate = Workspace {
@@ -188,12 +205,15 @@ impl OrgScope {
             merged_into: None,
         };
         // Audited when it creates (or, with `update`, changes) the workspace.
-        let audited = self.org.audited(
+        let mut audited = self.org.audited(
             now,
             "workspace.create",
             Some(candidate.id),
             format!("external_id:{external_id}"),
         );
+        if let Some(issuance) = issuance {
+            audited = audited.with_issuance(issuance);
+        }
         let (workspace, created) = self
             .store()?
             .get_or_create_workspace(&audited, &candidate, update)?;
@@ -365,6 +385,22 @@ impl OrgScope {
     ) -> OrgCtx {
         self.org
             .audited(self.inner.now(), action, workspace, target)
+    }
+
+    /// Appends the event `action` on `target` to the organization's chain, alone: for what
+    /// changes nothing stored but must leave a trace (a secret revealed, a token issued). A
+    /// failure is the caller's error, so nothing is handed out unaudited.
+    pub(crate) fn audit_event(
+        &self,
+        action: &str,
+        workspace: Option<WorkspaceId>,
+        target: impl Into<String>,
+    ) -> Result<()> {
+        let ctx = self.audit_as(action, workspace, target);
+        if let Some(draft) = ctx.audit() {
+            self.store()?.append_audit(&ctx, draft)?;
+        }
+        Ok(())
     }
 
     pub(crate) fn breach(&self, kind: ObjectKind) -> Error {
@@ -542,7 +578,8 @@ impl OrgScope {
     }
 
     /// The secret of the HS256 signing key `kid`, so another service of the organization can
-    /// verify its tokens with any JWT library. Handle it like the org key.
+    /// verify its tokens with any JWT library. Handle it like the org key. Audited
+    /// (`signing_key.reveal`): if the event cannot be written, nothing is revealed.
     pub fn reveal_hs256_secret(&self, kid: &str) -> Result<RevealedSecret> {
         let row = self
             .current_signing_keys()?
@@ -553,7 +590,9 @@ impl OrgScope {
             .inner
             .master_key()
             .open(&row.sealed_secret, &signing_key_aad(row.org_id, &row.kid))?;
-        Ok(RevealedSecret::new(secret))
+        let secret = RevealedSecret::new(secret);
+        self.audit_event("signing_key.reveal", None, format!("signing_key:{kid}"))?;
+        Ok(secret)
     }
 
     /// The current signer: the newest key without a retirement time, of the organization's
@@ -581,8 +620,13 @@ impl OrgScope {
 
     /// The scoped-token flow: gets or creates the workspace of `request.external_id`
     /// (race-free), stores the tag selections on it, and mints a token for that one workspace.
+    ///
+    /// Audited (`token.issue`, target `token:<jti>`, never the token) in the same transaction
+    /// as the workspace's creation or new tag selection: a request that fails leaves neither.
+    /// A refusal found before that transaction (an inactive workspace, the rate limit, a bad
+    /// lifetime) writes no issuance.
     pub fn scoped_token(&self, request: &ScopedTokenRequest) -> Result<IssuedToken> {
-        let (minter, created) = self.minter_for(request)?;
+        let (minter, created) = self.minter_for(request, Issuance::Token)?;
         let issued = minter.mint()?;
         Ok(IssuedToken {
             workspace_created: created,
@@ -594,11 +638,22 @@ impl OrgScope {
     /// workspace, store its tag selections, check the lifetime and the operations) and
     /// returns a [`TokenMinter`] that mints tokens like that one, for that workspace, without
     /// a database read per token. See [`TokenMinter`] for how current it stays.
+    ///
+    /// Making a minter is audited (`token_minter.create`, target `token_minter:<prefix>`,
+    /// the prefix every `jti` it mints starts with), like [`OrgScope::scoped_token`]'s
+    /// issuance. The tokens it mints are counted ([`OrgScope::stats`]) and logged (`tracing`,
+    /// target `bulkhead::token`), not audited one by one: a minter exists to mint without a
+    /// database call.
     pub fn token_minter(&self, request: &ScopedTokenRequest) -> Result<TokenMinter> {
-        self.minter_for(request).map(|(minter, _)| minter)
+        self.minter_for(request, Issuance::Minter)
+            .map(|(minter, _)| minter)
     }
 
-    fn minter_for(&self, request: &ScopedTokenRequest) -> Result<(TokenMinter, bool)> {
+    fn minter_for(
+        &self,
+        request: &ScopedTokenRequest,
+        issuance: Issuance,
+    ) -> Result<(TokenMinter, bool)> {
         // Read before anything the minter keeps: a change after this point is seen.
         let generation = self.inner.generation();
         let org = self.reload()?;
@@ -618,9 +673,31 @@ impl OrgScope {
             connection_tags: request.connection_tags.clone(),
             ..WorkspaceUpdate::default()
         };
+        // Recorded with the workspace's change, unless the workspace is inactive (then no
+        // token is issued: `prepare_mint` refuses it).
+        let jti_prefix = jti_prefix()?;
+        let draft = match issuance {
+            Issuance::Token => self.org.audit_draft(
+                self.inner.now(),
+                "token.issue",
+                format!("token:{}", jti(&jti_prefix, 0)),
+            ),
+            Issuance::Minter => self.org.audit_draft(
+                self.inner.now(),
+                "token_minter.create",
+                format!("token_minter:{jti_prefix}"),
+            ),
+        };
         let GetOrCreated { workspace, created } =
-            self.get_or_create_with(&org.settings, &request.external_id, &update)?;
-        let minter = TokenMinter::new(self.clone(), generation, &org, &workspace, grant)?;
+            self.get_or_create_with(&org.settings, &request.external_id, &update, Some(draft))?;
+        let minter = TokenMinter::new(
+            self.clone(),
+            generation,
+            &org,
+            &workspace,
+            grant,
+            jti_prefix,
+        )?;
         Ok((minter, created))
     }
 

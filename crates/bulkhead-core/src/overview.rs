@@ -122,7 +122,7 @@ impl OrgScope {
     }
 
     fn overview_of(&self, workspace: Workspace) -> Result<WorkspaceOverview> {
-        let tenant = Tenant::new(self.org_id(), workspace.id);
+        let tenant = Tenant::new(self.org_id(), workspace.id).with_actor(self.org.actor().clone());
         let activity = self.store()?.workspace_activity(&tenant)?;
         let guard = &self.inner.guard;
         let connections = guard.admit_all(&tenant, activity.connections)?;

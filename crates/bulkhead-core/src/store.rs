@@ -390,7 +390,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Returns the organization's workspace with `candidate.external_id`, inserting
     /// `candidate` first if there is none, and applying `update` to an existing one, in one
     /// transaction; `true` when it was inserted. Concurrent callers with one external id get
-    /// one workspace. An existing tombstone is returned as it is, never updated.
+    /// one workspace. An existing tombstone is returned as it is, never updated. When `org`
+    /// carries an issuance event ([`OrgCtx::issuance_for`]), it is appended in that
+    /// transaction in every case, about the workspace returned (so such a call always writes).
     fn get_or_create_workspace(
         &self,
         org: &OrgCtx,

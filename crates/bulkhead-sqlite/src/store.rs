@@ -404,69 +404,18 @@ impl Store for SqliteStore {
     ) -> Result<(Workspace, bool)> {
         // Most calls are for customers that already exist with the same tag selection:
         // answer those from a reader without taking the write lock.
-        if let Some(existing) = self.find_workspace(org, &candidate.external_id)?
+        if !org.has_issuance()
+            && let Some(existing) = self.find_workspace(org, &candidate.external_id)?
             && (existing.is_deleted() || !update.changes(&existing))
         {
             return Ok((existing, false));
         }
         self.pool.write_org(org.org_id(), |tx| {
-            let inserted = tx
-                .prepare_cached(concat!(
-                    "INSERT INTO workspaces (",
-                    workspace_columns!(),
-                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                    " ON CONFLICT (org_id, external_id) DO NOTHING"
-                ))
-                .ctx("could not prepare an insert")?
-                .execute(params![
-                    candidate.id.as_uuid(),
-                    org.org_id().as_uuid(),
-                    candidate.external_id.as_str(),
-                    candidate.name.as_str(),
-                    candidate.status.as_str(),
-                    candidate.created_at.unix_millis(),
-                    candidate.updated_at.unix_millis(),
-                    candidate.source_tags.tags_json(),
-                    candidate.source_tags.mode.as_str(),
-                    candidate.connection_tags.tags_json(),
-                    candidate.connection_tags.mode.as_str(),
-                    candidate.tokens_valid_after.map(Timestamp::unix_millis),
-                    candidate.deleted_at.map(Timestamp::unix_millis),
-                    candidate.merged_into.map(|w| *w.as_uuid()),
-                ])
-                .ctx("could not store the workspace")?;
-            let mut stmt = tx
-                .prepare_cached(concat!(
-                    "SELECT ",
-                    workspace_columns!(),
-                    " FROM o_workspaces WHERE org_id = ?1 AND external_id = ?2"
-                ))
-                .ctx("could not prepare a query")?;
-            let workspace = first(
-                &mut stmt,
-                params![org.org_id().as_uuid(), candidate.external_id.as_str()],
-                rows::workspace,
-            )?
-            .ok_or_else(|| Error::not_found(ObjectKind::Organization, org.org_id()))?;
-            if inserted == 1 {
-                audit::append_if(tx, org.org_id(), org.audit())?;
-                return Ok((workspace, true));
-            }
-            if workspace.is_deleted() || update.is_empty() || !update.changes(&workspace) {
-                return Ok((workspace, false));
-            }
-            let updated =
-                apply_workspace_update(tx, org, workspace.id, update, candidate.updated_at)?
-                    .ok_or_else(|| Error::not_found(ObjectKind::Workspace, workspace.id))?;
-            if let Some(draft) = org.audit() {
-                let draft = bulkhead_core::audit::AuditDraft {
-                    action: "workspace.update".to_owned(),
-                    workspace_id: Some(updated.id),
-                    ..draft.clone()
-                };
+            let (workspace, created) = get_or_create_in(tx, org, candidate, update)?;
+            if let Some(draft) = org.issuance_for(&workspace) {
                 audit::append(tx, org.org_id(), &draft)?;
             }
-            Ok((updated, false))
+            Ok((workspace, created))
         })
     }
 
@@ -1618,4 +1567,70 @@ fn insert_sync_run_row(tx: &Db<'_>, tenant: &Tenant, row: &SyncRun) -> Result<()
     ])
     .ctx("could not store the sync run")?;
     Ok(())
+}
+
+/// The body of `get_or_create_workspace`, inside its transaction: insert if absent, read, and
+/// apply `update` to an existing live workspace, each change audited.
+fn get_or_create_in(
+    tx: &Db<'_>,
+    org: &OrgCtx,
+    candidate: &Workspace,
+    update: &WorkspaceUpdate,
+) -> Result<(Workspace, bool)> {
+    let inserted = tx
+        .prepare_cached(concat!(
+            "INSERT INTO workspaces (",
+            workspace_columns!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            " ON CONFLICT (org_id, external_id) DO NOTHING"
+        ))
+        .ctx("could not prepare an insert")?
+        .execute(params![
+            candidate.id.as_uuid(),
+            org.org_id().as_uuid(),
+            candidate.external_id.as_str(),
+            candidate.name.as_str(),
+            candidate.status.as_str(),
+            candidate.created_at.unix_millis(),
+            candidate.updated_at.unix_millis(),
+            candidate.source_tags.tags_json(),
+            candidate.source_tags.mode.as_str(),
+            candidate.connection_tags.tags_json(),
+            candidate.connection_tags.mode.as_str(),
+            candidate.tokens_valid_after.map(Timestamp::unix_millis),
+            candidate.deleted_at.map(Timestamp::unix_millis),
+            candidate.merged_into.map(|w| *w.as_uuid()),
+        ])
+        .ctx("could not store the workspace")?;
+    let mut stmt = tx
+        .prepare_cached(concat!(
+            "SELECT ",
+            workspace_columns!(),
+            " FROM o_workspaces WHERE org_id = ?1 AND external_id = ?2"
+        ))
+        .ctx("could not prepare a query")?;
+    let workspace = first(
+        &mut stmt,
+        params![org.org_id().as_uuid(), candidate.external_id.as_str()],
+        rows::workspace,
+    )?
+    .ok_or_else(|| Error::not_found(ObjectKind::Organization, org.org_id()))?;
+    if inserted == 1 {
+        audit::append_if(tx, org.org_id(), org.audit())?;
+        return Ok((workspace, true));
+    }
+    if workspace.is_deleted() || update.is_empty() || !update.changes(&workspace) {
+        return Ok((workspace, false));
+    }
+    let updated = apply_workspace_update(tx, org, workspace.id, update, candidate.updated_at)?
+        .ok_or_else(|| Error::not_found(ObjectKind::Workspace, workspace.id))?;
+    if let Some(draft) = org.audit() {
+        let draft = bulkhead_core::audit::AuditDraft {
+            action: "workspace.update".to_owned(),
+            workspace_id: Some(updated.id),
+            ..draft.clone()
+        };
+        audit::append(tx, org.org_id(), &draft)?;
+    }
+    Ok((updated, false))
 }

@@ -2125,6 +2125,8 @@ macro_rules! conformance_tests {
             a_scope_from_a_token_stops_with_its_token,
             an_org_scope_stops_with_its_org_key,
             a_revocation_in_another_process_reaches_a_scope_within_a_minute,
+            reveals_and_token_issuance_are_audited,
+            a_breach_in_a_customers_template_read_names_the_token,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {

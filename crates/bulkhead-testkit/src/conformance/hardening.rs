@@ -360,3 +360,108 @@ pub fn a_revocation_in_another_process_reaches_a_scope_within_a_minute(
     assert_token_rejected(scope.list_sources(&page), TokenRejection::Revoked);
     assert_org_key_refused(held.list_tags());
 }
+
+/// The actions of `org`'s chain, in order, from the `skip`-th event on.
+fn actions_after(org: &bulkhead_core::OrgScope, skip: usize) -> Vec<(String, String)> {
+    all_audit(org)
+        .into_iter()
+        .skip(skip)
+        .map(|e| (e.draft.action, e.draft.target))
+        .collect()
+}
+
+/// Every reveal of a secret in clear (a source's or destination's configuration, an HS256
+/// signing secret) and every token issued or minter made leaves an event naming what, never
+/// the secret or the token; tokens a minter mints are counted, not audited one by one.
+pub fn reveals_and_token_issuance_are_audited(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (org, key) = new_org(&h, "Acme");
+    let catalog = super::install_catalog(&h, &org);
+    let issued = org
+        .scoped_token(
+            &ScopedTokenRequest::new(ext("cust-1"))
+                .source_tags(super::any_of(&["production"]))
+                .connection_tags(super::any_of(&["production"])),
+        )
+        .unwrap();
+    let ws = h.engine().authenticate(issued.token.expose()).unwrap();
+    let made = ws
+        .create_source_from_template(super::from_template(&catalog.stripe, "s"))
+        .unwrap();
+    let destination = made.destinations[0].id;
+    let kid = kid_of(issued.token.expose());
+    let start = all_audit(&org).len();
+
+    let source_config = org
+        .reveal_source_config(issued.workspace_id, made.source.id)
+        .unwrap();
+    org.reveal_destination_config(issued.workspace_id, destination)
+        .unwrap();
+    let secret = org.reveal_hs256_secret(&kid).unwrap();
+    let second = org
+        .scoped_token(&ScopedTokenRequest::new(ext("cust-1")))
+        .unwrap();
+    let minter = org
+        .token_minter(&ScopedTokenRequest::new(ext("cust-1")))
+        .unwrap();
+    let minted: Vec<_> = (0..5).map(|_| minter.mint().unwrap()).collect();
+    // Every token of a minter starts with the prefix its event names.
+    let prefix = &minted[0].token_id[..16];
+    assert!(minted.iter().all(|t| t.token_id.starts_with(prefix)));
+    assert_eq!(
+        actions_after(&org, start),
+        [
+            ("source.reveal", format!("source:{}", made.source.id)),
+            ("destination.reveal", format!("destination:{destination}")),
+            ("signing_key.reveal", format!("signing_key:{kid}")),
+            ("token.issue", format!("token:{}", second.token_id)),
+            ("token_minter.create", format!("token_minter:{prefix}")),
+        ]
+        .map(|(a, t)| (a.to_owned(), t))
+    );
+    let events = all_audit(&org);
+    let issue = events
+        .iter()
+        .find(|e| e.draft.action == "token.issue" && e.draft.target.ends_with(&second.token_id))
+        .unwrap();
+    assert_eq!(issue.draft.actor, format!("org-key:{}", key.prefix()));
+    assert_eq!(issue.draft.workspace_id, Some(issued.workspace_id));
+    let text = format!("{events:?}");
+    assert!(!text.contains(second.token.expose()));
+    let api_key = source_config.as_map()["api_key"].as_str().unwrap();
+    assert!(!text.contains(api_key), "a revealed secret is in the chain");
+    assert!(!text.contains(&format!("{:?}", secret.expose())));
+    assert!(org.verify_audit().unwrap().is_intact());
+}
+
+/// A breach met while a token's scope reads the organization's templates is the token
+/// holder's, in the chain and the error, not the operator's (leaky stores only; over a
+/// correct store the same reads answer).
+pub fn a_breach_in_a_customers_template_read_names_the_token(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (acme, _) = new_org(&h, "Acme");
+    let (globex, _) = new_org(&h, "Globex");
+    super::install_catalog(&h, &acme);
+    super::install_catalog(&h, &globex);
+    let (issued, ws) = token_scope(&h, &acme, "cust-1");
+    let leaking = h.leak_org_rows(true);
+    let templates = ws.source_templates();
+    h.leak_org_rows(false);
+    if !leaking {
+        assert_eq!(templates.unwrap().len(), 2);
+        return;
+    }
+    match templates {
+        Err(Error::IsolationBreach { .. }) => h.note_breach(),
+        other => panic!("expected an isolation breach, got {other:?}"),
+    }
+    let breaches: Vec<_> = all_audit(&acme)
+        .into_iter()
+        .filter(|e| e.draft.action == "isolation.breach")
+        .collect();
+    assert_eq!(breaches.len(), 1, "{breaches:?}");
+    assert_eq!(
+        breaches[0].draft.actor,
+        format!("token:{}", issued.token_id)
+    );
+}
