@@ -85,7 +85,11 @@ fn denial_flood(c: &mut Criterion) {
                     name: Some(names[i].clone()),
                     ..bulkhead::WorkspaceUpdate::default()
                 };
-                black_box(flooder.update_workspace(flooder_workspace, &update).unwrap());
+                black_box(
+                    flooder
+                        .update_workspace(flooder_workspace, &update)
+                        .unwrap(),
+                );
             })
         }),
     ];

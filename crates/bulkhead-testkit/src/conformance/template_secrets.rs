@@ -192,34 +192,45 @@ impl World<'_> {
         self.customers[index].clone()
     }
 
+    /// The organization replaces a template's spec or defaults.
+    fn update_template(
+        &self,
+        which: Which,
+        spec: Option<ConfigSpec>,
+        config: Option<ConnectorConfig>,
+    ) {
+        match which {
+            Which::Source => {
+                self.org
+                    .update_source_template(
+                        self.source_template,
+                        &SourceTemplateUpdate {
+                            spec,
+                            default_config: config,
+                            ..SourceTemplateUpdate::default()
+                        },
+                    )
+                    .unwrap();
+            }
+            Which::Connection => {
+                self.org
+                    .update_connection_template(
+                        self.connection_template,
+                        &ConnectionTemplateUpdate {
+                            destination_spec: spec,
+                            destination_config: config,
+                            ..ConnectionTemplateUpdate::default()
+                        },
+                    )
+                    .unwrap();
+            }
+        }
+    }
+
     fn run(&mut self, step: &Step) {
         match step {
             Step::Spec(which, marked) => {
-                let spec = spec(*marked);
-                match which {
-                    Which::Source => {
-                        self.org
-                            .update_source_template(
-                                self.source_template,
-                                &SourceTemplateUpdate {
-                                    spec: Some(spec),
-                                    ..SourceTemplateUpdate::default()
-                                },
-                            )
-                            .unwrap();
-                    }
-                    Which::Connection => {
-                        self.org
-                            .update_connection_template(
-                                self.connection_template,
-                                &ConnectionTemplateUpdate {
-                                    destination_spec: Some(spec),
-                                    ..ConnectionTemplateUpdate::default()
-                                },
-                            )
-                            .unwrap();
-                    }
-                }
+                self.update_template(*which, Some(spec(*marked)), None);
                 self.marked.insert(*which == Which::Source, *marked);
             }
             Step::Defaults(which, changes) => {
@@ -260,30 +271,7 @@ impl World<'_> {
                     }
                 }
                 let config = ConnectorConfig::new(Value::Object(map)).unwrap();
-                match which {
-                    Which::Source => {
-                        self.org
-                            .update_source_template(
-                                self.source_template,
-                                &SourceTemplateUpdate {
-                                    default_config: Some(config),
-                                    ..SourceTemplateUpdate::default()
-                                },
-                            )
-                            .unwrap();
-                    }
-                    Which::Connection => {
-                        self.org
-                            .update_connection_template(
-                                self.connection_template,
-                                &ConnectionTemplateUpdate {
-                                    destination_config: Some(config),
-                                    ..ConnectionTemplateUpdate::default()
-                                },
-                            )
-                            .unwrap();
-                    }
-                }
+                self.update_template(*which, None, Some(config));
             }
             Step::Create { customer, fields } => {
                 let Some(ws) = self.customer(*customer) else {
