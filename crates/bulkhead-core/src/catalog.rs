@@ -754,9 +754,10 @@ impl OrgScope {
         let purged = self.store()?.delete_workspace(&ctx, id)?;
         self.inner.changed();
         if purged {
-            // Its rows are gone: a scope made before reaches nothing, and writes nothing (the
-            // workspace row its rows need is gone too).
-            self.inner.set_retired(id, None);
+            // Its rows are gone; a scope made before stays refused as not found, reads and
+            // writes alike (remembered for the life of the engine: a workspace id is never
+            // used again, so the entry costs only its memory).
+            self.inner.set_retired(id, Some(Retired::Deleted));
             tracing::info!(target: "bulkhead::workspace", org = %self.org.org_id(), workspace = %id, "workspace purged");
             Ok(())
         } else {
