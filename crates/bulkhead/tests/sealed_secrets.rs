@@ -1084,18 +1084,17 @@ fn deleted_then_purged_workspace_leaves_no_rows_no_working_token_and_no_readable
             .unwrap_err()
             .is_not_found()
     );
-    assert!(a.list_sources(&Page::first(10)).unwrap().items.is_empty());
+    // Its listings are refused too, as before the purge: the workspace is not found.
+    assert!(a.list_sources(&Page::first(10)).unwrap_err().is_not_found());
     assert!(
         a.list_destinations(&Page::first(10))
-            .unwrap()
-            .items
-            .is_empty()
+            .unwrap_err()
+            .is_not_found()
     );
     assert!(
         a.list_connections(&Page::first(10))
-            .unwrap()
-            .items
-            .is_empty()
+            .unwrap_err()
+            .is_not_found()
     );
     assert!(a.source_templates().unwrap_err().is_not_found());
     assert!(
