@@ -9,7 +9,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use bulkhead::{OrgScope, WorkspaceScope};
+use bulkhead::{Error, OrgScope, TokenRejection, WorkspaceScope};
 
 use crate::problem::Problem;
 use crate::{AppState, blocking};
@@ -62,8 +62,19 @@ impl FromRequestParts<AppState> for ScopedAuth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         let token = bearer(parts)?;
         let engine = state.engine.clone();
-        blocking(move || engine.authenticate(&token))
-            .await
-            .map(ScopedAuth)
+        blocking(move || {
+            engine.authenticate(&token).map_err(|err| match err {
+                // The engine refuses an org key here as "permission denied" (the caller may
+                // hold the organization); over HTTP the credential is simply not one this
+                // route takes, and nothing was authenticated: 401, like a token on an
+                // organization route.
+                Error::PermissionDenied { reason, .. } => {
+                    Error::invalid_token(TokenRejection::Malformed, reason)
+                }
+                other => other,
+            })
+        })
+        .await
+        .map(ScopedAuth)
     }
 }
