@@ -21,6 +21,9 @@ use std::time::Duration;
 use bulkhead::{AuditFilter, ConnectorUpdate, Error, Page, ScopedTokenRequest};
 use criterion::{Criterion, criterion_group, criterion_main};
 
+/// One flood: a call repeated on the other core while the write is measured.
+type Flood = Box<dyn Fn() + Send + Sync>;
+
 fn denial_flood(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let fx = bulkhead_benches::fixture(&dir.path().join("bench.db"), 1).unwrap();
@@ -54,7 +57,7 @@ fn denial_flood(c: &mut Criterion) {
 
     // Each flood runs on the other core while the write is measured.
     let replays = Arc::new(AtomicU64::new(0));
-    let floods: [(&str, Box<dyn Fn() + Send + Sync>); 3] = [
+    let floods: [(&str, Flood); 3] = [
         // The attack: a revoked token replayed; refused, audited once a minute.
         ("other_org_write_during_refused_token_flood", {
             let (engine, token) = (fx.engine.clone(), revoked.token.expose().to_owned());
@@ -80,7 +83,7 @@ fn denial_flood(c: &mut Criterion) {
             let names: [bulkhead::Name; 2] = ["w a".parse().unwrap(), "w b".parse().unwrap()];
             let n = AtomicU64::new(0);
             Box::new(move || {
-                let i = usize::from(n.fetch_add(1, Ordering::Relaxed) % 2 == 0);
+                let i = usize::from(n.fetch_add(1, Ordering::Relaxed).is_multiple_of(2));
                 let update = bulkhead::WorkspaceUpdate {
                     name: Some(names[i].clone()),
                     ..bulkhead::WorkspaceUpdate::default()
