@@ -1,10 +1,14 @@
 //! Bulkhead over HTTP: the seed's Embedded API as an [`axum::Router`] a host mounts, and
 //! [`serve`] to run it on its own.
 //!
+//! A host mounts the router next to its own routes (the README shows this example):
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let engine = bulkhead::Engine::open("bulkhead.db", bulkhead::Config::from_env()?)?;
-//! let app = bulkhead_server::router(engine, bulkhead_server::ServerConfig::default());
+//! let app = axum::Router::new()
+//!     .route("/healthz", axum::routing::get(|| async { "ok" }))
+//!     .merge(bulkhead_server::router(engine, bulkhead_server::ServerConfig::default()));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! bulkhead_server::serve(listener, app, bulkhead_server::shutdown_signal()).await?;
 //! # Ok(()) }
