@@ -71,6 +71,13 @@ impl FromRequestParts<AppState> for ScopedAuth {
                 Error::PermissionDenied { reason, .. } => {
                     Error::invalid_token(TokenRejection::Malformed, reason)
                 }
+                // The token's own workspace is gone (deleted): the token grants nothing any
+                // more, which a client should read as "get a new credential", not as a
+                // missing object.
+                Error::NotFound { .. } => Error::invalid_token(
+                    TokenRejection::Revoked,
+                    "the token's workspace was deleted",
+                ),
                 other => other,
             })
         })
