@@ -32,7 +32,7 @@ pub(crate) struct Server {
     pub(crate) http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 fn tags(names: &[&str]) -> BTreeSet<Tag> {
@@ -92,9 +92,26 @@ impl Server {
         let path = dir.path().join("bulkhead.db");
         bulkhead::MasterKey::create_file(&bulkhead::default_key_file(&path)).unwrap();
         let engine = Engine::open(&path, bulkhead::Config::default()).unwrap();
-        let (_, key) = engine.create_organization("Acme").unwrap();
-        let org_key = key.expose().to_owned();
-        catalog(&engine.authenticate_org(&org_key).unwrap());
+        Self::start_on(engine, Some(dir), extend).await
+    }
+
+    /// Starts the server over `engine` (any store), after making the organization `Acme`
+    /// and its catalog.
+    pub(crate) async fn start_on(
+        engine: Engine,
+        dir: Option<tempfile::TempDir>,
+        extend: impl FnOnce(Router) -> Router,
+    ) -> Self {
+        // Off the async workers: the PostgreSQL store's client runs a runtime of its own.
+        let setup = engine.clone();
+        let org_key = tokio::task::spawn_blocking(move || {
+            let (_, key) = setup.create_organization("Acme").unwrap();
+            let org_key = key.expose().to_owned();
+            catalog(&setup.authenticate_org(&org_key).unwrap());
+            org_key
+        })
+        .await
+        .unwrap();
 
         let app = extend(bulkhead_server::router(
             engine.clone(),
