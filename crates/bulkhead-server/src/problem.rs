@@ -373,6 +373,34 @@ mod tests {
     }
 
     #[test]
+    fn plain_error_responses_become_problems_keeping_their_headers() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for status in [
+            StatusCode::METHOD_NOT_ALLOWED,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            StatusCode::REQUEST_TIMEOUT,
+            StatusCode::BAD_REQUEST,
+            StatusCode::BAD_GATEWAY,
+        ] {
+            let mut plain = (status, "plain text").into_response();
+            plain
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET"));
+            let fixed = runtime.block_on(problemize(plain));
+            assert_eq!(fixed.status(), status);
+            assert_eq!(fixed.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+            assert_eq!(fixed.headers()[header::ALLOW], "GET");
+            let body = body_bytes(fixed.into_body());
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["status"], status.as_u16());
+        }
+        let ok = runtime.block_on(problemize("fine".into_response()));
+        assert_eq!(ok.status(), StatusCode::OK);
+    }
+
+    #[test]
     fn invalid_input_names_the_field() {
         let (_, _, body) = answer(Error::invalid_input("limit", "is 0"));
         assert_eq!(body["field"], "limit");

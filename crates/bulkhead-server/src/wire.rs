@@ -148,3 +148,43 @@ pub(crate) struct Deleted<Id> {
     pub(crate) id: Id,
     pub(crate) deleted_at: Timestamp,
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn next_link_is_a_path_or_under_the_public_url_never_the_host() {
+        let cursor: Cursor = bulkhead_cursor();
+        let path = next_link(
+            None,
+            "/api/v1/workspaces",
+            2,
+            Some(&cursor),
+            &[("status", "active")],
+        )
+        .unwrap();
+        assert_eq!(
+            path,
+            format!("/api/v1/workspaces?status=active&limit=2&cursor={cursor}")
+        );
+        let full = next_link(
+            Some("https://api.example.com"),
+            "/api/v1/workspaces",
+            2,
+            Some(&cursor),
+            &[],
+        )
+        .unwrap();
+        assert!(full.starts_with("https://api.example.com/api/v1/workspaces?limit=2&cursor="));
+        assert_eq!(next_link(None, "/x", 2, None, &[]), None);
+    }
+
+    /// A cursor as a list call returns it (base64url text, so it needs no escaping).
+    fn bulkhead_cursor() -> Cursor {
+        // Tag 2 (external id) followed by the bytes of `c2`.
+        "AmMy".parse().unwrap()
+    }
+}
