@@ -46,7 +46,7 @@ pub(crate) struct ScopedTokenBody {
     /// Operation names (`sources:read`); the seed's default set when absent.
     operations: Option<Vec<String>>,
     organization_id: Option<String>,
-    #[allow(
+    #[expect(
         dead_code,
         reason = "accepted for compatibility, Bulkhead has one region"
     )]
@@ -112,7 +112,7 @@ pub(crate) async fn scoped_token(
         ));
     }
     if let Some(given) = &body.organization_id
-        && given.as_str() != org.org_id().to_string()
+        && path_id::<OrgId>("organization_id", given)? != org.org_id()
     {
         return Err(Problem::invalid(
             "organization_id",

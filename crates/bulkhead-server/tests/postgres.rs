@@ -56,7 +56,7 @@ fn pg_engine() -> (Engine, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_api_on_postgres_keeps_tenants_apart() {
     let (engine, schema) = tokio::task::spawn_blocking(pg_engine).await.unwrap();
-    let server = Server::start_on(engine, None, |router| router).await;
+    let server = Server::start_on(engine, None, support::default_config(), |router| router).await;
 
     // The seed's curl, verbatim.
     let res = server

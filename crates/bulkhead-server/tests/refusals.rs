@@ -1,5 +1,5 @@
 //! The engine's refusals as HTTP answers: rate limited 429 with `Retry-After`, an inactive
-//! workspace 409, a deleted one 410.
+//! workspace 409, a deleted one 410; and the server's own, a request over its time 408.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -8,6 +8,8 @@
 )]
 
 mod support;
+
+use std::time::Duration;
 
 use bulkhead::{OrgSettings, WorkspaceStatus, WorkspaceUpdate};
 use reqwest::Method;
@@ -113,4 +115,47 @@ async fn a_deleted_workspace_is_410_and_its_token_401() {
         )
         .await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_over_the_timeout_is_408_problem() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let server = Server::start_configured(
+        bulkhead_server::ServerConfig::default().request_timeout(Duration::from_millis(300)),
+    )
+    .await;
+    // A body announced but never sent in full: the handler waits for it until the timeout.
+    let addr = server.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/embedded/scoped-token HTTP/1.1\r\nHost: bulkhead\r\n\
+         Authorization: Bearer {}\r\nContent-Type: application/json\r\n\
+         Content-Length: 100\r\n\r\n{{\"external_id\"",
+        server.org_key
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0_u8; 4096];
+    // Read until the head and the problem body are in (the server may keep the socket open).
+    let read = async {
+        loop {
+            let n = stream.read(&mut buf).await.unwrap();
+            answer.extend_from_slice(&buf[..n]);
+            if n == 0 || String::from_utf8_lossy(&answer).contains("\"status\":408") {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("the server answered within the timeout");
+    let answer = String::from_utf8(answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("content-type: application/problem+json"),
+        "{answer}"
+    );
 }

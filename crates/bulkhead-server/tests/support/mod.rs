@@ -81,6 +81,11 @@ pub(crate) fn catalog(org: &OrgScope) {
     .unwrap();
 }
 
+/// The tests' server settings: a 64 KiB body limit, so the limit test sends little.
+pub(crate) fn default_config() -> bulkhead_server::ServerConfig {
+    bulkhead_server::ServerConfig::default().body_limit(64 * 1024)
+}
+
 impl Server {
     pub(crate) async fn start() -> Self {
         Self::start_with(|router| router).await
@@ -92,7 +97,16 @@ impl Server {
         let path = dir.path().join("bulkhead.db");
         bulkhead::MasterKey::create_file(&bulkhead::default_key_file(&path)).unwrap();
         let engine = Engine::open(&path, bulkhead::Config::default()).unwrap();
-        Self::start_on(engine, Some(dir), extend).await
+        Self::start_on(engine, Some(dir), default_config(), extend).await
+    }
+
+    /// Starts the server on a SQLite engine with `config` instead of the tests' default.
+    pub(crate) async fn start_configured(config: bulkhead_server::ServerConfig) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bulkhead.db");
+        bulkhead::MasterKey::create_file(&bulkhead::default_key_file(&path)).unwrap();
+        let engine = Engine::open(&path, bulkhead::Config::default()).unwrap();
+        Self::start_on(engine, Some(dir), config, |router| router).await
     }
 
     /// Starts the server over `engine` (any store), after making the organization `Acme`
@@ -100,6 +114,7 @@ impl Server {
     pub(crate) async fn start_on(
         engine: Engine,
         dir: Option<tempfile::TempDir>,
+        config: bulkhead_server::ServerConfig,
         extend: impl FnOnce(Router) -> Router,
     ) -> Self {
         // Off the async workers: the PostgreSQL store's client runs a runtime of its own.
@@ -113,10 +128,7 @@ impl Server {
         .await
         .unwrap();
 
-        let app = extend(bulkhead_server::router(
-            engine.clone(),
-            bulkhead_server::ServerConfig::default().body_limit(64 * 1024),
-        ));
+        let app = extend(bulkhead_server::router(engine.clone(), config));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
