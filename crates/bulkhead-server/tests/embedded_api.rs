@@ -480,3 +480,30 @@ async fn graceful_shutdown_drains_requests_in_flight() {
             .is_err()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_requests_for_one_customer_get_one_workspace() {
+    let server = Server::start().await;
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let req = server
+            .http
+            .post(server.url("/api/v1/embedded/scoped-token"))
+            .bearer_auth(&server.org_key)
+            .header("content-type", "application/json")
+            .body(SEED_BODY);
+        requests.spawn(async move {
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            res.json::<Value>().await.unwrap()
+        });
+    }
+    let answers = requests.join_all().await;
+    let workspace = &answers[0]["workspace_id"];
+    assert!(answers.iter().all(|a| &a["workspace_id"] == workspace));
+    let created = answers
+        .iter()
+        .filter(|a| a["workspace_created"] == true)
+        .count();
+    assert_eq!(created, 1);
+}
