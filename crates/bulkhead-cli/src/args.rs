@@ -91,6 +91,13 @@ pub(crate) enum Command {
     /// the database's master key (`rotate-master`, the operator's: needs no org key)
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Serve the HTTP API (the seed's Embedded API) over this database until SIGINT or
+    /// SIGTERM, then finish the requests in flight
+    ///
+    /// Prints the address it listens on. Organization routes take an org key as
+    /// `Authorization: Bearer`, the customer's routes a scoped token; see the README's
+    /// "Serve it over HTTP".
+    Serve(ServeArgs),
     /// Build the seed's example organization in a fresh database and show isolation at work
     ///
     /// The database is a temporary file, removed at the end, unless --db names one; that file
@@ -423,6 +430,19 @@ pub(crate) struct ListArgs {
     /// Continue after this cursor (printed by the previous page)
     #[arg(long, value_name = "CURSOR")]
     pub(crate) after: Option<String>,
+}
+
+/// What `bulkhead serve` listens on.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The address to listen on (port 0 picks a free port)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: std::net::SocketAddr,
+
+    /// The base URL clients reach the server at, for the `next` links of list pages
+    /// (default: links are paths)
+    #[arg(long, value_name = "URL")]
+    pub(crate) public_url: Option<String>,
 }
 
 #[derive(Debug, Args)]

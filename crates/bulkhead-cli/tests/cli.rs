@@ -2078,3 +2078,52 @@ fn audit_verify_exits_1_and_names_the_first_broken_link() {
     assert_eq!(doc["broken_at"], 3);
     assert_eq!(doc["verified"], 2);
 }
+
+#[cfg(unix)]
+#[test]
+fn serve_prints_its_address_answers_http_and_stops_on_sigterm() {
+    use std::io::{BufRead as _, BufReader, Read as _};
+
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("serve.db");
+    let db = db.to_str().unwrap();
+    assert!(bulkhead(&["--db", db, "init"]).status.success());
+    let mut child = command(&["--db", db, "serve", "--listen", "127.0.0.1:0"], &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    stream
+        .write_all(
+            b"GET /api/v1/workspaces HTTP/1.1\r\nHost: bulkhead\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    let lower = answer.to_ascii_lowercase();
+    assert!(
+        lower.contains("content-type: application/problem+json"),
+        "{answer}"
+    );
+    assert!(lower.contains("www-authenticate: bearer"), "{answer}");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "serve exited with {status}");
+}

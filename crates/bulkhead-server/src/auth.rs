@@ -1,0 +1,87 @@
+//! Credentials over HTTP: `Authorization: Bearer <credential>`.
+//!
+//! Organization routes take an org access key ([`OrgAuth`], `Engine::authenticate_org`),
+//! workspace routes take a scoped token ([`ScopedAuth`], `Engine::authenticate`). A credential
+//! of the other kind is not a valid credential for the route: 401, like a missing, malformed,
+//! revoked or expired one, with `WWW-Authenticate: Bearer` and a detail that says which kind the
+//! route wants. The credential itself never appears in a body or a log line.
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use bulkhead::{Error, OrgScope, TokenRejection, WorkspaceScope};
+
+use crate::problem::Problem;
+use crate::{AppState, blocking};
+
+/// The organization of the org key in the request.
+pub(crate) struct OrgAuth(pub(crate) OrgScope);
+
+/// The workspace of the scoped token in the request.
+pub(crate) struct ScopedAuth(pub(crate) WorkspaceScope);
+
+/// The bearer credential of the request, or a 401 saying what is wrong with the header.
+fn bearer(parts: &Parts) -> Result<String, Problem> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| Problem::unauthorized("send `Authorization: Bearer <credential>`"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| Problem::unauthorized("the Authorization header is not text"))?;
+    let (scheme, credential) = value.split_once(' ').ok_or_else(|| {
+        Problem::unauthorized("the Authorization header must be `Bearer <credential>`")
+    })?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(Problem::unauthorized(
+            "the Authorization header must use the `Bearer` scheme",
+        ));
+    }
+    let credential = credential.trim();
+    if credential.is_empty() {
+        return Err(Problem::unauthorized("the bearer credential is empty"));
+    }
+    Ok(credential.to_owned())
+}
+
+impl FromRequestParts<AppState> for OrgAuth {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let key = bearer(parts)?;
+        let engine = state.engine.clone();
+        blocking(move || engine.authenticate_org(&key))
+            .await
+            .map(OrgAuth)
+    }
+}
+
+impl FromRequestParts<AppState> for ScopedAuth {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let token = bearer(parts)?;
+        let engine = state.engine.clone();
+        blocking(move || {
+            engine.authenticate(&token).map_err(|err| match err {
+                // The engine refuses an org key here as "permission denied" (the caller may
+                // hold the organization); over HTTP the credential is simply not one this
+                // route takes, and nothing was authenticated: 401, like a token on an
+                // organization route.
+                Error::PermissionDenied { reason, .. } => {
+                    Error::invalid_token(TokenRejection::Malformed, reason)
+                }
+                // The token's own workspace is gone (deleted): the token grants nothing any
+                // more, which a client should read as "get a new credential", not as a
+                // missing object.
+                Error::NotFound { .. } => Error::invalid_token(
+                    TokenRejection::Revoked,
+                    "the token's workspace was deleted",
+                ),
+                other => other,
+            })
+        })
+        .await
+        .map(ScopedAuth)
+    }
+}

@@ -1,0 +1,409 @@
+//! Every failure as RFC 9457 problem JSON (`application/problem+json`).
+//!
+//! [`Problem::from`] maps the library's error kinds to statuses; [`problemize`] rewrites any
+//! other error response (axum's plain-text rejections, an unknown route or method, tower-http's
+//! body limit and timeout) into the same shape, so a client never has to parse two formats.
+//!
+//! A body never carries a secret, a token, a stack trace or another tenant's id: not-found
+//! names the kind of object only (so another tenant's id and a missing one give the same
+//! bytes), and an isolation breach, a crypto failure or a storage failure says nothing of its
+//! cause.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bulkhead::Error;
+use serde::Serialize;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One problem: the body of every error response.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    kind: Cow<'static, str>,
+    title: Cow<'static, str>,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    /// The request field at fault, for invalid input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+    #[serde(skip)]
+    retry_after: Option<Duration>,
+}
+
+impl Problem {
+    /// A problem of `status` with a short slug (`not-found`) naming its type.
+    pub(crate) fn new(status: StatusCode, slug: &'static str, title: &'static str) -> Self {
+        Self {
+            kind: Cow::Owned(format!("urn:bulkhead:problem:{slug}")),
+            title: Cow::Borrowed(title),
+            status: status.as_u16(),
+            detail: None,
+            field: None,
+            retry_after: None,
+        }
+    }
+
+    /// The same problem with a detail a user can act on.
+    pub(crate) fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// The same problem naming the request field at fault.
+    pub(crate) fn field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// A 400 for the request field `field`.
+    pub(crate) fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid-input", "invalid input")
+            .field(field)
+            .detail(detail)
+    }
+
+    /// A 401: the credential is missing, malformed, wrong for this route, or expired.
+    pub(crate) fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "invalid or missing credential",
+        )
+        .detail(detail)
+    }
+
+    /// A 500 that says nothing of its cause.
+    pub(crate) fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
+    }
+
+    /// The same problem with its field renamed from the engine's name (`config`) to the
+    /// request's (`source_config`).
+    pub(crate) fn rename_field(mut self, from: &str, to: &str) -> Self {
+        if let Some(rest) = self.field.as_deref().and_then(|f| f.strip_prefix(from)) {
+            self.field = Some(format!("{to}{rest}"));
+        }
+        self
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// The generic problem for a status that no handler produced itself.
+    pub(crate) fn for_status(status: StatusCode) -> Self {
+        let (slug, title, detail) = match status {
+            StatusCode::NOT_FOUND => ("no-route", "not found", "no such route"),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "method-not-allowed",
+                "method not allowed",
+                "this route does not take this method; see the `Allow` header",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => (
+                "too-large",
+                "request body too large",
+                "the request body is larger than this server accepts",
+            ),
+            StatusCode::REQUEST_TIMEOUT => (
+                "timeout",
+                "request timeout",
+                "the request took longer than this server allows",
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+                "unsupported-media-type",
+                "unsupported media type",
+                "send `Content-Type: application/json`",
+            ),
+            s if s.is_client_error() => ("bad-request", "bad request", "the request is malformed"),
+            _ => ("internal", "internal error", ""),
+        };
+        let problem = Self::new(status, slug, title);
+        if detail.is_empty() {
+            problem
+        } else {
+            problem.detail(detail)
+        }
+    }
+}
+
+impl From<Error> for Problem {
+    fn from(err: Error) -> Self {
+        match &err {
+            Error::NotFound { kind, .. } => {
+                // The kind only, never the id: a foreign id and a missing one answer alike.
+                Self::new(StatusCode::NOT_FOUND, "not-found", "not found")
+                    .detail(format!("{kind} not found"))
+            }
+            Error::ExternalIdNotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "not-found", "not found").detail(err.to_string())
+            }
+            Error::InvalidInput { field, .. } => Self::invalid(field.to_string(), err.to_string()),
+            Error::Conflict { .. } => {
+                Self::new(StatusCode::CONFLICT, "conflict", "conflict").detail(err.to_string())
+            }
+            Error::PermissionDenied { .. } => Self::new(
+                StatusCode::FORBIDDEN,
+                "permission-denied",
+                "permission denied",
+            )
+            .detail(err.to_string()),
+            Error::InvalidOrgKey { .. }
+            | Error::InvalidToken { .. }
+            | Error::TokenExpired { .. } => Self::unauthorized(err.to_string()),
+            Error::RateLimited { retry_after } => {
+                let mut problem = Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "rate limited",
+                )
+                .detail(err.to_string());
+                problem.retry_after = Some(*retry_after);
+                problem
+            }
+            Error::WorkspaceDeleted { .. } => {
+                Self::new(StatusCode::GONE, "workspace-deleted", "workspace deleted")
+                    .detail(err.to_string())
+            }
+            Error::WorkspaceInactive { .. } => Self::new(
+                StatusCode::CONFLICT,
+                "workspace-inactive",
+                "workspace inactive",
+            )
+            .detail(err.to_string()),
+            Error::Storage(_) => {
+                tracing::warn!(target: "bulkhead::server", "storage failure answered 503");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "service unavailable",
+                )
+                .detail("storage is unavailable; retry later")
+            }
+            Error::IsolationBreach { .. } => {
+                tracing::error!(target: "bulkhead::server", "isolation breach answered 500");
+                Self::internal()
+            }
+            _ => {
+                tracing::error!(target: "bulkhead::server", "internal failure answered 500");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"bulkhead\""),
+            );
+        }
+        if let Some(after) = self.retry_after {
+            // Whole seconds, rounded up: retrying early only earns another 429.
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        response
+    }
+}
+
+/// Rewrites an error response that is not problem JSON yet into problem JSON of the same
+/// status, keeping its headers (`Allow` on a 405). Installed outermost by the router.
+pub(crate) async fn problemize(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+    if is_problem {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let fresh = Problem::for_status(status).into_response();
+    let (fresh_parts, body) = fresh.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    for (name, value) in &fresh_parts.headers {
+        parts.headers.insert(name.clone(), value.clone());
+    }
+    Response::from_parts(parts, Body::new(body))
+}
+
+/// A problem for `err` that names the request field `field`: an engine parse error names its
+/// own field (`tags`, `ttl`), the request's name for it is what the client can fix.
+pub(crate) fn field_as(err: Error, field: &str) -> Problem {
+    match err {
+        Error::InvalidInput { reason, .. } => {
+            Problem::invalid(field, format!("invalid {field}: {reason}"))
+        }
+        other => Problem::from(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+    use bulkhead::{ObjectKind, StorageError, TokenRejection, WorkspaceId};
+
+    fn answer(err: Error) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+        let response = Problem::from(err).into_response();
+        let (parts, body) = response.into_parts();
+        let bytes = body_bytes(body);
+        (
+            parts.status,
+            parts.headers,
+            serde_json::from_slice(&bytes).unwrap(),
+        )
+    }
+
+    /// The body of a problem response (a full body, so one poll reads it).
+    fn body_bytes(body: Body) -> Vec<u8> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime
+            .block_on(axum::body::to_bytes(body, usize::MAX))
+            .unwrap()
+            .to_vec()
+    }
+
+    #[test]
+    fn every_error_kind_has_its_status() {
+        let ws = WorkspaceId::random();
+        for (err, status) in [
+            (Error::not_found(ObjectKind::Source, ws), 404),
+            (Error::invalid_input("limit", "is 0"), 400),
+            (Error::conflict("in use"), 409),
+            (
+                Error::PermissionDenied {
+                    operation: "sources:delete".into(),
+                    reason: "not granted".into(),
+                },
+                403,
+            ),
+            (Error::InvalidOrgKey { hint: "" }, 401),
+            (Error::invalid_token(TokenRejection::Signature, "bad"), 401),
+            (
+                Error::RateLimited {
+                    retry_after: Duration::from_millis(1500),
+                },
+                429,
+            ),
+            (
+                Error::WorkspaceDeleted {
+                    external_id: "c".into(),
+                },
+                410,
+            ),
+            (Error::WorkspaceInactive { workspace_id: ws }, 409),
+            (
+                Error::IsolationBreach {
+                    kind: ObjectKind::Source,
+                },
+                500,
+            ),
+            (
+                Error::Storage(StorageError::new("disk on fire at /var/x")),
+                503,
+            ),
+            (Error::crypto("tag mismatch"), 500),
+        ] {
+            let (got, headers, body) = answer(err);
+            assert_eq!(got.as_u16(), status);
+            assert_eq!(body["status"], status);
+            assert_eq!(headers[header::CONTENT_TYPE], PROBLEM_JSON);
+            assert_eq!(
+                headers.contains_key(header::WWW_AUTHENTICATE),
+                status == 401
+            );
+        }
+    }
+
+    #[test]
+    fn not_found_never_echoes_the_id() {
+        let id = WorkspaceId::random();
+        let (_, _, body) = answer(Error::not_found(ObjectKind::Source, id));
+        assert!(!body.to_string().contains(&id.to_string()));
+        assert_eq!(body["detail"], "source not found");
+    }
+
+    #[test]
+    fn internal_failures_say_nothing_of_their_cause() {
+        for err in [
+            Error::IsolationBreach {
+                kind: ObjectKind::Source,
+            },
+            Error::crypto("tag mismatch"),
+        ] {
+            let (_, _, body) = answer(err);
+            assert!(body.get("detail").is_none(), "{body}");
+        }
+        let (_, _, body) = answer(Error::Storage(StorageError::new("disk on fire at /var/x")));
+        assert!(!body.to_string().contains("/var/x"), "{body}");
+    }
+
+    #[test]
+    fn rate_limited_says_when_to_retry_in_whole_seconds() {
+        let (_, headers, _) = answer(Error::RateLimited {
+            retry_after: Duration::from_millis(1500),
+        });
+        assert_eq!(headers[header::RETRY_AFTER], "2");
+    }
+
+    #[test]
+    fn plain_error_responses_become_problems_keeping_their_headers() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for status in [
+            StatusCode::METHOD_NOT_ALLOWED,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            StatusCode::REQUEST_TIMEOUT,
+            StatusCode::BAD_REQUEST,
+            StatusCode::BAD_GATEWAY,
+        ] {
+            let mut plain = (status, "plain text").into_response();
+            plain
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET"));
+            let fixed = runtime.block_on(problemize(plain));
+            assert_eq!(fixed.status(), status);
+            assert_eq!(fixed.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+            assert_eq!(fixed.headers()[header::ALLOW], "GET");
+            let body = body_bytes(fixed.into_body());
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["status"], status.as_u16());
+        }
+        let ok = runtime.block_on(problemize("fine".into_response()));
+        assert_eq!(ok.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn invalid_input_names_the_field() {
+        let (_, _, body) = answer(Error::invalid_input("limit", "is 0"));
+        assert_eq!(body["field"], "limit");
+        assert_eq!(body["detail"], "invalid limit: is 0");
+    }
+}

@@ -1,0 +1,190 @@
+//! The JSON the API answers with, in the field names of the Embedded API
+//! (`shared/reference/airbyte-http-api.md`, sections 1.2 and 1.3): snake_case, RFC 3339 times,
+//! lists as `{data, next}`.
+
+use bulkhead::{
+    ConnectorConfig, Cursor, OrgId, Source, SourceId, SourceTemplate, SourceTemplateId, Tag,
+    TagMode, TagSelection, Timestamp, Workspace, WorkspaceId, WorkspaceStatus,
+};
+use serde::Serialize;
+
+/// One page of a list: `{data, next}`, `next` a link to the following page or `null`.
+#[derive(Serialize)]
+pub(crate) struct Page<T> {
+    pub(crate) data: Vec<T>,
+    pub(crate) next: Option<String>,
+}
+
+/// The link to the page after `cursor`: `public_url` + `path` + the query, or the bare path
+/// when no public URL is configured (never the request's `Host`).
+pub(crate) fn next_link(
+    public_url: Option<&str>,
+    path: &str,
+    limit: u32,
+    cursor: Option<&Cursor>,
+    extra: &[(&str, &str)],
+) -> Option<String> {
+    let cursor = cursor?.to_string();
+    let mut query = form_pairs(extra);
+    query.push(("limit".to_owned(), limit.to_string()));
+    query.push(("cursor".to_owned(), cursor));
+    let query = serde_urlencoded::to_string(&query).ok()?;
+    Some(format!("{}{path}?{query}", public_url.unwrap_or_default()))
+}
+
+fn form_pairs(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    extra
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// `WorkspaceListItem`, plus the external id and tag selections Bulkhead keeps.
+#[derive(Serialize)]
+pub(crate) struct WorkspaceItem {
+    id: WorkspaceId,
+    name: String,
+    organization_id: OrgId,
+    external_id: String,
+    status: WorkspaceStatus,
+    cache_enabled: Option<bool>,
+    tombstone: bool,
+    selected_source_template_tags: Vec<Tag>,
+    selected_source_template_tags_mode: TagMode,
+    selected_connection_template_tags: Vec<Tag>,
+    selected_connection_template_tags_mode: TagMode,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl From<Workspace> for WorkspaceItem {
+    fn from(w: Workspace) -> Self {
+        let tags = |s: &TagSelection| s.tags.iter().cloned().collect::<Vec<_>>();
+        Self {
+            id: w.id,
+            name: w.name.as_str().to_owned(),
+            organization_id: w.org_id,
+            external_id: w.external_id.as_str().to_owned(),
+            status: w.status,
+            cache_enabled: None,
+            tombstone: w.deleted_at.is_some(),
+            selected_source_template_tags: tags(&w.source_tags),
+            selected_source_template_tags_mode: w.source_tags.mode,
+            selected_connection_template_tags: tags(&w.connection_tags),
+            selected_connection_template_tags_mode: w.connection_tags.mode,
+            created_at: w.created_at,
+            updated_at: w.updated_at,
+        }
+    }
+}
+
+/// A source template as a workspace sees it.
+#[derive(Serialize)]
+pub(crate) struct SourceTemplateItem {
+    id: SourceTemplateId,
+    name: String,
+    connector_name: String,
+    user_config_spec: serde_json::Value,
+    partial_default_config: ConnectorConfig,
+    tags: Vec<Tag>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl From<SourceTemplate> for SourceTemplateItem {
+    fn from(t: SourceTemplate) -> Self {
+        Self {
+            id: t.id,
+            name: t.name.as_str().to_owned(),
+            connector_name: t.connector.as_str().to_owned(),
+            user_config_spec: t.spec.as_value().clone(),
+            partial_default_config: t.default_config,
+            tags: t.tags.into_iter().collect(),
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+/// `{id}` of the template a source was made from (`summarized_source_template`).
+#[derive(Serialize)]
+pub(crate) struct TemplateRef {
+    id: SourceTemplateId,
+}
+
+/// A source, its secret fields masked.
+#[derive(Serialize)]
+pub(crate) struct SourceItem {
+    id: SourceId,
+    name: String,
+    workspace_id: WorkspaceId,
+    connector_name: String,
+    source_template_id: Option<SourceTemplateId>,
+    summarized_source_template: Option<TemplateRef>,
+    source_config: ConnectorConfig,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl From<Source> for SourceItem {
+    fn from(s: Source) -> Self {
+        Self {
+            id: s.id,
+            name: s.name.as_str().to_owned(),
+            workspace_id: s.workspace_id,
+            connector_name: s.connector.as_str().to_owned(),
+            source_template_id: s.template_id,
+            summarized_source_template: s.template_id.map(|id| TemplateRef { id }),
+            source_config: s.config,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+/// The answer to a delete: `{id, deleted_at}`.
+#[derive(Serialize)]
+pub(crate) struct Deleted<Id> {
+    pub(crate) id: Id,
+    pub(crate) deleted_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn next_link_is_a_path_or_under_the_public_url_never_the_host() {
+        let cursor: Cursor = bulkhead_cursor();
+        let path = next_link(
+            None,
+            "/api/v1/workspaces",
+            2,
+            Some(&cursor),
+            &[("status", "active")],
+        )
+        .unwrap();
+        assert_eq!(
+            path,
+            format!("/api/v1/workspaces?status=active&limit=2&cursor={cursor}")
+        );
+        let full = next_link(
+            Some("https://api.example.com"),
+            "/api/v1/workspaces",
+            2,
+            Some(&cursor),
+            &[],
+        )
+        .unwrap();
+        assert!(full.starts_with("https://api.example.com/api/v1/workspaces?limit=2&cursor="));
+        assert_eq!(next_link(None, "/x", 2, None, &[]), None);
+    }
+
+    /// A cursor as a list call returns it (base64url text, so it needs no escaping).
+    fn bulkhead_cursor() -> Cursor {
+        // Tag 2 (external id) followed by the bytes of `c2`.
+        "AmMy".parse().unwrap()
+    }
+}

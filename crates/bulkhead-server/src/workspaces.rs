@@ -1,0 +1,67 @@
+//! The organization's workspaces: `/api/v1/workspaces` (org key).
+
+use axum::extract::{Path, State};
+use bulkhead::{WorkspaceFilter, WorkspaceId, WorkspaceStatus};
+use serde::Deserialize;
+
+use crate::auth::OrgAuth;
+use crate::embedded::page;
+use crate::extract::{Query, path_id};
+use crate::problem::{Problem, field_as};
+use crate::wire::{Page, WorkspaceItem, next_link};
+use crate::{AppState, blocking};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    status: Option<String>,
+}
+
+/// `GET /api/v1/workspaces?status=&limit=&cursor=`: a page of the organization's live
+/// workspaces, ordered by external id.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    OrgAuth(org): OrgAuth,
+    Query(query): Query<ListQuery>,
+) -> Result<axum::Json<Page<WorkspaceItem>>, Problem> {
+    let mut filter = WorkspaceFilter::default();
+    if let Some(status) = &query.status {
+        filter.status = Some(
+            status
+                .parse::<WorkspaceStatus>()
+                .map_err(|e| field_as(e, "status"))?,
+        );
+    }
+    let page = page(query.limit, query.cursor.as_deref())?;
+    let limit = page.limit();
+    let paged = blocking(move || org.list_workspaces(&filter, &page)).await?;
+    let status: Vec<(&str, &str)> = query
+        .status
+        .as_deref()
+        .map(|s| ("status", s))
+        .into_iter()
+        .collect();
+    Ok(axum::Json(Page {
+        next: next_link(
+            state.config.public_url.as_deref(),
+            "/api/v1/workspaces",
+            limit,
+            paged.next.as_ref(),
+            &status,
+        ),
+        data: paged.items.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// `GET /api/v1/workspaces/{id}`: one live workspace of the organization; another
+/// organization's is not found.
+pub(crate) async fn get(
+    OrgAuth(org): OrgAuth,
+    Path(id): Path<String>,
+) -> Result<axum::Json<WorkspaceItem>, Problem> {
+    let id: WorkspaceId = path_id("workspace_id", &id)?;
+    let workspace = blocking(move || org.get_workspace(id)).await?;
+    Ok(axum::Json(workspace.into()))
+}

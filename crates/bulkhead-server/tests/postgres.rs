@@ -1,0 +1,128 @@
+//! The HTTP API over the PostgreSQL store (Row Level Security): the seed's curl, the scoped
+//! routes, and cross-tenant ids answered like missing ones. The server is the test process's
+//! throw-away PostgreSQL (`bulkhead_testkit::pg`), each run in a schema of its own.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use bulkhead::postgres::{PgOptions, Roles, provision};
+use bulkhead::{Config, Engine, MasterKey};
+use bulkhead_testkit::pg::PgServer;
+use postgres::{Client, NoTls};
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::{SEED_BODY, Server, problem};
+
+const OWNER: &str = "bulkhead_owner";
+const APP: &str = "bulkhead_app";
+
+/// An engine on a new schema of the process's PostgreSQL server, as the restricted role.
+fn pg_engine() -> (Engine, String) {
+    let server = PgServer::shared();
+    provision(
+        server.admin_url(),
+        &Roles {
+            schema: "bulkhead".to_owned(),
+            owner: OWNER.to_owned(),
+            app: APP.to_owned(),
+        },
+    )
+    .unwrap();
+    let schema = format!(
+        "bhs_{}_{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let mut admin = Client::connect(server.admin_url(), NoTls).unwrap();
+    admin
+        .batch_execute(&format!("CREATE SCHEMA {schema} AUTHORIZATION {OWNER}"))
+        .unwrap();
+    let mut config = Config::default().with_master_key(MasterKey::generate().unwrap());
+    config.postgres = PgOptions {
+        schema: schema.clone(),
+        owner_url: Some(server.url_for(OWNER)),
+        pool_size: 4,
+        ..PgOptions::default()
+    };
+    let engine = Engine::connect_postgres(&server.url_for(APP), config).unwrap();
+    (engine, schema)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_api_on_postgres_keeps_tenants_apart() {
+    let (engine, schema) = tokio::task::spawn_blocking(pg_engine).await.unwrap();
+    let server = Server::start_on(engine, None, support::default_config(), |router| router).await;
+
+    // The seed's curl, verbatim.
+    let res = server
+        .http
+        .post(server.url("/api/v1/embedded/scoped-token"))
+        .header("Authorization", format!("Bearer {}", server.org_key))
+        .header("Content-Type", "application/json")
+        .body(SEED_BODY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let issued: Value = res.json().await.unwrap();
+    let seed_token = issued["token"].as_str().unwrap().to_owned();
+
+    let created = server.create_source(&seed_token).await;
+    assert_eq!(created["workspace_id"], issued["workspace_id"]);
+    assert_eq!(created["source_config"]["api_key"], bulkhead::SECRET_MASK);
+    assert_eq!(created["connections"].as_array().unwrap().len(), 1);
+    let source_path = format!(
+        "/api/v1/embedded/sources/{}",
+        created["id"].as_str().unwrap()
+    );
+    let (status, page) = server
+        .send(Method::GET, "/api/v1/embedded/sources", &seed_token, None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(page["data"].as_array().unwrap().len(), 1);
+
+    // Another customer: the first one's source is 404, byte for byte like a random id.
+    let (other, _) = server.customer("another-customer", None).await;
+    let foreign = server
+        .send_raw(Method::GET, &source_path, &other, None)
+        .await;
+    let random = server
+        .send_raw(
+            Method::GET,
+            &format!("/api/v1/embedded/sources/{}", uuid::Uuid::new_v4()),
+            &other,
+            None,
+        )
+        .await;
+    assert_eq!(foreign.0, 404);
+    problem(404, &foreign.1, &foreign.2);
+    assert_eq!(foreign, random);
+    let (_, theirs) = server
+        .send(Method::GET, "/api/v1/embedded/sources", &other, None)
+        .await;
+    assert_eq!(theirs["data"], json!([]));
+
+    // The organization sees both workspaces; a scoped token is refused there.
+    let (status, listed) = server
+        .send(Method::GET, "/api/v1/workspaces", &server.org_key, None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+    let (status, ct, text) = server
+        .send_raw(Method::GET, "/api/v1/workspaces", &seed_token, None)
+        .await;
+    assert_eq!(status, 401);
+    problem(401, &ct, &text);
+
+    tokio::task::spawn_blocking(move || {
+        let mut admin = Client::connect(PgServer::shared().admin_url(), NoTls).unwrap();
+        let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    })
+    .await
+    .unwrap();
+}
