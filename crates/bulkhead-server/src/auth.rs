@@ -1,6 +1,7 @@
 //! Credentials over HTTP: `Authorization: Bearer <credential>`.
 //!
-//! Organization routes take an org access key ([`OrgAuth`], `Engine::authenticate_org`),
+//! Organization routes take an org access key ([`OrgAuth`], `Engine::authenticate_org`) or an
+//! access token made from one by `POST /v1/applications/token` (see [`crate::access`]);
 //! workspace routes take a scoped token ([`ScopedAuth`], `Engine::authenticate`). A credential
 //! of the other kind is not a valid credential for the route: 401, like a missing, malformed,
 //! revoked or expired one, with `WWW-Authenticate: Bearer` and a detail that says which kind the
@@ -11,6 +12,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use bulkhead::{Error, OrgScope, TokenRejection, WorkspaceScope};
 
+use crate::access::ACCESS_TOKEN_PREFIX;
 use crate::problem::Problem;
 use crate::{AppState, blocking};
 
@@ -49,6 +51,9 @@ impl FromRequestParts<AppState> for OrgAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         let key = bearer(parts)?;
+        if key.starts_with(ACCESS_TOKEN_PREFIX) {
+            return state.access.resolve(&key).map(OrgAuth);
+        }
         let engine = state.engine.clone();
         blocking(move || engine.authenticate_org(&key))
             .await
@@ -61,6 +66,12 @@ impl FromRequestParts<AppState> for ScopedAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         let token = bearer(parts)?;
+        if token.starts_with(ACCESS_TOKEN_PREFIX) {
+            return Err(Problem::unauthorized(
+                "an access token is not a scoped token: this route takes a scoped token \
+                 from POST /api/v1/embedded/scoped-token",
+            ));
+        }
         let engine = state.engine.clone();
         blocking(move || {
             engine.authenticate(&token).map_err(|err| match err {

@@ -47,6 +47,45 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     }
 }
 
+/// A body in JSON (`application/json`) or form encoding
+/// (`application/x-www-form-urlencoded`), as OAuth token requests come: the `airbyte-api` SDK
+/// sends a form, Airbyte's demos JSON. Any other content type is a 415.
+#[derive(Debug)]
+pub(crate) struct JsonOrForm<T>(pub(crate) T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonOrForm<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        let mime = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|m| m.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        if mime == "application/x-www-form-urlencoded" {
+            let bytes = Bytes::from_request(req, state)
+                .await
+                .map_err(|rejection| Problem::for_status(rejection.status()))?;
+            serde_urlencoded::from_bytes(&bytes)
+                .map(JsonOrForm)
+                .map_err(|err| serde_problem("body", &err.to_string(), true))
+        } else if mime == "application/json" {
+            Json::from_request(req, state)
+                .await
+                .map(|Json(body)| JsonOrForm(body))
+        } else {
+            Err(Problem::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "unsupported media type",
+            )
+            .detail("send the body as `application/json` or `application/x-www-form-urlencoded`"))
+        }
+    }
+}
+
 /// A query string parsed into `T` (which should deny unknown fields: a parameter this server
 /// does not know is refused, never silently ignored).
 #[derive(Debug)]

@@ -1,4 +1,5 @@
-//! Bulkhead over HTTP: the seed's Embedded API as an [`axum::Router`] a host mounts, and
+//! Bulkhead over HTTP: the seed's Embedded API and the start of the Airbyte public API v1 as
+//! an [`axum::Router`] a host mounts, and
 //! [`serve`] to run it on its own.
 //!
 //! A host mounts the router next to its own routes (the README shows this example):
@@ -28,13 +29,33 @@
 //! | `POST, GET /api/v1/embedded/sources` | scoped token |
 //! | `GET, PUT, DELETE /api/v1/embedded/sources/{id}` | scoped token |
 //! | `GET /api/v1/workspaces`, `GET /api/v1/workspaces/{id}` | org key |
+//! | `POST /v1/applications/token` (also `/api/public/v1/...`, `/api/v1/account/...` and `/applications/token`) | client credentials |
+//! | `GET /v1/health` | none |
+//! | `GET, POST /v1/workspaces` | org key or access token |
+//! | `GET, PATCH, DELETE /v1/workspaces/{workspaceId}` | org key or access token |
+//!
+//! Every `/v1` route is also under `/api/public/v1` (self-managed Airbyte's path), in the
+//! shapes the `airbyte-api` SDK sends and reads. An "org key" route also takes an access
+//! token.
+//!
+//! **Client credentials.** An organization's client id is its organization id; a client
+//! secret is any live org key of it. `POST /v1/applications/token` (JSON or form body,
+//! `grant_type` or `grant-type`) answers `{"access_token", "token_type": "Bearer",
+//! "expires_in"}`: an opaque random token that stands for the org key for
+//! [`ServerConfig::access_token_ttl`] (15 minutes by default), or less if the org key is
+//! revoked or expires first. Access tokens live in this process's memory (as digests): a
+//! restart forgets them, and a client asks for a new one on the 401. An access token is
+//! refused (401) on every route that takes a scoped token, and a scoped token on every route
+//! that takes an access token.
 //!
 //! Every error is RFC 9457 problem JSON (`application/problem+json`); see [`Problem`].
 
+mod access;
 mod auth;
 mod embedded;
 mod extract;
 mod problem;
+mod v1;
 mod wire;
 mod workspaces;
 
@@ -64,6 +85,9 @@ pub struct ServerConfig {
     /// `next` links of list pages. Without it, `next` is a path (`/api/v1/workspaces?...`);
     /// it is never built from the request's `Host` header.
     pub public_url: Option<String>,
+    /// How long an access token from `POST /v1/applications/token` lives (default 15
+    /// minutes, Airbyte's own); its `expires_in` says so.
+    pub access_token_ttl: Duration,
 }
 
 impl Default for ServerConfig {
@@ -72,6 +96,7 @@ impl Default for ServerConfig {
             body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             public_url: None,
+            access_token_ttl: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -89,6 +114,12 @@ impl ServerConfig {
         self
     }
 
+    /// Sets [`ServerConfig::access_token_ttl`] (at least one second).
+    pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
+        self.access_token_ttl = ttl.max(Duration::from_secs(1));
+        self
+    }
+
     /// Sets [`ServerConfig::public_url`] (a trailing `/` is dropped).
     pub fn public_url(mut self, url: impl Into<String>) -> Self {
         let url: String = url.into();
@@ -102,6 +133,7 @@ impl ServerConfig {
 pub(crate) struct AppState {
     pub(crate) engine: Engine,
     pub(crate) config: Arc<ServerConfig>,
+    pub(crate) access: Arc<access::AccessTokens>,
 }
 
 /// The HTTP API over `engine`. Mount it in a host's own axum app with
@@ -111,9 +143,10 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
     let timeout = config.request_timeout;
     let state = AppState {
         engine,
+        access: Arc::new(access::AccessTokens::new(config.access_token_ttl)),
         config: Arc::new(config),
     };
-    Router::new()
+    let mut router = Router::new()
         .route(
             "/api/v1/embedded/scoped-token",
             post(embedded::scoped_token),
@@ -138,6 +171,13 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
         )
         .route("/api/v1/workspaces", get(workspaces::list))
         .route("/api/v1/workspaces/{workspace_id}", get(workspaces::get))
+        .route("/api/v1/account/applications/token", post(access::token))
+        // The `airbyte-api` SDK's default `token_url` drops the base path.
+        .route("/applications/token", post(access::token));
+    for prefix in V1_PREFIXES {
+        router = router.nest(prefix, public_v1(prefix));
+    }
+    router
         .fallback(no_route)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(body_limit))
@@ -146,6 +186,28 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
             timeout,
         ))
         .layer(axum::middleware::map_response(problem::problemize))
+}
+
+/// Where the Airbyte public API v1 subset is served: Airbyte Cloud's path and the
+/// self-managed one.
+const V1_PREFIXES: [&str; 2] = ["/v1", "/api/public/v1"];
+
+/// The Airbyte public API v1 routes, to nest under `prefix`.
+fn public_v1(prefix: &'static str) -> Router<AppState> {
+    Router::new()
+        .route("/applications/token", post(access::token))
+        .route("/health", get(v1::health))
+        .route(
+            "/workspaces",
+            get(v1::list_workspaces).post(v1::create_workspace),
+        )
+        .route(
+            "/workspaces/{workspace_id}",
+            get(v1::get_workspace)
+                .patch(v1::patch_workspace)
+                .delete(v1::delete_workspace),
+        )
+        .layer(axum::Extension(v1::Prefix(prefix)))
 }
 
 async fn no_route() -> Problem {
