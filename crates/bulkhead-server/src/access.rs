@@ -12,7 +12,7 @@
 //! 401 and asks for a new one (the `airbyte-api` SDK does). Neither the secret nor the token
 //! is ever logged or echoed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bulkhead::{OrgId, OrgScope};
+use bulkhead::{Clock, OrgId, OrgScope, SystemClock};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
@@ -33,14 +33,23 @@ use crate::{AppState, blocking};
 /// scoped token (a JWT) without a lookup.
 pub(crate) const ACCESS_TOKEN_PREFIX: &str = "bh_at_";
 
-/// At most this many live access tokens are held; past it a token request is a 503.
-const MAX_LIVE: usize = 100_000;
+/// At most this many live access tokens per organization; a new one past it retires the
+/// organization's oldest, so no organization can fill the server's memory.
+pub(crate) const MAX_LIVE_PER_ORG: usize = 1_000;
 
 /// The live access tokens of this process.
 pub(crate) struct AccessTokens {
     ttl: Duration,
-    live: Mutex<HashMap<[u8; 32], Held>>,
+    live: Mutex<Live>,
     rng: SystemRandom,
+}
+
+#[derive(Default)]
+struct Live {
+    /// By the SHA-256 digest of the token.
+    tokens: HashMap<[u8; 32], Held>,
+    /// Each organization's tokens, oldest first.
+    by_org: HashMap<OrgId, VecDeque<[u8; 32]>>,
 }
 
 struct Held {
@@ -58,56 +67,71 @@ impl AccessTokens {
     pub(crate) fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            live: Mutex::new(HashMap::new()),
+            live: Mutex::new(Live::default()),
             rng: SystemRandom::new(),
         }
     }
 
-    /// A new access token for `org`, and its lifetime.
-    fn issue(&self, org: OrgScope) -> Result<(String, Duration), Problem> {
+    /// A new access token for `org`, living `lifetime` (at most the configured lifetime).
+    fn issue(&self, org: OrgScope, lifetime: Duration) -> Result<(String, Duration), Problem> {
+        let lifetime = lifetime.min(self.ttl);
         let mut bytes = [0u8; 32];
         self.rng.fill(&mut bytes).map_err(|_| Problem::internal())?;
         let token = format!("{ACCESS_TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
+        let key = digest(&token);
         let now = Instant::now();
-        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        if live.len() >= MAX_LIVE {
-            live.retain(|_, held| held.expires > now);
+        let org_id = org.org_id();
+        let mut guard = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let live = &mut *guard;
+        let mine = live.by_org.entry(org_id).or_default();
+        // Expired and surplus tokens of the organization go first, oldest first.
+        while let Some(oldest) = mine.front().copied() {
+            let expired = live.tokens.get(&oldest).is_none_or(|h| h.expires <= now);
+            if !expired && mine.len() < MAX_LIVE_PER_ORG {
+                break;
+            }
+            mine.pop_front();
+            live.tokens.remove(&oldest);
         }
-        if live.len() >= MAX_LIVE {
-            return Err(Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "service unavailable",
-            )
-            .detail("too many live access tokens; retry later"));
-        }
-        live.insert(
-            digest(&token),
+        mine.push_back(key);
+        live.tokens.insert(
+            key,
             Held {
                 org,
-                expires: now + self.ttl,
+                expires: now + lifetime,
             },
         );
-        Ok((token, self.ttl))
+        Ok((token, lifetime))
     }
 
     /// The organization scope an access token stands for, or a 401.
     pub(crate) fn resolve(&self, token: &str) -> Result<OrgScope, Problem> {
         let key = digest(token);
-        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        match live.get(&key) {
+        let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        match live.tokens.get(&key) {
             Some(held) if held.expires > Instant::now() => Ok(held.org.clone()),
-            Some(_) => {
-                live.remove(&key);
-                Err(Problem::unauthorized(
-                    "the access token expired; ask POST /v1/applications/token for a new one",
-                ))
-            }
+            Some(_) => Err(Problem::unauthorized(
+                "the access token expired; ask POST /v1/applications/token for a new one",
+            )),
             None => Err(Problem::unauthorized(
                 "unknown or expired access token; ask POST /v1/applications/token for a new one",
             )),
         }
     }
+}
+
+/// How long the org key `secret` of `org` still lives, if it expires at all.
+fn key_lifetime(org: &OrgScope, secret: &str) -> bulkhead::Result<Option<Duration>> {
+    let now = SystemClock.now().unix_millis();
+    let expiry = org
+        .list_keys()?
+        .into_iter()
+        .filter(|k| k.revoked_at.is_none() && secret.starts_with(&k.prefix))
+        .filter_map(|k| k.expires_at)
+        .min();
+    Ok(expiry.map(|at| {
+        Duration::from_millis(u64::try_from(at.unix_millis().saturating_sub(now)).unwrap_or(0))
+    }))
 }
 
 /// The body of a token request, JSON or form: OAuth client credentials.
@@ -147,19 +171,24 @@ pub(crate) async fn token(
     let client_id: OrgId = body.client_id.trim().parse().map_err(|_| refused())?;
     let engine = state.engine.clone();
     let secret = body.client_secret;
-    let org = blocking(move || engine.authenticate_org(&secret))
-        .await
-        .map_err(|p| {
-            if p.status() == StatusCode::UNAUTHORIZED {
-                refused()
-            } else {
-                p
-            }
-        })?;
+    let (org, key_left) = blocking(move || {
+        let org = engine.authenticate_org(&secret)?;
+        let left = key_lifetime(&org, &secret)?;
+        Ok((org, left))
+    })
+    .await
+    .map_err(|p| {
+        if p.status() == StatusCode::UNAUTHORIZED {
+            refused()
+        } else {
+            p
+        }
+    })?;
     if org.org_id() != client_id {
         return Err(refused());
     }
-    let (access_token, ttl) = state.access.issue(org)?;
+    // Never longer than the org key it stands for.
+    let (access_token, ttl) = state.access.issue(org, key_left.unwrap_or(Duration::MAX))?;
     let mut response = axum::Json(TokenResponse {
         access_token,
         token_type: "Bearer",

@@ -740,3 +740,36 @@ async fn malformed_v1_requests_are_4xx_problems() {
     assert_eq!(status, 200);
     assert_eq!(body["name"], "real");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_access_token_never_outlives_its_org_key() {
+    let server = Server::start().await;
+    let org = server.engine.authenticate_org(&server.org_key).unwrap();
+    let soon = bulkhead::Clock::now(&bulkhead::SystemClock).plus(Duration::from_secs(30));
+    let (_, key) = org.create_key(Some(soon)).unwrap();
+    let id = org.org_id().to_string();
+    let res = token_form(&server, "/v1/applications/token", &id, key.expose()).await;
+    assert_eq!(res.status(), 200);
+    let answer: Value = res.json().await.unwrap();
+    let expires_in = answer["expires_in"].as_u64().unwrap();
+    assert!((28..=30).contains(&expires_in), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organization_holds_a_bounded_number_of_access_tokens() {
+    let server = Server::start().await;
+    let first = access_token(&server).await;
+    let mut last = String::new();
+    for _ in 0..1_000 {
+        last = access_token(&server).await;
+    }
+    // The 1,001st retired the oldest; the newest works.
+    let (status, _) = server
+        .send(Method::GET, "/v1/workspaces", &first, None)
+        .await;
+    assert_eq!(status, 401);
+    let (status, _) = server
+        .send(Method::GET, "/v1/workspaces", &last, None)
+        .await;
+    assert_eq!(status, 200);
+}
