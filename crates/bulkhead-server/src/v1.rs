@@ -26,8 +26,11 @@ use crate::{AppState, blocking};
 #[derive(Clone, Copy)]
 pub(crate) struct Prefix(pub(crate) &'static str);
 
-/// The default and largest page sizes of v1 lists.
+/// The default page size of v1 lists.
 const DEFAULT_LIMIT: u32 = 20;
+
+/// The most ids one `workspaceIds` filter may name.
+const MAX_WORKSPACE_IDS: usize = 100;
 
 /// `GET /v1/health`: 200 while the server answers (no credential).
 pub(crate) async fn health() -> axum::Json<serde_json::Value> {
@@ -78,7 +81,8 @@ pub(crate) struct ListResponse<T> {
 }
 
 /// The query of a v1 list: `workspaceIds` (repeated or comma-joined), `includeDeleted`,
-/// `limit` (1 to 100, default 20), `offset` (default 0). Any other parameter is a 400 naming
+/// `limit` (1 to 100, default 20), `offset` (default 0); at most 100 workspace ids. Any
+/// other parameter is a 400 naming
 /// it, never silently ignored (a singular `workspaceId` would otherwise return everything).
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct ListQuery {
@@ -110,6 +114,12 @@ impl ListQuery {
                         let id: WorkspaceId = path_id("workspaceIds", id)?;
                         if !parsed.workspace_ids.contains(&id) {
                             parsed.workspace_ids.push(id);
+                        }
+                        if parsed.workspace_ids.len() > MAX_WORKSPACE_IDS {
+                            return Err(Problem::invalid(
+                                "workspaceIds",
+                                format!("invalid workspaceIds: at most {MAX_WORKSPACE_IDS} ids"),
+                            ));
                         }
                     }
                 }
@@ -407,6 +417,11 @@ mod tests {
         ] {
             assert!(ListQuery::parse(Some(query)).is_err(), "{query}");
         }
+        let many: Vec<String> = (0..=MAX_WORKSPACE_IDS)
+            .map(|_| WorkspaceId::random().to_string())
+            .collect();
+        let query = format!("workspaceIds={}", many.join(","));
+        assert!(ListQuery::parse(Some(&query)).is_err());
     }
 
     #[test]
