@@ -82,8 +82,8 @@ pub(crate) struct ListResponse<T> {
 
 /// The query of a v1 list: `workspaceIds` (repeated or comma-joined), `includeDeleted`,
 /// `limit` (1 to 100, default 20), `offset` (default 0); at most 100 workspace ids. Any
-/// other parameter is a 400 naming
-/// it, never silently ignored (a singular `workspaceId` would otherwise return everything).
+/// other parameter is a 400 naming it, never silently ignored (a singular `workspaceId`
+/// would otherwise return everything).
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct ListQuery {
     workspace_ids: Vec<WorkspaceId>,
