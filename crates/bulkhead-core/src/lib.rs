@@ -57,7 +57,9 @@ pub use ids::{
     ConnectionId, ConnectionTemplateId, DestinationId, ExternalId, OrgId, OrgKeyId, SourceId,
     SourceTemplateId, SyncRunId, WorkspaceId,
 };
-pub use keys::{Jwk, Jwks, OrgKeyInfo, OrgKeySecret, RevealedSecret, SigningKeyInfo};
+pub use keys::{
+    Jwk, Jwks, ORG_KEY_PREFIX, OrgKeyInfo, OrgKeySecret, RevealedSecret, SigningKeyInfo,
+};
 pub use merging::MergeReport;
 pub use meter::OrgStats;
 pub use minter::TokenMinter;

@@ -96,3 +96,32 @@ impl FromRequestParts<AppState> for ScopedAuth {
         .map(ScopedAuth)
     }
 }
+
+/// Whoever a route that takes either kind of credential is talking to.
+pub(crate) enum Caller {
+    /// An org key or an access token: every workspace of the organization.
+    Org(Box<OrgScope>),
+    /// A scoped token: its own workspace only.
+    Workspace(Box<WorkspaceScope>),
+}
+
+/// An org key, an access token or a scoped token, told apart by their form (an org key
+/// begins `bh_org_`, an access token `bh_at_`; anything else is taken for a scoped token).
+/// Each is checked exactly as on a route that takes only its kind.
+pub(crate) struct AnyAuth(pub(crate) Caller);
+
+impl FromRequestParts<AppState> for AnyAuth {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let credential = bearer(parts)?;
+        if credential.starts_with(ACCESS_TOKEN_PREFIX)
+            || credential.starts_with(bulkhead::ORG_KEY_PREFIX)
+        {
+            let OrgAuth(org) = OrgAuth::from_request_parts(parts, state).await?;
+            return Ok(Self(Caller::Org(Box::new(org))));
+        }
+        let ScopedAuth(ws) = ScopedAuth::from_request_parts(parts, state).await?;
+        Ok(Self(Caller::Workspace(Box::new(ws))))
+    }
+}

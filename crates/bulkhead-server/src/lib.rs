@@ -33,6 +33,8 @@
 //! | `GET /v1/health` | none |
 //! | `GET, POST /v1/workspaces` | org key or access token |
 //! | `GET, PATCH, DELETE /v1/workspaces/{workspaceId}` | org key or access token |
+//! | `GET, POST /v1/sources` | org key, access token or scoped token (its own workspace) |
+//! | `GET, PATCH, PUT, DELETE /v1/sources/{sourceId}` | org key, access token or scoped token (its own workspace) |
 //!
 //! Every `/v1` route is also under `/api/public/v1` (self-managed Airbyte's path), in the
 //! shapes the `airbyte-api` SDK sends and reads. An "org key" route also takes an access
@@ -56,6 +58,7 @@ mod embedded;
 mod extract;
 mod problem;
 mod v1;
+mod v1_sources;
 mod wire;
 mod workspaces;
 
@@ -206,6 +209,14 @@ fn public_v1(prefix: &'static str) -> Router<AppState> {
             get(v1::get_workspace)
                 .patch(v1::patch_workspace)
                 .delete(v1::delete_workspace),
+        )
+        .route("/sources", get(v1_sources::list).post(v1_sources::create))
+        .route(
+            "/sources/{source_id}",
+            get(v1_sources::get)
+                .patch(v1_sources::patch)
+                .put(v1_sources::put)
+                .delete(v1_sources::delete),
         )
         .layer(axum::Extension(v1::Prefix(prefix)))
 }

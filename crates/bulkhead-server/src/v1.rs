@@ -3,8 +3,9 @@
 //! fields, 200 with JSON for creates, gets and patches, 204 with no body for deletes,
 //! offset/limit pages with `next`/`previous` links.
 //!
-//! So far: `GET /health` and the workspaces routes. They take an org key or an access token
-//! from `POST /v1/applications/token`; a scoped token is refused (401).
+//! So far: `GET /health`, the workspaces routes (here) and the sources routes
+//! ([`crate::v1_sources`]). Workspaces take an org key or an access token from
+//! `POST /v1/applications/token`; a scoped token is refused (401).
 
 use std::collections::BTreeSet;
 
@@ -80,15 +81,38 @@ pub(crate) struct ListResponse<T> {
     previous: Option<String>,
 }
 
+impl<T> ListResponse<T> {
+    /// The page `items` of the list at `path` (under the v1 prefix) asked for by `query`,
+    /// with a `next` link when `more` follow and a `previous` one past the first page.
+    pub(crate) fn new(
+        items: Vec<T>,
+        more: bool,
+        query: &ListQuery,
+        public_url: Option<&str>,
+        path: &str,
+    ) -> Self {
+        let (offset, limit) = (query.offset, query.limit);
+        Self {
+            next: more
+                .then(|| query.link(public_url, path, offset.saturating_add(limit)))
+                .flatten(),
+            previous: (offset > 0)
+                .then(|| query.link(public_url, path, offset.saturating_sub(limit)))
+                .flatten(),
+            data: items,
+        }
+    }
+}
+
 /// The query of a v1 list: `workspaceIds` (repeated or comma-joined), `includeDeleted`,
 /// `limit` (1 to 100, default 20), `offset` (default 0); at most 100 workspace ids. Any
 /// other parameter is a 400 naming it, never silently ignored (a singular `workspaceId`
 /// would otherwise return everything).
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct ListQuery {
-    workspace_ids: Vec<WorkspaceId>,
-    limit: u32,
-    offset: u32,
+    pub(crate) workspace_ids: Vec<WorkspaceId>,
+    pub(crate) limit: u32,
+    pub(crate) offset: u32,
 }
 
 impl ListQuery {
@@ -187,7 +211,7 @@ impl ListQuery {
 /// One offset page of the organization's live workspaces (ordered by external id), and
 /// whether more follow. With `ids`, only those (another organization's id, or a missing
 /// one, is simply not there).
-fn offset_page(
+pub(crate) fn offset_page(
     org: &OrgScope,
     ids: &[WorkspaceId],
     offset: u32,
@@ -240,17 +264,13 @@ pub(crate) async fn list_workspaces(
     let query = ListQuery::parse(uri.query())?;
     let (ids, offset, limit) = (query.workspace_ids.clone(), query.offset, query.limit);
     let (items, more) = blocking(move || offset_page(&org, &ids, offset, limit)).await?;
-    let path = format!("{prefix}/workspaces");
-    let public_url = state.config.public_url.as_deref();
-    Ok(axum::Json(ListResponse {
-        next: more
-            .then(|| query.link(public_url, &path, offset.saturating_add(limit)))
-            .flatten(),
-        previous: (offset > 0)
-            .then(|| query.link(public_url, &path, offset.saturating_sub(limit)))
-            .flatten(),
-        data: items.into_iter().map(Into::into).collect(),
-    }))
+    Ok(axum::Json(ListResponse::new(
+        items.into_iter().map(Into::into).collect(),
+        more,
+        &query,
+        state.config.public_url.as_deref(),
+        &format!("{prefix}/workspaces"),
+    )))
 }
 
 /// Refuses notification settings other than none: Bulkhead sends no notifications, and a
