@@ -47,8 +47,9 @@
 //! [`ServerConfig::access_token_ttl`] (15 minutes by default), or less if the org key is
 //! revoked or expires first. Access tokens live in this process's memory (as digests): a
 //! restart forgets them, and a client asks for a new one on the 401. An access token is
-//! refused (401) on every route that takes a scoped token, and a scoped token on every route
-//! that takes an access token.
+//! refused (401) on every route that takes only a scoped token, and a scoped token on every
+//! route that takes only an org key or an access token. The v1 sources routes take all three;
+//! a scoped token reaches only its own workspace there.
 //!
 //! Every error is RFC 9457 problem JSON (`application/problem+json`); see [`Problem`].
 
