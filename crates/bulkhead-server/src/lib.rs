@@ -33,8 +33,8 @@
 //! | `GET /v1/health` | none |
 //! | `GET, POST /v1/workspaces` | org key or access token |
 //! | `GET, PATCH, DELETE /v1/workspaces/{workspaceId}` | org key or access token |
-//! | `GET, POST /v1/sources` | org key, access token or scoped token (its own workspace) |
-//! | `GET, PATCH, PUT, DELETE /v1/sources/{sourceId}` | org key, access token or scoped token (its own workspace) |
+//! | `GET, POST /v1/sources`, `GET, POST /v1/destinations` | org key, access token or scoped token (its own workspace) |
+//! | `GET, PATCH, PUT, DELETE /v1/sources/{sourceId}`, `/v1/destinations/{destinationId}` | org key, access token or scoped token (its own workspace) |
 //!
 //! Every `/v1` route is also under `/api/public/v1` (self-managed Airbyte's path), in the
 //! shapes the `airbyte-api` SDK sends and reads. An "org key" route also takes an access
@@ -48,7 +48,7 @@
 //! revoked or expires first. Access tokens live in this process's memory (as digests): a
 //! restart forgets them, and a client asks for a new one on the 401. An access token is
 //! refused (401) on every route that takes only a scoped token, and a scoped token on every
-//! route that takes only an org key or an access token. The v1 sources routes take all three;
+//! route that takes only an org key or an access token. The v1 sources and destinations routes take all three;
 //! a scoped token reaches only its own workspace there.
 //!
 //! Every error is RFC 9457 problem JSON (`application/problem+json`); see [`Problem`].
@@ -59,7 +59,7 @@ mod embedded;
 mod extract;
 mod problem;
 mod v1;
-mod v1_sources;
+mod v1_connectors;
 mod wire;
 mod workspaces;
 
@@ -211,15 +211,26 @@ fn public_v1(prefix: &'static str) -> Router<AppState> {
                 .patch(v1::patch_workspace)
                 .delete(v1::delete_workspace),
         )
-        .route("/sources", get(v1_sources::list).post(v1_sources::create))
-        .route(
-            "/sources/{source_id}",
-            get(v1_sources::get)
-                .patch(v1_sources::patch)
-                .put(v1_sources::put)
-                .delete(v1_sources::delete),
-        )
+        .merge(connector_routes::<v1_connectors::Sources>())
+        .merge(connector_routes::<v1_connectors::Destinations>())
         .layer(axum::Extension(v1::Prefix(prefix)))
+}
+
+/// `/{plural}` and `/{plural}/{id}` of the v1 sources or destinations.
+fn connector_routes<K: v1_connectors::Kind>() -> Router<AppState> {
+    use v1_connectors as c;
+    Router::new()
+        .route(
+            &format!("/{}", K::PLURAL),
+            get(c::list::<K>).post(c::create::<K>),
+        )
+        .route(
+            &format!("/{}/{{id}}", K::PLURAL),
+            get(c::get::<K>)
+                .patch(c::patch::<K>)
+                .put(c::put::<K>)
+                .delete(c::delete::<K>),
+        )
 }
 
 async fn no_route() -> Problem {

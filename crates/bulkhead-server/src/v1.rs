@@ -3,8 +3,8 @@
 //! fields, 200 with JSON for creates, gets and patches, 204 with no body for deletes,
 //! offset/limit pages with `next`/`previous` links.
 //!
-//! So far: `GET /health`, the workspaces routes (here) and the sources routes
-//! ([`crate::v1_sources`]). Workspaces take an org key or an access token from
+//! So far: `GET /health`, the workspaces routes (here) and the sources and destinations routes
+//! ([`crate::v1_connectors`]). Workspaces take an org key or an access token from
 //! `POST /v1/applications/token`; a scoped token is refused (401).
 
 use std::collections::BTreeSet;
