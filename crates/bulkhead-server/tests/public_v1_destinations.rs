@@ -245,6 +245,8 @@ async fn a_scoped_token_lists_its_own_destinations_and_may_not_create_raw_ones()
                 "sources:create",
                 "destinations:read",
                 "destinations:create",
+                "destinations:update",
+                "destinations:delete",
             ]),
         )
         .await;
@@ -259,6 +261,19 @@ async fn a_scoped_token_lists_its_own_destinations_and_may_not_create_raw_ones()
         assert_eq!(data.len(), 1);
         assert_eq!(data[0]["workspaceId"], ws.as_str());
         assert_eq!(data[0]["destinationType"], "s3");
+        // It is the organization's: the customer may not change or delete it.
+        let path = format!(
+            "{prefix}/destinations/{}",
+            data[0]["destinationId"].as_str().unwrap()
+        );
+        for (method, body) in [
+            (Method::PATCH, Some(json!({"name": "mine"}))),
+            (Method::DELETE, None),
+        ] {
+            let (status, ct, text) = server.send_raw(method, &path, &token, body).await;
+            assert_eq!(status, 403, "{text}");
+            problem(403, &ct, &text);
+        }
         // Organization access only for a raw configuration.
         let (status, ct, text) = server
             .send_raw(
