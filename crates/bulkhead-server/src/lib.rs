@@ -35,6 +35,7 @@
 //! | `GET, PATCH, DELETE /v1/workspaces/{workspaceId}` | org key or access token |
 //! | `GET, POST /v1/sources`, `GET, POST /v1/destinations` | org key, access token or scoped token (its own workspace) |
 //! | `GET, PATCH, PUT, DELETE /v1/sources/{sourceId}`, `/v1/destinations/{destinationId}` | org key, access token or scoped token (its own workspace) |
+//! | `GET, POST /v1/connections`; `GET, PATCH, DELETE /v1/connections/{connectionId}` | org key, access token or scoped token (its own workspace) |
 //!
 //! Every `/v1` route is also under `/api/public/v1` (self-managed Airbyte's path), in the
 //! shapes the `airbyte-api` SDK sends and reads. An "org key" route also takes an access
@@ -48,7 +49,8 @@
 //! revoked or expires first. Access tokens live in this process's memory (as digests): a
 //! restart forgets them, and a client asks for a new one on the 401. An access token is
 //! refused (401) on every route that takes only a scoped token, and a scoped token on every
-//! route that takes only an org key or an access token. The v1 sources and destinations routes take all three;
+//! route that takes only an org key or an access token. The v1 sources, destinations and connections routes take all
+//! three;
 //! a scoped token reaches only its own workspace there.
 //!
 //! Every error is RFC 9457 problem JSON (`application/problem+json`); see [`Problem`].
@@ -59,6 +61,7 @@ mod embedded;
 mod extract;
 mod problem;
 mod v1;
+mod v1_connections;
 mod v1_connectors;
 mod wire;
 mod workspaces;
@@ -213,6 +216,16 @@ fn public_v1(prefix: &'static str) -> Router<AppState> {
         )
         .merge(connector_routes::<v1_connectors::Sources>())
         .merge(connector_routes::<v1_connectors::Destinations>())
+        .route(
+            "/connections",
+            get(v1_connections::list).post(v1_connections::create),
+        )
+        .route(
+            "/connections/{connection_id}",
+            get(v1_connections::get)
+                .patch(v1_connections::patch)
+                .delete(v1_connections::delete),
+        )
         .layer(axum::Extension(v1::Prefix(prefix)))
 }
 

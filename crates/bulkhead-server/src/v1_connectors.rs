@@ -227,7 +227,10 @@ impl From<Destination> for DestinationResponse {
 
 /// The workspaces `caller` reaches, narrowed to `ids` when some are given (an id it does
 /// not reach is simply not there); an organization's in external-id order.
-fn reached(caller: &Caller, ids: &[WorkspaceId]) -> bulkhead::Result<Vec<WorkspaceScope>> {
+pub(crate) fn reached(
+    caller: &Caller,
+    ids: &[WorkspaceId],
+) -> bulkhead::Result<Vec<WorkspaceScope>> {
     match caller {
         Caller::Workspace(ws) => {
             let own = ws.workspace_id();
@@ -247,13 +250,14 @@ fn reached(caller: &Caller, ids: &[WorkspaceId]) -> bulkhead::Result<Vec<Workspa
     }
 }
 
-/// One offset page of the `K`s of `workspaces` (each workspace's oldest first), and whether
-/// more follow.
-fn offset_items<K: Kind>(
+/// One offset page of what `list` gives in each of `workspaces` (each workspace's oldest
+/// first), and whether more follow.
+pub(crate) fn offset_items<T>(
     workspaces: &[WorkspaceScope],
     offset: u32,
     limit: u32,
-) -> bulkhead::Result<(Vec<K::Item>, bool)> {
+    list: impl Fn(&WorkspaceScope, &Page) -> bulkhead::Result<Paged<T>>,
+) -> bulkhead::Result<(Vec<T>, bool)> {
     let skip = usize::try_from(offset).unwrap_or(usize::MAX);
     let take = usize::try_from(limit).unwrap_or(usize::MAX);
     let mut seen = 0usize;
@@ -261,7 +265,7 @@ fn offset_items<K: Kind>(
     for ws in workspaces {
         let mut page = Page::first(MAX_PAGE_LIMIT);
         loop {
-            let paged = K::list(ws, &page)?;
+            let paged = list(ws, &page)?;
             for item in paged.items {
                 if seen >= skip {
                     if out.len() == take {
@@ -280,28 +284,38 @@ fn offset_items<K: Kind>(
     Ok((out, false))
 }
 
-/// The workspace of the `K` `id` that `caller` reaches, with it; not found otherwise
-/// (another tenant's id included).
-fn locate<K: Kind>(caller: &Caller, id: K::Id) -> bulkhead::Result<(WorkspaceScope, K::Item)> {
+/// The workspace `caller` reaches in which `get` finds the object `id` of `kind`, with the
+/// object; not found otherwise (another tenant's id included).
+pub(crate) fn find<T>(
+    caller: &Caller,
+    kind: ObjectKind,
+    id: impl Display,
+    get: impl Fn(&WorkspaceScope) -> bulkhead::Result<T>,
+) -> bulkhead::Result<(WorkspaceScope, T)> {
     let workspaces = match caller {
         Caller::Workspace(ws) => {
-            let item = K::get(ws, id)?;
+            let item = get(ws)?;
             return Ok((WorkspaceScope::clone(ws), item));
         }
         Caller::Org(_) => reached(caller, &[])?,
     };
     for ws in workspaces {
-        match K::get(&ws, id) {
+        match get(&ws) {
             Ok(item) => return Ok((ws, item)),
             Err(Error::NotFound { .. }) => {}
             Err(other) => return Err(other),
         }
     }
-    Err(Error::not_found(K::OBJECT, id))
+    Err(Error::not_found(kind, id))
+}
+
+/// The workspace of the `K` `id` that `caller` reaches, with it.
+fn locate<K: Kind>(caller: &Caller, id: K::Id) -> bulkhead::Result<(WorkspaceScope, K::Item)> {
+    find(caller, K::OBJECT, id, |ws| K::get(ws, id))
 }
 
 /// The workspace `id` as `caller` reaches it; not found otherwise.
-fn workspace_of(caller: &Caller, id: WorkspaceId) -> bulkhead::Result<WorkspaceScope> {
+pub(crate) fn workspace_of(caller: &Caller, id: WorkspaceId) -> bulkhead::Result<WorkspaceScope> {
     match caller {
         Caller::Workspace(ws) if ws.workspace_id() == id => Ok(WorkspaceScope::clone(ws)),
         Caller::Workspace(_) => Err(Error::not_found(ObjectKind::Workspace, id)),
@@ -320,7 +334,7 @@ pub(crate) async fn list<K: Kind>(
     let (ids, offset, limit) = (query.workspace_ids.clone(), query.offset, query.limit);
     let (items, more) = blocking(move || {
         let workspaces = reached(&caller, &ids)?;
-        offset_items::<K>(&workspaces, offset, limit)
+        offset_items(&workspaces, offset, limit, K::list)
     })
     .await?;
     Ok(axum::Json(ListResponse::new(
@@ -399,7 +413,7 @@ pub(crate) async fn create<K: Kind>(
 
 /// The query of a get: only `includeSecretCoordinates=false` (Bulkhead has no secret
 /// coordinates to show); anything else is a 400.
-fn get_query(query: Option<&str>) -> Result<(), Problem> {
+pub(crate) fn get_query(query: Option<&str>) -> Result<(), Problem> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or_default())
         .map_err(|_| Problem::invalid("query", "the query string is not form-encoded"))?;
     for (key, value) in pairs {

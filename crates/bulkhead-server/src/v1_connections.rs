@@ -1,0 +1,386 @@
+//! The Airbyte public API v1 connections routes, under `/v1` and `/api/public/v1`
+//! (`shared/reference/airbyte-http-api.md`, sections 2.2 and 2.3): list, create, get, patch
+//! and delete. Credentials as for sources ([`crate::v1_connectors`]): an org credential
+//! reaches every workspace of its organization, a scoped token its own workspace only, and
+//! what a token may do there is the engine's rule.
+//!
+//! Bulkhead's connection is a source, a destination, a name, a status (`active` or
+//! `inactive`) and a schedule (`manual`, or `cron` with a five-field cron expression; a
+//! Quartz expression is refused). The request fields it has no counterpart for are accepted
+//! only at the values that ask for nothing (the SDK's defaults): `configurations` with no
+//! streams, `namespaceDefinition: "destination"`, `prefix: ""`,
+//! `nonBreakingSchemaUpdatesBehavior: "ignore"`, `dataResidency: "auto"`, `tags: []`; any
+//! other value is a 400 naming the field, never silently dropped.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use bulkhead::{
+    Connection, ConnectionId, ConnectionStatus, ConnectionUpdate, CronExpr, DestinationId, Name,
+    NewConnection, ObjectKind, Schedule, SourceId, WorkspaceId,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{AnyAuth, Caller};
+use crate::extract::{Json, path_id};
+use crate::problem::{Problem, field_as};
+use crate::v1::{ListQuery, ListResponse, Prefix};
+use crate::v1_connectors::{find, get_query, offset_items, reached};
+use crate::{AppState, blocking};
+
+/// `ConnectionScheduleResponse` and the request's `schedule`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct ScheduleBody {
+    schedule_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cron_expression: Option<String>,
+}
+
+impl From<&Schedule> for ScheduleBody {
+    fn from(s: &Schedule) -> Self {
+        match s {
+            Schedule::Manual => Self {
+                schedule_type: "manual".to_owned(),
+                cron_expression: None,
+            },
+            Schedule::Cron(cron) => Self {
+                schedule_type: "cron".to_owned(),
+                cron_expression: Some(cron.as_str().to_owned()),
+            },
+        }
+    }
+}
+
+impl ScheduleBody {
+    fn parse(self) -> Result<Schedule, Problem> {
+        match (self.schedule_type.as_str(), self.cron_expression) {
+            ("manual", None) => Ok(Schedule::Manual),
+            ("manual", Some(_)) => Err(Problem::invalid(
+                "schedule.cronExpression",
+                "invalid schedule.cronExpression: a manual schedule has none",
+            )),
+            ("cron", Some(text)) => text
+                .parse::<CronExpr>()
+                .map(Schedule::Cron)
+                .map_err(|e| field_as(e, "schedule.cronExpression")),
+            ("cron", None) => Err(Problem::invalid(
+                "schedule.cronExpression",
+                "invalid schedule.cronExpression: a cron schedule needs one",
+            )),
+            _ => Err(Problem::invalid(
+                "schedule.scheduleType",
+                "invalid schedule.scheduleType: must be `manual` or `cron`",
+            )),
+        }
+    }
+}
+
+/// `ConnectionResponse`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ConnectionResponse {
+    connection_id: ConnectionId,
+    name: String,
+    source_id: SourceId,
+    destination_id: DestinationId,
+    workspace_id: WorkspaceId,
+    status: ConnectionStatus,
+    schedule: ScheduleBody,
+    /// No stream selection: `{"streams": []}`.
+    configurations: serde_json::Value,
+    /// Seconds since the Unix epoch (the SDK refuses a string).
+    created_at: i64,
+    /// No connection tags: the SDK requires the field, `[]` satisfies it.
+    tags: Vec<serde_json::Value>,
+    namespace_definition: &'static str,
+    prefix: &'static str,
+    non_breaking_schema_updates_behavior: &'static str,
+}
+
+impl From<Connection> for ConnectionResponse {
+    fn from(c: Connection) -> Self {
+        Self {
+            connection_id: c.id,
+            name: c.name.as_str().to_owned(),
+            source_id: c.source_id,
+            destination_id: c.destination_id,
+            workspace_id: c.workspace_id,
+            status: c.status,
+            schedule: (&c.schedule).into(),
+            configurations: serde_json::json!({"streams": []}),
+            created_at: c.created_at.unix_millis().div_euclid(1000),
+            tags: Vec::new(),
+            namespace_definition: "destination",
+            prefix: "",
+            non_breaking_schema_updates_behavior: "ignore",
+        }
+    }
+}
+
+/// The fields Bulkhead has no counterpart for, present in both create and patch.
+struct Unsupported {
+    configurations: Option<serde_json::Value>,
+    data_residency: Option<String>,
+    namespace_definition: Option<String>,
+    namespace_format: Option<serde_json::Value>,
+    prefix: Option<String>,
+    non_breaking_schema_updates_behavior: Option<String>,
+    tags: Option<Vec<serde_json::Value>>,
+}
+
+impl Unsupported {
+    /// Refuses every value but the one that asks for nothing.
+    fn check(&self) -> Result<(), Problem> {
+        let refuse = |field: &str, allowed: &str| {
+            Err(Problem::invalid(
+                field,
+                format!("invalid {field}: Bulkhead supports only {allowed}"),
+            ))
+        };
+        if let Some(c) = &self.configurations {
+            let empty = match c {
+                serde_json::Value::Null => true,
+                serde_json::Value::Object(map) => map.iter().all(|(k, v)| {
+                    k == "streams" && (v.is_null() || v.as_array().is_some_and(|a| a.is_empty()))
+                }),
+                _ => false,
+            };
+            if !empty {
+                return refuse(
+                    "configurations",
+                    "no stream configuration (`{\"streams\": []}`)",
+                );
+            }
+        }
+        if self.data_residency.as_deref().is_some_and(|d| d != "auto") {
+            return refuse("dataResidency", "`auto`");
+        }
+        if self
+            .namespace_definition
+            .as_deref()
+            .is_some_and(|n| n != "destination")
+        {
+            return refuse("namespaceDefinition", "`destination`");
+        }
+        if self.namespace_format.as_ref().is_some_and(|f| !f.is_null()) {
+            return refuse("namespaceFormat", "none");
+        }
+        if self.prefix.as_deref().is_some_and(|p| !p.is_empty()) {
+            return refuse("prefix", "`\"\"`");
+        }
+        if self
+            .non_breaking_schema_updates_behavior
+            .as_deref()
+            .is_some_and(|b| b != "ignore")
+        {
+            return refuse("nonBreakingSchemaUpdatesBehavior", "`ignore`");
+        }
+        if self.tags.as_ref().is_some_and(|t| !t.is_empty()) {
+            return refuse("tags", "no tags (`[]`)");
+        }
+        Ok(())
+    }
+}
+
+/// A status from the request: `active` or `inactive`.
+fn status(text: &str) -> Result<ConnectionStatus, Problem> {
+    match text {
+        "active" => Ok(ConnectionStatus::Active),
+        "inactive" => Ok(ConnectionStatus::Inactive),
+        _ => Err(Problem::invalid(
+            "status",
+            "invalid status: must be `active` or `inactive`",
+        )),
+    }
+}
+
+/// `ConnectionCreateRequest`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct CreateConnection {
+    source_id: String,
+    destination_id: String,
+    name: Option<String>,
+    schedule: Option<ScheduleBody>,
+    status: Option<String>,
+    configurations: Option<serde_json::Value>,
+    data_residency: Option<String>,
+    namespace_definition: Option<String>,
+    namespace_format: Option<serde_json::Value>,
+    prefix: Option<String>,
+    non_breaking_schema_updates_behavior: Option<String>,
+    tags: Option<Vec<serde_json::Value>>,
+}
+
+/// `POST /v1/connections`: a connection from a source to a destination of one workspace
+/// the credential reaches (named `source → destination` when `name` is absent).
+pub(crate) async fn create(
+    AnyAuth(caller): AnyAuth,
+    Json(body): Json<CreateConnection>,
+) -> Result<axum::Json<ConnectionResponse>, Problem> {
+    Unsupported {
+        configurations: body.configurations,
+        data_residency: body.data_residency,
+        namespace_definition: body.namespace_definition,
+        namespace_format: body.namespace_format,
+        prefix: body.prefix,
+        non_breaking_schema_updates_behavior: body.non_breaking_schema_updates_behavior,
+        tags: body.tags,
+    }
+    .check()?;
+    let source_id: SourceId = path_id("sourceId", &body.source_id)?;
+    let destination_id: DestinationId = path_id("destinationId", &body.destination_id)?;
+    let name = body
+        .name
+        .map(|n| n.parse::<Name>().map_err(|e| field_as(e, "name")))
+        .transpose()?;
+    let schedule = body.schedule.map(ScheduleBody::parse).transpose()?;
+    let status = body.status.as_deref().map(status).transpose()?;
+    let connection = blocking(move || {
+        // The source's workspace; the destination must be there too (the engine checks).
+        let (ws, source) = find(&caller, ObjectKind::Source, source_id, |ws| {
+            ws.get_source(source_id)
+        })?;
+        let name = match name {
+            Some(name) => name,
+            None => {
+                let destination = ws.get_destination(destination_id)?;
+                format!("{} → {}", source.name.as_str(), destination.name.as_str())
+                    .parse::<Name>()
+                    .unwrap_or_else(|_| source.name.clone())
+            }
+        };
+        let made = ws.create_connection(NewConnection {
+            name,
+            source_id,
+            destination_id,
+            schedule: schedule.unwrap_or_default(),
+        })?;
+        match status {
+            Some(ConnectionStatus::Inactive) => ws.update_connection(
+                made.id,
+                &ConnectionUpdate {
+                    status: Some(ConnectionStatus::Inactive),
+                    ..ConnectionUpdate::default()
+                },
+            ),
+            _ => Ok(made),
+        }
+    })
+    .await?;
+    Ok(axum::Json(connection.into()))
+}
+
+/// `GET /v1/connections`: an offset page of the connections the credential reaches.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    axum::Extension(Prefix(prefix)): axum::Extension<Prefix>,
+    AnyAuth(caller): AnyAuth,
+    uri: Uri,
+) -> Result<axum::Json<ListResponse<ConnectionResponse>>, Problem> {
+    let query = ListQuery::parse(uri.query())?;
+    let (ids, offset, limit) = (query.workspace_ids.clone(), query.offset, query.limit);
+    let (items, more) = blocking(move || {
+        let workspaces = reached(&caller, &ids)?;
+        offset_items(&workspaces, offset, limit, |ws, page| {
+            ws.list_connections(page)
+        })
+    })
+    .await?;
+    Ok(axum::Json(ListResponse::new(
+        items.into_iter().map(Into::into).collect(),
+        more,
+        &query,
+        state.config.public_url.as_deref(),
+        &format!("{prefix}/connections"),
+    )))
+}
+
+/// The connection `id` and its workspace, as `caller` reaches it.
+fn locate(
+    caller: &Caller,
+    id: ConnectionId,
+) -> bulkhead::Result<(bulkhead::WorkspaceScope, Connection)> {
+    find(caller, ObjectKind::Connection, id, |ws| {
+        ws.get_connection(id)
+    })
+}
+
+/// `GET /v1/connections/{connectionId}`.
+pub(crate) async fn get(
+    AnyAuth(caller): AnyAuth,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> Result<axum::Json<ConnectionResponse>, Problem> {
+    let id: ConnectionId = path_id("connectionId", &id)?;
+    get_query(uri.query())?;
+    let (_, connection) = blocking(move || locate(&caller, id)).await?;
+    Ok(axum::Json(connection.into()))
+}
+
+/// `ConnectionPatchRequest`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct PatchConnection {
+    name: Option<String>,
+    schedule: Option<ScheduleBody>,
+    status: Option<String>,
+    configurations: Option<serde_json::Value>,
+    data_residency: Option<String>,
+    namespace_definition: Option<String>,
+    namespace_format: Option<serde_json::Value>,
+    prefix: Option<String>,
+    non_breaking_schema_updates_behavior: Option<String>,
+    tags: Option<Vec<serde_json::Value>>,
+}
+
+/// `PATCH /v1/connections/{connectionId}`: a new name, schedule or status.
+pub(crate) async fn patch(
+    AnyAuth(caller): AnyAuth,
+    Path(id): Path<String>,
+    Json(body): Json<PatchConnection>,
+) -> Result<axum::Json<ConnectionResponse>, Problem> {
+    let id: ConnectionId = path_id("connectionId", &id)?;
+    Unsupported {
+        configurations: body.configurations,
+        data_residency: body.data_residency,
+        namespace_definition: body.namespace_definition,
+        namespace_format: body.namespace_format,
+        prefix: body.prefix,
+        non_breaking_schema_updates_behavior: body.non_breaking_schema_updates_behavior,
+        tags: body.tags,
+    }
+    .check()?;
+    let update = ConnectionUpdate {
+        name: body
+            .name
+            .map(|n| n.parse::<Name>().map_err(|e| field_as(e, "name")))
+            .transpose()?,
+        status: body.status.as_deref().map(status).transpose()?,
+        schedule: body.schedule.map(ScheduleBody::parse).transpose()?,
+    };
+    let connection = blocking(move || {
+        let (ws, connection) = locate(&caller, id)?;
+        if update.name.is_none() && update.status.is_none() && update.schedule.is_none() {
+            return Ok(connection);
+        }
+        ws.update_connection(id, &update)
+    })
+    .await?;
+    Ok(axum::Json(connection.into()))
+}
+
+/// `DELETE /v1/connections/{connectionId}`: 204 with no body.
+pub(crate) async fn delete(
+    AnyAuth(caller): AnyAuth,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id: ConnectionId = path_id("connectionId", &id)?;
+    blocking(move || {
+        let (ws, _) = locate(&caller, id)?;
+        ws.delete_connection(id)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
