@@ -27,16 +27,6 @@ const TOKEN_PATHS: [&str; 4] = [
     "/applications/token",
 ];
 
-/// The organization id of an org key: its client id.
-fn client_id(server: &Server, org_key: &str) -> String {
-    server
-        .engine
-        .authenticate_org(org_key)
-        .unwrap()
-        .org_id()
-        .to_string()
-}
-
 /// `POST path` with a form body, as the `airbyte-api` SDK sends it.
 async fn token_form(server: &Server, path: &str, id: &str, secret: &str) -> reqwest::Response {
     let body = serde_urlencoded::to_string([
@@ -55,15 +45,6 @@ async fn token_form(server: &Server, path: &str, id: &str, secret: &str) -> reqw
         .unwrap()
 }
 
-/// An access token for the server's organization, by the SDK's form request.
-async fn access_token(server: &Server) -> String {
-    let id = client_id(server, &server.org_key);
-    let res = token_form(server, "/v1/applications/token", &id, &server.org_key).await;
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
-}
-
 /// Asserts a response is a problem of `status`; returns its body.
 async fn expect_problem(res: reqwest::Response, status: u16) -> Value {
     assert_eq!(res.status().as_u16(), status);
@@ -75,7 +56,7 @@ async fn expect_problem(res: reqwest::Response, status: u16) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_credentials_give_an_access_token_on_every_path_json_or_form() {
     let server = Server::start().await;
-    let id = client_id(&server, &server.org_key);
+    let id = server.client_id(&server.org_key);
     for path in TOKEN_PATHS {
         // The SDK's form body.
         let res = token_form(&server, path, &id, &server.org_key).await;
@@ -130,9 +111,9 @@ async fn client_credentials_give_an_access_token_on_every_path_json_or_form() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_client_credentials_are_one_401_that_echoes_nothing() {
     let server = Server::start().await;
-    let id = client_id(&server, &server.org_key);
+    let id = server.client_id(&server.org_key);
     let other_key = server.other_org();
-    let other_id = client_id(&server, &other_key);
+    let other_id = server.client_id(&other_key);
     let wrong_secret = "bh_org_this_is_not_a_key_of_anyone";
     let mut details = Vec::new();
     for (client, secret) in [
@@ -167,7 +148,7 @@ async fn wrong_client_credentials_are_one_401_that_echoes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_token_requests_are_4xx_problems() {
     let server = Server::start().await;
-    let id = client_id(&server, &server.org_key);
+    let id = server.client_id(&server.org_key);
     let post = |ct: &'static str, body: String| {
         server
             .http
@@ -212,7 +193,7 @@ async fn malformed_token_requests_are_4xx_problems() {
 async fn an_access_token_expires_honestly_and_dies_with_its_org_key() {
     let server =
         Server::start_configured(default_config().access_token_ttl(Duration::from_secs(1))).await;
-    let id = client_id(&server, &server.org_key);
+    let id = server.client_id(&server.org_key);
     let res = token_form(&server, "/v1/applications/token", &id, &server.org_key).await;
     let answer: Value = res.json().await.unwrap();
     assert_eq!(answer["expires_in"], 1);
@@ -260,7 +241,7 @@ fn assert_workspace_response(body: &Value, name: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workspaces_crud_on_both_prefixes_with_either_credential() {
     let server = Server::start().await;
-    let token = access_token(&server).await;
+    let token = server.access_token().await;
     for prefix in PREFIXES {
         for (kind, credential) in [("token", token.as_str()), ("key", &server.org_key)] {
             let name = format!("ws {prefix} {kind}");
@@ -439,7 +420,7 @@ async fn another_organizations_workspace_is_404_like_a_missing_one() {
     assert_eq!(status, 200);
     let theirs = theirs["workspaceId"].as_str().unwrap().to_owned();
     let missing = uuid::Uuid::new_v4().to_string();
-    let token = access_token(&server).await;
+    let token = server.access_token().await;
     for prefix in PREFIXES {
         for credential in [token.as_str(), &server.org_key] {
             for (method, body) in [
@@ -493,7 +474,7 @@ async fn another_organizations_workspace_is_404_like_a_missing_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_tokens_and_scoped_tokens_are_kept_apart() {
     let server = Server::start().await;
-    let token = access_token(&server).await;
+    let token = server.access_token().await;
     let (scoped, workspace_id) = server.customer("cust_kinds", None).await;
     // An access token on the scoped routes.
     for (method, path) in [
@@ -544,7 +525,7 @@ async fn access_tokens_and_scoped_tokens_are_kept_apart() {
         .await;
     assert_eq!(status, 200);
     // A scoped token is no client secret either.
-    let id = client_id(&server, &server.org_key);
+    let id = server.client_id(&server.org_key);
     let res = token_form(&server, "/v1/applications/token", &id, &scoped).await;
     expect_problem(res, 401).await;
 }
@@ -758,10 +739,10 @@ async fn an_access_token_never_outlives_its_org_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_organization_holds_a_bounded_number_of_access_tokens() {
     let server = Server::start().await;
-    let first = access_token(&server).await;
+    let first = server.access_token().await;
     let mut last = String::new();
     for _ in 0..1_000 {
-        last = access_token(&server).await;
+        last = server.access_token().await;
     }
     // The 1,001st retired the oldest; the newest works.
     let (status, _) = server

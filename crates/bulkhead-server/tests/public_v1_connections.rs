@@ -20,16 +20,7 @@ const PREFIXES: [&str; 2] = ["/v1", "/api/public/v1"];
 /// A workspace with a faker source and a dev-null destination, under `key`:
 /// (workspace, source, destination).
 async fn endpoints(server: &Server, key: &str, name: &str) -> (String, String, String) {
-    let (status, ws) = server
-        .send(
-            Method::POST,
-            "/v1/workspaces",
-            key,
-            Some(json!({"name": name})),
-        )
-        .await;
-    assert_eq!(status, 200, "{ws}");
-    let ws = ws["workspaceId"].as_str().unwrap().to_owned();
+    let ws = server.v1_workspace(key, name).await;
     let (status, source) = server
         .send(
             Method::POST,

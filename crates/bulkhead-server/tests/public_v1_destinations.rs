@@ -23,40 +23,6 @@ fn dev_null() -> Value {
     json!({"destinationType": "dev-null", "test_destination": {"test_destination_type": "SILENT"}})
 }
 
-/// An access token for the server's organization.
-async fn access_token(server: &Server) -> String {
-    let id = server
-        .engine
-        .authenticate_org(&server.org_key)
-        .unwrap()
-        .org_id()
-        .to_string();
-    let res = server
-        .http
-        .post(server.url("/v1/applications/token"))
-        .json(&json!({"client_id": id, "client_secret": server.org_key}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
-}
-
-/// `POST /v1/workspaces` under `credential`; the new workspace's id.
-async fn workspace(server: &Server, credential: &str, name: &str) -> String {
-    let (status, body) = server
-        .send(
-            Method::POST,
-            "/v1/workspaces",
-            credential,
-            Some(json!({"name": name})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body["workspaceId"].as_str().unwrap().to_owned()
-}
-
 /// `POST {prefix}/destinations` of a dev-null destination; the answer.
 async fn create(server: &Server, prefix: &str, credential: &str, ws: &str, name: &str) -> Value {
     let (status, body) = server
@@ -74,9 +40,11 @@ async fn create(server: &Server, prefix: &str, credential: &str, ws: &str, name:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn destinations_crud_on_both_prefixes_with_either_org_credential() {
     let server = Server::start().await;
-    let token = access_token(&server).await;
+    let token = server.access_token().await;
     for (prefix, credential) in [("/v1", token.as_str()), ("/api/public/v1", &server.org_key)] {
-        let ws = workspace(&server, credential, &format!("cust{}", prefix.len())).await;
+        let ws = server
+            .v1_workspace(credential, &format!("cust{}", prefix.len()))
+            .await;
         let created = create(&server, prefix, credential, &ws, "Null").await;
         assert_eq!(created["name"], "Null");
         assert_eq!(created["workspaceId"], ws.as_str());
@@ -145,7 +113,7 @@ async fn destinations_crud_on_both_prefixes_with_either_org_credential() {
 async fn another_tenants_destination_is_404_like_a_missing_one() {
     let server = Server::start().await;
     let other_key = server.other_org();
-    let their_ws = workspace(&server, &other_key, "globex-customer").await;
+    let their_ws = server.v1_workspace(&other_key, "globex-customer").await;
     let theirs = create(&server, "/v1", &other_key, &their_ws, "Theirs").await;
     let theirs = theirs["destinationId"].as_str().unwrap().to_owned();
     // Another workspace of this organization, and its destination.
@@ -159,11 +127,11 @@ async fn another_tenants_destination_is_404_like_a_missing_one() {
             ]),
         )
         .await;
-    let neighbour_ws = workspace(&server, &server.org_key, "neighbour").await;
+    let neighbour_ws = server.v1_workspace(&server.org_key, "neighbour").await;
     let neighbour = create(&server, "/v1", &server.org_key, &neighbour_ws, "Next door").await;
     let neighbour = neighbour["destinationId"].as_str().unwrap().to_owned();
     let missing = uuid::Uuid::new_v4().to_string();
-    let token = access_token(&server).await;
+    let token = server.access_token().await;
     for prefix in PREFIXES {
         let mut cases = vec![
             (token.as_str(), theirs.as_str(), their_ws.as_str()),
@@ -291,7 +259,7 @@ async fn a_scoped_token_lists_its_own_destinations_and_may_not_create_raw_ones()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_destination_requests_are_4xx_problems() {
     let server = Server::start().await;
-    let ws = workspace(&server, &server.org_key, "cust_bad").await;
+    let ws = server.v1_workspace(&server.org_key, "cust_bad").await;
     let made = create(&server, "/v1", &server.org_key, &ws, "Null").await;
     let id = made["destinationId"].as_str().unwrap().to_owned();
     let key = server.org_key.clone();

@@ -27,47 +27,6 @@ const ALL_SOURCE_OPS: [&str; 5] = [
     "sources:delete",
 ];
 
-/// An access token for the server's organization, by the SDK's form request.
-async fn access_token(server: &Server) -> String {
-    let id = server
-        .engine
-        .authenticate_org(&server.org_key)
-        .unwrap()
-        .org_id()
-        .to_string();
-    let body = serde_urlencoded::to_string([
-        ("grant_type", "client_credentials"),
-        ("client_id", id.as_str()),
-        ("client_secret", server.org_key.as_str()),
-    ])
-    .unwrap();
-    let res = server
-        .http
-        .post(server.url("/v1/applications/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
-}
-
-/// `POST /v1/workspaces` under `credential`; the new workspace's id.
-async fn workspace(server: &Server, credential: &str, name: &str) -> String {
-    let (status, body) = server
-        .send(
-            Method::POST,
-            "/v1/workspaces",
-            credential,
-            Some(json!({"name": name})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body["workspaceId"].as_str().unwrap().to_owned()
-}
-
 /// `POST {prefix}/sources` of a faker source, as the SDK's typed model sends it; the answer.
 async fn faker(
     server: &Server,
@@ -106,9 +65,11 @@ fn assert_source_response(body: &Value, name: &str, workspace_id: &str) -> Strin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sources_crud_on_both_prefixes_with_either_org_credential() {
     let server = Server::start().await;
-    let token = access_token(&server).await;
+    let token = server.access_token().await;
     for (prefix, credential) in [("/v1", token.as_str()), ("/api/public/v1", &server.org_key)] {
-        let ws = workspace(&server, credential, &format!("cust{}", prefix.len())).await;
+        let ws = server
+            .v1_workspace(credential, &format!("cust{}", prefix.len()))
+            .await;
         // Create: the configuration is echoed as stored, `sourceType` included.
         let created = faker(&server, prefix, credential, &ws, "Faker").await;
         let id = assert_source_response(&created, "Faker", &ws);
@@ -228,8 +189,8 @@ async fn sources_crud_on_both_prefixes_with_either_org_credential() {
 async fn source_offset_pages_link_under_the_public_url() {
     let server =
         Server::start_configured(default_config().public_url("https://api.example.com/")).await;
-    let a = workspace(&server, &server.org_key, "a_cust").await;
-    let b = workspace(&server, &server.org_key, "b_cust").await;
+    let a = server.v1_workspace(&server.org_key, "a_cust").await;
+    let b = server.v1_workspace(&server.org_key, "b_cust").await;
     let mut ids = Vec::new();
     for (ws, n) in [(&a, 0), (&a, 1), (&b, 2)] {
         let made = faker(&server, "/v1", &server.org_key, ws, &format!("s{n}")).await;
@@ -288,11 +249,11 @@ async fn source_offset_pages_link_under_the_public_url() {
 async fn another_organizations_source_is_404_like_a_missing_one() {
     let server = Server::start().await;
     let other_key = server.other_org();
-    let their_ws = workspace(&server, &other_key, "globex-customer").await;
+    let their_ws = server.v1_workspace(&other_key, "globex-customer").await;
     let theirs = faker(&server, "/v1", &other_key, &their_ws, "Theirs").await;
     let theirs = theirs["sourceId"].as_str().unwrap().to_owned();
     let missing = uuid::Uuid::new_v4().to_string();
-    let token = access_token(&server).await;
+    let token = server.access_token().await;
     let (scoped, _) = server
         .customer("cust_cross_org", Some(&ALL_SOURCE_OPS))
         .await;
@@ -499,7 +460,7 @@ async fn a_scoped_token_reaches_its_own_workspace_only_with_secrets_masked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_source_requests_are_4xx_problems() {
     let server = Server::start().await;
-    let ws = workspace(&server, &server.org_key, "cust_bad").await;
+    let ws = server.v1_workspace(&server.org_key, "cust_bad").await;
     let made = faker(&server, "/v1", &server.org_key, &ws, "Faker").await;
     let id = made["sourceId"].as_str().unwrap().to_owned();
     let key = server.org_key.clone();

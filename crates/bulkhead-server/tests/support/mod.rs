@@ -161,6 +161,44 @@ impl Server {
         }
     }
 
+    /// The organization id of `org_key`: its client id for client credentials.
+    pub(crate) fn client_id(&self, org_key: &str) -> String {
+        self.engine
+            .authenticate_org(org_key)
+            .unwrap()
+            .org_id()
+            .to_string()
+    }
+
+    /// An access token for the server's organization, by client credentials (JSON body).
+    pub(crate) async fn access_token(&self) -> String {
+        let id = self.client_id(&self.org_key);
+        let res = self
+            .http
+            .post(self.url("/v1/applications/token"))
+            .json(&json!({"client_id": id, "client_secret": self.org_key}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// `POST /v1/workspaces` under `credential`; the new workspace's id.
+    pub(crate) async fn v1_workspace(&self, credential: &str, name: &str) -> String {
+        let (status, body) = self
+            .send(
+                reqwest::Method::POST,
+                "/v1/workspaces",
+                credential,
+                Some(json!({"name": name})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["workspaceId"].as_str().unwrap().to_owned()
+    }
+
     /// A second organization with the same catalog; its org key.
     pub(crate) fn other_org(&self) -> String {
         let (_, key) = self.engine.create_organization("Globex").unwrap();
