@@ -26,6 +26,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
 use crate::extract::JsonOrForm;
+use crate::openapi::{BadRequest, PayloadTooLarge, Unavailable, UnsupportedMediaType};
 use crate::problem::Problem;
 use crate::{AppState, blocking};
 
@@ -135,26 +136,55 @@ fn key_lifetime(org: &OrgScope, secret: &str) -> bulkhead::Result<Option<Duratio
 }
 
 /// The body of a token request, JSON or form: OAuth client credentials.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TokenRequest {
+    /// The organization's id.
+    #[schema(format = "uuid")]
     client_id: String,
+    /// One of the organization's live org keys (`bh_org_...`).
     client_secret: String,
     /// `client_credentials` when given; Airbyte's own demo spells it `grant-type`.
     #[serde(alias = "grant-type")]
     grant_type: Option<String>,
 }
 
-#[derive(Serialize)]
-struct TokenResponse {
+/// An access token: a bearer credential for the organization's routes.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct TokenResponse {
+    /// `bh_at_` and 43 base64url characters; opaque.
     access_token: String,
+    /// Always `Bearer`.
+    #[schema(value_type = String, example = "Bearer")]
     token_type: &'static str,
+    /// Seconds it lives: the server's access-token lifetime, or less when the org key
+    /// expires first.
     expires_in: u64,
 }
 
-/// `POST /v1/applications/token` (and its aliases): an access token for the organization
-/// whose id is `client_id` and one of whose org keys is `client_secret`. Wrong credentials of
-/// any kind get one 401.
+/// Get an access token by client credentials
+///
+/// An access token for the organization whose id is `client_id` and one of whose org keys
+/// is `client_secret`, as JSON or a form, `grant_type` (or `grant-type`) `client_credentials`
+/// or absent. Wrong credentials of any kind get one 401. The token lives in this process's
+/// memory: after a restart, a client gets a 401 and asks again.
+#[utoipa::path(
+    post,
+    path = "/v1/applications/token",
+    tag = "credentials",
+    operation_id = "create_access_token",
+    request_body(
+        description = "Client credentials, as JSON or as a form.",
+        content(
+            (TokenRequest = "application/json"),
+            (TokenRequest = "application/x-www-form-urlencoded"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "The access token; never cached (`Cache-Control: no-store`).", body = TokenResponse),
+        BadRequest, crate::openapi::Unauthorized, PayloadTooLarge, UnsupportedMediaType, Unavailable,
+    ),
+)]
 pub(crate) async fn token(
     State(state): State<AppState>,
     JsonOrForm(body): JsonOrForm<TokenRequest>,
@@ -200,4 +230,57 @@ pub(crate) async fn token(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     Ok(response)
+}
+
+/// Declares an alias path of `POST /v1/applications/token`: the same handler, its own
+/// operation in the document.
+macro_rules! token_alias {
+    ($(#[$doc:meta])* $name:ident = $path:literal, $operation_id:literal;) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            post,
+            path = $path,
+            tag = "credentials",
+            operation_id = $operation_id,
+            request_body(
+                description = "Client credentials, as JSON or as a form.",
+                content(
+                    (TokenRequest = "application/json"),
+                    (TokenRequest = "application/x-www-form-urlencoded"),
+                ),
+            ),
+            responses(
+                (status = 200, description = "The access token.", body = TokenResponse),
+                BadRequest, crate::openapi::Unauthorized, PayloadTooLarge, UnsupportedMediaType, Unavailable,
+            ),
+        )]
+        pub(crate) async fn $name(
+            state: State<AppState>,
+            body: JsonOrForm<TokenRequest>,
+        ) -> Result<Response, Problem> {
+            token(state, body).await
+        }
+    };
+}
+
+token_alias! {
+    /// Get an access token (self-managed Airbyte's path)
+    ///
+    /// The same as `POST /v1/applications/token`.
+    token_public_v1 = "/api/public/v1/applications/token", "create_access_token_public_v1";
+}
+
+token_alias! {
+    /// Get an access token (Airbyte's account path)
+    ///
+    /// The same as `POST /v1/applications/token`.
+    token_account = "/api/v1/account/applications/token", "create_access_token_account";
+}
+
+token_alias! {
+    /// Get an access token (the SDK's default token URL)
+    ///
+    /// The same as `POST /v1/applications/token`: the `airbyte-api` SDK's default
+    /// `token_url` drops the base path.
+    token_root = "/applications/token", "create_access_token_root";
 }

@@ -18,6 +18,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{OrgAuth, ScopedAuth};
 use crate::extract::{Json, Query, path_id};
+use crate::openapi::{
+    BadRequest, Conflict, Forbidden, Gone, NotFound, PayloadTooLarge, TooManyRequests,
+    Unauthorized, Unavailable, UnsupportedMediaType,
+};
 use crate::problem::{Problem, field_as};
 use crate::wire::{Deleted, Page, SourceItem, SourceTemplateItem, next_link};
 use crate::{AppState, blocking};
@@ -27,9 +31,11 @@ use crate::{AppState, blocking};
 /// The customer's id is `external_id` (the seed's spelling) or any of the aliases Airbyte's
 /// generations used. `region_id` is accepted and ignored (Bulkhead has one region); any
 /// other unknown field is refused.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ScopedTokenBody {
+    /// The customer's id in the host's system: its workspace is found or made by it. Also
+    /// taken as `workspace_name`, `external_user_id`, `externalUserId` or `customer_name`.
     #[serde(
         alias = "workspace_name",
         alias = "external_user_id",
@@ -37,15 +43,25 @@ pub(crate) struct ScopedTokenBody {
         alias = "customer_name"
     )]
     external_id: String,
+    /// The tags of the source templates the workspace sees; the workspace keeps its own
+    /// when absent.
     selected_source_template_tags: Option<Vec<String>>,
+    /// `any` (the default) or `all`; needs `selected_source_template_tags`.
+    #[schema(value_type = Option<crate::openapi::TagMode>)]
     selected_source_template_tags_mode: Option<String>,
+    /// The tags of the connection templates a new source's connections come from.
     selected_connection_template_tags: Option<Vec<String>>,
+    /// `any` (the default) or `all`; needs `selected_connection_template_tags`.
+    #[schema(value_type = Option<crate::openapi::TagMode>)]
     selected_connection_template_tags_mode: Option<String>,
     /// The token's lifetime in seconds, within the organization's maximum.
     expires_in: Option<u64>,
     /// Operation names (`sources:read`); the seed's default set when absent.
     operations: Option<Vec<String>>,
+    /// The org key's organization, when given; another is a 400.
+    #[schema(format = "uuid")]
     organization_id: Option<String>,
+    /// Accepted and ignored: Bulkhead has one region.
     #[expect(
         dead_code,
         reason = "accepted for compatibility, Bulkhead has one region"
@@ -53,16 +69,31 @@ pub(crate) struct ScopedTokenBody {
     region_id: Option<serde_json::Value>,
 }
 
-#[derive(Serialize)]
+/// A scoped token for one customer's workspace.
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct ScopedTokenResponse {
+    /// The scoped token (a JWT): the bearer credential of the customer's routes.
+    #[schema(value_type = String)]
     token: ScopedToken,
+    /// Always `Bearer`.
+    #[schema(value_type = String, example = "Bearer")]
     token_type: &'static str,
+    /// The customer's workspace.
+    #[schema(value_type = String, format = "uuid")]
     workspace_id: WorkspaceId,
+    /// The organization.
+    #[schema(value_type = String, format = "uuid")]
     organization_id: OrgId,
+    /// The customer's id, as stored.
     external_id: String,
+    /// Whether this request made the workspace.
     workspace_created: bool,
+    /// When the token expires.
+    #[schema(value_type = crate::openapi::Timestamp)]
     expires_at: Timestamp,
+    /// Seconds the token lives.
     expires_in: u64,
+    /// The token's id, for revocation and audit.
     token_id: String,
 }
 
@@ -88,8 +119,23 @@ fn selection(
     Ok(Some(TagSelection::new(tags, mode)))
 }
 
-/// `POST /api/v1/embedded/scoped-token`: gets or creates the customer's workspace, stores
-/// its tag selections, and mints a scoped token for it.
+/// Get a scoped token for a customer
+///
+/// Gets or creates the customer's workspace (by `external_id`), stores its tag selections
+/// when given, and mints a scoped token for it: the seed's call, as its curl sends it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/embedded/scoped-token",
+    tag = "embedded",
+    operation_id = "create_scoped_token",
+    request_body = ScopedTokenBody,
+    responses(
+        (status = 200, description = "The scoped token.", body = ScopedTokenResponse),
+        BadRequest, Unauthorized, Conflict, Gone, PayloadTooLarge, UnsupportedMediaType,
+        TooManyRequests, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+)]
 pub(crate) async fn scoped_token(
     OrgAuth(org): OrgAuth,
     Json(body): Json<ScopedTokenBody>,
@@ -160,16 +206,38 @@ pub(crate) async fn scoped_token(
     }))
 }
 
-#[derive(Serialize)]
+/// What a scoped token grants.
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct TokenInfo {
+    /// The organization.
+    #[schema(value_type = String, format = "uuid")]
     organization_id: OrgId,
+    /// The token's workspace.
+    #[schema(value_type = String, format = "uuid")]
     workspace_id: WorkspaceId,
+    /// The workspace's name.
     workspace_name: String,
+    /// The customer's id.
     external_id: String,
+    /// The operations the token allows (`sources:read`, ...).
+    #[schema(value_type = Vec<String>)]
     operations: OperationSet,
 }
 
-/// `GET /api/v1/embedded/scoped-token/info`: what the token in the request grants.
+/// Describe the scoped token in the request
+///
+/// Its organization, workspace, customer and operations.
+#[utoipa::path(
+    get,
+    path = "/api/v1/embedded/scoped-token/info",
+    tag = "embedded",
+    operation_id = "get_scoped_token_info",
+    responses(
+        (status = 200, description = "What the token grants.", body = TokenInfo),
+        Unauthorized, Unavailable,
+    ),
+    security(("scoped_token" = [])),
+)]
 pub(crate) async fn token_info(
     ScopedAuth(ws): ScopedAuth,
 ) -> Result<axum::Json<TokenInfo>, Problem> {
@@ -201,7 +269,22 @@ pub(crate) struct WorkspaceQuery {
     workspace_id: Option<String>,
 }
 
-/// `GET /api/v1/embedded/source-templates`: the templates the token's workspace sees.
+/// List the source templates the workspace sees
+///
+/// The organization's source templates whose tags the workspace's selection allows, with
+/// the configuration spec a customer fills in.
+#[utoipa::path(
+    get,
+    path = "/api/v1/embedded/source-templates",
+    tag = "embedded",
+    operation_id = "embedded_list_source_templates",
+    params(("workspace_id" = Option<String>, Query, format = "uuid", description = "The token's own workspace; any other is not found.")),
+    responses(
+        (status = 200, description = "The templates, in one page (`next` is null).", body = Page<SourceTemplateItem>),
+        BadRequest, Unauthorized, Forbidden, NotFound, Unavailable,
+    ),
+    security(("scoped_token" = [])),
+)]
 pub(crate) async fn source_templates(
     ScopedAuth(ws): ScopedAuth,
     Query(query): Query<WorkspaceQuery>,
@@ -214,27 +297,56 @@ pub(crate) async fn source_templates(
     }))
 }
 
-#[derive(Deserialize)]
+/// A new source from a template.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateSourceBody {
+    /// The template, one the workspace sees (required, or its legacy name).
+    #[schema(format = "uuid")]
     source_template_id: Option<String>,
     /// The widget's legacy name for the same id.
+    #[schema(format = "uuid")]
     source_config_template_id: Option<String>,
+    /// Its name; the template's when absent.
     name: Option<String>,
+    /// The token's own workspace, when given; any other is not found.
+    #[schema(format = "uuid")]
     workspace_id: Option<String>,
+    /// The customer's part of the configuration, checked against the template's spec.
+    #[schema(value_type = Option<Object>)]
     source_config: Option<serde_json::Value>,
 }
 
-#[derive(Serialize)]
+/// A new source, with what its connection templates made.
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct CreatedSource {
     #[serde(flatten)]
     source: SourceItem,
+    /// The destinations the workspace's connection templates made for it.
+    #[schema(value_type = Vec<Object>)]
     destinations: Vec<Destination>,
+    /// The connections from the source to those destinations.
+    #[schema(value_type = Vec<Object>)]
     connections: Vec<Connection>,
 }
 
-/// `POST /api/v1/embedded/sources`: a source from a template the workspace sees, with the
-/// destinations and connections its connection templates make.
+/// Create a source from a template
+///
+/// A source from a template the workspace sees, with the destinations and connections the
+/// workspace's connection templates make. Secret fields are masked in the answer.
+#[utoipa::path(
+    post,
+    path = "/api/v1/embedded/sources",
+    tag = "embedded",
+    operation_id = "embedded_create_source",
+    request_body = CreateSourceBody,
+    responses(
+        (status = 200, description = "The source, its destinations and connections.", body = CreatedSource),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
+        UnsupportedMediaType, TooManyRequests, Unavailable,
+    ),
+    security(("scoped_token" = [])),
+)]
 pub(crate) async fn create_source(
     ScopedAuth(ws): ScopedAuth,
     Json(body): Json<CreateSourceBody>,
@@ -314,7 +426,25 @@ pub(crate) fn page(limit: Option<u32>, cursor: Option<&str>) -> Result<bulkhead:
     })
 }
 
-/// `GET /api/v1/embedded/sources`: a page of the workspace's sources, oldest first.
+/// List the workspace's sources
+///
+/// A page of the workspace's sources, oldest first; `next` links to the following page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/embedded/sources",
+    tag = "embedded",
+    operation_id = "embedded_list_sources",
+    params(
+        ("workspace_id" = Option<String>, Query, format = "uuid", description = "The token's own workspace; any other is not found."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 20 by default."),
+        ("cursor" = Option<String>, Query, description = "Where the page starts: the `cursor` of the previous page's `next` link."),
+    ),
+    responses(
+        (status = 200, description = "A page of sources.", body = Page<SourceItem>),
+        BadRequest, Unauthorized, Forbidden, NotFound, Unavailable,
+    ),
+    security(("scoped_token" = [])),
+)]
 pub(crate) async fn list_sources(
     State(state): State<AppState>,
     ScopedAuth(ws): ScopedAuth,
@@ -336,7 +466,19 @@ pub(crate) async fn list_sources(
     }))
 }
 
-/// `GET /api/v1/embedded/sources/{id}`.
+/// Get one of the workspace's sources
+#[utoipa::path(
+    get,
+    path = "/api/v1/embedded/sources/{source_id}",
+    tag = "embedded",
+    operation_id = "embedded_get_source",
+    params(("source_id" = String, Path, format = "uuid", description = "The source.")),
+    responses(
+        (status = 200, description = "The source, secrets masked.", body = SourceItem),
+        BadRequest, Unauthorized, Forbidden, NotFound, Unavailable,
+    ),
+    security(("scoped_token" = [])),
+)]
 pub(crate) async fn get_source(
     ScopedAuth(ws): ScopedAuth,
     Path(id): Path<String>,
@@ -346,15 +488,36 @@ pub(crate) async fn get_source(
     Ok(axum::Json(source.into()))
 }
 
-#[derive(Deserialize)]
+/// A new name or configuration for a source.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateSourceBody {
+    /// Its new name.
     name: Option<String>,
+    /// Its new configuration, replacing the old one whole; send a masked secret back as it
+    /// was answered to keep it.
+    #[schema(value_type = Option<Object>)]
     source_config: Option<serde_json::Value>,
 }
 
-/// `PUT /api/v1/embedded/sources/{id}`: a new name or configuration (replacing the old one
-/// whole; send the mask back to keep a secret).
+/// Update one of the workspace's sources
+///
+/// A new name or configuration (the configuration replaces the old one whole; send the
+/// mask back to keep a secret).
+#[utoipa::path(
+    put,
+    path = "/api/v1/embedded/sources/{source_id}",
+    tag = "embedded",
+    operation_id = "embedded_update_source",
+    params(("source_id" = String, Path, format = "uuid", description = "The source.")),
+    request_body = UpdateSourceBody,
+    responses(
+        (status = 200, description = "The source, secrets masked.", body = SourceItem),
+        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType,
+        Unavailable,
+    ),
+    security(("scoped_token" = [])),
+)]
 pub(crate) async fn update_source(
     ScopedAuth(ws): ScopedAuth,
     Path(id): Path<String>,
@@ -377,7 +540,21 @@ pub(crate) async fn update_source(
     Ok(axum::Json(source.into()))
 }
 
-/// `DELETE /api/v1/embedded/sources/{id}`: `{id, deleted_at}`.
+/// Delete one of the workspace's sources
+///
+/// Answers `{id, deleted_at}`; a source a connection uses is a 409.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/embedded/sources/{source_id}",
+    tag = "embedded",
+    operation_id = "embedded_delete_source",
+    params(("source_id" = String, Path, format = "uuid", description = "The source.")),
+    responses(
+        (status = 200, description = "The source is deleted.", body = Deleted<String>),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unavailable,
+    ),
+    security(("scoped_token" = [])),
+)]
 pub(crate) async fn delete_source(
     ScopedAuth(ws): ScopedAuth,
     Path(id): Path<String>,

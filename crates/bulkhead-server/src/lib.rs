@@ -59,9 +59,11 @@ mod access;
 mod auth;
 mod embedded;
 mod extract;
+mod openapi;
 mod problem;
 mod v1;
 mod v1_connections;
+mod v1_connector_routes;
 mod v1_connectors;
 mod wire;
 mod workspaces;
@@ -72,11 +74,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use bulkhead::Engine;
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use problem::{PROBLEM_JSON, Problem};
 
@@ -153,38 +156,12 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
         access: Arc::new(access::AccessTokens::new(config.access_token_ttl)),
         config: Arc::new(config),
     };
-    let mut router = Router::new()
-        .route(
-            "/api/v1/embedded/scoped-token",
-            post(embedded::scoped_token),
-        )
-        .route(
-            "/api/v1/embedded/scoped-token/info",
-            get(embedded::token_info),
-        )
-        .route(
-            "/api/v1/embedded/source-templates",
-            get(embedded::source_templates),
-        )
-        .route(
-            "/api/v1/embedded/sources",
-            post(embedded::create_source).get(embedded::list_sources),
-        )
-        .route(
-            "/api/v1/embedded/sources/{source_id}",
-            get(embedded::get_source)
-                .put(embedded::update_source)
-                .delete(embedded::delete_source),
-        )
-        .route("/api/v1/workspaces", get(workspaces::list))
-        .route("/api/v1/workspaces/{workspace_id}", get(workspaces::get))
-        .route("/api/v1/account/applications/token", post(access::token))
-        // The `airbyte-api` SDK's default `token_url` drops the base path.
-        .route("/applications/token", post(access::token));
-    for prefix in V1_PREFIXES {
-        router = router.nest(prefix, public_v1(prefix));
-    }
+    // The `/v1` routes once more under the self-managed prefix: the document lists them
+    // once, under `/v1`, and says so.
+    let (mirror, _) = public_v1(PUBLIC_V1_MIRROR).split_for_parts();
+    let (router, _) = routes().split_for_parts();
     router
+        .nest(PUBLIC_V1_MIRROR, mirror)
         .fallback(no_route)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(body_limit))
@@ -195,55 +172,68 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
         .layer(axum::middleware::map_response(problem::problemize))
 }
 
-/// Where the Airbyte public API v1 subset is served: Airbyte Cloud's path and the
-/// self-managed one.
-const V1_PREFIXES: [&str; 2] = ["/v1", "/api/public/v1"];
+/// Where the Airbyte public API v1 subset is served besides `/v1` (Airbyte Cloud's path):
+/// the self-managed one.
+const PUBLIC_V1_MIRROR: &str = "/api/public/v1";
 
-/// The Airbyte public API v1 routes, to nest under `prefix`.
-fn public_v1(prefix: &'static str) -> Router<AppState> {
-    Router::new()
-        .route("/applications/token", post(access::token))
-        .route("/health", get(v1::health))
-        .route(
-            "/workspaces",
-            get(v1::list_workspaces).post(v1::create_workspace),
-        )
-        .route(
-            "/workspaces/{workspace_id}",
-            get(v1::get_workspace)
-                .patch(v1::patch_workspace)
-                .delete(v1::delete_workspace),
-        )
-        .merge(connector_routes::<v1_connectors::Sources>())
-        .merge(connector_routes::<v1_connectors::Destinations>())
-        .route(
-            "/connections",
-            get(v1_connections::list).post(v1_connections::create),
-        )
-        .route(
-            "/connections/{connection_id}",
-            get(v1_connections::get)
-                .patch(v1_connections::patch)
-                .delete(v1_connections::delete),
-        )
-        .layer(axum::Extension(v1::Prefix(prefix)))
+/// Every route of the API with its OpenAPI operation: the one definition the router and the
+/// document ([`openapi::document`]) both come from. A handler is registered here by
+/// `routes!(module::handler)` (handlers of one path in one `routes!`), never by axum's
+/// `route`, so it cannot be served without being documented.
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(embedded::scoped_token))
+        .routes(routes!(embedded::token_info))
+        .routes(routes!(embedded::source_templates))
+        .routes(routes!(embedded::create_source, embedded::list_sources))
+        .routes(routes!(
+            embedded::get_source,
+            embedded::update_source,
+            embedded::delete_source
+        ))
+        .routes(routes!(workspaces::list))
+        .routes(routes!(workspaces::get))
+        .routes(routes!(access::token))
+        .routes(routes!(access::token_public_v1))
+        .routes(routes!(access::token_account))
+        .routes(routes!(access::token_root))
+        .routes(routes!(openapi::openapi_json))
+        .nest("/v1", public_v1("/v1"))
 }
 
-/// `/{plural}` and `/{plural}/{id}` of the v1 sources or destinations.
-fn connector_routes<K: v1_connectors::Kind>() -> Router<AppState> {
-    use v1_connectors as c;
-    Router::new()
-        .route(
-            &format!("/{}", K::PLURAL),
-            get(c::list::<K>).post(c::create::<K>),
-        )
-        .route(
-            &format!("/{}/{{id}}", K::PLURAL),
-            get(c::get::<K>)
-                .patch(c::patch::<K>)
-                .put(c::put::<K>)
-                .delete(c::delete::<K>),
-        )
+/// The Airbyte public API v1 routes, to nest under `prefix` (the token routes are in
+/// [`routes`], one documented operation per path).
+fn public_v1(prefix: &'static str) -> OpenApiRouter<AppState> {
+    use v1_connector_routes::{destinations, sources};
+    OpenApiRouter::new()
+        .routes(routes!(v1::health))
+        .routes(routes!(v1::list_workspaces, v1::create_workspace))
+        .routes(routes!(
+            v1::get_workspace,
+            v1::patch_workspace,
+            v1::delete_workspace
+        ))
+        .routes(routes!(sources::list, sources::create))
+        .routes(routes!(
+            sources::get,
+            sources::patch,
+            sources::put,
+            sources::delete
+        ))
+        .routes(routes!(destinations::list, destinations::create))
+        .routes(routes!(
+            destinations::get,
+            destinations::patch,
+            destinations::put,
+            destinations::delete
+        ))
+        .routes(routes!(v1_connections::list, v1_connections::create))
+        .routes(routes!(
+            v1_connections::get,
+            v1_connections::patch,
+            v1_connections::delete
+        ))
+        .layer(axum::Extension(v1::Prefix(prefix)))
 }
 
 async fn no_route() -> Problem {

@@ -22,15 +22,22 @@ use serde::Serialize;
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// One problem: the body of every error response.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
+    /// What kind of problem: `urn:bulkhead:problem:` and a slug (`not-found`,
+    /// `invalid-input`, `unauthorized`, ...), stable for a client to branch on.
     #[serde(rename = "type")]
+    #[schema(value_type = String, format = "uri")]
     kind: Cow<'static, str>,
+    /// A short, fixed summary of the kind.
+    #[schema(value_type = String)]
     title: Cow<'static, str>,
+    /// The HTTP status, repeated.
     status: u16,
+    /// What went wrong in this request, in words a user can act on.
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
-    /// The request field at fault, for invalid input.
+    /// The request field at fault, for invalid input (`external_id`, `schedule.cronExpression`).
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<String>,
     #[serde(skip)]

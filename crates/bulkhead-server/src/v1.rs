@@ -20,6 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::OrgAuth;
 use crate::extract::{Json, path_id};
+use crate::openapi::{
+    BadRequest, Conflict, Gone, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized,
+    Unavailable, UnsupportedMediaType,
+};
 use crate::problem::{Problem, field_as};
 use crate::{AppState, blocking};
 
@@ -33,24 +37,51 @@ const DEFAULT_LIMIT: u32 = 20;
 /// The most ids one `workspaceIds` filter may name.
 const MAX_WORKSPACE_IDS: usize = 100;
 
-/// `GET /v1/health`: 200 while the server answers (no credential).
-pub(crate) async fn health() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({"available": true}))
+/// `{"available": true}`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Health)]
+pub(crate) struct HealthResponse {
+    /// Always `true`: the server answers.
+    available: bool,
+}
+
+/// Check the server answers
+///
+/// 200 while the server answers; no credential.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "health",
+    operation_id = "health",
+    responses((status = 200, description = "The server answers.", body = HealthResponse)),
+)]
+pub(crate) async fn health() -> axum::Json<HealthResponse> {
+    axum::Json(HealthResponse { available: true })
 }
 
 /// `WorkspaceResponse`, plus the external id, organization, status and creation time
 /// Bulkhead keeps (the SDK ignores fields it does not know).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct WorkspaceResponse {
+    /// The workspace.
+    #[schema(value_type = String, format = "uuid")]
     workspace_id: WorkspaceId,
+    /// Its display name.
     name: String,
-    /// Bulkhead has one region.
+    /// Always `auto`: Bulkhead has one region.
+    #[schema(value_type = String, example = "auto")]
     data_residency: &'static str,
-    /// No notifications: the SDK requires the field, `{}` satisfies it.
+    /// Always `{}`: no notifications (the SDK requires the field).
+    #[schema(value_type = Object)]
     notifications: serde_json::Map<String, serde_json::Value>,
+    /// The customer's id in the host's system.
     external_id: String,
+    /// Its organization.
+    #[schema(value_type = String, format = "uuid")]
     organization_id: OrgId,
+    /// Whether it is in use.
+    #[schema(value_type = crate::openapi::WorkspaceStatus)]
     status: WorkspaceStatus,
     /// Seconds since the Unix epoch.
     created_at: i64,
@@ -72,11 +103,14 @@ impl From<Workspace> for WorkspaceResponse {
 }
 
 /// `{data, next?, previous?}`: the links are absent at either end.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct ListResponse<T> {
+    /// The items of this page.
     data: Vec<T>,
+    /// The link to the following page, absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
     next: Option<String>,
+    /// The link to the page before, absent on the first.
     #[serde(skip_serializing_if = "Option::is_none")]
     previous: Option<String>,
 }
@@ -113,6 +147,64 @@ pub(crate) struct ListQuery {
     pub(crate) workspace_ids: Vec<WorkspaceId>,
     pub(crate) limit: u32,
     pub(crate) offset: u32,
+}
+
+/// The query parameters [`ListQuery::parse`] takes, for the document.
+impl utoipa::IntoParams for ListQuery {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaFormat, Type};
+        use utoipa::openapi::{Required, Schema};
+        let param = |name: &str, description: &str, schema: Schema| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(description))
+                .schema(Some(schema))
+                .build()
+        };
+        let integer = |min: u32, max: Option<u32>, default: u32| {
+            Schema::Object(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(min))
+                    .maximum(max)
+                    .default(Some(default.into()))
+                    .build(),
+            )
+        };
+        let uuid = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::Custom("uuid".to_owned())))
+            .build();
+        vec![
+            param(
+                "workspaceIds",
+                "Only these workspaces (at most 100): repeated or comma-joined. One the \
+                 credential does not reach matches nothing.",
+                Schema::Array(ArrayBuilder::new().items(uuid).build()),
+            ),
+            param(
+                "includeDeleted",
+                "Only `false`: Bulkhead does not list deleted workspaces.",
+                Schema::Object(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Boolean)
+                        .enum_values(Some([false]))
+                        .build(),
+                ),
+            ),
+            param(
+                "limit",
+                "Page size.",
+                integer(1, Some(MAX_PAGE_LIMIT), DEFAULT_LIMIT),
+            ),
+            param("offset", "How many to skip.", integer(0, None, 0)),
+        ]
+    }
 }
 
 impl ListQuery {
@@ -254,7 +346,21 @@ pub(crate) fn offset_page(
     }
 }
 
-/// `GET /v1/workspaces`: an offset page of the organization's live workspaces.
+/// List workspaces
+///
+/// An offset page of the organization's live workspaces, ordered by external id.
+#[utoipa::path(
+    get,
+    path = "/workspaces",
+    tag = "workspaces",
+    operation_id = "list_workspaces",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of workspaces.", body = ListResponse<WorkspaceResponse>),
+        BadRequest, Unauthorized, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+)]
 pub(crate) async fn list_workspaces(
     State(state): State<AppState>,
     axum::Extension(Prefix(prefix)): axum::Extension<Prefix>,
@@ -288,13 +394,22 @@ fn no_notifications(notifications: Option<&serde_json::Value>) -> Result<(), Pro
 
 /// `WorkspaceCreateRequest`, plus an optional `externalId` (the customer's id in the host's
 /// system, unique in the organization; the name when absent).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct CreateWorkspace {
+    /// Its display name.
     name: String,
+    /// The customer's id in the host's system, unique in the organization; the name when
+    /// absent.
     external_id: Option<String>,
+    /// The credential's organization, when given; another is a 400.
+    #[schema(format = "uuid")]
     organization_id: Option<String>,
+    /// Only `{}` or `null`: Bulkhead sends no notifications.
+    #[schema(value_type = Option<Object>)]
     notifications: Option<serde_json::Value>,
+    /// Accepted and ignored: Bulkhead has one region.
+    #[schema(value_type = Option<String>)]
     #[expect(
         dead_code,
         reason = "accepted for compatibility, Bulkhead has one region"
@@ -302,9 +417,23 @@ pub(crate) struct CreateWorkspace {
     region_id: Option<serde_json::Value>,
 }
 
-/// `POST /v1/workspaces`: a new workspace. Its external id is `externalId`, or its name; an
-/// external id the organization already uses is a 409 (a create never returns an existing
-/// workspace).
+/// Create a workspace
+///
+/// A new workspace. Its external id is `externalId`, or its name; an external id the
+/// organization already uses is a 409 (a create never returns an existing workspace).
+#[utoipa::path(
+    post,
+    path = "/workspaces",
+    tag = "workspaces",
+    operation_id = "create_workspace",
+    request_body = CreateWorkspace,
+    responses(
+        (status = 200, description = "The new workspace.", body = WorkspaceResponse),
+        BadRequest, Unauthorized, Conflict, PayloadTooLarge, UnsupportedMediaType,
+        TooManyRequests, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+)]
 pub(crate) async fn create_workspace(
     OrgAuth(org): OrgAuth,
     Json(body): Json<CreateWorkspace>,
@@ -341,8 +470,21 @@ pub(crate) async fn create_workspace(
     Ok(axum::Json(workspace.into()))
 }
 
-/// `GET /v1/workspaces/{workspaceId}`: another organization's workspace is not found, like a
-/// missing one.
+/// Get a workspace
+///
+/// Another organization's workspace is not found, like a missing one.
+#[utoipa::path(
+    get,
+    path = "/workspaces/{workspaceId}",
+    tag = "workspaces",
+    operation_id = "get_workspace",
+    params(("workspaceId" = String, Path, format = "uuid", description = "The workspace.")),
+    responses(
+        (status = 200, description = "The workspace.", body = WorkspaceResponse),
+        BadRequest, Unauthorized, NotFound, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+)]
 pub(crate) async fn get_workspace(
     OrgAuth(org): OrgAuth,
     Path(id): Path<String>,
@@ -353,11 +495,16 @@ pub(crate) async fn get_workspace(
 }
 
 /// `WorkspaceUpdateRequest`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct PatchWorkspace {
+    /// Its new name.
     name: Option<String>,
+    /// Only `{}` or `null`: Bulkhead sends no notifications.
+    #[schema(value_type = Option<Object>)]
     notifications: Option<serde_json::Value>,
+    /// Accepted and ignored: Bulkhead has one region.
+    #[schema(value_type = Option<String>)]
     #[expect(
         dead_code,
         reason = "accepted for compatibility, Bulkhead has one region"
@@ -365,7 +512,23 @@ pub(crate) struct PatchWorkspace {
     region_id: Option<serde_json::Value>,
 }
 
-/// `PATCH /v1/workspaces/{workspaceId}`: a new name.
+/// Update a workspace
+///
+/// A new name.
+#[utoipa::path(
+    patch,
+    path = "/workspaces/{workspaceId}",
+    tag = "workspaces",
+    operation_id = "update_workspace",
+    params(("workspaceId" = String, Path, format = "uuid", description = "The workspace.")),
+    request_body = PatchWorkspace,
+    responses(
+        (status = 200, description = "The workspace.", body = WorkspaceResponse),
+        BadRequest, Unauthorized, NotFound, Gone, PayloadTooLarge, UnsupportedMediaType,
+        Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+)]
 pub(crate) async fn patch_workspace(
     OrgAuth(org): OrgAuth,
     Path(id): Path<String>,
@@ -391,7 +554,21 @@ pub(crate) async fn patch_workspace(
     Ok(axum::Json(workspace.into()))
 }
 
-/// `DELETE /v1/workspaces/{workspaceId}`: 204 with no body (the SDK wants exactly that).
+/// Delete a workspace
+///
+/// 204 with no body (the SDK wants exactly that).
+#[utoipa::path(
+    delete,
+    path = "/workspaces/{workspaceId}",
+    tag = "workspaces",
+    operation_id = "delete_workspace",
+    params(("workspaceId" = String, Path, format = "uuid", description = "The workspace.")),
+    responses(
+        (status = 204, description = "The workspace is deleted."),
+        BadRequest, Unauthorized, NotFound, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+)]
 pub(crate) async fn delete_workspace(
     OrgAuth(org): OrgAuth,
     Path(id): Path<String>,

@@ -23,16 +23,25 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{AnyAuth, Caller};
 use crate::extract::{Json, path_id};
+use crate::openapi::{
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unavailable,
+    UnsupportedMediaType,
+};
 use crate::problem::{Problem, field_as};
 use crate::v1::{ListQuery, ListResponse, Prefix};
 use crate::v1_connectors::{find, get_query, offset_items, reached};
 use crate::{AppState, blocking};
 
 /// `ConnectionScheduleResponse` and the request's `schedule`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = ConnectionSchedule)]
 pub(crate) struct ScheduleBody {
+    /// `manual` (runs only when asked) or `cron`.
+    #[schema(example = "cron")]
     schedule_type: String,
+    /// With `cron`: a five-field cron expression (`0 * * * *`); a Quartz expression is
+    /// refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     cron_expression: Option<String>,
 }
@@ -77,24 +86,44 @@ impl ScheduleBody {
 }
 
 /// `ConnectionResponse`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ConnectionResponse {
+    /// The connection.
+    #[schema(value_type = String, format = "uuid")]
     connection_id: ConnectionId,
+    /// Its display name.
     name: String,
+    /// Where data comes from.
+    #[schema(value_type = String, format = "uuid")]
     source_id: SourceId,
+    /// Where data goes.
+    #[schema(value_type = String, format = "uuid")]
     destination_id: DestinationId,
+    /// Its workspace.
+    #[schema(value_type = String, format = "uuid")]
     workspace_id: WorkspaceId,
+    /// Whether it may run.
+    #[schema(value_type = crate::openapi::ConnectionStatus)]
     status: ConnectionStatus,
+    /// When it runs.
     schedule: ScheduleBody,
     /// No stream selection: `{"streams": []}`.
+    #[schema(value_type = Object)]
     configurations: serde_json::Value,
     /// Seconds since the Unix epoch (the SDK refuses a string).
     created_at: i64,
     /// No connection tags: the SDK requires the field, `[]` satisfies it.
+    #[schema(value_type = Vec<Object>)]
     tags: Vec<serde_json::Value>,
+    /// Always `destination`.
+    #[schema(value_type = String, example = "destination")]
     namespace_definition: &'static str,
+    /// Always `""`.
+    #[schema(value_type = String, example = "")]
     prefix: &'static str,
+    /// Always `ignore`.
+    #[schema(value_type = String, example = "ignore")]
     non_breaking_schema_updates_behavior: &'static str,
 }
 
@@ -195,26 +224,60 @@ fn status(text: &str) -> Result<ConnectionStatus, Problem> {
     }
 }
 
-/// `ConnectionCreateRequest`.
-#[derive(Deserialize)]
+/// `ConnectionCreateRequest`. The fields Bulkhead has no counterpart for are taken only at
+/// the values that ask for nothing; any other is a 400 naming the field.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct CreateConnection {
+    /// The source.
+    #[schema(format = "uuid")]
     source_id: String,
+    /// The destination, in the source's workspace.
+    #[schema(format = "uuid")]
     destination_id: String,
+    /// Its name; `source → destination` when absent.
     name: Option<String>,
+    /// When it runs; `manual` when absent.
     schedule: Option<ScheduleBody>,
+    /// `active` (the default) or `inactive`.
+    #[schema(value_type = Option<crate::openapi::ConnectionStatus>)]
     status: Option<String>,
+    /// Only `{"streams": []}` or `null`: no stream configuration.
+    #[schema(value_type = Option<Object>)]
     configurations: Option<serde_json::Value>,
+    /// Only `auto`.
     data_residency: Option<String>,
+    /// Only `destination`.
     namespace_definition: Option<String>,
+    /// Only `null`.
+    #[schema(value_type = Option<String>)]
     namespace_format: Option<serde_json::Value>,
+    /// Only `""`.
     prefix: Option<String>,
+    /// Only `ignore`.
     non_breaking_schema_updates_behavior: Option<String>,
+    /// Only `[]`.
+    #[schema(value_type = Option<Vec<Object>>)]
     tags: Option<Vec<serde_json::Value>>,
 }
 
-/// `POST /v1/connections`: a connection from a source to a destination of one workspace
-/// the credential reaches (named `source → destination` when `name` is absent).
+/// Create a connection
+///
+/// A connection from a source to a destination of one workspace the credential reaches
+/// (named `source → destination` when `name` is absent).
+#[utoipa::path(
+    post,
+    path = "/connections",
+    tag = "connections",
+    operation_id = "create_connection",
+    request_body = CreateConnection,
+    responses(
+        (status = 200, description = "The new connection.", body = ConnectionResponse),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
+        UnsupportedMediaType, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
+)]
 pub(crate) async fn create(
     AnyAuth(caller): AnyAuth,
     Json(body): Json<CreateConnection>,
@@ -272,7 +335,21 @@ pub(crate) async fn create(
     Ok(axum::Json(connection.into()))
 }
 
-/// `GET /v1/connections`: an offset page of the connections the credential reaches.
+/// List connections
+///
+/// An offset page of the connections the credential reaches, workspace by workspace.
+#[utoipa::path(
+    get,
+    path = "/connections",
+    tag = "connections",
+    operation_id = "list_connections",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of connections.", body = ListResponse<ConnectionResponse>),
+        BadRequest, Unauthorized, Forbidden, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     axum::Extension(Prefix(prefix)): axum::Extension<Prefix>,
@@ -307,7 +384,22 @@ fn locate(
     })
 }
 
-/// `GET /v1/connections/{connectionId}`.
+/// Get a connection
+#[utoipa::path(
+    get,
+    path = "/connections/{connectionId}",
+    tag = "connections",
+    operation_id = "get_connection",
+    params(
+        ("connectionId" = String, Path, format = "uuid", description = "The connection."),
+        ("includeSecretCoordinates" = Option<bool>, Query, description = "Only `false`: Bulkhead has no secret coordinates."),
+    ),
+    responses(
+        (status = 200, description = "The connection.", body = ConnectionResponse),
+        BadRequest, Unauthorized, Forbidden, NotFound, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
+)]
 pub(crate) async fn get(
     AnyAuth(caller): AnyAuth,
     Path(id): Path<String>,
@@ -319,23 +411,54 @@ pub(crate) async fn get(
     Ok(axum::Json(connection.into()))
 }
 
-/// `ConnectionPatchRequest`.
-#[derive(Deserialize)]
+/// `ConnectionPatchRequest`. The fields Bulkhead has no counterpart for are taken only at
+/// the values that ask for nothing; any other is a 400 naming the field.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct PatchConnection {
+    /// Its new name.
     name: Option<String>,
+    /// Its new schedule.
     schedule: Option<ScheduleBody>,
+    /// `active` or `inactive`.
+    #[schema(value_type = Option<crate::openapi::ConnectionStatus>)]
     status: Option<String>,
+    /// Only `{"streams": []}` or `null`: no stream configuration.
+    #[schema(value_type = Option<Object>)]
     configurations: Option<serde_json::Value>,
+    /// Only `auto`.
     data_residency: Option<String>,
+    /// Only `destination`.
     namespace_definition: Option<String>,
+    /// Only `null`.
+    #[schema(value_type = Option<String>)]
     namespace_format: Option<serde_json::Value>,
+    /// Only `""`.
     prefix: Option<String>,
+    /// Only `ignore`.
     non_breaking_schema_updates_behavior: Option<String>,
+    /// Only `[]`.
+    #[schema(value_type = Option<Vec<Object>>)]
     tags: Option<Vec<serde_json::Value>>,
 }
 
-/// `PATCH /v1/connections/{connectionId}`: a new name, schedule or status.
+/// Update a connection
+///
+/// A new name, schedule or status.
+#[utoipa::path(
+    patch,
+    path = "/connections/{connectionId}",
+    tag = "connections",
+    operation_id = "patch_connection",
+    params(("connectionId" = String, Path, format = "uuid", description = "The connection.")),
+    request_body = PatchConnection,
+    responses(
+        (status = 200, description = "The connection.", body = ConnectionResponse),
+        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType,
+        Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
+)]
 pub(crate) async fn patch(
     AnyAuth(caller): AnyAuth,
     Path(id): Path<String>,
@@ -371,7 +494,21 @@ pub(crate) async fn patch(
     Ok(axum::Json(connection.into()))
 }
 
-/// `DELETE /v1/connections/{connectionId}`: 204 with no body.
+/// Delete a connection
+///
+/// 204 with no body.
+#[utoipa::path(
+    delete,
+    path = "/connections/{connectionId}",
+    tag = "connections",
+    operation_id = "delete_connection",
+    params(("connectionId" = String, Path, format = "uuid", description = "The connection.")),
+    responses(
+        (status = 204, description = "The connection is deleted."),
+        BadRequest, Unauthorized, Forbidden, NotFound, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
+)]
 pub(crate) async fn delete(
     AnyAuth(caller): AnyAuth,
     Path(id): Path<String>,

@@ -169,14 +169,23 @@ impl Kind for Destinations {
 }
 
 /// `SourceResponse`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SourceResponse {
+    /// The source.
+    #[schema(value_type = String, format = "uuid")]
     source_id: SourceId,
+    /// Its display name.
     name: String,
+    /// The connector it runs (`stripe`).
     source_type: String,
+    /// The connector too: Bulkhead has no connector definition ids.
     definition_id: String,
+    /// Its workspace.
+    #[schema(value_type = String, format = "uuid")]
     workspace_id: WorkspaceId,
+    /// Its configuration as stored, the fields its template's spec marks secret masked.
+    #[schema(value_type = Object)]
     configuration: ConnectorConfig,
     /// Seconds since the Unix epoch (the SDK refuses a string).
     created_at: i64,
@@ -197,15 +206,23 @@ impl From<Source> for SourceResponse {
 }
 
 /// `DestinationResponse`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DestinationResponse {
+    /// The destination.
+    #[schema(value_type = String, format = "uuid")]
     destination_id: DestinationId,
+    /// Its display name.
     name: String,
+    /// The connector it runs (`s3`).
     destination_type: String,
+    /// The connector too: Bulkhead has no connector definition ids.
     definition_id: String,
+    /// Its workspace.
+    #[schema(value_type = String, format = "uuid")]
     workspace_id: WorkspaceId,
     /// Echoed as stored: the SDK parses it by its `destinationType`.
+    #[schema(value_type = Object)]
     configuration: ConnectorConfig,
     /// Seconds since the Unix epoch (the SDK refuses a string).
     created_at: i64,
@@ -365,12 +382,20 @@ fn configuration(value: serde_json::Value) -> Result<ConnectorConfig, Problem> {
 }
 
 /// `SourceCreateRequest` and `DestinationCreateRequest`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = ConnectorCreateRequest)]
 pub(crate) struct CreateBody {
+    /// Its display name.
     name: String,
+    /// The workspace, one the credential reaches.
+    #[schema(format = "uuid")]
     workspace_id: String,
+    /// The configuration, stored as sent; its `sourceType` (`destinationType`) names the
+    /// connector.
+    #[schema(value_type = Object)]
     configuration: serde_json::Value,
+    /// The connector, when the configuration does not name it.
     definition_id: Option<String>,
 }
 
@@ -455,19 +480,30 @@ pub(crate) async fn get<K: Kind>(
 }
 
 /// `SourcePatchRequest` and `DestinationPatchRequest`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = ConnectorPatchRequest)]
 pub(crate) struct PatchBody {
+    /// Its new name.
     name: Option<String>,
+    /// Its own workspace, when given: nothing moves between workspaces.
+    #[schema(format = "uuid")]
     workspace_id: Option<String>,
+    /// Its new configuration, replacing the stored one whole (send the mask back to keep a
+    /// secret); the connector it names must be its own.
+    #[schema(value_type = Option<Object>)]
     configuration: Option<serde_json::Value>,
 }
 
 /// `SourcePutRequest` and `DestinationPutRequest`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = ConnectorPutRequest)]
 pub(crate) struct PutBody {
+    /// Its new name.
     name: String,
+    /// Its new configuration, replacing the stored one whole.
+    #[schema(value_type = Object)]
     configuration: serde_json::Value,
 }
 

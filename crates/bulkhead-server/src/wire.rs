@@ -9,9 +9,12 @@ use bulkhead::{
 use serde::Serialize;
 
 /// One page of a list: `{data, next}`, `next` a link to the following page or `null`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct Page<T> {
+    /// The items of this page.
     pub(crate) data: Vec<T>,
+    /// The link to the following page (under the server's public URL, or a path), or
+    /// `null` on the last.
     pub(crate) next: Option<String>,
 }
 
@@ -40,20 +43,42 @@ fn form_pairs(extra: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 /// `WorkspaceListItem`, plus the external id and tag selections Bulkhead keeps.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct WorkspaceItem {
+    /// The workspace.
+    #[schema(value_type = String, format = "uuid")]
     id: WorkspaceId,
+    /// Its display name.
     name: String,
+    /// Its organization.
+    #[schema(value_type = String, format = "uuid")]
     organization_id: OrgId,
+    /// The customer's id in the host's system.
     external_id: String,
+    /// Whether it is in use.
+    #[schema(value_type = crate::openapi::WorkspaceStatus)]
     status: WorkspaceStatus,
+    /// Always `null`: Bulkhead has no cache setting.
     cache_enabled: Option<bool>,
+    /// Whether it is deleted (always `false` in a list of live workspaces).
     tombstone: bool,
+    /// The tags of the source templates it sees.
+    #[schema(value_type = Vec<String>)]
     selected_source_template_tags: Vec<Tag>,
+    /// How those tags match.
+    #[schema(value_type = crate::openapi::TagMode)]
     selected_source_template_tags_mode: TagMode,
+    /// The tags of the connection templates its new sources get connections from.
+    #[schema(value_type = Vec<String>)]
     selected_connection_template_tags: Vec<Tag>,
+    /// How those tags match.
+    #[schema(value_type = crate::openapi::TagMode)]
     selected_connection_template_tags_mode: TagMode,
+    /// When it was made.
+    #[schema(value_type = crate::openapi::Timestamp)]
     created_at: Timestamp,
+    /// When it last changed.
+    #[schema(value_type = crate::openapi::Timestamp)]
     updated_at: Timestamp,
 }
 
@@ -79,15 +104,29 @@ impl From<Workspace> for WorkspaceItem {
 }
 
 /// A source template as a workspace sees it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct SourceTemplateItem {
+    /// The template.
+    #[schema(value_type = String, format = "uuid")]
     id: SourceTemplateId,
+    /// Its display name.
     name: String,
+    /// The connector its sources run (`stripe`).
     connector_name: String,
+    /// The JSON Schema of the configuration a customer fills in.
+    #[schema(value_type = Object)]
     user_config_spec: serde_json::Value,
+    /// The configuration the organization set, merged under the customer's.
+    #[schema(value_type = Object)]
     partial_default_config: ConnectorConfig,
+    /// Its tags.
+    #[schema(value_type = Vec<String>)]
     tags: Vec<Tag>,
+    /// When it was made.
+    #[schema(value_type = crate::openapi::Timestamp)]
     created_at: Timestamp,
+    /// When it last changed.
+    #[schema(value_type = crate::openapi::Timestamp)]
     updated_at: Timestamp,
 }
 
@@ -107,22 +146,39 @@ impl From<SourceTemplate> for SourceTemplateItem {
 }
 
 /// `{id}` of the template a source was made from (`summarized_source_template`).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct TemplateRef {
+    /// The template.
+    #[schema(value_type = String, format = "uuid")]
     id: SourceTemplateId,
 }
 
 /// A source, its secret fields masked.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct SourceItem {
+    /// The source.
+    #[schema(value_type = String, format = "uuid")]
     id: SourceId,
+    /// Its display name.
     name: String,
+    /// Its workspace.
+    #[schema(value_type = String, format = "uuid")]
     workspace_id: WorkspaceId,
+    /// The connector it runs.
     connector_name: String,
+    /// The template it was made from, if any.
+    #[schema(value_type = Option<String>, format = "uuid")]
     source_template_id: Option<SourceTemplateId>,
+    /// The same, as an object.
     summarized_source_template: Option<TemplateRef>,
+    /// Its configuration, the fields its template's spec marks secret masked.
+    #[schema(value_type = Object)]
     source_config: ConnectorConfig,
+    /// When it was made.
+    #[schema(value_type = crate::openapi::Timestamp)]
     created_at: Timestamp,
+    /// When it last changed.
+    #[schema(value_type = crate::openapi::Timestamp)]
     updated_at: Timestamp,
 }
 
@@ -143,9 +199,13 @@ impl From<Source> for SourceItem {
 }
 
 /// The answer to a delete: `{id, deleted_at}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct Deleted<Id> {
+    /// What was deleted.
+    #[schema(value_type = String, format = "uuid")]
     pub(crate) id: Id,
+    /// When.
+    #[schema(value_type = crate::openapi::Timestamp)]
     pub(crate) deleted_at: Timestamp,
 }
 

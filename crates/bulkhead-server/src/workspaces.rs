@@ -7,6 +7,7 @@ use serde::Deserialize;
 use crate::auth::OrgAuth;
 use crate::embedded::page;
 use crate::extract::{Query, path_id};
+use crate::openapi::{BadRequest, NotFound, Unauthorized, Unavailable};
 use crate::problem::{Problem, field_as};
 use crate::wire::{Page, WorkspaceItem, next_link};
 use crate::{AppState, blocking};
@@ -19,8 +20,26 @@ pub(crate) struct ListQuery {
     status: Option<String>,
 }
 
-/// `GET /api/v1/workspaces?status=&limit=&cursor=`: a page of the organization's live
-/// workspaces, ordered by external id.
+/// List the organization's workspaces
+///
+/// A page of the organization's live workspaces, ordered by external id; `next` links to
+/// the following page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workspaces",
+    tag = "workspaces",
+    operation_id = "list_organization_workspaces",
+    params(
+        ("status" = Option<crate::openapi::WorkspaceStatus>, Query, description = "Only workspaces in this status."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 20 by default."),
+        ("cursor" = Option<String>, Query, description = "Where the page starts: the `cursor` of the previous page's `next` link."),
+    ),
+    responses(
+        (status = 200, description = "A page of workspaces.", body = Page<WorkspaceItem>),
+        BadRequest, Unauthorized, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     OrgAuth(org): OrgAuth,
@@ -55,8 +74,21 @@ pub(crate) async fn list(
     }))
 }
 
-/// `GET /api/v1/workspaces/{id}`: one live workspace of the organization; another
-/// organization's is not found.
+/// Get one of the organization's workspaces
+///
+/// One live workspace of the organization; another organization's is not found.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workspaces/{workspace_id}",
+    tag = "workspaces",
+    operation_id = "get_organization_workspace",
+    params(("workspace_id" = String, Path, format = "uuid", description = "The workspace.")),
+    responses(
+        (status = 200, description = "The workspace.", body = WorkspaceItem),
+        BadRequest, Unauthorized, NotFound, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+)]
 pub(crate) async fn get(
     OrgAuth(org): OrgAuth,
     Path(id): Path<String>,

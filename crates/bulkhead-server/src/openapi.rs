@@ -1,0 +1,333 @@
+//! The OpenAPI 3.1 document, generated from the code and served at `GET /api/v1/openapi.json`.
+//!
+//! Every handler carries a `#[utoipa::path(...)]` annotation (method, path, parameters, body,
+//! responses, credentials) and is registered through [`crate::routes`], a
+//! [`utoipa_axum::router::OpenApiRouter`]: the router that serves the API and this document
+//! are two halves of that one value, so a route cannot be served without being listed here.
+//! `tests/openapi.rs` checks both directions.
+//!
+//! What this module adds around the annotations: the document's `info`, its security
+//! schemes, the problem responses handlers name by type ([`BadRequest`], [`NotFound`], ...),
+//! and the schemas of the library's own values (ids, times, statuses) as they go over the wire.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::security::{
+    ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme,
+};
+use utoipa::openapi::{
+    Components, ContentBuilder, HeaderBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr,
+    ResponseBuilder, Schema, ServerBuilder, Tag,
+};
+use utoipa::{IntoResponses, PartialSchema, ToSchema};
+
+use crate::problem::{PROBLEM_JSON, Problem};
+
+const DESCRIPTION: &str = "\
+Bulkhead's HTTP API: the Embedded API (`/api/v1/embedded/...`, `/api/v1/workspaces`) and a \
+subset of the Airbyte public API v1.
+
+Every route listed under `/v1` is served under `/api/public/v1` too (self-managed Airbyte's \
+path), with the same shapes; the document lists it once.
+
+Credentials go in `Authorization: Bearer`. An organization's routes take an org key \
+(`bh_org_...`) or an access token (`bh_at_...`) from `POST /v1/applications/token` by client \
+credentials (the client id is the organization id, the secret one of its org keys). A \
+customer's routes take a scoped token from `POST /api/v1/embedded/scoped-token`, and reach its \
+own workspace only. The v1 sources, destinations and connections routes take all three.
+
+Every failure is an RFC 9457 problem (`application/problem+json`): `type`, `title`, \
+`status`, `detail` and, for invalid input, the `field` at fault. Another tenant's id is not \
+found, exactly like a missing one.";
+
+/// The document before any route is added: `info`, servers, tags and security schemes.
+pub(crate) fn base() -> OpenApi {
+    let info = InfoBuilder::new()
+        .title("Bulkhead")
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some(DESCRIPTION))
+        .build();
+    let mut components = Components::new();
+    // Named by reference in every problem response (`problem_response`).
+    components
+        .schemas
+        .insert(Problem::name().into_owned(), Problem::schema());
+    let bearer = |description: &str, format: Option<&str>| {
+        let mut http = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some(description));
+        if let Some(format) = format {
+            http = http.bearer_format(format);
+        }
+        SecurityScheme::Http(http.build())
+    };
+    components.add_security_scheme(
+        "org_key",
+        bearer(
+            "An org key (`bh_org_...`): the organization, every workspace of it.",
+            None,
+        ),
+    );
+    components.add_security_scheme(
+        "access_token",
+        bearer(
+            "An access token (`bh_at_...`) from `POST /v1/applications/token`: stands for the \
+             org key it was made from, for a short while.",
+            None,
+        ),
+    );
+    components.add_security_scheme(
+        "scoped_token",
+        bearer(
+            "A scoped token from `POST /api/v1/embedded/scoped-token`: one customer's \
+             workspace, the operations it grants.",
+            Some("JWT"),
+        ),
+    );
+    components.add_security_scheme(
+        "client_credentials",
+        SecurityScheme::OAuth2(OAuth2::with_description(
+            [Flow::ClientCredentials(ClientCredentials::new(
+                "/v1/applications/token",
+                Scopes::new(),
+            ))],
+            "Client credentials: the organization id as client id, one of its org keys as \
+             client secret; the access token answered is sent as a bearer credential.",
+        )),
+    );
+    let tag = |name: &str, description: &str| {
+        let mut tag = Tag::new(name);
+        tag.description = Some(description.to_owned());
+        tag
+    };
+    OpenApiBuilder::new()
+        .info(info)
+        .servers(Some([ServerBuilder::new()
+            .url("/")
+            .description(Some(
+                "this server; `/v1` routes are also under `/api/public/v1`",
+            ))
+            .build()]))
+        .components(Some(components))
+        .tags(Some([
+            tag(
+                "embedded",
+                "The seed's Embedded API: a customer's scoped token and what it reaches.",
+            ),
+            tag("workspaces", "The organization's workspaces."),
+            tag("credentials", "Access tokens by client credentials."),
+            tag("health", "Whether the server answers."),
+            tag("sources", "Airbyte public API v1: sources."),
+            tag("destinations", "Airbyte public API v1: destinations."),
+            tag("connections", "Airbyte public API v1: connections."),
+            tag("meta", "This document."),
+        ]))
+        .build()
+}
+
+/// The finished document: the routes' operations on [`base`], plus the answers every route
+/// may give because of the router's own layers.
+pub(crate) fn document() -> OpenApi {
+    let (_, mut doc) = crate::routes().split_for_parts();
+    for item in doc.paths.paths.values_mut() {
+        for operation in operations(item) {
+            // The timeout layer wraps every route.
+            operation
+                .responses
+                .responses
+                .entry("408".to_owned())
+                .or_insert_with(|| {
+                    RefOr::T(problem_response(
+                        "The request took longer than the server allows.",
+                    ))
+                });
+        }
+    }
+    doc
+}
+
+/// The operations of one path.
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.options.as_mut(),
+        item.head.as_mut(),
+        item.patch.as_mut(),
+        item.trace.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The document as served, built once.
+static DOCUMENT_JSON: LazyLock<Vec<u8>> =
+    LazyLock::new(|| serde_json::to_vec(&document()).unwrap_or_default());
+
+/// The OpenAPI 3.1 document of this API
+///
+/// Generated from the handlers themselves; no credential needed.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "meta",
+    operation_id = "openapi_document",
+    responses(
+        (status = 200, description = "The OpenAPI 3.1 document.", content_type = "application/json", body = Object),
+    ),
+)]
+pub(crate) async fn openapi_json() -> Response {
+    let mut response = DOCUMENT_JSON.clone().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// A problem response: `application/problem+json` with the [`crate::Problem`] schema.
+fn problem_response(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            PROBLEM_JSON,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(Problem::name())))
+                .build(),
+        )
+        .build()
+}
+
+/// Declares problem responses a handler names in its `responses(...)`: an uninhabited type
+/// whose [`IntoResponses`] is one status with problem JSON.
+macro_rules! problem_responses {
+    ($($(#[$doc:meta])* $name:ident = $status:literal, $description:literal $(, header $header:literal: $header_doc:literal)?;)+) => {
+        $(
+            $(#[$doc])*
+            pub(crate) enum $name {}
+
+            impl IntoResponses for $name {
+                fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+                    #[allow(unused_mut, reason = "only some responses have a header")]
+                    let mut response = problem_response($description);
+                    $(
+                        response.headers.insert(
+                            $header.to_owned(),
+                            RefOr::T(
+                                HeaderBuilder::new()
+                                    .schema(Some(String::schema()))
+                                    .description(Some($header_doc))
+                                    .build(),
+                            ),
+                        );
+                    )?
+                    BTreeMap::from([($status.to_owned(), RefOr::T(response))])
+                }
+            }
+        )+
+    };
+}
+
+problem_responses! {
+    /// 400: a body, query or path value is invalid; `field` names it.
+    BadRequest = "400", "Invalid input: the problem's `field` names the body, query or path value at fault (an unknown field or query parameter included).";
+    /// 401: the credential is missing, malformed, of the wrong kind for the route, or expired.
+    Unauthorized = "401", "The credential is missing, malformed, revoked, expired, or not of a kind this route takes.",
+        header "WWW-Authenticate": "`Bearer realm=\"bulkhead\"`";
+    /// 403: the credential is good but does not allow this.
+    Forbidden = "403", "The credential does not allow this (a scoped token without the operation, or an organization-only action).";
+    /// 404: not found; another tenant's id answers the same.
+    NotFound = "404", "Not found: a missing id and another tenant's id answer alike.";
+    /// 409: a conflict with the stored state.
+    Conflict = "409", "Conflict with the stored state (an external id in use, an object still in use, an inactive workspace).";
+    /// 410: the workspace was deleted.
+    Gone = "410", "The workspace was deleted.";
+    /// 413: the body is over the server's limit.
+    PayloadTooLarge = "413", "The request body is larger than the server accepts.";
+    /// 415: the body is not in a content type the route takes.
+    UnsupportedMediaType = "415", "The body is not sent in a content type this route takes.";
+    /// 429: the organization's creation limit was reached.
+    TooManyRequests = "429", "Rate limited: retry after the time `Retry-After` says.",
+        header "Retry-After": "Seconds to wait before retrying.";
+    /// 503: storage is unavailable.
+    Unavailable = "503", "Storage is unavailable; retry later.";
+}
+
+/// Declares the schema of one of the library's values as it goes over the wire: an
+/// uninhabited type named in a field's `#[schema(value_type = ...)]`.
+macro_rules! wire_schemas {
+    ($($(#[$doc:meta])* $name:ident = $schema:expr;)+) => {
+        $(
+            $(#[$doc])*
+            pub(crate) enum $name {}
+
+            impl PartialSchema for $name {
+                fn schema() -> RefOr<Schema> {
+                    RefOr::T(Schema::Object($schema))
+                }
+            }
+
+            impl ToSchema for $name {}
+        )+
+    };
+}
+
+/// A string schema with `description`.
+fn string(description: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+}
+
+wire_schemas! {
+    /// `WorkspaceStatus`: `active` or `inactive`.
+    WorkspaceStatus = string("Whether the workspace is in use.")
+        .enum_values(Some(["active", "inactive"]))
+        .build();
+    /// `ConnectionStatus`: `active` or `inactive`.
+    ConnectionStatus = string("Whether the connection may run.")
+        .enum_values(Some(["active", "inactive"]))
+        .build();
+    /// `TagMode`: `any` or `all`.
+    TagMode = string("How selected tags match a template's tags: `any` of them, or `all`.")
+        .enum_values(Some(["any", "all"]))
+        .build();
+    /// An RFC 3339 time.
+    Timestamp = string("An RFC 3339 time in UTC (`2026-11-29T05:03:22.000Z`).")
+        .format(Some(SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::DateTime)))
+        .build();
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn wire_enums_list_what_the_library_parses() {
+        let values = |schema: RefOr<Schema>| match schema {
+            RefOr::T(Schema::Object(object)) => object
+                .enum_values
+                .unwrap()
+                .into_iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect::<Vec<_>>(),
+            _ => Vec::new(),
+        };
+        for v in values(WorkspaceStatus::schema()) {
+            v.parse::<bulkhead::WorkspaceStatus>().unwrap();
+        }
+        for v in values(TagMode::schema()) {
+            v.parse::<bulkhead::TagMode>().unwrap();
+        }
+        assert_eq!(values(ConnectionStatus::schema()), ["active", "inactive"]);
+    }
+}
