@@ -31,6 +31,7 @@
 //! | `GET /api/v1/workspaces`, `GET /api/v1/workspaces/{id}` | org key |
 //! | `POST /v1/applications/token` (also `/api/public/v1/...`, `/api/v1/account/...` and `/applications/token`) | client credentials |
 //! | `GET /v1/health` | none |
+//! | `GET /api/v1/openapi.json` | none |
 //! | `GET, POST /v1/workspaces` | org key or access token |
 //! | `GET, PATCH, DELETE /v1/workspaces/{workspaceId}` | org key or access token |
 //! | `GET, POST /v1/sources`, `GET, POST /v1/destinations` | org key, access token or scoped token (its own workspace) |
@@ -54,6 +55,37 @@
 //! a scoped token reaches only its own workspace there.
 //!
 //! Every error is RFC 9457 problem JSON (`application/problem+json`); see [`Problem`].
+//!
+//! **OpenAPI.** `GET /api/v1/openapi.json` serves an OpenAPI 3.1 document generated from the
+//! handlers (utoipa): the router and the document are built from one value, `routes()` in
+//! this file, so a route cannot be served without being documented, and `tests/openapi.rs`
+//! checks both directions. The `/api/public/v1` copies of the `/v1` routes are listed once,
+//! under `/v1`.
+//!
+//! ## Adding a route
+//!
+//! 1. Annotate the handler with `#[utoipa::path(...)]`: the method, the `path` (relative to
+//!    `/v1` for a public v1 route, registered in `public_v1`; absolute otherwise), a `tag`,
+//!    an `operation_id` unique in the document (the function name is the default, so name
+//!    it when two modules share a name), `params(...)` for path and query values, the
+//!    `request_body`, and `responses(...)`: the success, then the problem types of
+//!    `openapi.rs` the handler can answer (`BadRequest`, `Unauthorized`, `Forbidden`,
+//!    `NotFound`, `Conflict`, `Gone`, `PayloadTooLarge`, `UnsupportedMediaType`,
+//!    `TooManyRequests`, `Unavailable`; 408 is added to every route). Name the credentials
+//!    in `security(...)`: `("org_key" = []), ("access_token" = []), ("client_credentials" =
+//!    [])` for an organization's route, `("scoped_token" = [])` for a customer's, all four
+//!    for a route that takes either. The doc comment's first line is the summary, the rest
+//!    the description.
+//! 2. Derive `utoipa::ToSchema` on its request and response types and give every field a
+//!    doc comment; a field of one of the library's types takes
+//!    `#[schema(value_type = ...)]` (`String, format = "uuid"` for an id,
+//!    `crate::openapi::Timestamp` for a time, `Object` for a configuration).
+//! 3. Register it in `routes()` (or `public_v1()`) with `.routes(routes!(module::handler))`,
+//!    the handlers of one path in one `routes!`. Never with axum's `.route(...)`: the
+//!    `tests/openapi.rs` source scan refuses it.
+//!
+//! A handler generic over a type (the v1 sources and destinations) cannot be annotated; give
+//! each instance a thin annotated wrapper, as `v1_connector_routes.rs` does.
 
 mod access;
 mod auth;
