@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
+use axum::body::Bytes;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::path::{Operation, PathItem};
@@ -167,9 +168,9 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     .flatten()
 }
 
-/// The document as served, built once.
-static DOCUMENT_JSON: LazyLock<Vec<u8>> =
-    LazyLock::new(|| serde_json::to_vec(&document()).unwrap_or_default());
+/// The document as served, built once (`None` if it could not be written, which a 500 says).
+static DOCUMENT_JSON: LazyLock<Option<Bytes>> =
+    LazyLock::new(|| serde_json::to_vec(&document()).ok().map(Bytes::from));
 
 /// The OpenAPI 3.1 document of this API
 ///
@@ -184,7 +185,10 @@ static DOCUMENT_JSON: LazyLock<Vec<u8>> =
     ),
 )]
 pub(crate) async fn openapi_json() -> Response {
-    let mut response = DOCUMENT_JSON.clone().into_response();
+    let Some(json) = DOCUMENT_JSON.clone() else {
+        return Problem::internal().into_response();
+    };
+    let mut response = json.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -36,9 +36,11 @@ pub struct Problem {
     status: u16,
     /// What went wrong in this request, in words a user can act on.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false)]
     detail: Option<String>,
     /// The request field at fault, for invalid input (`external_id`, `schedule.cronExpression`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false)]
     field: Option<String>,
     #[serde(skip)]
     retry_after: Option<Duration>,

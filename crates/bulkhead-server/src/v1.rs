@@ -109,9 +109,11 @@ pub(crate) struct ListResponse<T> {
     data: Vec<T>,
     /// The link to the following page, absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false)]
     next: Option<String>,
     /// The link to the page before, absent on the first.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false)]
     previous: Option<String>,
 }
 
