@@ -31,7 +31,7 @@
 //! | `GET /api/v1/workspaces`, `GET /api/v1/workspaces/{id}` | org key |
 //! | `POST /v1/applications/token` (also `/api/public/v1/...`, `/api/v1/account/...` and `/applications/token`) | client credentials |
 //! | `GET /v1/health` | none |
-//! | `GET /api/v1/openapi.json` | none |
+//! | `GET /api/v1/openapi.json`, `GET /api/v1/docs` (and its `docs.js`, `docs.css`) | none |
 //! | `GET, POST /v1/workspaces` | org key or access token |
 //! | `GET, PATCH, DELETE /v1/workspaces/{workspaceId}` | org key or access token |
 //! | `GET, POST /v1/sources`, `GET, POST /v1/destinations` | org key, access token or scoped token (its own workspace) |
@@ -60,7 +60,8 @@
 //! handlers (utoipa): the router and the document are built from one value, `routes()` in
 //! this file, so a route cannot be served without being documented, and `tests/openapi.rs`
 //! checks both directions. The `/api/public/v1` copies of the `/v1` routes are listed once,
-//! under `/v1`.
+//! under `/v1`. `GET /api/v1/docs` is a page that lists the operations, served from the
+//! binary (one ES module, one stylesheet, nothing inline, a strict Content-Security-Policy).
 //!
 //! ## Adding a route
 //!
@@ -89,6 +90,7 @@
 
 mod access;
 mod auth;
+mod docs;
 mod embedded;
 mod extract;
 mod openapi;
@@ -230,6 +232,9 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(access::token_account))
         .routes(routes!(access::token_root))
         .routes(routes!(openapi::openapi_json))
+        .routes(routes!(docs::page))
+        .routes(routes!(docs::script))
+        .routes(routes!(docs::stylesheet))
         .nest("/v1", public_v1("/v1"))
 }
 

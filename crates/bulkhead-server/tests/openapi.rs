@@ -170,6 +170,7 @@ async fn every_operation_has_an_id_a_summary_its_problems_and_its_credentials() 
 
         let public = path == "/v1/health"
             || path == "/api/v1/openapi.json"
+            || path.starts_with("/api/v1/docs")
             || path.ends_with("/applications/token");
         let responses = operation["responses"].as_object().unwrap();
         if !public {
@@ -264,18 +265,32 @@ const ADDS_ROUTES: [&str; 5] = [
     ".merge(",
 ];
 
+/// The Rust files under `dir`, at any depth.
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
 #[test]
 fn no_route_is_added_outside_the_openapi_router() {
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut used = BTreeSet::new();
-    let mut files = 0;
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "rs") {
-            continue;
-        }
-        files += 1;
-        let file = path.file_name().unwrap().to_str().unwrap().to_owned();
+    let mut paths = Vec::new();
+    rust_files(&src, &mut paths);
+    let files = paths.len();
+    for path in paths {
+        let file = path
+            .strip_prefix(&src)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
         let text = std::fs::read_to_string(&path).unwrap();
         for (number, line) in text.lines().enumerate() {
             let code = line.trim();
@@ -307,4 +322,82 @@ fn no_route_is_added_outside_the_openapi_router() {
         ALLOWED.len(),
         "an allow-list entry matches nothing any more"
     );
+}
+
+/// Whether `html` has an event-handler attribute (` onclick=`, ...): inline script.
+fn has_inline_handler(html: &str) -> bool {
+    html.match_indices(" on").any(|(at, _)| {
+        let rest = &html[at + 3..];
+        let name_len = rest.chars().take_while(char::is_ascii_alphabetic).count();
+        name_len > 0 && rest[name_len..].starts_with('=')
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_docs_page_lists_every_operation_and_loads_only_its_own_files() {
+    let server = Server::start().await;
+    let doc = document(&server).await;
+    let res = server
+        .http
+        .get(server.url("/api/v1/docs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let headers = res.headers().clone();
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+    ] {
+        assert!(csp.contains(directive), "{csp}");
+    }
+    assert!(!csp.contains("unsafe"), "{csp}");
+    let html = res.text().await.unwrap();
+
+    // Readable before its script runs: every operation is in the HTML itself.
+    for (_, _, operation) in operations(&doc) {
+        let id = operation["operationId"].as_str().unwrap();
+        assert!(
+            html.contains(&format!("data-operation=\"{id}\"")),
+            "{id} is not on the page"
+        );
+    }
+    // One module and one stylesheet of its own; nothing inline, nothing from elsewhere.
+    assert_eq!(html.matches("<script").count(), 1);
+    assert!(html.contains(r#"<script type="module" src="docs/docs.js"></script>"#));
+    assert_eq!(html.matches("<link").count(), 1);
+    assert!(html.contains(r#"<link rel="stylesheet" href="docs/docs.css">"#));
+    assert!(!html.contains("<style") && !html.contains(" style="));
+    assert!(!has_inline_handler(&html) && !html.contains("javascript:"));
+    assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("src=\"//"));
+
+    for (path, content_type) in [
+        ("/api/v1/docs/docs.js", "text/javascript"),
+        ("/api/v1/docs/docs.css", "text/css"),
+    ] {
+        let res = server.http.get(server.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        let got = res.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(got.starts_with(content_type), "{path}: {got}");
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+        let body = res.text().await.unwrap();
+        assert!(
+            !body.contains("http://") && !body.contains("https://"),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn inline_handlers_are_seen() {
+    assert!(has_inline_handler(r#"<p onclick="x()">"#));
+    assert!(!has_inline_handler(r#"<p class="one">"#));
 }
