@@ -234,7 +234,7 @@ pub(crate) struct TokenInfo {
     operation_id = "get_scoped_token_info",
     responses(
         (status = 200, description = "What the token grants.", body = TokenInfo),
-        Unauthorized, Unavailable,
+        Unauthorized, Conflict, Unavailable,
     ),
     security(("scoped_token" = [])),
 )]
@@ -281,7 +281,7 @@ pub(crate) struct WorkspaceQuery {
     params(("workspace_id" = Option<String>, Query, format = "uuid", description = "The token's own workspace; any other is not found.")),
     responses(
         (status = 200, description = "The templates, in one page (`next` is null).", body = Page<SourceTemplateItem>),
-        BadRequest, Unauthorized, Forbidden, NotFound, Unavailable,
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unavailable,
     ),
     security(("scoped_token" = [])),
 )]
@@ -441,7 +441,7 @@ pub(crate) fn page(limit: Option<u32>, cursor: Option<&str>) -> Result<bulkhead:
     ),
     responses(
         (status = 200, description = "A page of sources.", body = Page<SourceItem>),
-        BadRequest, Unauthorized, Forbidden, NotFound, Unavailable,
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unavailable,
     ),
     security(("scoped_token" = [])),
 )]
@@ -475,7 +475,7 @@ pub(crate) async fn list_sources(
     params(("source_id" = String, Path, format = "uuid", description = "The source.")),
     responses(
         (status = 200, description = "The source, secrets masked.", body = SourceItem),
-        BadRequest, Unauthorized, Forbidden, NotFound, Unavailable,
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unavailable,
     ),
     security(("scoped_token" = [])),
 )]
@@ -513,8 +513,8 @@ pub(crate) struct UpdateSourceBody {
     request_body = UpdateSourceBody,
     responses(
         (status = 200, description = "The source, secrets masked.", body = SourceItem),
-        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType,
-        Unavailable,
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
+        UnsupportedMediaType, Unavailable,
     ),
     security(("scoped_token" = [])),
 )]

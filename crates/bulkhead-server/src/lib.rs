@@ -239,7 +239,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// The Airbyte public API v1 routes, to nest under `prefix` (the token routes are in
-/// [`routes`], one documented operation per path).
+/// [`routes()`], one documented operation per path).
 fn public_v1(prefix: &'static str) -> OpenApiRouter<AppState> {
     use v1_connector_routes::{destinations, sources};
     OpenApiRouter::new()

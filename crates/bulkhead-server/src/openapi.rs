@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the code and served at `GET /api/v1/openapi.json`.
 //!
 //! Every handler carries a `#[utoipa::path(...)]` annotation (method, path, parameters, body,
-//! responses, credentials) and is registered through [`crate::routes`], a
+//! responses, credentials) and is registered through [`crate::routes()`], a
 //! [`utoipa_axum::router::OpenApiRouter`]: the router that serves the API and this document
 //! are two halves of that one value, so a route cannot be served without being listed here.
 //! `tests/openapi.rs` checks both directions.

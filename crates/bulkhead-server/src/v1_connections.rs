@@ -346,7 +346,7 @@ pub(crate) async fn create(
     params(ListQuery),
     responses(
         (status = 200, description = "A page of connections.", body = ListResponse<ConnectionResponse>),
-        BadRequest, Unauthorized, Forbidden, Unavailable,
+        BadRequest, Unauthorized, Forbidden, Conflict, Unavailable,
     ),
     security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
 )]
@@ -396,7 +396,7 @@ fn locate(
     ),
     responses(
         (status = 200, description = "The connection.", body = ConnectionResponse),
-        BadRequest, Unauthorized, Forbidden, NotFound, Unavailable,
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unavailable,
     ),
     security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
 )]
@@ -454,8 +454,8 @@ pub(crate) struct PatchConnection {
     request_body = PatchConnection,
     responses(
         (status = 200, description = "The connection.", body = ConnectionResponse),
-        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType,
-        Unavailable,
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
+        UnsupportedMediaType, Unavailable,
     ),
     security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
 )]
@@ -505,7 +505,7 @@ pub(crate) async fn patch(
     params(("connectionId" = String, Path, format = "uuid", description = "The connection.")),
     responses(
         (status = 204, description = "The connection is deleted."),
-        BadRequest, Unauthorized, Forbidden, NotFound, Unavailable,
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unavailable,
     ),
     security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
 )]

@@ -47,7 +47,7 @@ macro_rules! connector_handlers {
                 params(ListQuery),
                 responses(
                     (status = 200, description = "A page.", body = ListResponse<$response>),
-                    BadRequest, Unauthorized, Forbidden, Unavailable,
+                    BadRequest, Unauthorized, Forbidden, Conflict, Unavailable,
                 ),
                 security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
             )]
@@ -101,7 +101,7 @@ macro_rules! connector_handlers {
                 ),
                 responses(
                     (status = 200, description = concat!("The ", $one, "."), body = $response),
-                    BadRequest, Unauthorized, Forbidden, NotFound, Unavailable,
+                    BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unavailable,
                 ),
                 security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
             )]
@@ -127,7 +127,7 @@ macro_rules! connector_handlers {
                 request_body = PatchBody,
                 responses(
                     (status = 200, description = concat!("The ", $one, "."), body = $response),
-                    BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge,
+                    BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
                     UnsupportedMediaType, Unavailable,
                 ),
                 security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
@@ -151,7 +151,7 @@ macro_rules! connector_handlers {
                 request_body = PutBody,
                 responses(
                     (status = 200, description = concat!("The ", $one, "."), body = $response),
-                    BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge,
+                    BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
                     UnsupportedMediaType, Unavailable,
                 ),
                 security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
