@@ -82,16 +82,33 @@ fn render(doc: &Value) -> String {
         title = text(at(doc, "/info/title")),
         version = text(at(doc, "/info/version")),
     );
-    let tags = at(doc, "/tags").as_array().cloned().unwrap_or_default();
-    for tag in &tags {
-        let name = at(tag, "/name").as_str().unwrap_or_default();
+    // One section per declared tag, in the document's order, then one for the rest: each
+    // operation shows once, under its first declared tag.
+    let mut sections: Vec<(&str, &str)> = at(doc, "/tags")
+        .as_array()
+        .map(|tags| {
+            tags.iter()
+                .map(|t| {
+                    let name = at(t, "/name").as_str().unwrap_or_default();
+                    (name, at(t, "/description").as_str().unwrap_or_default())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let declared = sections.len();
+    sections.push(("other", "Operations under no tag above."));
+    let section_of = |operation: &Value| {
+        let tags = at(operation, "/tags").as_array();
+        sections
+            .iter()
+            .take(declared)
+            .position(|(name, _)| tags.is_some_and(|t| t.iter().any(|t| t == name)))
+            .unwrap_or(declared)
+    };
+    for (index, (name, description)) in sections.iter().enumerate() {
         let mine: Vec<_> = operations
             .iter()
-            .filter(|(_, _, op)| {
-                at(op, "/tags")
-                    .as_array()
-                    .is_some_and(|t| t.iter().any(|t| t == name))
-            })
+            .filter(|(_, _, op)| section_of(op) == index)
             .collect();
         if mine.is_empty() {
             continue;
@@ -100,7 +117,7 @@ fn render(doc: &Value) -> String {
             page,
             "<section class=\"tag\">\n<h2>{}</h2>\n<p>{}</p>\n",
             escape(name),
-            text(at(tag, "/description")),
+            escape(description),
         );
         for (path, method, operation) in mine {
             let credentials: Vec<String> = at(operation, "/security")
@@ -219,5 +236,20 @@ mod tests {
         let page = render(&doc);
         assert!(!page.contains("<b>") && !page.contains("<i>"), "{page}");
         assert!(page.contains("data-operation=\"x&quot;y\""), "{page}");
+    }
+
+    #[test]
+    fn an_operation_shows_once_and_an_undeclared_tag_is_not_dropped() {
+        let doc = serde_json::json!({
+            "tags": [{"name": "a"}, {"name": "b"}],
+            "paths": {
+                "/both": {"get": {"tags": ["b", "a"], "operationId": "both"}},
+                "/new": {"get": {"tags": ["jobs"], "operationId": "new"}},
+            },
+        });
+        let page = render(&doc);
+        assert_eq!(page.matches("data-operation=\"both\"").count(), 1, "{page}");
+        assert!(page.contains("<h2>other</h2>"), "{page}");
+        assert!(page.contains("data-operation=\"new\""), "{page}");
     }
 }
