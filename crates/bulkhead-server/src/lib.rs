@@ -66,7 +66,8 @@
 //! ## Adding a route
 //!
 //! 1. Annotate the handler with `#[utoipa::path(...)]`: the method, the `path` (relative to
-//!    `/v1` for a public v1 route, registered in `public_v1`; absolute otherwise), a `tag`,
+//!    `/v1` for a public v1 route, registered in `public_v1`; absolute otherwise), a `tag`
+//!    (one `openapi::base()` declares; add a new one there with a line of description),
 //!    an `operation_id` unique in the document (the function name is the default, so name
 //!    it when two modules share a name), `params(...)` for path and query values, the
 //!    `request_body`, and `responses(...)`: the success, then the problem types of
@@ -80,10 +81,12 @@
 //! 2. Derive `utoipa::ToSchema` on its request and response types and give every field a
 //!    doc comment; a field of one of the library's types takes
 //!    `#[schema(value_type = ...)]` (`String, format = "uuid"` for an id,
-//!    `crate::openapi::Timestamp` for a time, `Object` for a configuration).
+//!    `crate::openapi::Timestamp` for a time, `Object` for a configuration, an entry of
+//!    `wire_schemas!` in `openapi.rs` for a closed set of strings).
 //! 3. Register it in `routes()` (or `public_v1()`) with `.routes(routes!(module::handler))`,
 //!    the handlers of one path in one `routes!`. Never with axum's `.route(...)`: the
-//!    `tests/openapi.rs` source scan refuses it.
+//!    `tests/openapi.rs` source scan refuses it. The router serves the annotation's `path`
+//!    as written, so its `{parameter}` names are the ones the document shows.
 //!
 //! A handler generic over a type (the v1 sources and destinations) cannot be annotated; give
 //! each instance a thin annotated wrapper, as `v1_connector_routes.rs` does.
