@@ -24,6 +24,7 @@
 //! | method, path | credential |
 //! | --- | --- |
 //! | `POST /api/v1/embedded/scoped-token` | org key |
+//! | `POST /api/v1/embedded/widget-token` | org key |
 //! | `GET /api/v1/embedded/scoped-token/info` | scoped token |
 //! | `GET /api/v1/embedded/source-templates` | scoped token |
 //! | `POST, GET /api/v1/embedded/sources` | scoped token |
@@ -53,6 +54,12 @@
 //! three;
 //! a scoped token reaches only its own workspace there.
 //!
+//! **Widget and CORS.** A widget token is a scoped token bound to one browser origin
+//! (`allowed_origin`); only such a token, used from exactly that origin, gets
+//! `Access-Control-Allow-Origin`, on the routes a scoped token may use. Any scoped token
+//! sent from another site's page is refused (403); org keys and access tokens never get
+//! CORS. See the `widget` module.
+//!
 //! Every error is RFC 9457 problem JSON (`application/problem+json`); see [`Problem`].
 
 mod access;
@@ -63,6 +70,7 @@ mod problem;
 mod v1;
 mod v1_connections;
 mod v1_connectors;
+mod widget;
 mod wire;
 mod workspaces;
 
@@ -176,6 +184,8 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
                 .put(embedded::update_source)
                 .delete(embedded::delete_source),
         )
+        // The embedded widget (see `widget`).
+        .route("/api/v1/embedded/widget-token", post(widget::widget_token))
         .route("/api/v1/workspaces", get(workspaces::list))
         .route("/api/v1/workspaces/{workspace_id}", get(workspaces::get))
         .route("/api/v1/account/applications/token", post(access::token))
@@ -187,6 +197,7 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
     router
         .fallback(no_route)
         .with_state(state)
+        .layer(axum::middleware::from_fn(widget::cors))
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
