@@ -602,3 +602,77 @@ async fn no_acao_without_a_valid_token() {
         assert_eq!(acao(&res), None);
     }
 }
+
+/// Odd widget-token bodies and odd `Origin` headers, on the widget route and the routes CORS
+/// covers: whatever the answer, never a 5xx, and every error is problem JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_widget_and_origin_requests_never_get_a_5xx() {
+    let server = Server::start().await;
+    let token = bound_token(&server, "cust-odd").await;
+    let long = format!("https://{}.example", "a".repeat(5000));
+    let bodies = [
+        None,
+        Some("{}".to_owned()),
+        Some(r#"{"external_id": "x", "allowed_origin": null}"#.to_owned()),
+        Some(r#"{"external_id": "x", "allowed_origin": {"a": 1}}"#.to_owned()),
+        Some(r#"{"external_id": "x", "allowed_origin": 7}"#.to_owned()),
+        Some(format!(r#"{{"external_id": "x", "allowed_origin": "{long}"}}"#)),
+        Some(r#"{"external_id": "x", "allowed_origin": "https://a.example", "allowed_origin": "https://b.example"}"#.to_owned()),
+        Some("[1,2".to_owned()),
+    ];
+    for body in &bodies {
+        let mut req = server
+            .http
+            .post(server.url("/api/v1/embedded/widget-token"))
+            .bearer_auth(&server.org_key)
+            .header("content-type", "application/json");
+        if let Some(body) = body {
+            req = req.body(body.clone());
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        assert!(status < 500, "{body:?}: {status}");
+        if status >= 400 {
+            let content_type = header(&res, "content-type");
+            problem(status, &content_type, &res.text().await.unwrap());
+        }
+    }
+    let origins: [&[u8]; 7] = [
+        b"",
+        b"null",
+        b"https://\xff\xfe",
+        // (Surrounding whitespace is not part of a header value: HTTP strips it.)
+        b"https://app.example.com/",
+        long.as_bytes(),
+        b"https://app.example.com, https://evil.example",
+        b"HTTPS://APP.EXAMPLE.COM",
+    ];
+    for origin in origins {
+        let origin = reqwest::header::HeaderValue::from_bytes(origin).unwrap();
+        for path in [
+            "/api/v1/embedded/sources",
+            "/v1/sources",
+            "/api/v1/embedded/widget-token",
+        ] {
+            for method in [Method::OPTIONS, Method::GET, Method::POST] {
+                let res = server
+                    .http
+                    .request(method.clone(), server.url(path))
+                    .bearer_auth(&token)
+                    .header("Origin", origin.clone())
+                    .header("Access-Control-Request-Method", "NOT A METHOD")
+                    .send()
+                    .await
+                    .unwrap();
+                let status = res.status().as_u16();
+                assert!(status < 500, "{method} {path} {origin:?}: {status}");
+                // None of these is the token's origin.
+                assert_eq!(acao(&res), None, "{method} {path} {origin:?}");
+                if status >= 400 {
+                    let content_type = header(&res, "content-type");
+                    problem(status, &content_type, &res.text().await.unwrap());
+                }
+            }
+        }
+    }
+}
