@@ -577,7 +577,8 @@ impl Engine {
             claims.operations,
             Some(claims.token_id),
             credential,
-        ))
+        )
+        .with_allowed_origin(claims.allowed_origin))
     }
 
     /// Verifies a scoped token without using it: signature, claims, expiry, issuer and

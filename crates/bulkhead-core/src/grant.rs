@@ -7,6 +7,7 @@ use serde::{Serialize, Serializer};
 
 use crate::ids::{ExternalId, WorkspaceId};
 use crate::ops::OperationSet;
+use crate::origin::AllowedOrigin;
 use crate::tags::TagSelection;
 use crate::time::Timestamp;
 
@@ -33,6 +34,9 @@ pub struct ScopedTokenRequest {
     pub ttl: Option<Duration>,
     /// What the token may do; `None` is [`OperationSet::scoped_default`].
     pub operations: Option<OperationSet>,
+    /// The one browser origin the token may be used from (its `origin` claim), for a token
+    /// handed to an embedded widget; `None` for a token without one.
+    pub allowed_origin: Option<AllowedOrigin>,
 }
 
 impl ScopedTokenRequest {
@@ -44,6 +48,7 @@ impl ScopedTokenRequest {
             connection_tags: None,
             ttl: None,
             operations: None,
+            allowed_origin: None,
         }
     }
 
@@ -62,6 +67,12 @@ impl ScopedTokenRequest {
     /// Sets the lifetime.
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = Some(ttl);
+        self
+    }
+
+    /// Binds the token to one browser origin (see [`AllowedOrigin`]).
+    pub fn allowed_origin(mut self, origin: AllowedOrigin) -> Self {
+        self.allowed_origin = Some(origin);
         self
     }
 

@@ -34,6 +34,7 @@ mod minter;
 mod model;
 mod ops;
 mod org;
+mod origin;
 mod overview;
 mod page;
 mod scope;
@@ -70,6 +71,7 @@ pub use model::{
 };
 pub use ops::{Operation, OperationSet};
 pub use org::{GetOrCreated, OrgScope};
+pub use origin::AllowedOrigin;
 pub use overview::{ConnectionOverview, LastRun, WorkspaceOverview, WorkspaceStats};
 pub use page::{Cursor, MAX_PAGE_LIMIT, Page, Paged, Position};
 pub use scope::WorkspaceScope;

@@ -34,16 +34,19 @@ use crate::meter::Event;
 use crate::model::OrgSettings;
 use crate::ops::OperationSet;
 use crate::org::OrgScope;
+use crate::origin::AllowedOrigin;
 use crate::time::Timestamp;
 use crate::token::MintTemplate;
 use crate::vault::random_bytes;
 
 /// What every token of a minter grants, as requested.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct MintGrant {
     /// The lifetime; `None` is the organization's default at the time of minting.
     pub(crate) ttl: Option<Duration>,
     pub(crate) operations: OperationSet,
+    /// The `origin` claim, if any.
+    pub(crate) origin: Option<AllowedOrigin>,
 }
 
 impl MintGrant {
@@ -195,6 +198,7 @@ impl fmt::Debug for TokenMinter {
             .field("workspace_id", &self.workspace_id)
             .field("operations", &self.grant.operations)
             .field("ttl", &self.grant.ttl)
+            .field("allowed_origin", &self.grant.origin)
             .finish_non_exhaustive()
     }
 }

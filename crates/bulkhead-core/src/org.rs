@@ -662,6 +662,7 @@ impl OrgScope {
             operations: request
                 .operations
                 .unwrap_or_else(OperationSet::scoped_default),
+            origin: request.allowed_origin.clone(),
         };
         // Checked before the workspace is made: a bad request creates nothing.
         grant.ttl_secs(&org.settings)?;
@@ -725,6 +726,7 @@ impl OrgScope {
             org_id: org.id,
             external_id: &workspace.external_id,
             operations: grant.operations,
+            origin: grant.origin.as_ref(),
         };
         let fresh_until = self.inner.now().plus(KEY_CACHE_TTL);
         let fresh_until = key.retire_at.map_or(fresh_until, |at| at.min(fresh_until));

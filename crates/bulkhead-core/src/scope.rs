@@ -18,6 +18,7 @@ use crate::model::{
     NewDestination, NewSource, Source, SyncOutcome, SyncRun, SyncStatus, Workspace,
 };
 use crate::ops::{Operation, OperationSet};
+use crate::origin::AllowedOrigin;
 use crate::page::{Page, Paged, Position, paginate};
 use crate::secrets::SealedSecrets;
 use crate::store::{After, EndpointKind, EndpointPatch, EndpointRow, SyncFinish};
@@ -34,6 +35,8 @@ pub struct WorkspaceScope {
     pub(crate) tenant: Tenant,
     operations: OperationSet,
     token_id: Option<String>,
+    /// The `origin` claim of the token it was made from, if any.
+    allowed_origin: Option<AllowedOrigin>,
     /// Made by the organization for an inactive workspace: it reads, and refuses changes with
     /// "workspace inactive".
     inactive: bool,
@@ -49,6 +52,7 @@ impl Clone for WorkspaceScope {
             tenant: self.tenant.duplicate(),
             operations: self.operations,
             token_id: self.token_id.clone(),
+            allowed_origin: self.allowed_origin.clone(),
             inactive: self.inactive,
             credential: Arc::clone(&self.credential),
         }
@@ -159,9 +163,16 @@ impl WorkspaceScope {
             tenant,
             operations,
             token_id,
+            allowed_origin: None,
             inactive: false,
             credential,
         }
+    }
+
+    /// Records the `origin` claim of the token the scope is made from.
+    pub(crate) fn with_allowed_origin(mut self, origin: Option<AllowedOrigin>) -> Self {
+        self.allowed_origin = origin;
+        self
     }
 
     /// Marks a scope of an inactive workspace (see [`crate::OrgScope::workspace`]).
@@ -180,6 +191,14 @@ impl WorkspaceScope {
     /// organization.
     pub fn token_id(&self) -> Option<&str> {
         self.token_id.as_deref()
+    }
+
+    /// The one browser origin the token this scope was made from may be used from (its
+    /// `origin` claim: a widget's token); `None` for any other token and for a scope made by
+    /// the organization. The engine does not see requests: a server enforces it (see
+    /// `bulkhead-server`'s CORS).
+    pub fn allowed_origin(&self) -> Option<&AllowedOrigin> {
+        self.allowed_origin.as_ref()
     }
 
     /// Fails with permission denied unless the scope grants `op`; fails closed if this engine

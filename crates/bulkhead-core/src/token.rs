@@ -2,8 +2,14 @@
 //!
 //! ```text
 //! header  {"alg":"HS256"|"EdDSA","typ":"bulkhead-scoped+jwt","kid":"…"}
-//! claims  {"iss","aud","sub" (workspace id),"org","ext" (external id),"ops","iat","exp","jti"}
+//! claims  {"iss","aud","sub" (workspace id),"org","ext" (external id),"ops",
+//!          "origin" (only in a widget's token),"iat","exp","jti"}
 //! ```
+//!
+//! `origin` is the one browser origin a token handed to an embedded widget may be used from
+//! (an [`crate::AllowedOrigin`]); a token without it has none. Like every claim it is
+//! signed, of its JSON type when present (a string; `null` is malformed, not absent), and
+//! checked: a value that is not an origin in a browser's form refuses the token.
 //!
 //! Any JWT library can read these tokens. Reading them here is strict, in this order, and the
 //! first failure refuses the token:
@@ -40,6 +46,7 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result, TokenRejection};
 use crate::ids::{ExternalId, OrgId, WorkspaceId};
 use crate::ops::OperationSet;
+use crate::origin::AllowedOrigin;
 use crate::time::Timestamp;
 use crate::vault::random_bytes;
 
@@ -187,6 +194,9 @@ pub struct ScopedClaims {
     pub external_id: ExternalId,
     /// `ops`: what it may do.
     pub operations: OperationSet,
+    /// `origin`: the one browser origin it may be used from (a widget's token), or `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_origin: Option<AllowedOrigin>,
     /// `iat`, in seconds since the epoch.
     pub issued_at: i64,
     /// `exp`, in seconds since the epoch.
@@ -246,10 +256,21 @@ struct BorrowedClaims<'a> {
     #[serde(borrow)]
     ext: Cow<'a, str>,
     ops: Ops,
+    /// Absent, or a string: `null` or another type is malformed.
+    #[serde(default, deserialize_with = "some_string")]
+    origin: Option<Cow<'a, str>>,
     iat: i64,
     exp: i64,
     #[serde(borrow)]
     jti: Cow<'a, str>,
+}
+
+/// A claim that is optional but, when present, a string (never `null`). Rare enough (a
+/// widget's token) to be decoded owned.
+fn some_string<'de, 'a, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Cow<'a, str>>, D::Error> {
+    String::deserialize(d).map(|s| Some(Cow::Owned(s)))
 }
 
 /// The `ops` claim, read straight into a set: an unknown name refuses the token.
@@ -291,6 +312,8 @@ struct RawClaims {
     org: String,
     ext: String,
     ops: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    origin: Option<String>,
     iat: i64,
     exp: i64,
     jti: String,
@@ -431,6 +454,11 @@ impl<'a> Canonical<'a> {
                 c.literal(",")?;
             }
         }
+        // Optional: only a widget's token has it.
+        let origin = match c.literal(",\"origin\":") {
+            Some(()) => Some(Cow::Borrowed(c.string()?)),
+            None => None,
+        };
         c.literal(",\"iat\":")?;
         let iat = c.integer()?;
         c.literal(",\"exp\":")?;
@@ -445,6 +473,7 @@ impl<'a> Canonical<'a> {
             org: Cow::Borrowed(org),
             ext: Cow::Borrowed(ext),
             ops: Ops(ops),
+            origin,
             iat,
             exp,
             jti: Cow::Borrowed(jti),
@@ -659,6 +688,10 @@ pub(crate) fn encode(kid: &str, key: &KeyMaterial, claims: &ScopedClaims) -> Res
             .iter()
             .map(|op| op.as_str().to_owned())
             .collect(),
+        origin: claims
+            .allowed_origin
+            .as_ref()
+            .map(|o| o.as_str().to_owned()),
         iat: claims.issued_at,
         exp: claims.expires_at,
         jti: claims.token_id.clone(),
@@ -697,6 +730,8 @@ pub(crate) struct FixedClaims<'c> {
     pub(crate) org_id: OrgId,
     pub(crate) external_id: &'c ExternalId,
     pub(crate) operations: OperationSet,
+    /// The `origin` claim, if any.
+    pub(crate) origin: Option<&'c AllowedOrigin>,
 }
 
 /// The canonical token of one workspace with everything but `iat`, `exp` and `jti` already
@@ -728,8 +763,12 @@ impl<K: VerifyingKey> MintTemplate<K> {
         };
         let ops: Vec<&str> = fixed.operations.iter().map(|op| op.as_str()).collect();
         // `serde_json`'s compact form of `RawClaims` up to the value of `iat`.
+        let origin = match fixed.origin {
+            Some(origin) => format!(",\"origin\":{}", json(origin.as_str())?),
+            None => String::new(),
+        };
         let claims_start = format!(
-            "{{\"iss\":{},\"aud\":{},\"sub\":\"{}\",\"org\":\"{}\",\"ext\":{},\"ops\":{},\"iat\":",
+            "{{\"iss\":{},\"aud\":{},\"sub\":\"{}\",\"org\":\"{}\",\"ext\":{},\"ops\":{}{origin},\"iat\":",
             json(fixed.issuer)?,
             json(fixed.audience)?,
             fixed.workspace_id,
@@ -961,6 +1000,11 @@ pub(crate) fn verify<K: VerifyingKey>(
         external_id: ExternalId::new(raw.ext.into_owned())
             .map_err(|e| malformed(format_args!("claims: `ext`: {e}")))?,
         operations: raw.ops.0,
+        allowed_origin: raw
+            .origin
+            .map(|o| AllowedOrigin::parse_field("origin", &o))
+            .transpose()
+            .map_err(|e| malformed(format_args!("claims: `origin`: {e}")))?,
         issued_at: raw.iat,
         expires_at: raw.exp,
         token_id: raw.jti.into_owned(),
@@ -1018,15 +1062,19 @@ mod tests {
     #[test]
     fn canonical_decoding_agrees_with_serde_and_declines_every_other_form() {
         let key = KeyMaterial::generate(Algorithm::Hs256).unwrap().0;
-        for ext in [
+        for (ext, origin) in [
             "cust-1",
             "Kundé 北京",
             "quote\"inside",
             "back\\slash",
             "slash/ok",
-        ] {
+        ]
+        .into_iter()
+        .zip(ORIGINS.into_iter().cycle())
+        {
             let mut c = claims();
             c.external_id = ExternalId::new(ext).unwrap();
+            c.allowed_origin = origin.map(|o| o.parse().unwrap());
             c.issued_at = -5;
             let token = encode("kid-1", &key, &c).unwrap();
             let mut parts = token.split('.');
@@ -1071,6 +1119,91 @@ mod tests {
             Canonical::header(r#"{"alg":"HS256","typ":"x","kid":"k","crit":[]}"#),
             None
         );
+    }
+
+    /// `origin` claims the tests cycle through: none (every token but a widget's), and two.
+    const ORIGINS: [Option<&str>; 3] = [
+        None,
+        Some("https://app.example.com"),
+        Some("http://localhost:5173"),
+    ];
+
+    /// The `origin` claim round-trips through the template and the verifier, is absent (and
+    /// `None`) without one, and when present must be an origin string: `null`, another type
+    /// or a value that is not an origin refuses the token, even correctly signed.
+    #[test]
+    fn origin_claim_round_trips_and_a_token_without_it_has_none() {
+        let (key, _, _) = KeyMaterial::generate(Algorithm::Hs256).unwrap();
+        let plain = claims();
+        let token = encode("kid-1", &key, &plain).unwrap();
+        let payload = b64(token.split('.').nth(1).unwrap(), "payload").unwrap();
+        assert!(!String::from_utf8(payload).unwrap().contains("origin"));
+        assert_eq!(verify_with(&token, &key).unwrap().allowed_origin, None);
+
+        let mut widget = claims();
+        widget.allowed_origin = Some("https://app.example.com".parse().unwrap());
+        let fixed = FixedClaims {
+            issuer: &widget.issuer,
+            audience: &widget.audience,
+            workspace_id: widget.workspace_id,
+            org_id: widget.org_id,
+            external_id: &widget.external_id,
+            operations: widget.operations,
+            origin: widget.allowed_origin.as_ref(),
+        };
+        let minted = MintTemplate::new("kid-1", &key, &fixed)
+            .unwrap()
+            .mint(widget.issued_at, widget.expires_at, &widget.token_id)
+            .unwrap();
+        let verified = verify_with(&minted, &key).unwrap();
+        assert_eq!(
+            verified.allowed_origin.as_ref().map(AllowedOrigin::as_str),
+            Some("https://app.example.com")
+        );
+        assert_eq!(verified, widget);
+
+        // Correctly signed, but the claim is not an origin string.
+        let reference = String::from_utf8(
+            b64(
+                encode("kid-1", &key, &widget)
+                    .unwrap()
+                    .split('.')
+                    .nth(1)
+                    .unwrap(),
+                "p",
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        for value in [
+            "null",
+            "1",
+            r#"["https://app.example.com"]"#,
+            r#""https://app.example.com/""#,
+            r#""*""#,
+            r#""http://evil.example""#,
+        ] {
+            let payload = reference.replace(
+                r#""origin":"https://app.example.com""#,
+                &format!(r#""origin":{value}"#),
+            );
+            let header = URL_SAFE_NO_PAD.encode(format!(
+                r#"{{"alg":"HS256","typ":"{TOKEN_TYPE}","kid":"kid-1"}}"#
+            ));
+            let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(&payload));
+            let signature = URL_SAFE_NO_PAD.encode(key.sign(input.as_bytes()));
+            let err = verify_with(&format!("{input}.{signature}"), &key).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::InvalidToken {
+                        reason: TokenRejection::Malformed,
+                        ..
+                    }
+                ),
+                "{value}: {err:?}"
+            );
+        }
     }
 
     /// Verifies `token` with `key`, whatever its header names.
@@ -1120,15 +1253,19 @@ mod tests {
     fn minted_tokens_are_exactly_what_serde_writes() {
         for alg in [Algorithm::Hs256, Algorithm::EdDsa] {
             let (key, _, _) = KeyMaterial::generate(alg).unwrap();
-            for (issuer, ext) in [
+            for ((issuer, ext), origin) in [
                 ("bulkhead", "cust-1"),
                 ("bulkhead1", "Kundé 北京"),
                 ("bulkhead12", "quote\"and\\back"),
                 ("i\tssuer", "slash/ok"),
-            ] {
+            ]
+            .into_iter()
+            .zip(ORIGINS.into_iter().cycle())
+            {
                 let mut c = claims();
                 c.issuer = issuer.to_owned();
                 c.external_id = ExternalId::new(ext).unwrap();
+                c.allowed_origin = origin.map(|o| o.parse().unwrap());
                 let fixed = FixedClaims {
                     issuer: &c.issuer,
                     audience: &c.audience,
@@ -1136,6 +1273,7 @@ mod tests {
                     org_id: c.org_id,
                     external_id: &c.external_id,
                     operations: c.operations,
+                    origin: c.allowed_origin.as_ref(),
                 };
                 let template = MintTemplate::new("kid-1", &key, &fixed).unwrap();
                 for (iat, exp, jti) in [(1_000, 2_200, "jti-1"), (-5, 0, "A_b-9")] {
@@ -1157,6 +1295,7 @@ mod tests {
                     org_id: OrgId::random(),
                     external_id: &ExternalId::new("e").unwrap(),
                     operations: OperationSet::read_only(),
+                    origin: None,
                 },
             )
             .unwrap();
@@ -1218,6 +1357,7 @@ mod tests {
             org_id: OrgId::random(),
             external_id: "cust-1".parse().unwrap(),
             operations: OperationSet::scoped_default(),
+            allowed_origin: None,
             issued_at: 1_000,
             expires_at: 2_200,
             token_id: "jti-1".into(),

@@ -6,6 +6,9 @@
 //! of the other kind is not a valid credential for the route: 401, like a missing, malformed,
 //! revoked or expired one, with `WWW-Authenticate: Bearer` and a detail that says which kind the
 //! route wants. The credential itself never appears in a body or a log line.
+//!
+//! A scoped token sent from a browser page of another site is refused (403) unless it is a
+//! widget token bound to that page's origin (see [`crate::widget`]).
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
@@ -73,7 +76,7 @@ impl FromRequestParts<AppState> for ScopedAuth {
             ));
         }
         let engine = state.engine.clone();
-        blocking(move || {
+        let ws = blocking(move || {
             engine.authenticate(&token).map_err(|err| match err {
                 // The engine refuses an org key here as "permission denied" (the caller may
                 // hold the organization); over HTTP the credential is simply not one this
@@ -92,8 +95,10 @@ impl FromRequestParts<AppState> for ScopedAuth {
                 other => other,
             })
         })
-        .await
-        .map(ScopedAuth)
+        .await?;
+        // A browser page of another site may use only a widget token bound to it.
+        crate::widget::admit_origin(parts, &state.config, &ws)?;
+        Ok(ScopedAuth(ws))
     }
 }
 

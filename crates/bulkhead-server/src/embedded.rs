@@ -1,18 +1,19 @@
 //! The seed's Embedded API: `/api/v1/embedded/...`.
 //!
-//! `POST scoped-token` takes an org key; every other route takes the scoped token it returns
-//! and reaches only that token's workspace. A `workspace_id` in a query or body that is not
-//! the token's is answered like a missing workspace (404): there is no existence oracle.
+//! `POST scoped-token` takes an org key (so does `POST widget-token`, in [`crate::widget`]);
+//! every other route takes the scoped token it returns and reaches only that token's
+//! workspace. A `workspace_id` in a query or body that is not the token's is answered like a
+//! missing workspace (404): there is no existence oracle.
 
 use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use bulkhead::{
-    Clock, Connection, ConnectorConfig, ConnectorUpdate, Cursor, Destination, Error, ExternalId,
-    Name, NewSourceFromTemplate, ObjectKind, OperationSet, OrgId, ScopedToken, ScopedTokenRequest,
-    SourceId, SourceTemplateId, SystemClock, Tag, TagMode, TagSelection, Timestamp, WorkspaceId,
-    WorkspaceScope,
+    AllowedOrigin, Clock, Connection, ConnectorConfig, ConnectorUpdate, Cursor, Destination, Error,
+    ExternalId, Name, NewSourceFromTemplate, ObjectKind, OperationSet, OrgId, OrgScope,
+    ScopedToken, ScopedTokenRequest, SourceId, SourceTemplateId, SystemClock, Tag, TagMode,
+    TagSelection, Timestamp, WorkspaceId, WorkspaceScope,
 };
 use serde::{Deserialize, Serialize};
 
@@ -29,8 +30,10 @@ use crate::{AppState, blocking};
 /// The body of `POST /api/v1/embedded/scoped-token`.
 ///
 /// The customer's id is `external_id` (the seed's spelling) or any of the aliases Airbyte's
-/// generations used. `region_id` is accepted and ignored (Bulkhead has one region); any
-/// other unknown field is refused.
+/// generations used. `allowed_origin` binds the token to one browser origin (the widget's
+/// host page, see [`crate::widget`]); `widget-token` requires it, here it is optional.
+/// `region_id` is accepted and ignored (Bulkhead has one region); any other unknown field is
+/// refused.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ScopedTokenBody {
@@ -61,6 +64,12 @@ pub(crate) struct ScopedTokenBody {
     /// The org key's organization, when given; another is a 400.
     #[schema(format = "uuid")]
     organization_id: Option<String>,
+    /// The browser origin (`https://app.example.com`) the token is bound to, for a widget's
+    /// host page; optional here, required by `widget-token`. Read as any JSON value, so that a
+    /// mistyped one is refused naming this field.
+    #[serde(alias = "allowedOrigin")]
+    #[schema(value_type = Option<String>)]
+    pub(crate) allowed_origin: Option<serde_json::Value>,
     /// Accepted and ignored: Bulkhead has one region.
     #[expect(
         dead_code,
@@ -74,7 +83,7 @@ pub(crate) struct ScopedTokenBody {
 pub(crate) struct ScopedTokenResponse {
     /// The scoped token (a JWT): the bearer credential of the customer's routes.
     #[schema(value_type = String)]
-    token: ScopedToken,
+    pub(crate) token: ScopedToken,
     /// Always `Bearer`.
     #[schema(value_type = String, example = "Bearer")]
     token_type: &'static str,
@@ -95,6 +104,10 @@ pub(crate) struct ScopedTokenResponse {
     expires_in: u64,
     /// The token's id, for revocation and audit.
     token_id: String,
+    /// The browser origin the token is bound to, when the request named one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    allowed_origin: Option<AllowedOrigin>,
 }
 
 /// The tags of one selection field and its `_mode`, or `None` to keep the workspace's.
@@ -140,6 +153,14 @@ pub(crate) async fn scoped_token(
     OrgAuth(org): OrgAuth,
     Json(body): Json<ScopedTokenBody>,
 ) -> Result<axum::Json<ScopedTokenResponse>, Problem> {
+    issue(org, body).await.map(axum::Json)
+}
+
+/// Checks `body` whole (nothing is written for a bad one), then runs the scoped-token flow.
+pub(crate) async fn issue(
+    org: OrgScope,
+    body: ScopedTokenBody,
+) -> Result<ScopedTokenResponse, Problem> {
     let external_id = ExternalId::new(body.external_id).map_err(|e| field_as(e, "external_id"))?;
     if body.selected_source_template_tags.is_none()
         && body.selected_source_template_tags_mode.is_some()
@@ -185,6 +206,20 @@ pub(crate) async fn scoped_token(
                 .map_err(|e| field_as(e, "operations"))?,
         );
     }
+    request.allowed_origin = match &body.allowed_origin {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(origin)) => Some(
+            AllowedOrigin::parse_field("allowed_origin", origin)
+                .map_err(|e| field_as(e, "allowed_origin"))?,
+        ),
+        Some(_) => {
+            return Err(Problem::invalid(
+                "allowed_origin",
+                "invalid allowed_origin: must be a string like `https://app.example.com`",
+            ));
+        }
+    };
+    let allowed_origin = request.allowed_origin.clone();
     let lifetime = request
         .ttl
         .unwrap_or(org.organization().settings.default_token_ttl);
@@ -193,7 +228,7 @@ pub(crate) async fn scoped_token(
     let issued = blocking(move || org.scoped_token(&request))
         .await
         .map_err(|p| p.rename_field("ttl", "expires_in"))?;
-    Ok(axum::Json(ScopedTokenResponse {
+    Ok(ScopedTokenResponse {
         token: issued.token,
         token_type: "Bearer",
         workspace_id: issued.workspace_id,
@@ -203,7 +238,8 @@ pub(crate) async fn scoped_token(
         expires_at: issued.expires_at,
         expires_in: lifetime.as_secs(),
         token_id: issued.token_id,
-    }))
+        allowed_origin,
+    })
 }
 
 /// What a scoped token grants.
@@ -222,6 +258,10 @@ pub(crate) struct TokenInfo {
     /// The operations the token allows (`sources:read`, ...).
     #[schema(value_type = Vec<String>)]
     operations: OperationSet,
+    /// The origin a widget's token is bound to; absent for any other token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    allowed_origin: Option<AllowedOrigin>,
 }
 
 /// Describe the scoped token in the request
@@ -242,6 +282,7 @@ pub(crate) async fn token_info(
     ScopedAuth(ws): ScopedAuth,
 ) -> Result<axum::Json<TokenInfo>, Problem> {
     let operations = ws.operations();
+    let allowed_origin = ws.allowed_origin().cloned();
     let workspace = blocking(move || ws.workspace()).await?;
     Ok(axum::Json(TokenInfo {
         organization_id: workspace.org_id,
@@ -249,6 +290,7 @@ pub(crate) async fn token_info(
         workspace_name: workspace.name.as_str().to_owned(),
         external_id: workspace.external_id.as_str().to_owned(),
         operations,
+        allowed_origin,
     }))
 }
 

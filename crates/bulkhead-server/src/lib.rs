@@ -24,6 +24,7 @@
 //! | method, path | credential |
 //! | --- | --- |
 //! | `POST /api/v1/embedded/scoped-token` | org key |
+//! | `POST /api/v1/embedded/widget-token` | org key |
 //! | `GET /api/v1/embedded/scoped-token/info` | scoped token |
 //! | `GET /api/v1/embedded/source-templates` | scoped token |
 //! | `POST, GET /api/v1/embedded/sources` | scoped token |
@@ -53,6 +54,12 @@
 //! route that takes only an org key or an access token. The v1 sources, destinations and connections routes take all
 //! three;
 //! a scoped token reaches only its own workspace there.
+//!
+//! **Widget and CORS.** A widget token is a scoped token bound to one browser origin
+//! (`allowed_origin`); only such a token, used from exactly that origin, gets
+//! `Access-Control-Allow-Origin`, on the routes a scoped token may use. Any scoped token
+//! sent from another site's page is refused (403); org keys and access tokens never get
+//! CORS. See the `widget` module.
 //!
 //! Every error is RFC 9457 problem JSON (`application/problem+json`); see [`Problem`].
 //!
@@ -102,6 +109,7 @@ mod v1;
 mod v1_connections;
 mod v1_connector_routes;
 mod v1_connectors;
+mod widget;
 mod wire;
 mod workspaces;
 
@@ -201,6 +209,7 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
         .nest(PUBLIC_V1_MIRROR, mirror)
         .fallback(no_route)
         .with_state(state)
+        .layer(axum::middleware::from_fn(widget::cors))
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -221,6 +230,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
         .routes(routes!(embedded::scoped_token))
         .routes(routes!(embedded::token_info))
+        .routes(routes!(widget::widget_token))
         .routes(routes!(embedded::source_templates))
         .routes(routes!(embedded::create_source, embedded::list_sources))
         .routes(routes!(

@@ -16,8 +16,8 @@ mod config;
 use std::sync::Arc;
 
 pub use bulkhead_core::{
-    Actor, Algorithm, AuditEvent, AuditFilter, AuditVerification, BrokenLink, Clock, ConfigSpec,
-    Connection, ConnectionId, ConnectionOverview, ConnectionStatus, ConnectionTemplate,
+    Actor, Algorithm, AllowedOrigin, AuditEvent, AuditFilter, AuditVerification, BrokenLink, Clock,
+    ConfigSpec, Connection, ConnectionId, ConnectionOverview, ConnectionStatus, ConnectionTemplate,
     ConnectionTemplateId, ConnectionTemplateUpdate, ConnectionUpdate, Connector, ConnectorConfig,
     ConnectorUpdate, CronExpr, Cursor, Destination, DestinationId, Error, ExternalId, GetOrCreated,
     IssuedToken, Jwk, Jwks, LastRun, MAX_PAGE_LIMIT, ManualClock, MasterKey, Name, NewConnection,

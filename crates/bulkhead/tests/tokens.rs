@@ -255,6 +255,68 @@ fn eddsa_token_round_trips_to_its_workspace_with_exactly_its_operations() {
     assert_round_trip(&db, &org, "EdDSA");
 }
 
+/// A token minted with an allowed origin (a widget's) carries it as the signed `origin`
+/// claim to the verified claims and to the scope, by both algorithms and from a minter; a
+/// token minted without one has no `origin` claim at all and no origin.
+#[test]
+fn allowed_origin_round_trips_as_the_origin_claim_and_a_plain_token_has_none() {
+    let db = Db::new();
+    for org in [db.org("Acme"), db.eddsa_org("Edwards")] {
+        let origin: bulkhead::AllowedOrigin = "https://App.Example.com:443".parse().unwrap();
+        let request = ScopedTokenRequest::new(ext("customer-1")).allowed_origin(origin.clone());
+        let minted = org.token_minter(&request).unwrap().mint().unwrap();
+        for issued in [org.scoped_token(&request).unwrap(), minted] {
+            let token = issued.token.expose();
+            assert_eq!(part(token, 1)["origin"], "https://app.example.com");
+            let claims = db.engine.verify_token(token).unwrap();
+            assert_eq!(claims.allowed_origin.as_ref(), Some(&origin));
+            let scope = db.engine.authenticate(token).unwrap();
+            assert_eq!(
+                scope.allowed_origin().map(|o| o.as_str()),
+                Some("https://app.example.com")
+            );
+        }
+
+        let plain = org
+            .scoped_token(&ScopedTokenRequest::new(ext("customer-1")))
+            .unwrap();
+        let token = plain.token.expose();
+        assert!(part(token, 1).get("origin").is_none());
+        assert_eq!(db.engine.verify_token(token).unwrap().allowed_origin, None);
+        assert_eq!(
+            db.engine.authenticate(token).unwrap().allowed_origin(),
+            None
+        );
+        // A scope the organization makes has no origin either.
+        let ws = org.workspace(plain.workspace_id).unwrap();
+        assert_eq!(ws.allowed_origin(), None);
+    }
+}
+
+/// An `origin` claim that is not an origin in a browser's form refuses a correctly signed
+/// token: the claim is checked like every other.
+#[test]
+fn forged_origin_claim_that_is_not_an_origin_is_refused() {
+    let forge = Forge::new();
+    for value in [
+        json!(null),
+        json!("https://evil.example/"),
+        json!("*"),
+        json!(7),
+    ] {
+        let claims = forge.claims().push("origin", value.to_string());
+        forge.assert_refused(&forge.sign(&claims), TokenRejection::Malformed);
+    }
+    let claims = forge
+        .claims()
+        .push("origin", json!("https://app.example.com").to_string());
+    let scope = forge.db.engine.authenticate(&forge.sign(&claims)).unwrap();
+    assert_eq!(
+        scope.allowed_origin().map(|o| o.as_str()),
+        Some("https://app.example.com")
+    );
+}
+
 #[test]
 fn hand_forged_token_with_genuine_claims_and_key_is_accepted() {
     // The control for every refusal below: the forging helpers make tokens the engine
