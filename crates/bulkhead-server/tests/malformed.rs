@@ -323,6 +323,10 @@ async fn odd_requests_never_get_a_5xx() {
         "/api/v1/workspaces/%00".to_owned(),
         "/api/v1/embedded/sources?limit=1&limit=2".to_owned(),
         "/api/v1/workspaces?status=".to_owned(),
+        "/api/v1/workspaces/overview?name_contains=%00".to_owned(),
+        "/api/v1/integrations/templates/sources?tags=%00".to_owned(),
+        format!("/api/v1/integrations/templates/connections/{ws}/tags"),
+        "/api/v1/integrations/templates/tags/%00".to_owned(),
     ];
     let auths = [
         String::new(),
