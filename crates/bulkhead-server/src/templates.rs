@@ -171,6 +171,11 @@ pub(crate) trait Kind: Send + Sync + 'static {
     const PLURAL: &'static str;
     /// `source_template_id`: the id's name in problems.
     const ID_FIELD: &'static str;
+    /// `partial_default_config`: the configuration's name in requests (the engine says
+    /// `config`).
+    const CONFIG_FIELD: &'static str;
+    /// `user_config_spec`: the spec's name in requests (the engine says `spec`).
+    const SPEC_FIELD: &'static str;
     fn parse_create(body: Self::Create) -> Result<Self::New, Problem>;
     fn parse_patch(body: Self::Patch) -> Result<Self::Update, Problem>;
     fn list(org: &OrgScope, filter: Option<&TagSelection>)
@@ -285,8 +290,17 @@ pub(crate) async fn create<K: Kind>(
     Json(body): Json<K::Create>,
 ) -> Result<axum::Json<K::Response>, Problem> {
     let new = K::parse_create(body)?;
-    let template = blocking(move || K::create(&org, new)).await?;
+    let template = blocking(move || K::create(&org, new))
+        .await
+        .map_err(engine_fields::<K>)?;
     Ok(axum::Json(template.into()))
+}
+
+/// A problem of the engine with its field named as the request names it.
+fn engine_fields<K: Kind>(problem: Problem) -> Problem {
+    problem
+        .rename_field("config", K::CONFIG_FIELD)
+        .rename_field("spec", K::SPEC_FIELD)
 }
 
 /// `GET .../{plural}/{id}`: another organization's template is not found, like a missing one.
@@ -307,7 +321,9 @@ pub(crate) async fn patch<K: Kind>(
 ) -> Result<axum::Json<K::Response>, Problem> {
     let id: K::Id = path_id(K::ID_FIELD, &id)?;
     let update = K::parse_patch(body)?;
-    let template = blocking(move || K::update(&org, id, &update)).await?;
+    let template = blocking(move || K::update(&org, id, &update))
+        .await
+        .map_err(engine_fields::<K>)?;
     Ok(axum::Json(template.into()))
 }
 
@@ -473,6 +489,8 @@ impl Kind for Sources {
     type Patch = PatchSourceTemplate;
     const PLURAL: &'static str = "sources";
     const ID_FIELD: &'static str = "source_template_id";
+    const CONFIG_FIELD: &'static str = "partial_default_config";
+    const SPEC_FIELD: &'static str = "user_config_spec";
 
     fn parse_create(body: CreateSourceTemplate) -> Result<NewSourceTemplate, Problem> {
         if body
@@ -730,6 +748,8 @@ impl Kind for Connections {
     type Patch = PatchConnectionTemplate;
     const PLURAL: &'static str = "connections";
     const ID_FIELD: &'static str = "connection_template_id";
+    const CONFIG_FIELD: &'static str = "destination_config";
+    const SPEC_FIELD: &'static str = "destination_spec";
 
     fn parse_create(body: CreateConnectionTemplate) -> Result<NewConnectionTemplate, Problem> {
         connection_unsupported(
