@@ -24,15 +24,20 @@ const APP: &str = "bulkhead_app";
 /// An engine on a new schema of the process's PostgreSQL server, as the restricted role.
 fn pg_engine() -> (Engine, String) {
     let server = PgServer::shared();
-    provision(
-        server.admin_url(),
-        &Roles {
-            schema: "bulkhead".to_owned(),
-            owner: OWNER.to_owned(),
-            app: APP.to_owned(),
-        },
-    )
-    .unwrap();
+    // Once per process: the tests run in parallel, and two concurrent provisionings of the
+    // same roles collide in PostgreSQL's catalog.
+    static PROVISIONED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    PROVISIONED.get_or_init(|| {
+        provision(
+            server.admin_url(),
+            &Roles {
+                schema: "bulkhead".to_owned(),
+                owner: OWNER.to_owned(),
+                app: APP.to_owned(),
+            },
+        )
+        .unwrap();
+    });
     let schema = format!(
         "bhs_{}_{}",
         std::process::id(),
