@@ -57,6 +57,7 @@ fn list(org: &OrgScope, args: ListArgs, json: bool) -> Result<(), CliError> {
     let filter = WorkspaceFilter {
         external_id_prefix: args.prefix,
         status: args.status.as_deref().map(str::parse).transpose()?,
+        name_contains: None,
     };
     let page = match args.after.as_deref() {
         Some(cursor) => Page::after(cursor.parse()?, args.limit),

@@ -287,12 +287,27 @@ impl OrgScope {
     }
 
     /// A page of the organization's workspaces matching `filter`, ordered by external id.
+    ///
+    /// [`WorkspaceFilter::name_contains`] is at most 255 characters without control
+    /// characters (invalid input otherwise); it matches names ignoring the case of ASCII
+    /// letters, in the store's query.
     pub fn list_workspaces(
         &self,
         filter: &WorkspaceFilter,
         page: &Page,
     ) -> Result<Paged<Workspace>> {
         let limit = page.checked_limit()?;
+        let lowered;
+        let filter = match filter.name_contains.as_deref() {
+            None => filter,
+            Some(text) => {
+                lowered = WorkspaceFilter {
+                    name_contains: Some(name_needle(text)?),
+                    ..filter.clone()
+                };
+                &lowered
+            }
+        };
         let after = match page.cursor().map(|c| c.position()) {
             None => None,
             Some(Position::ExternalId(ext)) => Some(ext),
@@ -794,4 +809,22 @@ impl OrgScope {
         self.inner.revocations.revoke_all(id, now);
         Ok(updated)
     }
+}
+
+/// The text a name filter looks for, as the store gets it: checked, ASCII-lowercased.
+fn name_needle(text: &str) -> Result<String> {
+    let chars = text.chars().count();
+    if chars > 255 {
+        return Err(Error::invalid_input(
+            "name_contains",
+            format!("is {chars} characters long; the limit is 255"),
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(Error::invalid_input(
+            "name_contains",
+            "must not contain control characters",
+        ));
+    }
+    Ok(text.to_ascii_lowercase())
 }

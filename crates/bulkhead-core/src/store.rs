@@ -168,6 +168,12 @@ pub struct WorkspaceFilter {
     pub external_id_prefix: Option<String>,
     /// Only workspaces with this status.
     pub status: Option<WorkspaceStatus>,
+    /// Only workspaces whose display name contains this text, ignoring the case of ASCII
+    /// letters (other characters compare exactly, so both adapters agree whatever their
+    /// locale). An adapter matches it in its query, never after loading the rows: the engine
+    /// passes it lowercased (ASCII) and at most 255 characters long, without control
+    /// characters.
+    pub name_contains: Option<String>,
 }
 
 /// Changes to a workspace; `None` keeps the current value.

@@ -524,6 +524,12 @@ impl Store for LeakyStore {
                     .is_none_or(|p| w.external_id.as_str().starts_with(p))
             })
             .filter(|w| filter.status.is_none_or(|s| w.status == s))
+            .filter(|w| {
+                filter
+                    .name_contains
+                    .as_deref()
+                    .is_none_or(|n| w.name.as_str().to_ascii_lowercase().contains(n))
+            })
             .filter(|w| after.is_none_or(|a| w.external_id > *a))
             .cloned()
             .collect();

@@ -555,6 +555,10 @@ impl Store for PostgresStore {
                     " AND ($2::text IS NULL OR external_id > $2::text)",
                     " AND ($3::text IS NULL OR status = $3::text)",
                     " AND ($4::text IS NULL OR starts_with(external_id, $4::text))",
+                    // ASCII letters only, as SQLite's lower() (the engine lowercases the text
+                    // the same way): both adapters match alike whatever the locale.
+                    " AND ($6::text IS NULL OR strpos(translate(name,",
+                    " 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), $6::text) > 0)",
                     " ORDER BY external_id LIMIT $5"
                 ),
                 &[
@@ -563,6 +567,7 @@ impl Store for PostgresStore {
                     &filter.status.map(|s| s.as_str()),
                     &filter.external_id_prefix.as_deref(),
                     &limit(limit_rows),
+                    &filter.name_contains.as_deref(),
                 ],
                 rows::workspace,
             )

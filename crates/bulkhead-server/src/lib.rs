@@ -29,7 +29,12 @@
 //! | `GET /api/v1/embedded/source-templates` | scoped token |
 //! | `POST, GET /api/v1/embedded/sources` | scoped token |
 //! | `GET, PUT, DELETE /api/v1/embedded/sources/{id}` | scoped token |
-//! | `GET /api/v1/workspaces`, `GET /api/v1/workspaces/{id}` | org key |
+//! | `GET /api/v1/workspaces` (`name_contains`, `status`, cursor pages), `GET /api/v1/workspaces/stats`, `GET /api/v1/workspaces/overview` | org key or access token |
+//! | `GET, PATCH, PUT, DELETE /api/v1/workspaces/{id}` | org key or access token |
+//! | `GET, POST /api/v1/integrations/templates/sources` (`tags`, `tags_mode`); `GET, PATCH, DELETE .../sources/{id}` | org key or access token |
+//! | `POST .../sources/{id}/tags`; `DELETE .../sources/{id}/tags/{tag_name}` | org key or access token |
+//! | the same six under `/api/v1/integrations/templates/connections` | org key or access token |
+//! | `GET, POST /api/v1/integrations/templates/tags`; `PUT, DELETE .../tags/{name}` | org key or access token |
 //! | `POST /v1/applications/token` (also `/api/public/v1/...`, `/api/v1/account/...` and `/applications/token`) | client credentials |
 //! | `GET /v1/health` | none |
 //! | `GET /api/v1/openapi.json`, `GET /api/v1/docs` (and its `docs.js`, `docs.css`) | none |
@@ -105,6 +110,7 @@ mod embedded;
 mod extract;
 mod openapi;
 mod problem;
+mod templates;
 mod v1;
 mod v1_connections;
 mod v1_connector_routes;
@@ -205,6 +211,8 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
     // once, under `/v1`, and says so.
     let (mirror, _) = public_v1(PUBLIC_V1_MIRROR).split_for_parts();
     let (router, _) = routes().split_for_parts();
+    // Not yet in the document: the organization's catalog and workspace routes.
+    let router = router.merge(organization_routes());
     router
         .nest(PUBLIC_V1_MIRROR, mirror)
         .fallback(no_route)
@@ -216,6 +224,34 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
             timeout,
         ))
         .layer(axum::middleware::map_response(problem::problemize))
+}
+
+/// The organization's catalog and workspaces: `/api/v1/integrations/templates/...`
+/// ([`templates`]) and `/api/v1/workspaces` ([`workspaces`]), org key or access token.
+fn organization_routes() -> Router<AppState> {
+    use axum::routing::{get, put};
+    const T: &str = "/api/v1/integrations/templates";
+    Router::new()
+        .route("/api/v1/workspaces", get(workspaces::list))
+        .route("/api/v1/workspaces/stats", get(workspaces::stats))
+        .route("/api/v1/workspaces/overview", get(workspaces::overview))
+        .route(
+            "/api/v1/workspaces/{workspace_id}",
+            get(workspaces::get)
+                .patch(workspaces::update)
+                .put(workspaces::update)
+                .delete(workspaces::delete),
+        )
+        .merge(templates::routes::<templates::Sources>(T))
+        .merge(templates::routes::<templates::Connections>(T))
+        .route(
+            &format!("{T}/tags"),
+            get(templates::list_tags).post(templates::create_tag),
+        )
+        .route(
+            &format!("{T}/tags/{{name}}"),
+            put(templates::rename_tag).delete(templates::delete_tag),
+        )
 }
 
 /// Where the Airbyte public API v1 subset is served besides `/v1` (Airbyte Cloud's path):
@@ -238,8 +274,6 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
             embedded::update_source,
             embedded::delete_source
         ))
-        .routes(routes!(workspaces::list))
-        .routes(routes!(workspaces::get))
         .routes(routes!(access::token))
         .routes(routes!(access::token_public_v1))
         .routes(routes!(access::token_account))

@@ -193,8 +193,12 @@ async fn bad_ids_queries_and_cursors_name_the_field() {
         ("/api/v1/embedded/source-templates?tags=a", &token, "tags"),
         ("/api/v1/workspaces/not-a-uuid", &key, "workspace_id"),
         ("/api/v1/workspaces?status=deleted", &key, "status"),
-        ("/api/v1/workspaces?name_contains=a", &key, "name_contains"),
-        ("/api/v1/workspaces?limit=-1", &key, "query"),
+        (
+            "/api/v1/workspaces?name_contains=a%07",
+            &key,
+            "name_contains",
+        ),
+        ("/api/v1/workspaces?limit=-1", &key, "limit"),
         ("/api/v1/workspaces?cursor=", &key, "cursor"),
     ] {
         let (status, ct, text) = server.send_raw(Method::GET, path, credential, None).await;
@@ -319,6 +323,10 @@ async fn odd_requests_never_get_a_5xx() {
         "/api/v1/workspaces/%00".to_owned(),
         "/api/v1/embedded/sources?limit=1&limit=2".to_owned(),
         "/api/v1/workspaces?status=".to_owned(),
+        "/api/v1/workspaces/overview?name_contains=%00".to_owned(),
+        "/api/v1/integrations/templates/sources?tags=%00".to_owned(),
+        format!("/api/v1/integrations/templates/connections/{ws}/tags"),
+        "/api/v1/integrations/templates/tags/%00".to_owned(),
     ];
     let auths = [
         String::new(),

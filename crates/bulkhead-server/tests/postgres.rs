@@ -24,15 +24,20 @@ const APP: &str = "bulkhead_app";
 /// An engine on a new schema of the process's PostgreSQL server, as the restricted role.
 fn pg_engine() -> (Engine, String) {
     let server = PgServer::shared();
-    provision(
-        server.admin_url(),
-        &Roles {
-            schema: "bulkhead".to_owned(),
-            owner: OWNER.to_owned(),
-            app: APP.to_owned(),
-        },
-    )
-    .unwrap();
+    // Once per process: the tests run in parallel, and two concurrent provisionings of the
+    // same roles collide in PostgreSQL's catalog.
+    static PROVISIONED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    PROVISIONED.get_or_init(|| {
+        provision(
+            server.admin_url(),
+            &Roles {
+                schema: "bulkhead".to_owned(),
+                owner: OWNER.to_owned(),
+                app: APP.to_owned(),
+            },
+        )
+        .unwrap();
+    });
     let schema = format!(
         "bhs_{}_{}",
         std::process::id(),
@@ -118,6 +123,110 @@ async fn embedded_api_on_postgres_keeps_tenants_apart() {
         .await;
     assert_eq!(status, 401);
     problem(401, &ct, &text);
+
+    tokio::task::spawn_blocking(move || {
+        let mut admin = Client::connect(PgServer::shared().admin_url(), NoTls).unwrap();
+        let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    })
+    .await
+    .unwrap();
+}
+
+/// The organization's catalog and workspace routes on PostgreSQL: the name filter runs in
+/// its query, templates and tags are made and retagged, and another organization's ids are
+/// 404 like missing ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn template_and_workspace_routes_on_postgres() {
+    let (engine, schema) = tokio::task::spawn_blocking(pg_engine).await.unwrap();
+    let server = Server::start_on(engine, None, support::default_config(), |router| router).await;
+    let key = server.org_key.clone();
+    let (_, first) = server.customer("c1", None).await;
+    server.customer("c2", None).await;
+    let (status, renamed) = server
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/workspaces/{first}"),
+            &key,
+            Some(json!({"name": "Acme CORP", "status": "inactive"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{renamed}");
+    let (status, page) = server
+        .send(
+            Method::GET,
+            "/api/v1/workspaces?name_contains=corp&status=inactive",
+            &key,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["data"].as_array().unwrap().len(), 1);
+    assert_eq!(page["data"][0]["id"], first.as_str());
+    let (_, stats) = server
+        .send(Method::GET, "/api/v1/workspaces/stats", &key, None)
+        .await;
+    assert_eq!(
+        stats,
+        json!({"active_count": 1, "inactive_count": 1, "total_count": 2})
+    );
+
+    let t = "/api/v1/integrations/templates";
+    let (status, tag) = server
+        .send(
+            Method::POST,
+            &format!("{t}/tags"),
+            &key,
+            Some(json!({"name": "gold"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{tag}");
+    let (status, made) = server
+        .send(
+            Method::POST,
+            &format!("{t}/sources"),
+            &key,
+            Some(json!({"connector_name": "hubspot", "tags": ["production"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{made}");
+    let path = format!("{t}/sources/{}", made["id"].as_str().unwrap());
+    let (status, tagged) = server
+        .send(
+            Method::POST,
+            &format!("{path}/tags"),
+            &key,
+            Some(json!({"tag": "gold"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{tagged}");
+    assert_eq!(tagged["tags"], json!(["gold", "production"]));
+    let (_, gold) = server
+        .send(Method::GET, &format!("{t}/sources?tags=gold"), &key, None)
+        .await;
+    assert_eq!(gold["data"].as_array().unwrap().len(), 1);
+
+    // Off the async workers: the PostgreSQL store's client runs a runtime of its own.
+    let engine = server.engine.clone();
+    let globex = tokio::task::spawn_blocking(move || {
+        let (_, key) = engine.create_organization("Globex").unwrap();
+        key.expose().to_owned()
+    })
+    .await
+    .unwrap();
+    for foreign_path in [path.clone(), format!("/api/v1/workspaces/{first}")] {
+        let random = format!(
+            "{}/{}",
+            foreign_path.rsplit_once('/').unwrap().0,
+            uuid::Uuid::new_v4()
+        );
+        let foreign = server
+            .send_raw(Method::GET, &foreign_path, &globex, None)
+            .await;
+        let missing = server.send_raw(Method::GET, &random, &globex, None).await;
+        assert_eq!(foreign.0, 404, "{foreign_path}");
+        problem(404, &foreign.1, &foreign.2);
+        assert_eq!(foreign, missing);
+    }
 
     tokio::task::spawn_blocking(move || {
         let mut admin = Client::connect(PgServer::shared().admin_url(), NoTls).unwrap();

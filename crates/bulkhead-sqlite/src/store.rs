@@ -463,6 +463,9 @@ impl Store for SqliteStore {
                     " AND (?2 IS NULL OR external_id > ?2)",
                     " AND (?3 IS NULL OR status = ?3)",
                     " AND (?4 IS NULL OR substr(external_id, 1, length(?4)) = ?4)",
+                    // SQLite's own lower() folds ASCII letters only: the engine passes the
+                    // text lowercased the same way.
+                    " AND (?6 IS NULL OR instr(lower(name), ?6) > 0)",
                     " ORDER BY external_id LIMIT ?5"
                 ))
                 .ctx("could not prepare a query")?;
@@ -474,6 +477,7 @@ impl Store for SqliteStore {
                     filter.status.map(|s| s.as_str()),
                     filter.external_id_prefix.as_deref(),
                     limit(limit_rows),
+                    filter.name_contains.as_deref(),
                 ],
                 rows::workspace,
             )

@@ -1270,10 +1270,102 @@ pub fn workspaces_list_in_pages_by_external_id(factory: &dyn Fn() -> Harness) {
     let filter = WorkspaceFilter {
         external_id_prefix: Some("c-".to_owned()),
         status: None,
+        name_contains: None,
     };
     if let Some(page) = h.answer(acme.list_workspaces(&filter, &Page::first(10))) {
         let got: Vec<&str> = page.items.iter().map(|w| w.external_id.as_str()).collect();
         assert_eq!(got, ["c-1", "c-2"]);
+    }
+}
+
+/// The name filter matches a substring of the display name ignoring the case of ASCII letters
+/// only (so both adapters agree whatever their locale), takes `%` and `_` literally, pages
+/// like the whole list, combines with the status filter, and never reaches another
+/// organization's workspaces.
+pub fn workspaces_filter_by_name_contains_ignoring_ascii_case(factory: &dyn Fn() -> Harness) {
+    let h = factory();
+    let (acme, _) = new_org(&h, "Acme");
+    let (globex, _) = new_org(&h, "Globex");
+    let names = [
+        ("a", "Alpha Corp"),
+        ("b", "beta CORP"),
+        ("c", "Gamma"),
+        ("d", "Ünïcode corp"),
+        ("e", "50% off_sale"),
+    ];
+    for (external_id, name) in names {
+        let id = acme
+            .get_or_create_workspace(&ext(external_id))
+            .unwrap()
+            .workspace
+            .id;
+        let rename = WorkspaceUpdate {
+            name: Some(name.parse().unwrap()),
+            ..WorkspaceUpdate::default()
+        };
+        acme.update_workspace(id, &rename).unwrap();
+    }
+    let theirs = globex.get_or_create_workspace(&ext("a")).unwrap().workspace;
+    let rename = WorkspaceUpdate {
+        name: Some("Alpha Corp".parse().unwrap()),
+        ..WorkspaceUpdate::default()
+    };
+    globex.update_workspace(theirs.id, &rename).unwrap();
+    let b = acme.workspace_by_external_id(&ext("b")).unwrap();
+    acme.update_workspace(
+        b.id,
+        &WorkspaceUpdate {
+            status: Some(WorkspaceStatus::Inactive),
+            ..WorkspaceUpdate::default()
+        },
+    )
+    .unwrap();
+
+    let matching = |text: &str, status: Option<WorkspaceStatus>, limit: u32| {
+        let filter = WorkspaceFilter {
+            name_contains: Some(text.to_owned()),
+            status,
+            ..WorkspaceFilter::default()
+        };
+        h.answer(all_pages(limit, |p| acme.list_workspaces(&filter, p)))
+            .map(|all| {
+                assert!(all.iter().all(|w| w.org_id == acme.org_id()));
+                all.iter()
+                    .map(|w| w.external_id.as_str().to_owned())
+                    .collect::<Vec<_>>()
+            })
+    };
+    for limit in [1, 2, 10] {
+        if let Some(got) = matching("corp", None, limit) {
+            assert_eq!(got, ["a", "b", "d"], "limit {limit}");
+        }
+    }
+    let cases: [(&str, Option<WorkspaceStatus>, &[&str]); 9] = [
+        ("CoRp", None, &["a", "b", "d"]),
+        ("corp", Some(WorkspaceStatus::Active), &["a", "d"]),
+        ("corp", Some(WorkspaceStatus::Inactive), &["b"]),
+        ("ha c", None, &["a"]),
+        ("Ünï", None, &["d"]),
+        // Only ASCII letters fold: `Ï` does not match `ï`.
+        ("ÜNÏ", None, &[]),
+        ("%", None, &["e"]),
+        ("f_s", None, &["e"]),
+        ("", None, &["a", "b", "c", "d", "e"]),
+    ];
+    for (text, status, expected) in cases {
+        if let Some(got) = matching(text, status, 10) {
+            assert_eq!(got, expected, "name_contains {text:?}, status {status:?}");
+        }
+    }
+    for bad in ["x\u{7}y".to_owned(), "x".repeat(256)] {
+        let filter = WorkspaceFilter {
+            name_contains: Some(bad),
+            ..WorkspaceFilter::default()
+        };
+        assert!(matches!(
+            acme.list_workspaces(&filter, &Page::first(10)),
+            Err(Error::InvalidInput { .. })
+        ));
     }
 }
 
@@ -2088,6 +2180,7 @@ macro_rules! conformance_tests {
             merging_into_an_inactive_workspace_pauses_the_moved_connections,
             merging_from_an_inactive_workspace_resumes_the_connections_it_paused,
             workspaces_list_in_pages_by_external_id,
+            workspaces_filter_by_name_contains_ignoring_ascii_case,
             foreign_workspace_id_is_not_found_by_another_organization,
             source_create_read_update_delete,
             destination_create_read_update_delete,

@@ -391,6 +391,7 @@ fn organization_lists_only_its_own_workspaces() {
     let customer_prefix = WorkspaceFilter {
         external_id_prefix: Some("customer-".to_owned()),
         status: None,
+        name_contains: None,
     };
     let org2_customers = all_workspaces(&world.org2, &customer_prefix, 100);
     assert_eq!(org2_customers.len(), 1);

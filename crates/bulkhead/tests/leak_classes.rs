@@ -1221,6 +1221,7 @@ fn leak_class_queries_built_outside_the_tenant_context() {
         let filter = WorkspaceFilter {
             external_id_prefix: Some(prefix.to_owned()),
             status: None,
+            name_contains: None,
         };
         assert!(
             all_workspaces(&org1, &filter, 10).is_empty(),
@@ -1230,6 +1231,7 @@ fn leak_class_queries_built_outside_the_tenant_context() {
     let quoted = WorkspaceFilter {
         external_id_prefix: Some("%' OR".to_owned()),
         status: None,
+        name_contains: None,
     };
     let org2_quoted = all_workspaces(&org2, &quoted, 10);
     assert_eq!(org2_quoted.len(), 1);

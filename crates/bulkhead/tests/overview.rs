@@ -215,6 +215,7 @@ fn overview_pages_and_filters_like_the_workspace_list() {
         &WorkspaceFilter {
             external_id_prefix: Some("al".to_owned()),
             status: Some(WorkspaceStatus::Active),
+            name_contains: None,
         },
     );
     assert_eq!(

@@ -197,6 +197,7 @@ fn prefix(text: &str) -> WorkspaceFilter {
     WorkspaceFilter {
         external_id_prefix: Some(text.to_owned()),
         status: None,
+        name_contains: None,
     }
 }
 
@@ -251,6 +252,7 @@ fn workspace_list_status_filter_returns_exactly_the_matching_ones() {
     let with_status = |status| WorkspaceFilter {
         external_id_prefix: None,
         status: Some(status),
+        name_contains: None,
     };
 
     assert_eq!(
@@ -264,6 +266,7 @@ fn workspace_list_status_filter_returns_exactly_the_matching_ones() {
     let both = WorkspaceFilter {
         external_id_prefix: Some("acme-".to_owned()),
         status: Some(WorkspaceStatus::Inactive),
+        name_contains: None,
     };
     assert_eq!(external_ids(&org, &both, 100), ["acme-2"]);
 }
