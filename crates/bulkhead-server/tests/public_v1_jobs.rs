@@ -2,7 +2,8 @@
 //! cancel on both prefixes; a second start while one runs is a 409 `try-again-later`, a
 //! cancel of an ended job a 409 `state-conflict`; another organization's or workspace's jobs
 //! and connections answered like missing ones; a scoped token in its own workspace; bad
-//! query parameters as 400 problems naming them.
+//! query parameters as 400 problems naming them; concurrent starts over HTTP, one winner, on
+//! SQLite and on PostgreSQL.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,6 +13,10 @@
 
 mod support;
 
+use bulkhead::postgres::{PgOptions, Roles, provision};
+use bulkhead::{Config, Engine, MasterKey};
+use bulkhead_testkit::pg::PgServer;
+use postgres::{Client, NoTls};
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::{Server, problem};
@@ -727,4 +732,174 @@ async fn organizations_lists_the_credentials_own_organization() {
             .await;
         assert_eq!(status, 400);
     }
+}
+
+/// How many requests race to start one connection's sync.
+const RACERS: usize = 8;
+
+/// Starts `RACERS` syncs of one connection at once, over HTTP: exactly one is `200`, every
+/// other a `409 try-again-later`, and one job is listed.
+async fn concurrent_starts_let_exactly_one_win(server: &Server) {
+    let key = server.org_key.clone();
+    let (_, connection) = workspace_with_connection(server, &key, "race").await;
+    let answers = futures_join(
+        (0..RACERS)
+            .map(|_| start(server, "/v1", &key, &connection))
+            .collect(),
+    )
+    .await;
+    let won: Vec<&Value> = answers
+        .iter()
+        .filter(|(status, _)| *status == 200)
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(won.len(), 1, "{answers:?}");
+    for (status, body) in &answers {
+        if *status != 200 {
+            assert_eq!(*status, 409, "{body}");
+            assert!(
+                body["type"].as_str().unwrap().ends_with("try-again-later"),
+                "{body}"
+            );
+        }
+    }
+    let (_, listed) = server
+        .send(
+            Method::GET,
+            &format!("/v1/jobs?connectionId={connection}"),
+            &key,
+            None,
+        )
+        .await;
+    assert_eq!(listed["data"], json!([won[0]]));
+}
+
+/// Awaits every future of `futures` concurrently (they all run on this task).
+async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().map(Option::unwrap).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_starts_over_http_let_exactly_one_win_on_sqlite() {
+    let server = Server::start().await;
+    concurrent_starts_let_exactly_one_win(&server).await;
+}
+
+const OWNER: &str = "bulkhead_owner";
+const APP: &str = "bulkhead_app";
+
+/// An engine on a new schema of the process's PostgreSQL server, as the restricted role.
+fn pg_engine() -> Engine {
+    let server = PgServer::shared();
+    provision(
+        server.admin_url(),
+        &Roles {
+            schema: "bulkhead".to_owned(),
+            owner: OWNER.to_owned(),
+            app: APP.to_owned(),
+        },
+    )
+    .unwrap();
+    let schema = format!(
+        "bhj_{}_{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let mut admin = Client::connect(server.admin_url(), NoTls).unwrap();
+    admin
+        .batch_execute(&format!("CREATE SCHEMA {schema} AUTHORIZATION {OWNER}"))
+        .unwrap();
+    let mut config = Config::default().with_master_key(MasterKey::generate().unwrap());
+    config.postgres = PgOptions {
+        schema,
+        owner_url: Some(server.url_for(OWNER)),
+        pool_size: 4,
+        ..PgOptions::default()
+    };
+    Engine::connect_postgres(&server.url_for(APP), config).unwrap()
+}
+
+/// The jobs routes over PostgreSQL (Row Level Security): start, the `409`s, get, list,
+/// cancel, another organization's job answered like a missing one, and concurrent starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_on_postgres_start_once_cancel_and_stay_apart() {
+    let engine = tokio::task::spawn_blocking(pg_engine).await.unwrap();
+    let mut server =
+        Server::start_on(engine, None, support::default_config(), |router| router).await;
+    let key = server.org_key.clone();
+    // Off the async workers: the PostgreSQL store's client runs a runtime of its own.
+    let engine = server.engine.clone();
+    let other = tokio::task::spawn_blocking(move || {
+        let (_, key) = engine.create_organization("Globex").unwrap();
+        key.expose().to_owned()
+    })
+    .await
+    .unwrap();
+    let (_, connection) = workspace_with_connection(&server, &key, "pg").await;
+    let job = started(&server, "/api/public/v1", &key, &connection).await;
+    let (status, body) = start(&server, "/v1", &key, &connection).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["type"].as_str().unwrap().ends_with("try-again-later"));
+    let id = job["jobId"].as_i64().unwrap();
+    let missing = if id == 1 { 2 } else { id - 1 };
+    let (status, got) = server
+        .send(Method::GET, &format!("/v1/jobs/{id}"), &key, None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(got, job);
+    let (_, listed) = server.send(Method::GET, "/v1/jobs", &key, None).await;
+    assert_eq!(listed["data"], json!([job]));
+    for method in [Method::GET, Method::DELETE] {
+        let foreign = not_found(
+            &server,
+            method.clone(),
+            &format!("/v1/jobs/{id}"),
+            &other,
+            None,
+        )
+        .await;
+        let absent = not_found(
+            &server,
+            method,
+            &format!("/v1/jobs/{missing}"),
+            &other,
+            None,
+        )
+        .await;
+        assert_eq!(foreign, absent);
+    }
+    let done = cancelled(&server, &key, &job).await;
+    assert_eq!(done["status"], "cancelled");
+    let (status, body) = server
+        .send(Method::DELETE, &format!("/v1/jobs/{id}"), &key, None)
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["type"].as_str().unwrap().ends_with("state-conflict"));
+    concurrent_starts_let_exactly_one_win(&server).await;
+
+    // The last handle on the PostgreSQL store drops its clients, which block: not on an
+    // async worker.
+    server.stop().await.unwrap();
+    tokio::task::spawn_blocking(move || drop(server))
+        .await
+        .unwrap();
 }
