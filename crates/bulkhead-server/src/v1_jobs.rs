@@ -24,8 +24,9 @@
 //!
 //! **Lists.** `GET /jobs` takes `connectionId`, `workspaceIds` (repeated or comma-joined),
 //! `status`, `jobType`, `orderBy` (`createdAt` or `updatedAt`, `ASC` or `DESC`, as
-//! `createdAt|ASC`, the default), `limit` (1 to 100, default 20) and `offset`; any other
-//! parameter, the time-range filters included, is a 400 naming it. A `connectionId` or a
+//! `createdAt|ASC`, the default), `createdAtStart`, `createdAtEnd`, `updatedAtStart` and
+//! `updatedAtEnd` (RFC 3339, inclusive; a job's `updatedAt` is its end, or its start while it
+//! runs), `limit` (1 to 100, default 20) and `offset`; any other parameter is a 400 naming it. A `connectionId` or a
 //! workspace the credential does not reach matches nothing. The list is gathered from every
 //! connection's history in the workspaces reached, then filtered, sorted and cut.
 //!
@@ -286,6 +287,10 @@ struct JobsQuery {
     status: Option<String>,
     job_type: Option<String>,
     order: (OrderField, bool),
+    /// `createdAtStart` and `createdAtEnd`, both inclusive.
+    created: (Option<Timestamp>, Option<Timestamp>),
+    /// `updatedAtStart` and `updatedAtEnd`, both inclusive.
+    updated: (Option<Timestamp>, Option<Timestamp>),
     limit: u32,
     offset: u32,
 }
@@ -314,6 +319,8 @@ impl JobsQuery {
             status: None,
             job_type: None,
             order: (OrderField::CreatedAt, true),
+            created: (None, None),
+            updated: (None, None),
             limit: DEFAULT_LIMIT,
             offset: 0,
         };
@@ -376,10 +383,21 @@ impl JobsQuery {
                     })?;
                 }
                 "createdAtStart" | "createdAtEnd" | "updatedAtStart" | "updatedAtEnd" => {
-                    return Err(Problem::invalid(
-                        key.clone(),
-                        format!("invalid {key}: Bulkhead does not filter jobs by time"),
-                    ));
+                    let at = rfc3339_millis(&value).ok_or_else(|| {
+                        Problem::invalid(
+                            key.clone(),
+                            format!(
+                                "invalid {key}: must be an RFC 3339 date-time such as `2024-01-01T00:00:00Z`"
+                            ),
+                        )
+                    })?;
+                    let at = Some(Timestamp::from_unix_millis(at));
+                    match key.as_str() {
+                        "createdAtStart" => parsed.created.0 = at,
+                        "createdAtEnd" => parsed.created.1 = at,
+                        "updatedAtStart" => parsed.updated.0 = at,
+                        _ => parsed.updated.1 = at,
+                    }
                 }
                 _ => {
                     return Err(Problem::invalid(
@@ -395,7 +413,12 @@ impl JobsQuery {
     /// Whether `run` passes the filters (the connection and workspaces are applied when
     /// gathering).
     fn keeps(&self, run: &SyncRun) -> bool {
+        let within = |at: Timestamp, (start, end): (Option<Timestamp>, Option<Timestamp>)| {
+            start.is_none_or(|s| at >= s) && end.is_none_or(|e| at <= e)
+        };
         run.id.job_number().is_some()
+            && within(run.started_at, self.created)
+            && within(updated_at(run), self.updated)
             && self.job_type.as_deref().is_none_or(|t| t == "sync")
             && self
                 .status
@@ -408,7 +431,7 @@ impl JobsQuery {
         let key = |r: &SyncRun| -> (Timestamp, u64) {
             let at = match self.order.0 {
                 OrderField::CreatedAt => r.started_at,
-                OrderField::UpdatedAt => r.finished_at.unwrap_or(r.started_at),
+                OrderField::UpdatedAt => updated_at(r),
             };
             (at, r.id.job_number().unwrap_or_default())
         };
@@ -437,6 +460,16 @@ impl JobsQuery {
         if let Some(job_type) = &self.job_type {
             query.push(("jobType", job_type.clone()));
         }
+        for (name, at) in [
+            ("createdAtStart", self.created.0),
+            ("createdAtEnd", self.created.1),
+            ("updatedAtStart", self.updated.0),
+            ("updatedAtEnd", self.updated.1),
+        ] {
+            if let Some(at) = at {
+                query.push((name, at.to_string()));
+            }
+        }
         let field = match self.order.0 {
             OrderField::CreatedAt => "createdAt",
             OrderField::UpdatedAt => "updatedAt",
@@ -448,6 +481,88 @@ impl JobsQuery {
         let query = serde_urlencoded::to_string(&query).ok()?;
         Some(format!("{}{path}?{query}", public_url.unwrap_or_default()))
     }
+}
+
+/// When a run last changed: its end, or its start while it runs.
+fn updated_at(run: &SyncRun) -> Timestamp {
+    run.finished_at.unwrap_or(run.started_at)
+}
+
+/// Milliseconds since the Unix epoch of an RFC 3339 date-time
+/// (`2024-01-01T00:00:00Z`, `2024-01-01T01:00:00.5+01:00`); `None` if it is not one.
+fn rfc3339_millis(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    let digits = |from: usize, len: usize| -> Option<i64> {
+        let part = text.get(from..from + len)?;
+        if !part.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        part.parse().ok()
+    };
+    let at = |i: usize| bytes.get(i).copied();
+    if at(4) != Some(b'-')
+        || at(7) != Some(b'-')
+        || !matches!(at(10), Some(b'T' | b't'))
+        || at(13) != Some(b':')
+        || at(16) != Some(b':')
+    {
+        return None;
+    }
+    let (year, month, day) = (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?);
+    let (hour, minute, second) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let month_days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if day < 1 || day > month_days || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    // Fractional seconds, to the millisecond.
+    let mut i = 19;
+    let mut millis = 0;
+    if at(i) == Some(b'.') {
+        let start = i + 1;
+        i = start;
+        while at(i).is_some_and(|b| b.is_ascii_digit()) {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        let frac = text.get(start..i)?;
+        let padded = format!("{frac:0<3}");
+        millis = padded.get(..3)?.parse::<i64>().ok()?;
+    }
+    let offset_minutes = match text.get(i..)? {
+        "Z" | "z" => 0,
+        zone if zone.len() == 6 && matches!(at(i + 3), Some(b':')) => {
+            let sign = match at(i) {
+                Some(b'+') => 1,
+                Some(b'-') => -1,
+                _ => return None,
+            };
+            let (h, m) = (digits(i + 1, 2)?, digits(i + 4, 2)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            sign * (h * 60 + m)
+        }
+        _ => return None,
+    };
+    // Howard Hinnant's days_from_civil.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+    Some(secs * 1000 + millis)
 }
 
 /// `orderBy`: `createdAt` or `updatedAt`, then `|ASC` or `|DESC` (ascending when absent).
@@ -617,6 +732,44 @@ mod tests {
     }
 
     #[test]
+    fn rfc3339_date_times_parse_to_epoch_millis() {
+        assert_eq!(rfc3339_millis("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            rfc3339_millis("2026-01-01T00:00:00Z"),
+            Some(1_767_225_600_000)
+        );
+        assert_eq!(
+            rfc3339_millis("2026-01-01T01:00:00.5+01:00"),
+            Some(1_767_225_600_500)
+        );
+        assert_eq!(
+            rfc3339_millis("2025-12-31T23:00:00.123456-01:00"),
+            Some(1_767_225_600_123)
+        );
+        assert_eq!(
+            rfc3339_millis("2024-02-29T12:00:00z"),
+            Some(1_709_208_000_000)
+        );
+        for bad in [
+            "",
+            "2024-01-01",
+            "2024-01-01T00:00:00",
+            "2024-13-01T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2024-01-01T24:00:00Z",
+            "2024-01-01T00:00:00.Z",
+            "2024-01-01T00:00:00+0100",
+            "2024-01-01 00:00:00Z",
+            "20x4-01-01T00:00:00Z",
+        ] {
+            assert_eq!(rfc3339_millis(bad), None, "{bad}");
+        }
+        // What the engine writes parses back.
+        let at = Timestamp::from_unix_millis(1_767_225_600_123);
+        assert_eq!(rfc3339_millis(&at.to_string()), Some(at.unix_millis()));
+    }
+
+    #[test]
     fn order_by_takes_a_field_and_a_direction() {
         assert_eq!(
             order_by("createdAt|ASC").unwrap(),
@@ -647,7 +800,9 @@ mod tests {
             "limit=101",
             "offset=-1",
             "orderBy=name|ASC",
-            "createdAtStart=2024-01-01T00:00:00Z",
+            "createdAtStart=2024-01-01",
+            "createdAtEnd=yesterday",
+            "updatedAtStart=2024-13-01T00:00:00Z",
             "status=running&status=failed",
         ] {
             assert!(JobsQuery::parse(Some(query)).is_err(), "{query}");

@@ -580,6 +580,41 @@ async fn jobs_list_filters_orders_and_pages() {
     let of_a = list(format!("connectionId={conn_a}&status=cancelled")).await["data"].clone();
     assert_eq!(of_a.as_array().unwrap().len(), 3);
 
+    // Time ranges, inclusive, in RFC 3339 (an offset as good as `Z`).
+    let time = |j: &Value, field: &str| j[field].as_str().unwrap().to_owned();
+    let updated = |j: &Value| {
+        j.get("lastUpdatedAt")
+            .map_or_else(|| time(j, "startTime"), |_| time(j, "lastUpdatedAt"))
+    };
+    let pivot = time(&all[1], "startTime");
+    let expected: Vec<&Value> = all
+        .iter()
+        .filter(|j| time(j, "startTime") >= pivot)
+        .collect();
+    let got = list(format!("createdAtStart={pivot}&limit=100")).await["data"].clone();
+    assert_eq!(got, json!(expected));
+    let expected: Vec<&Value> = all
+        .iter()
+        .filter(|j| time(j, "startTime") <= pivot)
+        .collect();
+    let got = list(format!("createdAtEnd={pivot}&limit=100")).await["data"].clone();
+    assert_eq!(got, json!(expected));
+    let pivot = updated(&all[2]);
+    let expected: Vec<&Value> = all.iter().filter(|j| updated(j) >= pivot).collect();
+    let got = list(format!("updatedAtStart={pivot}&limit=100")).await["data"].clone();
+    assert_eq!(got, json!(expected));
+    let expected: Vec<&Value> = all.iter().filter(|j| updated(j) <= pivot).collect();
+    let got = list(format!("updatedAtEnd={pivot}&limit=100")).await["data"].clone();
+    assert_eq!(got, json!(expected));
+    assert_eq!(
+        list("createdAtEnd=2000-01-01T01:00:00%2B01:00".to_owned()).await["data"],
+        json!([])
+    );
+    assert_eq!(
+        list("createdAtStart=2000-01-01T00:00:00Z&limit=100".to_owned()).await["data"],
+        json!(all)
+    );
+
     // Pages of 3: a next link on the first, a previous link on the second.
     let first = list("limit=3&offset=0".to_owned()).await;
     assert_eq!(first["data"], json!(all[..3]));
@@ -616,7 +651,8 @@ async fn bad_job_queries_and_ids_are_400_naming_the_parameter() {
             ("offset=-1", "offset"),
             ("connectionId=nope", "connectionId"),
             ("workspaceIds=nope", "workspaceIds"),
-            ("createdAtStart=2024-01-01T00:00:00Z", "createdAtStart"),
+            ("createdAtStart=2024-01-01", "createdAtStart"),
+            ("updatedAtEnd=yesterday", "updatedAtEnd"),
             ("limit=1&limit=2", "limit"),
         ] {
             let (status, content_type, text) = server

@@ -8,6 +8,7 @@ workspaces, sources, destinations and connections, and creates, gets, lists and 
 asserting every answer. Any failure prints what failed and exits non-zero.
 """
 
+import datetime
 import os
 import sys
 import traceback
@@ -244,6 +245,22 @@ def run(base, prefix, client_id, client_secret):
         )
     ).jobs_response
     check([j.job_id for j in listed.data] == [job.job_id], listed)
+    utc = datetime.timezone.utc
+    listed = sdk.jobs.list_jobs(
+        request=api.ListJobsRequest(
+            connection_id=connection_id,
+            created_at_start=datetime.datetime(2000, 1, 1, tzinfo=utc),
+            updated_at_end=datetime.datetime(2100, 1, 1, tzinfo=utc),
+        )
+    ).jobs_response
+    check([j.job_id for j in listed.data] == [job.job_id], listed)
+    listed = sdk.jobs.list_jobs(
+        request=api.ListJobsRequest(
+            connection_id=connection_id,
+            created_at_end=datetime.datetime(2000, 1, 1, tzinfo=utc),
+        )
+    ).jobs_response
+    check(listed.data == [], listed)
 
     step("cancel the job")
     cancelled = sdk.jobs.cancel_job(request=api.CancelJobRequest(job_id=job.job_id)).job_response
