@@ -939,3 +939,80 @@ async fn jobs_on_postgres_start_once_cancel_and_stay_apart() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_job_requests_are_4xx_problems_and_start_nothing() {
+    let server = Server::start().await;
+    let key = server.org_key.clone();
+    let (_, connection) = workspace_with_connection(&server, &key, "malformed").await;
+    for prefix in PREFIXES {
+        let url = server.url(&format!("{prefix}/jobs"));
+        for (body, content_type) in [
+            ("", "application/json"),
+            ("{", "application/json"),
+            ("[]", "application/json"),
+            ("null", "application/json"),
+            (
+                r#"{"connectionId": 5, "jobType": "sync"}"#,
+                "application/json",
+            ),
+            (
+                r#"{"connectionId": null, "jobType": "sync"}"#,
+                "application/json",
+            ),
+            (
+                r#"{"connectionId": "x", "jobType": ["sync"]}"#,
+                "application/json",
+            ),
+            ("\u{0}", "application/json"),
+            (
+                "connectionId=x&jobType=sync",
+                "application/x-www-form-urlencoded",
+            ),
+            ("{}", "text/plain"),
+        ] {
+            let res = server
+                .http
+                .post(&url)
+                .bearer_auth(&key)
+                .header("content-type", content_type)
+                .body(body.to_owned())
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let ct = res
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            let text = res.text().await.unwrap();
+            assert!((400..500).contains(&status), "{body:?}: {status} {text}");
+            problem(status, &ct, &text);
+        }
+        for path in [
+            format!("{prefix}/jobs/%00"),
+            format!("{prefix}/jobs/%E2%9C%93"),
+            format!("{prefix}/jobs/1/2"),
+            format!("{prefix}/jobs/{}", "9".repeat(400)),
+        ] {
+            for method in [Method::GET, Method::DELETE, Method::PUT, Method::PATCH] {
+                let (status, ct, text) = server.send_raw(method.clone(), &path, &key, None).await;
+                assert!(
+                    (400..500).contains(&status),
+                    "{method} {path}: {status} {text}"
+                );
+                problem(status, &ct, &text);
+            }
+        }
+    }
+    let (_, listed) = server
+        .send(
+            Method::GET,
+            &format!("/v1/jobs?connectionId={connection}"),
+            &key,
+            None,
+        )
+        .await;
+    assert_eq!(listed["data"], json!([]));
+}
