@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
-use crate::ids::WorkspaceId;
+use crate::ids::{ConnectionId, WorkspaceId};
 use crate::time::Timestamp;
 
 /// `Result` with Bulkhead's [`Error`].
@@ -94,6 +94,16 @@ pub enum Error {
     Conflict {
         /// What conflicts, and what to do about it.
         reason: String,
+    },
+    /// A sync of this connection is already running: a connection runs one sync at a time
+    /// (the database enforces it, so two concurrent starts cannot both win). Retry once the
+    /// run has ended, or cancel it.
+    #[error(
+        "conflict: a sync of connection `{connection_id}` is already running; wait for it to end or cancel it"
+    )]
+    SyncAlreadyRunning {
+        /// The connection.
+        connection_id: ConnectionId,
     },
     /// Storage returned an object that belongs to another tenant. The guard refused to return
     /// it, failed the call and reported the breach; this is a bug in the storage layer.

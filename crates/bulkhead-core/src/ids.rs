@@ -123,6 +123,83 @@ id_type!(
     "sync_run_id"
 );
 
+/// The first nine bytes of every sync run id that carries a job number: a constant
+/// (`b11c4ead-0000-8000-80…`) with the UUID version 8 and RFC 9562 variant bits in place.
+const JOB_PREFIX: [u8; 9] = [0xb1, 0x1c, 0x4e, 0xad, 0x00, 0x00, 0x80, 0x00, 0x80];
+
+impl SyncRunId {
+    /// The largest job number: `2^53 - 1`, the largest integer a JavaScript number holds
+    /// exactly (the Airbyte API's `jobId` is an integer).
+    pub const MAX_JOB_NUMBER: u64 = (1 << 53) - 1;
+
+    /// A fresh sync run id carrying a random job number (what
+    /// [`WorkspaceScope::start_sync`](crate::WorkspaceScope::start_sync) gives new runs).
+    pub fn random_job() -> Self {
+        let bytes = *Uuid::new_v4().as_bytes();
+        let mut low = [0u8; 8];
+        low.copy_from_slice(bytes.get(..8).unwrap_or(&[0u8; 8]));
+        let number = u64::from_le_bytes(low) & Self::MAX_JOB_NUMBER;
+        // Zero is not a job number; its chance is 2^-53, so fold it onto 1.
+        Self::job(number.max(1))
+    }
+
+    /// The sync run id of the job number `number` (1 to [`SyncRunId::MAX_JOB_NUMBER`]): a
+    /// version 8 UUID with a constant prefix and the number in its last seven bytes, so the
+    /// number maps back to the id with no lookup. A number out of range is invalid input.
+    ///
+    /// ```
+    /// use bulkhead_core::SyncRunId;
+    /// let id = SyncRunId::from_job_number(42)?;
+    /// assert_eq!(id.to_string(), "b11c4ead-0000-8000-8000-00000000002a");
+    /// assert_eq!(id.job_number(), Some(42));
+    /// assert!(SyncRunId::from_job_number(0).is_err());
+    /// assert_eq!(SyncRunId::random().job_number(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_job_number(number: u64) -> Result<Self, Error> {
+        if number == 0 || number > Self::MAX_JOB_NUMBER {
+            return Err(Error::invalid_input(
+                "job_id",
+                format!("must be an integer from 1 to {}", Self::MAX_JOB_NUMBER),
+            ));
+        }
+        Ok(Self::job(number))
+    }
+
+    fn job(number: u64) -> Self {
+        let mut bytes = [0u8; 16];
+        for (to, from) in bytes.iter_mut().zip(JOB_PREFIX) {
+            *to = from;
+        }
+        for (to, from) in bytes
+            .iter_mut()
+            .skip(9)
+            .zip(number.to_be_bytes().into_iter().skip(1))
+        {
+            *to = from;
+        }
+        Self(Uuid::from_bytes(bytes))
+    }
+
+    /// The job number this id carries, if it was made by [`SyncRunId::random_job`] or
+    /// [`SyncRunId::from_job_number`]; `None` for a plain random id (runs started before job
+    /// numbers existed).
+    pub fn job_number(&self) -> Option<u64> {
+        let bytes = self.0.as_bytes();
+        if bytes.get(..9) != Some(&JOB_PREFIX[..]) {
+            return None;
+        }
+        let mut number = [0u8; 8];
+        for (to, from) in number.iter_mut().skip(1).zip(bytes.iter().skip(9)) {
+            *to = *from;
+        }
+        let number = u64::from_be_bytes(number);
+        (1..=Self::MAX_JOB_NUMBER)
+            .contains(&number)
+            .then_some(number)
+    }
+}
+
 /// The host application's own identifier for a customer, such as `cust_abc123`.
 ///
 /// Rules: 1 to 255 bytes of UTF-8, no control characters, no leading or trailing whitespace.
@@ -226,6 +303,40 @@ impl AsRef<str> for ExternalId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn job_numbers_round_trip_through_sync_run_ids() {
+        for n in [1, 2, 255, 256, 1 << 32, SyncRunId::MAX_JOB_NUMBER] {
+            let id = SyncRunId::from_job_number(n).unwrap();
+            assert_eq!(id.job_number(), Some(n));
+            assert_eq!(id.as_uuid().get_version_num(), 8);
+            assert_eq!(id.as_uuid().get_variant(), uuid::Variant::RFC4122);
+            let parsed: SyncRunId = id.to_string().parse().unwrap();
+            assert_eq!(parsed.job_number(), Some(n));
+        }
+        for _ in 0..1000 {
+            let n = SyncRunId::random_job().job_number().unwrap();
+            assert!((1..=SyncRunId::MAX_JOB_NUMBER).contains(&n));
+        }
+    }
+
+    #[test]
+    fn job_numbers_out_of_range_are_refused() {
+        for n in [0, SyncRunId::MAX_JOB_NUMBER + 1, u64::MAX] {
+            let err = SyncRunId::from_job_number(n).unwrap_err();
+            assert!(matches!(err, Error::InvalidInput { .. }), "{n}: {err}");
+        }
+    }
+
+    #[test]
+    fn plain_random_sync_run_ids_carry_no_job_number() {
+        for _ in 0..1000 {
+            assert_eq!(SyncRunId::random().job_number(), None);
+        }
+        // The prefix with a zero number is no job either.
+        let zero: SyncRunId = "b11c4ead-0000-8000-8000-000000000000".parse().unwrap();
+        assert_eq!(zero.job_number(), None);
+    }
 
     #[test]
     fn nil_uuid_is_refused_for_every_id_kind() {

@@ -609,7 +609,11 @@ impl WorkspaceScope {
     }
 
     /// Records the start of a sync run of the connection `connection_id` (status running).
-    /// Refused (conflict) for an inactive connection.
+    /// Refused (conflict) for an inactive connection, and with
+    /// [`Error::SyncAlreadyRunning`] while another run of the connection is running: the
+    /// database keeps at most one running run per connection, so of two concurrent starts
+    /// exactly one wins. The new run's id carries a job number
+    /// ([`SyncRunId::job_number`]), its id in the Airbyte API.
     pub fn start_sync(&self, connection_id: ConnectionId) -> Result<SyncRun> {
         self.require(Operation::TriggerSyncs)?;
         let connection = self.fetch_connection(connection_id)?;
@@ -619,7 +623,7 @@ impl WorkspaceScope {
             )));
         }
         let row = SyncRun {
-            id: SyncRunId::random(),
+            id: SyncRunId::random_job(),
             org_id: self.tenant.org_id(),
             workspace_id: self.tenant.workspace_id(),
             connection_id,

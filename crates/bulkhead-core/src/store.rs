@@ -611,7 +611,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// none.
     fn delete_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<bool>;
 
-    /// Stores a new sync run of one of the tenant's connections (not-found otherwise).
+    /// Stores a new sync run of one of the tenant's connections (not-found otherwise). A
+    /// running row while the connection already has a running run is not stored:
+    /// [`Error::SyncAlreadyRunning`](crate::Error::SyncAlreadyRunning), decided by the
+    /// database (a unique index on the running runs of a connection), not by a read before
+    /// the write, so concurrent callers cannot both succeed.
     fn insert_sync_run(&self, tenant: &Tenant, row: &SyncRun) -> Result<()>;
     /// The tenant's sync run with this id.
     fn get_sync_run(&self, tenant: &Tenant, id: SyncRunId) -> Result<Option<SyncRun>>;

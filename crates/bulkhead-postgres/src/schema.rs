@@ -339,6 +339,25 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX workspaces_deleted ON workspaces (org_id, deleted_at)
         WHERE deleted_at IS NOT NULL;
     "#,
+    // 4: at most one running sync per connection, kept by the database. Runs left running
+    // side by side from before this rule are ended as cancelled, all but the latest. The
+    // owner is held to the policies too (FORCE), so the clean-up lifts that for itself,
+    // inside this transaction only.
+    r#"
+    ALTER TABLE sync_runs NO FORCE ROW LEVEL SECURITY;
+    UPDATE sync_runs SET status = 'cancelled',
+        finished_at = (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+    WHERE status = 'running' AND EXISTS (
+        SELECT 1 FROM sync_runs AS later
+        WHERE later.workspace_id = sync_runs.workspace_id
+          AND later.connection_id = sync_runs.connection_id
+          AND later.status = 'running'
+          AND (later.started_at > sync_runs.started_at
+               OR (later.started_at = sync_runs.started_at AND later.id > sync_runs.id)));
+    ALTER TABLE sync_runs FORCE ROW LEVEL SECURITY;
+    CREATE UNIQUE INDEX sync_runs_one_running ON sync_runs (workspace_id, connection_id)
+        WHERE status = 'running';
+    "#,
 ];
 
 /// The schema version this build creates and understands.
@@ -479,4 +498,138 @@ pub(crate) fn check_version(client: &mut Client) -> Result<i64> {
         .into());
     }
     Ok(current)
+}
+
+#[cfg(test)]
+mod tests {
+    use bulkhead_testkit::pg::PgServer;
+    use postgres::NoTls;
+
+    use super::*;
+
+    const OWNER: &str = "bulkhead_owner";
+    const APP: &str = "bulkhead_app";
+
+    /// A schema from before the one-running-sync rule (version 3) may hold several running
+    /// runs of one connection: migrating, as the owner (held to the policies by FORCE),
+    /// ends all but the latest as cancelled, keeps the others as they were, restores FORCE,
+    /// and then the database refuses a second running run.
+    #[test]
+    fn version_3_schema_with_duplicate_running_runs_migrates() {
+        let server = PgServer::shared();
+        crate::provision(
+            server.admin_url(),
+            &crate::Roles {
+                schema: "bulkhead".to_owned(),
+                owner: OWNER.to_owned(),
+                app: APP.to_owned(),
+            },
+        )
+        .unwrap();
+        let schema = format!(
+            "bhm_{}_{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let mut admin = Client::connect(server.admin_url(), NoTls).unwrap();
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {schema} AUTHORIZATION {OWNER}"))
+            .unwrap();
+        let mut owner = Client::connect(&server.url_for(OWNER), NoTls).unwrap();
+        let mut tx = owner.transaction().unwrap();
+        tx.batch_execute(&format!(
+            "SET LOCAL search_path = {schema};
+             CREATE TABLE bulkhead_migrations (
+                 version bigint NOT NULL PRIMARY KEY, applied_at bigint NOT NULL)"
+        ))
+        .unwrap();
+        for (index, sql) in MIGRATIONS.iter().take(3).enumerate() {
+            tx.batch_execute(sql).unwrap();
+            let version = i64::try_from(index).unwrap() + 1;
+            tx.execute(
+                "INSERT INTO bulkhead_migrations VALUES ($1, 0)",
+                &[&version],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+        // Rows as the administrator (a superuser, past the policies).
+        let id = |n: u8| format!("'00000000-0000-4000-8000-0000000000{n:02x}'");
+        let (org, ws, src, dst, c, k) = (id(1), id(2), id(3), id(4), id(5), id(6));
+        admin
+            .batch_execute(&format!(
+                "SET search_path = {schema};
+                 INSERT INTO organizations (id, name, created_at) VALUES ({org}, 'Acme', 5);
+                 INSERT INTO workspaces (id, org_id, external_id, name, status, created_at, updated_at)
+                     VALUES ({ws}, {org}, 'cust-1', 'cust-1', 'active', 6, 7);
+                 INSERT INTO sources (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
+                     VALUES ({ws}, {src}, {org}, 's', 'faker', '{{}}', 8, 8);
+                 INSERT INTO destinations (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
+                     VALUES ({ws}, {dst}, {org}, 'd', 'dev-null', '{{}}', 8, 8);
+                 INSERT INTO connections (workspace_id, id, org_id, name, source_id, destination_id, status, schedule, created_at, updated_at)
+                     VALUES ({ws}, {c}, {org}, 'c', {src}, {dst}, 'active', 'manual', 9, 9),
+                            ({ws}, {k}, {org}, 'k', {src}, {dst}, 'active', 'manual', 9, 9);
+                 INSERT INTO sync_runs (workspace_id, id, org_id, connection_id, status, started_at, rows_synced, bytes_synced)
+                     VALUES ({ws}, {r10}, {org}, {c}, 'running', 10, 0, 0),
+                            ({ws}, {r11}, {org}, {c}, 'running', 12, 0, 0),
+                            ({ws}, {r12}, {org}, {c}, 'running', 12, 0, 0),
+                            ({ws}, {r13}, {org}, {c}, 'succeeded', 13, 1, 1),
+                            ({ws}, {r14}, {org}, {k}, 'running', 11, 0, 0);",
+                r10 = id(0x10),
+                r11 = id(0x11),
+                r12 = id(0x12),
+                r13 = id(0x13),
+                r14 = id(0x14),
+            ))
+            .unwrap();
+
+        assert_eq!(migrate(&mut owner, &schema, APP).unwrap(), SCHEMA_VERSION);
+
+        let runs: Vec<(String, String, bool)> = admin
+            .query(
+                "SELECT right(id::text, 2), status, finished_at IS NOT NULL FROM sync_runs ORDER BY id",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        let expect =
+            |id: &str, status: &str, finished: bool| (id.to_owned(), status.to_owned(), finished);
+        assert_eq!(
+            runs,
+            vec![
+                expect("10", "cancelled", true),
+                expect("11", "cancelled", true),
+                // The latest (by start, then id) runs on.
+                expect("12", "running", false),
+                expect("13", "succeeded", false),
+                expect("14", "running", false),
+            ]
+        );
+        let forced: bool = admin
+            .query_one(
+                "SELECT relforcerowsecurity FROM pg_class
+                 WHERE oid = to_regclass($1)",
+                &[&format!("{schema}.sync_runs")],
+            )
+            .unwrap()
+            .get(0);
+        assert!(
+            forced,
+            "the migration left sync_runs without FORCE ROW LEVEL SECURITY"
+        );
+        let second = admin.execute(
+            &format!(
+                "INSERT INTO sync_runs (workspace_id, id, org_id, connection_id, status, started_at, rows_synced, bytes_synced)
+                 VALUES ({ws}, {r}, {org}, {k}, 'running', 14, 0, 0)",
+                r = id(0x15)
+            ),
+            &[],
+        );
+        assert!(second.is_err(), "a second running run was stored");
+        admin
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .unwrap();
+    }
 }

@@ -801,7 +801,13 @@ impl Store for PostgresStore {
                 insert_connection(tx, into, &connection, state.paused_by_workspace)?;
             }
             for run in &rows.sync_runs {
-                insert_sync_run_row(tx, into, run)?;
+                // The connections moved with their runs, so this cannot collide; if it did,
+                // the merge fails whole rather than drop a run.
+                if !insert_sync_run_row(tx, into, run)? {
+                    return Err(Error::SyncAlreadyRunning {
+                        connection_id: run.connection_id,
+                    });
+                }
             }
 
             // `from` becomes a tombstone merged into `into`, without its data key.
@@ -1388,7 +1394,11 @@ impl Store for PostgresStore {
                 row.connection_id.as_uuid(),
                 ObjectKind::Connection,
             )?;
-            insert_sync_run_row(tx, tenant, row)?;
+            if !insert_sync_run_row(tx, tenant, row)? {
+                return Err(Error::SyncAlreadyRunning {
+                    connection_id: row.connection_id,
+                });
+            }
             audit::append_if(tx, tenant.org_id(), tenant.audit())
         })
     }
@@ -1681,12 +1691,16 @@ fn insert_connection(
 }
 
 /// Inserts a sync run into the tenant; the caller has checked its connection.
-fn insert_sync_run_row(tx: &mut Tx<'_>, tenant: &Tenant, row: &SyncRun) -> Result<()> {
-    tx.execute(
+/// Stores `row`; `false` (nothing stored) if it is running and its connection already has a
+/// running run. The unique index `sync_runs_one_running` decides, inside the write: of two
+/// concurrent transactions the second waits for the first and then inserts nothing.
+fn insert_sync_run_row(tx: &mut Tx<'_>, tenant: &Tenant, row: &SyncRun) -> Result<bool> {
+    let inserted = tx.execute(
         concat!(
             "INSERT INTO sync_runs (",
             sync_run_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            " ON CONFLICT (workspace_id, connection_id) WHERE status = 'running' DO NOTHING"
         ),
         &[
             row.id.as_uuid(),
@@ -1701,7 +1715,7 @@ fn insert_sync_run_row(tx: &mut Tx<'_>, tenant: &Tenant, row: &SyncRun) -> Resul
             &row.error.as_deref(),
         ],
     )?;
-    Ok(())
+    Ok(inserted == 1)
 }
 
 fn insert_endpoint(tx: &mut Tx<'_>, tenant: &Tenant, row: &EndpointRow) -> Result<()> {

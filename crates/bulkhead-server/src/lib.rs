@@ -43,6 +43,8 @@
 //! | `GET, POST /v1/sources`, `GET, POST /v1/destinations` | org key, access token or scoped token (its own workspace) |
 //! | `GET, PATCH, PUT, DELETE /v1/sources/{sourceId}`, `/v1/destinations/{destinationId}` | org key, access token or scoped token (its own workspace) |
 //! | `GET, POST /v1/connections`; `GET, PATCH, DELETE /v1/connections/{connectionId}` | org key, access token or scoped token (its own workspace) |
+//! | `GET, POST /v1/jobs`; `GET, DELETE /v1/jobs/{jobId}` (start, read, cancel syncs) | org key, access token or scoped token (its own workspace) |
+//! | `GET /v1/organizations` | org key or access token |
 //!
 //! Every `/v1` route is also under `/api/public/v1` (self-managed Airbyte's path), in the
 //! shapes the `airbyte-api` SDK sends and reads. An "org key" route also takes an access
@@ -115,6 +117,7 @@ mod v1;
 mod v1_connections;
 mod v1_connector_routes;
 mod v1_connectors;
+mod v1_jobs;
 mod widget;
 mod wire;
 mod workspaces;
@@ -317,6 +320,8 @@ fn public_v1(prefix: &'static str) -> OpenApiRouter<AppState> {
             v1_connections::patch,
             v1_connections::delete
         ))
+        // Not yet in the document: jobs (sync runs) and organizations, see `v1_jobs`.
+        .merge(OpenApiRouter::from(v1_jobs::routes()))
         .layer(axum::Extension(v1::Prefix(prefix)))
 }
 

@@ -162,6 +162,13 @@ impl From<Error> for Problem {
             Error::Conflict { .. } => {
                 Self::new(StatusCode::CONFLICT, "conflict", "conflict").detail(err.to_string())
             }
+            // Airbyte's `try-again-later`: the same request succeeds once the run has ended.
+            Error::SyncAlreadyRunning { .. } => Self::new(
+                StatusCode::CONFLICT,
+                "try-again-later",
+                "a sync is already running",
+            )
+            .detail(err.to_string()),
             Error::PermissionDenied { .. } => Self::new(
                 StatusCode::FORBIDDEN,
                 "permission-denied",
@@ -305,6 +312,12 @@ mod tests {
             (Error::not_found(ObjectKind::Source, ws), 404),
             (Error::invalid_input("limit", "is 0"), 400),
             (Error::conflict("in use"), 409),
+            (
+                Error::SyncAlreadyRunning {
+                    connection_id: bulkhead::ConnectionId::random(),
+                },
+                409,
+            ),
             (
                 Error::PermissionDenied {
                     operation: "sources:delete".into(),

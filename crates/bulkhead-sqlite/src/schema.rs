@@ -242,6 +242,20 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX workspaces_deleted ON workspaces (org_id, deleted_at)
         WHERE deleted_at IS NOT NULL;
     ",
+    // 7: at most one running sync per connection, kept by the database. Runs left running
+    // side by side from before this rule are ended as cancelled, all but the latest.
+    "
+    UPDATE sync_runs SET status = 'cancelled', finished_at = unixepoch() * 1000
+    WHERE status = 'running' AND EXISTS (
+        SELECT 1 FROM sync_runs AS later
+        WHERE later.workspace_id = sync_runs.workspace_id
+          AND later.connection_id = sync_runs.connection_id
+          AND later.status = 'running'
+          AND (later.started_at > sync_runs.started_at
+               OR (later.started_at = sync_runs.started_at AND later.id > sync_runs.id)));
+    CREATE UNIQUE INDEX sync_runs_one_running ON sync_runs (workspace_id, connection_id)
+        WHERE status = 'running';
+    ",
 ];
 
 /// The schema version this build creates and understands.
@@ -344,6 +358,76 @@ mod tests {
         );
         // Applying again changes nothing.
         assert_eq!(migrate(&mut conn).unwrap(), SCHEMA_VERSION);
+    }
+
+    /// A database from before the one-running-sync rule (schema 6) may hold several running
+    /// runs of one connection: migrating ends all but the latest as cancelled, keeps the
+    /// rest as they were, and then the database refuses a second running run.
+    #[test]
+    fn version_6_database_with_duplicate_running_runs_migrates() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        conn.execute_batch(
+            "CREATE TABLE bulkhead_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT",
+        )
+        .unwrap();
+        for (index, sql) in MIGRATIONS.iter().take(6).enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.execute(
+                "INSERT INTO bulkhead_migrations VALUES (?1, 0)",
+                params![i64::try_from(index).unwrap() + 1],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO organizations (id, name, created_at) VALUES (x'01', 'Acme', 5);
+             INSERT INTO workspaces (id, org_id, external_id, name, status, created_at, updated_at)
+                 VALUES (x'02', x'01', 'cust-1', 'cust-1', 'active', 6, 7);
+             INSERT INTO sources (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
+                 VALUES (x'02', x'03', x'01', 's', 'faker', '{}', 8, 8);
+             INSERT INTO destinations (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
+                 VALUES (x'02', x'04', x'01', 'd', 'dev-null', '{}', 8, 8);
+             INSERT INTO connections (workspace_id, id, org_id, name, source_id, destination_id, status, schedule, created_at, updated_at)
+                 VALUES (x'02', x'05', x'01', 'c', x'03', x'04', 'active', 'manual', 9, 9),
+                        (x'02', x'06', x'01', 'k', x'03', x'04', 'active', 'manual', 9, 9);
+             INSERT INTO sync_runs (workspace_id, id, org_id, connection_id, status, started_at, rows_synced, bytes_synced)
+                 VALUES (x'02', x'10', x'01', x'05', 'running', 10, 0, 0),
+                        (x'02', x'11', x'01', x'05', 'running', 12, 0, 0),
+                        (x'02', x'12', x'01', x'05', 'running', 12, 0, 0),
+                        (x'02', x'13', x'01', x'05', 'succeeded', 13, 1, 1),
+                        (x'02', x'14', x'01', x'06', 'running', 11, 0, 0);",
+        )
+        .unwrap();
+
+        assert_eq!(migrate(&mut conn).unwrap(), SCHEMA_VERSION);
+
+        let mut stmt = conn
+            .prepare("SELECT hex(id), status, finished_at IS NOT NULL FROM sync_runs ORDER BY id")
+            .unwrap();
+        let runs: Vec<(String, String, bool)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let expect =
+            |id: &str, status: &str, finished: bool| (id.to_owned(), status.to_owned(), finished);
+        assert_eq!(
+            runs,
+            vec![
+                expect("10", "cancelled", true),
+                expect("11", "cancelled", true),
+                // The latest (by start, then id) runs on.
+                expect("12", "running", false),
+                expect("13", "succeeded", false),
+                expect("14", "running", false),
+            ]
+        );
+        let second = conn.execute(
+            "INSERT INTO sync_runs (workspace_id, id, org_id, connection_id, status, started_at, rows_synced, bytes_synced)
+             VALUES (x'02', x'15', x'01', x'06', 'running', 14, 0, 0)",
+            [],
+        );
+        assert!(second.is_err(), "a second running run was stored");
     }
 
     #[test]

@@ -684,7 +684,13 @@ impl Store for SqliteStore {
                     insert_connection(tx, into, &row, state.paused_by_workspace)?;
                 }
                 for row in &rows.sync_runs {
-                    insert_sync_run_row(tx, into, row)?;
+                    // The connections moved with their runs, so this cannot collide; if it
+                    // did, the merge fails whole rather than drop a run.
+                    if !insert_sync_run_row(tx, into, row)? {
+                        return Err(Error::SyncAlreadyRunning {
+                            connection_id: row.connection_id,
+                        });
+                    }
                 }
             }
             tx.prepare_cached(
@@ -1232,7 +1238,11 @@ impl Store for SqliteStore {
                 row.connection_id.as_uuid(),
                 ObjectKind::Connection,
             )?;
-            insert_sync_run_row(tx, tenant, row)?;
+            if !insert_sync_run_row(tx, tenant, row)? {
+                return Err(Error::SyncAlreadyRunning {
+                    connection_id: row.connection_id,
+                });
+            }
             audit::append_if(tx, tenant.org_id(), tenant.audit())
         })
     }
@@ -1550,27 +1560,31 @@ fn insert_endpoint(tx: &Db<'_>, tenant: &Tenant, row: &EndpointRow) -> Result<()
     Ok(())
 }
 
-fn insert_sync_run_row(tx: &Db<'_>, tenant: &Tenant, row: &SyncRun) -> Result<()> {
-    tx.prepare_cached(concat!(
-        "INSERT INTO sync_runs (",
-        sync_run_columns!(),
-        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-    ))
-    .ctx("could not prepare an insert")?
-    .execute(params![
-        row.id.as_uuid(),
-        tenant.org_id().as_uuid(),
-        tenant.workspace_id().as_uuid(),
-        row.connection_id.as_uuid(),
-        row.status.as_str(),
-        row.started_at.unix_millis(),
-        row.finished_at.map(Timestamp::unix_millis),
-        sql_count(row.rows_synced),
-        sql_count(row.bytes_synced),
-        row.error.as_deref(),
-    ])
-    .ctx("could not store the sync run")?;
-    Ok(())
+/// Stores `row`; `false` (nothing stored) if it is running and its connection already has a
+/// running run (the unique index `sync_runs_one_running` decides, inside the write).
+fn insert_sync_run_row(tx: &Db<'_>, tenant: &Tenant, row: &SyncRun) -> Result<bool> {
+    let inserted = tx
+        .prepare_cached(concat!(
+            "INSERT INTO sync_runs (",
+            sync_run_columns!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            " ON CONFLICT (workspace_id, connection_id) WHERE status = 'running' DO NOTHING"
+        ))
+        .ctx("could not prepare an insert")?
+        .execute(params![
+            row.id.as_uuid(),
+            tenant.org_id().as_uuid(),
+            tenant.workspace_id().as_uuid(),
+            row.connection_id.as_uuid(),
+            row.status.as_str(),
+            row.started_at.unix_millis(),
+            row.finished_at.map(Timestamp::unix_millis),
+            sql_count(row.rows_synced),
+            sql_count(row.bytes_synced),
+            row.error.as_deref(),
+        ])
+        .ctx("could not store the sync run")?;
+    Ok(inserted == 1)
 }
 
 /// The body of `get_or_create_workspace`, inside its transaction: insert if absent, read, and

@@ -68,8 +68,10 @@ use uuid::Uuid;
 use crate::wrappers::Faults;
 
 mod hardening;
+mod sync_runs;
 mod template_secrets;
 pub use hardening::*;
+pub use sync_runs::*;
 pub use template_secrets::template_secrets_never_reach_a_customer_in_clear;
 
 // ---------------------------------------------------------------------------------------------
@@ -1585,8 +1587,15 @@ pub fn deleting_a_connection_deletes_its_sync_runs(factory: &dyn Fn() -> Harness
     let ws = workspace(&org, "cust-1");
     let (_, _, connection) = pipeline(&ws, "p");
     let (_, _, kept) = pipeline(&ws, "kept");
+    // One run at a time per connection: each ends before the next starts, the last runs on.
     let runs: Vec<SyncRun> = (0..3)
-        .map(|_| ws.start_sync(connection.id).unwrap())
+        .map(|i| {
+            let run = ws.start_sync(connection.id).unwrap();
+            if i < 2 {
+                ws.finish_sync(run.id, SyncOutcome::Cancelled).unwrap();
+            }
+            run
+        })
         .collect();
     let kept_run = ws.start_sync(kept.id).unwrap();
     ws.delete_connection(connection.id).unwrap();
@@ -1832,7 +1841,9 @@ pub fn lists_walk_every_page_without_gaps_or_duplicates(factory: &dyn Fn() -> Ha
         if i % 2 == 0 {
             h.tick();
         }
-        runs.push(ws.start_sync(connection).unwrap());
+        // One run at a time per connection: each ends before the next starts.
+        let run = ws.start_sync(connection).unwrap();
+        runs.push(ws.finish_sync(run.id, SyncOutcome::Cancelled).unwrap());
     }
     let by_time = |at: Timestamp, id: Uuid| (at, id);
     let mut sources: Vec<_> = made.iter().map(|m| m.0.clone()).collect();
@@ -2189,6 +2200,9 @@ macro_rules! conformance_tests {
             endpoint_used_by_a_connection_cannot_be_deleted,
             sync_run_starts_and_finishes_once,
             deleting_a_connection_deletes_its_sync_runs,
+            a_second_start_while_a_run_is_running_is_refused,
+            concurrent_starts_of_one_connection_let_exactly_one_win,
+            new_sync_runs_carry_job_numbers_that_find_them_in_their_workspace_only,
             scoped_token_is_limited_to_its_operations,
             workspace_sees_only_the_templates_its_tags_select,
             source_from_template_makes_destinations_once_and_connections_each_time,

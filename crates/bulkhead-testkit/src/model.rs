@@ -472,6 +472,8 @@ pub enum Expect {
     Denied,
     /// A conflict (an object in use, a run already ended, an inactive connection).
     Conflict,
+    /// A sync of the connection is already running.
+    Running,
 }
 
 /// The reference state: the layout, every live object, every deleted one, and what the last
@@ -570,6 +572,13 @@ impl World {
                 .map(|(h, _)| *h),
         );
         out
+    }
+
+    /// Whether the connection `connection` has a run that has not finished.
+    fn running(&self, connection: Handle) -> bool {
+        self.objects.values().any(|o| {
+            matches!(o, Object::SyncRun { connection: c, finished: false, .. } if *c == connection)
+        })
     }
 
     /// The live object `handle` if it is in `ws`.
@@ -692,6 +701,7 @@ impl World {
                     (Via::Token, _) => Expect::Denied,
                     (_, None) => Expect::NotFound,
                     (_, Some(Object::Connection { active: false, .. })) => Expect::Conflict,
+                    (_, Some(_)) if self.running(connection) => Expect::Running,
                     (_, Some(_)) => Expect::Ok,
                 };
                 if self.expect == Expect::Ok {
@@ -1316,7 +1326,8 @@ impl Sut {
             (Expect::Ok, Ok(value)) => Some(value),
             (Expect::NotFound, Err(e)) if e.is_not_found() => None,
             (Expect::Denied, Err(Error::PermissionDenied { .. }))
-            | (Expect::Conflict, Err(Error::Conflict { .. })) => None,
+            | (Expect::Conflict, Err(Error::Conflict { .. }))
+            | (Expect::Running, Err(Error::SyncAlreadyRunning { .. })) => None,
             (Expect::NotFound, Err(Error::IsolationBreach { .. }))
             | (Expect::Ok, Err(Error::IsolationBreach { .. }))
                 if self.h.is_leaky() && (read || expect == Expect::NotFound) =>

@@ -1169,10 +1169,14 @@ fn leak_class_queries_built_outside_the_tenant_context() {
     let (_, _, a_conn) = common::pipeline(&db, &a, "A");
     let (_, _, b_conn) = common::pipeline(&db, &b, "B");
     let mut a_runs = BTreeSet::new();
+    // Each run ends before its connection's next starts (one running run per connection).
     for _ in 0..3 {
-        a_runs.insert(a.start_sync(a_conn.id).unwrap().id);
+        let run = a.start_sync(a_conn.id).unwrap();
+        a.finish_sync(run.id, SyncOutcome::Cancelled).unwrap();
+        a_runs.insert(run.id);
         db.tick();
-        b.start_sync(b_conn.id).unwrap();
+        let run = b.start_sync(b_conn.id).unwrap();
+        b.finish_sync(run.id, SyncOutcome::Cancelled).unwrap();
         db.tick();
     }
     let b_cursor = b

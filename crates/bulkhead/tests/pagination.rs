@@ -237,9 +237,11 @@ fn sync_history_is_newest_first_and_paginates() {
         ws.finish_sync(run.id, SyncOutcome::Succeeded { rows: i, bytes: i })
             .unwrap();
         db.tick();
-        // Another connection's history interleaves in time and must not show up.
-        ws.start_sync(other.id).unwrap();
+        // Another connection's history interleaves in time and must not show up (each of
+        // its runs ends before the next starts: one running run per connection).
+        let noise = ws.start_sync(other.id).unwrap();
         db.tick();
+        ws.finish_sync(noise.id, SyncOutcome::Cancelled).unwrap();
     }
 
     let mut sizes = Vec::new();
@@ -268,9 +270,15 @@ fn sync_runs_started_in_the_same_millisecond_page_without_duplicates_or_gaps() {
     let db = Db::new();
     let ws = workspace(&db.org("Acme"), "cust-1");
     let (_, _, connection) = pipeline(&db, &ws, "p");
-    // The clock does not move: only the id orders the runs, newest (highest) first.
+    // The clock does not move: only the id orders the runs, newest (highest) first. Each
+    // run ends before the next starts (one running run per connection); ending does not
+    // move `started_at`.
     let mut started: Vec<_> = (0..7)
-        .map(|_| ws.start_sync(connection.id).unwrap().id)
+        .map(|_| {
+            let run = ws.start_sync(connection.id).unwrap();
+            ws.finish_sync(run.id, SyncOutcome::Cancelled).unwrap();
+            run.id
+        })
         .collect();
     started.sort();
     started.reverse();
