@@ -6,6 +6,9 @@
 //! of the other kind is not a valid credential for the route: 401, like a missing, malformed,
 //! revoked or expired one, with `WWW-Authenticate: Bearer` and a detail that says which kind the
 //! route wants. The credential itself never appears in a body or a log line.
+//!
+//! Once authenticated, a request is charged to its organization's rate limit
+//! ([`crate::limits`]): past it, a 429.
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
@@ -51,13 +54,14 @@ impl FromRequestParts<AppState> for OrgAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         let key = bearer(parts)?;
-        if key.starts_with(ACCESS_TOKEN_PREFIX) {
-            return state.access.resolve(&key).map(OrgAuth);
-        }
-        let engine = state.engine.clone();
-        blocking(move || engine.authenticate_org(&key))
-            .await
-            .map(OrgAuth)
+        let org = if key.starts_with(ACCESS_TOKEN_PREFIX) {
+            state.access.resolve(&key)?
+        } else {
+            let engine = state.engine.clone();
+            blocking(move || engine.authenticate_org(&key)).await?
+        };
+        crate::limits::charge(parts, org.org_id())?;
+        Ok(OrgAuth(org))
     }
 }
 
@@ -73,7 +77,7 @@ impl FromRequestParts<AppState> for ScopedAuth {
             ));
         }
         let engine = state.engine.clone();
-        blocking(move || {
+        let ws = blocking(move || {
             engine.authenticate(&token).map_err(|err| match err {
                 // The engine refuses an org key here as "permission denied" (the caller may
                 // hold the organization); over HTTP the credential is simply not one this
@@ -92,8 +96,9 @@ impl FromRequestParts<AppState> for ScopedAuth {
                 other => other,
             })
         })
-        .await
-        .map(ScopedAuth)
+        .await?;
+        crate::limits::charge(parts, ws.org_id())?;
+        Ok(ScopedAuth(ws))
     }
 }
 

@@ -62,6 +62,12 @@ impl Problem {
         self
     }
 
+    /// The same problem with a `Retry-After` header (whole seconds, rounded up).
+    pub(crate) fn retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
     /// A 400 for the request field `field`.
     pub(crate) fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid-input", "invalid input")
