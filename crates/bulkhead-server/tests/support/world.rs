@@ -8,6 +8,27 @@ use serde_json::{Value, json};
 
 use super::Server;
 
+/// Every operation a scoped token can grant: the world's tokens hold them all, so that a
+/// refusal is about the object, never about the operation.
+pub(crate) const EVERY_OPERATION: [&str; 16] = [
+    "workspace:read",
+    "templates:read",
+    "sources:read",
+    "sources:create",
+    "sources:update",
+    "sources:delete",
+    "destinations:read",
+    "destinations:create",
+    "destinations:update",
+    "destinations:delete",
+    "connections:read",
+    "connections:create",
+    "connections:update",
+    "connections:delete",
+    "syncs:read",
+    "syncs:trigger",
+];
+
 /// One workspace and what it holds.
 #[derive(Clone, Debug)]
 pub(crate) struct Tenant {
@@ -145,6 +166,7 @@ async fn tenant(server: &Server, key: &str, external_id: &str, sources: usize) -
                 "external_id": external_id,
                 "selected_source_template_tags": ["production"],
                 "selected_connection_template_tags": ["production"],
+                "operations": EVERY_OPERATION,
             }),
         )
         .await;
