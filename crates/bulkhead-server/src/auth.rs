@@ -27,6 +27,18 @@ pub(crate) struct ScopedAuth(pub(crate) WorkspaceScope);
 
 /// The bearer credential of the request, or a 401 saying what is wrong with the header.
 fn bearer(parts: &Parts) -> Result<String, Problem> {
+    // Two credentials are ambiguous: which one a proxy or a client library meant is a guess.
+    if parts
+        .headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return Err(Problem::unauthorized(
+            "send one Authorization header, not several",
+        ));
+    }
     let value = parts
         .headers
         .get(header::AUTHORIZATION)

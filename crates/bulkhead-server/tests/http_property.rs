@@ -594,3 +594,31 @@ async fn oversized_paths_and_headers_are_problems() {
         support::problem(status, &ct, &text);
     }
 }
+
+#[tokio::test]
+async fn two_authorization_headers_are_refused_whichever_comes_first() {
+    let server = Server::start().await;
+    for (first, second) in [
+        (server.org_key.as_str(), "garbage"),
+        ("garbage", server.org_key.as_str()),
+        (server.org_key.as_str(), server.org_key.as_str()),
+    ] {
+        let res = server
+            .http
+            .get(server.url("/v1/workspaces"))
+            .header("authorization", format!("Bearer {first}"))
+            .header("authorization", format!("Bearer {second}"))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let ct = res
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let text = res.text().await.unwrap();
+        assert_eq!(status, 401, "{text}");
+        support::problem(401, &ct, &text);
+    }
+}
