@@ -157,6 +157,7 @@ struct TokenResponse {
 /// any kind get one 401.
 pub(crate) async fn token(
     State(state): State<AppState>,
+    meter: crate::limits::RateMeter,
     JsonOrForm(body): JsonOrForm<TokenRequest>,
 ) -> Result<Response, Problem> {
     if let Some(grant) = &body.grant_type
@@ -187,6 +188,7 @@ pub(crate) async fn token(
     if org.org_id() != client_id {
         return Err(refused());
     }
+    meter.charge(client_id)?;
     // Never longer than the org key it stands for.
     let (access_token, ttl) = state.access.issue(org, key_left.unwrap_or(Duration::MAX))?;
     let mut response = axum::Json(TokenResponse {

@@ -4,7 +4,8 @@
 //! - **Rate.** Each organization has a token bucket ([`RateLimit`]: so many requests per
 //!   window, refilled steadily), kept in this process's memory and keyed by organization id. A request is
 //!   charged once its credential is authenticated (an org key, an access token or a scoped
-//!   token: the organization is known only then), before the engine does its work. Every
+//!   token, or client credentials at `POST /v1/applications/token`: the organization is
+//!   known only then), before the engine does its work. Every
 //!   answer to an authenticated request carries `X-RateLimit-Limit` (the burst),
 //!   `X-RateLimit-Remaining` and `X-RateLimit-Reset` (whole seconds, rounded up, until the
 //!   bucket is full again); past the limit the answer is a 429 problem with `Retry-After`. This sits on top
@@ -24,7 +25,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -159,26 +160,54 @@ struct Meter {
 /// authenticated for: a 429 problem past its limit. Called by the credential extractors
 /// (`crate::auth`); a router without rate limits has no meter and charges nothing.
 pub(crate) fn charge(parts: &Parts, org: OrgId) -> Result<(), Problem> {
-    let Some(meter) = parts.extensions.get::<Meter>() else {
-        return Ok(());
-    };
-    let quota = meter.buckets.charge(org, Instant::now());
-    // A request authenticates once; should an extractor run twice, the first charge speaks.
-    let quota = *meter.quota.get_or_init(|| quota);
-    match quota.retry_after {
+    match parts.extensions.get::<Meter>() {
+        Some(meter) => meter.charge(org),
         None => Ok(()),
-        Some(after) => Err(Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate-limited",
-            "rate limited",
-        )
-        .detail(format!(
-            "the organization sent more than {} requests in {} s; retry after the time in \
+    }
+}
+
+/// The rate meter of the request, for a handler that authenticates by itself (the client
+/// credentials of `POST /v1/applications/token` are in its body).
+pub(crate) struct RateMeter(Option<Meter>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RateMeter {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<Meter>().cloned()))
+    }
+}
+
+impl RateMeter {
+    /// Charges one request to `org`, just authenticated: a 429 past its limit.
+    pub(crate) fn charge(&self, org: OrgId) -> Result<(), Problem> {
+        match &self.0 {
+            Some(meter) => meter.charge(org),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Meter {
+    fn charge(&self, org: OrgId) -> Result<(), Problem> {
+        let quota = self.buckets.charge(org, Instant::now());
+        // A request authenticates once; should an extractor run twice, the first charge speaks.
+        let quota = *self.quota.get_or_init(|| quota);
+        match quota.retry_after {
+            None => Ok(()),
+            Some(after) => Err(Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "rate limited",
+            )
+            .detail(format!(
+                "the organization sent more than {} requests in {} s; retry after the time in \
              Retry-After",
-            quota.limit,
-            meter.buckets.limit.window.as_secs_f64()
-        ))
-        .retry_after(after)),
+                quota.limit,
+                self.buckets.limit.window.as_secs_f64()
+            ))
+            .retry_after(after)),
+        }
     }
 }
 

@@ -130,6 +130,52 @@ async fn a_scoped_token_counts_against_its_organization_and_no_other() {
 }
 
 #[tokio::test]
+async fn client_credentials_count_against_their_organization() {
+    let server = tight().await;
+    let id = server.client_id(&server.org_key);
+    let token = |http: reqwest::Client, url: String, key: String, id: String| async move {
+        http.post(url)
+            .json(&json!({"client_id": id, "client_secret": key}))
+            .send()
+            .await
+            .unwrap()
+    };
+    let url = server.url("/v1/applications/token");
+    let first = token(
+        server.http.clone(),
+        url.clone(),
+        server.org_key.clone(),
+        id.clone(),
+    )
+    .await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(header(first.headers(), "x-ratelimit-remaining"), "2");
+    for _ in 0..2 {
+        let res = token(
+            server.http.clone(),
+            url.clone(),
+            server.org_key.clone(),
+            id.clone(),
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+    }
+    let refused = token(server.http.clone(), url, server.org_key.clone(), id).await;
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    // Wrong credentials authenticate nobody: nothing to count, no rate headers.
+    let wrong = server
+        .http
+        .post(server.url("/v1/applications/token"))
+        .json(&json!({"client_id": uuid::Uuid::new_v4().to_string(), "client_secret": "bh_org_x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert!(!wrong.headers().contains_key("x-ratelimit-limit"));
+}
+
+#[tokio::test]
 async fn the_rate_limit_can_be_turned_off() {
     let server = Server::start_configured(support::default_config().rate_limit(None)).await;
     let res = get(&server, "/v1/workspaces", &server.org_key).await;
