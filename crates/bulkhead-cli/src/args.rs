@@ -91,8 +91,8 @@ pub(crate) enum Command {
     /// the database's master key (`rotate-master`, the operator's: needs no org key)
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Serve the HTTP API (the seed's Embedded API) over this database until SIGINT or
-    /// SIGTERM, then finish the requests in flight
+    /// Serve the HTTP API (the seed's Embedded API) over this database (or a PostgreSQL one
+    /// with --postgres) until SIGINT or SIGTERM, then finish the requests in flight
     ///
     /// Prints the address it listens on. Organization routes take an org key as
     /// `Authorization: Bearer`, the customer's routes a scoped token; see the README's
@@ -443,6 +443,19 @@ pub(crate) struct ServeArgs {
     /// (default: links are paths)
     #[arg(long, value_name = "URL")]
     pub(crate) public_url: Option<String>,
+
+    /// Serve a PostgreSQL database instead of the SQLite file: the restricted role's
+    /// `postgresql://` URL (prefer the environment variable, which other users of the machine
+    /// cannot see). Exclusive with --db. The master key comes from --master-key-file,
+    /// BULKHEAD_MASTER_KEY or BULKHEAD_MASTER_KEY_FILE; BULKHEAD_PG_OWNER_URL (the owner's
+    /// URL) migrates the schema first, BULKHEAD_PG_SCHEMA names it (default `bulkhead`)
+    #[arg(
+        long,
+        env = "BULKHEAD_POSTGRES_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub(crate) postgres: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -135,7 +135,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Sources(command) => sources::run(&ctx, command),
         Command::Token(args) => token::run(&ctx, args),
         Command::Keys(command) => keys::run(&ctx, command),
-        Command::Serve(args) => serve::run(&ctx, &args),
+        Command::Serve(args) => serve::run(&ctx, cli.db.is_some(), &args),
         Command::Demo => {
             if ctx.master_key_file.is_some() {
                 return Err(CliError::usage(

@@ -2127,3 +2127,26 @@ fn serve_prints_its_address_answers_http_and_stops_on_sigterm() {
     let status = child.wait().unwrap();
     assert!(status.success(), "serve exited with {status}");
 }
+
+#[test]
+fn serve_refuses_both_db_and_postgres() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("serve.db");
+    let out = bulkhead(&[
+        "--db",
+        db.to_str().unwrap(),
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--postgres",
+        "postgresql://app:hunter2@127.0.0.1:1/bulkhead",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(message.contains("--db and --postgres"), "{message}");
+    assert!(
+        !message.contains("hunter2"),
+        "the URL is never echoed: {message}"
+    );
+    assert!(!db.exists(), "nothing was opened");
+}

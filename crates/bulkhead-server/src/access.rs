@@ -187,6 +187,7 @@ pub(crate) struct TokenResponse {
 )]
 pub(crate) async fn token(
     State(state): State<AppState>,
+    meter: crate::limits::RateMeter,
     JsonOrForm(body): JsonOrForm<TokenRequest>,
 ) -> Result<Response, Problem> {
     if let Some(grant) = &body.grant_type
@@ -217,6 +218,7 @@ pub(crate) async fn token(
     if org.org_id() != client_id {
         return Err(refused());
     }
+    meter.charge(client_id)?;
     // Never longer than the org key it stands for.
     let (access_token, ttl) = state.access.issue(org, key_left.unwrap_or(Duration::MAX))?;
     let mut response = axum::Json(TokenResponse {
@@ -256,9 +258,10 @@ macro_rules! token_alias {
         )]
         pub(crate) async fn $name(
             state: State<AppState>,
+            meter: crate::limits::RateMeter,
             body: JsonOrForm<TokenRequest>,
         ) -> Result<Response, Problem> {
-            token(state, body).await
+            token(state, meter, body).await
         }
     };
 }

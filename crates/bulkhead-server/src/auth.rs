@@ -9,6 +9,8 @@
 //!
 //! A scoped token sent from a browser page of another site is refused (403) unless it is a
 //! widget token bound to that page's origin (see [`crate::widget`]).
+//! Once authenticated, a request is charged to its organization's rate limit
+//! ([`crate::limits`]): past it, a 429.
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
@@ -27,6 +29,18 @@ pub(crate) struct ScopedAuth(pub(crate) WorkspaceScope);
 
 /// The bearer credential of the request, or a 401 saying what is wrong with the header.
 fn bearer(parts: &Parts) -> Result<String, Problem> {
+    // Two credentials are ambiguous: which one a proxy or a client library meant is a guess.
+    if parts
+        .headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return Err(Problem::unauthorized(
+            "send one Authorization header, not several",
+        ));
+    }
     let value = parts
         .headers
         .get(header::AUTHORIZATION)
@@ -54,13 +68,14 @@ impl FromRequestParts<AppState> for OrgAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         let key = bearer(parts)?;
-        if key.starts_with(ACCESS_TOKEN_PREFIX) {
-            return state.access.resolve(&key).map(OrgAuth);
-        }
-        let engine = state.engine.clone();
-        blocking(move || engine.authenticate_org(&key))
-            .await
-            .map(OrgAuth)
+        let org = if key.starts_with(ACCESS_TOKEN_PREFIX) {
+            state.access.resolve(&key)?
+        } else {
+            let engine = state.engine.clone();
+            blocking(move || engine.authenticate_org(&key)).await?
+        };
+        crate::limits::charge(parts, org.org_id())?;
+        Ok(OrgAuth(org))
     }
 }
 
@@ -98,6 +113,7 @@ impl FromRequestParts<AppState> for ScopedAuth {
         .await?;
         // A browser page of another site may use only a widget token bound to it.
         crate::widget::admit_origin(parts, &state.config, &ws)?;
+        crate::limits::charge(parts, ws.org_id())?;
         Ok(ScopedAuth(ws))
     }
 }

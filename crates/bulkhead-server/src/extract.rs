@@ -104,17 +104,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
 
 /// A 400 from a serde message, naming the field when the message does (`missing field
 /// `external_id``, `unknown field `foo``).
+///
+/// serde quotes the offending value (`invalid type: string "sk_live_…", expected u32`) and an
+/// unknown key as given: either may be a secret or a token sent in the wrong place, so the
+/// answer keeps serde's words but never the request's own text, and names an unknown key only
+/// when it looks like a field name.
 fn serde_problem(place: &str, message: &str, is_data: bool) -> Problem {
-    let field = backticked_field(message).unwrap_or(place);
+    let message = message.split(" at line ").next().unwrap_or(message);
+    let field = backticked_field(message)
+        .filter(|f| is_nameable(f))
+        .unwrap_or(place);
     let detail = if is_data {
-        // serde's own words, without the position: they name the field and what was wrong.
-        message
-            .split(" at line ")
-            .next()
-            .unwrap_or(message)
-            .to_owned()
+        without_values(message)
     } else {
-        format!("the {place} is not valid JSON: {message}")
+        format!("the {place} is not valid JSON: {}", without_values(message))
     };
     Problem::invalid(field, detail)
 }
@@ -123,6 +126,37 @@ fn serde_problem(place: &str, message: &str, is_data: bool) -> Problem {
 fn backticked_field(message: &str) -> Option<&str> {
     let rest = message.split("field `").nth(1)?;
     rest.split('`').next().filter(|f| !f.is_empty())
+}
+
+/// Whether a key from the request may be echoed as a field name: short, plain, and not the
+/// shape of a credential.
+fn is_nameable(key: &str) -> bool {
+    key.len() <= 40
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        && !crate::problem::looks_like_credential(key)
+}
+
+/// A serde message with the request's values taken out: `invalid type: string "x", expected
+/// u32` becomes `invalid type, expected u32`; an unknown key that is not a plain name is not
+/// repeated.
+fn without_values(message: &str) -> String {
+    for kind in ["invalid type", "invalid value", "unknown variant"] {
+        if message.starts_with(kind) {
+            return match message.split_once(", expected ") {
+                Some((_, expected)) => format!("{kind}, expected {expected}"),
+                None => kind.to_owned(),
+            };
+        }
+    }
+    if let Some(key) = backticked_field(message)
+        && !is_nameable(key)
+    {
+        let rest = message.split_once(&format!("`{key}`")).map(|(_, r)| r);
+        return format!("{}{}", "unknown field", rest.unwrap_or_default());
+    }
+    message.to_owned()
 }
 
 /// Parses an id from a path segment, or a 400 naming the field.
@@ -134,6 +168,31 @@ pub(crate) fn path_id<T: std::str::FromStr>(field: &'static str, raw: &str) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serde_messages_never_repeat_the_request_values() {
+        let p = serde_problem(
+            "body",
+            "invalid type: string \"sk_live_x\", expected u32 at line 1 column 9",
+            true,
+        );
+        let text = format!("{p:?}");
+        assert!(!text.contains("sk_live_x"), "{text}");
+        assert!(text.contains("invalid type, expected u32"), "{text}");
+        let p = serde_problem(
+            "body",
+            "unknown field `bh_org_AAAAAAAAAAAAAAAAAAAAAA`, expected `client_id`",
+            true,
+        );
+        let text = format!("{p:?}");
+        assert!(!text.contains("bh_org_"), "{text}");
+        assert!(
+            text.contains("unknown field, expected `client_id`"),
+            "{text}"
+        );
+        let p = serde_problem("body", "unknown field `nmae`, expected `name`", true);
+        assert!(format!("{p:?}").contains("unknown field `nmae`"));
+    }
 
     #[test]
     fn serde_messages_name_their_field() {

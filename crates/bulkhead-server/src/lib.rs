@@ -104,12 +104,29 @@
 //!
 //! A handler generic over a type (the v1 sources and destinations) cannot be annotated; give
 //! each instance a thin annotated wrapper, as `v1_connector_routes.rs` does.
+//! # Limits
+//!
+//! Each organization has a request rate ([`ServerConfig::rate_limit`], generous by default):
+//! every answer to an authenticated request carries `X-RateLimit-Limit`,
+//! `X-RateLimit-Remaining` and `X-RateLimit-Reset`, and past the limit it is a 429 with
+//! `Retry-After`, on top of the engine's own limit on creating workspaces. Past
+//! [`ServerConfig::max_concurrent_requests`] requests in flight, a request is shed at once
+//! with a 503 and `Retry-After`; at most [`ServerConfig::max_blocking_calls`] engine calls
+//! run at once on tokio's blocking pool. Bodies are capped ([`ServerConfig::body_limit`],
+//! 413) and requests time out ([`ServerConfig::request_timeout`], 408).
+//!
+//! Every response carries `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`
+//! and, unless its handler set its own, `Content-Security-Policy: default-src 'none';
+//! frame-ancestors 'none'`, `X-Frame-Options: DENY` and `Cache-Control: no-store`;
+//! `Strict-Transport-Security` when [`ServerConfig::public_url`] is `https://`.
 
 mod access;
 mod auth;
 mod docs;
 mod embedded;
 mod extract;
+mod headers;
+mod limits;
 mod openapi;
 mod problem;
 mod templates;
@@ -135,6 +152,7 @@ use tower_http::timeout::TimeoutLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use limits::{MAX_TRACKED_ORGS, RateLimit};
 pub use problem::{PROBLEM_JSON, Problem};
 
 /// The server's own settings; the engine's are in [`bulkhead::Config`].
@@ -152,6 +170,15 @@ pub struct ServerConfig {
     /// How long an access token from `POST /v1/applications/token` lives (default 15
     /// minutes, Airbyte's own); its `expires_in` says so.
     pub access_token_ttl: Duration,
+    /// Each organization's request rate (default [`RateLimit::default`]: generous); `None`
+    /// turns the limit off. See [Limits](crate#limits).
+    pub rate_limit: Option<RateLimit>,
+    /// Requests answered at once (default 1024); past it a request is a 503 with
+    /// `Retry-After` at once. `None` turns the cap off.
+    pub max_concurrent_requests: Option<usize>,
+    /// Engine calls running at once on tokio's blocking pool (default 256, under tokio's
+    /// 512 blocking threads); the others wait their turn within the request timeout.
+    pub max_blocking_calls: usize,
 }
 
 impl Default for ServerConfig {
@@ -161,6 +188,9 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(30),
             public_url: None,
             access_token_ttl: Duration::from_secs(15 * 60),
+            rate_limit: Some(RateLimit::default()),
+            max_concurrent_requests: Some(1024),
+            max_blocking_calls: 256,
         }
     }
 }
@@ -181,6 +211,24 @@ impl ServerConfig {
     /// Sets [`ServerConfig::access_token_ttl`] (at least one second).
     pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
         self.access_token_ttl = ttl.max(Duration::from_secs(1));
+        self
+    }
+
+    /// Sets [`ServerConfig::rate_limit`]; `None` turns it off.
+    pub fn rate_limit(mut self, limit: Option<RateLimit>) -> Self {
+        self.rate_limit = limit;
+        self
+    }
+
+    /// Sets [`ServerConfig::max_concurrent_requests`] (at least 1); `None` turns it off.
+    pub fn max_concurrent_requests(mut self, max: Option<usize>) -> Self {
+        self.max_concurrent_requests = max.map(|m| m.max(1));
+        self
+    }
+
+    /// Sets [`ServerConfig::max_blocking_calls`] (at least 1).
+    pub fn max_blocking_calls(mut self, max: usize) -> Self {
+        self.max_blocking_calls = max.max(1);
         self
     }
 
@@ -205,6 +253,7 @@ pub(crate) struct AppState {
 pub fn router(engine: Engine, config: ServerConfig) -> Router {
     let body_limit = config.body_limit;
     let timeout = config.request_timeout;
+    let outer = config.clone();
     let state = AppState {
         engine,
         access: Arc::new(access::AccessTokens::new(config.access_token_ttl)),
@@ -216,7 +265,7 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
     let (router, _) = routes().split_for_parts();
     // Not yet in the document: the organization's catalog and workspace routes.
     let router = router.merge(organization_routes());
-    router
+    let router = router
         .nest(PUBLIC_V1_MIRROR, mirror)
         .fallback(no_route)
         .with_state(state)
@@ -226,7 +275,9 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
-        .layer(axum::middleware::map_response(problem::problemize))
+        .layer(axum::middleware::map_response(problem::problemize));
+    // Limits and security headers wrap everything above (issue 14, items 5 and 6).
+    headers::layer(limits::layer(router, &outer), &outer)
 }
 
 /// The organization's catalog and workspaces: `/api/v1/integrations/templates/...`
@@ -374,7 +425,14 @@ where
     T: Send + 'static,
     F: FnOnce() -> bulkhead::Result<T> + Send + 'static,
 {
-    match tokio::task::spawn_blocking(call).await {
+    // Bounded per router (`limits`); the permit lives as long as the call itself.
+    let permit = limits::engine_call_permit().await;
+    match tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        call()
+    })
+    .await
+    {
         Ok(result) => result.map_err(Problem::from),
         Err(_) => {
             tracing::error!(target: "bulkhead::server", "an engine call panicked or was cancelled");

@@ -71,6 +71,12 @@ impl Problem {
         self
     }
 
+    /// The same problem with a `Retry-After` header (whole seconds, rounded up).
+    pub(crate) fn retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
     /// A 400 for the request field `field`.
     pub(crate) fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid-input", "invalid input")
@@ -219,8 +225,52 @@ impl From<Error> for Problem {
     }
 }
 
+/// Whether `text` begins like a credential of this server: an org key (`bh_org_`), an access
+/// token (`bh_at_`) or a JWT (`eyJ`, a base64url JSON header).
+pub(crate) fn looks_like_credential(text: &str) -> bool {
+    ["bh_org_", "bh_at_", "eyJ"]
+        .iter()
+        .any(|prefix| text.starts_with(prefix))
+}
+
+/// `text` with every credential-shaped word replaced by `[redacted]`: the last line of
+/// defence, should a message ever quote a request value that was a key or a token.
+fn redact_credentials(text: &str) -> Cow<'_, str> {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    if !["bh_org_", "bh_at_", "eyJ"]
+        .iter()
+        .any(|p| text.contains(p))
+    {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some((at, _)) = rest
+        .char_indices()
+        .find(|&(i, _)| rest.get(i..).is_some_and(looks_like_credential))
+    {
+        let (before, from) = rest.split_at(at);
+        out.push_str(before);
+        let end = from.find(|c: char| !is_word(c)).unwrap_or(from.len());
+        out.push_str("[redacted]");
+        rest = from.get(end..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
 impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
+        if let Some(detail) = &self.detail
+            && let Cow::Owned(clean) = redact_credentials(detail)
+        {
+            self.detail = Some(clean);
+        }
+        if let Some(field) = &self.field
+            && let Cow::Owned(clean) = redact_credentials(field)
+        {
+            self.field = Some(clean);
+        }
         let status = self.status();
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (status, body).into_response();
@@ -420,6 +470,20 @@ mod tests {
         }
         let ok = runtime.block_on(problemize("fine".into_response()));
         assert_eq!(ok.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn credentials_in_a_detail_or_field_are_redacted() {
+        let (_, _, body) = answer(Error::invalid_input(
+            "bh_org_abcDEF123-_",
+            "unknown key `bh_at_xyz`, nor eyJhbGciOi.eyJzdWIi.sig; ok",
+        ));
+        let text = body.to_string();
+        assert!(!text.contains("bh_org_abc"), "{text}");
+        assert!(!text.contains("bh_at_xyz"), "{text}");
+        assert!(!text.contains("eyJ"), "{text}");
+        assert_eq!(body["field"], "[redacted]");
+        assert!(text.contains("nor [redacted]; ok"), "{text}");
     }
 
     #[test]

@@ -6,6 +6,9 @@
     reason = "each test binary compiles this module and uses a different part of it"
 )]
 
+pub(crate) mod routes;
+pub(crate) mod world;
+
 use std::collections::BTreeSet;
 
 use axum::Router;

@@ -1,0 +1,135 @@
+//! Every route of the router, one line each: the property and isolation tests walk this
+//! table, so a new route is tested by adding its line here (and a later test checks the table
+//! against the OpenAPI document).
+
+/// The credential a route takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Auth {
+    /// None (health, client credentials in the body).
+    None,
+    /// An org key or an access token.
+    Org,
+    /// A scoped token.
+    Scoped,
+    /// Any of the three; a scoped token reaches only its own workspace.
+    Any,
+}
+
+/// The kind of object the `{id}` of a path names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Object {
+    /// The path has no id.
+    None,
+    Workspace,
+    Source,
+    Destination,
+    Connection,
+}
+
+/// One method on one path. `{id}` stands for the path's one id.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Route {
+    pub(crate) method: &'static str,
+    pub(crate) path: &'static str,
+    pub(crate) auth: Auth,
+    pub(crate) object: Object,
+}
+
+const fn r(method: &'static str, path: &'static str, auth: Auth, object: Object) -> Route {
+    Route {
+        method,
+        path,
+        auth,
+        object,
+    }
+}
+
+use Auth as A;
+use Object as O;
+
+/// Routes outside the Airbyte public API v1 prefixes.
+pub(crate) const ROUTES: &[Route] = &[
+    r("POST", "/api/v1/embedded/scoped-token", A::Org, O::None),
+    r(
+        "GET",
+        "/api/v1/embedded/scoped-token/info",
+        A::Scoped,
+        O::None,
+    ),
+    r(
+        "GET",
+        "/api/v1/embedded/source-templates",
+        A::Scoped,
+        O::None,
+    ),
+    r("POST", "/api/v1/embedded/sources", A::Scoped, O::None),
+    r("GET", "/api/v1/embedded/sources", A::Scoped, O::None),
+    r("GET", "/api/v1/embedded/sources/{id}", A::Scoped, O::Source),
+    r("PUT", "/api/v1/embedded/sources/{id}", A::Scoped, O::Source),
+    r(
+        "DELETE",
+        "/api/v1/embedded/sources/{id}",
+        A::Scoped,
+        O::Source,
+    ),
+    r("GET", "/api/v1/workspaces", A::Org, O::None),
+    r("GET", "/api/v1/workspaces/{id}", A::Org, O::Workspace),
+    r(
+        "POST",
+        "/api/v1/account/applications/token",
+        A::None,
+        O::None,
+    ),
+    r("POST", "/applications/token", A::None, O::None),
+];
+
+/// The Airbyte public API v1 routes, each served under every one of [`V1_PREFIXES`].
+pub(crate) const V1_ROUTES: &[Route] = &[
+    r("POST", "/applications/token", A::None, O::None),
+    r("GET", "/health", A::None, O::None),
+    r("GET", "/workspaces", A::Org, O::None),
+    r("POST", "/workspaces", A::Org, O::None),
+    r("GET", "/workspaces/{id}", A::Org, O::Workspace),
+    r("PATCH", "/workspaces/{id}", A::Org, O::Workspace),
+    r("DELETE", "/workspaces/{id}", A::Org, O::Workspace),
+    r("GET", "/sources", A::Any, O::None),
+    r("POST", "/sources", A::Any, O::None),
+    r("GET", "/sources/{id}", A::Any, O::Source),
+    r("PATCH", "/sources/{id}", A::Any, O::Source),
+    r("PUT", "/sources/{id}", A::Any, O::Source),
+    r("DELETE", "/sources/{id}", A::Any, O::Source),
+    r("GET", "/destinations", A::Any, O::None),
+    r("POST", "/destinations", A::Any, O::None),
+    r("GET", "/destinations/{id}", A::Any, O::Destination),
+    r("PATCH", "/destinations/{id}", A::Any, O::Destination),
+    r("PUT", "/destinations/{id}", A::Any, O::Destination),
+    r("DELETE", "/destinations/{id}", A::Any, O::Destination),
+    r("GET", "/connections", A::Any, O::None),
+    r("POST", "/connections", A::Any, O::None),
+    r("GET", "/connections/{id}", A::Any, O::Connection),
+    r("PATCH", "/connections/{id}", A::Any, O::Connection),
+    r("DELETE", "/connections/{id}", A::Any, O::Connection),
+];
+
+/// Where [`V1_ROUTES`] are served.
+pub(crate) const V1_PREFIXES: [&str; 2] = ["/v1", "/api/public/v1"];
+
+/// Every route with its full path: [`ROUTES`], then [`V1_ROUTES`] under each prefix.
+pub(crate) fn all() -> Vec<(Route, String)> {
+    let mut out: Vec<(Route, String)> = ROUTES.iter().map(|r| (*r, r.path.to_owned())).collect();
+    for prefix in V1_PREFIXES {
+        out.extend(
+            V1_ROUTES
+                .iter()
+                .map(|r| (*r, format!("{prefix}{}", r.path))),
+        );
+    }
+    out
+}
+
+impl Route {
+    /// The path with `{id}` replaced by `id`.
+    pub(crate) fn with_id(path: &str, id: &str) -> String {
+        path.replace("{id}", id)
+    }
+}
