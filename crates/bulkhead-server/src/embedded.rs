@@ -91,6 +91,7 @@ fn selection(
 /// `POST /api/v1/embedded/scoped-token`: gets or creates the customer's workspace, stores
 /// its tag selections, and mints a scoped token for it.
 pub(crate) async fn scoped_token(
+    State(state): State<AppState>,
     OrgAuth(org): OrgAuth,
     Json(body): Json<ScopedTokenBody>,
 ) -> Result<axum::Json<ScopedTokenResponse>, Problem> {
@@ -139,14 +140,20 @@ pub(crate) async fn scoped_token(
                 .map_err(|e| field_as(e, "operations"))?,
         );
     }
-    let lifetime = request
-        .ttl
-        .unwrap_or(org.organization().settings.default_token_ttl);
     let external_id = request.external_id.as_str().to_owned();
     let organization_id = org.org_id();
-    let issued = blocking(move || org.scoped_token(&request))
-        .await
-        .map_err(|p| p.rename_field("ttl", "expires_in"))?;
+    let engine = state.engine.clone();
+    let (issued, lifetime) = blocking(move || {
+        let issued = org.scoped_token(&request)?;
+        // The lifetime the token has, from its own claims: the organization's default is
+        // read by the engine, and the scope may be older than a change of it.
+        let claims = engine.verify_token(issued.token.expose())?;
+        let lifetime =
+            u64::try_from(claims.expires_at.saturating_sub(claims.issued_at)).unwrap_or(0);
+        Ok((issued, lifetime))
+    })
+    .await
+    .map_err(|p| p.rename_field("ttl", "expires_in"))?;
     Ok(axum::Json(ScopedTokenResponse {
         token: issued.token,
         token_type: "Bearer",
@@ -155,7 +162,7 @@ pub(crate) async fn scoped_token(
         external_id,
         workspace_created: issued.workspace_created,
         expires_at: issued.expires_at,
-        expires_in: lifetime.as_secs(),
+        expires_in: lifetime,
         token_id: issued.token_id,
     }))
 }
