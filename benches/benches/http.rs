@@ -359,6 +359,9 @@ fn measure(store: &str, engine: Engine, settings: &Settings) {
         .build()
         .unwrap();
     let (org_key, scoped) = seed(&engine);
+    // Dropped after the server's runtime: the last engine handle must not go on one of its
+    // workers (the PostgreSQL client blocks on a runtime of its own when it closes).
+    let keep = engine.clone();
     let bulkhead_addr = spawn_server(
         &server_rt,
         bulkhead_server::router(engine, bulkhead_server::ServerConfig::default()),
@@ -456,6 +459,7 @@ fn measure(store: &str, engine: Engine, settings: &Settings) {
         );
     }
     server_rt.shutdown_timeout(Duration::from_secs(1));
+    drop(keep);
 }
 
 fn main() {
