@@ -430,14 +430,17 @@ fn measure(store: &str, engine: Engine, settings: &Settings) {
         }
     }
     println!(
-        "{store}: summary over {} rounds, {} connections, {} s each (median of the rounds' req/s; worst p99)",
+        "{store}: summary over {} rounds, {} connections, {} s each (req/s of each round; worst p99)",
         settings.rounds, settings.conns, settings.secs
     );
-    let median = |outcomes: &[Outcome]| {
-        let mut rps: Vec<f64> = outcomes.iter().map(Outcome::rps).collect();
-        rps.sort_by(f64::total_cmp);
-        rps[rps.len() / 2]
+    let rates = |outcomes: &[Outcome]| {
+        outcomes
+            .iter()
+            .map(|o| format!("{:.0}", o.rps()))
+            .collect::<Vec<_>>()
+            .join(" / ")
     };
+    let worst_p99 = |outcomes: &[Outcome]| outcomes.iter().map(|o| o.p99_us).max().unwrap_or(0);
     for pair in targets.chunks(2).zip(results.chunks(2)) {
         let ([baseline, bulkhead], [base_out, bulk_out]) = pair else {
             continue;
@@ -448,13 +451,13 @@ fn measure(store: &str, engine: Engine, settings: &Settings) {
             .map(|(b, o)| format!("{:.2}", o.rps() / b.rps()))
             .collect();
         println!(
-            "{store:<10} {:<22} {:>9.0} req/s, p99 {} µs | {:<22} {:>9.0} req/s, p99 {} µs | ratio per round {}",
+            "{store:<10} {:<22} {} req/s, p99 {} µs | {:<22} {} req/s, p99 {} µs | ratio per round {}",
             bulkhead.name,
-            median(bulk_out),
-            bulk_out.iter().map(|o| o.p99_us).max().unwrap_or(0),
+            rates(bulk_out),
+            worst_p99(bulk_out),
             baseline.name,
-            median(base_out),
-            base_out.iter().map(|o| o.p99_us).max().unwrap_or(0),
+            rates(base_out),
+            worst_p99(base_out),
             ratios.join(", ")
         );
     }
