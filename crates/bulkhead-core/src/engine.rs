@@ -9,6 +9,7 @@ use crate::audit::Actor;
 use crate::credential::{Credential, Held, Revocations, check_token_state};
 use crate::denials::{Decision, Denials, outcome_reason};
 use crate::error::{Error, ObjectKind, Result, TokenRejection};
+use crate::fresh::Fresh;
 use crate::guard::{Guard, OrgCtx, Tenant};
 use crate::ids::{OrgId, WorkspaceId};
 use crate::keys::{
@@ -90,6 +91,11 @@ pub(crate) struct Inner {
     retired: RwLock<HashMap<WorkspaceId, Retired>>,
     /// Whether `retired` has any entry: the common case (none) costs one atomic load a call.
     any_retired: AtomicBool,
+    /// The organization as the scoped-token flow last read it, fresh like a minter's.
+    pub(crate) mint_orgs: Fresh<OrgId, Arc<Organization>>,
+    /// The organization's signer as the scoped-token flow last loaded it, fresh like a
+    /// minter's.
+    pub(crate) mint_signers: Fresh<OrgId, Arc<LoadedKey>>,
 }
 
 /// What became of a workspace after a scope of it was made; see [`Inner::retired`].
@@ -400,6 +406,8 @@ impl Engine {
                 generation: AtomicU64::new(0),
                 retired: RwLock::new(HashMap::new()),
                 any_retired: AtomicBool::new(false),
+                mint_orgs: Fresh::default(),
+                mint_signers: Fresh::default(),
             }),
         })
     }

@@ -203,6 +203,18 @@ impl OrgCtx {
     pub fn has_issuance(&self) -> bool {
         self.issuance.is_some()
     }
+
+    /// The same handle, audit and issuance events included, for an adapter whose write runs
+    /// on another thread than the call's (SQLite's group commit) and must own what it uses.
+    /// The copy stands for the same one call: the adapter writes its events once.
+    pub fn clone_for_write(&self) -> Self {
+        Self {
+            org_id: self.org_id,
+            actor: self.actor.clone(),
+            audit: self.audit.clone(),
+            issuance: self.issuance.clone(),
+        }
+    }
 }
 
 /// A row that belongs to one workspace of one organization.

@@ -24,6 +24,7 @@ mod credential;
 mod denials;
 mod engine;
 mod error;
+mod fresh;
 mod grant;
 pub mod guard;
 mod ids;

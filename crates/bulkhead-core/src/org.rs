@@ -633,6 +633,45 @@ impl OrgScope {
         }
     }
 
+    /// [`OrgScope::reload`] for the scoped-token flow: what it returned after the engine's
+    /// generation was `generation`, for as long as a minter would keep it (see
+    /// [`crate::fresh`]).
+    fn reload_for_mint(&self, generation: u64) -> Result<Arc<Organization>> {
+        let now = self.inner.now();
+        if let Some(org) = self.inner.mint_orgs.get(&self.org_id(), generation, now) {
+            // What the read would have checked first: the org key still holds.
+            self.live()?;
+            return Ok(org);
+        }
+        let org = Arc::new(self.reload()?);
+        self.inner.mint_orgs.put(
+            self.org_id(),
+            generation,
+            now.plus(KEY_CACHE_TTL),
+            Arc::clone(&org),
+        );
+        Ok(org)
+    }
+
+    /// [`OrgScope::signer`] for the scoped-token flow: the signer it returned after the
+    /// engine's generation was `generation`, for as long as a minter would keep it (a minute,
+    /// never past the key's retirement; see [`crate::fresh`]).
+    fn signer_for_mint(&self, generation: u64, org: &Organization) -> Result<Arc<LoadedKey>> {
+        let now = self.inner.now();
+        if let Some(key) = self.inner.mint_signers.get(&org.id, generation, now)
+            && key.org_id == org.id
+        {
+            return Ok(key);
+        }
+        let key = self.signer(org)?;
+        let fresh_until = now.plus(KEY_CACHE_TTL);
+        let fresh_until = key.retire_at.map_or(fresh_until, |at| at.min(fresh_until));
+        self.inner
+            .mint_signers
+            .put(org.id, generation, fresh_until, Arc::clone(&key));
+        Ok(key)
+    }
+
     /// The scoped-token flow: gets or creates the workspace of `request.external_id`
     /// (race-free), stores the tag selections on it, and mints a token for that one workspace.
     ///
@@ -671,7 +710,7 @@ impl OrgScope {
     ) -> Result<(TokenMinter, bool)> {
         // Read before anything the minter keeps: a change after this point is seen.
         let generation = self.inner.generation();
-        let org = self.reload()?;
+        let org = self.reload_for_mint(generation)?;
         let grant = MintGrant {
             ttl: request.ttl,
             operations: request
@@ -733,7 +772,7 @@ impl OrgScope {
             });
         }
         let ttl_secs = grant.ttl_secs(&org.settings)?;
-        let key = self.signer(org)?;
+        let key = self.signer_for_mint(generation, org)?;
         let fixed = FixedClaims {
             issuer: &org.settings.issuer,
             audience: &org.settings.audience,

@@ -12,6 +12,10 @@
 //! Once authenticated, a request is charged to its organization's rate limit
 //! ([`crate::limits`]): past it, a 429.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
@@ -70,12 +74,69 @@ impl FromRequestParts<AppState> for OrgAuth {
         let key = bearer(parts)?;
         let org = if key.starts_with(ACCESS_TOKEN_PREFIX) {
             state.access.resolve(&key)?
+        } else if let Some(org) = state.org_keys.get(&key) {
+            org
         } else {
             let engine = state.engine.clone();
-            blocking(move || engine.authenticate_org(&key)).await?
+            let (org, key) =
+                blocking(move || engine.authenticate_org(&key).map(|org| (org, key))).await?;
+            state.org_keys.put(&key, &org);
+            org
         };
         crate::limits::charge(parts, org.org_id())?;
         Ok(OrgAuth(org))
+    }
+}
+
+/// How long an org key, once authenticated, is taken for its organization's scope without
+/// asking the engine again.
+pub(crate) const ORG_KEY_CACHE_TTL: Duration = Duration::from_secs(30);
+/// The most org keys remembered; past it the cache starts over.
+const ORG_KEY_CACHE_MAX: usize = 1_024;
+
+/// Org keys this process authenticated lately, by the SHA-256 digest of the key (never the
+/// key itself), with the scope each one gave.
+///
+/// `Engine::authenticate_org` reads the key and its organization (two reads) on every call;
+/// the scoped-token route runs it on every request. A remembered scope is the one an access
+/// token holds (see [`crate::access`]), for at most [`ORG_KEY_CACHE_TTL`]: every engine call
+/// through it still checks the key first, so a key revoked through this engine or expired
+/// is refused at once, and one revoked by another process within that time (the engine's own
+/// recheck of a scope's credential comes after a minute). A key that failed is not
+/// remembered: every refusal goes to the engine, and is audited there.
+#[derive(Default)]
+pub(crate) struct OrgKeys {
+    scopes: Mutex<HashMap<[u8; 32], (OrgScope, Instant)>>,
+}
+
+impl OrgKeys {
+    fn digest(key: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, key.as_bytes()).as_ref());
+        out
+    }
+
+    /// The scope `key` gave less than [`ORG_KEY_CACHE_TTL`] ago.
+    fn get(&self, key: &str) -> Option<OrgScope> {
+        let digest = Self::digest(key);
+        let scopes = self.scopes.lock().unwrap_or_else(PoisonError::into_inner);
+        scopes
+            .get(&digest)
+            .filter(|(_, at)| at.elapsed() < ORG_KEY_CACHE_TTL)
+            .map(|(org, _)| org.clone())
+    }
+
+    /// Remembers the scope `key` just gave.
+    fn put(&self, key: &str, org: &OrgScope) {
+        let digest = Self::digest(key);
+        let mut scopes = self.scopes.lock().unwrap_or_else(PoisonError::into_inner);
+        if scopes.len() >= ORG_KEY_CACHE_MAX {
+            scopes.retain(|_, (_, at)| at.elapsed() < ORG_KEY_CACHE_TTL);
+            if scopes.len() >= ORG_KEY_CACHE_MAX {
+                scopes.clear();
+            }
+        }
+        scopes.insert(digest, (org.clone(), Instant::now()));
     }
 }
 

@@ -150,14 +150,16 @@ fn selection(
     security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
 )]
 pub(crate) async fn scoped_token(
+    State(state): State<AppState>,
     OrgAuth(org): OrgAuth,
     Json(body): Json<ScopedTokenBody>,
 ) -> Result<axum::Json<ScopedTokenResponse>, Problem> {
-    issue(org, body).await.map(axum::Json)
+    issue(&state, org, body).await.map(axum::Json)
 }
 
 /// Checks `body` whole (nothing is written for a bad one), then runs the scoped-token flow.
 pub(crate) async fn issue(
+    state: &AppState,
     org: OrgScope,
     body: ScopedTokenBody,
 ) -> Result<ScopedTokenResponse, Problem> {
@@ -220,14 +222,20 @@ pub(crate) async fn issue(
         }
     };
     let allowed_origin = request.allowed_origin.clone();
-    let lifetime = request
-        .ttl
-        .unwrap_or(org.organization().settings.default_token_ttl);
     let external_id = request.external_id.as_str().to_owned();
     let organization_id = org.org_id();
-    let issued = blocking(move || org.scoped_token(&request))
-        .await
-        .map_err(|p| p.rename_field("ttl", "expires_in"))?;
+    let engine = state.engine.clone();
+    let (issued, lifetime) = blocking(move || {
+        let issued = org.scoped_token(&request)?;
+        // The lifetime the token has, from its own claims: the organization's default is
+        // read by the engine, and the scope may be older than a change of it.
+        let claims = engine.verify_token(issued.token.expose())?;
+        let lifetime =
+            u64::try_from(claims.expires_at.saturating_sub(claims.issued_at)).unwrap_or(0);
+        Ok((issued, lifetime))
+    })
+    .await
+    .map_err(|p| p.rename_field("ttl", "expires_in"))?;
     Ok(ScopedTokenResponse {
         token: issued.token,
         token_type: "Bearer",
@@ -236,7 +244,7 @@ pub(crate) async fn issue(
         external_id,
         workspace_created: issued.workspace_created,
         expires_at: issued.expires_at,
-        expires_in: lifetime.as_secs(),
+        expires_in: lifetime,
         token_id: issued.token_id,
         allowed_origin,
     })

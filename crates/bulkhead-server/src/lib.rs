@@ -246,6 +246,7 @@ pub(crate) struct AppState {
     pub(crate) engine: Engine,
     pub(crate) config: Arc<ServerConfig>,
     pub(crate) access: Arc<access::AccessTokens>,
+    pub(crate) org_keys: Arc<auth::OrgKeys>,
 }
 
 /// The HTTP API over `engine`. Mount it in a host's own axum app with
@@ -257,6 +258,7 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
     let state = AppState {
         engine,
         access: Arc::new(access::AccessTokens::new(config.access_token_ttl)),
+        org_keys: Arc::new(auth::OrgKeys::default()),
         config: Arc::new(config),
     };
     // The `/v1` routes once more under the self-managed prefix: the document lists them

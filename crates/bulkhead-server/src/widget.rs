@@ -101,7 +101,7 @@ pub(crate) async fn widget_token(
              widget, like `https://app.example.com`",
         ));
     }
-    let issued = issue(org, body).await?;
+    let issued = issue(&state, org, body).await?;
     let inner = WidgetToken {
         token: issued.token.expose(),
         // The page only: the token reaches the widget's frame by postMessage, never a URL.

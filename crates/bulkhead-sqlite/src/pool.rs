@@ -74,6 +74,39 @@ pub(crate) struct Pool {
     /// Empty for an in-memory database, whose one connection is also the reader.
     readers: Vec<Mutex<Slot>>,
     next_reader: AtomicUsize,
+    /// Writes of [`Pool::write_grouped`] waiting for the writer (see there).
+    grouped: Mutex<Vec<GroupedWrite>>,
+}
+
+/// One caller's write of a group commit.
+struct GroupedWrite {
+    /// Runs the write inside the group's transaction; returns whether it succeeded and what
+    /// to do once the transaction's fate is known.
+    run: RunWrite,
+    /// Hands the caller an error instead, for a write the group could not run.
+    abandon: Delivery,
+}
+
+/// Runs a grouped write: whether it succeeded, and how to hand its outcome over.
+type RunWrite = Box<dyn FnOnce(&Db<'_>) -> (bool, Delivery) + Send>;
+/// Hands a grouped write's outcome to its caller: called with `Ok(())` once the group
+/// committed, or with the transaction's error.
+type Delivery = Box<dyn FnOnce(Result<()>) + Send>;
+
+/// Where a grouped write's caller finds its result.
+type Outcome<T> = std::sync::Arc<Mutex<Option<Result<T>>>>;
+
+/// Runs one savepoint statement (cached: a group runs them for every write).
+fn savepoint(conn: &Connection, sql: &str) -> Result<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute([]))
+        .map(|_| ())
+        .ctx("could not run a grouped write's savepoint")
+}
+
+/// A storage error with `message`.
+fn storage(message: impl Into<String>) -> bulkhead_core::Error {
+    bulkhead_core::Error::Storage(bulkhead_core::StorageError::new(message))
 }
 
 fn configure(conn: &Connection, options: &SqliteOptions) -> Result<()> {
@@ -180,6 +213,7 @@ impl Pool {
             writer,
             readers,
             next_reader: AtomicUsize::new(0),
+            grouped: Mutex::new(Vec::new()),
         })
     }
 
@@ -195,6 +229,7 @@ impl Pool {
             writer: writer(conn, setup)?,
             readers: Vec::new(),
             next_reader: AtomicUsize::new(0),
+            grouped: Mutex::new(Vec::new()),
         })
     }
 
@@ -286,6 +321,105 @@ impl Pool {
         let value = f(&Db::new(&tx, guard))?;
         tx.commit().ctx("could not commit")?;
         Ok(value)
+    }
+
+    /// Runs `f` like [`Pool::write_org`] (an `IMMEDIATE` transaction on the writer, inside
+    /// the organization `org`), possibly in one transaction with other callers' grouped
+    /// writes (group commit): each caller's `f` runs in a savepoint of its own, so a failed
+    /// `f` leaves nothing behind and does not touch the others, and every caller gets its
+    /// result only once the shared transaction has committed (or the commit's error).
+    ///
+    /// Callers queue their write, then wait for the writer; whoever gets it first runs every
+    /// queued write, commits once and hands each caller its outcome, so the others find
+    /// theirs done when they get the writer in turn. Under concurrency, N writes cost one
+    /// commit; alone, a write costs what [`Pool::write_org`] costs. Writes run in the order
+    /// they were queued, one after the other on the one writer connection, so a write sees
+    /// every earlier write of its group (the audit chain's next event links to the previous
+    /// one as always).
+    pub(crate) fn write_grouped<T: Send + 'static>(
+        &self,
+        org: OrgId,
+        f: impl FnOnce(&Db<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let outcome: Outcome<T> = std::sync::Arc::new(Mutex::new(None));
+        let mine = std::sync::Arc::clone(&outcome);
+        let abandoned = std::sync::Arc::clone(&outcome);
+        let write = GroupedWrite {
+            run: Box::new(move |db: &Db<'_>| {
+                let result = {
+                    let _org = db.org(org);
+                    f(db)
+                };
+                let ok = result.is_ok();
+                let delivery: Delivery = Box::new(move |committed: Result<()>| {
+                    *mine.lock() = Some(committed.and(result));
+                });
+                (ok, delivery)
+            }),
+            abandon: Box::new(move |committed: Result<()>| {
+                *abandoned.lock() =
+                    Some(committed.and(Err(storage("a grouped write did not run"))));
+            }),
+        };
+        self.grouped.lock().push(write);
+        let mut slot = self.writer.lock();
+        if let Some(done) = outcome.lock().take() {
+            return done;
+        }
+        let writes = std::mem::take(&mut *self.grouped.lock());
+        let Slot { conn, guard } = &mut *slot;
+        let committed = Self::run_group(conn, guard, writes);
+        drop(slot);
+        // Our own write was queued before we took the writer, so the group just run held it;
+        // an empty outcome here would be a bug in this function, never a silent success.
+        outcome
+            .lock()
+            .take()
+            .unwrap_or_else(|| committed.and(Err(storage("a grouped write was lost"))))
+    }
+
+    /// Runs `writes` in one `IMMEDIATE` transaction, each in a savepoint, commits, and
+    /// delivers each outcome; returns the transaction's own result.
+    fn run_group(conn: &mut Connection, guard: &Guard, writes: Vec<GroupedWrite>) -> Result<()> {
+        let mut deliveries: Vec<Delivery> = Vec::with_capacity(writes.len());
+        // Alone, a write needs no savepoint: if it fails, the transaction is rolled back.
+        let alone = writes.len() == 1;
+        let mut pending = writes.into_iter();
+        let committed = (|| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .ctx("could not start a write transaction")?;
+            for GroupedWrite { run, abandon } in pending.by_ref() {
+                if !alone && let Err(e) = savepoint(&tx, "SAVEPOINT bulkhead_grouped") {
+                    deliveries.push(abandon);
+                    return Err(e);
+                }
+                let (ok, delivery) = run(&Db::new(&tx, guard));
+                deliveries.push(delivery);
+                if alone {
+                    if !ok {
+                        // Dropping the transaction rolls it back; the write's own error is
+                        // what its caller gets.
+                        return Ok(());
+                    }
+                } else if ok {
+                    savepoint(&tx, "RELEASE bulkhead_grouped")?;
+                } else {
+                    // A write that failed is undone on its own; the others stay.
+                    savepoint(&tx, "ROLLBACK TO bulkhead_grouped")?;
+                    savepoint(&tx, "RELEASE bulkhead_grouped")?;
+                }
+            }
+            tx.commit().ctx("could not commit")
+        })();
+        deliveries.extend(pending.map(|w| w.abandon));
+        for delivery in deliveries {
+            delivery(match &committed {
+                Ok(()) => Ok(()),
+                Err(e) => Err(storage(format!("a grouped write failed: {e}"))),
+            });
+        }
+        committed
     }
 
     /// Runs `f` like [`Pool::write`], inside the tenant's workspace (and its organization).

@@ -410,8 +410,17 @@ impl Store for SqliteStore {
         {
             return Ok((existing, false));
         }
-        self.pool.write_org(org.org_id(), |tx| {
-            let (workspace, created) = get_or_create_in(tx, org, candidate, update)?;
+        if !org.has_issuance() {
+            return self.pool.write_org(org.org_id(), |tx| {
+                get_or_create_in(tx, org, candidate, update)
+            });
+        }
+        // Every scoped token issued writes its event: concurrent issuances share one
+        // transaction (group commit), each in a savepoint of its own, and each caller gets
+        // its workspace only once that transaction has committed, its event with it.
+        let (org, candidate, update) = (org.clone_for_write(), candidate.clone(), update.clone());
+        self.pool.write_grouped(org.org_id(), move |tx| {
+            let (workspace, created) = get_or_create_in(tx, &org, &candidate, &update)?;
             if let Some(draft) = org.issuance_for(&workspace) {
                 audit::append(tx, org.org_id(), &draft)?;
             }

@@ -2233,6 +2233,7 @@ macro_rules! conformance_tests {
             an_org_scope_stops_with_its_org_key,
             a_revocation_in_another_process_reaches_a_scope_within_a_minute,
             reveals_and_token_issuance_are_audited,
+            concurrent_token_issuances_are_each_audited_and_the_chains_verify,
             a_breach_in_a_customers_template_read_names_the_token,
         );
     };

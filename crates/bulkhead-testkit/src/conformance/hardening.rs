@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use bulkhead_core::{AuditFilter, Error, Page, ScopedTokenRequest, TokenRejection};
+use bulkhead_core::{AuditFilter, Error, IssuedToken, Page, ScopedTokenRequest, TokenRejection};
 
 use super::{Harness, LEEWAY, all_audit, assert_token_rejected, ext, kid_of, new_org, token_scope};
 
@@ -432,6 +432,68 @@ pub fn reveals_and_token_issuance_are_audited(factory: &dyn Fn() -> Harness) {
     assert!(!text.contains(api_key), "a revealed secret is in the chain");
     assert!(!text.contains(&format!("{:?}", secret.expose())));
     assert!(org.verify_audit().unwrap().is_intact());
+}
+
+/// Scoped tokens issued at once from many threads, for two organizations, for customers
+/// that exist and for new ones: each issuance is its own event, naming its token and
+/// workspace, and both organizations' chains verify (a store may share one transaction
+/// between concurrent issuances, SQLite's group commit, and must keep each one whole).
+pub fn concurrent_token_issuances_are_each_audited_and_the_chains_verify(
+    factory: &dyn Fn() -> Harness,
+) {
+    const THREADS: usize = 6;
+    const EACH: usize = 15;
+    let h = factory();
+    let (acme, _) = new_org(&h, "Acme");
+    let (globex, _) = new_org(&h, "Globex");
+    for org in [&acme, &globex] {
+        org.scoped_token(&ScopedTokenRequest::new(ext("existing")))
+            .unwrap();
+    }
+    let issued: Vec<(bool, IssuedToken)> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let org = if t % 2 == 0 {
+                    acme.clone()
+                } else {
+                    globex.clone()
+                };
+                s.spawn(move || {
+                    (0..EACH)
+                        .map(|n| {
+                            let customer = if n % 3 == 0 {
+                                format!("new-{t}-{n}")
+                            } else {
+                                "existing".to_owned()
+                            };
+                            let request = ScopedTokenRequest::new(ext(&customer));
+                            (t % 2 == 0, org.scoped_token(&request).unwrap())
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect()
+    });
+    assert_eq!(issued.len(), THREADS * EACH);
+    for (org, is_acme) in [(&acme, true), (&globex, false)] {
+        let events = all_audit(org);
+        let mine: Vec<_> = issued.iter().filter(|(a, _)| *a == is_acme).collect();
+        for (_, token) in &mine {
+            let target = format!("token:{}", token.token_id);
+            let found: Vec<_> = events
+                .iter()
+                .filter(|e| e.draft.action == "token.issue" && e.draft.target == target)
+                .collect();
+            assert_eq!(found.len(), 1, "one event for {target}");
+            assert_eq!(found[0].draft.workspace_id, Some(token.workspace_id));
+            h.engine().authenticate(token.token.expose()).unwrap();
+        }
+        assert!(org.verify_audit().unwrap().is_intact());
+    }
 }
 
 /// A breach met while a token's scope reads the organization's templates is the token
