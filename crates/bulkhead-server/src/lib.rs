@@ -87,7 +87,7 @@
 //!    `request_body`, and `responses(...)`: the success, then the problem types of
 //!    `openapi.rs` the handler can answer (`BadRequest`, `Unauthorized`, `Forbidden`,
 //!    `NotFound`, `Conflict`, `Gone`, `PayloadTooLarge`, `UnsupportedMediaType`,
-//!    `TooManyRequests`, `Unavailable`; 408 is added to every route). Name the credentials
+//!    `Unprocessable`, `TooManyRequests`, `Unavailable`; 408 is added to every route). Name the credentials
 //!    in `security(...)`: `("org_key" = []), ("access_token" = []), ("client_credentials" =
 //!    [])` for an organization's route, `("scoped_token" = [])` for a customer's, all four
 //!    for a route that takes either. The doc comment's first line is the summary, the rest
@@ -112,6 +112,7 @@ mod embedded;
 mod extract;
 mod openapi;
 mod problem;
+mod template_routes;
 mod templates;
 mod v1;
 mod v1_connections;
@@ -214,8 +215,6 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
     // once, under `/v1`, and says so.
     let (mirror, _) = public_v1(PUBLIC_V1_MIRROR).split_for_parts();
     let (router, _) = routes().split_for_parts();
-    // Not yet in the document: the organization's catalog and workspace routes.
-    let router = router.merge(organization_routes());
     router
         .nest(PUBLIC_V1_MIRROR, mirror)
         .fallback(no_route)
@@ -227,34 +226,6 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
             timeout,
         ))
         .layer(axum::middleware::map_response(problem::problemize))
-}
-
-/// The organization's catalog and workspaces: `/api/v1/integrations/templates/...`
-/// ([`templates`]) and `/api/v1/workspaces` ([`workspaces`]), org key or access token.
-fn organization_routes() -> Router<AppState> {
-    use axum::routing::{get, put};
-    const T: &str = "/api/v1/integrations/templates";
-    Router::new()
-        .route("/api/v1/workspaces", get(workspaces::list))
-        .route("/api/v1/workspaces/stats", get(workspaces::stats))
-        .route("/api/v1/workspaces/overview", get(workspaces::overview))
-        .route(
-            "/api/v1/workspaces/{workspace_id}",
-            get(workspaces::get)
-                .patch(workspaces::update)
-                .put(workspaces::update)
-                .delete(workspaces::delete),
-        )
-        .merge(templates::routes::<templates::Sources>(T))
-        .merge(templates::routes::<templates::Connections>(T))
-        .route(
-            &format!("{T}/tags"),
-            get(templates::list_tags).post(templates::create_tag),
-        )
-        .route(
-            &format!("{T}/tags/{{name}}"),
-            put(templates::rename_tag).delete(templates::delete_tag),
-        )
 }
 
 /// Where the Airbyte public API v1 subset is served besides `/v1` (Airbyte Cloud's path):
@@ -270,6 +241,39 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(embedded::scoped_token))
         .routes(routes!(embedded::token_info))
         .routes(routes!(widget::widget_token))
+        .routes(routes!(workspaces::list))
+        .routes(routes!(workspaces::stats))
+        .routes(routes!(workspaces::overview))
+        .routes(routes!(
+            workspaces::get,
+            workspaces::patch,
+            workspaces::put,
+            workspaces::delete
+        ))
+        .routes(routes!(
+            template_routes::sources::list,
+            template_routes::sources::create
+        ))
+        .routes(routes!(
+            template_routes::sources::get,
+            template_routes::sources::patch,
+            template_routes::sources::delete
+        ))
+        .routes(routes!(template_routes::sources::add_tag))
+        .routes(routes!(template_routes::sources::remove_tag))
+        .routes(routes!(
+            template_routes::connections::list,
+            template_routes::connections::create
+        ))
+        .routes(routes!(
+            template_routes::connections::get,
+            template_routes::connections::patch,
+            template_routes::connections::delete
+        ))
+        .routes(routes!(template_routes::connections::add_tag))
+        .routes(routes!(template_routes::connections::remove_tag))
+        .routes(routes!(templates::list_tags, templates::create_tag))
+        .routes(routes!(templates::rename_tag, templates::delete_tag))
         .routes(routes!(embedded::source_templates))
         .routes(routes!(embedded::create_source, embedded::list_sources))
         .routes(routes!(
@@ -320,8 +324,9 @@ fn public_v1(prefix: &'static str) -> OpenApiRouter<AppState> {
             v1_connections::patch,
             v1_connections::delete
         ))
-        // Not yet in the document: jobs (sync runs) and organizations, see `v1_jobs`.
-        .merge(OpenApiRouter::from(v1_jobs::routes()))
+        .routes(routes!(v1_jobs::list, v1_jobs::create))
+        .routes(routes!(v1_jobs::get_job, v1_jobs::cancel))
+        .routes(routes!(v1_jobs::organizations))
         .layer(axum::Extension(v1::Prefix(prefix)))
 }
 
