@@ -58,9 +58,9 @@
 //! revoked or expires first. Access tokens live in this process's memory (as digests): a
 //! restart forgets them, and a client asks for a new one on the 401. An access token is
 //! refused (401) on every route that takes only a scoped token, and a scoped token on every
-//! route that takes only an org key or an access token. The v1 sources, destinations and connections routes take all
-//! three;
-//! a scoped token reaches only its own workspace there.
+//! route that takes only an org key or an access token. The v1 sources, destinations,
+//! connections and jobs routes take all three; a scoped token reaches only its own workspace
+//! there.
 //!
 //! **Widget and CORS.** A widget token is a scoped token bound to one browser origin
 //! (`allowed_origin`); only such a token, used from exactly that origin, gets
@@ -87,11 +87,12 @@
 //!    `request_body`, and `responses(...)`: the success, then the problem types of
 //!    `openapi.rs` the handler can answer (`BadRequest`, `Unauthorized`, `Forbidden`,
 //!    `NotFound`, `Conflict`, `Gone`, `PayloadTooLarge`, `UnsupportedMediaType`,
-//!    `Unprocessable`, `TooManyRequests`, `Unavailable`; 408 is added to every route). Name the credentials
-//!    in `security(...)`: `("org_key" = []), ("access_token" = []), ("client_credentials" =
-//!    [])` for an organization's route, `("scoped_token" = [])` for a customer's, all four
-//!    for a route that takes either. The doc comment's first line is the summary, the rest
-//!    the description.
+//!    `Unprocessable`, `TooManyRequests`, `Unavailable`; 408 is added to every route). Name
+//!    the credentials in `security(...)`: `("org_key" = []), ("access_token" = []),
+//!    ("client_credentials" = [])` for an organization's route, `("scoped_token" = [])` for
+//!    a customer's, all four for a route that takes either. The doc comment's first line is
+//!    the summary, the rest the description. A route whose handler reads the raw query
+//!    (`uri.query()`) lists its parameters as `params(("name" = Type, Query, ...))` tuples.
 //! 2. Derive `utoipa::ToSchema` on its request and response types and give every field a
 //!    doc comment; a field of one of the library's types takes
 //!    `#[schema(value_type = ...)]` (`String, format = "uuid"` for an id,
@@ -102,8 +103,9 @@
 //!    `tests/openapi.rs` source scan refuses it. The router serves the annotation's `path`
 //!    as written, so its `{parameter}` names are the ones the document shows.
 //!
-//! A handler generic over a type (the v1 sources and destinations) cannot be annotated; give
-//! each instance a thin annotated wrapper, as `v1_connector_routes.rs` does.
+//! A handler generic over a type (the v1 sources and destinations, the source and connection
+//! templates) cannot be annotated; give each instance a thin annotated wrapper, as
+//! `v1_connector_routes.rs` and `template_routes.rs` do.
 
 mod access;
 mod auth;

@@ -30,8 +30,8 @@ use utoipa::{IntoResponses, PartialSchema, ToSchema};
 use crate::problem::{PROBLEM_JSON, Problem};
 
 const DESCRIPTION: &str = "\
-Bulkhead's HTTP API: the Embedded API (`/api/v1/embedded/...`, `/api/v1/workspaces`) and a \
-subset of the Airbyte public API v1.
+Bulkhead's HTTP API: the Embedded API (`/api/v1/embedded/...`, `/api/v1/workspaces`, \
+`/api/v1/integrations/templates/...`) and a subset of the Airbyte public API v1.
 
 Every route listed under `/v1` is served under `/api/public/v1` too (self-managed Airbyte's \
 path), with the same shapes; the document lists it once.
@@ -40,7 +40,7 @@ Credentials go in `Authorization: Bearer`. An organization's routes take an org 
 (`bh_org_...`) or an access token (`bh_at_...`) from `POST /v1/applications/token` by client \
 credentials (the client id is the organization id, the secret one of its org keys). A \
 customer's routes take a scoped token from `POST /api/v1/embedded/scoped-token`, and reach its \
-own workspace only. The v1 sources, destinations and connections routes take all three.
+own workspace only. The v1 sources, destinations, connections and jobs routes take all three.
 
 Every failure is an RFC 9457 problem (`application/problem+json`): `type`, `title`, \
 `status`, `detail` and, for invalid input, the `field` at fault. Another tenant's id is not \
