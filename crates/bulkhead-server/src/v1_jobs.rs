@@ -65,7 +65,6 @@ const MAX_WORKSPACE_IDS: usize = 100;
 /// `JobResponse`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(as = JobResponse)]
 pub(crate) struct JobResponse {
     /// The job: an integer from 1 to 2^53 - 1.
     #[schema(value_type = i64, minimum = 1)]
@@ -652,7 +651,6 @@ fn order_by(value: &str) -> Result<(OrderField, bool), Problem> {
 
 /// `JobsResponse`: `{data, next?, previous?}`.
 #[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = JobsResponse)]
 pub(crate) struct JobsResponse {
     /// The jobs of this page.
     data: Vec<JobResponse>,
@@ -783,7 +781,6 @@ pub(crate) async fn list(
 /// `OrganizationResponse`.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(as = OrganizationResponse)]
 pub(crate) struct OrganizationResponse {
     /// The organization.
     #[schema(value_type = String, format = "uuid")]
@@ -797,7 +794,6 @@ pub(crate) struct OrganizationResponse {
 
 /// `OrganizationsResponse`.
 #[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = OrganizationsResponse)]
 pub(crate) struct OrganizationsResponse {
     /// The credential's own organization, alone.
     data: Vec<OrganizationResponse>,
