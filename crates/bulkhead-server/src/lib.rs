@@ -58,9 +58,9 @@
 //! revoked or expires first. Access tokens live in this process's memory (as digests): a
 //! restart forgets them, and a client asks for a new one on the 401. An access token is
 //! refused (401) on every route that takes only a scoped token, and a scoped token on every
-//! route that takes only an org key or an access token. The v1 sources, destinations and connections routes take all
-//! three;
-//! a scoped token reaches only its own workspace there.
+//! route that takes only an org key or an access token. The v1 sources, destinations,
+//! connections and jobs routes take all three; a scoped token reaches only its own workspace
+//! there.
 //!
 //! **Widget and CORS.** A widget token is a scoped token bound to one browser origin
 //! (`allowed_origin`); only such a token, used from exactly that origin, gets
@@ -87,11 +87,12 @@
 //!    `request_body`, and `responses(...)`: the success, then the problem types of
 //!    `openapi.rs` the handler can answer (`BadRequest`, `Unauthorized`, `Forbidden`,
 //!    `NotFound`, `Conflict`, `Gone`, `PayloadTooLarge`, `UnsupportedMediaType`,
-//!    `TooManyRequests`, `Unavailable`; 408 is added to every route). Name the credentials
-//!    in `security(...)`: `("org_key" = []), ("access_token" = []), ("client_credentials" =
-//!    [])` for an organization's route, `("scoped_token" = [])` for a customer's, all four
-//!    for a route that takes either. The doc comment's first line is the summary, the rest
-//!    the description.
+//!    `Unprocessable`, `TooManyRequests`, `Unavailable`; 408 is added to every route). Name
+//!    the credentials in `security(...)`: `("org_key" = []), ("access_token" = []),
+//!    ("client_credentials" = [])` for an organization's route, `("scoped_token" = [])` for
+//!    a customer's, all four for a route that takes either. The doc comment's first line is
+//!    the summary, the rest the description. A route whose handler reads the raw query
+//!    (`uri.query()`) lists its parameters as `params(("name" = Type, Query, ...))` tuples.
 //! 2. Derive `utoipa::ToSchema` on its request and response types and give every field a
 //!    doc comment; a field of one of the library's types takes
 //!    `#[schema(value_type = ...)]` (`String, format = "uuid"` for an id,
@@ -102,8 +103,10 @@
 //!    `tests/openapi.rs` source scan refuses it. The router serves the annotation's `path`
 //!    as written, so its `{parameter}` names are the ones the document shows.
 //!
-//! A handler generic over a type (the v1 sources and destinations) cannot be annotated; give
-//! each instance a thin annotated wrapper, as `v1_connector_routes.rs` does.
+//! A handler generic over a type (the v1 sources and destinations, the source and connection
+//! templates) cannot be annotated; give each instance a thin annotated wrapper, as
+//! `v1_connector_routes.rs` and `template_routes.rs` do.
+//!
 //! # Limits
 //!
 //! Each organization has a request rate ([`ServerConfig::rate_limit`], generous by default):
@@ -129,6 +132,7 @@ mod headers;
 mod limits;
 mod openapi;
 mod problem;
+mod template_routes;
 mod templates;
 mod v1;
 mod v1_connections;
@@ -265,8 +269,6 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
     // once, under `/v1`, and says so.
     let (mirror, _) = public_v1(PUBLIC_V1_MIRROR).split_for_parts();
     let (router, _) = routes().split_for_parts();
-    // Not yet in the document: the organization's catalog and workspace routes.
-    let router = router.merge(organization_routes());
     let router = router
         .nest(PUBLIC_V1_MIRROR, mirror)
         .fallback(no_route)
@@ -282,34 +284,6 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
     headers::layer(limits::layer(router, &outer), &outer)
 }
 
-/// The organization's catalog and workspaces: `/api/v1/integrations/templates/...`
-/// ([`templates`]) and `/api/v1/workspaces` ([`workspaces`]), org key or access token.
-fn organization_routes() -> Router<AppState> {
-    use axum::routing::{get, put};
-    const T: &str = "/api/v1/integrations/templates";
-    Router::new()
-        .route("/api/v1/workspaces", get(workspaces::list))
-        .route("/api/v1/workspaces/stats", get(workspaces::stats))
-        .route("/api/v1/workspaces/overview", get(workspaces::overview))
-        .route(
-            "/api/v1/workspaces/{workspace_id}",
-            get(workspaces::get)
-                .patch(workspaces::update)
-                .put(workspaces::update)
-                .delete(workspaces::delete),
-        )
-        .merge(templates::routes::<templates::Sources>(T))
-        .merge(templates::routes::<templates::Connections>(T))
-        .route(
-            &format!("{T}/tags"),
-            get(templates::list_tags).post(templates::create_tag),
-        )
-        .route(
-            &format!("{T}/tags/{{name}}"),
-            put(templates::rename_tag).delete(templates::delete_tag),
-        )
-}
-
 /// Where the Airbyte public API v1 subset is served besides `/v1` (Airbyte Cloud's path):
 /// the self-managed one.
 const PUBLIC_V1_MIRROR: &str = "/api/public/v1";
@@ -323,6 +297,39 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(embedded::scoped_token))
         .routes(routes!(embedded::token_info))
         .routes(routes!(widget::widget_token))
+        .routes(routes!(workspaces::list))
+        .routes(routes!(workspaces::stats))
+        .routes(routes!(workspaces::overview))
+        .routes(routes!(
+            workspaces::get,
+            workspaces::patch,
+            workspaces::put,
+            workspaces::delete
+        ))
+        .routes(routes!(
+            template_routes::sources::list,
+            template_routes::sources::create
+        ))
+        .routes(routes!(
+            template_routes::sources::get,
+            template_routes::sources::patch,
+            template_routes::sources::delete
+        ))
+        .routes(routes!(template_routes::sources::add_tag))
+        .routes(routes!(template_routes::sources::remove_tag))
+        .routes(routes!(
+            template_routes::connections::list,
+            template_routes::connections::create
+        ))
+        .routes(routes!(
+            template_routes::connections::get,
+            template_routes::connections::patch,
+            template_routes::connections::delete
+        ))
+        .routes(routes!(template_routes::connections::add_tag))
+        .routes(routes!(template_routes::connections::remove_tag))
+        .routes(routes!(templates::list_tags, templates::create_tag))
+        .routes(routes!(templates::rename_tag, templates::delete_tag))
         .routes(routes!(embedded::source_templates))
         .routes(routes!(embedded::create_source, embedded::list_sources))
         .routes(routes!(
@@ -373,8 +380,9 @@ fn public_v1(prefix: &'static str) -> OpenApiRouter<AppState> {
             v1_connections::patch,
             v1_connections::delete
         ))
-        // Not yet in the document: jobs (sync runs) and organizations, see `v1_jobs`.
-        .merge(OpenApiRouter::from(v1_jobs::routes()))
+        .routes(routes!(v1_jobs::list, v1_jobs::create))
+        .routes(routes!(v1_jobs::get_job, v1_jobs::cancel))
+        .routes(routes!(v1_jobs::organizations))
         .layer(axum::Extension(v1::Prefix(prefix)))
 }
 

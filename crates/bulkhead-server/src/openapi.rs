@@ -30,8 +30,8 @@ use utoipa::{IntoResponses, PartialSchema, ToSchema};
 use crate::problem::{PROBLEM_JSON, Problem};
 
 const DESCRIPTION: &str = "\
-Bulkhead's HTTP API: the Embedded API (`/api/v1/embedded/...`, `/api/v1/workspaces`) and a \
-subset of the Airbyte public API v1.
+Bulkhead's HTTP API: the Embedded API (`/api/v1/embedded/...`, `/api/v1/workspaces`, \
+`/api/v1/integrations/templates/...`) and a subset of the Airbyte public API v1.
 
 Every route listed under `/v1` is served under `/api/public/v1` too (self-managed Airbyte's \
 path), with the same shapes; the document lists it once.
@@ -40,7 +40,7 @@ Credentials go in `Authorization: Bearer`. An organization's routes take an org 
 (`bh_org_...`) or an access token (`bh_at_...`) from `POST /v1/applications/token` by client \
 credentials (the client id is the organization id, the secret one of its org keys). A \
 customer's routes take a scoped token from `POST /api/v1/embedded/scoped-token`, and reach its \
-own workspace only. The v1 sources, destinations and connections routes take all three.
+own workspace only. The v1 sources, destinations, connections and jobs routes take all three.
 
 Every failure is an RFC 9457 problem (`application/problem+json`): `type`, `title`, \
 `status`, `detail` and, for invalid input, the `field` at fault. Another tenant's id is not \
@@ -121,11 +121,20 @@ pub(crate) fn base() -> OpenApi {
                 "The seed's Embedded API: a customer's scoped token and what it reaches.",
             ),
             tag("workspaces", "The organization's workspaces."),
+            tag(
+                "templates",
+                "The organization's catalog: source and connection templates and their tags.",
+            ),
             tag("credentials", "Access tokens by client credentials."),
             tag("health", "Whether the server answers."),
             tag("sources", "Airbyte public API v1: sources."),
             tag("destinations", "Airbyte public API v1: destinations."),
             tag("connections", "Airbyte public API v1: connections."),
+            tag("jobs", "Airbyte public API v1: jobs, that is sync runs."),
+            tag(
+                "organizations",
+                "Airbyte public API v1: the credential's own organization.",
+            ),
             tag("meta", "This document."),
         ]))
         .build()
@@ -257,6 +266,8 @@ problem_responses! {
     PayloadTooLarge = "413", "The request body is larger than the server accepts.";
     /// 415: the body is not in a content type the route takes.
     UnsupportedMediaType = "415", "The body is not sent in a content type this route takes.";
+    /// 422: a field Bulkhead knows asks for something it does not support; `field` names it.
+    Unprocessable = "422", "Unsupported: the problem's `field` names a field Bulkhead knows but cannot honour at the value sent (a feature it does not have).";
     /// 429: the organization's creation limit was reached.
     TooManyRequests = "429", "Rate limited: retry after the time `Retry-After` says.",
         header "Retry-After": "Seconds to wait before retrying.";
@@ -307,6 +318,141 @@ wire_schemas! {
     Timestamp = string("An RFC 3339 time in UTC (`2026-11-29T05:03:22.000Z`).")
         .format(Some(SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::DateTime)))
         .build();
+    /// `JobStatus`: the v1 API's job statuses (a closed set: the SDK refuses any other).
+    JobStatus = string("Where the job is in its life. Bulkhead answers `pending`, `running`, \
+                        `succeeded`, `failed` or `cancelled`; the others are Airbyte's.")
+        .enum_values(Some(crate::v1_jobs::STATUSES))
+        .build();
+    /// `JobType`: the v1 API's job types.
+    JobType = string("What the job does. Bulkhead runs `sync` jobs only; the others are \
+                      refused with a 422.")
+        .enum_values(Some(crate::v1_jobs::JOB_TYPES))
+        .build();
+    /// `LastRun`: the latest run of a connection.
+    LastRun = last_run().build();
+    /// `WorkspaceOverview`: a workspace as the organization's dashboard shows it.
+    WorkspaceOverview = workspace_overview().build();
+}
+
+/// The statuses of a sync run, as [`bulkhead::SyncStatus`] writes them.
+fn sync_status() -> ObjectBuilder {
+    string("Where the run is in its life.").enum_values(Some([
+        "pending",
+        "running",
+        "succeeded",
+        "failed",
+        "cancelled",
+    ]))
+}
+
+/// An id: a string in uuid format.
+fn uuid(description: &str) -> ObjectBuilder {
+    string(description).format(Some(SchemaFormat::Custom("uuid".to_owned())))
+}
+
+/// An RFC 3339 time, or `null` when `nullable`.
+fn time(description: &str, nullable: bool) -> ObjectBuilder {
+    let schema = string(description).format(Some(SchemaFormat::KnownFormat(
+        utoipa::openapi::KnownFormat::DateTime,
+    )));
+    if nullable {
+        schema.schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            Type::String,
+            Type::Null,
+        ]))
+    } else {
+        schema
+    }
+}
+
+/// A count.
+fn count(description: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::Int64,
+        )))
+        .minimum(Some(0))
+        .description(Some(description))
+}
+
+/// [`bulkhead::LastRun`] as it is serialized.
+fn last_run() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .description(Some("The latest run of a connection."))
+        .property("id", uuid("The run."))
+        .required("id")
+        .property("status", sync_status())
+        .required("status")
+        .property("started_at", time("When it started.", false))
+        .required("started_at")
+        .property(
+            "finished_at",
+            time("When it ended; `null` while it runs.", true),
+        )
+        .required("finished_at")
+}
+
+/// [`bulkhead::WorkspaceOverview`] as it is serialized.
+fn workspace_overview() -> ObjectBuilder {
+    let connection = ObjectBuilder::new()
+        .description(Some("A connection and its latest run."))
+        .property("connection_id", uuid("The connection."))
+        .required("connection_id")
+        .property("name", string("Its display name."))
+        .required("name")
+        .property(
+            "status",
+            string("Whether it may run.").enum_values(Some(["active", "inactive"])),
+        )
+        .required("status")
+        .property(
+            "last_run",
+            last_run()
+                .description(Some(
+                    "Its latest run (by start time); `null` if it never ran.",
+                ))
+                .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                    Type::Object,
+                    Type::Null,
+                ])),
+        )
+        .required("last_run");
+    ObjectBuilder::new()
+        .description(Some(
+            "A workspace as the organization's dashboard shows it.",
+        ))
+        .property("workspace_id", uuid("The workspace."))
+        .required("workspace_id")
+        .property(
+            "external_id",
+            string("The customer's id in the host's system."),
+        )
+        .required("external_id")
+        .property("name", string("Its display name."))
+        .required("name")
+        .property(
+            "status",
+            string("Whether it is in use.").enum_values(Some(["active", "inactive"])),
+        )
+        .required("status")
+        .property("sources", count("How many sources it has."))
+        .required("sources")
+        .property("connections", count("How many connections it has."))
+        .required("connections")
+        .property(
+            "latest_runs",
+            utoipa::openapi::schema::ArrayBuilder::new()
+                .items(connection)
+                .description(Some(
+                    "Each connection with its latest run, oldest connection first.",
+                )),
+        )
+        .required("latest_runs")
+        .property("rows_synced", count("Rows moved by all of its runs."))
+        .required("rows_synced")
+        .property("bytes_synced", count("Bytes moved by all of its runs."))
+        .required("bytes_synced")
 }
 
 #[cfg(test)]
@@ -333,5 +479,13 @@ mod tests {
             v.parse::<bulkhead::TagMode>().unwrap();
         }
         assert_eq!(values(ConnectionStatus::schema()), ["active", "inactive"]);
+        let sync = values(RefOr::T(Schema::Object(sync_status().build())));
+        for v in &sync {
+            v.parse::<bulkhead::SyncStatus>().unwrap();
+        }
+        // Every status a run can have is a job status the v1 API may answer.
+        let jobs = values(JobStatus::schema());
+        assert!(sync.iter().all(|s| jobs.contains(s)), "{sync:?} {jobs:?}");
+        assert!(values(JobType::schema()).contains(&"sync".to_owned()));
     }
 }

@@ -50,10 +50,8 @@ use std::collections::BTreeSet;
 use std::fmt::Display;
 use std::str::FromStr;
 
-use axum::Router;
 use axum::extract::Path;
 use axum::http::{StatusCode, Uri};
-use axum::routing::{delete, get, post};
 use bulkhead::{
     Clock, ConfigSpec, ConnectionTemplate, ConnectionTemplateId, ConnectionTemplateUpdate,
     ConnectorConfig, Error, Name, NewConnectionTemplate, NewSourceTemplate, ObjectKind, OrgId,
@@ -65,14 +63,19 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::auth::OrgAuth;
+use crate::blocking;
 use crate::extract::{Json, path_id};
+use crate::openapi::{
+    BadRequest, Conflict, NotFound, PayloadTooLarge, Unauthorized, Unavailable,
+    UnsupportedMediaType,
+};
 use crate::problem::{Problem, field_as};
 use crate::wire::Deleted;
-use crate::{AppState, blocking};
 
 /// `{data: [...]}`: the catalog's lists are not paged.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct List<T> {
+    /// Every item, in the list's order.
     data: Vec<T>,
 }
 
@@ -167,8 +170,6 @@ pub(crate) trait Kind: Send + Sync + 'static {
     type Create: DeserializeOwned + Send;
     type Update: Send + 'static;
     type Patch: DeserializeOwned + Send;
-    /// `sources`: the path segment.
-    const PLURAL: &'static str;
     /// `source_template_id`: the id's name in problems.
     const ID_FIELD: &'static str;
     /// `partial_default_config`: the configuration's name in requests (the engine says
@@ -191,22 +192,6 @@ pub(crate) trait Kind: Send + Sync + 'static {
     fn tags(template: &Self::Template) -> &BTreeSet<Tag>;
     /// An update that replaces the tags only.
     fn retag(tags: BTreeSet<Tag>) -> Self::Update;
-}
-
-/// The six routes of one kind under `base`.
-pub(crate) fn routes<K: Kind>(base: &str) -> Router<AppState> {
-    let root = format!("{base}/{}", K::PLURAL);
-    Router::new()
-        .route(&root, get(list::<K>).post(create::<K>))
-        .route(
-            &format!("{root}/{{id}}"),
-            get(get_one::<K>).patch(patch::<K>).delete(remove::<K>),
-        )
-        .route(&format!("{root}/{{id}}/tags"), post(add_tag::<K>))
-        .route(
-            &format!("{root}/{{id}}/tags/{{tag_name}}"),
-            delete(remove_tag::<K>),
-        )
 }
 
 /// The query of a template list.
@@ -341,9 +326,11 @@ pub(crate) async fn remove<K: Kind>(
 }
 
 /// The body of `POST .../{id}/tags`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = TemplateTagBody)]
 pub(crate) struct TagBody {
+    /// The tag's name; the tag must exist.
     tag: String,
 }
 
@@ -397,20 +384,45 @@ pub(crate) async fn remove_tag<K: Kind>(
 pub(crate) struct Sources;
 
 /// A source template.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SourceTemplate)]
 pub(crate) struct SourceTemplateResponse {
+    /// The template.
+    #[schema(value_type = String, format = "uuid")]
     id: SourceTemplateId,
+    /// Its organization.
+    #[schema(value_type = String, format = "uuid")]
     organization_id: OrgId,
+    /// Its display name.
     name: String,
+    /// Always `null`: Bulkhead keeps no icons.
     icon: Option<String>,
+    /// The connector its sources run (`stripe`).
     connector_name: String,
+    /// The JSON Schema of the configuration a customer fills in (secret fields marked
+    /// `"airbyte_secret": true`).
+    #[schema(value_type = Object)]
     user_config_spec: Value,
+    /// The configuration the organization set, merged under the customer's (secret fields
+    /// masked).
+    #[schema(value_type = Object)]
     partial_default_config: ConnectorConfig,
+    /// Always `null`: Bulkhead templates have no stream customization.
+    #[schema(value_type = Option<Object>)]
     customization: Option<Value>,
+    /// Its tags.
+    #[schema(value_type = Vec<String>)]
     tags: Vec<Tag>,
+    /// Always `REPLICATION`.
+    #[schema(value_type = String, example = "REPLICATION")]
     mode: &'static str,
+    /// Always `false`.
     is_experimental: bool,
+    /// When it was made.
+    #[schema(value_type = crate::openapi::Timestamp)]
     created_at: Timestamp,
+    /// When it last changed.
+    #[schema(value_type = crate::openapi::Timestamp)]
     updated_at: Timestamp,
 }
 
@@ -435,30 +447,63 @@ impl From<SourceTemplate> for SourceTemplateResponse {
 }
 
 /// The body of `POST /sources`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateSourceTemplate {
+    /// Its display name; the connector's name when absent.
+    #[schema(value_type = Option<String>)]
     name: Option<Value>,
+    /// The connector its sources run (`stripe`); `actor_definition_id` and
+    /// `source_definition_id` are taken as its aliases.
     #[serde(alias = "actor_definition_id", alias = "source_definition_id")]
+    #[schema(value_type = String)]
     connector_name: Option<Value>,
+    /// The default configuration; `{}` when absent.
+    #[schema(value_type = Option<Object>)]
     partial_default_config: Option<Value>,
+    /// The JSON Schema of the configuration (secret fields marked
+    /// `"airbyte_secret": true`); empty when absent.
+    #[schema(value_type = Option<Object>)]
     user_config_spec: Option<Value>,
+    /// Its tags; each must exist.
+    #[schema(value_type = Option<Vec<String>>)]
     tags: Option<Value>,
+    /// Only `null`: no stream customization (a 422 otherwise).
+    #[schema(value_type = Option<Object>)]
     customization: Option<Value>,
+    /// Only `REPLICATION` (a 422 otherwise).
+    #[schema(value_type = Option<String>)]
     mode: Option<Value>,
+    /// Only `null`: Bulkhead does not clone templates (a 422 otherwise).
+    #[schema(value_type = Option<String>, format = "uuid")]
     original_source_template_id: Option<Value>,
 }
 
 /// The body of `PATCH /sources/{id}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PatchSourceTemplate {
+    /// A new display name.
+    #[schema(value_type = Option<String>)]
     name: Option<Value>,
+    /// A new default configuration, replacing the stored one whole.
+    #[schema(value_type = Option<Object>)]
     partial_default_config: Option<Value>,
+    /// A new configuration spec.
+    #[schema(value_type = Option<Object>)]
     user_config_spec: Option<Value>,
+    /// The new tag set, replacing the stored one; each must exist.
+    #[schema(value_type = Option<Vec<String>>)]
     tags: Option<Value>,
+    /// Only `false`: sources made from the template keep their configuration (a 422
+    /// otherwise).
+    #[schema(value_type = Option<bool>)]
     propagate: Option<Value>,
+    /// Only `null` (a 422 otherwise).
+    #[schema(value_type = Option<Object>)]
     customization: Option<Value>,
+    /// Only `REPLICATION` (a 422 otherwise).
+    #[schema(value_type = Option<String>)]
     mode: Option<Value>,
 }
 
@@ -487,7 +532,6 @@ impl Kind for Sources {
     type Create = CreateSourceTemplate;
     type Update = SourceTemplateUpdate;
     type Patch = PatchSourceTemplate;
-    const PLURAL: &'static str = "sources";
     const ID_FIELD: &'static str = "source_template_id";
     const CONFIG_FIELD: &'static str = "partial_default_config";
     const SPEC_FIELD: &'static str = "user_config_spec";
@@ -612,23 +656,48 @@ impl Kind for Sources {
 pub(crate) struct Connections;
 
 /// A connection template.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ConnectionTemplate)]
 pub(crate) struct ConnectionTemplateResponse {
+    /// The template.
+    #[schema(value_type = String, format = "uuid")]
     id: ConnectionTemplateId,
+    /// Its organization.
+    #[schema(value_type = String, format = "uuid")]
     organization_id: OrgId,
+    /// The name of the connections made from it.
     name: String,
+    /// Always `null`: Bulkhead keeps no icons.
     icon: Option<String>,
+    /// The name of the destination a workspace's new source is connected to.
     destination_name: String,
+    /// The destination's connector.
     destination_connector: String,
+    /// The destination's configuration (secret fields masked).
+    #[schema(value_type = Object)]
     destination_config: ConnectorConfig,
+    /// The JSON Schema of the destination's configuration.
+    #[schema(value_type = Object)]
     destination_spec: Value,
-    /// `null` when the connections run only when started.
+    /// The connections' schedule (five cron fields); `null` when the connections run only
+    /// when started.
     cron_expression: Option<String>,
+    /// Always `user_hosted`.
+    #[schema(value_type = String, example = "user_hosted")]
     data_hosting_type: &'static str,
+    /// Always `ignore`.
+    #[schema(value_type = String, example = "ignore")]
     non_breaking_changes_preference: &'static str,
+    /// Always `false`: Bulkhead does not start a sync when it makes a connection.
     sync_on_create: bool,
+    /// Its tags.
+    #[schema(value_type = Vec<String>)]
     tags: Vec<Tag>,
+    /// When it was made.
+    #[schema(value_type = crate::openapi::Timestamp)]
     created_at: Timestamp,
+    /// When it last changed.
+    #[schema(value_type = crate::openapi::Timestamp)]
     updated_at: Timestamp,
 }
 
@@ -658,35 +727,71 @@ impl From<ConnectionTemplate> for ConnectionTemplateResponse {
 }
 
 /// The body of `POST /connections`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateConnectionTemplate {
+    /// The connections' name; `destination_name` when absent.
+    #[schema(value_type = Option<String>)]
     name: Option<Value>,
+    /// The destination's name.
+    #[schema(value_type = String)]
     destination_name: Option<Value>,
+    /// The destination's connector; `destination_definition_id` is taken as its alias.
     #[serde(alias = "destination_definition_id")]
+    #[schema(value_type = String)]
     destination_connector: Option<Value>,
+    /// The destination's configuration.
+    #[schema(value_type = Object)]
     destination_config: Option<Value>,
+    /// The JSON Schema of the destination's configuration; empty when absent.
+    #[schema(value_type = Option<Object>)]
     destination_spec: Option<Value>,
+    /// Five cron fields (`minute hour day month weekday`; Quartz expressions are a 400);
+    /// absent or `null`, the connections run only when started.
+    #[schema(value_type = Option<String>)]
     cron_expression: Option<Value>,
+    /// Its tags; each must exist.
+    #[schema(value_type = Option<Vec<String>>)]
     tags: Option<Value>,
+    /// Only `user_hosted` (a 422 otherwise).
+    #[schema(value_type = Option<String>)]
     data_hosting_type: Option<Value>,
+    /// Only `ignore` (a 422 otherwise).
+    #[schema(value_type = Option<String>)]
     non_breaking_changes_preference: Option<Value>,
+    /// Only `false` (a 422 otherwise).
+    #[schema(value_type = Option<bool>)]
     sync_on_create: Option<Value>,
 }
 
 /// The body of `PATCH /connections/{id}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PatchConnectionTemplate {
+    /// A new name for the connections made from now on.
+    #[schema(value_type = Option<String>)]
     name: Option<Value>,
+    /// A new destination name.
+    #[schema(value_type = Option<String>)]
     destination_name: Option<Value>,
+    /// A new destination configuration, replacing the stored one whole.
+    #[schema(value_type = Option<Object>)]
     destination_config: Option<Value>,
+    /// A new destination configuration spec.
+    #[schema(value_type = Option<Object>)]
     destination_spec: Option<Value>,
     /// Absent keeps the schedule; `null` makes it manual.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     cron_expression: Option<Value>,
+    /// The new tag set, replacing the stored one; each must exist.
+    #[schema(value_type = Option<Vec<String>>)]
     tags: Option<Value>,
+    /// Only `ignore` (a 422 otherwise).
+    #[schema(value_type = Option<String>)]
     non_breaking_changes_preference: Option<Value>,
+    /// Only `false` (a 422 otherwise).
+    #[schema(value_type = Option<bool>)]
     sync_on_create: Option<Value>,
 }
 
@@ -746,7 +851,6 @@ impl Kind for Connections {
     type Create = CreateConnectionTemplate;
     type Update = ConnectionTemplateUpdate;
     type Patch = PatchConnectionTemplate;
-    const PLURAL: &'static str = "connections";
     const ID_FIELD: &'static str = "connection_template_id";
     const CONFIG_FIELD: &'static str = "destination_config";
     const SPEC_FIELD: &'static str = "destination_spec";
@@ -869,12 +973,23 @@ impl Kind for Connections {
 // ---------------------------------------------------------------------------------------------
 
 /// A tag: its `id` is its name.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = TemplateTag)]
 pub(crate) struct TagResponse {
+    /// Its name: a tag is identified by its name.
+    #[schema(value_type = String)]
     id: Tag,
+    /// Its name.
+    #[schema(value_type = String)]
     name: Tag,
+    /// Its organization.
+    #[schema(value_type = String, format = "uuid")]
     organization_id: OrgId,
+    /// When it was made.
+    #[schema(value_type = crate::openapi::Timestamp)]
     created_at: Timestamp,
+    /// The same as `created_at`: a tag has no update time of its own.
+    #[schema(value_type = crate::openapi::Timestamp)]
     updated_at: Timestamp,
 }
 
@@ -891,13 +1006,39 @@ impl TagResponse {
 }
 
 /// The body of `POST /tags` and `PUT /tags/{name}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = TemplateTagName)]
 pub(crate) struct TagNameBody {
+    /// The tag's name (its new name for a rename).
     name: String,
 }
 
-/// `GET /api/v1/integrations/templates/tags`: the organization's tags, by name.
+/// The answer to a tag's delete: `{id, deleted_at}`, the id the tag's name.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct DeletedTag {
+    /// The tag's name.
+    #[schema(value_type = String)]
+    id: Tag,
+    /// When.
+    #[schema(value_type = crate::openapi::Timestamp)]
+    deleted_at: Timestamp,
+}
+
+/// List the organization's tags
+///
+/// Every tag of the organization, by name. Takes no query parameter. Not paged.
+#[utoipa::path(
+    get,
+    path = "/api/v1/integrations/templates/tags",
+    tag = "templates",
+    operation_id = "list_template_tags",
+    responses(
+        (status = 200, description = "The tags.", body = List<TagResponse>),
+        BadRequest, Unauthorized, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+)]
 pub(crate) async fn list_tags(
     OrgAuth(org): OrgAuth,
     uri: Uri,
@@ -919,7 +1060,21 @@ pub(crate) async fn list_tags(
     }))
 }
 
-/// `POST /api/v1/integrations/templates/tags` `{name}`: a new tag; 409 if it exists.
+/// Create a tag
+///
+/// A new tag of the organization; one it has already is a 409.
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/templates/tags",
+    tag = "templates",
+    operation_id = "create_template_tag",
+    request_body = TagNameBody,
+    responses(
+        (status = 200, description = "The new tag.", body = TagResponse),
+        BadRequest, Unauthorized, Conflict, PayloadTooLarge, UnsupportedMediaType, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+)]
 pub(crate) async fn create_tag(
     OrgAuth(org): OrgAuth,
     Json(body): Json<TagNameBody>,
@@ -930,8 +1085,23 @@ pub(crate) async fn create_tag(
     Ok(axum::Json(TagResponse::new(made, org_id)))
 }
 
-/// `PUT /api/v1/integrations/templates/tags/{name}` `{name}`: renames the tag on every
-/// template and in every workspace's selection.
+/// Rename a tag
+///
+/// Renames the tag on every template and in every workspace's selection.
+#[utoipa::path(
+    put,
+    path = "/api/v1/integrations/templates/tags/{name}",
+    tag = "templates",
+    operation_id = "rename_template_tag",
+    params(("name" = String, Path, description = "The tag's name.")),
+    request_body = TagNameBody,
+    responses(
+        (status = 200, description = "The tag under its new name.", body = TagResponse),
+        BadRequest, Unauthorized, NotFound, Conflict, PayloadTooLarge, UnsupportedMediaType,
+        Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+)]
 pub(crate) async fn rename_tag(
     OrgAuth(org): OrgAuth,
     Path(from): Path<String>,
@@ -953,16 +1123,30 @@ pub(crate) async fn rename_tag(
     Ok(axum::Json(TagResponse::new(renamed, org_id)))
 }
 
-/// `DELETE /api/v1/integrations/templates/tags/{name}`: `{id, deleted_at}`; the tag leaves
-/// every template (workspaces that selected it keep the name, which now matches nothing).
+/// Delete a tag
+///
+/// Answers `{id, deleted_at}`, the id the tag's name. The tag leaves every template
+/// (workspaces that selected it keep the name, which now matches nothing).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/integrations/templates/tags/{name}",
+    tag = "templates",
+    operation_id = "delete_template_tag",
+    params(("name" = String, Path, description = "The tag's name.")),
+    responses(
+        (status = 200, description = "The tag is deleted.", body = DeletedTag),
+        BadRequest, Unauthorized, NotFound, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+)]
 pub(crate) async fn delete_tag(
     OrgAuth(org): OrgAuth,
     Path(name): Path<String>,
-) -> Result<axum::Json<Deleted<Tag>>, Problem> {
+) -> Result<axum::Json<DeletedTag>, Problem> {
     let name = tag("name", &name)?;
     let id = name.clone();
     blocking(move || org.delete_tag(&name)).await?;
-    Ok(axum::Json(Deleted {
+    Ok(axum::Json(DeletedTag {
         id,
         deleted_at: SystemClock.now(),
     }))

@@ -37,10 +37,8 @@
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
-use axum::routing::get;
 use bulkhead::{
     ConnectionId, Error, MAX_PAGE_LIMIT, ObjectKind, OrgId, Page, SyncOutcome, SyncRun, SyncRunId,
     Timestamp, WorkspaceId, WorkspaceScope,
@@ -49,18 +47,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{AnyAuth, Caller, OrgAuth};
 use crate::extract::{Json, path_id};
+use crate::openapi::{
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unavailable,
+    Unprocessable, UnsupportedMediaType,
+};
 use crate::problem::Problem;
 use crate::v1::Prefix;
 use crate::v1_connectors::{find, reached};
 use crate::{AppState, blocking};
-
-/// The jobs and organizations routes, to merge into the v1 router.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/jobs", get(list).post(create))
-        .route("/jobs/{job_id}", get(get_job).delete(cancel))
-        .route("/organizations", get(organizations))
-}
 
 /// The default page size of the jobs list.
 const DEFAULT_LIMIT: u32 = 20;
@@ -69,22 +63,35 @@ const DEFAULT_LIMIT: u32 = 20;
 const MAX_WORKSPACE_IDS: usize = 100;
 
 /// `JobResponse`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct JobResponse {
+    /// The job: an integer from 1 to 2^53 - 1.
+    #[schema(value_type = i64, minimum = 1)]
     job_id: u64,
+    /// Where it is in its life.
+    #[schema(value_type = crate::openapi::JobStatus)]
     status: &'static str,
+    /// Always `sync`.
+    #[schema(value_type = crate::openapi::JobType)]
     job_type: &'static str,
-    /// RFC 3339, UTC.
+    /// When it started (RFC 3339, UTC).
+    #[schema(value_type = crate::openapi::Timestamp)]
     start_time: String,
+    /// The connection it syncs.
+    #[schema(value_type = String, format = "uuid")]
     connection_id: ConnectionId,
     /// When the job ended; absent while it runs.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = crate::openapi::Timestamp, required = false)]
     last_updated_at: Option<String>,
     /// ISO 8601 (`PT1M30S`), from start to end; absent while it runs.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false, example = "PT1M30S")]
     duration: Option<String>,
+    /// Bytes it moved.
     bytes_synced: u64,
+    /// Rows it moved.
     rows_synced: u64,
 }
 
@@ -142,10 +149,15 @@ fn job_of(run: &SyncRun) -> Result<JobResponse, Problem> {
 }
 
 /// `JobCreateRequest`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = JobCreateRequest)]
 pub(crate) struct CreateJob {
+    /// The connection to sync.
+    #[schema(format = "uuid")]
     connection_id: String,
+    /// Only `sync`: the other types are a 422.
+    #[schema(value_type = crate::openapi::JobType)]
     job_type: String,
 }
 
@@ -182,7 +194,24 @@ fn connection_workspace(caller: &Caller, id: ConnectionId) -> bulkhead::Result<W
     }
 }
 
-/// `POST /v1/jobs`: starts a sync of the connection.
+/// Start a job
+///
+/// Starts a sync of the connection (`jobType: "sync"`); a second start while a run of that
+/// connection is running is a 409 whose type ends `try-again-later`. `reset`, `refresh` and
+/// `clear` are a 422: Bulkhead runs syncs only. A scoped token needs `syncs:trigger`.
+#[utoipa::path(
+    post,
+    path = "/jobs",
+    tag = "jobs",
+    operation_id = "create_job",
+    request_body = CreateJob,
+    responses(
+        (status = 200, description = "The job, running.", body = JobResponse),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
+        UnsupportedMediaType, Unprocessable, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
+)]
 pub(crate) async fn create(
     AnyAuth(caller): AnyAuth,
     Json(body): Json<CreateJob>,
@@ -215,7 +244,22 @@ fn locate(caller: &Caller, id: SyncRunId) -> bulkhead::Result<(WorkspaceScope, S
     find(caller, ObjectKind::SyncRun, id, |ws| ws.get_sync_run(id))
 }
 
-/// `GET /v1/jobs/{jobId}`.
+/// Get a job
+///
+/// A job of a workspace the credential reaches; another tenant's is not found, like a
+/// missing one. Takes no query parameter.
+#[utoipa::path(
+    get,
+    path = "/jobs/{jobId}",
+    tag = "jobs",
+    operation_id = "get_job",
+    params(("jobId" = i64, Path, minimum = 1, description = "The job.")),
+    responses(
+        (status = 200, description = "The job.", body = JobResponse),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
+)]
 pub(crate) async fn get_job(
     AnyAuth(caller): AnyAuth,
     Path(raw): Path<String>,
@@ -227,8 +271,22 @@ pub(crate) async fn get_job(
     Ok(axum::Json(job_of(&run)?))
 }
 
-/// `DELETE /v1/jobs/{jobId}`: cancels a running job, answering 200 with it; a job that has
-/// ended is a 409 `state-conflict`.
+/// Cancel a job
+///
+/// Cancels a running job, answering 200 with it (status `cancelled`); a job that has ended
+/// is a 409 `state-conflict`.
+#[utoipa::path(
+    delete,
+    path = "/jobs/{jobId}",
+    tag = "jobs",
+    operation_id = "cancel_job",
+    params(("jobId" = i64, Path, minimum = 1, description = "The job.")),
+    responses(
+        (status = 200, description = "The job, cancelled.", body = JobResponse),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
+)]
 pub(crate) async fn cancel(
     AnyAuth(caller): AnyAuth,
     Path(raw): Path<String>,
@@ -296,7 +354,7 @@ struct JobsQuery {
 }
 
 /// The job statuses of the API (a closed set: the SDK refuses any other).
-const STATUSES: [&str; 7] = [
+pub(crate) const STATUSES: [&str; 7] = [
     "pending",
     "queued",
     "running",
@@ -307,7 +365,7 @@ const STATUSES: [&str; 7] = [
 ];
 
 /// The job types of the API.
-const JOB_TYPES: [&str; 4] = ["sync", "reset", "refresh", "clear"];
+pub(crate) const JOB_TYPES: [&str; 4] = ["sync", "reset", "refresh", "clear"];
 
 impl JobsQuery {
     fn parse(query: Option<&str>) -> Result<Self, Problem> {
@@ -592,12 +650,17 @@ fn order_by(value: &str) -> Result<(OrderField, bool), Problem> {
 }
 
 /// `JobsResponse`: `{data, next?, previous?}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct JobsResponse {
+    /// The jobs of this page.
     data: Vec<JobResponse>,
+    /// The link to the following page, absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false)]
     next: Option<String>,
+    /// The link to the page before, absent on the first.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false)]
     previous: Option<String>,
 }
 
@@ -649,7 +712,36 @@ fn gather(caller: &Caller, query: &JobsQuery) -> bulkhead::Result<Vec<SyncRun>> 
     Ok(runs)
 }
 
-/// `GET /v1/jobs`: an offset page of the jobs the credential reaches.
+/// List jobs
+///
+/// An offset page of the jobs the credential reaches, gathered from every connection's
+/// history in the workspaces reached, then filtered, sorted and cut. A scoped token reaches
+/// its own workspace only (and needs `syncs:read`); a `connectionId` or a workspace the
+/// credential does not reach matches nothing. Any other query parameter is a 400 naming it.
+#[utoipa::path(
+    get,
+    path = "/jobs",
+    tag = "jobs",
+    operation_id = "list_jobs",
+    params(
+        ("connectionId" = Option<String>, Query, format = "uuid", description = "Only the jobs of this connection."),
+        ("workspaceIds" = Option<Vec<String>>, Query, description = "Only these workspaces (at most 100): uuids, repeated or comma-joined."),
+        ("status" = Option<crate::openapi::JobStatus>, Query, description = "Only jobs in this status."),
+        ("jobType" = Option<crate::openapi::JobType>, Query, description = "Only jobs of this type (Bulkhead's jobs are all `sync`)."),
+        ("orderBy" = Option<String>, Query, pattern = "^(createdAt|updatedAt)(\\|(ASC|DESC))?$", description = "`createdAt` or `updatedAt`, then `|ASC` (the default) or `|DESC`; `createdAt|ASC` when absent."),
+        ("createdAtStart" = Option<crate::openapi::Timestamp>, Query, description = "Only jobs started at or after this time (RFC 3339)."),
+        ("createdAtEnd" = Option<crate::openapi::Timestamp>, Query, description = "Only jobs started at or before this time (RFC 3339)."),
+        ("updatedAtStart" = Option<crate::openapi::Timestamp>, Query, description = "Only jobs last updated (ended, or started while running) at or after this time."),
+        ("updatedAtEnd" = Option<crate::openapi::Timestamp>, Query, description = "Only jobs last updated at or before this time."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 20 by default."),
+        ("offset" = Option<u32>, Query, minimum = 0, description = "How many to skip, 0 by default."),
+    ),
+    responses(
+        (status = 200, description = "A page of jobs.", body = JobsResponse),
+        BadRequest, Unauthorized, Forbidden, Conflict, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     axum::Extension(Prefix(prefix)): axum::Extension<Prefix>,
@@ -687,22 +779,41 @@ pub(crate) async fn list(
 }
 
 /// `OrganizationResponse`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct OrganizationResponse {
+    /// The organization.
+    #[schema(value_type = String, format = "uuid")]
     organization_id: OrgId,
+    /// Its name.
     organization_name: String,
-    /// Bulkhead keeps no organization email; the SDK requires a string.
+    /// Always `""`: Bulkhead keeps no organization email; the SDK requires a string.
+    #[schema(value_type = String, example = "")]
     email: &'static str,
 }
 
 /// `OrganizationsResponse`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct OrganizationsResponse {
+    /// The credential's own organization, alone.
     data: Vec<OrganizationResponse>,
 }
 
-/// `GET /v1/organizations`: the credential's own organization.
+/// List organizations
+///
+/// The credential's own organization (Bulkhead's credentials belong to one). Takes no query
+/// parameter.
+#[utoipa::path(
+    get,
+    path = "/organizations",
+    tag = "organizations",
+    operation_id = "list_organizations",
+    responses(
+        (status = 200, description = "The organization.", body = OrganizationsResponse),
+        BadRequest, Unauthorized,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+)]
 pub(crate) async fn organizations(
     OrgAuth(org): OrgAuth,
     uri: Uri,

@@ -127,7 +127,7 @@ pub(crate) fn is_cors_path(path: &str) -> bool {
         .strip_prefix("/api/public/v1")
         .or_else(|| path.strip_prefix("/v1"));
     let Some(rest) = rest else { return false };
-    ["/sources", "/destinations", "/connections"]
+    ["/sources", "/destinations", "/connections", "/jobs"]
         .iter()
         .any(|base| match rest.strip_prefix(base) {
             Some(tail) => tail.is_empty() || tail.starts_with('/'),
@@ -316,6 +316,8 @@ mod tests {
             "/v1/sources/abc",
             "/api/public/v1/destinations/abc",
             "/v1/connections",
+            "/v1/jobs",
+            "/api/public/v1/jobs/123",
         ] {
             assert!(is_cors_path(path), "{path}");
         }
@@ -326,6 +328,8 @@ mod tests {
             "/v1/workspaces",
             "/v1/applications/token",
             "/v1/sourcesx",
+            "/v1/jobsx",
+            "/v1/organizations",
             "/v2/sources",
             "/widget/",
         ] {

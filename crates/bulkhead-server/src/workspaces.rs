@@ -29,7 +29,7 @@ use std::collections::BTreeSet;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use bulkhead::{
-    Clock, LastRun, MAX_PAGE_LIMIT, Name, SystemClock, WorkspaceFilter, WorkspaceId,
+    Clock, LastRun, MAX_PAGE_LIMIT, Name, OrgScope, SystemClock, WorkspaceFilter, WorkspaceId,
     WorkspaceOverview, WorkspaceStatus, WorkspaceUpdate,
 };
 use serde::{Deserialize, Serialize};
@@ -37,6 +37,10 @@ use serde::{Deserialize, Serialize};
 use crate::auth::OrgAuth;
 use crate::embedded::page;
 use crate::extract::{Json, path_id};
+use crate::openapi::{
+    BadRequest, Conflict, NotFound, PayloadTooLarge, Unauthorized, Unavailable, Unprocessable,
+    UnsupportedMediaType,
+};
 use crate::problem::{Problem, field_as};
 use crate::templates::text;
 use crate::wire::{Deleted, Page, WorkspaceItem, next_link};
@@ -159,8 +163,27 @@ where
     }))
 }
 
-/// `GET /api/v1/workspaces`: a page of the organization's live workspaces, ordered by
-/// external id.
+/// List the organization's workspaces
+///
+/// A page of the organization's live workspaces, ordered by external id; `next` links to
+/// the following page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workspaces",
+    tag = "workspaces",
+    operation_id = "list_organization_workspaces",
+    params(
+        ("name_contains" = Option<String>, Query, description = "Only workspaces whose name contains this text (ASCII letters in either case)."),
+        ("status" = Option<crate::openapi::WorkspaceStatus>, Query, description = "Only workspaces in this status."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 20 by default."),
+        ("cursor" = Option<String>, Query, description = "Where the page starts: the `cursor` of the previous page's `next` link."),
+    ),
+    responses(
+        (status = 200, description = "A page of workspaces.", body = Page<WorkspaceItem>),
+        BadRequest, Unauthorized, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     OrgAuth(org): OrgAuth,
@@ -172,8 +195,22 @@ pub(crate) async fn list(
     .await
 }
 
-/// `GET /api/v1/workspaces/{id}`: one live workspace of the organization; another
-/// organization's, or a deleted one, is not found.
+/// Get one of the organization's workspaces
+///
+/// One live workspace of the organization; another organization's, or a deleted one, is not
+/// found.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workspaces/{workspace_id}",
+    tag = "workspaces",
+    operation_id = "get_organization_workspace",
+    params(("workspace_id" = String, Path, format = "uuid", description = "The workspace.")),
+    responses(
+        (status = 200, description = "The workspace.", body = WorkspaceItem),
+        BadRequest, Unauthorized, NotFound, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+)]
 pub(crate) async fn get(
     OrgAuth(org): OrgAuth,
     Path(id): Path<String>,
@@ -184,14 +221,31 @@ pub(crate) async fn get(
 }
 
 /// `GET /api/v1/workspaces/stats`: how many live workspaces, by status.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WorkspaceStats)]
 pub(crate) struct Stats {
+    /// Active workspaces.
     active_count: u64,
+    /// Inactive workspaces.
     inactive_count: u64,
+    /// All live workspaces (deleted ones are not counted).
     total_count: u64,
 }
 
-/// `GET /api/v1/workspaces/stats`.
+/// Count the organization's workspaces
+///
+/// How many live workspaces the organization has, by status. Takes no query parameter.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workspaces/stats",
+    tag = "workspaces",
+    operation_id = "organization_workspace_stats",
+    responses(
+        (status = 200, description = "The counts.", body = Stats),
+        BadRequest, Unauthorized, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+)]
 pub(crate) async fn stats(OrgAuth(org): OrgAuth, uri: Uri) -> Result<axum::Json<Stats>, Problem> {
     no_query(&uri)?;
     let stats = blocking(move || org.workspace_stats()).await?;
@@ -215,13 +269,18 @@ fn no_query(uri: &Uri) -> Result<(), Problem> {
     }
 }
 
-/// One workspace of the overview: the engine's [`WorkspaceOverview`] (counts of sources and
+/// One workspace of the overview: the engine's `WorkspaceOverview` (counts of sources and
 /// connections, each connection with its latest run, rows and bytes synced) and the latest
 /// run of any of its connections as `last_sync` (`null` if none ever ran).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WorkspaceOverviewItem)]
 pub(crate) struct OverviewItem {
+    /// The workspace, its counts and each connection with its latest run.
     #[serde(flatten)]
+    #[schema(value_type = crate::openapi::WorkspaceOverview)]
     overview: WorkspaceOverview,
+    /// The latest run of any of its connections; `null` if none ever ran.
+    #[schema(value_type = Option<crate::openapi::LastRun>)]
     last_sync: Option<LastRun>,
 }
 
@@ -234,8 +293,27 @@ impl From<WorkspaceOverview> for OverviewItem {
     }
 }
 
-/// `GET /api/v1/workspaces/overview`: a page of the organization's workspaces with their
-/// sources, connections and sync status (the engine's `workspace_overview`).
+/// Overview of the organization's workspaces
+///
+/// A page of the organization's live workspaces with their sources, connections and sync
+/// status, ordered by external id; the same filters and cursor pages as the workspace list.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workspaces/overview",
+    tag = "workspaces",
+    operation_id = "organization_workspace_overview",
+    params(
+        ("name_contains" = Option<String>, Query, description = "Only workspaces whose name contains this text (ASCII letters in either case)."),
+        ("status" = Option<crate::openapi::WorkspaceStatus>, Query, description = "Only workspaces in this status."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 20 by default."),
+        ("cursor" = Option<String>, Query, description = "Where the page starts: the `cursor` of the previous page's `next` link."),
+    ),
+    responses(
+        (status = 200, description = "A page of workspace overviews.", body = Page<OverviewItem>),
+        BadRequest, Unauthorized, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+)]
 pub(crate) async fn overview(
     State(state): State<AppState>,
     OrgAuth(org): OrgAuth,
@@ -251,22 +329,82 @@ pub(crate) async fn overview(
 }
 
 /// The body of `PATCH` (or `PUT`) `/api/v1/workspaces/{id}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OrganizationWorkspaceUpdate)]
 pub(crate) struct UpdateBody {
+    /// A new display name; absent keeps it.
+    #[schema(value_type = Option<String>)]
     name: Option<serde_json::Value>,
+    /// `inactive` deactivates the workspace (its connections pause, its scoped tokens are
+    /// refused), `active` resumes what it paused; absent keeps it.
+    #[schema(value_type = Option<crate::openapi::WorkspaceStatus>)]
     status: Option<serde_json::Value>,
+    /// Only `null`: Bulkhead has no workspace cache.
+    #[schema(value_type = Option<bool>)]
     cache_enabled: Option<serde_json::Value>,
 }
 
-/// `PATCH /api/v1/workspaces/{id}` (and `PUT`, the reference's method): a new name, or the
-/// status `active`/`inactive` (deactivate or reactivate through the engine).
-pub(crate) async fn update(
+/// Update one of the organization's workspaces
+///
+/// A new name, or the status `active`/`inactive` (deactivate or reactivate through the
+/// engine); the fields absent stay. `cache_enabled` other than `null` is a 422.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/workspaces/{workspace_id}",
+    tag = "workspaces",
+    operation_id = "patch_organization_workspace",
+    params(("workspace_id" = String, Path, format = "uuid", description = "The workspace.")),
+    request_body = UpdateBody,
+    responses(
+        (status = 200, description = "The workspace as it is now.", body = WorkspaceItem),
+        BadRequest, Unauthorized, NotFound, Conflict, PayloadTooLarge, UnsupportedMediaType,
+        Unprocessable, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+)]
+pub(crate) async fn patch(
     OrgAuth(org): OrgAuth,
     Path(id): Path<String>,
     Json(body): Json<UpdateBody>,
 ) -> Result<axum::Json<WorkspaceItem>, Problem> {
-    let id: WorkspaceId = path_id("workspace_id", &id)?;
+    update(org, &id, body).await
+}
+
+/// Update one of the organization's workspaces (`PUT`)
+///
+/// A new name, or the status `active`/`inactive` (deactivate or reactivate through the
+/// engine); the fields absent stay, as with `PATCH` (`PUT` is the reference's method).
+/// `cache_enabled` other than `null` is a 422.
+#[utoipa::path(
+    put,
+    path = "/api/v1/workspaces/{workspace_id}",
+    tag = "workspaces",
+    operation_id = "put_organization_workspace",
+    params(("workspace_id" = String, Path, format = "uuid", description = "The workspace.")),
+    request_body = UpdateBody,
+    responses(
+        (status = 200, description = "The workspace as it is now.", body = WorkspaceItem),
+        BadRequest, Unauthorized, NotFound, Conflict, PayloadTooLarge, UnsupportedMediaType,
+        Unprocessable, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+)]
+pub(crate) async fn put(
+    OrgAuth(org): OrgAuth,
+    Path(id): Path<String>,
+    Json(body): Json<UpdateBody>,
+) -> Result<axum::Json<WorkspaceItem>, Problem> {
+    update(org, &id, body).await
+}
+
+/// What `PATCH` and `PUT` do.
+async fn update(
+    org: OrgScope,
+    id: &str,
+    body: UpdateBody,
+) -> Result<axum::Json<WorkspaceItem>, Problem> {
+    let id: WorkspaceId = path_id("workspace_id", id)?;
     if body.cache_enabled.as_ref().is_some_and(|v| !v.is_null()) {
         return Err(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -296,7 +434,23 @@ pub(crate) async fn update(
     Ok(axum::Json(workspace.into()))
 }
 
-/// `DELETE /api/v1/workspaces/{id}`: 200 `{id, deleted_at}` (the reference's answer).
+/// Delete one of the organization's workspaces
+///
+/// The workspace becomes a tombstone at once: it is then not found here, its scoped tokens
+/// are refused, and asking a scoped token for its external id answers 410 until the
+/// organization purges it. Answers 200 `{id, deleted_at}` (the reference's answer).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/workspaces/{workspace_id}",
+    tag = "workspaces",
+    operation_id = "delete_organization_workspace",
+    params(("workspace_id" = String, Path, format = "uuid", description = "The workspace.")),
+    responses(
+        (status = 200, description = "The workspace is deleted.", body = Deleted<String>),
+        BadRequest, Unauthorized, NotFound, Unavailable,
+    ),
+    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+)]
 pub(crate) async fn delete(
     OrgAuth(org): OrgAuth,
     Path(id): Path<String>,

@@ -352,6 +352,7 @@ async fn preflight_to_an_organization_route_gets_no_cors() {
         "/api/v1/embedded/scoped-token",
         "/api/v1/workspaces",
         "/v1/workspaces",
+        "/v1/organizations",
         "/v1/applications/token",
     ] {
         let res = preflight(&server, path, HOST_PAGE, "POST").await;
@@ -420,6 +421,26 @@ async fn request_from_the_bound_origin_gets_acao_on_every_scoped_route() {
     .await;
     assert_eq!(res.status(), 404);
     assert_eq!(acao(&res).as_deref(), Some(HOST_PAGE));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_routes_get_acao_from_the_bound_origin_and_are_refused_from_another() {
+    let server = Server::start().await;
+    let token = bound_token(&server, "cust-1").await;
+    for path in ["/v1/jobs", "/api/public/v1/jobs", "/v1/jobs/1"] {
+        let res = preflight(&server, path, HOST_PAGE, "POST").await;
+        assert_eq!(res.status(), 204, "{path}");
+        assert_eq!(acao(&res).as_deref(), Some(HOST_PAGE), "{path}");
+
+        // Whatever the token's operations allow, the page can read the answer.
+        let res = from_origin(&server, Method::GET, path, &token, Some(HOST_PAGE), None).await;
+        assert_ne!(res.status(), 500, "{path}");
+        assert_eq!(acao(&res).as_deref(), Some(HOST_PAGE), "{path}");
+        assert!(header(&res, "vary").contains("Origin"), "{path}");
+
+        let res = from_origin(&server, Method::GET, path, &token, Some(FOREIGN), None).await;
+        assert_refused_without_cors(res).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
