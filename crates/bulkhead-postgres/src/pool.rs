@@ -178,6 +178,26 @@ struct SlotGuard<'p> {
     pool: &'p Pool,
 }
 
+/// The `postgres` client runs a small tokio runtime of its own, and tokio refuses to drop a
+/// runtime on a thread that is running async code: a host that drops its last engine handle
+/// inside an async task (an axum app's state when its server stops) would panic. So the
+/// pool's connections are closed on a plain thread of their own, which the drop waits for.
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let idle = std::mem::take(&mut self.idle.get_mut().idle);
+        if idle.is_empty() {
+            return;
+        }
+        let closing = std::thread::Builder::new()
+            .name("bulkhead-pg-close".to_owned())
+            .spawn(move || drop(idle));
+        // Without a thread (the system refused one), the connections are dropped right here.
+        if let Ok(closing) = closing {
+            let _ = closing.join();
+        }
+    }
+}
+
 impl Drop for SlotGuard<'_> {
     fn drop(&mut self) {
         self.pool.lost();

@@ -235,3 +235,21 @@ async fn template_and_workspace_routes_on_postgres() {
     .await
     .unwrap();
 }
+
+/// A host's axum app may drop its state, and with it the last handle on a PostgreSQL engine,
+/// on an async worker (its server stopped): the store's clients, each with a small runtime of
+/// its own, must not panic there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_handle_on_a_postgres_engine_may_drop_on_an_async_worker() {
+    let (engine, schema) = tokio::task::spawn_blocking(pg_engine).await.unwrap();
+    let router = bulkhead_server::router(engine, support::default_config());
+    tokio::spawn(async move { drop(router) })
+        .await
+        .expect("dropping the router on an async worker panicked");
+    tokio::task::spawn_blocking(move || {
+        let mut admin = Client::connect(PgServer::shared().admin_url(), NoTls).unwrap();
+        let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    })
+    .await
+    .unwrap();
+}
