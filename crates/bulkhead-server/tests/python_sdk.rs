@@ -8,8 +8,10 @@
 //! The SDK lives in a virtualenv: `$BULKHEAD_SDK_VENV` when set (`.ci/run` makes one), else
 //! `sdk-venv` in the build directory (`$CARGO_TARGET_DIR`, or `target/` of the workspace).
 //! When the virtualenv is missing or lacks the SDK, the test makes it (`python3 -m venv`, then
-//! `pip install airbyte-api==1.0.1`) under a lock file, so parallel runs do not race. It never
-//! skips: without `python3`, `venv` or `pip` it fails with a one-line instruction.
+//! `pip install airbyte-api==1.0.1`) under a lock file, so parallel runs do not race. Without
+//! `python3` or its `venv` it installs them with apt-get as root or with passwordless sudo
+//! (as the PostgreSQL tests install PostgreSQL). It never skips: where it cannot install, it
+//! fails with a one-line instruction.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -89,9 +91,23 @@ fn ensure_venv() -> PathBuf {
     if sdk_ready(&venv) {
         return python_in(&venv);
     }
-    if Command::new("python3").arg("--version").output().is_err() {
-        panic!(
-            "python3 is missing: install it (apt-get install python3 python3-venv) or set BULKHEAD_SDK_VENV to a virtualenv with {SDK}"
+    // A fresh machine may have no python3, or Debian's without `venv` and `ensurepip`: install
+    // them as the PostgreSQL binaries are installed (as root or with passwordless sudo).
+    let venv_works = || {
+        Command::new("python3")
+            .args(["-c", "import venv, ensurepip"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !venv_works() {
+        if let Err(why) = bulkhead_testkit::pg::apt_install(&["python3", "python3-venv"]) {
+            panic!(
+                "python3 with venv is missing and could not be installed ({why}): install it (apt-get install python3 python3-venv) or set BULKHEAD_SDK_VENV to a virtualenv with {SDK}"
+            );
+        }
+        assert!(
+            venv_works(),
+            "apt-get installed python3 and python3-venv, but `python3 -m venv` still cannot run"
         );
     }
     if !python_in(&venv).exists() {

@@ -355,6 +355,61 @@ fn apt_get_install(how: Install) -> Result<(), String> {
     apt_get(&["install", "-y", "--no-install-recommends", "postgresql"])
 }
 
+/// Installs the Debian `packages` the way the PostgreSQL binaries are installed when missing
+/// (`apt-get update`, then `apt-get install -y --no-install-recommends`, as root or through
+/// `sudo -n`, saying so on stderr), for another test's needs (the Python SDK test's
+/// `python3-venv`). Holds the same process-wide and file locks, so two test processes do not
+/// run `apt-get` at once. An error says why it could not.
+pub fn apt_install(packages: &[&str]) -> Result<(), String> {
+    static IN_PROCESS: Mutex<()> = Mutex::new(());
+    let how = Install::choose(is_root(), passwordless_sudo, find_in_path("apt-get"));
+    if how == Install::Impossible {
+        return Err(format!(
+            "cannot install {}: no apt-get, or neither root nor passwordless sudo; install them \
+             yourself",
+            packages.join(" ")
+        ));
+    }
+    let _in_process = IN_PROCESS.lock().unwrap_or_else(PoisonError::into_inner);
+    let _lock = FileLock::acquire(Path::new(INSTALL_LOCK), INSTALL_WAIT)?;
+    let _ = writeln!(
+        std::io::stderr(),
+        "bulkhead-testkit: installing {} with apt-get{} (as .ci/run does)",
+        packages.join(" "),
+        if how == Install::WithSudo {
+            " through sudo"
+        } else {
+            ""
+        }
+    );
+    let apt_get = |args: &[&str]| -> Result<(), String> {
+        let line = format!("apt-get {}", args.join(" "));
+        let mut command = if how == Install::WithSudo {
+            let mut command = Command::new("sudo");
+            command.args(["-n", "env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]);
+            command
+        } else {
+            let mut command = Command::new("apt-get");
+            command.env("DEBIAN_FRONTEND", "noninteractive");
+            command
+        };
+        let output = command
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run `{line}`: {e}"))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!("`{line}` failed: {}", describe(&output)))
+        }
+    };
+    apt_get(&["update"])?;
+    let mut install = vec!["install", "-y", "--no-install-recommends"];
+    install.extend_from_slice(packages);
+    apt_get(&install)
+}
+
 /// Whether this process runs as root (`id -u` is 0).
 fn is_root() -> bool {
     Command::new("id")
