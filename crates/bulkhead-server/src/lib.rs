@@ -270,6 +270,7 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
         .fallback(no_route)
         .with_state(state)
         .layer(axum::middleware::from_fn(widget::cors))
+        .layer(axum::middleware::from_fn(read_body))
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -374,6 +375,34 @@ fn public_v1(prefix: &'static str) -> OpenApiRouter<AppState> {
         // Not yet in the document: jobs (sync runs) and organizations, see `v1_jobs`.
         .merge(OpenApiRouter::from(v1_jobs::routes()))
         .layer(axum::Extension(v1::Prefix(prefix)))
+}
+
+/// Reads the whole request body (through the body limit) before the handler runs. A handler
+/// that needs no body (a `GET`, or a refusal before parsing) would otherwise answer with the
+/// body unread, and hyper then closes the connection with bytes unread: the kernel resets it,
+/// and the peer may lose the answer still in flight (the property test found a `GET
+/// /api/v1/openapi.json` with a body whose document never arrived). A body over the limit is
+/// a 413, one that cannot be read a 400 (plain rejections, made problems by `problemize`).
+async fn read_body(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::extract::FromRequest as _;
+    use axum::response::IntoResponse as _;
+    let (parts, body) = request.into_parts();
+    // The body alone, with the extensions that carry its limit.
+    let mut alone = axum::extract::Request::new(body);
+    *alone.extensions_mut() = parts.extensions.clone();
+    match axum::body::Bytes::from_request(alone, &()).await {
+        Ok(bytes) => {
+            next.run(axum::extract::Request::from_parts(
+                parts,
+                axum::body::Body::from(bytes),
+            ))
+            .await
+        }
+        Err(rejection) => rejection.into_response(),
+    }
 }
 
 async fn no_route() -> Problem {

@@ -706,3 +706,32 @@ async fn the_route_table_and_the_openapi_document_agree() {
         untested.len()
     );
 }
+
+/// A body sent to a route that reads none (a `GET` of the OpenAPI document, with a body
+/// under the limit) still gets the whole answer: the server must not close the connection
+/// with the body unread while its answer is in flight (the peer's reset would discard it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unread_body_does_not_cut_off_a_large_answer() {
+    let server = Server::start().await;
+    let body = format!("{{\"name\": \"{}\"}}", "x".repeat(60_000));
+    for (route, path) in routes::all() {
+        if route.method != "GET" {
+            continue;
+        }
+        let path = routes::Route::with_id(&path, &uuid::Uuid::new_v4().to_string());
+        for _ in 0..5 {
+            let res = server
+                .http
+                .get(server.url(&path))
+                .bearer_auth(&server.org_key)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            let read = res.bytes().await;
+            assert!(read.is_ok(), "GET {path} with a body: {status}, {read:?}");
+        }
+    }
+}
