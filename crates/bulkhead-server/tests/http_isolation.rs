@@ -287,7 +287,9 @@ fn valid_body(method: &str, object: Object, path: &str) -> Option<Value> {
     match (method, object) {
         ("PATCH", _) => Some(json!({"name": "renamed"})),
         ("PUT", _) if embedded => Some(json!({"name": "renamed"})),
-        ("PUT", Object::Workspace | Object::Tag) => Some(json!({"name": "renamed"})),
+        // A foreign deactivation too: the workspace must stay active.
+        ("PUT", Object::Workspace) => Some(json!({"name": "renamed", "status": "inactive"})),
+        ("PUT", Object::Tag) => Some(json!({"name": "renamed"})),
         ("POST", Object::SourceTemplate | Object::ConnectionTemplate) => {
             Some(json!({"tag": routes::TAG}))
         }
@@ -423,8 +425,46 @@ async fn replay(server: &Server) {
                         answer.body
                     );
                 }
+                // A job started on a foreign connection, and the jobs of one listed.
+                let path = format!("{prefix}/jobs");
+                let job = |c: &str| json!({"connectionId": c, "jobType": "sync"});
+                let answer = replay
+                    .same_as_random(
+                        caller,
+                        "POST",
+                        &path,
+                        &path,
+                        Some(&job(&tenant.connections[0])),
+                        Some(&job(&random_id())),
+                    )
+                    .await;
+                assert_eq!(
+                    answer.status, 404,
+                    "{path} as {}: {}",
+                    caller.name, answer.body
+                );
+                let path = |c: &str| format!("{prefix}/jobs?connectionId={c}");
+                let answer = replay
+                    .same_as_random(
+                        caller,
+                        "GET",
+                        &path(&tenant.connections[0]),
+                        &path(&random_id()),
+                        None,
+                        None,
+                    )
+                    .await;
+                assert_eq!(answer.status, 200, "{}", answer.body);
+                let page: Value = serde_json::from_str(&answer.body).unwrap();
+                assert_eq!(page["data"], json!([]), "jobs as {}", caller.name);
                 // A `workspaceIds` filter naming a foreign workspace.
-                for plural in ["workspaces", "sources", "destinations", "connections"] {
+                for plural in [
+                    "workspaces",
+                    "sources",
+                    "destinations",
+                    "connections",
+                    "jobs",
+                ] {
                     let path = |ws: &str| format!("{prefix}/{plural}?workspaceIds={ws}");
                     let answer = replay
                         .same_as_random(
