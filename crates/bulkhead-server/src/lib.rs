@@ -113,7 +113,9 @@
 //! [`ServerConfig::max_concurrent_requests`] requests in flight, a request is shed at once
 //! with a 503 and `Retry-After`; at most [`ServerConfig::max_blocking_calls`] engine calls
 //! run at once on tokio's blocking pool. Bodies are capped ([`ServerConfig::body_limit`],
-//! 413) and requests time out ([`ServerConfig::request_timeout`], 408).
+//! 413) and read whole before the handler runs, even by routes that take none (so no answer
+//! is lost to a connection closed with bytes unread); requests time out
+//! ([`ServerConfig::request_timeout`], 408).
 //!
 //! Every response carries `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`
 //! and, unless its handler set its own, `Content-Security-Policy: default-src 'none';
