@@ -116,7 +116,9 @@
 //! [`ServerConfig::max_concurrent_requests`] requests in flight, a request is shed at once
 //! with a 503 and `Retry-After`; at most [`ServerConfig::max_blocking_calls`] engine calls
 //! run at once on tokio's blocking pool. Bodies are capped ([`ServerConfig::body_limit`],
-//! 413) and requests time out ([`ServerConfig::request_timeout`], 408).
+//! 413) and read whole before the handler runs, even by routes that take none (so no answer
+//! is lost to a connection closed with bytes unread); requests time out
+//! ([`ServerConfig::request_timeout`], 408).
 //!
 //! Every response carries `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`
 //! and, unless its handler set its own, `Content-Security-Policy: default-src 'none';
@@ -274,6 +276,7 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
         .fallback(no_route)
         .with_state(state)
         .layer(axum::middleware::from_fn(widget::cors))
+        .layer(axum::middleware::from_fn(read_body))
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -384,6 +387,34 @@ fn public_v1(prefix: &'static str) -> OpenApiRouter<AppState> {
         .routes(routes!(v1_jobs::get_job, v1_jobs::cancel))
         .routes(routes!(v1_jobs::organizations))
         .layer(axum::Extension(v1::Prefix(prefix)))
+}
+
+/// Reads the whole request body (through the body limit) before the handler runs. A handler
+/// that needs no body (a `GET`, or a refusal before parsing) would otherwise answer with the
+/// body unread, and hyper then closes the connection with bytes unread: the kernel resets it,
+/// and the peer may lose the answer still in flight (the property test found a `GET
+/// /api/v1/openapi.json` with a body whose document never arrived). A body over the limit is
+/// a 413, one that cannot be read a 400 (plain rejections, made problems by `problemize`).
+async fn read_body(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::extract::FromRequest as _;
+    use axum::response::IntoResponse as _;
+    let (parts, body) = request.into_parts();
+    // The body alone, with the extensions that carry its limit.
+    let mut alone = axum::extract::Request::new(body);
+    *alone.extensions_mut() = parts.extensions.clone();
+    match axum::body::Bytes::from_request(alone, &()).await {
+        Ok(bytes) => {
+            next.run(axum::extract::Request::from_parts(
+                parts,
+                axum::body::Body::from(bytes),
+            ))
+            .await
+        }
+        Err(rejection) => rejection.into_response(),
+    }
 }
 
 async fn no_route() -> Problem {

@@ -1,7 +1,7 @@
 //! The conformance suite's cross-tenant properties replayed through the HTTP API, on SQLite
-//! and on PostgreSQL: two organizations, two workspaces each, each with sources, a
-//! destination and connections (`support::world`), and every credential kind (org key,
-//! access token, scoped token).
+//! and on PostgreSQL: two organizations, each with templates and tags, two workspaces each,
+//! each with sources, a destination, connections and a running job per connection
+//! (`support::world`), and every credential kind (org key, access token, scoped token).
 //!
 //! - every route and method that takes an id (`support::routes`), given another tenant's id
 //!   (another workspace's, another organization's), answers exactly the bytes it answers for
@@ -9,10 +9,13 @@
 //! - an id inside a request (a connection's source or destination, a source's workspace, a
 //!   template, a `workspaceIds` filter, a cursor) is resolved inside the caller's tenant: a
 //!   foreign one answers like a random one;
+//! - the organization's templates and tags, given another organization's template id or tag
+//!   name, answer exactly as for a missing one;
 //! - lists show every object the caller reaches and nothing else;
 //! - no answer ever carries a foreign id, a foreign external id, a foreign organization id or
-//!   a secret; and after it all, every object is still there (a foreign DELETE deleted
-//!   nothing).
+//!   a secret; and after it all, every object is still there and unchanged (a foreign DELETE
+//!   deleted nothing, a foreign PATCH or PUT renamed nothing, a foreign cancel left the job
+//!   running, a foreign tag removal left the template's tags).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -29,7 +32,7 @@ use postgres::{Client, NoTls};
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::routes::{self, Auth, Object};
-use support::world::{Tenant, World};
+use support::world::{Org, TEMPLATES, Tenant, World};
 use support::{SECRET, Server};
 
 /// Who is asking: a credential, and what it reaches.
@@ -125,6 +128,7 @@ fn marks(world: &World, caller: &Caller) -> Vec<String> {
     for (o, org) in world.orgs.iter().enumerate() {
         if o != caller.org {
             out.push(org.org_id.clone());
+            out.extend(org.marks());
         }
     }
     out.push(SECRET.to_owned());
@@ -138,6 +142,46 @@ fn ids_of(tenant: &Tenant, object: Object) -> Vec<String> {
         Object::Source => tenant.sources.clone(),
         Object::Destination => tenant.destinations.clone(),
         Object::Connection => tenant.connections.clone(),
+        Object::Job => tenant.jobs.clone(),
+        // The organization's: see `org_ids_of`.
+        Object::SourceTemplate | Object::ConnectionTemplate | Object::Tag => Vec::new(),
+    }
+}
+
+/// The ids of an organization's objects of `object`: for tags, the one name only it has.
+fn org_ids_of(org: &Org, object: Object) -> Vec<String> {
+    match object {
+        Object::SourceTemplate => org.source_templates.clone(),
+        Object::ConnectionTemplate => org.connection_templates.clone(),
+        Object::Tag => vec![org.own_tag.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// The organizations whose catalog `caller` does not reach: the others, and for a scoped
+/// token its own too (the catalog routes take no scoped token).
+fn foreign_orgs<'w>(world: &'w World, caller: &Caller) -> Vec<&'w Org> {
+    world
+        .orgs
+        .iter()
+        .enumerate()
+        .filter(|(o, _)| *o != caller.org || caller.is_scoped())
+        .map(|(_, org)| org)
+        .collect()
+}
+
+/// The ids of `object` that `caller` does not reach.
+fn foreign_ids(world: &World, caller: &Caller, object: Object) -> Vec<String> {
+    if object.org_level() {
+        foreign_orgs(world, caller)
+            .into_iter()
+            .flat_map(|org| org_ids_of(org, object))
+            .collect()
+    } else {
+        foreign(world, caller)
+            .into_iter()
+            .flat_map(|t| ids_of(t, object))
+            .collect()
     }
 }
 
@@ -226,12 +270,29 @@ fn random_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// An id of `object` that names nothing: a random uuid, job number (1 to 2^53 - 1) or tag
+/// name.
+fn random_id_of(object: Object) -> String {
+    let n = uuid::Uuid::new_v4().as_u128();
+    match object {
+        Object::Job => ((n % ((1u128 << 53) - 1)) + 1).to_string(),
+        Object::Tag => format!("missing-{}", uuid::Uuid::new_v4().simple()),
+        _ => random_id(),
+    }
+}
+
 /// A body that is valid for `method` on an object of `object`, so that only the id decides.
 fn valid_body(method: &str, object: Object, path: &str) -> Option<Value> {
     let embedded = path.starts_with("/api/v1/embedded/");
     match (method, object) {
         ("PATCH", _) => Some(json!({"name": "renamed"})),
         ("PUT", _) if embedded => Some(json!({"name": "renamed"})),
+        // A foreign deactivation too: the workspace must stay active.
+        ("PUT", Object::Workspace) => Some(json!({"name": "renamed", "status": "inactive"})),
+        ("PUT", Object::Tag) => Some(json!({"name": "renamed"})),
+        ("POST", Object::SourceTemplate | Object::ConnectionTemplate) => {
+            Some(json!({"tag": routes::TAG}))
+        }
         ("PUT", Object::Source) => {
             Some(json!({"name": "renamed", "configuration": {"api_key": "k", "account": "a"}}))
         }
@@ -277,30 +338,30 @@ async fn replay(server: &Server) {
         }
         let body = valid_body(route.method, route.object, &path);
         for caller in &callers {
-            for tenant in foreign(&world, caller) {
-                for id in ids_of(tenant, route.object) {
-                    let answer = replay
-                        .same_as_random(
-                            caller,
-                            route.method,
-                            &routes::Route::with_id(&path, &id),
-                            &routes::Route::with_id(&path, &random_id()),
-                            body.as_ref(),
-                            body.as_ref(),
-                        )
-                        .await;
-                    let expected = if caller.accepted_by(route.auth) {
-                        404
-                    } else {
-                        401
-                    };
-                    assert_eq!(
-                        answer.status, expected,
-                        "{} {path} as {}: {}",
-                        route.method, caller.name, answer.body
-                    );
-                    support::problem(expected, &answer.content_type, &answer.body);
-                }
+            let ids = foreign_ids(&world, caller, route.object);
+            assert!(!ids.is_empty(), "{} {path}: nothing foreign", route.method);
+            for id in ids {
+                let answer = replay
+                    .same_as_random(
+                        caller,
+                        route.method,
+                        &routes::Route::with_id(&path, &id),
+                        &routes::Route::with_id(&path, &random_id_of(route.object)),
+                        body.as_ref(),
+                        body.as_ref(),
+                    )
+                    .await;
+                let expected = if caller.accepted_by(route.auth) {
+                    404
+                } else {
+                    401
+                };
+                assert_eq!(
+                    answer.status, expected,
+                    "{} {path} as {}: {}",
+                    route.method, caller.name, answer.body
+                );
+                support::problem(expected, &answer.content_type, &answer.body);
             }
         }
     }
@@ -364,8 +425,46 @@ async fn replay(server: &Server) {
                         answer.body
                     );
                 }
+                // A job started on a foreign connection, and the jobs of one listed.
+                let path = format!("{prefix}/jobs");
+                let job = |c: &str| json!({"connectionId": c, "jobType": "sync"});
+                let answer = replay
+                    .same_as_random(
+                        caller,
+                        "POST",
+                        &path,
+                        &path,
+                        Some(&job(&tenant.connections[0])),
+                        Some(&job(&random_id())),
+                    )
+                    .await;
+                assert_eq!(
+                    answer.status, 404,
+                    "{path} as {}: {}",
+                    caller.name, answer.body
+                );
+                let path = |c: &str| format!("{prefix}/jobs?connectionId={c}");
+                let answer = replay
+                    .same_as_random(
+                        caller,
+                        "GET",
+                        &path(&tenant.connections[0]),
+                        &path(&random_id()),
+                        None,
+                        None,
+                    )
+                    .await;
+                assert_eq!(answer.status, 200, "{}", answer.body);
+                let page: Value = serde_json::from_str(&answer.body).unwrap();
+                assert_eq!(page["data"], json!([]), "jobs as {}", caller.name);
                 // A `workspaceIds` filter naming a foreign workspace.
-                for plural in ["workspaces", "sources", "destinations", "connections"] {
+                for plural in [
+                    "workspaces",
+                    "sources",
+                    "destinations",
+                    "connections",
+                    "jobs",
+                ] {
                     let path = |ws: &str| format!("{prefix}/{plural}?workspaceIds={ws}");
                     let answer = replay
                         .same_as_random(
@@ -507,6 +606,7 @@ async fn replay(server: &Server) {
                 ("sources", Object::Source, "sourceId"),
                 ("destinations", Object::Destination, "destinationId"),
                 ("connections", Object::Connection, "connectionId"),
+                ("jobs", Object::Job, "jobId"),
             ] {
                 if plural == "workspaces" && caller.is_scoped() {
                     continue;
@@ -526,6 +626,18 @@ async fn replay(server: &Server) {
                 Object::Workspace,
                 "id",
             ));
+            lists.push((
+                "/api/v1/workspaces/overview?limit=100".to_owned(),
+                Object::Workspace,
+                "workspace_id",
+            ));
+            lists.push((format!("{TEMPLATES}/sources"), Object::SourceTemplate, "id"));
+            lists.push((
+                format!("{TEMPLATES}/connections"),
+                Object::ConnectionTemplate,
+                "id",
+            ));
+            lists.push((format!("{TEMPLATES}/tags"), Object::Tag, "name"));
         }
         for (path, object, field) in lists {
             let answer = replay.send(caller, "GET", &path, None).await;
@@ -539,12 +651,38 @@ async fn replay(server: &Server) {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|item| item[field].as_str().unwrap().to_owned())
+                .map(|item| match &item[field] {
+                    // A job id is an integer.
+                    Value::Number(n) => n.to_string(),
+                    other => other.as_str().unwrap().to_owned(),
+                })
                 .collect();
-            let mut want: Vec<String> = mine.iter().flat_map(|t| ids_of(t, object)).collect();
+            let mut want: Vec<String> = if object.org_level() {
+                let org = &world.orgs[caller.org];
+                match object {
+                    Object::Tag => org.tags.clone(),
+                    _ => org_ids_of(org, object),
+                }
+            } else {
+                mine.iter().flat_map(|t| ids_of(t, object)).collect()
+            };
             got.sort();
             want.sort();
             assert_eq!(got, want, "{path} as {}", caller.name);
+        }
+        if !caller.is_scoped() {
+            // The counts are the organization's own.
+            let answer = replay
+                .send(caller, "GET", "/api/v1/workspaces/stats", None)
+                .await;
+            assert_eq!(answer.status, 200, "{}", answer.body);
+            let stats: Value = serde_json::from_str(&answer.body).unwrap();
+            assert_eq!(
+                stats["total_count"],
+                world.orgs[caller.org].tenants.len(),
+                "{}",
+                answer.body
+            );
         }
     }
 
@@ -568,7 +706,82 @@ async fn replay(server: &Server) {
                     );
                 }
             }
+            let (status, body) = server
+                .send(
+                    Method::GET,
+                    &format!("/api/v1/workspaces/{}", tenant.workspace_id),
+                    &org.key,
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "org{o} lost a workspace: {body}");
+            assert_eq!(body["status"], "active", "{body}");
+            for job in &tenant.jobs {
+                let (status, body) = server
+                    .send(Method::GET, &format!("/v1/jobs/{job}"), &org.key, None)
+                    .await;
+                assert_eq!(status, 200, "org{o} lost jobs/{job}: {body}");
+                assert_eq!(body["status"], "running", "org{o}'s job {job}: {body}");
+            }
         }
+        for (object, plural) in [
+            (Object::SourceTemplate, "sources"),
+            (Object::ConnectionTemplate, "connections"),
+        ] {
+            for id in org_ids_of(org, object) {
+                let (status, body) = server
+                    .send(
+                        Method::GET,
+                        &format!("{TEMPLATES}/{plural}/{id}"),
+                        &org.key,
+                        None,
+                    )
+                    .await;
+                assert_eq!(status, 200, "org{o} lost template {plural}/{id}: {body}");
+                assert_ne!(
+                    body["name"], "renamed",
+                    "org{o}'s template {id} was renamed"
+                );
+            }
+        }
+        // One source template (Stripe) and one connection template (Warehouse) carry the
+        // tag the foreign tag removals named.
+        for plural in ["sources", "connections"] {
+            let (status, body) = server
+                .send(
+                    Method::GET,
+                    &format!("{TEMPLATES}/{plural}"),
+                    &org.key,
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            let carrying = body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|t| t["tags"].as_array().unwrap().contains(&json!(routes::TAG)))
+                .count();
+            assert_eq!(
+                carrying, 1,
+                "org{o}'s {plural} templates lost a tag: {body}"
+            );
+        }
+        let (status, body) = server
+            .send(Method::GET, &format!("{TEMPLATES}/tags"), &org.key, None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let mut names: Vec<&str> = body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        names.sort_unstable();
+        let mut want: Vec<&str> = org.tags.iter().map(String::as_str).collect();
+        want.sort_unstable();
+        assert_eq!(names, want, "org{o}'s tags changed");
+        assert!(want.contains(&org.own_tag.as_str()));
     }
     eprintln!("isolation replay: {} requests", replay.requests);
 }

@@ -8,6 +8,9 @@
 //! secret or a credential of the world.
 //!
 //! `BULKHEAD_HTTP_CASES` sets the number of cases (default 256, sized for CI).
+//!
+//! The route table these tests walk and the OpenAPI document list the same operations
+//! (`the_route_table_and_the_openapi_document_agree`), so a route cannot escape them.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -489,6 +492,8 @@ fn random_and_malformed_requests_get_problems_never_a_5xx() {
         for t in &org.tenants {
             ids.extend(t.marks());
         }
+        ids.extend(org.marks());
+        ids.extend(org.tags.iter().cloned());
         ids.push(org.org_id.clone());
     }
     let mut credentials = world.credentials();
@@ -620,5 +625,113 @@ async fn two_authorization_headers_are_refused_whichever_comes_first() {
         let text = res.text().await.unwrap();
         assert_eq!(status, 401, "{text}");
         support::problem(401, &ct, &text);
+    }
+}
+
+/// The (method, path) pairs of the OpenAPI document, each `/v1/...` path also under
+/// `/api/public/v1` (the document lists those once and says so), parameters normalized.
+fn documented(doc: &Value) -> std::collections::BTreeSet<(String, String)> {
+    const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+    let mut out = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if !METHODS.contains(&method.as_str()) {
+                continue;
+            }
+            let method = method.to_uppercase();
+            out.insert((method.clone(), routes::normalized(path)));
+            if let Some(rest) = path.strip_prefix("/v1/") {
+                out.insert((
+                    method,
+                    routes::normalized(&format!("/api/public/v1/{rest}")),
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_route_table_and_the_openapi_document_agree() {
+    let server = Server::start().await;
+    let res = server
+        .http
+        .get(server.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let doc: Value = res.json().await.unwrap();
+    let documented = documented(&doc);
+    let table: std::collections::BTreeSet<(String, String)> = routes::all()
+        .into_iter()
+        .map(|(route, path)| (route.method.to_owned(), routes::normalized(&path)))
+        .collect();
+    assert_eq!(
+        table.len(),
+        routes::all().len(),
+        "the route table lists an operation twice"
+    );
+    // Every line of the table is a route the server serves (not the fallback, not a 405),
+    // so the table cannot agree with the document by listing what nobody serves.
+    for (route, path) in routes::all() {
+        let path = routes::Route::with_id(&path, &uuid::Uuid::new_v4().to_string());
+        let res = server
+            .http
+            .request(route.method.parse().unwrap(), server.url(&path))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        assert!(
+            status != 405 && body["type"] != "urn:bulkhead:problem:no-route",
+            "{} {path} is in the route table but not served: {status} {body}",
+            route.method
+        );
+    }
+    let undocumented: Vec<_> = table.difference(&documented).collect();
+    let untested: Vec<_> = documented.difference(&table).collect();
+    for (method, path) in &undocumented {
+        eprintln!("in the route table, not in the OpenAPI document: {method} {path}");
+    }
+    for (method, path) in &untested {
+        eprintln!("in the OpenAPI document, not in the route table: {method} {path}");
+    }
+    assert!(
+        undocumented.is_empty() && untested.is_empty(),
+        "the route table and the OpenAPI document differ: {} served but undocumented, \
+         {} documented but not in the table (listed above)",
+        undocumented.len(),
+        untested.len()
+    );
+}
+
+/// A body sent to a route that reads none (a `GET` of the OpenAPI document, with a body
+/// under the limit) still gets the whole answer: the server must not close the connection
+/// with the body unread while its answer is in flight (the peer's reset would discard it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unread_body_does_not_cut_off_a_large_answer() {
+    let server = Server::start().await;
+    let body = format!("{{\"name\": \"{}\"}}", "x".repeat(60_000));
+    for (route, path) in routes::all() {
+        if route.method != "GET" {
+            continue;
+        }
+        let path = routes::Route::with_id(&path, &uuid::Uuid::new_v4().to_string());
+        for _ in 0..5 {
+            let res = server
+                .http
+                .get(server.url(&path))
+                .bearer_auth(&server.org_key)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            let read = res.bytes().await;
+            assert!(read.is_ok(), "GET {path} with a body: {status}, {read:?}");
+        }
     }
 }

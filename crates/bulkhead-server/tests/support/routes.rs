@@ -1,6 +1,6 @@
 //! Every route of the router, one line each: the property and isolation tests walk this
-//! table, so a new route is tested by adding its line here (and a later test checks the table
-//! against the OpenAPI document).
+//! table, so a new route is tested by adding its line here, and `http_property.rs` checks the
+//! table against the OpenAPI document in both directions.
 
 /// The credential a route takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,9 +24,28 @@ pub(crate) enum Object {
     Source,
     Destination,
     Connection,
+    /// A v1 job (a sync run): an integer id, per workspace.
+    Job,
+    /// An organization's source template.
+    SourceTemplate,
+    /// An organization's connection template.
+    ConnectionTemplate,
+    /// An organization's tag: its id is its name.
+    Tag,
 }
 
-/// One method on one path. `{id}` stands for the path's one id.
+impl Object {
+    /// Whether objects of this kind belong to an organization rather than a workspace.
+    pub(crate) fn org_level(self) -> bool {
+        matches!(
+            self,
+            Self::SourceTemplate | Self::ConnectionTemplate | Self::Tag
+        )
+    }
+}
+
+/// One method on one path. `{id}` stands for the path's id, `{tag}` for a tag name a
+/// template carries (the template tag routes name both).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Route {
     pub(crate) method: &'static str,
@@ -47,9 +66,17 @@ const fn r(method: &'static str, path: &'static str, auth: Auth, object: Object)
 use Auth as A;
 use Object as O;
 
+/// A path of the organization's template and tag management.
+macro_rules! t {
+    ($rest:literal) => {
+        concat!("/api/v1/integrations/templates", $rest)
+    };
+}
+
 /// Routes outside the Airbyte public API v1 prefixes.
 pub(crate) const ROUTES: &[Route] = &[
     r("POST", "/api/v1/embedded/scoped-token", A::Org, O::None),
+    r("POST", "/api/v1/embedded/widget-token", A::Org, O::None),
     r(
         "GET",
         "/api/v1/embedded/scoped-token/info",
@@ -73,7 +100,60 @@ pub(crate) const ROUTES: &[Route] = &[
         O::Source,
     ),
     r("GET", "/api/v1/workspaces", A::Org, O::None),
+    r("GET", "/api/v1/workspaces/stats", A::Org, O::None),
+    r("GET", "/api/v1/workspaces/overview", A::Org, O::None),
     r("GET", "/api/v1/workspaces/{id}", A::Org, O::Workspace),
+    r("PATCH", "/api/v1/workspaces/{id}", A::Org, O::Workspace),
+    r("PUT", "/api/v1/workspaces/{id}", A::Org, O::Workspace),
+    r("DELETE", "/api/v1/workspaces/{id}", A::Org, O::Workspace),
+    r("GET", t!("/sources"), A::Org, O::None),
+    r("POST", t!("/sources"), A::Org, O::None),
+    r("GET", t!("/sources/{id}"), A::Org, O::SourceTemplate),
+    r("PATCH", t!("/sources/{id}"), A::Org, O::SourceTemplate),
+    r("DELETE", t!("/sources/{id}"), A::Org, O::SourceTemplate),
+    r("POST", t!("/sources/{id}/tags"), A::Org, O::SourceTemplate),
+    r(
+        "DELETE",
+        t!("/sources/{id}/tags/{tag}"),
+        A::Org,
+        O::SourceTemplate,
+    ),
+    r("GET", t!("/connections"), A::Org, O::None),
+    r("POST", t!("/connections"), A::Org, O::None),
+    r(
+        "GET",
+        t!("/connections/{id}"),
+        A::Org,
+        O::ConnectionTemplate,
+    ),
+    r(
+        "PATCH",
+        t!("/connections/{id}"),
+        A::Org,
+        O::ConnectionTemplate,
+    ),
+    r(
+        "DELETE",
+        t!("/connections/{id}"),
+        A::Org,
+        O::ConnectionTemplate,
+    ),
+    r(
+        "POST",
+        t!("/connections/{id}/tags"),
+        A::Org,
+        O::ConnectionTemplate,
+    ),
+    r(
+        "DELETE",
+        t!("/connections/{id}/tags/{tag}"),
+        A::Org,
+        O::ConnectionTemplate,
+    ),
+    r("GET", t!("/tags"), A::Org, O::None),
+    r("POST", t!("/tags"), A::Org, O::None),
+    r("PUT", t!("/tags/{id}"), A::Org, O::Tag),
+    r("DELETE", t!("/tags/{id}"), A::Org, O::Tag),
     r(
         "POST",
         "/api/v1/account/applications/token",
@@ -81,6 +161,10 @@ pub(crate) const ROUTES: &[Route] = &[
         O::None,
     ),
     r("POST", "/applications/token", A::None, O::None),
+    r("GET", "/api/v1/openapi.json", A::None, O::None),
+    r("GET", "/api/v1/docs", A::None, O::None),
+    r("GET", "/api/v1/docs/docs.js", A::None, O::None),
+    r("GET", "/api/v1/docs/docs.css", A::None, O::None),
 ];
 
 /// The Airbyte public API v1 routes, each served under every one of [`V1_PREFIXES`].
@@ -109,6 +193,11 @@ pub(crate) const V1_ROUTES: &[Route] = &[
     r("GET", "/connections/{id}", A::Any, O::Connection),
     r("PATCH", "/connections/{id}", A::Any, O::Connection),
     r("DELETE", "/connections/{id}", A::Any, O::Connection),
+    r("GET", "/jobs", A::Any, O::None),
+    r("POST", "/jobs", A::Any, O::None),
+    r("GET", "/jobs/{id}", A::Any, O::Job),
+    r("DELETE", "/jobs/{id}", A::Any, O::Job),
+    r("GET", "/organizations", A::Org, O::None),
 ];
 
 /// Where [`V1_ROUTES`] are served.
@@ -128,8 +217,26 @@ pub(crate) fn all() -> Vec<(Route, String)> {
 }
 
 impl Route {
-    /// The path with `{id}` replaced by `id`.
+    /// The path with `{id}` replaced by `id`, and `{tag}` by [`TAG`].
     pub(crate) fn with_id(path: &str, id: &str) -> String {
-        path.replace("{id}", id)
+        path.replace("{id}", id).replace("{tag}", TAG)
     }
+}
+
+/// The tag name the template tag routes are given: one every organization's templates carry.
+pub(crate) const TAG: &str = "production";
+
+/// `path` with every `{name}` parameter written `{}`, so that paths naming their
+/// parameters differently compare equal.
+pub(crate) fn normalized(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            if segment.starts_with('{') && segment.ends_with('}') {
+                "{}"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }

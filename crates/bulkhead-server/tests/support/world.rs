@@ -1,7 +1,8 @@
-//! A populated server for the property and isolation tests: two organizations, each with
-//! several workspaces (a scoped token each), each workspace with sources made from the
-//! `production` template (which makes a destination and a connection per source), and every
-//! credential kind: org key, access token, scoped token.
+//! A populated server for the property and isolation tests: two organizations, each with its
+//! catalog (source and connection templates, tags, one tag only it has) and several
+//! workspaces (a scoped token each), each workspace with sources made from the `production`
+//! template (which makes a destination and a connection per source) and a running job (sync
+//! run) per connection, and every credential kind: org key, access token, scoped token.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -38,6 +39,8 @@ pub(crate) struct Tenant {
     pub(crate) sources: Vec<String>,
     pub(crate) destinations: Vec<String>,
     pub(crate) connections: Vec<String>,
+    /// The v1 job ids (integers, as text) of its running syncs, one per connection.
+    pub(crate) jobs: Vec<String>,
 }
 
 impl Tenant {
@@ -47,6 +50,7 @@ impl Tenant {
         out.extend(self.sources.iter().cloned());
         out.extend(self.destinations.iter().cloned());
         out.extend(self.connections.iter().cloned());
+        out.extend(self.jobs.iter().cloned());
         out
     }
 }
@@ -58,6 +62,21 @@ pub(crate) struct Org {
     pub(crate) access: String,
     pub(crate) org_id: String,
     pub(crate) tenants: Vec<Tenant>,
+    pub(crate) source_templates: Vec<String>,
+    pub(crate) connection_templates: Vec<String>,
+    /// Its tags' names, [`Org::own_tag`] among them.
+    pub(crate) tags: Vec<String>,
+    /// A tag name no other organization has (`org<n>-only`).
+    pub(crate) own_tag: String,
+}
+
+impl Org {
+    /// Its template ids (tags are names, shared between organizations, so not marks).
+    pub(crate) fn marks(&self) -> Vec<String> {
+        let mut out = self.source_templates.clone();
+        out.extend(self.connection_templates.iter().cloned());
+        out
+    }
 }
 
 /// Two organizations: the server's own (`Acme`) and `Globex`.
@@ -93,12 +112,26 @@ impl World {
             .enumerate()
         {
             let access = access_token(server, &org_id, &key).await;
+            let own_tag = format!("org{n}-only");
+            let (status, body) = server
+                .send(
+                    Method::POST,
+                    &format!("{TEMPLATES}/tags"),
+                    &key,
+                    Some(json!({"name": own_tag})),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
             let mut tenants = Vec::new();
             for w in 0..workspaces {
                 let external_id = format!("org{n}-cust-{w}");
                 tenants.push(tenant(server, &key, &external_id, sources).await);
             }
             orgs.push(Org {
+                source_templates: catalog(server, &key, "sources", "id").await,
+                connection_templates: catalog(server, &key, "connections", "id").await,
+                tags: catalog(server, &key, "tags", "name").await,
+                own_tag,
                 key,
                 access,
                 org_id,
@@ -118,6 +151,37 @@ impl World {
         }
         out
     }
+}
+
+/// Where the organization's catalog is managed.
+pub(crate) const TEMPLATES: &str = "/api/v1/integrations/templates";
+
+/// The `field` of each item of the organization's catalog list `what` under `key`.
+pub(crate) async fn catalog(server: &Server, key: &str, what: &str, field: &str) -> Vec<String> {
+    let (status, body) = server
+        .send(Method::GET, &format!("{TEMPLATES}/{what}"), key, None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item[field].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Starts a sync of `connection` under `key` (`POST /v1/jobs`); its job id.
+async fn start_job(server: &Server, key: &str, connection: &str) -> String {
+    let (status, body) = server
+        .send(
+            Method::POST,
+            "/v1/jobs",
+            key,
+            Some(json!({"connectionId": connection, "jobType": "sync"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["jobId"].as_u64().unwrap().to_string()
 }
 
 async fn access_token(server: &Server, client_id: &str, key: &str) -> String {
@@ -175,10 +239,16 @@ async fn tenant(server: &Server, key: &str, external_id: &str, sources: usize) -
     for _ in 0..sources {
         server.create_source(&token).await;
     }
+    let connections = listed(server, key, "connections", "connectionId", &workspace_id).await;
+    let mut jobs = Vec::new();
+    for connection in &connections {
+        jobs.push(start_job(server, key, connection).await);
+    }
     Tenant {
         sources: listed(server, key, "sources", "sourceId", &workspace_id).await,
         destinations: listed(server, key, "destinations", "destinationId", &workspace_id).await,
-        connections: listed(server, key, "connections", "connectionId", &workspace_id).await,
+        connections,
+        jobs,
         token,
         workspace_id,
         external_id: external_id.to_owned(),
