@@ -545,14 +545,7 @@ pub(crate) async fn patch_workspace(
             .transpose()?,
         ..WorkspaceUpdate::default()
     };
-    let workspace = blocking(move || {
-        if update.is_empty() {
-            org.get_workspace(id)
-        } else {
-            org.update_workspace(id, &update)
-        }
-    })
-    .await?;
+    let workspace = crate::workspaces::updated(org, id, update).await?;
     Ok(axum::Json(workspace.into()))
 }
 

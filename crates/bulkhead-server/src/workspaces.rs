@@ -423,15 +423,24 @@ async fn update(
             .transpose()?,
         ..WorkspaceUpdate::default()
     };
-    let workspace = blocking(move || {
+    Ok(axum::Json(updated(org, id, update).await?.into()))
+}
+
+/// Applies `update` to the workspace `id` and answers it; an empty update (every field left
+/// out) only reads it, so it writes nothing and audits nothing. Shared with the v1 `PATCH`.
+pub(crate) async fn updated(
+    org: OrgScope,
+    id: WorkspaceId,
+    update: WorkspaceUpdate,
+) -> Result<bulkhead::Workspace, Problem> {
+    blocking(move || {
         if update.is_empty() {
             org.get_workspace(id)
         } else {
             org.update_workspace(id, &update)
         }
     })
-    .await?;
-    Ok(axum::Json(workspace.into()))
+    .await
 }
 
 /// Delete one of the organization's workspaces
