@@ -38,6 +38,7 @@
 //! | `POST /v1/applications/token` (also `/api/public/v1/...`, `/api/v1/account/...` and `/applications/token`) | client credentials |
 //! | `GET /v1/health` | none |
 //! | `GET /api/v1/openapi.json`, `GET /api/v1/docs` (and its `docs.js`, `docs.css`) | none |
+//! | `GET /dashboard/`, `GET /widget/` and their files (`/dashboard/{file}`, `/widget/{file}`), `GET /favicon.ico` | none (the pages' files, see `assets`) |
 //! | `GET, POST /v1/workspaces` | org key or access token |
 //! | `GET, PATCH, DELETE /v1/workspaces/{workspaceId}` | org key or access token |
 //! | `GET, POST /v1/sources`, `GET, POST /v1/destinations` | org key, access token or scoped token (its own workspace) |
@@ -126,6 +127,7 @@
 //! `Strict-Transport-Security` when [`ServerConfig::public_url`] is `https://`.
 
 mod access;
+mod assets;
 mod auth;
 mod docs;
 mod embedded;
@@ -133,6 +135,7 @@ mod extract;
 mod headers;
 mod limits;
 mod openapi;
+mod pages;
 mod problem;
 mod template_routes;
 mod templates;
@@ -348,6 +351,12 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(docs::page))
         .routes(routes!(docs::script))
         .routes(routes!(docs::stylesheet))
+        .routes(routes!(pages::favicon))
+        .routes(routes!(pages::dashboard_redirect))
+        .routes(routes!(pages::dashboard_page))
+        .routes(routes!(pages::dashboard_file))
+        .routes(routes!(pages::widget_page))
+        .routes(routes!(pages::widget_file))
         .nest("/v1", public_v1("/v1"))
 }
 

@@ -165,6 +165,12 @@ pub(crate) const ROUTES: &[Route] = &[
     r("GET", "/api/v1/docs", A::None, O::None),
     r("GET", "/api/v1/docs/docs.js", A::None, O::None),
     r("GET", "/api/v1/docs/docs.css", A::None, O::None),
+    r("GET", "/favicon.ico", A::None, O::None),
+    r("GET", "/dashboard", A::None, O::None),
+    r("GET", "/dashboard/", A::None, O::None),
+    r("GET", "/dashboard/{file}", A::None, O::None),
+    r("GET", "/widget/", A::None, O::None),
+    r("GET", "/widget/{file}", A::None, O::None),
 ];
 
 /// The Airbyte public API v1 routes, each served under every one of [`V1_PREFIXES`].
