@@ -1,1 +1,695 @@
-// The widget frame.
+// The widget's framed page: a customer's sources, made from the templates their workspace's
+// tags select, with forms generated from each template's config spec.
+//
+// Trust: the page does nothing until a token message arrives from its parent window, from the
+// origin the token itself is bound to (its signed `origin` claim). Any other message (another
+// window, another origin, another shape) is ignored without a trace. Events go back to the
+// parent addressed to that origin only. A fresh token (`updateToken`) is taken under the same
+// rule, and only for the same workspace. The DOM is built with createElement and textContent:
+// nothing the API returns is ever parsed as HTML.
+
+const TAG = "bulkhead-widget";
+/// The mask the API reads secret fields as; sent back, it keeps the stored secret.
+const MASK = "**********";
+/// How long before the token's expiry the host is asked for a fresh one.
+const EXPIRY_NOTICE_MS = 60_000;
+/// The server's root: the page is `<root>/widget/`, whatever prefix the host mounted it at.
+const ROOT = new URL("../", location.href);
+
+const app = document.getElementById("app");
+const statusLine = document.getElementById("status");
+const who = document.getElementById("who");
+
+/** The session: the token, its claims and the host's origin; null until a valid token. */
+let session = null;
+let expired = false;
+let expiryTimer = 0;
+let info = null;
+let templates = [];
+/** What Escape does in the current view. */
+let onEscape = null;
+
+// ---- the DOM, by createElement only ----
+
+function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key === "on") for (const [type, fn] of Object.entries(value)) el.addEventListener(type, fn);
+    else if (key in el && !key.includes("-")) el[key] = value;
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+let ids = 0;
+const uid = (prefix) => `${prefix}-${++ids}`;
+
+function show(state, ...children) {
+  app.replaceChildren(...children);
+  app.dataset.state = state;
+  app.removeAttribute("aria-busy");
+  const heading = app.querySelector("h2");
+  if (heading) {
+    heading.tabIndex = -1;
+    heading.focus({ preventScroll: false });
+  }
+}
+
+function say(text) {
+  statusLine.textContent = text;
+}
+
+// ---- the token and the host ----
+
+function claimsOf(jwt) {
+  const parts = typeof jwt === "string" ? jwt.split(".") : [];
+  if (parts.length !== 3) return null;
+  try {
+    const b64 = parts[1].replace(/-/g, "+").replace(/_/g, "/");
+    const binary = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
+    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+    const claims = JSON.parse(new TextDecoder().decode(bytes));
+    return claims && typeof claims === "object" ? claims : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Posts an event to the host page, addressed to the token's origin only. */
+function post(type, data = null) {
+  if (!session) return;
+  window.parent.postMessage({ bulkhead: TAG, type, data }, session.origin);
+}
+
+function scheduleExpiry() {
+  clearTimeout(expiryTimer);
+  const due = session.claims.exp * 1000 - EXPIRY_NOTICE_MS - Date.now();
+  expiryTimer = setTimeout(() => post("token_expiring", { expires_at: session.claims.exp }), Math.max(0, due));
+}
+
+window.addEventListener("message", (event) => {
+  // Only the window that framed this page, and only from the origin the token names.
+  if (window.parent === window || event.source !== window.parent) return;
+  const message = event.data;
+  if (!message || message.bulkhead !== TAG || message.type !== "token") return;
+  const claims = claimsOf(message.token);
+  if (!claims || typeof claims.origin !== "string" || claims.origin !== event.origin) return;
+  if (typeof claims.exp !== "number" || typeof claims.sub !== "string") return;
+  // The host the page was opened for (its `frame-ancestors`) must be the token's too.
+  const host = new URLSearchParams(location.search).get("host");
+  if (host !== null && host !== claims.origin) return;
+  if (session) {
+    // A fresh token: the same host and the same workspace, or nothing.
+    if (claims.origin !== session.origin || claims.sub !== session.claims.sub) return;
+    session.token = message.token;
+    session.claims = claims;
+    scheduleExpiry();
+    if (expired) {
+      expired = false;
+      say("");
+      home();
+    }
+    return;
+  }
+  session = { token: message.token, claims, origin: claims.origin };
+  scheduleExpiry();
+  start();
+});
+
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape" || event.defaultPrevented) return;
+  if (onEscape) onEscape();
+  else post("close");
+});
+
+// ---- the API ----
+
+class ApiError extends Error {
+  constructor(status, problem) {
+    super((problem && (problem.detail || problem.title)) || `the server answered ${status}`);
+    this.status = status;
+    this.problem = problem || {};
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { authorization: `Bearer ${session.token}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(new URL(path, ROOT), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+      credentials: "omit",
+    });
+  } catch {
+    throw new ApiError(0, { title: "network error", detail: "the server cannot be reached; try again" });
+  }
+  const text = await response.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  if (response.status === 401) {
+    sessionExpired();
+    throw new ApiError(401, json);
+  }
+  if (!response.ok) throw new ApiError(response.status, json);
+  return json;
+}
+
+const can = (op) => Boolean(info && info.operations.includes(op));
+
+function sessionExpired() {
+  expired = true;
+  onEscape = null;
+  show(
+    "expired",
+    h("h2", {}, "Session expired"),
+    h("p", {}, "Your session has expired. Close this window and open it again from the application."),
+  );
+  say("Session expired");
+}
+
+function failed(err) {
+  if (err instanceof ApiError && err.status === 401) return;
+  onEscape = null;
+  show(
+    "error",
+    h("h2", {}, "Something went wrong"),
+    h("p", { class: "error" }, err.message),
+    h("div", { class: "actions" }, h("button", { type: "button", on: { click: home } }, "Try again")),
+  );
+}
+
+// ---- the views ----
+
+async function start() {
+  try {
+    info = await api("GET", "api/v1/embedded/scoped-token/info");
+    who.textContent = info.external_id;
+    const page = can("templates:read") ? await api("GET", "api/v1/embedded/source-templates") : { data: [] };
+    templates = page.data;
+    await home();
+  } catch (err) {
+    failed(err);
+  }
+}
+
+/** The workspace's sources, each with its connections and their last sync. */
+async function loadSources() {
+  const sources = [];
+  let next = "api/v1/embedded/sources?limit=100";
+  while (next) {
+    const page = await api("GET", next);
+    sources.push(...page.data);
+    next = page.next ? page.next.replace(/^.*?\/api\/v1\//, "api/v1/") : null;
+  }
+  const bySource = new Map(sources.map((s) => [s.id, []]));
+  if (can("connections:read")) {
+    const ws = encodeURIComponent(info.workspace_id);
+    const page = await api("GET", `v1/connections?workspaceIds=${ws}&limit=100`);
+    for (const connection of page.data) {
+      const list = bySource.get(connection.sourceId);
+      if (list) list.push({ connection, job: null });
+    }
+  }
+  if (can("syncs:read")) {
+    const all = [...bySource.values()].flat();
+    await Promise.all(
+      all.map(async (entry) => {
+        const id = encodeURIComponent(entry.connection.connectionId);
+        const jobs = await api("GET", `v1/jobs?connectionId=${id}&orderBy=createdAt%7CDESC&limit=1`);
+        entry.job = jobs.data[0] || null;
+      }),
+    );
+  }
+  return sources.map((source) => ({ source, connections: bySource.get(source.id) || [] }));
+}
+
+function when(text) {
+  const date = new Date(text);
+  return Number.isNaN(date.getTime()) ? text : date.toLocaleString();
+}
+
+function connectionItem({ connection, job }) {
+  const sync = job
+    ? h("span", { class: `badge sync-${job.status}` }, `last sync ${job.status}`)
+    : h("span", { class: "badge sync-none" }, "not synced yet");
+  const time = job ? h("time", { dateTime: job.lastUpdatedAt || job.startTime }, when(job.lastUpdatedAt || job.startTime)) : null;
+  return h(
+    "li",
+    { class: "connection", "data-connection": connection.connectionId },
+    h("span", { class: "connection-name" }, connection.name),
+    h("span", { class: `badge status-${connection.status}` }, connection.status),
+    sync,
+    time,
+  );
+}
+
+function sourceCard({ source, connections }) {
+  const template = templates.find((t) => t.id === source.source_template_id);
+  const headingId = uid("source");
+  return h(
+    "li",
+    { class: "card", "data-source": source.id, "aria-labelledby": headingId },
+    h("h3", { id: headingId }, source.name),
+    h("p", { class: "meta" }, template ? `${template.name} · ${source.connector_name}` : source.connector_name),
+    connections.length
+      ? h("ul", { class: "connections", "aria-label": `Connections of ${source.name}` }, connections.map(connectionItem))
+      : h("p", { class: "meta" }, "No connections."),
+    h(
+      "div",
+      { class: "actions" },
+      can("sources:update") && template
+        ? h("button", { type: "button", class: "edit", on: { click: () => editForm(source, template) } }, "Edit")
+        : null,
+      can("sources:delete")
+        ? h("button", { type: "button", class: "delete danger", on: { click: () => confirmDelete(source, connections) } }, "Delete")
+        : null,
+    ),
+  );
+}
+
+async function home() {
+  onEscape = null;
+  app.setAttribute("aria-busy", "true");
+  let items;
+  try {
+    items = await loadSources();
+  } catch (err) {
+    failed(err);
+    return;
+  }
+  const add = can("sources:create") && templates.length
+    ? h("button", { type: "button", class: "primary add", on: { click: pick } }, "Add a source")
+    : null;
+  show(
+    "home",
+    h("div", { class: "heading" }, h("h2", {}, "Your sources"), add),
+    items.length
+      ? h("ul", { class: "cards", "aria-label": "Your sources" }, items.map(sourceCard))
+      : h("p", { class: "note empty" }, "No sources yet."),
+    h("div", { class: "actions" }, h("button", { type: "button", class: "refresh", on: { click: home } }, "Refresh")),
+  );
+}
+
+function pick() {
+  onEscape = home;
+  show(
+    "pick",
+    h("h2", {}, "Choose a source"),
+    h(
+      "ul",
+      { class: "templates", "aria-label": "Available sources" },
+      templates.map((template) =>
+        h(
+          "li",
+          {},
+          h(
+            "button",
+            { type: "button", class: "template", "data-template": template.id, on: { click: () => createForm(template) } },
+            h("span", { class: "template-name" }, template.name),
+            h("span", { class: "meta" }, template.connector_name),
+          ),
+        ),
+      ),
+    ),
+    h("div", { class: "actions" }, h("button", { type: "button", on: { click: home } }, "Back")),
+  );
+}
+
+// ---- forms from a config spec ----
+
+function ordered(properties) {
+  return Object.entries(properties || {})
+    .map(([key, schema], index) => ({ key, schema, index }))
+    .sort((a, b) => {
+      const oa = typeof a.schema.order === "number" ? a.schema.order : Infinity;
+      const ob = typeof b.schema.order === "number" ? b.schema.order : Infinity;
+      return oa === ob ? a.index - b.index : oa - ob;
+    });
+}
+
+const pointerOf = (parent, key) => `${parent}/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`;
+
+function valueAt(config, pointer) {
+  let here = config;
+  for (const part of pointer.split("/").slice(1)) {
+    const key = part.replace(/~1/g, "/").replace(/~0/g, "~");
+    if (!here || typeof here !== "object" || !(key in here)) return undefined;
+    here = here[key];
+  }
+  return here;
+}
+
+/**
+ * One field of the form: its control, its label, its help and error lines, and how to read
+ * its value back. `initial` is the value to show (the default, or the source's), never a
+ * secret's.
+ */
+function field(form, key, schema, pointer, required, initial, editing) {
+  const id = uid("f");
+  const errorId = `${id}-error`;
+  const title = schema.title || key;
+  const secret = schema.airbyte_secret === true;
+  const hints = [];
+  if (schema.description) hints.push(schema.description);
+  if (secret && editing) hints.push("Leave blank to keep the current value.");
+  if (schema.type === "array") hints.push("One value per line.");
+  const helpId = hints.length ? `${id}-help` : null;
+  const mark = required ? h("span", { class: "required", "aria-hidden": "true" }, " *") : null;
+  let control;
+  let read;
+
+  if (Array.isArray(schema.enum)) {
+    control = h("select", { id, name: pointer });
+    if (!required || initial === undefined) control.append(h("option", { value: "" }, required ? "Choose…" : "—"));
+    schema.enum.forEach((option, index) => {
+      control.append(h("option", { value: String(index), selected: initial !== undefined && option === initial }, String(option)));
+    });
+    read = () => (control.value === "" ? undefined : schema.enum[Number(control.value)]);
+  } else if (schema.type === "boolean") {
+    control = h("input", { id, name: pointer, type: "checkbox", checked: initial === true });
+    read = () => control.checked;
+  } else if (schema.type === "array") {
+    control = h("textarea", { id, name: pointer, rows: 3 });
+    if (Array.isArray(initial)) control.value = initial.map((v) => (typeof v === "string" ? v : JSON.stringify(v))).join("\n");
+    const itemType = schema.items && schema.items.type;
+    read = () => {
+      const lines = control.value.split("\n").map((l) => l.trim()).filter(Boolean);
+      if (!lines.length) return undefined;
+      return lines.map((line) => {
+        if (itemType === "string") return line;
+        if (itemType === "integer" || itemType === "number") {
+          const n = Number(line);
+          if (!Number.isFinite(n) || (itemType === "integer" && !Number.isInteger(n))) throw new Error(`“${line}” is not a ${itemType === "integer" ? "whole number" : "number"}.`);
+          return n;
+        }
+        if (itemType === "boolean") {
+          if (line !== "true" && line !== "false") throw new Error("Each line must be true or false.");
+          return line === "true";
+        }
+        try {
+          return JSON.parse(line);
+        } catch {
+          return line;
+        }
+      });
+    };
+  } else {
+    control = h("input", {
+      id,
+      name: pointer,
+      type: secret ? "password" : "text",
+      inputMode: schema.type === "integer" ? "numeric" : schema.type === "number" ? "decimal" : undefined,
+      autocomplete: secret ? "new-password" : "off",
+      spellcheck: false,
+    });
+    if (!secret && initial !== undefined && initial !== null) control.value = String(initial);
+    if (secret && editing) control.placeholder = "unchanged";
+    read = () => {
+      const text = control.value;
+      if (text === "") return undefined;
+      if (schema.type === "integer") {
+        if (!/^-?\d+$/.test(text.trim())) throw new Error("Enter a whole number.");
+        return Number(text.trim());
+      }
+      if (schema.type === "number") {
+        const n = Number(text.trim());
+        if (text.trim() === "" || !Number.isFinite(n)) throw new Error("Enter a number.");
+        return n;
+      }
+      return text;
+    };
+  }
+  control.setAttribute("aria-describedby", [helpId, errorId].filter(Boolean).join(" "));
+  if (required && schema.type !== "boolean") control.required = true;
+  const help = helpId ? h("p", { class: "help", id: helpId }, hints.join(" ")) : null;
+  const error = h("p", { class: "field-error", id: errorId, hidden: true });
+  const label = h("label", { for: id }, title, mark);
+  const row =
+    schema.type === "boolean"
+      ? h("div", { class: "field check" }, control, label, help, error)
+      : h("div", { class: "field" }, label, control, help, error);
+
+  const entry = {
+    pointer,
+    key,
+    control,
+    setError(text) {
+      error.textContent = text || "";
+      error.hidden = !text;
+      if (text) control.setAttribute("aria-invalid", "true");
+      else control.removeAttribute("aria-invalid");
+    },
+    // The value to send, or undefined to leave the field out; throws a message for the user.
+    value(current) {
+      let value = read();
+      if (value === undefined && secret && editing && valueAt(current, pointer) !== undefined) {
+        // Blank on edit: the mask sent back keeps the stored secret.
+        value = MASK;
+      }
+      if (value === undefined && required) throw new Error("This field is required.");
+      return value;
+    },
+  };
+  form.fields.push(entry);
+  return row;
+}
+
+/** The controls of an object schema, in a container; nested objects become fieldsets. */
+function objectFields(form, schema, pointer, initial, editing) {
+  const required = new Set(Array.isArray(schema.required) ? schema.required : []);
+  const nodes = [];
+  for (const { key, schema: child } of ordered(schema.properties)) {
+    const here = pointerOf(pointer, key);
+    const value = initial && typeof initial === "object" ? initial[key] : undefined;
+    const start = value !== undefined ? value : editing ? undefined : child.default;
+    if (child.type === "object" && child.properties) {
+      const legend = h("legend", {}, child.title || key, required.has(key) ? h("span", { class: "required", "aria-hidden": "true" }, " *") : null);
+      const help = child.description ? h("p", { class: "help" }, child.description) : null;
+      form.objects.push({ pointer: here, required: required.has(key) });
+      nodes.push(h("fieldset", { class: "group" }, legend, help, objectFields(form, child, here, start || {}, editing)));
+    } else {
+      nodes.push(field(form, key, child, here, required.has(key), start, editing));
+    }
+  }
+  return nodes;
+}
+
+function setAt(config, pointer, value) {
+  const parts = pointer.split("/").slice(1).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+  let here = config;
+  parts.slice(0, -1).forEach((part) => {
+    if (!here[part] || typeof here[part] !== "object" || Array.isArray(here[part])) here[part] = {};
+    here = here[part];
+  });
+  const last = parts[parts.length - 1];
+  if (value === undefined) delete here[last];
+  else here[last] = value;
+}
+
+/** Reads the form into a config, or marks the fields at fault and returns null. */
+function collect(form, current) {
+  const config = structuredClone(current || {});
+  let ok = true;
+  for (const entry of form.fields) {
+    entry.setError("");
+    try {
+      setAt(config, entry.pointer, entry.value(current || {}));
+    } catch (err) {
+      entry.setError(err.message);
+      ok = false;
+    }
+  }
+  // An optional group left empty is left out; a required one is sent even if empty.
+  for (const group of [...form.objects].reverse()) {
+    const value = valueAt(config, group.pointer);
+    if (value && typeof value === "object" && !Object.keys(value).length && !group.required) setAt(config, group.pointer, undefined);
+  }
+  if (!ok) {
+    const first = form.fields.find((f) => f.control.getAttribute("aria-invalid") === "true");
+    if (first) first.control.focus();
+    return null;
+  }
+  return config;
+}
+
+/** Puts a problem document next to the field it names, or at the top of the form. */
+function showProblem(form, err) {
+  const problem = err.problem || {};
+  const text = problem.detail || err.message;
+  const name = typeof problem.field === "string" ? problem.field : "";
+  const at = /^(?:source_)?config at `([^`]*)`/.exec(name);
+  const entry = at ? form.fields.find((f) => f.pointer === at[1]) : name === "name" ? form.nameField : null;
+  if (entry) {
+    entry.setError(text);
+    entry.control.focus();
+    form.alert.hidden = true;
+  } else {
+    form.alert.textContent = text;
+    form.alert.hidden = false;
+    form.alert.focus();
+  }
+}
+
+function sourceForm({ heading, template, source, submitLabel, submit }) {
+  const editing = Boolean(source);
+  const form = { fields: [], objects: [] };
+  const spec = template.user_config_spec || {};
+  const initial = editing ? source.source_config : template.partial_default_config || {};
+  const nameRow = field(form, "name", { type: "string", title: "Name", description: "How this source is called in your list." }, "name", true, editing ? source.name : template.name, false);
+  form.nameField = form.fields.pop();
+  form.alert = h("p", { class: "alert", role: "alert", tabIndex: -1, hidden: true });
+  const button = h("button", { type: "submit", class: "primary" }, submitLabel);
+  const element = h(
+    "form",
+    { class: "source-form", noValidate: true, "aria-labelledby": "form-heading" },
+    form.alert,
+    nameRow,
+    objectFields(form, spec, "", initial, editing),
+    h("p", { class: "help legend" }, h("span", { class: "required", "aria-hidden": "true" }, "*"), " required"),
+    h("div", { class: "actions" }, button, h("button", { type: "button", on: { click: home } }, "Cancel")),
+  );
+  element.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    form.alert.hidden = true;
+    let name;
+    try {
+      form.nameField.setError("");
+      name = form.nameField.value({});
+    } catch (err) {
+      form.nameField.setError(err.message);
+    }
+    const config = collect(form, editing ? source.source_config : {});
+    if (config === null || name === undefined) {
+      if (name === undefined) form.nameField.control.focus();
+      return;
+    }
+    button.disabled = true;
+    try {
+      await submit(name.trim(), config);
+    } catch (err) {
+      button.disabled = false;
+      if (!(err instanceof ApiError) || err.status !== 401) showProblem(form, err);
+    }
+  });
+  onEscape = home;
+  show(editing ? "edit" : "create", h("h2", { id: "form-heading" }, heading), element);
+}
+
+function problemData(err) {
+  const p = (err && err.problem) || {};
+  return { status: err.status || 0, type: p.type || null, title: p.title || null, detail: p.detail || err.message, field: p.field || null };
+}
+
+function createForm(template) {
+  sourceForm({
+    heading: `New ${template.name} source`,
+    template,
+    submitLabel: "Create source",
+    async submit(name, config) {
+      let made;
+      try {
+        made = await api("POST", "api/v1/embedded/sources", { name, source_template_id: template.id, source_config: config });
+      } catch (err) {
+        post("source_created_error", problemData(err));
+        throw err;
+      }
+      post("source_created", {
+        source_id: made.id,
+        name: made.name,
+        source_template_id: template.id,
+        connection_ids: (made.connections || []).map((c) => c.id),
+      });
+      say(`Source “${made.name}” created.`);
+      await home();
+    },
+  });
+}
+
+function editForm(source, template) {
+  sourceForm({
+    heading: `Edit ${source.name}`,
+    template,
+    source,
+    submitLabel: "Save changes",
+    async submit(name, config) {
+      let saved;
+      try {
+        saved = await api("PUT", `api/v1/embedded/sources/${encodeURIComponent(source.id)}`, { name, source_config: config });
+      } catch (err) {
+        post("source_updated_error", { source_id: source.id, ...problemData(err) });
+        throw err;
+      }
+      post("source_updated", { source_id: saved.id, name: saved.name });
+      say(`Source “${saved.name}” saved.`);
+      await home();
+    },
+  });
+}
+
+function confirmDelete(source, connections) {
+  const alert = h("p", { class: "alert", role: "alert", tabIndex: -1, hidden: true });
+  const yes = h("button", { type: "button", class: "danger confirm-delete" }, "Delete source");
+  yes.addEventListener("click", async () => {
+    yes.disabled = true;
+    try {
+      // A source a connection uses cannot be deleted: its connections go first.
+      for (const { connection } of connections) {
+        await api("DELETE", `v1/connections/${encodeURIComponent(connection.connectionId)}`);
+      }
+      await api("DELETE", `api/v1/embedded/sources/${encodeURIComponent(source.id)}`);
+    } catch (err) {
+      yes.disabled = false;
+      post("source_deleted_error", { source_id: source.id, ...problemData(err) });
+      if (!(err instanceof ApiError) || err.status !== 401) {
+        alert.textContent = err.message;
+        alert.hidden = false;
+        alert.focus();
+      }
+      return;
+    }
+    post("source_deleted", { source_id: source.id, name: source.name });
+    say(`Source “${source.name}” deleted.`);
+    await home();
+  });
+  const count = connections.length;
+  onEscape = home;
+  show(
+    "confirm",
+    h("h2", {}, `Delete ${source.name}?`),
+    h(
+      "p",
+      {},
+      count
+        ? `Its ${count === 1 ? "connection" : `${count} connections`} will be deleted too. This cannot be undone.`
+        : "This cannot be undone.",
+    ),
+    alert,
+    h("div", { class: "actions" }, yes, h("button", { type: "button", class: "cancel", on: { click: home } }, "Cancel")),
+  );
+}
+
+// ---- start: tell the host this page is ready for its token ----
+
+if (window.parent === window) {
+  app.replaceChildren(h("p", { class: "note" }, "This page opens inside an application, from its “connect your data” button."));
+  app.dataset.state = "unframed";
+  app.removeAttribute("aria-busy");
+} else {
+  // Nothing secret here, and the host's origin is unknown until its token arrives, so this
+  // one message goes to any parent origin; everything after is addressed to the token's.
+  window.parent.postMessage({ bulkhead: TAG, type: "ready" }, "*");
+}
