@@ -594,3 +594,224 @@ async fn a_fresh_token_takes_over_before_the_old_one_expires() {
     );
     browser.close().await;
 }
+
+/// A template whose spec uses every kind of field the form knows: a described string, an
+/// integer with a default, an enum, a boolean, a nested object with a secret, an array and a
+/// number.
+fn rich_template(server: &Server) {
+    let spec = json!({
+        "type": "object",
+        "required": ["host", "port", "ssl_mode", "credentials"],
+        "properties": {
+            "host": {"type": "string", "title": "Host", "description": "The database server's name or address."},
+            "port": {"type": "integer", "title": "Port", "default": 5432},
+            "ssl_mode": {"type": "string", "title": "SSL mode", "enum": ["disable", "require", "verify-full"], "default": "require"},
+            "replication": {"type": "boolean", "title": "Use logical replication", "default": false},
+            "credentials": {
+                "type": "object",
+                "title": "Credentials",
+                "required": ["username", "password"],
+                "properties": {
+                    "username": {"type": "string", "title": "User"},
+                    "password": {"type": "string", "title": "Password", "airbyte_secret": true}
+                }
+            },
+            "schemas": {"type": "array", "title": "Schemas", "items": {"type": "string"}},
+            "timeout_seconds": {"type": "number"}
+        }
+    });
+    let org = server.engine.authenticate_org(&server.org_key).unwrap();
+    org.create_source_template(bulkhead::NewSourceTemplate {
+        name: "Postgres".parse().unwrap(),
+        connector: "postgres".parse().unwrap(),
+        default_config: bulkhead::ConnectorConfig::new(json!({})).unwrap(),
+        spec: bulkhead::ConfigSpec::parse(spec).unwrap(),
+        tags: ["production".parse().unwrap()].into_iter().collect(),
+    })
+    .unwrap();
+}
+
+#[tokio::test]
+async fn the_form_follows_the_spec_checks_types_and_shows_the_servers_problem_at_its_field() {
+    let server = Server::start().await;
+    rich_template(&server);
+    let host = Host::start(&server.base).await;
+    let token = widget_token(&server, "acme-customer-4", &host.origin(), json!({})).await;
+    let (_, workspace) = scoped(&token);
+    let browser = Browser::start().await;
+    browser.size(PHONE).await;
+    open_widget(&browser, &host.origin(), &token).await;
+    // The frame's URL names the host page's origin, and never carries the token.
+    let src = browser
+        .find("dialog iframe")
+        .await
+        .attr("src")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        src,
+        format!(
+            "{}/widget/?host={}",
+            server.base,
+            host.origin().replace(':', "%3A").replace('/', "%2F")
+        )
+    );
+    enter_widget(&browser).await;
+    view(&browser, "home").await;
+    click(&browser, "button.add").await;
+    view(&browser, "pick").await;
+    browser
+        .eval(
+            "[...document.querySelectorAll('button.template')] \
+             .find((b) => b.querySelector('.template-name').textContent === 'Postgres').click()",
+            vec![],
+        )
+        .await;
+    view(&browser, "create").await;
+
+    // Types, defaults, enums, groups, help text linked to its field.
+    let port = browser.find("input[name='/port']").await;
+    assert_eq!(port.prop("value").await.unwrap().as_deref(), Some("5432"));
+    let ssl = browser
+        .eval(
+            "const s = document.querySelector(\"select[name='/ssl_mode']\"); \
+             return s.options[s.selectedIndex].textContent",
+            vec![],
+        )
+        .await;
+    assert_eq!(ssl, json!("require"));
+    let checkbox = browser.find("input[name='/replication']").await;
+    assert_eq!(
+        checkbox.attr("type").await.unwrap().as_deref(),
+        Some("checkbox")
+    );
+    let group = browser
+        .find("fieldset.group legend")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(group.starts_with("Credentials"), "{group}");
+    let password = browser
+        .find("fieldset.group input[name='/credentials/password']")
+        .await;
+    assert_eq!(
+        password.attr("type").await.unwrap().as_deref(),
+        Some("password")
+    );
+    let help = browser
+        .eval(
+            "const i = document.querySelector(\"input[name='/host']\"); \
+             return i.getAttribute('aria-describedby').split(' ') \
+               .map((id) => document.getElementById(id).textContent).join('')",
+            vec![],
+        )
+        .await;
+    assert_eq!(help, json!("The database server's name or address."));
+    let labels = browser
+        .eval(
+            "return [...document.querySelectorAll('label')].map((l) => l.textContent)",
+            vec![],
+        )
+        .await;
+    assert!(
+        labels
+            .as_array()
+            .unwrap()
+            .contains(&json!("Timeout seconds")),
+        "{labels}"
+    );
+    browser.shot("widget-form-spec-phone").await;
+
+    // Checked in the page: a wrong type and missing required fields, each at its field.
+    type_into(&browser, "input[name='/host']", "db.example.com").await;
+    type_into(&browser, "input[name='/port']", "54x").await;
+    click(&browser, "form button[type='submit']").await;
+    browser
+        .until(
+            "the type error",
+            "return document.querySelector(\"input[name='/port']\").getAttribute('aria-invalid') === 'true'",
+        )
+        .await;
+    let errors = browser
+        .eval(
+            "return [...document.querySelectorAll('.field-error:not([hidden])')] \
+             .map((e) => e.textContent)",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        errors,
+        // In the form's order: the port, then the required group's user and password.
+        json!([
+            "Enter a whole number.",
+            "This field is required.",
+            "This field is required."
+        ])
+    );
+
+    // The server's problem, for a field it checks: shown next to that field.
+    type_into(&browser, "input[name='/port']", "5433").await;
+    type_into(&browser, "input[name='/credentials/username']", "app").await;
+    type_into(&browser, "input[name='/credentials/password']", "pg-secret").await;
+    browser
+        .find("select[name='/ssl_mode']")
+        .await
+        .select_by_label("verify-full")
+        .await
+        .unwrap();
+    checkbox.click().await.unwrap();
+    type_into(&browser, "textarea[name='/schemas']", "public\nsales").await;
+    type_into(&browser, "input[name='name']", &"x".repeat(256)).await;
+    click(&browser, "form button[type='submit']").await;
+    browser
+        .until(
+            "the server's problem at the name field",
+            "return document.querySelector(\"input[name='name']\").getAttribute('aria-invalid') === 'true'",
+        )
+        .await;
+    let problem = browser
+        .find("input[name='name'] ~ .field-error")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(problem.contains("the limit is 255"), "{problem}");
+    browser.shot("widget-form-server-problem").await;
+    // The refused request is the console's one entry so far.
+    let console = browser.console().await;
+    assert!(
+        console
+            .iter()
+            .all(|e| e["message"].as_str().is_some_and(|m| m.contains("400"))),
+        "{console:#?}"
+    );
+    leave_widget(&browser).await;
+    let refused = host_event(&browser, "source_created_error").await;
+    assert_eq!(refused["status"], 400);
+    assert_eq!(refused["field"], "name");
+    enter_widget(&browser).await;
+
+    type_into(&browser, "input[name='name']", "Warehouse DB").await;
+    click(&browser, "form button[type='submit']").await;
+    view(&browser, "home").await;
+    leave_widget(&browser).await;
+    let created = host_event(&browser, "source_created").await;
+    let id: SourceId = created["source_id"].as_str().unwrap().parse().unwrap();
+    let org = server.engine.authenticate_org(&server.org_key).unwrap();
+    let stored = org.reveal_source_config(workspace, id).unwrap();
+    assert_eq!(
+        serde_json::Value::Object(stored.as_map().clone()),
+        json!({
+            "host": "db.example.com",
+            "port": 5433,
+            "ssl_mode": "verify-full",
+            "replication": true,
+            "credentials": {"username": "app", "password": "pg-secret"},
+            "schemas": ["public", "sales"],
+        })
+    );
+    browser.assert_quiet_console().await;
+    browser.close().await;
+}

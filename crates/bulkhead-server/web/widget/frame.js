@@ -51,6 +51,8 @@ let ids = 0;
 const uid = (prefix) => `${prefix}-${++ids}`;
 
 function show(state, ...children) {
+  // A result ("Source created") is read on the list it leads to, not carried further.
+  if (state !== "home") say("");
   app.replaceChildren(...children);
   app.dataset.state = state;
   app.removeAttribute("aria-busy");
@@ -257,6 +259,13 @@ function connectionItem({ connection, job }) {
   );
 }
 
+/** What a source is: its template's name, and the connector when that says more. */
+function sourceKind(source, template) {
+  if (!template) return source.connector_name;
+  if (template.name.toLowerCase() === source.connector_name) return template.name;
+  return `${template.name} · ${source.connector_name}`;
+}
+
 function sourceCard({ source, connections }) {
   const template = templates.find((t) => t.id === source.source_template_id);
   const headingId = uid("source");
@@ -264,7 +273,7 @@ function sourceCard({ source, connections }) {
     "li",
     { class: "card", "data-source": source.id, "aria-labelledby": headingId },
     h("h3", { id: headingId }, source.name),
-    h("p", { class: "meta" }, template ? `${template.name} · ${source.connector_name}` : source.connector_name),
+    h("p", { class: "meta" }, sourceKind(source, template)),
     connections.length
       ? h("ul", { class: "connections", "aria-label": `Connections of ${source.name}` }, connections.map(connectionItem))
       : h("p", { class: "meta" }, "No connections."),
@@ -331,14 +340,27 @@ function pick() {
 
 // ---- forms from a config spec ----
 
-function ordered(properties) {
+/**
+ * The properties in the spec's `order`; then required before optional, single fields before
+ * groups; then as listed.
+ */
+function ordered(properties, required) {
   return Object.entries(properties || {})
     .map(([key, schema], index) => ({ key, schema, index }))
     .sort((a, b) => {
       const oa = typeof a.schema.order === "number" ? a.schema.order : Infinity;
       const ob = typeof b.schema.order === "number" ? b.schema.order : Infinity;
-      return oa === ob ? a.index - b.index : oa - ob;
+      if (oa !== ob) return oa - ob;
+      const rank = (p) => (required.has(p.key) ? 0 : 2) + (p.schema.type === "object" ? 1 : 0);
+      return rank(a) - rank(b) || a.index - b.index;
     });
+}
+
+/** A field's label: its `title`, else its key in words (`api_key` → "Api key"). */
+function labelOf(key, schema) {
+  if (typeof schema.title === "string" && schema.title.trim()) return schema.title;
+  const words = key.replace(/[_-]+/g, " ").replace(/([a-z])([A-Z])/g, "$1 $2").trim().toLowerCase();
+  return words ? words[0].toUpperCase() + words.slice(1) : key;
 }
 
 const pointerOf = (parent, key) => `${parent}/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`;
@@ -361,7 +383,7 @@ function valueAt(config, pointer) {
 function field(form, key, schema, pointer, required, initial, editing) {
   const id = uid("f");
   const errorId = `${id}-error`;
-  const title = schema.title || key;
+  const title = labelOf(key, schema);
   const secret = schema.airbyte_secret === true;
   const hints = [];
   if (schema.description) hints.push(schema.description);
@@ -472,12 +494,12 @@ function field(form, key, schema, pointer, required, initial, editing) {
 function objectFields(form, schema, pointer, initial, editing) {
   const required = new Set(Array.isArray(schema.required) ? schema.required : []);
   const nodes = [];
-  for (const { key, schema: child } of ordered(schema.properties)) {
+  for (const { key, schema: child } of ordered(schema.properties, required)) {
     const here = pointerOf(pointer, key);
     const value = initial && typeof initial === "object" ? initial[key] : undefined;
     const start = value !== undefined ? value : editing ? undefined : child.default;
     if (child.type === "object" && child.properties) {
-      const legend = h("legend", {}, child.title || key, required.has(key) ? h("span", { class: "required", "aria-hidden": "true" }, " *") : null);
+      const legend = h("legend", {}, labelOf(key, child), required.has(key) ? h("span", { class: "required", "aria-hidden": "true" }, " *") : null);
       const help = child.description ? h("p", { class: "help" }, child.description) : null;
       form.objects.push({ pointer: here, required: required.has(key) });
       nodes.push(h("fieldset", { class: "group" }, legend, help, objectFields(form, child, here, start || {}, editing)));
