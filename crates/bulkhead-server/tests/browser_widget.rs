@@ -520,7 +520,7 @@ async fn one_customers_widget_never_lists_another_customers_sources() {
         view(&browser, "home").await;
         assert_eq!(
             listed_sources(&browser).await,
-            [source.clone()],
+            [source.as_str()],
             "{customer}"
         );
         browser.shot(&format!("widget-isolation-{customer}")).await;
@@ -569,7 +569,7 @@ async fn a_fresh_token_takes_over_before_the_old_one_expires() {
     view(&browser, "home").await;
     click(&browser, "button.refresh").await;
     view(&browser, "home").await;
-    assert_eq!(listed_sources(&browser).await, [source.clone()]);
+    assert_eq!(listed_sources(&browser).await, [source.as_str()]);
     leave_widget(&browser).await;
     browser.assert_quiet_console().await;
 
