@@ -35,6 +35,13 @@ use support::{SECRET, Server};
 /// event the widget reports in `window.events`.
 const HOST_JS: &str = r#""use strict";
 window.events = [];
+// Frames `url` directly, as a page trying to show the widget without the library would.
+window.frameDirectly = function (url) {
+  const frame = document.createElement("iframe");
+  frame.src = url;
+  frame.title = "framed directly";
+  document.body.append(frame);
+};
 window.openWidget = function (token) {
   window.handle = BulkheadWidget.open({
     token: token,
@@ -467,6 +474,7 @@ async fn a_token_message_from_another_origin_is_ignored() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     view_stays(&browser, "waiting").await;
     assert!(listed_sources(&browser).await.is_empty());
+    assert_no_api_call(&browser).await;
     browser.shot("widget-foreign-origin").await;
     leave_widget(&browser).await;
     let events = browser.eval("return window.events", vec![]).await;
@@ -478,6 +486,7 @@ async fn a_token_message_from_another_origin_is_ignored() {
     enter_widget(&browser).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     view_stays(&browser, "waiting").await;
+    assert_no_api_call(&browser).await;
     leave_widget(&browser).await;
 
     // The right token from the right origin opens it: the setup above was not broken.
@@ -488,6 +497,78 @@ async fn a_token_message_from_another_origin_is_ignored() {
     assert_eq!(listed_sources(&browser).await.len(), 1);
     leave_widget(&browser).await;
     browser.assert_quiet_console().await;
+    browser.close().await;
+}
+
+/// Asserts (in the frame) that the page has called no API route.
+async fn assert_no_api_call(browser: &Browser) {
+    let calls = browser
+        .eval(
+            "return performance.getEntriesByType('resource') \
+             .map((e) => e.name).filter((n) => n.includes('/api/') || n.includes('/v1/'))",
+            vec![],
+        )
+        .await;
+    assert_eq!(calls, json!([]));
+}
+
+#[tokio::test]
+async fn the_widget_page_may_be_framed_only_by_the_host_its_url_names() {
+    let server = Server::start().await;
+    let csp = |query: &'static str| {
+        let url = server.url(&format!("/widget/{query}"));
+        let http = server.http.clone();
+        async move {
+            let res = http.get(url).send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            res.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let named = csp("?host=http%3A%2F%2Flocalhost%3A5173").await;
+    assert!(
+        named.ends_with("frame-ancestors http://localhost:5173"),
+        "{named}"
+    );
+    assert!(!named.contains("unsafe-inline"), "{named}");
+    for query in ["", "?host=https%3A%2F%2Fapp.example.com%2F", "?host=*"] {
+        let policy = csp(query).await;
+        assert!(
+            policy.ends_with("frame-ancestors 'none'"),
+            "{query}: {policy}"
+        );
+    }
+
+    // In the browser: a foreign page framing the widget under the host's name is refused by
+    // the browser itself.
+    let host = Host::start(&server.base).await;
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/", host.foreign())).await;
+    let url = format!(
+        "{}/widget/?host={}",
+        server.base,
+        host.origin().replace(':', "%3A").replace('/', "%2F")
+    );
+    browser
+        .eval("window.frameDirectly(arguments[0])", vec![json!(url)])
+        .await;
+    let deadline = std::time::Instant::now() + browser::WAIT;
+    let refusal = loop {
+        let console = browser.console().await;
+        if !console.is_empty() {
+            break console;
+        }
+        assert!(std::time::Instant::now() < deadline, "no refusal logged");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        refusal.iter().all(|e| e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("frame-ancestors"))),
+        "{refusal:#?}"
+    );
     browser.close().await;
 }
 
