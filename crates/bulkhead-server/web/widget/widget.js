@@ -77,7 +77,7 @@
 
     var dialog = style(document.createElement("dialog"), {
       padding: "0", border: "0", borderRadius: "12px", overflow: "hidden",
-      width: "min(760px, calc(100vw - 16px))", height: "min(820px, calc(100vh - 16px))",
+      width: "min(760px, calc(100vw - 16px))", height: "min(700px, calc(100vh - 16px))",
       maxWidth: "100vw", maxHeight: "100vh", boxShadow: "0 12px 40px rgba(0, 0, 0, 0.35)",
       background: "#fff",
     });
