@@ -115,7 +115,9 @@ window.addEventListener("message", (event) => {
     if (expired) {
       expired = false;
       say("");
-      home();
+      // Expired before the first load finished: start over, else back to the list.
+      if (info) home();
+      else start();
     }
     return;
   }
@@ -199,7 +201,7 @@ function failed(err) {
 async function start() {
   try {
     info = await api("GET", "api/v1/embedded/scoped-token/info");
-    who.textContent = info.external_id;
+    who.textContent = info.workspace_name;
     const page = can("templates:read") ? await api("GET", "api/v1/embedded/source-templates") : { data: [] };
     templates = page.data;
     await home();
@@ -208,28 +210,34 @@ async function start() {
   }
 }
 
-/** The workspace's sources, each with its connections and their last sync. */
-async function loadSources() {
-  const sources = [];
-  let next = "api/v1/embedded/sources?limit=100";
+/** Every item of a paged list, following its `next` links (on this origin only). */
+async function all(first) {
+  const items = [];
+  let next = first;
   while (next) {
     const page = await api("GET", next);
-    sources.push(...page.data);
-    next = page.next ? page.next.replace(/^.*?\/api\/v1\//, "api/v1/") : null;
+    items.push(...page.data);
+    // The link's path and query, never its origin: the token goes to this server only.
+    next = page.next ? (({ pathname, search }) => pathname + search)(new URL(page.next, ROOT)) : null;
   }
+  return items;
+}
+
+/** The workspace's sources, each with its connections and their last sync. */
+async function loadSources() {
+  const sources = await all("api/v1/embedded/sources?limit=100");
   const bySource = new Map(sources.map((s) => [s.id, []]));
   if (can("connections:read")) {
     const ws = encodeURIComponent(info.workspace_id);
-    const page = await api("GET", `v1/connections?workspaceIds=${ws}&limit=100`);
-    for (const connection of page.data) {
+    for (const connection of await all(`v1/connections?workspaceIds=${ws}&limit=100`)) {
       const list = bySource.get(connection.sourceId);
       if (list) list.push({ connection, job: null });
     }
   }
   if (can("syncs:read")) {
-    const all = [...bySource.values()].flat();
+    const entries = [...bySource.values()].flat();
     await Promise.all(
-      all.map(async (entry) => {
+      entries.map(async (entry) => {
         const id = encodeURIComponent(entry.connection.connectionId);
         const jobs = await api("GET", `v1/jobs?connectionId=${id}&orderBy=createdAt%7CDESC&limit=1`);
         entry.job = jobs.data[0] || null;
@@ -281,10 +289,10 @@ function sourceCard({ source, connections }) {
       "div",
       { class: "actions" },
       can("sources:update") && template
-        ? h("button", { type: "button", class: "edit", on: { click: () => editForm(source, template) } }, "Edit")
+        ? h("button", { type: "button", class: "edit", "aria-label": `Edit ${source.name}`, on: { click: () => editForm(source, template) } }, "Edit")
         : null,
       can("sources:delete")
-        ? h("button", { type: "button", class: "delete danger", on: { click: () => confirmDelete(source, connections) } }, "Delete")
+        ? h("button", { type: "button", class: "delete danger", "aria-label": `Delete ${source.name}`, on: { click: () => confirmDelete(source, connections) } }, "Delete")
         : null,
     ),
   );
