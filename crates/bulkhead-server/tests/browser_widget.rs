@@ -606,6 +606,15 @@ async fn one_customers_widget_never_lists_another_customers_sources() {
         );
         browser.shot(&format!("widget-isolation-{customer}")).await;
         leave_widget(&browser).await;
+        // The dialog's own close button closes it and tells the host.
+        click(&browser, "dialog button[aria-label='Close']").await;
+        host_event(&browser, "close").await;
+        browser
+            .until(
+                "the dialog to go",
+                "return !document.querySelector('dialog')",
+            )
+            .await;
     }
     browser.assert_quiet_console().await;
     browser.close().await;
@@ -738,9 +747,21 @@ async fn the_form_follows_the_spec_checks_types_and_shows_the_servers_problem_at
             host.origin().replace(':', "%3A").replace('/', "%2F")
         )
     );
+    // The dialog is modal and holds the focus.
+    let focused = browser
+        .eval("return !!document.activeElement.closest('dialog')", vec![])
+        .await;
+    assert_eq!(focused, json!(true));
     enter_widget(&browser).await;
     view(&browser, "home").await;
-    click(&browser, "button.add").await;
+    // By keyboard: the view's heading has the focus, Tab reaches "Add a source", Enter opens
+    // the templates.
+    let heading = browser.client.active_element().await.unwrap();
+    assert_eq!(heading.text().await.unwrap(), "Your sources");
+    heading.send_keys(&Key::Tab.to_string()).await.unwrap();
+    let add = browser.client.active_element().await.unwrap();
+    assert_eq!(add.text().await.unwrap(), "Add a source");
+    add.send_keys(&Key::Enter.to_string()).await.unwrap();
     view(&browser, "pick").await;
     browser
         .eval(
