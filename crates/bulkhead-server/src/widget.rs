@@ -37,9 +37,9 @@
 //! `{updateToken(token), close()}`. `widget.js` opens a modal `<dialog>` holding an `<iframe>`
 //! on `widgetUrl` + `?host=<the host page's origin>` (never the token; `host` narrows the
 //! page's `frame-ancestors`, see the `pages` module). The frame is `web/widget/index.html`
-//! with `frame.js`: a customer's sources, made from the templates their tags select, with
-//! forms generated from the templates' specs, over the scoped routes above (same-origin
-//! requests, so no CORS is involved).
+//! with `frame.js` (and its modules `form.js`, the forms generated from the templates' specs,
+//! and `dom.js`): a customer's sources, made from the templates their tags select, over the
+//! scoped routes above (same-origin requests, so no CORS is involved).
 //!
 //! **Messages.** Every message is an object `{bulkhead: "bulkhead-widget", type, ...}`:
 //!
