@@ -496,6 +496,18 @@ async fn a_token_message_from_another_origin_is_ignored() {
     view(&browser, "home").await;
     assert_eq!(listed_sources(&browser).await.len(), 1);
     leave_widget(&browser).await;
+    // The other way round: an event the frame did not send (here, the host page's own
+    // window forging one) never reaches the host's handler.
+    browser
+        .eval(
+            "window.postMessage({bulkhead: 'bulkhead-widget', type: 'source_deleted', \
+             data: {source_id: 'forged'}}, '*')",
+            vec![],
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let events = browser.eval("return window.events", vec![]).await;
+    assert_eq!(events, json!([]));
     browser.assert_quiet_console().await;
     browser.close().await;
 }
