@@ -59,6 +59,8 @@ pub(crate) static FILES: &[File] = &[
     web!("dashboard/style.css", CSS),
     web!("widget/index.html", HTML),
     web!("widget/frame.js", JS),
+    web!("widget/form.js", JS),
+    web!("widget/dom.js", JS),
     web!("widget/widget.css", CSS),
     web!("widget/widget.js", JS),
 ];

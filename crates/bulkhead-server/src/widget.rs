@@ -29,6 +29,46 @@
 //!   belong in a browser. No response allows credentials (no cookie is used).
 //!
 //! Every response of a CORS route carries `Vary: Origin`.
+//!
+//! # The widget in the browser
+//!
+//! The host application's page loads `<public URL>/widget/widget.js` (a classic script) and
+//! calls `BulkheadWidget.open({token, onEvent})` with the widget token; it returns
+//! `{updateToken(token), close()}`. `widget.js` opens a modal `<dialog>` holding an `<iframe>`
+//! on `widgetUrl` + `?host=<the host page's origin>` (never the token; `host` narrows the
+//! page's `frame-ancestors`, see the `pages` module). The frame is `web/widget/index.html`
+//! with `frame.js` (and its modules `form.js`, the forms generated from the templates' specs,
+//! and `dom.js`): a customer's sources, made from the templates their tags select, over the
+//! scoped routes above (same-origin requests, so no CORS is involved).
+//!
+//! **Messages.** Every message is an object `{bulkhead: "bulkhead-widget", type, ...}`:
+//!
+//! | from → to | `type` | rest | addressed to |
+//! | --- | --- | --- | --- |
+//! | frame → host | `ready` | | `"*"`: it carries nothing, and the frame does not know its host yet |
+//! | host → frame | `token` | `token`: the scoped token (first, and each `updateToken`) | the widget's origin (`widgetUrl`'s) |
+//! | frame → host | `source_created`, `source_updated`, `source_deleted` | `data`: the source's id and name (`connection_ids` on create) | the token's `origin` |
+//! | frame → host | `source_created_error`, `source_updated_error`, `source_deleted_error` | `data`: the problem's `status`, `type`, `title`, `detail`, `field` | the token's `origin` |
+//! | frame → host | `token_expiring` | `data.expires_at` (seconds): sent 60 s before the token expires | the token's `origin` |
+//! | frame → host | `close` | Escape pressed in the frame | the token's `origin` |
+//!
+//! `widget.js` passes the events to `onEvent({type, data})` (and `close` also when the dialog
+//! is closed by its button or Escape), and takes a message only when
+//! `event.origin` is the widget's origin and `event.source` is its iframe's window.
+//!
+//! **The frame's origin rule.** The frame takes a `token` message only when `event.source`
+//! is its parent window and `event.origin` equals the token's signed `origin` claim (and the
+//! `host` of its URL, when present); anything else is ignored, with no change and no error.
+//! A later token (`updateToken`) is taken under the same rule and only for the same
+//! workspace (`sub`); a token for another customer is ignored. The server holds the other
+//! end: a request from another site's page with this token is refused (CORS above), and the
+//! token stays bound to one origin whoever holds it. A 401 (expired or revoked token) shows
+//! "Session expired" until a fresh token arrives.
+//!
+//! **Secrets.** Secret fields (`airbyte_secret`) are password inputs, never filled in: the
+//! API reads them as the mask `**********`. On edit, a secret left blank is sent back as the
+//! mask, which keeps the stored secret (an omitted field would drop it: the configuration
+//! is replaced whole).
 
 use std::sync::{Arc, OnceLock};
 
