@@ -2,9 +2,10 @@
 //!
 //! - `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`, always;
 //! - `Content-Security-Policy: default-src 'none'; frame-ancestors 'none'` and
-//!   `X-Frame-Options: DENY`, unless the handler set its own: an API answer is data, never a
-//!   page to render or frame, while a later HTML page (the dashboard, the widget) sets the
-//!   policy and framing rules it needs and keeps them;
+//!   `X-Frame-Options: DENY`, unless the handler set its own policy: an API answer is data,
+//!   never a page to render or frame, while an HTML page (the dashboard, the widget) sets the
+//!   policy and framing rules it needs and keeps them (the widget's page, framed by its
+//!   host, has no `X-Frame-Options`);
 //! - `Cache-Control: no-store` unless the handler set its own: answers carry tenant data,
 //!   tokens (`POST /api/v1/embedded/scoped-token`, `POST /v1/applications/token`) and masked
 //!   configurations, none of which a shared cache may keep;
@@ -43,8 +44,17 @@ fn secure(policy: Policy, mut response: Response) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    set_if_absent(headers, header::CONTENT_SECURITY_POLICY, API_CSP);
-    set_if_absent(headers, header::X_FRAME_OPTIONS, "DENY");
+    // A response without a policy of its own is data: never rendered, never framed. A page
+    // that sets its policy decides its framing with it (`frame-ancestors`), and keeps
+    // `X-Frame-Options` only if it set one: the widget's page is framed by its host, and a
+    // browser that honours `X-Frame-Options: DENY` over `frame-ancestors` would refuse it.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(API_CSP),
+        );
+        set_if_absent(headers, header::X_FRAME_OPTIONS, "DENY");
+    }
     set_if_absent(headers, header::CACHE_CONTROL, "no-store");
     if policy.hsts {
         headers.insert(
@@ -103,6 +113,26 @@ mod tests {
             !page
                 .headers()
                 .contains_key(header::STRICT_TRANSPORT_SECURITY)
+        );
+    }
+
+    #[test]
+    fn a_page_with_its_own_policy_and_no_frame_options_gets_none() {
+        let mut page = "<p>framed</p>".into_response();
+        page.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors https://host.example"),
+        );
+        let page = secure(Policy { hsts: false }, page);
+        assert!(!page.headers().contains_key(header::X_FRAME_OPTIONS));
+        let data = secure(Policy { hsts: false }, "{}".into_response());
+        assert_eq!(
+            data.headers().get(header::X_FRAME_OPTIONS),
+            Some(&HeaderValue::from_static("DENY"))
+        );
+        assert_eq!(
+            data.headers().get(header::CONTENT_SECURITY_POLICY),
+            Some(&HeaderValue::from_static(API_CSP))
         );
     }
 }

@@ -533,6 +533,9 @@ async fn the_widget_page_may_be_framed_only_by_the_host_its_url_names() {
         async move {
             let res = http.get(url).send().await.unwrap();
             assert_eq!(res.status(), 200);
+            // `frame-ancestors` alone decides: an `X-Frame-Options: DENY` would make a
+            // browser that prefers it refuse every host.
+            assert!(res.headers().get("x-frame-options").is_none(), "{query}");
             res.headers()["content-security-policy"]
                 .to_str()
                 .unwrap()
