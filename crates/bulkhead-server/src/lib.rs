@@ -129,6 +129,7 @@
 mod access;
 mod assets;
 mod auth;
+mod dashboard;
 mod docs;
 mod embedded;
 mod extract;
@@ -137,6 +138,7 @@ mod limits;
 mod openapi;
 mod pages;
 mod problem;
+mod session;
 mod template_routes;
 mod templates;
 mod v1;
@@ -188,6 +190,9 @@ pub struct ServerConfig {
     /// Engine calls running at once on tokio's blocking pool (default 256, under tokio's
     /// 512 blocking threads); the others wait their turn within the request timeout.
     pub max_blocking_calls: usize,
+    /// How long a dashboard session lives without a request (default 30 minutes; each
+    /// request starts it again). See the `session` module.
+    pub session_idle_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -200,6 +205,7 @@ impl Default for ServerConfig {
             rate_limit: Some(RateLimit::default()),
             max_concurrent_requests: Some(1024),
             max_blocking_calls: 256,
+            session_idle_timeout: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -241,6 +247,12 @@ impl ServerConfig {
         self
     }
 
+    /// Sets [`ServerConfig::session_idle_timeout`] (at least one second).
+    pub fn session_idle_timeout(mut self, idle: Duration) -> Self {
+        self.session_idle_timeout = idle.max(Duration::from_secs(1));
+        self
+    }
+
     /// Sets [`ServerConfig::public_url`] (a trailing `/` is dropped).
     pub fn public_url(mut self, url: impl Into<String>) -> Self {
         let url: String = url.into();
@@ -256,6 +268,7 @@ pub(crate) struct AppState {
     pub(crate) config: Arc<ServerConfig>,
     pub(crate) access: Arc<access::AccessTokens>,
     pub(crate) org_keys: Arc<auth::OrgKeys>,
+    pub(crate) sessions: Arc<session::Sessions>,
 }
 
 /// The HTTP API over `engine`. Mount it in a host's own axum app with
@@ -268,6 +281,7 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
         engine,
         access: Arc::new(access::AccessTokens::new(config.access_token_ttl)),
         org_keys: Arc::new(auth::OrgKeys::default()),
+        sessions: Arc::new(session::Sessions::new(config.session_idle_timeout)),
         config: Arc::new(config),
     };
     // The `/v1` routes once more under the self-managed prefix: the document lists them
@@ -306,6 +320,15 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(workspaces::list))
         .routes(routes!(workspaces::stats))
         .routes(routes!(workspaces::overview))
+        .routes(routes!(dashboard::recent_runs))
+        .routes(routes!(dashboard::revoke_tokens))
+        .routes(routes!(dashboard::merge))
+        .routes(routes!(dashboard::workspace_audit))
+        .routes(routes!(
+            session::sign_in,
+            session::current,
+            session::sign_out
+        ))
         .routes(routes!(
             workspaces::get,
             workspaces::patch,
