@@ -29,8 +29,10 @@
 //! | `GET /api/v1/embedded/source-templates` | scoped token |
 //! | `POST, GET /api/v1/embedded/sources` | scoped token |
 //! | `GET, PUT, DELETE /api/v1/embedded/sources/{id}` | scoped token |
-//! | `GET /api/v1/workspaces` (`name_contains`, `status`, cursor pages), `GET /api/v1/workspaces/stats`, `GET /api/v1/workspaces/overview` | org key or access token |
+//! | `GET /api/v1/workspaces` (`name_contains`, `external_id_prefix`, `status`, cursor pages), `GET /api/v1/workspaces/stats`, `GET /api/v1/workspaces/overview` (the same, with the last 7 days' rows and bytes) | org key or access token |
 //! | `GET, PATCH, PUT, DELETE /api/v1/workspaces/{id}` | org key or access token |
+//! | `GET /api/v1/workspaces/{id}/runs`, `POST /api/v1/workspaces/{id}/revoke-tokens`, `POST /api/v1/workspaces/{id}/merge`, `GET /api/v1/organization/audit` (the dashboard's workspace page, see `dashboard`) | org key or access token |
+//! | `POST, GET, DELETE /api/v1/dashboard/session` (sign in, the session, sign out; see `session`) | org key or client credentials in the body; then the session cookie |
 //! | `GET, POST /api/v1/integrations/templates/sources` (`tags`, `tags_mode`); `GET, PATCH, DELETE .../sources/{id}` | org key or access token |
 //! | `POST .../sources/{id}/tags`; `DELETE .../sources/{id}/tags/{tag_name}` | org key or access token |
 //! | the same six under `/api/v1/integrations/templates/connections` | org key or access token |
@@ -49,7 +51,8 @@
 //!
 //! Every `/v1` route is also under `/api/public/v1` (self-managed Airbyte's path), in the
 //! shapes the `airbyte-api` SDK sends and reads. An "org key" route also takes an access
-//! token.
+//! token, and the dashboard's session cookie when the request has no `Authorization` header
+//! (with `X-CSRF-Token` on every method but `GET`, `HEAD` and `OPTIONS`; see `session`).
 //!
 //! **Client credentials.** An organization's client id is its organization id; a client
 //! secret is any live org key of it. `POST /v1/applications/token` (JSON or form body,
