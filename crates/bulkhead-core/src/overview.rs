@@ -197,7 +197,7 @@ impl OrgScope {
                 None => break,
             }
         }
-        runs.sort_by(|a, b| (b.started_at, *b.id.as_uuid()).cmp(&(a.started_at, *a.id.as_uuid())));
+        runs.sort_by_key(|r| std::cmp::Reverse((r.started_at, *r.id.as_uuid())));
         runs.truncate(limit);
         Ok(runs)
     }
