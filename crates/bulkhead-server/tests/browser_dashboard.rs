@@ -173,6 +173,13 @@ async fn sign_in_search_and_page_through_the_workspaces() {
     let browser = Browser::start().await;
     browser.goto(&server.url("/dashboard/")).await;
     browser.find("#sign-in-view:not([hidden]) #org-key").await;
+    let chrome = browser
+        .eval(
+            "return ['nav', 'sign-out'].map(id => getComputedStyle(document.getElementById(id)).display);",
+            vec![],
+        )
+        .await;
+    assert_eq!(chrome, json!(["none", "none"]), "signed out, no navigation");
     browser.shot("dashboard-sign-in").await;
     expect_refusals(&browser, &[("/api/v1/dashboard/session", 401)]).await;
 
