@@ -16,7 +16,7 @@
 mod browser;
 mod support;
 
-use browser::{Browser, PHONE};
+use browser::{Browser, DESKTOP, PHONE};
 use bulkhead::{OrgScope, Page, SyncOutcome, SyncStatus, WorkspaceId};
 use serde_json::{Value, json};
 use support::Server;
@@ -299,6 +299,16 @@ async fn a_workspace_page_its_actions_and_sign_out() {
     assert!(bars[2].as_str().unwrap().starts_with("Failed run"));
     browser.find("#audit .events li").await;
     browser.shot("dashboard-workspace").await;
+    browser.size(PHONE).await;
+    browser.shot("dashboard-workspace-phone").await;
+    let overflow = browser
+        .eval(
+            "return document.documentElement.scrollWidth > window.innerWidth + 1;",
+            vec![],
+        )
+        .await;
+    assert_eq!(overflow, Value::Bool(false), "the page scrolls sideways");
+    browser.size(DESKTOP).await;
 
     // Deactivate, then reactivate: the page and the API agree.
     click(&browser, "#toggle-status").await;
