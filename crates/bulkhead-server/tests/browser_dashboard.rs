@@ -217,6 +217,7 @@ async fn sign_in_search_and_page_through_the_workspaces() {
     // Paging forward twice, then back.
     click(&browser, "#next-page").await;
     until_table(&browser, "cust-026", 25).await;
+    browser.shot("dashboard-workspaces-page-2").await;
     click(&browser, "#next-page").await;
     until_table(&browser, "cust-051", 10).await;
     let next_disabled = browser
@@ -229,6 +230,7 @@ async fn sign_in_search_and_page_through_the_workspaces() {
     browser.shot("dashboard-workspaces-page-3").await;
     click(&browser, "#prev-page").await;
     until_table(&browser, "cust-026", 25).await;
+    browser.shot("dashboard-workspaces-back-to-2").await;
 
     // Search by external id prefix: from the first page again.
     let search = browser.find("#search").await;
@@ -248,6 +250,7 @@ async fn sign_in_search_and_page_through_the_workspaces() {
     click(&browser, ".filters button[type=submit]").await;
     browser.find("#workspaces td.empty").await;
     assert!(shown(&browser).await.is_empty());
+    browser.shot("dashboard-search-foreign").await;
 
     // The same list at a phone's width.
     search.clear().await.unwrap();
@@ -277,6 +280,7 @@ async fn a_workspace_page_its_actions_and_sign_out() {
     expect_refusals(&browser, &[("/api/v1/dashboard/session", 401)]).await;
     sign_in(&browser, &server.org_key).await;
     until_table(&browser, "cust-001", 25).await;
+    browser.shot("dashboard-list").await;
 
     // cust-001's page: its source, destination, connection, chart and audit events.
     click(&browser, "#workspaces tbody tr:first-child a.ext").await;
@@ -331,6 +335,7 @@ async fn a_workspace_page_its_actions_and_sign_out() {
         )
         .await;
     assert_eq!(api_status(server, &seeded.busy).await, "active");
+    browser.shot("dashboard-workspace-reactivated").await;
 
     // Sync now starts a run of the connection.
     click(&browser, "#connections button[data-sync]").await;
@@ -348,6 +353,7 @@ async fn a_workspace_page_its_actions_and_sign_out() {
     let connection = ws.list_connections(&Page::first(1)).unwrap().items[0].id;
     let latest = ws.list_sync_runs(connection, &Page::first(1)).unwrap();
     assert_eq!(latest.items[0].status, SyncStatus::Running);
+    browser.shot("dashboard-workspace-synced").await;
 
     // Another organization's workspace is not found, like a missing one.
     browser
