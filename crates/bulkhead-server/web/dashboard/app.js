@@ -560,13 +560,14 @@ function chart(node, runs) {
 async function audit(node, id) {
   try {
     const events = await api.get(`/api/v1/organization/audit?workspace_id=${encodeURIComponent(id)}&limit=20`);
-    const items = (events && events.data) || [];
+    // Read loosely: the organization page's own audit route answers this call once merged.
+    const items = (events && (events.data || events.events || events.items)) || [];
     if (items.length === 0) {
       node.append(el('p', { class: 'muted empty', text: 'No audit events.' }));
       return;
     }
     node.append(el('ol', { class: 'events' }, items.map((e) => el('li', {},
-      el('time', { datetime: e.at || '', text: when(e.at) }), ' ',
+      el('time', { datetime: e.at || e.occurred_at || '', text: when(e.at || e.occurred_at) }), ' ',
       el('strong', { text: e.action || '' }), ' ',
       el('span', { class: 'muted', text: `${e.actor || ''} · ${e.outcome || ''}` })))));
   } catch (e) {
