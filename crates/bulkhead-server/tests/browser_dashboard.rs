@@ -355,6 +355,64 @@ async fn a_workspace_page_its_actions_and_sign_out() {
     assert_eq!(latest.items[0].status, SyncStatus::Running);
     browser.shot("dashboard-workspace-synced").await;
 
+    // Revoke all tokens, confirmed in a dialog.
+    let (token, _) = server.customer("cust-001", None).await;
+    click(&browser, "#revoke-tokens").await;
+    browser.find("dialog[open]").await;
+    browser.shot("dashboard-revoke-confirm").await;
+    click(&browser, "dialog .button.primary[type=submit]").await;
+    browser
+        .until(
+            "the revocation to show",
+            "const f = document.getElementById('flash');
+             return !!f && !f.hidden && f.textContent.includes('revoked');",
+        )
+        .await;
+    let (status, _) = server
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/embedded/sources",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(
+        status, 401,
+        "a token issued before the revocation is refused"
+    );
+
+    // Merge cust-003 into cust-001 by its external id: its runs join the chart.
+    click(&browser, "#merge").await;
+    browser
+        .find("#merge-from")
+        .await
+        .send_keys("cust-003")
+        .await
+        .unwrap();
+    browser.shot("dashboard-merge-confirm").await;
+    click(&browser, "dialog .button.primary[type=submit]").await;
+    browser
+        .until(
+            "the merge to show",
+            "const f = document.getElementById('flash');
+             return !!f && !f.hidden && f.textContent.startsWith('Merged')
+                 && document.querySelectorAll('#runs-chart rect.bar').length === 17;",
+        )
+        .await;
+    browser.shot("dashboard-workspace-merged").await;
+    let (_, found) = server
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/workspaces?limit=100",
+            &server.org_key,
+            None,
+        )
+        .await;
+    assert!(
+        !found.to_string().contains("cust-003"),
+        "the duplicate is gone"
+    );
+
     // Another organization's workspace is not found, like a missing one.
     browser
         .goto(&server.url(&format!("/dashboard/#/workspaces/{}", seeded.foreign)))

@@ -658,7 +658,8 @@ function mergeDialog(workspace) {
       if (!from) throw new ApiError(400, { detail: 'Name the duplicate workspace.' });
       const body = UUID.test(from) ? { from_workspace_id: from } : { from_external_id: from };
       const report = await api.send('POST', `/api/v1/workspaces/${workspace.id}/merge`, body);
-      redraw(`Merged: ${report.sources} sources, ${report.connections} connections and ${report.sync_runs} runs moved here.`);
+      const count = (n, one, many) => `${number(n)} ${n === 1 ? one : many}`;
+      redraw(`Merged: ${count(report.sources, 'source', 'sources')}, ${count(report.connections, 'connection', 'connections')} and ${count(report.sync_runs, 'run', 'runs')} moved here.`);
     },
   });
 }
