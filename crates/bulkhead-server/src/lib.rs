@@ -17,7 +17,8 @@
 //!
 //! The server is a thin layer: a handler parses the request, calls one engine method off the
 //! async workers (`tokio::task::spawn_blocking`: engine calls block on storage), and maps the
-//! result. Every rule (isolation, tokens, limits, audit) stays in the engine.
+//! result. Every rule (isolation, tokens, limits, audit) stays in the engine. A scoped token
+//! is authenticated in the same trip to the blocking pool as the call it is for.
 //!
 //! Routes so far (the foundation of issue 14):
 //!
@@ -466,6 +467,16 @@ where
     T: Send + 'static,
     F: FnOnce() -> bulkhead::Result<T> + Send + 'static,
 {
+    run_blocking(move || call().map_err(Problem::from)).await
+}
+
+/// [`blocking`] for a call that answers problems of its own (a credential authenticated
+/// together with the engine call it is for: see [`auth::ScopedAuth::run`]).
+pub(crate) async fn run_blocking<T, F>(call: F) -> Result<T, Problem>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, Problem> + Send + 'static,
+{
     // Bounded per router (`limits`); the permit lives as long as the call itself.
     let permit = limits::engine_call_permit().await;
     match tokio::task::spawn_blocking(move || {
@@ -474,7 +485,7 @@ where
     })
     .await
     {
-        Ok(result) => result.map_err(Problem::from),
+        Ok(result) => result,
         Err(_) => {
             tracing::error!(target: "bulkhead::server", "an engine call panicked or was cancelled");
             Err(Problem::internal())

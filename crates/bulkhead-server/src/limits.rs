@@ -174,11 +174,16 @@ impl<S: Send + Sync> FromRequestParts<S> for RateMeter {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(parts.extensions.get::<Meter>().cloned()))
+        Ok(Self::of(parts))
     }
 }
 
 impl RateMeter {
+    /// The rate meter of the request of `parts`.
+    pub(crate) fn of(parts: &Parts) -> Self {
+        Self(parts.extensions.get::<Meter>().cloned())
+    }
+
     /// Charges one request to `org`, just authenticated: a 429 past its limit.
     pub(crate) fn charge(&self, org: OrgId) -> Result<(), Problem> {
         match &self.0 {
