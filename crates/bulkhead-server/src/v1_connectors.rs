@@ -279,8 +279,17 @@ pub(crate) fn offset_items<T>(
     let take = usize::try_from(limit).unwrap_or(usize::MAX);
     let mut seen = 0usize;
     let mut out = Vec::new();
+    // Rows still to read to fill the page and learn whether more follow: a store page no
+    // larger (`?limit=20` of 25 reads 21 rows, not 25).
+    let wanted = |seen: usize| {
+        let left = skip
+            .saturating_add(take)
+            .saturating_add(1)
+            .saturating_sub(seen);
+        u32::try_from(left).map_or(MAX_PAGE_LIMIT, |left| left.clamp(1, MAX_PAGE_LIMIT))
+    };
     for ws in workspaces {
-        let mut page = Page::first(MAX_PAGE_LIMIT);
+        let mut page = Page::first(wanted(seen));
         loop {
             let paged = list(ws, &page)?;
             for item in paged.items {
@@ -293,7 +302,7 @@ pub(crate) fn offset_items<T>(
                 seen += 1;
             }
             match paged.next {
-                Some(cursor) => page = Page::after(cursor, MAX_PAGE_LIMIT),
+                Some(cursor) => page = Page::after(cursor, wanted(seen)),
                 None => break,
             }
         }
