@@ -126,3 +126,33 @@ fn work(shared: &Shared) {
         queue.idle -= 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+    use axum::http::StatusCode;
+
+    #[test]
+    fn calls_run_on_the_engine_threads_and_a_panic_is_a_500_that_spares_the_thread() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let workers = Workers::start(1).unwrap();
+        runtime.block_on(async {
+            let failed = workers
+                .run(|| -> Result<(), Problem> { panic!("a broken call") })
+                .await;
+            assert_eq!(
+                failed.unwrap_err().status(),
+                StatusCode::INTERNAL_SERVER_ERROR
+            );
+            let thread = workers
+                .run(|| Ok(std::thread::current().name().map(str::to_owned)))
+                .await
+                .unwrap();
+            assert_eq!(thread.as_deref(), Some("bulkhead-engine-0"));
+        });
+    }
+}
