@@ -16,8 +16,9 @@
 //! ```
 //!
 //! The server is a thin layer: a handler parses the request, calls one engine method off the
-//! async workers (`tokio::task::spawn_blocking`: engine calls block on storage), and maps the
-//! result. Every rule (isolation, tokens, limits, audit) stays in the engine.
+//! async workers (on the router's engine threads: engine calls block on storage), and maps
+//! the result. Every rule (isolation, tokens, limits, audit) stays in the engine. A scoped
+//! token is authenticated in the same trip to an engine thread as the call it is for.
 //!
 //! Routes so far (the foundation of issue 14):
 //!
@@ -119,7 +120,8 @@
 //! `Retry-After`, on top of the engine's own limit on creating workspaces. Past
 //! [`ServerConfig::max_concurrent_requests`] requests in flight, a request is shed at once
 //! with a 503 and `Retry-After`; at most [`ServerConfig::max_blocking_calls`] engine calls
-//! run at once on tokio's blocking pool. Bodies are capped ([`ServerConfig::body_limit`],
+//! are in flight at once, run by [`ServerConfig::engine_threads`] threads of the router's
+//! own. Bodies are capped ([`ServerConfig::body_limit`],
 //! 413) and read whole before the handler runs, even by routes that take none (so no answer
 //! is lost to a connection closed with bytes unread); requests time out
 //! ([`ServerConfig::request_timeout`], 408).
@@ -151,6 +153,7 @@ mod v1_connectors;
 mod v1_jobs;
 mod widget;
 mod wire;
+mod workers;
 mod workspaces;
 
 use std::future::Future;
@@ -190,12 +193,16 @@ pub struct ServerConfig {
     /// Requests answered at once (default 1024); past it a request is a 503 with
     /// `Retry-After` at once. `None` turns the cap off.
     pub max_concurrent_requests: Option<usize>,
-    /// Engine calls running at once on tokio's blocking pool (default 256, under tokio's
-    /// 512 blocking threads); the others wait their turn within the request timeout.
+    /// Engine calls in flight at once, running or queued for an engine thread (default
+    /// 256); the others wait their turn within the request timeout.
     pub max_blocking_calls: usize,
     /// How long a dashboard session lives without a request (default 30 minutes; each
     /// request starts it again). See the `session` module.
     pub session_idle_timeout: Duration,
+    /// Threads that run engine calls, which block on storage (default twice the machine's
+    /// cores, at least 4: as many as SQLite's readers, and a few more to wait on the
+    /// writer or on PostgreSQL). See [Limits](crate#limits).
+    pub engine_threads: usize,
 }
 
 impl Default for ServerConfig {
@@ -209,6 +216,9 @@ impl Default for ServerConfig {
             max_concurrent_requests: Some(1024),
             max_blocking_calls: 256,
             session_idle_timeout: Duration::from_secs(30 * 60),
+            engine_threads: std::thread::available_parallelism()
+                .map_or(4, |n| n.get().saturating_mul(2))
+                .max(4),
         }
     }
 }
@@ -253,6 +263,12 @@ impl ServerConfig {
     /// Sets [`ServerConfig::session_idle_timeout`] (at least one second).
     pub fn session_idle_timeout(mut self, idle: Duration) -> Self {
         self.session_idle_timeout = idle.max(Duration::from_secs(1));
+        self
+    }
+
+    /// Sets [`ServerConfig::engine_threads`] (at least 1).
+    pub fn engine_threads(mut self, threads: usize) -> Self {
+        self.engine_threads = threads.max(1);
         self
     }
 
@@ -494,22 +510,41 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Runs a blocking engine call on tokio's blocking pool, never on an async worker, and maps
-/// its error to a problem.
+/// Runs a blocking engine call on the router's engine threads (`workers`), never on an async
+/// worker, and maps its error to a problem.
 pub(crate) async fn blocking<T, F>(call: F) -> Result<T, Problem>
 where
     T: Send + 'static,
     F: FnOnce() -> bulkhead::Result<T> + Send + 'static,
 {
+    run_blocking(move || call().map_err(Problem::from)).await
+}
+
+/// [`blocking`] for a call that answers problems of its own (a credential authenticated
+/// together with the engine call it is for: see [`auth::ScopedAuth::run`]).
+pub(crate) async fn run_blocking<T, F>(call: F) -> Result<T, Problem>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, Problem> + Send + 'static,
+{
     // Bounded per router (`limits`); the permit lives as long as the call itself.
     let permit = limits::engine_call_permit().await;
+    if let Some(threads) = limits::engine_threads() {
+        return threads
+            .run(move || {
+                let _permit = permit;
+                call()
+            })
+            .await;
+    }
+    // Outside a router's limits (no engine threads): tokio's blocking pool.
     match tokio::task::spawn_blocking(move || {
         let _permit = permit;
         call()
     })
     .await
     {
-        Ok(result) => result.map_err(Problem::from),
+        Ok(result) => result,
         Err(_) => {
             tracing::error!(target: "bulkhead::server", "an engine call panicked or was cancelled");
             Err(Problem::internal())
