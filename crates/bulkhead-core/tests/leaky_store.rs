@@ -48,8 +48,8 @@ use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::secrets::SealedSecrets;
 use bulkhead_core::store::{
-    After, EndpointKind, EndpointPatch, EndpointRow, MergeRows, Pipeline, SealedItem, StatusCount,
-    SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
+    After, CreationCount, EndpointKind, EndpointPatch, EndpointRow, MergeRows, Pipeline,
+    SealedItem, StatusCount, SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
 };
 use bulkhead_core::{
     Algorithm, Clock, ConfigSpec, Connection, ConnectionStatus, ConnectionTemplate,
@@ -550,6 +550,35 @@ impl Store for LeakyStore {
                 None => counts.push(StatusCount {
                     org_id: w.org_id,
                     status: w.status,
+                    count: 1,
+                }),
+            }
+        }
+        Ok(counts)
+    }
+
+    fn count_workspace_creations(
+        &self,
+        org: &OrgCtx,
+        since: Timestamp,
+    ) -> Result<Vec<CreationCount>> {
+        let t = self.tables();
+        let mut counts: Vec<CreationCount> = Vec::new();
+        for w in t.workspaces.iter().filter(|w| self.org_sees(org, w)) {
+            if w.created_at < since {
+                continue;
+            }
+            let hour = Timestamp::from_unix_millis(
+                w.created_at.unix_millis().div_euclid(3_600_000) * 3_600_000,
+            );
+            match counts
+                .iter_mut()
+                .find(|c| c.org_id == w.org_id && c.hour == hour)
+            {
+                Some(c) => c.count += 1,
+                None => counts.push(CreationCount {
+                    org_id: w.org_id,
+                    hour,
                     count: 1,
                 }),
             }
@@ -1827,6 +1856,7 @@ fn foreign_rows_in_the_dashboard_are_refused() {
     }
     let w = World::build(Leak::TenantAndOrgRows, Neighbour::OtherOrg);
     w.assert_refused(ObjectKind::Workspace, || w.org_a.workspace_stats());
+    w.assert_refused(ObjectKind::Workspace, || w.org_a.workspace_creations(24));
 }
 
 /// The leaky updates write whatever row has the id; the guard cannot undo that write (see the

@@ -35,6 +35,9 @@
 //! | `POST .../sources/{id}/tags`; `DELETE .../sources/{id}/tags/{tag_name}` | org key or access token |
 //! | the same six under `/api/v1/integrations/templates/connections` | org key or access token |
 //! | `GET, POST /api/v1/integrations/templates/tags`; `PUT, DELETE .../tags/{name}` | org key or access token |
+//! | `GET /api/v1/organization/stats`, `GET .../audit` (`after`, `limit`, `action`, `workspace_id`), `GET .../audit/verify` | org key or access token |
+//! | `GET, POST /api/v1/organization/keys`; `DELETE .../keys/{key_id}` | org key or access token |
+//! | `GET /api/v1/organization/signing-keys`, `POST .../signing-keys/rotate`, `DELETE .../signing-keys/{kid}` | org key or access token |
 //! | `POST /v1/applications/token` (also `/api/public/v1/...`, `/api/v1/account/...` and `/applications/token`) | client credentials |
 //! | `GET /v1/health` | none |
 //! | `GET /api/v1/openapi.json`, `GET /api/v1/docs` (and its `docs.js`, `docs.css`) | none |
@@ -135,6 +138,7 @@ mod extract;
 mod headers;
 mod limits;
 mod openapi;
+mod organization;
 mod pages;
 mod problem;
 mod template_routes;
@@ -336,6 +340,14 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(template_routes::connections::remove_tag))
         .routes(routes!(templates::list_tags, templates::create_tag))
         .routes(routes!(templates::rename_tag, templates::delete_tag))
+        .routes(routes!(organization::stats))
+        .routes(routes!(organization::audit))
+        .routes(routes!(organization::verify))
+        .routes(routes!(organization::list_keys, organization::create_key))
+        .routes(routes!(organization::revoke_key))
+        .routes(routes!(organization::signing_keys))
+        .routes(routes!(organization::rotate))
+        .routes(routes!(organization::retire))
         .routes(routes!(embedded::source_templates))
         .routes(routes!(embedded::create_source, embedded::list_sources))
         .routes(routes!(

@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
-    After, EndpointKind, EndpointPatch, EndpointRow, MergeRows, Pipeline, SealedItem, StatusCount,
-    SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
+    After, CreationCount, EndpointKind, EndpointPatch, EndpointRow, MergeRows, Pipeline,
+    SealedItem, StatusCount, SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
 };
 use bulkhead_core::{
     Connection, ConnectionId, ConnectionUpdate, Error, ExternalId, OrgCtx, OrgId, OrgKeyId,
@@ -390,6 +390,26 @@ impl<S: Store> Store for LeakyStore<S> {
                 .map(|w| StatusCount {
                     org_id: w.org_id,
                     status: w.status,
+                    count: 1,
+                }),
+        );
+        Ok(rows)
+    }
+
+    fn count_workspace_creations(
+        &self,
+        org: &OrgCtx,
+        since: Timestamp,
+    ) -> Result<Vec<CreationCount>> {
+        let mut rows = self.inner.count_workspace_creations(org, since)?;
+        let seen = self.seen();
+        rows.extend(
+            seen.workspaces
+                .values()
+                .filter(|w| w.org_id != org.org_id())
+                .map(|w| CreationCount {
+                    org_id: w.org_id,
+                    hour: since,
                     count: 1,
                 }),
         );
@@ -1135,6 +1155,15 @@ impl<S: Store> Store for FaultyStore<S> {
     fn count_workspaces(&self, org: &OrgCtx) -> Result<Vec<StatusCount>> {
         self.faults.read();
         self.inner.count_workspaces(org)
+    }
+
+    fn count_workspace_creations(
+        &self,
+        org: &OrgCtx,
+        since: Timestamp,
+    ) -> Result<Vec<CreationCount>> {
+        self.faults.read();
+        self.inner.count_workspace_creations(org, since)
     }
 
     fn update_workspace(
