@@ -1,0 +1,235 @@
+//! The dashboard's organization page in a real headless Chromium: its numbers and the chart of
+//! workspace creations, the audit chain verified, a tag created and put on a template, an org
+//! key created (its secret shown once) and revoked; at a desktop and a phone width, with a
+//! quiet console (no error, no warning, no Content-Security-Policy violation).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[path = "support/browser.rs"]
+mod browser;
+mod support;
+
+use browser::{Browser, DESKTOP, PHONE};
+use serde_json::{Value, json};
+use support::Server;
+
+/// Opens the organization page signed in with the server's org key.
+async fn open_organization(browser: &Browser, server: &Server) {
+    browser.goto(&server.url("/dashboard/")).await;
+    // Until the shell's sign-in exists: mount the page with an `api` over the org key.
+    browser
+        .eval(
+            r##"
+            const key = arguments[0];
+            const link = document.createElement("link");
+            link.rel = "stylesheet";
+            link.href = "/dashboard/org.css";
+            document.head.append(link);
+            const call = async (method, path, body) => {
+                const init = { method, headers: { authorization: `Bearer ${key}` } };
+                if (body !== undefined) {
+                    init.headers["content-type"] = "application/json";
+                    init.body = JSON.stringify(body);
+                }
+                const res = await fetch(path, init);
+                const json = res.status === 204 ? null : await res.json();
+                if (!res.ok) { const e = new Error(json.detail || res.statusText); e.problem = json; throw e; }
+                return json;
+            };
+            const api = { get: (p) => call("GET", p), send: (m, p, b) => call(m, p, b) };
+            location.hash = "#/organization";
+            import("/dashboard/org.js").then((m) => m.renderOrganization(document.getElementById("app"), api));
+            return true;
+            "##,
+            vec![json!(server.org_key)],
+        )
+        .await;
+    browser.find(".org-page").await;
+}
+
+fn count(stat: &str) -> String {
+    format!(
+        "return (document.querySelector('[data-stat=\"{stat}\"] .org-tile-value') || {{}}).textContent || ''"
+    )
+}
+
+#[tokio::test]
+async fn organization_page_shows_numbers_verifies_the_chain_tags_and_manages_keys() {
+    let server = Server::start().await;
+    for n in 0..3 {
+        server.customer(&format!("cust-{n}"), None).await;
+    }
+    let browser = Browser::start().await;
+    open_organization(&browser, &server).await;
+
+    // Counts and the chart.
+    browser
+        .until(
+            "the counts",
+            "return !!document.querySelector('[data-stat=\"total\"]')",
+        )
+        .await;
+    assert_eq!(browser.eval(&count("total"), vec![]).await, "3");
+    assert_eq!(browser.eval(&count("active"), vec![]).await, "3");
+    assert_eq!(
+        browser.eval(&count("isolation_breaches"), vec![]).await,
+        "0"
+    );
+    let bars = browser
+        .eval(
+            "return document.querySelectorAll('svg.org-chart rect.org-bar').length",
+            vec![],
+        )
+        .await;
+    assert_eq!(bars, 24);
+    let title = browser
+        .eval(
+            "return document.querySelector('svg.org-chart title').textContent",
+            vec![],
+        )
+        .await;
+    assert!(title.as_str().unwrap().contains("per hour"), "{title}");
+    browser
+        .until(
+            "the audit log",
+            "return !!document.querySelector('#org-audit table')",
+        )
+        .await;
+    browser.shot("dashboard-organization").await;
+
+    // Verify the chain.
+    browser
+        .find("button.org-verify")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .until(
+            "the verdict",
+            "return /intact/.test(document.querySelector('.org-verdict').textContent)",
+        )
+        .await;
+    browser.shot("dashboard-organization-verified").await;
+
+    // A tag, put on a template.
+    let tag_input = browser.find("#org-templates input[name=tag]").await;
+    tag_input.send_keys("vip").await.unwrap();
+    browser
+        .find("#org-templates form[aria-label='Create a tag'] button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .until("the new tag", "return [...document.querySelectorAll('#org-templates ul[aria-label=Tags] li')].some(li => li.textContent === 'vip')")
+        .await;
+    let added = browser
+        .eval(
+            r#"
+            const item = document.querySelector('#org-templates .org-template');
+            const select = item.querySelector('select[name=tag]');
+            select.value = 'vip';
+            item.querySelector('form button[type=submit]').click();
+            return item.dataset.template;
+            "#,
+            vec![],
+        )
+        .await;
+    let template = added.as_str().unwrap().to_owned();
+    browser
+        .until(
+            "the tag on the template",
+            &format!("const i = document.querySelector('[data-template=\"{template}\"]'); return !!i && [...i.querySelectorAll('.org-chip')].some(c => c.firstChild.textContent === 'vip')"),
+        )
+        .await;
+    browser.shot("dashboard-organization-tagged").await;
+    let (_, tagged) = server
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/v1/integrations/templates/sources/{template}"),
+            &server.org_key,
+            None,
+        )
+        .await;
+    assert!(
+        tagged["tags"].as_array().unwrap().contains(&json!("vip")),
+        "{tagged}"
+    );
+
+    // An org key: created, its secret shown once, then revoked.
+    browser
+        .find("#org-keys form button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let secret = browser.find("#org-keys input.org-secret").await;
+    let secret = secret.prop("value").await.unwrap().unwrap();
+    assert!(secret.starts_with("bh_org_"), "{secret}");
+    browser.shot("dashboard-organization-new-key").await;
+    let (status, _) = server
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/organization/stats",
+            &secret,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    browser
+        .eval(
+            "const rows = document.querySelectorAll('#org-keys tbody tr'); rows[rows.length - 1].querySelector('.org-confirm button').click(); return true;",
+            vec![],
+        )
+        .await;
+    browser
+        .eval(
+            "const rows = document.querySelectorAll('#org-keys tbody tr'); rows[rows.length - 1].querySelector('.org-danger').click(); return true;",
+            vec![],
+        )
+        .await;
+    browser
+        .until("the revocation", "const rows = document.querySelectorAll('#org-keys tbody tr'); return rows.length === 2 && /revoked/.test(rows[1].textContent)")
+        .await;
+    browser.shot("dashboard-organization-revoked").await;
+    let (status, _) = server
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/organization/stats",
+            &secret,
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
+    let page: Value = browser.eval("return document.body.innerText", vec![]).await;
+    assert!(
+        !page.as_str().unwrap().contains(&secret),
+        "the secret stayed on the page"
+    );
+
+    // A phone's width.
+    browser.size(PHONE).await;
+    browser
+        .eval("window.scrollTo(0, 0); return true", vec![])
+        .await;
+    browser.shot("dashboard-organization-phone").await;
+    let overflow = browser
+        .eval(
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        overflow, true,
+        "the page scrolls sideways at a phone's width"
+    );
+    browser.size(DESKTOP).await;
+
+    browser.assert_quiet_console().await;
+    browser.close().await;
+}
