@@ -51,6 +51,16 @@ async fn open_organization(browser: &Browser, server: &Server) {
     browser.find(".org-page").await;
 }
 
+/// Scrolls the element `css` to the top of the window, for its screenshot.
+async fn show(browser: &Browser, css: &str) {
+    browser
+        .eval(
+            "document.querySelector(arguments[0]).scrollIntoView(); return true",
+            vec![json!(css)],
+        )
+        .await;
+}
+
 fn count(stat: &str) -> String {
     format!(
         "return (document.querySelector('[data-stat=\"{stat}\"] .org-tile-value') || {{}}).textContent || ''"
@@ -114,6 +124,7 @@ async fn organization_page_shows_numbers_verifies_the_chain_tags_and_manages_key
             "return /intact/.test(document.querySelector('.org-verdict').textContent)",
         )
         .await;
+    show(&browser, "#org-audit").await;
     browser.shot("dashboard-organization-verified").await;
 
     // A tag, put on a template.
@@ -147,6 +158,7 @@ async fn organization_page_shows_numbers_verifies_the_chain_tags_and_manages_key
             &format!("const i = document.querySelector('[data-template=\"{template}\"]'); return !!i && [...i.querySelectorAll('.org-chip')].some(c => c.firstChild.textContent === 'vip')"),
         )
         .await;
+    show(&browser, "#org-templates").await;
     browser.shot("dashboard-organization-tagged").await;
     let (_, tagged) = server
         .send(
@@ -171,6 +183,7 @@ async fn organization_page_shows_numbers_verifies_the_chain_tags_and_manages_key
     let secret = browser.find("#org-keys input.org-secret").await;
     let secret = secret.prop("value").await.unwrap().unwrap();
     assert!(secret.starts_with("bh_org_"), "{secret}");
+    show(&browser, "#org-keys").await;
     browser.shot("dashboard-organization-new-key").await;
     let (status, _) = server
         .send(
@@ -196,7 +209,24 @@ async fn organization_page_shows_numbers_verifies_the_chain_tags_and_manages_key
     browser
         .until("the revocation", "const rows = document.querySelectorAll('#org-keys tbody tr'); return rows.length === 2 && /revoked/.test(rows[1].textContent)")
         .await;
+    show(&browser, "#org-keys").await;
     browser.shot("dashboard-organization-revoked").await;
+
+    // The signing key rotated: a new signer above the old key.
+    browser
+        .find("#org-signing .org-row button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .until(
+            "the rotation",
+            "return document.querySelectorAll('#org-signing tbody tr').length === 2",
+        )
+        .await;
+    show(&browser, "#org-signing").await;
+    browser.shot("dashboard-organization-signing").await;
     let (status, _) = server
         .send(
             reqwest::Method::GET,

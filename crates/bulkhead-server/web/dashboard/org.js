@@ -129,10 +129,15 @@ function creationChart(hours) {
   const width = 720;
   const height = 240;
   const left = 44;
-  const right = 12;
+  const right = 28;
   const top = 16;
-  const bottom = 40;
-  const max = Math.max(1, ...hours.map((h) => h.count));
+  const bottom = 56;
+  // Whole-number ticks, about four of them, the top one at or above the busiest hour.
+  const peak = Math.max(1, ...hours.map((h) => h.count));
+  const step = Math.max(1, Math.ceil(peak / 4));
+  const max = step * Math.ceil(peak / step);
+  const ticks = [];
+  for (let v = 0; v <= max; v += step) ticks.push(v);
   const plotW = width - left - right;
   const plotH = height - top - bottom;
   const slot = plotW / Math.max(1, hours.length);
@@ -157,9 +162,8 @@ function creationChart(hours) {
         : `${total} workspaces created in the last 24 hours; the most in one hour was ${busiest.count}, at ${hourLabel(busiest.hour)} UTC.`,
     ),
   );
-  // Horizontal grid lines and the y axis labels: 0, half, max.
-  for (const value of [0, Math.round(max / 2), max]) {
-    if (value === Math.round(max / 2) && (value === 0 || value === max)) continue;
+  // Horizontal grid lines and the y axis labels.
+  for (const value of ticks) {
     const y = top + plotH - (value / max) * plotH;
     chart.append(svg("line", { class: "org-grid", x1: left, x2: width - right, y1: y, y2: y }));
     chart.append(svg("text", { class: "org-axis", x: left - 6, y: y + 4, "text-anchor": "end" }, String(value)));
@@ -176,9 +180,9 @@ function creationChart(hours) {
     });
     bar.append(svg("title", {}, `${hourLabel(h.hour)} UTC: ${h.count} created`));
     chart.append(bar);
-    if (i % 4 === 0 || i === hours.length - 1) {
+    if (i % 6 === 0 || i === hours.length - 1) {
       chart.append(
-        svg("text", { class: "org-axis", x: x + slot * 0.35, y: height - bottom + 16, "text-anchor": "middle" }, hourLabel(h.hour)),
+        svg("text", { class: "org-axis", x: x + slot * 0.35, y: height - bottom + 24, "text-anchor": "middle" }, hourLabel(h.hour)),
       );
     }
   });
@@ -215,6 +219,10 @@ async function loadNumbers(sec, api) {
   sec.clear();
   const breaches = stats.isolation_breaches || 0;
   const r = stats.refusals || {};
+  const alert =
+    breaches > 0
+      ? el("p", { class: "org-alert", role: "alert" }, `${breaches} isolation breach${breaches === 1 ? "" : "es"} refused: a storage adapter returned another tenant's rows. Nothing was shown to the caller, but this is a bug to report.`)
+      : "";
   sec.body.replaceChildren(
     el(
       "div",
@@ -242,9 +250,7 @@ async function loadNumbers(sec, api) {
       tile("Refusals not logged (repeats)", r.denials_not_logged, { stat: "denials_not_logged" }),
       tile("Tokens issued", stats.tokens_issued, { stat: "tokens_issued" }),
     ),
-    breaches > 0
-      ? el("p", { class: "org-alert", role: "alert" }, `${breaches} isolation breach${breaches === 1 ? "" : "es"} refused: a storage adapter returned another tenant's rows. Nothing was shown to the caller, but this is a bug to report.`)
-      : null,
+    alert,
   );
 }
 
