@@ -171,6 +171,17 @@ async fn audit_pages_filter_and_verify() {
     assert!(!of_ws.is_empty());
     assert!(of_ws.iter().all(|e| e["workspace_id"] == ws.as_str()));
 
+    let (status, past_the_end) = server
+        .send(
+            Method::GET,
+            &path(&format!("/audit?after={}", u64::MAX)),
+            &server.org_key,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{past_the_end}");
+    assert_eq!(past_the_end, json!({"data": [], "next": null}));
+
     let (status, verified) = server
         .send(Method::GET, &path("/audit/verify"), &server.org_key, None)
         .await;
