@@ -35,7 +35,7 @@
 //! | `POST .../sources/{id}/tags`; `DELETE .../sources/{id}/tags/{tag_name}` | org key or access token |
 //! | the same six under `/api/v1/integrations/templates/connections` | org key or access token |
 //! | `GET, POST /api/v1/integrations/templates/tags`; `PUT, DELETE .../tags/{name}` | org key or access token |
-//! | `GET /api/v1/organization/stats`, `GET .../audit` (`after`, `limit`, `action`, `workspace_id`), `GET .../audit/verify` | org key or access token |
+//! | `GET /api/v1/organization/stats`, `GET .../audit` (`after`, `limit`, `action`, `workspace_id`, `from`, `until`), `GET .../audit/verify` | org key or access token |
 //! | `GET, POST /api/v1/organization/keys`; `DELETE .../keys/{key_id}` | org key or access token |
 //! | `GET /api/v1/organization/signing-keys`, `POST .../signing-keys/rotate`, `DELETE .../signing-keys/{kid}` | org key or access token |
 //! | `POST /v1/applications/token` (also `/api/public/v1/...`, `/api/v1/account/...` and `/applications/token`) | client credentials |

@@ -8,7 +8,7 @@
 //! | method, path under `/api/v1/organization` | answer |
 //! | --- | --- |
 //! | `GET /stats` | `{workspaces: {active, inactive, total}, creations_per_hour: [{hour, count}], refusals: {...}, isolation_breaches, tokens_issued}` |
-//! | `GET /audit?after=&limit=&action=&workspace_id=` | `{data: [event], next}` |
+//! | `GET /audit?after=&limit=&action=&workspace_id=&from=&until=` | `{data: [event], next}` |
 //! | `GET /audit/verify` | `{intact, verified, broken: {seq, reason} \| null}` |
 //! | `GET /keys` | `{data: [org key]}` (prefixes and dates, never a key) |
 //! | `POST /keys` `{expires_at?}` | 201 `{key, secret}`: the secret shown this once |
@@ -28,7 +28,8 @@
 //! **Audit.** Events come oldest first, in chain order. `after` is the `seq` of the last
 //! event already seen (`next` of the previous page, a number; `null` on the last page),
 //! `limit` 1 to 100 (default 20), `action` an exact action (`org_key.revoke`),
-//! `workspace_id` the workspace an event concerns. An event carries who did what to what
+//! `workspace_id` the workspace an event concerns, `from` and `until` (RFC 3339) a time range,
+//! `from` included. There is no filter by actor (the store's audit filter has none). An event carries who did what to what
 //! and the outcome, never a secret. Any other parameter is a 400 naming it.
 //!
 //! **Keys.** Revoking the key the request is signed in with is allowed: it stops working at
@@ -290,6 +291,8 @@ impl AuditQuery {
                 "workspace_id" => {
                     parsed.filter.workspace_id = Some(path_id("workspace_id", &value)?);
                 }
+                "from" => parsed.filter.from = Some(time("from", &value)?),
+                "until" => parsed.filter.until = Some(time("until", &value)?),
                 _ => {
                     return Err(Problem::invalid(
                         key.clone(),
@@ -300,6 +303,18 @@ impl AuditQuery {
         }
         Ok(parsed)
     }
+}
+
+/// An RFC 3339 time in a query, or a 400 naming it.
+fn time(field: &'static str, text: &str) -> Result<Timestamp, Problem> {
+    crate::v1_jobs::rfc3339_millis(text)
+        .map(Timestamp::from_unix_millis)
+        .ok_or_else(|| {
+            Problem::invalid(
+                field,
+                format!("invalid {field}: must be an RFC 3339 date and time"),
+            )
+        })
 }
 
 /// Events of a page, by default.
@@ -319,6 +334,8 @@ const DEFAULT_AUDIT_LIMIT: u32 = 20;
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 20 by default."),
         ("action" = Option<String>, Query, description = "Only this action (exact, such as `org_key.revoke`)."),
         ("workspace_id" = Option<String>, Query, format = "uuid", description = "Only events about this workspace."),
+        ("from" = Option<String>, Query, format = DateTime, description = "Only events at or after this time (RFC 3339)."),
+        ("until" = Option<String>, Query, format = DateTime, description = "Only events before this time (RFC 3339)."),
     ),
     responses(
         (status = 200, description = "A page of events.", body = AuditPage),
@@ -694,6 +711,7 @@ mod tests {
             ("workspace_id=nope", "workspace_id"),
             ("actor=me", "actor"),
             ("after=1&after=2", "after"),
+            ("from=yesterday", "from"),
         ] {
             let p = AuditQuery::parse(Some(query)).unwrap_err();
             let text = format!("{p:?}");

@@ -171,6 +171,24 @@ async fn audit_pages_filter_and_verify() {
     assert!(!of_ws.is_empty());
     assert!(of_ws.iter().all(|e| e["workspace_id"] == ws.as_str()));
 
+    let (_, in_range) = server
+        .send(
+            Method::GET,
+            &path("/audit?from=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z&limit=100"),
+            &server.org_key,
+            None,
+        )
+        .await;
+    assert_eq!(in_range["data"].as_array().unwrap().len(), all.len() + 2);
+    let (_, none) = server
+        .send(
+            Method::GET,
+            &path("/audit?until=2000-01-01T00:00:00Z"),
+            &server.org_key,
+            None,
+        )
+        .await;
+    assert_eq!(none["data"], json!([]));
     let (status, past_the_end) = server
         .send(
             Method::GET,
@@ -212,6 +230,11 @@ async fn audit_pages_filter_and_verify() {
         ("limit=1000", "limit"),
         ("workspace_id=nope", "workspace_id"),
         ("actor=me", "actor"),
+        ("from=yesterday", "from"),
+        (
+            "from=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z",
+            "until",
+        ),
     ] {
         refused(
             &server,
