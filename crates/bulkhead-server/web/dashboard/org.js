@@ -60,12 +60,13 @@ function number(n) {
 /** A section with a heading, a live status line, and a body that `load` fills. */
 function section(title, id) {
   const heading = el("h2", { id: `${id}-title` }, title);
-  const status = el("p", { class: "org-status", role: "status", "aria-live": "polite" });
+  const status = el("p", { class: "org-status", role: "status", "aria-live": "polite", tabindex: "-1" });
   const body = el("div", { class: "org-body" });
   const node = el("section", { class: "org-section", id, "aria-labelledby": `${id}-title` }, heading, status, body);
   return {
     node,
     body,
+    status,
     say(text, kind = "info") {
       status.textContent = text;
       status.className = `org-status org-status-${kind}`;
@@ -89,7 +90,9 @@ function button(text, onClick, attrs = {}) {
   return b;
 }
 
-/** Runs `action` with `control` disabled, reporting a failure in `sec`. */
+/** Runs `action` with `control` disabled, reporting a failure in `sec`. When the action
+ * redrew the part of the page that had the focus, the focus goes to the section's status
+ * line (which says what happened) rather than back to the top of the page. */
 async function busy(sec, control, action) {
   control.disabled = true;
   try {
@@ -99,6 +102,7 @@ async function busy(sec, control, action) {
     sec.fail(err);
   } finally {
     control.disabled = false;
+    if (!document.activeElement || document.activeElement === document.body) sec.status.focus();
   }
 }
 
