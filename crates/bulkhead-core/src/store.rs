@@ -256,6 +256,10 @@ pub struct WorkspaceActivity {
     pub rows_synced: u64,
     /// Bytes moved by all of its runs.
     pub bytes_synced: u64,
+    /// Rows moved by its runs started at or after the `since` of the call.
+    pub rows_since: u64,
+    /// Bytes moved by its runs started at or after the `since` of the call.
+    pub bytes_since: u64,
 }
 
 /// How many workspaces of an organization have one status, as storage counts them; the owner
@@ -650,9 +654,9 @@ pub trait Store: Send + Sync + fmt::Debug {
         limit: usize,
     ) -> Result<Vec<SyncRun>>;
     /// The tenant's dashboard figures: its number of sources, its connections, the latest run
-    /// of each connection, and the rows and bytes of all of its runs, read in one transaction
-    /// inside the tenant.
-    fn workspace_activity(&self, tenant: &Tenant) -> Result<WorkspaceActivity>;
+    /// of each connection, the rows and bytes of all of its runs and of those started at or
+    /// after `since`, read in one transaction inside the tenant.
+    fn workspace_activity(&self, tenant: &Tenant, since: Timestamp) -> Result<WorkspaceActivity>;
     /// Appends `draft` to the organization's audit chain on its own (a denial, which changes
     /// nothing else), and returns it as stored.
     fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent>;

@@ -1244,8 +1244,9 @@ impl Store for LeakyStore {
 
     // LEAK: matches on id only.
     // LEAK: every workspace's rows.
-    fn workspace_activity(&self, _tenant: &Tenant) -> Result<WorkspaceActivity> {
+    fn workspace_activity(&self, _tenant: &Tenant, since: Timestamp) -> Result<WorkspaceActivity> {
         let t = self.tables();
+        let recent = t.sync_runs.iter().filter(|r| r.started_at >= since);
         let mut connections = t.connections.clone();
         connections.sort_by_key(|c| (c.created_at, *c.id.as_uuid()));
         let latest_runs = t
@@ -1269,6 +1270,8 @@ impl Store for LeakyStore {
             latest_runs,
             rows_synced: t.sync_runs.iter().map(|r| r.rows_synced).sum(),
             bytes_synced: t.sync_runs.iter().map(|r| r.bytes_synced).sum(),
+            rows_since: recent.clone().map(|r| r.rows_synced).sum(),
+            bytes_since: recent.map(|r| r.bytes_synced).sum(),
         })
     }
 

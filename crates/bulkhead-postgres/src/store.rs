@@ -1476,7 +1476,7 @@ impl Store for PostgresStore {
         })
     }
 
-    fn workspace_activity(&self, tenant: &Tenant) -> Result<WorkspaceActivity> {
+    fn workspace_activity(&self, tenant: &Tenant, since: Timestamp) -> Result<WorkspaceActivity> {
         let ws = tenant.workspace_id();
         self.pool.run(Scope::tenant(tenant), |tx| {
             let sources: i64 = tx.query_one(
@@ -1503,18 +1503,26 @@ impl Store for PostgresStore {
                 &[ws.as_uuid()],
                 rows::sync_run,
             )?;
-            let (rows_synced, bytes_synced): (i64, i64) = tx.query_one(
-                concat!(
-                    "SELECT COALESCE(sum(rows_synced), 0)::bigint,",
-                    " COALESCE(sum(bytes_synced), 0)::bigint",
-                    " FROM sync_runs WHERE workspace_id = $1"
-                ),
-                &[ws.as_uuid()],
-                |r| {
-                    let read = storage("could not total the sync runs");
-                    Ok((r.try_get(0).map_err(read)?, r.try_get(1).map_err(read)?))
-                },
-            )?;
+            let (rows_synced, bytes_synced, rows_since, bytes_since): (i64, i64, i64, i64) = tx
+                .query_one(
+                    concat!(
+                        "SELECT COALESCE(sum(rows_synced), 0)::bigint,",
+                        " COALESCE(sum(bytes_synced), 0)::bigint,",
+                        " COALESCE(sum(rows_synced) FILTER (WHERE started_at >= $2), 0)::bigint,",
+                        " COALESCE(sum(bytes_synced) FILTER (WHERE started_at >= $2), 0)::bigint",
+                        " FROM sync_runs WHERE workspace_id = $1"
+                    ),
+                    &[ws.as_uuid(), &since.unix_millis()],
+                    |r| {
+                        let read = storage("could not total the sync runs");
+                        Ok((
+                            r.try_get(0).map_err(read)?,
+                            r.try_get(1).map_err(read)?,
+                            r.try_get(2).map_err(read)?,
+                            r.try_get(3).map_err(read)?,
+                        ))
+                    },
+                )?;
             let unsigned = |n: i64, what: &str| {
                 u64::try_from(n)
                     .map_err(|_| Error::from(StorageError::new(format!("negative {what}"))))
@@ -1525,6 +1533,8 @@ impl Store for PostgresStore {
                 latest_runs,
                 rows_synced: unsigned(rows_synced, "row total")?,
                 bytes_synced: unsigned(bytes_synced, "byte total")?,
+                rows_since: unsigned(rows_since, "row total")?,
+                bytes_since: unsigned(bytes_since, "byte total")?,
             })
         })
     }

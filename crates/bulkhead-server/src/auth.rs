@@ -7,6 +7,9 @@
 //! revoked or expired one, with `WWW-Authenticate: Bearer` and a detail that says which kind the
 //! route wants. The credential itself never appears in a body or a log line.
 //!
+//! The dashboard's session cookie (see [`crate::session`]) is an organization credential too,
+//! read only when the request has no `Authorization` header; scoped-token routes never read it.
+//!
 //! A scoped token sent from a browser page of another site is refused (403) unless it is a
 //! widget token bound to that page's origin (see [`crate::widget`]).
 //! Once authenticated, a request is charged to its organization's rate limit
@@ -71,6 +74,11 @@ impl FromRequestParts<AppState> for OrgAuth {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        // The dashboard's session cookie, when there is no Authorization header.
+        if let Some(org) = crate::session::org_of(parts, state)? {
+            crate::limits::charge(parts, org.org_id())?;
+            return Ok(OrgAuth(org));
+        }
         let key = bearer(parts)?;
         let org = if key.starts_with(ACCESS_TOKEN_PREFIX) {
             state.access.resolve(&key)?
@@ -196,6 +204,11 @@ impl FromRequestParts<AppState> for AnyAuth {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        // The dashboard's session cookie is an organization credential (see `OrgAuth`).
+        if crate::session::applies(parts) {
+            let OrgAuth(org) = OrgAuth::from_request_parts(parts, state).await?;
+            return Ok(Self(Caller::Org(Box::new(org))));
+        }
         let credential = bearer(parts)?;
         if credential.starts_with(ACCESS_TOKEN_PREFIX)
             || credential.starts_with(bulkhead::ORG_KEY_PREFIX)

@@ -29,8 +29,10 @@
 //! | `GET /api/v1/embedded/source-templates` | scoped token |
 //! | `POST, GET /api/v1/embedded/sources` | scoped token |
 //! | `GET, PUT, DELETE /api/v1/embedded/sources/{id}` | scoped token |
-//! | `GET /api/v1/workspaces` (`name_contains`, `status`, cursor pages), `GET /api/v1/workspaces/stats`, `GET /api/v1/workspaces/overview` | org key or access token |
+//! | `GET /api/v1/workspaces` (`name_contains`, `external_id_prefix`, `status`, cursor pages), `GET /api/v1/workspaces/stats`, `GET /api/v1/workspaces/overview` (the same, with the last 7 days' rows and bytes) | org key or access token |
 //! | `GET, PATCH, PUT, DELETE /api/v1/workspaces/{id}` | org key or access token |
+//! | `GET /api/v1/workspaces/{id}/runs`, `POST /api/v1/workspaces/{id}/revoke-tokens`, `POST /api/v1/workspaces/{id}/merge`, `GET /api/v1/organization/audit` (the dashboard's workspace page, see `dashboard`) | org key or access token |
+//! | `POST, GET, DELETE /api/v1/dashboard/session` (sign in, the session, sign out; see `session`) | org key or client credentials in the body; then the session cookie |
 //! | `GET, POST /api/v1/integrations/templates/sources` (`tags`, `tags_mode`); `GET, PATCH, DELETE .../sources/{id}` | org key or access token |
 //! | `POST .../sources/{id}/tags`; `DELETE .../sources/{id}/tags/{tag_name}` | org key or access token |
 //! | the same six under `/api/v1/integrations/templates/connections` | org key or access token |
@@ -52,7 +54,8 @@
 //!
 //! Every `/v1` route is also under `/api/public/v1` (self-managed Airbyte's path), in the
 //! shapes the `airbyte-api` SDK sends and reads. An "org key" route also takes an access
-//! token.
+//! token, and the dashboard's session cookie when the request has no `Authorization` header
+//! (with `X-CSRF-Token` on every method but `GET`, `HEAD` and `OPTIONS`; see `session`).
 //!
 //! **Client credentials.** An organization's client id is its organization id; a client
 //! secret is any live org key of it. `POST /v1/applications/token` (JSON or form body,
@@ -132,6 +135,7 @@
 mod access;
 mod assets;
 mod auth;
+mod dashboard;
 mod docs;
 mod embedded;
 mod extract;
@@ -141,6 +145,7 @@ mod openapi;
 mod organization;
 mod pages;
 mod problem;
+mod session;
 mod template_routes;
 mod templates;
 mod v1;
@@ -192,6 +197,9 @@ pub struct ServerConfig {
     /// Engine calls running at once on tokio's blocking pool (default 256, under tokio's
     /// 512 blocking threads); the others wait their turn within the request timeout.
     pub max_blocking_calls: usize,
+    /// How long a dashboard session lives without a request (default 30 minutes; each
+    /// request starts it again). See the `session` module.
+    pub session_idle_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -204,6 +212,7 @@ impl Default for ServerConfig {
             rate_limit: Some(RateLimit::default()),
             max_concurrent_requests: Some(1024),
             max_blocking_calls: 256,
+            session_idle_timeout: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -245,6 +254,12 @@ impl ServerConfig {
         self
     }
 
+    /// Sets [`ServerConfig::session_idle_timeout`] (at least one second).
+    pub fn session_idle_timeout(mut self, idle: Duration) -> Self {
+        self.session_idle_timeout = idle.max(Duration::from_secs(1));
+        self
+    }
+
     /// Sets [`ServerConfig::public_url`] (a trailing `/` is dropped).
     pub fn public_url(mut self, url: impl Into<String>) -> Self {
         let url: String = url.into();
@@ -260,6 +275,7 @@ pub(crate) struct AppState {
     pub(crate) config: Arc<ServerConfig>,
     pub(crate) access: Arc<access::AccessTokens>,
     pub(crate) org_keys: Arc<auth::OrgKeys>,
+    pub(crate) sessions: Arc<session::Sessions>,
 }
 
 /// The HTTP API over `engine`. Mount it in a host's own axum app with
@@ -272,6 +288,7 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
         engine,
         access: Arc::new(access::AccessTokens::new(config.access_token_ttl)),
         org_keys: Arc::new(auth::OrgKeys::default()),
+        sessions: Arc::new(session::Sessions::new(config.session_idle_timeout)),
         config: Arc::new(config),
     };
     // The `/v1` routes once more under the self-managed prefix: the document lists them
@@ -310,6 +327,15 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(workspaces::list))
         .routes(routes!(workspaces::stats))
         .routes(routes!(workspaces::overview))
+        .routes(routes!(dashboard::recent_runs))
+        .routes(routes!(dashboard::revoke_tokens))
+        .routes(routes!(dashboard::merge))
+        .routes(routes!(dashboard::workspace_audit))
+        .routes(routes!(
+            session::sign_in,
+            session::current,
+            session::sign_out
+        ))
         .routes(routes!(
             workspaces::get,
             workspaces::patch,

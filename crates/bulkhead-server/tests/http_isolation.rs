@@ -296,6 +296,11 @@ fn valid_body(method: &str, object: Object, path: &str) -> Option<Value> {
         // A foreign deactivation too: the workspace must stay active.
         ("PUT", Object::Workspace) => Some(json!({"name": "renamed", "status": "inactive"})),
         ("PUT", Object::Tag) => Some(json!({"name": "renamed"})),
+        // The duplicate is another workspace of the caller's own reach or not: either way
+        // a foreign target is not found.
+        ("POST", Object::Workspace) if path.ends_with("/merge") => {
+            Some(json!({"from_external_id": "no-such-customer"}))
+        }
         ("POST", Object::SourceTemplate | Object::ConnectionTemplate) => {
             Some(json!({"tag": routes::TAG}))
         }

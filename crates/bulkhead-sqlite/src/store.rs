@@ -1330,7 +1330,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn workspace_activity(&self, tenant: &Tenant) -> Result<WorkspaceActivity> {
+    fn workspace_activity(&self, tenant: &Tenant, since: Timestamp) -> Result<WorkspaceActivity> {
         // Every read goes through the tenant's guard views inside its workspace (L3): the
         // dashboard reads one workspace at a time rather than aggregating tenant tables across
         // the organization, which the authorizer does not (and should not) allow.
@@ -1361,13 +1361,17 @@ impl Store for SqliteStore {
                 ))
                 .ctx("could not prepare a query")?;
             let latest_runs = collect(&mut stmt, params![ws.as_uuid()], rows::sync_run)?;
-            let (rows_synced, bytes_synced): (i64, i64) = conn
+            let (rows_synced, bytes_synced, rows_since, bytes_since): (i64, i64, i64, i64) = conn
                 .prepare_cached(concat!(
-                    "SELECT COALESCE(sum(rows_synced), 0), COALESCE(sum(bytes_synced), 0)",
+                    "SELECT COALESCE(sum(rows_synced), 0), COALESCE(sum(bytes_synced), 0),",
+                    " COALESCE(sum(CASE WHEN started_at >= ?2 THEN rows_synced ELSE 0 END), 0),",
+                    " COALESCE(sum(CASE WHEN started_at >= ?2 THEN bytes_synced ELSE 0 END), 0)",
                     " FROM t_sync_runs WHERE workspace_id = ?1"
                 ))
                 .ctx("could not prepare a query")?
-                .query_row(params![ws.as_uuid()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row(params![ws.as_uuid(), since.unix_millis()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
                 .ctx("could not total the sync runs")?;
             let unsigned = |n: i64, what: &str| {
                 u64::try_from(n)
@@ -1379,6 +1383,8 @@ impl Store for SqliteStore {
                 latest_runs,
                 rows_synced: unsigned(rows_synced, "row total")?,
                 bytes_synced: unsigned(bytes_synced, "byte total")?,
+                rows_since: unsigned(rows_since, "row total")?,
+                bytes_since: unsigned(bytes_since, "byte total")?,
             })
         })
     }

@@ -2204,6 +2204,7 @@ macro_rules! conformance_tests {
             sync_run_starts_and_finishes_once,
             deleting_a_connection_deletes_its_sync_runs,
             a_second_start_while_a_run_is_running_is_refused,
+            overview_counts_the_last_seven_days_and_recent_runs_span_connections,
             concurrent_starts_of_one_connection_let_exactly_one_win,
             new_sync_runs_carry_job_numbers_that_find_them_in_their_workspace_only,
             scoped_token_is_limited_to_its_operations,

@@ -788,8 +788,8 @@ impl<S: Store> Store for LeakyStore<S> {
         Ok(rows)
     }
 
-    fn workspace_activity(&self, tenant: &Tenant) -> Result<WorkspaceActivity> {
-        let mut activity = self.inner.workspace_activity(tenant)?;
+    fn workspace_activity(&self, tenant: &Tenant, since: Timestamp) -> Result<WorkspaceActivity> {
+        let mut activity = self.inner.workspace_activity(tenant, since)?;
         let mut seen = self.seen();
         for row in &activity.connections {
             seen.connection(row);
@@ -1410,9 +1410,9 @@ impl<S: Store> Store for FaultyStore<S> {
         self.inner.list_sync_runs(tenant, connection, before, limit)
     }
 
-    fn workspace_activity(&self, tenant: &Tenant) -> Result<WorkspaceActivity> {
+    fn workspace_activity(&self, tenant: &Tenant, since: Timestamp) -> Result<WorkspaceActivity> {
         self.faults.read();
-        self.inner.workspace_activity(tenant)
+        self.inner.workspace_activity(tenant, since)
     }
 
     fn finish_sync_run(
