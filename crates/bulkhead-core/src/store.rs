@@ -669,6 +669,15 @@ pub trait Store: Send + Sync + fmt::Debug {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<AuditEvent>>;
+    /// Up to `limit` of the organization's audit events matching `filter`, newest first,
+    /// before sequence number `before` (from the newest when `None`).
+    fn list_audit_newest(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>>;
 
     /// Ends the tenant's run `id` if it is still pending or running; `None` otherwise.
     fn finish_sync_run(

@@ -1325,6 +1325,24 @@ impl Store for LeakyStore {
             .cloned()
             .collect())
     }
+
+    fn list_audit_newest(
+        &self,
+        org: &OrgCtx,
+        _filter: &AuditFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        let every_org = self.org_leaks().audit_of_every_org;
+        let t = self.tables();
+        Ok(t.audit
+            .iter()
+            .rev()
+            .filter(|e| (every_org || e.org_id == org.org_id()) && before.is_none_or(|b| e.seq < b))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1589,6 +1589,18 @@ impl Store for PostgresStore {
             audit::list(tx, org.org_id(), filter, after, limit_rows)
         })
     }
+
+    fn list_audit_newest(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit_rows: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            audit::list_newest(tx, org.org_id(), filter, before, limit_rows)
+        })
+    }
 }
 
 /// Maps a driver error reading a column into a storage error saying `what`.

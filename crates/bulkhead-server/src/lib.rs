@@ -31,13 +31,13 @@
 //! | `GET, PUT, DELETE /api/v1/embedded/sources/{id}` | scoped token |
 //! | `GET /api/v1/workspaces` (`name_contains`, `external_id_prefix`, `status`, cursor pages), `GET /api/v1/workspaces/stats`, `GET /api/v1/workspaces/overview` (the same, with the last 7 days' rows and bytes) | org key or access token |
 //! | `GET, PATCH, PUT, DELETE /api/v1/workspaces/{id}` | org key or access token |
-//! | `GET /api/v1/workspaces/{id}/runs`, `POST /api/v1/workspaces/{id}/revoke-tokens`, `POST /api/v1/workspaces/{id}/merge`, `GET /api/v1/organization/audit` (the dashboard's workspace page, see `dashboard`) | org key or access token |
+//! | `GET /api/v1/workspaces/{id}/runs`, `POST /api/v1/workspaces/{id}/revoke-tokens`, `POST /api/v1/workspaces/{id}/merge` (the dashboard's workspace page, see `dashboard`) | org key or access token |
 //! | `POST, GET, DELETE /api/v1/dashboard/session` (sign in, the session, sign out; see `session`) | org key or client credentials in the body; then the session cookie |
 //! | `GET, POST /api/v1/integrations/templates/sources` (`tags`, `tags_mode`); `GET, PATCH, DELETE .../sources/{id}` | org key or access token |
 //! | `POST .../sources/{id}/tags`; `DELETE .../sources/{id}/tags/{tag_name}` | org key or access token |
 //! | the same six under `/api/v1/integrations/templates/connections` | org key or access token |
 //! | `GET, POST /api/v1/integrations/templates/tags`; `PUT, DELETE .../tags/{name}` | org key or access token |
-//! | `GET /api/v1/organization/stats`, `GET .../audit` (`after`, `limit`, `action`, `workspace_id`, `from`, `until`), `GET .../audit/verify` | org key or access token |
+//! | `GET /api/v1/organization/stats`, `GET .../audit` (`before` or `after`, `limit`, `action`, `workspace_id`, `from`, `until`), `GET .../audit/verify` | org key or access token |
 //! | `GET, POST /api/v1/organization/keys`; `DELETE .../keys/{key_id}` | org key or access token |
 //! | `GET /api/v1/organization/signing-keys`, `POST .../signing-keys/rotate`, `DELETE .../signing-keys/{kid}` | org key or access token |
 //! | `POST /v1/applications/token` (also `/api/public/v1/...`, `/api/v1/account/...` and `/applications/token`) | client credentials |
@@ -330,7 +330,6 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(dashboard::recent_runs))
         .routes(routes!(dashboard::revoke_tokens))
         .routes(routes!(dashboard::merge))
-        .routes(routes!(dashboard::workspace_audit))
         .routes(routes!(
             session::sign_in,
             session::current,

@@ -8,7 +8,7 @@
 //! | method, path under `/api/v1/organization` | answer |
 //! | --- | --- |
 //! | `GET /stats` | `{workspaces: {active, inactive, total}, creations_per_hour: [{hour, count}], refusals: {...}, isolation_breaches, tokens_issued}` |
-//! | `GET /audit?after=&limit=&action=&workspace_id=&from=&until=` | `{data: [event], next}` |
+//! | `GET /audit?before=\|after=&limit=&action=&workspace_id=&from=&until=` | `{data: [event], next}` |
 //! | `GET /audit/verify` | `{intact, verified, broken: {seq, reason} \| null}` |
 //! | `GET /keys` | `{data: [org key]}` (prefixes and dates, never a key) |
 //! | `POST /keys` `{expires_at?}` | 201 `{key, secret}`: the secret shown this once |
@@ -25,8 +25,11 @@
 //! only**, since it started (another process serving the same database counts its own, and
 //! a restart starts them at zero).
 //!
-//! **Audit.** Events come oldest first, in chain order. `after` is the `seq` of the last
-//! event already seen (`next` of the previous page, a number; `null` on the last page),
+//! **Audit.** Events come newest first, paged back in time by `before` (the `seq` of the
+//! oldest event already seen: `next` of the previous page, a number; `null` on the last
+//! page); with `after` (0 for the start) they come oldest first, in chain order, paged on by
+//! `after` the same way. `after` and `before` together are a 400. A `workspace_id` the
+//! organization does not have (another's, a deleted one) is a 404, like every foreign id.
 //! `limit` 1 to 100 (default 20), `action` an exact action (`org_key.revoke`),
 //! `workspace_id` the workspace an event concerns, `from` and `until` (RFC 3339) a time range,
 //! `from` included. There is no filter by actor (the store's audit filter has none). An event carries who did what to what
@@ -228,9 +231,10 @@ impl From<AuditEvent> for AuditItem {
 /// A page of audit events.
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct AuditPage {
-    /// The events, oldest first.
+    /// The events: newest first, or oldest first when the request gave `after`.
     data: Vec<AuditItem>,
-    /// The `after` of the next page (the last event's `seq`); `null` on the last page.
+    /// Where the next page starts (the last event's `seq`): its `before` newest first, its
+    /// `after` oldest first; `null` on the last page.
     next: Option<u64>,
 }
 
@@ -238,6 +242,7 @@ pub(crate) struct AuditPage {
 #[derive(Debug, Default, PartialEq)]
 struct AuditQuery {
     after: Option<u64>,
+    before: Option<u64>,
     limit: Option<u32>,
     filter: AuditFilter,
 }
@@ -261,6 +266,11 @@ impl AuditQuery {
                 "after" => {
                     parsed.after = Some(value.parse().map_err(|_| {
                         Problem::invalid("after", "invalid after: must be an event's seq")
+                    })?);
+                }
+                "before" => {
+                    parsed.before = Some(value.parse().map_err(|_| {
+                        Problem::invalid("before", "invalid before: must be an event's seq")
                     })?);
                 }
                 "limit" => {
@@ -301,6 +311,12 @@ impl AuditQuery {
                 }
             }
         }
+        if parsed.after.is_some() && parsed.before.is_some() {
+            return Err(Problem::invalid(
+                "before",
+                "invalid before: give `after` (oldest first) or `before` (newest first), not both",
+            ));
+        }
         Ok(parsed)
     }
 }
@@ -322,15 +338,19 @@ const DEFAULT_AUDIT_LIMIT: u32 = 20;
 
 /// The organization's audit log
 ///
-/// A page of the organization's audit events, oldest first, optionally only one action or
-/// one workspace's; `next` is the `after` of the following page.
+/// A page of the organization's audit events, newest first (paged back with `before`), or
+/// oldest first in chain order when `after` is given (paged on with `after`); optionally only
+/// one action's, one workspace's, or a time range's. `next` is the `before` (or `after`) of
+/// the following page. A `workspace_id` the organization does not have (another
+/// organization's, a deleted one) is not found.
 #[utoipa::path(
     get,
     path = "/api/v1/organization/audit",
     tag = "organization",
     operation_id = "organization_audit",
     params(
-        ("after" = Option<u64>, Query, description = "Only events after this `seq` (the previous page's `next`)."),
+        ("after" = Option<u64>, Query, description = "Oldest first: only events after this `seq` (0 for the first; the previous page's `next`)."),
+        ("before" = Option<u64>, Query, description = "Newest first (the default): only events before this `seq` (the previous page's `next`)."),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 20 by default."),
         ("action" = Option<String>, Query, description = "Only this action (exact, such as `org_key.revoke`)."),
         ("workspace_id" = Option<String>, Query, format = "uuid", description = "Only events about this workspace."),
@@ -339,7 +359,7 @@ const DEFAULT_AUDIT_LIMIT: u32 = 20;
     ),
     responses(
         (status = 200, description = "A page of events.", body = AuditPage),
-        BadRequest, Unauthorized, Unavailable,
+        BadRequest, Unauthorized, NotFound, Unavailable,
     ),
     security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
 )]
@@ -349,12 +369,24 @@ pub(crate) async fn audit(
 ) -> Result<axum::Json<AuditPage>, Problem> {
     let query = AuditQuery::parse(uri.query())?;
     let limit = query.limit.unwrap_or(DEFAULT_AUDIT_LIMIT);
-    let page = match query.after {
+    let oldest_first = query.after.is_some();
+    let page = match query.after.or(query.before) {
         None => Page::first(limit),
         Some(seq) => Page::after(Cursor::after_sequence(seq), limit),
     };
     let filter = query.filter;
-    let paged = blocking(move || org.audit_events(&filter, &page)).await?;
+    let paged = blocking(move || {
+        // Another organization's workspace is not found, not an empty log.
+        if let Some(id) = filter.workspace_id {
+            org.get_workspace(id)?;
+        }
+        if oldest_first {
+            org.audit_events(&filter, &page)
+        } else {
+            org.latest_audit_events(&filter, &page)
+        }
+    })
+    .await?;
     let next = paged
         .next
         .as_ref()
@@ -711,6 +743,8 @@ mod tests {
             ("workspace_id=nope", "workspace_id"),
             ("actor=me", "actor"),
             ("after=1&after=2", "after"),
+            ("after=1&before=9", "before"),
+            ("before=x", "before"),
             ("from=yesterday", "from"),
         ] {
             let p = AuditQuery::parse(Some(query)).unwrap_err();

@@ -17,38 +17,40 @@ use browser::{Browser, DESKTOP, PHONE};
 use serde_json::{Value, json};
 use support::Server;
 
-/// Opens the organization page signed in with the server's org key.
+/// Signs in to the dashboard with the server's org key and opens the organization page from
+/// the navigation.
 async fn open_organization(browser: &Browser, server: &Server) {
     browser.goto(&server.url("/dashboard/")).await;
-    // Until the shell's sign-in exists: mount the page with an `api` over the org key.
+    let input = browser.find("#sign-in-view:not([hidden]) #org-key").await;
+    // The shell asks who is signed in first: a 401 in the console, the only entry allowed.
+    for entry in browser.console().await {
+        let message = entry["message"].as_str().unwrap_or_default();
+        let expected = entry["source"] == "network"
+            && message.contains("/api/v1/dashboard/session")
+            && message.contains("status of 401");
+        assert!(
+            expected || entry["level"] == "INFO" || entry["level"] == "DEBUG",
+            "an unexpected console entry: {entry:#}"
+        );
+    }
+    input.send_keys(&server.org_key).await.unwrap();
     browser
-        .eval(
-            r##"
-            const key = arguments[0];
-            const link = document.createElement("link");
-            link.rel = "stylesheet";
-            link.href = "/dashboard/org.css";
-            document.head.append(link);
-            const call = async (method, path, body) => {
-                const init = { method, headers: { authorization: `Bearer ${key}` } };
-                if (body !== undefined) {
-                    init.headers["content-type"] = "application/json";
-                    init.body = JSON.stringify(body);
-                }
-                const res = await fetch(path, init);
-                const json = res.status === 204 ? null : await res.json();
-                if (!res.ok) { const e = new Error(json.detail || res.statusText); e.problem = json; throw e; }
-                return json;
-            };
-            const api = { get: (p) => call("GET", p), send: (m, p, b) => call(m, p, b) };
-            location.hash = "#/organization";
-            import("/dashboard/org.js").then((m) => m.renderOrganization(document.getElementById("app"), api));
-            return true;
-            "##,
-            vec![json!(server.org_key)],
-        )
-        .await;
+        .find("#sign-in button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .find("#nav:not([hidden]) a[data-nav=organization]")
+        .await
+        .click()
+        .await
+        .unwrap();
     browser.find(".org-page").await;
+    assert_eq!(
+        browser.eval("return location.hash", vec![]).await,
+        "#/organization"
+    );
 }
 
 /// Scrolls the element `css` to the top of the window, for its screenshot.
@@ -67,7 +69,7 @@ fn count(stat: &str) -> String {
     )
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn organization_page_shows_numbers_verifies_the_chain_tags_and_manages_keys() {
     let server = Server::start().await;
     for n in 0..3 {

@@ -119,8 +119,14 @@ async fn audit_pages_filter_and_verify() {
             .await;
         assert_eq!(status, 201, "{body}");
     }
+    // Oldest first, from the start, with `after`.
     let (status, first) = server
-        .send(Method::GET, &path("/audit?limit=2"), &server.org_key, None)
+        .send(
+            Method::GET,
+            &path("/audit?limit=2&after=0"),
+            &server.org_key,
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{first}");
     let events = first["data"].as_array().unwrap();
@@ -138,6 +144,30 @@ async fn audit_pages_filter_and_verify() {
     assert_eq!(second["data"][0]["seq"], 3);
     assert!(second["next"].is_null(), "{second}");
     let all = second["data"].as_array().unwrap();
+    let newest = all.last().unwrap()["seq"].as_u64().unwrap();
+    // Newest first by default, paged back with `before`.
+    let (_, latest) = server
+        .send(Method::GET, &path("/audit?limit=2"), &server.org_key, None)
+        .await;
+    let seqs: Vec<u64> = latest["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [newest, newest - 1]);
+    assert_eq!(latest["next"], newest - 1);
+    let (_, older) = server
+        .send(
+            Method::GET,
+            &path(&format!("/audit?limit=100&before={}", newest - 1)),
+            &server.org_key,
+            None,
+        )
+        .await;
+    assert_eq!(older["data"][0]["seq"], newest - 2);
+    assert_eq!(older["data"].as_array().unwrap().len() as u64, newest - 2);
+    assert!(older["next"].is_null(), "{older}");
     let created = all
         .iter()
         .filter(|e| e["action"] == "org_key.create")
@@ -210,15 +240,24 @@ async fn audit_pages_filter_and_verify() {
 
     // Another organization sees its own chain only.
     let other = server.other_org();
-    let (_, theirs) = server
-        .send(
+    let theirs = server
+        .send_raw(
             Method::GET,
             &path(&format!("/audit?workspace_id={ws}")),
             &other,
             None,
         )
         .await;
-    assert_eq!(theirs["data"], json!([]));
+    let missing = server
+        .send_raw(
+            Method::GET,
+            &path(&format!("/audit?workspace_id={}", uuid::Uuid::new_v4())),
+            &other,
+            None,
+        )
+        .await;
+    assert_eq!(theirs.0, 404, "{}", theirs.2);
+    assert_eq!(theirs, missing);
     let (_, theirs) = server
         .send(Method::GET, &path("/audit?limit=100"), &other, None)
         .await;
@@ -230,6 +269,7 @@ async fn audit_pages_filter_and_verify() {
         ("limit=1000", "limit"),
         ("workspace_id=nope", "workspace_id"),
         ("actor=me", "actor"),
+        ("after=1&before=5", "before"),
         ("from=yesterday", "from"),
         (
             "from=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z",

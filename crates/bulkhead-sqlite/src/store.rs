@@ -1438,6 +1438,18 @@ impl Store for SqliteStore {
             audit::list(conn, org.org_id(), filter, after, limit_rows)
         })
     }
+
+    fn list_audit_newest(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit_rows: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        self.pool.read_org(org.org_id(), |conn| {
+            audit::list_newest(conn, org.org_id(), filter, before, limit_rows)
+        })
+    }
 }
 
 fn secs(d: std::time::Duration) -> i64 {

@@ -885,6 +885,31 @@ impl<S: Store> Store for LeakyStore<S> {
         );
         Ok(events)
     }
+
+    fn list_audit_newest(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        let mut events = self.inner.list_audit_newest(org, filter, before, limit)?;
+        let mut seen = self.seen();
+        for event in &events {
+            seen.audit_event(event);
+        }
+        if !self.leaks_org_rows() {
+            return Ok(events);
+        }
+        // `… FROM audit_log WHERE seq < ?` without `org_id = ?`: every organization's chain.
+        events.extend(
+            seen.audit
+                .values()
+                .filter(|e| e.org_id != org.org_id() && before.is_none_or(|b| e.seq < b))
+                .cloned(),
+        );
+        Ok(events)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1472,5 +1497,16 @@ impl<S: Store> Store for FaultyStore<S> {
     ) -> Result<Vec<AuditEvent>> {
         self.faults.read();
         self.inner.list_audit(org, filter, after, limit)
+    }
+
+    fn list_audit_newest(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        self.faults.read();
+        self.inner.list_audit_newest(org, filter, before, limit)
     }
 }

@@ -127,7 +127,6 @@ pub(crate) const ROUTES: &[Route] = &[
         A::Org,
         O::Workspace,
     ),
-    r("GET", "/api/v1/organization/audit", A::Org, O::None),
     r("POST", "/api/v1/dashboard/session", A::None, O::None),
     r("GET", "/api/v1/dashboard/session", A::None, O::None),
     r("DELETE", "/api/v1/dashboard/session", A::None, O::None),

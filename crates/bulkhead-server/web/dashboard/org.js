@@ -264,7 +264,9 @@ async function loadNumbers(sec, api) {
 
 function auditSection(api) {
   const sec = section("Audit log", "org-audit");
-  const state = { after: null, history: [], filters: {} };
+  // Newest first: `before` pages back in time; `history` holds the `before` of each newer
+  // page, for going forward again.
+  const state = { before: null, history: [], filters: {} };
   const actionId = uid("action");
   const workspaceId = uid("workspace");
   const action = el("input", { id: actionId, name: "action", type: "text", placeholder: "org_key.revoke", autocomplete: "off", spellcheck: "false" });
@@ -278,22 +280,22 @@ function auditSection(api) {
     apply,
   );
   const list = el("div", { class: "org-audit-list" });
-  const prev = button("Previous page", () => page(state.history.pop() ?? null, false), { disabled: true });
-  const next = button("Next page", () => {});
+  const prev = button("Newer events", () => page(state.history.pop() ?? null, false), { disabled: true });
+  const next = button("Older events", () => {});
   const pager = el("div", { class: "org-pager" }, prev, next);
   const verify = el("button", { type: "button", class: "org-verify" }, "Verify chain");
   const verdict = el("p", { class: "org-verdict", role: "status", "aria-live": "polite" });
   sec.body.append(el("div", { class: "org-row" }, verify, verdict), form, list, pager);
 
-  async function page(after, forward) {
+  async function page(before, older) {
     const params = new URLSearchParams({ limit: String(AUDIT_PAGE) });
-    if (after !== null) params.set("after", String(after));
+    if (before !== null) params.set("before", String(before));
     for (const [k, v] of Object.entries(state.filters)) if (v) params.set(k, v);
     try {
       sec.clear();
       const got = await api.get(`${ORG}/audit?${params}`);
-      if (forward) state.history.push(state.after);
-      state.after = after;
+      if (older) state.history.push(state.before);
+      state.before = before;
       renderEvents(got.data || []);
       prev.disabled = state.history.length === 0;
       next.disabled = got.next === null || got.next === undefined;
@@ -310,7 +312,7 @@ function auditSection(api) {
     }
     list.replaceChildren(
       table(
-        "Audit events, oldest first",
+        "Audit events, newest first",
         ["#", "When", "Who", "Action", "Workspace", "Target", "Outcome"],
         events.map((e) =>
           el(

@@ -1,9 +1,9 @@
 //! What the organization's dashboard reads: workspace creations counted by hour, in the
-//! database, within the organization only.
+//! database, and the audit log newest first, within the organization only.
 
 use std::time::Duration;
 
-use bulkhead_core::{Error, HourCount, MAX_CREATION_HOURS, Timestamp};
+use bulkhead_core::{AuditFilter, Error, HourCount, MAX_CREATION_HOURS, Page, Timestamp};
 
 use super::{Harness, new_org, workspace};
 
@@ -65,5 +65,56 @@ pub fn workspace_creations_are_counted_by_hour_within_the_organization(
             Err(Error::InvalidInput { .. }) => {}
             other => panic!("expected invalid input for {bad} hours, got {other:?}"),
         }
+    }
+}
+
+/// The audit log newest first is the chain backwards, page after page, the organization's
+/// events only, filtered like the log in chain order.
+pub fn latest_audit_events_are_the_chain_backwards_within_the_organization(
+    factory: &dyn Fn() -> Harness,
+) {
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let (other, _) = new_org(&h, "Globex");
+    for i in 0..5 {
+        workspace(&org, &format!("cust-{i}"));
+        workspace(&other, &format!("globex-{i}"));
+    }
+    let everything = AuditFilter::default();
+    let Some(all) = h.answer(org.audit_events(&everything, &Page::first(100))) else {
+        return;
+    };
+    let mut expected: Vec<u64> = all.items.iter().map(|e| e.seq).collect();
+    expected.reverse();
+    assert!(expected.len() >= 5, "{expected:?}");
+
+    let mut got = Vec::new();
+    let mut page = Page::first(3);
+    loop {
+        let Some(paged) = h.answer(org.latest_audit_events(&everything, &page)) else {
+            return;
+        };
+        assert!(paged.items.iter().all(|e| e.org_id == org.org_id()));
+        got.extend(paged.items.iter().map(|e| e.seq));
+        match paged.next {
+            Some(cursor) => page = Page::after(cursor, 3),
+            None => break,
+        }
+    }
+    assert_eq!(got, expected);
+
+    let created = AuditFilter {
+        action: Some("workspace.create".to_owned()),
+        ..AuditFilter::default()
+    };
+    if let Some(paged) = h.answer(org.latest_audit_events(&created, &Page::first(100))) {
+        assert_eq!(paged.items.len(), 5);
+        assert!(
+            paged
+                .items
+                .iter()
+                .all(|e| e.draft.action == "workspace.create")
+        );
+        assert!(paged.items.windows(2).all(|w| w[0].seq > w[1].seq));
     }
 }
