@@ -53,8 +53,8 @@ use bulkhead_core::store::{
 };
 use bulkhead_core::{
     Algorithm, Clock, ConfigSpec, Connection, ConnectionStatus, ConnectionTemplate,
-    ConnectionUpdate, ConnectorConfig, ConnectorUpdate, Destination, Engine, EngineConfig, Error,
-    ExternalId, IssuedToken, Jwks, ManualClock, MasterKey, Name, NewConnection,
+    ConnectionUpdate, ConnectorConfig, ConnectorUpdate, Cursor, Destination, Engine, EngineConfig,
+    Error, ExternalId, IssuedToken, Jwks, ManualClock, MasterKey, Name, NewConnection,
     NewConnectionTemplate, NewDestination, NewSource, NewSourceFromTemplate, NewSourceTemplate,
     ObjectKind, OrgCtx, OrgId, OrgKeyId, OrgScope, OrgSettings, Organization, Page, Result,
     SECRET_MASK, Schedule, ScopedTokenRequest, Source, SourceFromTemplate, SourceId,
@@ -2286,6 +2286,17 @@ fn another_orgs_audit_events_are_refused() {
     w.assert_refused(ObjectKind::Organization, || {
         w.org_a
             .audit_events(&AuditFilter::default(), &Page::after(cursor, 100))
+    });
+    // Newest first too, from the newest and from a cursor.
+    w.assert_refused(ObjectKind::Organization, || {
+        w.org_a
+            .latest_audit_events(&AuditFilter::default(), &Page::first(100))
+    });
+    w.assert_refused(ObjectKind::Organization, || {
+        w.org_a.latest_audit_events(
+            &AuditFilter::default(),
+            &Page::after(Cursor::after_sequence(u64::MAX), 100),
+        )
     });
     // Verification never takes org 2's events for org 1's: the chain is reported broken (or
     // the read refused as a breach, counted).
