@@ -129,6 +129,16 @@ async fn organization_page_shows_numbers_verifies_the_chain_tags_and_manages_key
     show(&browser, "#org-audit").await;
     browser.shot("dashboard-organization-verified").await;
 
+    // The log filtered by action, from the keyboard: type, then Enter.
+    let action = browser.find("#org-audit input[name=action]").await;
+    action.send_keys("workspace.create\u{E007}").await.unwrap();
+    browser
+        .until(
+            "the filtered log",
+            "const cells = [...document.querySelectorAll('#org-audit tbody tr td:nth-child(4)')]; return cells.length === 3 && cells.every(c => c.textContent === 'workspace.create')",
+        )
+        .await;
+
     // A tag, put on a template.
     let tag_input = browser.find("#org-templates input[name=tag]").await;
     tag_input.send_keys("vip").await.unwrap();
