@@ -16,7 +16,7 @@
 mod browser;
 mod support;
 
-use browser::{Browser, PHONE};
+use browser::{Browser, DESKTOP, PHONE};
 use bulkhead::{OrgScope, Page, SyncOutcome, SyncStatus, WorkspaceId};
 use serde_json::{Value, json};
 use support::Server;
@@ -173,6 +173,13 @@ async fn sign_in_search_and_page_through_the_workspaces() {
     let browser = Browser::start().await;
     browser.goto(&server.url("/dashboard/")).await;
     browser.find("#sign-in-view:not([hidden]) #org-key").await;
+    let chrome = browser
+        .eval(
+            "return ['nav', 'sign-out'].map(id => getComputedStyle(document.getElementById(id)).display);",
+            vec![],
+        )
+        .await;
+    assert_eq!(chrome, json!(["none", "none"]), "signed out, no navigation");
     browser.shot("dashboard-sign-in").await;
     expect_refusals(&browser, &[("/api/v1/dashboard/session", 401)]).await;
 
@@ -210,6 +217,7 @@ async fn sign_in_search_and_page_through_the_workspaces() {
     // Paging forward twice, then back.
     click(&browser, "#next-page").await;
     until_table(&browser, "cust-026", 25).await;
+    browser.shot("dashboard-workspaces-page-2").await;
     click(&browser, "#next-page").await;
     until_table(&browser, "cust-051", 10).await;
     let next_disabled = browser
@@ -222,6 +230,7 @@ async fn sign_in_search_and_page_through_the_workspaces() {
     browser.shot("dashboard-workspaces-page-3").await;
     click(&browser, "#prev-page").await;
     until_table(&browser, "cust-026", 25).await;
+    browser.shot("dashboard-workspaces-back-to-2").await;
 
     // Search by external id prefix: from the first page again.
     let search = browser.find("#search").await;
@@ -241,6 +250,7 @@ async fn sign_in_search_and_page_through_the_workspaces() {
     click(&browser, ".filters button[type=submit]").await;
     browser.find("#workspaces td.empty").await;
     assert!(shown(&browser).await.is_empty());
+    browser.shot("dashboard-search-foreign").await;
 
     // The same list at a phone's width.
     search.clear().await.unwrap();
@@ -270,6 +280,7 @@ async fn a_workspace_page_its_actions_and_sign_out() {
     expect_refusals(&browser, &[("/api/v1/dashboard/session", 401)]).await;
     sign_in(&browser, &server.org_key).await;
     until_table(&browser, "cust-001", 25).await;
+    browser.shot("dashboard-list").await;
 
     // cust-001's page: its source, destination, connection, chart and audit events.
     click(&browser, "#workspaces tbody tr:first-child a.ext").await;
@@ -292,6 +303,16 @@ async fn a_workspace_page_its_actions_and_sign_out() {
     assert!(bars[2].as_str().unwrap().starts_with("Failed run"));
     browser.find("#audit .events li").await;
     browser.shot("dashboard-workspace").await;
+    browser.size(PHONE).await;
+    browser.shot("dashboard-workspace-phone").await;
+    let overflow = browser
+        .eval(
+            "return document.documentElement.scrollWidth > window.innerWidth + 1;",
+            vec![],
+        )
+        .await;
+    assert_eq!(overflow, Value::Bool(false), "the page scrolls sideways");
+    browser.size(DESKTOP).await;
 
     // Deactivate, then reactivate: the page and the API agree.
     click(&browser, "#toggle-status").await;
@@ -314,6 +335,7 @@ async fn a_workspace_page_its_actions_and_sign_out() {
         )
         .await;
     assert_eq!(api_status(server, &seeded.busy).await, "active");
+    browser.shot("dashboard-workspace-reactivated").await;
 
     // Sync now starts a run of the connection.
     click(&browser, "#connections button[data-sync]").await;
@@ -331,6 +353,65 @@ async fn a_workspace_page_its_actions_and_sign_out() {
     let connection = ws.list_connections(&Page::first(1)).unwrap().items[0].id;
     let latest = ws.list_sync_runs(connection, &Page::first(1)).unwrap();
     assert_eq!(latest.items[0].status, SyncStatus::Running);
+    browser.shot("dashboard-workspace-synced").await;
+
+    // Revoke all tokens, confirmed in a dialog.
+    let (token, _) = server.customer("cust-001", None).await;
+    click(&browser, "#revoke-tokens").await;
+    browser.find("dialog[open]").await;
+    browser.shot("dashboard-revoke-confirm").await;
+    click(&browser, "dialog .button.primary[type=submit]").await;
+    browser
+        .until(
+            "the revocation to show",
+            "const f = document.getElementById('flash');
+             return !!f && !f.hidden && f.textContent.includes('revoked');",
+        )
+        .await;
+    let (status, _) = server
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/embedded/sources",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(
+        status, 401,
+        "a token issued before the revocation is refused"
+    );
+
+    // Merge cust-003 into cust-001 by its external id: its runs join the chart.
+    click(&browser, "#merge").await;
+    browser
+        .find("#merge-from")
+        .await
+        .send_keys("cust-003")
+        .await
+        .unwrap();
+    browser.shot("dashboard-merge-confirm").await;
+    click(&browser, "dialog .button.primary[type=submit]").await;
+    browser
+        .until(
+            "the merge to show",
+            "const f = document.getElementById('flash');
+             return !!f && !f.hidden && f.textContent.startsWith('Merged')
+                 && document.querySelectorAll('#runs-chart rect.bar').length === 17;",
+        )
+        .await;
+    browser.shot("dashboard-workspace-merged").await;
+    let (_, found) = server
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/workspaces?limit=100",
+            &server.org_key,
+            None,
+        )
+        .await;
+    assert!(
+        !found.to_string().contains("cust-003"),
+        "the duplicate is gone"
+    );
 
     // Another organization's workspace is not found, like a missing one.
     browser

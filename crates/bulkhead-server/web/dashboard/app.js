@@ -560,13 +560,14 @@ function chart(node, runs) {
 async function audit(node, id) {
   try {
     const events = await api.get(`/api/v1/organization/audit?workspace_id=${encodeURIComponent(id)}&limit=20`);
-    const items = (events && events.data) || [];
+    // Read loosely: the organization page's own audit route answers this call once merged.
+    const items = (events && (events.data || events.events || events.items)) || [];
     if (items.length === 0) {
       node.append(el('p', { class: 'muted empty', text: 'No audit events.' }));
       return;
     }
     node.append(el('ol', { class: 'events' }, items.map((e) => el('li', {},
-      el('time', { datetime: e.at || '', text: when(e.at) }), ' ',
+      el('time', { datetime: e.at || e.occurred_at || '', text: when(e.at || e.occurred_at) }), ' ',
       el('strong', { text: e.action || '' }), ' ',
       el('span', { class: 'muted', text: `${e.actor || ''} · ${e.outcome || ''}` })))));
   } catch (e) {
@@ -657,7 +658,8 @@ function mergeDialog(workspace) {
       if (!from) throw new ApiError(400, { detail: 'Name the duplicate workspace.' });
       const body = UUID.test(from) ? { from_workspace_id: from } : { from_external_id: from };
       const report = await api.send('POST', `/api/v1/workspaces/${workspace.id}/merge`, body);
-      redraw(`Merged: ${report.sources} sources, ${report.connections} connections and ${report.sync_runs} runs moved here.`);
+      const count = (n, one, many) => `${number(n)} ${n === 1 ? one : many}`;
+      redraw(`Merged: ${count(report.sources, 'source', 'sources')}, ${count(report.connections, 'connection', 'connections')} and ${count(report.sync_runs, 'run', 'runs')} moved here.`);
     },
   });
 }
