@@ -170,6 +170,26 @@ async fn organization_page_shows_numbers_verifies_the_chain_tags_and_manages_key
             &format!("const i = document.querySelector('[data-template=\"{template}\"]'); return !!i && [...i.querySelectorAll('.org-chip')].some(c => c.firstChild.textContent === 'vip')"),
         )
         .await;
+    // Its name edited, from the keyboard.
+    browser
+        .find(&format!(
+            "[data-template=\"{template}\"] .org-template-head button"
+        ))
+        .await
+        .click()
+        .await
+        .unwrap();
+    let name = browser
+        .find(&format!("[data-template=\"{template}\"] input[name=name]"))
+        .await;
+    name.clear().await.unwrap();
+    name.send_keys("Renamed source\u{E007}").await.unwrap();
+    browser
+        .until(
+            "the new name",
+            &format!("const i = document.querySelector('[data-template=\"{template}\"] .org-template-name'); return !!i && i.textContent === 'Renamed source'"),
+        )
+        .await;
     show(&browser, "#org-templates").await;
     browser.shot("dashboard-organization-tagged").await;
     let (_, tagged) = server
@@ -184,6 +204,7 @@ async fn organization_page_shows_numbers_verifies_the_chain_tags_and_manages_key
         tagged["tags"].as_array().unwrap().contains(&json!("vip")),
         "{tagged}"
     );
+    assert_eq!(tagged["name"], "Renamed source");
 
     // An org key: created, its secret shown once, then revoked.
     browser
