@@ -74,7 +74,8 @@ pub use ops::{Operation, OperationSet};
 pub use org::{GetOrCreated, OrgScope};
 pub use origin::AllowedOrigin;
 pub use overview::{
-    ConnectionOverview, LastRun, MAX_RECENT_RUNS, RECENT, WorkspaceOverview, WorkspaceStats,
+    ConnectionOverview, HourCount, LastRun, MAX_CREATION_HOURS, MAX_RECENT_RUNS, RECENT,
+    WorkspaceOverview, WorkspaceStats,
 };
 pub use page::{Cursor, MAX_PAGE_LIMIT, Page, Paged, Position};
 pub use scope::WorkspaceScope;

@@ -1,5 +1,5 @@
-//! The organization's dashboard: [`OrgScope::workspace_overview`], [`OrgScope::workspace_stats`]
-//! and [`OrgScope::stats`].
+//! The organization's dashboard: [`OrgScope::workspace_overview`], [`OrgScope::workspace_stats`],
+//! [`OrgScope::workspace_creations`] and [`OrgScope::stats`].
 //!
 //! The overview reads each workspace of the page inside that workspace (one
 //! [`Store::workspace_activity`](crate::Store::workspace_activity) call per workspace, at most
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::error::{ObjectKind, Result};
+use crate::error::{Error, ObjectKind, Result};
 use crate::guard::Tenant;
 use crate::ids::{ConnectionId, ExternalId, SyncRunId, WorkspaceId};
 use crate::meter::OrgStats;
@@ -112,7 +112,56 @@ pub struct WorkspaceStats {
     pub total: u64,
 }
 
+/// How many workspaces were created in one hour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct HourCount {
+    /// The start of the hour.
+    pub hour: Timestamp,
+    /// Workspaces created in it (including ones deleted since, not ones purged).
+    pub count: u64,
+}
+
+/// One hour, in milliseconds.
+const HOUR_MILLIS: i64 = 3_600_000;
+/// The most hours [`OrgScope::workspace_creations`] reports: 31 days.
+pub const MAX_CREATION_HOURS: u32 = 31 * 24;
+
 impl OrgScope {
+    /// Workspaces created in each of the last `hours` hours (1 to [`MAX_CREATION_HOURS`]),
+    /// oldest first, one entry an hour with zeros included; the last is the current hour, so
+    /// far. Counted by storage (one grouped query, never a read of every workspace);
+    /// workspaces deleted since still count, purged ones do not.
+    pub fn workspace_creations(&self, hours: u32) -> Result<Vec<HourCount>> {
+        if !(1..=MAX_CREATION_HOURS).contains(&hours) {
+            return Err(Error::invalid_input(
+                "hours",
+                format!("must be from 1 to {MAX_CREATION_HOURS}"),
+            ));
+        }
+        let now = self.now().unix_millis();
+        let current = now.div_euclid(HOUR_MILLIS).saturating_mul(HOUR_MILLIS);
+        let first = current.saturating_sub(i64::from(hours - 1).saturating_mul(HOUR_MILLIS));
+        let counts = self
+            .store()?
+            .count_workspace_creations(&self.org, Timestamp::from_unix_millis(first))?;
+        if counts.iter().any(|c| c.org_id != self.org_id()) {
+            return Err(self.breach(ObjectKind::Workspace));
+        }
+        Ok((0..i64::from(hours))
+            .map(|i| {
+                let hour = first.saturating_add(i.saturating_mul(HOUR_MILLIS));
+                HourCount {
+                    hour: Timestamp::from_unix_millis(hour),
+                    count: counts
+                        .iter()
+                        .filter(|c| c.hour.unix_millis() == hour)
+                        .map(|c| c.count)
+                        .fold(0, u64::saturating_add),
+                }
+            })
+            .collect())
+    }
+
     /// A page of the organization's workspaces matching `filter` (ordered by external id, with
     /// the cursors of [`OrgScope::list_workspaces`]), each with its numbers of sources and
     /// connections, the latest run of each connection, and the rows and bytes it synced.

@@ -274,6 +274,18 @@ pub struct StatusCount {
     pub count: u64,
 }
 
+/// How many workspaces of an organization were created in one hour, as storage counts them;
+/// the owner is the stored `org_id`, so the engine can check it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CreationCount {
+    /// The organization the counted rows belong to.
+    pub org_id: OrgId,
+    /// The start of the hour: `created_at` rounded down to a whole hour since the Unix epoch.
+    pub hour: Timestamp,
+    /// How many workspaces were created in it.
+    pub count: u64,
+}
+
 /// Everything a merge moves into its target workspace, already rewritten by the engine: the
 /// target's workspace id on every row, secrets re-sealed under the target's data key,
 /// connections pointing at the target's destinations.
@@ -425,6 +437,16 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The organization's live workspaces (no tombstones) counted by status, one row per
     /// status that occurs, each with the `org_id` of the rows it counts.
     fn count_workspaces(&self, org: &OrgCtx) -> Result<Vec<StatusCount>>;
+    /// The organization's workspaces created at or after `since` (tombstones included: they
+    /// were created), counted by the hour of their `created_at` (rounded down to a whole hour
+    /// since the Unix epoch), one row per hour that has any, oldest first, each with the
+    /// `org_id` of the rows it counts. Counted in the database: an organization may have
+    /// hundreds of thousands of workspaces.
+    fn count_workspace_creations(
+        &self,
+        org: &OrgCtx,
+        since: Timestamp,
+    ) -> Result<Vec<CreationCount>>;
     /// Applies `update` to the organization's live workspace `id`; `None` if there is none
     /// (or it is a tombstone). A status change pauses or resumes its connections in the same
     /// transaction: making it inactive makes its active connections inactive and remembers
@@ -645,6 +667,15 @@ pub trait Store: Send + Sync + fmt::Debug {
         org: &OrgCtx,
         filter: &AuditFilter,
         after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>>;
+    /// Up to `limit` of the organization's audit events matching `filter`, newest first,
+    /// before sequence number `before` (from the newest when `None`).
+    fn list_audit_newest(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<AuditEvent>>;
 

@@ -12,8 +12,8 @@ use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::secrets::SealedSecrets;
 use bulkhead_core::store::{
-    After, ConnectionState, EndpointKind, EndpointPatch, EndpointRow, MergeRows, Pipeline,
-    SealedItem, StatusCount, Store, SyncFinish, TemplateKind, TemplateRow, TokenState,
+    After, ConnectionState, CreationCount, EndpointKind, EndpointPatch, EndpointRow, MergeRows,
+    Pipeline, SealedItem, StatusCount, Store, SyncFinish, TemplateKind, TemplateRow, TokenState,
     WorkspaceActivity,
 };
 use bulkhead_core::{
@@ -586,6 +586,26 @@ impl Store for PostgresStore {
                 ),
                 &[org.org_id().as_uuid()],
                 rows::status_count,
+            )
+        })
+    }
+
+    fn count_workspace_creations(
+        &self,
+        org: &OrgCtx,
+        since: Timestamp,
+    ) -> Result<Vec<CreationCount>> {
+        // The index on `(org_id, created_at)` keeps it to the counted rows; each hour comes
+        // back with the stored `org_id`, which the engine checks.
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            tx.query_all(
+                concat!(
+                    "SELECT org_id, (created_at / 3600000) * 3600000 AS hour, count(*)",
+                    " FROM workspaces WHERE org_id = $1 AND created_at >= $2",
+                    " GROUP BY org_id, hour ORDER BY hour"
+                ),
+                &[org.org_id().as_uuid(), &since.unix_millis()],
+                rows::creation_count,
             )
         })
     }
@@ -1567,6 +1587,18 @@ impl Store for PostgresStore {
     ) -> Result<Vec<AuditEvent>> {
         self.pool.run(Scope::Org(org.org_id()), |tx| {
             audit::list(tx, org.org_id(), filter, after, limit_rows)
+        })
+    }
+
+    fn list_audit_newest(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit_rows: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            audit::list_newest(tx, org.org_id(), filter, before, limit_rows)
         })
     }
 }

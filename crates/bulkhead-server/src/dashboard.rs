@@ -6,19 +6,13 @@
 //! | `GET /api/v1/workspaces/{id}/runs?limit=` | `{data: [run]}`: its last runs across its connections, newest first |
 //! | `POST /api/v1/workspaces/{id}/revoke-tokens` | the workspace: every scoped token issued until now is refused |
 //! | `POST /api/v1/workspaces/{id}/merge` `{from_workspace_id}` or `{from_external_id}` | the merge report |
-//! | `GET /api/v1/organization/audit?workspace_id=&limit=` | `{data: [event]}`: the workspace's latest audit events, newest first |
 //!
-//! The audit route is a stand-in for the organization page's own audit log route (the
-//! `organization` module), which replaces it: same path, same query, a superset of the answer.
-
-use std::collections::VecDeque;
+//! The workspace page's audit events come from the organization's audit log route
+//! (`GET /api/v1/organization/audit?workspace_id=&limit=`, newest first; the `organization`
+//! module).
 
 use axum::extract::Path;
-use axum::http::Uri;
-use bulkhead::{
-    AuditFilter, ExternalId, MAX_PAGE_LIMIT, MAX_RECENT_RUNS, Page, SyncRun, SyncStatus,
-    WorkspaceId,
-};
+use bulkhead::{ExternalId, MAX_RECENT_RUNS, SyncRun, SyncStatus, WorkspaceId};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::OrgAuth;
@@ -264,111 +258,5 @@ pub(crate) async fn merge(
         destinations_reused: report.destinations_reused,
         connections: report.connections,
         sync_runs: report.sync_runs,
-    }))
-}
-
-/// The query of the audit stand-in.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AuditQuery {
-    workspace_id: String,
-    limit: Option<String>,
-}
-
-/// One audit event.
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = DashboardAuditEvent)]
-pub(crate) struct AuditItem {
-    /// Its place in the organization's chain.
-    seq: u64,
-    /// When it happened.
-    #[schema(value_type = crate::openapi::Timestamp)]
-    at: bulkhead::Timestamp,
-    /// Who: `org-key:<prefix>`, `token:<jti>` or `operator`.
-    actor: String,
-    /// What, such as `source.create`.
-    action: String,
-    /// What it was done to.
-    target: String,
-    /// `ok`, or `denied: <reason>`.
-    outcome: String,
-}
-
-/// The most events read to find a workspace's latest ones.
-const AUDIT_SCAN: usize = 5_000;
-
-/// A workspace's latest audit events
-///
-/// The latest `limit` (20 by default, at most 100) audit events about the workspace
-/// `workspace_id`, newest first. `workspace_id` is required here.
-#[utoipa::path(
-    get,
-    path = "/api/v1/organization/audit",
-    tag = "workspaces",
-    operation_id = "workspace_audit_events",
-    params(
-        ("workspace_id" = String, Query, format = "uuid", description = "The workspace."),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "How many events, 20 by default."),
-    ),
-    responses(
-        (status = 200, description = "The events, newest first.", body = List<AuditItem>),
-        BadRequest, Unauthorized, NotFound, Unavailable,
-    ),
-    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
-)]
-pub(crate) async fn workspace_audit(
-    OrgAuth(org): OrgAuth,
-    uri: Uri,
-) -> Result<axum::Json<List<AuditItem>>, Problem> {
-    let query: AuditQuery =
-        serde_urlencoded::from_str(uri.query().unwrap_or_default()).map_err(|_| {
-            Problem::invalid(
-                "workspace_id",
-                "give `workspace_id` (a uuid) and optionally `limit`",
-            )
-        })?;
-    let id: WorkspaceId = path_id("workspace_id", query.workspace_id.trim())?;
-    let limit = limit(query.limit.as_deref(), 20, MAX_PAGE_LIMIT as usize)?;
-    let events = blocking(move || {
-        // Another organization's workspace is not found, not an empty log.
-        org.get_workspace(id)?;
-        let filter = AuditFilter {
-            workspace_id: Some(id),
-            ..AuditFilter::default()
-        };
-        // The chain reads oldest first: keep the last `limit` of at most `AUDIT_SCAN`.
-        let mut last = VecDeque::with_capacity(limit);
-        let mut page = Page::first(MAX_PAGE_LIMIT);
-        let mut read = 0;
-        loop {
-            let events = org.audit_events(&filter, &page)?;
-            read += events.items.len();
-            for event in events.items {
-                if last.len() == limit {
-                    last.pop_front();
-                }
-                last.push_back(event);
-            }
-            match events.next {
-                Some(cursor) if read < AUDIT_SCAN => page = Page::after(cursor, MAX_PAGE_LIMIT),
-                _ => break,
-            }
-        }
-        Ok(last)
-    })
-    .await?;
-    Ok(axum::Json(List {
-        data: events
-            .into_iter()
-            .rev()
-            .map(|e| AuditItem {
-                seq: e.seq,
-                at: e.draft.at,
-                actor: e.draft.actor,
-                action: e.draft.action,
-                target: e.draft.target,
-                outcome: e.draft.outcome,
-            })
-            .collect(),
     }))
 }

@@ -32,12 +32,15 @@
 //! | `GET, PUT, DELETE /api/v1/embedded/sources/{id}` | scoped token |
 //! | `GET /api/v1/workspaces` (`name_contains`, `external_id_prefix`, `status`, cursor pages), `GET /api/v1/workspaces/stats`, `GET /api/v1/workspaces/overview` (the same, with the last 7 days' rows and bytes) | org key or access token |
 //! | `GET, PATCH, PUT, DELETE /api/v1/workspaces/{id}` | org key or access token |
-//! | `GET /api/v1/workspaces/{id}/runs`, `POST /api/v1/workspaces/{id}/revoke-tokens`, `POST /api/v1/workspaces/{id}/merge`, `GET /api/v1/organization/audit` (the dashboard's workspace page, see `dashboard`) | org key or access token |
+//! | `GET /api/v1/workspaces/{id}/runs`, `POST /api/v1/workspaces/{id}/revoke-tokens`, `POST /api/v1/workspaces/{id}/merge` (the dashboard's workspace page, see `dashboard`) | org key or access token |
 //! | `POST, GET, DELETE /api/v1/dashboard/session` (sign in, the session, sign out; see `session`) | org key or client credentials in the body; then the session cookie |
 //! | `GET, POST /api/v1/integrations/templates/sources` (`tags`, `tags_mode`); `GET, PATCH, DELETE .../sources/{id}` | org key or access token |
 //! | `POST .../sources/{id}/tags`; `DELETE .../sources/{id}/tags/{tag_name}` | org key or access token |
 //! | the same six under `/api/v1/integrations/templates/connections` | org key or access token |
 //! | `GET, POST /api/v1/integrations/templates/tags`; `PUT, DELETE .../tags/{name}` | org key or access token |
+//! | `GET /api/v1/organization/stats`, `GET .../audit` (`before` or `after`, `limit`, `action`, `workspace_id`, `from`, `until`), `GET .../audit/verify` | org key or access token |
+//! | `GET, POST /api/v1/organization/keys`; `DELETE .../keys/{key_id}` | org key or access token |
+//! | `GET /api/v1/organization/signing-keys`, `POST .../signing-keys/rotate`, `DELETE .../signing-keys/{kid}` | org key or access token |
 //! | `POST /v1/applications/token` (also `/api/public/v1/...`, `/api/v1/account/...` and `/applications/token`) | client credentials |
 //! | `GET /v1/health` | none |
 //! | `GET /api/v1/openapi.json`, `GET /api/v1/docs` (and its `docs.js`, `docs.css`) | none |
@@ -141,6 +144,7 @@ mod extract;
 mod headers;
 mod limits;
 mod openapi;
+mod organization;
 mod pages;
 mod problem;
 mod session;
@@ -342,7 +346,6 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(dashboard::recent_runs))
         .routes(routes!(dashboard::revoke_tokens))
         .routes(routes!(dashboard::merge))
-        .routes(routes!(dashboard::workspace_audit))
         .routes(routes!(
             session::sign_in,
             session::current,
@@ -378,6 +381,14 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(template_routes::connections::remove_tag))
         .routes(routes!(templates::list_tags, templates::create_tag))
         .routes(routes!(templates::rename_tag, templates::delete_tag))
+        .routes(routes!(organization::stats))
+        .routes(routes!(organization::audit))
+        .routes(routes!(organization::verify))
+        .routes(routes!(organization::list_keys, organization::create_key))
+        .routes(routes!(organization::revoke_key))
+        .routes(routes!(organization::signing_keys))
+        .routes(routes!(organization::rotate))
+        .routes(routes!(organization::retire))
         .routes(routes!(embedded::source_templates))
         .routes(routes!(embedded::create_source, embedded::list_sources))
         .routes(routes!(

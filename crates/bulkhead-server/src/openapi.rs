@@ -135,6 +135,10 @@ pub(crate) fn base() -> OpenApi {
                 "templates",
                 "The organization's catalog: source and connection templates and their tags.",
             ),
+            tag(
+                "organization",
+                "The organization itself: its numbers, audit log, org keys and signing keys.",
+            ),
             tag("credentials", "Access tokens by client credentials."),
             tag(
                 "dashboard",

@@ -550,7 +550,7 @@ fn updated_at(run: &SyncRun) -> Timestamp {
 
 /// Milliseconds since the Unix epoch of an RFC 3339 date-time
 /// (`2024-01-01T00:00:00Z`, `2024-01-01T01:00:00.5+01:00`); `None` if it is not one.
-fn rfc3339_millis(text: &str) -> Option<i64> {
+pub(crate) fn rfc3339_millis(text: &str) -> Option<i64> {
     let bytes = text.as_bytes();
     let digits = |from: usize, len: usize| -> Option<i64> {
         let part = text.get(from..from + len)?;

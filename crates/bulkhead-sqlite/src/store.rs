@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
-    After, ConnectionState, EndpointKind, EndpointPatch, EndpointRow, MergeRows, Pipeline,
-    SealedItem, StatusCount, Store, SyncFinish, TemplateKind, TemplateRow, TokenState,
+    After, ConnectionState, CreationCount, EndpointKind, EndpointPatch, EndpointRow, MergeRows,
+    Pipeline, SealedItem, StatusCount, Store, SyncFinish, TemplateKind, TemplateRow, TokenState,
     WorkspaceActivity,
 };
 use bulkhead_core::{
@@ -506,6 +506,27 @@ impl Store for SqliteStore {
                 ),
                 params![org.org_id().as_uuid()],
                 rows::status_count,
+            )
+        })
+    }
+
+    fn count_workspace_creations(
+        &self,
+        org: &OrgCtx,
+        since: Timestamp,
+    ) -> Result<Vec<CreationCount>> {
+        // Through the organization's view, like `count_workspaces`; the index on
+        // `(org_id, created_at)` keeps it to the counted rows, and each hour comes back with
+        // the stored `org_id`, which the engine checks.
+        self.pool.read_org(org.org_id(), |conn| {
+            conn.query_all(
+                concat!(
+                    "SELECT org_id, (created_at / 3600000) * 3600000 AS hour, count(*)",
+                    " FROM o_workspaces WHERE org_id = ?1 AND created_at >= ?2",
+                    " GROUP BY org_id, hour ORDER BY hour"
+                ),
+                params![org.org_id().as_uuid(), since.unix_millis()],
+                rows::creation_count,
             )
         })
     }
@@ -1415,6 +1436,18 @@ impl Store for SqliteStore {
     ) -> Result<Vec<AuditEvent>> {
         self.pool.read_org(org.org_id(), |conn| {
             audit::list(conn, org.org_id(), filter, after, limit_rows)
+        })
+    }
+
+    fn list_audit_newest(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit_rows: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        self.pool.read_org(org.org_id(), |conn| {
+            audit::list_newest(conn, org.org_id(), filter, before, limit_rows)
         })
     }
 }

@@ -67,9 +67,11 @@ use uuid::Uuid;
 
 use crate::wrappers::Faults;
 
+mod dashboard;
 mod hardening;
 mod sync_runs;
 mod template_secrets;
+pub use dashboard::*;
 pub use hardening::*;
 pub use sync_runs::*;
 pub use template_secrets::template_secrets_never_reach_a_customer_in_clear;
@@ -2173,6 +2175,8 @@ macro_rules! conformance_tests {
             org_key_opens_its_own_organization,
             wrong_revoked_and_expired_org_keys_are_refused,
             another_organizations_org_key_is_not_found,
+            workspace_creations_are_counted_by_hour_within_the_organization,
+            latest_audit_events_are_the_chain_backwards_within_the_organization,
             scoped_token_gets_or_creates_one_workspace_per_external_id,
             external_ids_are_per_organization_and_case_sensitive,
             scoped_token_request_stores_the_tag_selection,
