@@ -1,6 +1,7 @@
 // The dashboard's organization page (`#/organization`): the organization's numbers, the
 // workspace creations of the last day as a chart, refusals and isolation breaches, the audit
-// log and its chain, templates and tags, org keys and signing keys.
+// log and its chain, templates and tags (source and connection templates created and edited:
+// name, JSON spec, default configuration, tags), org keys and signing keys.
 //
 // `renderOrganization(root, api)` draws it into `root`; `api` is the shell's
 // `{get(path), send(method, path, body)}`, both rejecting with an Error whose `.problem` is
@@ -358,6 +359,211 @@ function auditSection(api) {
 // Templates and tags
 // ---------------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------------
+// Template forms: create and edit
+// ---------------------------------------------------------------------------------------------
+
+/** The mask the API answers in place of a stored secret; sent back, it keeps the secret. */
+const SECRET_MASK = "**********";
+
+/** What each kind of template has: its fields, in the order of the form. `create` says the
+ * field is only set when the template is made (a connector cannot change). */
+const TEMPLATE_KINDS = {
+  sources: {
+    one: "source template",
+    fields: [
+      { name: "name", label: "Name", type: "text", hint: "Shown to customers. The connector's name when left blank.", editHint: "Shown to customers." },
+      { name: "connector_name", label: "Connector", type: "text", create: true, required: true, placeholder: "stripe" },
+      {
+        name: "user_config_spec",
+        label: "Configuration spec (JSON Schema)",
+        type: "json",
+        placeholder: '{"type": "object", "properties": {"api_key": {"type": "string", "airbyte_secret": true}}}',
+        hint: 'The form customers fill in. Mark secret fields with "airbyte_secret": true.',
+      },
+      {
+        name: "partial_default_config",
+        label: "Default configuration (JSON)",
+        type: "json",
+        placeholder: "{}",
+        hint: `Merged under what the customer fills in. Secrets are shown as ${SECRET_MASK}: leave the mask as it is to keep the stored secret, or replace it with a new one.`,
+      },
+    ],
+  },
+  connections: {
+    one: "connection template",
+    fields: [
+      { name: "name", label: "Connection name", type: "text", hint: "The name of the connections made from it. The destination's name when left blank.", editHint: "The name of the connections made from it from now on." },
+      { name: "destination_name", label: "Destination name", type: "text", required: true },
+      { name: "destination_connector", label: "Destination connector", type: "text", create: true, required: true, placeholder: "postgres" },
+      {
+        name: "destination_config",
+        label: "Destination configuration (JSON)",
+        type: "json",
+        required: true,
+        placeholder: '{"host": "db.internal", "password": "…"}',
+        hint: `Secrets are shown as ${SECRET_MASK}: leave the mask as it is to keep the stored secret, or replace it with a new one.`,
+      },
+      { name: "destination_spec", label: "Destination spec (JSON Schema, optional)", type: "json", placeholder: '{"type": "object"}' },
+      { name: "cron_expression", label: "Schedule (cron, optional)", type: "text", placeholder: "30 2 * * *", hint: "Five fields: minute hour day month weekday. Blank: the connections run only when started." },
+    ],
+  },
+};
+
+/** A JSON text for a textarea: pretty, or empty for nothing. */
+function jsonText(value) {
+  return value === undefined || value === null ? "" : JSON.stringify(value, null, 2);
+}
+
+/** One field of a template form: its control, its hint, its own error line. */
+function formField(given, value, editing) {
+  const spec = editing && given.editHint ? { ...given, hint: given.editHint } : given;
+  const id = uid(spec.name);
+  const hintId = `${id}-hint`;
+  const errorId = `${id}-error`;
+  const describedBy = spec.hint ? `${hintId} ${errorId}` : errorId;
+  const attrs = { id, name: spec.name, required: spec.required || false, placeholder: spec.placeholder, autocomplete: "off", spellcheck: "false", "aria-describedby": describedBy };
+  const input = spec.type === "json" ? el("textarea", { ...attrs, rows: "7", class: "org-mono org-json" }) : el("input", { ...attrs, type: "text", maxlength: "200" });
+  input.value = spec.type === "json" ? jsonText(value) : value ?? "";
+  // A JSON field as tall as its text, within bounds.
+  if (spec.type === "json") input.rows = Math.min(18, Math.max(5, input.value.split("\n").length + 1));
+  const error = el("p", { id: errorId, class: "org-field-error" });
+  const field = el(
+    "div",
+    { class: `org-field${spec.type === "json" ? " org-field-wide" : ""}` },
+    el("label", { for: id }, spec.label),
+    spec.hint ? el("p", { id: hintId, class: "org-hint org-field-hint" }, spec.hint) : "",
+    input,
+    error,
+  );
+  return {
+    spec,
+    field,
+    input,
+    initial: input.value,
+    fail(text) {
+      error.textContent = text;
+      input.setAttribute("aria-invalid", "true");
+    },
+    clear() {
+      error.textContent = "";
+      input.removeAttribute("aria-invalid");
+    },
+  };
+}
+
+/** Tags as checkboxes, in a fieldset: each with its label. */
+function tagPicker(all, chosen, whose) {
+  const boxes = all.map((tag) => {
+    const id = uid("tag-pick");
+    const box = el("input", { id, type: "checkbox", name: "tags", value: tag, checked: chosen.includes(tag) });
+    return { tag, box, node: el("span", { class: "org-check" }, box, el("label", { for: id }, tag)) };
+  });
+  const node = el(
+    "fieldset",
+    { class: "org-fieldset" },
+    el("legend", {}, `Tags of ${whose}`),
+    boxes.length ? boxes.map((b) => b.node) : el("p", { class: "org-empty" }, "No tags yet: create one above."),
+  );
+  return { node, chosen: () => boxes.filter((b) => b.box.checked).map((b) => b.tag) };
+}
+
+/**
+ * A form that creates a template of `kind` (when `template` is null) or edits `template`.
+ * JSON fields are parsed before anything is sent: a parse error is shown at its field and
+ * nothing leaves the page. A problem the server answers is shown at the field it names (and
+ * in the form's status line). `done(saved)` runs after a success.
+ */
+function templateForm(api, kind, template, allTags, done, cancel) {
+  const what = TEMPLATE_KINDS[kind];
+  const editing = template !== null;
+  const whose = editing ? template.name : `the new ${what.one}`;
+  const fields = what.fields.filter((f) => !(editing && f.create)).map((f) => formField(f, editing ? template[f.name] : undefined, editing));
+  const picker = tagPicker(allTags, editing ? template.tags || [] : [], whose);
+  const status = el("p", { class: "org-form-status", role: "status", "aria-live": "polite", tabindex: "-1" });
+  const save = el("button", { type: "submit" }, editing ? "Save" : `Create ${what.one}`);
+  const buttons = el("div", { class: "org-row" }, save, cancel ? button("Cancel", cancel) : "");
+  const form = el(
+    "form",
+    { class: "org-form org-template-form", "aria-label": editing ? `Edit ${template.name}` : `Create a ${what.one}`, novalidate: true },
+    fields.map((f) => f.field),
+    picker.node,
+    status,
+    buttons,
+  );
+
+  /** The request's body, or null when a field is wrong (then shown at the field). */
+  function body() {
+    const out = {};
+    let first = null;
+    for (const f of fields) {
+      f.clear();
+      const text = f.input.value.trim();
+      // On an edit, a field left as it was is not sent: the stored value stays.
+      if (editing && f.input.value === f.initial && f.spec.name !== "name") continue;
+      if (text === "") {
+        if (f.spec.required) {
+          f.fail(`${f.spec.label} is required.`);
+          first = first || f;
+        } else if (editing && f.spec.name === "cron_expression") {
+          out.cron_expression = null;
+        }
+        continue;
+      }
+      if (f.spec.type !== "json") {
+        out[f.spec.name] = text;
+        continue;
+      }
+      let value;
+      try {
+        value = JSON.parse(text);
+      } catch (err) {
+        f.fail(`Not valid JSON: ${err.message}. Nothing was sent.`);
+        first = first || f;
+        continue;
+      }
+      if (value === null || typeof value !== "object" || Array.isArray(value)) {
+        f.fail("Must be a JSON object ({…}). Nothing was sent.");
+        first = first || f;
+        continue;
+      }
+      out[f.spec.name] = value;
+    }
+    if (first) {
+      status.textContent = "Fix the marked field: nothing was sent.";
+      status.className = "org-form-status org-status-error";
+      first.input.focus();
+      return null;
+    }
+    out.tags = picker.chosen();
+    return out;
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    status.textContent = "";
+    status.className = "org-form-status";
+    const sent = body();
+    if (sent === null) return;
+    save.disabled = true;
+    try {
+      const path = editing ? `${TEMPLATES}/${kind}/${encodeURIComponent(template.id)}` : `${TEMPLATES}/${kind}`;
+      const saved = await api.send(editing ? "PATCH" : "POST", path, sent);
+      await done(saved);
+    } catch (err) {
+      const named = err && err.problem && err.problem.field;
+      const at = named && fields.find((f) => named === f.spec.name || named.startsWith(`${f.spec.name}.`) || named.startsWith(`${f.spec.name}/`));
+      if (at) at.fail(describe(err));
+      status.textContent = describe(err);
+      status.className = "org-form-status org-status-error";
+      (at ? at.input : status).focus?.();
+    } finally {
+      save.disabled = false;
+    }
+  });
+  return { form, focus: () => fields[0].input.focus() };
+}
+
 function templatesSection(api) {
   const sec = section("Templates and tags", "org-templates");
   const tagId = uid("tag");
@@ -367,16 +573,45 @@ function templatesSection(api) {
   const tagList = el("ul", { class: "org-chips", "aria-label": "Tags" });
   const sources = el("div");
   const connections = el("div");
+  const newSource = creator("sources");
+  const newConnection = creator("connections");
   sec.body.append(
     el("h3", {}, "Tags"),
     tagList,
     tagForm,
     el("h3", {}, "Source templates"),
     sources,
+    newSource,
     el("h3", {}, "Connection templates"),
     connections,
+    newConnection,
   );
   let tags = [];
+
+  /** "New source template": a disclosure whose form is drawn when it opens, with the tags
+   * of that moment (a form already drawn for the same tags is kept, with what was typed). */
+  function creator(kind) {
+    const what = TEMPLATE_KINDS[kind];
+    const holder = el("div", { class: "org-creator-body" });
+    const details = el("details", { class: `org-details org-creator org-new-${kind}` }, el("summary", {}, `New ${what.one}`), holder);
+    let drawnFor = null;
+    details.addEventListener("toggle", () => {
+      if (!details.open || drawnFor === tags.join("\n")) return;
+      drawnFor = tags.join("\n");
+      const made = templateForm(api, kind, null, tags, async (saved) => {
+        drawnFor = null;
+        details.open = false;
+        holder.replaceChildren();
+        await load();
+        sec.say(`Created the ${what.one} ${saved.name}.`);
+        const item = sec.body.querySelector(`[data-template="${saved.id}"] button`);
+        (item || sec.status).focus();
+      });
+      holder.replaceChildren(made.form);
+      made.focus();
+    });
+    return details;
+  }
 
   async function load() {
     const [t, s, c] = await Promise.all([
@@ -402,7 +637,8 @@ function templatesSection(api) {
     const path = `${TEMPLATES}/${kind}/${encodeURIComponent(t.id)}`;
     const name = el("span", { class: "org-template-name" }, t.name);
     const rename = button("Rename", () => editName(), { "aria-label": `Rename ${t.name}` });
-    const head = el("div", { class: "org-template-head" }, name, el("span", { class: "org-muted" }, detail), rename);
+    const edit = button("Edit", () => editAll(), { "aria-label": `Edit ${t.name}`, "aria-expanded": "false", class: "org-edit" });
+    const head = el("div", { class: "org-template-head" }, name, el("span", { class: "org-muted" }, detail), rename, edit);
     const chips = el(
       "ul",
       { class: "org-chips", "aria-label": `Tags of ${t.name}` },
@@ -442,6 +678,29 @@ function templatesSection(api) {
       });
     });
     const item = el("li", { class: "org-template", "data-template": t.id }, head, chips, addForm);
+
+    /** The whole template in a form: its name, spec, default configuration and tags. */
+    function editAll() {
+      if (item.querySelector(".org-template-form")) return;
+      const close = () => {
+        made.form.remove();
+        chips.hidden = false;
+        addForm.hidden = missing.length === 0;
+        edit.setAttribute("aria-expanded", "false");
+        edit.focus();
+      };
+      const made = templateForm(api, kind, t, tags, async (saved) => {
+        await load();
+        sec.say(`Saved ${saved.name}.`);
+        const again = sec.body.querySelector(`[data-template="${saved.id}"] .org-edit`);
+        (again || sec.status).focus();
+      }, close);
+      chips.hidden = true;
+      addForm.hidden = true;
+      edit.setAttribute("aria-expanded", "true");
+      item.append(made.form);
+      made.focus();
+    }
 
     function editName() {
       const inputId = uid("name");
