@@ -551,8 +551,11 @@ impl Store for PostgresStore {
                 concat!(
                     "SELECT ",
                     workspace_columns!(),
+                    // `external_id > $2` with no `OR`, so that a generic plan too starts
+                    // the page at the cursor in the `(org_id, external_id)` index: the first
+                    // page passes '', below every external id (never empty; `COLLATE "C"`).
                     " FROM workspaces WHERE org_id = $1 AND deleted_at IS NULL",
-                    " AND ($2::text IS NULL OR external_id > $2::text)",
+                    " AND external_id > $2::text",
                     " AND ($3::text IS NULL OR status = $3::text)",
                     " AND ($4::text IS NULL OR starts_with(external_id, $4::text))",
                     // ASCII letters only, as SQLite's lower() (the engine lowercases the text
@@ -563,7 +566,7 @@ impl Store for PostgresStore {
                 ),
                 &[
                     org.org_id().as_uuid(),
-                    &after.map(ExternalId::as_str),
+                    &after.map_or("", ExternalId::as_str),
                     &filter.status.map(|s| s.as_str()),
                     &filter.external_id_prefix.as_deref(),
                     &limit(limit_rows),
