@@ -20,7 +20,7 @@ use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes,
-    SecurityScheme,
+    SecurityRequirement, SecurityScheme,
 };
 use utoipa::openapi::{
     Components, ContentBuilder, HeaderBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr,
@@ -174,6 +174,28 @@ pub(crate) fn document() -> OpenApi {
                         "The request took longer than the server allows.",
                     ))
                 });
+            // Every route that takes an org key takes the dashboard's session cookie too
+            // (`OrgAuth` and `AnyAuth` read it when there is no `Authorization` header).
+            if let Some(security) = operation.security.as_mut() {
+                let names = |requirement: &SecurityRequirement| {
+                    serde_json::to_value(requirement)
+                        .ok()
+                        .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect()))
+                        .unwrap_or_else(Vec::new)
+                };
+                let takes_org_key = security
+                    .iter()
+                    .any(|r| names(r).iter().any(|n| n == "org_key"));
+                let has_session = security
+                    .iter()
+                    .any(|r| names(r).iter().any(|n| n == "dashboard_session"));
+                if takes_org_key && !has_session {
+                    security.push(SecurityRequirement::new(
+                        "dashboard_session",
+                        Vec::<String>::new(),
+                    ));
+                }
+            }
         }
     }
     doc
