@@ -177,11 +177,11 @@ pub(crate) fn document() -> OpenApi {
             // Every route that takes an org key takes the dashboard's session cookie too
             // (`OrgAuth` and `AnyAuth` read it when there is no `Authorization` header).
             if let Some(security) = operation.security.as_mut() {
-                let names = |requirement: &SecurityRequirement| {
+                let names = |requirement: &SecurityRequirement| -> Vec<String> {
                     serde_json::to_value(requirement)
                         .ok()
                         .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect()))
-                        .unwrap_or_else(Vec::new)
+                        .unwrap_or_default()
                 };
                 let takes_org_key = security
                     .iter()
