@@ -136,33 +136,13 @@ async fn until_table(browser: &Browser, first: &str, rows: usize) {
         .await;
 }
 
-async fn sign_in(browser: &Browser, key: &str) {
-    let input = browser.find("#org-key").await;
-    input.clear().await.unwrap();
-    input.send_keys(key).await.unwrap();
-    browser
-        .find("#sign-in button[type=submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
-}
-
 async fn click(browser: &Browser, css: &str) {
     browser.find(css).await.click().await.unwrap();
 }
 
 /// The workspace's status through the API, with the org key.
 async fn api_status(server: &Server, id: &str) -> Value {
-    let (status, body) = server
-        .send(
-            reqwest::Method::GET,
-            &format!("/api/v1/workspaces/{id}"),
-            &server.org_key,
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    let body = server.get_ok(&format!("/api/v1/workspaces/{id}")).await;
     body["status"].clone()
 }
 
@@ -184,14 +164,14 @@ async fn sign_in_search_and_page_through_the_workspaces() {
     expect_refusals(&browser, &[("/api/v1/dashboard/session", 401)]).await;
 
     // A wrong key: an error, and still the sign-in form.
-    sign_in(&browser, "bh_org_this-is-not-a-key-of-anyone").await;
+    browser.sign_in("bh_org_this-is-not-a-key-of-anyone").await;
     let error = browser.find("#sign-in-error:not([hidden])").await;
     assert!(error.text().await.unwrap().contains("not accepted"));
     browser.shot("dashboard-sign-in-error").await;
     expect_refusals(&browser, &[("/api/v1/dashboard/session", 401)]).await;
 
     // The right key: the first page of 25, the counts by status.
-    sign_in(&browser, &server.org_key).await;
+    browser.sign_in(&server.org_key).await;
     until_table(&browser, "cust-001", 25).await;
     let total = browser.find(".stats .stat:nth-child(3) dd").await;
     assert_eq!(total.text().await.unwrap(), "60");
@@ -278,7 +258,7 @@ async fn a_workspace_page_its_actions_and_sign_out() {
     browser.goto(&server.url("/dashboard/")).await;
     browser.find("#sign-in-view:not([hidden]) #org-key").await;
     expect_refusals(&browser, &[("/api/v1/dashboard/session", 401)]).await;
-    sign_in(&browser, &server.org_key).await;
+    browser.sign_in(&server.org_key).await;
     until_table(&browser, "cust-001", 25).await;
     browser.shot("dashboard-list").await;
 
@@ -400,14 +380,7 @@ async fn a_workspace_page_its_actions_and_sign_out() {
         )
         .await;
     browser.shot("dashboard-workspace-merged").await;
-    let (_, found) = server
-        .send(
-            reqwest::Method::GET,
-            "/api/v1/workspaces?limit=100",
-            &server.org_key,
-            None,
-        )
-        .await;
+    let found = server.get_ok("/api/v1/workspaces?limit=100").await;
     assert!(
         !found.to_string().contains("cust-003"),
         "the duplicate is gone"
@@ -436,14 +409,7 @@ async fn a_workspace_page_its_actions_and_sign_out() {
     .await;
 
     // Delete cust-002: a wrong confirmation deletes nothing, the exact external id does.
-    let (_, page) = server
-        .send(
-            reqwest::Method::GET,
-            "/api/v1/workspaces?limit=2",
-            &server.org_key,
-            None,
-        )
-        .await;
+    let page = server.get_ok("/api/v1/workspaces?limit=2").await;
     let doomed = page["data"][1]["id"].as_str().unwrap().to_owned();
     assert_eq!(page["data"][1]["external_id"], "cust-002");
     browser

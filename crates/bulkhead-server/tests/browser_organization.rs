@@ -23,7 +23,7 @@ use support::Server;
 /// the navigation.
 async fn open_organization(browser: &Browser, server: &Server) {
     browser.goto(&server.url("/dashboard/")).await;
-    let input = browser.find("#sign-in-view:not([hidden]) #org-key").await;
+    browser.find("#sign-in-view:not([hidden]) #org-key").await;
     // The shell asks who is signed in first: a 401 in the console, the only entry allowed.
     for entry in browser.console().await {
         let message = entry["message"].as_str().unwrap_or_default();
@@ -35,13 +35,7 @@ async fn open_organization(browser: &Browser, server: &Server) {
             "an unexpected console entry: {entry:#}"
         );
     }
-    input.send_keys(&server.org_key).await.unwrap();
-    browser
-        .find("#sign-in button[type=submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.sign_in(&server.org_key).await;
     browser
         .find("#nav:not([hidden]) a[data-nav=organization]")
         .await
@@ -194,13 +188,10 @@ async fn organization_page_shows_numbers_verifies_the_chain_tags_and_manages_key
         .await;
     show(&browser, "#org-templates").await;
     browser.shot("dashboard-organization-tagged").await;
-    let (_, tagged) = server
-        .send(
-            reqwest::Method::GET,
-            &format!("/api/v1/integrations/templates/sources/{template}"),
-            &server.org_key,
-            None,
-        )
+    let tagged = server
+        .get_ok(&format!(
+            "/api/v1/integrations/templates/sources/{template}"
+        ))
         .await;
     assert!(
         tagged["tags"].as_array().unwrap().contains(&json!("vip")),
@@ -327,15 +318,9 @@ async fn expect_refusal(browser: &Browser, path: &str) {
 
 /// The organization's templates of `kind` (`sources`, `connections`) through the API.
 async fn templates(server: &Server, kind: &str) -> Vec<Value> {
-    let (status, list) = server
-        .send(
-            reqwest::Method::GET,
-            &format!("/api/v1/integrations/templates/{kind}"),
-            &server.org_key,
-            None,
-        )
+    let list = server
+        .get_ok(&format!("/api/v1/integrations/templates/{kind}"))
         .await;
-    assert_eq!(status, 200, "{list}");
     list["data"].as_array().unwrap().clone()
 }
 

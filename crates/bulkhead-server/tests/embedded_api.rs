@@ -413,15 +413,9 @@ async fn workspaces_page_by_cursor_and_filter_by_status() {
 async fn another_organizations_workspace_is_404_like_a_random_id() {
     let server = Server::start().await;
     let (_, workspace_id) = server.customer("cust_mine", None).await;
-    let (status, mine) = server
-        .send(
-            Method::GET,
-            &format!("/api/v1/workspaces/{workspace_id}"),
-            &server.org_key,
-            None,
-        )
+    let mine = server
+        .get_ok(&format!("/api/v1/workspaces/{workspace_id}"))
         .await;
-    assert_eq!(status, 200);
     assert_eq!(mine["external_id"], "cust_mine");
     assert_eq!(mine["id"], workspace_id.as_str());
 

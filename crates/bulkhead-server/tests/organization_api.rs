@@ -41,10 +41,7 @@ async fn stats_count_workspaces_and_creations_in_the_last_day() {
     let server = Server::start().await;
     server.customer("cust-1", None).await;
     server.customer("cust-2", None).await;
-    let (status, body) = server
-        .send(Method::GET, &path("/stats"), &server.org_key, None)
-        .await;
-    assert_eq!(status, 200, "{body}");
+    let body = server.get_ok(&path("/stats")).await;
     assert_eq!(
         body["workspaces"],
         json!({"active": 2, "inactive": 0, "total": 2})
@@ -120,35 +117,18 @@ async fn audit_pages_filter_and_verify() {
         assert_eq!(status, 201, "{body}");
     }
     // Oldest first, from the start, with `after`.
-    let (status, first) = server
-        .send(
-            Method::GET,
-            &path("/audit?limit=2&after=0"),
-            &server.org_key,
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{first}");
+    let first = server.get_ok(&path("/audit?limit=2&after=0")).await;
     let events = first["data"].as_array().unwrap();
     assert_eq!(events.len(), 2);
     assert_eq!(events[0]["seq"], 1);
     assert_eq!(first["next"], 2);
-    let (_, second) = server
-        .send(
-            Method::GET,
-            &path("/audit?limit=100&after=2"),
-            &server.org_key,
-            None,
-        )
-        .await;
+    let second = server.get_ok(&path("/audit?limit=100&after=2")).await;
     assert_eq!(second["data"][0]["seq"], 3);
     assert!(second["next"].is_null(), "{second}");
     let all = second["data"].as_array().unwrap();
     let newest = all.last().unwrap()["seq"].as_u64().unwrap();
     // Newest first by default, paged back with `before`.
-    let (_, latest) = server
-        .send(Method::GET, &path("/audit?limit=2"), &server.org_key, None)
-        .await;
+    let latest = server.get_ok(&path("/audit?limit=2")).await;
     let seqs: Vec<u64> = latest["data"]
         .as_array()
         .unwrap()
@@ -157,13 +137,8 @@ async fn audit_pages_filter_and_verify() {
         .collect();
     assert_eq!(seqs, [newest, newest - 1]);
     assert_eq!(latest["next"], newest - 1);
-    let (_, older) = server
-        .send(
-            Method::GET,
-            &path(&format!("/audit?limit=100&before={}", newest - 1)),
-            &server.org_key,
-            None,
-        )
+    let older = server
+        .get_ok(&path(&format!("/audit?limit=100&before={}", newest - 1)))
         .await;
     assert_eq!(older["data"][0]["seq"], newest - 2);
     assert_eq!(older["data"].as_array().unwrap().len() as u64, newest - 2);
@@ -180,60 +155,31 @@ async fn audit_pages_filter_and_verify() {
         assert!(!event.to_string().contains(&server.org_key), "{event}");
     }
 
-    let (_, only) = server
-        .send(
-            Method::GET,
-            &path("/audit?action=org_key.create"),
-            &server.org_key,
-            None,
-        )
-        .await;
+    let only = server.get_ok(&path("/audit?action=org_key.create")).await;
     assert_eq!(only["data"].as_array().unwrap().len(), 3);
-    let (_, of_ws) = server
-        .send(
-            Method::GET,
-            &path(&format!("/audit?workspace_id={ws}")),
-            &server.org_key,
-            None,
-        )
+    let of_ws = server
+        .get_ok(&path(&format!("/audit?workspace_id={ws}")))
         .await;
     let of_ws = of_ws["data"].as_array().unwrap();
     assert!(!of_ws.is_empty());
     assert!(of_ws.iter().all(|e| e["workspace_id"] == ws.as_str()));
 
-    let (_, in_range) = server
-        .send(
-            Method::GET,
-            &path("/audit?from=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z&limit=100"),
-            &server.org_key,
-            None,
-        )
+    let in_range = server
+        .get_ok(&path(
+            "/audit?from=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z&limit=100",
+        ))
         .await;
     assert_eq!(in_range["data"].as_array().unwrap().len(), all.len() + 2);
-    let (_, none) = server
-        .send(
-            Method::GET,
-            &path("/audit?until=2000-01-01T00:00:00Z"),
-            &server.org_key,
-            None,
-        )
+    let none = server
+        .get_ok(&path("/audit?until=2000-01-01T00:00:00Z"))
         .await;
     assert_eq!(none["data"], json!([]));
-    let (status, past_the_end) = server
-        .send(
-            Method::GET,
-            &path(&format!("/audit?after={}", u64::MAX)),
-            &server.org_key,
-            None,
-        )
+    let past_the_end = server
+        .get_ok(&path(&format!("/audit?after={}", u64::MAX)))
         .await;
-    assert_eq!(status, 200, "{past_the_end}");
     assert_eq!(past_the_end, json!({"data": [], "next": null}));
 
-    let (status, verified) = server
-        .send(Method::GET, &path("/audit/verify"), &server.org_key, None)
-        .await;
-    assert_eq!(status, 200);
+    let verified = server.get_ok(&path("/audit/verify")).await;
     assert_eq!(verified["intact"], true, "{verified}");
     assert!(verified["verified"].as_u64().unwrap() >= 4);
     assert!(verified["broken"].is_null());
@@ -339,9 +285,7 @@ async fn an_org_key_created_works_until_it_is_revoked() {
         .await;
     assert_eq!(status, 401);
     // The first key still works and sees the revocation.
-    let (_, list) = server
-        .send(Method::GET, &path("/keys"), &server.org_key, None)
-        .await;
+    let list = server.get_ok(&path("/keys")).await;
     let mine = list["data"]
         .as_array()
         .unwrap()
@@ -433,23 +377,16 @@ async fn another_organizations_keys_are_not_found() {
         .await;
     assert_eq!(list["data"][0]["kid"], their_kid.as_str());
     // And neither list shows the other organization's.
-    let (_, mine) = server
-        .send(Method::GET, &path("/keys"), &server.org_key, None)
-        .await;
+    let mine = server.get_ok(&path("/keys")).await;
     assert!(!mine.to_string().contains(&their_key));
-    let (_, mine) = server
-        .send(Method::GET, &path("/signing-keys"), &server.org_key, None)
-        .await;
+    let mine = server.get_ok(&path("/signing-keys")).await;
     assert!(!mine.to_string().contains(&their_kid));
 }
 
 #[tokio::test]
 async fn signing_keys_rotate_and_retire_without_secrets() {
     let server = Server::start().await;
-    let (status, list) = server
-        .send(Method::GET, &path("/signing-keys"), &server.org_key, None)
-        .await;
-    assert_eq!(status, 200, "{list}");
+    let list = server.get_ok(&path("/signing-keys")).await;
     let first = list["data"][0].clone();
     assert_eq!(first["signer"], true);
     for field in ["secret", "key", "public_key", "material"] {
@@ -467,9 +404,7 @@ async fn signing_keys_rotate_and_retire_without_secrets() {
     assert_eq!(status, 200, "{rotated}");
     assert_eq!(rotated["signer"], true);
     assert_ne!(rotated["kid"], first["kid"]);
-    let (_, list) = server
-        .send(Method::GET, &path("/signing-keys"), &server.org_key, None)
-        .await;
+    let list = server.get_ok(&path("/signing-keys")).await;
     let kids: Vec<&Value> = list["data"]
         .as_array()
         .unwrap()

@@ -113,10 +113,7 @@ async fn embedded_api_on_postgres_keeps_tenants_apart() {
     assert_eq!(theirs["data"], json!([]));
 
     // The organization sees both workspaces; a scoped token is refused there.
-    let (status, listed) = server
-        .send(Method::GET, "/api/v1/workspaces", &server.org_key, None)
-        .await;
-    assert_eq!(status, 200);
+    let listed = server.get_ok("/api/v1/workspaces").await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 2);
     let (status, ct, text) = server
         .send_raw(Method::GET, "/api/v1/workspaces", &seed_token, None)

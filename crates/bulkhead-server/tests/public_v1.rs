@@ -386,13 +386,8 @@ async fn offset_pages_link_under_the_public_url() {
             "{prefix}/workspaces?workspaceIds={},{}&limit=1",
             ids[3], ids[1]
         );
-        let (status, a) = server
-            .send(Method::GET, &repeated, &server.org_key, None)
-            .await;
-        assert_eq!(status, 200);
-        let (_, b) = server
-            .send(Method::GET, &joined, &server.org_key, None)
-            .await;
+        let a = server.get_ok(&repeated).await;
+        let b = server.get_ok(&joined).await;
         assert_eq!(a, b);
         assert_eq!(a["data"][0]["workspaceId"], ids[1].as_str());
         assert_eq!(

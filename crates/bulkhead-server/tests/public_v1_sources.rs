@@ -200,11 +200,7 @@ async fn source_offset_pages_link_under_the_public_url() {
         let page = |offset: u32| {
             let url = format!("{prefix}/sources?includeDeleted=false&limit=2&offset={offset}");
             let server = &server;
-            async move {
-                let (status, body) = server.send(Method::GET, &url, &server.org_key, None).await;
-                assert_eq!(status, 200, "{body}");
-                body
-            }
+            async move { server.get_ok(&url).await }
         };
         let first = page(0).await;
         let got: Vec<&str> = first["data"]
@@ -232,15 +228,9 @@ async fn source_offset_pages_link_under_the_public_url() {
             )
         );
         // One workspace only.
-        let (status, only_b) = server
-            .send(
-                Method::GET,
-                &format!("{prefix}/sources?workspaceIds={b}"),
-                &server.org_key,
-                None,
-            )
+        let only_b = server
+            .get_ok(&format!("{prefix}/sources?workspaceIds={b}"))
             .await;
-        assert_eq!(status, 200);
         assert_eq!(only_b["data"].as_array().unwrap().len(), 1);
     }
 }
@@ -384,14 +374,7 @@ async fn a_scoped_token_reaches_its_own_workspace_only_with_secrets_masked() {
         assert_eq!(status, 200);
         assert!(listed["data"].as_array().unwrap().is_empty());
         // The organization sees both.
-        let (_, listed) = server
-            .send(
-                Method::GET,
-                &format!("{prefix}/sources"),
-                &server.org_key,
-                None,
-            )
-            .await;
+        let listed = server.get_ok(&format!("{prefix}/sources")).await;
         assert_eq!(listed["data"].as_array().unwrap().len(), 2);
         // Another workspace's source is a 404 like a random id, on every method.
         for (method, body) in [

@@ -79,15 +79,7 @@ async fn an_inactive_workspace_is_409() {
         .await;
     assert!(status == 401 || status == 409, "{status} {text}");
     problem(status, &ct, &text);
-    let (status, listed) = server
-        .send(
-            Method::GET,
-            "/api/v1/workspaces?status=inactive",
-            &server.org_key,
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
+    let listed = server.get_ok("/api/v1/workspaces?status=inactive").await;
     assert_eq!(listed["data"][0]["external_id"], "cust_paused");
 }
 

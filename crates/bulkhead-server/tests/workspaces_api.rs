@@ -150,15 +150,7 @@ async fn stats_count_live_workspaces_by_status() {
         )
         .await;
     assert_eq!(status, 200);
-    let (status, stats) = server
-        .send(
-            Method::GET,
-            "/api/v1/workspaces/stats",
-            &server.org_key,
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
+    let stats = server.get_ok("/api/v1/workspaces/stats").await;
     assert_eq!(
         stats,
         json!({"active_count": 2, "inactive_count": 1, "total_count": 3})
@@ -532,7 +524,6 @@ async fn scoped_token_is_refused_on_every_workspace_route() {
         assert!(!text.contains(&token));
     }
     // Nothing changed.
-    let (status, got) = server.send(Method::GET, &one, &server.org_key, None).await;
-    assert_eq!(status, 200);
+    let got = server.get_ok(&one).await;
     assert_eq!(got["name"], "cust_scoped");
 }

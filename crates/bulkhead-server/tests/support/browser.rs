@@ -210,6 +210,18 @@ impl Browser {
         assert!(bad.is_empty(), "the console is not quiet: {bad:#?}");
     }
 
+    /// Signs in to the dashboard's shown sign-in form with `key`.
+    pub(crate) async fn sign_in(&self, key: &str) {
+        let input = self.find("#sign-in-view:not([hidden]) #org-key").await;
+        input.clear().await.unwrap();
+        input.send_keys(key).await.unwrap();
+        self.find("#sign-in button[type=submit]")
+            .await
+            .click()
+            .await
+            .unwrap();
+    }
+
     /// Waits for the element `css` to be present, and returns it.
     pub(crate) async fn find(&self, css: &str) -> fantoccini::elements::Element {
         self.client

@@ -274,6 +274,15 @@ impl Server {
         body
     }
 
+    /// GETs `path` with the server's org key, asserts a 200 and returns the JSON body.
+    pub(crate) async fn get_ok(&self, path: &str) -> Value {
+        let (status, body) = self
+            .send(reqwest::Method::GET, path, &self.org_key, None)
+            .await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
     /// Sends a request with a bearer credential and an optional JSON body; (status, JSON).
     pub(crate) async fn send(
         &self,
