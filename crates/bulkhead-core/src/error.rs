@@ -7,8 +7,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
-use crate::ids::{ConnectionId, WorkspaceId};
-use crate::time::Timestamp;
+use crate::model::ids::{ConnectionId, WorkspaceId};
+use crate::model::time::Timestamp;
 
 /// `Result` with Bulkhead's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -7,6 +7,14 @@
 //! the change's own transaction. Most users want the `bulkhead` facade crate, which opens an
 //! engine on SQLite (or PostgreSQL).
 //!
+//! The source tree is layered; a module imports only from its own layer and the ones before
+//! it (`tests/layers.rs` checks this, and that no modules import each other in a cycle):
+//! values and objects (`model`, with `error`), sealing and credentials at rest (`crypto`),
+//! the JWT profile (`token`), the audit chain's types ([`audit`]), the storage port (`port`:
+//! [`store`], [`columns`], [`Tenant`] and [`OrgCtx`]), and the engine (`engine`: the
+//! [`Engine`], its shared state, the [`guard`], the caches, and one directory per scope,
+//! `engine/org/` for the [`OrgScope`] and `engine/workspace/` for the [`WorkspaceScope`]).
+//!
 //! ```
 //! use bulkhead_core::{ExternalId, Page};
 //! let id: ExternalId = "cust_abc123".parse()?;
@@ -17,76 +25,56 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
-mod cache;
-mod catalog;
-pub mod columns;
-mod credential;
-mod denials;
+mod crypto;
 mod engine;
 mod error;
-mod fresh;
-mod grant;
-pub mod guard;
-mod ids;
-pub mod keys;
-mod merging;
-mod meter;
-mod minter;
 mod model;
-mod ops;
-mod org;
-mod origin;
-mod overview;
-mod page;
-mod scope;
-pub mod secrets;
-mod spec;
-pub mod store;
-mod tags;
-mod templates;
-mod time;
+mod port;
 pub mod token;
-mod values;
-mod vault;
+
+pub use crypto::{keys, secrets};
+pub use engine::guard;
+pub use port::{columns, store};
 
 pub use audit::{Actor, AuditDraft, AuditEvent, AuditFilter, AuditVerification, BrokenLink};
-pub use cache::TokenCache;
+pub use crypto::keys::{
+    Jwk, Jwks, ORG_KEY_PREFIX, OrgKeyInfo, OrgKeySecret, RevealedSecret, SigningKeyInfo,
+};
+pub use crypto::vault::MasterKey;
+pub use engine::meter::OrgStats;
+pub use engine::org::lifecycle::MergeReport;
+pub use engine::org::minter::TokenMinter;
+pub use engine::org::overview::{
+    ConnectionOverview, HourCount, LastRun, MAX_CREATION_HOURS, MAX_RECENT_RUNS, RECENT,
+    WorkspaceOverview, WorkspaceStats,
+};
+pub use engine::org::{GetOrCreated, OrgScope};
+pub use engine::token_cache::TokenCache;
+pub use engine::workspace::WorkspaceScope;
 pub use engine::{Engine, EngineConfig};
 pub use error::{Error, ObjectKind, Result, StorageError, TokenRejection};
-pub use grant::{IssuedToken, ScopedToken, ScopedTokenRequest};
-pub use guard::{OrgCtx, Tenant};
-pub use ids::{
+pub use model::algorithm::Algorithm;
+pub use model::ids::{
     ConnectionId, ConnectionTemplateId, DestinationId, ExternalId, OrgId, OrgKeyId, SourceId,
     SourceTemplateId, SyncRunId, WorkspaceId,
 };
-pub use keys::{
-    Jwk, Jwks, ORG_KEY_PREFIX, OrgKeyInfo, OrgKeySecret, RevealedSecret, SigningKeyInfo,
-};
-pub use merging::MergeReport;
-pub use meter::OrgStats;
-pub use minter::TokenMinter;
-pub use model::{
+pub use model::names::{Connector, ConnectorConfig, CronExpr, Name, Schedule};
+pub use model::objects::{
     Connection, ConnectionStatus, ConnectionUpdate, ConnectorUpdate, Destination, NewConnection,
     NewDestination, NewSource, OrgSettings, Organization, Source, SyncOutcome, SyncRun, SyncStatus,
     Workspace, WorkspaceStatus,
 };
-pub use ops::{Operation, OperationSet};
-pub use org::{GetOrCreated, OrgScope};
-pub use origin::AllowedOrigin;
-pub use overview::{
-    ConnectionOverview, HourCount, LastRun, MAX_CREATION_HOURS, MAX_RECENT_RUNS, RECENT,
-    WorkspaceOverview, WorkspaceStats,
-};
-pub use page::{Cursor, MAX_PAGE_LIMIT, Page, Paged, Position};
-pub use scope::WorkspaceScope;
-pub use spec::{ConfigSpec, SECRET_MASK, merge};
-pub use store::{Store, WorkspaceFilter, WorkspaceUpdate};
-pub use tags::{Tag, TagMode, TagSelection};
-pub use templates::{
+pub use model::operations::{Operation, OperationSet};
+pub use model::origin::AllowedOrigin;
+pub use model::page::{Cursor, MAX_PAGE_LIMIT, Page, Paged, Position};
+pub use model::spec::{ConfigSpec, SECRET_MASK, merge};
+pub use model::tags::{Tag, TagMode, TagSelection};
+pub use model::templates::{
     ConnectionTemplate, ConnectionTemplateUpdate, NewConnectionTemplate, NewSourceFromTemplate,
     NewSourceTemplate, SourceFromTemplate, SourceTemplate, SourceTemplateUpdate, TagInfo,
 };
-pub use time::{Clock, ManualClock, SystemClock, Timestamp};
-pub use token::{Algorithm, ScopedClaims};
-pub use values::{Connector, ConnectorConfig, CronExpr, Name, Schedule};
-pub use vault::MasterKey;
+pub use model::time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use port::store::{Store, WorkspaceFilter, WorkspaceUpdate};
+pub use port::tenant::{OrgCtx, Tenant};
+pub use token::ScopedClaims;
+pub use token::request::{IssuedToken, ScopedToken, ScopedTokenRequest};
