@@ -1639,56 +1639,70 @@ fn insert_sync_run_row(tx: &Db<'_>, tenant: &Tenant, row: &SyncRun) -> Result<bo
     Ok(inserted == 1)
 }
 
-/// The body of `get_or_create_workspace`, inside its transaction: insert if absent, read, and
-/// apply `update` to an existing live workspace, each change audited.
+/// The body of `get_or_create_workspace`, inside its transaction: read, insert if absent (and
+/// read again), and apply `update` to an existing live workspace, each change audited.
+///
+/// The read comes first: most calls (every scoped token of a known customer) find the
+/// workspace, and then make no insert attempt. It is race-free because the transaction holds
+/// the database's one write lock (`IMMEDIATE`) from its start, so nobody inserts between the
+/// read and the insert; the `ON CONFLICT` stays as a second line of defence.
 fn get_or_create_in(
     tx: &Db<'_>,
     org: &OrgCtx,
     candidate: &Workspace,
     update: &WorkspaceUpdate,
 ) -> Result<(Workspace, bool)> {
-    let inserted = tx
-        .prepare_cached(concat!(
-            "INSERT INTO workspaces (",
-            workspace_columns!(),
-            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            " ON CONFLICT (org_id, external_id) DO NOTHING"
-        ))
-        .ctx("could not prepare an insert")?
-        .execute(params![
-            candidate.id.as_uuid(),
-            org.org_id().as_uuid(),
-            candidate.external_id.as_str(),
-            candidate.name.as_str(),
-            candidate.status.as_str(),
-            candidate.created_at.unix_millis(),
-            candidate.updated_at.unix_millis(),
-            candidate.source_tags.tags_json(),
-            candidate.source_tags.mode.as_str(),
-            candidate.connection_tags.tags_json(),
-            candidate.connection_tags.mode.as_str(),
-            candidate.tokens_valid_after.map(Timestamp::unix_millis),
-            candidate.deleted_at.map(Timestamp::unix_millis),
-            candidate.merged_into.map(|w| *w.as_uuid()),
-        ])
-        .ctx("could not store the workspace")?;
-    let mut stmt = tx
-        .prepare_cached(concat!(
-            "SELECT ",
-            workspace_columns!(),
-            " FROM o_workspaces WHERE org_id = ?1 AND external_id = ?2"
-        ))
-        .ctx("could not prepare a query")?;
-    let workspace = first(
-        &mut stmt,
-        params![org.org_id().as_uuid(), candidate.external_id.as_str()],
-        rows::workspace,
-    )?
-    .ok_or_else(|| Error::not_found(ObjectKind::Organization, org.org_id()))?;
-    if inserted == 1 {
-        audit::append_if(tx, org.org_id(), org.audit())?;
-        return Ok((workspace, true));
-    }
+    let read = || -> Result<Option<Workspace>> {
+        let mut stmt = tx
+            .prepare_cached(concat!(
+                "SELECT ",
+                workspace_columns!(),
+                " FROM o_workspaces WHERE org_id = ?1 AND external_id = ?2"
+            ))
+            .ctx("could not prepare a query")?;
+        first(
+            &mut stmt,
+            params![org.org_id().as_uuid(), candidate.external_id.as_str()],
+            rows::workspace,
+        )
+    };
+    let workspace = match read()? {
+        Some(existing) => existing,
+        None => {
+            let inserted = tx
+                .prepare_cached(concat!(
+                    "INSERT INTO workspaces (",
+                    workspace_columns!(),
+                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                    " ON CONFLICT (org_id, external_id) DO NOTHING"
+                ))
+                .ctx("could not prepare an insert")?
+                .execute(params![
+                    candidate.id.as_uuid(),
+                    org.org_id().as_uuid(),
+                    candidate.external_id.as_str(),
+                    candidate.name.as_str(),
+                    candidate.status.as_str(),
+                    candidate.created_at.unix_millis(),
+                    candidate.updated_at.unix_millis(),
+                    candidate.source_tags.tags_json(),
+                    candidate.source_tags.mode.as_str(),
+                    candidate.connection_tags.tags_json(),
+                    candidate.connection_tags.mode.as_str(),
+                    candidate.tokens_valid_after.map(Timestamp::unix_millis),
+                    candidate.deleted_at.map(Timestamp::unix_millis),
+                    candidate.merged_into.map(|w| *w.as_uuid()),
+                ])
+                .ctx("could not store the workspace")?;
+            let workspace =
+                read()?.ok_or_else(|| Error::not_found(ObjectKind::Organization, org.org_id()))?;
+            if inserted == 1 {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+                return Ok((workspace, true));
+            }
+            workspace
+        }
+    };
     if workspace.is_deleted() || update.is_empty() || !update.changes(&workspace) {
         return Ok((workspace, false));
     }
