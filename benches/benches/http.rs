@@ -30,7 +30,9 @@
 //!   `BULKHEAD_HTTP_ROUNDS` (default 2), `BULKHEAD_HTTP_MAX_REQUESTS` (default 200000);
 //! - `BULKHEAD_HTTP_PG=0` to skip PostgreSQL (on by default; it starts the testkit's
 //!   throw-away server, or uses `BULKHEAD_PG_URL` as the testkit does);
-//! - `BULKHEAD_HTTP_ONLY=sources` or `=token` to run only one pair.
+//! - `BULKHEAD_HTTP_ONLY=sources` or `=token` to run only one pair;
+//! - `BULKHEAD_HTTP_ENGINE_THREADS` for the server's engine threads (default: the server's
+//!   own, `ServerConfig::engine_threads`).
 //!
 //! `cargo bench -p bulkhead-benches --bench http`
 #![allow(
@@ -320,6 +322,15 @@ fn pg_engine() -> Engine {
     Engine::connect_postgres(&server.url_for(APP), config).unwrap()
 }
 
+/// The server's settings: the defaults, but for `BULKHEAD_HTTP_ENGINE_THREADS` when set.
+fn server_config() -> bulkhead_server::ServerConfig {
+    let config = bulkhead_server::ServerConfig::default();
+    match std::env::var("BULKHEAD_HTTP_ENGINE_THREADS") {
+        Ok(n) => config.engine_threads(n.parse().expect("BULKHEAD_HTTP_ENGINE_THREADS: a number")),
+        Err(_) => config,
+    }
+}
+
 /// Serves `app` on `127.0.0.1:0` on `rt`; returns the address.
 fn spawn_server(rt: &tokio::runtime::Runtime, app: Router) -> SocketAddr {
     rt.block_on(async {
@@ -362,10 +373,7 @@ fn measure(store: &str, engine: Engine, settings: &Settings) {
     // Dropped after the server's runtime: the last engine handle must not go on one of its
     // workers (the PostgreSQL client blocks on a runtime of its own when it closes).
     let keep = engine.clone();
-    let bulkhead_addr = spawn_server(
-        &server_rt,
-        bulkhead_server::router(engine, bulkhead_server::ServerConfig::default()),
-    );
+    let bulkhead_addr = spawn_server(&server_rt, bulkhead_server::router(engine, server_config()));
     let sources_request = get_request("/v1/sources?limit=20", &scoped);
     let token_request = post_request("/api/v1/embedded/scoped-token", &org_key, TOKEN_BODY);
     // The bytes the baseline answers: Bulkhead's own answers to the same requests.

@@ -298,6 +298,36 @@ impl crate::OrgScope {
         Ok(paginate(events, limit, |e| Position::Sequence(e.seq)))
     }
 
+    /// A page of the organization's audit events matching `filter`, newest first: the page's
+    /// cursor is where the previous page ended (its oldest event), and the next one starts
+    /// before it.
+    pub fn latest_audit_events(
+        &self,
+        filter: &AuditFilter,
+        page: &crate::Page,
+    ) -> Result<crate::Paged<AuditEvent>> {
+        use crate::page::{Position, paginate};
+        filter.validate()?;
+        let limit = page.checked_limit()?;
+        let before = match page.cursor().map(|c| c.position()) {
+            None => None,
+            Some(Position::Sequence(seq)) => Some(*seq),
+            Some(_) => {
+                return Err(Error::invalid_input(
+                    "cursor",
+                    "belongs to another kind of list",
+                ));
+            }
+        };
+        let events =
+            self.store()?
+                .list_audit_newest(&self.org, filter, before, limit.saturating_add(1))?;
+        if events.iter().any(|e| e.org_id != self.org.org_id()) {
+            return Err(self.breach(crate::ObjectKind::Organization));
+        }
+        Ok(paginate(events, limit, |e| Position::Sequence(e.seq)))
+    }
+
     /// Checks the organization's whole audit chain, in order, and reports the first broken
     /// link: an event changed, deleted or moved since it was written.
     pub fn verify_audit(&self) -> Result<AuditVerification> {

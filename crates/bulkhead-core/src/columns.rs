@@ -20,7 +20,8 @@ use crate::keys::{OrgKeyRow, SigningKeyRow};
 use crate::model::{Connection, OrgSettings, Organization, SyncRun, Workspace};
 use crate::secrets::SealedSecrets;
 use crate::store::{
-    ConnectionState, EndpointKind, EndpointRow, StatusCount, TemplateKind, TemplateRow, TokenState,
+    ConnectionState, CreationCount, EndpointKind, EndpointRow, StatusCount, TemplateKind,
+    TemplateRow, TokenState,
 };
 use crate::tags::TagSelection;
 use crate::time::Timestamp;
@@ -354,6 +355,16 @@ pub fn status_count(row: &impl Columns) -> Result<StatusCount> {
     Ok(StatusCount {
         org_id: id(row, 0, "org_id", OrgId::from_uuid)?,
         status: parse(row, 1, "status")?,
+        count: count(row, 2, "count")?,
+    })
+}
+
+/// A row of `org_id, hour, count(*)` of a count of workspace creations by hour (`hour` in
+/// Unix milliseconds).
+pub fn creation_count(row: &impl Columns) -> Result<CreationCount> {
+    Ok(CreationCount {
+        org_id: id(row, 0, "org_id", OrgId::from_uuid)?,
+        hour: time(row, 1, "hour")?,
         count: count(row, 2, "count")?,
     })
 }

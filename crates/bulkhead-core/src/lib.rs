@@ -73,7 +73,10 @@ pub use model::{
 pub use ops::{Operation, OperationSet};
 pub use org::{GetOrCreated, OrgScope};
 pub use origin::AllowedOrigin;
-pub use overview::{ConnectionOverview, LastRun, WorkspaceOverview, WorkspaceStats};
+pub use overview::{
+    ConnectionOverview, HourCount, LastRun, MAX_CREATION_HOURS, MAX_RECENT_RUNS, RECENT,
+    WorkspaceOverview, WorkspaceStats,
+};
 pub use page::{Cursor, MAX_PAGE_LIMIT, Page, Paged, Position};
 pub use scope::WorkspaceScope;
 pub use spec::{ConfigSpec, SECRET_MASK, merge};

@@ -1,14 +1,16 @@
-//! The organization's dashboard: [`OrgScope::workspace_overview`], [`OrgScope::workspace_stats`]
-//! and [`OrgScope::stats`].
+//! The organization's dashboard: [`OrgScope::workspace_overview`], [`OrgScope::workspace_stats`],
+//! [`OrgScope::workspace_creations`] and [`OrgScope::stats`].
 //!
 //! The overview reads each workspace of the page inside that workspace (one
 //! [`Store::workspace_activity`](crate::Store::workspace_activity) call per workspace, at most
 //! [`MAX_PAGE_LIMIT`](crate::MAX_PAGE_LIMIT) per page), so a database-level tenant guard keeps
 //! confining every read to one workspace; the engine checks every returned row against it.
 
+use std::time::Duration;
+
 use serde::Serialize;
 
-use crate::error::{ObjectKind, Result};
+use crate::error::{Error, ObjectKind, Result};
 use crate::guard::Tenant;
 use crate::ids::{ConnectionId, ExternalId, SyncRunId, WorkspaceId};
 use crate::meter::OrgStats;
@@ -40,7 +42,17 @@ pub struct WorkspaceOverview {
     pub rows_synced: u64,
     /// Bytes moved by all of its runs.
     pub bytes_synced: u64,
+    /// Rows moved by its runs started in the last 7 days ([`RECENT`]).
+    pub rows_7d: u64,
+    /// Bytes moved by its runs started in the last 7 days ([`RECENT`]).
+    pub bytes_7d: u64,
 }
+
+/// How far back the overview's recent figures (`rows_7d`, `bytes_7d`) reach: 7 days.
+pub const RECENT: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// The most sync runs [`OrgScope::recent_sync_runs`] returns at once.
+pub const MAX_RECENT_RUNS: usize = 100;
 
 impl WorkspaceOverview {
     /// The most recently started run of any of its connections.
@@ -100,7 +112,56 @@ pub struct WorkspaceStats {
     pub total: u64,
 }
 
+/// How many workspaces were created in one hour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct HourCount {
+    /// The start of the hour.
+    pub hour: Timestamp,
+    /// Workspaces created in it (including ones deleted since, not ones purged).
+    pub count: u64,
+}
+
+/// One hour, in milliseconds.
+const HOUR_MILLIS: i64 = 3_600_000;
+/// The most hours [`OrgScope::workspace_creations`] reports: 31 days.
+pub const MAX_CREATION_HOURS: u32 = 31 * 24;
+
 impl OrgScope {
+    /// Workspaces created in each of the last `hours` hours (1 to [`MAX_CREATION_HOURS`]),
+    /// oldest first, one entry an hour with zeros included; the last is the current hour, so
+    /// far. Counted by storage (one grouped query, never a read of every workspace);
+    /// workspaces deleted since still count, purged ones do not.
+    pub fn workspace_creations(&self, hours: u32) -> Result<Vec<HourCount>> {
+        if !(1..=MAX_CREATION_HOURS).contains(&hours) {
+            return Err(Error::invalid_input(
+                "hours",
+                format!("must be from 1 to {MAX_CREATION_HOURS}"),
+            ));
+        }
+        let now = self.now().unix_millis();
+        let current = now.div_euclid(HOUR_MILLIS).saturating_mul(HOUR_MILLIS);
+        let first = current.saturating_sub(i64::from(hours - 1).saturating_mul(HOUR_MILLIS));
+        let counts = self
+            .store()?
+            .count_workspace_creations(&self.org, Timestamp::from_unix_millis(first))?;
+        if counts.iter().any(|c| c.org_id != self.org_id()) {
+            return Err(self.breach(ObjectKind::Workspace));
+        }
+        Ok((0..i64::from(hours))
+            .map(|i| {
+                let hour = first.saturating_add(i.saturating_mul(HOUR_MILLIS));
+                HourCount {
+                    hour: Timestamp::from_unix_millis(hour),
+                    count: counts
+                        .iter()
+                        .filter(|c| c.hour.unix_millis() == hour)
+                        .map(|c| c.count)
+                        .fold(0, u64::saturating_add),
+                }
+            })
+            .collect())
+    }
+
     /// A page of the organization's workspaces matching `filter` (ordered by external id, with
     /// the cursors of [`OrgScope::list_workspaces`]), each with its numbers of sources and
     /// connections, the latest run of each connection, and the rows and bytes it synced.
@@ -110,10 +171,16 @@ impl OrgScope {
         page: &Page,
     ) -> Result<Paged<WorkspaceOverview>> {
         let listed = self.list_workspaces(filter, page)?;
+        let since = Timestamp::from_unix_millis(
+            self.inner
+                .now()
+                .unix_millis()
+                .saturating_sub(i64::try_from(RECENT.as_millis()).unwrap_or(i64::MAX)),
+        );
         let items = listed
             .items
             .into_iter()
-            .map(|w| self.overview_of(w))
+            .map(|w| self.overview_of(w, since))
             .collect::<Result<Vec<_>>>()?;
         Ok(Paged {
             items,
@@ -121,9 +188,9 @@ impl OrgScope {
         })
     }
 
-    fn overview_of(&self, workspace: Workspace) -> Result<WorkspaceOverview> {
+    fn overview_of(&self, workspace: Workspace, since: Timestamp) -> Result<WorkspaceOverview> {
         let tenant = Tenant::new(self.org_id(), workspace.id).with_actor(self.org.actor().clone());
-        let activity = self.store()?.workspace_activity(&tenant)?;
+        let activity = self.store()?.workspace_activity(&tenant, since)?;
         let guard = &self.inner.guard;
         let connections = guard.admit_all(&tenant, activity.connections)?;
         let runs = guard.admit_all(&tenant, activity.latest_runs)?;
@@ -150,7 +217,38 @@ impl OrgScope {
             latest_runs,
             rows_synced: activity.rows_synced,
             bytes_synced: activity.bytes_synced,
+            rows_7d: activity.rows_since,
+            bytes_7d: activity.bytes_since,
         })
+    }
+
+    /// The last `limit` (at most [`MAX_RECENT_RUNS`]) sync runs of the workspace `id` across
+    /// all of its connections, newest first (by start time, then id). Read through the
+    /// workspace's own scope, so every row is checked against it; another organization's
+    /// workspace is not found.
+    pub fn recent_sync_runs(&self, id: WorkspaceId, limit: usize) -> Result<Vec<SyncRun>> {
+        let limit = limit.clamp(1, MAX_RECENT_RUNS);
+        let per_connection = u32::try_from(limit).unwrap_or(crate::MAX_PAGE_LIMIT);
+        let ws = self.workspace(id)?;
+        let mut runs = Vec::new();
+        let mut page = Page::first(crate::MAX_PAGE_LIMIT);
+        loop {
+            let connections = ws.list_connections(&page)?;
+            for connection in &connections.items {
+                // Each connection's newest `limit` runs hold the newest `limit` overall.
+                runs.extend(
+                    ws.list_sync_runs(connection.id, &Page::first(per_connection))?
+                        .items,
+                );
+            }
+            match connections.next {
+                Some(cursor) => page = Page::after(cursor, crate::MAX_PAGE_LIMIT),
+                None => break,
+            }
+        }
+        runs.sort_by_key(|r| std::cmp::Reverse((r.started_at, *r.id.as_uuid())));
+        runs.truncate(limit);
+        Ok(runs)
     }
 
     /// How many workspaces the organization has: active, inactive, in total.

@@ -105,6 +105,14 @@ impl Cursor {
         Self(position)
     }
 
+    /// The cursor that continues a list of audit events at event `seq`: after it in chain
+    /// order, before it newest first. An event's sequence number is public (each event
+    /// carries it), so a caller may page the audit log by it as well as by the opaque cursor
+    /// the list returns.
+    pub fn after_sequence(seq: u64) -> Self {
+        Self(Position::Sequence(seq))
+    }
+
     /// The position this cursor encodes.
     pub fn position(&self) -> &Position {
         &self.0

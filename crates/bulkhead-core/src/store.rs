@@ -256,6 +256,10 @@ pub struct WorkspaceActivity {
     pub rows_synced: u64,
     /// Bytes moved by all of its runs.
     pub bytes_synced: u64,
+    /// Rows moved by its runs started at or after the `since` of the call.
+    pub rows_since: u64,
+    /// Bytes moved by its runs started at or after the `since` of the call.
+    pub bytes_since: u64,
 }
 
 /// How many workspaces of an organization have one status, as storage counts them; the owner
@@ -267,6 +271,18 @@ pub struct StatusCount {
     /// The status.
     pub status: WorkspaceStatus,
     /// How many workspaces have it.
+    pub count: u64,
+}
+
+/// How many workspaces of an organization were created in one hour, as storage counts them;
+/// the owner is the stored `org_id`, so the engine can check it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CreationCount {
+    /// The organization the counted rows belong to.
+    pub org_id: OrgId,
+    /// The start of the hour: `created_at` rounded down to a whole hour since the Unix epoch.
+    pub hour: Timestamp,
+    /// How many workspaces were created in it.
     pub count: u64,
 }
 
@@ -421,6 +437,16 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The organization's live workspaces (no tombstones) counted by status, one row per
     /// status that occurs, each with the `org_id` of the rows it counts.
     fn count_workspaces(&self, org: &OrgCtx) -> Result<Vec<StatusCount>>;
+    /// The organization's workspaces created at or after `since` (tombstones included: they
+    /// were created), counted by the hour of their `created_at` (rounded down to a whole hour
+    /// since the Unix epoch), one row per hour that has any, oldest first, each with the
+    /// `org_id` of the rows it counts. Counted in the database: an organization may have
+    /// hundreds of thousands of workspaces.
+    fn count_workspace_creations(
+        &self,
+        org: &OrgCtx,
+        since: Timestamp,
+    ) -> Result<Vec<CreationCount>>;
     /// Applies `update` to the organization's live workspace `id`; `None` if there is none
     /// (or it is a tombstone). A status change pauses or resumes its connections in the same
     /// transaction: making it inactive makes its active connections inactive and remembers
@@ -628,9 +654,9 @@ pub trait Store: Send + Sync + fmt::Debug {
         limit: usize,
     ) -> Result<Vec<SyncRun>>;
     /// The tenant's dashboard figures: its number of sources, its connections, the latest run
-    /// of each connection, and the rows and bytes of all of its runs, read in one transaction
-    /// inside the tenant.
-    fn workspace_activity(&self, tenant: &Tenant) -> Result<WorkspaceActivity>;
+    /// of each connection, the rows and bytes of all of its runs and of those started at or
+    /// after `since`, read in one transaction inside the tenant.
+    fn workspace_activity(&self, tenant: &Tenant, since: Timestamp) -> Result<WorkspaceActivity>;
     /// Appends `draft` to the organization's audit chain on its own (a denial, which changes
     /// nothing else), and returns it as stored.
     fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent>;
@@ -641,6 +667,15 @@ pub trait Store: Send + Sync + fmt::Debug {
         org: &OrgCtx,
         filter: &AuditFilter,
         after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>>;
+    /// Up to `limit` of the organization's audit events matching `filter`, newest first,
+    /// before sequence number `before` (from the newest when `None`).
+    fn list_audit_newest(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<AuditEvent>>;
 

@@ -48,13 +48,13 @@ use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::secrets::SealedSecrets;
 use bulkhead_core::store::{
-    After, EndpointKind, EndpointPatch, EndpointRow, MergeRows, Pipeline, SealedItem, StatusCount,
-    SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
+    After, CreationCount, EndpointKind, EndpointPatch, EndpointRow, MergeRows, Pipeline,
+    SealedItem, StatusCount, SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
 };
 use bulkhead_core::{
     Algorithm, Clock, ConfigSpec, Connection, ConnectionStatus, ConnectionTemplate,
-    ConnectionUpdate, ConnectorConfig, ConnectorUpdate, Destination, Engine, EngineConfig, Error,
-    ExternalId, IssuedToken, Jwks, ManualClock, MasterKey, Name, NewConnection,
+    ConnectionUpdate, ConnectorConfig, ConnectorUpdate, Cursor, Destination, Engine, EngineConfig,
+    Error, ExternalId, IssuedToken, Jwks, ManualClock, MasterKey, Name, NewConnection,
     NewConnectionTemplate, NewDestination, NewSource, NewSourceFromTemplate, NewSourceTemplate,
     ObjectKind, OrgCtx, OrgId, OrgKeyId, OrgScope, OrgSettings, Organization, Page, Result,
     SECRET_MASK, Schedule, ScopedTokenRequest, Source, SourceFromTemplate, SourceId,
@@ -550,6 +550,35 @@ impl Store for LeakyStore {
                 None => counts.push(StatusCount {
                     org_id: w.org_id,
                     status: w.status,
+                    count: 1,
+                }),
+            }
+        }
+        Ok(counts)
+    }
+
+    fn count_workspace_creations(
+        &self,
+        org: &OrgCtx,
+        since: Timestamp,
+    ) -> Result<Vec<CreationCount>> {
+        let t = self.tables();
+        let mut counts: Vec<CreationCount> = Vec::new();
+        for w in t.workspaces.iter().filter(|w| self.org_sees(org, w)) {
+            if w.created_at < since {
+                continue;
+            }
+            let hour = Timestamp::from_unix_millis(
+                w.created_at.unix_millis().div_euclid(3_600_000) * 3_600_000,
+            );
+            match counts
+                .iter_mut()
+                .find(|c| c.org_id == w.org_id && c.hour == hour)
+            {
+                Some(c) => c.count += 1,
+                None => counts.push(CreationCount {
+                    org_id: w.org_id,
+                    hour,
                     count: 1,
                 }),
             }
@@ -1215,8 +1244,9 @@ impl Store for LeakyStore {
 
     // LEAK: matches on id only.
     // LEAK: every workspace's rows.
-    fn workspace_activity(&self, _tenant: &Tenant) -> Result<WorkspaceActivity> {
+    fn workspace_activity(&self, _tenant: &Tenant, since: Timestamp) -> Result<WorkspaceActivity> {
         let t = self.tables();
+        let recent = t.sync_runs.iter().filter(|r| r.started_at >= since);
         let mut connections = t.connections.clone();
         connections.sort_by_key(|c| (c.created_at, *c.id.as_uuid()));
         let latest_runs = t
@@ -1240,6 +1270,8 @@ impl Store for LeakyStore {
             latest_runs,
             rows_synced: t.sync_runs.iter().map(|r| r.rows_synced).sum(),
             bytes_synced: t.sync_runs.iter().map(|r| r.bytes_synced).sum(),
+            rows_since: recent.clone().map(|r| r.rows_synced).sum(),
+            bytes_since: recent.map(|r| r.bytes_synced).sum(),
         })
     }
 
@@ -1289,6 +1321,24 @@ impl Store for LeakyStore {
         Ok(t.audit
             .iter()
             .filter(|e| (every_org || e.org_id == org.org_id()) && Some(e.seq) > after)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn list_audit_newest(
+        &self,
+        org: &OrgCtx,
+        _filter: &AuditFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        let every_org = self.org_leaks().audit_of_every_org;
+        let t = self.tables();
+        Ok(t.audit
+            .iter()
+            .rev()
+            .filter(|e| (every_org || e.org_id == org.org_id()) && before.is_none_or(|b| e.seq < b))
             .take(limit)
             .cloned()
             .collect())
@@ -1827,6 +1877,7 @@ fn foreign_rows_in_the_dashboard_are_refused() {
     }
     let w = World::build(Leak::TenantAndOrgRows, Neighbour::OtherOrg);
     w.assert_refused(ObjectKind::Workspace, || w.org_a.workspace_stats());
+    w.assert_refused(ObjectKind::Workspace, || w.org_a.workspace_creations(24));
 }
 
 /// The leaky updates write whatever row has the id; the guard cannot undo that write (see the
@@ -2235,6 +2286,17 @@ fn another_orgs_audit_events_are_refused() {
     w.assert_refused(ObjectKind::Organization, || {
         w.org_a
             .audit_events(&AuditFilter::default(), &Page::after(cursor, 100))
+    });
+    // Newest first too, from the newest and from a cursor.
+    w.assert_refused(ObjectKind::Organization, || {
+        w.org_a
+            .latest_audit_events(&AuditFilter::default(), &Page::first(100))
+    });
+    w.assert_refused(ObjectKind::Organization, || {
+        w.org_a.latest_audit_events(
+            &AuditFilter::default(),
+            &Page::after(Cursor::after_sequence(u64::MAX), 100),
+        )
     });
     // Verification never takes org 2's events for org 1's: the chain is reported broken (or
     // the read refused as a breach, counted).

@@ -125,3 +125,34 @@ pub(crate) fn list(
         event,
     )
 }
+
+/// Up to `limit` events of `org_id` matching `filter`, before `before`, newest first.
+pub(crate) fn list_newest(
+    tx: &mut Tx<'_>,
+    org_id: OrgId,
+    filter: &AuditFilter,
+    before: Option<u64>,
+    limit: usize,
+) -> Result<Vec<AuditEvent>> {
+    tx.query_all(
+        concat!(
+            "SELECT org_id, seq, at, actor, action, workspace_id, target, outcome, prev_hash, hash",
+            " FROM audit_log WHERE org_id = $1 AND seq < $2",
+            " AND ($3::uuid IS NULL OR workspace_id = $3::uuid)",
+            " AND ($4::text IS NULL OR action = $4::text)",
+            " AND ($5::bigint IS NULL OR at >= $5::bigint)",
+            " AND ($6::bigint IS NULL OR at < $6::bigint)",
+            " ORDER BY seq DESC LIMIT $7"
+        ),
+        &[
+            org_id.as_uuid(),
+            &before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX)),
+            &filter.workspace_id.map(|w| *w.as_uuid()),
+            &filter.action,
+            &filter.from.map(Timestamp::unix_millis),
+            &filter.until.map(Timestamp::unix_millis),
+            &i64::try_from(limit).unwrap_or(i64::MAX),
+        ],
+        event,
+    )
+}

@@ -12,8 +12,8 @@ use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::secrets::SealedSecrets;
 use bulkhead_core::store::{
-    After, ConnectionState, EndpointKind, EndpointPatch, EndpointRow, MergeRows, Pipeline,
-    SealedItem, StatusCount, Store, SyncFinish, TemplateKind, TemplateRow, TokenState,
+    After, ConnectionState, CreationCount, EndpointKind, EndpointPatch, EndpointRow, MergeRows,
+    Pipeline, SealedItem, StatusCount, Store, SyncFinish, TemplateKind, TemplateRow, TokenState,
     WorkspaceActivity,
 };
 use bulkhead_core::{
@@ -551,8 +551,11 @@ impl Store for PostgresStore {
                 concat!(
                     "SELECT ",
                     workspace_columns!(),
+                    // `external_id > $2` with no `OR`, so that a generic plan too starts
+                    // the page at the cursor in the `(org_id, external_id)` index: the first
+                    // page passes '', below every external id (never empty; `COLLATE "C"`).
                     " FROM workspaces WHERE org_id = $1 AND deleted_at IS NULL",
-                    " AND ($2::text IS NULL OR external_id > $2::text)",
+                    " AND external_id > $2::text",
                     " AND ($3::text IS NULL OR status = $3::text)",
                     " AND ($4::text IS NULL OR starts_with(external_id, $4::text))",
                     // ASCII letters only, as SQLite's lower() (the engine lowercases the text
@@ -563,7 +566,7 @@ impl Store for PostgresStore {
                 ),
                 &[
                     org.org_id().as_uuid(),
-                    &after.map(ExternalId::as_str),
+                    &after.map_or("", ExternalId::as_str),
                     &filter.status.map(|s| s.as_str()),
                     &filter.external_id_prefix.as_deref(),
                     &limit(limit_rows),
@@ -586,6 +589,26 @@ impl Store for PostgresStore {
                 ),
                 &[org.org_id().as_uuid()],
                 rows::status_count,
+            )
+        })
+    }
+
+    fn count_workspace_creations(
+        &self,
+        org: &OrgCtx,
+        since: Timestamp,
+    ) -> Result<Vec<CreationCount>> {
+        // The index on `(org_id, created_at)` keeps it to the counted rows; each hour comes
+        // back with the stored `org_id`, which the engine checks.
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            tx.query_all(
+                concat!(
+                    "SELECT org_id, (created_at / 3600000) * 3600000 AS hour, count(*)",
+                    " FROM workspaces WHERE org_id = $1 AND created_at >= $2",
+                    " GROUP BY org_id, hour ORDER BY hour"
+                ),
+                &[org.org_id().as_uuid(), &since.unix_millis()],
+                rows::creation_count,
             )
         })
     }
@@ -1456,7 +1479,7 @@ impl Store for PostgresStore {
         })
     }
 
-    fn workspace_activity(&self, tenant: &Tenant) -> Result<WorkspaceActivity> {
+    fn workspace_activity(&self, tenant: &Tenant, since: Timestamp) -> Result<WorkspaceActivity> {
         let ws = tenant.workspace_id();
         self.pool.run(Scope::tenant(tenant), |tx| {
             let sources: i64 = tx.query_one(
@@ -1483,18 +1506,26 @@ impl Store for PostgresStore {
                 &[ws.as_uuid()],
                 rows::sync_run,
             )?;
-            let (rows_synced, bytes_synced): (i64, i64) = tx.query_one(
-                concat!(
-                    "SELECT COALESCE(sum(rows_synced), 0)::bigint,",
-                    " COALESCE(sum(bytes_synced), 0)::bigint",
-                    " FROM sync_runs WHERE workspace_id = $1"
-                ),
-                &[ws.as_uuid()],
-                |r| {
-                    let read = storage("could not total the sync runs");
-                    Ok((r.try_get(0).map_err(read)?, r.try_get(1).map_err(read)?))
-                },
-            )?;
+            let (rows_synced, bytes_synced, rows_since, bytes_since): (i64, i64, i64, i64) = tx
+                .query_one(
+                    concat!(
+                        "SELECT COALESCE(sum(rows_synced), 0)::bigint,",
+                        " COALESCE(sum(bytes_synced), 0)::bigint,",
+                        " COALESCE(sum(rows_synced) FILTER (WHERE started_at >= $2), 0)::bigint,",
+                        " COALESCE(sum(bytes_synced) FILTER (WHERE started_at >= $2), 0)::bigint",
+                        " FROM sync_runs WHERE workspace_id = $1"
+                    ),
+                    &[ws.as_uuid(), &since.unix_millis()],
+                    |r| {
+                        let read = storage("could not total the sync runs");
+                        Ok((
+                            r.try_get(0).map_err(read)?,
+                            r.try_get(1).map_err(read)?,
+                            r.try_get(2).map_err(read)?,
+                            r.try_get(3).map_err(read)?,
+                        ))
+                    },
+                )?;
             let unsigned = |n: i64, what: &str| {
                 u64::try_from(n)
                     .map_err(|_| Error::from(StorageError::new(format!("negative {what}"))))
@@ -1505,6 +1536,8 @@ impl Store for PostgresStore {
                 latest_runs,
                 rows_synced: unsigned(rows_synced, "row total")?,
                 bytes_synced: unsigned(bytes_synced, "byte total")?,
+                rows_since: unsigned(rows_since, "row total")?,
+                bytes_since: unsigned(bytes_since, "byte total")?,
             })
         })
     }
@@ -1557,6 +1590,18 @@ impl Store for PostgresStore {
     ) -> Result<Vec<AuditEvent>> {
         self.pool.run(Scope::Org(org.org_id()), |tx| {
             audit::list(tx, org.org_id(), filter, after, limit_rows)
+        })
+    }
+
+    fn list_audit_newest(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit_rows: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        self.pool.run(Scope::Org(org.org_id()), |tx| {
+            audit::list_newest(tx, org.org_id(), filter, before, limit_rows)
         })
     }
 }

@@ -122,7 +122,7 @@ impl AccessTokens {
 }
 
 /// How long the org key `secret` of `org` still lives, if it expires at all.
-fn key_lifetime(org: &OrgScope, secret: &str) -> bulkhead::Result<Option<Duration>> {
+pub(crate) fn key_lifetime(org: &OrgScope, secret: &str) -> bulkhead::Result<Option<Duration>> {
     let now = SystemClock.now().unix_millis();
     let expiry = org
         .list_keys()?

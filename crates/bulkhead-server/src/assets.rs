@@ -57,6 +57,8 @@ pub(crate) static FILES: &[File] = &[
     web!("dashboard/index.html", HTML),
     web!("dashboard/app.js", JS),
     web!("dashboard/style.css", CSS),
+    web!("dashboard/org.js", JS),
+    web!("dashboard/org.css", CSS),
     web!("widget/index.html", HTML),
     web!("widget/frame.js", JS),
     web!("widget/form.js", JS),

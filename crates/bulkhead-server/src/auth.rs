@@ -7,8 +7,17 @@
 //! revoked or expired one, with `WWW-Authenticate: Bearer` and a detail that says which kind the
 //! route wants. The credential itself never appears in a body or a log line.
 //!
+//! The dashboard's session cookie (see [`crate::session`]) is an organization credential too,
+//! read only when the request has no `Authorization` header; scoped-token routes never read it.
+//!
 //! A scoped token sent from a browser page of another site is refused (403) unless it is a
 //! widget token bound to that page's origin (see [`crate::widget`]).
+//!
+//! A scoped token's extractor only reads the header: the token is authenticated, and the
+//! origin and rate checks made, by [`ScopedAuth::run`] (or [`AnyAuth::run`]) on the engine
+//! thread of the call it is for, just before that call, in the order above. So a request
+//! whose body or path is malformed gets its 400 before a token that has been revoked gets
+//! its 401; neither reaches the engine's data.
 //! Once authenticated, a request is charged to its organization's rate limit
 //! ([`crate::limits`]): past it, a 429.
 
@@ -22,14 +31,17 @@ use axum::http::request::Parts;
 use bulkhead::{Error, OrgScope, TokenRejection, WorkspaceScope};
 
 use crate::access::ACCESS_TOKEN_PREFIX;
+use crate::limits::RateMeter;
 use crate::problem::Problem;
-use crate::{AppState, blocking};
+use crate::widget::OriginGate;
+use crate::{AppState, blocking, run_blocking};
 
 /// The organization of the org key in the request.
 pub(crate) struct OrgAuth(pub(crate) OrgScope);
 
-/// The workspace of the scoped token in the request.
-pub(crate) struct ScopedAuth(pub(crate) WorkspaceScope);
+/// The scoped token in the request, authenticated by [`ScopedAuth::run`] together with the
+/// engine call it is for.
+pub(crate) struct ScopedAuth(Pending);
 
 /// The bearer credential of the request, or a 401 saying what is wrong with the header.
 fn bearer(parts: &Parts) -> Result<String, Problem> {
@@ -71,6 +83,11 @@ impl FromRequestParts<AppState> for OrgAuth {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        // The dashboard's session cookie, when there is no Authorization header.
+        if let Some(org) = crate::session::org_of(parts, state)? {
+            crate::limits::charge(parts, org.org_id())?;
+            return Ok(OrgAuth(org));
+        }
         let key = bearer(parts)?;
         let org = if key.starts_with(ACCESS_TOKEN_PREFIX) {
             state.access.resolve(&key)?
@@ -151,9 +168,33 @@ impl FromRequestParts<AppState> for ScopedAuth {
                  from POST /api/v1/embedded/scoped-token",
             ));
         }
-        let engine = state.engine.clone();
-        let ws = blocking(move || {
-            engine.authenticate(&token).map_err(|err| match err {
+        Ok(ScopedAuth(Pending {
+            engine: state.engine.clone(),
+            token,
+            origin: OriginGate::of(parts, &state.config),
+            meter: RateMeter::of(parts),
+        }))
+    }
+}
+
+/// A scoped token taken from the request but not yet authenticated, with what its checks
+/// need from the request. [`Pending::admit`] runs them all, in this order, on the engine
+/// thread of the call the token is for, so a request makes one trip off the async workers,
+/// not two: `Engine::authenticate` (every refusal of the token: signature, expiry,
+/// revocation, a deleted or inactive workspace), the widget origin check, then the charge to
+/// the organization's rate limit, and only then the call.
+pub(crate) struct Pending {
+    engine: bulkhead::Engine,
+    token: String,
+    origin: OriginGate,
+    meter: RateMeter,
+}
+
+impl Pending {
+    /// The workspace of the token, admitted; blocks on storage.
+    fn admit(self) -> Result<WorkspaceScope, Problem> {
+        let ws = self.engine.authenticate(&self.token).map_err(|err| {
+            Problem::from(match err {
                 // The engine refuses an org key here as "permission denied" (the caller may
                 // hold the organization); over HTTP the credential is simply not one this
                 // route takes, and nothing was authenticated: 401, like a token on an
@@ -170,12 +211,25 @@ impl FromRequestParts<AppState> for ScopedAuth {
                 ),
                 other => other,
             })
-        })
-        .await?;
+        })?;
         // A browser page of another site may use only a widget token bound to it.
-        crate::widget::admit_origin(parts, &state.config, &ws)?;
-        crate::limits::charge(parts, ws.org_id())?;
-        Ok(ScopedAuth(ws))
+        self.origin.admit(&ws)?;
+        self.meter.charge(ws.org_id())?;
+        Ok(ws)
+    }
+}
+
+impl ScopedAuth {
+    /// Authenticates the token and runs `call` with its workspace, together, off the async
+    /// workers (one trip to an engine thread, see [`Pending`]): the only way a handler
+    /// reaches the scope.
+    pub(crate) async fn run<T, F>(self, call: F) -> Result<T, Problem>
+    where
+        T: Send + 'static,
+        F: FnOnce(WorkspaceScope) -> bulkhead::Result<T> + Send + 'static,
+    {
+        let ScopedAuth(pending) = self;
+        run_blocking(move || call(pending.admit()?).map_err(Problem::from)).await
     }
 }
 
@@ -189,21 +243,51 @@ pub(crate) enum Caller {
 
 /// An org key, an access token or a scoped token, told apart by their form (an org key
 /// begins `bh_org_`, an access token `bh_at_`; anything else is taken for a scoped token).
-/// Each is checked exactly as on a route that takes only its kind.
-pub(crate) struct AnyAuth(pub(crate) Caller);
+/// Each is checked exactly as on a route that takes only its kind; a scoped token, like
+/// [`ScopedAuth`]'s, by [`AnyAuth::run`], together with the engine call.
+pub(crate) struct AnyAuth(Either);
+
+enum Either {
+    Org(Box<OrgScope>),
+    Workspace(Box<Pending>),
+}
 
 impl FromRequestParts<AppState> for AnyAuth {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        // The dashboard's session cookie is an organization credential (see `OrgAuth`).
+        if crate::session::applies(parts) {
+            let OrgAuth(org) = OrgAuth::from_request_parts(parts, state).await?;
+            return Ok(Self(Either::Org(Box::new(org))));
+        }
         let credential = bearer(parts)?;
         if credential.starts_with(ACCESS_TOKEN_PREFIX)
             || credential.starts_with(bulkhead::ORG_KEY_PREFIX)
         {
             let OrgAuth(org) = OrgAuth::from_request_parts(parts, state).await?;
-            return Ok(Self(Caller::Org(Box::new(org))));
+            return Ok(Self(Either::Org(Box::new(org))));
         }
-        let ScopedAuth(ws) = ScopedAuth::from_request_parts(parts, state).await?;
-        Ok(Self(Caller::Workspace(Box::new(ws))))
+        let ScopedAuth(pending) = ScopedAuth::from_request_parts(parts, state).await?;
+        Ok(Self(Either::Workspace(Box::new(pending))))
+    }
+}
+
+impl AnyAuth {
+    /// Runs `call` with the caller off the async workers, a scoped token authenticated in
+    /// the same trip to an engine thread (see [`ScopedAuth::run`]).
+    pub(crate) async fn run<T, F>(self, call: F) -> Result<T, Problem>
+    where
+        T: Send + 'static,
+        F: FnOnce(Caller) -> bulkhead::Result<T> + Send + 'static,
+    {
+        run_blocking(move || {
+            let caller = match self.0 {
+                Either::Org(org) => Caller::Org(org),
+                Either::Workspace(pending) => Caller::Workspace(Box::new(pending.admit()?)),
+            };
+            call(caller).map_err(Problem::from)
+        })
+        .await
     }
 }

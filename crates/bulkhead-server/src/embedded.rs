@@ -286,12 +286,13 @@ pub(crate) struct TokenInfo {
     ),
     security(("scoped_token" = [])),
 )]
-pub(crate) async fn token_info(
-    ScopedAuth(ws): ScopedAuth,
-) -> Result<axum::Json<TokenInfo>, Problem> {
-    let operations = ws.operations();
-    let allowed_origin = ws.allowed_origin().cloned();
-    let workspace = blocking(move || ws.workspace()).await?;
+pub(crate) async fn token_info(auth: ScopedAuth) -> Result<axum::Json<TokenInfo>, Problem> {
+    let (operations, allowed_origin, workspace) = auth
+        .run(move |ws| {
+            let workspace = ws.workspace()?;
+            Ok((ws.operations(), ws.allowed_origin().cloned(), workspace))
+        })
+        .await?;
     Ok(axum::Json(TokenInfo {
         organization_id: workspace.org_id,
         workspace_id: workspace.id,
@@ -302,14 +303,17 @@ pub(crate) async fn token_info(
     }))
 }
 
+/// The workspace a request names (`workspace_id`), if it names one: a 400 when it is not an
+/// id.
+fn named_workspace(named: Option<&str>) -> Result<Option<WorkspaceId>, Problem> {
+    named.map(|n| path_id("workspace_id", n)).transpose()
+}
+
 /// Fails as not found when a request names a workspace that is not the token's.
-fn own_workspace(ws: &WorkspaceScope, named: Option<&str>) -> Result<(), Problem> {
-    let Some(named) = named else { return Ok(()) };
-    let id: WorkspaceId = path_id("workspace_id", named)?;
-    if id == ws.workspace_id() {
-        Ok(())
-    } else {
-        Err(Error::not_found(ObjectKind::Workspace, id).into())
+fn own_workspace(ws: &WorkspaceScope, named: Option<WorkspaceId>) -> bulkhead::Result<()> {
+    match named {
+        Some(id) if id != ws.workspace_id() => Err(Error::not_found(ObjectKind::Workspace, id)),
+        _ => Ok(()),
     }
 }
 
@@ -336,11 +340,16 @@ pub(crate) struct WorkspaceQuery {
     security(("scoped_token" = [])),
 )]
 pub(crate) async fn source_templates(
-    ScopedAuth(ws): ScopedAuth,
+    auth: ScopedAuth,
     Query(query): Query<WorkspaceQuery>,
 ) -> Result<axum::Json<Page<SourceTemplateItem>>, Problem> {
-    own_workspace(&ws, query.workspace_id.as_deref())?;
-    let templates = blocking(move || ws.source_templates()).await?;
+    let named = named_workspace(query.workspace_id.as_deref())?;
+    let templates = auth
+        .run(move |ws| {
+            own_workspace(&ws, named)?;
+            ws.source_templates()
+        })
+        .await?;
     Ok(axum::Json(Page {
         data: templates.into_iter().map(Into::into).collect(),
         next: None,
@@ -398,10 +407,10 @@ pub(crate) struct CreatedSource {
     security(("scoped_token" = [])),
 )]
 pub(crate) async fn create_source(
-    ScopedAuth(ws): ScopedAuth,
+    auth: ScopedAuth,
     Json(body): Json<CreateSourceBody>,
 ) -> Result<axum::Json<CreatedSource>, Problem> {
-    own_workspace(&ws, body.workspace_id.as_deref())?;
+    let named = named_workspace(body.workspace_id.as_deref())?;
     let template = match (&body.source_template_id, &body.source_config_template_id) {
         (Some(a), Some(b)) if a != b => {
             return Err(Problem::invalid(
@@ -427,25 +436,27 @@ pub(crate) async fn create_source(
         .name
         .map(|n| n.parse::<Name>().map_err(|e| field_as(e, "name")))
         .transpose()?;
-    let made = blocking(move || {
-        // Without a name, the source takes its template's.
-        let name = match name {
-            Some(name) => name,
-            None => ws
-                .source_templates()?
-                .into_iter()
-                .find(|t| t.id == template_id)
-                .map(|t| t.name)
-                .ok_or_else(|| Error::not_found(ObjectKind::SourceTemplate, template_id))?,
-        };
-        ws.create_source_from_template(NewSourceFromTemplate {
-            template_id,
-            name,
-            config,
+    let made = auth
+        .run(move |ws| {
+            own_workspace(&ws, named)?;
+            // Without a name, the source takes its template's.
+            let name = match name {
+                Some(name) => name,
+                None => ws
+                    .source_templates()?
+                    .into_iter()
+                    .find(|t| t.id == template_id)
+                    .map(|t| t.name)
+                    .ok_or_else(|| Error::not_found(ObjectKind::SourceTemplate, template_id))?,
+            };
+            ws.create_source_from_template(NewSourceFromTemplate {
+                template_id,
+                name,
+                config,
+            })
         })
-    })
-    .await
-    .map_err(|p| p.rename_field("config", "source_config"))?;
+        .await
+        .map_err(|p| p.rename_field("config", "source_config"))?;
     Ok(axum::Json(CreatedSource {
         source: made.source.into(),
         destinations: made.destinations,
@@ -497,13 +508,18 @@ pub(crate) fn page(limit: Option<u32>, cursor: Option<&str>) -> Result<bulkhead:
 )]
 pub(crate) async fn list_sources(
     State(state): State<AppState>,
-    ScopedAuth(ws): ScopedAuth,
+    auth: ScopedAuth,
     Query(query): Query<ListQuery>,
 ) -> Result<axum::Json<Page<SourceItem>>, Problem> {
-    own_workspace(&ws, query.workspace_id.as_deref())?;
+    let named = named_workspace(query.workspace_id.as_deref())?;
     let page = page(query.limit, query.cursor.as_deref())?;
     let limit = page.limit();
-    let paged = blocking(move || ws.list_sources(&page)).await?;
+    let paged = auth
+        .run(move |ws| {
+            own_workspace(&ws, named)?;
+            ws.list_sources(&page)
+        })
+        .await?;
     Ok(axum::Json(Page {
         next: next_link(
             state.config.public_url.as_deref(),
@@ -530,11 +546,11 @@ pub(crate) async fn list_sources(
     security(("scoped_token" = [])),
 )]
 pub(crate) async fn get_source(
-    ScopedAuth(ws): ScopedAuth,
+    auth: ScopedAuth,
     Path(id): Path<String>,
 ) -> Result<axum::Json<SourceItem>, Problem> {
     let id: SourceId = path_id("source_id", &id)?;
-    let source = blocking(move || ws.get_source(id)).await?;
+    let source = auth.run(move |ws| ws.get_source(id)).await?;
     Ok(axum::Json(source.into()))
 }
 
@@ -569,7 +585,7 @@ pub(crate) struct UpdateSourceBody {
     security(("scoped_token" = [])),
 )]
 pub(crate) async fn update_source(
-    ScopedAuth(ws): ScopedAuth,
+    auth: ScopedAuth,
     Path(id): Path<String>,
     Json(body): Json<UpdateSourceBody>,
 ) -> Result<axum::Json<SourceItem>, Problem> {
@@ -584,7 +600,8 @@ pub(crate) async fn update_source(
             .map(|c| ConnectorConfig::new(c).map_err(|e| field_as(e, "source_config")))
             .transpose()?,
     };
-    let source = blocking(move || ws.update_source(id, &update))
+    let source = auth
+        .run(move |ws| ws.update_source(id, &update))
         .await
         .map_err(|p| p.rename_field("config", "source_config"))?;
     Ok(axum::Json(source.into()))
@@ -606,11 +623,11 @@ pub(crate) async fn update_source(
     security(("scoped_token" = [])),
 )]
 pub(crate) async fn delete_source(
-    ScopedAuth(ws): ScopedAuth,
+    auth: ScopedAuth,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let id: SourceId = path_id("source_id", &id)?;
-    blocking(move || ws.delete_source(id)).await?;
+    auth.run(move |ws| ws.delete_source(id)).await?;
     Ok(axum::Json(Deleted {
         id,
         deleted_at: SystemClock.now(),

@@ -16,8 +16,9 @@
 //! ```
 //!
 //! The server is a thin layer: a handler parses the request, calls one engine method off the
-//! async workers (`tokio::task::spawn_blocking`: engine calls block on storage), and maps the
-//! result. Every rule (isolation, tokens, limits, audit) stays in the engine.
+//! async workers (on the router's engine threads: engine calls block on storage), and maps
+//! the result. Every rule (isolation, tokens, limits, audit) stays in the engine. A scoped
+//! token is authenticated in the same trip to an engine thread as the call it is for.
 //!
 //! Routes so far (the foundation of issue 14):
 //!
@@ -29,12 +30,17 @@
 //! | `GET /api/v1/embedded/source-templates` | scoped token |
 //! | `POST, GET /api/v1/embedded/sources` | scoped token |
 //! | `GET, PUT, DELETE /api/v1/embedded/sources/{id}` | scoped token |
-//! | `GET /api/v1/workspaces` (`name_contains`, `status`, cursor pages), `GET /api/v1/workspaces/stats`, `GET /api/v1/workspaces/overview` | org key or access token |
+//! | `GET /api/v1/workspaces` (`name_contains`, `external_id_prefix`, `status`, cursor pages), `GET /api/v1/workspaces/stats`, `GET /api/v1/workspaces/overview` (the same, with the last 7 days' rows and bytes) | org key or access token |
 //! | `GET, PATCH, PUT, DELETE /api/v1/workspaces/{id}` | org key or access token |
+//! | `GET /api/v1/workspaces/{id}/runs`, `POST /api/v1/workspaces/{id}/revoke-tokens`, `POST /api/v1/workspaces/{id}/merge` (the dashboard's workspace page, see `dashboard`) | org key or access token |
+//! | `POST, GET, DELETE /api/v1/dashboard/session` (sign in, the session, sign out; see `session`) | org key or client credentials in the body; then the session cookie |
 //! | `GET, POST /api/v1/integrations/templates/sources` (`tags`, `tags_mode`); `GET, PATCH, DELETE .../sources/{id}` | org key or access token |
 //! | `POST .../sources/{id}/tags`; `DELETE .../sources/{id}/tags/{tag_name}` | org key or access token |
 //! | the same six under `/api/v1/integrations/templates/connections` | org key or access token |
 //! | `GET, POST /api/v1/integrations/templates/tags`; `PUT, DELETE .../tags/{name}` | org key or access token |
+//! | `GET /api/v1/organization/stats`, `GET .../audit` (`before` or `after`, `limit`, `action`, `workspace_id`, `from`, `until`), `GET .../audit/verify` | org key or access token |
+//! | `GET, POST /api/v1/organization/keys`; `DELETE .../keys/{key_id}` | org key or access token |
+//! | `GET /api/v1/organization/signing-keys`, `POST .../signing-keys/rotate`, `DELETE .../signing-keys/{kid}` | org key or access token |
 //! | `POST /v1/applications/token` (also `/api/public/v1/...`, `/api/v1/account/...` and `/applications/token`) | client credentials |
 //! | `GET /v1/health` | none |
 //! | `GET /api/v1/openapi.json`, `GET /api/v1/docs` (and its `docs.js`, `docs.css`) | none |
@@ -49,7 +55,8 @@
 //!
 //! Every `/v1` route is also under `/api/public/v1` (self-managed Airbyte's path), in the
 //! shapes the `airbyte-api` SDK sends and reads. An "org key" route also takes an access
-//! token.
+//! token, and the dashboard's session cookie when the request has no `Authorization` header
+//! (with `X-CSRF-Token` on every method but `GET`, `HEAD` and `OPTIONS`; see `session`).
 //!
 //! **Client credentials.** An organization's client id is its organization id; a client
 //! secret is any live org key of it. `POST /v1/applications/token` (JSON or form body,
@@ -116,7 +123,8 @@
 //! `Retry-After`, on top of the engine's own limit on creating workspaces. Past
 //! [`ServerConfig::max_concurrent_requests`] requests in flight, a request is shed at once
 //! with a 503 and `Retry-After`; at most [`ServerConfig::max_blocking_calls`] engine calls
-//! run at once on tokio's blocking pool. Bodies are capped ([`ServerConfig::body_limit`],
+//! are in flight at once, run by [`ServerConfig::engine_threads`] threads of the router's
+//! own. Bodies are capped ([`ServerConfig::body_limit`],
 //! 413) and read whole before the handler runs, even by routes that take none (so no answer
 //! is lost to a connection closed with bytes unread); requests time out
 //! ([`ServerConfig::request_timeout`], 408).
@@ -129,14 +137,17 @@
 mod access;
 mod assets;
 mod auth;
+mod dashboard;
 mod docs;
 mod embedded;
 mod extract;
 mod headers;
 mod limits;
 mod openapi;
+mod organization;
 mod pages;
 mod problem;
+mod session;
 mod template_routes;
 mod templates;
 mod v1;
@@ -146,6 +157,7 @@ mod v1_connectors;
 mod v1_jobs;
 mod widget;
 mod wire;
+mod workers;
 mod workspaces;
 
 use std::future::Future;
@@ -185,9 +197,16 @@ pub struct ServerConfig {
     /// Requests answered at once (default 1024); past it a request is a 503 with
     /// `Retry-After` at once. `None` turns the cap off.
     pub max_concurrent_requests: Option<usize>,
-    /// Engine calls running at once on tokio's blocking pool (default 256, under tokio's
-    /// 512 blocking threads); the others wait their turn within the request timeout.
+    /// Engine calls in flight at once, running or queued for an engine thread (default
+    /// 256); the others wait their turn within the request timeout.
     pub max_blocking_calls: usize,
+    /// How long a dashboard session lives without a request (default 30 minutes; each
+    /// request starts it again). See the `session` module.
+    pub session_idle_timeout: Duration,
+    /// Threads that run engine calls, which block on storage (default twice the machine's
+    /// cores, at least 4: as many as SQLite's readers, and a few more to wait on the
+    /// writer or on PostgreSQL). See [Limits](crate#limits).
+    pub engine_threads: usize,
 }
 
 impl Default for ServerConfig {
@@ -200,6 +219,10 @@ impl Default for ServerConfig {
             rate_limit: Some(RateLimit::default()),
             max_concurrent_requests: Some(1024),
             max_blocking_calls: 256,
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            engine_threads: std::thread::available_parallelism()
+                .map_or(4, |n| n.get().saturating_mul(2))
+                .max(4),
         }
     }
 }
@@ -241,6 +264,18 @@ impl ServerConfig {
         self
     }
 
+    /// Sets [`ServerConfig::session_idle_timeout`] (at least one second).
+    pub fn session_idle_timeout(mut self, idle: Duration) -> Self {
+        self.session_idle_timeout = idle.max(Duration::from_secs(1));
+        self
+    }
+
+    /// Sets [`ServerConfig::engine_threads`] (at least 1).
+    pub fn engine_threads(mut self, threads: usize) -> Self {
+        self.engine_threads = threads.max(1);
+        self
+    }
+
     /// Sets [`ServerConfig::public_url`] (a trailing `/` is dropped).
     pub fn public_url(mut self, url: impl Into<String>) -> Self {
         let url: String = url.into();
@@ -256,6 +291,7 @@ pub(crate) struct AppState {
     pub(crate) config: Arc<ServerConfig>,
     pub(crate) access: Arc<access::AccessTokens>,
     pub(crate) org_keys: Arc<auth::OrgKeys>,
+    pub(crate) sessions: Arc<session::Sessions>,
 }
 
 /// The HTTP API over `engine`. Mount it in a host's own axum app with
@@ -268,6 +304,7 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
         engine,
         access: Arc::new(access::AccessTokens::new(config.access_token_ttl)),
         org_keys: Arc::new(auth::OrgKeys::default()),
+        sessions: Arc::new(session::Sessions::new(config.session_idle_timeout)),
         config: Arc::new(config),
     };
     // The `/v1` routes once more under the self-managed prefix: the document lists them
@@ -306,6 +343,14 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(workspaces::list))
         .routes(routes!(workspaces::stats))
         .routes(routes!(workspaces::overview))
+        .routes(routes!(dashboard::recent_runs))
+        .routes(routes!(dashboard::revoke_tokens))
+        .routes(routes!(dashboard::merge))
+        .routes(routes!(
+            session::sign_in,
+            session::current,
+            session::sign_out
+        ))
         .routes(routes!(
             workspaces::get,
             workspaces::patch,
@@ -336,6 +381,14 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(template_routes::connections::remove_tag))
         .routes(routes!(templates::list_tags, templates::create_tag))
         .routes(routes!(templates::rename_tag, templates::delete_tag))
+        .routes(routes!(organization::stats))
+        .routes(routes!(organization::audit))
+        .routes(routes!(organization::verify))
+        .routes(routes!(organization::list_keys, organization::create_key))
+        .routes(routes!(organization::revoke_key))
+        .routes(routes!(organization::signing_keys))
+        .routes(routes!(organization::rotate))
+        .routes(routes!(organization::retire))
         .routes(routes!(embedded::source_templates))
         .routes(routes!(embedded::create_source, embedded::list_sources))
         .routes(routes!(
@@ -468,22 +521,41 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Runs a blocking engine call on tokio's blocking pool, never on an async worker, and maps
-/// its error to a problem.
+/// Runs a blocking engine call on the router's engine threads (`workers`), never on an async
+/// worker, and maps its error to a problem.
 pub(crate) async fn blocking<T, F>(call: F) -> Result<T, Problem>
 where
     T: Send + 'static,
     F: FnOnce() -> bulkhead::Result<T> + Send + 'static,
 {
+    run_blocking(move || call().map_err(Problem::from)).await
+}
+
+/// [`blocking`] for a call that answers problems of its own (a credential authenticated
+/// together with the engine call it is for: see [`auth::ScopedAuth::run`]).
+pub(crate) async fn run_blocking<T, F>(call: F) -> Result<T, Problem>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, Problem> + Send + 'static,
+{
     // Bounded per router (`limits`); the permit lives as long as the call itself.
     let permit = limits::engine_call_permit().await;
+    if let Some(threads) = limits::engine_threads() {
+        return threads
+            .run(move || {
+                let _permit = permit;
+                call()
+            })
+            .await;
+    }
+    // Outside a router's limits (no engine threads): tokio's blocking pool.
     match tokio::task::spawn_blocking(move || {
         let _permit = permit;
         call()
     })
     .await
     {
-        Ok(result) => result.map_err(Problem::from),
+        Ok(result) => result,
         Err(_) => {
             tracing::error!(target: "bulkhead::server", "an engine call panicked or was cancelled");
             Err(Problem::internal())

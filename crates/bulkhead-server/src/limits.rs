@@ -15,10 +15,12 @@
 //! - **Requests in flight.** Past [`ServerConfig::max_concurrent_requests`] a request is
 //!   answered at once with a 503 problem and `Retry-After: 1` (load shedding) instead of
 //!   queueing without bound.
-//! - **Engine calls.** Engine calls block on storage and run on tokio's blocking pool
-//!   ([`crate::blocking`]); at most [`ServerConfig::max_blocking_calls`] of this router's run
-//!   at once, the others wait their turn (within the request timeout). The permit is held by
-//!   the call itself, so a call that outlives its timed-out request still counts.
+//! - **Engine calls.** Engine calls block on storage and run on the router's own engine
+//!   threads ([`crate::blocking`], [`ServerConfig::engine_threads`] of them, see
+//!   `workers`); at most [`ServerConfig::max_blocking_calls`] of this router's are in flight
+//!   (running or queued) at once, the others wait their turn (within the request timeout).
+//!   The permit is held by the call itself, so a call that outlives its timed-out request
+//!   still counts.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -35,6 +37,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::ServerConfig;
 use crate::problem::Problem;
+use crate::workers::Workers;
 
 /// At most this many organizations' buckets are kept; past it, full buckets (which hold no
 /// state) are dropped first, then arbitrary ones (which only forgives that organization's
@@ -174,11 +177,16 @@ impl<S: Send + Sync> FromRequestParts<S> for RateMeter {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(parts.extensions.get::<Meter>().cloned()))
+        Ok(Self::of(parts))
     }
 }
 
 impl RateMeter {
+    /// The rate meter of the request of `parts`.
+    pub(crate) fn of(parts: &Parts) -> Self {
+        Self(parts.extensions.get::<Meter>().cloned())
+    }
+
     /// Charges one request to `org`, just authenticated: a 429 past its limit.
     pub(crate) fn charge(&self, org: OrgId) -> Result<(), Problem> {
         match &self.0 {
@@ -254,10 +262,24 @@ async fn shed(in_flight: Arc<Semaphore>, req: Request, next: Next) -> Response {
 tokio::task_local! {
     /// The bound on the engine calls of the router handling the current request.
     static ENGINE_CALLS: Arc<Semaphore>;
+    /// The engine threads of the router handling the current request.
+    static ENGINE_THREADS: Option<Arc<Workers>>;
 }
 
-async fn bound_engine_calls(calls: Arc<Semaphore>, req: Request, next: Next) -> Response {
-    ENGINE_CALLS.scope(calls, next.run(req)).await
+async fn bound_engine_calls(
+    calls: Arc<Semaphore>,
+    threads: Option<Arc<Workers>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    ENGINE_THREADS
+        .scope(threads, ENGINE_CALLS.scope(calls, next.run(req)))
+        .await
+}
+
+/// The engine threads of the router handling the current request, if it has any.
+pub(crate) fn engine_threads() -> Option<Arc<Workers>> {
+    ENGINE_THREADS.try_with(Clone::clone).ok().flatten()
 }
 
 /// A permit to run one engine call, when the current request runs under a bound (a router
@@ -274,8 +296,9 @@ pub(crate) async fn engine_call_permit() -> Option<OwnedSemaphorePermit> {
 /// costs nothing.
 pub(crate) fn layer(router: Router, config: &ServerConfig) -> Router {
     let calls = Arc::new(Semaphore::new(config.max_blocking_calls.max(1)));
+    let threads = Workers::start(config.engine_threads).map(Arc::new);
     let mut router = router.layer(axum::middleware::from_fn(move |req, next| {
-        bound_engine_calls(Arc::clone(&calls), req, next)
+        bound_engine_calls(Arc::clone(&calls), threads.clone(), req, next)
     }));
     if let Some(limit) = config.rate_limit {
         let buckets = Arc::new(Buckets::new(limit));

@@ -19,7 +19,8 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::security::{
-    ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme,
+    ApiKey, ApiKeyValue, ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes,
+    SecurityRequirement, SecurityScheme,
 };
 use utoipa::openapi::{
     Components, ContentBuilder, HeaderBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr,
@@ -91,6 +92,15 @@ pub(crate) fn base() -> OpenApi {
         ),
     );
     components.add_security_scheme(
+        "dashboard_session",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+            crate::session::COOKIE,
+            "The dashboard's session cookie from `POST /api/v1/dashboard/session`: taken by \
+             every route that takes an org key, when the request has no `Authorization` \
+             header; a request that changes something carries the session's `X-CSRF-Token`.",
+        ))),
+    );
+    components.add_security_scheme(
         "client_credentials",
         SecurityScheme::OAuth2(OAuth2::with_description(
             [Flow::ClientCredentials(ClientCredentials::new(
@@ -125,7 +135,15 @@ pub(crate) fn base() -> OpenApi {
                 "templates",
                 "The organization's catalog: source and connection templates and their tags.",
             ),
+            tag(
+                "organization",
+                "The organization itself: its numbers, audit log, org keys and signing keys.",
+            ),
             tag("credentials", "Access tokens by client credentials."),
+            tag(
+                "dashboard",
+                "The organization dashboard's session: sign in once, a cookie and a CSRF token.",
+            ),
             tag("health", "Whether the server answers."),
             tag("sources", "Airbyte public API v1: sources."),
             tag("destinations", "Airbyte public API v1: destinations."),
@@ -156,6 +174,28 @@ pub(crate) fn document() -> OpenApi {
                         "The request took longer than the server allows.",
                     ))
                 });
+            // Every route that takes an org key takes the dashboard's session cookie too
+            // (`OrgAuth` and `AnyAuth` read it when there is no `Authorization` header).
+            if let Some(security) = operation.security.as_mut() {
+                let names = |requirement: &SecurityRequirement| -> Vec<String> {
+                    serde_json::to_value(requirement)
+                        .ok()
+                        .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect()))
+                        .unwrap_or_default()
+                };
+                let takes_org_key = security
+                    .iter()
+                    .any(|r| names(r).iter().any(|n| n == "org_key"));
+                let has_session = security
+                    .iter()
+                    .any(|r| names(r).iter().any(|n| n == "dashboard_session"));
+                if takes_org_key && !has_session {
+                    security.push(SecurityRequirement::new(
+                        "dashboard_session",
+                        Vec::<String>::new(),
+                    ));
+                }
+            }
         }
     }
     doc
@@ -453,6 +493,16 @@ fn workspace_overview() -> ObjectBuilder {
         .required("rows_synced")
         .property("bytes_synced", count("Bytes moved by all of its runs."))
         .required("bytes_synced")
+        .property(
+            "rows_7d",
+            count("Rows moved by its runs started in the last 7 days."),
+        )
+        .required("rows_7d")
+        .property(
+            "bytes_7d",
+            count("Bytes moved by its runs started in the last 7 days."),
+        )
+        .required("bytes_7d")
 }
 
 #[cfg(test)]

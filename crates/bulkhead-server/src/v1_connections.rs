@@ -21,6 +21,7 @@ use bulkhead::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::AppState;
 use crate::auth::{AnyAuth, Caller};
 use crate::extract::{Json, path_id};
 use crate::openapi::{
@@ -30,7 +31,6 @@ use crate::openapi::{
 use crate::problem::{Problem, field_as};
 use crate::v1::{ListQuery, ListResponse, Prefix};
 use crate::v1_connectors::{find, get_query, offset_items, reached};
-use crate::{AppState, blocking};
 
 /// `ConnectionScheduleResponse` and the request's `schedule`.
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
@@ -279,7 +279,7 @@ pub(crate) struct CreateConnection {
     security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
 )]
 pub(crate) async fn create(
-    AnyAuth(caller): AnyAuth,
+    auth: AnyAuth,
     Json(body): Json<CreateConnection>,
 ) -> Result<axum::Json<ConnectionResponse>, Problem> {
     Unsupported {
@@ -300,38 +300,39 @@ pub(crate) async fn create(
         .transpose()?;
     let schedule = body.schedule.map(ScheduleBody::parse).transpose()?;
     let status = body.status.as_deref().map(status).transpose()?;
-    let connection = blocking(move || {
-        // The source's workspace; the destination must be there too (the engine checks).
-        let (ws, source) = find(&caller, ObjectKind::Source, source_id, |ws| {
-            ws.get_source(source_id)
-        })?;
-        let name = match name {
-            Some(name) => name,
-            None => {
-                let destination = ws.get_destination(destination_id)?;
-                format!("{} → {}", source.name.as_str(), destination.name.as_str())
-                    .parse::<Name>()
-                    .unwrap_or_else(|_| source.name.clone())
+    let connection = auth
+        .run(move |caller| {
+            // The source's workspace; the destination must be there too (the engine checks).
+            let (ws, source) = find(&caller, ObjectKind::Source, source_id, |ws| {
+                ws.get_source(source_id)
+            })?;
+            let name = match name {
+                Some(name) => name,
+                None => {
+                    let destination = ws.get_destination(destination_id)?;
+                    format!("{} → {}", source.name.as_str(), destination.name.as_str())
+                        .parse::<Name>()
+                        .unwrap_or_else(|_| source.name.clone())
+                }
+            };
+            let made = ws.create_connection(NewConnection {
+                name,
+                source_id,
+                destination_id,
+                schedule: schedule.unwrap_or_default(),
+            })?;
+            match status {
+                Some(ConnectionStatus::Inactive) => ws.update_connection(
+                    made.id,
+                    &ConnectionUpdate {
+                        status: Some(ConnectionStatus::Inactive),
+                        ..ConnectionUpdate::default()
+                    },
+                ),
+                _ => Ok(made),
             }
-        };
-        let made = ws.create_connection(NewConnection {
-            name,
-            source_id,
-            destination_id,
-            schedule: schedule.unwrap_or_default(),
-        })?;
-        match status {
-            Some(ConnectionStatus::Inactive) => ws.update_connection(
-                made.id,
-                &ConnectionUpdate {
-                    status: Some(ConnectionStatus::Inactive),
-                    ..ConnectionUpdate::default()
-                },
-            ),
-            _ => Ok(made),
-        }
-    })
-    .await?;
+        })
+        .await?;
     Ok(axum::Json(connection.into()))
 }
 
@@ -353,18 +354,19 @@ pub(crate) async fn create(
 pub(crate) async fn list(
     State(state): State<AppState>,
     axum::Extension(Prefix(prefix)): axum::Extension<Prefix>,
-    AnyAuth(caller): AnyAuth,
+    auth: AnyAuth,
     uri: Uri,
 ) -> Result<axum::Json<ListResponse<ConnectionResponse>>, Problem> {
     let query = ListQuery::parse(uri.query())?;
     let (ids, offset, limit) = (query.workspace_ids.clone(), query.offset, query.limit);
-    let (items, more) = blocking(move || {
-        let workspaces = reached(&caller, &ids)?;
-        offset_items(&workspaces, offset, limit, |ws, page| {
-            ws.list_connections(page)
+    let (items, more) = auth
+        .run(move |caller| {
+            let workspaces = reached(&caller, &ids)?;
+            offset_items(&workspaces, offset, limit, |ws, page| {
+                ws.list_connections(page)
+            })
         })
-    })
-    .await?;
+        .await?;
     Ok(axum::Json(ListResponse::new(
         items.into_iter().map(Into::into).collect(),
         more,
@@ -401,13 +403,13 @@ fn locate(
     security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
 )]
 pub(crate) async fn get(
-    AnyAuth(caller): AnyAuth,
+    auth: AnyAuth,
     Path(id): Path<String>,
     uri: Uri,
 ) -> Result<axum::Json<ConnectionResponse>, Problem> {
     let id: ConnectionId = path_id("connectionId", &id)?;
     get_query(uri.query())?;
-    let (_, connection) = blocking(move || locate(&caller, id)).await?;
+    let (_, connection) = auth.run(move |caller| locate(&caller, id)).await?;
     Ok(axum::Json(connection.into()))
 }
 
@@ -460,7 +462,7 @@ pub(crate) struct PatchConnection {
     security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
 )]
 pub(crate) async fn patch(
-    AnyAuth(caller): AnyAuth,
+    auth: AnyAuth,
     Path(id): Path<String>,
     Json(body): Json<PatchConnection>,
 ) -> Result<axum::Json<ConnectionResponse>, Problem> {
@@ -483,14 +485,15 @@ pub(crate) async fn patch(
         status: body.status.as_deref().map(status).transpose()?,
         schedule: body.schedule.map(ScheduleBody::parse).transpose()?,
     };
-    let connection = blocking(move || {
-        let (ws, connection) = locate(&caller, id)?;
-        if update.name.is_none() && update.status.is_none() && update.schedule.is_none() {
-            return Ok(connection);
-        }
-        ws.update_connection(id, &update)
-    })
-    .await?;
+    let connection = auth
+        .run(move |caller| {
+            let (ws, connection) = locate(&caller, id)?;
+            if update.name.is_none() && update.status.is_none() && update.schedule.is_none() {
+                return Ok(connection);
+            }
+            ws.update_connection(id, &update)
+        })
+        .await?;
     Ok(axum::Json(connection.into()))
 }
 
@@ -509,12 +512,9 @@ pub(crate) async fn patch(
     ),
     security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
 )]
-pub(crate) async fn delete(
-    AnyAuth(caller): AnyAuth,
-    Path(id): Path<String>,
-) -> Result<Response, Problem> {
+pub(crate) async fn delete(auth: AnyAuth, Path(id): Path<String>) -> Result<Response, Problem> {
     let id: ConnectionId = path_id("connectionId", &id)?;
-    blocking(move || {
+    auth.run(move |caller| {
         let (ws, _) = locate(&caller, id)?;
         ws.delete_connection(id)
     })

@@ -38,11 +38,11 @@ use bulkhead::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::AppState;
 use crate::auth::{AnyAuth, Caller};
 use crate::extract::{Json, path_id};
 use crate::problem::{Problem, field_as};
 use crate::v1::{ListQuery, ListResponse, Prefix, offset_page};
-use crate::{AppState, blocking};
 
 /// Sources or destinations: what the shared handlers need of each.
 pub(crate) trait Kind: Send + Sync + 'static {
@@ -279,8 +279,17 @@ pub(crate) fn offset_items<T>(
     let take = usize::try_from(limit).unwrap_or(usize::MAX);
     let mut seen = 0usize;
     let mut out = Vec::new();
+    // Rows still to read to fill the page and learn whether more follow: a store page no
+    // larger (`?limit=20` of 25 reads 21 rows, not 25).
+    let wanted = |seen: usize| {
+        let left = skip
+            .saturating_add(take)
+            .saturating_add(1)
+            .saturating_sub(seen);
+        u32::try_from(left).map_or(MAX_PAGE_LIMIT, |left| left.clamp(1, MAX_PAGE_LIMIT))
+    };
     for ws in workspaces {
-        let mut page = Page::first(MAX_PAGE_LIMIT);
+        let mut page = Page::first(wanted(seen));
         loop {
             let paged = list(ws, &page)?;
             for item in paged.items {
@@ -293,7 +302,7 @@ pub(crate) fn offset_items<T>(
                 seen += 1;
             }
             match paged.next {
-                Some(cursor) => page = Page::after(cursor, MAX_PAGE_LIMIT),
+                Some(cursor) => page = Page::after(cursor, wanted(seen)),
                 None => break,
             }
         }
@@ -344,16 +353,17 @@ pub(crate) fn workspace_of(caller: &Caller, id: WorkspaceId) -> bulkhead::Result
 pub(crate) async fn list<K: Kind>(
     State(state): State<AppState>,
     axum::Extension(Prefix(prefix)): axum::Extension<Prefix>,
-    AnyAuth(caller): AnyAuth,
+    auth: AnyAuth,
     uri: Uri,
 ) -> Result<axum::Json<ListResponse<K::Response>>, Problem> {
     let query = ListQuery::parse(uri.query())?;
     let (ids, offset, limit) = (query.workspace_ids.clone(), query.offset, query.limit);
-    let (items, more) = blocking(move || {
-        let workspaces = reached(&caller, &ids)?;
-        offset_items(&workspaces, offset, limit, K::list)
-    })
-    .await?;
+    let (items, more) = auth
+        .run(move |caller| {
+            let workspaces = reached(&caller, &ids)?;
+            offset_items(&workspaces, offset, limit, K::list)
+        })
+        .await?;
     Ok(axum::Json(ListResponse::new(
         items.into_iter().map(Into::into).collect(),
         more,
@@ -402,7 +412,7 @@ pub(crate) struct CreateBody {
 /// `POST /v1/sources` (`/v1/destinations`): one from a raw configuration in a workspace the
 /// credential reaches (organization access only).
 pub(crate) async fn create<K: Kind>(
-    AnyAuth(caller): AnyAuth,
+    auth: AnyAuth,
     Json(body): Json<CreateBody>,
 ) -> Result<axum::Json<K::Response>, Problem> {
     let workspace_id: WorkspaceId = path_id("workspaceId", &body.workspace_id)?;
@@ -427,12 +437,13 @@ pub(crate) async fn create<K: Kind>(
     };
     let connector: Connector = connector.parse().map_err(|e| field_as(e, K::TYPE_FIELD))?;
     let config = configuration(body.configuration)?;
-    let item = blocking(move || {
-        let ws = workspace_of(&caller, workspace_id)?;
-        K::create(&ws, name, connector, config)
-    })
-    .await
-    .map_err(|p| p.rename_field("config", "configuration"))?;
+    let item = auth
+        .run(move |caller| {
+            let ws = workspace_of(&caller, workspace_id)?;
+            K::create(&ws, name, connector, config)
+        })
+        .await
+        .map_err(|p| p.rename_field("config", "configuration"))?;
     Ok(axum::Json(item.into()))
 }
 
@@ -469,13 +480,13 @@ fn id_of<K: Kind>(raw: &str) -> Result<K::Id, Problem> {
 
 /// `GET /v1/sources/{sourceId}` (`/v1/destinations/{destinationId}`).
 pub(crate) async fn get<K: Kind>(
-    AnyAuth(caller): AnyAuth,
+    auth: AnyAuth,
     Path(id): Path<String>,
     uri: Uri,
 ) -> Result<axum::Json<K::Response>, Problem> {
     let id = id_of::<K>(&id)?;
     get_query(uri.query())?;
-    let (_, item) = blocking(move || locate::<K>(&caller, id)).await?;
+    let (_, item) = auth.run(move |caller| locate::<K>(&caller, id)).await?;
     Ok(axum::Json(item.into()))
 }
 
@@ -518,7 +529,7 @@ struct Change {
 
 /// Applies `change` to the `K` `id`.
 async fn update<K: Kind>(
-    caller: Caller,
+    auth: AnyAuth,
     id: K::Id,
     change: Change,
 ) -> Result<axum::Json<K::Response>, Problem> {
@@ -527,38 +538,39 @@ async fn update<K: Kind>(
         connector,
         update,
     } = change;
-    let item = blocking(move || {
-        let (ws, item) = locate::<K>(&caller, id)?;
-        if let Some(workspace) = workspace
-            && workspace != K::workspace_id(&item)
-        {
-            return Err(Error::invalid_input(
-                "workspaceId",
-                "nothing moves between workspaces",
-            ));
-        }
-        if let Some(given) = connector
-            && given != K::connector(&item).as_str()
-        {
-            return Err(Error::invalid_input(
-                K::TYPE_FIELD,
-                "the connector does not change",
-            ));
-        }
-        if update.name.is_none() && update.config.is_none() {
-            return Ok(item);
-        }
-        K::update(&ws, id, &update)
-    })
-    .await
-    .map_err(|p| p.rename_field("config", "configuration"))?;
+    let item = auth
+        .run(move |caller| {
+            let (ws, item) = locate::<K>(&caller, id)?;
+            if let Some(workspace) = workspace
+                && workspace != K::workspace_id(&item)
+            {
+                return Err(Error::invalid_input(
+                    "workspaceId",
+                    "nothing moves between workspaces",
+                ));
+            }
+            if let Some(given) = connector
+                && given != K::connector(&item).as_str()
+            {
+                return Err(Error::invalid_input(
+                    K::TYPE_FIELD,
+                    "the connector does not change",
+                ));
+            }
+            if update.name.is_none() && update.config.is_none() {
+                return Ok(item);
+            }
+            K::update(&ws, id, &update)
+        })
+        .await
+        .map_err(|p| p.rename_field("config", "configuration"))?;
     Ok(axum::Json(item.into()))
 }
 
 /// `PATCH /v1/sources/{sourceId}` (`/v1/destinations/{destinationId}`): a new name or
 /// configuration.
 pub(crate) async fn patch<K: Kind>(
-    AnyAuth(caller): AnyAuth,
+    auth: AnyAuth,
     Path(id): Path<String>,
     Json(body): Json<PatchBody>,
 ) -> Result<axum::Json<K::Response>, Problem> {
@@ -583,13 +595,13 @@ pub(crate) async fn patch<K: Kind>(
             config: body.configuration.map(configuration).transpose()?,
         },
     };
-    update::<K>(caller, id, change).await
+    update::<K>(auth, id, change).await
 }
 
 /// `PUT /v1/sources/{sourceId}` (`/v1/destinations/{destinationId}`): a new name and
 /// configuration.
 pub(crate) async fn put<K: Kind>(
-    AnyAuth(caller): AnyAuth,
+    auth: AnyAuth,
     Path(id): Path<String>,
     Json(body): Json<PutBody>,
 ) -> Result<axum::Json<K::Response>, Problem> {
@@ -602,17 +614,17 @@ pub(crate) async fn put<K: Kind>(
             config: Some(configuration(body.configuration)?),
         },
     };
-    update::<K>(caller, id, change).await
+    update::<K>(auth, id, change).await
 }
 
 /// `DELETE /v1/sources/{sourceId}` (`/v1/destinations/{destinationId}`): 204 with no body
 /// (the SDK wants exactly that); one a connection uses is a 409.
 pub(crate) async fn delete<K: Kind>(
-    AnyAuth(caller): AnyAuth,
+    auth: AnyAuth,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let id = id_of::<K>(&id)?;
-    blocking(move || {
+    auth.run(move |caller| {
         let (ws, _) = locate::<K>(&caller, id)?;
         K::delete(&ws, id)
     })

@@ -45,6 +45,7 @@ use bulkhead::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::AppState;
 use crate::auth::{AnyAuth, Caller, OrgAuth};
 use crate::extract::{Json, path_id};
 use crate::openapi::{
@@ -54,7 +55,6 @@ use crate::openapi::{
 use crate::problem::Problem;
 use crate::v1::Prefix;
 use crate::v1_connectors::{find, reached};
-use crate::{AppState, blocking};
 
 /// The default page size of the jobs list.
 const DEFAULT_LIMIT: u32 = 20;
@@ -213,16 +213,17 @@ fn connection_workspace(caller: &Caller, id: ConnectionId) -> bulkhead::Result<W
     security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
 )]
 pub(crate) async fn create(
-    AnyAuth(caller): AnyAuth,
+    auth: AnyAuth,
     Json(body): Json<CreateJob>,
 ) -> Result<axum::Json<JobResponse>, Problem> {
     let connection_id: ConnectionId = path_id("connectionId", &body.connection_id)?;
     sync_only(&body.job_type)?;
-    let run = blocking(move || {
-        let ws = connection_workspace(&caller, connection_id)?;
-        ws.start_sync(connection_id)
-    })
-    .await?;
+    let run = auth
+        .run(move |caller| {
+            let ws = connection_workspace(&caller, connection_id)?;
+            ws.start_sync(connection_id)
+        })
+        .await?;
     Ok(axum::Json(job_of(&run)?))
 }
 
@@ -261,13 +262,13 @@ fn locate(caller: &Caller, id: SyncRunId) -> bulkhead::Result<(WorkspaceScope, S
     security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
 )]
 pub(crate) async fn get_job(
-    AnyAuth(caller): AnyAuth,
+    auth: AnyAuth,
     Path(raw): Path<String>,
     uri: Uri,
 ) -> Result<axum::Json<JobResponse>, Problem> {
     let id = job_id(&raw)?;
     no_query(uri.query())?;
-    let (_, run) = blocking(move || locate(&caller, id)).await?;
+    let (_, run) = auth.run(move |caller| locate(&caller, id)).await?;
     Ok(axum::Json(job_of(&run)?))
 }
 
@@ -288,26 +289,27 @@ pub(crate) async fn get_job(
     security(("org_key" = []), ("access_token" = []), ("client_credentials" = []), ("scoped_token" = [])),
 )]
 pub(crate) async fn cancel(
-    AnyAuth(caller): AnyAuth,
+    auth: AnyAuth,
     Path(raw): Path<String>,
 ) -> Result<axum::Json<JobResponse>, Problem> {
     let id = job_id(&raw)?;
-    let cancelled = blocking(move || {
-        let (ws, run) = locate(&caller, id)?;
-        if run.status.is_finished() {
-            return Ok(Err(not_running(&run)));
-        }
-        Ok(match ws.finish_sync(id, SyncOutcome::Cancelled) {
-            Ok(run) => Ok(run),
-            // It ended between the read and the cancel.
-            Err(Error::Conflict { .. }) => Err(match ws.get_sync_run(id) {
-                Ok(run) => not_running(&run),
-                Err(err) => Problem::from(err),
-            }),
-            Err(err) => Err(Problem::from(err)),
+    let cancelled = auth
+        .run(move |caller| {
+            let (ws, run) = locate(&caller, id)?;
+            if run.status.is_finished() {
+                return Ok(Err(not_running(&run)));
+            }
+            Ok(match ws.finish_sync(id, SyncOutcome::Cancelled) {
+                Ok(run) => Ok(run),
+                // It ended between the read and the cancel.
+                Err(Error::Conflict { .. }) => Err(match ws.get_sync_run(id) {
+                    Ok(run) => not_running(&run),
+                    Err(err) => Problem::from(err),
+                }),
+                Err(err) => Err(Problem::from(err)),
+            })
         })
-    })
-    .await??;
+        .await??;
     Ok(axum::Json(job_of(&cancelled)?))
 }
 
@@ -548,7 +550,7 @@ fn updated_at(run: &SyncRun) -> Timestamp {
 
 /// Milliseconds since the Unix epoch of an RFC 3339 date-time
 /// (`2024-01-01T00:00:00Z`, `2024-01-01T01:00:00.5+01:00`); `None` if it is not one.
-fn rfc3339_millis(text: &str) -> Option<i64> {
+pub(crate) fn rfc3339_millis(text: &str) -> Option<i64> {
     let bytes = text.as_bytes();
     let digits = |from: usize, len: usize| -> Option<i64> {
         let part = text.get(from..from + len)?;
@@ -745,17 +747,18 @@ fn gather(caller: &Caller, query: &JobsQuery) -> bulkhead::Result<Vec<SyncRun>> 
 pub(crate) async fn list(
     State(state): State<AppState>,
     axum::Extension(Prefix(prefix)): axum::Extension<Prefix>,
-    AnyAuth(caller): AnyAuth,
+    auth: AnyAuth,
     uri: Uri,
 ) -> Result<axum::Json<JobsResponse>, Problem> {
     let query = JobsQuery::parse(uri.query())?;
-    let (query, runs) = blocking(move || {
-        let mut runs = gather(&caller, &query)?;
-        runs.retain(|r| query.keeps(r));
-        runs.sort_by(|a, b| query.compare(a, b));
-        Ok((query, runs))
-    })
-    .await?;
+    let (query, runs) = auth
+        .run(move |caller| {
+            let mut runs = gather(&caller, &query)?;
+            runs.retain(|r| query.keeps(r));
+            runs.sort_by(|a, b| query.compare(a, b));
+            Ok((query, runs))
+        })
+        .await?;
     let skip = usize::try_from(query.offset).unwrap_or(usize::MAX);
     let take = usize::try_from(query.limit).unwrap_or(usize::MAX);
     let more = runs.len() > skip.saturating_add(take);

@@ -175,7 +175,7 @@ pub(crate) fn is_cors_path(path: &str) -> bool {
         })
 }
 
-/// Where [`admit_origin`] leaves the origin to allow, for [`cors`] to write into the
+/// Where [`OriginGate::admit`] leaves the origin to allow, for [`cors`] to write into the
 /// response once the handler has run.
 #[derive(Clone, Default)]
 pub(crate) struct AllowOrigin(Arc<OnceLock<HeaderValue>>);
@@ -263,46 +263,67 @@ fn preflight(origin: &HeaderValue) -> Response {
     response
 }
 
-/// Called with every scope made from a scoped token, before its handler runs: refuses (403)
-/// a request from another site's page unless the token is bound to exactly that origin, and
-/// then marks the origin to allow. See the module docs.
-pub(crate) fn admit_origin(
-    parts: &Parts,
-    config: &ServerConfig,
-    ws: &WorkspaceScope,
-) -> Result<(), Problem> {
-    let Some(origin) = parts.headers.get(header::ORIGIN) else {
-        return Ok(());
-    };
-    if let Some(bound) = ws.allowed_origin()
-        && bound.as_str().as_bytes() == origin.as_bytes()
-    {
-        if let Some(allow) = parts.extensions.get::<AllowOrigin>() {
-            let _ = allow.0.set(origin.clone());
+/// What the origin check of a scoped-token request needs from the request, taken before its
+/// handler runs so that the check itself can run with the engine call, once the token is
+/// authenticated ([`crate::auth::ScopedAuth`]): refuses (403) a request from another site's
+/// page unless the token is bound to exactly that origin, and then marks the origin to
+/// allow. See the module docs.
+pub(crate) struct OriginGate(Option<Gate>);
+
+/// A request that came with `Origin`.
+struct Gate {
+    origin: HeaderValue,
+    /// Whether the page is this server's own (decided by the request alone).
+    same_origin: bool,
+    allow: Option<AllowOrigin>,
+}
+
+impl OriginGate {
+    /// The gate of the request of `parts`.
+    pub(crate) fn of(parts: &Parts, config: &ServerConfig) -> Self {
+        Self(parts.headers.get(header::ORIGIN).map(|origin| Gate {
+            origin: origin.clone(),
+            same_origin: same_origin(&parts.headers, config, origin),
+            allow: parts.extensions.get::<AllowOrigin>().cloned(),
+        }))
+    }
+
+    /// Admits (or refuses) a request whose scoped token gave `ws`; called with every scope
+    /// made from a scoped token, before anything is done with it.
+    pub(crate) fn admit(&self, ws: &WorkspaceScope) -> Result<(), Problem> {
+        let Some(gate) = &self.0 else {
+            return Ok(());
+        };
+        if let Some(bound) = ws.allowed_origin()
+            && bound.as_str().as_bytes() == gate.origin.as_bytes()
+        {
+            if let Some(allow) = &gate.allow {
+                let _ = allow.0.set(gate.origin.clone());
+            }
+            return Ok(());
         }
-        return Ok(());
+        if gate.same_origin {
+            return Ok(());
+        }
+        tracing::info!(
+            target: "bulkhead::server",
+            workspace = %ws.workspace_id(),
+            "a scoped token used from an origin it is not bound to was refused"
+        );
+        let detail = if ws.allowed_origin().is_some() {
+            "this widget token is bound to another origin; ask for one with this page's origin \
+             as `allowed_origin`"
+        } else {
+            "this scoped token is not bound to a browser origin; to call the API from a web page, \
+             ask for a widget token with the page's origin as `allowed_origin`"
+        };
+        Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "origin-not-allowed",
+            "origin not allowed",
+        )
+        .detail(detail))
     }
-    if same_origin(&parts.headers, config, origin) {
-        return Ok(());
-    }
-    tracing::info!(
-        target: "bulkhead::server",
-        workspace = %ws.workspace_id(),
-        "a scoped token used from an origin it is not bound to was refused"
-    );
-    let detail = if ws.allowed_origin().is_some() {
-        "this widget token is bound to another origin; ask for one with this page's origin \
-         as `allowed_origin`"
-    } else {
-        "this scoped token is not bound to a browser origin; to call the API from a web page, \
-         ask for a widget token with the page's origin as `allowed_origin`"
-    };
-    Err(Problem::new(
-        StatusCode::FORBIDDEN,
-        "origin-not-allowed",
-        "origin not allowed",
-    )
-    .detail(detail))
 }
 
 /// Whether a request with `origin` comes from a page of this server itself (a browser sends

@@ -3,16 +3,17 @@
 //!
 //! | method, path | answer |
 //! | --- | --- |
-//! | `GET /api/v1/workspaces?name_contains=&status=&limit=&cursor=` | `{data: [workspace], next}` |
+//! | `GET /api/v1/workspaces?name_contains=&external_id_prefix=&status=&limit=&cursor=` | `{data: [workspace], next}` |
 //! | `GET /api/v1/workspaces/stats` | `{active_count, inactive_count, total_count}` |
-//! | `GET /api/v1/workspaces/overview?name_contains=&status=&limit=&cursor=` | `{data: [overview], next}` |
+//! | `GET /api/v1/workspaces/overview?name_contains=&external_id_prefix=&status=&limit=&cursor=` | `{data: [overview], next}` (with `rows_7d`, `bytes_7d`: the last 7 days' runs) |
 //! | `GET /api/v1/workspaces/{id}` | workspace |
 //! | `PATCH` or `PUT /api/v1/workspaces/{id}` `{name?, status?}` | workspace |
 //! | `DELETE /api/v1/workspaces/{id}` | 200 `{id, deleted_at}` |
 //!
 //! Lists page by cursor (`next` is the link to the following page, `null` on the last),
 //! ordered by external id; `name_contains` matches a substring of the name ignoring the case
-//! of ASCII letters, in the store's query. Any other query parameter, a repeated one, a
+//! of ASCII letters, `external_id_prefix` the start of the external id exactly, both in the
+//! store's query. Any other query parameter, a repeated one, a
 //! status other than `active`/`inactive`, a limit outside 1 to 100 or a cursor this list did
 //! not make is a 400 naming the parameter.
 //!
@@ -50,6 +51,7 @@ use crate::{AppState, blocking};
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct ListQuery {
     name_contains: Option<String>,
+    external_id_prefix: Option<String>,
     status: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
@@ -72,6 +74,18 @@ impl ListQuery {
             }
             match key.as_str() {
                 "name_contains" => parsed.name_contains = Some(value),
+                "external_id_prefix" => {
+                    // An external id is at most 255 characters without control characters:
+                    // a longer or stranger prefix matches nothing, and is refused instead.
+                    if value.chars().count() > 255 || value.chars().any(char::is_control) {
+                        return Err(Problem::invalid(
+                            "external_id_prefix",
+                            "invalid external_id_prefix: at most 255 characters, no control \
+                             characters",
+                        ));
+                    }
+                    parsed.external_id_prefix = Some(value);
+                }
                 "status" => {
                     value
                         .parse::<WorkspaceStatus>()
@@ -115,7 +129,7 @@ impl ListQuery {
                 .map(|s| s.parse().map_err(|e| field_as(e, "status")))
                 .transpose()?,
             name_contains: self.name_contains.clone(),
-            ..WorkspaceFilter::default()
+            external_id_prefix: self.external_id_prefix.clone(),
         })
     }
 
@@ -124,6 +138,9 @@ impl ListQuery {
         let mut extra = Vec::new();
         if let Some(text) = &self.name_contains {
             extra.push(("name_contains", text.as_str()));
+        }
+        if let Some(prefix) = &self.external_id_prefix {
+            extra.push(("external_id_prefix", prefix.as_str()));
         }
         if let Some(status) = &self.status {
             extra.push(("status", status.as_str()));
@@ -174,6 +191,7 @@ where
     operation_id = "list_organization_workspaces",
     params(
         ("name_contains" = Option<String>, Query, description = "Only workspaces whose name contains this text (ASCII letters in either case)."),
+        ("external_id_prefix" = Option<String>, Query, description = "Only workspaces whose external id starts with this text (exact, case-sensitive)."),
         ("status" = Option<crate::openapi::WorkspaceStatus>, Query, description = "Only workspaces in this status."),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 20 by default."),
         ("cursor" = Option<String>, Query, description = "Where the page starts: the `cursor` of the previous page's `next` link."),
@@ -304,6 +322,7 @@ impl From<WorkspaceOverview> for OverviewItem {
     operation_id = "organization_workspace_overview",
     params(
         ("name_contains" = Option<String>, Query, description = "Only workspaces whose name contains this text (ASCII letters in either case)."),
+        ("external_id_prefix" = Option<String>, Query, description = "Only workspaces whose external id starts with this text (exact, case-sensitive)."),
         ("status" = Option<crate::openapi::WorkspaceStatus>, Query, description = "Only workspaces in this status."),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 20 by default."),
         ("cursor" = Option<String>, Query, description = "Where the page starts: the `cursor` of the previous page's `next` link."),

@@ -144,7 +144,11 @@ fn ids_of(tenant: &Tenant, object: Object) -> Vec<String> {
         Object::Connection => tenant.connections.clone(),
         Object::Job => tenant.jobs.clone(),
         // The organization's: see `org_ids_of`.
-        Object::SourceTemplate | Object::ConnectionTemplate | Object::Tag => Vec::new(),
+        Object::SourceTemplate
+        | Object::ConnectionTemplate
+        | Object::Tag
+        | Object::OrgKey
+        | Object::SigningKey => Vec::new(),
     }
 }
 
@@ -154,6 +158,8 @@ fn org_ids_of(org: &Org, object: Object) -> Vec<String> {
         Object::SourceTemplate => org.source_templates.clone(),
         Object::ConnectionTemplate => org.connection_templates.clone(),
         Object::Tag => vec![org.own_tag.clone()],
+        Object::OrgKey => org.org_keys.clone(),
+        Object::SigningKey => org.signing_keys.clone(),
         _ => Vec::new(),
     }
 }
@@ -290,6 +296,11 @@ fn valid_body(method: &str, object: Object, path: &str) -> Option<Value> {
         // A foreign deactivation too: the workspace must stay active.
         ("PUT", Object::Workspace) => Some(json!({"name": "renamed", "status": "inactive"})),
         ("PUT", Object::Tag) => Some(json!({"name": "renamed"})),
+        // The duplicate is another workspace of the caller's own reach or not: either way
+        // a foreign target is not found.
+        ("POST", Object::Workspace) if path.ends_with("/merge") => {
+            Some(json!({"from_external_id": "no-such-customer"}))
+        }
         ("POST", Object::SourceTemplate | Object::ConnectionTemplate) => {
             Some(json!({"tag": routes::TAG}))
         }

@@ -403,3 +403,27 @@ fn inline_handlers_are_seen() {
     assert!(has_inline_handler(r#"<p onclick="x()">"#));
     assert!(!has_inline_handler(r#"<p class="one">"#));
 }
+
+#[tokio::test]
+async fn every_operation_that_takes_an_org_key_takes_the_session_cookie_too() {
+    let server = Server::start().await;
+    let doc = document(&server).await;
+    let mut checked = 0;
+    for (method, path, operation) in operations(&doc) {
+        let names: Vec<String> = operation["security"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|r| r.as_object().unwrap().keys().cloned().collect::<Vec<_>>())
+            .collect();
+        if names.iter().any(|n| n == "org_key") {
+            assert!(
+                names.iter().any(|n| n == "dashboard_session"),
+                "{method} {path} takes an org key but documents no session cookie"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "only {checked} operations take an org key");
+}

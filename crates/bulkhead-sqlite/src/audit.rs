@@ -120,6 +120,36 @@ pub(crate) fn list(
     )
 }
 
+/// Up to `limit` events of `org_id` matching `filter`, before `before`, newest first.
+pub(crate) fn list_newest(
+    conn: &Db<'_>,
+    org_id: OrgId,
+    filter: &AuditFilter,
+    before: Option<u64>,
+    limit: usize,
+) -> Result<Vec<AuditEvent>> {
+    let sql = concat!(
+        "SELECT org_id, seq, at, actor, action, workspace_id, target, outcome, prev_hash, hash",
+        " FROM o_audit_log WHERE org_id = ?1 AND seq < ?2",
+        " AND (?3 IS NULL OR workspace_id = ?3) AND (?4 IS NULL OR action = ?4)",
+        " AND (?5 IS NULL OR at >= ?5) AND (?6 IS NULL OR at < ?6)",
+        " ORDER BY seq DESC LIMIT ?7"
+    );
+    conn.query_all(
+        sql,
+        params![
+            org_id.as_uuid(),
+            before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX)),
+            filter.workspace_id.map(|w| *w.as_uuid()),
+            filter.action,
+            filter.from.map(Timestamp::unix_millis),
+            filter.until.map(Timestamp::unix_millis),
+            i64::try_from(limit).unwrap_or(i64::MAX),
+        ],
+        event,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]

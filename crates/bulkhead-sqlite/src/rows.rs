@@ -6,7 +6,8 @@
 use bulkhead_core::columns::{self, Columns};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
-    ConnectionState, EndpointKind, EndpointRow, StatusCount, TemplateKind, TemplateRow, TokenState,
+    ConnectionState, CreationCount, EndpointKind, EndpointRow, StatusCount, TemplateKind,
+    TemplateRow, TokenState,
 };
 use bulkhead_core::{Connection, ConnectionId, Organization, Result, SyncRun, TagInfo, Workspace};
 use rusqlite::types::{FromSql, ValueRef};
@@ -147,6 +148,7 @@ decoders!(
     connection_state -> (ConnectionId, ConnectionState),
     sync_run -> SyncRun,
     status_count -> StatusCount,
+    creation_count -> CreationCount,
 );
 
 pub(crate) fn endpoint(kind: EndpointKind, row: &Row<'_>) -> Result<EndpointRow> {

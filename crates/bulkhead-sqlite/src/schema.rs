@@ -256,6 +256,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX sync_runs_one_running ON sync_runs (workspace_id, connection_id)
         WHERE status = 'running';
     ",
+    // 8: workspace creations counted by hour over a recent range (the organization's
+    // dashboard) read only the rows in the range.
+    "
+    CREATE INDEX workspaces_created ON workspaces (org_id, created_at);
+    ",
 ];
 
 /// The schema version this build creates and understands.

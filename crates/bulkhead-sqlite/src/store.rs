@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
-    After, ConnectionState, EndpointKind, EndpointPatch, EndpointRow, MergeRows, Pipeline,
-    SealedItem, StatusCount, Store, SyncFinish, TemplateKind, TemplateRow, TokenState,
+    After, ConnectionState, CreationCount, EndpointKind, EndpointPatch, EndpointRow, MergeRows,
+    Pipeline, SealedItem, StatusCount, Store, SyncFinish, TemplateKind, TemplateRow, TokenState,
     WorkspaceActivity,
 };
 use bulkhead_core::{
@@ -468,8 +468,12 @@ impl Store for SqliteStore {
                 .prepare_cached(concat!(
                     "SELECT ",
                     workspace_columns!(),
+                    // `external_id > ?2` with no `OR`, so that the index on
+                    // `(org_id, external_id)` starts the page at the cursor: the first page
+                    // passes '', below every external id (they are never empty). With
+                    // `?2 IS NULL OR ...` a deep page scanned every row before it.
                     " FROM o_workspaces WHERE org_id = ?1 AND deleted_at IS NULL",
-                    " AND (?2 IS NULL OR external_id > ?2)",
+                    " AND external_id > ?2",
                     " AND (?3 IS NULL OR status = ?3)",
                     " AND (?4 IS NULL OR substr(external_id, 1, length(?4)) = ?4)",
                     // SQLite's own lower() folds ASCII letters only: the engine passes the
@@ -482,7 +486,7 @@ impl Store for SqliteStore {
                 &mut stmt,
                 params![
                     org.org_id().as_uuid(),
-                    after.map(ExternalId::as_str),
+                    after.map_or("", ExternalId::as_str),
                     filter.status.map(|s| s.as_str()),
                     filter.external_id_prefix.as_deref(),
                     limit(limit_rows),
@@ -506,6 +510,27 @@ impl Store for SqliteStore {
                 ),
                 params![org.org_id().as_uuid()],
                 rows::status_count,
+            )
+        })
+    }
+
+    fn count_workspace_creations(
+        &self,
+        org: &OrgCtx,
+        since: Timestamp,
+    ) -> Result<Vec<CreationCount>> {
+        // Through the organization's view, like `count_workspaces`; the index on
+        // `(org_id, created_at)` keeps it to the counted rows, and each hour comes back with
+        // the stored `org_id`, which the engine checks.
+        self.pool.read_org(org.org_id(), |conn| {
+            conn.query_all(
+                concat!(
+                    "SELECT org_id, (created_at / 3600000) * 3600000 AS hour, count(*)",
+                    " FROM o_workspaces WHERE org_id = ?1 AND created_at >= ?2",
+                    " GROUP BY org_id, hour ORDER BY hour"
+                ),
+                params![org.org_id().as_uuid(), since.unix_millis()],
+                rows::creation_count,
             )
         })
     }
@@ -1309,7 +1334,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn workspace_activity(&self, tenant: &Tenant) -> Result<WorkspaceActivity> {
+    fn workspace_activity(&self, tenant: &Tenant, since: Timestamp) -> Result<WorkspaceActivity> {
         // Every read goes through the tenant's guard views inside its workspace (L3): the
         // dashboard reads one workspace at a time rather than aggregating tenant tables across
         // the organization, which the authorizer does not (and should not) allow.
@@ -1340,13 +1365,17 @@ impl Store for SqliteStore {
                 ))
                 .ctx("could not prepare a query")?;
             let latest_runs = collect(&mut stmt, params![ws.as_uuid()], rows::sync_run)?;
-            let (rows_synced, bytes_synced): (i64, i64) = conn
+            let (rows_synced, bytes_synced, rows_since, bytes_since): (i64, i64, i64, i64) = conn
                 .prepare_cached(concat!(
-                    "SELECT COALESCE(sum(rows_synced), 0), COALESCE(sum(bytes_synced), 0)",
+                    "SELECT COALESCE(sum(rows_synced), 0), COALESCE(sum(bytes_synced), 0),",
+                    " COALESCE(sum(CASE WHEN started_at >= ?2 THEN rows_synced ELSE 0 END), 0),",
+                    " COALESCE(sum(CASE WHEN started_at >= ?2 THEN bytes_synced ELSE 0 END), 0)",
                     " FROM t_sync_runs WHERE workspace_id = ?1"
                 ))
                 .ctx("could not prepare a query")?
-                .query_row(params![ws.as_uuid()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row(params![ws.as_uuid(), since.unix_millis()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
                 .ctx("could not total the sync runs")?;
             let unsigned = |n: i64, what: &str| {
                 u64::try_from(n)
@@ -1358,6 +1387,8 @@ impl Store for SqliteStore {
                 latest_runs,
                 rows_synced: unsigned(rows_synced, "row total")?,
                 bytes_synced: unsigned(bytes_synced, "byte total")?,
+                rows_since: unsigned(rows_since, "row total")?,
+                bytes_since: unsigned(bytes_since, "byte total")?,
             })
         })
     }
@@ -1409,6 +1440,18 @@ impl Store for SqliteStore {
     ) -> Result<Vec<AuditEvent>> {
         self.pool.read_org(org.org_id(), |conn| {
             audit::list(conn, org.org_id(), filter, after, limit_rows)
+        })
+    }
+
+    fn list_audit_newest(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit_rows: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        self.pool.read_org(org.org_id(), |conn| {
+            audit::list_newest(conn, org.org_id(), filter, before, limit_rows)
         })
     }
 }

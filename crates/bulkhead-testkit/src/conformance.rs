@@ -67,9 +67,11 @@ use uuid::Uuid;
 
 use crate::wrappers::Faults;
 
+mod dashboard;
 mod hardening;
 mod sync_runs;
 mod template_secrets;
+pub use dashboard::*;
 pub use hardening::*;
 pub use sync_runs::*;
 pub use template_secrets::template_secrets_never_reach_a_customer_in_clear;
@@ -2173,6 +2175,8 @@ macro_rules! conformance_tests {
             org_key_opens_its_own_organization,
             wrong_revoked_and_expired_org_keys_are_refused,
             another_organizations_org_key_is_not_found,
+            workspace_creations_are_counted_by_hour_within_the_organization,
+            latest_audit_events_are_the_chain_backwards_within_the_organization,
             scoped_token_gets_or_creates_one_workspace_per_external_id,
             external_ids_are_per_organization_and_case_sensitive,
             scoped_token_request_stores_the_tag_selection,
@@ -2201,6 +2205,7 @@ macro_rules! conformance_tests {
             sync_run_starts_and_finishes_once,
             deleting_a_connection_deletes_its_sync_runs,
             a_second_start_while_a_run_is_running_is_refused,
+            overview_counts_the_last_seven_days_and_recent_runs_span_connections,
             concurrent_starts_of_one_connection_let_exactly_one_win,
             new_sync_runs_carry_job_numbers_that_find_them_in_their_workspace_only,
             scoped_token_is_limited_to_its_operations,

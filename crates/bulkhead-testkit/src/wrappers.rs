@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
-    After, EndpointKind, EndpointPatch, EndpointRow, MergeRows, Pipeline, SealedItem, StatusCount,
-    SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
+    After, CreationCount, EndpointKind, EndpointPatch, EndpointRow, MergeRows, Pipeline,
+    SealedItem, StatusCount, SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
 };
 use bulkhead_core::{
     Connection, ConnectionId, ConnectionUpdate, Error, ExternalId, OrgCtx, OrgId, OrgKeyId,
@@ -390,6 +390,26 @@ impl<S: Store> Store for LeakyStore<S> {
                 .map(|w| StatusCount {
                     org_id: w.org_id,
                     status: w.status,
+                    count: 1,
+                }),
+        );
+        Ok(rows)
+    }
+
+    fn count_workspace_creations(
+        &self,
+        org: &OrgCtx,
+        since: Timestamp,
+    ) -> Result<Vec<CreationCount>> {
+        let mut rows = self.inner.count_workspace_creations(org, since)?;
+        let seen = self.seen();
+        rows.extend(
+            seen.workspaces
+                .values()
+                .filter(|w| w.org_id != org.org_id())
+                .map(|w| CreationCount {
+                    org_id: w.org_id,
+                    hour: since,
                     count: 1,
                 }),
         );
@@ -768,8 +788,8 @@ impl<S: Store> Store for LeakyStore<S> {
         Ok(rows)
     }
 
-    fn workspace_activity(&self, tenant: &Tenant) -> Result<WorkspaceActivity> {
-        let mut activity = self.inner.workspace_activity(tenant)?;
+    fn workspace_activity(&self, tenant: &Tenant, since: Timestamp) -> Result<WorkspaceActivity> {
+        let mut activity = self.inner.workspace_activity(tenant, since)?;
         let mut seen = self.seen();
         for row in &activity.connections {
             seen.connection(row);
@@ -861,6 +881,31 @@ impl<S: Store> Store for LeakyStore<S> {
             seen.audit
                 .values()
                 .filter(|e| e.org_id != org.org_id() && Some(e.seq) > after)
+                .cloned(),
+        );
+        Ok(events)
+    }
+
+    fn list_audit_newest(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        let mut events = self.inner.list_audit_newest(org, filter, before, limit)?;
+        let mut seen = self.seen();
+        for event in &events {
+            seen.audit_event(event);
+        }
+        if !self.leaks_org_rows() {
+            return Ok(events);
+        }
+        // `… FROM audit_log WHERE seq < ?` without `org_id = ?`: every organization's chain.
+        events.extend(
+            seen.audit
+                .values()
+                .filter(|e| e.org_id != org.org_id() && before.is_none_or(|b| e.seq < b))
                 .cloned(),
         );
         Ok(events)
@@ -1137,6 +1182,15 @@ impl<S: Store> Store for FaultyStore<S> {
         self.inner.count_workspaces(org)
     }
 
+    fn count_workspace_creations(
+        &self,
+        org: &OrgCtx,
+        since: Timestamp,
+    ) -> Result<Vec<CreationCount>> {
+        self.faults.read();
+        self.inner.count_workspace_creations(org, since)
+    }
+
     fn update_workspace(
         &self,
         org: &OrgCtx,
@@ -1381,9 +1435,9 @@ impl<S: Store> Store for FaultyStore<S> {
         self.inner.list_sync_runs(tenant, connection, before, limit)
     }
 
-    fn workspace_activity(&self, tenant: &Tenant) -> Result<WorkspaceActivity> {
+    fn workspace_activity(&self, tenant: &Tenant, since: Timestamp) -> Result<WorkspaceActivity> {
         self.faults.read();
-        self.inner.workspace_activity(tenant)
+        self.inner.workspace_activity(tenant, since)
     }
 
     fn finish_sync_run(
@@ -1443,5 +1497,16 @@ impl<S: Store> Store for FaultyStore<S> {
     ) -> Result<Vec<AuditEvent>> {
         self.faults.read();
         self.inner.list_audit(org, filter, after, limit)
+    }
+
+    fn list_audit_newest(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        self.faults.read();
+        self.inner.list_audit_newest(org, filter, before, limit)
     }
 }

@@ -32,6 +32,10 @@ pub(crate) enum Object {
     ConnectionTemplate,
     /// An organization's tag: its id is its name.
     Tag,
+    /// An organization's access key.
+    OrgKey,
+    /// An organization's signing key: its id is its `kid`.
+    SigningKey,
 }
 
 impl Object {
@@ -39,7 +43,11 @@ impl Object {
     pub(crate) fn org_level(self) -> bool {
         matches!(
             self,
-            Self::SourceTemplate | Self::ConnectionTemplate | Self::Tag
+            Self::SourceTemplate
+                | Self::ConnectionTemplate
+                | Self::Tag
+                | Self::OrgKey
+                | Self::SigningKey
         )
     }
 }
@@ -106,6 +114,22 @@ pub(crate) const ROUTES: &[Route] = &[
     r("PATCH", "/api/v1/workspaces/{id}", A::Org, O::Workspace),
     r("PUT", "/api/v1/workspaces/{id}", A::Org, O::Workspace),
     r("DELETE", "/api/v1/workspaces/{id}", A::Org, O::Workspace),
+    r("GET", "/api/v1/workspaces/{id}/runs", A::Org, O::Workspace),
+    r(
+        "POST",
+        "/api/v1/workspaces/{id}/revoke-tokens",
+        A::Org,
+        O::Workspace,
+    ),
+    r(
+        "POST",
+        "/api/v1/workspaces/{id}/merge",
+        A::Org,
+        O::Workspace,
+    ),
+    r("POST", "/api/v1/dashboard/session", A::None, O::None),
+    r("GET", "/api/v1/dashboard/session", A::None, O::None),
+    r("DELETE", "/api/v1/dashboard/session", A::None, O::None),
     r("GET", t!("/sources"), A::Org, O::None),
     r("POST", t!("/sources"), A::Org, O::None),
     r("GET", t!("/sources/{id}"), A::Org, O::SourceTemplate),
@@ -154,6 +178,30 @@ pub(crate) const ROUTES: &[Route] = &[
     r("POST", t!("/tags"), A::Org, O::None),
     r("PUT", t!("/tags/{id}"), A::Org, O::Tag),
     r("DELETE", t!("/tags/{id}"), A::Org, O::Tag),
+    r("GET", "/api/v1/organization/stats", A::Org, O::None),
+    r("GET", "/api/v1/organization/audit", A::Org, O::None),
+    r("GET", "/api/v1/organization/audit/verify", A::Org, O::None),
+    r("GET", "/api/v1/organization/keys", A::Org, O::None),
+    r("POST", "/api/v1/organization/keys", A::Org, O::None),
+    r(
+        "DELETE",
+        "/api/v1/organization/keys/{id}",
+        A::Org,
+        O::OrgKey,
+    ),
+    r("GET", "/api/v1/organization/signing-keys", A::Org, O::None),
+    r(
+        "POST",
+        "/api/v1/organization/signing-keys/rotate",
+        A::Org,
+        O::None,
+    ),
+    r(
+        "DELETE",
+        "/api/v1/organization/signing-keys/{id}",
+        A::Org,
+        O::SigningKey,
+    ),
     r(
         "POST",
         "/api/v1/account/applications/token",

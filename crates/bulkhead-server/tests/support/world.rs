@@ -68,6 +68,10 @@ pub(crate) struct Org {
     pub(crate) tags: Vec<String>,
     /// A tag name no other organization has (`org<n>-only`).
     pub(crate) own_tag: String,
+    /// Its access keys' ids.
+    pub(crate) org_keys: Vec<String>,
+    /// Its signing keys' `kid`s.
+    pub(crate) signing_keys: Vec<String>,
 }
 
 impl Org {
@@ -75,6 +79,8 @@ impl Org {
     pub(crate) fn marks(&self) -> Vec<String> {
         let mut out = self.source_templates.clone();
         out.extend(self.connection_templates.iter().cloned());
+        out.extend(self.org_keys.iter().cloned());
+        out.extend(self.signing_keys.iter().cloned());
         out
     }
 }
@@ -131,6 +137,9 @@ impl World {
                 source_templates: catalog(server, &key, "sources", "id").await,
                 connection_templates: catalog(server, &key, "connections", "id").await,
                 tags: catalog(server, &key, "tags", "name").await,
+                org_keys: list_field(server, &key, "/api/v1/organization/keys", "id").await,
+                signing_keys: list_field(server, &key, "/api/v1/organization/signing-keys", "kid")
+                    .await,
                 own_tag,
                 key,
                 access,
@@ -158,9 +167,12 @@ pub(crate) const TEMPLATES: &str = "/api/v1/integrations/templates";
 
 /// The `field` of each item of the organization's catalog list `what` under `key`.
 pub(crate) async fn catalog(server: &Server, key: &str, what: &str, field: &str) -> Vec<String> {
-    let (status, body) = server
-        .send(Method::GET, &format!("{TEMPLATES}/{what}"), key, None)
-        .await;
+    list_field(server, key, &format!("{TEMPLATES}/{what}"), field).await
+}
+
+/// The `field` of every item of the `{data: [...]}` list at `path`.
+async fn list_field(server: &Server, key: &str, path: &str, field: &str) -> Vec<String> {
+    let (status, body) = server.send(Method::GET, path, key, None).await;
     assert_eq!(status, 200, "{body}");
     body["data"]
         .as_array()

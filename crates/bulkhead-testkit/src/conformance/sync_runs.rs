@@ -150,3 +150,88 @@ pub fn new_sync_runs_carry_job_numbers_that_find_them_in_their_workspace_only(
     assert_eq!(finished.id.job_number(), Some(number));
     assert_eq!(finished.status, SyncStatus::Cancelled);
 }
+
+/// The overview's recent figures (`rows_7d`, `bytes_7d`) count only the runs started in the
+/// last seven days, while the all-time totals count every run; and the workspace's recent
+/// runs come newest first across its connections, never another workspace's.
+pub fn overview_counts_the_last_seven_days_and_recent_runs_span_connections(
+    factory: &dyn Fn() -> Harness,
+) {
+    use std::time::Duration;
+
+    use bulkhead_core::WorkspaceFilter;
+
+    let h = factory();
+    let (org, _) = new_org(&h, "Acme");
+    let ws = workspace(&org, "cust-1");
+    let other = workspace(&org, "cust-2");
+    let (_, _, a) = pipeline(&ws, "a");
+    let (_, _, b) = pipeline(&ws, "b");
+    let (_, _, foreign) = pipeline(&other, "f");
+    let run = |conn, rows, bytes| {
+        let started = ws.start_sync(conn).unwrap();
+        h.tick();
+        ws.finish_sync(started.id, SyncOutcome::Succeeded { rows, bytes })
+            .unwrap();
+        h.tick();
+        started
+    };
+    let old = run(a.id, 1_000, 10_000);
+    // Eight days later: the first run falls out of the last seven days.
+    h.clock.advance(Duration::from_secs(8 * 24 * 60 * 60));
+    let recent_a = run(a.id, 5, 50);
+    let recent_b = run(b.id, 7, 70);
+    let started = other.start_sync(foreign.id).unwrap();
+    other
+        .finish_sync(
+            started.id,
+            SyncOutcome::Succeeded {
+                rows: 99,
+                bytes: 99,
+            },
+        )
+        .unwrap();
+
+    if h.is_leaky() {
+        // The store hands out the other workspace's rows: the guard refuses them, or what
+        // comes back is this workspace's alone.
+        match org.workspace_overview(&WorkspaceFilter::default(), &Page::first(10)) {
+            Ok(_) => {}
+            Err(Error::IsolationBreach { .. }) => h.note_breach(),
+            Err(err) => panic!("{err:?}"),
+        }
+        match org.recent_sync_runs(ws.workspace_id(), 30) {
+            Ok(runs) => assert!(runs.iter().all(|r| r.workspace_id == ws.workspace_id())),
+            Err(Error::IsolationBreach { .. }) => h.note_breach(),
+            Err(err) => panic!("{err:?}"),
+        }
+        return;
+    }
+    let overview = org
+        .workspace_overview(&WorkspaceFilter::default(), &Page::first(10))
+        .unwrap();
+    let mine = overview
+        .items
+        .iter()
+        .find(|o| o.workspace_id == ws.workspace_id())
+        .unwrap();
+    assert_eq!((mine.rows_synced, mine.bytes_synced), (1_012, 10_120));
+    assert_eq!((mine.rows_7d, mine.bytes_7d), (12, 120));
+
+    let runs = org.recent_sync_runs(ws.workspace_id(), 30).unwrap();
+    let ids: Vec<SyncRunId> = runs.iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec![recent_b.id, recent_a.id, old.id]);
+    assert_eq!(
+        org.recent_sync_runs(ws.workspace_id(), 1).unwrap().len(),
+        1,
+        "the limit holds across connections"
+    );
+    let (beta, _) = new_org(&h, "Beta");
+    assert!(
+        matches!(
+            beta.recent_sync_runs(ws.workspace_id(), 30),
+            Err(Error::NotFound { .. })
+        ),
+        "another organization's workspace is not found"
+    );
+}
