@@ -42,17 +42,19 @@
 //!
 //! # One round trip a call of one read
 //!
-//! A call's transaction is opened by its first statement: `BEGIN`, the `set_config`
-//! statement (the settings bound as parameters, as ever) and that statement are pipelined,
-//! sent in one write and answered in one read. When the call returns and ran only
-//! `SELECT`s, its `COMMIT` is written out at once and its answer read at the start of the
-//! connection's next call; a call that wrote waits for its `COMMIT`, and a call that failed
-//! waits for its `ROLLBACK`. So a guarded list or get costs one round trip, where it cost four
-//! (`BEGIN`, `set_config`, the query, `COMMIT`), and the tenant setting is still
-//! transaction-local: a connection's messages are ordered, so the next call's settings always
-//! follow the end of the previous transaction, and a connection whose `ROLLBACK` or deferred
-//! `COMMIT` failed, or whose call panicked, is closed rather than pooled. The details, and
-//! what counts as a read, are in the `pool` module.
+//! Each store method states whether its call reads or writes; a read runs in
+//! `BEGIN READ ONLY`, so PostgreSQL refuses any write in it (a data-modifying `WITH`, a
+//! function that writes, `nextval`, `FOR UPDATE` included) instead of the crate guessing
+//! from the SQL. A call's transaction is opened by its first statement: `BEGIN`, the
+//! `set_config` statement (the settings bound as parameters, as ever) and that statement are
+//! pipelined, sent in one write and answered in one read. When a read returns, its `COMMIT`
+//! is written out at once and its answer read at the start of the connection's next call; a
+//! write waits for its `COMMIT`, and a call that failed waits for its `ROLLBACK`. So a
+//! guarded list or get costs one round trip, where it cost four (`BEGIN`, `set_config`, the
+//! query, `COMMIT`), and the tenant setting is still transaction-local: a connection's
+//! messages are ordered, so the next call's settings always follow the end of the previous
+//! transaction, and a connection whose `ROLLBACK` or deferred `COMMIT` failed, or whose call
+//! panicked, is closed rather than pooled. The details are in the `pool` module.
 //!
 //! Connections are plain TCP (no TLS): run the database on the same host or a private
 //! network, or put a TLS tunnel in between. Secret fields reach the database sealed; org keys

@@ -6,6 +6,15 @@
 //! commits. A connection that broke is dropped instead of returned. Statements are prepared
 //! once per connection and cached by their text.
 //!
+//! # Reads and writes
+//!
+//! The store says, for each call, whether it reads or writes ([`Pool::read`],
+//! [`Pool::write`]); nothing guesses it from the SQL. A read runs in `BEGIN READ ONLY`, so
+//! PostgreSQL itself refuses anything in it that would write (`INSERT`, `UPDATE`, `DELETE`,
+//! a data-modifying `WITH`, `nextval`, `SELECT ... FOR UPDATE`, a function that writes): a
+//! call wrongly stated as a read fails with an error, it never writes with its `COMMIT`
+//! unawaited.
+//!
 //! # One round trip for a call of one read
 //!
 //! The pool drives `tokio-postgres` itself (a current-thread runtime per connection, polled
@@ -14,13 +23,17 @@
 //! - `BEGIN`, the `set_config` statement and the call's first statement are sent together and
 //!   answered together: one round trip. The transaction is opened lazily, when the first
 //!   statement is run, and every statement of the call runs inside it, after the settings.
-//! - When the call returns `Ok` and every statement it ran was a `SELECT` (see
-//!   [`reads_only`]), its `COMMIT` is written out at once but its answer is read at the start of
-//!   the connection's next call, pipelined with that call's own `BEGIN`. A transaction that
-//!   wrote nothing has nothing a `COMMIT` could refuse; the caller's rows were final when they
-//!   came back. A call that ran anything else waits for its `COMMIT`, as before.
+//! - When a read returns `Ok`, its `COMMIT` is written out at once but its answer is read at
+//!   the start of the connection's next call, pipelined with that call's own `BEGIN`. A
+//!   read-only transaction has nothing a `COMMIT` could lose; the caller's rows were final
+//!   when they came back. A write waits for its `COMMIT`.
+//! - When the deferred `COMMIT` of the previous read failed, the failure is logged and the
+//!   connection is closed after the call that found it, not pooled; that call's own result
+//!   stands, since whatever answer a `COMMIT` gets, it ends the transaction before the call's
+//!   `BEGIN` (and a transaction left open would still be read only, with all six settings
+//!   replaced before the call's first statement).
 //! - When the call returns `Err`, its transaction is rolled back and the answer awaited; a
-//!   connection whose `ROLLBACK`, deferred `COMMIT` or socket failed is dropped, not pooled.
+//!   connection whose `ROLLBACK` or socket failed is dropped, not pooled.
 //!
 //! The settings stay transaction-local and bound as parameters; SQL text never carries them.
 //! On the wire, a connection's messages are strictly ordered, so the next call's `BEGIN` and
@@ -289,18 +302,22 @@ const SET_SCOPE: &str = "SELECT set_config('bulkhead.org_id', $1, true), \
      set_config('bulkhead.key_id', $5, true), \
      set_config('bulkhead.kid', $6, true)";
 
-/// Whether `sql` only reads, so that its transaction's `COMMIT` has nothing to refuse: a
-/// `SELECT` that calls none of the functions that write or change settings. The crate's SQL
-/// is fixed text; a statement that writes starts with `INSERT`, `UPDATE`, `DELETE` or `WITH`.
-/// Row locks (`FOR UPDATE`) and advisory locks are released by the deferred `COMMIT` alike.
-pub(crate) fn reads_only(sql: &str) -> bool {
-    const WRITERS: [&str; 5] = ["nextval", "setval", "set_config", "pg_notify", "lo_"];
-    let starts_with_select = sql
-        .split_whitespace()
-        .next()
-        .is_some_and(|word| word.eq_ignore_ascii_case("SELECT"));
-    let lower = sql.to_ascii_lowercase();
-    starts_with_select && !WRITERS.iter().any(|w| lower.contains(w))
+/// Whether a call only reads or may write, as its caller states it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// `BEGIN READ ONLY`: PostgreSQL refuses every write in it; its `COMMIT` is not awaited.
+    Read,
+    /// `BEGIN`: its `COMMIT` is awaited.
+    Write,
+}
+
+impl Access {
+    fn begin(self) -> &'static str {
+        match self {
+            Self::Read => "BEGIN READ ONLY",
+            Self::Write => "BEGIN",
+        }
+    }
 }
 
 /// The transaction of one call, opened with its first statement.
@@ -309,8 +326,7 @@ pub(crate) struct Tx<'a> {
     settings: [String; 6],
     /// `BEGIN` was sent: the call ends with `COMMIT` or `ROLLBACK`.
     begun: bool,
-    /// Every statement run so far was a read (see [`reads_only`]).
-    read_only: bool,
+    access: Access,
 }
 
 /// Parameters of a statement.
@@ -345,9 +361,6 @@ impl Tx<'_> {
     where
         F: Future<Output = PgResult<T>>,
     {
-        if !reads_only(sql) {
-            self.read_only = false;
-        }
         let stmt = self.conn.statement(sql)?;
         let client = self.conn.client()?;
         if self.begun {
@@ -371,17 +384,19 @@ impl Tx<'_> {
                             None => Ok(()),
                         }
                     },
-                    client.batch_execute("BEGIN"),
+                    client.batch_execute(self.access.begin()),
                     client.execute(&set, &params),
                     first,
                 )
                 .await)
             })
             .ctx(what)?;
-        if previous.is_err() {
+        if let Err(e) = previous {
+            // It ended its own transaction, whatever it answered: this call's result stands,
+            // and the connection is closed after it.
+            tracing::warn!(error = %e, "the deferred COMMIT of a read failed; closing its connection");
             self.conn.broken = true;
         }
-        previous.ctx("the previous call's commit failed")?;
         begin.ctx("could not start a transaction")?;
         set.ctx("could not set the scope of the call")?;
         first.ctx(what)
@@ -389,7 +404,6 @@ impl Tx<'_> {
 
     /// Runs a statement, returning the number of rows it changed.
     pub(crate) fn execute(&mut self, sql: &'static str, params: &Params<'_>) -> Result<u64> {
-        self.read_only = false;
         self.run(sql, "statement failed", |client, stmt| async move {
             client.execute(&stmt, params).await
         })
@@ -540,19 +554,39 @@ impl Pool {
         self.returned.notify_one();
     }
 
+    /// Runs `f`, which only reads, in one read-only transaction with `scope` set (see
+    /// [`Access::Read`]).
+    pub(crate) fn read<T>(
+        &self,
+        scope: Scope<'_>,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.run(Access::Read, scope, f)
+    }
+
+    /// Runs `f` in one transaction with `scope` set (see [`Access::Write`]).
+    pub(crate) fn write<T>(
+        &self,
+        scope: Scope<'_>,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.run(Access::Write, scope, f)
+    }
+
     /// Runs `f` in one transaction with `scope` set, committing when it returns `Ok` and
     /// rolling back otherwise.
     ///
     /// If `f` panics, its connection is dropped while unwinding (which rolls its transaction
     /// back or closes it) and its slot in the pool is freed, so panics never use the pool up.
-    pub(crate) fn run<T>(
+    fn run<T>(
         &self,
+        access: Access,
         scope: Scope<'_>,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
         let mut conn = self.take()?;
         let slot = SlotGuard { pool: self };
-        let result = Self::in_transaction(&mut conn, scope, f);
+        let result = Self::in_transaction(&mut conn, access, scope, f);
         std::mem::forget(slot);
         self.give_back(conn);
         result
@@ -568,6 +602,7 @@ impl Pool {
 
     fn in_transaction<T>(
         conn: &mut Conn,
+        access: Access,
         scope: Scope<'_>,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
@@ -575,13 +610,13 @@ impl Pool {
             conn,
             settings: scope.settings(),
             begun: false,
-            read_only: true,
+            access,
         };
         let result = f(&mut tx);
         let Tx {
             conn,
             begun,
-            read_only,
+            access,
             ..
         } = tx;
         if !begun {
@@ -593,7 +628,7 @@ impl Pool {
             Err(e) => return result.and(Err(e)),
         };
         match result {
-            Ok(value) if read_only => {
+            Ok(value) if access == Access::Read => {
                 conn.commit_later();
                 Ok(value)
             }
