@@ -25,8 +25,9 @@
 //!   statement is run, and every statement of the call runs inside it, after the settings.
 //! - When a read returns `Ok`, its `COMMIT` is written out at once but its answer is read at
 //!   the start of the connection's next call, pipelined with that call's own `BEGIN`. A
-//!   read-only transaction has nothing a `COMMIT` could lose; the caller's rows were final
-//!   when they came back. A write waits for its `COMMIT`.
+//!   read-only transaction has nothing a `COMMIT` could lose (only temporary tables can be
+//!   written in it, and the crate makes none); the caller's rows were final when they came
+//!   back. A write waits for its `COMMIT`.
 //! - When the deferred `COMMIT` of the previous read failed, the failure is logged and the
 //!   connection is closed after the call that found it, not pooled; that call's own result
 //!   stands, since whatever answer a `COMMIT` gets, it ends the transaction before the call's
@@ -394,7 +395,12 @@ impl Tx<'_> {
         if let Err(e) = previous {
             // It ended its own transaction, whatever it answered: this call's result stands,
             // and the connection is closed after it.
-            tracing::warn!(error = %e, "the deferred COMMIT of a read failed; closing its connection");
+            // The SQLSTATE only: a server message can quote values.
+            tracing::warn!(
+                sqlstate = e.code().map_or("none", |c| c.code()),
+                closed = e.is_closed(),
+                "the deferred COMMIT of a read failed; closing its connection"
+            );
             self.conn.broken = true;
         }
         begin.ctx("could not start a transaction")?;
