@@ -2,7 +2,9 @@
 //! the isolation layer below the engine.
 //!
 //! [`PostgresStore`] implements the storage port of `bulkhead-core` on a PostgreSQL schema
-//! (PostgreSQL 13 or newer), on the synchronous `postgres` client with a small pool.
+//! (PostgreSQL 13 or newer), with a small pool of `tokio-postgres` connections driven
+//! synchronously (each call blocks its thread, as with the `postgres` client, which the crate
+//! still uses to migrate and to check the role).
 //!
 //! # Two roles
 //!
@@ -38,6 +40,22 @@
 //!
 //! An unset setting is `''`, which `NULLIF` turns into `NULL`, which matches no row.
 //!
+//! # One round trip a call of one read
+//!
+//! Each store method states whether its call reads or writes; a read runs in
+//! `BEGIN READ ONLY`, so PostgreSQL refuses any write in it (a data-modifying `WITH`, a
+//! function that writes, `nextval`, `FOR UPDATE` included) instead of the crate guessing
+//! from the SQL. A call's transaction is opened by its first statement: `BEGIN`, the
+//! `set_config` statement (the settings bound as parameters, as ever) and that statement are
+//! pipelined, sent in one write and answered in one read. When a read returns, its `COMMIT`
+//! is written out at once and its answer read at the start of the connection's next call; a
+//! write waits for its `COMMIT`, and a call that failed waits for its `ROLLBACK`. So a
+//! guarded list or get costs one round trip, where it cost four (`BEGIN`, `set_config`, the
+//! query, `COMMIT`), and the tenant setting is still transaction-local: a connection's
+//! messages are ordered, so the next call's settings always follow the end of the previous
+//! transaction, and a connection whose `ROLLBACK` or deferred `COMMIT` failed, or whose call
+//! panicked, is closed rather than pooled. The details are in the `pool` module.
+//!
 //! Connections are plain TCP (no TLS): run the database on the same host or a private
 //! network, or put a TLS tunnel in between. Secret fields reach the database sealed; org keys
 //! only as their SHA-256.
@@ -47,6 +65,35 @@ mod pool;
 mod rows;
 mod schema;
 mod store;
+
+#[cfg(test)]
+mod test_server {
+    //! The test process's server, with the two roles made once (concurrent `CREATE ROLE`s
+    //! would race).
+    use std::sync::OnceLock;
+
+    use bulkhead_testkit::pg::PgServer;
+
+    pub(crate) const OWNER: &str = "bulkhead_owner";
+    pub(crate) const APP: &str = "bulkhead_app";
+
+    pub(crate) fn server() -> &'static PgServer {
+        static ROLES: OnceLock<()> = OnceLock::new();
+        let server = PgServer::shared();
+        ROLES.get_or_init(|| {
+            crate::provision(
+                server.admin_url(),
+                &crate::Roles {
+                    schema: "bulkhead".to_owned(),
+                    owner: OWNER.to_owned(),
+                    app: APP.to_owned(),
+                },
+            )
+            .unwrap();
+        });
+        server
+    }
+}
 
 use std::fmt;
 use std::str::FromStr;
@@ -138,7 +185,7 @@ pub fn provision(admin_url: &str, roles: &Roles) -> Result<()> {
             "must differ from the owner role",
         ));
     }
-    let mut admin = config(admin_url, None, Duration::from_secs(10))?
+    let mut admin = postgres::Config::from(config(admin_url, None, Duration::from_secs(10))?)
         .connect(NoTls)
         .ctx("could not connect as the administrator")?;
     let (schema, owner, app) = (&roles.schema, &roles.owner, &roles.app);
@@ -168,8 +215,8 @@ pub struct PostgresStore {
 
 /// Parses `url` (a `postgresql://` URL or `key=value` string) and sets what every
 /// connection of Bulkhead's needs.
-fn config(url: &str, schema: Option<&str>, timeout: Duration) -> Result<postgres::Config> {
-    let mut config = postgres::Config::from_str(url)
+fn config(url: &str, schema: Option<&str>, timeout: Duration) -> Result<tokio_postgres::Config> {
+    let mut config = tokio_postgres::Config::from_str(url)
         .map_err(|e| Error::invalid_input("PostgreSQL URL", e.to_string()))?;
     config.application_name("bulkhead");
     config.connect_timeout(timeout);
@@ -185,7 +232,7 @@ fn config(url: &str, schema: Option<&str>, timeout: Duration) -> Result<postgres
     Ok(config)
 }
 
-fn user_of(config: &postgres::Config, field: &'static str) -> Result<String> {
+fn user_of(config: &tokio_postgres::Config, field: &'static str) -> Result<String> {
     let user = config
         .get_user()
         .ok_or_else(|| Error::invalid_input(field, "names no user"))?;
@@ -209,10 +256,12 @@ impl PostgresStore {
                     "names the same role as the restricted URL; queries must run as a role that owns nothing",
                 ));
             }
-            let mut owner = owner.connect(NoTls).ctx("could not connect as the owner")?;
+            let mut owner = postgres::Config::from(owner)
+                .connect(NoTls)
+                .ctx("could not connect as the owner")?;
             schema::migrate(&mut owner, &options.schema, &role)?;
         }
-        let mut client = app
+        let mut client = postgres::Config::from(app.clone())
             .connect(NoTls)
             .ctx("could not connect as the restricted role")?;
         check_restricted(&mut client, &options.schema)?;
@@ -224,14 +273,11 @@ impl PostgresStore {
             app.get_ports(),
             app.get_dbname().unwrap_or_default()
         );
-        let timeout_app = app.clone();
+        drop(client);
+        let first = Conn::connect(&app, "could not connect as the restricted role")?;
         let pool = Pool::new(
-            Conn::new(client),
-            Box::new(move || {
-                timeout_app
-                    .connect(NoTls)
-                    .ctx("could not connect as the restricted role")
-            }),
+            first,
+            Box::new(move || Conn::connect(&app, "could not connect as the restricted role")),
             options.pool_size,
             options.pool_wait,
         );

@@ -5,30 +5,245 @@
 //! rollback, so a connection returned to the pool never carries a tenant over), runs, and
 //! commits. A connection that broke is dropped instead of returned. Statements are prepared
 //! once per connection and cached by their text.
+//!
+//! # Reads and writes
+//!
+//! The store says, for each call, whether it reads or writes ([`Pool::read`],
+//! [`Pool::write`]); nothing guesses it from the SQL. A read runs in `BEGIN READ ONLY`, so
+//! PostgreSQL itself refuses anything in it that would write (`INSERT`, `UPDATE`, `DELETE`,
+//! a data-modifying `WITH`, `nextval`, `SELECT ... FOR UPDATE`, a function that writes): a
+//! call wrongly stated as a read fails with an error, it never writes with its `COMMIT`
+//! unawaited.
+//!
+//! # One round trip for a call of one read
+//!
+//! The pool drives `tokio-postgres` itself (a current-thread runtime per connection, polled
+//! only while a call waits, as the synchronous `postgres` client does) so that it can pipeline:
+//!
+//! - `BEGIN`, the `set_config` statement and the call's first statement are sent together and
+//!   answered together: one round trip. The transaction is opened lazily, when the first
+//!   statement is run, and every statement of the call runs inside it, after the settings.
+//! - When a read returns `Ok`, its `COMMIT` is written out at once but its answer is read at
+//!   the start of the connection's next call, pipelined with that call's own `BEGIN`. A
+//!   read-only transaction has nothing a `COMMIT` could lose (only temporary tables can be
+//!   written in it, and the crate makes none); the caller's rows were final when they came
+//!   back. A write waits for its `COMMIT`.
+//! - When the deferred `COMMIT` of the previous read failed, the failure is logged and the
+//!   connection is closed after the call that found it, not pooled; that call's own result
+//!   stands, since whatever answer a `COMMIT` gets, it ends the transaction before the call's
+//!   `BEGIN` (and a transaction left open would still be read only, with all six settings
+//!   replaced before the call's first statement).
+//! - When the call returns `Err`, its transaction is rolled back and the answer awaited; a
+//!   connection whose `ROLLBACK` or socket failed is dropped, not pooled.
+//!
+//! The settings stay transaction-local and bound as parameters; SQL text never carries them.
+//! On the wire, a connection's messages are strictly ordered, so the next call's `BEGIN` and
+//! settings always come after the previous call's `COMMIT` or `ROLLBACK` (and `SET_SCOPE`
+//! writes all six settings on every call, the empty ones included).
 
 use std::collections::HashMap;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bulkhead_core::{Error, OrgId, Result, StorageError, Tenant, WorkspaceId};
 use parking_lot::{Condvar, Mutex};
 use postgres::types::ToSql;
-use postgres::{Client, Row, Statement, Transaction};
+use postgres::{Row, Statement};
+use tokio::runtime::Runtime;
+use tokio_postgres::tls::{NoTls, NoTlsStream};
+use tokio_postgres::{Client, Socket};
 use uuid::Uuid;
 
 use crate::Ctx;
 
-/// One pooled connection and its prepared statements.
+type PgResult<T> = std::result::Result<T, postgres::Error>;
+
+/// The COMMIT of a read-only call: sent, its answer not read yet.
+type PendingCommit = Pin<Box<dyn Future<Output = PgResult<()>> + Send>>;
+
+/// One pooled connection, its prepared statements, and what it still owes an answer for.
 pub(crate) struct Conn {
-    client: Client,
+    runtime: Runtime,
+    /// `None` only while the connection is dropped.
+    client: Option<Arc<Client>>,
+    connection: tokio_postgres::Connection<Socket, NoTlsStream>,
+    /// The connection's socket ended or failed: it is never polled again.
+    ended: bool,
+    /// A `ROLLBACK` or deferred `COMMIT` failed: the connection is dropped, not pooled.
+    broken: bool,
     statements: HashMap<&'static str, Statement>,
+    pending_commit: Option<PendingCommit>,
 }
 
 impl Conn {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
+    /// Opens a connection with `config` (plain TCP or a Unix socket, no TLS).
+    pub(crate) fn connect(config: &tokio_postgres::Config, what: &'static str) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Storage(StorageError::with_source(what, e)))?;
+        let (client, connection) = runtime.block_on(config.connect(NoTls)).ctx(what)?;
+        Ok(Self {
+            runtime,
+            client: Some(Arc::new(client)),
+            connection,
+            ended: false,
+            broken: false,
             statements: HashMap::new(),
+            pending_commit: None,
+        })
+    }
+
+    fn is_closed(&self) -> bool {
+        self.ended || self.broken || self.client.as_ref().is_none_or(|c| c.is_closed())
+    }
+
+    fn client(&self) -> Result<Arc<Client>> {
+        self.client
+            .clone()
+            .ok_or_else(|| Error::Storage(StorageError::new("the connection is closed")))
+    }
+
+    /// Runs `future` to completion on this connection's runtime, driving the connection (its
+    /// socket reads and writes) meanwhile.
+    fn block_on<T>(&mut self, future: impl Future<Output = PgResult<T>>) -> PgResult<T> {
+        let mut future = pin!(future);
+        let connection = &mut self.connection;
+        let ended = &mut self.ended;
+        self.runtime.block_on(poll_fn(|cx| {
+            if let Err(e) = drive(connection, ended, cx) {
+                return Poll::Ready(Err(e));
+            }
+            future.as_mut().poll(cx)
+        }))
+    }
+
+    /// Sends `COMMIT` and writes it out without waiting for its answer, which the next call
+    /// reads first.
+    fn commit_later(&mut self) {
+        let Ok(client) = self.client() else {
+            self.broken = true;
+            return;
+        };
+        let mut commit: PendingCommit =
+            Box::pin(async move { client.batch_execute("COMMIT").await });
+        let connection = &mut self.connection;
+        let ended = &mut self.ended;
+        // One turn: the commit's first poll queues its message, driving the connection then
+        // writes and flushes it. Its answer cannot be in yet.
+        let first = self.runtime.block_on(poll_fn(|cx| {
+            let polled = commit.as_mut().poll(cx);
+            let driven = drive(connection, ended, cx);
+            Poll::Ready((polled, driven))
+        }));
+        match first {
+            (Poll::Ready(Err(_)), _) | (_, Err(_)) => self.broken = true,
+            (Poll::Ready(Ok(())), Ok(())) => {}
+            (Poll::Pending, Ok(())) => self.pending_commit = Some(commit),
         }
+    }
+
+    fn statement(&mut self, sql: &'static str) -> Result<Statement> {
+        if let Some(stmt) = self.statements.get(sql) {
+            return Ok(stmt.clone());
+        }
+        let client = self.client()?;
+        let stmt = self
+            .block_on(async move { client.prepare(sql).await })
+            .ctx("could not prepare a statement")?;
+        self.statements.insert(sql, stmt.clone());
+        Ok(stmt)
+    }
+}
+
+/// Says goodbye to the server (`Terminate`) instead of just closing the socket, unless the
+/// connection already ended or this runs inside async code, where blocking is refused.
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.pending_commit = None;
+        self.statements.clear();
+        // With its last client gone, the connection sends `Terminate` when driven, and ends
+        // when the server closes the socket.
+        self.client = None;
+        if self.ended || tokio::runtime::Handle::try_current().is_ok() {
+            return;
+        }
+        let connection = &mut self.connection;
+        let ended = &mut self.ended;
+        let closing = poll_fn(|cx| match drive(connection, ended, cx) {
+            Ok(()) if !*ended => Poll::Pending,
+            _ => Poll::Ready(()),
+        });
+        let _ = self
+            .runtime
+            .block_on(async { tokio::time::timeout(Duration::from_secs(1), closing).await });
+    }
+}
+
+/// Reads and writes what the socket has ready, until it would block. `Err` when the
+/// connection failed; a connection that ended is left alone from then on.
+fn drive(
+    connection: &mut tokio_postgres::Connection<Socket, NoTlsStream>,
+    ended: &mut bool,
+    cx: &mut Context<'_>,
+) -> PgResult<()> {
+    while !*ended {
+        match connection.poll_message(cx) {
+            // Notices and notifications: none is asked for, none is needed.
+            Poll::Ready(Some(Ok(_))) => {}
+            Poll::Ready(Some(Err(e))) => {
+                *ended = true;
+                return Err(e);
+            }
+            Poll::Ready(None) => *ended = true,
+            Poll::Pending => break,
+        }
+    }
+    Ok(())
+}
+
+/// Polls `a`, `b`, `c` then `d` (so that the messages they send go out in that order, in one
+/// write) and waits for all four.
+async fn in_order<A, B, C, D>(
+    a: impl Future<Output = A>,
+    b: impl Future<Output = B>,
+    c: impl Future<Output = C>,
+    d: impl Future<Output = D>,
+) -> (A, B, C, D) {
+    let (mut a, mut b, mut c, mut d) = (pin!(a), pin!(b), pin!(c), pin!(d));
+    let (mut ra, mut rb, mut rc, mut rd) = (None, None, None, None);
+    poll_fn(move |cx| {
+        poll_once(a.as_mut(), &mut ra, cx);
+        poll_once(b.as_mut(), &mut rb, cx);
+        poll_once(c.as_mut(), &mut rc, cx);
+        poll_once(d.as_mut(), &mut rd, cx);
+        if ra.is_some()
+            && rb.is_some()
+            && rc.is_some()
+            && rd.is_some()
+            && let (Some(a), Some(b), Some(c), Some(d)) =
+                (ra.take(), rb.take(), rc.take(), rd.take())
+        {
+            return Poll::Ready((a, b, c, d));
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Polls `future` unless it already gave its output to `out`.
+fn poll_once<T>(
+    future: Pin<&mut impl Future<Output = T>>,
+    out: &mut Option<T>,
+    cx: &mut Context<'_>,
+) {
+    if out.is_none()
+        && let Poll::Ready(value) = future.poll(cx)
+    {
+        *out = Some(value);
     }
 }
 
@@ -59,8 +274,28 @@ impl Scope<'_> {
     pub(crate) fn tenant(tenant: &Tenant) -> Self {
         Self::Workspace(tenant.org_id(), tenant.workspace_id())
     }
+
+    /// The six values of [`SET_SCOPE`], `''` for each one the scope leaves unset.
+    fn settings(self) -> [String; 6] {
+        let mut values: [String; 6] = Default::default();
+        let [org, ws, operator, hash, key_id, kid] = &mut values;
+        match self {
+            Self::None => {}
+            Self::Org(id) => *org = id.to_string(),
+            Self::Workspace(org_id, ws_id) => {
+                *org = org_id.to_string();
+                *ws = ws_id.to_string();
+            }
+            Self::OperatorList => "list".clone_into(operator),
+            Self::KeyHash(h) => h.clone_into(hash),
+            Self::KeyId(id) => *key_id = id.to_string(),
+            Self::Kid(k) => k.clone_into(kid),
+        }
+        values
+    }
 }
 
+/// Every setting, every time: a call's settings replace all of the previous ones.
 const SET_SCOPE: &str = "SELECT set_config('bulkhead.org_id', $1, true), \
      set_config('bulkhead.workspace_id', $2, true), \
      set_config('bulkhead.operator', $3, true), \
@@ -68,52 +303,116 @@ const SET_SCOPE: &str = "SELECT set_config('bulkhead.org_id', $1, true), \
      set_config('bulkhead.key_id', $5, true), \
      set_config('bulkhead.kid', $6, true)";
 
-/// A transaction of one call, with the connection's statement cache.
+/// Whether a call only reads or may write, as its caller states it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// `BEGIN READ ONLY`: PostgreSQL refuses every write in it; its `COMMIT` is not awaited.
+    Read,
+    /// `BEGIN`: its `COMMIT` is awaited.
+    Write,
+}
+
+impl Access {
+    fn begin(self) -> &'static str {
+        match self {
+            Self::Read => "BEGIN READ ONLY",
+            Self::Write => "BEGIN",
+        }
+    }
+}
+
+/// The transaction of one call, opened with its first statement.
 pub(crate) struct Tx<'a> {
-    tx: Transaction<'a>,
-    statements: &'a mut HashMap<&'static str, Statement>,
+    conn: &'a mut Conn,
+    settings: [String; 6],
+    /// `BEGIN` was sent: the call ends with `COMMIT` or `ROLLBACK`.
+    begun: bool,
+    access: Access,
 }
 
 /// Parameters of a statement.
 pub(crate) type Params<'p> = [&'p (dyn ToSql + Sync)];
 
 impl Tx<'_> {
-    fn statement(&mut self, sql: &'static str) -> Result<Statement> {
-        if let Some(stmt) = self.statements.get(sql) {
-            return Ok(stmt.clone());
-        }
-        let stmt = self.tx.prepare(sql).ctx("could not prepare a statement")?;
-        self.statements.insert(sql, stmt.clone());
-        Ok(stmt)
-    }
-
     /// Sets the scope of what follows in this transaction, replacing the previous one.
     pub(crate) fn set_scope(&mut self, scope: Scope<'_>) -> Result<()> {
-        let mut values: [String; 6] = Default::default();
-        let [org, ws, operator, hash, key_id, kid] = &mut values;
-        match scope {
-            Scope::None => {}
-            Scope::Org(id) => *org = id.to_string(),
-            Scope::Workspace(org_id, ws_id) => {
-                *org = org_id.to_string();
-                *ws = ws_id.to_string();
-            }
-            Scope::OperatorList => *operator = "list".to_owned(),
-            Scope::KeyHash(h) => *hash = h.to_owned(),
-            Scope::KeyId(id) => *key_id = id.to_string(),
-            Scope::Kid(k) => *kid = k.to_owned(),
+        self.settings = scope.settings();
+        if !self.begun {
+            // Sent with `BEGIN`, before the first statement.
+            return Ok(());
         }
-        let stmt = self.statement(SET_SCOPE)?;
-        self.tx
-            .execute(&stmt, &[org, ws, operator, hash, key_id, kid])
+        let stmt = self.conn.statement(SET_SCOPE)?;
+        let client = self.conn.client()?;
+        let [a, b, c, d, e, f] = &self.settings;
+        let params: [&(dyn ToSql + Sync); 6] = [a, b, c, d, e, f];
+        self.conn
+            .block_on(async move { client.execute(&stmt, &params).await })
             .ctx("could not set the scope of the call")?;
         Ok(())
     }
 
+    /// Runs the statement `sql` with `send`; the first one of the call goes out together
+    /// with `BEGIN` and the settings, in one round trip.
+    fn run<T, F>(
+        &mut self,
+        sql: &'static str,
+        what: &'static str,
+        send: impl FnOnce(Arc<Client>, Statement) -> F,
+    ) -> Result<T>
+    where
+        F: Future<Output = PgResult<T>>,
+    {
+        let stmt = self.conn.statement(sql)?;
+        let client = self.conn.client()?;
+        if self.begun {
+            return self.conn.block_on(send(client, stmt)).ctx(what);
+        }
+        let set = self.conn.statement(SET_SCOPE)?;
+        // The previous call's `COMMIT`, if it is still unanswered, is awaited alongside.
+        let previous = self.conn.pending_commit.take();
+        // From here on the call ends with `COMMIT` or `ROLLBACK`, whatever comes back.
+        self.begun = true;
+        let [a, b, c, d, e, f] = &self.settings;
+        let params: [&(dyn ToSql + Sync); 6] = [a, b, c, d, e, f];
+        let first = send(Arc::clone(&client), stmt);
+        let (previous, begin, set, first) = self
+            .conn
+            .block_on(async {
+                Ok(in_order(
+                    async {
+                        match previous {
+                            Some(commit) => commit.await,
+                            None => Ok(()),
+                        }
+                    },
+                    client.batch_execute(self.access.begin()),
+                    client.execute(&set, &params),
+                    first,
+                )
+                .await)
+            })
+            .ctx(what)?;
+        if let Err(e) = previous {
+            // It ended its own transaction, whatever it answered: this call's result stands,
+            // and the connection is closed after it.
+            // The SQLSTATE only: a server message can quote values.
+            tracing::warn!(
+                sqlstate = e.code().map_or("none", |c| c.code()),
+                closed = e.is_closed(),
+                "the deferred COMMIT of a read failed; closing its connection"
+            );
+            self.conn.broken = true;
+        }
+        begin.ctx("could not start a transaction")?;
+        set.ctx("could not set the scope of the call")?;
+        first.ctx(what)
+    }
+
     /// Runs a statement, returning the number of rows it changed.
     pub(crate) fn execute(&mut self, sql: &'static str, params: &Params<'_>) -> Result<u64> {
-        let stmt = self.statement(sql)?;
-        self.tx.execute(&stmt, params).ctx("statement failed")
+        self.run(sql, "statement failed", |client, stmt| async move {
+            client.execute(&stmt, params).await
+        })
     }
 
     /// Runs a query and decodes every row.
@@ -123,8 +422,9 @@ impl Tx<'_> {
         params: &Params<'_>,
         decode: impl Fn(&Row) -> Result<T>,
     ) -> Result<Vec<T>> {
-        let stmt = self.statement(sql)?;
-        let rows = self.tx.query(&stmt, params).ctx("query failed")?;
+        let rows = self.run(sql, "query failed", |client, stmt| async move {
+            client.query(&stmt, params).await
+        })?;
         rows.iter().map(decode).collect()
     }
 
@@ -135,8 +435,9 @@ impl Tx<'_> {
         params: &Params<'_>,
         decode: impl Fn(&Row) -> Result<T>,
     ) -> Result<Option<T>> {
-        let stmt = self.statement(sql)?;
-        let row = self.tx.query_opt(&stmt, params).ctx("query failed")?;
+        let row = self.run(sql, "query failed", |client, stmt| async move {
+            client.query_opt(&stmt, params).await
+        })?;
         row.as_ref().map(decode).transpose()
     }
 
@@ -147,14 +448,15 @@ impl Tx<'_> {
         params: &Params<'_>,
         decode: impl Fn(&Row) -> Result<T>,
     ) -> Result<T> {
-        let stmt = self.statement(sql)?;
-        let row = self.tx.query_one(&stmt, params).ctx("query failed")?;
+        let row = self.run(sql, "query failed", |client, stmt| async move {
+            client.query_one(&stmt, params).await
+        })?;
         decode(&row)
     }
 }
 
 /// Makes a new connection of the restricted role.
-pub(crate) type Connect = Box<dyn Fn() -> Result<Client> + Send + Sync>;
+pub(crate) type Connect = Box<dyn Fn() -> Result<Conn> + Send + Sync>;
 
 pub(crate) struct Pool {
     idle: Mutex<PoolState>,
@@ -229,7 +531,7 @@ impl Pool {
                 state.open += 1;
                 drop(state);
                 return match (self.connect)() {
-                    Ok(client) => Ok(Conn::new(client)),
+                    Ok(conn) => Ok(conn),
                     Err(e) => {
                         self.idle.lock().open -= 1;
                         self.returned.notify_one();
@@ -249,7 +551,7 @@ impl Pool {
 
     fn give_back(&self, conn: Conn) {
         let mut state = self.idle.lock();
-        if conn.client.is_closed() {
+        if conn.is_closed() {
             state.open -= 1;
         } else {
             state.idle.push(conn);
@@ -258,19 +560,39 @@ impl Pool {
         self.returned.notify_one();
     }
 
+    /// Runs `f`, which only reads, in one read-only transaction with `scope` set (see
+    /// [`Access::Read`]).
+    pub(crate) fn read<T>(
+        &self,
+        scope: Scope<'_>,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.run(Access::Read, scope, f)
+    }
+
+    /// Runs `f` in one transaction with `scope` set (see [`Access::Write`]).
+    pub(crate) fn write<T>(
+        &self,
+        scope: Scope<'_>,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.run(Access::Write, scope, f)
+    }
+
     /// Runs `f` in one transaction with `scope` set, committing when it returns `Ok` and
     /// rolling back otherwise.
     ///
     /// If `f` panics, its connection is dropped while unwinding (which rolls its transaction
     /// back or closes it) and its slot in the pool is freed, so panics never use the pool up.
-    pub(crate) fn run<T>(
+    fn run<T>(
         &self,
+        access: Access,
         scope: Scope<'_>,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
         let mut conn = self.take()?;
         let slot = SlotGuard { pool: self };
-        let result = Self::in_transaction(&mut conn, scope, f);
+        let result = Self::in_transaction(&mut conn, access, scope, f);
         std::mem::forget(slot);
         self.give_back(conn);
         result
@@ -286,20 +608,54 @@ impl Pool {
 
     fn in_transaction<T>(
         conn: &mut Conn,
+        access: Access,
         scope: Scope<'_>,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
-        let tx = conn
-            .client
-            .transaction()
-            .ctx("could not start a transaction")?;
         let mut tx = Tx {
-            tx,
-            statements: &mut conn.statements,
+            conn,
+            settings: scope.settings(),
+            begun: false,
+            access,
         };
-        tx.set_scope(scope)?;
-        let value = f(&mut tx)?;
-        tx.tx.commit().ctx("could not commit")?;
-        Ok(value)
+        let result = f(&mut tx);
+        let Tx {
+            conn,
+            begun,
+            access,
+            ..
+        } = tx;
+        if !begun {
+            // No statement ran: nothing was sent.
+            return result;
+        }
+        let client = match conn.client() {
+            Ok(client) => client,
+            Err(e) => return result.and(Err(e)),
+        };
+        match result {
+            Ok(value) if access == Access::Read => {
+                conn.commit_later();
+                Ok(value)
+            }
+            Ok(value) => {
+                conn.block_on(async move { client.batch_execute("COMMIT").await })
+                    .ctx("could not commit")?;
+                Ok(value)
+            }
+            Err(e) => {
+                // A connection that cannot say its transaction ended is not pooled again.
+                if conn
+                    .block_on(async move { client.batch_execute("ROLLBACK").await })
+                    .is_err()
+                {
+                    conn.broken = true;
+                }
+                Err(e)
+            }
+        }
     }
 }
+
+#[cfg(test)]
+mod tests;

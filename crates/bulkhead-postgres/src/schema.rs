@@ -507,13 +507,10 @@ pub(crate) fn check_version(client: &mut Client) -> Result<i64> {
 
 #[cfg(test)]
 mod tests {
-    use bulkhead_testkit::pg::PgServer;
     use postgres::NoTls;
 
     use super::*;
-
-    const OWNER: &str = "bulkhead_owner";
-    const APP: &str = "bulkhead_app";
+    use crate::test_server::{APP, OWNER};
 
     /// A schema from before the one-running-sync rule (version 3) may hold several running
     /// runs of one connection: migrating, as the owner (held to the policies by FORCE),
@@ -521,16 +518,7 @@ mod tests {
     /// and then the database refuses a second running run.
     #[test]
     fn version_3_schema_with_duplicate_running_runs_migrates() {
-        let server = PgServer::shared();
-        crate::provision(
-            server.admin_url(),
-            &crate::Roles {
-                schema: "bulkhead".to_owned(),
-                owner: OWNER.to_owned(),
-                app: APP.to_owned(),
-            },
-        )
-        .unwrap();
+        let server = crate::test_server::server();
         let schema = format!(
             "bhm_{}_{}",
             std::process::id(),

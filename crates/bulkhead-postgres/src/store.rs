@@ -229,7 +229,7 @@ fn exists_in_tenant(
 
 impl Store for PostgresStore {
     fn master_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>> {
-        self.pool.run(Scope::None, |tx| {
+        self.pool.write(Scope::None, |tx| {
             tx.execute(
                 "INSERT INTO bulkhead_meta (key, value) VALUES ('master_key_check', $1)
                  ON CONFLICT (key) DO NOTHING",
@@ -253,7 +253,7 @@ impl Store for PostgresStore {
         first_key: &OrgKeyRow,
         signing_key: &SigningKeyRow,
     ) -> Result<()> {
-        self.pool.run(Scope::Org(org.id), |tx| {
+        self.pool.write(Scope::Org(org.id), |tx| {
             let s = &org.settings;
             tx.execute(
                 concat!(
@@ -285,7 +285,7 @@ impl Store for PostgresStore {
         org: &OrgCtx,
         settings: &OrgSettings,
     ) -> Result<Option<Organization>> {
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.write(Scope::Org(org.org_id()), |tx| {
             let updated = tx.query_first(
                 concat!(
                     "UPDATE organizations SET token_algorithm = $2, issuer = $3, audience = $4,",
@@ -313,7 +313,7 @@ impl Store for PostgresStore {
     }
 
     fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
-        self.pool.run(Scope::Org(id), |tx| {
+        self.pool.read(Scope::Org(id), |tx| {
             tx.query_first(
                 concat!(
                     "SELECT ",
@@ -327,7 +327,7 @@ impl Store for PostgresStore {
     }
 
     fn list_organizations(&self) -> Result<Vec<Organization>> {
-        self.pool.run(Scope::OperatorList, |tx| {
+        self.pool.read(Scope::OperatorList, |tx| {
             tx.query_all(
                 concat!(
                     "SELECT ",
@@ -346,14 +346,14 @@ impl Store for PostgresStore {
                 "an org key must belong to the calling organization",
             ));
         }
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.write(Scope::Org(org.org_id()), |tx| {
             insert_org_key(tx, row)?;
             audit::append_if(tx, org.org_id(), org.audit())
         })
     }
 
     fn list_org_keys(&self, org: &OrgCtx) -> Result<Vec<OrgKeyRow>> {
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.read(Scope::Org(org.org_id()), |tx| {
             tx.query_all(
                 concat!(
                     "SELECT ",
@@ -372,7 +372,7 @@ impl Store for PostgresStore {
         id: OrgKeyId,
         now: Timestamp,
     ) -> Result<Option<OrgKeyRow>> {
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.write(Scope::Org(org.org_id()), |tx| {
             let revoked = tx.query_first(
                 concat!(
                     "UPDATE org_keys SET revoked_at = COALESCE(revoked_at, $3)",
@@ -391,7 +391,7 @@ impl Store for PostgresStore {
 
     fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
         let hash_hex = hex(hash);
-        self.pool.run(Scope::KeyHash(&hash_hex), |tx| {
+        self.pool.read(Scope::KeyHash(&hash_hex), |tx| {
             tx.query_first(
                 concat!(
                     "SELECT ",
@@ -405,7 +405,7 @@ impl Store for PostgresStore {
     }
 
     fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
-        self.pool.run(Scope::KeyId(*id.as_uuid()), |tx| {
+        self.pool.write(Scope::KeyId(*id.as_uuid()), |tx| {
             tx.execute(
                 "UPDATE org_keys SET last_used_at = $2 WHERE id = $1",
                 &[id.as_uuid(), &now.unix_millis()],
@@ -427,7 +427,7 @@ impl Store for PostgresStore {
             ));
         }
         let org_id = org.org_id();
-        self.pool.run(Scope::Org(org_id), |tx| {
+        self.pool.write(Scope::Org(org_id), |tx| {
             tx.execute(
                 "UPDATE signing_keys SET retire_at = $2 WHERE org_id = $1 AND retire_at IS NULL",
                 &[org_id.as_uuid(), &retire_at.unix_millis()],
@@ -443,7 +443,7 @@ impl Store for PostgresStore {
 
     fn retire_signing_key(&self, org: &OrgCtx, kid: &str, at: Timestamp) -> Result<bool> {
         let org_id = org.org_id();
-        self.pool.run(Scope::Org(org_id), |tx| {
+        self.pool.write(Scope::Org(org_id), |tx| {
             let changed = tx.execute(
                 "UPDATE signing_keys SET retire_at = $3
                  WHERE org_id = $1 AND kid = $2 AND (retire_at IS NULL OR retire_at > $3)",
@@ -458,7 +458,7 @@ impl Store for PostgresStore {
     }
 
     fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>> {
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.read(Scope::Org(org.org_id()), |tx| {
             tx.query_all(
                 concat!(
                     "SELECT ",
@@ -475,7 +475,7 @@ impl Store for PostgresStore {
     }
 
     fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
-        self.pool.run(Scope::Kid(kid), |tx| {
+        self.pool.read(Scope::Kid(kid), |tx| {
             tx.query_first(
                 concat!(
                     "SELECT ",
@@ -502,7 +502,7 @@ impl Store for PostgresStore {
         {
             return Ok((existing, false));
         }
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.write(Scope::Org(org.org_id()), |tx| {
             let (workspace, created) = get_or_create_in(tx, org, candidate, update)?;
             if let Some(draft) = org.issuance_for(&workspace) {
                 audit::append(tx, org.org_id(), &draft)?;
@@ -512,7 +512,7 @@ impl Store for PostgresStore {
     }
 
     fn get_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<Option<Workspace>> {
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.read(Scope::Org(org.org_id()), |tx| {
             tx.query_first(
                 concat!(
                     "SELECT ",
@@ -526,7 +526,7 @@ impl Store for PostgresStore {
     }
 
     fn find_workspace(&self, org: &OrgCtx, external_id: &ExternalId) -> Result<Option<Workspace>> {
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.read(Scope::Org(org.org_id()), |tx| {
             tx.query_first(
                 concat!(
                     "SELECT ",
@@ -546,7 +546,7 @@ impl Store for PostgresStore {
         after: Option<&ExternalId>,
         limit_rows: usize,
     ) -> Result<Vec<Workspace>> {
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.read(Scope::Org(org.org_id()), |tx| {
             tx.query_all(
                 concat!(
                     "SELECT ",
@@ -580,7 +580,7 @@ impl Store for PostgresStore {
     fn count_workspaces(&self, org: &OrgCtx) -> Result<Vec<StatusCount>> {
         // Each count comes back with the stored `org_id` of the rows it counts, which the
         // engine checks.
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.read(Scope::Org(org.org_id()), |tx| {
             tx.query_all(
                 concat!(
                     "SELECT org_id, status, count(*) FROM workspaces",
@@ -600,7 +600,7 @@ impl Store for PostgresStore {
     ) -> Result<Vec<CreationCount>> {
         // The index on `(org_id, created_at)` keeps it to the counted rows; each hour comes
         // back with the stored `org_id`, which the engine checks.
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.read(Scope::Org(org.org_id()), |tx| {
             tx.query_all(
                 concat!(
                     "SELECT org_id, (created_at / 3600000) * 3600000 AS hour, count(*)",
@@ -621,7 +621,7 @@ impl Store for PostgresStore {
         now: Timestamp,
     ) -> Result<Option<Workspace>> {
         let org_id = org.org_id();
-        self.pool.run(Scope::Org(org_id), |tx| {
+        self.pool.write(Scope::Org(org_id), |tx| {
             let updated = apply_workspace_update(tx, org, id, update, now)?;
             if updated.is_some() {
                 // A status change pauses or resumes its connections, inside the workspace;
@@ -650,7 +650,7 @@ impl Store for PostgresStore {
 
     fn delete_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
         let org_id = org.org_id();
-        self.pool.run(Scope::Org(org_id), |tx| {
+        self.pool.write(Scope::Org(org_id), |tx| {
             // The data key goes first, and only for a workspace of this organization.
             let shredded = tx.execute(
                 "UPDATE workspaces SET sealed_dek = NULL WHERE org_id = $1 AND id = $2",
@@ -684,7 +684,7 @@ impl Store for PostgresStore {
         at: Timestamp,
         merged_into: Option<WorkspaceId>,
     ) -> Result<Option<Workspace>> {
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.write(Scope::Org(org.org_id()), |tx| {
             // Only a live workspace becomes a tombstone; its rows stay until the purge.
             let deleted = tx.query_first(
                 concat!(
@@ -720,7 +720,7 @@ impl Store for PostgresStore {
             return Ok(false);
         }
         let (from_ws, into_ws) = (from.workspace_id(), into.workspace_id());
-        self.pool.run(Scope::Org(org_id), |tx| {
+        self.pool.write(Scope::Org(org_id), |tx| {
             // Both live workspaces of the organization, locked (in id order) until the end.
             let ids = vec![*from_ws.as_uuid(), *into_ws.as_uuid()];
             let locked = tx.query_all(
@@ -858,7 +858,7 @@ impl Store for PostgresStore {
         before: Timestamp,
         limit_rows: usize,
     ) -> Result<Vec<Workspace>> {
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.read(Scope::Org(org.org_id()), |tx| {
             tx.query_all(
                 concat!(
                     "SELECT ",
@@ -878,7 +878,7 @@ impl Store for PostgresStore {
     }
 
     fn create_tag(&self, org: &OrgCtx, name: &Tag, now: Timestamp) -> Result<TagInfo> {
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.write(Scope::Org(org.org_id()), |tx| {
             let inserted = tx.execute(
                 "INSERT INTO tags (org_id, name, created_at) VALUES ($1, $2, $3)
                  ON CONFLICT (org_id, name) DO NOTHING",
@@ -896,7 +896,7 @@ impl Store for PostgresStore {
     }
 
     fn list_tags(&self, org: &OrgCtx) -> Result<Vec<TagInfo>> {
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.read(Scope::Org(org.org_id()), |tx| {
             tx.query_all(
                 "SELECT name, created_at FROM tags WHERE org_id = $1 ORDER BY name",
                 &[org.org_id().as_uuid()],
@@ -906,7 +906,7 @@ impl Store for PostgresStore {
     }
 
     fn rename_tag(&self, org: &OrgCtx, from: &Tag, to: &Tag) -> Result<bool> {
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.write(Scope::Org(org.org_id()), |tx| {
             let renamed = rename_tag(tx, org, from, to)?;
             if renamed && from != to {
                 audit::append_if(tx, org.org_id(), org.audit())?;
@@ -916,7 +916,7 @@ impl Store for PostgresStore {
     }
 
     fn delete_tag(&self, org: &OrgCtx, name: &Tag) -> Result<bool> {
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.write(Scope::Org(org.org_id()), |tx| {
             let deleted = tx.execute(
                 "DELETE FROM tags WHERE org_id = $1 AND name = $2",
                 &[org.org_id().as_uuid(), &name.as_str()],
@@ -936,7 +936,7 @@ impl Store for PostgresStore {
                 "a template must belong to the calling organization",
             ));
         }
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.write(Scope::Org(org.org_id()), |tx| {
             check_tags_exist(tx, org, &row.tags)?;
             tx.execute(
                 template_sql(row.kind).insert,
@@ -956,7 +956,7 @@ impl Store for PostgresStore {
     }
 
     fn list_templates(&self, org: &OrgCtx, kind: TemplateKind) -> Result<Vec<TemplateRow>> {
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.read(Scope::Org(org.org_id()), |tx| {
             tx.query_all(template_sql(kind).list, &[org.org_id().as_uuid()], |r| {
                 rows::template(kind, r)
             })
@@ -969,7 +969,7 @@ impl Store for PostgresStore {
         kind: TemplateKind,
         id: Uuid,
     ) -> Result<Option<TemplateRow>> {
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.read(Scope::Org(org.org_id()), |tx| {
             tx.query_first(
                 template_sql(kind).get,
                 &[org.org_id().as_uuid(), &id],
@@ -979,7 +979,7 @@ impl Store for PostgresStore {
     }
 
     fn replace_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<bool> {
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.write(Scope::Org(org.org_id()), |tx| {
             check_tags_exist(tx, org, &row.tags)?;
             let changed = tx.execute(
                 template_sql(row.kind).replace,
@@ -1001,7 +1001,7 @@ impl Store for PostgresStore {
     }
 
     fn delete_template(&self, org: &OrgCtx, kind: TemplateKind, id: Uuid) -> Result<bool> {
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.write(Scope::Org(org.org_id()), |tx| {
             let deleted = tx.execute(template_sql(kind).delete, &[org.org_id().as_uuid(), &id])?;
             if deleted > 0 {
                 audit::append_if(tx, org.org_id(), org.audit())?;
@@ -1016,7 +1016,7 @@ impl Store for PostgresStore {
         reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
     ) -> Result<u64> {
         self.pool
-            .run(Scope::OperatorList, |tx| reseal_all(tx, check, reseal))
+            .write(Scope::OperatorList, |tx| reseal_all(tx, check, reseal))
     }
 
     fn revoke_workspace_tokens(
@@ -1025,7 +1025,7 @@ impl Store for PostgresStore {
         id: WorkspaceId,
         at: Timestamp,
     ) -> Result<Option<Workspace>> {
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.write(Scope::Org(org.org_id()), |tx| {
             let updated = tx.query_first(
                 concat!(
                     "UPDATE workspaces",
@@ -1044,7 +1044,7 @@ impl Store for PostgresStore {
     }
 
     fn load_workspace(&self, tenant: &Tenant) -> Result<Option<Workspace>> {
-        self.pool.run(Scope::tenant(tenant), |tx| {
+        self.pool.read(Scope::tenant(tenant), |tx| {
             tx.query_first(
                 concat!(
                     "SELECT ",
@@ -1063,7 +1063,7 @@ impl Store for PostgresStore {
         jti: &str,
         kid: &str,
     ) -> Result<Option<TokenState>> {
-        self.pool.run(Scope::tenant(tenant), |tx| {
+        self.pool.read(Scope::tenant(tenant), |tx| {
             tx.query_first(
                 concat!(
                     "SELECT ",
@@ -1098,7 +1098,7 @@ impl Store for PostgresStore {
         now: Timestamp,
     ) -> Result<()> {
         let ws = tenant.workspace_id();
-        self.pool.run(Scope::tenant(tenant), |tx| {
+        self.pool.write(Scope::tenant(tenant), |tx| {
             tx.execute(
                 "INSERT INTO revoked_tokens (workspace_id, jti, org_id, expires_at)
                  VALUES ($1, $2, $3, $4) ON CONFLICT (workspace_id, jti) DO NOTHING",
@@ -1124,7 +1124,7 @@ impl Store for PostgresStore {
     ) -> Result<Option<Vec<u8>>> {
         let ws = tenant.workspace_id();
         let org = tenant.org_id();
-        let stored: Option<Option<Vec<u8>>> = self.pool.run(Scope::tenant(tenant), |tx| {
+        let stored: Option<Option<Vec<u8>>> = self.pool.read(Scope::tenant(tenant), |tx| {
             tx.query_first(
                 "SELECT sealed_dek FROM workspaces WHERE id = $1 AND org_id = $2",
                 &[ws.as_uuid(), org.as_uuid()],
@@ -1137,7 +1137,7 @@ impl Store for PostgresStore {
             Some(None) => {
                 let candidate = make()?;
                 // Concurrent callers serialize on the row; the later one keeps the first key.
-                self.pool.run(Scope::tenant(tenant), |tx| {
+                self.pool.write(Scope::tenant(tenant), |tx| {
                     tx.query_first(
                         "UPDATE workspaces SET sealed_dek = COALESCE(sealed_dek, $3)
                          WHERE id = $1 AND org_id = $2 RETURNING sealed_dek",
@@ -1159,7 +1159,7 @@ impl Store for PostgresStore {
         pipelines: &[Pipeline],
         check: &dyn Fn(&[Pipeline]) -> Result<()>,
     ) -> Result<Vec<Pipeline>> {
-        self.pool.run(Scope::tenant(tenant), |tx| {
+        self.pool.write(Scope::tenant(tenant), |tx| {
             insert_endpoint(tx, tenant, source)?;
             let mut made = Vec::with_capacity(pipelines.len());
             for (destination, connection) in pipelines {
@@ -1215,7 +1215,7 @@ impl Store for PostgresStore {
     }
 
     fn insert_endpoint(&self, tenant: &Tenant, row: &EndpointRow) -> Result<()> {
-        self.pool.run(Scope::tenant(tenant), |tx| {
+        self.pool.write(Scope::tenant(tenant), |tx| {
             insert_endpoint(tx, tenant, row)?;
             audit::append_if(tx, tenant.org_id(), tenant.audit())
         })
@@ -1227,7 +1227,7 @@ impl Store for PostgresStore {
         kind: EndpointKind,
         id: Uuid,
     ) -> Result<Option<EndpointRow>> {
-        self.pool.run(Scope::tenant(tenant), |tx| {
+        self.pool.read(Scope::tenant(tenant), |tx| {
             tx.query_first(
                 endpoint_sql(kind).get,
                 &[tenant.workspace_id().as_uuid(), &id],
@@ -1245,7 +1245,7 @@ impl Store for PostgresStore {
     ) -> Result<Vec<EndpointRow>> {
         let sql = endpoint_sql(kind);
         let ws = tenant.workspace_id();
-        self.pool.run(Scope::tenant(tenant), |tx| match after {
+        self.pool.read(Scope::tenant(tenant), |tx| match after {
             None => tx.query_all(sql.list_first, &[ws.as_uuid(), &limit(limit_rows)], |r| {
                 rows::endpoint(kind, r)
             }),
@@ -1265,7 +1265,7 @@ impl Store for PostgresStore {
         patch: &EndpointPatch,
         now: Timestamp,
     ) -> Result<Option<EndpointRow>> {
-        self.pool.run(Scope::tenant(tenant), |tx| {
+        self.pool.write(Scope::tenant(tenant), |tx| {
             let updated = tx.query_first(
                 endpoint_sql(kind).update,
                 &[
@@ -1288,7 +1288,7 @@ impl Store for PostgresStore {
     fn delete_endpoint(&self, tenant: &Tenant, kind: EndpointKind, id: Uuid) -> Result<bool> {
         let sql = endpoint_sql(kind);
         let ws = tenant.workspace_id();
-        self.pool.run(Scope::tenant(tenant), |tx| {
+        self.pool.write(Scope::tenant(tenant), |tx| {
             let users: i64 = tx.query_one(sql.in_use, &[ws.as_uuid(), &id], |r| {
                 r.try_get(0).map_err(storage("could not count connections"))
             })?;
@@ -1307,14 +1307,14 @@ impl Store for PostgresStore {
     }
 
     fn insert_connection(&self, tenant: &Tenant, row: &Connection) -> Result<()> {
-        self.pool.run(Scope::tenant(tenant), |tx| {
+        self.pool.write(Scope::tenant(tenant), |tx| {
             insert_connection(tx, tenant, row, false)?;
             audit::append_if(tx, tenant.org_id(), tenant.audit())
         })
     }
 
     fn get_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<Option<Connection>> {
-        self.pool.run(Scope::tenant(tenant), |tx| {
+        self.pool.read(Scope::tenant(tenant), |tx| {
             tx.query_first(
                 concat!(
                     "SELECT ",
@@ -1334,7 +1334,7 @@ impl Store for PostgresStore {
         limit_rows: usize,
     ) -> Result<Vec<Connection>> {
         let ws = tenant.workspace_id();
-        self.pool.run(Scope::tenant(tenant), |tx| match after {
+        self.pool.read(Scope::tenant(tenant), |tx| match after {
             None => tx.query_all(
                 concat!(
                     "SELECT ",
@@ -1365,7 +1365,7 @@ impl Store for PostgresStore {
         update: &ConnectionUpdate,
         now: Timestamp,
     ) -> Result<Option<Connection>> {
-        self.pool.run(Scope::tenant(tenant), |tx| {
+        self.pool.write(Scope::tenant(tenant), |tx| {
             let updated = tx.query_first(
                 concat!(
                     "UPDATE connections SET name = COALESCE($3, name),",
@@ -1392,7 +1392,7 @@ impl Store for PostgresStore {
 
     fn delete_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<bool> {
         let ws = tenant.workspace_id();
-        self.pool.run(Scope::tenant(tenant), |tx| {
+        self.pool.write(Scope::tenant(tenant), |tx| {
             tx.execute(
                 "DELETE FROM sync_runs WHERE workspace_id = $1 AND connection_id = $2",
                 &[ws.as_uuid(), id.as_uuid()],
@@ -1409,7 +1409,7 @@ impl Store for PostgresStore {
     }
 
     fn insert_sync_run(&self, tenant: &Tenant, row: &SyncRun) -> Result<()> {
-        self.pool.run(Scope::tenant(tenant), |tx| {
+        self.pool.write(Scope::tenant(tenant), |tx| {
             exists_in_tenant(
                 tx,
                 "SELECT 1 FROM connections WHERE workspace_id = $1 AND id = $2",
@@ -1427,7 +1427,7 @@ impl Store for PostgresStore {
     }
 
     fn get_sync_run(&self, tenant: &Tenant, id: SyncRunId) -> Result<Option<SyncRun>> {
-        self.pool.run(Scope::tenant(tenant), |tx| {
+        self.pool.read(Scope::tenant(tenant), |tx| {
             tx.query_first(
                 concat!(
                     "SELECT ",
@@ -1448,7 +1448,7 @@ impl Store for PostgresStore {
         limit_rows: usize,
     ) -> Result<Vec<SyncRun>> {
         let ws = tenant.workspace_id();
-        self.pool.run(Scope::tenant(tenant), |tx| match before {
+        self.pool.read(Scope::tenant(tenant), |tx| match before {
             None => tx.query_all(
                 concat!(
                     "SELECT ",
@@ -1481,7 +1481,7 @@ impl Store for PostgresStore {
 
     fn workspace_activity(&self, tenant: &Tenant, since: Timestamp) -> Result<WorkspaceActivity> {
         let ws = tenant.workspace_id();
-        self.pool.run(Scope::tenant(tenant), |tx| {
+        self.pool.read(Scope::tenant(tenant), |tx| {
             let sources: i64 = tx.query_one(
                 "SELECT count(*) FROM sources WHERE workspace_id = $1",
                 &[ws.as_uuid()],
@@ -1548,7 +1548,7 @@ impl Store for PostgresStore {
         id: SyncRunId,
         finish: &SyncFinish,
     ) -> Result<Option<SyncRun>> {
-        self.pool.run(Scope::tenant(tenant), |tx| {
+        self.pool.write(Scope::tenant(tenant), |tx| {
             let finished = tx.query_first(
                 concat!(
                     "UPDATE sync_runs SET status = $3, finished_at = $4, rows_synced = $5,",
@@ -1576,7 +1576,7 @@ impl Store for PostgresStore {
     }
 
     fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.write(Scope::Org(org.org_id()), |tx| {
             audit::append(tx, org.org_id(), draft)
         })
     }
@@ -1588,7 +1588,7 @@ impl Store for PostgresStore {
         after: Option<u64>,
         limit_rows: usize,
     ) -> Result<Vec<AuditEvent>> {
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.read(Scope::Org(org.org_id()), |tx| {
             audit::list(tx, org.org_id(), filter, after, limit_rows)
         })
     }
@@ -1600,7 +1600,7 @@ impl Store for PostgresStore {
         before: Option<u64>,
         limit_rows: usize,
     ) -> Result<Vec<AuditEvent>> {
-        self.pool.run(Scope::Org(org.org_id()), |tx| {
+        self.pool.read(Scope::Org(org.org_id()), |tx| {
             audit::list_newest(tx, org.org_id(), filter, before, limit_rows)
         })
     }
