@@ -85,6 +85,7 @@ mod db;
 mod demo;
 mod duration;
 mod error;
+mod exec;
 mod init;
 mod input;
 mod inspect;
