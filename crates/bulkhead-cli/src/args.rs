@@ -98,6 +98,12 @@ pub(crate) enum Command {
     /// `Authorization: Bearer`, the customer's routes a scoped token; see the README's
     /// "Serve it over HTTP".
     Serve(ServeArgs),
+    /// A stand-in connector command for `bulkhead worker --exec`: reads a job on stdin,
+    /// pretends to sync for a moment and answers `{"rows", "bytes"}` on stdout
+    ///
+    /// The source's configuration may set `fake_rows`, `fake_delay_ms` (default 300) and
+    /// `fake_error` (fail with that message). The demo's syncs run it.
+    FakeConnector,
     /// Build the seed's example organization in a fresh database and show isolation at work
     ///
     /// The database is a temporary file, removed at the end, unless --db names one; that file

@@ -86,6 +86,7 @@ mod demo;
 mod duration;
 mod error;
 mod exec;
+mod fake;
 mod init;
 mod input;
 mod inspect;
@@ -98,6 +99,7 @@ mod tags;
 mod templates;
 mod token;
 mod tree;
+mod worker;
 mod workspaces;
 
 use std::process::ExitCode;
@@ -137,6 +139,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Token(args) => token::run(&ctx, args),
         Command::Keys(command) => keys::run(&ctx, command),
         Command::Serve(args) => serve::run(&ctx, cli.db.is_some(), &args),
+        Command::FakeConnector => fake::run(),
         Command::Demo => {
             if ctx.master_key_file.is_some() {
                 return Err(CliError::usage(
