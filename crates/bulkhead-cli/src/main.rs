@@ -40,6 +40,8 @@
 //! bulkhead keys retire KID                       # at once, for a key that may have leaked
 //! bulkhead keys jwks                             # public keys of an EdDSA organization (JSON)
 //! bulkhead keys rotate-master [--new-key-file PATH]   # re-seal under a new master key; no org key
+//! bulkhead worker --exec CMD [--workers N] [--drain] [--max-jobs N] [--heartbeat 20s] [--poll 2s] [--postgres URL]
+//! bulkhead fake-connector                        # a stand-in connector: job on stdin, {"rows","bytes"} on stdout
 //! bulkhead demo [--db PATH]                      # the seed's example, in a temporary file unless --db
 //! ```
 //!
@@ -139,6 +141,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Token(args) => token::run(&ctx, args),
         Command::Keys(command) => keys::run(&ctx, command),
         Command::Serve(args) => serve::run(&ctx, cli.db.is_some(), &args),
+        Command::Worker(args) => worker::local::run(&ctx, cli.db.is_some(), &args),
         Command::FakeConnector => fake::run(),
         Command::Demo => {
             if ctx.master_key_file.is_some() {

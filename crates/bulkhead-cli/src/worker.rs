@@ -170,5 +170,7 @@ fn idle(wait: Duration, shutdown: &AtomicBool) {
     }
 }
 
+pub(crate) mod local;
+
 #[cfg(test)]
 mod tests;
