@@ -114,7 +114,7 @@ pub(crate) enum Command {
     ///
     /// The source's configuration may set `fake_rows`, `fake_delay_ms` (default 300) and
     /// `fake_error` (fail with that message). The demo's syncs run it.
-    FakeConnector,
+    FakeConnector(FakeConnectorArgs),
     /// Build the seed's example organization in a fresh database and show isolation at work
     ///
     /// The database is a temporary file, removed at the end, unless --db names one; that file
@@ -473,6 +473,14 @@ pub(crate) struct ServeArgs {
         value_name = "URL"
     )]
     pub(crate) postgres: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FakeConnectorArgs {
+    /// How long to pretend to sync, in milliseconds (at most 60000), unless the source's
+    /// configuration sets `fake_delay_ms`
+    #[arg(long, value_name = "MS", default_value_t = 300)]
+    pub(crate) delay_ms: u64,
 }
 
 #[derive(Debug, Args)]

@@ -5,8 +5,9 @@
 //! configuration may steer it (all optional):
 //!
 //! - `fake_rows`: how many rows to report (default: a number from 1,000 to 9,999 derived from
-//!   the job's id, so each run looks different and a rerun of one job the same);
-//! - `fake_delay_ms`: how long to pretend (default 300, at most 60,000);
+//!   the connection's name and its two connectors, so a connection reports the same every
+//!   time);
+//! - `fake_delay_ms`: how long to pretend (default `--delay-ms`, 300; at most 60,000);
 //! - `fake_error`: fail the sync with this message instead.
 //!
 //! It never prints the configuration: only the connectors' names and the job's id, on stderr.
@@ -22,13 +23,14 @@ use crate::error::CliError;
 /// The longest pretend sync.
 const MAX_DELAY_MS: u64 = 60_000;
 
-/// Reads the job from stdin, waits, answers on stdout.
-pub(crate) fn run() -> Result<(), CliError> {
+/// Reads the job from stdin, waits (`delay` unless the configuration says), answers on
+/// stdout.
+pub(crate) fn run(delay: Duration) -> Result<(), CliError> {
     let mut input = Vec::new();
     io::stdin()
         .read_to_end(&mut input)
         .map_err(|e| CliError::io("could not read the job from stdin", e))?;
-    let plan = plan(&input);
+    let plan = plan(&input, delay);
     eprintln!("{}", plan.note);
     thread::sleep(Duration::from_millis(plan.delay_ms));
     let mut out = io::stdout().lock();
@@ -47,7 +49,7 @@ struct Plan {
     note: String,
 }
 
-fn plan(input: &[u8]) -> Plan {
+fn plan(input: &[u8], delay: Duration) -> Plan {
     let Ok(job) = serde_json::from_slice::<Value>(input) else {
         return Plan {
             delay_ms: 0,
@@ -59,19 +61,18 @@ fn plan(input: &[u8]) -> Plan {
     let id = job["job"]["id"].as_str().unwrap_or_default();
     let delay_ms = config["fake_delay_ms"]
         .as_u64()
-        .unwrap_or(300)
+        .unwrap_or_else(|| u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
         .min(MAX_DELAY_MS);
-    let note = format!(
-        "fake-connector: job {id}, {} -> {}",
-        job["source"]["connector"].as_str().unwrap_or("?"),
-        job["destination"]["connector"].as_str().unwrap_or("?"),
-    );
+    let from = job["source"]["connector"].as_str().unwrap_or("?");
+    let to = job["destination"]["connector"].as_str().unwrap_or("?");
+    let name = job["connection"]["name"].as_str().unwrap_or_default();
+    let note = format!("fake-connector: job {id}, {from} -> {to}");
     let answer = match config["fake_error"].as_str() {
         Some(error) => json!({ "error": error }),
         None => {
             let rows = config["fake_rows"]
                 .as_u64()
-                .unwrap_or_else(|| 1_000 + fnv(id.as_bytes()) % 9_000);
+                .unwrap_or_else(|| 1_000 + fnv(format!("{name}\n{from}\n{to}").as_bytes()) % 9_000);
             json!({"rows": rows, "bytes": rows.saturating_mul(212)})
         }
     };
@@ -91,13 +92,20 @@ fn fnv(bytes: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use serde_json::json;
 
-    use super::plan;
+    use super::{Plan, plan as plan_with};
+
+    fn plan(input: &[u8]) -> Plan {
+        plan_with(input, Duration::from_millis(300))
+    }
 
     fn job(config: serde_json::Value) -> Vec<u8> {
         json!({
             "job": {"id": "8d3c1f6e-0000-4000-8000-000000000001"},
+            "connection": {"name": "S3 bucket"},
             "source": {"connector": "stripe", "config": config},
             "destination": {"connector": "postgres", "config": {"password": "hunter2"}},
         })
@@ -106,7 +114,27 @@ mod tests {
     }
 
     #[test]
-    fn rows_are_stable_per_job_and_in_range() {
+    fn the_delay_is_the_options_unless_the_configuration_says() {
+        assert_eq!(plan_with(&job(json!({})), Duration::from_millis(40)).delay_ms, 40);
+        let steered = job(json!({"fake_delay_ms": 7}));
+        assert_eq!(plan_with(&steered, Duration::from_millis(40)).delay_ms, 7);
+    }
+
+    #[test]
+    fn rows_differ_between_connections() {
+        let other = json!({
+            "job": {"id": "8d3c1f6e-0000-4000-8000-000000000001"},
+            "connection": {"name": "S3 bucket"},
+            "source": {"connector": "salesforce", "config": {}},
+            "destination": {"connector": "postgres", "config": {}},
+        });
+        let a = plan(&job(json!({})));
+        let b = plan(other.to_string().as_bytes());
+        assert_ne!(a.answer["rows"], b.answer["rows"]);
+    }
+
+    #[test]
+    fn rows_are_stable_per_connection_and_in_range() {
         let a = plan(&job(json!({"api_key": "sk_live_x"})));
         let b = plan(&job(json!({"api_key": "sk_live_x"})));
         assert_eq!(a, b);

@@ -142,7 +142,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Keys(command) => keys::run(&ctx, command),
         Command::Serve(args) => serve::run(&ctx, cli.db.is_some(), &args),
         Command::Worker(args) => worker::local::run(&ctx, cli.db.is_some(), &args),
-        Command::FakeConnector => fake::run(),
+        Command::FakeConnector(args) => fake::run(std::time::Duration::from_millis(args.delay_ms)),
         Command::Demo => {
             if ctx.master_key_file.is_some() {
                 return Err(CliError::usage(
