@@ -75,6 +75,16 @@ impl Tally {
     fn jobs(&self) -> u64 {
         self.succeeded + self.failed + self.stopped + self.fenced
     }
+
+    /// Both tallies together.
+    pub(crate) fn plus(self, other: Self) -> Self {
+        Self {
+            succeeded: self.succeeded + other.succeeded,
+            failed: self.failed + other.failed,
+            stopped: self.stopped + other.stopped,
+            fenced: self.fenced + other.fenced,
+        }
+    }
 }
 
 /// Claims and runs jobs until the queue is drained (with `drain`), `max_jobs` is reached or

@@ -184,11 +184,7 @@ pub(crate) fn run(ctx: &Ctx, db_given: bool, args: &WorkerArgs) -> Result<(), Cl
     });
     let mut tally = Tally::default();
     for result in results {
-        let one = result?;
-        tally.succeeded += one.succeeded;
-        tally.failed += one.failed;
-        tally.stopped += one.stopped;
-        tally.fenced += one.fenced;
+        tally = tally.plus(result?);
     }
     if ctx.json {
         output::json(&Done {
