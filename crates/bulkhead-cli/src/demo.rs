@@ -9,8 +9,10 @@
 //! selects different tags (customer-a: `production`; customer-b: `premium`; customer-c: both,
 //! mode `all`), so each sees different templates. Through its own token, each customer creates
 //! its source from a template it sees, with a secret; the connection template makes the
-//! destination and the connection in the same step. The organization then records a finished
-//! sync run per connection.
+//! destination and the connection in the same step. The organization then queues a first sync
+//! of every connection, and two workers of the organization (as `bulkhead worker` runs them)
+//! claim the jobs and run this binary's `fake-connector` for each, so the tree shows the rows
+//! those syncs report.
 //!
 //! The tree printed is what the engine returns when asked again, not what the demo remembers
 //! writing: secrets read as `**********`. Then customer A's token asks for customer B's source
