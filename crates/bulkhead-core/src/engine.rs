@@ -96,6 +96,8 @@ pub(crate) struct Inner {
     /// The organization's signer as the scoped-token flow last loaded it, fresh like a
     /// minter's.
     pub(crate) mint_signers: Fresh<OrgId, Arc<LoadedKey>>,
+    /// How jobs run (see [`crate::jobs`]); changed by [`Engine::set_job_settings`].
+    pub(crate) job_settings: RwLock<crate::jobs::JobSettings>,
 }
 
 /// What became of a workspace after a scope of it was made; see [`Inner::retired`].
@@ -382,7 +384,7 @@ pub(crate) fn check_issuer_audience(
 /// (from an org access key), a [`WorkspaceScope`] for one workspace (from a scoped token).
 #[derive(Clone, Debug)]
 pub struct Engine {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl Engine {
@@ -408,6 +410,7 @@ impl Engine {
                 any_retired: AtomicBool::new(false),
                 mint_orgs: Fresh::default(),
                 mint_signers: Fresh::default(),
+                job_settings: RwLock::new(crate::jobs::JobSettings::default()),
             }),
         })
     }

@@ -28,6 +28,7 @@ mod fresh;
 mod grant;
 pub mod guard;
 mod ids;
+pub mod jobs;
 pub mod keys;
 mod merging;
 mod meter;
@@ -48,6 +49,7 @@ mod time;
 pub mod token;
 mod values;
 mod vault;
+mod worker;
 
 pub use audit::{Actor, AuditDraft, AuditEvent, AuditFilter, AuditVerification, BrokenLink};
 pub use cache::TokenCache;
@@ -58,6 +60,9 @@ pub use guard::{OrgCtx, Tenant};
 pub use ids::{
     ConnectionId, ConnectionTemplateId, DestinationId, ExternalId, OrgId, OrgKeyId, SourceId,
     SourceTemplateId, SyncRunId, WorkspaceId,
+};
+pub use jobs::{
+    ClaimedJob, FencingToken, Job, JobLimits, JobSettings, JobStatus, JobStore, Lease, Reaped,
 };
 pub use keys::{
     Jwk, Jwks, ORG_KEY_PREFIX, OrgKeyInfo, OrgKeySecret, RevealedSecret, SigningKeyInfo,
@@ -90,3 +95,4 @@ pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use token::{Algorithm, ScopedClaims};
 pub use values::{Connector, ConnectorConfig, CronExpr, Name, Schedule};
 pub use vault::MasterKey;
+pub use worker::Worker;

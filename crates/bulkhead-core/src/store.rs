@@ -686,6 +686,13 @@ pub trait Store: Send + Sync + fmt::Debug {
         id: SyncRunId,
         finish: &SyncFinish,
     ) -> Result<Option<SyncRun>>;
+
+    /// The job queue's port, if this store has one (see [`crate::jobs`]). Ending a run
+    /// ([`Store::finish_sync_run`]) or deleting it must remove its queue row in the same
+    /// transaction.
+    fn jobs(&self) -> Option<&dyn crate::jobs::JobStore> {
+        None
+    }
 }
 
 #[cfg(test)]
