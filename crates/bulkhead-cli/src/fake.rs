@@ -57,8 +57,8 @@ fn plan(input: &[u8], delay: Duration) -> Plan {
             note: "fake-connector: the input is not JSON".into(),
         };
     };
-    let config = &job["source"]["config"];
-    let id = job["job"]["id"].as_str().unwrap_or_default();
+    let config = &job["source"]["configuration"];
+    let id = job["job"]["run_id"].as_str().unwrap_or_default();
     let delay_ms = config["fake_delay_ms"]
         .as_u64()
         .unwrap_or_else(|| u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
@@ -104,10 +104,10 @@ mod tests {
 
     fn job(config: serde_json::Value) -> Vec<u8> {
         json!({
-            "job": {"id": "8d3c1f6e-0000-4000-8000-000000000001"},
+            "job": {"run_id": "8d3c1f6e-0000-4000-8000-000000000001"},
             "connection": {"name": "S3 bucket"},
-            "source": {"connector": "stripe", "config": config},
-            "destination": {"connector": "postgres", "config": {"password": "hunter2"}},
+            "source": {"connector": "stripe", "configuration": config},
+            "destination": {"connector": "postgres", "configuration": {"password": "hunter2"}},
         })
         .to_string()
         .into_bytes()
@@ -123,10 +123,10 @@ mod tests {
     #[test]
     fn rows_differ_between_connections() {
         let other = json!({
-            "job": {"id": "8d3c1f6e-0000-4000-8000-000000000001"},
+            "job": {"run_id": "8d3c1f6e-0000-4000-8000-000000000001"},
             "connection": {"name": "S3 bucket"},
-            "source": {"connector": "salesforce", "config": {}},
-            "destination": {"connector": "postgres", "config": {}},
+            "source": {"connector": "salesforce", "configuration": {}},
+            "destination": {"connector": "postgres", "configuration": {}},
         });
         let a = plan(&job(json!({})));
         let b = plan(other.to_string().as_bytes());

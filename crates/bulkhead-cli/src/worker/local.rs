@@ -8,7 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use bulkhead::{ClaimedJob, Error, Lease, SyncOutcome, Worker};
-use serde_json::json;
+use bulkhead_server::JobDocument;
 
 use super::{Claimed, Options, Queue, Tally, work};
 use crate::args::WorkerArgs;
@@ -28,39 +28,11 @@ impl Local {
     }
 }
 
-/// The connector's stdin for a claimed job: the job, the connection, and the source and
-/// destination with their configurations opened (secrets included).
+/// The connector's stdin for a claimed job: the same document an HTTP worker gets from
+/// `POST /api/v1/jobs/claim` (the job and its lease, the connection, the source and the
+/// destination with their configurations opened, secrets included).
 pub(crate) fn input(job: &ClaimedJob) -> Vec<u8> {
-    let endpoint = |id: String, name: &str, connector: &str, config: &serde_json::Value| {
-        json!({"id": id, "name": name, "connector": connector, "config": config})
-    };
-    json!({
-        "job": {
-            "id": job.run.id.to_string(),
-            "attempt": job.lease.attempt(),
-            "fencing_token": job.lease.token().get(),
-            "organization_id": job.lease.org_id().to_string(),
-            "workspace_id": job.lease.workspace_id().to_string(),
-        },
-        "connection": {
-            "id": job.connection.id.to_string(),
-            "name": job.connection.name.as_str(),
-        },
-        "source": endpoint(
-            job.source.id.to_string(),
-            job.source.name.as_str(),
-            job.source.connector.as_str(),
-            job.source.config.as_value(),
-        ),
-        "destination": endpoint(
-            job.destination.id.to_string(),
-            job.destination.name.as_str(),
-            job.destination.connector.as_str(),
-            job.destination.config.as_value(),
-        ),
-    })
-    .to_string()
-    .into_bytes()
+    serde_json::to_vec(&JobDocument::of(job)).unwrap_or_default()
 }
 
 impl Queue for Local {
