@@ -98,6 +98,9 @@ pub(crate) enum Command {
     /// `Authorization: Bearer`, the customer's routes a scoped token; see the README's
     /// "Serve it over HTTP".
     Serve(ServeArgs),
+    /// Start, list and cancel a customer's sync jobs (needs the org key)
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Run the organization's sync jobs: claim them one at a time (per worker thread) and run
     /// a connector command for each (needs the org key)
     ///
@@ -475,6 +478,38 @@ pub(crate) struct ServeArgs {
     pub(crate) postgres: Option<String>,
 }
 
+#[derive(Debug, Subcommand)]
+pub(crate) enum JobsCommand {
+    /// Queue a sync of one connection of the customer's workspace, or of every connection:
+    /// the jobs wait for a worker (`bulkhead worker`)
+    Start {
+        /// The customer (exact and case-sensitive)
+        #[arg(long, value_name = "ID")]
+        external_id: String,
+        /// Only this connection [default: every connection of the workspace; those with a
+        /// job already queued or running are skipped with a note]
+        #[arg(long, value_name = "CONNECTION_ID")]
+        connection: Option<String>,
+    },
+    /// The customer's latest jobs across its connections, newest first
+    List {
+        /// The customer (exact and case-sensitive)
+        #[arg(long, value_name = "ID")]
+        external_id: String,
+        /// How many (1 to 100)
+        #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u8).range(1..=100))]
+        limit: u8,
+    },
+    /// Cancel a job in whatever state it is; a worker running it stops at its next heartbeat
+    Cancel {
+        /// The customer (exact and case-sensitive)
+        #[arg(long, value_name = "ID")]
+        external_id: String,
+        /// The job (its sync run's id)
+        job_id: String,
+    },
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct FakeConnectorArgs {
     /// How long to pretend to sync, in milliseconds (at most 60000), unless the source's
@@ -509,6 +544,16 @@ pub(crate) struct WorkerArgs {
     /// How often a running job is heartbeated [default: a third of the lease, 20s]
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
     pub(crate) heartbeat: Option<Duration>,
+
+    /// How long this worker's claims and heartbeats hold a job [default: the engine's, 60s];
+    /// a job whose lease runs out goes to another worker
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub(crate) lease: Option<Duration>,
+
+    /// How long a job whose lease ran out waits before its next attempt, doubling with each
+    /// attempt [default: the engine's, 15s]
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub(crate) backoff: Option<Duration>,
 
     /// How long to wait before claiming again when no job was ready
     #[arg(long, value_name = "DURATION", value_parser = duration::parse, default_value = "2s")]

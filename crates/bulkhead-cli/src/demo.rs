@@ -287,10 +287,17 @@ const DEMO_WORKERS: usize = 2;
 /// Runs the queued syncs with [`DEMO_WORKERS`] workers of the organization, each running this
 /// binary's `fake-connector` per job, until the queue is empty.
 fn run_syncs(admin: &OrgScope, queued: u64) -> Result<Pipelines, CliError> {
-    let exe = std::env::current_exe()
-        .map_err(|e| CliError::io("could not find the bulkhead binary for its fake connector", e))?;
+    let exe = std::env::current_exe().map_err(|e| {
+        CliError::io(
+            "could not find the bulkhead binary for its fake connector",
+            e,
+        )
+    })?;
     let options = Options {
-        command: format!("{} fake-connector --delay-ms 150", shell_quote(&exe.to_string_lossy())),
+        command: format!(
+            "{} fake-connector --delay-ms 150",
+            shell_quote(&exe.to_string_lossy())
+        ),
         heartbeat_every: Duration::from_secs(5),
         idle_wait: Duration::from_millis(20),
         drain: true,
@@ -309,7 +316,10 @@ fn run_syncs(admin: &OrgScope, queued: u64) -> Result<Pipelines, CliError> {
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(demo_bug("a worker panicked".into()))))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(demo_bug("a worker panicked".into())))
+            })
             .collect::<Result<Vec<_>, _>>()
     })?;
     let tally = tallies.into_iter().fold(Tally::default(), Tally::plus);

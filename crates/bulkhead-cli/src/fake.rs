@@ -115,7 +115,10 @@ mod tests {
 
     #[test]
     fn the_delay_is_the_options_unless_the_configuration_says() {
-        assert_eq!(plan_with(&job(json!({})), Duration::from_millis(40)).delay_ms, 40);
+        assert_eq!(
+            plan_with(&job(json!({})), Duration::from_millis(40)).delay_ms,
+            40
+        );
         let steered = job(json!({"fake_delay_ms": 7}));
         assert_eq!(plan_with(&steered, Duration::from_millis(40)).delay_ms, 7);
     }

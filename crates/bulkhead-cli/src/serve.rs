@@ -37,7 +37,11 @@ pub(crate) fn store<'a>(db_given: bool, postgres: Option<&'a str>) -> Result<Sto
 
 /// Opens the engine `serve` runs over, with `config` (the environment's and the command
 /// line's); what to call the database in messages (never the URL, which may hold a password).
-pub(crate) fn open(ctx: &Ctx, store: &Store<'_>, config: Config) -> Result<(Engine, String), CliError> {
+pub(crate) fn open(
+    ctx: &Ctx,
+    store: &Store<'_>,
+    config: Config,
+) -> Result<(Engine, String), CliError> {
     match store {
         Store::Sqlite => Ok((Engine::open(&ctx.db, config)?, db::display_path(&ctx.db))),
         Store::Postgres(url) => {

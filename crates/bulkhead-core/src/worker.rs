@@ -11,8 +11,8 @@ use crate::error::{Error, ObjectKind, Result};
 use crate::guard::{OrgCtx, Tenant};
 use crate::ids::{ConnectionId, OrgId, SyncRunId, WorkspaceId};
 use crate::jobs::{
-    ClaimRequest, ClaimedJob, Job, JobLimits, JobSettings, JobStatus, JobStore, Lease, ReapPolicy,
-    Reaped,
+    ClaimRequest, ClaimedJob, FencingToken, Job, JobLimits, JobSettings, JobStatus, JobStore,
+    Lease, LeaseRow, QueueRow, QueueState, ReapPolicy, Reaped,
 };
 use crate::model::{ConnectionStatus, Destination, Source, SyncOutcome, SyncRun, SyncStatus};
 use crate::ops::Operation;
@@ -351,6 +351,68 @@ impl Worker {
             source,
             destination,
         })
+    }
+
+    /// The lease a claim of this worker's organization handed out on the job `job_id` of the
+    /// workspace `workspace_id` with fencing `token`, for a worker that kept only those ids
+    /// and the token (the HTTP protocol). [`Error::LeaseLost`] if the job is not running under
+    /// `token` (any more: it was reaped and retried, ended or cancelled); a job that is not
+    /// in that workspace of this organization is not found. Only an organization's worker
+    /// ([`OrgScope::worker`]) can do this: the host's own workers keep their [`Lease`]s.
+    pub fn lease(
+        &self,
+        workspace_id: WorkspaceId,
+        job_id: SyncRunId,
+        token: FencingToken,
+    ) -> Result<Lease> {
+        self.live()?;
+        let Some(org_id) = self.org_id() else {
+            return Err(Error::invalid_input(
+                "worker",
+                "only an organization's worker finds a lease by its token",
+            ));
+        };
+        let tenant = Tenant::new(org_id, workspace_id).with_actor(self.actor());
+        match queue(&self.inner)?.queue_row(&tenant, job_id)? {
+            Some(row)
+                if row.job_id != job_id
+                    || row.org_id != org_id
+                    || row.workspace_id != workspace_id =>
+            {
+                Err(self.inner.guard.breach(
+                    ObjectKind::SyncRun,
+                    org_id,
+                    Some(workspace_id),
+                    &self.actor(),
+                ))
+            }
+            Some(QueueRow {
+                state: QueueState::Running,
+                lease_token: Some(held),
+                lease_until: Some(lease_until),
+                connection_id,
+                attempt,
+                ..
+            }) if held == token.get() => Ok(Lease {
+                row: LeaseRow {
+                    job_id,
+                    org_id,
+                    workspace_id,
+                    connection_id,
+                    token: held,
+                    attempt,
+                    lease_until,
+                },
+            }),
+            Some(_) => Err(Error::LeaseLost { job_id }),
+            // Off the queue: the job ended (its lease is lost), or there is no such job here.
+            None => {
+                self.org_scope(org_id)?
+                    .workspace(workspace_id)?
+                    .get_sync_run(job_id)?;
+                Err(Error::LeaseLost { job_id })
+            }
+        }
     }
 
     /// Extends `lease` by the engine's [`JobSettings::lease`] from now. Refused with

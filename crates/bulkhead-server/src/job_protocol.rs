@@ -170,11 +170,9 @@ pub(crate) async fn claim(
     .await?;
     Ok(match claimed {
         None => StatusCode::NO_CONTENT.into_response(),
-        Some(document) => (
-            [(header::CACHE_CONTROL, "no-store")],
-            axum::Json(document),
-        )
-            .into_response(),
+        Some(document) => {
+            ([(header::CACHE_CONTROL, "no-store")], axum::Json(document)).into_response()
+        }
     })
 }
 

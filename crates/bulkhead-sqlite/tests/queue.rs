@@ -54,4 +54,5 @@ cases!(
     a_worker_and_a_workspace_see_only_their_own_jobs,
     an_inactive_or_deleted_workspace_has_no_claimable_job,
     caps_and_weights_shape_the_claims,
+    concurrent_workers_run_each_job_exactly_once,
 );

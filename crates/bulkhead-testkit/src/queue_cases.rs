@@ -318,3 +318,49 @@ pub fn caps_and_weights_shape_the_claims(h: &Harness) {
         Err(Error::InvalidInput { field, .. }) if field == "weight"
     ));
 }
+
+/// Workers on several threads of two engines (two processes on one database) drain a
+/// queue: every job is completed exactly once, and every claim is of a job no one else holds.
+pub fn concurrent_workers_run_each_job_exactly_once(h: &Harness) {
+    const WORKSPACES: usize = 4;
+    const JOBS_PER_WORKSPACE: usize = 25;
+    let (org, _) = new_org(h, "Acme");
+    let mut expected = std::collections::BTreeSet::new();
+    for w in 0..WORKSPACES {
+        let ws = workspace(&org, &format!("cust-{w}"));
+        let (source, destination, first) = pipeline(&ws, "p0");
+        expected.insert(ws.queue_sync(first.id).unwrap().run.id);
+        for i in 1..JOBS_PER_WORKSPACE {
+            let c = ws
+                .create_connection(new_connection(&format!("p{i}"), source.id, destination.id))
+                .unwrap();
+            expected.insert(ws.queue_sync(c.id).unwrap().run.id);
+        }
+    }
+    let engines = [h.engine().clone(), h.another_engine()];
+    let done = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let engine = &engines[t % 2];
+                s.spawn(move || {
+                    let worker = engine.worker(&format!("w{t}")).unwrap();
+                    let mut done = Vec::new();
+                    while let Some(claimed) = worker.claim().unwrap() {
+                        worker
+                            .complete(&claimed.lease, SyncOutcome::Succeeded { rows: 1, bytes: 1 })
+                            .unwrap();
+                        done.push(claimed.lease.job_id());
+                    }
+                    done
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    let unique: std::collections::BTreeSet<_> = done.iter().copied().collect();
+    assert_eq!(unique.len(), done.len(), "a job was completed twice");
+    assert_eq!(unique, expected, "every job ran exactly once");
+}

@@ -114,11 +114,23 @@ pub(crate) fn run(ctx: &Ctx, db_given: bool, args: &WorkerArgs) -> Result<(), Cl
     let store = serve::store(db_given, args.postgres.as_deref())?;
     let (engine, what) = serve::open(ctx, &store, ctx.config()?)?;
     let org = ctx.org(&engine)?;
-    let lease = engine.job_settings().lease;
+    let mut settings = engine.job_settings();
+    if let Some(lease) = args.lease {
+        settings.lease = lease;
+    }
+    if let Some(backoff) = args.backoff {
+        settings.backoff_base = backoff;
+        settings.backoff_max = settings.backoff_max.max(backoff);
+    }
+    engine.set_job_settings(settings.clone())?;
+    let lease = settings.lease;
     let options = Options {
         command: args.exec.clone(),
         // Three heartbeats a lease: one lost beat never costs the job.
-        heartbeat_every: args.heartbeat.unwrap_or(lease / 3).max(Duration::from_millis(10)),
+        heartbeat_every: args
+            .heartbeat
+            .unwrap_or(lease / 3)
+            .max(Duration::from_millis(10)),
         idle_wait: args.poll,
         drain: args.drain,
         max_jobs: args.max_jobs,
@@ -151,7 +163,10 @@ pub(crate) fn run(ctx: &Ctx, db_given: bool, args: &WorkerArgs) -> Result<(), Cl
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(CliError::usage("a worker thread panicked"))))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(CliError::usage("a worker thread panicked")))
+            })
             .collect()
     });
     let mut tally = Tally::default();
