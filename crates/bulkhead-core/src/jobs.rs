@@ -489,14 +489,14 @@ pub trait JobStore: Send + Sync + fmt::Debug {
     /// marking its run `running`; `None` if no job is claimable.
     fn claim(&self, request: &ClaimRequest<'_>) -> Result<Option<LeaseRow>>;
 
-    /// Extends the lease of the tenant's job `id` to `until`, if it is running under `token`
-    /// and its lease has not run out at `now`; `false` otherwise (fenced).
+    /// Extends the lease of the tenant's job `id` to `until` (never shortening it), if the
+    /// job is running under `token`; `false` otherwise (fenced). A lease that ran out but was
+    /// not reaped yet still holds: no other attempt has the job.
     fn heartbeat(
         &self,
         tenant: &Tenant,
         id: SyncRunId,
         token: u64,
-        now: Timestamp,
         until: Timestamp,
     ) -> Result<bool>;
 

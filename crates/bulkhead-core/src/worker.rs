@@ -424,7 +424,7 @@ impl Worker {
         let settings = self.inner.job_settings();
         let now = self.inner.now();
         let until = now.plus(settings.lease);
-        if queue(&self.inner)?.heartbeat(&tenant, lease.job_id(), lease.row.token, now, until)? {
+        if queue(&self.inner)?.heartbeat(&tenant, lease.job_id(), lease.row.token, until)? {
             lease.row.lease_until = until;
             Ok(())
         } else {

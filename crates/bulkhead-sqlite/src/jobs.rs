@@ -351,7 +351,6 @@ impl JobStore for SqliteStore {
         tenant: &Tenant,
         id: SyncRunId,
         token: u64,
-        _now: Timestamp,
         until: Timestamp,
     ) -> Result<bool> {
         let token = token_param(token)?;
