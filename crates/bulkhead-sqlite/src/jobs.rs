@@ -359,14 +359,15 @@ impl JobStore for SqliteStore {
                 .prepare_cached(
                     "UPDATE sync_queue SET lease_until = max(lease_until, ?4)
                      WHERE workspace_id = ?1 AND id = ?2 AND lease_token = ?3
-                       AND state = 'running'",
+                       AND state = 'running' AND org_id = ?5",
                 )
                 .ctx("could not prepare a heartbeat")?
                 .execute(params![
                     tenant.workspace_id().as_uuid(),
                     id.as_uuid(),
                     token,
-                    until.unix_millis()
+                    until.unix_millis(),
+                    tenant.org_id().as_uuid(),
                 ])
                 .ctx("could not extend a lease")?;
             Ok(extended == 1)
@@ -385,13 +386,14 @@ impl JobStore for SqliteStore {
             let removed = tx
                 .prepare_cached(
                     "DELETE FROM sync_queue WHERE workspace_id = ?1 AND id = ?2
-                     AND lease_token = ?3 AND state = 'running'",
+                     AND lease_token = ?3 AND state = 'running' AND org_id = ?4",
                 )
                 .ctx("could not prepare a completion")?
                 .execute(params![
                     tenant.workspace_id().as_uuid(),
                     id.as_uuid(),
-                    token
+                    token,
+                    tenant.org_id().as_uuid(),
                 ])
                 .ctx("could not complete a job")?;
             if removed != 1 {
@@ -430,11 +432,16 @@ impl JobStore for SqliteStore {
     fn queue_row(&self, tenant: &Tenant, id: SyncRunId) -> Result<Option<QueueRow>> {
         self.pool.read_system(|db| {
             db.prepare_cached(&format!(
-                "SELECT {QUEUE_COLUMNS} FROM sync_queue WHERE workspace_id = ?1 AND id = ?2"
+                "SELECT {QUEUE_COLUMNS} FROM sync_queue
+                 WHERE workspace_id = ?1 AND id = ?2 AND org_id = ?3"
             ))
             .ctx("could not prepare a read of the queue")?
             .query_row(
-                params![tenant.workspace_id().as_uuid(), id.as_uuid()],
+                params![
+                    tenant.workspace_id().as_uuid(),
+                    id.as_uuid(),
+                    tenant.org_id().as_uuid()
+                ],
                 queue_row,
             )
             .optional()
