@@ -98,6 +98,26 @@ pub(crate) enum Command {
     /// `Authorization: Bearer`, the customer's routes a scoped token; see the README's
     /// "Serve it over HTTP".
     Serve(ServeArgs),
+    /// Start, list and cancel a customer's sync jobs (needs the org key)
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Run the organization's sync jobs: claim them one at a time (per worker thread) and run
+    /// a connector command for each (needs the org key)
+    ///
+    /// The command runs under `sh -c` with the job as JSON on stdin (the job, the connection,
+    /// the source and destination with their configurations, secrets included) and answers
+    /// one line on stdout: `{"rows": N, "bytes": N}` or `{"error": "why"}`. While it runs the
+    /// job is heartbeated; when the job is cancelled (or its lease was lost and it went to
+    /// another attempt) the command's whole process group is stopped. Progress goes to stderr
+    /// (ids only); at the end stdout gets the count of jobs succeeded, failed, stopped and
+    /// refused. `bulkhead fake-connector` is a stand-in command to try it with.
+    Worker(WorkerArgs),
+    /// A stand-in connector command for `bulkhead worker --exec`: reads a job on stdin,
+    /// pretends to sync for a moment and answers `{"rows", "bytes"}` on stdout
+    ///
+    /// The source's configuration may set `fake_rows`, `fake_delay_ms` (default 300) and
+    /// `fake_error` (fail with that message). The demo's syncs run it.
+    FakeConnector(FakeConnectorArgs),
     /// Build the seed's example organization in a fresh database and show isolation at work
     ///
     /// The database is a temporary file, removed at the end, unless --db names one; that file
@@ -449,6 +469,97 @@ pub(crate) struct ServeArgs {
     /// cannot see). Exclusive with --db. The master key comes from --master-key-file,
     /// BULKHEAD_MASTER_KEY or BULKHEAD_MASTER_KEY_FILE; BULKHEAD_PG_OWNER_URL (the owner's
     /// URL) migrates the schema first, BULKHEAD_PG_SCHEMA names it (default `bulkhead`)
+    #[arg(
+        long,
+        env = "BULKHEAD_POSTGRES_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub(crate) postgres: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum JobsCommand {
+    /// Queue a sync of one connection of the customer's workspace, or of every connection:
+    /// the jobs wait for a worker (`bulkhead worker`)
+    Start {
+        /// The customer (exact and case-sensitive)
+        #[arg(long, value_name = "ID")]
+        external_id: String,
+        /// Only this connection [default: every connection of the workspace; those with a
+        /// job already queued or running are skipped with a note]
+        #[arg(long, value_name = "CONNECTION_ID")]
+        connection: Option<String>,
+    },
+    /// The customer's latest jobs across its connections, newest first
+    List {
+        /// The customer (exact and case-sensitive)
+        #[arg(long, value_name = "ID")]
+        external_id: String,
+        /// How many (1 to 100)
+        #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u8).range(1..=100))]
+        limit: u8,
+    },
+    /// Cancel a job in whatever state it is; a worker running it stops at its next heartbeat
+    Cancel {
+        /// The customer (exact and case-sensitive)
+        #[arg(long, value_name = "ID")]
+        external_id: String,
+        /// The job (its sync run's id)
+        job_id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FakeConnectorArgs {
+    /// How long to pretend to sync, in milliseconds (at most 60000), unless the source's
+    /// configuration sets `fake_delay_ms`
+    #[arg(long, value_name = "MS", default_value_t = 300)]
+    pub(crate) delay_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WorkerArgs {
+    /// The connector command, run with `sh -c` for each job
+    #[arg(long, value_name = "CMD")]
+    pub(crate) exec: String,
+
+    /// The worker's name in the jobs' audit events [default: bulkhead-worker-<pid>; with
+    /// --workers N, each thread adds /0, /1, …]
+    #[arg(long, value_name = "NAME")]
+    pub(crate) name: Option<String>,
+
+    /// How many jobs to run at once, each on a thread of its own
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub(crate) workers: u16,
+
+    /// End as soon as no job is ready, instead of waiting for more
+    #[arg(long)]
+    pub(crate) drain: bool,
+
+    /// End each worker thread after this many jobs
+    #[arg(long, value_name = "N")]
+    pub(crate) max_jobs: Option<u64>,
+
+    /// How often a running job is heartbeated [default: a third of the lease, 20s]
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub(crate) heartbeat: Option<Duration>,
+
+    /// How long this worker's claims and heartbeats hold a job [default: the engine's, 60s];
+    /// a job whose lease runs out goes to another worker
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub(crate) lease: Option<Duration>,
+
+    /// How long a job whose lease ran out waits before its next attempt, doubling with each
+    /// attempt [default: the engine's, 15s]
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub(crate) backoff: Option<Duration>,
+
+    /// How long to wait before claiming again when no job was ready
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse, default_value = "2s")]
+    pub(crate) poll: Duration,
+
+    /// Work on a PostgreSQL database instead of the SQLite file (as `serve --postgres`)
     #[arg(
         long,
         env = "BULKHEAD_POSTGRES_URL",

@@ -9,8 +9,10 @@
 //! selects different tags (customer-a: `production`; customer-b: `premium`; customer-c: both,
 //! mode `all`), so each sees different templates. Through its own token, each customer creates
 //! its source from a template it sees, with a secret; the connection template makes the
-//! destination and the connection in the same step. The organization then records a finished
-//! sync run per connection.
+//! destination and the connection in the same step. The organization then queues a first sync
+//! of every connection, and two workers of the organization (as `bulkhead worker` runs them)
+//! claim the jobs and run this binary's `fake-connector` for each, so the tree shows the rows
+//! those syncs report.
 //!
 //! The tree printed is what the engine returns when asked again, not what the demo remembers
 //! writing: secrets read as `**********`. Then customer A's token asks for customer B's source
@@ -26,12 +28,14 @@ use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use bulkhead::{
     Algorithm, Config, ConfigSpec, ConnectionTemplate, ConnectorConfig, Engine, IssuedToken,
     MasterKey, NewConnectionTemplate, NewSourceFromTemplate, NewSourceTemplate, OperationSet,
     OrgKeySecret, OrgScope, Organization, Schedule, ScopedTokenRequest, SourceId, SourceTemplate,
-    SyncOutcome, Tag, TagInfo, TagMode, TagSelection, Timestamp, WorkspaceId,
+    Tag, TagInfo, TagMode, TagSelection, Timestamp, WorkspaceId,
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -40,6 +44,8 @@ use crate::error::CliError;
 use crate::inspect::{self, WorkspaceDetail};
 use crate::output::{self, shell_quote};
 use crate::templates::joined;
+use crate::worker::local::Local;
+use crate::worker::{Options, Tally, work};
 use crate::{db, tree};
 
 const ORGANIZATION: &str = "Acme Corp";
@@ -125,8 +131,6 @@ struct Customer {
     template: &'static str,
     /// Its configuration: text fields, one of them its secret.
     config: &'static [(&'static str, &'static str)],
-    rows: u64,
-    bytes: u64,
 }
 
 const CUSTOMERS: [Customer; 3] = [
@@ -136,8 +140,6 @@ const CUSTOMERS: [Customer; 3] = [
         mode: TagMode::Any,
         template: "Stripe",
         config: &[("account_id", "acct_demo_a"), ("api_key", STRIPE_API_KEY)],
-        rows: 1200,
-        bytes: 96_000,
     },
     Customer {
         external_id: "customer-b",
@@ -149,8 +151,6 @@ const CUSTOMERS: [Customer; 3] = [
             ("client_id", "demo-client-b"),
             ("api_key", SALESFORCE_API_KEY),
         ],
-        rows: 5400,
-        bytes: 1_350_000,
     },
     Customer {
         external_id: "customer-c",
@@ -163,8 +163,6 @@ const CUSTOMERS: [Customer; 3] = [
             ("username", "bulkhead_reader"),
             ("password", POSTGRES_PASSWORD),
         ],
-        rows: 87_000,
-        bytes: 12_400_000,
     },
 ];
 
@@ -266,8 +264,76 @@ struct DemoReport {
     organization: Organization,
     catalog: Catalog,
     tokens: Vec<TokenFacts>,
+    pipelines: Pipelines,
     workspaces: Vec<WorkspaceDetail>,
     isolation: Isolation,
+}
+
+/// The first syncs: queued by the organization, run by a worker with the fake connector.
+#[derive(Serialize)]
+struct Pipelines {
+    /// Jobs queued, one per connection.
+    queued: u64,
+    /// The connector command the worker ran (`bulkhead fake-connector`).
+    command: &'static str,
+    /// What the worker did.
+    #[serde(flatten)]
+    tally: Tally,
+}
+
+/// How many jobs the demo's worker runs at once.
+const DEMO_WORKERS: usize = 2;
+
+/// Runs the queued syncs with [`DEMO_WORKERS`] workers of the organization, each running this
+/// binary's `fake-connector` per job, until the queue is empty.
+fn run_syncs(admin: &OrgScope, queued: u64) -> Result<Pipelines, CliError> {
+    let exe = std::env::current_exe().map_err(|e| {
+        CliError::io(
+            "could not find the bulkhead binary for its fake connector",
+            e,
+        )
+    })?;
+    let options = Options {
+        command: format!(
+            "{} fake-connector --delay-ms 150",
+            shell_quote(&exe.to_string_lossy())
+        ),
+        heartbeat_every: Duration::from_secs(5),
+        idle_wait: Duration::from_millis(20),
+        drain: true,
+        max_jobs: None,
+    };
+    let shutdown = AtomicBool::new(false);
+    let tallies = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..DEMO_WORKERS)
+            .map(|n| {
+                let (options, shutdown) = (&options, &shutdown);
+                s.spawn(move || -> Result<Tally, CliError> {
+                    let mut queue = Local::new(admin.worker(&format!("demo-worker-{n}"))?);
+                    work(&mut queue, options, shutdown, &mut std::io::sink())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(demo_bug("a worker panicked".into())))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    let tally = tallies.into_iter().fold(Tally::default(), Tally::plus);
+    if tally.succeeded != queued {
+        return Err(demo_bug(format!(
+            "{queued} syncs were queued but {} succeeded ({tally:?})",
+            tally.succeeded
+        )));
+    }
+    Ok(Pipelines {
+        queued,
+        command: "bulkhead fake-connector",
+        tally,
+    })
 }
 
 pub(crate) fn run(db: Option<&Path>, json: bool) -> Result<(), CliError> {
@@ -295,7 +361,9 @@ pub(crate) fn run(db: Option<&Path>, json: bool) -> Result<(), CliError> {
         admin,
         org_key,
         issued,
+        queued,
     } = build(&engine)?;
+    let pipelines = run_syncs(&admin, queued)?;
     if let Some(file) = &mut org_key_file {
         writeln!(file, "{}", org_key.expose())
             .and_then(|()| file.sync_all())
@@ -335,6 +403,7 @@ pub(crate) fn run(db: Option<&Path>, json: bool) -> Result<(), CliError> {
         organization,
         catalog,
         tokens,
+        pipelines,
         workspaces,
         isolation,
     };
@@ -423,6 +492,8 @@ struct Built {
     org_key: OrgKeySecret,
     /// Each customer's external id and token.
     issued: Vec<(&'static str, IssuedToken)>,
+    /// Syncs queued, one per connection.
+    queued: u64,
 }
 
 fn tag_set(names: &[&str]) -> Result<BTreeSet<Tag>, CliError> {
@@ -439,6 +510,7 @@ fn demo_bug(what: String) -> CliError {
 
 /// Writes the example the way a host does.
 fn build(engine: &Engine) -> Result<Built, CliError> {
+    let mut queued = 0;
     let (_, org_key) = engine.create_organization(ORGANIZATION)?;
     let admin = engine.authenticate_org(org_key.expose())?;
 
@@ -503,18 +575,12 @@ fn build(engine: &Engine) -> Result<Built, CliError> {
             name: customer.template.parse()?,
             config: ConnectorConfig::new(Value::Object(config))?,
         })?;
-        // Syncs are the organization's to record, through its own (all-operations) scope of
-        // that workspace.
+        // A first sync of every new connection, queued for the worker; the organization's
+        // own (all-operations) scope of the workspace queues it.
         let org_ws = admin.workspace(token.workspace_id)?;
         for connection in &made.connections {
-            let run = org_ws.start_sync(connection.id)?;
-            org_ws.finish_sync(
-                run.id,
-                SyncOutcome::Succeeded {
-                    rows: customer.rows,
-                    bytes: customer.bytes,
-                },
-            )?;
+            org_ws.queue_sync(connection.id)?;
+            queued += 1;
         }
         issued.push((customer.external_id, token));
     }
@@ -522,6 +588,7 @@ fn build(engine: &Engine) -> Result<Built, CliError> {
         admin,
         org_key,
         issued,
+        queued,
     })
 }
 
@@ -730,6 +797,14 @@ fn text(report: &DemoReport) -> Vec<String> {
             t.expires_at
         ));
     }
+    lines.push(String::new());
+    let p = &report.pipelines;
+    lines.push(format!(
+        "Syncs: {} queued (one per connection), claimed fairly across the workspaces by \
+         {DEMO_WORKERS} workers running `{}` per job: {} succeeded, {} failed (the rows \
+         in the tree above are theirs).",
+        p.queued, p.command, p.tally.succeeded, p.tally.failed
+    ));
     lines.push(String::new());
     lines.extend(isolation_text(&report.isolation));
     lines.push(String::new());

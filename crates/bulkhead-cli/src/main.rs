@@ -40,6 +40,11 @@
 //! bulkhead keys retire KID                       # at once, for a key that may have leaked
 //! bulkhead keys jwks                             # public keys of an EdDSA organization (JSON)
 //! bulkhead keys rotate-master [--new-key-file PATH]   # re-seal under a new master key; no org key
+//! bulkhead jobs start --external-id ID [--connection CONNECTION_ID]   # queue syncs for a worker
+//! bulkhead jobs list --external-id ID [--limit N]
+//! bulkhead jobs cancel --external-id ID JOB_ID
+//! bulkhead worker --exec CMD [--workers N] [--drain] [--max-jobs N] [--heartbeat 20s] [--poll 2s] [--postgres URL]
+//! bulkhead fake-connector                        # a stand-in connector: job on stdin, {"rows","bytes"} on stdout
 //! bulkhead demo [--db PATH]                      # the seed's example, in a temporary file unless --db
 //! ```
 //!
@@ -85,9 +90,12 @@ mod db;
 mod demo;
 mod duration;
 mod error;
+mod exec;
+mod fake;
 mod init;
 mod input;
 mod inspect;
+mod jobs;
 mod keys;
 mod org;
 mod output;
@@ -97,6 +105,7 @@ mod tags;
 mod templates;
 mod token;
 mod tree;
+mod worker;
 mod workspaces;
 
 use std::process::ExitCode;
@@ -136,6 +145,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Token(args) => token::run(&ctx, args),
         Command::Keys(command) => keys::run(&ctx, command),
         Command::Serve(args) => serve::run(&ctx, cli.db.is_some(), &args),
+        Command::Jobs(command) => jobs::run(&ctx, command),
+        Command::Worker(args) => worker::local::run(&ctx, cli.db.is_some(), &args),
+        Command::FakeConnector(args) => fake::run(std::time::Duration::from_millis(args.delay_ms)),
         Command::Demo => {
             if ctx.master_key_file.is_some() {
                 return Err(CliError::usage(

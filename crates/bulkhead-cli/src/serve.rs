@@ -18,13 +18,13 @@ struct Listening<'a> {
 }
 
 /// The database `serve` answers from.
-enum Store<'a> {
+pub(crate) enum Store<'a> {
     Sqlite,
     Postgres(&'a str),
 }
 
 /// `--db` and `--postgres` name two different databases: one of them, never both.
-fn store<'a>(db_given: bool, postgres: Option<&'a str>) -> Result<Store<'a>, CliError> {
+pub(crate) fn store<'a>(db_given: bool, postgres: Option<&'a str>) -> Result<Store<'a>, CliError> {
     match (db_given, postgres) {
         (true, Some(_)) => Err(CliError::usage(
             "--db and --postgres (or BULKHEAD_POSTGRES_URL) are exclusive: serve either the \
@@ -37,7 +37,11 @@ fn store<'a>(db_given: bool, postgres: Option<&'a str>) -> Result<Store<'a>, Cli
 
 /// Opens the engine `serve` runs over, with `config` (the environment's and the command
 /// line's); what to call the database in messages (never the URL, which may hold a password).
-fn open(ctx: &Ctx, store: &Store<'_>, config: Config) -> Result<(Engine, String), CliError> {
+pub(crate) fn open(
+    ctx: &Ctx,
+    store: &Store<'_>,
+    config: Config,
+) -> Result<(Engine, String), CliError> {
     match store {
         Store::Sqlite => Ok((Engine::open(&ctx.db, config)?, db::display_path(&ctx.db))),
         Store::Postgres(url) => {

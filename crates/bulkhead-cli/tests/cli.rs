@@ -203,7 +203,7 @@ fn demo_prints_the_seed_tree_and_the_isolation_lines() {
         "Source: Stripe {account_id: acct_demo_a, api_key: **********, start_date: 2024-01-01}",
         "Destination: S3 bucket {",
         "secret_access_key: **********}",
-        "Connection: S3 bucket (Stripe → S3 bucket, active, cron `0 * * * *`, last sync succeeded: 1200 rows)",
+        "Connection: S3 bucket (Stripe → S3 bucket, active, cron `0 * * * *`, last sync succeeded: 1878 rows)",
         "Scoped tokens (HS256, default operations",
         "Templates: customer-c's token (tags premium, production (all)) asked to use the Stripe \
          template (tags production): refused (permission denied for `sources:create`: template \
@@ -353,7 +353,7 @@ fn demo_with_db_keeps_private_key_files_and_prints_commands_that_work() {
         "{text}"
     );
     assert!(text.contains("api_key: **********"), "{text}");
-    assert!(text.contains("Last sync: succeeded, 5400 rows"), "{text}");
+    assert!(text.contains("Last sync: succeeded, 8172 rows"), "{text}");
 }
 
 #[test]
@@ -2149,4 +2149,237 @@ fn serve_refuses_both_db_and_postgres() {
         "the URL is never echoed: {message}"
     );
     assert!(!db.exists(), "nothing was opened");
+}
+
+// ---- jobs and workers ----
+
+/// `bulkhead --db DB --json ARGS…` as the organization.
+fn as_org(db: &Path, org_key: &str, args: &[&str]) -> Output {
+    bulkhead_as(org_key, &[&["--db", arg(db), "--json"], args].concat())
+}
+
+/// The fake connector, as a worker's `--exec` runs it.
+fn fake_connector(delay_ms: u32) -> String {
+    format!(
+        "'{}' fake-connector --delay-ms {delay_ms}",
+        env!("CARGO_BIN_EXE_bulkhead")
+    )
+}
+
+/// The customer's jobs, newest first.
+fn jobs_of(db: &Path, org_key: &str, external_id: &str) -> Vec<Value> {
+    json(&as_org(
+        db,
+        org_key,
+        &["jobs", "list", "--external-id", external_id],
+    ))
+    .as_array()
+    .unwrap()
+    .clone()
+}
+
+#[test]
+fn jobs_started_wait_for_a_worker_that_runs_each_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, org_key) = kept_demo(&dir);
+    let started = json(&as_org(
+        &db,
+        &org_key,
+        &["jobs", "start", "--external-id", "customer-a"],
+    ));
+    let started = started.as_array().unwrap();
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert_eq!(started[0]["status"], "pending");
+    let id = started[0]["id"].as_str().unwrap().to_owned();
+
+    // A second start while it waits is skipped, with a note.
+    let again = as_org(
+        &db,
+        &org_key,
+        &["jobs", "start", "--external-id", "customer-a"],
+    );
+    assert_eq!(json(&again), serde_json::json!([]));
+    assert!(stderr(&again).contains("already has a job queued or running"));
+
+    let worked = json(&as_org(
+        &db,
+        &org_key,
+        &["worker", "--exec", &fake_connector(10), "--drain"],
+    ));
+    assert_eq!(worked["succeeded"], 1, "{worked}");
+    assert_eq!(worked["failed"], 0, "{worked}");
+    let jobs = jobs_of(&db, &org_key, "customer-a");
+    let job = jobs.iter().find(|j| j["id"] == id.as_str()).unwrap();
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(
+        job["rows"], 1878,
+        "the fake connector's rows for this connection"
+    );
+    // Nothing is left: a second worker finds no job.
+    let idle = json(&as_org(
+        &db,
+        &org_key,
+        &["worker", "--exec", &fake_connector(10), "--drain"],
+    ));
+    assert_eq!(idle["succeeded"], 0, "{idle}");
+}
+
+#[test]
+fn the_worker_never_prints_the_configuration_it_hands_the_connector() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, org_key) = kept_demo(&dir);
+    for customer in ["customer-a", "customer-b", "customer-c"] {
+        json(&as_org(
+            &db,
+            &org_key,
+            &["jobs", "start", "--external-id", customer],
+        ));
+    }
+    // A connector that reads its secrets and says them on stderr would be the connector's
+    // leak; the worker itself must add none: the command here prints nothing but its result.
+    let worked = as_org(
+        &db,
+        &org_key,
+        &[
+            "worker",
+            "--exec",
+            &fake_connector(0),
+            "--drain",
+            "--workers",
+            "2",
+        ],
+    );
+    let doc = json(&worked);
+    assert_eq!(doc["succeeded"], 3, "{doc}");
+    let printed = format!("{}{}", stdout(&worked), stderr(&worked));
+    for secret in DEMO_SECRETS {
+        assert!(!printed.contains(secret), "{secret} printed: {printed}");
+    }
+}
+
+#[test]
+fn a_cancelled_job_stops_its_running_connector() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, org_key) = kept_demo(&dir);
+    let started = json(&as_org(
+        &db,
+        &org_key,
+        &["jobs", "start", "--external-id", "customer-b"],
+    ));
+    let id = started[0]["id"].as_str().unwrap().to_owned();
+    let pid_file = dir.path().join("connector.pid");
+    let connector = format!("echo $$ > '{}'; exec sleep 300", pid_file.display());
+    let worker = command(
+        &[
+            "--db",
+            arg(&db),
+            "--json",
+            "worker",
+            "--exec",
+            &connector,
+            "--drain",
+            "--heartbeat",
+            "1s",
+        ],
+        &[("BULKHEAD_ORG_KEY", &org_key)],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    while !pid_file.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let cancelled = json(&as_org(
+        &db,
+        &org_key,
+        &["jobs", "cancel", "--external-id", "customer-b", &id],
+    ));
+    assert_eq!(cancelled[0]["status"], "cancelled");
+    let out = worker.wait_with_output().unwrap();
+    let doc = json(&out);
+    assert_eq!(doc["stopped"], 1, "{doc}");
+    assert_eq!(doc["succeeded"], 0, "{doc}");
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    assert!(
+        !Path::new(&format!("/proc/{}", pid.trim())).exists()
+            || std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+                .unwrap_or_default()
+                .contains(") Z"),
+        "the connector still runs"
+    );
+    let jobs = jobs_of(&db, &org_key, "customer-b");
+    let job = jobs.iter().find(|j| j["id"] == id.as_str()).unwrap();
+    assert_eq!(job["status"], "cancelled", "{job}");
+}
+
+#[test]
+fn a_killed_workers_job_is_claimed_again_after_its_lease_and_completes_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, org_key) = kept_demo(&dir);
+    let started = json(&as_org(
+        &db,
+        &org_key,
+        &["jobs", "start", "--external-id", "customer-c"],
+    ));
+    let id = started[0]["id"].as_str().unwrap().to_owned();
+    // The first worker's connector never finishes; the worker is killed (SIGKILL) mid-job.
+    let pid_file = dir.path().join("connector.pid");
+    let connector = format!("echo $$ > '{}'; exec sleep 300", pid_file.display());
+    let mut first = command(
+        &[
+            "--db",
+            arg(&db),
+            "worker",
+            "--exec",
+            &connector,
+            "--drain",
+            "--lease",
+            "1s",
+            "--backoff",
+            "1s",
+        ],
+        &[("BULKHEAD_ORG_KEY", &org_key)],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    while !pid_file.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // Its connector was in a group of its own: end it as an operator would.
+    let connector_pid = std::fs::read_to_string(&pid_file).unwrap();
+    let _ = Command::new("kill")
+        .args(["-9", connector_pid.trim()])
+        .status();
+
+    // A second worker claims it once the lease and the backoff have passed: attempt 2.
+    let second = json(&as_org(
+        &db,
+        &org_key,
+        &[
+            "worker",
+            "--exec",
+            &fake_connector(10),
+            "--lease",
+            "1s",
+            "--backoff",
+            "1s",
+            "--max-jobs",
+            "1",
+            "--poll",
+            "1s",
+        ],
+    ));
+    assert_eq!(second["succeeded"], 1, "{second}");
+    let jobs = jobs_of(&db, &org_key, "customer-c");
+    let mine: Vec<&Value> = jobs.iter().filter(|j| j["id"] == id.as_str()).collect();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["status"], "succeeded", "{:?}", mine[0]);
+    // Completed once: exactly one run of that connection beyond the demo's first.
+    let succeeded = jobs.iter().filter(|j| j["status"] == "succeeded").count();
+    assert_eq!(succeeded, 2, "{jobs:?}");
 }

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
-use crate::model::ids::{ConnectionId, WorkspaceId};
+use crate::model::ids::{ConnectionId, SyncRunId, WorkspaceId};
 use crate::model::time::Timestamp;
 
 /// `Result` with Bulkhead's [`Error`].
@@ -105,6 +105,19 @@ pub enum Error {
         /// The connection.
         connection_id: ConnectionId,
     },
+    /// A worker's heartbeat or completion of job `job_id` was refused: its lease no longer
+    /// holds (it expired and the job went to a newer attempt, or the job ended or was
+    /// cancelled). The worker must stop working on the job; nothing it sent was kept.
+    #[error(
+        "conflict: the lease on job `{job_id}` is no longer held (it expired and the job was retried, or the job ended or was cancelled); stop working on it"
+    )]
+    LeaseLost {
+        /// The job (its sync run's id).
+        job_id: SyncRunId,
+    },
+    /// The store has no job queue (see `Store::jobs`).
+    #[error("this storage adapter has no job queue")]
+    NoJobQueue,
     /// Storage returned an object that belongs to another tenant. The guard refused to return
     /// it, failed the call and reported the breach; this is a bug in the storage layer.
     #[error(

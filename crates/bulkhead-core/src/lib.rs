@@ -34,7 +34,7 @@ pub mod token;
 
 pub use crypto::{keys, secrets};
 pub use engine::guard;
-pub use port::{columns, store};
+pub use port::{columns, jobs, store};
 
 pub use audit::{Actor, AuditDraft, AuditEvent, AuditFilter, AuditVerification, BrokenLink};
 pub use crypto::keys::{
@@ -50,6 +50,7 @@ pub use engine::org::overview::{
 };
 pub use engine::org::{GetOrCreated, OrgScope};
 pub use engine::token_cache::TokenCache;
+pub use engine::worker::Worker;
 pub use engine::workspace::WorkspaceScope;
 pub use engine::{Engine, EngineConfig};
 pub use error::{Error, ObjectKind, Result, StorageError, TokenRejection};
@@ -74,6 +75,9 @@ pub use model::templates::{
     NewSourceTemplate, SourceFromTemplate, SourceTemplate, SourceTemplateUpdate, TagInfo,
 };
 pub use model::time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use port::jobs::{
+    ClaimedJob, FencingToken, Job, JobLimits, JobSettings, JobStatus, JobStore, Lease, Reaped,
+};
 pub use port::store::{Store, WorkspaceFilter, WorkspaceUpdate};
 pub use port::tenant::{OrgCtx, Tenant};
 pub use token::ScopedClaims;

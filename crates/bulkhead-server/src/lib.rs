@@ -52,6 +52,7 @@
 //! | `GET, POST /v1/connections`; `GET, PATCH, DELETE /v1/connections/{connectionId}` | org key, access token or scoped token (its own workspace) |
 //! | `GET, POST /v1/jobs`; `GET, DELETE /v1/jobs/{jobId}` (start, read, cancel syncs) | org key, access token or scoped token (its own workspace) |
 //! | `GET /v1/organizations` | org key or access token |
+//! | `POST /api/v1/jobs/claim`, `POST /api/v1/jobs/{jobId}/heartbeat`, `POST .../complete` (the worker protocol, see `job_protocol`) | org key or access token |
 //!
 //! Every `/v1` route is also under `/api/public/v1` (self-managed Airbyte's path), in the
 //! shapes the `airbyte-api` SDK sends and reads. An "org key" route also takes an access
@@ -142,6 +143,7 @@ mod docs;
 mod embedded;
 mod extract;
 mod headers;
+mod job_protocol;
 mod limits;
 mod openapi;
 mod organization;
@@ -173,6 +175,7 @@ use tower_http::timeout::TimeoutLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use job_protocol::{Endpoint, JobDocument, JobLease, Named};
 pub use limits::{MAX_TRACKED_ORGS, RateLimit};
 pub use problem::{PROBLEM_JSON, Problem};
 
@@ -346,6 +349,9 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(dashboard::recent_runs))
         .routes(routes!(dashboard::revoke_tokens))
         .routes(routes!(dashboard::merge))
+        .routes(routes!(job_protocol::claim))
+        .routes(routes!(job_protocol::heartbeat))
+        .routes(routes!(job_protocol::complete))
         .routes(routes!(
             session::sign_in,
             session::current,

@@ -150,6 +150,10 @@ pub(crate) fn base() -> OpenApi {
             tag("connections", "Airbyte public API v1: connections."),
             tag("jobs", "Airbyte public API v1: jobs, that is sync runs."),
             tag(
+                "workers",
+                "The worker protocol: claim a job, heartbeat it, complete it.",
+            ),
+            tag(
                 "organizations",
                 "Airbyte public API v1: the credential's own organization.",
             ),

@@ -198,6 +198,10 @@ impl From<Error> for Problem {
                 Self::new(StatusCode::GONE, "workspace-deleted", "workspace deleted")
                     .detail(err.to_string())
             }
+            // A worker's lease no longer holds: it must stop (the job is fenced).
+            Error::LeaseLost { .. } => {
+                Self::new(StatusCode::CONFLICT, "lease-lost", "lease lost").detail(err.to_string())
+            }
             Error::WorkspaceInactive { .. } => Self::new(
                 StatusCode::CONFLICT,
                 "workspace-inactive",

@@ -141,7 +141,7 @@ fn iso_duration(millis: i64) -> String {
 }
 
 /// The answer for a run: every run the engine starts now carries a job number.
-fn job_of(run: &SyncRun) -> Result<JobResponse, Problem> {
+pub(crate) fn job_of(run: &SyncRun) -> Result<JobResponse, Problem> {
     JobResponse::of(run).ok_or_else(|| {
         tracing::error!(target: "bulkhead::server", "a sync run without a job number reached a jobs route");
         Problem::internal()
@@ -229,7 +229,7 @@ pub(crate) async fn create(
 
 /// The run of the job id in the path, or a problem: not an integer is a 400, an integer no
 /// job can have is a 404 like a missing job.
-fn job_id(raw: &str) -> Result<SyncRunId, Problem> {
+pub(crate) fn job_id(raw: &str) -> Result<SyncRunId, Problem> {
     let number: u64 = raw.parse().map_err(|_| {
         Problem::invalid(
             "jobId",

@@ -225,8 +225,56 @@ const ORG_GUARDED: [OrgGuarded; 8] = [
     org_guarded!("audit_log", "org_id"),
 ];
 
-/// Tables a SELECT reads only in system mode: the store's own bookkeeping.
-const SYSTEM_TABLES: [&str; 2] = ["bulkhead_meta", "bulkhead_migrations"];
+/// Tables a SELECT reads only in system mode: the store's own bookkeeping, and the job
+/// queue's cross-tenant tables (ids and counters only), which the claim reads across
+/// tenants and a tenant call reads by its own ids in system mode.
+const SYSTEM_TABLES: [&str; 6] = [
+    "bulkhead_meta",
+    "bulkhead_migrations",
+    "sync_queue",
+    "sched_org",
+    "sched_workspace",
+    "sched_global",
+];
+
+/// TEMP triggers on the job queue's tables: outside system mode, a write (a tenant's, or the
+/// queue's own triggers firing from it) may touch only the current workspace's queue rows
+/// and the current organization's counters; the global row only in system mode.
+const QUEUE_GUARD: &str = "
+    CREATE TEMP TRIGGER bulkhead_guard_sync_queue_insert BEFORE INSERT ON main.sync_queue
+    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: insert into sync_queue outside the current workspace')
+        WHERE NOT bulkhead_system() AND NEW.workspace_id IS NOT bulkhead_workspace(); END;
+    CREATE TEMP TRIGGER bulkhead_guard_sync_queue_update BEFORE UPDATE ON main.sync_queue
+    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: update of sync_queue outside the current workspace')
+        WHERE NOT bulkhead_system() AND (OLD.workspace_id IS NOT bulkhead_workspace()
+            OR NEW.workspace_id IS NOT bulkhead_workspace()); END;
+    CREATE TEMP TRIGGER bulkhead_guard_sync_queue_delete BEFORE DELETE ON main.sync_queue
+    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: delete from sync_queue outside the current workspace')
+        WHERE NOT bulkhead_system() AND OLD.workspace_id IS NOT bulkhead_workspace(); END;
+    CREATE TEMP TRIGGER bulkhead_guard_sched_workspace_insert BEFORE INSERT ON main.sched_workspace
+    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: insert into sched_workspace outside the current organization')
+        WHERE NOT bulkhead_system() AND NEW.org_id IS NOT bulkhead_org(); END;
+    CREATE TEMP TRIGGER bulkhead_guard_sched_workspace_update BEFORE UPDATE ON main.sched_workspace
+    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: update of sched_workspace outside the current organization')
+        WHERE NOT bulkhead_system() AND (OLD.org_id IS NOT bulkhead_org()
+            OR NEW.org_id IS NOT bulkhead_org()); END;
+    CREATE TEMP TRIGGER bulkhead_guard_sched_workspace_delete BEFORE DELETE ON main.sched_workspace
+    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: delete from sched_workspace outside the current organization')
+        WHERE NOT bulkhead_system() AND OLD.org_id IS NOT bulkhead_org(); END;
+    CREATE TEMP TRIGGER bulkhead_guard_sched_org_insert BEFORE INSERT ON main.sched_org
+    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: insert into sched_org outside the current organization')
+        WHERE NOT bulkhead_system() AND NEW.id IS NOT bulkhead_org(); END;
+    CREATE TEMP TRIGGER bulkhead_guard_sched_org_update BEFORE UPDATE ON main.sched_org
+    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: update of sched_org outside the current organization')
+        WHERE NOT bulkhead_system() AND (OLD.id IS NOT bulkhead_org()
+            OR NEW.id IS NOT bulkhead_org()); END;
+    CREATE TEMP TRIGGER bulkhead_guard_sched_org_delete BEFORE DELETE ON main.sched_org
+    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: delete from sched_org outside the current organization')
+        WHERE NOT bulkhead_system() AND OLD.id IS NOT bulkhead_org(); END;
+    CREATE TEMP TRIGGER bulkhead_guard_sched_global_write BEFORE UPDATE ON main.sched_global
+    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: the scheduler row is written in system mode only')
+        WHERE NOT bulkhead_system(); END;
+";
 
 fn org_guarded_table(table: &str) -> Option<&'static OrgGuarded> {
     ORG_GUARDED
@@ -321,6 +369,8 @@ pub(crate) fn install(conn: &mut Connection, read_only: bool) -> Result<Guard> {
             guarded.table
         ))?;
     }
+    conn.execute_batch(QUEUE_GUARD)
+        .ctx("could not set up the isolation guard of the job queue")?;
     // The audit log is append-only for the store: no statement of this connection changes
     // or removes an event.
     conn.execute_batch(

@@ -26,6 +26,7 @@
 mod audit;
 mod catalog;
 mod guard;
+mod jobs;
 mod pool;
 mod rows;
 mod schema;

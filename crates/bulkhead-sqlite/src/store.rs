@@ -725,6 +725,7 @@ impl Store for SqliteStore {
                             connection_id: row.connection_id,
                         });
                     }
+                    crate::jobs::requeue_moved(tx, into, row)?;
                 }
             }
             tx.prepare_cached(
@@ -1426,6 +1427,10 @@ impl Store for SqliteStore {
         })
     }
 
+    fn jobs(&self) -> Option<&dyn bulkhead_core::JobStore> {
+        Some(self)
+    }
+
     fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
         self.pool
             .write_org(org.org_id(), |tx| audit::append(tx, org.org_id(), draft))
@@ -1613,14 +1618,16 @@ fn insert_endpoint(tx: &Db<'_>, tenant: &Tenant, row: &EndpointRow) -> Result<()
 }
 
 /// Stores `row`; `false` (nothing stored) if it is running and its connection already has a
-/// running run (the unique index `sync_runs_one_running` decides, inside the write).
-fn insert_sync_run_row(tx: &Db<'_>, tenant: &Tenant, row: &SyncRun) -> Result<bool> {
+/// live (pending or running) run (the unique index `sync_runs_one_live` decides, inside the
+/// write).
+pub(crate) fn insert_sync_run_row(tx: &Db<'_>, tenant: &Tenant, row: &SyncRun) -> Result<bool> {
     let inserted = tx
         .prepare_cached(concat!(
             "INSERT INTO sync_runs (",
             sync_run_columns!(),
             ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            " ON CONFLICT (workspace_id, connection_id) WHERE status = 'running' DO NOTHING"
+            " ON CONFLICT (workspace_id, connection_id) WHERE status IN ('pending', 'running')",
+            " DO NOTHING"
         ))
         .ctx("could not prepare an insert")?
         .execute(params![

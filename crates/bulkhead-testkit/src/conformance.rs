@@ -321,6 +321,11 @@ impl Harness {
         self.engine.as_ref().expect("the harness has an engine")
     }
 
+    /// The store under the engine.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        self.store.as_ref().expect("the harness has a store")
+    }
+
     /// A second engine on the same store, clock and master key: what another process on the
     /// same database would be (its own caches, the engine's in-memory state, its own view of
     /// what changed).

@@ -22,4 +22,6 @@ pub mod conformance;
 pub mod fuzzing;
 pub mod model;
 pub mod pg;
+pub mod queue_cases;
+pub mod queue_model;
 pub mod wrappers;

@@ -16,27 +16,32 @@ mod config;
 use std::sync::Arc;
 
 pub use bulkhead_core::{
-    Actor, Algorithm, AllowedOrigin, AuditEvent, AuditFilter, AuditVerification, BrokenLink, Clock,
-    ConfigSpec, Connection, ConnectionId, ConnectionOverview, ConnectionStatus, ConnectionTemplate,
-    ConnectionTemplateId, ConnectionTemplateUpdate, ConnectionUpdate, Connector, ConnectorConfig,
-    ConnectorUpdate, CronExpr, Cursor, Destination, DestinationId, Error, ExternalId, GetOrCreated,
-    HourCount, IssuedToken, Jwk, Jwks, LastRun, MAX_CREATION_HOURS, MAX_PAGE_LIMIT,
+    Actor, Algorithm, AllowedOrigin, AuditEvent, AuditFilter, AuditVerification, BrokenLink,
+    ClaimedJob, Clock, ConfigSpec, Connection, ConnectionId, ConnectionOverview, ConnectionStatus,
+    ConnectionTemplate, ConnectionTemplateId, ConnectionTemplateUpdate, ConnectionUpdate,
+    Connector, ConnectorConfig, ConnectorUpdate, CronExpr, Cursor, Destination, DestinationId,
+    Error, ExternalId, FencingToken, GetOrCreated, HourCount, IssuedToken, Job, JobLimits,
+    JobSettings, JobStatus, Jwk, Jwks, LastRun, Lease, MAX_CREATION_HOURS, MAX_PAGE_LIMIT,
     MAX_RECENT_RUNS, ManualClock, MasterKey, Name, NewConnection, NewConnectionTemplate,
     NewDestination, NewSource, NewSourceFromTemplate, NewSourceTemplate, ORG_KEY_PREFIX,
     ObjectKind, Operation, OperationSet, OrgId, OrgKeyId, OrgKeyInfo, OrgKeySecret, OrgScope,
-    OrgSettings, OrgStats, Organization, Page, Paged, Result, RevealedSecret, SECRET_MASK,
+    OrgSettings, OrgStats, Organization, Page, Paged, Reaped, Result, RevealedSecret, SECRET_MASK,
     Schedule, ScopedClaims, ScopedToken, ScopedTokenRequest, SigningKeyInfo, Source,
     SourceFromTemplate, SourceId, SourceTemplate, SourceTemplateId, SourceTemplateUpdate,
     StorageError, SyncOutcome, SyncRun, SyncRunId, SyncStatus, SystemClock, Tag, TagInfo, TagMode,
-    TagSelection, Timestamp, TokenCache, TokenMinter, TokenRejection, Workspace, WorkspaceFilter,
-    WorkspaceId, WorkspaceOverview, WorkspaceScope, WorkspaceStats, WorkspaceStatus,
-    WorkspaceUpdate, merge,
+    TagSelection, Timestamp, TokenCache, TokenMinter, TokenRejection, Worker, Workspace,
+    WorkspaceFilter, WorkspaceId, WorkspaceOverview, WorkspaceScope, WorkspaceStats,
+    WorkspaceStatus, WorkspaceUpdate, merge,
 };
 pub use config::{Config, default_key_file};
 
 /// The storage port, for those who write or wrap a storage adapter.
 pub mod store {
     pub use bulkhead_core::guard::{OrgCtx, Tenant};
+    pub use bulkhead_core::jobs::{
+        ClaimRequest, JobStore, LeaseRow, QueueRow, QueueSnapshot, QueueState, ReapPolicy,
+        SchedCounter,
+    };
     pub use bulkhead_core::store::*;
 }
 
@@ -85,6 +90,27 @@ impl Engine {
         let master_key = config.master_key(None)?;
         let store = bulkhead_postgres::PostgresStore::connect(url, &config.postgres)?;
         Self::build(Arc::new(store), &config, master_key)
+    }
+
+    /// How jobs run now (see [`bulkhead_core::Engine::job_settings`]).
+    pub fn job_settings(&self) -> JobSettings {
+        self.inner.job_settings()
+    }
+
+    /// Changes how jobs run (see [`bulkhead_core::Engine::set_job_settings`]).
+    pub fn set_job_settings(&self, settings: JobSettings) -> Result<()> {
+        self.inner.set_job_settings(settings)
+    }
+
+    /// **Operator access**: a worker of every organization (see
+    /// [`bulkhead_core::Engine::worker`]).
+    pub fn worker(&self, name: &str) -> Result<Worker> {
+        self.inner.worker(name)
+    }
+
+    /// Reaps expired leases now (see [`bulkhead_core::Engine::reap_jobs`]).
+    pub fn reap_jobs(&self) -> Result<Reaped> {
+        self.inner.reap_jobs()
     }
 
     /// An engine over any storage adapter. The master key must be given in `config`.

@@ -10,6 +10,7 @@ pub(crate) mod org;
 mod revocations;
 mod shared;
 pub(crate) mod token_cache;
+pub(crate) mod worker;
 pub(crate) mod workspace;
 
 use std::collections::HashMap;
@@ -80,7 +81,7 @@ pub(crate) fn check_issuer_audience(
 /// (from an org access key), a [`WorkspaceScope`] for one workspace (from a scoped token).
 #[derive(Clone, Debug)]
 pub struct Engine {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl Engine {
@@ -106,6 +107,7 @@ impl Engine {
                 any_retired: AtomicBool::new(false),
                 mint_orgs: Fresh::default(),
                 mint_signers: Fresh::default(),
+                job_settings: RwLock::new(crate::port::jobs::JobSettings::default()),
             }),
         })
     }

@@ -78,6 +78,8 @@ pub(crate) struct Inner {
     /// The organization's signer as the scoped-token flow last loaded it, fresh like a
     /// minter's.
     pub(crate) mint_signers: Fresh<OrgId, Arc<LoadedKey>>,
+    /// How jobs run (see [`crate::port::jobs`]); changed by [`crate::Engine::set_job_settings`].
+    pub(crate) job_settings: RwLock<crate::port::jobs::JobSettings>,
 }
 
 /// What became of a workspace after a scope of it was made; see [`Inner::retired`].

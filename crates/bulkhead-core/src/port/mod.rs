@@ -4,5 +4,6 @@
 //! nothing of (see `tests/layers.rs`).
 
 pub mod columns;
+pub mod jobs;
 pub mod store;
 pub(crate) mod tenant;

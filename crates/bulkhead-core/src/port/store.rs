@@ -32,13 +32,17 @@ use crate::error::{ObjectKind, Result};
 use crate::model::ids::{ConnectionId, ExternalId, OrgId, OrgKeyId, SyncRunId, WorkspaceId};
 use crate::model::names::{Connector, ConnectorConfig, Name};
 use crate::model::objects::{
-    Connection, ConnectionStatus, ConnectionUpdate, OrgSettings, Organization, SyncRun, SyncStatus,
-    Workspace, WorkspaceStatus,
+    Connection, ConnectionStatus, ConnectionUpdate, OrgSettings, Organization, SyncRun, Workspace,
+    WorkspaceStatus,
 };
 use crate::model::tags::{Tag, TagSelection};
 use crate::model::templates::TagInfo;
 use crate::model::time::Timestamp;
 use crate::port::tenant::{OrgCtx, Tenant};
+
+use crate::port::jobs::JobStore;
+/// The end of a sync run, as stored (defined with the job queue, which ends runs too).
+pub use crate::port::jobs::SyncFinish;
 
 /// Sources and destinations are stored alike; this says which one a call is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -226,21 +230,6 @@ pub struct TokenState {
     /// The organization's signing key named by the token's `kid`: `None` if it has none (any
     /// more), else its retirement time, if any.
     pub signing_key: Option<Option<Timestamp>>,
-}
-
-/// The end of a sync run, as stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SyncFinish {
-    /// The final status (succeeded, failed or cancelled).
-    pub status: SyncStatus,
-    /// When it ended.
-    pub finished_at: Timestamp,
-    /// Rows moved.
-    pub rows_synced: u64,
-    /// Bytes moved.
-    pub bytes_synced: u64,
-    /// The error of a failed run.
-    pub error: Option<String>,
 }
 
 /// What the organization's dashboard shows of one workspace, read in one go inside it.
@@ -686,6 +675,13 @@ pub trait Store: Send + Sync + fmt::Debug {
         id: SyncRunId,
         finish: &SyncFinish,
     ) -> Result<Option<SyncRun>>;
+
+    /// The job queue's port, if this store has one (see [`crate::port::jobs`]). Ending a run
+    /// ([`Store::finish_sync_run`]) or deleting it must remove its queue row in the same
+    /// transaction.
+    fn jobs(&self) -> Option<&dyn JobStore> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -552,7 +552,7 @@ impl WorkspaceScope {
         self.fetch_connection(id)
     }
 
-    fn fetch_connection(&self, id: ConnectionId) -> Result<Connection> {
+    pub(crate) fn fetch_connection(&self, id: ConnectionId) -> Result<Connection> {
         let row = self.inner.store.get_connection(&self.tenant, id)?;
         self.inner
             .guard
