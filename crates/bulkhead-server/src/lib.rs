@@ -461,8 +461,14 @@ async fn read_body(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    use axum::body::HttpBody as _;
     use axum::extract::FromRequest as _;
     use axum::response::IntoResponse as _;
+    // Nothing to read (a request without a body, most `GET`s): on at once, without copying
+    // the request's extensions for a read of nothing.
+    if request.body().is_end_stream() {
+        return next.run(request).await;
+    }
     let (parts, body) = request.into_parts();
     // The body alone, with the extensions that carry its limit.
     let mut alone = axum::extract::Request::new(body);
