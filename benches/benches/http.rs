@@ -64,6 +64,10 @@ use bulkhead_testkit::pg::PgServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// The allocator `bulkhead serve` runs with (see the `bulkhead` binary).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Sources in the measured workspace (and in its neighbour); a page is 20 of them.
 const SOURCES: usize = 25;
 const CUSTOMER: &str = "bench-customer";
