@@ -34,6 +34,10 @@
 //! - `BULKHEAD_HTTP_ENGINE_THREADS` for the server's engine threads (default: the server's
 //!   own, `ServerConfig::engine_threads`).
 //!
+//! Each row also shows the process's CPU time per request (`/proc/self/stat`, user and
+//! system, all threads: server, client and all): on a machine shared with other work it
+//! moves less than requests per second do.
+//!
 //! `cargo bench -p bulkhead-benches --bench http`
 #![allow(
     clippy::unwrap_used,
@@ -59,6 +63,10 @@ use bulkhead::{
 use bulkhead_testkit::pg::PgServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// The allocator `bulkhead serve` runs with (see the `bulkhead` binary).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Sources in the measured workspace (and in its neighbour); a page is 20 of them.
 const SOURCES: usize = 25;
@@ -105,8 +113,24 @@ struct Target {
     request: Arc<[u8]>,
 }
 
+/// This process's CPU time so far (user and system, all threads), from `/proc/self/stat`,
+/// in clock ticks (1/100 s on Linux); `None` where there is no such file.
+fn cpu_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
 /// What one run of a target measured.
 struct Outcome {
+    /// CPU time of the whole process (server, client, both) per request, in µs: steadier
+    /// than requests per second on a machine shared with other work.
+    cpu_us_per_request: Option<f64>,
     requests: u64,
     errors: u64,
     elapsed: Duration,
@@ -196,6 +220,7 @@ async fn drive(target: &Target, conns: usize, secs: f64, max: u64) -> Outcome {
     }
     let budget = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
+    let cpu_before = cpu_ticks();
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(secs);
     let mut tasks = Vec::with_capacity(conns);
@@ -223,6 +248,9 @@ async fn drive(target: &Target, conns: usize, secs: f64, max: u64) -> Outcome {
         all.extend(task.await.unwrap());
     }
     let elapsed = started.elapsed();
+    let cpu = cpu_before
+        .zip(cpu_ticks())
+        .map(|(a, b)| b.saturating_sub(a));
     all.sort_unstable();
     let at = |q: f64| {
         all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
@@ -230,6 +258,7 @@ async fn drive(target: &Target, conns: usize, secs: f64, max: u64) -> Outcome {
             .unwrap_or(0)
     };
     Outcome {
+        cpu_us_per_request: cpu.map(|ticks| ticks as f64 * 10_000.0 / all.len().max(1) as f64),
         requests: all.len() as u64,
         errors: errors.load(Ordering::Relaxed),
         elapsed,
@@ -347,11 +376,12 @@ fn spawn_server(rt: &tokio::runtime::Runtime, app: Router) -> SocketAddr {
 
 fn print_row(store: &str, name: &str, round: usize, o: &Outcome) {
     println!(
-        "{store:<10} {name:<22} round {round}: {:>9.0} req/s  p50 {:>6} µs  p99 {:>6} µs  max {:>7} µs  ({} requests, {} non-200, {:.2} s)",
+        "{store:<10} {name:<22} round {round}: {:>9.0} req/s  p50 {:>6} µs  p99 {:>6} µs  max {:>7} µs  cpu {:>6.1} µs/req  ({} requests, {} non-200, {:.2} s)",
         o.rps(),
         o.p50_us,
         o.p99_us,
         o.max_us,
+        o.cpu_us_per_request.unwrap_or(f64::NAN),
         o.requests,
         o.errors,
         o.elapsed.as_secs_f64()
@@ -448,6 +478,13 @@ fn measure(store: &str, engine: Engine, settings: &Settings) {
             .collect::<Vec<_>>()
             .join(" / ")
     };
+    let mean_cpu = |outcomes: &[Outcome]| {
+        let cpus: Vec<f64> = outcomes
+            .iter()
+            .filter_map(|o| o.cpu_us_per_request)
+            .collect();
+        cpus.iter().sum::<f64>() / cpus.len().max(1) as f64
+    };
     let worst_p99 = |outcomes: &[Outcome]| outcomes.iter().map(|o| o.p99_us).max().unwrap_or(0);
     for pair in targets.chunks(2).zip(results.chunks(2)) {
         let ([baseline, bulkhead], [base_out, bulk_out]) = pair else {
@@ -459,14 +496,16 @@ fn measure(store: &str, engine: Engine, settings: &Settings) {
             .map(|(b, o)| format!("{:.2}", o.rps() / b.rps()))
             .collect();
         println!(
-            "{store:<10} {:<22} {} req/s, p99 {} µs | {:<22} {} req/s, p99 {} µs | ratio per round {}",
+            "{store:<10} {:<22} {} req/s, p99 {} µs | {:<22} {} req/s, p99 {} µs | ratio per round {} | cpu µs/req {:.1} / {:.1}",
             bulkhead.name,
             rates(bulk_out),
             worst_p99(bulk_out),
             baseline.name,
             rates(base_out),
             worst_p99(base_out),
-            ratios.join(", ")
+            ratios.join(", "),
+            mean_cpu(bulk_out),
+            mean_cpu(base_out)
         );
     }
     server_rt.shutdown_timeout(Duration::from_secs(1));

@@ -116,6 +116,12 @@ use crate::args::{Cli, Command};
 use crate::db::Ctx;
 use crate::error::CliError;
 
+/// mimalloc, not glibc malloc: under `bulkhead serve` an engine thread allocates a page's
+/// rows and an async worker frees them, and glibc's per-thread arenas spend about a fifth of
+/// the server's time on that (`benches/README.md`, Session 7).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {

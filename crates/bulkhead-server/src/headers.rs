@@ -67,6 +67,12 @@ fn secure(policy: Policy, mut response: Response) -> Response {
 
 /// Wraps `router` so that every response, errors and shed requests included, carries the
 /// security headers.
+/// The headers every answer carries, on one written outside the router (hyper's own errors,
+/// see `conn`): no HSTS, which needs the router's configuration.
+pub(crate) fn secure_default(response: Response) -> Response {
+    secure(Policy { hsts: false }, response)
+}
+
 pub(crate) fn layer(router: Router, config: &ServerConfig) -> Router {
     let policy = Policy {
         hsts: config.public_url.as_deref().is_some_and(|url| {

@@ -138,6 +138,7 @@
 mod access;
 mod assets;
 mod auth;
+mod conn;
 mod dashboard;
 mod docs;
 mod embedded;
@@ -467,8 +468,14 @@ async fn read_body(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    use axum::body::HttpBody as _;
     use axum::extract::FromRequest as _;
     use axum::response::IntoResponse as _;
+    // Nothing to read (a request without a body, most `GET`s): on at once, without copying
+    // the request's extensions for a read of nothing.
+    if request.body().is_end_stream() {
+        return next.run(request).await;
+    }
     let (parts, body) = request.into_parts();
     // The body alone, with the extensions that carry its limit.
     let mut alone = axum::extract::Request::new(body);
@@ -491,12 +498,18 @@ async fn no_route() -> Problem {
 
 /// Runs `router` on `listener` until `shutdown` completes, then stops accepting connections
 /// and waits for the requests in flight to finish (each is bounded by the request timeout).
+///
+/// A request hyper cannot parse (a head over its buffer or with too many fields: 431; a
+/// malformed one: 400; a target too long: 414) is answered by hyper before the router sees
+/// it; `serve` makes those answers problem JSON too, which a host's own `axum::serve` of the
+/// router does not.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
+    // Its connections answer hyper's own parse errors (431, 400, 414) as problems: `conn`.
+    axum::serve(conn::Listener(listener), router)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -141,6 +141,17 @@ impl Problem {
                 "unsupported media type",
                 "send `Content-Type: application/json`",
             ),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
+                "header-fields-too-large",
+                "request header fields too large",
+                "the request's head (its header fields, or their number) is larger than this \
+                 server reads",
+            ),
+            StatusCode::URI_TOO_LONG => (
+                "uri-too-long",
+                "request target too long",
+                "the request's path and query are longer than this server reads",
+            ),
             s if s.is_client_error() => ("bad-request", "bad request", "the request is malformed"),
             _ => ("internal", "internal error", ""),
         };
@@ -261,6 +272,14 @@ fn redact_credentials(text: &str) -> Cow<'_, str> {
     }
     out.push_str(rest);
     Cow::Owned(out)
+}
+
+impl Problem {
+    /// The problem document as JSON, for an answer written without a `Response` (hyper's own
+    /// errors, see `conn`). Has no detail to redact when made by [`Problem::for_status`].
+    pub(crate) fn json_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
 }
 
 impl IntoResponse for Problem {

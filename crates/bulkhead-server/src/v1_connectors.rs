@@ -186,6 +186,7 @@ pub(crate) struct SourceResponse {
     workspace_id: WorkspaceId,
     /// Its configuration as stored, the fields its template's spec marks secret masked.
     #[schema(value_type = Object)]
+    #[serde(serialize_with = "crate::wire::as_stored")]
     configuration: ConnectorConfig,
     /// Seconds since the Unix epoch (the SDK refuses a string).
     created_at: i64,
@@ -223,6 +224,7 @@ pub(crate) struct DestinationResponse {
     workspace_id: WorkspaceId,
     /// Echoed as stored: the SDK parses it by its `destinationType`.
     #[schema(value_type = Object)]
+    #[serde(serialize_with = "crate::wire::as_stored")]
     configuration: ConnectorConfig,
     /// Seconds since the Unix epoch (the SDK refuses a string).
     created_at: i64,

@@ -8,6 +8,20 @@ use bulkhead::{
 };
 use serde::Serialize;
 
+/// Writes a configuration read from storage as its stored JSON text, byte for byte what
+/// serializing its map gives (see `ConnectorConfig::stored_json`), without parsing it into a
+/// tree and writing the tree back: a list page echoes one per row. Secret fields are masked
+/// in the stored text itself (their values are sealed apart), so nothing is revealed.
+pub(crate) fn as_stored<S: serde::Serializer>(
+    config: &ConnectorConfig,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match config.stored_json() {
+        Some(raw) => raw.serialize(serializer),
+        None => config.serialize(serializer),
+    }
+}
+
 /// One page of a list: `{data, next}`, `next` a link to the following page or `null`.
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct Page<T> {
@@ -173,6 +187,7 @@ pub(crate) struct SourceItem {
     summarized_source_template: Option<TemplateRef>,
     /// Its configuration, the fields its template's spec marks secret masked.
     #[schema(value_type = Object)]
+    #[serde(serialize_with = "as_stored")]
     source_config: ConnectorConfig,
     /// When it was made.
     #[schema(value_type = crate::openapi::Timestamp)]

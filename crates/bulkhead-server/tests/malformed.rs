@@ -362,3 +362,78 @@ async fn odd_requests_never_get_a_5xx() {
         }
     }
 }
+
+/// Sends `request` as raw bytes on a new connection and reads the answer to its end (the
+/// server closes the connection after an error hyper answers itself): (status, head, body).
+async fn raw_bytes(server: &Server, request: &[u8]) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let addr = server.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The server may answer and close before it has read all of a head over its limit.
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server closes the connection");
+    let answer = String::from_utf8(answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a whole head");
+    let status = head.get(9..12).unwrap().parse().unwrap();
+    (status, head.to_owned(), body.to_owned())
+}
+
+/// The value of the header `name` in `head`, if there is one.
+fn header_of<'h>(head: &'h str, name: &str) -> Option<&'h str> {
+    head.lines().skip(1).find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// hyper answers a request it cannot parse before the router sees it (issue 14's gap): a
+/// head with too many header fields or over its buffer is a 431, a malformed request line a
+/// 400. `bulkhead_server::serve` makes those problems too, with the security headers.
+#[tokio::test]
+async fn hypers_own_431_and_400_are_problems() {
+    let server = Server::start().await;
+    let many: String = (0..150).map(|n| format!("x-field-{n}: {n}\r\n")).collect();
+    let huge = "a".repeat(600 * 1024);
+    let cases = [
+        (
+            format!("GET /v1/health HTTP/1.1\r\nhost: x\r\n{many}\r\n"),
+            431,
+        ),
+        (
+            format!("GET /v1/health HTTP/1.1\r\nhost: x\r\nx-big: {huge}\r\n\r\n"),
+            431,
+        ),
+        (
+            "GET /v1/health HTTP/1.1\r\nhost: x\r\nbad header\r\n\r\n".to_owned(),
+            400,
+        ),
+        ("NOT A REQUEST\r\n\r\n".to_owned(), 400),
+    ];
+    for (request, status) in cases {
+        let (got, head, body) = raw_bytes(&server, request.as_bytes()).await;
+        assert_eq!(got, status, "{head}");
+        let ct = header_of(&head, "content-type").unwrap_or_default();
+        let problem = problem(status, ct, &body);
+        assert!(problem["detail"].is_string(), "{body}");
+        assert_eq!(
+            header_of(&head, "content-length"),
+            Some(body.len().to_string().as_str()),
+            "{head}"
+        );
+        assert_eq!(header_of(&head, "x-content-type-options"), Some("nosniff"));
+        assert_eq!(header_of(&head, "cache-control"), Some("no-store"));
+    }
+    // A request the router answers is untouched, on a connection of the same server.
+    let (status, head, body) = raw_bytes(
+        &server,
+        b"GET /v1/health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 200, "{head}{body}");
+}

@@ -5,8 +5,10 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
@@ -139,8 +141,18 @@ impl fmt::Debug for Connector {
 ///
 /// Its `Debug` output lists the keys only, never the values, because a configuration may hold
 /// credentials.
-#[derive(Clone, PartialEq, Default)]
-pub struct ConnectorConfig(Map<String, Value>);
+///
+/// One read from storage ([`ConnectorConfig::from_stored`]) keeps its stored JSON text and
+/// is parsed into a map only when [`ConnectorConfig::as_map`] is first called: a list that
+/// only echoes configurations writes [`ConnectorConfig::stored_json`] as it is, without
+/// building and dropping a tree of values per row.
+#[derive(Clone, Default)]
+pub struct ConnectorConfig {
+    /// The configuration as a map; filled on first use when `stored` is set.
+    map: OnceLock<Map<String, Value>>,
+    /// The stored text it was read from (compact JSON written by [`ConnectorConfig::to_json`]).
+    stored: Option<Box<RawValue>>,
+}
 
 impl ConnectorConfig {
     /// The largest configuration accepted, serialized, in bytes.
@@ -164,6 +176,21 @@ impl ConnectorConfig {
         Self::new(value)
     }
 
+    /// A configuration read from storage: `text` as [`ConnectorConfig::to_json`] wrote it.
+    /// The text is checked to be one JSON object (no tree is built) and kept as it is; the
+    /// size limit was checked when it was written.
+    pub fn from_stored(text: String) -> Result<Self, Error> {
+        let raw = RawValue::from_string(text)
+            .map_err(|e| Error::invalid_input("config", format!("is not valid JSON: {e}")))?;
+        if !raw.get().starts_with('{') {
+            return Err(Error::invalid_input("config", "must be a JSON object"));
+        }
+        Ok(Self {
+            map: OnceLock::new(),
+            stored: Some(raw),
+        })
+    }
+
     fn from_map(map: Map<String, Value>) -> Result<Self, Error> {
         let len = serde_json::to_vec(&map)
             .map(|v| v.len())
@@ -174,17 +201,44 @@ impl ConnectorConfig {
                 format!("is {len} bytes; the limit is {} bytes", Self::MAX_BYTES),
             ));
         }
-        Ok(Self(map))
+        Ok(Self {
+            map: OnceLock::from(map),
+            stored: None,
+        })
     }
 
     /// The configuration as a JSON object.
     pub fn as_map(&self) -> &Map<String, Value> {
-        &self.0
+        self.map.get_or_init(|| {
+            self.stored
+                .as_deref()
+                // Checked to be a JSON object when it was read; an object of serde_json's own
+                // writing parses back.
+                .and_then(|raw| serde_json::from_str(raw.get()).ok())
+                .unwrap_or_default()
+        })
+    }
+
+    /// The stored JSON text this configuration was read from, when it was read from storage
+    /// ([`ConnectorConfig::from_stored`]): compact JSON, the same bytes as serializing
+    /// [`ConnectorConfig::as_map`] with `serde_json` (which [`ConnectorConfig::to_json`] did
+    /// when it was stored). `None` for one made from a value.
+    pub fn stored_json(&self) -> Option<&RawValue> {
+        self.stored.as_deref()
     }
 
     /// The configuration as compact JSON text.
     pub fn to_json(&self) -> String {
-        Value::Object(self.0.clone()).to_string()
+        match &self.stored {
+            Some(raw) => raw.get().to_owned(),
+            None => Value::Object(self.as_map().clone()).to_string(),
+        }
+    }
+}
+
+impl PartialEq for ConnectorConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_map() == other.as_map()
     }
 }
 
@@ -201,13 +255,13 @@ fn json_type(v: &Value) -> &'static str {
 
 impl fmt::Debug for ConnectorConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.0.keys()).finish()
+        f.debug_set().entries(self.as_map().keys()).finish()
     }
 }
 
 impl Serialize for ConnectorConfig {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(s)
+        self.as_map().serialize(s)
     }
 }
 
@@ -374,6 +428,35 @@ mod tests {
         ] {
             let err = bad.parse::<CronExpr>().unwrap_err();
             assert!(err.to_string().contains("schedule"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_stored_config_serializes_as_its_text_and_reads_as_its_map() {
+        for text in [
+            r#"{}"#,
+            r#"{"a":1,"b":[true,null,1.5,-2e-7],"c":{"d":"x\"y\u0001é"},"e":"********"}"#,
+            r#"{"api_key":"********","nested":{"k":[{"v":18446744073709551615}]}}"#,
+        ] {
+            let written = ConnectorConfig::from_json(text).unwrap().to_json();
+            let stored = ConnectorConfig::from_stored(written.clone()).unwrap();
+            let parsed = ConnectorConfig::from_json(&written).unwrap();
+            assert_eq!(stored.stored_json().unwrap().get(), written);
+            // The same bytes as writing the parsed map, and the same map.
+            assert_eq!(serde_json::to_string(&parsed).unwrap(), written);
+            assert_eq!(serde_json::to_string(&stored).unwrap(), written);
+            assert_eq!(stored.to_json(), written);
+            assert_eq!(stored.as_map(), parsed.as_map());
+            assert_eq!(stored, parsed);
+            assert!(parsed.stored_json().is_none());
+        }
+    }
+
+    #[test]
+    fn stored_text_that_is_not_one_json_object_is_refused() {
+        for bad in ["", "[1]", "\"x\"", "{", r#"{"a":1} x"#, r#"{"a":tru}"#] {
+            let err = ConnectorConfig::from_stored(bad.to_owned()).unwrap_err();
+            assert!(err.to_string().contains("config"), "{bad}: {err}");
         }
     }
 

@@ -240,7 +240,7 @@ pub fn endpoint(kind: EndpointKind, row: &impl Columns) -> Result<EndpointRow> {
         workspace_id: id(row, 2, "workspace_id", WorkspaceId::from_uuid)?,
         name: name(row, 3)?,
         connector: parse::<Connector>(row, 4, "connector")?,
-        config: ConnectorConfig::from_json(&row.text(5, "config")?)
+        config: ConnectorConfig::from_stored(row.text(5, "config")?)
             .map_err(|e| corrupt("config", e))?,
         created_at: time(row, 6, "created_at")?,
         updated_at: time(row, 7, "updated_at")?,
