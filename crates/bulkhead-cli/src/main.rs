@@ -43,7 +43,7 @@
 //! bulkhead jobs start --external-id ID [--connection CONNECTION_ID]   # queue syncs for a worker
 //! bulkhead jobs list --external-id ID [--limit N]
 //! bulkhead jobs cancel --external-id ID JOB_ID
-//! bulkhead worker --exec CMD [--workers N] [--drain] [--max-jobs N] [--heartbeat 20s] [--poll 2s] [--postgres URL]
+//! bulkhead worker --exec CMD [--workers N] [--drain] [--max-jobs N] [--lease 60s] [--backoff 15s] [--heartbeat 20s] [--poll 2s] [--postgres URL]
 //! bulkhead fake-connector                        # a stand-in connector: job on stdin, {"rows","bytes"} on stdout
 //! bulkhead demo [--db PATH]                      # the seed's example, in a temporary file unless --db
 //! ```

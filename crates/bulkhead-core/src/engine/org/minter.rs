@@ -1,7 +1,9 @@
 //! [`TokenMinter`]: scoped tokens for one workspace, minted without a database read each.
 //!
-//! [`OrgScope::scoped_token`] reads the organization, the workspace and the signing key
-//! every time; that is about ten times the cost of signing. A host that hands out many
+//! [`OrgScope::scoped_token`] takes the organization and its signing key from caches as
+//! fresh as a minter's, but reads the workspace and appends its `token.issue` audit event in
+//! one write transaction every time; that commit costs some fifty times the signing
+//! (`benches/README.md`, "Session 7"). A host that hands out many
 //! tokens for the same workspace (one per session of each of the customer's users) makes a
 //! minter once and mints from it. [`OrgScope::scoped_token`] is itself a minter used once,
 //! so both write the same tokens.
