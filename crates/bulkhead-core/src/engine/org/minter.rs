@@ -2,7 +2,7 @@
 //!
 //! [`OrgScope::scoped_token`] takes the organization and its signing key from caches as
 //! fresh as a minter's, but reads the workspace and appends its `token.issue` audit event in
-//! one write transaction every time; that commit costs some fifty times the signing
+//! one write transaction every time; that commit costs twenty to thirty times the signing
 //! (`benches/README.md`, "Session 7"). A host that hands out many
 //! tokens for the same workspace (one per session of each of the customer's users) makes a
 //! minter once and mints from it. [`OrgScope::scoped_token`] is itself a minter used once,
