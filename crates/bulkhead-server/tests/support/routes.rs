@@ -127,6 +127,12 @@ pub(crate) const ROUTES: &[Route] = &[
         A::Org,
         O::Workspace,
     ),
+    // The worker protocol. A job is named by the path and proven by the body (its workspace
+    // and fencing token), so the walkers send no valid body and the ids mean nothing to them;
+    // `job_protocol.rs` tests another organization's job there.
+    r("POST", "/api/v1/jobs/claim", A::Org, O::None),
+    r("POST", "/api/v1/jobs/{id}/heartbeat", A::Org, O::None),
+    r("POST", "/api/v1/jobs/{id}/complete", A::Org, O::None),
     r("POST", "/api/v1/dashboard/session", A::None, O::None),
     r("GET", "/api/v1/dashboard/session", A::None, O::None),
     r("DELETE", "/api/v1/dashboard/session", A::None, O::None),
