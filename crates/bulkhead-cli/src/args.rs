@@ -464,7 +464,14 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "URL")]
     pub(crate) public_url: Option<String>,
 
-    /// Serve a PostgreSQL database instead of the SQLite file: the restricted role's
+    #[command(flatten)]
+    pub(crate) database: PostgresArg,
+}
+
+/// `--postgres URL`, for the commands that run on either database (`serve`, `worker`).
+#[derive(Debug, Args)]
+pub(crate) struct PostgresArg {
+    /// A PostgreSQL database instead of the SQLite file: the restricted role's
     /// `postgresql://` URL (prefer the environment variable, which other users of the machine
     /// cannot see). Exclusive with --db. The master key comes from --master-key-file,
     /// BULKHEAD_MASTER_KEY or BULKHEAD_MASTER_KEY_FILE; BULKHEAD_PG_OWNER_URL (the owner's
@@ -559,14 +566,8 @@ pub(crate) struct WorkerArgs {
     #[arg(long, value_name = "DURATION", value_parser = duration::parse, default_value = "2s")]
     pub(crate) poll: Duration,
 
-    /// Work on a PostgreSQL database instead of the SQLite file (as `serve --postgres`)
-    #[arg(
-        long,
-        env = "BULKHEAD_POSTGRES_URL",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
-    pub(crate) postgres: Option<String>,
+    #[command(flatten)]
+    pub(crate) database: PostgresArg,
 }
 
 #[derive(Debug, Args)]

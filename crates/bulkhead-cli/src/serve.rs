@@ -27,7 +27,7 @@ pub(crate) enum Store<'a> {
 pub(crate) fn store<'a>(db_given: bool, postgres: Option<&'a str>) -> Result<Store<'a>, CliError> {
     match (db_given, postgres) {
         (true, Some(_)) => Err(CliError::usage(
-            "--db and --postgres (or BULKHEAD_POSTGRES_URL) are exclusive: serve either the \
+            "--db and --postgres (or BULKHEAD_POSTGRES_URL) are exclusive: use either the \
              SQLite file or the PostgreSQL database",
         )),
         (_, Some(url)) => Ok(Store::Postgres(url)),
@@ -52,7 +52,7 @@ pub(crate) fn open(
 }
 
 pub(crate) fn run(ctx: &Ctx, db_given: bool, args: &ServeArgs) -> Result<(), CliError> {
-    let store = store(db_given, args.postgres.as_deref())?;
+    let store = store(db_given, args.database.postgres.as_deref())?;
     let (engine, what) = open(ctx, &store, ctx.config()?)?;
     let mut config = ServerConfig::default();
     if let Some(url) = &args.public_url {

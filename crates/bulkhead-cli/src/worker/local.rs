@@ -111,7 +111,7 @@ pub(crate) fn run(ctx: &Ctx, db_given: bool, args: &WorkerArgs) -> Result<(), Cl
     if args.exec.trim().is_empty() {
         return Err(CliError::usage("--exec needs a command"));
     }
-    let store = serve::store(db_given, args.postgres.as_deref())?;
+    let store = serve::store(db_given, args.database.postgres.as_deref())?;
     let (engine, what) = serve::open(ctx, &store, ctx.config()?)?;
     let org = ctx.org(&engine)?;
     let mut settings = engine.job_settings();
