@@ -30,7 +30,12 @@
 //!   `BULKHEAD_HTTP_ROUNDS` (default 2), `BULKHEAD_HTTP_MAX_REQUESTS` (default 200000);
 //! - `BULKHEAD_HTTP_PG=0` to skip PostgreSQL (on by default; it starts the testkit's
 //!   throw-away server, or uses `BULKHEAD_PG_URL` as the testkit does);
-//! - `BULKHEAD_HTTP_ONLY=sources` or `=token` to run only one pair;
+//! - `BULKHEAD_HTTP_ONLY=sources` or `=token` to run only one pair; `=floor` runs two other
+//!   pairs instead, which show what the pairs above cannot go below: `GET /v1/health` on
+//!   Bulkhead's router (its whole middleware stack, no engine call) against a bare handler
+//!   answering the same bytes, and a bare sources handler whose answer takes one hop through
+//!   tokio's blocking pool (`baseline offload`, the hop every engine call takes) against the
+//!   bare sources handler;
 //! - `BULKHEAD_HTTP_ENGINE_THREADS` for the server's engine threads (default: the server's
 //!   own, `ServerConfig::engine_threads`).
 //!
@@ -72,6 +77,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const SOURCES: usize = 25;
 const CUSTOMER: &str = "bench-customer";
 const TOKEN_BODY: &str = r#"{"external_id":"bench-customer"}"#;
+/// Bulkhead's answer to `GET /v1/health`, for the floor pair's bare handler.
+const HEALTH_BODY: &str = r#"{"available":true}"#;
 
 struct Settings {
     conns: usize,
@@ -272,6 +279,7 @@ async fn drive(target: &Target, conns: usize, secs: f64, max: u64) -> Outcome {
 /// /api/v1/embedded/scoped-token`, as `application/json`, like Bulkhead does.
 fn baseline_app(sources: Vec<u8>, token: Vec<u8>) -> Router {
     let sources = Bytes::from(sources);
+    let offload_body = sources.clone();
     let token = Bytes::from(token);
     Router::new()
         .route(
@@ -279,6 +287,22 @@ fn baseline_app(sources: Vec<u8>, token: Vec<u8>) -> Router {
             get(move || {
                 let body = sources.clone();
                 async move { ([(header::CONTENT_TYPE, "application/json")], body) }
+            }),
+        )
+        // The floor pair (`BULKHEAD_HTTP_ONLY=floor`, see the module docs).
+        .route(
+            "/v1/health",
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], HEALTH_BODY) }),
+        )
+        .route(
+            "/offload/sources",
+            get(move || {
+                let body = offload_body.clone();
+                async move {
+                    // The hop every engine call takes: off the async workers and back.
+                    let body = tokio::task::spawn_blocking(move || body).await.unwrap();
+                    ([(header::CONTENT_TYPE, "application/json")], body)
+                }
             }),
         )
         .route(
@@ -436,6 +460,30 @@ fn measure(store: &str, engine: Engine, settings: &Settings) {
             addr: bulkhead_addr,
             request: Arc::clone(&sources_request),
         });
+    }
+    // Only when asked for by name: what the two pairs above cannot go below.
+    if settings.only.as_deref() == Some("floor") {
+        let health = get_request("/v1/health", &scoped);
+        for (name, addr, request) in [
+            ("baseline health", baseline_addr, Arc::clone(&health)),
+            ("bulkhead health", bulkhead_addr, health),
+            (
+                "baseline sources",
+                baseline_addr,
+                Arc::clone(&sources_request),
+            ),
+            (
+                "baseline offload",
+                baseline_addr,
+                get_request("/offload/sources", &scoped),
+            ),
+        ] {
+            targets.push(Target {
+                name: name.to_owned(),
+                addr,
+                request,
+            });
+        }
     }
     if settings.runs("token") {
         targets.push(Target {
