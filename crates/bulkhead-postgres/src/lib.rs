@@ -61,6 +61,7 @@
 //! only as their SHA-256.
 
 mod audit;
+mod jobs;
 mod pool;
 mod rows;
 mod schema;

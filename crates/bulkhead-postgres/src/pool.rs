@@ -31,7 +31,7 @@
 //! - When the deferred `COMMIT` of the previous read failed, the failure is logged and the
 //!   connection is closed after the call that found it, not pooled; that call's own result
 //!   stands, since whatever answer a `COMMIT` gets, it ends the transaction before the call's
-//!   `BEGIN` (and a transaction left open would still be read only, with all six settings
+//!   `BEGIN` (and a transaction left open would still be read only, with all seven settings
 //!   replaced before the call's first statement).
 //! - When the call returns `Err`, its transaction is rolled back and the answer awaited; a
 //!   connection whose `ROLLBACK` or socket failed is dropped, not pooled.
@@ -39,7 +39,7 @@
 //! The settings stay transaction-local and bound as parameters; SQL text never carries them.
 //! On the wire, a connection's messages are strictly ordered, so the next call's `BEGIN` and
 //! settings always come after the previous call's `COMMIT` or `ROLLBACK` (and `SET_SCOPE`
-//! writes all six settings on every call, the empty ones included).
+//! writes all seven settings on every call, the empty ones included).
 
 use std::collections::HashMap;
 use std::future::{Future, poll_fn};
@@ -267,6 +267,9 @@ pub(crate) enum Scope<'a> {
     KeyId(Uuid),
     /// `bulkhead.kid`: the one signing key with this `kid`.
     Kid(&'a str),
+    /// `bulkhead.queue = 'claim'` (and `bulkhead.org_id` when given): every queue row and
+    /// scheduler counter to read (ids and counters only), and the organization's rows.
+    Queue(Option<OrgId>),
 }
 
 impl Scope<'_> {
@@ -275,10 +278,10 @@ impl Scope<'_> {
         Self::Workspace(tenant.org_id(), tenant.workspace_id())
     }
 
-    /// The six values of [`SET_SCOPE`], `''` for each one the scope leaves unset.
-    fn settings(self) -> [String; 6] {
-        let mut values: [String; 6] = Default::default();
-        let [org, ws, operator, hash, key_id, kid] = &mut values;
+    /// The seven values of [`SET_SCOPE`], `''` for each one the scope leaves unset.
+    fn settings(self) -> [String; 7] {
+        let mut values: [String; 7] = Default::default();
+        let [org, ws, operator, hash, key_id, kid, queue] = &mut values;
         match self {
             Self::None => {}
             Self::Org(id) => *org = id.to_string(),
@@ -290,6 +293,12 @@ impl Scope<'_> {
             Self::KeyHash(h) => h.clone_into(hash),
             Self::KeyId(id) => *key_id = id.to_string(),
             Self::Kid(k) => k.clone_into(kid),
+            Self::Queue(org_id) => {
+                "claim".clone_into(queue);
+                if let Some(id) = org_id {
+                    *org = id.to_string();
+                }
+            }
         }
         values
     }
@@ -301,7 +310,8 @@ const SET_SCOPE: &str = "SELECT set_config('bulkhead.org_id', $1, true), \
      set_config('bulkhead.operator', $3, true), \
      set_config('bulkhead.key_hash', $4, true), \
      set_config('bulkhead.key_id', $5, true), \
-     set_config('bulkhead.kid', $6, true)";
+     set_config('bulkhead.kid', $6, true), \
+     set_config('bulkhead.queue', $7, true)";
 
 /// Whether a call only reads or may write, as its caller states it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -324,7 +334,7 @@ impl Access {
 /// The transaction of one call, opened with its first statement.
 pub(crate) struct Tx<'a> {
     conn: &'a mut Conn,
-    settings: [String; 6],
+    settings: [String; 7],
     /// `BEGIN` was sent: the call ends with `COMMIT` or `ROLLBACK`.
     begun: bool,
     access: Access,
@@ -343,8 +353,8 @@ impl Tx<'_> {
         }
         let stmt = self.conn.statement(SET_SCOPE)?;
         let client = self.conn.client()?;
-        let [a, b, c, d, e, f] = &self.settings;
-        let params: [&(dyn ToSql + Sync); 6] = [a, b, c, d, e, f];
+        let [a, b, c, d, e, f, g] = &self.settings;
+        let params: [&(dyn ToSql + Sync); 7] = [a, b, c, d, e, f, g];
         self.conn
             .block_on(async move { client.execute(&stmt, &params).await })
             .ctx("could not set the scope of the call")?;
@@ -372,8 +382,8 @@ impl Tx<'_> {
         let previous = self.conn.pending_commit.take();
         // From here on the call ends with `COMMIT` or `ROLLBACK`, whatever comes back.
         self.begun = true;
-        let [a, b, c, d, e, f] = &self.settings;
-        let params: [&(dyn ToSql + Sync); 6] = [a, b, c, d, e, f];
+        let [a, b, c, d, e, f, g] = &self.settings;
+        let params: [&(dyn ToSql + Sync); 7] = [a, b, c, d, e, f, g];
         let first = send(Arc::clone(&client), stmt);
         let (previous, begin, set, first) = self
             .conn

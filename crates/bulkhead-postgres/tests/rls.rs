@@ -354,7 +354,7 @@ fn every_key_of_a_tenant_table_includes_workspace_id_so_citus_can_distribute_it(
             );
         }
     }
-    assert_eq!(between_tenants, 3, "{foreign:?}");
+    assert_eq!(between_tenants, 4, "{foreign:?}");
 }
 
 #[test]
