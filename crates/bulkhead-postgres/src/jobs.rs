@@ -19,8 +19,9 @@
 //! job row and its run are locked together, skipped when either is held). Claims of one
 //! organization take turns on its row, which is what keeps their fairness exact; across
 //! organizations a claim may pass one whose row another claim holds for that moment. When
-//! every candidate was held, the claim tries again (briefly), so a worker that drains the
-//! queue does not stop while jobs are left. The fencing token is a sequence number: it only
+//! every candidate was held, the claim tries again in a new transaction that waits for the
+//! first candidate's row (holding no lock while it waits), so a worker that drains the queue
+//! does not stop while jobs are left. The fencing token is a sequence number: it only
 //! grows, across every process.
 //!
 //! **Lock order.** Every write that touches a job locks its run, then its queue row, then its
@@ -137,16 +138,37 @@ struct Candidate {
     vtime: i64,
 }
 
-fn candidate(row: &Row) -> Result<Candidate> {
-    Ok(Candidate {
-        id: get(row, 0, "id")?,
-        vtime: get(row, 1, "vtime")?,
-    })
-}
-
 fn uuid_of(row: &Row) -> Result<Uuid> {
     get(row, 0, "id")
 }
+
+/// A claim's pick in one organization (`$1`, cap `$2`; workspace cap `$3`): its row, locked,
+/// and its active workspace with the least virtual time, locked unless held (skipped).
+macro_rules! pick_sql {
+    ($org_lock:literal) => {
+        concat!(
+            "SELECT o.vtime, s.id, s.vtime
+             FROM (SELECT id, vtime FROM sched_org
+                   WHERE id = $1 AND queued > 0 AND running < coalesce(cap, $2) ",
+            $org_lock,
+            ") AS o
+             LEFT JOIN LATERAL (
+                 SELECT s.id, s.vtime FROM sched_workspace AS s
+                 JOIN workspaces AS w ON w.org_id = s.org_id AND w.id = s.id
+                 WHERE s.org_id = o.id AND s.queued > 0 AND s.running < coalesce(s.cap, $3)
+                   AND w.status = 'active' AND w.deleted_at IS NULL
+                 ORDER BY s.vtime, s.id LIMIT 1
+                 FOR UPDATE OF s SKIP LOCKED
+             ) AS s ON true"
+        )
+    };
+}
+
+/// [`pick_sql`], skipping an organization whose row another transaction holds.
+const PICK: &str = pick_sql!("FOR UPDATE SKIP LOCKED");
+
+/// [`pick_sql`], waiting for the organization's row.
+const PICK_WAITING: &str = pick_sql!("FOR UPDATE");
 
 /// What one pass of a claim found.
 enum Pass {
@@ -293,8 +315,11 @@ impl PostgresStore {
         Ok(reaped)
     }
 
-    /// One pass of a claim: one transaction.
-    fn claim_pass(&self, request: &ClaimRequest<'_>) -> Result<Pass> {
+    /// One pass of a claim: one transaction. With `wait_first`, the first candidate
+    /// organization's row is waited for if another claim holds it (the transaction holds no
+    /// lock yet, so the wait cannot be part of a deadlock); every other lock is skipped when
+    /// held.
+    fn claim_pass(&self, request: &ClaimRequest<'_>, wait_first: bool) -> Result<Pass> {
         let org_cap = i32::try_from(request.org_max_running).unwrap_or(i32::MAX);
         let ws_cap = i32::try_from(request.workspace_max_running).unwrap_or(i32::MAX);
         self.pool.write(Scope::Queue(None), |tx| {
@@ -314,33 +339,35 @@ impl PostgresStore {
                 )?,
             };
             let mut contended = false;
-            for org_uuid in orgs {
+            for (n, org_uuid) in orgs.into_iter().enumerate() {
                 let org_id = OrgId::from_uuid(org_uuid).map_err(|_| bad("org_id"))?;
                 tx.set_scope(Scope::Queue(Some(org_id)))?;
-                let Some(org) = tx.query_first(
-                    "SELECT id, vtime FROM sched_org
-                     WHERE id = $1 AND queued > 0 AND running < coalesce(cap, $2)
-                     FOR UPDATE SKIP LOCKED",
-                    &[&org_uuid, &org_cap],
-                    candidate,
-                )?
+                // The organization's row, then its workspace with the least virtual time,
+                // in one statement. Claims of this organization take turns on its row, so a
+                // workspace row is held only by a moment's counter update.
+                let sql = if wait_first && n == 0 {
+                    PICK_WAITING
+                } else {
+                    PICK
+                };
+                let Some((org_vtime, workspace)) =
+                    tx.query_first(sql, &[&org_uuid, &org_cap, &ws_cap], |row| {
+                        let ws: Option<Uuid> = get(row, 1, "workspace id")?;
+                        let vtime: Option<i64> = get(row, 2, "workspace vtime")?;
+                        Ok((
+                            get::<i64>(row, 0, "vtime")?,
+                            ws.zip(vtime).map(|(id, vtime)| Candidate { id, vtime }),
+                        ))
+                    })?
                 else {
                     contended = true;
                     continue;
                 };
-                // Its workspaces: claims of this organization take turns on its row, so a
-                // workspace row is held only by a moment's counter update.
-                let Some(workspace) = tx.query_first(
-                    "SELECT s.id, s.vtime FROM sched_workspace AS s
-                     JOIN workspaces AS w ON w.org_id = s.org_id AND w.id = s.id
-                     WHERE s.org_id = $1 AND s.queued > 0 AND s.running < coalesce(s.cap, $2)
-                       AND w.status = 'active' AND w.deleted_at IS NULL
-                     ORDER BY s.vtime, s.id LIMIT 1
-                     FOR UPDATE OF s SKIP LOCKED",
-                    &[&org_uuid, &ws_cap],
-                    candidate,
-                )?
-                else {
+                let org = Candidate {
+                    id: org_uuid,
+                    vtime: org_vtime,
+                };
+                let Some(workspace) = workspace else {
                     // None eligible, or each eligible one held for a moment by a write of its
                     // counters (a completion, an enqueue): that one is worth another pass.
                     let held = tx.query_first(
@@ -358,37 +385,11 @@ impl PostgresStore {
                 let ws_id =
                     WorkspaceId::from_uuid(workspace.id).map_err(|_| bad("workspace_id"))?;
                 tx.set_scope(Scope::Workspace(org_id, ws_id))?;
-                let job = tx.query_first(
-                    "SELECT q.id, q.connection_id FROM sync_queue AS q
-                     JOIN sync_runs AS r ON r.workspace_id = q.workspace_id AND r.id = q.id
-                     WHERE q.workspace_id = $1 AND q.org_id = $2 AND q.state = 'queued'
-                       AND r.status = 'pending'
-                     ORDER BY q.run_at, q.id LIMIT 1
-                     FOR UPDATE OF q, r SKIP LOCKED",
-                    &[&workspace.id, &org_uuid],
-                    |row| {
-                        Ok((
-                            get::<Uuid>(row, 0, "id")?,
-                            get::<Uuid>(row, 1, "connection_id")?,
-                        ))
-                    },
-                )?;
-                let Some((job_id, connection_id)) = job else {
+                match take(tx, request, &org, &workspace, org_id, ws_id)? {
+                    Some(lease) => return Ok(Pass::Claimed(lease)),
                     // Its ready jobs are held by a cancel or a promotion in progress.
-                    contended = true;
-                    continue;
-                };
-                return take(
-                    tx,
-                    request,
-                    &org,
-                    &workspace,
-                    org_id,
-                    ws_id,
-                    job_id,
-                    connection_id,
-                )
-                .map(Pass::Claimed);
+                    None => contended = true,
+                }
             }
             Ok(if contended {
                 Pass::Contended
@@ -399,12 +400,10 @@ impl PostgresStore {
     }
 }
 
-/// Gives the job `job_id` to the claiming worker and charges its organization and
-/// workspace, in the job's workspace scope, with every row involved locked.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the locked rows of one claim, each needed by one of its statements"
-)]
+/// Gives the workspace's oldest ready job to the claiming worker and charges its
+/// organization and workspace, in one statement in the job's workspace scope: the job's
+/// queue row and run are locked together (skipped if either is held), the run starts, the
+/// fencing token is taken. `None` if every ready job of the workspace is held.
 fn take(
     tx: &mut Tx<'_>,
     request: &ClaimRequest<'_>,
@@ -412,53 +411,73 @@ fn take(
     workspace: &Candidate,
     org_id: OrgId,
     ws_id: WorkspaceId,
-    job_id: Uuid,
-    connection_id: Uuid,
-) -> Result<LeaseRow> {
-    let (attempt, token): (i32, i64) = tx.query_one(
-        "UPDATE sync_queue SET state = 'running', attempt = attempt + 1,
-         lease_token = nextval('sync_queue_tokens'), lease_until = $4, worker = $5
-         WHERE workspace_id = $1 AND id = $2 AND org_id = $3 AND state = 'queued'
-         RETURNING attempt, lease_token",
-        &[
-            &workspace.id,
-            &job_id,
-            &org.id,
-            &request.lease_until.unix_millis(),
-            &request.worker,
-        ],
-        |row| Ok((get(row, 0, "attempt")?, get(row, 1, "lease_token")?)),
-    )?;
-    let started = tx.execute(
-        "UPDATE sync_runs SET status = 'running'
-         WHERE workspace_id = $1 AND id = $2 AND status = 'pending'",
-        &[&workspace.id, &job_id],
-    )?;
-    if started != 1 {
-        return Err(inconsistent("a queued job's run is not pending"));
-    }
+) -> Result<Option<LeaseRow>> {
     // The floor moves unless another claim is moving it this moment (it then holds a value
-    // as recent as this one).
-    tx.execute(
-        "WITH w AS (
+    // as recent). The counters' triggers run after the statement, on the rows it charged.
+    let taken = tx.query_first(
+        "WITH j AS (
+             SELECT q.id FROM sync_queue AS q
+             JOIN sync_runs AS r ON r.workspace_id = q.workspace_id AND r.id = q.id
+             WHERE q.workspace_id = $1 AND q.org_id = $2 AND q.state = 'queued'
+               AND r.status = 'pending'
+             ORDER BY q.run_at, q.id LIMIT 1
+             FOR UPDATE OF q, r SKIP LOCKED
+         ), q AS (
+             UPDATE sync_queue AS q SET state = 'running', attempt = q.attempt + 1,
+                 lease_token = nextval('sync_queue_tokens'), lease_until = $6, worker = $7
+             FROM j
+             WHERE q.workspace_id = $1 AND q.id = j.id AND q.org_id = $2 AND q.state = 'queued'
+             RETURNING q.id, q.connection_id, q.attempt, q.lease_token
+         ), r AS (
+             UPDATE sync_runs AS r SET status = 'running' FROM j
+             WHERE r.workspace_id = $1 AND r.id = j.id AND r.status = 'pending'
+             RETURNING 1
+         ), w AS (
              UPDATE sched_workspace SET vtime = vtime + $3::bigint / weight
-             WHERE id = $1 AND org_id = $2 RETURNING 1
+             WHERE id = $1 AND org_id = $2 AND EXISTS (SELECT 1 FROM j) RETURNING 1
          ), g AS (
              UPDATE sched_global SET org_floor = $5
-             WHERE id = (SELECT id FROM sched_global WHERE id = 1 AND org_floor <> $5
+             WHERE EXISTS (SELECT 1 FROM j)
+               AND id = (SELECT id FROM sched_global WHERE id = 1 AND org_floor <> $5
                          FOR UPDATE SKIP LOCKED)
              RETURNING 1
+         ), o AS (
+             UPDATE sched_org SET vtime = vtime + $3::bigint / weight, ws_floor = $4
+             WHERE id = $2 AND EXISTS (SELECT 1 FROM j) RETURNING 1
          )
-         UPDATE sched_org SET vtime = vtime + $3::bigint / weight, ws_floor = $4 WHERE id = $2",
+         SELECT q.id, q.connection_id, q.attempt, q.lease_token,
+                (SELECT count(*) FROM r), (SELECT count(*) FROM w), (SELECT count(*) FROM o)
+         FROM q",
         &[
             &workspace.id,
             &org.id,
             &VTIME_UNIT,
             &workspace.vtime,
             &org.vtime,
+            &request.lease_until.unix_millis(),
+            &request.worker,
         ],
+        |row| {
+            Ok((
+                get::<Uuid>(row, 0, "id")?,
+                get::<Uuid>(row, 1, "connection_id")?,
+                get::<i32>(row, 2, "attempt")?,
+                get::<i64>(row, 3, "lease_token")?,
+                [
+                    get::<i64>(row, 4, "runs started")?,
+                    get::<i64>(row, 5, "workspaces charged")?,
+                    get::<i64>(row, 6, "organizations charged")?,
+                ],
+            ))
+        },
     )?;
-    Ok(LeaseRow {
+    let Some((job_id, connection_id, attempt, token, changed)) = taken else {
+        return Ok(None);
+    };
+    if changed != [1, 1, 1] {
+        return Err(inconsistent("a queued job's run is not pending"));
+    }
+    Ok(Some(LeaseRow {
         job_id: SyncRunId::from_uuid(job_id).map_err(|_| bad("id"))?,
         org_id,
         workspace_id: ws_id,
@@ -466,7 +485,7 @@ fn take(
         token: u64::try_from(token).map_err(|_| inconsistent("a negative fencing token"))?,
         attempt: u32::try_from(attempt).map_err(|_| bad("attempt"))?,
         lease_until: request.lease_until,
-    })
+    }))
 }
 
 fn counter(row: &Row) -> Result<SchedCounter> {
@@ -542,15 +561,20 @@ impl JobStore for PostgresStore {
     fn claim(&self, request: &ClaimRequest<'_>) -> Result<Option<LeaseRow>> {
         self.reap_and_promote(&request.reap, request.now)?;
         let started = Instant::now();
-        let mut wait = Duration::from_millis(1);
+        let mut wait_first = false;
         loop {
-            match self.claim_pass(request)? {
+            match self.claim_pass(request, wait_first)? {
                 Pass::Claimed(lease) => return Ok(Some(lease)),
                 Pass::Empty => return Ok(None),
                 Pass::Contended if started.elapsed() >= CLAIM_PATIENCE => return Ok(None),
+                // Held by a claim or a counter update: wait for the first organization's
+                // row in the next pass; if that was already done, the rows held were others
+                // (a workspace's, a job's), gone in a moment.
                 Pass::Contended => {
-                    std::thread::sleep(wait);
-                    wait = (wait * 2).min(Duration::from_millis(20));
+                    if wait_first {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    wait_first = true;
                 }
             }
         }

@@ -23,6 +23,8 @@
 //! - `BEGIN`, the `set_config` statement and the call's first statement are sent together and
 //!   answered together: one round trip. The transaction is opened lazily, when the first
 //!   statement is run, and every statement of the call runs inside it, after the settings.
+//!   A call that changes its scope midway ([`Tx::set_scope`]) sends the new settings with
+//!   its next statement, in that statement's round trip.
 //! - When a read returns `Ok`, its `COMMIT` is written out at once but its answer is read at
 //!   the start of the connection's next call, pipelined with that call's own `BEGIN`. A
 //!   read-only transaction has nothing a `COMMIT` could lose (only temporary tables can be
@@ -337,6 +339,9 @@ pub(crate) struct Tx<'a> {
     settings: [String; 7],
     /// `BEGIN` was sent: the call ends with `COMMIT` or `ROLLBACK`.
     begun: bool,
+    /// The scope was changed after `BEGIN` and not sent yet: it goes out with the next
+    /// statement, in the same round trip.
+    scope_changed: bool,
     access: Access,
 }
 
@@ -347,17 +352,9 @@ impl Tx<'_> {
     /// Sets the scope of what follows in this transaction, replacing the previous one.
     pub(crate) fn set_scope(&mut self, scope: Scope<'_>) -> Result<()> {
         self.settings = scope.settings();
-        if !self.begun {
-            // Sent with `BEGIN`, before the first statement.
-            return Ok(());
-        }
-        let stmt = self.conn.statement(SET_SCOPE)?;
-        let client = self.conn.client()?;
-        let [a, b, c, d, e, f, g] = &self.settings;
-        let params: [&(dyn ToSql + Sync); 7] = [a, b, c, d, e, f, g];
-        self.conn
-            .block_on(async move { client.execute(&stmt, &params).await })
-            .ctx("could not set the scope of the call")?;
+        // Sent with `BEGIN` before the first statement, or before the next statement once
+        // begun: either way in that statement's round trip.
+        self.scope_changed = self.begun;
         Ok(())
     }
 
@@ -374,8 +371,24 @@ impl Tx<'_> {
     {
         let stmt = self.conn.statement(sql)?;
         let client = self.conn.client()?;
-        if self.begun {
+        if self.begun && !self.scope_changed {
             return self.conn.block_on(send(client, stmt)).ctx(what);
+        }
+        if self.begun {
+            // The new scope, then the statement, in one round trip.
+            let set = self.conn.statement(SET_SCOPE)?;
+            self.scope_changed = false;
+            let [a, b, c, d, e, f, g] = &self.settings;
+            let params: [&(dyn ToSql + Sync); 7] = [a, b, c, d, e, f, g];
+            let first = send(Arc::clone(&client), stmt);
+            let (_, _, set, first) = self
+                .conn
+                .block_on(async {
+                    Ok(in_order(async {}, async {}, client.execute(&set, &params), first).await)
+                })
+                .ctx(what)?;
+            set.ctx("could not set the scope of the call")?;
+            return first.ctx(what);
         }
         let set = self.conn.statement(SET_SCOPE)?;
         // The previous call's `COMMIT`, if it is still unanswered, is awaited alongside.
@@ -626,6 +639,7 @@ impl Pool {
             conn,
             settings: scope.settings(),
             begun: false,
+            scope_changed: false,
             access,
         };
         let result = f(&mut tx);

@@ -839,4 +839,104 @@ mod tests {
             .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
             .unwrap();
     }
+
+    /// A schema from before the queue (version 5) may hold pending runs, which nothing would
+    /// run, and several live runs of one connection: migrating ends every pending run and
+    /// all but the latest live run of a connection as cancelled, and then the database
+    /// refuses a second live (pending or running) run.
+    #[test]
+    fn version_5_schema_with_pending_and_duplicate_live_runs_migrates() {
+        let server = crate::test_server::server();
+        let schema = format!(
+            "bhm_{}_{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let mut admin = Client::connect(server.admin_url(), NoTls).unwrap();
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {schema} AUTHORIZATION {OWNER}"))
+            .unwrap();
+        let mut owner = Client::connect(&server.url_for(OWNER), NoTls).unwrap();
+        let mut tx = owner.transaction().unwrap();
+        tx.batch_execute(&format!(
+            "SET LOCAL search_path = {schema};
+             CREATE TABLE bulkhead_migrations (
+                 version bigint NOT NULL PRIMARY KEY, applied_at bigint NOT NULL)"
+        ))
+        .unwrap();
+        for (index, sql) in MIGRATIONS.iter().take(5).enumerate() {
+            tx.batch_execute(sql).unwrap();
+            let version = i64::try_from(index).unwrap() + 1;
+            tx.execute(
+                "INSERT INTO bulkhead_migrations VALUES ($1, 0)",
+                &[&version],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+        let id = |n: u8| format!("'00000000-0000-4000-8000-0000000000{n:02x}'");
+        let (org, ws, src, dst, c, k) = (id(1), id(2), id(3), id(4), id(5), id(6));
+        admin
+            .batch_execute(&format!(
+                "SET search_path = {schema};
+                 INSERT INTO organizations (id, name, created_at) VALUES ({org}, 'Acme', 5);
+                 INSERT INTO workspaces (id, org_id, external_id, name, status, created_at, updated_at)
+                     VALUES ({ws}, {org}, 'cust-1', 'cust-1', 'active', 6, 7);
+                 INSERT INTO sources (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
+                     VALUES ({ws}, {src}, {org}, 's', 'faker', '{{}}', 8, 8);
+                 INSERT INTO destinations (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
+                     VALUES ({ws}, {dst}, {org}, 'd', 'dev-null', '{{}}', 8, 8);
+                 INSERT INTO connections (workspace_id, id, org_id, name, source_id, destination_id, status, schedule, created_at, updated_at)
+                     VALUES ({ws}, {c}, {org}, 'c', {src}, {dst}, 'active', 'manual', 9, 9),
+                            ({ws}, {k}, {org}, 'k', {src}, {dst}, 'active', 'manual', 9, 9);
+                 INSERT INTO sync_runs (workspace_id, id, org_id, connection_id, status, started_at, rows_synced, bytes_synced)
+                     VALUES ({ws}, {r10}, {org}, {c}, 'pending', 10, 0, 0),
+                            ({ws}, {r11}, {org}, {c}, 'running', 12, 0, 0),
+                            ({ws}, {r12}, {org}, {c}, 'succeeded', 13, 1, 1),
+                            ({ws}, {r13}, {org}, {k}, 'pending', 11, 0, 0);",
+                r10 = id(0x10),
+                r11 = id(0x11),
+                r12 = id(0x12),
+                r13 = id(0x13),
+            ))
+            .unwrap();
+
+        assert_eq!(migrate(&mut owner, &schema, APP).unwrap(), SCHEMA_VERSION);
+
+        let runs: Vec<(String, String)> = admin
+            .query(
+                "SELECT right(id::text, 2), status FROM sync_runs ORDER BY id",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let expect = |id: &str, status: &str| (id.to_owned(), status.to_owned());
+        assert_eq!(
+            runs,
+            vec![
+                // Pending beside a later running run, and pending with no queue row.
+                expect("10", "cancelled"),
+                expect("11", "running"),
+                expect("12", "succeeded"),
+                expect("13", "cancelled"),
+            ]
+        );
+        let pending = admin.execute(
+            &format!(
+                "INSERT INTO sync_runs (workspace_id, id, org_id, connection_id, status, started_at, rows_synced, bytes_synced)
+                 VALUES ({ws}, {r}, {org}, {c}, 'pending', 14, 0, 0)",
+                r = id(0x15)
+            ),
+            &[],
+        );
+        assert!(
+            pending.is_err(),
+            "a pending run was stored beside a running one"
+        );
+        admin
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .unwrap();
+    }
 }
