@@ -40,6 +40,19 @@
 //!
 //! An unset setting is `''`, which `NULLIF` turns into `NULL`, which matches no row.
 //!
+//! # The job queue
+//!
+//! The store has a job queue (`Store::jobs`, migration 6), for many worker processes on one
+//! database. The queue (`sync_queue`) is a tenant table under the policies above; the
+//! scheduler's counters are rows of their organization; a claim reads the candidates of every
+//! organization in a scope that may read the queue tables (ids and counters only) and write
+//! none, then takes the organization's, the workspace's and the job's rows with
+//! `FOR UPDATE SKIP LOCKED` and writes the job in its own workspace's scope. Claims pass the
+//! rows other claims hold instead of waiting for them (when every candidate was held, the
+//! next try waits for the first one, holding no lock), no job is claimed twice, and the claims
+//! of one organization take turns on its row, which keeps the fairness of the SQLite queue.
+//! Fencing tokens come from a sequence: they only grow, across processes.
+//!
 //! # One round trip a call of one read
 //!
 //! Each store method states whether its call reads or writes; a read runs in
@@ -61,6 +74,7 @@
 //! only as their SHA-256.
 
 mod audit;
+mod jobs;
 mod pool;
 mod rows;
 mod schema;

@@ -23,6 +23,8 @@
 //! - `BEGIN`, the `set_config` statement and the call's first statement are sent together and
 //!   answered together: one round trip. The transaction is opened lazily, when the first
 //!   statement is run, and every statement of the call runs inside it, after the settings.
+//!   A call that changes its scope midway ([`Tx::set_scope`]) sends the new settings with
+//!   its next statement, in that statement's round trip.
 //! - When a read returns `Ok`, its `COMMIT` is written out at once but its answer is read at
 //!   the start of the connection's next call, pipelined with that call's own `BEGIN`. A
 //!   read-only transaction has nothing a `COMMIT` could lose (only temporary tables can be
@@ -31,7 +33,7 @@
 //! - When the deferred `COMMIT` of the previous read failed, the failure is logged and the
 //!   connection is closed after the call that found it, not pooled; that call's own result
 //!   stands, since whatever answer a `COMMIT` gets, it ends the transaction before the call's
-//!   `BEGIN` (and a transaction left open would still be read only, with all six settings
+//!   `BEGIN` (and a transaction left open would still be read only, with all seven settings
 //!   replaced before the call's first statement).
 //! - When the call returns `Err`, its transaction is rolled back and the answer awaited; a
 //!   connection whose `ROLLBACK` or socket failed is dropped, not pooled.
@@ -39,7 +41,7 @@
 //! The settings stay transaction-local and bound as parameters; SQL text never carries them.
 //! On the wire, a connection's messages are strictly ordered, so the next call's `BEGIN` and
 //! settings always come after the previous call's `COMMIT` or `ROLLBACK` (and `SET_SCOPE`
-//! writes all six settings on every call, the empty ones included).
+//! writes all seven settings on every call, the empty ones included).
 
 use std::collections::HashMap;
 use std::future::{Future, poll_fn};
@@ -267,6 +269,9 @@ pub(crate) enum Scope<'a> {
     KeyId(Uuid),
     /// `bulkhead.kid`: the one signing key with this `kid`.
     Kid(&'a str),
+    /// `bulkhead.queue = 'claim'` (and `bulkhead.org_id` when given): every queue row and
+    /// scheduler counter to read (ids and counters only), and the organization's rows.
+    Queue(Option<OrgId>),
 }
 
 impl Scope<'_> {
@@ -275,10 +280,10 @@ impl Scope<'_> {
         Self::Workspace(tenant.org_id(), tenant.workspace_id())
     }
 
-    /// The six values of [`SET_SCOPE`], `''` for each one the scope leaves unset.
-    fn settings(self) -> [String; 6] {
-        let mut values: [String; 6] = Default::default();
-        let [org, ws, operator, hash, key_id, kid] = &mut values;
+    /// The seven values of [`SET_SCOPE`], `''` for each one the scope leaves unset.
+    fn settings(self) -> [String; 7] {
+        let mut values: [String; 7] = Default::default();
+        let [org, ws, operator, hash, key_id, kid, queue] = &mut values;
         match self {
             Self::None => {}
             Self::Org(id) => *org = id.to_string(),
@@ -290,6 +295,12 @@ impl Scope<'_> {
             Self::KeyHash(h) => h.clone_into(hash),
             Self::KeyId(id) => *key_id = id.to_string(),
             Self::Kid(k) => k.clone_into(kid),
+            Self::Queue(org_id) => {
+                "claim".clone_into(queue);
+                if let Some(id) = org_id {
+                    *org = id.to_string();
+                }
+            }
         }
         values
     }
@@ -301,7 +312,8 @@ const SET_SCOPE: &str = "SELECT set_config('bulkhead.org_id', $1, true), \
      set_config('bulkhead.operator', $3, true), \
      set_config('bulkhead.key_hash', $4, true), \
      set_config('bulkhead.key_id', $5, true), \
-     set_config('bulkhead.kid', $6, true)";
+     set_config('bulkhead.kid', $6, true), \
+     set_config('bulkhead.queue', $7, true)";
 
 /// Whether a call only reads or may write, as its caller states it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -324,9 +336,12 @@ impl Access {
 /// The transaction of one call, opened with its first statement.
 pub(crate) struct Tx<'a> {
     conn: &'a mut Conn,
-    settings: [String; 6],
+    settings: [String; 7],
     /// `BEGIN` was sent: the call ends with `COMMIT` or `ROLLBACK`.
     begun: bool,
+    /// The scope was changed after `BEGIN` and not sent yet: it goes out with the next
+    /// statement, in the same round trip.
+    scope_changed: bool,
     access: Access,
 }
 
@@ -337,17 +352,9 @@ impl Tx<'_> {
     /// Sets the scope of what follows in this transaction, replacing the previous one.
     pub(crate) fn set_scope(&mut self, scope: Scope<'_>) -> Result<()> {
         self.settings = scope.settings();
-        if !self.begun {
-            // Sent with `BEGIN`, before the first statement.
-            return Ok(());
-        }
-        let stmt = self.conn.statement(SET_SCOPE)?;
-        let client = self.conn.client()?;
-        let [a, b, c, d, e, f] = &self.settings;
-        let params: [&(dyn ToSql + Sync); 6] = [a, b, c, d, e, f];
-        self.conn
-            .block_on(async move { client.execute(&stmt, &params).await })
-            .ctx("could not set the scope of the call")?;
+        // Sent with `BEGIN` before the first statement, or before the next statement once
+        // begun: either way in that statement's round trip.
+        self.scope_changed = self.begun;
         Ok(())
     }
 
@@ -364,16 +371,32 @@ impl Tx<'_> {
     {
         let stmt = self.conn.statement(sql)?;
         let client = self.conn.client()?;
-        if self.begun {
+        if self.begun && !self.scope_changed {
             return self.conn.block_on(send(client, stmt)).ctx(what);
+        }
+        if self.begun {
+            // The new scope, then the statement, in one round trip.
+            let set = self.conn.statement(SET_SCOPE)?;
+            self.scope_changed = false;
+            let [a, b, c, d, e, f, g] = &self.settings;
+            let params: [&(dyn ToSql + Sync); 7] = [a, b, c, d, e, f, g];
+            let first = send(Arc::clone(&client), stmt);
+            let (_, _, set, first) = self
+                .conn
+                .block_on(async {
+                    Ok(in_order(async {}, async {}, client.execute(&set, &params), first).await)
+                })
+                .ctx(what)?;
+            set.ctx("could not set the scope of the call")?;
+            return first.ctx(what);
         }
         let set = self.conn.statement(SET_SCOPE)?;
         // The previous call's `COMMIT`, if it is still unanswered, is awaited alongside.
         let previous = self.conn.pending_commit.take();
         // From here on the call ends with `COMMIT` or `ROLLBACK`, whatever comes back.
         self.begun = true;
-        let [a, b, c, d, e, f] = &self.settings;
-        let params: [&(dyn ToSql + Sync); 6] = [a, b, c, d, e, f];
+        let [a, b, c, d, e, f, g] = &self.settings;
+        let params: [&(dyn ToSql + Sync); 7] = [a, b, c, d, e, f, g];
         let first = send(Arc::clone(&client), stmt);
         let (previous, begin, set, first) = self
             .conn
@@ -616,6 +639,7 @@ impl Pool {
             conn,
             settings: scope.settings(),
             begun: false,
+            scope_changed: false,
             access,
         };
         let result = f(&mut tx);

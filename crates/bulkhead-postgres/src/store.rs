@@ -831,6 +831,7 @@ impl Store for PostgresStore {
                         connection_id: run.connection_id,
                     });
                 }
+                crate::jobs::requeue_moved(tx, into, run)?;
             }
 
             // `from` becomes a tombstone merged into `into`, without its data key.
@@ -1575,6 +1576,10 @@ impl Store for PostgresStore {
         })
     }
 
+    fn jobs(&self) -> Option<&dyn bulkhead_core::JobStore> {
+        Some(self)
+    }
+
     fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
         self.pool.write(Scope::Org(org.org_id()), |tx| {
             audit::append(tx, org.org_id(), draft)
@@ -1736,16 +1741,18 @@ fn insert_connection(
 }
 
 /// Inserts a sync run into the tenant; the caller has checked its connection.
-/// Stores `row`; `false` (nothing stored) if it is running and its connection already has a
-/// running run. The unique index `sync_runs_one_running` decides, inside the write: of two
-/// concurrent transactions the second waits for the first and then inserts nothing.
-fn insert_sync_run_row(tx: &mut Tx<'_>, tenant: &Tenant, row: &SyncRun) -> Result<bool> {
+/// Stores `row`; `false` (nothing stored) if it is live (pending or running) and its
+/// connection already has a live run. The unique index `sync_runs_one_live` decides, inside
+/// the write: of two concurrent transactions the second waits for the first and then inserts
+/// nothing.
+pub(crate) fn insert_sync_run_row(tx: &mut Tx<'_>, tenant: &Tenant, row: &SyncRun) -> Result<bool> {
     let inserted = tx.execute(
         concat!(
             "INSERT INTO sync_runs (",
             sync_run_columns!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            " ON CONFLICT (workspace_id, connection_id) WHERE status = 'running' DO NOTHING"
+            " ON CONFLICT (workspace_id, connection_id) WHERE status IN ('pending', 'running')",
+            " DO NOTHING"
         ),
         &[
             row.id.as_uuid(),

@@ -354,7 +354,7 @@ fn every_key_of_a_tenant_table_includes_workspace_id_so_citus_can_distribute_it(
             );
         }
     }
-    assert_eq!(between_tenants, 3, "{foreign:?}");
+    assert_eq!(between_tenants, 4, "{foreign:?}");
 }
 
 #[test]
@@ -482,4 +482,74 @@ fn bad_settings_name_the_field_and_secrets_stay_out_of_debug() {
     };
     let shown = format!("{options:?}");
     assert!(!shown.contains("hunter2"), "{shown}");
+}
+
+/// The job queue's tables under the policies: a workspace sees and writes only its own queue
+/// row and counters; the claim scope (`bulkhead.queue = 'claim'`) reads every queue row and
+/// counter, and nothing else, and writes none of them.
+#[test]
+fn the_queue_is_a_tenant_table_and_the_claim_scope_only_reads_ids_and_counters() {
+    use bulkhead_testkit::conformance::pipeline;
+    let schema = Schema::new();
+    let mut config = Config::default().with_master_key(MasterKey::generate().unwrap());
+    config.postgres = schema.options();
+    let engine = Engine::connect_postgres(&server().url_for(APP), config).unwrap();
+    let (org, key) = engine.create_organization("Acme").unwrap();
+    let scope = engine.authenticate_org(key.expose()).unwrap();
+    let mut ids = Vec::new();
+    for name in ["a", "b"] {
+        let id = scope
+            .get_or_create_workspace(&name.parse().unwrap())
+            .unwrap()
+            .workspace
+            .id;
+        let ws = scope.workspace(id).unwrap();
+        let (_, _, connection) = pipeline(&ws, name);
+        ws.queue_sync(connection.id).unwrap();
+        ids.push(id);
+    }
+    let (org, a, b) = (*org.id.as_uuid(), ids[0], ids[1]);
+    let mut app = connect_as(APP, &schema.name);
+
+    let mut tx = app.transaction().unwrap();
+    enter(&mut tx, org, a);
+    assert_eq!(count(&mut tx, "SELECT count(*) FROM sync_queue"), 1);
+    assert_eq!(count(&mut tx, "SELECT count(*) FROM sched_workspace"), 1);
+    let moved = tx
+        .execute(
+            "UPDATE sync_queue SET attempt = 2 WHERE workspace_id = $1",
+            &[b.as_uuid()],
+        )
+        .unwrap();
+    assert_eq!(moved, 0, "b's queue row changed from a");
+    let err = tx
+        .execute(
+            "UPDATE sync_queue SET workspace_id = $1 WHERE workspace_id = $2",
+            &[b.as_uuid(), a.as_uuid()],
+        )
+        .unwrap_err();
+    assert_eq!(sql_state(&err), "42501", "{err}");
+    drop(tx);
+
+    let mut tx = app.transaction().unwrap();
+    tx.execute("SELECT set_config('bulkhead.queue', 'claim', true)", &[])
+        .unwrap();
+    assert_eq!(count(&mut tx, "SELECT count(*) FROM sync_queue"), 2);
+    assert_eq!(count(&mut tx, "SELECT count(*) FROM sched_workspace"), 2);
+    assert_eq!(count(&mut tx, "SELECT count(*) FROM sched_org"), 1);
+    for table in ["sync_runs", "connections", "sources", "workspaces"] {
+        let seen = count(&mut tx, &format!("SELECT count(*) FROM {table}"));
+        assert_eq!(seen, 0, "{table}: {seen} rows seen by a claim");
+    }
+    for write in [
+        "UPDATE sync_queue SET attempt = 2",
+        "DELETE FROM sync_queue",
+        "UPDATE sched_workspace SET vtime = 7",
+        "UPDATE sched_org SET queued = 0",
+        "DELETE FROM sched_org",
+    ] {
+        assert_eq!(tx.execute(write, &[]).unwrap(), 0, "{write} from a claim");
+    }
+    drop(tx);
+    drop(engine);
 }

@@ -17,7 +17,8 @@
 //! while one is live is [`crate::Error::SyncAlreadyRunning`].
 //!
 //! **Workers** ([`crate::engine::worker::Worker`]) claim with a lease: the claim picks, in one storage
-//! transaction, the organization whose virtual time is lowest, then its workspace whose
+//! transaction (on SQLite and on PostgreSQL, where many worker processes may claim at
+//! once), the organization whose virtual time is lowest, then its workspace whose
 //! virtual time is lowest, then that workspace's oldest ready job (two-level start-time fair
 //! queuing: each claim adds `1 / weight` to the org's and the workspace's virtual time; an org
 //! or workspace that had nothing queued re-enters at the lowest virtual time of those that
@@ -498,9 +499,11 @@ pub trait JobStore: Send + Sync + fmt::Debug {
     /// [`crate::Error::SyncAlreadyRunning`] while the connection has a live run.
     fn enqueue(&self, tenant: &Tenant, run: &SyncRun, max_attempts: u32) -> Result<()>;
 
-    /// In one transaction: reaps expired leases (as [`JobStore::reap`]), makes due retries
-    /// ready, then claims the fairest ready job (see the module docs) for `request.worker`,
-    /// marking its run `running`; `None` if no job is claimable.
+    /// Reaps expired leases (as [`JobStore::reap`]), makes due retries ready, then claims the
+    /// fairest ready job (see the module docs) for `request.worker`, marking its run
+    /// `running`; `None` if no job is claimable. The claim itself is one transaction; the
+    /// reaping and promotion before it may be the same one (SQLite) or short ones of their
+    /// own (PostgreSQL, so that concurrent claims never wait for each other's reaping).
     fn claim(&self, request: &ClaimRequest<'_>) -> Result<Option<LeaseRow>>;
 
     /// Extends the lease of the tenant's job `id` to `until` (never shortening it), if the

@@ -70,8 +70,9 @@ pub(crate) struct Schema {
 static FREE: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Deleting in this order respects every foreign key.
-const EMPTY: &str =
-    "DELETE FROM audit_log; DELETE FROM sync_runs; DELETE FROM connections; DELETE FROM sources;
+const EMPTY: &str = "DELETE FROM audit_log; DELETE FROM sync_queue; DELETE FROM sync_runs;
+    DELETE FROM sched_workspace; DELETE FROM sched_org; UPDATE sched_global SET org_floor = 0;
+    DELETE FROM connections; DELETE FROM sources;
     DELETE FROM destinations; DELETE FROM revoked_tokens; DELETE FROM workspaces;
     DELETE FROM org_keys; DELETE FROM signing_keys; DELETE FROM tags;
     DELETE FROM source_templates; DELETE FROM connection_templates;
