@@ -30,7 +30,7 @@ use crate::openapi::{
     UnsupportedMediaType,
 };
 use crate::problem::Problem;
-use crate::v1_jobs::{JobResponse, job_id, job_of};
+use crate::v1_jobs::{JobResponse, ended_job_of, job_id};
 
 /// A claimed job, as a worker gets it: over HTTP from `POST /api/v1/jobs/claim`, and on its
 /// connector command's stdin from `bulkhead worker`.
@@ -327,5 +327,5 @@ pub(crate) async fn complete(
         worker.complete(&lease, outcome)
     })
     .await?;
-    Ok(axum::Json(job_of(&run)?))
+    Ok(axum::Json(ended_job_of(&run)?))
 }

@@ -1,13 +1,17 @@
 //! The Airbyte public API v1 jobs and organizations routes, under `/v1` and `/api/public/v1`
 //! (`shared/reference/airbyte-http-api.md`, sections 2.2 and 2.3).
 //!
-//! **Jobs are sync runs.** `POST /jobs` with `jobType: "sync"` starts a sync of the connection
-//! ([`WorkspaceScope::start_sync`]); a second start while a run of that connection is running
-//! is a 409 whose type ends `try-again-later` (the engine's database keeps one running run
-//! per connection, so two concurrent starts cannot both win). `reset`, `refresh` and `clear`
-//! are a 422: Bulkhead runs syncs only. `DELETE /jobs/{jobId}` cancels a running job
-//! (200 with the job, status `cancelled`); a job that has ended is a 409 `state-conflict`.
-//! `GET /jobs/{jobId}` and `GET /jobs` read them.
+//! **Jobs are sync runs, run by workers.** `POST /jobs` with `jobType: "sync"` queues a sync
+//! of the connection ([`WorkspaceScope::queue_sync`]): the job answers `pending` and runs
+//! when a worker claims it (`bulkhead worker`, or the job protocol of
+//! [`crate::job_protocol`]), `running` while a worker holds it, `incomplete` after a lost
+//! attempt while it waits for its retry. A second start while a job of that connection is
+//! pending or running is a 409 whose type ends `try-again-later` (the engine's database keeps
+//! one live run per connection, so two concurrent starts cannot both win). `reset`, `refresh`
+//! and `clear` are a 422: Bulkhead runs syncs only. `DELETE /jobs/{jobId}` cancels a job in
+//! any live state (200 with the job, status `cancelled`; a worker holding it loses its
+//! lease); a job that has ended is a 409 `state-conflict`. `GET /jobs/{jobId}` and `GET
+//! /jobs` read them.
 //!
 //! **Job ids.** A job id is the job number the run's id carries
 //! ([`SyncRunId::job_number`]): an integer from 1 to 2^53 - 1 (a JavaScript number holds it
@@ -40,7 +44,7 @@ use std::collections::BTreeSet;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use bulkhead::{
-    ConnectionId, Error, MAX_PAGE_LIMIT, ObjectKind, OrgId, Page, SyncOutcome, SyncRun, SyncRunId,
+    ConnectionId, Error, Job, MAX_PAGE_LIMIT, ObjectKind, OrgId, Page, SyncRun, SyncRunId,
     Timestamp, WorkspaceId, WorkspaceScope,
 };
 use serde::{Deserialize, Serialize};
@@ -96,11 +100,16 @@ pub(crate) struct JobResponse {
 }
 
 impl JobResponse {
-    /// The job of `run`, if the run has a job number.
-    fn of(run: &SyncRun) -> Option<Self> {
+    /// The answer for `job`, if its run has a job number.
+    fn of(job: &Job) -> Option<Self> {
+        Self::of_run(&job.run, job.status.as_str())
+    }
+
+    /// The answer for `run` in `status`, if the run has a job number.
+    fn of_run(run: &SyncRun, status: &'static str) -> Option<Self> {
         Some(Self {
             job_id: run.id.job_number()?,
-            status: run.status.as_str(),
+            status,
             job_type: "sync",
             start_time: run.started_at.to_string(),
             connection_id: run.connection_id,
@@ -140,12 +149,19 @@ fn iso_duration(millis: i64) -> String {
     out
 }
 
-/// The answer for a run: every run the engine starts now carries a job number.
-pub(crate) fn job_of(run: &SyncRun) -> Result<JobResponse, Problem> {
-    JobResponse::of(run).ok_or_else(|| {
-        tracing::error!(target: "bulkhead::server", "a sync run without a job number reached a jobs route");
-        Problem::internal()
-    })
+/// The answer for a job: every run the engine starts now carries a job number.
+pub(crate) fn job_of(job: &Job) -> Result<JobResponse, Problem> {
+    JobResponse::of(job).ok_or_else(no_number)
+}
+
+/// The answer for a run that has ended (its status is its job's).
+pub(crate) fn ended_job_of(run: &SyncRun) -> Result<JobResponse, Problem> {
+    JobResponse::of_run(run, run.status.as_str()).ok_or_else(no_number)
+}
+
+fn no_number() -> Problem {
+    tracing::error!(target: "bulkhead::server", "a sync run without a job number reached a jobs route");
+    Problem::internal()
 }
 
 /// `JobCreateRequest`.
@@ -196,9 +212,10 @@ fn connection_workspace(caller: &Caller, id: ConnectionId) -> bulkhead::Result<W
 
 /// Start a job
 ///
-/// Starts a sync of the connection (`jobType: "sync"`); a second start while a run of that
-/// connection is running is a 409 whose type ends `try-again-later`. `reset`, `refresh` and
-/// `clear` are a 422: Bulkhead runs syncs only. A scoped token needs `syncs:trigger`.
+/// Queues a sync of the connection (`jobType: "sync"`), answered `pending`: a worker runs it.
+/// A second start while a job of that connection is pending or running is a 409 whose type
+/// ends `try-again-later`. `reset`, `refresh` and `clear` are a 422: Bulkhead runs syncs
+/// only. A scoped token needs `syncs:trigger`.
 #[utoipa::path(
     post,
     path = "/jobs",
@@ -206,7 +223,7 @@ fn connection_workspace(caller: &Caller, id: ConnectionId) -> bulkhead::Result<W
     operation_id = "create_job",
     request_body = CreateJob,
     responses(
-        (status = 200, description = "The job, running.", body = JobResponse),
+        (status = 200, description = "The job, pending.", body = JobResponse),
         BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
         UnsupportedMediaType, Unprocessable, Unavailable,
     ),
@@ -218,13 +235,13 @@ pub(crate) async fn create(
 ) -> Result<axum::Json<JobResponse>, Problem> {
     let connection_id: ConnectionId = path_id("connectionId", &body.connection_id)?;
     sync_only(&body.job_type)?;
-    let run = auth
+    let job = auth
         .run(move |caller| {
             let ws = connection_workspace(&caller, connection_id)?;
-            ws.start_sync(connection_id)
+            ws.queue_sync(connection_id)
         })
         .await?;
-    Ok(axum::Json(job_of(&run)?))
+    Ok(axum::Json(job_of(&job)?))
 }
 
 /// The run of the job id in the path, or a problem: not an integer is a 400, an integer no
@@ -240,9 +257,9 @@ pub(crate) fn job_id(raw: &str) -> Result<SyncRunId, Problem> {
         .map_err(|_| Problem::from(Error::not_found(ObjectKind::SyncRun, number)))
 }
 
-/// The run `id` and its workspace, as `caller` reaches it.
-fn locate(caller: &Caller, id: SyncRunId) -> bulkhead::Result<(WorkspaceScope, SyncRun)> {
-    find(caller, ObjectKind::SyncRun, id, |ws| ws.get_sync_run(id))
+/// The job `id` and its workspace, as `caller` reaches it.
+fn locate(caller: &Caller, id: SyncRunId) -> bulkhead::Result<(WorkspaceScope, Job)> {
+    find(caller, ObjectKind::SyncRun, id, |ws| ws.job(id))
 }
 
 /// Get a job
@@ -268,14 +285,15 @@ pub(crate) async fn get_job(
 ) -> Result<axum::Json<JobResponse>, Problem> {
     let id = job_id(&raw)?;
     no_query(uri.query())?;
-    let (_, run) = auth.run(move |caller| locate(&caller, id)).await?;
-    Ok(axum::Json(job_of(&run)?))
+    let (_, job) = auth.run(move |caller| locate(&caller, id)).await?;
+    Ok(axum::Json(job_of(&job)?))
 }
 
 /// Cancel a job
 ///
-/// Cancels a running job, answering 200 with it (status `cancelled`); a job that has ended
-/// is a 409 `state-conflict`.
+/// Cancels a job that is pending, running or incomplete, answering 200 with it (status
+/// `cancelled`); a worker holding it loses its lease. A job that has ended is a 409
+/// `state-conflict`.
 #[utoipa::path(
     delete,
     path = "/jobs/{jobId}",
@@ -295,12 +313,12 @@ pub(crate) async fn cancel(
     let id = job_id(&raw)?;
     let cancelled = auth
         .run(move |caller| {
-            let (ws, run) = locate(&caller, id)?;
-            if run.status.is_finished() {
-                return Ok(Err(not_running(&run)));
+            let (ws, job) = locate(&caller, id)?;
+            if job.status.is_finished() {
+                return Ok(Err(not_running(&job.run)));
             }
-            Ok(match ws.finish_sync(id, SyncOutcome::Cancelled) {
-                Ok(run) => Ok(run),
+            Ok(match ws.cancel_job(id) {
+                Ok(job) => Ok(job),
                 // It ended between the read and the cancel.
                 Err(Error::Conflict { .. }) => Err(match ws.get_sync_run(id) {
                     Ok(run) => not_running(&run),
@@ -472,7 +490,8 @@ impl JobsQuery {
 
     /// Whether `run` passes the filters (the connection and workspaces are applied when
     /// gathering).
-    fn keeps(&self, run: &SyncRun) -> bool {
+    fn keeps(&self, job: &Job) -> bool {
+        let run = &job.run;
         let within = |at: Timestamp, (start, end): (Option<Timestamp>, Option<Timestamp>)| {
             start.is_none_or(|s| at >= s) && end.is_none_or(|e| at <= e)
         };
@@ -483,12 +502,13 @@ impl JobsQuery {
             && self
                 .status
                 .as_deref()
-                .is_none_or(|s| s == run.status.as_str())
+                .is_none_or(|s| s == job.status.as_str())
     }
 
-    /// Orders two runs as `orderBy` asks, the job number breaking ties.
-    fn compare(&self, a: &SyncRun, b: &SyncRun) -> Ordering {
-        let key = |r: &SyncRun| -> (Timestamp, u64) {
+    /// Orders two jobs as `orderBy` asks, the job number breaking ties.
+    fn compare(&self, a: &Job, b: &Job) -> Ordering {
+        let key = |job: &Job| -> (Timestamp, u64) {
+            let r = &job.run;
             let at = match self.order.0 {
                 OrderField::CreatedAt => r.started_at,
                 OrderField::UpdatedAt => updated_at(r),
@@ -667,11 +687,13 @@ pub(crate) struct JobsResponse {
 }
 
 /// Every run with a job number of the connection `id` in `ws`, oldest page first.
-fn history(ws: &WorkspaceScope, id: ConnectionId, out: &mut Vec<SyncRun>) -> bulkhead::Result<()> {
+fn history(ws: &WorkspaceScope, id: ConnectionId, out: &mut Vec<Job>) -> bulkhead::Result<()> {
     let mut page = Page::first(MAX_PAGE_LIMIT);
     loop {
         let paged = ws.list_sync_runs(id, &page)?;
-        out.extend(paged.items);
+        for run in paged.items {
+            out.push(ws.job_of(run)?);
+        }
         match paged.next {
             Some(cursor) => page = Page::after(cursor, MAX_PAGE_LIMIT),
             None => return Ok(()),
@@ -680,7 +702,7 @@ fn history(ws: &WorkspaceScope, id: ConnectionId, out: &mut Vec<SyncRun>) -> bul
 }
 
 /// Every run the query's connection and workspaces select that `caller` reaches.
-fn gather(caller: &Caller, query: &JobsQuery) -> bulkhead::Result<Vec<SyncRun>> {
+fn gather(caller: &Caller, query: &JobsQuery) -> bulkhead::Result<Vec<Job>> {
     let mut runs = Vec::new();
     if let Some(id) = query.connection_id {
         let ws = match connection_workspace(caller, id) {

@@ -317,13 +317,13 @@ async fn a_workspace_page_its_actions_and_sign_out() {
     assert_eq!(api_status(server, &seeded.busy).await, "active");
     browser.shot("dashboard-workspace-reactivated").await;
 
-    // Sync now starts a run of the connection.
+    // Sync now queues a job of the connection (a worker runs it).
     click(&browser, "#connections button[data-sync]").await;
     browser
         .until(
             "the sync to show",
             "const f = document.getElementById('flash');
-             return !!f && !f.hidden && f.textContent.includes('started');",
+             return !!f && !f.hidden && f.textContent.includes('queued');",
         )
         .await;
     let ws = seeded
@@ -332,7 +332,7 @@ async fn a_workspace_page_its_actions_and_sign_out() {
         .unwrap();
     let connection = ws.list_connections(&Page::first(1)).unwrap().items[0].id;
     let latest = ws.list_sync_runs(connection, &Page::first(1)).unwrap();
-    assert_eq!(latest.items[0].status, SyncStatus::Running);
+    assert_eq!(latest.items[0].status, SyncStatus::Pending);
     browser.shot("dashboard-workspace-synced").await;
 
     // Revoke all tokens, confirmed in a dialog.

@@ -732,7 +732,7 @@ async fn replay(server: &Server) {
                     .send(Method::GET, &format!("/v1/jobs/{job}"), &org.key, None)
                     .await;
                 assert_eq!(status, 200, "org{o} lost jobs/{job}: {body}");
-                assert_eq!(body["status"], "running", "org{o}'s job {job}: {body}");
+                assert_eq!(body["status"], "pending", "org{o}'s job {job}: {body}");
             }
         }
         for (object, plural) in [

@@ -1,7 +1,9 @@
 //! The worker protocol over HTTP: a job queued through the library is claimed with its
 //! configurations opened, heartbeated and completed; a stale fencing token or a cancelled job
 //! is a 409 `lease-lost` that changes nothing; another organization neither claims nor
-//! touches the job; malformed bodies are 400 problems naming the field.
+//! touches the job; malformed bodies are 400 problems naming the field; a job started with
+//! `POST /v1/jobs` is pending until a worker claims it, running while held, and its cancel
+//! takes the worker's lease.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -149,6 +151,75 @@ async fn a_job_is_claimed_heartbeated_and_completed_over_http() {
     );
     let (status, _) = heartbeat(&server, &key, &job).await;
     assert_eq!(status, 409);
+}
+
+/// `GET /v1/jobs/{id}`'s status of the claimed `job`.
+async fn v1_status(server: &Server, key: &str, job: &Value) -> Value {
+    let (status, got) = server
+        .send(
+            Method::GET,
+            &format!("/v1/jobs/{}", job["job"]["id"]),
+            key,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{got}");
+    got["status"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_started_over_v1_waits_for_a_worker_and_its_cancel_takes_the_lease() {
+    let server = Server::start().await;
+    let key = server.org_key.clone();
+    let (_, connection) = customer_with_connection(&server, "worker-v1").await;
+    let (status, started) = server
+        .send(
+            Method::POST,
+            "/v1/jobs",
+            &key,
+            Some(json!({"connectionId": connection, "jobType": "sync"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{started}");
+    assert_eq!(started["status"], "pending", "queued, not run: {started}");
+
+    let (status, job) = claim(&server, &key).await;
+    assert_eq!(status, 200, "{job}");
+    assert_eq!(
+        job["job"]["id"], started["jobId"],
+        "the v1 job is the one claimed"
+    );
+    assert_eq!(v1_status(&server, &key, &job).await, "running");
+
+    // Cancelled while a worker holds it: the worker's next heartbeat and its completion
+    // are refused, and the job stays cancelled.
+    let (status, cancelled) = server
+        .send(
+            Method::DELETE,
+            &format!("/v1/jobs/{}", started["jobId"]),
+            &key,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    let (status, refused) = heartbeat(&server, &key, &job).await;
+    assert_eq!(status, 409, "{refused}");
+    assert!(
+        refused["type"].as_str().unwrap().ends_with("lease-lost"),
+        "{refused}"
+    );
+    let (status, _) = complete(
+        &server,
+        &key,
+        &job,
+        json!({"status": "succeeded", "rows": 1}),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(v1_status(&server, &key, &job).await, "cancelled");
+    let (status, _) = claim(&server, &key).await;
+    assert_eq!(status, 204, "a cancelled job is not claimed again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -133,7 +133,8 @@ async fn jobs_start_get_list_and_cancel_on_both_prefixes() {
         // Every field the SDK requires, in its types.
         let id = job["jobId"].as_i64().unwrap();
         assert!((1..=MAX_JOB_ID).contains(&id), "{job}");
-        assert_eq!(job["status"], "running");
+        // Queued: a worker runs it (`job_protocol.rs` follows a job through a claim).
+        assert_eq!(job["status"], "pending");
         assert_eq!(job["jobType"], "sync");
         assert_eq!(job["connectionId"], connection.as_str());
         assert!(job["startTime"].as_str().unwrap().ends_with('Z'), "{job}");
@@ -476,11 +477,11 @@ async fn a_scoped_token_reaches_its_own_workspaces_jobs_only() {
             assert_eq!(listed["data"], json!([]), "{query}");
         }
     }
-    // The other workspace's job still runs: the token's cancel did nothing.
+    // The other workspace's job is still queued: the token's cancel did nothing.
     let (_, got) = server
         .send(Method::GET, &format!("/v1/jobs/{theirs_id}"), &key, None)
         .await;
-    assert_eq!(got["status"], "running");
+    assert_eq!(got["status"], "pending");
 
     // The token cancels its own.
     let done = cancelled(&server, &token_a, &mine).await;
@@ -514,8 +515,8 @@ async fn jobs_list_filters_orders_and_pages() {
         let job = started(&server, "/v1", &key, &conn_a).await;
         made.push(cancelled(&server, &key, &job).await);
     }
-    let running = started(&server, "/v1", &key, &conn_b).await;
-    made.push(running.clone());
+    let pending = started(&server, "/v1", &key, &conn_b).await;
+    made.push(pending.clone());
 
     let list = |query: String| {
         let server = &server;
@@ -556,8 +557,9 @@ async fn jobs_list_filters_orders_and_pages() {
     assert_eq!(updated.as_array().unwrap().len(), 4);
 
     // Filters.
-    let only_running = list("status=running".to_owned()).await["data"].clone();
-    assert_eq!(only_running, json!([running]));
+    let only_pending = list("status=pending".to_owned()).await["data"].clone();
+    assert_eq!(only_pending, json!([pending]));
+    assert_eq!(list("status=running".to_owned()).await["data"], json!([]));
     assert_eq!(
         list("status=cancelled".to_owned()).await["data"]
             .as_array()
@@ -572,7 +574,7 @@ async fn jobs_list_filters_orders_and_pages() {
         json!(all)
     );
     let of_b = list(format!("workspaceIds={ws_b}")).await["data"].clone();
-    assert_eq!(of_b, json!([running]));
+    assert_eq!(of_b, json!([pending]));
     let repeated = list(format!("workspaceIds={ws_a}&workspaceIds={ws_b}&limit=100")).await;
     let joined = list(format!("workspaceIds={ws_a},{ws_b}&limit=100")).await;
     assert_eq!(repeated, joined);

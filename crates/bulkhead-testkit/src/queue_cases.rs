@@ -209,7 +209,8 @@ pub fn a_claim_opens_the_configuration_and_is_audited(h: &Harness) {
 }
 
 /// A worker of one organization claims only its jobs, and is refused another's lease; a job
-/// id of another workspace is not found.
+/// id of another workspace is not found, and so is a run of another workspace handed to
+/// `job_of`.
 pub fn a_worker_and_a_workspace_see_only_their_own_jobs(h: &Harness) {
     let (acme, _) = new_org(h, "Acme");
     let (other, _) = new_org(h, "Other");
@@ -233,6 +234,16 @@ pub fn a_worker_and_a_workspace_see_only_their_own_jobs(h: &Harness) {
         Err(Error::NotFound { .. })
     ));
     assert_eq!(other_ws.job(job.run.id).unwrap().status, JobStatus::Running);
+    // A run read by one scope and handed to another's `job_of`: not found, never an answer.
+    let theirs_run = other_ws.get_sync_run(job.run.id).unwrap();
+    assert!(matches!(
+        acme_ws.job_of(theirs_run.clone()),
+        Err(Error::NotFound { .. })
+    ));
+    assert_eq!(
+        other_ws.job_of(theirs_run).unwrap().status,
+        JobStatus::Running
+    );
 }
 
 /// An inactive or deleted workspace has no job claimable; an active one again has.

@@ -158,7 +158,18 @@ impl WorkspaceScope {
     /// The job `id` of this workspace (its sync run and where it stands in the queue); any
     /// other id is not found.
     pub fn job(&self, id: SyncRunId) -> Result<Job> {
-        let run = self.get_sync_run(id)?;
+        self.job_of(self.get_sync_run(id)?)
+    }
+
+    /// The job of `run`, a sync run of this workspace already read (from
+    /// [`WorkspaceScope::list_sync_runs`], say): an ended run is its own answer; a live one
+    /// reads where it stands in the queue. A run of another workspace (read through another
+    /// scope) is not found here, like any id of another workspace.
+    pub fn job_of(&self, run: SyncRun) -> Result<Job> {
+        let id = run.id;
+        if run.org_id != self.tenant.org_id() || run.workspace_id != self.tenant.workspace_id() {
+            return Err(Error::not_found(ObjectKind::SyncRun, id));
+        }
         if run.status.is_finished() {
             return Ok(Job::of(run, None));
         }

@@ -195,18 +195,18 @@ def run(base, prefix, client_id, client_secret):
     check(patched.name == "Pipe 2", patched)
 
     # Jobs.
-    step("create a job (start a sync)")
+    step("create a job (queue a sync: pending until a worker claims it)")
     job = sdk.jobs.create_job(
         request=models.JobCreateRequest(
             connection_id=connection_id, job_type=models.JobTypeEnum.SYNC
         )
     ).job_response
     check(isinstance(job.job_id, int) and 0 < job.job_id < 2**53, job)
-    check(job.status == models.JobStatusEnum.RUNNING, job)
+    check(job.status == models.JobStatusEnum.PENDING, job)
     check(job.job_type == models.JobTypeEnum.SYNC, job)
     check(job.connection_id == connection_id, job)
 
-    step("a second job while the first runs: 409 try-again-later")
+    step("a second job while the first is queued: 409 try-again-later")
     refused(
         lambda: sdk.jobs.create_job(
             request=models.JobCreateRequest(
@@ -229,7 +229,7 @@ def run(base, prefix, client_id, client_secret):
 
     step("get the job")
     got = sdk.jobs.get_job(request=api.GetJobRequest(job_id=job.job_id)).job_response
-    check(got.job_id == job.job_id and got.status == models.JobStatusEnum.RUNNING, got)
+    check(got.job_id == job.job_id and got.status == models.JobStatusEnum.PENDING, got)
 
     step("list jobs")
     listed = sdk.jobs.list_jobs(
@@ -239,7 +239,7 @@ def run(base, prefix, client_id, client_secret):
     listed = sdk.jobs.list_jobs(
         request=api.ListJobsRequest(
             workspace_ids=[ws_id],
-            status=models.JobStatusEnum.RUNNING,
+            status=models.JobStatusEnum.PENDING,
             job_type=models.JobTypeEnum.SYNC,
             order_by="createdAt|DESC",
         )

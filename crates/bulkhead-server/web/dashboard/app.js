@@ -460,7 +460,7 @@ async function renderWorkspace(root, id) {
         sync.disabled = true;
         try {
           await api.send('POST', '/v1/jobs', { connectionId: c.connectionId, jobType: 'sync' });
-          redraw(`A sync of ${c.name} started.`);
+          redraw(`A sync of ${c.name} is queued for a worker.`);
         } catch (e) {
           note.fail(message(e));
           sync.disabled = false;
@@ -517,7 +517,7 @@ function chart(node, runs) {
     `${runs.length} runs, ${failed} failed. `,
     el('span', { class: 'key ok', 'aria-hidden': 'true' }), ' succeeded ',
     el('span', { class: 'key failed', 'aria-hidden': 'true' }), ' failed ',
-    el('span', { class: 'key running', 'aria-hidden': 'true' }), ' running or cancelled');
+    el('span', { class: 'key running', 'aria-hidden': 'true' }), ' pending, running or cancelled');
   node.append(el('div', { class: 'field inline' }, el('label', { for: 'chart-measure', text: 'Bar height' }), measure), holder, summary);
   const draw = () => {
     const ordered = [...runs].reverse();
