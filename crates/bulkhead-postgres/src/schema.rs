@@ -363,6 +363,19 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX workspaces_created ON workspaces (org_id, created_at);
     "#,
+    // 6 and 7: reserved. Another branch of session 8 adds its migrations 6 and 7 here; this
+    // one keeps the numbers free (no-ops) so that worker keys are migration 8 on every
+    // branch, as the lead asked. At the merge the real migrations replace these lines.
+    "SELECT 1;",
+    "SELECT 1;",
+    // 8: worker keys. An organization's key has a role: `organization` (every key made
+    // before, the organization's full power) or `worker` (the job protocol only; see
+    // bulkhead_core::keys). The policies of `org_keys` are unchanged: a lookup by hash reads
+    // the role with the row.
+    r#"
+    ALTER TABLE org_keys ADD COLUMN role text NOT NULL DEFAULT 'organization'
+        CHECK (role IN ('organization', 'worker'));
+    "#,
 ];
 
 /// The schema version this build creates and understands.
