@@ -26,7 +26,8 @@ pub(crate) struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub(crate) master_key_file: Option<PathBuf>,
 
-    /// The organization's access key (`bh_org_…`) for organization commands; prefer the
+    /// The organization's access key (`bh_org_…`) for organization commands, or a worker key
+    /// (`bh_wkr_…`) for `bulkhead worker`, the one command it may run; prefer the
     /// environment variable, which other users of the machine cannot see
     #[arg(
         long,
@@ -158,6 +159,11 @@ pub(crate) enum OrgKeysCommand {
     /// Text output is `BULKHEAD_ORG_KEY_ID=<uuid>` then `BULKHEAD_ORG_KEY=bh_org_…`; --json
     /// prints `{"key": …, "org_key": "bh_org_…"}`.
     ///
+    /// With --worker, a worker key (`bh_wkr_…`) instead: it may only claim, heartbeat and
+    /// complete the organization's jobs (`bulkhead worker` with it as BULKHEAD_ORG_KEY, or the
+    /// HTTP worker routes), and every other command and route refuses it. Give it to workers
+    /// rather than an org key. It is printed the same way, once.
+    ///
     /// Recovery: an organization that lost every key cannot authenticate. The operator of
     /// the database (who can read the file anyway) then runs `bulkhead org keys create --org
     /// ORG_ID` without an org key; `bulkhead org list` shows the ids. Use it only for that,
@@ -169,8 +175,11 @@ pub(crate) enum OrgKeysCommand {
         /// Operator recovery: the organization that lost all its keys (needs no org key)
         #[arg(long, value_name = "ORG_ID")]
         org: Option<String>,
+        /// Make a worker key: the job protocol only
+        #[arg(long)]
+        worker: bool,
     },
-    /// List the organization's access keys: ids and public prefixes, never the keys
+    /// List the organization's access keys: ids, roles and public prefixes, never the keys
     List,
     /// Revoke an access key; it stops working at once
     Revoke {

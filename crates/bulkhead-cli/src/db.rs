@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use bulkhead::{Config, Engine, OrgScope};
+use bulkhead::{Config, Engine, OrgScope, Worker};
 
 use crate::error::CliError;
 
@@ -52,6 +52,19 @@ impl Ctx {
         })?;
         // A key never contains whitespace; a trailing newline from a file is not part of it.
         Ok(engine.authenticate_org(key.trim())?)
+    }
+
+    /// A worker named `name` of the organization whose worker key (or org key) was given:
+    /// `bulkhead worker`, the one command a worker key may run. Without a key, says how to
+    /// give one.
+    pub(crate) fn worker(&self, engine: &Engine, name: &str) -> Result<Worker, CliError> {
+        let key = self.org_key.as_deref().ok_or_else(|| {
+            CliError::usage(
+                "a worker needs a worker key (or an org key): set BULKHEAD_ORG_KEY or pass \
+                 --org-key KEY (`bulkhead org keys create --worker` makes a worker key)",
+            )
+        })?;
+        Ok(engine.authenticate_worker(key.trim(), name)?)
     }
 }
 

@@ -6,12 +6,15 @@
 //! `BULKHEAD_MASTER_KEY_FILE`, else the key file `<db>.key` that `bulkhead init` writes. An
 //! organization's commands authenticate with its access key (`bh_org_…`), given as
 //! `BULKHEAD_ORG_KEY` (or `--org-key KEY`, which other users of the machine can see).
+//! `bulkhead worker` takes a worker key (`bh_wkr_…`, from `org keys create --worker`) there
+//! instead: a key that may run jobs and nothing else, which every other command refuses.
 //!
 //! ```sh
 //! bulkhead init [--master-key-file PATH]         # create or migrate the database; writes <db>.key if no key is given
 //! bulkhead org create "Acme" [--alg hs256|eddsa] # prints BULKHEAD_ORG_ID=… and BULKHEAD_ORG_KEY=… (shown once)
 //! bulkhead org list                              # operator listing, no org key needed
 //! bulkhead org keys create [--expires-in 30d]    # another org key (rotation), shown once
+//! bulkhead org keys create --worker              # a worker key: `bulkhead worker` only, shown once
 //! bulkhead org keys create --org ORG_ID          # operator recovery for an organization that lost every key
 //! bulkhead org keys list
 //! bulkhead org keys revoke KEY_ID

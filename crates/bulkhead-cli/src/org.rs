@@ -1,8 +1,8 @@
 //! `bulkhead org …`: create and list organizations, and manage their access keys.
 
 use bulkhead::{
-    Algorithm, Clock as _, Engine, OrgKeyInfo, OrgKeySecret, OrgScope, OrgSettings, Organization,
-    SystemClock, Timestamp,
+    Algorithm, Clock as _, Engine, KeyRole, OrgKeyInfo, OrgKeySecret, OrgScope, OrgSettings,
+    Organization, SystemClock, Timestamp,
 };
 use serde::Serialize;
 
@@ -103,13 +103,21 @@ fn list(ctx: &Ctx, engine: &Engine) -> Result<(), CliError> {
 
 fn keys(ctx: &Ctx, engine: &Engine, command: OrgKeysCommand) -> Result<(), CliError> {
     match command {
-        OrgKeysCommand::Create { expires_in, org } => {
+        OrgKeysCommand::Create {
+            expires_in,
+            org,
+            worker,
+        } => {
             let scope = match org {
                 Some(org_id) => recovery_scope(engine, &org_id)?,
                 None => ctx.org(engine)?,
             };
             let expires_at = expires_in.map(|d| SystemClock.now().plus(d));
-            let (info, secret) = scope.create_key(expires_at)?;
+            let (info, secret) = if worker {
+                scope.create_worker_key(expires_at)?
+            } else {
+                scope.create_key(expires_at)?
+            };
             print_new_key(ctx, &info, &secret)
         }
         OrgKeysCommand::List => {
@@ -123,6 +131,7 @@ fn keys(ctx: &Ctx, engine: &Engine, command: OrgKeysCommand) -> Result<(), CliEr
                 .map(|k| {
                     vec![
                         k.id.to_string(),
+                        k.role.to_string(),
                         format!("{}…", k.prefix),
                         key_status(k, now).to_owned(),
                         k.created_at.to_string(),
@@ -134,6 +143,7 @@ fn keys(ctx: &Ctx, engine: &Engine, command: OrgKeysCommand) -> Result<(), CliEr
             output::lines(output::table(
                 &[
                     "KEY ID",
+                    "ROLE",
                     "PREFIX",
                     "STATUS",
                     "CREATED",
@@ -150,10 +160,10 @@ fn keys(ctx: &Ctx, engine: &Engine, command: OrgKeysCommand) -> Result<(), CliEr
             let keys = scope.list_keys()?;
             let revoked = scope.revoke_key(key_id)?;
             let now = SystemClock.now();
-            if !keys
-                .iter()
-                .any(|k| k.id != key_id && key_status(k, now) == "active")
-            {
+            // A worker key cannot manage the organization: only org keys count.
+            if !keys.iter().any(|k| {
+                k.id != key_id && k.role == KeyRole::Organization && key_status(k, now) == "active"
+            }) {
                 output::note(&format!(
                     "the organization has no usable key left; the database's operator can make \
                      one with `bulkhead org keys create --org {}`",
@@ -164,8 +174,10 @@ fn keys(ctx: &Ctx, engine: &Engine, command: OrgKeysCommand) -> Result<(), CliEr
                 return output::json(&revoked);
             }
             output::lines([format!(
-                "revoked org key {} ({}…); it stops working now",
-                revoked.id, revoked.prefix
+                "revoked {} {} ({}…); it stops working now",
+                kind(revoked.role),
+                revoked.id,
+                revoked.prefix
             )])
         }
     }
@@ -194,11 +206,26 @@ fn print_new_key(ctx: &Ctx, info: &OrgKeyInfo, secret: &OrgKeySecret) -> Result<
         format!("BULKHEAD_ORG_KEY_ID={}", info.id),
         format!("BULKHEAD_ORG_KEY={}", secret.expose()),
     ])?;
+    let what = match info.role {
+        KeyRole::Organization => "the org key is shown only now: store it",
+        KeyRole::Worker => {
+            "the worker key is shown only now: store it; it may only run jobs (give it to \
+             `bulkhead worker` as BULKHEAD_ORG_KEY)"
+        }
+    };
     output::note(&match info.expires_at {
-        Some(at) => format!("the org key is shown only now: store it; it expires at {at}"),
-        None => "the org key is shown only now: store it".to_owned(),
+        Some(at) => format!("{what}; it expires at {at}"),
+        None => what.to_owned(),
     });
     Ok(())
+}
+
+/// How a key of `role` is called.
+fn kind(role: KeyRole) -> &'static str {
+    match role {
+        KeyRole::Organization => "org key",
+        KeyRole::Worker => "worker key",
+    }
 }
 
 fn key_status(key: &OrgKeyInfo, now: Timestamp) -> &'static str {

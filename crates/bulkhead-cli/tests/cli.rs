@@ -586,6 +586,123 @@ fn org_keys_create_with_org_recovers_an_organization_that_lost_every_key() {
 }
 
 #[test]
+fn org_keys_create_worker_prints_a_worker_key_once_and_lists_its_role() {
+    let (_dir, db) = initialized();
+    let (_, org_key) = create_org(&db, &[]);
+    let made = json(&bulkhead_as(
+        &org_key,
+        &[
+            "--db",
+            arg(&db),
+            "org",
+            "keys",
+            "create",
+            "--worker",
+            "--json",
+        ],
+    ));
+    let worker_key = made["org_key"].as_str().unwrap();
+    assert!(worker_key.starts_with("bh_wkr_"), "a worker key's prefix");
+    assert_eq!(made["key"]["role"], "worker");
+
+    let output = bulkhead_as(
+        &org_key,
+        &["--db", arg(&db), "org", "keys", "create", "--worker"],
+    );
+    assert_success(&output);
+    let text = stdout(&output);
+    let printed = text
+        .lines()
+        .find_map(|l| l.strip_prefix("BULKHEAD_ORG_KEY="))
+        .unwrap();
+    assert!(printed.starts_with("bh_wkr_"), "{text}");
+    assert!(stderr(&output).contains("worker key is shown only now"));
+
+    let listed = json(&bulkhead_as(
+        &org_key,
+        &["--db", arg(&db), "org", "keys", "list", "--json"],
+    ));
+    let roles: Vec<&str> = listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["organization", "worker", "worker"]);
+    assert!(
+        !listed.to_string().contains(worker_key),
+        "a key was listed whole"
+    );
+    let table = stdout(&bulkhead_as(
+        &org_key,
+        &["--db", arg(&db), "org", "keys", "list"],
+    ));
+    assert!(
+        table.contains("ROLE") && table.contains("worker"),
+        "{table}"
+    );
+}
+
+#[test]
+fn a_worker_key_runs_the_worker_and_no_other_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, org_key) = kept_demo(&dir);
+    let made = json(&bulkhead_as(
+        &org_key,
+        &[
+            "--db",
+            arg(&db),
+            "org",
+            "keys",
+            "create",
+            "--worker",
+            "--json",
+        ],
+    ));
+    let worker_key = made["org_key"].as_str().unwrap().to_owned();
+    for args in [
+        &["workspaces", "list"][..],
+        &["org", "keys", "list"],
+        &["org", "keys", "create"],
+        &["token", "--external-id", "customer-a"],
+        &["jobs", "start", "--external-id", "customer-a"],
+    ] {
+        let err = assert_error(&bulkhead_as(
+            &worker_key,
+            &[&["--db", arg(&db)], args].concat(),
+        ));
+        assert!(err.contains("worker key"), "{args:?}: {err}");
+        assert!(!err.contains(&worker_key), "the key is never printed");
+    }
+    let started = json(&bulkhead_as(
+        &org_key,
+        &[
+            "--db",
+            arg(&db),
+            "--json",
+            "jobs",
+            "start",
+            "--external-id",
+            "customer-a",
+        ],
+    ));
+    assert_eq!(started.as_array().unwrap().len(), 1, "{started}");
+    let worked = json(&bulkhead_as(
+        &worker_key,
+        &[
+            "--db",
+            arg(&db),
+            "--json",
+            "worker",
+            "--exec",
+            &fake_connector(10),
+            "--drain",
+        ],
+    ));
+    assert_eq!(worked["succeeded"], 1, "{worked}");
+}
+
+#[test]
 fn recovery_with_an_invalid_org_id_exits_1_naming_org_id() {
     let (_dir, db) = initialized();
     let err = assert_error(&bulkhead(&[

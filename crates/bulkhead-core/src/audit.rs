@@ -34,6 +34,8 @@ use crate::model::time::Timestamp;
 pub enum Actor {
     /// The holder of the org access key with this public prefix.
     OrgKey(String),
+    /// A worker holding the worker key with this public prefix (the job protocol only).
+    WorkerKey(String),
     /// The holder of the scoped token with this `jti`.
     Token(String),
     /// The operator: the process that owns the database (command line, engine set-up).
@@ -44,6 +46,7 @@ impl fmt::Display for Actor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::OrgKey(prefix) => write!(f, "org-key:{prefix}"),
+            Self::WorkerKey(prefix) => write!(f, "worker-key:{prefix}"),
             Self::Token(jti) => write!(f, "token:{jti}"),
             Self::Operator => f.write_str("operator"),
         }
@@ -55,7 +58,7 @@ impl fmt::Display for Actor {
 pub struct AuditDraft {
     /// When it happened.
     pub at: Timestamp,
-    /// Who: `org-key:<prefix>`, `token:<jti>` or `operator`.
+    /// Who: `org-key:<prefix>`, `worker-key:<prefix>`, `token:<jti>` or `operator`.
     pub actor: String,
     /// What, such as `source.create` or `workspace.delete`.
     pub action: String,

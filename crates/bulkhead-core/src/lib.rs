@@ -38,7 +38,8 @@ pub use port::{columns, jobs, store};
 
 pub use audit::{Actor, AuditDraft, AuditEvent, AuditFilter, AuditVerification, BrokenLink};
 pub use crypto::keys::{
-    Jwk, Jwks, ORG_KEY_PREFIX, OrgKeyInfo, OrgKeySecret, RevealedSecret, SigningKeyInfo,
+    Jwk, Jwks, KeyRole, ORG_KEY_PREFIX, OrgKeyInfo, OrgKeySecret, RevealedSecret, SigningKeyInfo,
+    WORKER_KEY_PREFIX,
 };
 pub use crypto::vault::MasterKey;
 pub use engine::meter::OrgStats;

@@ -576,6 +576,16 @@ const MIGRATIONS: &[&str] = &[
         WITH CHECK (NULLIF(current_setting('bulkhead.org_id', true), '') IS NOT NULL
                OR current_setting('bulkhead.queue', true) = 'claim');
     "#,
+    // 7: reserved for the scheduler's due times (merged next); a no-op until then.
+    "SELECT 1;",
+    // 8: worker keys. An organization's key has a role: `organization` (every key made
+    // before, the organization's full power) or `worker` (the job protocol only; see
+    // bulkhead_core::keys). The policies of `org_keys` are unchanged: a lookup by hash reads
+    // the role with the row.
+    r#"
+    ALTER TABLE org_keys ADD COLUMN role text NOT NULL DEFAULT 'organization'
+        CHECK (role IN ('organization', 'worker'));
+    "#,
 ];
 
 /// The schema version this build creates and understands.

@@ -1621,7 +1621,7 @@ fn insert_org_key(tx: &mut Tx<'_>, row: &OrgKeyRow) -> Result<()> {
         concat!(
             "INSERT INTO org_keys (",
             org_key_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ),
         &[
             row.id.as_uuid(),
@@ -1632,6 +1632,7 @@ fn insert_org_key(tx: &mut Tx<'_>, row: &OrgKeyRow) -> Result<()> {
             &millis(row.expires_at),
             &millis(row.last_used_at),
             &millis(row.revoked_at),
+            &row.role.as_str(),
         ],
     )?;
     Ok(())

@@ -7,6 +7,15 @@
 //! revoked or expired one, with `WWW-Authenticate: Bearer` and a detail that says which kind the
 //! route wants. The credential itself never appears in a body or a log line.
 //!
+//! **Worker keys** (`bh_wkr_`) are taken by the worker protocol's three routes only
+//! ([`WorkerAuth`], `Engine::authenticate_worker`; those routes also take an org key, an
+//! access token or the dashboard session, which hold the organization's whole power anyway).
+//! Every other route answers a worker key with a 403 `permission-denied` problem
+//! ([`refuse_worker_keys`], a layer on every route but those three, even the ones that need no
+//! credential): the key is genuine but not for that route, and a 403 tells a client that
+//! asking for a new credential of the same kind will not help. A worker key given in a body
+//! (client credentials, the dashboard's sign-in) is refused by the engine, with the same 403.
+//!
 //! The dashboard's session cookie (see [`crate::session`]) is an organization credential too,
 //! read only when the request has no `Authorization` header; scoped-token routes never read it.
 //!
@@ -25,10 +34,12 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use axum::extract::FromRequestParts;
-use axum::http::header;
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
-use bulkhead::{Error, OrgScope, TokenRejection, WorkspaceScope};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bulkhead::{Error, OrgScope, TokenRejection, WORKER_KEY_PREFIX, Worker, WorkspaceScope};
 
 use crate::access::ACCESS_TOKEN_PREFIX;
 use crate::limits::RateMeter;
@@ -287,6 +298,99 @@ impl AnyAuth {
                 Either::Workspace(pending) => Caller::Workspace(Box::new(pending.admit()?)),
             };
             call(caller).map_err(Problem::from)
+        })
+        .await
+    }
+}
+
+/// The 403 of a worker key on a route that is not the worker protocol's.
+pub(crate) fn worker_key_refused() -> Problem {
+    Problem::new(
+        StatusCode::FORBIDDEN,
+        "permission-denied",
+        "permission denied",
+    )
+    .detail(
+        "this is a worker key: it may only claim, heartbeat and complete jobs (POST \
+         /api/v1/jobs/claim, POST /api/v1/jobs/{jobId}/heartbeat, POST \
+         /api/v1/jobs/{jobId}/complete); this route takes an org key, an access token or a \
+         scoped token",
+    )
+}
+
+/// Answers a request whose `Authorization` carries a worker key with
+/// [`worker_key_refused`], before its route runs: the layer of every route but the worker
+/// protocol's (see the module docs). Any header of the request that holds the worker key
+/// prefix counts, whatever its scheme or position, so no route can take a worker key by
+/// accident, nor ignore one.
+pub(crate) async fn refuse_worker_keys(request: Request, next: Next) -> Response {
+    let prefix = WORKER_KEY_PREFIX.as_bytes();
+    let carries_worker_key = request
+        .headers()
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .any(|value| value.as_bytes().windows(prefix.len()).any(|w| w == prefix));
+    if carries_worker_key {
+        return worker_key_refused().into_response();
+    }
+    next.run(request).await
+}
+
+/// The credential of a worker protocol route: a worker key, authenticated together with the
+/// call it is for by [`WorkerAuth::run`]; or an organization's credential (an org key, an
+/// access token, the dashboard session), read as [`OrgAuth`] reads it.
+pub(crate) struct WorkerAuth(WorkerCredential);
+
+enum WorkerCredential {
+    Org(Box<OrgScope>),
+    Key {
+        engine: bulkhead::Engine,
+        key: String,
+        meter: RateMeter,
+    },
+}
+
+impl FromRequestParts<AppState> for WorkerAuth {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        if !crate::session::applies(parts) {
+            let credential = bearer(parts)?;
+            if credential.starts_with(WORKER_KEY_PREFIX) {
+                return Ok(Self(WorkerCredential::Key {
+                    engine: state.engine.clone(),
+                    key: credential,
+                    meter: RateMeter::of(parts),
+                }));
+            }
+        }
+        let OrgAuth(org) = OrgAuth::from_request_parts(parts, state).await?;
+        Ok(Self(WorkerCredential::Org(Box::new(org))))
+    }
+}
+
+impl WorkerAuth {
+    /// Runs `call` with a worker named `name` off the async workers. A worker key is
+    /// authenticated in the same trip (every refusal of it: wrong, revoked, expired), then
+    /// charged to its organization's rate limit; an organization's credential gives that
+    /// organization's worker.
+    pub(crate) async fn run<T, F>(self, name: String, call: F) -> Result<T, Problem>
+    where
+        T: Send + 'static,
+        F: FnOnce(Worker) -> bulkhead::Result<T> + Send + 'static,
+    {
+        run_blocking(move || {
+            let worker = match self.0 {
+                WorkerCredential::Org(org) => org.worker(&name)?,
+                WorkerCredential::Key { engine, key, meter } => {
+                    let worker = engine.authenticate_worker(&key, &name)?;
+                    if let Some(org_id) = worker.org_id() {
+                        meter.charge(org_id)?;
+                    }
+                    worker
+                }
+            };
+            call(worker).map_err(Problem::from)
         })
         .await
     }

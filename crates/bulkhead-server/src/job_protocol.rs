@@ -1,6 +1,10 @@
 //! The job protocol over HTTP, for workers in other processes and languages: claim a job,
-//! heartbeat it, complete it (org key or access token; another organization's job is not
-//! found).
+//! heartbeat it, complete it. The credential is a **worker key** (`bh_wkr_`, made by
+//! `POST /api/v1/organization/keys {"role": "worker"}` or `bulkhead org keys create
+//! --worker`), whose only power is these three routes; an org key, an access token or the
+//! dashboard session work too (they hold the organization's whole power). Another
+//! organization's job is not found. Claims and completions are audited with the key as actor
+//! (`worker-key:<prefix>`).
 //!
 //! | method, path | answer |
 //! | --- | --- |
@@ -22,8 +26,7 @@ use axum::response::{IntoResponse, Response};
 use bulkhead::{ClaimedJob, FencingToken, SyncOutcome, WorkspaceId};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::OrgAuth;
-use crate::blocking;
+use crate::auth::WorkerAuth;
 use crate::extract::{Json, path_id};
 use crate::openapi::{
     BadRequest, Conflict, NotFound, PayloadTooLarge, Unauthorized, Unavailable,
@@ -157,17 +160,17 @@ pub(crate) struct ClaimBody {
         (status = 204, description = "No job is ready."),
         BadRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType, Unavailable,
     ),
-    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+    security(("worker_key" = []), ("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
 )]
 pub(crate) async fn claim(
-    OrgAuth(org): OrgAuth,
+    auth: WorkerAuth,
     Json(body): Json<ClaimBody>,
 ) -> Result<Response, Problem> {
-    let claimed = blocking(move || {
-        let worker = org.worker(&body.worker)?;
-        Ok(worker.claim()?.as_ref().map(JobDocument::of))
-    })
-    .await?;
+    let claimed = auth
+        .run(body.worker, |worker| {
+            Ok(worker.claim()?.as_ref().map(JobDocument::of))
+        })
+        .await?;
     Ok(match claimed {
         None => StatusCode::NO_CONTENT.into_response(),
         Some(document) => {
@@ -222,22 +225,22 @@ pub(crate) struct HeartbeatAnswer {
         BadRequest, Unauthorized, NotFound, Conflict, PayloadTooLarge, UnsupportedMediaType,
         Unavailable,
     ),
-    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+    security(("worker_key" = []), ("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
 )]
 pub(crate) async fn heartbeat(
-    OrgAuth(org): OrgAuth,
+    auth: WorkerAuth,
     Path(raw): Path<String>,
     Json(body): Json<HeartbeatBody>,
 ) -> Result<axum::Json<HeartbeatAnswer>, Problem> {
     let id = job_id(&raw)?;
     let (workspace_id, token) = hold(&body.workspace_id, body.fencing_token)?;
-    let until = blocking(move || {
-        let worker = org.worker("http")?;
-        let mut lease = worker.lease(workspace_id, id, token)?;
-        worker.heartbeat(&mut lease)?;
-        Ok(lease.until())
-    })
-    .await?;
+    let until = auth
+        .run("http".to_owned(), move |worker| {
+            let mut lease = worker.lease(workspace_id, id, token)?;
+            worker.heartbeat(&mut lease)?;
+            Ok(lease.until())
+        })
+        .await?;
     Ok(axum::Json(HeartbeatAnswer {
         lease_until: until.to_string(),
     }))
@@ -283,10 +286,10 @@ pub(crate) struct CompleteBody {
         BadRequest, Unauthorized, NotFound, Conflict, PayloadTooLarge, UnsupportedMediaType,
         Unavailable,
     ),
-    security(("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
+    security(("worker_key" = []), ("org_key" = []), ("access_token" = []), ("client_credentials" = [])),
 )]
 pub(crate) async fn complete(
-    OrgAuth(org): OrgAuth,
+    auth: WorkerAuth,
     Path(raw): Path<String>,
     Json(body): Json<CompleteBody>,
 ) -> Result<axum::Json<JobResponse>, Problem> {
@@ -321,11 +324,11 @@ pub(crate) async fn complete(
             ));
         }
     };
-    let run = blocking(move || {
-        let worker = org.worker("http")?;
-        let lease = worker.lease(workspace_id, id, token)?;
-        worker.complete(&lease, outcome)
-    })
-    .await?;
+    let run = auth
+        .run("http".to_owned(), move |worker| {
+            let lease = worker.lease(workspace_id, id, token)?;
+            worker.complete(&lease, outcome)
+        })
+        .await?;
     Ok(axum::Json(ended_job_of(&run)?))
 }

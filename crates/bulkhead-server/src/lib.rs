@@ -52,7 +52,7 @@
 //! | `GET, POST /v1/connections`; `GET, PATCH, DELETE /v1/connections/{connectionId}` | org key, access token or scoped token (its own workspace) |
 //! | `GET, POST /v1/jobs`; `GET, DELETE /v1/jobs/{jobId}` (start, read, cancel syncs) | org key, access token or scoped token (its own workspace) |
 //! | `GET /v1/organizations` | org key or access token |
-//! | `POST /api/v1/jobs/claim`, `POST /api/v1/jobs/{jobId}/heartbeat`, `POST .../complete` (the worker protocol, see `job_protocol`) | org key or access token |
+//! | `POST /api/v1/jobs/claim`, `POST /api/v1/jobs/{jobId}/heartbeat`, `POST .../complete` (the worker protocol, see `job_protocol`) | worker key, org key or access token |
 //!
 //! Every `/v1` route is also under `/api/public/v1` (self-managed Airbyte's path), in the
 //! shapes the `airbyte-api` SDK sends and reads. An "org key" route also takes an access
@@ -70,6 +70,12 @@
 //! route that takes only an org key or an access token. The v1 sources, destinations,
 //! connections and jobs routes take all three; a scoped token reaches only its own workspace
 //! there.
+//!
+//! **Worker keys.** A worker key (`bh_wkr_`, `POST /api/v1/organization/keys` with
+//! `{"role": "worker"}`) is an organization's key whose only power is the worker protocol's
+//! three routes. Every other route, including those that need no credential, answers it with
+//! a 403 `permission-denied` problem before it runs, and so do the client-credentials exchange
+//! and the dashboard's sign-in when it is given as a secret (see `auth`).
 //!
 //! **Widget and CORS.** A widget token is a scoped token bound to one browser origin
 //! (`allowed_origin`); only such a token, used from exactly that origin, gets
@@ -107,7 +113,7 @@
 //!    `#[schema(value_type = ...)]` (`String, format = "uuid"` for an id,
 //!    `crate::openapi::Timestamp` for a time, `Object` for a configuration, an entry of
 //!    `wire_schemas!` in `openapi.rs` for a closed set of strings).
-//! 3. Register it in `routes()` (or `public_v1()`) with `.routes(routes!(module::handler))`,
+//! 3. Register it in `credential_routes()` (or `public_v1()`) with `.routes(routes!(module::handler))`,
 //!    the handlers of one path in one `routes!`. Never with axum's `.route(...)`: the
 //!    `tests/openapi.rs` source scan refuses it. The router serves the annotation's `path`
 //!    as written, so its `{parameter}` names are the ones the document shows.
@@ -314,9 +320,14 @@ pub fn router(engine: Engine, config: ServerConfig) -> Router {
     // The `/v1` routes once more under the self-managed prefix: the document lists them
     // once, under `/v1`, and says so.
     let (mirror, _) = public_v1(PUBLIC_V1_MIRROR).split_for_parts();
-    let (router, _) = routes().split_for_parts();
+    let (router, _) = credential_routes().split_for_parts();
+    let (jobs, _) = job_protocol_routes().split_for_parts();
+    // A worker key is for the job protocol only: every other route refuses it before it runs
+    // (`auth::refuse_worker_keys`), even a route that needs no credential.
     let router = router
         .nest(PUBLIC_V1_MIRROR, mirror)
+        .layer(axum::middleware::from_fn(auth::refuse_worker_keys))
+        .merge(jobs)
         .fallback(no_route)
         .with_state(state)
         .layer(axum::middleware::from_fn(widget::cors))
@@ -340,6 +351,19 @@ const PUBLIC_V1_MIRROR: &str = "/api/public/v1";
 /// `routes!(module::handler)` (handlers of one path in one `routes!`), never by axum's
 /// `route`, so it cannot be served without being documented.
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    credential_routes().merge(job_protocol_routes())
+}
+
+/// The worker protocol's routes: the only ones a worker key reaches (see [`auth::WorkerAuth`]).
+fn job_protocol_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(job_protocol::claim))
+        .routes(routes!(job_protocol::heartbeat))
+        .routes(routes!(job_protocol::complete))
+}
+
+/// Every route but the worker protocol's: the ones that refuse a worker key.
+fn credential_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
         .routes(routes!(embedded::scoped_token))
         .routes(routes!(embedded::token_info))
@@ -350,9 +374,6 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(dashboard::recent_runs))
         .routes(routes!(dashboard::revoke_tokens))
         .routes(routes!(dashboard::merge))
-        .routes(routes!(job_protocol::claim))
-        .routes(routes!(job_protocol::heartbeat))
-        .routes(routes!(job_protocol::complete))
         .routes(routes!(
             session::sign_in,
             session::current,

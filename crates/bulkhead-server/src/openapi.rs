@@ -41,7 +41,9 @@ Credentials go in `Authorization: Bearer`. An organization's routes take an org 
 (`bh_org_...`) or an access token (`bh_at_...`) from `POST /v1/applications/token` by client \
 credentials (the client id is the organization id, the secret one of its org keys). A \
 customer's routes take a scoped token from `POST /api/v1/embedded/scoped-token`, and reach its \
-own workspace only. The v1 sources, destinations, connections and jobs routes take all three.
+own workspace only. The v1 sources, destinations, connections and jobs routes take all three. \
+A worker key (`bh_wkr_...`) is taken by the worker protocol's three routes (`/api/v1/jobs/...`) \
+only; every other route answers it with a 403 problem.
 
 Every failure is an RFC 9457 problem (`application/problem+json`): `type`, `title`, \
 `status`, `detail` and, for invalid input, the `field` at fault. Another tenant's id is not \
@@ -72,6 +74,14 @@ pub(crate) fn base() -> OpenApi {
         "org_key",
         bearer(
             "An org key (`bh_org_...`): the organization, every workspace of it.",
+            None,
+        ),
+    );
+    components.add_security_scheme(
+        "worker_key",
+        bearer(
+            "A worker key (`bh_wkr_...`): the organization's job protocol only (claim a job, \
+             heartbeat it, complete it). Every other route refuses it with a 403.",
             None,
         ),
     );
@@ -346,6 +356,12 @@ fn string(description: &str) -> ObjectBuilder {
 }
 
 wire_schemas! {
+    /// `KeyRole`: `organization` or `worker`.
+    KeyRole = string("What an access key may do: `organization`, the organization's full \
+                      power (an org key, `bh_org_…`), or `worker`, the job protocol only (a \
+                      worker key, `bh_wkr_…`).")
+        .enum_values(Some(["organization", "worker"]))
+        .build();
     /// `WorkspaceStatus`: `active` or `inactive`.
     WorkspaceStatus = string("Whether the workspace is in use.")
         .enum_values(Some(["active", "inactive"]))

@@ -43,8 +43,8 @@ use std::collections::BTreeSet;
 use axum::extract::Path;
 use axum::http::{StatusCode, Uri};
 use bulkhead::{
-    AuditEvent, AuditFilter, AuditVerification, Cursor, MAX_PAGE_LIMIT, OrgKeyId, OrgKeyInfo, Page,
-    SigningKeyInfo, Timestamp, WorkspaceId,
+    AuditEvent, AuditFilter, AuditVerification, Cursor, KeyRole, MAX_PAGE_LIMIT, OrgKeyId,
+    OrgKeyInfo, Page, SigningKeyInfo, Timestamp, WorkspaceId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -201,7 +201,7 @@ pub(crate) struct AuditItem {
     /// When it happened.
     #[schema(value_type = crate::openapi::Timestamp)]
     at: Timestamp,
-    /// Who: `org-key:<prefix>`, `token:<jti>` or `operator`.
+    /// Who: `org-key:<prefix>`, `worker-key:<prefix>`, `token:<jti>` or `operator`.
     actor: String,
     /// What, such as `source.create` or `org_key.revoke`.
     action: String,
@@ -458,7 +458,7 @@ pub(crate) async fn verify(
 // Org keys
 // ---------------------------------------------------------------------------------------------
 
-/// One of the organization's access keys: its public prefix and dates, never the key.
+/// One of the organization's access keys: its public prefix, role and dates, never the key.
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct OrgKeyItem {
     /// Its id (for revoking it).
@@ -466,6 +466,10 @@ pub(crate) struct OrgKeyItem {
     id: OrgKeyId,
     /// Its public prefix (the start of the key, to recognise it).
     prefix: String,
+    /// What it may do: `organization` (an org key) or `worker` (a worker key: the job
+    /// protocol only).
+    #[schema(value_type = crate::openapi::KeyRole)]
+    role: KeyRole,
     /// When it was made.
     #[schema(value_type = crate::openapi::Timestamp)]
     created_at: Timestamp,
@@ -485,6 +489,7 @@ impl From<OrgKeyInfo> for OrgKeyItem {
         Self {
             id: key.id,
             prefix: key.prefix,
+            role: key.role,
             created_at: key.created_at,
             expires_at: key.expires_at,
             last_used_at: key.last_used_at,
@@ -525,6 +530,10 @@ pub(crate) struct NewKeyBody {
     /// When the key stops working (RFC 3339, in the future); absent or `null`: never.
     #[schema(value_type = Option<crate::openapi::Timestamp>)]
     expires_at: Option<String>,
+    /// `organization` (the default: an org key, `bh_org_…`) or `worker` (a worker key,
+    /// `bh_wkr_…`, that may only claim, heartbeat and complete jobs).
+    #[schema(value_type = Option<crate::openapi::KeyRole>)]
+    role: Option<String>,
 }
 
 /// A new key: shown once.
@@ -536,10 +545,13 @@ pub(crate) struct NewKey {
     secret: String,
 }
 
-/// Create an org key
+/// Create an org key or a worker key
 ///
-/// A new access key of the organization, optionally expiring. The answer carries the key
-/// itself this once; it cannot be read again.
+/// A new access key of the organization, optionally expiring: an org key (`role`
+/// `organization`, the default) or a worker key (`role` `worker`), whose only power is the job
+/// protocol (`POST /api/v1/jobs/claim`, `.../heartbeat`, `.../complete`); every other route
+/// refuses a worker key with a 403. The answer carries the key itself this once; it cannot be
+/// read again.
 #[utoipa::path(
     post,
     path = "/api/v1/organization/keys",
@@ -569,7 +581,17 @@ pub(crate) async fn create_key(
                 })
         })
         .transpose()?;
-    let (info, secret) = blocking(move || org.create_key(expires_at)).await?;
+    let role = match body.role.as_deref() {
+        None => KeyRole::Organization,
+        Some(text) => text
+            .parse::<KeyRole>()
+            .map_err(|_| Problem::invalid("role", "invalid role: `organization` or `worker`"))?,
+    };
+    let (info, secret) = blocking(move || match role {
+        KeyRole::Organization => org.create_key(expires_at),
+        KeyRole::Worker => org.create_worker_key(expires_at),
+    })
+    .await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(NewKey {

@@ -240,10 +240,13 @@ impl From<Error> for Problem {
     }
 }
 
-/// Whether `text` begins like a credential of this server: an org key (`bh_org_`), an access
-/// token (`bh_at_`) or a JWT (`eyJ`, a base64url JSON header).
+/// How every credential of this server begins: an org key (`bh_org_`), a worker key
+/// (`bh_wkr_`), an access token (`bh_at_`) or a JWT (`eyJ`, a base64url JSON header).
+const CREDENTIAL_PREFIXES: [&str; 4] = ["bh_org_", "bh_wkr_", "bh_at_", "eyJ"];
+
+/// Whether `text` begins like a credential of this server (see [`CREDENTIAL_PREFIXES`]).
 pub(crate) fn looks_like_credential(text: &str) -> bool {
-    ["bh_org_", "bh_at_", "eyJ"]
+    CREDENTIAL_PREFIXES
         .iter()
         .any(|prefix| text.starts_with(prefix))
 }
@@ -252,10 +255,7 @@ pub(crate) fn looks_like_credential(text: &str) -> bool {
 /// defence, should a message ever quote a request value that was a key or a token.
 fn redact_credentials(text: &str) -> Cow<'_, str> {
     let is_word = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
-    if !["bh_org_", "bh_at_", "eyJ"]
-        .iter()
-        .any(|p| text.contains(p))
-    {
+    if !CREDENTIAL_PREFIXES.iter().any(|p| text.contains(p)) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
@@ -499,14 +499,18 @@ mod tests {
     fn credentials_in_a_detail_or_field_are_redacted() {
         let (_, _, body) = answer(Error::invalid_input(
             "bh_org_abcDEF123-_",
-            "unknown key `bh_at_xyz`, nor eyJhbGciOi.eyJzdWIi.sig; ok",
+            "unknown key `bh_at_xyz`, nor eyJhbGciOi.eyJzdWIi.sig, nor bh_wkr_w0rk-_; ok",
         ));
         let text = body.to_string();
         assert!(!text.contains("bh_org_abc"), "{text}");
+        assert!(!text.contains("bh_wkr_w0rk"), "{text}");
         assert!(!text.contains("bh_at_xyz"), "{text}");
         assert!(!text.contains("eyJ"), "{text}");
         assert_eq!(body["field"], "[redacted]");
-        assert!(text.contains("nor [redacted]; ok"), "{text}");
+        assert!(
+            text.contains("nor [redacted], nor [redacted]; ok"),
+            "{text}"
+        );
     }
 
     #[test]

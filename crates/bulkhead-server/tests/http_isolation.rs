@@ -55,7 +55,7 @@ impl Caller {
     fn accepted_by(&self, auth: Auth) -> bool {
         match auth {
             Auth::None | Auth::Any => true,
-            Auth::Org => !self.is_scoped(),
+            Auth::Org | Auth::Worker => !self.is_scoped(),
             Auth::Scoped => self.is_scoped(),
         }
     }

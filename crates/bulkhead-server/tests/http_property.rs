@@ -260,6 +260,7 @@ fn credential(world: Vec<String>) -> impl Strategy<Value = Credential> {
         1 => "[ -~]{0,64}".prop_map(Credential::Bearer),
         1 => "bh_org_[A-Za-z0-9_-]{0,60}".prop_map(Credential::Bearer),
         1 => "bh_at_[A-Za-z0-9_-]{0,60}".prop_map(Credential::Bearer),
+        1 => "bh_wkr_[A-Za-z0-9_-]{0,60}".prop_map(Credential::Bearer),
         1 => "eyJ[A-Za-z0-9_-]{0,40}\\.[A-Za-z0-9_.-]{0,80}".prop_map(Credential::Bearer),
         1 => prop::collection::vec(any::<u8>(), 0..64).prop_map(Credential::Raw),
         1 => prop_oneof![

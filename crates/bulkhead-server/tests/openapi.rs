@@ -256,6 +256,11 @@ const ALLOWED: &[(&str, &str)] = &[
     // The same `/v1` routes under `/api/public/v1`, built by the same function; the
     // document lists them once and says so in its description and servers.
     ("lib.rs", ".nest(PUBLIC_V1_MIRROR, mirror)"),
+    // The worker protocol's routes, an `OpenApiRouter` of their own so that the layer that
+    // refuses worker keys wraps every other route: merged into the document by `routes()`...
+    ("lib.rs", "credential_routes().merge(job_protocol_routes())"),
+    // ... and into the router after that layer, from the same function.
+    ("lib.rs", ".merge(jobs)"),
 ];
 
 /// The router methods that add routes.

@@ -382,6 +382,17 @@ const MIGRATIONS: &[&str] = &[
         DELETE FROM sync_queue WHERE id = OLD.id;
     END;
     ",
+    // 10: reserved. Another branch of session 8 adds its migration 10 here; this one keeps
+    // the number free (a no-op) so that worker keys are migration 11 on every branch, as the
+    // lead asked. At the merge the real migration 10 replaces this line.
+    "SELECT 1;",
+    // 11: worker keys. An organization's key has a role: `organization` (every key made
+    // before, the organization's full power) or `worker` (the job protocol only; see
+    // bulkhead_core::keys).
+    "
+    ALTER TABLE org_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'organization'
+        CHECK (role IN ('organization', 'worker'));
+    ",
 ];
 
 /// The schema version this build creates and understands.
@@ -554,6 +565,44 @@ mod tests {
             [],
         );
         assert!(second.is_err(), "a second running run was stored");
+    }
+
+    /// The org keys of a database from before worker keys (schema 10) keep their power: they
+    /// become `organization` keys, and a role outside `organization` and `worker` is refused.
+    #[test]
+    fn keys_made_before_worker_keys_are_organization_keys() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        conn.execute_batch(
+            "CREATE TABLE bulkhead_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT",
+        )
+        .unwrap();
+        for (index, sql) in MIGRATIONS.iter().take(10).enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.execute(
+                "INSERT INTO bulkhead_migrations VALUES (?1, 0)",
+                params![i64::try_from(index).unwrap() + 1],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO organizations (id, name, created_at) VALUES (x'01', 'Acme', 5);
+             INSERT INTO org_keys (id, org_id, prefix, hash, created_at)
+                 VALUES (x'07', x'01', 'bh_org_abcdefgh', x'08', 6);",
+        )
+        .unwrap();
+
+        assert_eq!(migrate(&mut conn).unwrap(), SCHEMA_VERSION);
+
+        let role: String = conn
+            .query_row("SELECT role FROM org_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(role, "organization");
+        assert!(
+            conn.execute("UPDATE org_keys SET role = 'admin'", [])
+                .is_err(),
+            "the role is one of two"
+        );
     }
 
     #[test]

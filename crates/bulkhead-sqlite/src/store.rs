@@ -1469,7 +1469,7 @@ fn insert_org_key(tx: &Db<'_>, row: &OrgKeyRow) -> Result<()> {
     tx.prepare_cached(concat!(
         "INSERT INTO org_keys (",
         org_key_columns!(),
-        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
     ))
     .ctx("could not prepare an insert")?
     .execute(params![
@@ -1481,6 +1481,7 @@ fn insert_org_key(tx: &Db<'_>, row: &OrgKeyRow) -> Result<()> {
         row.expires_at.map(Timestamp::unix_millis),
         row.last_used_at.map(Timestamp::unix_millis),
         row.revoked_at.map(Timestamp::unix_millis),
+        row.role.as_str(),
     ])
     .ctx("could not store the org key")?;
     Ok(())

@@ -71,10 +71,12 @@ mod dashboard;
 mod hardening;
 mod sync_runs;
 mod template_secrets;
+mod worker_keys;
 pub use dashboard::*;
 pub use hardening::*;
 pub use sync_runs::*;
 pub use template_secrets::template_secrets_never_reach_a_customer_in_clear;
+pub use worker_keys::*;
 
 // ---------------------------------------------------------------------------------------------
 // The harness
@@ -2180,6 +2182,13 @@ macro_rules! conformance_tests {
             org_key_opens_its_own_organization,
             wrong_revoked_and_expired_org_keys_are_refused,
             another_organizations_org_key_is_not_found,
+            a_worker_key_is_listed_with_its_role_and_its_creation_audited,
+            a_worker_key_and_an_org_key_each_make_a_worker_of_their_organization,
+            a_worker_key_opens_no_organization_scope,
+            a_worker_key_is_no_scoped_token,
+            a_revoked_or_expired_worker_key_is_refused_and_its_worker_stops,
+            a_worker_key_expiring_in_the_past_is_invalid_input,
+            a_worker_keys_role_is_stored_for_every_process,
             workspace_creations_are_counted_by_hour_within_the_organization,
             latest_audit_events_are_the_chain_backwards_within_the_organization,
             scoped_token_gets_or_creates_one_workspace_per_external_id,

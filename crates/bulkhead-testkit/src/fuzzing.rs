@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bulkhead_core::keys::ORG_KEY_PREFIX;
+use bulkhead_core::keys::{ORG_KEY_PREFIX, WORKER_KEY_PREFIX};
 use bulkhead_core::token::TOKEN_TYPE;
 use bulkhead_core::{
     Algorithm, ConfigSpec, Cursor, Engine, EngineConfig, Error, ExternalId, ManualClock, MasterKey,
@@ -731,7 +731,9 @@ fn check_token(fixture: &TokenFixture, data: &[u8]) {
 fn assert_refused(err: &Error, text: &str) {
     let expected = match err {
         Error::InvalidToken { .. } => true,
-        Error::PermissionDenied { .. } => text.starts_with(ORG_KEY_PREFIX),
+        Error::PermissionDenied { .. } => {
+            text.starts_with(ORG_KEY_PREFIX) || text.starts_with(WORKER_KEY_PREFIX)
+        }
         _ => false,
     };
     assert!(expected, "{text:?} was refused with {err:?}");

@@ -21,7 +21,7 @@ pub use bulkhead_core::{
     ConnectionTemplate, ConnectionTemplateId, ConnectionTemplateUpdate, ConnectionUpdate,
     Connector, ConnectorConfig, ConnectorUpdate, CronExpr, Cursor, Destination, DestinationId,
     Error, ExternalId, FencingToken, GetOrCreated, HourCount, IssuedToken, Job, JobLimits,
-    JobSettings, JobStatus, Jwk, Jwks, LastRun, Lease, MAX_CREATION_HOURS, MAX_PAGE_LIMIT,
+    JobSettings, JobStatus, Jwk, Jwks, KeyRole, LastRun, Lease, MAX_CREATION_HOURS, MAX_PAGE_LIMIT,
     MAX_RECENT_RUNS, ManualClock, MasterKey, Name, NewConnection, NewConnectionTemplate,
     NewDestination, NewSource, NewSourceFromTemplate, NewSourceTemplate, ORG_KEY_PREFIX,
     ObjectKind, Operation, OperationSet, OrgId, OrgKeyId, OrgKeyInfo, OrgKeySecret, OrgScope,
@@ -29,8 +29,8 @@ pub use bulkhead_core::{
     Schedule, ScopedClaims, ScopedToken, ScopedTokenRequest, SigningKeyInfo, Source,
     SourceFromTemplate, SourceId, SourceTemplate, SourceTemplateId, SourceTemplateUpdate,
     StorageError, SyncOutcome, SyncRun, SyncRunId, SyncStatus, SystemClock, Tag, TagInfo, TagMode,
-    TagSelection, Timestamp, TokenCache, TokenMinter, TokenRejection, Worker, Workspace,
-    WorkspaceFilter, WorkspaceId, WorkspaceOverview, WorkspaceScope, WorkspaceStats,
+    TagSelection, Timestamp, TokenCache, TokenMinter, TokenRejection, WORKER_KEY_PREFIX, Worker,
+    Workspace, WorkspaceFilter, WorkspaceId, WorkspaceOverview, WorkspaceScope, WorkspaceStats,
     WorkspaceStatus, WorkspaceUpdate, merge,
 };
 pub use config::{Config, default_key_file};
@@ -156,9 +156,16 @@ impl Engine {
     }
 
     /// The scope of the organization whose access key this is. A wrong, revoked or expired
-    /// key gets one answer: "invalid or expired org key".
+    /// key gets one answer: "invalid or expired org key"; a worker key is refused
+    /// ([`Error::PermissionDenied`]): it serves the job protocol only.
     pub fn authenticate_org(&self, key: &str) -> Result<OrgScope> {
         self.inner.authenticate_org(key)
+    }
+
+    /// A worker of the organization whose worker key (or org key) this is, named `name`: the
+    /// job protocol and nothing else (see [`bulkhead_core::Engine::authenticate_worker`]).
+    pub fn authenticate_worker(&self, key: &str, name: &str) -> Result<Worker> {
+        self.inner.authenticate_worker(key, name)
     }
 
     /// Verifies a scoped token and returns the scope of its one workspace, limited to the

@@ -113,7 +113,6 @@ pub(crate) fn run(ctx: &Ctx, db_given: bool, args: &WorkerArgs) -> Result<(), Cl
     }
     let store = serve::store(db_given, args.database.postgres.as_deref())?;
     let (engine, what) = serve::open(ctx, &store, ctx.config()?)?;
-    let org = ctx.org(&engine)?;
     let mut settings = engine.job_settings();
     if let Some(lease) = args.lease {
         settings.lease = lease;
@@ -141,6 +140,8 @@ pub(crate) fn run(ctx: &Ctx, db_given: bool, args: &WorkerArgs) -> Result<(), Cl
         .name
         .clone()
         .unwrap_or_else(|| format!("bulkhead-worker-{}", std::process::id()));
+    // The key is checked before anything runs: a worker key, or an org key.
+    ctx.worker(&engine, &name)?;
     output::note(&format!(
         "worker {name}: {} at once on {what}; stop with Ctrl-C or SIGTERM",
         args.workers
@@ -148,11 +149,14 @@ pub(crate) fn run(ctx: &Ctx, db_given: bool, args: &WorkerArgs) -> Result<(), Cl
     let results: Vec<Result<Tally, CliError>> = thread::scope(|s| {
         let handles: Vec<_> = (0..args.workers)
             .map(|n| {
-                let worker = org.worker(&if args.workers == 1 {
-                    name.clone()
-                } else {
-                    format!("{name}/{n}")
-                });
+                let worker = ctx.worker(
+                    &engine,
+                    &if args.workers == 1 {
+                        name.clone()
+                    } else {
+                        format!("{name}/{n}")
+                    },
+                );
                 let options = &options;
                 let shutdown = &*shutdown;
                 s.spawn(move || {

@@ -6,6 +6,13 @@
 //! key up by its hash needs no constant-time comparison: the hash of a 256-bit secret reveals
 //! nothing an attacker can steer.
 //!
+//! Every key has a [`KeyRole`], stored with it: an **org key** (`bh_org_`) has the
+//! organization's full power; a **worker key** (`bh_wkr_`, made by
+//! `OrgScope::create_worker_key`) has only the job protocol (`Engine::authenticate_worker`),
+//! and every other way in refuses it. The stored role decides; the prefix only lets a person,
+//! a secret scanner or the HTTP server tell the kinds apart without a lookup, and is bound to
+//! the role because the stored hash covers it.
+//!
 //! **Signing keys** sign scoped tokens. Each has a random `kid`; its secret (an HMAC key or an
 //! Ed25519 PKCS#8 document) is sealed under the master key with associated data
 //! `org id || kid`, so it opens only as that organization's key of that id.
@@ -26,10 +33,66 @@ use crate::model::time::Timestamp;
 
 /// The text every org access key starts with.
 pub const ORG_KEY_PREFIX: &str = "bh_org_";
-/// Characters of an org access key kept as its public prefix.
+/// The text every worker key starts with (see [`KeyRole::Worker`]).
+pub const WORKER_KEY_PREFIX: &str = "bh_wkr_";
+/// Characters of an org access key kept as its public prefix (the same for a worker key,
+/// whose prefix text is as long).
 const PUBLIC_PREFIX_CHARS: usize = ORG_KEY_PREFIX.len() + 8;
 
-/// An org access key in clear. Shown once; `Debug` and `Display` never print it.
+/// What an organization's access key may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyRole {
+    /// The organization's full power: workspaces, templates, keys, settings, tokens, and the
+    /// job protocol. Its text begins [`ORG_KEY_PREFIX`].
+    Organization,
+    /// The job protocol only: claim a job, heartbeat it, complete it
+    /// (`Engine::authenticate_worker`). Refused everywhere else. Its text begins
+    /// [`WORKER_KEY_PREFIX`].
+    Worker,
+}
+
+impl KeyRole {
+    /// How it is stored and shown: `organization` or `worker`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Organization => "organization",
+            Self::Worker => "worker",
+        }
+    }
+
+    /// The text its keys begin with.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Self::Organization => ORG_KEY_PREFIX,
+            Self::Worker => WORKER_KEY_PREFIX,
+        }
+    }
+}
+
+impl fmt::Display for KeyRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for KeyRole {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        match text {
+            "organization" => Ok(Self::Organization),
+            "worker" => Ok(Self::Worker),
+            _ => Err(Error::invalid_input(
+                "role",
+                format!("`{text}` is not a key role; use `organization` or `worker`"),
+            )),
+        }
+    }
+}
+
+/// An org access key or a worker key in clear. Shown once; `Debug` and `Display` never print
+/// it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct OrgKeySecret(String);
 
@@ -51,15 +114,20 @@ impl fmt::Debug for OrgKeySecret {
     }
 }
 
-/// A new org access key: the secret (shown once) and the row to store.
+/// A new key of `role`: the secret (shown once) and the row to store.
 pub(crate) fn new_org_key(
     org_id: OrgId,
     now: Timestamp,
     expires_at: Option<Timestamp>,
+    role: KeyRole,
 ) -> Result<(OrgKeySecret, OrgKeyRow)> {
     let mut bytes = [0u8; 32];
     random_bytes(&mut bytes)?;
-    let secret = OrgKeySecret(format!("{ORG_KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)));
+    let secret = OrgKeySecret(format!(
+        "{}{}",
+        role.prefix(),
+        URL_SAFE_NO_PAD.encode(bytes)
+    ));
     let row = OrgKeyRow {
         id: OrgKeyId::random(),
         org_id,
@@ -69,6 +137,7 @@ pub(crate) fn new_org_key(
         expires_at,
         last_used_at: None,
         revoked_at: None,
+        role,
     };
     Ok((secret, row))
 }
@@ -83,6 +152,11 @@ pub fn hash_org_key(key: &str) -> [u8; 32] {
 /// Whether `text` has the shape of an org access key (not whether it is valid).
 pub(crate) fn looks_like_org_key(text: &str) -> bool {
     text.starts_with(ORG_KEY_PREFIX)
+}
+
+/// Whether `text` has the shape of a worker key (not whether it is valid).
+pub(crate) fn looks_like_worker_key(text: &str) -> bool {
+    text.starts_with(WORKER_KEY_PREFIX)
 }
 
 /// An org access key as stored.
@@ -104,6 +178,8 @@ pub struct OrgKeyRow {
     pub last_used_at: Option<Timestamp>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<Timestamp>,
+    /// What it may do.
+    pub role: KeyRole,
 }
 
 impl OrgKeyRow {
@@ -128,6 +204,8 @@ pub struct OrgKeyInfo {
     pub last_used_at: Option<Timestamp>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<Timestamp>,
+    /// What it may do: `organization` (an org key) or `worker` (a worker key).
+    pub role: KeyRole,
 }
 
 impl From<OrgKeyRow> for OrgKeyInfo {
@@ -139,6 +217,7 @@ impl From<OrgKeyRow> for OrgKeyInfo {
             expires_at: row.expires_at,
             last_used_at: row.last_used_at,
             revoked_at: row.revoked_at,
+            role: row.role,
         }
     }
 }
@@ -291,8 +370,13 @@ mod tests {
 
     #[test]
     fn org_key_has_prefix_and_256_bits() {
-        let (secret, row) =
-            new_org_key(OrgId::random(), Timestamp::from_unix_millis(0), None).unwrap();
+        let (secret, row) = new_org_key(
+            OrgId::random(),
+            Timestamp::from_unix_millis(0),
+            None,
+            KeyRole::Organization,
+        )
+        .unwrap();
         assert!(secret.expose().starts_with("bh_org_"));
         let encoded = &secret.expose()[ORG_KEY_PREFIX.len()..];
         assert_eq!(URL_SAFE_NO_PAD.decode(encoded).unwrap().len(), 32);
@@ -308,6 +392,7 @@ mod tests {
             OrgId::random(),
             now,
             Some(now.plus(std::time::Duration::from_secs(1))),
+            KeyRole::Worker,
         )
         .unwrap();
         assert!(row.is_usable(now));
@@ -315,5 +400,28 @@ mod tests {
         row.expires_at = None;
         row.revoked_at = Some(now);
         assert!(!row.is_usable(now));
+    }
+
+    #[test]
+    fn worker_key_has_its_own_prefix_and_role() {
+        let (secret, row) = new_org_key(
+            OrgId::random(),
+            Timestamp::from_unix_millis(0),
+            None,
+            KeyRole::Worker,
+        )
+        .unwrap();
+        assert!(secret.expose().starts_with(WORKER_KEY_PREFIX));
+        assert!(looks_like_worker_key(secret.expose()));
+        assert!(!looks_like_org_key(secret.expose()));
+        assert_eq!(row.role, KeyRole::Worker);
+        assert_eq!(row.prefix.len(), PUBLIC_PREFIX_CHARS);
+        for role in [KeyRole::Organization, KeyRole::Worker] {
+            assert_eq!(role.as_str().parse::<KeyRole>().unwrap(), role);
+        }
+        assert!(matches!(
+            "admin".parse::<KeyRole>(),
+            Err(Error::InvalidInput { .. })
+        ));
     }
 }

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use crate::crypto::keys::KeyRole;
 use crate::engine::revocations::Revocations;
 use crate::engine::shared::Inner;
 use crate::error::{Error, ObjectKind, Result, TokenRejection};
@@ -38,12 +39,15 @@ pub(crate) const RECHECK: Duration = Duration::from_secs(60);
 pub(crate) enum Credential {
     /// The operator: no credential.
     Operator,
-    /// An org access key.
+    /// An org access key, or a worker key (its role says which; a worker key is held only by
+    /// a [`crate::Worker`]).
     OrgKey {
         id: OrgKeyId,
         /// SHA-256 of the key, to read it again.
         hash: [u8; 32],
         expires_at: Option<Timestamp>,
+        /// What it was accepted as; the stored row must still say so.
+        role: KeyRole,
     },
     /// A scoped token.
     Token {
@@ -136,8 +140,8 @@ impl Held {
     fn check_stored(&self, inner: &Inner, now: Timestamp) -> Result<()> {
         match &self.credential {
             Credential::Operator => Ok(()),
-            Credential::OrgKey { hash, .. } => match inner.store.find_org_key(hash)? {
-                Some(row) if row.hash == *hash && row.is_usable(now) => Ok(()),
+            Credential::OrgKey { hash, role, .. } => match inner.store.find_org_key(hash)? {
+                Some(row) if row.hash == *hash && row.role == *role && row.is_usable(now) => Ok(()),
                 _ => Err(Error::InvalidOrgKey { hint: "" }),
             },
             Credential::Token {

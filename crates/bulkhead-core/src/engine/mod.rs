@@ -19,7 +19,10 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::audit::Actor;
-use crate::crypto::keys::{self, OrgKeySecret, hash_org_key, looks_like_org_key, signing_key_aad};
+use crate::crypto::keys::{
+    self, KeyRole, OrgKeyRow, OrgKeySecret, hash_org_key, looks_like_org_key,
+    looks_like_worker_key, signing_key_aad,
+};
 use crate::crypto::secrets::{SealedSecrets, data_key_aad, template_secret_aad};
 use crate::crypto::vault::MasterKey;
 use crate::engine::credential::{Credential, Held, check_token_state};
@@ -30,6 +33,7 @@ use crate::engine::meter::{Event, Meter};
 use crate::engine::org::OrgScope;
 use crate::engine::revocations::Revocations;
 use crate::engine::shared::Inner;
+use crate::engine::worker::Worker;
 use crate::engine::workspace::WorkspaceScope;
 use crate::error::{Error, ObjectKind, Result, TokenRejection};
 use crate::model::ids::OrgId;
@@ -52,6 +56,18 @@ pub struct EngineConfig {
     pub master_key: Arc<MasterKey>,
     /// Clock skew tolerated when checking a token's `exp` and `iat`.
     pub token_leeway: Duration,
+}
+
+/// The refusal of a worker key by every way in but the job protocol; `operation` names the
+/// way it tried.
+pub(crate) fn worker_key_refused(operation: &str) -> Error {
+    Error::PermissionDenied {
+        operation: operation.to_owned(),
+        reason: "this is a worker key: it may only claim, heartbeat and complete jobs (the \
+                 job protocol); organization calls need an org key, and a customer's calls a \
+                 scoped token"
+            .to_owned(),
+    }
 }
 
 /// Checks `iss` and `aud` against an organization's current values.
@@ -132,7 +148,7 @@ impl Engine {
             created_at: now,
             settings,
         };
-        let (secret, key_row) = keys::new_org_key(org.id, now, None)?;
+        let (secret, key_row) = keys::new_org_key(org.id, now, None, KeyRole::Organization)?;
         let signing = self
             .inner
             .new_signing_key(org.id, org.settings.token_algorithm)?;
@@ -156,7 +172,14 @@ impl Engine {
 
     /// The scope of the organization whose access key this is. A wrong, revoked or expired
     /// key gets the same answer: "invalid or expired org key".
+    ///
+    /// A worker key (see [`OrgScope::create_worker_key`]) is refused with
+    /// [`Error::PermissionDenied`], saying it serves the job protocol only: by its text at
+    /// once, and by its stored role should its text ever say otherwise.
     pub fn authenticate_org(&self, key: &str) -> Result<OrgScope> {
+        if looks_like_worker_key(key) {
+            return Err(worker_key_refused("organization access"));
+        }
         if !looks_like_org_key(key) {
             let hint = if key.split('.').count() == 3 {
                 " (this looks like a scoped token; organization calls need an org access key)"
@@ -165,7 +188,53 @@ impl Engine {
             };
             return Err(Error::InvalidOrgKey { hint });
         }
-        let invalid = || Error::InvalidOrgKey { hint: "" };
+        let (row, credential) = self.usable_key(key, &[KeyRole::Organization], "")?;
+        self.org_scope(row.org_id, Actor::OrgKey(row.prefix), credential)
+    }
+
+    /// A worker of the organization whose worker key (or org key) this is: it may claim that
+    /// organization's jobs, heartbeat and complete them, and nothing else (see [`Worker`]).
+    /// `name` identifies it to operators. Its claims and completions are audited with the key
+    /// as actor (`worker-key:<prefix>`, or `org-key:<prefix>` for an org key).
+    ///
+    /// An org key is accepted too: it holds the organization's full power, the job protocol
+    /// included ([`OrgScope::worker`]), so accepting it grants nothing new, and a worker
+    /// deployed with an org key keeps working while it moves to a worker key. A wrong, revoked
+    /// or expired key is refused like [`Engine::authenticate_org`] refuses one, and the
+    /// worker stops once its key is revoked or expires.
+    pub fn authenticate_worker(&self, key: &str, name: &str) -> Result<Worker> {
+        const HINT: &str = " (or worker key)";
+        if !looks_like_worker_key(key) && !looks_like_org_key(key) {
+            let hint = if key.split('.').count() == 3 {
+                " (this looks like a scoped token; a worker needs a worker key or an org key)"
+            } else {
+                HINT
+            };
+            return Err(Error::InvalidOrgKey { hint });
+        }
+        let (row, credential) =
+            self.usable_key(key, &[KeyRole::Worker, KeyRole::Organization], HINT)?;
+        let actor = match row.role {
+            KeyRole::Organization => Actor::OrgKey(row.prefix),
+            KeyRole::Worker => Actor::WorkerKey(row.prefix),
+        };
+        // The worker keeps this scope to itself: nothing of `Worker` hands it out, so a worker
+        // key reaches the organization only through the job protocol.
+        let org = self.org_scope(row.org_id, actor, credential)?;
+        Worker::new(Arc::clone(&self.inner), name, Some(org))
+    }
+
+    /// The stored row of the key `key` if it works now and has one of the `roles`, with the
+    /// credential a scope made from it holds; its last use recorded (at most once a
+    /// [`KEY_TOUCH_INTERVAL`]). A key that is known but revoked, expired or of another role is
+    /// audited in its organization's chain (`org_key.use`, denied) and refused.
+    fn usable_key(
+        &self,
+        key: &str,
+        roles: &[KeyRole],
+        hint: &'static str,
+    ) -> Result<(OrgKeyRow, Arc<Held>)> {
+        let invalid = || Error::InvalidOrgKey { hint };
         let now = self.inner.now();
         let hash = hash_org_key(key);
         let row = self
@@ -174,13 +243,30 @@ impl Engine {
             .find_org_key(&hash)?
             .filter(|row| row.hash == hash)
             .ok_or_else(invalid)?;
-        if !row.is_usable(now) {
+        let refusal = if !row.is_usable(now) {
+            Some(("revoked or expired org key", invalid()))
+        } else if !roles.contains(&row.role) {
+            Some((
+                "worker key outside the job protocol",
+                worker_key_refused("organization access"),
+            ))
+        } else {
+            None
+        };
+        if let Some((reason, err)) = refusal {
             // The key is known, so is its organization: the refusal goes into its chain.
-            let ctx = OrgCtx::new(row.org_id)
-                .with_actor(Actor::OrgKey(row.prefix.clone()))
-                .audited(now, "org_key.use", None, format!("org_key:{}", row.id));
-            self.inner.audit_denial(&ctx, "revoked or expired org key");
-            return Err(invalid());
+            let actor = match row.role {
+                KeyRole::Organization => Actor::OrgKey(row.prefix.clone()),
+                KeyRole::Worker => Actor::WorkerKey(row.prefix.clone()),
+            };
+            let ctx = OrgCtx::new(row.org_id).with_actor(actor).audited(
+                now,
+                "org_key.use",
+                None,
+                format!("org_key:{}", row.id),
+            );
+            self.inner.audit_denial(&ctx, reason);
+            return Err(err);
         }
         if row
             .last_used_at
@@ -193,10 +279,11 @@ impl Engine {
                 id: row.id,
                 hash: row.hash,
                 expires_at: row.expires_at,
+                role: row.role,
             },
             now,
         );
-        self.org_scope(row.org_id, Actor::OrgKey(row.prefix), credential)
+        Ok((row, credential))
     }
 
     /// Verifies a scoped token and returns the scope of its one workspace, limited to the

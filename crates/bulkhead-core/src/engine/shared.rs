@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::crypto::keys::{SigningKeyRow, looks_like_org_key, signing_key_aad};
+use crate::crypto::keys::{
+    SigningKeyRow, looks_like_org_key, looks_like_worker_key, signing_key_aad,
+};
 use crate::crypto::secrets::data_key_aad;
 use crate::crypto::vault::{DataKey, MasterKey, random_token};
 use crate::engine::denials::{Decision, Denials, outcome_reason};
@@ -322,6 +324,9 @@ impl Inner {
         token: &str,
         now: Timestamp,
     ) -> Result<(ScopedClaims, Arc<LoadedKey>)> {
+        if looks_like_worker_key(token) {
+            return Err(crate::engine::worker_key_refused("authenticate"));
+        }
         if looks_like_org_key(token) {
             return Err(Error::PermissionDenied {
                 operation: "authenticate".to_owned(),

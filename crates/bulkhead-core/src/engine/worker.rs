@@ -201,8 +201,10 @@ impl WorkspaceScope {
 /// A worker: claims jobs with a lease, heartbeats, completes. It can do nothing else: it
 /// reads no workspace but the one of a job it holds, and only what the job needs.
 ///
-/// Made by [`OrgScope::worker`] (one organization's jobs) or [`Engine::worker`] (every
-/// organization's, for the host's own process).
+/// Made by [`Engine::authenticate_worker`] from a worker key (or an org key), by
+/// [`OrgScope::worker`] (one organization's jobs) or by [`Engine::worker`] (every
+/// organization's, for the host's own process). The organization scope it keeps is its own:
+/// nothing here hands it out, so a worker key reaches nothing but the job protocol.
 pub struct Worker {
     inner: Arc<Inner>,
     name: String,
@@ -223,7 +225,7 @@ impl Worker {
     /// The longest worker name.
     pub const MAX_NAME_CHARS: usize = 100;
 
-    fn new(inner: Arc<Inner>, name: &str, org: Option<OrgScope>) -> Result<Self> {
+    pub(crate) fn new(inner: Arc<Inner>, name: &str, org: Option<OrgScope>) -> Result<Self> {
         let chars = name.chars().count();
         if chars == 0 || chars > Self::MAX_NAME_CHARS {
             return Err(Error::invalid_input(
@@ -254,7 +256,7 @@ impl Worker {
         self.org.as_ref().map(OrgScope::org_id)
     }
 
-    /// Fails once the worker's org key no longer holds.
+    /// Fails once the worker's key (worker key or org key) no longer holds.
     fn live(&self) -> Result<()> {
         match &self.org {
             Some(org) => org.live(),

@@ -181,7 +181,7 @@ pub fn token_state(row: &impl Columns) -> Result<TokenState> {
 #[macro_export]
 macro_rules! org_key_columns {
     () => {
-        "id, org_id, prefix, hash, created_at, expires_at, last_used_at, revoked_at"
+        "id, org_id, prefix, hash, created_at, expires_at, last_used_at, revoked_at, role"
     };
 }
 
@@ -199,6 +199,7 @@ pub fn org_key(row: &impl Columns) -> Result<OrgKeyRow> {
         expires_at: opt_time(row, 5, "expires_at")?,
         last_used_at: opt_time(row, 6, "last_used_at")?,
         revoked_at: opt_time(row, 7, "revoked_at")?,
+        role: parse(row, 8, "role")?,
     })
 }
 

@@ -13,6 +13,9 @@ pub(crate) enum Auth {
     Scoped,
     /// Any of the three; a scoped token reaches only its own workspace.
     Any,
+    /// A worker key, an org key or an access token: the worker protocol, the only routes a
+    /// worker key reaches.
+    Worker,
 }
 
 /// The kind of object the `{id}` of a path names.
@@ -130,9 +133,9 @@ pub(crate) const ROUTES: &[Route] = &[
     // The worker protocol. A job is named by the path and proven by the body (its workspace
     // and fencing token), so the walkers send no valid body and the ids mean nothing to them;
     // `job_protocol.rs` tests another organization's job there.
-    r("POST", "/api/v1/jobs/claim", A::Org, O::None),
-    r("POST", "/api/v1/jobs/{id}/heartbeat", A::Org, O::None),
-    r("POST", "/api/v1/jobs/{id}/complete", A::Org, O::None),
+    r("POST", "/api/v1/jobs/claim", A::Worker, O::None),
+    r("POST", "/api/v1/jobs/{id}/heartbeat", A::Worker, O::None),
+    r("POST", "/api/v1/jobs/{id}/complete", A::Worker, O::None),
     r("POST", "/api/v1/dashboard/session", A::None, O::None),
     r("GET", "/api/v1/dashboard/session", A::None, O::None),
     r("DELETE", "/api/v1/dashboard/session", A::None, O::None),

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use crate::audit::AuditDraft;
 use crate::crypto::keys::{
-    self, Jwk, Jwks, OrgKeyInfo, OrgKeySecret, RevealedSecret, SigningKeyInfo, SigningKeyRow,
-    check_key_expiry, signing_key_aad,
+    self, Jwk, Jwks, KeyRole, OrgKeyInfo, OrgKeySecret, RevealedSecret, SigningKeyInfo,
+    SigningKeyRow, check_key_expiry, signing_key_aad,
 };
 use crate::engine::credential::Held;
 use crate::engine::meter::Event;
@@ -459,17 +459,40 @@ impl OrgScope {
     /// Makes a new org access key, optionally expiring at `expires_at`. The secret is shown
     /// only now.
     pub fn create_key(&self, expires_at: Option<Timestamp>) -> Result<(OrgKeyInfo, OrgKeySecret)> {
+        self.create_key_of(KeyRole::Organization, expires_at, "org_key.create")
+    }
+
+    /// Makes a new **worker key** (`bh_wkr_…`), optionally expiring at `expires_at`: a key of
+    /// this organization whose only power is the job protocol
+    /// ([`crate::Engine::authenticate_worker`]: claim this organization's jobs, heartbeat and
+    /// complete them). Every other way in refuses it with [`Error::PermissionDenied`]. It is
+    /// listed, revoked and expires like any key. The secret is shown only now. Audited
+    /// (`worker_key.create`).
+    pub fn create_worker_key(
+        &self,
+        expires_at: Option<Timestamp>,
+    ) -> Result<(OrgKeyInfo, OrgKeySecret)> {
+        self.create_key_of(KeyRole::Worker, expires_at, "worker_key.create")
+    }
+
+    fn create_key_of(
+        &self,
+        role: KeyRole,
+        expires_at: Option<Timestamp>,
+        action: &str,
+    ) -> Result<(OrgKeyInfo, OrgKeySecret)> {
         let now = self.inner.now();
         check_key_expiry(now, expires_at)?;
-        let (secret, row) = keys::new_org_key(self.org.org_id(), now, expires_at)?;
+        let (secret, row) = keys::new_org_key(self.org.org_id(), now, expires_at, role)?;
         let audited = self
             .org
-            .audited(now, "org_key.create", None, format!("org_key:{}", row.id));
+            .audited(now, action, None, format!("org_key:{}", row.id));
         self.store()?.insert_org_key(&audited, &row)?;
         Ok((row.into(), secret))
     }
 
-    /// The organization's access keys (prefixes and dates, never the keys), oldest first.
+    /// The organization's access keys, org keys and worker keys (prefixes, roles and dates,
+    /// never the keys), oldest first.
     pub fn list_keys(&self) -> Result<Vec<OrgKeyInfo>> {
         let rows = self.store()?.list_org_keys(&self.org)?;
         if rows.iter().any(|r| r.org_id != self.org.org_id()) {
@@ -478,7 +501,7 @@ impl OrgScope {
         Ok(rows.into_iter().map(OrgKeyInfo::from).collect())
     }
 
-    /// Revokes the access key `id`; it stops working at once.
+    /// Revokes the access key `id` (an org key or a worker key); it stops working at once.
     pub fn revoke_key(&self, id: OrgKeyId) -> Result<OrgKeyInfo> {
         // Read through the org check first: another organization's key id never reaches a
         // write.
