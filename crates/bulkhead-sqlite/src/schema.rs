@@ -9,7 +9,7 @@
 //! references between tenant rows are composite foreign keys that include `workspace_id`, so
 //! the database itself cannot link rows of two workspaces.
 
-use bulkhead_core::{Result, StorageError};
+use bulkhead_core::{Clock, Result, StorageError};
 use rusqlite::{Connection, TransactionBehavior, params};
 
 use crate::Ctx;
@@ -382,7 +382,37 @@ const MIGRATIONS: &[&str] = &[
         DELETE FROM sync_queue WHERE id = OLD.id;
     END;
     ",
+    // 10: the scheduler (bulkhead_core::schedules): each active scheduled connection's next
+    // due time, ids and times only; the tick reads it across tenants by due time. The
+    // connections scheduled before this migration get their first due time from the
+    // migration's time (`crate::schedules::backfill`).
+    "
+    CREATE TABLE sched_connection (
+        workspace_id  BLOB    NOT NULL,
+        connection_id BLOB    NOT NULL,
+        org_id        BLOB    NOT NULL,
+        schedule      TEXT    NOT NULL CHECK (schedule <> 'manual'),
+        due_at        INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, connection_id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX sched_connection_due ON sched_connection (due_at);
+    CREATE INDEX sched_connection_org_due ON sched_connection (org_id, due_at);
+    -- A connection paused (by itself or with its workspace) or deleted, however it happens,
+    -- has nothing due.
+    CREATE TRIGGER connections_paused_unscheduled AFTER UPDATE OF status ON connections
+    WHEN NEW.status <> 'active' BEGIN
+        DELETE FROM sched_connection
+        WHERE workspace_id = NEW.workspace_id AND connection_id = NEW.id;
+    END;
+    CREATE TRIGGER connections_removed_unscheduled AFTER DELETE ON connections BEGIN
+        DELETE FROM sched_connection
+        WHERE workspace_id = OLD.workspace_id AND connection_id = OLD.id;
+    END;
+    ",
 ];
+
+/// The migration that made `sched_connection`, whose transaction also backfills it.
+const SCHEDULES_MIGRATION: i64 = 10;
 
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -419,6 +449,9 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<i64> {
         }
         tx.execute_batch(sql)
             .ctx(format_args!("migration {version} failed"))?;
+        if version == SCHEDULES_MIGRATION {
+            crate::schedules::backfill(&tx, bulkhead_core::SystemClock.now())?;
+        }
         tx.execute(
             "INSERT INTO bulkhead_migrations (version, applied_at) VALUES (?1, unixepoch())",
             params![version],

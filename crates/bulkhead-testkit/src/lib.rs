@@ -24,4 +24,5 @@ pub mod model;
 pub mod pg;
 pub mod queue_cases;
 pub mod queue_model;
+pub mod schedule_cases;
 pub mod wrappers;

@@ -20,16 +20,16 @@ pub use bulkhead_core::{
     ClaimedJob, Clock, ConfigSpec, Connection, ConnectionId, ConnectionOverview, ConnectionStatus,
     ConnectionTemplate, ConnectionTemplateId, ConnectionTemplateUpdate, ConnectionUpdate,
     Connector, ConnectorConfig, ConnectorUpdate, CronExpr, Cursor, Destination, DestinationId,
-    Error, ExternalId, FencingToken, GetOrCreated, HourCount, IssuedToken, Job, JobLimits,
-    JobSettings, JobStatus, Jwk, Jwks, LastRun, Lease, MAX_CREATION_HOURS, MAX_PAGE_LIMIT,
-    MAX_RECENT_RUNS, ManualClock, MasterKey, Name, NewConnection, NewConnectionTemplate,
-    NewDestination, NewSource, NewSourceFromTemplate, NewSourceTemplate, ORG_KEY_PREFIX,
-    ObjectKind, Operation, OperationSet, OrgId, OrgKeyId, OrgKeyInfo, OrgKeySecret, OrgScope,
-    OrgSettings, OrgStats, Organization, Page, Paged, Reaped, Result, RevealedSecret, SECRET_MASK,
-    Schedule, ScopedClaims, ScopedToken, ScopedTokenRequest, SigningKeyInfo, Source,
+    Error, ExternalId, FencingToken, GetOrCreated, HourCount, Interval, IntervalUnit, IssuedToken,
+    Job, JobLimits, JobSettings, JobStatus, Jwk, Jwks, LastRun, Lease, MAX_CREATION_HOURS,
+    MAX_PAGE_LIMIT, MAX_RECENT_RUNS, ManualClock, MasterKey, Name, NewConnection,
+    NewConnectionTemplate, NewDestination, NewSource, NewSourceFromTemplate, NewSourceTemplate,
+    ORG_KEY_PREFIX, ObjectKind, Operation, OperationSet, OrgId, OrgKeyId, OrgKeyInfo, OrgKeySecret,
+    OrgScope, OrgSettings, OrgStats, Organization, Page, Paged, Reaped, Result, RevealedSecret,
+    SECRET_MASK, Schedule, ScopedClaims, ScopedToken, ScopedTokenRequest, SigningKeyInfo, Source,
     SourceFromTemplate, SourceId, SourceTemplate, SourceTemplateId, SourceTemplateUpdate,
     StorageError, SyncOutcome, SyncRun, SyncRunId, SyncStatus, SystemClock, Tag, TagInfo, TagMode,
-    TagSelection, Timestamp, TokenCache, TokenMinter, TokenRejection, Worker, Workspace,
+    TagSelection, Ticked, Timestamp, TokenCache, TokenMinter, TokenRejection, Worker, Workspace,
     WorkspaceFilter, WorkspaceId, WorkspaceOverview, WorkspaceScope, WorkspaceStats,
     WorkspaceStatus, WorkspaceUpdate, merge,
 };
@@ -42,6 +42,7 @@ pub mod store {
         ClaimRequest, JobStore, LeaseRow, QueueRow, QueueSnapshot, QueueState, ReapPolicy,
         SchedCounter,
     };
+    pub use bulkhead_core::schedules::{DueSchedule, ScheduleStore};
     pub use bulkhead_core::store::*;
 }
 

@@ -1,0 +1,34 @@
+//! The scheduler's cases of `bulkhead-testkit` against the SQLite store (see
+//! `bulkhead_testkit::schedule_cases`): due times kept with the connections, and the tick.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use bulkhead_testkit::schedule_cases;
+
+macro_rules! cases {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                schedule_cases::$name(&support::file());
+            }
+        )+
+    };
+}
+
+cases!(
+    due_times_follow_the_connection_s_schedule_and_status,
+    due_times_pause_and_resume_with_their_workspace,
+    due_times_are_seen_by_their_own_workspace_only,
+    tick_queues_one_job_per_due_connection_and_collapses_missed_fires,
+    tick_skips_a_connection_with_a_live_job_and_moves_its_due_time,
+    tick_queues_nothing_for_paused_manual_deleted_or_retired,
+    tick_runs_inside_a_worker_s_claim,
+    tick_is_bounded_per_call,
+);
