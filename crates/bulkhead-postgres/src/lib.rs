@@ -63,6 +63,7 @@
 mod audit;
 mod pool;
 mod rows;
+mod schedules;
 mod schema;
 mod store;
 

@@ -26,6 +26,7 @@ cases!(
     due_times_follow_the_connection_s_schedule_and_status,
     due_times_pause_and_resume_with_their_workspace,
     due_times_are_seen_by_their_own_workspace_only,
+    due_rows_list_oldest_first_bounded_and_by_organization,
     tick_queues_one_job_per_due_connection_and_collapses_missed_fires,
     tick_skips_a_connection_with_a_live_job_and_moves_its_due_time,
     tick_queues_nothing_for_paused_manual_deleted_or_retired,

@@ -194,6 +194,55 @@ pub fn due_times_are_seen_by_their_own_workspace_only(h: &Harness) {
     }
 }
 
+/// The store's due listing (the tick's only cross-tenant read) returns the rows due at the
+/// time asked, oldest due first, bounded, of every organization or of one; the
+/// compare-and-set moves a row only while it is as read.
+pub fn due_rows_list_oldest_first_bounded_and_by_organization(h: &Harness) {
+    let (acme, _) = new_org(h, "Acme");
+    let (other, _) = new_org(h, "Other");
+    let acme_ws = workspace(&acme, "cust-1");
+    let other_ws = workspace(&other, "cust-1");
+    let a1 = scheduled(&acme_ws, "a1", "every 3 minutes");
+    let a2 = scheduled(&acme_ws, "a2", "every 1 minute");
+    let b1 = scheduled(&other_ws, "b1", "every 2 minutes");
+    scheduled(&other_ws, "later", "every 1 day");
+    let store = h.store().schedules().expect("the store keeps due times");
+    let minutes = |n: u64| START.plus(Duration::from_secs(60 * n));
+    let ids = |rows: &[bulkhead_core::DueSchedule]| {
+        rows.iter().map(|r| r.connection_id).collect::<Vec<_>>()
+    };
+    assert!(store.due_schedules(None, START, 10).unwrap().is_empty());
+    let due = store.due_schedules(None, minutes(3), 10).unwrap();
+    assert_eq!(ids(&due), [a2.id, b1.id, a1.id]);
+    assert_eq!(due[1].org_id, other.org_id());
+    assert_eq!(due[1].workspace_id, other_ws.workspace_id());
+    assert_eq!(due[1].due_at, minutes(2));
+    assert_eq!(due[1].schedule.as_text(), "every 2 minutes");
+    assert_eq!(
+        ids(&store.due_schedules(None, minutes(3), 2).unwrap()),
+        [a2.id, b1.id]
+    );
+    assert_eq!(
+        ids(&store
+            .due_schedules(Some(acme.org_id()), minutes(3), 10)
+            .unwrap()),
+        [a2.id, a1.id]
+    );
+    // Moved once; the same read cannot move it again.
+    let row = &due[0];
+    assert!(store.advance_schedule(row, Some(minutes(4))).unwrap());
+    assert!(!store.advance_schedule(row, Some(minutes(5))).unwrap());
+    assert_eq!(
+        acme_ws.next_scheduled_sync(a2.id).unwrap(),
+        Some(minutes(4))
+    );
+    // A schedule changed since the read is not moved by it either.
+    let b1_row = &due[1];
+    set_schedule(&other_ws, &b1, "every 7 minutes");
+    assert!(!store.advance_schedule(b1_row, None).unwrap());
+    assert!(other_ws.next_scheduled_sync(b1.id).unwrap().is_some());
+}
+
 // ---------------------------------------------------------------------------------------
 // The tick: needs the job queue too.
 
