@@ -589,6 +589,64 @@ mod tests {
         assert!(second.is_err(), "a second running run was stored");
     }
 
+    /// A database from before the scheduler (schema 9) gets a due time for each active
+    /// scheduled connection when it is migrated, from the migration's time, and none for a
+    /// manual or inactive one.
+    #[test]
+    fn version_9_database_gets_due_times_for_its_scheduled_connections() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        conn.execute_batch(
+            "CREATE TABLE bulkhead_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT",
+        )
+        .unwrap();
+        for (index, sql) in MIGRATIONS.iter().take(9).enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.execute(
+                "INSERT INTO bulkhead_migrations VALUES (?1, 0)",
+                params![i64::try_from(index).unwrap() + 1],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO organizations (id, name, created_at) VALUES (x'01', 'Acme', 5);
+             INSERT INTO workspaces (id, org_id, external_id, name, status, created_at, updated_at)
+                 VALUES (x'02', x'01', 'cust-1', 'cust-1', 'active', 6, 7);
+             INSERT INTO sources (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
+                 VALUES (x'02', x'03', x'01', 's', 'faker', '{}', 8, 8);
+             INSERT INTO destinations (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
+                 VALUES (x'02', x'04', x'01', 'd', 'dev-null', '{}', 8, 8);
+             INSERT INTO connections (workspace_id, id, org_id, name, source_id, destination_id, status, schedule, created_at, updated_at)
+                 VALUES (x'02', x'05', x'01', 'cron', x'03', x'04', 'active', '0 * * * *', 9, 9),
+                        (x'02', x'06', x'01', 'manual', x'03', x'04', 'active', 'manual', 9, 9),
+                        (x'02', x'07', x'01', 'paused', x'03', x'04', 'inactive', '0 * * * *', 9, 9),
+                        (x'02', x'08', x'01', 'every', x'03', x'04', 'active', 'every 2 hours', 9, 9);",
+        )
+        .unwrap();
+        let before = bulkhead_core::SystemClock.now();
+        assert_eq!(migrate(&mut conn).unwrap(), SCHEMA_VERSION);
+        let after = bulkhead_core::SystemClock.now();
+        let mut stmt = conn
+            .prepare("SELECT hex(connection_id), schedule, due_at FROM sched_connection ORDER BY 1")
+            .unwrap();
+        let rows: Vec<(String, String, i64)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        let (id, text, due) = &rows[0];
+        assert_eq!((id.as_str(), text.as_str()), ("05", "0 * * * *"));
+        // The next whole hour after the migration ran.
+        assert_eq!(due % 3_600_000, 0);
+        assert!(*due > before.unix_millis() && *due <= after.unix_millis() + 3_600_000);
+        let (id, text, due) = &rows[1];
+        assert_eq!((id.as_str(), text.as_str()), ("08", "every 2 hours"));
+        assert!(
+            *due >= before.unix_millis() + 7_200_000 && *due <= after.unix_millis() + 7_200_000
+        );
+    }
+
     #[test]
     fn newer_database_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();

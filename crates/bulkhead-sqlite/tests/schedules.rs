@@ -1,5 +1,8 @@
 //! The scheduler's cases of `bulkhead-testkit` against the SQLite store (see
-//! `bulkhead_testkit::schedule_cases`): due times kept with the connections, and the tick.
+//! `bulkhead_testkit::schedule_cases`): due times kept with the connections, and the tick; and
+//! the scheduler's model (`bulkhead_testkit::schedule_model`).
+//!
+//! `BULKHEAD_PROPTEST_CASES=N` runs N model cases instead of the default.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,7 +12,22 @@
 
 mod support;
 
-use bulkhead_testkit::schedule_cases;
+use bulkhead_testkit::conformance::Harness;
+use bulkhead_testkit::model::Adapter;
+use bulkhead_testkit::{schedule_cases, schedule_model};
+
+struct File;
+
+impl Adapter for File {
+    fn harness() -> Harness {
+        support::file()
+    }
+}
+
+#[test]
+fn sqlite_schedules_follow_their_model_through_ticks_pauses_and_clock_jumps() {
+    schedule_model::run::<File>();
+}
 
 macro_rules! cases {
     ($($name:ident),+ $(,)?) => {

@@ -114,6 +114,16 @@ impl Engine {
         self.inner.reap_jobs()
     }
 
+    /// Due schedules handled by one tick at most (see [`bulkhead_core::Engine::TICK_BATCH`]).
+    pub const TICK_BATCH: usize = bulkhead_core::Engine::TICK_BATCH;
+
+    /// Queues a job for each schedule due now (see
+    /// [`bulkhead_core::Engine::tick_schedules`]). Every worker's claim does this first; this
+    /// is for a host whose workers claim rarely.
+    pub fn tick_schedules(&self) -> Result<Ticked> {
+        self.inner.tick_schedules()
+    }
+
     /// An engine over any storage adapter. The master key must be given in `config`.
     pub fn with_store(store: Arc<dyn store::Store>, config: Config) -> Result<Self> {
         let master_key = config.master_key(None)?;
