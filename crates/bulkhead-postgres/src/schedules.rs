@@ -74,6 +74,39 @@ pub(crate) fn unschedule_workspace(tx: &mut Tx<'_>, workspace: WorkspaceId) -> R
     Ok(())
 }
 
+/// The compare-and-set of one row, in the caller's transaction with the scheduler's scope.
+fn advance(tx: &mut Tx<'_>, row: &DueSchedule, next: Option<Timestamp>) -> Result<bool> {
+    let text = row.schedule.as_text();
+    let changed = match next {
+        Some(next) => tx.execute(
+            "UPDATE sched_connection SET due_at = $5
+             WHERE workspace_id = $1 AND connection_id = $2 AND org_id = $3
+               AND schedule = $4 AND due_at = $6",
+            &[
+                row.workspace_id.as_uuid(),
+                row.connection_id.as_uuid(),
+                row.org_id.as_uuid(),
+                &text,
+                &next.unix_millis(),
+                &row.due_at.unix_millis(),
+            ],
+        ),
+        None => tx.execute(
+            "DELETE FROM sched_connection
+             WHERE workspace_id = $1 AND connection_id = $2 AND org_id = $3
+               AND schedule = $4 AND due_at = $5",
+            &[
+                row.workspace_id.as_uuid(),
+                row.connection_id.as_uuid(),
+                row.org_id.as_uuid(),
+                &text,
+                &row.due_at.unix_millis(),
+            ],
+        ),
+    }?;
+    Ok(changed == 1)
+}
+
 impl ScheduleStore for PostgresStore {
     fn due_schedules(
         &self,
@@ -100,35 +133,20 @@ impl ScheduleStore for PostgresStore {
     }
 
     fn advance_schedule(&self, row: &DueSchedule, next: Option<Timestamp>) -> Result<bool> {
-        let text = row.schedule.as_text();
-        let changed = self.pool.write(Scope::Scheduler, |tx| match next {
-            Some(next) => tx.execute(
-                "UPDATE sched_connection SET due_at = $5
-                 WHERE workspace_id = $1 AND connection_id = $2 AND org_id = $3
-                   AND schedule = $4 AND due_at = $6",
-                &[
-                    row.workspace_id.as_uuid(),
-                    row.connection_id.as_uuid(),
-                    row.org_id.as_uuid(),
-                    &text,
-                    &next.unix_millis(),
-                    &row.due_at.unix_millis(),
-                ],
-            ),
-            None => tx.execute(
-                "DELETE FROM sched_connection
-                 WHERE workspace_id = $1 AND connection_id = $2 AND org_id = $3
-                   AND schedule = $4 AND due_at = $5",
-                &[
-                    row.workspace_id.as_uuid(),
-                    row.connection_id.as_uuid(),
-                    row.org_id.as_uuid(),
-                    &text,
-                    &row.due_at.unix_millis(),
-                ],
-            ),
-        })?;
-        Ok(changed == 1)
+        self.pool
+            .write(Scope::Scheduler, |tx| advance(tx, row, next))
+    }
+
+    fn advance_schedules(&self, moves: &[(DueSchedule, Option<Timestamp>)]) -> Result<Vec<bool>> {
+        if moves.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.pool.write(Scope::Scheduler, |tx| {
+            moves
+                .iter()
+                .map(|(row, next)| advance(tx, row, *next))
+                .collect()
+        })
     }
 
     fn schedule_of(&self, tenant: &Tenant, id: ConnectionId) -> Result<Option<DueSchedule>> {

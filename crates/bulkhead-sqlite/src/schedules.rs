@@ -115,6 +115,43 @@ pub(crate) fn backfill(tx: &rusqlite::Transaction<'_>, now: Timestamp) -> Result
     Ok(())
 }
 
+/// The compare-and-set of one row, in the caller's system-mode transaction.
+fn advance(db: &Db<'_>, row: &DueSchedule, next: Option<Timestamp>) -> Result<bool> {
+    let changed = match next {
+        Some(next) => db
+            .prepare_cached(
+                "UPDATE sched_connection SET due_at = ?5
+                 WHERE workspace_id = ?1 AND connection_id = ?2 AND org_id = ?3
+                   AND schedule = ?4 AND due_at = ?6",
+            )
+            .ctx("could not prepare a schedule's advance")?
+            .execute(params![
+                row.workspace_id.as_uuid(),
+                row.connection_id.as_uuid(),
+                row.org_id.as_uuid(),
+                row.schedule.as_text(),
+                next.unix_millis(),
+                row.due_at.unix_millis(),
+            ]),
+        None => db
+            .prepare_cached(
+                "DELETE FROM sched_connection
+                 WHERE workspace_id = ?1 AND connection_id = ?2 AND org_id = ?3
+                   AND schedule = ?4 AND due_at = ?5",
+            )
+            .ctx("could not prepare a schedule's removal")?
+            .execute(params![
+                row.workspace_id.as_uuid(),
+                row.connection_id.as_uuid(),
+                row.org_id.as_uuid(),
+                row.schedule.as_text(),
+                row.due_at.unix_millis(),
+            ]),
+    }
+    .ctx("could not advance a schedule")?;
+    Ok(changed == 1)
+}
+
 impl ScheduleStore for SqliteStore {
     fn due_schedules(
         &self,
@@ -146,40 +183,18 @@ impl ScheduleStore for SqliteStore {
     }
 
     fn advance_schedule(&self, row: &DueSchedule, next: Option<Timestamp>) -> Result<bool> {
+        self.pool.write_system(|db| advance(db, row, next))
+    }
+
+    fn advance_schedules(&self, moves: &[(DueSchedule, Option<Timestamp>)]) -> Result<Vec<bool>> {
+        if moves.is_empty() {
+            return Ok(Vec::new());
+        }
         self.pool.write_system(|db| {
-            let changed = match next {
-                Some(next) => db
-                    .prepare_cached(
-                        "UPDATE sched_connection SET due_at = ?5
-                         WHERE workspace_id = ?1 AND connection_id = ?2 AND org_id = ?3
-                           AND schedule = ?4 AND due_at = ?6",
-                    )
-                    .ctx("could not prepare a schedule's advance")?
-                    .execute(params![
-                        row.workspace_id.as_uuid(),
-                        row.connection_id.as_uuid(),
-                        row.org_id.as_uuid(),
-                        row.schedule.as_text(),
-                        next.unix_millis(),
-                        row.due_at.unix_millis(),
-                    ]),
-                None => db
-                    .prepare_cached(
-                        "DELETE FROM sched_connection
-                         WHERE workspace_id = ?1 AND connection_id = ?2 AND org_id = ?3
-                           AND schedule = ?4 AND due_at = ?5",
-                    )
-                    .ctx("could not prepare a schedule's removal")?
-                    .execute(params![
-                        row.workspace_id.as_uuid(),
-                        row.connection_id.as_uuid(),
-                        row.org_id.as_uuid(),
-                        row.schedule.as_text(),
-                        row.due_at.unix_millis(),
-                    ]),
-            }
-            .ctx("could not advance a schedule")?;
-            Ok(changed == 1)
+            moves
+                .iter()
+                .map(|(row, next)| advance(db, row, *next))
+                .collect()
         })
     }
 

@@ -241,6 +241,22 @@ pub fn due_rows_list_oldest_first_bounded_and_by_organization(h: &Harness) {
     set_schedule(&other_ws, &b1, "every 7 minutes");
     assert!(!store.advance_schedule(b1_row, None).unwrap());
     assert!(other_ws.next_scheduled_sync(b1.id).unwrap().is_some());
+    // A batch moves each row that is as read, and says which.
+    let a1_row = due[2].clone();
+    let moved = store
+        .advance_schedules(&[
+            (row.clone(), Some(minutes(9))),
+            (a1_row, None),
+            (b1_row.clone(), Some(minutes(9))),
+        ])
+        .unwrap();
+    assert_eq!(moved, [false, true, false]);
+    assert_eq!(acme_ws.next_scheduled_sync(a1.id).unwrap(), None);
+    assert_eq!(
+        acme_ws.next_scheduled_sync(a2.id).unwrap(),
+        Some(minutes(4))
+    );
+    assert!(store.advance_schedules(&[]).unwrap().is_empty());
 }
 
 // ---------------------------------------------------------------------------------------

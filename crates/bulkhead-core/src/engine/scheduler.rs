@@ -4,7 +4,8 @@
 //! time's index), and for each one:
 //!
 //! 1. moves its due time past now ([`Schedule::due_after`]: missed fires collapse into one
-//!    job) with a compare-and-set, so of two engines ticking at once one queues it;
+//!    job) with a compare-and-set, so of two engines ticking at once one queues it (the
+//!    batch's moves in one transaction);
 //! 2. queues the sync through [`WorkspaceScope::queue_sync`], the path a manual start takes
 //!    (the guard checks the rows, the job is audited `sync.queue` with the actor `system`);
 //!    a connection that already has a live job is skipped (the due time has moved on: the
@@ -19,6 +20,7 @@
 //! A failure between the compare-and-set and the queuing (a crash) loses that one fire; the
 //! schedule fires again at its next due time. It never makes two jobs of one fire.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::audit::Actor;
@@ -95,6 +97,7 @@ impl Inner {
             more: due.len() >= Engine::TICK_BATCH,
             ..Ticked::default()
         };
+        let mut moves = Vec::with_capacity(due.len());
         for row in due {
             if org.is_some_and(|o| o != row.org_id) {
                 return Err(self.guard.breach(
@@ -108,10 +111,21 @@ impl Inner {
                 continue;
             }
             let next = row.schedule.due_after(row.due_at, now);
-            if !schedules.advance_schedule(&row, next)? {
-                continue;
-            }
-            match self.queue_due(&row) {
+            moves.push((row, next));
+        }
+        let moved = schedules.advance_schedules(&moves)?;
+        if moved.len() != moves.len() {
+            return Err(Error::Storage(crate::error::StorageError::new(
+                "the store answered a batch of due times with another count",
+            )));
+        }
+        let mut orgs: HashMap<OrgId, OrgScope> = HashMap::new();
+        let mut pending = moves
+            .iter()
+            .zip(moved)
+            .filter_map(|((row, next), moved)| moved.then_some((row, *next)));
+        while let Some((row, next)) = pending.next() {
+            match self.queue_due(&mut orgs, row) {
                 Ok(()) => ticked.queued += 1,
                 Err(Error::SyncAlreadyRunning { .. }) => ticked.skipped += 1,
                 Err(
@@ -130,13 +144,16 @@ impl Inner {
                     }
                 }
                 Err(e) => {
-                    // Give the fire back for the next tick, then report.
-                    if let Some(next) = next {
-                        let moved = DueSchedule {
-                            due_at: next,
-                            ..row.clone()
-                        };
-                        let _ = schedules.advance_schedule(&moved, Some(row.due_at));
+                    // Give this fire and the ones not reached back for the next tick, then
+                    // report.
+                    for (row, next) in std::iter::once((row, next)).chain(pending) {
+                        if let Some(next) = next {
+                            let moved = DueSchedule {
+                                due_at: next,
+                                ..row.clone()
+                            };
+                            let _ = schedules.advance_schedule(&moved, Some(row.due_at));
+                        }
                     }
                     return Err(e);
                 }
@@ -146,29 +163,40 @@ impl Inner {
     }
 
     /// Queues the due connection's sync as the system actor, through the path a manual start
-    /// takes.
-    fn queue_due(self: &Arc<Self>, row: &DueSchedule) -> Result<()> {
+    /// takes. `orgs` keeps the organizations' scopes of this tick.
+    fn queue_due(
+        self: &Arc<Self>,
+        orgs: &mut HashMap<OrgId, OrgScope>,
+        row: &DueSchedule,
+    ) -> Result<()> {
         if matches!(row.schedule, Schedule::Manual) {
             return Err(Error::conflict("the connection is not scheduled"));
         }
-        let org = match self.store.get_organization(row.org_id)? {
-            Some(found) if found.id == row.org_id => found,
-            Some(_) => {
-                return Err(self.guard.breach(
-                    ObjectKind::Organization,
-                    row.org_id,
-                    None,
-                    &Actor::System,
-                ));
+        let scope = match orgs.get(&row.org_id) {
+            Some(scope) => scope.clone(),
+            None => {
+                let org = match self.store.get_organization(row.org_id)? {
+                    Some(found) if found.id == row.org_id => found,
+                    Some(_) => {
+                        return Err(self.guard.breach(
+                            ObjectKind::Organization,
+                            row.org_id,
+                            None,
+                            &Actor::System,
+                        ));
+                    }
+                    None => return Err(Error::not_found(ObjectKind::Organization, row.org_id)),
+                };
+                let scope = OrgScope::new(
+                    Arc::clone(self),
+                    OrgCtx::new(row.org_id).with_actor(Actor::System),
+                    org,
+                    Held::operator(),
+                );
+                orgs.insert(row.org_id, scope.clone());
+                scope
             }
-            None => return Err(Error::not_found(ObjectKind::Organization, row.org_id)),
         };
-        let scope = OrgScope::new(
-            Arc::clone(self),
-            OrgCtx::new(row.org_id).with_actor(Actor::System),
-            org,
-            Held::operator(),
-        );
         scope
             .workspace(row.workspace_id)?
             .queue_sync(row.connection_id)

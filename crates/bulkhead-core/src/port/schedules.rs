@@ -13,9 +13,9 @@
 //!   workspace remove it.
 //!
 //! The tick ([`crate::Engine::tick_schedules`]) reads the due rows across tenants, oldest due
-//! first and bounded, through an index on the due time; it moves each one past now with a
-//! compare-and-set ([`ScheduleStore::advance_schedule`]) before it queues the job, so two
-//! engines ticking at once queue a due time once.
+//! first and bounded, through an index on the due time; it moves them past now with a
+//! compare-and-set each, all in one transaction ([`ScheduleStore::advance_schedules`]),
+//! before it queues their jobs, so two engines ticking at once queue a due time once.
 
 use std::fmt;
 
@@ -57,6 +57,10 @@ pub trait ScheduleStore: Send + Sync + fmt::Debug {
     /// as read (same schedule, same due time); `false`, changing nothing, if another tick or
     /// a write moved it since.
     fn advance_schedule(&self, row: &DueSchedule, next: Option<Timestamp>) -> Result<bool>;
+
+    /// [`ScheduleStore::advance_schedule`] for each of `moves`, in one transaction: whether
+    /// each one moved, in order.
+    fn advance_schedules(&self, moves: &[(DueSchedule, Option<Timestamp>)]) -> Result<Vec<bool>>;
 
     /// The row of the tenant's connection `id`, if it is scheduled.
     fn schedule_of(&self, tenant: &Tenant, id: ConnectionId) -> Result<Option<DueSchedule>>;
