@@ -382,7 +382,8 @@ pub(crate) enum ConnectionTemplatesCommand {
         /// The destination configuration's spec [default: {"type":"object"}]
         #[arg(long, value_name = "FILE")]
         destination_spec: Option<String>,
-        /// When the connections it makes run: `manual` or a five-field cron expression
+        /// When the connections it makes run: `manual`, a five-field cron expression (UTC) or
+        /// an interval (`every 6 hours`)
         #[arg(long, value_name = "SCHEDULE", default_value = "manual")]
         schedule: String,
         /// Its tags, comma-separated; each must exist (`bulkhead tags create`)

@@ -7,7 +7,7 @@
 //!     ├── Connection templates seen with tags production (any): S3 bucket
 //!     ├── Source: Stripe {account_id: acct_demo_a, api_key: **********}
 //!     ├── Destination: S3 bucket {bucket: acme-exports, secret_access_key: **********}
-//!     └── Connection: S3 bucket (Stripe → S3 bucket, active, cron `0 * * * *`, last sync succeeded: 1200 rows)
+//!     └── Connection: S3 bucket (Stripe → S3 bucket, active, every 6 hours, last sync succeeded: 1200 rows)
 //! ```
 //!
 //! Configurations are shown as stored: secret fields masked. The detailed form (`workspaces

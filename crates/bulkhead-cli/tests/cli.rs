@@ -203,7 +203,7 @@ fn demo_prints_the_seed_tree_and_the_isolation_lines() {
         "Source: Stripe {account_id: acct_demo_a, api_key: **********, start_date: 2024-01-01}",
         "Destination: S3 bucket {",
         "secret_access_key: **********}",
-        "Connection: S3 bucket (Stripe → S3 bucket, active, cron `0 * * * *`, last sync succeeded: 1878 rows)",
+        "Connection: S3 bucket (Stripe → S3 bucket, active, every 6 hours, last sync succeeded: 1878 rows)",
         "Scoped tokens (HS256, default operations",
         "Templates: customer-c's token (tags premium, production (all)) asked to use the Stripe \
          template (tags production): refused (permission denied for `sources:create`: template \

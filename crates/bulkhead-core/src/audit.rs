@@ -13,9 +13,9 @@
 //! hash, deleting one breaks the next event's link (and leaves a gap in the sequence), and
 //! reordering breaks both; [`crate::OrgScope::verify_audit`] reports the first broken link.
 //!
-//! An event names who (an org key's public prefix, a token's `jti`, or the operator), what (an
-//! action such as `source.create`), the target (an object's kind and id, or a name), the
-//! outcome (`ok`, or `denied: <reason>`) and when. No secret, key or token ever enters an event:
+//! An event names who (an org key's public prefix, a token's `jti`, the operator, or `system`
+//! for the scheduler's tick), what (an action such as `source.create`), the target (an
+//! object's kind and id, or a name), the outcome (`ok`, or `denied: <reason>`) and when. No secret, key or token ever enters an event:
 //! targets are ids and names, and denial reasons are the engine's own fixed words.
 //!
 //! [`OrgCtx`]: crate::port::tenant::OrgCtx
@@ -40,6 +40,8 @@ pub enum Actor {
     Token(String),
     /// The operator: the process that owns the database (command line, engine set-up).
     Operator,
+    /// The engine itself: the scheduler's tick queuing a connection's due sync.
+    System,
 }
 
 impl fmt::Display for Actor {
@@ -49,6 +51,7 @@ impl fmt::Display for Actor {
             Self::WorkerKey(prefix) => write!(f, "worker-key:{prefix}"),
             Self::Token(jti) => write!(f, "token:{jti}"),
             Self::Operator => f.write_str("operator"),
+            Self::System => f.write_str("system"),
         }
     }
 }
@@ -58,7 +61,7 @@ impl fmt::Display for Actor {
 pub struct AuditDraft {
     /// When it happened.
     pub at: Timestamp,
-    /// Who: `org-key:<prefix>`, `worker-key:<prefix>`, `token:<jti>` or `operator`.
+    /// Who: `org-key:<prefix>`, `worker-key:<prefix>`, `token:<jti>`, `operator` or `system`.
     pub actor: String,
     /// What, such as `source.create` or `workspace.delete`.
     pub action: String,

@@ -34,7 +34,7 @@ pub mod token;
 
 pub use crypto::{keys, secrets};
 pub use engine::guard;
-pub use port::{columns, jobs, store};
+pub use port::{columns, jobs, schedules, store};
 
 pub use audit::{Actor, AuditDraft, AuditEvent, AuditFilter, AuditVerification, BrokenLink};
 pub use crypto::keys::{
@@ -50,6 +50,7 @@ pub use engine::org::overview::{
     WorkspaceOverview, WorkspaceStats,
 };
 pub use engine::org::{GetOrCreated, OrgScope};
+pub use engine::scheduler::Ticked;
 pub use engine::token_cache::TokenCache;
 pub use engine::worker::Worker;
 pub use engine::workspace::WorkspaceScope;
@@ -60,7 +61,7 @@ pub use model::ids::{
     ConnectionId, ConnectionTemplateId, DestinationId, ExternalId, OrgId, OrgKeyId, SourceId,
     SourceTemplateId, SyncRunId, WorkspaceId,
 };
-pub use model::names::{Connector, ConnectorConfig, CronExpr, Name, Schedule};
+pub use model::names::{Connector, ConnectorConfig, Name};
 pub use model::objects::{
     Connection, ConnectionStatus, ConnectionUpdate, ConnectorUpdate, Destination, NewConnection,
     NewDestination, NewSource, OrgSettings, Organization, Source, SyncOutcome, SyncRun, SyncStatus,
@@ -69,6 +70,7 @@ pub use model::objects::{
 pub use model::operations::{Operation, OperationSet};
 pub use model::origin::AllowedOrigin;
 pub use model::page::{Cursor, MAX_PAGE_LIMIT, Page, Paged, Position};
+pub use model::schedule::{CronExpr, Interval, IntervalUnit, Schedule};
 pub use model::spec::{ConfigSpec, SECRET_MASK, merge};
 pub use model::tags::{Tag, TagMode, TagSelection};
 pub use model::templates::{
@@ -79,6 +81,7 @@ pub use model::time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use port::jobs::{
     ClaimedJob, FencingToken, Job, JobLimits, JobSettings, JobStatus, JobStore, Lease, Reaped,
 };
+pub use port::schedules::{DueSchedule, ScheduleStore};
 pub use port::store::{Store, WorkspaceFilter, WorkspaceUpdate};
 pub use port::tenant::{OrgCtx, Tenant};
 pub use token::ScopedClaims;

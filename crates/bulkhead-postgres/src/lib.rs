@@ -77,6 +77,7 @@ mod audit;
 mod jobs;
 mod pool;
 mod rows;
+mod schedules;
 mod schema;
 mod store;
 

@@ -263,6 +263,9 @@ pub(crate) enum Scope<'a> {
     Workspace(OrgId, WorkspaceId),
     /// `bulkhead.operator = 'list'`: every organization row, nothing else.
     OperatorList,
+    /// `bulkhead.operator = 'scheduler'`: every row of `sched_connection` (ids and due
+    /// times), to read, move or remove; nothing else.
+    Scheduler,
     /// `bulkhead.key_hash`: the one org key with this SHA-256 (hex).
     KeyHash(&'a str),
     /// `bulkhead.key_id`: the one org key with this id, to record its use.
@@ -292,6 +295,7 @@ impl Scope<'_> {
                 *ws = ws_id.to_string();
             }
             Self::OperatorList => "list".clone_into(operator),
+            Self::Scheduler => "scheduler".clone_into(operator),
             Self::KeyHash(h) => h.clone_into(hash),
             Self::KeyId(id) => *key_id = id.to_string(),
             Self::Kid(k) => k.clone_into(kid),

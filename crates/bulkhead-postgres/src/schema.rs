@@ -40,13 +40,14 @@ use postgres::Client;
 use crate::Ctx;
 
 /// The tables whose rows belong to one workspace (distributed by `workspace_id`).
-pub const TENANT_TABLES: [&str; 6] = [
+pub const TENANT_TABLES: [&str; 7] = [
     "sources",
     "destinations",
     "connections",
     "sync_runs",
     "revoked_tokens",
     "sync_queue",
+    "sched_connection",
 ];
 
 /// The tables whose rows belong to one organization, or to none (Citus reference tables).
@@ -576,8 +577,8 @@ const MIGRATIONS: &[&str] = &[
         WITH CHECK (NULLIF(current_setting('bulkhead.org_id', true), '') IS NOT NULL
                OR current_setting('bulkhead.queue', true) = 'claim');
     "#,
-    // 7: reserved for the scheduler's due times (merged next); a no-op until then.
-    "SELECT 1;",
+    // 7: the scheduler's due times.
+    SCHEDULES,
     // 8: worker keys. An organization's key has a role: `organization` (every key made
     // before, the organization's full power) or `worker` (the job protocol only; see
     // bulkhead_core::keys). The policies of `org_keys` are unchanged: a lookup by hash reads
@@ -587,6 +588,89 @@ const MIGRATIONS: &[&str] = &[
         CHECK (role IN ('organization', 'worker'));
     "#,
 ];
+
+/// The scheduler (`bulkhead_core::schedules`): each active scheduled connection's next due
+/// time, ids and times only. A tenant table (its key starts with `workspace_id`, it
+/// references its connection and goes with it), with the tenant policies, plus one for the
+/// tick: with `bulkhead.operator = 'scheduler'` a transaction reads every row and moves or
+/// removes one, and inserts none. Existing scheduled connections are backfilled in the same
+/// transaction ([`backfill_schedules`]).
+const SCHEDULES: &str = r#"
+    CREATE TABLE sched_connection (
+        workspace_id  uuid   NOT NULL,
+        connection_id uuid   NOT NULL,
+        org_id        uuid   NOT NULL,
+        schedule      text   NOT NULL CHECK (schedule <> 'manual'),
+        due_at        bigint NOT NULL,
+        PRIMARY KEY (workspace_id, connection_id),
+        FOREIGN KEY (workspace_id, connection_id) REFERENCES connections (workspace_id, id)
+            ON DELETE CASCADE
+    );
+    CREATE INDEX sched_connection_due ON sched_connection (due_at);
+    CREATE INDEX sched_connection_org_due ON sched_connection (org_id, due_at);
+    ALTER TABLE sched_connection ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE sched_connection FORCE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_select ON sched_connection FOR SELECT
+        USING (workspace_id = NULLIF(current_setting('bulkhead.workspace_id', true), '')::uuid);
+    CREATE POLICY tenant_insert ON sched_connection FOR INSERT
+        WITH CHECK (workspace_id = NULLIF(current_setting('bulkhead.workspace_id', true), '')::uuid);
+    CREATE POLICY tenant_update ON sched_connection FOR UPDATE
+        USING (workspace_id = NULLIF(current_setting('bulkhead.workspace_id', true), '')::uuid)
+        WITH CHECK (workspace_id = NULLIF(current_setting('bulkhead.workspace_id', true), '')::uuid);
+    CREATE POLICY tenant_delete ON sched_connection FOR DELETE
+        USING (workspace_id = NULLIF(current_setting('bulkhead.workspace_id', true), '')::uuid);
+    CREATE POLICY scheduler_select ON sched_connection FOR SELECT
+        USING (current_setting('bulkhead.operator', true) = 'scheduler');
+    CREATE POLICY scheduler_update ON sched_connection FOR UPDATE
+        USING (current_setting('bulkhead.operator', true) = 'scheduler')
+        WITH CHECK (current_setting('bulkhead.operator', true) = 'scheduler');
+    CREATE POLICY scheduler_delete ON sched_connection FOR DELETE
+        USING (current_setting('bulkhead.operator', true) = 'scheduler');
+"#;
+
+/// Gives each active scheduled connection its first due time from now, in the migration
+/// that made `sched_connection`, as the owner (lifting the policies for itself inside this
+/// transaction only, as migration 4 does).
+fn backfill_schedules(tx: &mut postgres::Transaction<'_>) -> Result<()> {
+    use bulkhead_core::{Clock, Schedule, SystemClock};
+    tx.batch_execute(
+        "ALTER TABLE connections NO FORCE ROW LEVEL SECURITY;
+         ALTER TABLE sched_connection NO FORCE ROW LEVEL SECURITY;",
+    )
+    .ctx("could not start the schedules' backfill")?;
+    let now = SystemClock.now();
+    let rows = tx
+        .query(
+            "SELECT workspace_id, id, org_id, schedule FROM connections
+             WHERE status = 'active' AND schedule <> 'manual'",
+            &[],
+        )
+        .ctx("could not read the scheduled connections")?;
+    for row in rows {
+        let text: String = row.try_get(3).ctx("could not read a schedule")?;
+        // A stored schedule that no longer parses stays unscheduled, as the engine would
+        // refuse it.
+        let Some(due) = Schedule::parse(&text).ok().and_then(|s| s.first_due(now)) else {
+            continue;
+        };
+        let (workspace, id, org): (uuid::Uuid, uuid::Uuid, uuid::Uuid) = (
+            row.try_get(0).ctx("could not read a connection")?,
+            row.try_get(1).ctx("could not read a connection")?,
+            row.try_get(2).ctx("could not read a connection")?,
+        );
+        tx.execute(
+            "INSERT INTO sched_connection (workspace_id, connection_id, org_id, schedule, due_at)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&workspace, &id, &org, &text, &due.unix_millis()],
+        )
+        .ctx("could not store a connection's first due time")?;
+    }
+    tx.batch_execute(
+        "ALTER TABLE connections FORCE ROW LEVEL SECURITY;
+         ALTER TABLE sched_connection FORCE ROW LEVEL SECURITY;",
+    )
+    .ctx("could not end the schedules' backfill")
+}
 
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -668,6 +752,9 @@ pub(crate) fn migrate(client: &mut Client, schema: &str, app: &str) -> Result<i6
         }
         tx.batch_execute(sql)
             .ctx(format_args!("migration {version} failed"))?;
+        if *sql == SCHEDULES {
+            backfill_schedules(&mut tx)?;
+        }
         tx.execute(
             "INSERT INTO bulkhead_migrations (version, applied_at)
              VALUES ($1, extract(epoch FROM now())::bigint)",

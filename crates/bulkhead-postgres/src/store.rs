@@ -17,10 +17,10 @@ use bulkhead_core::store::{
     WorkspaceActivity,
 };
 use bulkhead_core::{
-    Connection, ConnectionId, ConnectionUpdate, DestinationId, Error, ExternalId, ObjectKind,
-    OrgCtx, OrgId, OrgKeyId, OrgSettings, Organization, Result, StorageError, SyncRun, SyncRunId,
-    Tag, TagInfo, TagSelection, Tenant, Timestamp, Workspace, WorkspaceFilter, WorkspaceId,
-    WorkspaceStatus, WorkspaceUpdate,
+    Connection, ConnectionId, ConnectionStatus, ConnectionUpdate, DestinationId, Error, ExternalId,
+    ObjectKind, OrgCtx, OrgId, OrgKeyId, OrgSettings, Organization, Result, Schedule, StorageError,
+    SyncRun, SyncRunId, Tag, TagInfo, TagSelection, Tenant, Timestamp, Workspace, WorkspaceFilter,
+    WorkspaceId, WorkspaceStatus, WorkspaceUpdate,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
@@ -31,7 +31,7 @@ use crate::rows::{
     org_key_columns, signing_key_columns, sql_count, sync_run_columns, template_columns,
     workspace_columns,
 };
-use crate::{PostgresStore, audit};
+use crate::{Ctx, PostgresStore, audit};
 
 /// The statements of one endpoint table (`sources` or `destinations`).
 struct EndpointSql {
@@ -626,20 +626,43 @@ impl Store for PostgresStore {
             if updated.is_some() {
                 // A status change pauses or resumes its connections, inside the workspace;
                 // resuming brings back only the ones it paused.
+                // Paused connections lose their due times; resumed ones are due from now.
                 let connections = match update.status {
                     Some(WorkspaceStatus::Inactive) => Some(concat!(
                         "UPDATE connections SET status = 'inactive', paused_by_workspace = true",
-                        " WHERE workspace_id = $1 AND status = 'active'"
+                        " WHERE workspace_id = $1 AND status = 'active' RETURNING id, schedule"
                     )),
                     Some(WorkspaceStatus::Active) => Some(concat!(
                         "UPDATE connections SET status = 'active', paused_by_workspace = false",
-                        " WHERE workspace_id = $1 AND paused_by_workspace"
+                        " WHERE workspace_id = $1 AND paused_by_workspace RETURNING id, schedule"
                     )),
                     None => None,
                 };
                 if let Some(sql) = connections {
                     tx.set_scope(Scope::Workspace(org_id, id))?;
-                    tx.execute(sql, &[id.as_uuid()])?;
+                    let changed = tx.query_all(sql, &[id.as_uuid()], |r| {
+                        let id: Uuid = r.try_get(0).ctx("could not read a connection's id")?;
+                        let text: String =
+                            r.try_get(1).ctx("could not read a connection's schedule")?;
+                        Ok((id, text))
+                    })?;
+                    if update.status == Some(WorkspaceStatus::Active) {
+                        for (connection, text) in changed {
+                            let schedule = Schedule::parse(&text).map_err(|e| {
+                                StorageError::new(format!("a stored schedule is invalid: {e}"))
+                            })?;
+                            crate::schedules::schedule_connection(
+                                tx,
+                                (org_id, id),
+                                ConnectionId::from_uuid(connection)?,
+                                &schedule,
+                                true,
+                                now,
+                            )?;
+                        }
+                    } else {
+                        crate::schedules::unschedule_workspace(tx, id)?;
+                    }
                     tx.set_scope(Scope::Org(org_id))?;
                 }
                 audit::append_if(tx, org_id, org.audit())?;
@@ -701,6 +724,9 @@ impl Store for PostgresStore {
                 rows::workspace,
             )?;
             if deleted.is_some() {
+                tx.set_scope(Scope::Workspace(org.org_id(), id))?;
+                crate::schedules::unschedule_workspace(tx, id)?;
+                tx.set_scope(Scope::Org(org.org_id()))?;
                 audit::append_if(tx, org.org_id(), org.audit())?;
             }
             Ok(deleted)
@@ -821,7 +847,7 @@ impl Store for PostgresStore {
                     status: state.status,
                     ..connection.clone()
                 };
-                insert_connection(tx, into, &connection, state.paused_by_workspace)?;
+                insert_connection(tx, into, &connection, state.paused_by_workspace, at)?;
             }
             for run in &rows.sync_runs {
                 // The connections moved with their runs, so this cannot collide; if it did,
@@ -1206,7 +1232,7 @@ impl Store for PostgresStore {
                     destination_id: DestinationId::from_uuid(stored.id)?,
                     ..connection.clone()
                 };
-                insert_connection(tx, tenant, &connection, false)?;
+                insert_connection(tx, tenant, &connection, false, connection.created_at)?;
                 made.push((stored, connection));
             }
             check(&made)?;
@@ -1309,7 +1335,7 @@ impl Store for PostgresStore {
 
     fn insert_connection(&self, tenant: &Tenant, row: &Connection) -> Result<()> {
         self.pool.write(Scope::tenant(tenant), |tx| {
-            insert_connection(tx, tenant, row, false)?;
+            insert_connection(tx, tenant, row, false, row.created_at)?;
             audit::append_if(tx, tenant.org_id(), tenant.audit())
         })
     }
@@ -1384,7 +1410,18 @@ impl Store for PostgresStore {
                 ],
                 rows::connection,
             )?;
-            if updated.is_some() {
+            if let Some(row) = &updated {
+                // A new schedule or status sets the due time again; a rename keeps it.
+                if update.schedule.is_some() || update.status.is_some() {
+                    crate::schedules::schedule_connection(
+                        tx,
+                        (tenant.org_id(), tenant.workspace_id()),
+                        row.id,
+                        &row.schedule,
+                        row.status == ConnectionStatus::Active,
+                        now,
+                    )?;
+                }
                 audit::append_if(tx, tenant.org_id(), tenant.audit())?;
             }
             Ok(updated)
@@ -1580,6 +1617,10 @@ impl Store for PostgresStore {
         Some(self)
     }
 
+    fn schedules(&self) -> Option<&dyn bulkhead_core::ScheduleStore> {
+        Some(self)
+    }
+
     fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
         self.pool.write(Scope::Org(org.org_id()), |tx| {
             audit::append(tx, org.org_id(), draft)
@@ -1696,12 +1737,14 @@ fn apply_workspace_update(
 }
 
 /// Inserts a connection into the tenant, paused by its workspace if `paused_by_workspace`
-/// (only a merge into an inactive workspace inserts one so).
+/// (only a merge into an inactive workspace inserts one so), and its first due time from
+/// `now` if it is scheduled and active.
 fn insert_connection(
     tx: &mut Tx<'_>,
     tenant: &Tenant,
     row: &Connection,
     paused_by_workspace: bool,
+    now: Timestamp,
 ) -> Result<()> {
     // Resolved inside the tenant: another workspace's id is simply not found.
     exists_in_tenant(
@@ -1738,7 +1781,14 @@ fn insert_connection(
             &paused_by_workspace,
         ],
     )?;
-    Ok(())
+    crate::schedules::schedule_connection(
+        tx,
+        (tenant.org_id(), tenant.workspace_id()),
+        row.id,
+        &row.schedule,
+        row.status == ConnectionStatus::Active,
+        now,
+    )
 }
 
 /// Inserts a sync run into the tenant; the caller has checked its connection.

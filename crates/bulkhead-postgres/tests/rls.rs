@@ -354,7 +354,9 @@ fn every_key_of_a_tenant_table_includes_workspace_id_so_citus_can_distribute_it(
             );
         }
     }
-    assert_eq!(between_tenants, 4, "{foreign:?}");
+    // connections -> sources, connections -> destinations, sync_runs -> connections,
+    // sync_queue -> sync_runs, sched_connection -> connections.
+    assert_eq!(between_tenants, 5, "{foreign:?}");
 }
 
 #[test]

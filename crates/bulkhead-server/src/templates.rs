@@ -680,8 +680,12 @@ pub(crate) struct ConnectionTemplateResponse {
     #[schema(value_type = Object)]
     destination_spec: Value,
     /// The connections' schedule (five cron fields); `null` when the connections run only
-    /// when started.
+    /// when started or at an interval.
     cron_expression: Option<String>,
+    /// The connections' interval (`every 6 hours`), when a host set one through the library;
+    /// absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    basic_timing: Option<String>,
     /// Always `user_hosted`.
     #[schema(value_type = String, example = "user_hosted")]
     data_hosting_type: &'static str,
@@ -713,8 +717,12 @@ impl From<ConnectionTemplate> for ConnectionTemplateResponse {
             destination_config: t.destination_config,
             destination_spec: t.destination_spec.as_value().clone(),
             cron_expression: match &t.schedule {
-                Schedule::Manual => None,
                 Schedule::Cron(cron) => Some(cron.as_str().to_owned()),
+                Schedule::Manual | Schedule::Interval(_) => None,
+            },
+            basic_timing: match &t.schedule {
+                Schedule::Interval(every) => Some(every.as_str().to_owned()),
+                Schedule::Manual | Schedule::Cron(_) => None,
             },
             data_hosting_type: "user_hosted",
             non_breaking_changes_preference: "ignore",

@@ -5,8 +5,10 @@
 //! what a token may do there is the engine's rule.
 //!
 //! Bulkhead's connection is a source, a destination, a name, a status (`active` or
-//! `inactive`) and a schedule (`manual`, or `cron` with a five-field cron expression; a
-//! Quartz expression is refused). The request fields it has no counterpart for are accepted
+//! `inactive`) and a schedule (`manual`; `cron` with a five-field cron expression, UTC, a
+//! Quartz expression refused; or `basic` with an interval in `basicTiming`, which Airbyte
+//! answers and Bulkhead also takes). A scheduled active connection gets a job when it is due
+//! (see `bulkhead_core::schedules`). The request fields it has no counterpart for are accepted
 //! only at the values that ask for nothing (the SDK's defaults): `configurations` with no
 //! streams, `namespaceDefinition: "destination"`, `prefix: ""`,
 //! `nonBreakingSchemaUpdatesBehavior: "ignore"`, `dataResidency: "auto"`, `tags: []`; any
@@ -16,8 +18,8 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bulkhead::{
-    Connection, ConnectionId, ConnectionStatus, ConnectionUpdate, CronExpr, DestinationId, Name,
-    NewConnection, ObjectKind, Schedule, SourceId, WorkspaceId,
+    Connection, ConnectionId, ConnectionStatus, ConnectionUpdate, CronExpr, DestinationId,
+    Interval, Name, NewConnection, ObjectKind, Schedule, SourceId, WorkspaceId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -33,54 +35,84 @@ use crate::v1::{ListQuery, ListResponse, Prefix};
 use crate::v1_connectors::{find, get_query, offset_items, reached};
 
 /// `ConnectionScheduleResponse` and the request's `schedule`.
+///
+/// Airbyte's request (`AirbyteApiConnectionSchedule`) names `manual` or `cron`; its response
+/// (`ConnectionScheduleResponse`) adds `basic`, a fixed interval written in `basicTiming`.
+/// Bulkhead takes `basic` in requests too (`{"scheduleType": "basic", "basicTiming": "every 6
+/// hours"}`: minutes, hours or days, from one minute to 365 days) and answers it as the SDK
+/// reads it.
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schema(as = ConnectionSchedule)]
 pub(crate) struct ScheduleBody {
-    /// `manual` (runs only when asked) or `cron`.
+    /// `manual` (runs only when asked), `cron` or `basic` (a fixed interval).
     #[schema(example = "cron")]
     schedule_type: String,
-    /// With `cron`: a five-field cron expression (`0 * * * *`); a Quartz expression is
+    /// With `cron`: a five-field cron expression (`0 * * * *`), UTC; a Quartz expression is
     /// refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     cron_expression: Option<String>,
+    /// With `basic`: the interval, `every N minutes`, `every N hours` or `every N days`
+    /// (answered lower case, `every 6 hours`). It first fires one interval after it is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "every 6 hours")]
+    basic_timing: Option<String>,
 }
 
 impl From<&Schedule> for ScheduleBody {
     fn from(s: &Schedule) -> Self {
-        match s {
-            Schedule::Manual => Self {
-                schedule_type: "manual".to_owned(),
-                cron_expression: None,
-            },
-            Schedule::Cron(cron) => Self {
-                schedule_type: "cron".to_owned(),
-                cron_expression: Some(cron.as_str().to_owned()),
-            },
+        let (schedule_type, cron_expression, basic_timing) = match s {
+            Schedule::Manual => ("manual", None, None),
+            Schedule::Cron(cron) => ("cron", Some(cron.as_str().to_owned()), None),
+            Schedule::Interval(every) => ("basic", None, Some(every.as_str().to_owned())),
+        };
+        Self {
+            schedule_type: schedule_type.to_owned(),
+            cron_expression,
+            basic_timing,
         }
     }
 }
 
 impl ScheduleBody {
     fn parse(self) -> Result<Schedule, Problem> {
-        match (self.schedule_type.as_str(), self.cron_expression) {
-            ("manual", None) => Ok(Schedule::Manual),
-            ("manual", Some(_)) => Err(Problem::invalid(
+        let kind = self.schedule_type.as_str();
+        if !matches!(kind, "manual" | "cron" | "basic") {
+            return Err(Problem::invalid(
+                "schedule.scheduleType",
+                "invalid schedule.scheduleType: must be `manual`, `cron` or `basic`",
+            ));
+        }
+        if kind != "cron" && self.cron_expression.is_some() {
+            return Err(Problem::invalid(
                 "schedule.cronExpression",
-                "invalid schedule.cronExpression: a manual schedule has none",
-            )),
-            ("cron", Some(text)) => text
+                format!("invalid schedule.cronExpression: a {kind} schedule has none"),
+            ));
+        }
+        if kind != "basic" && self.basic_timing.is_some() {
+            return Err(Problem::invalid(
+                "schedule.basicTiming",
+                format!("invalid schedule.basicTiming: a {kind} schedule has none"),
+            ));
+        }
+        match (kind, self.cron_expression, self.basic_timing) {
+            ("cron", Some(text), _) => text
                 .parse::<CronExpr>()
                 .map(Schedule::Cron)
                 .map_err(|e| field_as(e, "schedule.cronExpression")),
-            ("cron", None) => Err(Problem::invalid(
+            ("cron", None, _) => Err(Problem::invalid(
                 "schedule.cronExpression",
                 "invalid schedule.cronExpression: a cron schedule needs one",
             )),
-            _ => Err(Problem::invalid(
-                "schedule.scheduleType",
-                "invalid schedule.scheduleType: must be `manual` or `cron`",
+            ("basic", _, Some(text)) => text
+                .parse::<Interval>()
+                .map(Schedule::Interval)
+                .map_err(|e| field_as(e, "schedule.basicTiming")),
+            ("basic", _, None) => Err(Problem::invalid(
+                "schedule.basicTiming",
+                "invalid schedule.basicTiming: a basic schedule needs one, such as `every 6 hours`",
             )),
+            _ => Ok(Schedule::Manual),
         }
     }
 }

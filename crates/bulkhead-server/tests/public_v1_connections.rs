@@ -307,6 +307,35 @@ async fn malformed_or_unsupported_connection_requests_are_4xx_problems() {
             (
                 Method::POST,
                 all.clone(),
+                with(
+                    "schedule",
+                    json!({"scheduleType": "basic", "basicTiming": "every 0 hours"}),
+                ),
+            ),
+            (
+                Method::POST,
+                all.clone(),
+                with(
+                    "schedule",
+                    json!({"scheduleType": "basic", "basicTiming": "hourly"}),
+                ),
+            ),
+            (
+                Method::POST,
+                all.clone(),
+                with(
+                    "schedule",
+                    json!({"scheduleType": "manual", "basicTiming": "every 1 hour"}),
+                ),
+            ),
+            (
+                Method::PATCH,
+                one.clone(),
+                Some(json!({"schedule": {"scheduleType": "cron", "cronExpression": "0 0 30 2 *"}})),
+            ),
+            (
+                Method::POST,
+                all.clone(),
                 with("status", json!("deprecated")),
             ),
             (
@@ -364,4 +393,69 @@ async fn malformed_or_unsupported_connection_requests_are_4xx_problems() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(got, made);
+}
+
+/// A `basic` schedule (an interval in `basicTiming`) is taken on create and patch and answered
+/// as the SDK's `ConnectionScheduleResponse` reads it, lower case; a bad one names
+/// `schedule.basicTiming`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_schedules_are_taken_and_answered_as_the_sdk_reads_them() {
+    let server = Server::start().await;
+    let key = server.org_key.clone();
+    let (_, source, dest) = endpoints(&server, &key, "basic").await;
+    let (status, made) = server
+        .send(
+            Method::POST,
+            "/v1/connections",
+            &key,
+            Some(json!({"sourceId": source, "destinationId": dest,
+                        "schedule": {"scheduleType": "basic", "basicTiming": "Every 6 Hours"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{made}");
+    assert_eq!(
+        made["schedule"],
+        json!({"scheduleType": "basic", "basicTiming": "every 6 hours"})
+    );
+    let path = format!("/v1/connections/{}", made["connectionId"].as_str().unwrap());
+    let (status, got) = server.send(Method::GET, &path, &key, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(got["schedule"], made["schedule"]);
+    let (status, patched) = server
+        .send(
+            Method::PATCH,
+            &path,
+            &key,
+            Some(json!({"schedule": {"scheduleType": "basic", "basicTiming": "every 15 minutes"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(
+        patched["schedule"],
+        json!({"scheduleType": "basic", "basicTiming": "every 15 minutes"})
+    );
+    let (status, patched) = server
+        .send(
+            Method::PATCH,
+            &path,
+            &key,
+            Some(json!({"schedule": {"scheduleType": "cron", "cronExpression": "30 2 * * 1-5"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(
+        patched["schedule"],
+        json!({"scheduleType": "cron", "cronExpression": "30 2 * * 1-5"})
+    );
+    let (status, ct, text) = server
+        .send_raw(
+            Method::PATCH,
+            &path,
+            &key,
+            Some(json!({"schedule": {"scheduleType": "basic", "basicTiming": "every 400 days"}})),
+        )
+        .await;
+    assert_eq!(status, 400, "{text}");
+    problem(status, &ct, &text);
+    assert!(text.contains("schedule.basicTiming"), "{text}");
 }

@@ -226,20 +226,23 @@ const ORG_GUARDED: [OrgGuarded; 8] = [
 ];
 
 /// Tables a SELECT reads only in system mode: the store's own bookkeeping, and the job
-/// queue's cross-tenant tables (ids and counters only), which the claim reads across
-/// tenants and a tenant call reads by its own ids in system mode.
-const SYSTEM_TABLES: [&str; 6] = [
+/// queue's and the scheduler's cross-tenant tables (ids, counters and due times only), which
+/// the claim and the tick read across tenants and a tenant call reads by its own ids in
+/// system mode.
+const SYSTEM_TABLES: [&str; 7] = [
     "bulkhead_meta",
     "bulkhead_migrations",
     "sync_queue",
     "sched_org",
     "sched_workspace",
     "sched_global",
+    "sched_connection",
 ];
 
-/// TEMP triggers on the job queue's tables: outside system mode, a write (a tenant's, or the
-/// queue's own triggers firing from it) may touch only the current workspace's queue rows
-/// and the current organization's counters; the global row only in system mode.
+/// TEMP triggers on the job queue's and the scheduler's tables: outside system mode, a write
+/// (a tenant's, or the tables' own triggers firing from it) may touch only the current
+/// workspace's queue rows and due times and the current organization's counters; the global
+/// row only in system mode.
 const QUEUE_GUARD: &str = "
     CREATE TEMP TRIGGER bulkhead_guard_sync_queue_insert BEFORE INSERT ON main.sync_queue
     BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: insert into sync_queue outside the current workspace')
@@ -271,6 +274,16 @@ const QUEUE_GUARD: &str = "
     CREATE TEMP TRIGGER bulkhead_guard_sched_org_delete BEFORE DELETE ON main.sched_org
     BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: delete from sched_org outside the current organization')
         WHERE NOT bulkhead_system() AND OLD.id IS NOT bulkhead_org(); END;
+    CREATE TEMP TRIGGER bulkhead_guard_sched_connection_insert BEFORE INSERT ON main.sched_connection
+    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: insert into sched_connection outside the current workspace')
+        WHERE NOT bulkhead_system() AND NEW.workspace_id IS NOT bulkhead_workspace(); END;
+    CREATE TEMP TRIGGER bulkhead_guard_sched_connection_update BEFORE UPDATE ON main.sched_connection
+    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: update of sched_connection outside the current workspace')
+        WHERE NOT bulkhead_system() AND (OLD.workspace_id IS NOT bulkhead_workspace()
+            OR NEW.workspace_id IS NOT bulkhead_workspace()); END;
+    CREATE TEMP TRIGGER bulkhead_guard_sched_connection_delete BEFORE DELETE ON main.sched_connection
+    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: delete from sched_connection outside the current workspace')
+        WHERE NOT bulkhead_system() AND OLD.workspace_id IS NOT bulkhead_workspace(); END;
     CREATE TEMP TRIGGER bulkhead_guard_sched_global_write BEFORE UPDATE ON main.sched_global
     BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: the scheduler row is written in system mode only')
         WHERE NOT bulkhead_system(); END;

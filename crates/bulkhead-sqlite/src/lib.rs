@@ -29,6 +29,7 @@ mod guard;
 mod jobs;
 mod pool;
 mod rows;
+mod schedules;
 mod schema;
 mod store;
 

@@ -9,7 +9,7 @@
 //! references between tenant rows are composite foreign keys that include `workspace_id`, so
 //! the database itself cannot link rows of two workspaces.
 
-use bulkhead_core::{Result, StorageError};
+use bulkhead_core::{Clock, Result, StorageError};
 use rusqlite::{Connection, TransactionBehavior, params};
 
 use crate::Ctx;
@@ -382,10 +382,33 @@ const MIGRATIONS: &[&str] = &[
         DELETE FROM sync_queue WHERE id = OLD.id;
     END;
     ",
-    // 10: reserved. Another branch of session 8 adds its migration 10 here; this one keeps
-    // the number free (a no-op) so that worker keys are migration 11 on every branch, as the
-    // lead asked. At the merge the real migration 10 replaces this line.
-    "SELECT 1;",
+    // 10: the scheduler (bulkhead_core::schedules): each active scheduled connection's next
+    // due time, ids and times only; the tick reads it across tenants by due time. The
+    // connections scheduled before this migration get their first due time from the
+    // migration's time (`crate::schedules::backfill`).
+    "
+    CREATE TABLE sched_connection (
+        workspace_id  BLOB    NOT NULL,
+        connection_id BLOB    NOT NULL,
+        org_id        BLOB    NOT NULL,
+        schedule      TEXT    NOT NULL CHECK (schedule <> 'manual'),
+        due_at        INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, connection_id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX sched_connection_due ON sched_connection (due_at);
+    CREATE INDEX sched_connection_org_due ON sched_connection (org_id, due_at);
+    -- A connection paused (by itself or with its workspace) or deleted, however it happens,
+    -- has nothing due.
+    CREATE TRIGGER connections_paused_unscheduled AFTER UPDATE OF status ON connections
+    WHEN NEW.status <> 'active' BEGIN
+        DELETE FROM sched_connection
+        WHERE workspace_id = NEW.workspace_id AND connection_id = NEW.id;
+    END;
+    CREATE TRIGGER connections_removed_unscheduled AFTER DELETE ON connections BEGIN
+        DELETE FROM sched_connection
+        WHERE workspace_id = OLD.workspace_id AND connection_id = OLD.id;
+    END;
+    ",
     // 11: worker keys. An organization's key has a role: `organization` (every key made
     // before, the organization's full power) or `worker` (the job protocol only; see
     // bulkhead_core::keys).
@@ -394,6 +417,9 @@ const MIGRATIONS: &[&str] = &[
         CHECK (role IN ('organization', 'worker'));
     ",
 ];
+
+/// The migration that made `sched_connection`, whose transaction also backfills it.
+const SCHEDULES_MIGRATION: i64 = 10;
 
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -430,6 +456,9 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<i64> {
         }
         tx.execute_batch(sql)
             .ctx(format_args!("migration {version} failed"))?;
+        if version == SCHEDULES_MIGRATION {
+            crate::schedules::backfill(&tx, bulkhead_core::SystemClock.now())?;
+        }
         tx.execute(
             "INSERT INTO bulkhead_migrations (version, applied_at) VALUES (?1, unixepoch())",
             params![version],
@@ -602,6 +631,64 @@ mod tests {
             conn.execute("UPDATE org_keys SET role = 'admin'", [])
                 .is_err(),
             "the role is one of two"
+        );
+    }
+
+    /// A database from before the scheduler (schema 9) gets a due time for each active
+    /// scheduled connection when it is migrated, from the migration's time, and none for a
+    /// manual or inactive one.
+    #[test]
+    fn version_9_database_gets_due_times_for_its_scheduled_connections() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        conn.execute_batch(
+            "CREATE TABLE bulkhead_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT",
+        )
+        .unwrap();
+        for (index, sql) in MIGRATIONS.iter().take(9).enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.execute(
+                "INSERT INTO bulkhead_migrations VALUES (?1, 0)",
+                params![i64::try_from(index).unwrap() + 1],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO organizations (id, name, created_at) VALUES (x'01', 'Acme', 5);
+             INSERT INTO workspaces (id, org_id, external_id, name, status, created_at, updated_at)
+                 VALUES (x'02', x'01', 'cust-1', 'cust-1', 'active', 6, 7);
+             INSERT INTO sources (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
+                 VALUES (x'02', x'03', x'01', 's', 'faker', '{}', 8, 8);
+             INSERT INTO destinations (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
+                 VALUES (x'02', x'04', x'01', 'd', 'dev-null', '{}', 8, 8);
+             INSERT INTO connections (workspace_id, id, org_id, name, source_id, destination_id, status, schedule, created_at, updated_at)
+                 VALUES (x'02', x'05', x'01', 'cron', x'03', x'04', 'active', '0 * * * *', 9, 9),
+                        (x'02', x'06', x'01', 'manual', x'03', x'04', 'active', 'manual', 9, 9),
+                        (x'02', x'07', x'01', 'paused', x'03', x'04', 'inactive', '0 * * * *', 9, 9),
+                        (x'02', x'08', x'01', 'every', x'03', x'04', 'active', 'every 2 hours', 9, 9);",
+        )
+        .unwrap();
+        let before = bulkhead_core::SystemClock.now();
+        assert_eq!(migrate(&mut conn).unwrap(), SCHEMA_VERSION);
+        let after = bulkhead_core::SystemClock.now();
+        let mut stmt = conn
+            .prepare("SELECT hex(connection_id), schedule, due_at FROM sched_connection ORDER BY 1")
+            .unwrap();
+        let rows: Vec<(String, String, i64)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        let (id, text, due) = &rows[0];
+        assert_eq!((id.as_str(), text.as_str()), ("05", "0 * * * *"));
+        // The next whole hour after the migration ran.
+        assert_eq!(due % 3_600_000, 0);
+        assert!(*due > before.unix_millis() && *due <= after.unix_millis() + 3_600_000);
+        let (id, text, due) = &rows[1];
+        assert_eq!((id.as_str(), text.as_str()), ("08", "every 2 hours"));
+        assert!(
+            *due >= before.unix_millis() + 7_200_000 && *due <= after.unix_millis() + 7_200_000
         );
     }
 

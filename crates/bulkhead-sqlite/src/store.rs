@@ -21,10 +21,10 @@ use bulkhead_core::store::{
     WorkspaceActivity,
 };
 use bulkhead_core::{
-    Connection, ConnectionId, ConnectionUpdate, DestinationId, Error, ExternalId, ObjectKind,
-    OrgCtx, OrgId, OrgKeyId, OrgSettings, Organization, Result, StorageError, SyncRun, SyncRunId,
-    Tag, TagInfo, TagSelection, Tenant, Timestamp, Workspace, WorkspaceFilter, WorkspaceId,
-    WorkspaceStatus, WorkspaceUpdate,
+    Connection, ConnectionId, ConnectionStatus, ConnectionUpdate, DestinationId, Error, ExternalId,
+    ObjectKind, OrgCtx, OrgId, OrgKeyId, OrgSettings, Organization, Result, Schedule, StorageError,
+    SyncRun, SyncRunId, Tag, TagInfo, TagSelection, Tenant, Timestamp, Workspace, WorkspaceFilter,
+    WorkspaceId, WorkspaceStatus, WorkspaceUpdate,
 };
 use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
@@ -547,24 +547,43 @@ impl Store for SqliteStore {
             if updated.is_none() {
                 return Ok(None);
             }
-            // Pausing and resuming connections writes tenant rows: inside the workspace.
+            // Pausing and resuming connections writes tenant rows: inside the workspace. A
+            // paused connection loses its due time (trigger); a resumed one gets its first
+            // due time from now.
             let pause = match update.status {
                 Some(WorkspaceStatus::Inactive) => Some(
                     "UPDATE connections SET status = 'inactive', paused_by_workspace = 1
-                     WHERE workspace_id = ?1 AND status = 'active'",
+                     WHERE workspace_id = ?1 AND status = 'active' RETURNING id, schedule",
                 ),
                 Some(WorkspaceStatus::Active) => Some(
                     "UPDATE connections SET status = 'active', paused_by_workspace = 0
-                     WHERE workspace_id = ?1 AND paused_by_workspace = 1",
+                     WHERE workspace_id = ?1 AND paused_by_workspace = 1
+                     RETURNING id, schedule",
                 ),
                 None => None,
             };
             if let Some(sql) = pause {
                 let _scope = tx.tenant(id);
-                tx.prepare_cached(sql)
-                    .ctx("could not prepare an update")?
-                    .execute(params![id.as_uuid()])
-                    .ctx("could not pause or resume the workspace's connections")?;
+                let changed = tx.query_all(sql, params![id.as_uuid()], |r| {
+                    let id: Uuid = r.get(0).ctx("could not read a connection's id")?;
+                    let text: String = r.get(1).ctx("could not read a connection's schedule")?;
+                    Ok((id, text))
+                })?;
+                if update.status == Some(WorkspaceStatus::Active) {
+                    for (connection, text) in changed {
+                        let schedule = Schedule::parse(&text).map_err(|e| {
+                            StorageError::new(format!("a stored schedule is invalid: {e}"))
+                        })?;
+                        crate::schedules::schedule_connection(
+                            tx,
+                            (org.org_id(), id),
+                            ConnectionId::from_uuid(connection)?,
+                            &schedule,
+                            true,
+                            now,
+                        )?;
+                    }
+                }
             }
             audit::append_if(tx, org.org_id(), org.audit())?;
             Ok(updated)
@@ -614,6 +633,7 @@ impl Store for SqliteStore {
                 rows::workspace,
             )?;
             if tombstone.is_some() {
+                crate::schedules::unschedule_workspace(tx, id)?;
                 audit::append_if(tx, org.org_id(), org.audit())?;
             }
             Ok(tombstone)
@@ -715,7 +735,7 @@ impl Store for SqliteStore {
                         status: state.status,
                         ..row.clone()
                     };
-                    insert_connection(tx, into, &row, state.paused_by_workspace)?;
+                    insert_connection(tx, into, &row, state.paused_by_workspace, at)?;
                 }
                 for row in &rows.sync_runs {
                     // The connections moved with their runs, so this cannot collide; if it
@@ -1057,7 +1077,7 @@ impl Store for SqliteStore {
                     destination_id: DestinationId::from_uuid(stored.id)?,
                     ..connection.clone()
                 };
-                insert_connection(tx, tenant, &connection, false)?;
+                insert_connection(tx, tenant, &connection, false, connection.created_at)?;
                 made.push((stored, connection));
             }
             check(&made)?;
@@ -1161,7 +1181,7 @@ impl Store for SqliteStore {
 
     fn insert_connection(&self, tenant: &Tenant, row: &Connection) -> Result<()> {
         self.pool.write_tenant(tenant, |tx| {
-            insert_connection(tx, tenant, row, false)?;
+            insert_connection(tx, tenant, row, false, row.created_at)?;
             audit::append_if(tx, tenant.org_id(), tenant.audit())
         })
     }
@@ -1236,7 +1256,18 @@ impl Store for SqliteStore {
                 ],
                 rows::connection,
             )?;
-            if updated.is_some() {
+            if let Some(row) = &updated {
+                // A new schedule or status sets the due time again; a rename keeps it.
+                if update.schedule.is_some() || update.status.is_some() {
+                    crate::schedules::schedule_connection(
+                        tx,
+                        (tenant.org_id(), tenant.workspace_id()),
+                        row.id,
+                        &row.schedule,
+                        row.status == ConnectionStatus::Active,
+                        now,
+                    )?;
+                }
                 audit::append_if(tx, tenant.org_id(), tenant.audit())?;
             }
             Ok(updated)
@@ -1431,6 +1462,10 @@ impl Store for SqliteStore {
         Some(self)
     }
 
+    fn schedules(&self) -> Option<&dyn bulkhead_core::ScheduleStore> {
+        Some(self)
+    }
+
     fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
         self.pool
             .write_org(org.org_id(), |tx| audit::append(tx, org.org_id(), draft))
@@ -1543,12 +1578,14 @@ fn apply_workspace_update(
 }
 
 /// Inserts a connection into the tenant, paused by its workspace if `paused_by_workspace`
-/// (only a merge into an inactive workspace inserts one so).
+/// (only a merge into an inactive workspace inserts one so), and its first due time from
+/// `now` if it is scheduled and active.
 fn insert_connection(
     tx: &Db<'_>,
     tenant: &Tenant,
     row: &Connection,
     paused_by_workspace: bool,
+    now: Timestamp,
 ) -> Result<()> {
     // Resolved inside the tenant: another workspace's id is simply not found.
     exists_in_tenant(
@@ -1585,7 +1622,14 @@ fn insert_connection(
         paused_by_workspace,
     ])
     .ctx("could not store the connection")?;
-    Ok(())
+    crate::schedules::schedule_connection(
+        tx,
+        (tenant.org_id(), tenant.workspace_id()),
+        row.id,
+        &row.schedule,
+        row.status == ConnectionStatus::Active,
+        now,
+    )
 }
 
 /// The ten parameters of an endpoint insert, in [`endpoint_columns`] order.

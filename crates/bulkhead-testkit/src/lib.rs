@@ -24,4 +24,6 @@ pub mod model;
 pub mod pg;
 pub mod queue_cases;
 pub mod queue_model;
+pub mod schedule_cases;
+pub mod schedule_model;
 pub mod wrappers;

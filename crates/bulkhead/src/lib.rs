@@ -20,17 +20,17 @@ pub use bulkhead_core::{
     ClaimedJob, Clock, ConfigSpec, Connection, ConnectionId, ConnectionOverview, ConnectionStatus,
     ConnectionTemplate, ConnectionTemplateId, ConnectionTemplateUpdate, ConnectionUpdate,
     Connector, ConnectorConfig, ConnectorUpdate, CronExpr, Cursor, Destination, DestinationId,
-    Error, ExternalId, FencingToken, GetOrCreated, HourCount, IssuedToken, Job, JobLimits,
-    JobSettings, JobStatus, Jwk, Jwks, KeyRole, LastRun, Lease, MAX_CREATION_HOURS, MAX_PAGE_LIMIT,
-    MAX_RECENT_RUNS, ManualClock, MasterKey, Name, NewConnection, NewConnectionTemplate,
-    NewDestination, NewSource, NewSourceFromTemplate, NewSourceTemplate, ORG_KEY_PREFIX,
-    ObjectKind, Operation, OperationSet, OrgId, OrgKeyId, OrgKeyInfo, OrgKeySecret, OrgScope,
-    OrgSettings, OrgStats, Organization, Page, Paged, Reaped, Result, RevealedSecret, SECRET_MASK,
-    Schedule, ScopedClaims, ScopedToken, ScopedTokenRequest, SigningKeyInfo, Source,
+    Error, ExternalId, FencingToken, GetOrCreated, HourCount, Interval, IntervalUnit, IssuedToken,
+    Job, JobLimits, JobSettings, JobStatus, Jwk, Jwks, KeyRole, LastRun, Lease, MAX_CREATION_HOURS,
+    MAX_PAGE_LIMIT, MAX_RECENT_RUNS, ManualClock, MasterKey, Name, NewConnection,
+    NewConnectionTemplate, NewDestination, NewSource, NewSourceFromTemplate, NewSourceTemplate,
+    ORG_KEY_PREFIX, ObjectKind, Operation, OperationSet, OrgId, OrgKeyId, OrgKeyInfo, OrgKeySecret,
+    OrgScope, OrgSettings, OrgStats, Organization, Page, Paged, Reaped, Result, RevealedSecret,
+    SECRET_MASK, Schedule, ScopedClaims, ScopedToken, ScopedTokenRequest, SigningKeyInfo, Source,
     SourceFromTemplate, SourceId, SourceTemplate, SourceTemplateId, SourceTemplateUpdate,
     StorageError, SyncOutcome, SyncRun, SyncRunId, SyncStatus, SystemClock, Tag, TagInfo, TagMode,
-    TagSelection, Timestamp, TokenCache, TokenMinter, TokenRejection, WORKER_KEY_PREFIX, Worker,
-    Workspace, WorkspaceFilter, WorkspaceId, WorkspaceOverview, WorkspaceScope, WorkspaceStats,
+    TagSelection, Ticked, Timestamp, TokenCache, TokenMinter, TokenRejection, WORKER_KEY_PREFIX, Worker, Workspace,
+    WorkspaceFilter, WorkspaceId, WorkspaceOverview, WorkspaceScope, WorkspaceStats,
     WorkspaceStatus, WorkspaceUpdate, merge,
 };
 pub use config::{Config, default_key_file};
@@ -42,6 +42,7 @@ pub mod store {
         ClaimRequest, JobStore, LeaseRow, QueueRow, QueueSnapshot, QueueState, ReapPolicy,
         SchedCounter,
     };
+    pub use bulkhead_core::schedules::{DueSchedule, ScheduleStore};
     pub use bulkhead_core::store::*;
 }
 
@@ -111,6 +112,16 @@ impl Engine {
     /// Reaps expired leases now (see [`bulkhead_core::Engine::reap_jobs`]).
     pub fn reap_jobs(&self) -> Result<Reaped> {
         self.inner.reap_jobs()
+    }
+
+    /// Due schedules handled by one tick at most (see [`bulkhead_core::Engine::TICK_BATCH`]).
+    pub const TICK_BATCH: usize = bulkhead_core::Engine::TICK_BATCH;
+
+    /// Queues a job for each schedule due now (see
+    /// [`bulkhead_core::Engine::tick_schedules`]). Every worker's claim does this first; this
+    /// is for a host whose workers claim rarely.
+    pub fn tick_schedules(&self) -> Result<Ticked> {
+        self.inner.tick_schedules()
     }
 
     /// An engine over any storage adapter. The master key must be given in `config`.

@@ -8,6 +8,7 @@ pub mod guard;
 pub(crate) mod meter;
 pub(crate) mod org;
 mod revocations;
+pub(crate) mod scheduler;
 mod shared;
 pub(crate) mod token_cache;
 pub(crate) mod worker;

@@ -308,8 +308,9 @@ impl Worker {
         Ok(Tenant::new(lease.org_id(), lease.workspace_id()).with_actor(self.actor()))
     }
 
-    /// Claims the fairest ready job (see [`crate::port::jobs`]), or `None` if no job is claimable
-    /// now. The job comes with a lease for the engine's [`JobSettings::lease`], its fencing
+    /// Queues the jobs of the schedules that are due (this worker's organization's, or every
+    /// one for the host's worker; see [`crate::Engine::tick_schedules`]), then claims the
+    /// fairest ready job (see [`crate::port::jobs`]), or `None` if no job is claimable now. The job comes with a lease for the engine's [`JobSettings::lease`], its fencing
     /// token, and its source's and destination's configurations opened (audited
     /// `job.claim`). If opening them fails, the error is returned and the job goes back to
     /// the queue when its lease runs out.
@@ -318,6 +319,14 @@ impl Worker {
         let jobs = queue(&self.inner)?;
         let settings = self.inner.job_settings();
         let now = self.inner.now();
+        // Due schedules first (see `crate::engine::scheduler`): whoever runs workers runs the
+        // schedules. A failing tick must not stop the claims: it is logged, and the next
+        // claim ticks again.
+        if self.inner.store.schedules().is_some()
+            && let Err(e) = self.inner.tick(self.org_id(), now)
+        {
+            tracing::warn!(target: "bulkhead::scheduler", error = %e, "the scheduler's tick failed");
+        }
         let request = ClaimRequest {
             org: self.org_id(),
             worker: &self.name,

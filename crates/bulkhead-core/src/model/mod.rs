@@ -9,6 +9,7 @@ pub(crate) mod objects;
 pub(crate) mod operations;
 pub(crate) mod origin;
 pub(crate) mod page;
+pub(crate) mod schedule;
 pub(crate) mod spec;
 pub(crate) mod tags;
 pub(crate) mod templates;

@@ -1,5 +1,5 @@
 //! Validated values that appear in requests and rows: [`Name`], [`Connector`], [`ConnectorConfig`],
-//! [`Schedule`] with its [`CronExpr`].
+//! and (from [`crate::model::schedule`]) [`Schedule`] with its [`CronExpr`].
 //!
 //! Each is checked once, where it is made; a value that exists is valid.
 
@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
+pub(crate) use crate::model::schedule::Schedule;
 
 /// A display name: 1 to 255 characters, no control characters, no surrounding whitespace.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize)]
@@ -271,165 +272,9 @@ impl<'de> Deserialize<'de> for ConnectorConfig {
     }
 }
 
-/// When a connection runs: on demand, or on a cron schedule.
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
-pub enum Schedule {
-    /// Only when a sync is started explicitly.
-    #[default]
-    Manual,
-    /// On a five-field cron schedule.
-    Cron(CronExpr),
-}
-
-impl Schedule {
-    /// The stored form: `manual` or the cron expression.
-    pub fn as_text(&self) -> &str {
-        match self {
-            Self::Manual => "manual",
-            Self::Cron(c) => c.as_str(),
-        }
-    }
-
-    /// Parses the stored form (`manual` or a cron expression).
-    pub fn parse(text: &str) -> Result<Self, Error> {
-        if text == "manual" {
-            Ok(Self::Manual)
-        } else {
-            text.parse().map(Self::Cron)
-        }
-    }
-}
-
-impl fmt::Display for Schedule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Manual => f.write_str("manual"),
-            Self::Cron(c) => write!(f, "cron `{c}`"),
-        }
-    }
-}
-
-impl Serialize for Schedule {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_text())
-    }
-}
-
-/// A five-field cron expression (`minute hour day-of-month month day-of-week`).
-///
-/// Each field is `*` or a comma-separated list of numbers and ranges (`1-5`), each optionally
-/// followed by a step (`*/15`, `0-30/10`); numbers must lie in the field's range (minute 0-59,
-/// hour 0-23, day 1-31, month 1-12, weekday 0-7). Month and day names are not accepted.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct CronExpr(String);
-
-impl CronExpr {
-    /// The expression as text, fields separated by single spaces.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for CronExpr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl FromStr for CronExpr {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self, Error> {
-        const FIELDS: [(&str, u32, u32); 5] = [
-            ("minute", 0, 59),
-            ("hour", 0, 23),
-            ("day of month", 1, 31),
-            ("month", 1, 12),
-            ("day of week", 0, 7),
-        ];
-        let parts: Vec<&str> = s.split_whitespace().collect();
-        if parts.len() != FIELDS.len() {
-            return Err(Error::invalid_input(
-                "schedule",
-                format!(
-                    "`{s}` has {} fields; a cron expression has 5 (minute hour day-of-month month day-of-week) or use `manual`",
-                    parts.len()
-                ),
-            ));
-        }
-        for (part, (name, lo, hi)) in parts.iter().zip(FIELDS) {
-            check_cron_field(part, lo, hi).map_err(|why| {
-                Error::invalid_input("schedule", format!("{name} field `{part}` {why}"))
-            })?;
-        }
-        Ok(Self(parts.join(" ")))
-    }
-}
-
-fn check_cron_field(field: &str, lo: u32, hi: u32) -> Result<(), String> {
-    let number = |t: &str| -> Result<u32, String> {
-        let n: u32 = t
-            .parse()
-            .map_err(|_| format!("has `{t}`, which is not a number"))?;
-        if n < lo || n > hi {
-            return Err(format!("has {n}, outside {lo}-{hi}"));
-        }
-        Ok(n)
-    };
-    for item in field.split(',') {
-        let (range, step) = match item.split_once('/') {
-            Some((r, s)) => (r, Some(s)),
-            None => (item, None),
-        };
-        if let Some(step) = step {
-            match step.parse::<u32>() {
-                Ok(n) if n >= 1 => {}
-                _ => return Err(format!("has step `{step}`; a step is a number from 1")),
-            }
-        }
-        if range == "*" {
-            continue;
-        }
-        match range.split_once('-') {
-            Some((a, b)) => {
-                if number(a)? > number(b)? {
-                    return Err(format!("has range `{range}`, which runs backwards"));
-                }
-            }
-            None => {
-                number(range)?;
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cron_accepts_common_expressions() {
-        for ok in ["0 * * * *", "*/15 0-23 1,15 * 1-5", "30 2 * 1-12/2 0"] {
-            assert!(ok.parse::<CronExpr>().is_ok(), "{ok}");
-        }
-    }
-
-    #[test]
-    fn cron_refuses_out_of_range_and_malformed_fields() {
-        for bad in [
-            "60 * * * *",
-            "* * * *",
-            "* 24 * * *",
-            "* * 0 * *",
-            "5-1 * * * *",
-            "*/0 * * * *",
-            "a * * * *",
-        ] {
-            let err = bad.parse::<CronExpr>().unwrap_err();
-            assert!(err.to_string().contains("schedule"), "{bad}: {err}");
-        }
-    }
 
     #[test]
     fn a_stored_config_serializes_as_its_text_and_reads_as_its_map() {

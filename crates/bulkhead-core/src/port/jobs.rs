@@ -30,6 +30,11 @@
 //! under that very token: a worker that woke after its lease expired (and the job was given
 //! to a newer attempt, or cancelled) gets [`crate::Error::LeaseLost`] and must stop.
 //!
+//! **Schedules** make jobs too: a connection's cron or interval schedule keeps a due time in
+//! the store, and the scheduler's tick (every claim runs one first, see
+//! [`crate::port::schedules`]) queues a job for each due connection through the same path as
+//! [`crate::engine::workspace::WorkspaceScope::queue_sync`].
+//!
 //! **Expired leases** go back to the queue with attempt + 1 after a backoff
 //! (`backoff_base · 2^(attempt − 1)`, at most `backoff_max`), until `max_attempts` lost
 //! attempts end the job `failed`. Every claim first reaps expired leases and promotes the

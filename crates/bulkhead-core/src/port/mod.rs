@@ -5,5 +5,6 @@
 
 pub mod columns;
 pub mod jobs;
+pub mod schedules;
 pub mod store;
 pub(crate) mod tenant;

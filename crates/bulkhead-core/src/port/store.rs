@@ -43,6 +43,7 @@ use crate::port::tenant::{OrgCtx, Tenant};
 use crate::port::jobs::JobStore;
 /// The end of a sync run, as stored (defined with the job queue, which ends runs too).
 pub use crate::port::jobs::SyncFinish;
+use crate::port::schedules::ScheduleStore;
 
 /// Sources and destinations are stored alike; this says which one a call is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -680,6 +681,13 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// ([`Store::finish_sync_run`]) or deleting it must remove its queue row in the same
     /// transaction.
     fn jobs(&self) -> Option<&dyn JobStore> {
+        None
+    }
+
+    /// The scheduler's port, if this store keeps due times (see [`crate::port::schedules`]).
+    /// A store that has one keeps each scheduled connection's due time in the transactions
+    /// that write connections and workspaces, as that module says.
+    fn schedules(&self) -> Option<&dyn ScheduleStore> {
         None
     }
 }
