@@ -11,9 +11,8 @@
     clippy::indexing_slicing
 )]
 
-#[path = "support/browser.rs"]
-mod browser;
-mod support;
+use crate::browser;
+use crate::support;
 
 use browser::{Browser, DESKTOP, PHONE};
 use serde_json::{Value, json};

@@ -19,7 +19,7 @@
     clippy::indexing_slicing
 )]
 
-mod support;
+use crate::support;
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};

@@ -11,7 +11,7 @@
     clippy::indexing_slicing
 )]
 
-mod support;
+use crate::support;
 
 use bulkhead::postgres::{PgOptions, Roles, provision};
 use bulkhead::{Config, Engine, MasterKey};

@@ -7,9 +7,8 @@
     clippy::indexing_slicing
 )]
 
-#[path = "support/browser.rs"]
-mod browser;
-mod support;
+use crate::browser;
+use crate::support;
 
 use browser::Browser;
 use support::Server;

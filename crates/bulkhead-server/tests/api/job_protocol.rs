@@ -9,7 +9,7 @@
     clippy::indexing_slicing
 )]
 
-mod support;
+use crate::support;
 
 use bulkhead::{ConnectionId, Page, SyncRunId, WorkspaceId};
 use reqwest::Method;

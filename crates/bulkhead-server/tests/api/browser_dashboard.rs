@@ -12,9 +12,8 @@
     clippy::indexing_slicing
 )]
 
-#[path = "support/browser.rs"]
-mod browser;
-mod support;
+use crate::browser;
+use crate::support;
 
 use browser::{Browser, DESKTOP, PHONE};
 use bulkhead::{OrgScope, Page, SyncOutcome, SyncStatus, WorkspaceId};

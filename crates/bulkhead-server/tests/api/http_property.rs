@@ -18,7 +18,7 @@
     clippy::indexing_slicing
 )]
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -15,9 +15,8 @@
     clippy::indexing_slicing
 )]
 
-#[path = "support/browser.rs"]
-mod browser;
-mod support;
+use crate::browser;
+use crate::support;
 
 use std::time::Duration;
 
