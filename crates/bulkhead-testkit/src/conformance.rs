@@ -43,7 +43,7 @@
 //! store write call the engine makes during the operation (for a source from a template: the
 //! workspace's data key, then the source with its pipelines) and proves the engine leaves no
 //! half-done state across calls. Atomicity inside one call is the adapter's to prove (the
-//! `bulkhead` crate's `tests/faults.rs` aborts SQLite statements halfway through a
+//! `bulkhead` crate's `tests/it/faults.rs` aborts SQLite statements halfway through a
 //! transaction).
 //!
 //! **Where the tests are.** One file per concern under `conformance/` (organizations and org

@@ -7,7 +7,7 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+use crate::common;
 
 use bulkhead::{ConnectionStatus, ConnectionUpdate, ObjectKind, Page, SyncOutcome, SyncStatus};
 use common::{Contents, Db, assert_conflict, assert_not_found, pipeline, workspace};

@@ -8,7 +8,7 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+use crate::common;
 
 use bulkhead::OrgScope;
 use bulkhead_testkit::conformance::{all_audit, busy_audit_log};

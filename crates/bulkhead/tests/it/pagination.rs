@@ -6,7 +6,7 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+use crate::common;
 
 use bulkhead::{Cursor, MAX_PAGE_LIMIT, Page, SourceId, SyncOutcome, WorkspaceFilter};
 use common::{Db, assert_invalid, id_set, new_source, pipeline, workspace};

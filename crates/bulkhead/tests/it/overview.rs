@@ -7,7 +7,7 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+use crate::common;
 
 use bulkhead::{
     ConnectionStatus, LastRun, OrgScope, Page, SyncOutcome, SyncStatus, WorkspaceFilter,

@@ -6,7 +6,7 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+use crate::common;
 
 use bulkhead::{Error, ExternalId, WorkspaceFilter, WorkspaceStatus};
 use common::{Db, all_workspaces, assert_invalid, ext};

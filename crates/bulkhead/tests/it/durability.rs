@@ -6,7 +6,7 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+use crate::common;
 
 use bulkhead::{
     ConnectionStatus, ConnectionUpdate, Engine, Organization, Schedule, Workspace, WorkspaceFilter,
