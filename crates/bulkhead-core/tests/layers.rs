@@ -26,8 +26,9 @@
 //! since [`Error`](bulkhead_core::Error) names ids and timestamps in its variants and those
 //! values parse into an `Error`.
 //!
-//! Unit tests (`#[cfg(test)] mod …`) are left out: a test may reach up the layers to check a
-//! property across them. Run with `--nocapture` to see the groups found.
+//! Unit tests (`#[cfg(test)] mod …`, inline or in a file of their own) are left out: a test
+//! may reach up the layers to check a property across them. Run with `--nocapture` to see the
+//! groups found.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -337,6 +338,33 @@ fn imports(source: &str) -> Vec<(Vec<String>, Vec<String>)> {
     out
 }
 
+/// The unit-test modules `source` declares out of line (`#[cfg(test)] mod name;`, the module
+/// in `name.rs` or `name/mod.rs` beside it), which are left out like the inline ones.
+fn test_modules(source: &str) -> Vec<String> {
+    let tokens = tokens(&code_only(source));
+    let declaration = |name: &str| {
+        [
+            Token::Punct('#'),
+            Token::Punct('['),
+            Token::Ident("cfg".into()),
+            Token::Punct('('),
+            Token::Ident("test".into()),
+            Token::Punct(')'),
+            Token::Punct(']'),
+            Token::Ident("mod".into()),
+            Token::Ident(name.into()),
+            Token::Punct(';'),
+        ]
+    };
+    tokens
+        .windows(10)
+        .filter_map(|window| match &window[8] {
+            Token::Ident(name) if window == declaration(name) => Some(name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The module that holds what `path` names, written in `module` (inside its inline modules
 /// `inline`); `None` for another crate. `Err` for a path through the crate root's re-exports.
 fn resolve(
@@ -398,6 +426,17 @@ fn graph() -> (BTreeSet<(ModPath, ModPath)>, Vec<String>) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = BTreeMap::new();
     modules(&src, &Vec::new(), &mut files);
+    let tests: Vec<ModPath> = files
+        .iter()
+        .flat_map(|(module, source)| {
+            test_modules(source).into_iter().map(|name| {
+                let mut test = module.clone();
+                test.push(name);
+                test
+            })
+        })
+        .collect();
+    files.retain(|module, _| !tests.iter().any(|test| module.starts_with(test)));
     let mut edges = BTreeSet::new();
     let mut problems = Vec::new();
     for (module, source) in &files {
@@ -517,6 +556,21 @@ fn no_import_cycle_between_sibling_modules() {
         "modules that import each other in a cycle:\n{}",
         unexpected.join("\n")
     );
+}
+
+#[test]
+fn the_reader_finds_out_of_line_test_modules() {
+    let source = "
+        mod engine;
+        #[cfg(test)]
+        mod tests;
+        #[cfg(test)]
+        mod inline { }
+        #[cfg(not(test))]
+        mod other;
+        // #[cfg(test)] mod commented;
+    ";
+    assert_eq!(test_modules(source), ["tests"]);
 }
 
 #[test]

@@ -87,7 +87,7 @@
 //!
 //! **OpenAPI.** `GET /api/v1/openapi.json` serves an OpenAPI 3.1 document generated from the
 //! handlers (utoipa): the router and the document are built from one value, `routes()` in
-//! this file, so a route cannot be served without being documented, and `tests/openapi.rs`
+//! this file, so a route cannot be served without being documented, and `tests/api/openapi.rs`
 //! checks both directions. The `/api/public/v1` copies of the `/v1` routes are listed once,
 //! under `/v1`. `GET /api/v1/docs` is a page that lists the operations, served from the
 //! binary (one ES module, one stylesheet, nothing inline, a strict Content-Security-Policy).
@@ -115,7 +115,7 @@
 //!    `wire_schemas!` in `openapi.rs` for a closed set of strings).
 //! 3. Register it in `credential_routes()` (or `public_v1()`) with `.routes(routes!(module::handler))`,
 //!    the handlers of one path in one `routes!`. Never with axum's `.route(...)`: the
-//!    `tests/openapi.rs` source scan refuses it. The router serves the annotation's `path`
+//!    `tests/api/openapi.rs` source scan refuses it. The router serves the annotation's `path`
 //!    as written, so its `{parameter}` names are the ones the document shows.
 //!
 //! A handler generic over a type (the v1 sources and destinations, the source and connection

@@ -4,7 +4,7 @@
 //! responses, credentials) and is registered through [`crate::routes()`], a
 //! [`utoipa_axum::router::OpenApiRouter`]: the router that serves the API and this document
 //! are two halves of that one value, so a route cannot be served without being listed here.
-//! `tests/openapi.rs` checks both directions.
+//! `tests/api/openapi.rs` checks both directions.
 //!
 //! What this module adds around the annotations: the document's `info`, its security
 //! schemes, the problem responses handlers name by type ([`BadRequest`], [`NotFound`], ...),

@@ -29,9 +29,9 @@ pub use bulkhead_core::{
     SECRET_MASK, Schedule, ScopedClaims, ScopedToken, ScopedTokenRequest, SigningKeyInfo, Source,
     SourceFromTemplate, SourceId, SourceTemplate, SourceTemplateId, SourceTemplateUpdate,
     StorageError, SyncOutcome, SyncRun, SyncRunId, SyncStatus, SystemClock, Tag, TagInfo, TagMode,
-    TagSelection, Ticked, Timestamp, TokenCache, TokenMinter, TokenRejection, WORKER_KEY_PREFIX, Worker, Workspace,
-    WorkspaceFilter, WorkspaceId, WorkspaceOverview, WorkspaceScope, WorkspaceStats,
-    WorkspaceStatus, WorkspaceUpdate, merge,
+    TagSelection, Ticked, Timestamp, TokenCache, TokenMinter, TokenRejection, WORKER_KEY_PREFIX,
+    Worker, Workspace, WorkspaceFilter, WorkspaceId, WorkspaceOverview, WorkspaceScope,
+    WorkspaceStats, WorkspaceStatus, WorkspaceUpdate, merge,
 };
 pub use config::{Config, default_key_file};
 

@@ -1,6 +1,6 @@
 """The `airbyte-api` 1.0.1 Python SDK against a running Bulkhead server, unmodified.
 
-Run by `tests/python_sdk.rs` with the server's base URL and an organization's client
+Run by `tests/api/python_sdk.rs` with the server's base URL and an organization's client
 credentials in the environment (`BULKHEAD_URL`, `BULKHEAD_CLIENT_ID`,
 `BULKHEAD_CLIENT_SECRET`) and the API prefix (`/v1` or `/api/public/v1`) as its argument.
 It gets an access token by client credentials, then lists, creates, gets, patches and deletes

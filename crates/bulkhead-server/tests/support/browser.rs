@@ -11,10 +11,6 @@
 //! so a test can assert that no script error and no Content-Security-Policy violation
 //! happened ([`Browser::assert_quiet_console`]). [`Browser::shot`] saves a PNG of the page
 //! under `target/screenshots/`.
-#![allow(
-    dead_code,
-    reason = "each browser test binary uses a different part of this module"
-)]
 
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -1,10 +1,6 @@
 //! The real server on `127.0.0.1:0` over an engine on a temporary SQLite file, with an
 //! organization whose catalog has a `production` source template (with a secret field), a
 //! `premium` one, and a `production` connection template; and an HTTP client.
-#![allow(
-    dead_code,
-    reason = "each test binary compiles this module and uses a different part of it"
-)]
 
 pub(crate) mod routes;
 pub(crate) mod world;
