@@ -1036,4 +1036,92 @@ mod tests {
             .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
             .unwrap();
     }
+
+    /// A schema from before the scheduler (version 6) gets a due time for each active
+    /// scheduled connection when it is migrated, from the migration's time, and none for a
+    /// manual or inactive one.
+    #[test]
+    fn version_6_schema_gets_due_times_for_its_scheduled_connections() {
+        let server = crate::test_server::server();
+        let schema = format!(
+            "bhm_{}_{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let mut admin = Client::connect(server.admin_url(), NoTls).unwrap();
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {schema} AUTHORIZATION {OWNER}"))
+            .unwrap();
+        let mut owner = Client::connect(&server.url_for(OWNER), NoTls).unwrap();
+        let mut tx = owner.transaction().unwrap();
+        tx.batch_execute(&format!(
+            "SET LOCAL search_path = {schema};
+             CREATE TABLE bulkhead_migrations (
+                 version bigint NOT NULL PRIMARY KEY, applied_at bigint NOT NULL)"
+        ))
+        .unwrap();
+        for (index, sql) in MIGRATIONS.iter().take(6).enumerate() {
+            tx.batch_execute(sql).unwrap();
+            let version = i64::try_from(index).unwrap() + 1;
+            tx.execute(
+                "INSERT INTO bulkhead_migrations VALUES ($1, 0)",
+                &[&version],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+        let id = |n: u8| format!("'00000000-0000-4000-8000-0000000000{n:02x}'");
+        let (org, ws, src, dst) = (id(1), id(2), id(3), id(4));
+        admin
+            .batch_execute(&format!(
+                "SET search_path = {schema};
+                 INSERT INTO organizations (id, name, created_at) VALUES ({org}, 'Acme', 5);
+                 INSERT INTO workspaces (id, org_id, external_id, name, status, created_at, updated_at)
+                     VALUES ({ws}, {org}, 'cust-1', 'cust-1', 'active', 6, 7);
+                 INSERT INTO sources (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
+                     VALUES ({ws}, {src}, {org}, 's', 'faker', '{{}}', 8, 8);
+                 INSERT INTO destinations (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
+                     VALUES ({ws}, {dst}, {org}, 'd', 'dev-null', '{{}}', 8, 8);
+                 INSERT INTO connections (workspace_id, id, org_id, name, source_id, destination_id, status, schedule, created_at, updated_at)
+                     VALUES ({ws}, {c5}, {org}, 'cron', {src}, {dst}, 'active', '0 * * * *', 9, 9),
+                            ({ws}, {c6}, {org}, 'manual', {src}, {dst}, 'active', 'manual', 9, 9),
+                            ({ws}, {c7}, {org}, 'paused', {src}, {dst}, 'inactive', '0 * * * *', 9, 9),
+                            ({ws}, {c8}, {org}, 'every', {src}, {dst}, 'active', 'every 2 hours', 9, 9);",
+                c5 = id(5),
+                c6 = id(6),
+                c7 = id(7),
+                c8 = id(8),
+            ))
+            .unwrap();
+
+        let before = bulkhead_core::Clock::now(&bulkhead_core::SystemClock).unix_millis();
+        assert_eq!(migrate(&mut owner, &schema, APP).unwrap(), SCHEMA_VERSION);
+        let after = bulkhead_core::Clock::now(&bulkhead_core::SystemClock).unix_millis();
+
+        let rows: Vec<(String, String, i64)> = admin
+            .query(
+                "SELECT right(connection_id::text, 2), schedule, due_at FROM sched_connection
+                 ORDER BY connection_id",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        let (id5, text, due) = &rows[0];
+        assert_eq!((id5.as_str(), text.as_str()), ("05", "0 * * * *"));
+        // The next whole hour after the migration ran.
+        assert_eq!(due % 3_600_000, 0);
+        assert!(*due > before && *due <= after + 3_600_000, "{rows:?}");
+        let (id8, text, due) = &rows[1];
+        assert_eq!((id8.as_str(), text.as_str()), ("08", "every 2 hours"));
+        assert!(
+            *due >= before + 7_200_000 && *due <= after + 7_200_000,
+            "{rows:?}"
+        );
+        admin
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .unwrap();
+    }
 }
