@@ -823,12 +823,11 @@ mod tests {
     use super::*;
     use crate::test_server::{APP, OWNER};
 
-    /// A schema from before the one-running-sync rule (version 3) may hold several running
-    /// runs of one connection: migrating, as the owner (held to the policies by FORCE),
-    /// ends all but the latest as cancelled, keeps the others as they were, restores FORCE,
-    /// and then the database refuses a second running run.
-    #[test]
-    fn version_3_schema_with_duplicate_running_runs_migrates() {
+    /// A new schema of the test server migrated to `version` as its owner, holding an
+    /// organization, its workspace, a source and a destination (ids ending `01` to `04`):
+    /// an administrator's client (a superuser, past the policies, its `search_path` on the
+    /// schema), the owner's client, and the schema's name.
+    fn schema_at(version: usize) -> (Client, Client, String) {
         let server = crate::test_server::server();
         let schema = format!(
             "bhm_{}_{}",
@@ -847,7 +846,7 @@ mod tests {
                  version bigint NOT NULL PRIMARY KEY, applied_at bigint NOT NULL)"
         ))
         .unwrap();
-        for (index, sql) in MIGRATIONS.iter().take(3).enumerate() {
+        for (index, sql) in MIGRATIONS.iter().take(version).enumerate() {
             tx.batch_execute(sql).unwrap();
             let version = i64::try_from(index).unwrap() + 1;
             tx.execute(
@@ -857,9 +856,8 @@ mod tests {
             .unwrap();
         }
         tx.commit().unwrap();
-        // Rows as the administrator (a superuser, past the policies).
         let id = |n: u8| format!("'00000000-0000-4000-8000-0000000000{n:02x}'");
-        let (org, ws, src, dst, c, k) = (id(1), id(2), id(3), id(4), id(5), id(6));
+        let (org, ws, src, dst) = (id(1), id(2), id(3), id(4));
         admin
             .batch_execute(&format!(
                 "SET search_path = {schema};
@@ -869,7 +867,25 @@ mod tests {
                  INSERT INTO sources (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
                      VALUES ({ws}, {src}, {org}, 's', 'faker', '{{}}', 8, 8);
                  INSERT INTO destinations (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
-                     VALUES ({ws}, {dst}, {org}, 'd', 'dev-null', '{{}}', 8, 8);
+                     VALUES ({ws}, {dst}, {org}, 'd', 'dev-null', '{{}}', 8, 8);"
+            ))
+            .unwrap();
+        (admin, owner, schema)
+    }
+
+    /// A schema from before the one-running-sync rule (version 3) may hold several running
+    /// runs of one connection: migrating, as the owner (held to the policies by FORCE),
+    /// ends all but the latest as cancelled, keeps the others as they were, restores FORCE,
+    /// and then the database refuses a second running run.
+    #[test]
+    fn version_3_schema_with_duplicate_running_runs_migrates() {
+        let (mut admin, mut owner, schema) = schema_at(3);
+        // Rows as the administrator (a superuser, past the policies).
+        let id = |n: u8| format!("'00000000-0000-4000-8000-0000000000{n:02x}'");
+        let (org, ws, src, dst, c, k) = (id(1), id(2), id(3), id(4), id(5), id(6));
+        admin
+            .batch_execute(&format!(
+                "SET search_path = {schema};
                  INSERT INTO connections (workspace_id, id, org_id, name, source_id, destination_id, status, schedule, created_at, updated_at)
                      VALUES ({ws}, {c}, {org}, 'c', {src}, {dst}, 'active', 'manual', 9, 9),
                             ({ws}, {k}, {org}, 'k', {src}, {dst}, 'active', 'manual', 9, 9);
@@ -943,46 +959,12 @@ mod tests {
     /// refuses a second live (pending or running) run.
     #[test]
     fn version_5_schema_with_pending_and_duplicate_live_runs_migrates() {
-        let server = crate::test_server::server();
-        let schema = format!(
-            "bhm_{}_{}",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        );
-        let mut admin = Client::connect(server.admin_url(), NoTls).unwrap();
-        admin
-            .batch_execute(&format!("CREATE SCHEMA {schema} AUTHORIZATION {OWNER}"))
-            .unwrap();
-        let mut owner = Client::connect(&server.url_for(OWNER), NoTls).unwrap();
-        let mut tx = owner.transaction().unwrap();
-        tx.batch_execute(&format!(
-            "SET LOCAL search_path = {schema};
-             CREATE TABLE bulkhead_migrations (
-                 version bigint NOT NULL PRIMARY KEY, applied_at bigint NOT NULL)"
-        ))
-        .unwrap();
-        for (index, sql) in MIGRATIONS.iter().take(5).enumerate() {
-            tx.batch_execute(sql).unwrap();
-            let version = i64::try_from(index).unwrap() + 1;
-            tx.execute(
-                "INSERT INTO bulkhead_migrations VALUES ($1, 0)",
-                &[&version],
-            )
-            .unwrap();
-        }
-        tx.commit().unwrap();
+        let (mut admin, mut owner, schema) = schema_at(5);
         let id = |n: u8| format!("'00000000-0000-4000-8000-0000000000{n:02x}'");
         let (org, ws, src, dst, c, k) = (id(1), id(2), id(3), id(4), id(5), id(6));
         admin
             .batch_execute(&format!(
                 "SET search_path = {schema};
-                 INSERT INTO organizations (id, name, created_at) VALUES ({org}, 'Acme', 5);
-                 INSERT INTO workspaces (id, org_id, external_id, name, status, created_at, updated_at)
-                     VALUES ({ws}, {org}, 'cust-1', 'cust-1', 'active', 6, 7);
-                 INSERT INTO sources (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
-                     VALUES ({ws}, {src}, {org}, 's', 'faker', '{{}}', 8, 8);
-                 INSERT INTO destinations (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
-                     VALUES ({ws}, {dst}, {org}, 'd', 'dev-null', '{{}}', 8, 8);
                  INSERT INTO connections (workspace_id, id, org_id, name, source_id, destination_id, status, schedule, created_at, updated_at)
                      VALUES ({ws}, {c}, {org}, 'c', {src}, {dst}, 'active', 'manual', 9, 9),
                             ({ws}, {k}, {org}, 'k', {src}, {dst}, 'active', 'manual', 9, 9);
@@ -1042,46 +1024,12 @@ mod tests {
     /// manual or inactive one.
     #[test]
     fn version_6_schema_gets_due_times_for_its_scheduled_connections() {
-        let server = crate::test_server::server();
-        let schema = format!(
-            "bhm_{}_{}",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        );
-        let mut admin = Client::connect(server.admin_url(), NoTls).unwrap();
-        admin
-            .batch_execute(&format!("CREATE SCHEMA {schema} AUTHORIZATION {OWNER}"))
-            .unwrap();
-        let mut owner = Client::connect(&server.url_for(OWNER), NoTls).unwrap();
-        let mut tx = owner.transaction().unwrap();
-        tx.batch_execute(&format!(
-            "SET LOCAL search_path = {schema};
-             CREATE TABLE bulkhead_migrations (
-                 version bigint NOT NULL PRIMARY KEY, applied_at bigint NOT NULL)"
-        ))
-        .unwrap();
-        for (index, sql) in MIGRATIONS.iter().take(6).enumerate() {
-            tx.batch_execute(sql).unwrap();
-            let version = i64::try_from(index).unwrap() + 1;
-            tx.execute(
-                "INSERT INTO bulkhead_migrations VALUES ($1, 0)",
-                &[&version],
-            )
-            .unwrap();
-        }
-        tx.commit().unwrap();
+        let (mut admin, mut owner, schema) = schema_at(6);
         let id = |n: u8| format!("'00000000-0000-4000-8000-0000000000{n:02x}'");
         let (org, ws, src, dst) = (id(1), id(2), id(3), id(4));
         admin
             .batch_execute(&format!(
                 "SET search_path = {schema};
-                 INSERT INTO organizations (id, name, created_at) VALUES ({org}, 'Acme', 5);
-                 INSERT INTO workspaces (id, org_id, external_id, name, status, created_at, updated_at)
-                     VALUES ({ws}, {org}, 'cust-1', 'cust-1', 'active', 6, 7);
-                 INSERT INTO sources (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
-                     VALUES ({ws}, {src}, {org}, 's', 'faker', '{{}}', 8, 8);
-                 INSERT INTO destinations (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
-                     VALUES ({ws}, {dst}, {org}, 'd', 'dev-null', '{{}}', 8, 8);
                  INSERT INTO connections (workspace_id, id, org_id, name, source_id, destination_id, status, schedule, created_at, updated_at)
                      VALUES ({ws}, {c5}, {org}, 'cron', {src}, {dst}, 'active', '0 * * * *', 9, 9),
                             ({ws}, {c6}, {org}, 'manual', {src}, {dst}, 'active', 'manual', 9, 9),
