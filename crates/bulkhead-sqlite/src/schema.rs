@@ -474,6 +474,25 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<i64> {
 mod tests {
     use super::*;
 
+    /// A database in memory migrated to `version`, as a release of that schema left it.
+    fn database_at(version: usize) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        conn.execute_batch(
+            "CREATE TABLE bulkhead_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT",
+        )
+        .unwrap();
+        for (index, sql) in MIGRATIONS.iter().take(version).enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.execute(
+                "INSERT INTO bulkhead_migrations VALUES (?1, 0)",
+                params![i64::try_from(index).unwrap() + 1],
+            )
+            .unwrap();
+        }
+        conn
+    }
+
     /// A database made by the first release (schema 1) keeps its rows when it is migrated,
     /// and the new columns take their documented defaults.
     #[test]
@@ -531,20 +550,7 @@ mod tests {
     /// rest as they were, and then the database refuses a second running run.
     #[test]
     fn version_6_database_with_duplicate_running_runs_migrates() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
-        conn.execute_batch(
-            "CREATE TABLE bulkhead_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT",
-        )
-        .unwrap();
-        for (index, sql) in MIGRATIONS.iter().take(6).enumerate() {
-            conn.execute_batch(sql).unwrap();
-            conn.execute(
-                "INSERT INTO bulkhead_migrations VALUES (?1, 0)",
-                params![i64::try_from(index).unwrap() + 1],
-            )
-            .unwrap();
-        }
+        let mut conn = database_at(6);
         conn.execute_batch(
             "INSERT INTO organizations (id, name, created_at) VALUES (x'01', 'Acme', 5);
              INSERT INTO workspaces (id, org_id, external_id, name, status, created_at, updated_at)
@@ -600,20 +606,7 @@ mod tests {
     /// become `organization` keys, and a role outside `organization` and `worker` is refused.
     #[test]
     fn keys_made_before_worker_keys_are_organization_keys() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
-        conn.execute_batch(
-            "CREATE TABLE bulkhead_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT",
-        )
-        .unwrap();
-        for (index, sql) in MIGRATIONS.iter().take(10).enumerate() {
-            conn.execute_batch(sql).unwrap();
-            conn.execute(
-                "INSERT INTO bulkhead_migrations VALUES (?1, 0)",
-                params![i64::try_from(index).unwrap() + 1],
-            )
-            .unwrap();
-        }
+        let mut conn = database_at(10);
         conn.execute_batch(
             "INSERT INTO organizations (id, name, created_at) VALUES (x'01', 'Acme', 5);
              INSERT INTO org_keys (id, org_id, prefix, hash, created_at)
@@ -639,20 +632,7 @@ mod tests {
     /// manual or inactive one.
     #[test]
     fn version_9_database_gets_due_times_for_its_scheduled_connections() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
-        conn.execute_batch(
-            "CREATE TABLE bulkhead_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT",
-        )
-        .unwrap();
-        for (index, sql) in MIGRATIONS.iter().take(9).enumerate() {
-            conn.execute_batch(sql).unwrap();
-            conn.execute(
-                "INSERT INTO bulkhead_migrations VALUES (?1, 0)",
-                params![i64::try_from(index).unwrap() + 1],
-            )
-            .unwrap();
-        }
+        let mut conn = database_at(9);
         conn.execute_batch(
             "INSERT INTO organizations (id, name, created_at) VALUES (x'01', 'Acme', 5);
              INSERT INTO workspaces (id, org_id, external_id, name, status, created_at, updated_at)
