@@ -59,22 +59,6 @@ async fn queue(server: &Server, ws: WorkspaceId, connection: ConnectionId) -> Sy
     .unwrap()
 }
 
-/// `POST /api/v1/jobs/claim`; (status, body). Sent past `Server::send`, which refuses any
-/// answer holding the catalog's secret: this one must hold it.
-async fn claim(server: &Server, key: &str) -> (u16, Value) {
-    let response = server
-        .http
-        .post(server.url("/api/v1/jobs/claim"))
-        .bearer_auth(key)
-        .json(&json!({"worker": "http-test"}))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 async fn heartbeat(server: &Server, key: &str, job: &Value) -> (u16, Value) {
     server
         .send(
@@ -105,12 +89,12 @@ async fn complete(server: &Server, key: &str, job: &Value, body: Value) -> (u16,
 async fn a_job_is_claimed_heartbeated_and_completed_over_http() {
     let server = Server::start().await;
     let key = server.org_key.clone();
-    let (status, _) = claim(&server, &key).await;
+    let (status, _) = server.claim(&key).await;
     assert_eq!(status, 204, "nothing queued yet");
 
     let (ws, connection) = customer_with_connection(&server, "worker-a").await;
     let run = queue(&server, ws, connection).await;
-    let (status, job) = claim(&server, &key).await;
+    let (status, job) = server.claim(&key).await;
     assert_eq!(status, 200, "{job}");
     assert_eq!(job["job"]["run_id"], run.to_string());
     assert_eq!(job["job"]["id"], run.job_number().unwrap());
@@ -122,7 +106,7 @@ async fn a_job_is_claimed_heartbeated_and_completed_over_http() {
         job["source"]["configuration"].to_string().contains(SECRET),
         "{job}"
     );
-    let (_, jobs_after) = claim(&server, &key).await;
+    let (_, jobs_after) = server.claim(&key).await;
     assert_eq!(jobs_after, Value::Null, "one job, claimed once");
 
     let (status, beat) = heartbeat(&server, &key, &job).await;
@@ -183,7 +167,7 @@ async fn a_job_started_over_v1_waits_for_a_worker_and_its_cancel_takes_the_lease
     assert_eq!(status, 200, "{started}");
     assert_eq!(started["status"], "pending", "queued, not run: {started}");
 
-    let (status, job) = claim(&server, &key).await;
+    let (status, job) = server.claim(&key).await;
     assert_eq!(status, 200, "{job}");
     assert_eq!(
         job["job"]["id"], started["jobId"],
@@ -218,7 +202,7 @@ async fn a_job_started_over_v1_waits_for_a_worker_and_its_cancel_takes_the_lease
     .await;
     assert_eq!(status, 409);
     assert_eq!(v1_status(&server, &key, &job).await, "cancelled");
-    let (status, _) = claim(&server, &key).await;
+    let (status, _) = server.claim(&key).await;
     assert_eq!(status, 204, "a cancelled job is not claimed again");
 }
 
@@ -245,7 +229,7 @@ async fn a_stale_token_or_a_cancelled_job_is_lease_lost_and_changes_nothing() {
     let key = server.org_key.clone();
     let (ws, connection) = customer_with_connection(&server, "worker-c").await;
     let run = queue(&server, ws, connection).await;
-    let (_, job) = claim(&server, &key).await;
+    let (_, job) = server.claim(&key).await;
     let mut stale = job.clone();
     stale["job"]["fencing_token"] = json!(job["job"]["fencing_token"].as_u64().unwrap() - 1);
     let (status, body) = complete(&server, &key, &stale, json!({"status": "succeeded"})).await;
@@ -280,9 +264,9 @@ async fn another_organization_neither_claims_nor_touches_the_job() {
     let other = server.other_org();
     let (ws, connection) = customer_with_connection(&server, "worker-d").await;
     queue(&server, ws, connection).await;
-    let (status, _) = claim(&server, &other).await;
+    let (status, _) = server.claim(&other).await;
     assert_eq!(status, 204, "the other organization has no job");
-    let (_, job) = claim(&server, &key).await;
+    let (_, job) = server.claim(&key).await;
     let (status, body) = heartbeat(&server, &other, &job).await;
     assert_eq!(status, 404, "{body}");
     let (status, body) = complete(
@@ -304,7 +288,7 @@ async fn malformed_bodies_are_problems_naming_the_field() {
     let key = server.org_key.clone();
     let (ws, connection) = customer_with_connection(&server, "worker-e").await;
     queue(&server, ws, connection).await;
-    let (_, job) = claim(&server, &key).await;
+    let (_, job) = server.claim(&key).await;
     for (body, field) in [
         (json!({"status": "done"}), "status"),
         (json!({"status": "failed"}), "error"),

@@ -56,22 +56,6 @@ async fn queued_job(server: &Server, external_id: &str) -> SyncRunId {
     .unwrap()
 }
 
-/// `POST /api/v1/jobs/claim` with `key`; (status, body). Sent past `Server::send`, which
-/// refuses any answer holding the catalog's secret: a claim's answer holds it.
-async fn claim(server: &Server, key: &str) -> (u16, Value) {
-    let response = server
-        .http
-        .post(server.url("/api/v1/jobs/claim"))
-        .bearer_auth(key)
-        .json(&json!({"worker": "wk-test"}))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 /// Asserts that an answer is the 403 problem of a worker key used where it may not be.
 #[track_caller]
 fn assert_refused_worker_key(what: &str, status: u16, content_type: &str, text: &str) {
@@ -117,11 +101,11 @@ async fn every_route_but_the_worker_protocol_answers_a_worker_key_with_a_403_pro
 async fn a_worker_key_claims_heartbeats_and_completes_a_job_audited_as_itself() {
     let server = Server::start().await;
     let (_, key) = worker_key(&server).await;
-    let (status, _) = claim(&server, &key).await;
+    let (status, _) = server.claim(&key).await;
     assert_eq!(status, 204, "nothing queued yet");
     let run = queued_job(&server, "wk-a").await;
 
-    let (status, job) = claim(&server, &key).await;
+    let (status, job) = server.claim(&key).await;
     assert_eq!(status, 200, "{job}");
     assert_eq!(job["job"]["run_id"], run.to_string());
     assert!(
@@ -240,7 +224,7 @@ async fn keys_are_listed_with_their_role_and_a_revoked_worker_key_is_a_401() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["field"], "role");
 
-    assert_eq!(claim(&server, &key).await.0, 204);
+    assert_eq!(server.claim(&key).await.0, 204);
     let (status, body) = server
         .send(
             Method::DELETE,
@@ -250,7 +234,7 @@ async fn keys_are_listed_with_their_role_and_a_revoked_worker_key_is_a_401() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = claim(&server, &key).await;
+    let (status, body) = server.claim(&key).await;
     assert_eq!(status, 401, "{body}");
 }
 
