@@ -24,6 +24,8 @@ pub mod model;
 pub mod pg;
 pub mod queue_cases;
 pub mod queue_model;
+#[cfg(test)]
+mod run_lists;
 pub mod schedule_cases;
 pub mod schedule_model;
 pub mod wrappers;

@@ -375,3 +375,40 @@ pub fn concurrent_workers_run_each_job_exactly_once(h: &Harness) {
     assert_eq!(unique.len(), done.len(), "a job was completed twice");
     assert_eq!(unique, expected, "every job ran exactly once");
 }
+
+/// Expands to one `#[test]` per case of this module, each calling it with a new harness from
+/// `$harness` (an expression evaluated once per test, such as `support::plain()`), so that
+/// every adapter runs the same list.
+#[macro_export]
+macro_rules! queue_case_tests {
+    ($harness:expr) => {
+        $crate::queue_case_tests!(@each $harness;
+            a_job_whose_worker_died_runs_again_and_completes_once,
+            a_job_out_of_attempts_fails,
+            a_job_is_cancelled_in_every_state,
+            one_live_job_per_connection_and_the_job_is_its_run,
+            a_claim_opens_the_configuration_and_is_audited,
+            a_worker_and_a_workspace_see_only_their_own_jobs,
+            an_inactive_or_deleted_workspace_has_no_claimable_job,
+            caps_and_weights_shape_the_claims,
+            concurrent_workers_run_each_job_exactly_once,
+        );
+    };
+    (@each $harness:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::queue_cases::$name(&$harness)
+            }
+        )*
+    };
+}
+
+#[cfg(test)]
+mod run_list {
+    /// Every case of this file is on the list of [`queue_case_tests!`], and the list names only cases.
+    #[test]
+    fn every_case_is_on_the_run_list() {
+        crate::run_lists::check(include_str!("queue_cases.rs"), "queue_case_tests");
+    }
+}

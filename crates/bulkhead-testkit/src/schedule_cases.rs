@@ -419,3 +419,40 @@ pub fn tick_is_bounded_per_call(h: &Harness) {
     assert_eq!(ticked.queued, extra as u64);
     assert!(!ticked.more);
 }
+
+/// Expands to one `#[test]` per case of this module, each calling it with a new harness from
+/// `$harness` (an expression evaluated once per test, such as `support::plain()`), so that
+/// every adapter runs the same list.
+#[macro_export]
+macro_rules! schedule_case_tests {
+    ($harness:expr) => {
+        $crate::schedule_case_tests!(@each $harness;
+            due_times_follow_the_connection_s_schedule_and_status,
+            due_times_pause_and_resume_with_their_workspace,
+            due_times_are_seen_by_their_own_workspace_only,
+            due_rows_list_oldest_first_bounded_and_by_organization,
+            tick_queues_one_job_per_due_connection_and_collapses_missed_fires,
+            tick_skips_a_connection_with_a_live_job_and_moves_its_due_time,
+            tick_queues_nothing_for_paused_manual_deleted_or_retired,
+            tick_runs_inside_a_worker_s_claim,
+            tick_is_bounded_per_call,
+        );
+    };
+    (@each $harness:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::schedule_cases::$name(&$harness)
+            }
+        )*
+    };
+}
+
+#[cfg(test)]
+mod run_list {
+    /// Every case of this file is on the list of [`schedule_case_tests!`], and the list names only cases.
+    #[test]
+    fn every_case_is_on_the_run_list() {
+        crate::run_lists::check(include_str!("schedule_cases.rs"), "schedule_case_tests");
+    }
+}
