@@ -5,7 +5,7 @@
 //! appends it with [`next_event`] before it commits, only when the call changed something.
 //! Denials (a missing operation, a refused token, the creation rate limit, an isolation
 //! breach) have no transaction of their own: they are appended alone
-//! ([`crate::port::store::Store::append_audit`]).
+//! ([`crate::port::store::AuditStore::append_audit`]).
 //!
 //! Event `n` of an organization stores `hash = SHA-256(prev_hash || canonical bytes)`, where
 //! `prev_hash` is the hash of event `n - 1` (32 zero bytes for the first) and the canonical

@@ -115,7 +115,7 @@ pub enum Error {
         /// The job (its sync run's id).
         job_id: SyncRunId,
     },
-    /// The store has no job queue (see `Store::jobs`).
+    /// The store has no job queue (see `SystemStore::jobs`).
     #[error("this storage adapter has no job queue")]
     NoJobQueue,
     /// Storage returned an object that belongs to another tenant. The guard refused to return

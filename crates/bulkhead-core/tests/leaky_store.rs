@@ -48,8 +48,9 @@ use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::secrets::SealedSecrets;
 use bulkhead_core::store::{
-    After, CreationCount, EndpointKind, EndpointPatch, EndpointRow, MergeRows, Pipeline,
-    SealedItem, StatusCount, SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
+    After, AuditStore, CatalogStore, CreationCount, EndpointKind, EndpointPatch, EndpointRow,
+    MergeRows, OrgStore, Pipeline, SealedItem, StatusCount, SyncFinish, SystemStore, TemplateKind,
+    TemplateRow, TenantStore, TokenState, WorkspaceActivity, WorkspaceStore,
 };
 use bulkhead_core::{
     Algorithm, Clock, ConfigSpec, Connection, ConnectionStatus, ConnectionTemplate,
@@ -280,7 +281,7 @@ fn apply_workspace_update(w: &mut Workspace, update: &WorkspaceUpdate, now: Time
     w.updated_at = now;
 }
 
-impl Store for LeakyStore {
+impl SystemStore for LeakyStore {
     fn master_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>> {
         Ok(self
             .tables()
@@ -289,6 +290,107 @@ impl Store for LeakyStore {
             .clone())
     }
 
+    fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
+        let newest = self.org_leaks().newest_org;
+        let t = self.tables();
+        if newest {
+            // LEAK (when switched on): the newest organization, whatever the id.
+            return Ok(t.organizations.last().cloned());
+        }
+        Ok(t.organizations.iter().find(|o| o.id == id).cloned())
+    }
+
+    fn list_organizations(&self) -> Result<Vec<Organization>> {
+        Ok(self.tables().organizations.clone())
+    }
+
+    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
+        let any_hash = self.org_leaks().key_of_any_hash;
+        // LEAK (when switched on): the oldest key, whatever the hash.
+        Ok(self
+            .tables()
+            .org_keys
+            .iter()
+            .find(|k| any_hash || k.hash == *hash)
+            .cloned())
+    }
+
+    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
+        if let Some(k) = self.tables().org_keys.iter_mut().find(|k| k.id == id) {
+            k.last_used_at = Some(now);
+        }
+        Ok(())
+    }
+
+    fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
+        Ok(self
+            .tables()
+            .signing_keys
+            .iter()
+            .find(|k| k.kid == kid)
+            .cloned())
+    }
+
+    // One transaction: every value is re-sealed before any is stored, so a failure stores
+    // nothing.
+    fn reseal_all(
+        &self,
+        check: &[u8],
+        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
+    ) -> Result<u64> {
+        let mut t = self.tables();
+        let data_keys = t
+            .data_keys
+            .iter()
+            .map(|k| {
+                reseal(SealedItem::DataKey {
+                    org_id: k.org_id,
+                    workspace_id: k.workspace_id,
+                    sealed: &k.sealed,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let signing_keys = t
+            .signing_keys
+            .iter()
+            .map(|k| {
+                reseal(SealedItem::SigningKey {
+                    org_id: k.org_id,
+                    kid: &k.kid,
+                    sealed: &k.sealed_secret,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let template_secrets = t
+            .templates
+            .iter()
+            .map(|r| {
+                let new = reseal(SealedItem::TemplateSecrets {
+                    org_id: r.org_id,
+                    template_id: r.id,
+                    stored: &r.secrets.to_stored(),
+                })?;
+                let text = String::from_utf8(new)
+                    .map_err(|_| Error::crypto("re-sealed template secrets are not text"))?;
+                SealedSecrets::from_stored(&text)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let count = data_keys.len() + signing_keys.len() + template_secrets.len();
+        for (k, sealed) in t.data_keys.iter_mut().zip(data_keys) {
+            k.sealed = sealed;
+        }
+        for (k, sealed) in t.signing_keys.iter_mut().zip(signing_keys) {
+            k.sealed_secret = sealed;
+        }
+        for (r, secrets) in t.templates.iter_mut().zip(template_secrets) {
+            r.secrets = secrets;
+        }
+        t.master_key_check = Some(check.to_vec());
+        Ok(u64::try_from(count).unwrap())
+    }
+}
+
+impl OrgStore for LeakyStore {
     fn insert_organization(
         &self,
         _ctx: &OrgCtx,
@@ -321,20 +423,6 @@ impl Store for LeakyStore {
         };
         o.settings = settings.clone();
         Ok(Some(o.clone()))
-    }
-
-    fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
-        let newest = self.org_leaks().newest_org;
-        let t = self.tables();
-        if newest {
-            // LEAK (when switched on): the newest organization, whatever the id.
-            return Ok(t.organizations.last().cloned());
-        }
-        Ok(t.organizations.iter().find(|o| o.id == id).cloned())
-    }
-
-    fn list_organizations(&self) -> Result<Vec<Organization>> {
-        Ok(self.tables().organizations.clone())
     }
 
     fn insert_org_key(&self, org: &OrgCtx, row: &OrgKeyRow) -> Result<()> {
@@ -378,24 +466,6 @@ impl Store for LeakyStore {
         };
         k.revoked_at.get_or_insert(now);
         Ok(Some(k.clone()))
-    }
-
-    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
-        let any_hash = self.org_leaks().key_of_any_hash;
-        // LEAK (when switched on): the oldest key, whatever the hash.
-        Ok(self
-            .tables()
-            .org_keys
-            .iter()
-            .find(|k| any_hash || k.hash == *hash)
-            .cloned())
-    }
-
-    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
-        if let Some(k) = self.tables().org_keys.iter_mut().find(|k| k.id == id) {
-            k.last_used_at = Some(now);
-        }
-        Ok(())
     }
 
     fn rotate_signing_key(
@@ -448,16 +518,9 @@ impl Store for LeakyStore {
         });
         Ok(rows)
     }
+}
 
-    fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
-        Ok(self
-            .tables()
-            .signing_keys
-            .iter()
-            .find(|k| k.kid == kid)
-            .cloned())
-    }
-
+impl WorkspaceStore for LeakyStore {
     // Correct in the tenant-only mode: the fixture needs it to make workspaces. In the other
     // modes, LEAK: matches the external id in every organization and ignoring case (a NOCASE
     // collation without the org filter), and applies `update` to whatever it found.
@@ -629,7 +692,7 @@ impl Store for LeakyStore {
     // Correct in the tenant-only mode; in the others, LEAK: matches the workspace id in any
     // organization, like the other organization-level workspace writes. The data key goes
     // first, then everything in the workspace.
-    fn delete_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
+    fn purge_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
         let leak = self.leak;
         let mut t = self.tables();
         if !t
@@ -648,7 +711,7 @@ impl Store for LeakyStore {
         Ok(true)
     }
 
-    fn tombstone_workspace(
+    fn delete_workspace(
         &self,
         org: &OrgCtx,
         id: WorkspaceId,
@@ -693,7 +756,9 @@ impl Store for LeakyStore {
             .cloned()
             .collect())
     }
+}
 
+impl CatalogStore for LeakyStore {
     fn create_tag(&self, org: &OrgCtx, name: &Tag, now: Timestamp) -> Result<TagInfo> {
         let mut t = self.tables();
         if t.tags
@@ -839,65 +904,58 @@ impl Store for LeakyStore {
             .retain(|r| !(r.kind == kind && r.id == id && r.org_id == org.org_id()));
         Ok(t.templates.len() != before)
     }
+}
 
-    // One transaction: every value is re-sealed before any is stored, so a failure stores
-    // nothing.
-    fn reseal_all(
-        &self,
-        check: &[u8],
-        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
-    ) -> Result<u64> {
+impl AuditStore for LeakyStore {
+    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
         let mut t = self.tables();
-        let data_keys = t
-            .data_keys
+        let last = t
+            .audit
             .iter()
-            .map(|k| {
-                reseal(SealedItem::DataKey {
-                    org_id: k.org_id,
-                    workspace_id: k.workspace_id,
-                    sealed: &k.sealed,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let signing_keys = t
-            .signing_keys
-            .iter()
-            .map(|k| {
-                reseal(SealedItem::SigningKey {
-                    org_id: k.org_id,
-                    kid: &k.kid,
-                    sealed: &k.sealed_secret,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let template_secrets = t
-            .templates
-            .iter()
-            .map(|r| {
-                let new = reseal(SealedItem::TemplateSecrets {
-                    org_id: r.org_id,
-                    template_id: r.id,
-                    stored: &r.secrets.to_stored(),
-                })?;
-                let text = String::from_utf8(new)
-                    .map_err(|_| Error::crypto("re-sealed template secrets are not text"))?;
-                SealedSecrets::from_stored(&text)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let count = data_keys.len() + signing_keys.len() + template_secrets.len();
-        for (k, sealed) in t.data_keys.iter_mut().zip(data_keys) {
-            k.sealed = sealed;
-        }
-        for (k, sealed) in t.signing_keys.iter_mut().zip(signing_keys) {
-            k.sealed_secret = sealed;
-        }
-        for (r, secrets) in t.templates.iter_mut().zip(template_secrets) {
-            r.secrets = secrets;
-        }
-        t.master_key_check = Some(check.to_vec());
-        Ok(u64::try_from(count).unwrap())
+            .rfind(|e| e.org_id == org.org_id())
+            .map(|e| (e.seq, e.hash));
+        let event = bulkhead_core::audit::next_event(org.org_id(), last, draft);
+        t.audit.push(event.clone());
+        Ok(event)
     }
 
+    fn list_audit(
+        &self,
+        org: &OrgCtx,
+        _filter: &AuditFilter,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        let every_org = self.org_leaks().audit_of_every_org;
+        let t = self.tables();
+        Ok(t.audit
+            .iter()
+            .filter(|e| (every_org || e.org_id == org.org_id()) && Some(e.seq) > after)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn list_audit_newest(
+        &self,
+        org: &OrgCtx,
+        _filter: &AuditFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        let every_org = self.org_leaks().audit_of_every_org;
+        let t = self.tables();
+        Ok(t.audit
+            .iter()
+            .rev()
+            .filter(|e| (every_org || e.org_id == org.org_id()) && before.is_none_or(|b| e.seq < b))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+}
+
+impl TenantStore for LeakyStore {
     // LEAK: `SELECT * FROM workspaces ORDER BY created_at DESC LIMIT 1`, no tenant.
     fn load_workspace(&self, _tenant: &Tenant) -> Result<Option<Workspace>> {
         Ok(self.tables().workspaces.last().cloned())
@@ -1295,53 +1353,6 @@ impl Store for LeakyStore {
         r.bytes_synced = finish.bytes_synced;
         r.error.clone_from(&finish.error);
         Ok(Some(r.clone()))
-    }
-
-    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
-        let mut t = self.tables();
-        let last = t
-            .audit
-            .iter()
-            .rfind(|e| e.org_id == org.org_id())
-            .map(|e| (e.seq, e.hash));
-        let event = bulkhead_core::audit::next_event(org.org_id(), last, draft);
-        t.audit.push(event.clone());
-        Ok(event)
-    }
-
-    fn list_audit(
-        &self,
-        org: &OrgCtx,
-        _filter: &AuditFilter,
-        after: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<AuditEvent>> {
-        let every_org = self.org_leaks().audit_of_every_org;
-        let t = self.tables();
-        Ok(t.audit
-            .iter()
-            .filter(|e| (every_org || e.org_id == org.org_id()) && Some(e.seq) > after)
-            .take(limit)
-            .cloned()
-            .collect())
-    }
-
-    fn list_audit_newest(
-        &self,
-        org: &OrgCtx,
-        _filter: &AuditFilter,
-        before: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<AuditEvent>> {
-        let every_org = self.org_leaks().audit_of_every_org;
-        let t = self.tables();
-        Ok(t.audit
-            .iter()
-            .rev()
-            .filter(|e| (every_org || e.org_id == org.org_id()) && before.is_none_or(|b| e.seq < b))
-            .take(limit)
-            .cloned()
-            .collect())
     }
 }
 

@@ -42,7 +42,7 @@
 //!
 //! # The job queue
 //!
-//! The store has a job queue (`Store::jobs`, migration 6), for many worker processes on one
+//! The store has a job queue (`SystemStore::jobs`, migration 6), for many worker processes on one
 //! database. The queue (`sync_queue`) is a tenant table under the policies above; the
 //! scheduler's counters are rows of their organization; a claim reads the candidates of every
 //! organization in a scope that may read the queue tables (ids and counters only) and write

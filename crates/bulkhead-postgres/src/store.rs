@@ -12,9 +12,9 @@ use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::secrets::SealedSecrets;
 use bulkhead_core::store::{
-    After, ConnectionState, CreationCount, EndpointKind, EndpointPatch, EndpointRow, MergeRows,
-    Pipeline, SealedItem, StatusCount, Store, SyncFinish, TemplateKind, TemplateRow, TokenState,
-    WorkspaceActivity,
+    After, AuditStore, CatalogStore, ConnectionState, CreationCount, EndpointKind, EndpointPatch,
+    EndpointRow, MergeRows, OrgStore, Pipeline, SealedItem, StatusCount, SyncFinish, SystemStore,
+    TemplateKind, TemplateRow, TenantStore, TokenState, WorkspaceActivity, WorkspaceStore,
 };
 use bulkhead_core::{
     Connection, ConnectionId, ConnectionStatus, ConnectionUpdate, DestinationId, Error, ExternalId,
@@ -227,7 +227,7 @@ fn exists_in_tenant(
         .ok_or_else(|| Error::not_found(kind, id))
 }
 
-impl Store for PostgresStore {
+impl SystemStore for PostgresStore {
     fn master_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>> {
         self.pool.write(Scope::None, |tx| {
             tx.execute(
@@ -246,6 +246,92 @@ impl Store for PostgresStore {
         })
     }
 
+    fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
+        self.pool.read(Scope::Org(id), |tx| {
+            tx.query_first(
+                concat!(
+                    "SELECT ",
+                    org_columns!(),
+                    " FROM organizations WHERE id = $1"
+                ),
+                &[id.as_uuid()],
+                rows::organization,
+            )
+        })
+    }
+
+    fn list_organizations(&self) -> Result<Vec<Organization>> {
+        self.pool.read(Scope::OperatorList, |tx| {
+            tx.query_all(
+                concat!(
+                    "SELECT ",
+                    org_columns!(),
+                    " FROM organizations ORDER BY created_at, id"
+                ),
+                &[],
+                rows::organization,
+            )
+        })
+    }
+
+    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
+        let hash_hex = hex(hash);
+        self.pool.read(Scope::KeyHash(&hash_hex), |tx| {
+            tx.query_first(
+                concat!(
+                    "SELECT ",
+                    org_key_columns!(),
+                    " FROM org_keys WHERE hash = $1"
+                ),
+                &[&&hash[..]],
+                rows::org_key,
+            )
+        })
+    }
+
+    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
+        self.pool.write(Scope::KeyId(*id.as_uuid()), |tx| {
+            tx.execute(
+                "UPDATE org_keys SET last_used_at = $2 WHERE id = $1",
+                &[id.as_uuid(), &now.unix_millis()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
+        self.pool.read(Scope::Kid(kid), |tx| {
+            tx.query_first(
+                concat!(
+                    "SELECT ",
+                    signing_key_columns!(),
+                    " FROM signing_keys WHERE kid = $1"
+                ),
+                &[&kid],
+                rows::signing_key,
+            )
+        })
+    }
+
+    fn reseal_all(
+        &self,
+        check: &[u8],
+        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
+    ) -> Result<u64> {
+        self.pool
+            .write(Scope::OperatorList, |tx| reseal_all(tx, check, reseal))
+    }
+
+    fn jobs(&self) -> Option<&dyn bulkhead_core::JobStore> {
+        Some(self)
+    }
+
+    fn schedules(&self) -> Option<&dyn bulkhead_core::ScheduleStore> {
+        Some(self)
+    }
+}
+
+impl OrgStore for PostgresStore {
     fn insert_organization(
         &self,
         ctx: &OrgCtx,
@@ -312,34 +398,6 @@ impl Store for PostgresStore {
         })
     }
 
-    fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
-        self.pool.read(Scope::Org(id), |tx| {
-            tx.query_first(
-                concat!(
-                    "SELECT ",
-                    org_columns!(),
-                    " FROM organizations WHERE id = $1"
-                ),
-                &[id.as_uuid()],
-                rows::organization,
-            )
-        })
-    }
-
-    fn list_organizations(&self) -> Result<Vec<Organization>> {
-        self.pool.read(Scope::OperatorList, |tx| {
-            tx.query_all(
-                concat!(
-                    "SELECT ",
-                    org_columns!(),
-                    " FROM organizations ORDER BY created_at, id"
-                ),
-                &[],
-                rows::organization,
-            )
-        })
-    }
-
     fn insert_org_key(&self, org: &OrgCtx, row: &OrgKeyRow) -> Result<()> {
         if row.org_id != org.org_id() {
             return Err(Error::conflict(
@@ -386,31 +444,6 @@ impl Store for PostgresStore {
                 audit::append_if(tx, org.org_id(), org.audit())?;
             }
             Ok(revoked)
-        })
-    }
-
-    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
-        let hash_hex = hex(hash);
-        self.pool.read(Scope::KeyHash(&hash_hex), |tx| {
-            tx.query_first(
-                concat!(
-                    "SELECT ",
-                    org_key_columns!(),
-                    " FROM org_keys WHERE hash = $1"
-                ),
-                &[&&hash[..]],
-                rows::org_key,
-            )
-        })
-    }
-
-    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
-        self.pool.write(Scope::KeyId(*id.as_uuid()), |tx| {
-            tx.execute(
-                "UPDATE org_keys SET last_used_at = $2 WHERE id = $1",
-                &[id.as_uuid(), &now.unix_millis()],
-            )?;
-            Ok(())
         })
     }
 
@@ -473,21 +506,9 @@ impl Store for PostgresStore {
             )
         })
     }
+}
 
-    fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
-        self.pool.read(Scope::Kid(kid), |tx| {
-            tx.query_first(
-                concat!(
-                    "SELECT ",
-                    signing_key_columns!(),
-                    " FROM signing_keys WHERE kid = $1"
-                ),
-                &[&kid],
-                rows::signing_key,
-            )
-        })
-    }
-
+impl WorkspaceStore for PostgresStore {
     fn get_or_create_workspace(
         &self,
         org: &OrgCtx,
@@ -671,7 +692,7 @@ impl Store for PostgresStore {
         })
     }
 
-    fn delete_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
+    fn purge_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
         let org_id = org.org_id();
         self.pool.write(Scope::Org(org_id), |tx| {
             // The data key goes first, and only for a workspace of this organization.
@@ -700,7 +721,7 @@ impl Store for PostgresStore {
         })
     }
 
-    fn tombstone_workspace(
+    fn delete_workspace(
         &self,
         org: &OrgCtx,
         id: WorkspaceId,
@@ -904,6 +925,32 @@ impl Store for PostgresStore {
         })
     }
 
+    fn revoke_workspace_tokens(
+        &self,
+        org: &OrgCtx,
+        id: WorkspaceId,
+        at: Timestamp,
+    ) -> Result<Option<Workspace>> {
+        self.pool.write(Scope::Org(org.org_id()), |tx| {
+            let updated = tx.query_first(
+                concat!(
+                    "UPDATE workspaces",
+                    " SET tokens_valid_after = GREATEST(COALESCE(tokens_valid_after, $3), $3),",
+                    " updated_at = $3 WHERE org_id = $1 AND id = $2 RETURNING ",
+                    workspace_columns!()
+                ),
+                &[org.org_id().as_uuid(), id.as_uuid(), &at.unix_millis()],
+                rows::workspace,
+            )?;
+            if updated.is_some() {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+            }
+            Ok(updated)
+        })
+    }
+}
+
+impl CatalogStore for PostgresStore {
     fn create_tag(&self, org: &OrgCtx, name: &Tag, now: Timestamp) -> Result<TagInfo> {
         self.pool.write(Scope::Org(org.org_id()), |tx| {
             let inserted = tx.execute(
@@ -1036,40 +1083,41 @@ impl Store for PostgresStore {
             Ok(deleted > 0)
         })
     }
+}
 
-    fn reseal_all(
-        &self,
-        check: &[u8],
-        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
-    ) -> Result<u64> {
-        self.pool
-            .write(Scope::OperatorList, |tx| reseal_all(tx, check, reseal))
-    }
-
-    fn revoke_workspace_tokens(
-        &self,
-        org: &OrgCtx,
-        id: WorkspaceId,
-        at: Timestamp,
-    ) -> Result<Option<Workspace>> {
+impl AuditStore for PostgresStore {
+    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
         self.pool.write(Scope::Org(org.org_id()), |tx| {
-            let updated = tx.query_first(
-                concat!(
-                    "UPDATE workspaces",
-                    " SET tokens_valid_after = GREATEST(COALESCE(tokens_valid_after, $3), $3),",
-                    " updated_at = $3 WHERE org_id = $1 AND id = $2 RETURNING ",
-                    workspace_columns!()
-                ),
-                &[org.org_id().as_uuid(), id.as_uuid(), &at.unix_millis()],
-                rows::workspace,
-            )?;
-            if updated.is_some() {
-                audit::append_if(tx, org.org_id(), org.audit())?;
-            }
-            Ok(updated)
+            audit::append(tx, org.org_id(), draft)
         })
     }
 
+    fn list_audit(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        after: Option<u64>,
+        limit_rows: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        self.pool.read(Scope::Org(org.org_id()), |tx| {
+            audit::list(tx, org.org_id(), filter, after, limit_rows)
+        })
+    }
+
+    fn list_audit_newest(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit_rows: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        self.pool.read(Scope::Org(org.org_id()), |tx| {
+            audit::list_newest(tx, org.org_id(), filter, before, limit_rows)
+        })
+    }
+}
+
+impl TenantStore for PostgresStore {
     fn load_workspace(&self, tenant: &Tenant) -> Result<Option<Workspace>> {
         self.pool.read(Scope::tenant(tenant), |tx| {
             tx.query_first(
@@ -1610,44 +1658,6 @@ impl Store for PostgresStore {
                 audit::append_if(tx, tenant.org_id(), tenant.audit())?;
             }
             Ok(finished)
-        })
-    }
-
-    fn jobs(&self) -> Option<&dyn bulkhead_core::JobStore> {
-        Some(self)
-    }
-
-    fn schedules(&self) -> Option<&dyn bulkhead_core::ScheduleStore> {
-        Some(self)
-    }
-
-    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
-        self.pool.write(Scope::Org(org.org_id()), |tx| {
-            audit::append(tx, org.org_id(), draft)
-        })
-    }
-
-    fn list_audit(
-        &self,
-        org: &OrgCtx,
-        filter: &AuditFilter,
-        after: Option<u64>,
-        limit_rows: usize,
-    ) -> Result<Vec<AuditEvent>> {
-        self.pool.read(Scope::Org(org.org_id()), |tx| {
-            audit::list(tx, org.org_id(), filter, after, limit_rows)
-        })
-    }
-
-    fn list_audit_newest(
-        &self,
-        org: &OrgCtx,
-        filter: &AuditFilter,
-        before: Option<u64>,
-        limit_rows: usize,
-    ) -> Result<Vec<AuditEvent>> {
-        self.pool.read(Scope::Org(org.org_id()), |tx| {
-            audit::list_newest(tx, org.org_id(), filter, before, limit_rows)
         })
     }
 }

@@ -311,7 +311,7 @@ pub(crate) fn delete_tag(tx: &Db<'_>, org: &OrgCtx, name: &Tag) -> Result<bool> 
     Ok(true)
 }
 
-pub(crate) fn delete_workspace(tx: &Db<'_>, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
+pub(crate) fn purge_workspace(tx: &Db<'_>, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
     // The data key goes first, and only for a workspace of this organization: the deletes
     // below key on workspace_id alone, inside that workspace for the isolation guard.
     let shredded = tx

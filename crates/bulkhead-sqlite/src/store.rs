@@ -16,9 +16,9 @@ use std::collections::BTreeMap;
 use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
-    After, ConnectionState, CreationCount, EndpointKind, EndpointPatch, EndpointRow, MergeRows,
-    Pipeline, SealedItem, StatusCount, Store, SyncFinish, TemplateKind, TemplateRow, TokenState,
-    WorkspaceActivity,
+    After, AuditStore, CatalogStore, ConnectionState, CreationCount, EndpointKind, EndpointPatch,
+    EndpointRow, MergeRows, OrgStore, Pipeline, SealedItem, StatusCount, SyncFinish, SystemStore,
+    TemplateKind, TemplateRow, TenantStore, TokenState, WorkspaceActivity, WorkspaceStore,
 };
 use bulkhead_core::{
     Connection, ConnectionId, ConnectionStatus, ConnectionUpdate, DestinationId, Error, ExternalId,
@@ -133,7 +133,7 @@ fn exists_in_tenant(
     found.ok_or_else(|| Error::not_found(kind, id))
 }
 
-impl Store for SqliteStore {
+impl SystemStore for SqliteStore {
     fn master_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>> {
         self.pool.write_system(|tx| {
             tx.prepare_cached(
@@ -150,6 +150,91 @@ impl Store for SqliteStore {
         })
     }
 
+    fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
+        self.pool.read_org(id, |conn| {
+            conn.query_first(
+                concat!(
+                    "SELECT ",
+                    org_columns!(),
+                    " FROM o_organizations WHERE id = ?1"
+                ),
+                params![id.as_uuid()],
+                rows::organization,
+            )
+        })
+    }
+
+    fn list_organizations(&self) -> Result<Vec<Organization>> {
+        self.pool.read_system(|conn| {
+            conn.query_all(
+                concat!(
+                    "SELECT ",
+                    org_columns!(),
+                    " FROM organizations ORDER BY created_at, id"
+                ),
+                [],
+                rows::organization,
+            )
+        })
+    }
+
+    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
+        self.pool.read_system(|conn| {
+            conn.query_first(
+                concat!(
+                    "SELECT ",
+                    org_key_columns!(),
+                    " FROM org_keys WHERE hash = ?1"
+                ),
+                params![&hash[..]],
+                rows::org_key,
+            )
+        })
+    }
+
+    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
+        self.pool.write_system(|tx| {
+            tx.prepare_cached("UPDATE org_keys SET last_used_at = ?2 WHERE id = ?1")
+                .ctx("could not prepare an update")?
+                .execute(params![id.as_uuid(), now.unix_millis()])
+                .ctx("could not record the key's use")?;
+            Ok(())
+        })
+    }
+
+    fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
+        self.pool.read_system(|conn| {
+            conn.query_first(
+                concat!(
+                    "SELECT ",
+                    signing_key_columns!(),
+                    " FROM signing_keys WHERE kid = ?1"
+                ),
+                params![kid],
+                rows::signing_key,
+            )
+        })
+    }
+
+    fn reseal_all(
+        &self,
+        check: &[u8],
+        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
+    ) -> Result<u64> {
+        self.pool
+            .write_system(|tx| catalog::reseal_all(tx, check, reseal))
+    }
+
+    fn jobs(&self) -> Option<&dyn bulkhead_core::JobStore> {
+        Some(self)
+    }
+
+    fn schedules(&self) -> Option<&dyn bulkhead_core::ScheduleStore> {
+        Some(self)
+    }
+}
+
+impl OrgStore for SqliteStore {
     fn insert_organization(
         &self,
         ctx: &OrgCtx,
@@ -216,34 +301,6 @@ impl Store for SqliteStore {
         })
     }
 
-    fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
-        self.pool.read_org(id, |conn| {
-            conn.query_first(
-                concat!(
-                    "SELECT ",
-                    org_columns!(),
-                    " FROM o_organizations WHERE id = ?1"
-                ),
-                params![id.as_uuid()],
-                rows::organization,
-            )
-        })
-    }
-
-    fn list_organizations(&self) -> Result<Vec<Organization>> {
-        self.pool.read_system(|conn| {
-            conn.query_all(
-                concat!(
-                    "SELECT ",
-                    org_columns!(),
-                    " FROM organizations ORDER BY created_at, id"
-                ),
-                [],
-                rows::organization,
-            )
-        })
-    }
-
     fn insert_org_key(&self, org: &OrgCtx, row: &OrgKeyRow) -> Result<()> {
         if row.org_id != org.org_id() {
             return Err(Error::conflict(
@@ -290,30 +347,6 @@ impl Store for SqliteStore {
                 audit::append_if(tx, org.org_id(), org.audit())?;
             }
             Ok(revoked)
-        })
-    }
-
-    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
-        self.pool.read_system(|conn| {
-            conn.query_first(
-                concat!(
-                    "SELECT ",
-                    org_key_columns!(),
-                    " FROM org_keys WHERE hash = ?1"
-                ),
-                params![&hash[..]],
-                rows::org_key,
-            )
-        })
-    }
-
-    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
-        self.pool.write_system(|tx| {
-            tx.prepare_cached("UPDATE org_keys SET last_used_at = ?2 WHERE id = ?1")
-                .ctx("could not prepare an update")?
-                .execute(params![id.as_uuid(), now.unix_millis()])
-                .ctx("could not record the key's use")?;
-            Ok(())
         })
     }
 
@@ -381,21 +414,9 @@ impl Store for SqliteStore {
             )
         })
     }
+}
 
-    fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
-        self.pool.read_system(|conn| {
-            conn.query_first(
-                concat!(
-                    "SELECT ",
-                    signing_key_columns!(),
-                    " FROM signing_keys WHERE kid = ?1"
-                ),
-                params![kid],
-                rows::signing_key,
-            )
-        })
-    }
-
+impl WorkspaceStore for SqliteStore {
     fn get_or_create_workspace(
         &self,
         org: &OrgCtx,
@@ -590,9 +611,9 @@ impl Store for SqliteStore {
         })
     }
 
-    fn delete_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
+    fn purge_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
         let deleted = self.pool.write_org(org.org_id(), |tx| {
-            let deleted = catalog::delete_workspace(tx, org, id)?;
+            let deleted = catalog::purge_workspace(tx, org, id)?;
             if deleted {
                 audit::append_if(tx, org.org_id(), org.audit())?;
             }
@@ -610,7 +631,7 @@ impl Store for SqliteStore {
         Ok(deleted)
     }
 
-    fn tombstone_workspace(
+    fn delete_workspace(
         &self,
         org: &OrgCtx,
         id: WorkspaceId,
@@ -789,6 +810,35 @@ impl Store for SqliteStore {
         })
     }
 
+    fn revoke_workspace_tokens(
+        &self,
+        org: &OrgCtx,
+        id: WorkspaceId,
+        at: Timestamp,
+    ) -> Result<Option<Workspace>> {
+        self.pool.write_org(org.org_id(), |tx| {
+            let mut stmt = tx
+                .prepare_cached(concat!(
+                    "UPDATE workspaces SET tokens_valid_after = MAX(COALESCE(tokens_valid_after, ?3), ?3),",
+                    " updated_at = ?3 WHERE org_id = ?1 AND id = ?2 RETURNING ",
+                    workspace_columns!()
+                ))
+                .ctx("could not prepare an update")?;
+            let updated = first(
+                &mut stmt,
+                params![org.org_id().as_uuid(), id.as_uuid(), at.unix_millis()],
+                rows::workspace,
+            )?;
+            drop(stmt);
+            if updated.is_some() {
+                audit::append_if(tx, org.org_id(), org.audit())?;
+            }
+            Ok(updated)
+        })
+    }
+}
+
+impl CatalogStore for SqliteStore {
     fn create_tag(&self, org: &OrgCtx, name: &Tag, now: Timestamp) -> Result<TagInfo> {
         self.pool.write_org(org.org_id(), |tx| {
             let tag = catalog::create_tag(tx, org, name, now)?;
@@ -874,43 +924,40 @@ impl Store for SqliteStore {
             Ok(deleted > 0)
         })
     }
+}
 
-    fn reseal_all(
-        &self,
-        check: &[u8],
-        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
-    ) -> Result<u64> {
+impl AuditStore for SqliteStore {
+    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
         self.pool
-            .write_system(|tx| catalog::reseal_all(tx, check, reseal))
+            .write_org(org.org_id(), |tx| audit::append(tx, org.org_id(), draft))
     }
 
-    fn revoke_workspace_tokens(
+    fn list_audit(
         &self,
         org: &OrgCtx,
-        id: WorkspaceId,
-        at: Timestamp,
-    ) -> Result<Option<Workspace>> {
-        self.pool.write_org(org.org_id(), |tx| {
-            let mut stmt = tx
-                .prepare_cached(concat!(
-                    "UPDATE workspaces SET tokens_valid_after = MAX(COALESCE(tokens_valid_after, ?3), ?3),",
-                    " updated_at = ?3 WHERE org_id = ?1 AND id = ?2 RETURNING ",
-                    workspace_columns!()
-                ))
-                .ctx("could not prepare an update")?;
-            let updated = first(
-                &mut stmt,
-                params![org.org_id().as_uuid(), id.as_uuid(), at.unix_millis()],
-                rows::workspace,
-            )?;
-            drop(stmt);
-            if updated.is_some() {
-                audit::append_if(tx, org.org_id(), org.audit())?;
-            }
-            Ok(updated)
+        filter: &AuditFilter,
+        after: Option<u64>,
+        limit_rows: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        self.pool.read_org(org.org_id(), |conn| {
+            audit::list(conn, org.org_id(), filter, after, limit_rows)
         })
     }
 
+    fn list_audit_newest(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit_rows: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        self.pool.read_org(org.org_id(), |conn| {
+            audit::list_newest(conn, org.org_id(), filter, before, limit_rows)
+        })
+    }
+}
+
+impl TenantStore for SqliteStore {
     fn load_token_state(
         &self,
         tenant: &Tenant,
@@ -1455,43 +1502,6 @@ impl Store for SqliteStore {
                 audit::append_if(tx, tenant.org_id(), tenant.audit())?;
             }
             Ok(finished)
-        })
-    }
-
-    fn jobs(&self) -> Option<&dyn bulkhead_core::JobStore> {
-        Some(self)
-    }
-
-    fn schedules(&self) -> Option<&dyn bulkhead_core::ScheduleStore> {
-        Some(self)
-    }
-
-    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
-        self.pool
-            .write_org(org.org_id(), |tx| audit::append(tx, org.org_id(), draft))
-    }
-
-    fn list_audit(
-        &self,
-        org: &OrgCtx,
-        filter: &AuditFilter,
-        after: Option<u64>,
-        limit_rows: usize,
-    ) -> Result<Vec<AuditEvent>> {
-        self.pool.read_org(org.org_id(), |conn| {
-            audit::list(conn, org.org_id(), filter, after, limit_rows)
-        })
-    }
-
-    fn list_audit_newest(
-        &self,
-        org: &OrgCtx,
-        filter: &AuditFilter,
-        before: Option<u64>,
-        limit_rows: usize,
-    ) -> Result<Vec<AuditEvent>> {
-        self.pool.read_org(org.org_id(), |conn| {
-            audit::list_newest(conn, org.org_id(), filter, before, limit_rows)
         })
     }
 }

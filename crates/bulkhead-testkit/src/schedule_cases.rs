@@ -3,8 +3,8 @@
 //! [`bulkhead_core::Store`].
 //!
 //! Two groups: the **due times** (`due_*` functions) need only the store's scheduler port
-//! ([`bulkhead_core::Store::schedules`]); the **tick** (`tick_*` functions) needs its job queue
-//! too ([`bulkhead_core::Store::jobs`]).
+//! ([`bulkhead_core::store::SystemStore::schedules`]); the **tick** (`tick_*` functions) needs its job queue
+//! too ([`bulkhead_core::store::SystemStore::jobs`]).
 
 use std::time::Duration;
 

@@ -18,8 +18,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
-    After, CreationCount, EndpointKind, EndpointPatch, EndpointRow, MergeRows, Pipeline,
-    SealedItem, StatusCount, SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
+    After, AuditStore, CatalogStore, CreationCount, EndpointKind, EndpointPatch, EndpointRow,
+    MergeRows, OrgStore, Pipeline, SealedItem, StatusCount, SyncFinish, SystemStore, TemplateKind,
+    TemplateRow, TenantStore, TokenState, WorkspaceActivity, WorkspaceStore,
 };
 use bulkhead_core::{
     Connection, ConnectionId, ConnectionUpdate, Error, ExternalId, OrgCtx, OrgId, OrgKeyId,
@@ -195,11 +196,56 @@ impl<S: Store> fmt::Debug for LeakyStore<S> {
     }
 }
 
-impl<S: Store> Store for LeakyStore<S> {
+impl<S: Store> SystemStore for LeakyStore<S> {
     fn master_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>> {
         self.inner.master_key_check(candidate)
     }
 
+    fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
+        self.inner.get_organization(id)
+    }
+
+    fn list_organizations(&self) -> Result<Vec<Organization>> {
+        self.inner.list_organizations()
+    }
+
+    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
+        self.inner.find_org_key(hash)
+    }
+
+    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
+        self.inner.touch_org_key(id, now)
+    }
+
+    fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
+        match self.inner.find_signing_key(kid)? {
+            Some(row) => {
+                self.seen().signing_key(&row);
+                Ok(Some(row))
+            }
+            // `… FROM signing_keys` without its `WHERE kid = ?`: some other key. Never a
+            // remembered key of this `kid`: that one was deleted, and answering with it would
+            // resurrect a key, not leak one.
+            None if self.leaks_org_rows() => Ok(self
+                .seen()
+                .signing_keys
+                .values()
+                .find(|k| k.kid != kid)
+                .cloned()),
+            None => Ok(None),
+        }
+    }
+
+    fn reseal_all(
+        &self,
+        check: &[u8],
+        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
+    ) -> Result<u64> {
+        self.inner.reseal_all(check, reseal)
+    }
+}
+
+impl<S: Store> OrgStore for LeakyStore<S> {
     fn insert_organization(
         &self,
         ctx: &OrgCtx,
@@ -221,14 +267,6 @@ impl<S: Store> Store for LeakyStore<S> {
         settings: &OrgSettings,
     ) -> Result<Option<Organization>> {
         self.inner.update_org_settings(org, settings)
-    }
-
-    fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
-        self.inner.get_organization(id)
-    }
-
-    fn list_organizations(&self) -> Result<Vec<Organization>> {
-        self.inner.list_organizations()
     }
 
     fn insert_org_key(&self, org: &OrgCtx, row: &OrgKeyRow) -> Result<()> {
@@ -268,14 +306,6 @@ impl<S: Store> Store for LeakyStore<S> {
         Ok(row)
     }
 
-    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
-        self.inner.find_org_key(hash)
-    }
-
-    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
-        self.inner.touch_org_key(id, now)
-    }
-
     fn rotate_signing_key(
         &self,
         org: &OrgCtx,
@@ -309,26 +339,9 @@ impl<S: Store> Store for LeakyStore<S> {
         );
         Ok(rows)
     }
+}
 
-    fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
-        match self.inner.find_signing_key(kid)? {
-            Some(row) => {
-                self.seen().signing_key(&row);
-                Ok(Some(row))
-            }
-            // `… FROM signing_keys` without its `WHERE kid = ?`: some other key. Never a
-            // remembered key of this `kid`: that one was deleted, and answering with it would
-            // resurrect a key, not leak one.
-            None if self.leaks_org_rows() => Ok(self
-                .seen()
-                .signing_keys
-                .values()
-                .find(|k| k.kid != kid)
-                .cloned()),
-            None => Ok(None),
-        }
-    }
-
+impl<S: Store> WorkspaceStore for LeakyStore<S> {
     fn get_or_create_workspace(
         &self,
         org: &OrgCtx,
@@ -427,14 +440,56 @@ impl<S: Store> Store for LeakyStore<S> {
         Ok(self.ws(row))
     }
 
-    fn delete_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
-        let deleted = self.inner.delete_workspace(org, id)?;
+    fn purge_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
+        let deleted = self.inner.purge_workspace(org, id)?;
         if deleted {
             self.seen().forget_workspace(id);
         }
         Ok(deleted)
     }
 
+    fn revoke_workspace_tokens(
+        &self,
+        org: &OrgCtx,
+        id: WorkspaceId,
+        at: Timestamp,
+    ) -> Result<Option<Workspace>> {
+        let row = self.inner.revoke_workspace_tokens(org, id, at)?;
+        Ok(self.ws(row))
+    }
+
+    fn delete_workspace(
+        &self,
+        org: &OrgCtx,
+        id: WorkspaceId,
+        at: Timestamp,
+        merged_into: Option<WorkspaceId>,
+    ) -> Result<Option<Workspace>> {
+        self.inner.delete_workspace(org, id, at, merged_into)
+    }
+
+    fn list_deleted_workspaces(
+        &self,
+        org: &OrgCtx,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Workspace>> {
+        self.inner.list_deleted_workspaces(org, before, limit)
+    }
+
+    fn merge_workspace(
+        &self,
+        org: &OrgCtx,
+        from: &Tenant,
+        into: &Tenant,
+        rows: &MergeRows,
+        at: Timestamp,
+    ) -> Result<bool> {
+        self.inner.merge_workspace(org, from, into, rows, at)
+    }
+}
+
+impl<S: Store> CatalogStore for LeakyStore<S> {
     fn create_tag(&self, org: &OrgCtx, name: &Tag, now: Timestamp) -> Result<TagInfo> {
         self.inner.create_tag(org, name, now)
     }
@@ -516,25 +571,67 @@ impl<S: Store> Store for LeakyStore<S> {
         }
         Ok(deleted)
     }
+}
 
-    fn reseal_all(
-        &self,
-        check: &[u8],
-        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
-    ) -> Result<u64> {
-        self.inner.reseal_all(check, reseal)
+impl<S: Store> AuditStore for LeakyStore<S> {
+    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
+        let event = self.inner.append_audit(org, draft)?;
+        self.seen().audit_event(&event);
+        Ok(event)
     }
 
-    fn revoke_workspace_tokens(
+    fn list_audit(
         &self,
         org: &OrgCtx,
-        id: WorkspaceId,
-        at: Timestamp,
-    ) -> Result<Option<Workspace>> {
-        let row = self.inner.revoke_workspace_tokens(org, id, at)?;
-        Ok(self.ws(row))
+        filter: &AuditFilter,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        let mut events = self.inner.list_audit(org, filter, after, limit)?;
+        let mut seen = self.seen();
+        for event in &events {
+            seen.audit_event(event);
+        }
+        if !self.leaks_org_rows() {
+            return Ok(events);
+        }
+        // `… FROM audit_log WHERE seq > ?` without `org_id = ?`: every organization's chain.
+        events.extend(
+            seen.audit
+                .values()
+                .filter(|e| e.org_id != org.org_id() && Some(e.seq) > after)
+                .cloned(),
+        );
+        Ok(events)
     }
 
+    fn list_audit_newest(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        let mut events = self.inner.list_audit_newest(org, filter, before, limit)?;
+        let mut seen = self.seen();
+        for event in &events {
+            seen.audit_event(event);
+        }
+        if !self.leaks_org_rows() {
+            return Ok(events);
+        }
+        // `… FROM audit_log WHERE seq < ?` without `org_id = ?`: every organization's chain.
+        events.extend(
+            seen.audit
+                .values()
+                .filter(|e| e.org_id != org.org_id() && before.is_none_or(|b| e.seq < b))
+                .cloned(),
+        );
+        Ok(events)
+    }
+}
+
+impl<S: Store> TenantStore for LeakyStore<S> {
     fn load_workspace(&self, tenant: &Tenant) -> Result<Option<Workspace>> {
         match self.ws(self.inner.load_workspace(tenant)?) {
             Some(own) => Ok(Some(own)),
@@ -824,92 +921,6 @@ impl<S: Store> Store for LeakyStore<S> {
         }
         Ok(row)
     }
-
-    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
-        let event = self.inner.append_audit(org, draft)?;
-        self.seen().audit_event(&event);
-        Ok(event)
-    }
-
-    fn tombstone_workspace(
-        &self,
-        org: &OrgCtx,
-        id: WorkspaceId,
-        at: Timestamp,
-        merged_into: Option<WorkspaceId>,
-    ) -> Result<Option<Workspace>> {
-        self.inner.tombstone_workspace(org, id, at, merged_into)
-    }
-
-    fn list_deleted_workspaces(
-        &self,
-        org: &OrgCtx,
-        before: Timestamp,
-        limit: usize,
-    ) -> Result<Vec<Workspace>> {
-        self.inner.list_deleted_workspaces(org, before, limit)
-    }
-
-    fn merge_workspace(
-        &self,
-        org: &OrgCtx,
-        from: &Tenant,
-        into: &Tenant,
-        rows: &MergeRows,
-        at: Timestamp,
-    ) -> Result<bool> {
-        self.inner.merge_workspace(org, from, into, rows, at)
-    }
-
-    fn list_audit(
-        &self,
-        org: &OrgCtx,
-        filter: &AuditFilter,
-        after: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<AuditEvent>> {
-        let mut events = self.inner.list_audit(org, filter, after, limit)?;
-        let mut seen = self.seen();
-        for event in &events {
-            seen.audit_event(event);
-        }
-        if !self.leaks_org_rows() {
-            return Ok(events);
-        }
-        // `… FROM audit_log WHERE seq > ?` without `org_id = ?`: every organization's chain.
-        events.extend(
-            seen.audit
-                .values()
-                .filter(|e| e.org_id != org.org_id() && Some(e.seq) > after)
-                .cloned(),
-        );
-        Ok(events)
-    }
-
-    fn list_audit_newest(
-        &self,
-        org: &OrgCtx,
-        filter: &AuditFilter,
-        before: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<AuditEvent>> {
-        let mut events = self.inner.list_audit_newest(org, filter, before, limit)?;
-        let mut seen = self.seen();
-        for event in &events {
-            seen.audit_event(event);
-        }
-        if !self.leaks_org_rows() {
-            return Ok(events);
-        }
-        // `… FROM audit_log WHERE seq < ?` without `org_id = ?`: every organization's chain.
-        events.extend(
-            seen.audit
-                .values()
-                .filter(|e| e.org_id != org.org_id() && before.is_none_or(|b| e.seq < b))
-                .cloned(),
-        );
-        Ok(events)
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1053,12 +1064,52 @@ impl<S: Store> FaultyStore<S> {
     }
 }
 
-impl<S: Store> Store for FaultyStore<S> {
+impl<S: Store> SystemStore for FaultyStore<S> {
     fn master_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>> {
         self.faults.write()?;
         self.inner.master_key_check(candidate)
     }
 
+    fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
+        self.faults.read();
+        self.inner.get_organization(id)
+    }
+
+    fn list_organizations(&self) -> Result<Vec<Organization>> {
+        self.faults.read();
+        self.inner.list_organizations()
+    }
+
+    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
+        self.faults.read();
+        self.inner.find_org_key(hash)
+    }
+
+    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
+        self.faults.write()?;
+        self.inner.touch_org_key(id, now)
+    }
+
+    fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
+        self.faults.read();
+        self.inner.find_signing_key(kid)
+    }
+
+    fn reseal_all(
+        &self,
+        check: &[u8],
+        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
+    ) -> Result<u64> {
+        self.faults.write()?;
+        let faults = &self.faults;
+        self.inner.reseal_all(check, &mut |item| {
+            faults.inside();
+            reseal(item)
+        })
+    }
+}
+
+impl<S: Store> OrgStore for FaultyStore<S> {
     fn insert_organization(
         &self,
         ctx: &OrgCtx,
@@ -1078,16 +1129,6 @@ impl<S: Store> Store for FaultyStore<S> {
     ) -> Result<Option<Organization>> {
         self.faults.write()?;
         self.inner.update_org_settings(org, settings)
-    }
-
-    fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
-        self.faults.read();
-        self.inner.get_organization(id)
-    }
-
-    fn list_organizations(&self) -> Result<Vec<Organization>> {
-        self.faults.read();
-        self.inner.list_organizations()
     }
 
     fn insert_org_key(&self, org: &OrgCtx, row: &OrgKeyRow) -> Result<()> {
@@ -1110,16 +1151,6 @@ impl<S: Store> Store for FaultyStore<S> {
         self.inner.revoke_org_key(org, id, now)
     }
 
-    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
-        self.faults.read();
-        self.inner.find_org_key(hash)
-    }
-
-    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
-        self.faults.write()?;
-        self.inner.touch_org_key(id, now)
-    }
-
     fn rotate_signing_key(
         &self,
         org: &OrgCtx,
@@ -1140,12 +1171,9 @@ impl<S: Store> Store for FaultyStore<S> {
         self.faults.read();
         self.inner.list_signing_keys(org)
     }
+}
 
-    fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
-        self.faults.read();
-        self.inner.find_signing_key(kid)
-    }
-
+impl<S: Store> WorkspaceStore for FaultyStore<S> {
     fn get_or_create_workspace(
         &self,
         org: &OrgCtx,
@@ -1202,11 +1230,56 @@ impl<S: Store> Store for FaultyStore<S> {
         self.inner.update_workspace(org, id, update, now)
     }
 
-    fn delete_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
+    fn purge_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
         self.faults.write()?;
-        self.inner.delete_workspace(org, id)
+        self.inner.purge_workspace(org, id)
     }
 
+    fn revoke_workspace_tokens(
+        &self,
+        org: &OrgCtx,
+        id: WorkspaceId,
+        at: Timestamp,
+    ) -> Result<Option<Workspace>> {
+        self.faults.write()?;
+        self.inner.revoke_workspace_tokens(org, id, at)
+    }
+
+    fn delete_workspace(
+        &self,
+        org: &OrgCtx,
+        id: WorkspaceId,
+        at: Timestamp,
+        merged_into: Option<WorkspaceId>,
+    ) -> Result<Option<Workspace>> {
+        self.faults.write()?;
+        self.inner.delete_workspace(org, id, at, merged_into)
+    }
+
+    fn list_deleted_workspaces(
+        &self,
+        org: &OrgCtx,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Workspace>> {
+        self.faults.read();
+        self.inner.list_deleted_workspaces(org, before, limit)
+    }
+
+    fn merge_workspace(
+        &self,
+        org: &OrgCtx,
+        from: &Tenant,
+        into: &Tenant,
+        rows: &MergeRows,
+        at: Timestamp,
+    ) -> Result<bool> {
+        self.faults.write()?;
+        self.inner.merge_workspace(org, from, into, rows, at)
+    }
+}
+
+impl<S: Store> CatalogStore for FaultyStore<S> {
     fn create_tag(&self, org: &OrgCtx, name: &Tag, now: Timestamp) -> Result<TagInfo> {
         self.faults.write()?;
         self.inner.create_tag(org, name, now)
@@ -1256,30 +1329,38 @@ impl<S: Store> Store for FaultyStore<S> {
         self.faults.write()?;
         self.inner.delete_template(org, kind, id)
     }
+}
 
-    fn reseal_all(
-        &self,
-        check: &[u8],
-        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
-    ) -> Result<u64> {
+impl<S: Store> AuditStore for FaultyStore<S> {
+    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
         self.faults.write()?;
-        let faults = &self.faults;
-        self.inner.reseal_all(check, &mut |item| {
-            faults.inside();
-            reseal(item)
-        })
+        self.inner.append_audit(org, draft)
     }
 
-    fn revoke_workspace_tokens(
+    fn list_audit(
         &self,
         org: &OrgCtx,
-        id: WorkspaceId,
-        at: Timestamp,
-    ) -> Result<Option<Workspace>> {
-        self.faults.write()?;
-        self.inner.revoke_workspace_tokens(org, id, at)
+        filter: &AuditFilter,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        self.faults.read();
+        self.inner.list_audit(org, filter, after, limit)
     }
 
+    fn list_audit_newest(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        self.faults.read();
+        self.inner.list_audit_newest(org, filter, before, limit)
+    }
+}
+
+impl<S: Store> TenantStore for FaultyStore<S> {
     fn load_workspace(&self, tenant: &Tenant) -> Result<Option<Workspace>> {
         self.faults.read();
         self.inner.load_workspace(tenant)
@@ -1448,65 +1529,5 @@ impl<S: Store> Store for FaultyStore<S> {
     ) -> Result<Option<SyncRun>> {
         self.faults.write()?;
         self.inner.finish_sync_run(tenant, id, finish)
-    }
-
-    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
-        self.faults.write()?;
-        self.inner.append_audit(org, draft)
-    }
-
-    fn tombstone_workspace(
-        &self,
-        org: &OrgCtx,
-        id: WorkspaceId,
-        at: Timestamp,
-        merged_into: Option<WorkspaceId>,
-    ) -> Result<Option<Workspace>> {
-        self.faults.write()?;
-        self.inner.tombstone_workspace(org, id, at, merged_into)
-    }
-
-    fn list_deleted_workspaces(
-        &self,
-        org: &OrgCtx,
-        before: Timestamp,
-        limit: usize,
-    ) -> Result<Vec<Workspace>> {
-        self.faults.read();
-        self.inner.list_deleted_workspaces(org, before, limit)
-    }
-
-    fn merge_workspace(
-        &self,
-        org: &OrgCtx,
-        from: &Tenant,
-        into: &Tenant,
-        rows: &MergeRows,
-        at: Timestamp,
-    ) -> Result<bool> {
-        self.faults.write()?;
-        self.inner.merge_workspace(org, from, into, rows, at)
-    }
-
-    fn list_audit(
-        &self,
-        org: &OrgCtx,
-        filter: &AuditFilter,
-        after: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<AuditEvent>> {
-        self.faults.read();
-        self.inner.list_audit(org, filter, after, limit)
-    }
-
-    fn list_audit_newest(
-        &self,
-        org: &OrgCtx,
-        filter: &AuditFilter,
-        before: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<AuditEvent>> {
-        self.faults.read();
-        self.inner.list_audit_newest(org, filter, before, limit)
     }
 }

@@ -35,8 +35,8 @@ use crate::error::{Error, ObjectKind};
 use crate::model::ids::{OrgId, WorkspaceId};
 use crate::model::objects::{Connection, SyncRun, Workspace};
 use crate::model::time::Clock;
+use crate::port::store::AuditStore;
 use crate::port::store::EndpointRow;
-use crate::port::store::Store;
 
 /// A row that belongs to one workspace of one organization.
 pub(crate) trait TenantRow {
@@ -117,7 +117,7 @@ pub(crate) struct Guard {
     breaches: AtomicU64,
     by_org: std::sync::Mutex<std::collections::HashMap<OrgId, u64>>,
     /// Where breach events go.
-    store: Arc<dyn Store>,
+    store: Arc<dyn AuditStore>,
     clock: Arc<dyn Clock>,
     /// Breaches found inside a store transaction, not yet appended.
     pending: std::sync::Mutex<Vec<(OrgCtx, AuditDraft)>>,
@@ -125,7 +125,7 @@ pub(crate) struct Guard {
 
 impl Guard {
     /// A guard that appends breach events to `store`'s audit chains, at `clock`'s time.
-    pub(crate) fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn new(store: Arc<dyn AuditStore>, clock: Arc<dyn Clock>) -> Self {
         Self {
             breaches: AtomicU64::new(0),
             by_org: std::sync::Mutex::default(),

@@ -109,7 +109,7 @@ impl Engine {
         config.master_key.verify_check_value(&stored)?;
         Ok(Self {
             inner: Arc::new(Inner {
-                guard: Guard::new(Arc::clone(&store), Arc::clone(&config.clock)),
+                guard: Guard::new(Arc::<dyn Store>::clone(&store), Arc::clone(&config.clock)),
                 store,
                 clock: config.clock,
                 meter: Meter::default(),

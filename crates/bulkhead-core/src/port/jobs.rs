@@ -492,7 +492,7 @@ pub struct QueueSnapshot {
 }
 
 /// The storage port of the queue. A [`crate::Store`] that has one returns it from
-/// [`crate::Store::jobs`].
+/// [`crate::store::SystemStore::jobs`].
 ///
 /// The tenant calls take a [`Tenant`] (the engine made it from a scope or from a lease), and
 /// write the tenant's audit draft in their transaction. `claim` and `reap` are the only

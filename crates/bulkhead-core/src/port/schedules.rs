@@ -41,7 +41,7 @@ pub struct DueSchedule {
 }
 
 /// The scheduler's storage port. A [`crate::Store`] that has one returns it from
-/// [`crate::Store::schedules`].
+/// [`crate::store::SystemStore::schedules`].
 pub trait ScheduleStore: Send + Sync + fmt::Debug {
     /// Up to `limit` rows due at `now` (`due_at <= now`), oldest due first, of active
     /// workspaces that are not deleted; only the organization `org`'s when given. The only

@@ -1,7 +1,13 @@
 //! The storage port: what the engine needs from a database, one method per use case.
 //!
-//! Adapters (`bulkhead-sqlite`, later `bulkhead-postgres`) implement [`Store`]. The contract
-//! every adapter keeps:
+//! Adapters (`bulkhead-sqlite`, `bulkhead-postgres`) implement the port in six parts, split by
+//! what a call runs against: [`SystemStore`] (no tenant: the operator's and the credential
+//! lookups, the master key, the cross-tenant job and schedule ports), [`OrgStore`] (the
+//! organization itself), [`WorkspaceStore`] (its workspaces as rows), [`CatalogStore`] (its
+//! tags and templates), [`AuditStore`] (its audit chain) and [`TenantStore`] (inside one
+//! workspace). [`Store`] is the six together, and every type that implements them is one; the
+//! engine holds an `Arc<dyn Store>`, its guard only the [`AuditStore`] it appends breaches to.
+//! The contract every adapter keeps:
 //!
 //! - every method that reads or writes tenant rows takes `&Tenant` (or `&OrgCtx` for
 //!   organization-level rows) and confines itself to it, with the tenant's ids as bound
@@ -15,10 +21,10 @@
 //!   it changes something, and not otherwise; appends of one organization are serialized.
 //!
 //! The engine does not trust the adapter to keep the first rule: it checks every returned row
-//! (see [`crate::guard`]). Organization lookups without a context (`get_organization`,
-//! `list_organizations`) are the operator's and return no tenant rows; credential lookups
-//! (`find_org_key`, `find_signing_key`) find a key by its hash or id before any tenant is known,
-//! and return no tenant rows either.
+//! (see [`crate::guard`]). The calls without a context are all in [`SystemStore`]:
+//! organization lookups (`get_organization`, `list_organizations`) are the operator's and
+//! return no tenant rows; credential lookups (`find_org_key`, `find_signing_key`) find a key by
+//! its hash or id before any tenant is known, and return no tenant rows either.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -134,7 +140,7 @@ pub struct TemplateRow {
     pub updated_at: Timestamp,
 }
 
-/// One value sealed under the master key, as [`Store::reseal_all`] hands it over.
+/// One value sealed under the master key, as [`SystemStore::reseal_all`] hands it over.
 #[derive(Clone, Copy, Debug)]
 pub enum SealedItem<'a> {
     /// The sealed data key of a workspace.
@@ -339,12 +345,58 @@ pub type Pipeline = (EndpointRow, Connection);
 /// A keyset position in a listing ordered by time then id.
 pub type After = Option<(Timestamp, Uuid)>;
 
-/// What the engine needs from a database. See the module docs for the contract.
-pub trait Store: Send + Sync + fmt::Debug {
+/// Calls that run before any tenant is known, or across all of them: the master-key check,
+/// the operator's listing, the credential lookups and the master-key rotation. Each one is a
+/// named exception to "every call runs for one tenant"; there are no others. It also hands out
+/// the job queue's and the scheduler's ports, if the store has them: they serve every tenant
+/// (each of their calls names the one it is for, or runs for the whole queue).
+pub trait SystemStore: Send + Sync + fmt::Debug {
     /// Returns the master-key check value stored in the database, storing `candidate` first
     /// if there is none (a new database), in one transaction.
     fn master_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>>;
 
+    /// The organization with this id (operator lookup).
+    fn get_organization(&self, id: OrgId) -> Result<Option<Organization>>;
+
+    /// Every organization, oldest first (operator listing).
+    fn list_organizations(&self) -> Result<Vec<Organization>>;
+
+    /// The access key with this SHA-256 (credential lookup, any organization).
+    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>>;
+
+    /// Records that key `id` was used at `now`.
+    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()>;
+
+    /// The signing key with this `kid` (credential lookup, any organization).
+    fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>>;
+
+    /// Re-seals every value sealed under the master key (data keys, signing keys, template
+    /// secrets) with `reseal`, and stores `check` as the new master-key check value, in one
+    /// transaction. Returns how many values were re-sealed.
+    fn reseal_all(
+        &self,
+        check: &[u8],
+        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
+    ) -> Result<u64>;
+
+    /// The job queue's port, if this store has one (see [`crate::port::jobs`]). Ending a run
+    /// ([`TenantStore::finish_sync_run`]) or deleting it must remove its queue row in the same
+    /// transaction.
+    fn jobs(&self) -> Option<&dyn JobStore> {
+        None
+    }
+
+    /// The scheduler's port, if this store keeps due times (see [`crate::port::schedules`]).
+    /// A store that has one keeps each scheduled connection's due time in the transactions
+    /// that write connections and workspaces, as that module says.
+    fn schedules(&self) -> Option<&dyn ScheduleStore> {
+        None
+    }
+}
+
+/// Calls about an organization itself (`&OrgCtx`): its creation, settings, access keys and
+/// signing keys.
+pub trait OrgStore: Send + Sync + fmt::Debug {
     /// Stores a new organization with its first access key and first signing key, together;
     /// `ctx` names the new organization and carries its first audit event.
     fn insert_organization(
@@ -354,21 +406,20 @@ pub trait Store: Send + Sync + fmt::Debug {
         first_key: &OrgKeyRow,
         signing_key: &SigningKeyRow,
     ) -> Result<()>;
+
     /// Replaces the organization's settings; `None` if there is no such organization.
     fn update_org_settings(
         &self,
         org: &OrgCtx,
         settings: &OrgSettings,
     ) -> Result<Option<Organization>>;
-    /// The organization with this id (operator lookup).
-    fn get_organization(&self, id: OrgId) -> Result<Option<Organization>>;
-    /// Every organization, oldest first (operator listing).
-    fn list_organizations(&self) -> Result<Vec<Organization>>;
 
     /// Stores a new access key of the organization.
     fn insert_org_key(&self, org: &OrgCtx, row: &OrgKeyRow) -> Result<()>;
+
     /// The organization's access keys, oldest first.
     fn list_org_keys(&self, org: &OrgCtx) -> Result<Vec<OrgKeyRow>>;
+
     /// Marks the organization's key `id` revoked at `now` (keeping an earlier revocation);
     /// `None` if there is none.
     fn revoke_org_key(
@@ -377,10 +428,6 @@ pub trait Store: Send + Sync + fmt::Debug {
         id: OrgKeyId,
         now: Timestamp,
     ) -> Result<Option<OrgKeyRow>>;
-    /// The access key with this SHA-256 (credential lookup, any organization).
-    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>>;
-    /// Records that key `id` was used at `now`.
-    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()>;
 
     /// Makes `new` the organization's signer, in one transaction: keys without a retirement
     /// time get `retire_at`, keys retired before `now` are deleted, `new` is stored.
@@ -391,14 +438,18 @@ pub trait Store: Send + Sync + fmt::Debug {
         retire_at: Timestamp,
         now: Timestamp,
     ) -> Result<()>;
+
     /// Retires the organization's signing key `kid` at `at` (or keeps an earlier retirement
     /// time); `false` if the organization has no such key retiring after `at`.
     fn retire_signing_key(&self, org: &OrgCtx, kid: &str, at: Timestamp) -> Result<bool>;
+
     /// The organization's signing keys, newest first.
     fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>>;
-    /// The signing key with this `kid` (credential lookup, any organization).
-    fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>>;
+}
 
+/// Calls about an organization's workspaces as rows (`&OrgCtx`): get or create, list, count,
+/// update, delete (a tombstone), purge, merge, and revoking every token of one.
+pub trait WorkspaceStore: Send + Sync + fmt::Debug {
     /// Returns the organization's workspace with `candidate.external_id`, inserting
     /// `candidate` first if there is none, and applying `update` to an existing one, in one
     /// transaction; `true` when it was inserted. Concurrent callers with one external id get
@@ -411,10 +462,13 @@ pub trait Store: Send + Sync + fmt::Debug {
         candidate: &Workspace,
         update: &WorkspaceUpdate,
     ) -> Result<(Workspace, bool)>;
+
     /// The organization's workspace with this id.
     fn get_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<Option<Workspace>>;
+
     /// The organization's workspace with this external id (exact match).
     fn find_workspace(&self, org: &OrgCtx, external_id: &ExternalId) -> Result<Option<Workspace>>;
+
     /// Up to `limit` of the organization's live workspaces (no tombstones) matching `filter`,
     /// ordered by external id, after `after`.
     fn list_workspaces(
@@ -424,9 +478,11 @@ pub trait Store: Send + Sync + fmt::Debug {
         after: Option<&ExternalId>,
         limit: usize,
     ) -> Result<Vec<Workspace>>;
+
     /// The organization's live workspaces (no tombstones) counted by status, one row per
     /// status that occurs, each with the `org_id` of the rows it counts.
     fn count_workspaces(&self, org: &OrgCtx) -> Result<Vec<StatusCount>>;
+
     /// The organization's workspaces created at or after `since` (tombstones included: they
     /// were created), counted by the hour of their `created_at` (rounded down to a whole hour
     /// since the Unix epoch), one row per hour that has any, oldest first, each with the
@@ -437,6 +493,7 @@ pub trait Store: Send + Sync + fmt::Debug {
         org: &OrgCtx,
         since: Timestamp,
     ) -> Result<Vec<CreationCount>>;
+
     /// Applies `update` to the organization's live workspace `id`; `None` if there is none
     /// (or it is a tombstone). A status change pauses or resumes its connections in the same
     /// transaction: making it inactive makes its active connections inactive and remembers
@@ -451,17 +508,19 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Purges the organization's workspace `id`: deletes it and everything in it, in one
     /// transaction that destroys its sealed data key first; `false` if there is none.
-    fn delete_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool>;
+    fn purge_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool>;
+
     /// Makes the organization's live workspace `id` a tombstone deleted at `at` (merged into
     /// `merged_into`, if given); its rows stay until it is purged. `None` if there is no live
     /// workspace `id`.
-    fn tombstone_workspace(
+    fn delete_workspace(
         &self,
         org: &OrgCtx,
         id: WorkspaceId,
         at: Timestamp,
         merged_into: Option<WorkspaceId>,
     ) -> Result<Option<Workspace>>;
+
     /// Merges the workspace of `from` into the workspace of `into` (both live, of `org`), in
     /// one transaction: deletes `from`'s sources, destinations, connections and sync runs,
     /// inserts `rows` into `into`, and makes `from` a tombstone merged into `into` at `at`,
@@ -479,6 +538,7 @@ pub trait Store: Send + Sync + fmt::Debug {
         rows: &MergeRows,
         at: Timestamp,
     ) -> Result<bool>;
+
     /// Up to `limit` of the organization's tombstones deleted at or before `before`, oldest
     /// first.
     fn list_deleted_workspaces(
@@ -488,44 +548,6 @@ pub trait Store: Send + Sync + fmt::Debug {
         limit: usize,
     ) -> Result<Vec<Workspace>>;
 
-    /// Creates the organization's tag `name`; a conflict if it exists.
-    fn create_tag(&self, org: &OrgCtx, name: &Tag, now: Timestamp) -> Result<TagInfo>;
-    /// The organization's tags, by name.
-    fn list_tags(&self, org: &OrgCtx) -> Result<Vec<TagInfo>>;
-    /// Renames the tag `from` to `to` on the tag, every template and every workspace
-    /// selection of the organization, in one transaction; `false` if `from` does not exist,
-    /// a conflict if `to` does.
-    fn rename_tag(&self, org: &OrgCtx, from: &Tag, to: &Tag) -> Result<bool>;
-    /// Deletes the tag and detaches it from every template of the organization; workspace
-    /// selections keep the name (which then matches nothing). `false` if it does not exist.
-    fn delete_tag(&self, org: &OrgCtx, name: &Tag) -> Result<bool>;
-
-    /// Stores a new template; invalid input if one of its tags does not exist.
-    fn insert_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<()>;
-    /// The organization's templates of `kind`, oldest first.
-    fn list_templates(&self, org: &OrgCtx, kind: TemplateKind) -> Result<Vec<TemplateRow>>;
-    /// The organization's template `id` of `kind`.
-    fn get_template(
-        &self,
-        org: &OrgCtx,
-        kind: TemplateKind,
-        id: Uuid,
-    ) -> Result<Option<TemplateRow>>;
-    /// Replaces the organization's template `row.id` (name, tags, body, secrets, updated
-    /// time); `false` if there is none.
-    fn replace_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<bool>;
-    /// Deletes the organization's template; `false` if there is none.
-    fn delete_template(&self, org: &OrgCtx, kind: TemplateKind, id: Uuid) -> Result<bool>;
-
-    /// Re-seals every value sealed under the master key (data keys, signing keys, template
-    /// secrets) with `reseal`, and stores `check` as the new master-key check value, in one
-    /// transaction. Returns how many values were re-sealed.
-    fn reseal_all(
-        &self,
-        check: &[u8],
-        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
-    ) -> Result<u64>;
-
     /// Sets the workspace's `tokens_valid_after` to `at`, unless it is already later.
     fn revoke_workspace_tokens(
         &self,
@@ -533,14 +555,87 @@ pub trait Store: Send + Sync + fmt::Debug {
         id: WorkspaceId,
         at: Timestamp,
     ) -> Result<Option<Workspace>>;
+}
 
+/// Calls about an organization's catalog (`&OrgCtx`): tags, source and connection templates.
+pub trait CatalogStore: Send + Sync + fmt::Debug {
+    /// Creates the organization's tag `name`; a conflict if it exists.
+    fn create_tag(&self, org: &OrgCtx, name: &Tag, now: Timestamp) -> Result<TagInfo>;
+
+    /// The organization's tags, by name.
+    fn list_tags(&self, org: &OrgCtx) -> Result<Vec<TagInfo>>;
+
+    /// Renames the tag `from` to `to` on the tag, every template and every workspace
+    /// selection of the organization, in one transaction; `false` if `from` does not exist,
+    /// a conflict if `to` does.
+    fn rename_tag(&self, org: &OrgCtx, from: &Tag, to: &Tag) -> Result<bool>;
+
+    /// Deletes the tag and detaches it from every template of the organization; workspace
+    /// selections keep the name (which then matches nothing). `false` if it does not exist.
+    fn delete_tag(&self, org: &OrgCtx, name: &Tag) -> Result<bool>;
+
+    /// Stores a new template; invalid input if one of its tags does not exist.
+    fn insert_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<()>;
+
+    /// The organization's templates of `kind`, oldest first.
+    fn list_templates(&self, org: &OrgCtx, kind: TemplateKind) -> Result<Vec<TemplateRow>>;
+
+    /// The organization's template `id` of `kind`.
+    fn get_template(
+        &self,
+        org: &OrgCtx,
+        kind: TemplateKind,
+        id: Uuid,
+    ) -> Result<Option<TemplateRow>>;
+
+    /// Replaces the organization's template `row.id` (name, tags, body, secrets, updated
+    /// time); `false` if there is none.
+    fn replace_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<bool>;
+
+    /// Deletes the organization's template; `false` if there is none.
+    fn delete_template(&self, org: &OrgCtx, kind: TemplateKind, id: Uuid) -> Result<bool>;
+}
+
+/// Calls about an organization's audit chain (`&OrgCtx`): a denial appended on its own, and
+/// the listings.
+pub trait AuditStore: Send + Sync + fmt::Debug {
+    /// Appends `draft` to the organization's audit chain on its own (a denial, which changes
+    /// nothing else), and returns it as stored.
+    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent>;
+
+    /// Up to `limit` of the organization's audit events matching `filter`, in chain order,
+    /// after sequence number `after`.
+    fn list_audit(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>>;
+
+    /// Up to `limit` of the organization's audit events matching `filter`, newest first,
+    /// before sequence number `before` (from the newest when `None`).
+    fn list_audit_newest(
+        &self,
+        org: &OrgCtx,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>>;
+}
+
+/// Calls inside one workspace (`&Tenant`): its token state, data key, sources and
+/// destinations, connections and sync runs.
+pub trait TenantStore: Send + Sync + fmt::Debug {
     /// The tenant's own workspace row.
     fn load_workspace(&self, tenant: &Tenant) -> Result<Option<Workspace>>;
+
     /// The tenant's workspace, its organization's issuer, audience and longest token
     /// lifetime, whether `jti` is revoked, and the state of the organization's signing key
     /// `kid`: everything `authenticate` reads, in one query.
     fn load_token_state(&self, tenant: &Tenant, jti: &str, kid: &str)
     -> Result<Option<TokenState>>;
+
     /// Puts `jti` on the tenant's deny-list until `expires_at`, and drops entries of the
     /// tenant that expired before `now`.
     fn revoke_token(
@@ -575,6 +670,7 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Stores a new source or destination.
     fn insert_endpoint(&self, tenant: &Tenant, row: &EndpointRow) -> Result<()>;
+
     /// The tenant's source or destination with this id.
     fn get_endpoint(
         &self,
@@ -582,6 +678,7 @@ pub trait Store: Send + Sync + fmt::Debug {
         kind: EndpointKind,
         id: Uuid,
     ) -> Result<Option<EndpointRow>>;
+
     /// Up to `limit` of the tenant's sources or destinations, oldest first, after `after`.
     fn list_endpoints(
         &self,
@@ -590,6 +687,7 @@ pub trait Store: Send + Sync + fmt::Debug {
         after: After,
         limit: usize,
     ) -> Result<Vec<EndpointRow>>;
+
     /// Applies `update` to the tenant's source or destination `id`; `None` if there is none.
     fn update_endpoint(
         &self,
@@ -599,6 +697,7 @@ pub trait Store: Send + Sync + fmt::Debug {
         patch: &EndpointPatch,
         now: Timestamp,
     ) -> Result<Option<EndpointRow>>;
+
     /// Deletes the tenant's source or destination `id`; `false` if there is none. Fails with a
     /// conflict, deleting nothing, while a connection still uses it.
     fn delete_endpoint(&self, tenant: &Tenant, kind: EndpointKind, id: Uuid) -> Result<bool>;
@@ -606,8 +705,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Stores a new connection. Its source and destination must be the tenant's own: an id
     /// from elsewhere fails with not-found, storing nothing.
     fn insert_connection(&self, tenant: &Tenant, row: &Connection) -> Result<()>;
+
     /// The tenant's connection with this id.
     fn get_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<Option<Connection>>;
+
     /// Up to `limit` of the tenant's connections, oldest first, after `after`.
     fn list_connections(
         &self,
@@ -615,6 +716,7 @@ pub trait Store: Send + Sync + fmt::Debug {
         after: After,
         limit: usize,
     ) -> Result<Vec<Connection>>;
+
     /// Applies `update` to the tenant's connection `id`; `None` if there is none.
     fn update_connection(
         &self,
@@ -623,6 +725,7 @@ pub trait Store: Send + Sync + fmt::Debug {
         update: &ConnectionUpdate,
         now: Timestamp,
     ) -> Result<Option<Connection>>;
+
     /// Deletes the tenant's connection `id` and its sync runs, together; `false` if there is
     /// none.
     fn delete_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<bool>;
@@ -633,8 +736,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// database (a unique index on the running runs of a connection), not by a read before
     /// the write, so concurrent callers cannot both succeed.
     fn insert_sync_run(&self, tenant: &Tenant, row: &SyncRun) -> Result<()>;
+
     /// The tenant's sync run with this id.
     fn get_sync_run(&self, tenant: &Tenant, id: SyncRunId) -> Result<Option<SyncRun>>;
+
     /// Up to `limit` runs of the tenant's connection, newest first, before `before`.
     fn list_sync_runs(
         &self,
@@ -643,31 +748,11 @@ pub trait Store: Send + Sync + fmt::Debug {
         before: After,
         limit: usize,
     ) -> Result<Vec<SyncRun>>;
+
     /// The tenant's dashboard figures: its number of sources, its connections, the latest run
     /// of each connection, the rows and bytes of all of its runs and of those started at or
     /// after `since`, read in one transaction inside the tenant.
     fn workspace_activity(&self, tenant: &Tenant, since: Timestamp) -> Result<WorkspaceActivity>;
-    /// Appends `draft` to the organization's audit chain on its own (a denial, which changes
-    /// nothing else), and returns it as stored.
-    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent>;
-    /// Up to `limit` of the organization's audit events matching `filter`, in chain order,
-    /// after sequence number `after`.
-    fn list_audit(
-        &self,
-        org: &OrgCtx,
-        filter: &AuditFilter,
-        after: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<AuditEvent>>;
-    /// Up to `limit` of the organization's audit events matching `filter`, newest first,
-    /// before sequence number `before` (from the newest when `None`).
-    fn list_audit_newest(
-        &self,
-        org: &OrgCtx,
-        filter: &AuditFilter,
-        before: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<AuditEvent>>;
 
     /// Ends the tenant's run `id` if it is still pending or running; `None` otherwise.
     fn finish_sync_run(
@@ -676,20 +761,18 @@ pub trait Store: Send + Sync + fmt::Debug {
         id: SyncRunId,
         finish: &SyncFinish,
     ) -> Result<Option<SyncRun>>;
+}
 
-    /// The job queue's port, if this store has one (see [`crate::port::jobs`]). Ending a run
-    /// ([`Store::finish_sync_run`]) or deleting it must remove its queue row in the same
-    /// transaction.
-    fn jobs(&self) -> Option<&dyn JobStore> {
-        None
-    }
+/// What the engine needs from a database: the six parts of the port together. See the module
+/// docs for the contract. Every type that implements the six parts is a `Store`.
+pub trait Store:
+    SystemStore + OrgStore + WorkspaceStore + CatalogStore + AuditStore + TenantStore
+{
+}
 
-    /// The scheduler's port, if this store keeps due times (see [`crate::port::schedules`]).
-    /// A store that has one keeps each scheduled connection's due time in the transactions
-    /// that write connections and workspaces, as that module says.
-    fn schedules(&self) -> Option<&dyn ScheduleStore> {
-        None
-    }
+impl<T> Store for T where
+    T: SystemStore + OrgStore + WorkspaceStore + CatalogStore + AuditStore + TenantStore
+{
 }
 
 #[cfg(test)]

@@ -155,7 +155,7 @@ impl OrgCtx {
 
     /// The issuance of a token (or of a token minter) for `workspace`, the workspace this
     /// call got or created: an event to append in the call's transaction **whatever the call
-    /// changes** (only `Store::get_or_create_workspace` carries one), so that a failed
+    /// changes** (only `WorkspaceStore::get_or_create_workspace` carries one), so that a failed
     /// request leaves neither the workspace's change nor the issuance. `None` without one, or
     /// for a live workspace that is inactive: no token is issued for it.
     pub fn issuance_for(&self, workspace: &Workspace) -> Option<AuditDraft> {

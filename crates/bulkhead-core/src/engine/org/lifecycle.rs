@@ -264,7 +264,7 @@ impl OrgScope {
         let ctx = self.audit_as("workspace.delete", Some(id), format!("workspace:{id}"));
         let deleted = self
             .store()?
-            .tombstone_workspace(&ctx, id, self.inner.now(), None)?;
+            .delete_workspace(&ctx, id, self.inner.now(), None)?;
         self.inner.changed();
         match self.inner.guard.admit_org_opt(&self.org, deleted)? {
             Some(w) if w.id == id && w.is_deleted() => {
@@ -300,7 +300,7 @@ impl OrgScope {
             Some(_) => {}
         }
         let ctx = self.audit_as("workspace.purge", Some(id), format!("workspace:{id}"));
-        let purged = self.store()?.delete_workspace(&ctx, id)?;
+        let purged = self.store()?.purge_workspace(&ctx, id)?;
         self.inner.changed();
         if purged {
             // Its rows are gone; a scope made before stays refused as not found, reads and

@@ -2,7 +2,7 @@
 //! [`OrgScope::workspace_creations`] and [`OrgScope::stats`].
 //!
 //! The overview reads each workspace of the page inside that workspace (one
-//! [`Store::workspace_activity`](crate::Store::workspace_activity) call per workspace, at most
+//! [`TenantStore::workspace_activity`](crate::store::TenantStore::workspace_activity) call per workspace, at most
 //! [`MAX_PAGE_LIMIT`](crate::model::page::MAX_PAGE_LIMIT) per page), so a database-level tenant guard keeps
 //! confining every read to one workspace; the engine checks every returned row against it.
 
