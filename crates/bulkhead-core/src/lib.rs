@@ -1,6 +1,9 @@
 //! The core of Bulkhead: the model, the isolation guard, the storage port.
 //!
-//! This crate knows no database. Storage adapters implement [`Store`]; the [`Engine`] hands
+//! This crate knows no database. Storage adapters implement the six traits of the storage
+//! port, by what a call runs against (`store::SystemStore`, `OrgStore`, `WorkspaceStore`,
+//! `CatalogStore`, `AuditStore`, `TenantStore`), and are a [`Store`], their union; the
+//! [`Engine`] hands
 //! out an [`OrgScope`] for an organization and a [`WorkspaceScope`] for one workspace, and
 //! checks every row storage returns against the scope's tenant (see [`guard`]). Every change
 //! is an event of the organization's tamper-evident [`audit`] chain, written by the adapter in
