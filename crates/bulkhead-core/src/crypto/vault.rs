@@ -188,7 +188,7 @@ impl MasterKey {
     /// Reads a key file written by [`MasterKey::create_file`]. On Unix the file is checked
     /// through the descriptor it is read from, never by a second look-up of the path: it must
     /// be a regular file, not a symbolic link, owned by the user this process runs as (see
-    /// [`effective_uid`]), and not readable or writable by group or others.
+    /// `effective_uid`), and not readable or writable by group or others.
     pub fn load_file(path: &Path) -> Result<Self> {
         use std::io::Read as _;
         let field = "master key file";
