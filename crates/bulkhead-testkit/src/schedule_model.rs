@@ -350,7 +350,7 @@ impl<'h> World<'h> {
     }
 }
 
-/// Runs the scheduler model against adapter `A` ([`DEFAULT_CASES`] sequences unless
+/// Runs the scheduler model against adapter `A` (`DEFAULT_CASES` sequences unless
 /// `BULKHEAD_PROPTEST_CASES` says otherwise).
 pub fn run<A: Adapter>() {
     let cases = cases_or(DEFAULT_CASES);
