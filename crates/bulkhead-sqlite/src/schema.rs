@@ -14,409 +14,45 @@ use rusqlite::{Connection, TransactionBehavior, params};
 
 use crate::Ctx;
 
-/// The migrations, in order; `MIGRATIONS[n]` takes the schema to version `n + 1`.
+/// The statements of the migration file `migrations/<name>.sql` (see [`statements`]).
+macro_rules! migration {
+    ($name:literal) => {
+        statements(include_str!(concat!("../migrations/", $name, ".sql")))
+    };
+}
+
+/// The migrations, in order; `MIGRATIONS[n]` takes the schema to version `n + 1`. Each is a
+/// file of `migrations/`, named by its version and what it does.
 const MIGRATIONS: &[&str] = &[
-    // 1: the foundation.
-    "
-    CREATE TABLE organizations (
-        id          BLOB    NOT NULL PRIMARY KEY,
-        name        TEXT    NOT NULL,
-        created_at  INTEGER NOT NULL
-    ) STRICT;
-
-    CREATE TABLE workspaces (
-        id          BLOB    NOT NULL PRIMARY KEY,
-        org_id      BLOB    NOT NULL REFERENCES organizations (id),
-        external_id TEXT    NOT NULL,
-        name        TEXT    NOT NULL,
-        status      TEXT    NOT NULL CHECK (status IN ('active', 'inactive')),
-        created_at  INTEGER NOT NULL,
-        updated_at  INTEGER NOT NULL,
-        UNIQUE (org_id, external_id),
-        UNIQUE (org_id, id)
-    ) STRICT;
-
-    CREATE TABLE sources (
-        workspace_id BLOB    NOT NULL,
-        id           BLOB    NOT NULL,
-        org_id       BLOB    NOT NULL,
-        name         TEXT    NOT NULL,
-        connector    TEXT    NOT NULL,
-        config       TEXT    NOT NULL,
-        created_at   INTEGER NOT NULL,
-        updated_at   INTEGER NOT NULL,
-        PRIMARY KEY (workspace_id, id),
-        FOREIGN KEY (org_id, workspace_id) REFERENCES workspaces (org_id, id)
-    ) STRICT, WITHOUT ROWID;
-    CREATE INDEX sources_by_created ON sources (workspace_id, created_at, id);
-
-    CREATE TABLE destinations (
-        workspace_id BLOB    NOT NULL,
-        id           BLOB    NOT NULL,
-        org_id       BLOB    NOT NULL,
-        name         TEXT    NOT NULL,
-        connector    TEXT    NOT NULL,
-        config       TEXT    NOT NULL,
-        created_at   INTEGER NOT NULL,
-        updated_at   INTEGER NOT NULL,
-        PRIMARY KEY (workspace_id, id),
-        FOREIGN KEY (org_id, workspace_id) REFERENCES workspaces (org_id, id)
-    ) STRICT, WITHOUT ROWID;
-    CREATE INDEX destinations_by_created ON destinations (workspace_id, created_at, id);
-
-    CREATE TABLE connections (
-        workspace_id   BLOB    NOT NULL,
-        id             BLOB    NOT NULL,
-        org_id         BLOB    NOT NULL,
-        name           TEXT    NOT NULL,
-        source_id      BLOB    NOT NULL,
-        destination_id BLOB    NOT NULL,
-        status         TEXT    NOT NULL CHECK (status IN ('active', 'inactive')),
-        schedule       TEXT    NOT NULL,
-        created_at     INTEGER NOT NULL,
-        updated_at     INTEGER NOT NULL,
-        PRIMARY KEY (workspace_id, id),
-        FOREIGN KEY (org_id, workspace_id) REFERENCES workspaces (org_id, id),
-        FOREIGN KEY (workspace_id, source_id) REFERENCES sources (workspace_id, id),
-        FOREIGN KEY (workspace_id, destination_id) REFERENCES destinations (workspace_id, id)
-    ) STRICT, WITHOUT ROWID;
-    CREATE INDEX connections_by_created ON connections (workspace_id, created_at, id);
-    CREATE INDEX connections_by_source ON connections (workspace_id, source_id);
-    CREATE INDEX connections_by_destination ON connections (workspace_id, destination_id);
-
-    CREATE TABLE sync_runs (
-        workspace_id  BLOB    NOT NULL,
-        id            BLOB    NOT NULL,
-        org_id        BLOB    NOT NULL,
-        connection_id BLOB    NOT NULL,
-        status        TEXT    NOT NULL
-            CHECK (status IN ('pending', 'running', 'succeeded', 'failed', 'cancelled')),
-        started_at    INTEGER NOT NULL,
-        finished_at   INTEGER,
-        rows_synced   INTEGER NOT NULL CHECK (rows_synced >= 0),
-        bytes_synced  INTEGER NOT NULL CHECK (bytes_synced >= 0),
-        error         TEXT,
-        PRIMARY KEY (workspace_id, id),
-        FOREIGN KEY (org_id, workspace_id) REFERENCES workspaces (org_id, id),
-        FOREIGN KEY (workspace_id, connection_id) REFERENCES connections (workspace_id, id)
-    ) STRICT, WITHOUT ROWID;
-    CREATE INDEX sync_runs_by_connection
-        ON sync_runs (workspace_id, connection_id, started_at, id);
-    ",
-    // 2: credentials (org keys, signing keys, revocation), token settings, tag selections.
-    "
-    CREATE TABLE bulkhead_meta (
-        key   TEXT NOT NULL PRIMARY KEY,
-        value BLOB NOT NULL
-    ) STRICT;
-
-    ALTER TABLE organizations ADD COLUMN token_algorithm TEXT NOT NULL DEFAULT 'HS256'
-        CHECK (token_algorithm IN ('HS256', 'EdDSA'));
-    ALTER TABLE organizations ADD COLUMN issuer TEXT NOT NULL DEFAULT 'bulkhead';
-    ALTER TABLE organizations ADD COLUMN audience TEXT NOT NULL DEFAULT 'bulkhead-workspace';
-    ALTER TABLE organizations ADD COLUMN default_ttl_secs INTEGER NOT NULL DEFAULT 1200;
-    ALTER TABLE organizations ADD COLUMN max_ttl_secs INTEGER NOT NULL DEFAULT 3600;
-
-    ALTER TABLE workspaces ADD COLUMN source_tags TEXT NOT NULL DEFAULT '[]';
-    ALTER TABLE workspaces ADD COLUMN source_tags_mode TEXT NOT NULL DEFAULT 'any'
-        CHECK (source_tags_mode IN ('any', 'all'));
-    ALTER TABLE workspaces ADD COLUMN connection_tags TEXT NOT NULL DEFAULT '[]';
-    ALTER TABLE workspaces ADD COLUMN connection_tags_mode TEXT NOT NULL DEFAULT 'any'
-        CHECK (connection_tags_mode IN ('any', 'all'));
-    ALTER TABLE workspaces ADD COLUMN tokens_valid_after INTEGER;
-
-    -- Only the SHA-256 of an org access key is stored, never the key.
-    CREATE TABLE org_keys (
-        id           BLOB    NOT NULL PRIMARY KEY,
-        org_id       BLOB    NOT NULL REFERENCES organizations (id),
-        prefix       TEXT    NOT NULL,
-        hash         BLOB    NOT NULL UNIQUE,
-        created_at   INTEGER NOT NULL,
-        expires_at   INTEGER,
-        last_used_at INTEGER,
-        revoked_at   INTEGER
-    ) STRICT;
-    CREATE INDEX org_keys_by_org ON org_keys (org_id, created_at);
-
-    -- Secrets are sealed under the master key (AES-256-GCM), bound to org id and kid.
-    CREATE TABLE signing_keys (
-        kid           TEXT    NOT NULL PRIMARY KEY,
-        org_id        BLOB    NOT NULL REFERENCES organizations (id),
-        algorithm     TEXT    NOT NULL CHECK (algorithm IN ('HS256', 'EdDSA')),
-        sealed_secret BLOB    NOT NULL,
-        public_key    BLOB,
-        created_at    INTEGER NOT NULL,
-        retire_at     INTEGER
-    ) STRICT;
-    CREATE INDEX signing_keys_by_org ON signing_keys (org_id, created_at);
-
-    CREATE TABLE revoked_tokens (
-        workspace_id BLOB    NOT NULL,
-        jti          TEXT    NOT NULL,
-        org_id       BLOB    NOT NULL,
-        expires_at   INTEGER NOT NULL,
-        PRIMARY KEY (workspace_id, jti),
-        FOREIGN KEY (org_id, workspace_id) REFERENCES workspaces (org_id, id)
-    ) STRICT, WITHOUT ROWID;
-    ",
-    // 3: tags, templates, sealed secrets and per-workspace data keys.
-    "
-    CREATE TABLE tags (
-        org_id     BLOB    NOT NULL REFERENCES organizations (id),
-        name       TEXT    NOT NULL,
-        created_at INTEGER NOT NULL,
-        PRIMARY KEY (org_id, name)
-    ) STRICT, WITHOUT ROWID;
-
-    -- Kind-specific fields are JSON in `body`; secret fields are sealed under the master key
-    -- in `secrets` and masked in `body`.
-    CREATE TABLE source_templates (
-        id         BLOB    NOT NULL PRIMARY KEY,
-        org_id     BLOB    NOT NULL REFERENCES organizations (id),
-        name       TEXT    NOT NULL,
-        tags       TEXT    NOT NULL,
-        body       TEXT    NOT NULL,
-        secrets    TEXT    NOT NULL,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
-    ) STRICT;
-    CREATE INDEX source_templates_by_org ON source_templates (org_id, created_at);
-
-    CREATE TABLE connection_templates (
-        id         BLOB    NOT NULL PRIMARY KEY,
-        org_id     BLOB    NOT NULL REFERENCES organizations (id),
-        name       TEXT    NOT NULL,
-        tags       TEXT    NOT NULL,
-        body       TEXT    NOT NULL,
-        secrets    TEXT    NOT NULL,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
-    ) STRICT;
-    CREATE INDEX connection_templates_by_org ON connection_templates (org_id, created_at);
-
-    -- The workspace's data key, sealed under the master key; NULL until first needed and
-    -- after the workspace is deleted.
-    ALTER TABLE workspaces ADD COLUMN sealed_dek BLOB;
-
-    -- Secret fields are masked in `config` and sealed with the workspace's data key here.
-    ALTER TABLE sources ADD COLUMN template_id BLOB;
-    ALTER TABLE sources ADD COLUMN secrets TEXT NOT NULL DEFAULT '{}';
-    ALTER TABLE destinations ADD COLUMN template_id BLOB;
-    ALTER TABLE destinations ADD COLUMN secrets TEXT NOT NULL DEFAULT '{}';
-    -- One destination per connection template per workspace: what sources made from
-    -- templates share.
-    CREATE UNIQUE INDEX destinations_by_template ON destinations (workspace_id, template_id)
-        WHERE template_id IS NOT NULL;
-    ",
-    // 4: the workspace-creation rate limit of each organization.
-    "
-    ALTER TABLE organizations ADD COLUMN workspace_creation_burst INTEGER NOT NULL DEFAULT 100
-        CHECK (workspace_creation_burst > 0);
-    ALTER TABLE organizations ADD COLUMN workspace_creation_rate INTEGER NOT NULL DEFAULT 10
-        CHECK (workspace_creation_rate > 0);
-    ",
-    // 5: the audit log, one hash chain per organization (see bulkhead_core::audit).
-    "
-    CREATE TABLE audit_log (
-        org_id       BLOB    NOT NULL REFERENCES organizations (id),
-        seq          INTEGER NOT NULL CHECK (seq > 0),
-        at           INTEGER NOT NULL,
-        actor        TEXT    NOT NULL,
-        action       TEXT    NOT NULL,
-        workspace_id BLOB,
-        target       TEXT    NOT NULL,
-        outcome      TEXT    NOT NULL,
-        prev_hash    BLOB    NOT NULL,
-        hash         BLOB    NOT NULL,
-        PRIMARY KEY (org_id, seq)
-    ) STRICT, WITHOUT ROWID;
-    CREATE INDEX audit_log_by_workspace ON audit_log (org_id, workspace_id, seq);
-    ",
-    // 6: workspace lifecycle: tombstones (deleted, or merged into another workspace) and the
-    // connections an inactive workspace paused.
-    "
-    ALTER TABLE workspaces ADD COLUMN deleted_at INTEGER;
-    ALTER TABLE workspaces ADD COLUMN merged_into BLOB;
-    ALTER TABLE connections ADD COLUMN paused_by_workspace INTEGER NOT NULL DEFAULT 0
-        CHECK (paused_by_workspace IN (0, 1));
-    CREATE INDEX workspaces_deleted ON workspaces (org_id, deleted_at)
-        WHERE deleted_at IS NOT NULL;
-    ",
-    // 7: at most one running sync per connection, kept by the database. Runs left running
-    // side by side from before this rule are ended as cancelled, all but the latest.
-    "
-    UPDATE sync_runs SET status = 'cancelled', finished_at = unixepoch() * 1000
-    WHERE status = 'running' AND EXISTS (
-        SELECT 1 FROM sync_runs AS later
-        WHERE later.workspace_id = sync_runs.workspace_id
-          AND later.connection_id = sync_runs.connection_id
-          AND later.status = 'running'
-          AND (later.started_at > sync_runs.started_at
-               OR (later.started_at = sync_runs.started_at AND later.id > sync_runs.id)));
-    CREATE UNIQUE INDEX sync_runs_one_running ON sync_runs (workspace_id, connection_id)
-        WHERE status = 'running';
-    ",
-    // 8: workspace creations counted by hour over a recent range (the organization's
-    // dashboard) read only the rows in the range.
-    "
-    CREATE INDEX workspaces_created ON workspaces (org_id, created_at);
-    ",
-    // 9: the job queue (bulkhead_core::jobs). A job is a sync run; the queue tables hold ids
-    // and counters only. At most one pending or running run per connection (a queued job
-    // counts like a running run); runs left pending side by side are ended as cancelled, all
-    // but the latest.
-    "
-    UPDATE sync_runs SET status = 'cancelled', finished_at = unixepoch() * 1000
-    WHERE status IN ('pending', 'running') AND EXISTS (
-        SELECT 1 FROM sync_runs AS later
-        WHERE later.workspace_id = sync_runs.workspace_id
-          AND later.connection_id = sync_runs.connection_id
-          AND later.status IN ('pending', 'running')
-          AND (later.started_at > sync_runs.started_at
-               OR (later.started_at = sync_runs.started_at AND later.id > sync_runs.id)));
-    -- Pending runs from before the queue had no queue row: nothing would run them.
-    UPDATE sync_runs SET status = 'cancelled', finished_at = unixepoch() * 1000
-    WHERE status = 'pending';
-    DROP INDEX sync_runs_one_running;
-    CREATE UNIQUE INDEX sync_runs_one_live ON sync_runs (workspace_id, connection_id)
-        WHERE status IN ('pending', 'running');
-
-    -- The fencing-token counter and the organizations' virtual-time floor: one row.
-    CREATE TABLE sched_global (
-        id         INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
-        last_token INTEGER NOT NULL CHECK (last_token >= 0),
-        org_floor  INTEGER NOT NULL
-    ) STRICT;
-    INSERT INTO sched_global (id, last_token, org_floor) VALUES (1, 0, 0);
-
-    CREATE TABLE sched_org (
-        id       BLOB    NOT NULL PRIMARY KEY,
-        weight   INTEGER NOT NULL DEFAULT 1 CHECK (weight BETWEEN 1 AND 1000),
-        cap      INTEGER CHECK (cap IS NULL OR cap > 0),
-        vtime    INTEGER NOT NULL DEFAULT 0,
-        ws_floor INTEGER NOT NULL DEFAULT 0,
-        queued   INTEGER NOT NULL DEFAULT 0 CHECK (queued >= 0),
-        running  INTEGER NOT NULL DEFAULT 0 CHECK (running >= 0)
-    ) STRICT;
-    CREATE INDEX sched_org_ready ON sched_org (vtime, id) WHERE queued > 0;
-
-    CREATE TABLE sched_workspace (
-        id      BLOB    NOT NULL PRIMARY KEY,
-        org_id  BLOB    NOT NULL,
-        weight  INTEGER NOT NULL DEFAULT 1 CHECK (weight BETWEEN 1 AND 1000),
-        cap     INTEGER CHECK (cap IS NULL OR cap > 0),
-        vtime   INTEGER NOT NULL DEFAULT 0,
-        queued  INTEGER NOT NULL DEFAULT 0 CHECK (queued >= 0),
-        running INTEGER NOT NULL DEFAULT 0 CHECK (running >= 0)
-    ) STRICT;
-    CREATE INDEX sched_workspace_ready ON sched_workspace (org_id, vtime, id) WHERE queued > 0;
-
-    CREATE TABLE sync_queue (
-        id            BLOB    NOT NULL PRIMARY KEY,
-        org_id        BLOB    NOT NULL,
-        workspace_id  BLOB    NOT NULL,
-        connection_id BLOB    NOT NULL,
-        state         TEXT    NOT NULL CHECK (state IN ('scheduled', 'queued', 'running')),
-        attempt       INTEGER NOT NULL CHECK (attempt >= 0),
-        max_attempts  INTEGER NOT NULL CHECK (max_attempts > 0),
-        run_at        INTEGER NOT NULL,
-        lease_token   INTEGER,
-        lease_until   INTEGER,
-        worker        TEXT,
-        CHECK ((state = 'running') = (lease_token IS NOT NULL AND lease_until IS NOT NULL))
-    ) STRICT;
-    CREATE UNIQUE INDEX sync_queue_one_live ON sync_queue (workspace_id, connection_id);
-    CREATE INDEX sync_queue_ready ON sync_queue (workspace_id, run_at, id)
-        WHERE state = 'queued';
-    CREATE INDEX sync_queue_scheduled ON sync_queue (run_at) WHERE state = 'scheduled';
-    CREATE INDEX sync_queue_leases ON sync_queue (lease_until) WHERE state = 'running';
-
-    -- The counters follow the queue rows whatever writes them (a claim, a cancel, a
-    -- connection or workspace deleted with its runs).
-    CREATE TRIGGER sync_queue_added AFTER INSERT ON sync_queue BEGIN
-        INSERT OR IGNORE INTO sched_org (id) VALUES (NEW.org_id);
-        INSERT OR IGNORE INTO sched_workspace (id, org_id) VALUES (NEW.workspace_id, NEW.org_id);
-        UPDATE sched_workspace SET queued = queued + (NEW.state = 'queued'),
-            running = running + (NEW.state = 'running') WHERE id = NEW.workspace_id;
-        UPDATE sched_org SET queued = queued + (NEW.state = 'queued'),
-            running = running + (NEW.state = 'running') WHERE id = NEW.org_id;
-    END;
-    CREATE TRIGGER sync_queue_removed AFTER DELETE ON sync_queue BEGIN
-        UPDATE sched_workspace SET queued = queued - (OLD.state = 'queued'),
-            running = running - (OLD.state = 'running') WHERE id = OLD.workspace_id;
-        UPDATE sched_org SET queued = queued - (OLD.state = 'queued'),
-            running = running - (OLD.state = 'running') WHERE id = OLD.org_id;
-    END;
-    CREATE TRIGGER sync_queue_moved AFTER UPDATE OF state ON sync_queue
-    WHEN OLD.state IS NOT NEW.state BEGIN
-        UPDATE sched_workspace
-            SET queued = queued - (OLD.state = 'queued') + (NEW.state = 'queued'),
-                running = running - (OLD.state = 'running') + (NEW.state = 'running')
-            WHERE id = NEW.workspace_id;
-        UPDATE sched_org
-            SET queued = queued - (OLD.state = 'queued') + (NEW.state = 'queued'),
-                running = running - (OLD.state = 'running') + (NEW.state = 'running')
-            WHERE id = NEW.org_id;
-    END;
-    -- Start-time fair queuing: a workspace or organization that had nothing queued re-enters
-    -- at the virtual time of the last claim at its level, so idling banks no credit.
-    CREATE TRIGGER sched_workspace_reenters AFTER UPDATE OF queued ON sched_workspace
-    WHEN OLD.queued = 0 AND NEW.queued > 0 BEGIN
-        UPDATE sched_workspace
-            SET vtime = max(vtime,
-                coalesce((SELECT ws_floor FROM sched_org WHERE id = NEW.org_id), vtime))
-            WHERE id = NEW.id;
-    END;
-    CREATE TRIGGER sched_org_reenters AFTER UPDATE OF queued ON sched_org
-    WHEN OLD.queued = 0 AND NEW.queued > 0 BEGIN
-        UPDATE sched_org
-            SET vtime = max(vtime, coalesce((SELECT org_floor FROM sched_global), vtime))
-            WHERE id = NEW.id;
-    END;
-    -- A run that ends, however it ends, or is deleted leaves the queue.
-    CREATE TRIGGER sync_runs_ended AFTER UPDATE OF status ON sync_runs
-    WHEN NEW.status IN ('succeeded', 'failed', 'cancelled') BEGIN
-        DELETE FROM sync_queue WHERE id = NEW.id;
-    END;
-    CREATE TRIGGER sync_runs_removed AFTER DELETE ON sync_runs BEGIN
-        DELETE FROM sync_queue WHERE id = OLD.id;
-    END;
-    ",
-    // 10: the scheduler (bulkhead_core::schedules): each active scheduled connection's next
-    // due time, ids and times only; the tick reads it across tenants by due time. The
-    // connections scheduled before this migration get their first due time from the
-    // migration's time (`crate::schedules::backfill`).
-    "
-    CREATE TABLE sched_connection (
-        workspace_id  BLOB    NOT NULL,
-        connection_id BLOB    NOT NULL,
-        org_id        BLOB    NOT NULL,
-        schedule      TEXT    NOT NULL CHECK (schedule <> 'manual'),
-        due_at        INTEGER NOT NULL,
-        PRIMARY KEY (workspace_id, connection_id)
-    ) STRICT, WITHOUT ROWID;
-    CREATE INDEX sched_connection_due ON sched_connection (due_at);
-    CREATE INDEX sched_connection_org_due ON sched_connection (org_id, due_at);
-    -- A connection paused (by itself or with its workspace) or deleted, however it happens,
-    -- has nothing due.
-    CREATE TRIGGER connections_paused_unscheduled AFTER UPDATE OF status ON connections
-    WHEN NEW.status <> 'active' BEGIN
-        DELETE FROM sched_connection
-        WHERE workspace_id = NEW.workspace_id AND connection_id = NEW.id;
-    END;
-    CREATE TRIGGER connections_removed_unscheduled AFTER DELETE ON connections BEGIN
-        DELETE FROM sched_connection
-        WHERE workspace_id = OLD.workspace_id AND connection_id = OLD.id;
-    END;
-    ",
-    // 11: worker keys. An organization's key has a role: `organization` (every key made
-    // before, the organization's full power) or `worker` (the job protocol only; see
-    // bulkhead_core::keys).
-    "
-    ALTER TABLE org_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'organization'
-        CHECK (role IN ('organization', 'worker'));
-    ",
+    migration!("0001_foundation"),
+    migration!("0002_credentials"),
+    migration!("0003_templates_and_secrets"),
+    migration!("0004_workspace_creation_rate"),
+    migration!("0005_audit_log"),
+    migration!("0006_workspace_lifecycle"),
+    migration!("0007_one_running_sync"),
+    migration!("0008_workspaces_created_index"),
+    migration!("0009_job_queue"),
+    migration!("0010_schedules"),
+    migration!("0011_worker_keys"),
 ];
+
+/// The statements of a migration file under `migrations/`: its text after the leading `--`
+/// lines that say what the migration does. The statements are exactly the text each
+/// migration has always run.
+const fn statements(file: &'static str) -> &'static str {
+    let mut rest = file.as_bytes();
+    while let [b'-', b'-', ..] = rest {
+        // Past the comment line and its newline.
+        while let [byte, tail @ ..] = rest {
+            rest = tail;
+            if *byte == b'\n' {
+                break;
+            }
+        }
+    }
+    file.split_at(file.len().saturating_sub(rest.len())).1
+}
 
 /// The migration that made `sched_connection`, whose transaction also backfills it.
 const SCHEDULES_MIGRATION: i64 = 10;

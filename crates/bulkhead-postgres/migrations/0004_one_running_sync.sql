@@ -1,0 +1,19 @@
+-- 4: at most one running sync per connection, kept by the database. Runs left running
+-- side by side from before this rule are ended as cancelled, all but the latest. The
+-- owner is held to the policies too (FORCE), so the clean-up lifts that for itself,
+-- inside this transaction only.
+
+    ALTER TABLE sync_runs NO FORCE ROW LEVEL SECURITY;
+    UPDATE sync_runs SET status = 'cancelled',
+        finished_at = (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+    WHERE status = 'running' AND EXISTS (
+        SELECT 1 FROM sync_runs AS later
+        WHERE later.workspace_id = sync_runs.workspace_id
+          AND later.connection_id = sync_runs.connection_id
+          AND later.status = 'running'
+          AND (later.started_at > sync_runs.started_at
+               OR (later.started_at = sync_runs.started_at AND later.id > sync_runs.id)));
+    ALTER TABLE sync_runs FORCE ROW LEVEL SECURITY;
+    CREATE UNIQUE INDEX sync_runs_one_running ON sync_runs (workspace_id, connection_id)
+        WHERE status = 'running';
+    
