@@ -384,6 +384,9 @@ async fn with_runs(server: &Server, external_id: &str, runs: u64) -> (String, Co
     let ws = org.workspace(id.parse::<WorkspaceId>().unwrap()).unwrap();
     let connection = ws.list_connections(&Page::first(10)).unwrap().items[0].id;
     for n in 0..runs {
+        // Runs started in one millisecond tie on `started_at` and then order by their
+        // random ids; a pause keeps "newest first" meaning the order they were made in.
+        tokio::time::sleep(Duration::from_millis(2)).await;
         let run = ws.start_sync(connection).unwrap();
         let outcome = if n % 3 == 2 {
             SyncOutcome::Failed {
