@@ -11,7 +11,7 @@
 //! - [`OrgRows`], for calls about one organization (`&OrgCtx`): its workspaces, settings,
 //!   keys, catalog and audit chain, each row checked against the organization;
 //! - [`Storage::system`], the named exception: the calls of
-//!   [`SystemStore`](crate::port::store::SystemStore) that run before any tenant is known or
+//!   [`SystemStore`] that run before any tenant is known or
 //!   across all of them (the master-key check, the operator's listing of organizations, the
 //!   credential lookups by key hash and by `kid`, re-sealing under a new master key, and the
 //!   job queue's and the scheduler's ports). They return no tenant rows.
