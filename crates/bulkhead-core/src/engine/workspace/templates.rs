@@ -180,8 +180,7 @@ impl WorkspaceScope {
             &source,
             &pipelines,
             &linked,
-        );
-        let made = made?;
+        )?;
         let mut destinations = Vec::with_capacity(made.len());
         let mut connections = Vec::with_capacity(made.len());
         for (destination, connection) in made {
