@@ -26,6 +26,14 @@
 //! since [`Error`](bulkhead_core::Error) names ids and timestamps in its variants and those
 //! values parse into an `Error`.
 //!
+//! **The guard as a type.** Under `engine/`, only the guarded handles (`engine/rows.rs`) and
+//! the guard (`engine/guard.rs`, which holds the audit port it appends breaches to) may name
+//! a trait of the storage port (`Store`, `SystemStore`, `OrgStore`, `WorkspaceStore`,
+//! `CatalogStore`, `AuditStore`, `TenantStore`): every other file reaches storage through
+//! the handles, which check what comes back. The one exception is `Engine::new`'s parameter,
+//! which it hands straight to the handles. And only the engine's entry points may call
+//! `Storage::system` (`.system()`), the calls that run without a tenant.
+//!
 //! Unit tests (`#[cfg(test)] mod …`, inline or in a file of their own) are left out: a test
 //! may reach up the layers to check a property across them. Run with `--nocapture` to see the
 //! groups found.
@@ -47,6 +55,36 @@ const LAYERS: &[&[&str]] = &[
 
 /// The one allowed cycle between siblings: (parent module, the siblings).
 const ALLOWED_CYCLES: &[(&str, &[&str])] = &[("crate", &["error", "model"])];
+
+/// The storage port's traits: naming one is reaching for the raw store.
+const STORE_TRAITS: &[&str] = &[
+    "Store",
+    "SystemStore",
+    "OrgStore",
+    "WorkspaceStore",
+    "CatalogStore",
+    "AuditStore",
+    "TenantStore",
+];
+
+/// The modules under `engine` that may name them: the guarded handles, and the guard.
+const STORE_HOLDERS: &[&str] = &["engine::rows", "engine::guard"];
+
+/// Names of the port's traits elsewhere under `engine`, each on purpose: (module, trait, how
+/// many times). `Engine::new` takes the store and hands it to `rows::Storage::new`.
+const STORE_NAMED_ELSEWHERE: &[(&str, &str, usize)] = &[("engine", "Store", 1)];
+
+/// The modules under `engine` that may call `Storage::system` (the calls without a tenant):
+/// the engine's entry points (the master-key check and rotation, the operator's listing,
+/// authentication), the credential checks, the key and audience caches, and the job queue's
+/// and the scheduler's ports.
+const SYSTEM_CALLERS: &[&str] = &[
+    "engine",
+    "engine::credential",
+    "engine::shared",
+    "engine::worker",
+    "engine::scheduler",
+];
 
 type ModPath = Vec<String>;
 
@@ -471,6 +509,171 @@ fn graph() -> (BTreeSet<(ModPath, ModPath)>, Vec<String>) {
         }
     }
     (edges, problems)
+}
+
+/// The tokens of `source` outside its inline test modules (`#[cfg(test)] mod name { … }`).
+fn non_test_tokens(source: &str) -> Vec<Token> {
+    let all = tokens(&code_only(source));
+    let attr = [
+        Token::Punct('#'),
+        Token::Punct('['),
+        Token::Ident("cfg".into()),
+        Token::Punct('('),
+        Token::Ident("test".into()),
+        Token::Punct(')'),
+        Token::Punct(']'),
+        Token::Ident("mod".into()),
+    ];
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < all.len() {
+        let opens_test_module = all.get(i..i + attr.len()) == Some(&attr[..])
+            && matches!(all.get(i + attr.len()), Some(Token::Ident(_)))
+            && all.get(i + attr.len() + 1) == Some(&Token::Punct('{'));
+        if opens_test_module {
+            let mut depth = 0usize;
+            i += attr.len() + 1;
+            while i < all.len() {
+                match all[i] {
+                    Token::Punct('{') => depth += 1,
+                    Token::Punct('}') => {
+                        depth -= 1;
+                        if depth == 0 {
+                            i += 1;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+        } else {
+            out.push(all[i].clone());
+            i += 1;
+        }
+    }
+    out
+}
+
+/// What breaks the guard's rules in the file of `module` (a module under `engine`).
+fn raw_store_problems(module: &str, source: &str) -> Vec<String> {
+    let tokens = non_test_tokens(source);
+    let mut problems = Vec::new();
+    if !STORE_HOLDERS.contains(&module) {
+        for name in STORE_TRAITS {
+            let count = tokens
+                .iter()
+                .filter(|t| matches!(t, Token::Ident(word) if word == name))
+                .count();
+            let allowed = STORE_NAMED_ELSEWHERE
+                .iter()
+                .find(|(m, n, _)| *m == module && n == name)
+                .map_or(0, |(_, _, times)| *times);
+            if count > allowed {
+                problems.push(format!(
+                    "{module} names the storage port's `{name}` ({count} times, {allowed} \
+                     allowed): reach storage through the guarded handles of engine::rows"
+                ));
+            }
+        }
+    }
+    let system_call = [
+        Token::Punct('.'),
+        Token::Ident("system".into()),
+        Token::Punct('('),
+        Token::Punct(')'),
+    ];
+    if !STORE_HOLDERS.contains(&module) && !SYSTEM_CALLERS.contains(&module) {
+        let calls = tokens.windows(4).filter(|w| *w == system_call).count();
+        if calls > 0 {
+            problems.push(format!(
+                "{module} calls `.system()` ({calls} times): the calls without a tenant are \
+                 for the entry points listed in SYSTEM_CALLERS"
+            ));
+        }
+    }
+    problems
+}
+
+#[test]
+fn only_the_guarded_handles_reach_the_store() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = BTreeMap::new();
+    modules(&src, &Vec::new(), &mut files);
+    let tests: Vec<ModPath> = files
+        .iter()
+        .flat_map(|(module, source)| {
+            test_modules(source).into_iter().map(|name| {
+                let mut test = module.clone();
+                test.push(name);
+                test
+            })
+        })
+        .collect();
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for (module, source) in &files {
+        if module.first().map(String::as_str) != Some("engine")
+            || tests.iter().any(|test| module.starts_with(test))
+        {
+            continue;
+        }
+        checked += 1;
+        problems.extend(raw_store_problems(&join(module), source));
+    }
+    assert!(checked > 10, "found only {checked} files under engine/");
+    assert!(
+        problems.is_empty(),
+        "storage reached around the guard:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_raw_store_rule_catches_a_scope_that_names_the_store() {
+    // A scope that keeps the raw store, in code (not in a comment, a string or a test).
+    let scope = r#"
+        //! Reads through crate::engine::rows, never a Store.
+        use crate::port::store::TenantStore;
+        struct Scope { store: std::sync::Arc<dyn TenantStore> }
+        const TEXT: &str = "dyn Store";
+        #[cfg(test)]
+        mod tests {
+            use crate::port::store::Store;
+        }
+    "#;
+    assert_eq!(
+        raw_store_problems("engine::workspace", scope),
+        [
+            "engine::workspace names the storage port's `TenantStore` (2 times, 0 allowed): \
+             reach storage through the guarded handles of engine::rows"
+        ]
+    );
+    // The same text is the handles' own business.
+    assert!(raw_store_problems("engine::rows", scope).is_empty());
+    // `Engine::new` may name `Store` once, to hand it over; not twice.
+    let new = "pub fn new(store: Arc<dyn crate::port::store::Store>) { Storage::new(store) }";
+    assert!(raw_store_problems("engine", new).is_empty());
+    let twice = "fn new(s: Arc<dyn Store>) {} fn keep(s: Arc<dyn Store>) {}";
+    assert_eq!(raw_store_problems("engine", twice).len(), 1);
+    // A tenant-less call from a scope.
+    let system = "fn f(&self) { self.inner.storage.system().list_organizations() }";
+    assert_eq!(
+        raw_store_problems("engine::org", system),
+        [
+            "engine::org calls `.system()` (1 times): the calls without a tenant are for the \
+             entry points listed in SYSTEM_CALLERS"
+        ]
+    );
+    assert!(raw_store_problems("engine::worker", system).is_empty());
+    // Clean scope code passes.
+    assert!(
+        raw_store_problems(
+            "engine::workspace",
+            "fn f(&self) { self.rows().connection(id) }"
+        )
+        .is_empty()
+    );
 }
 
 #[test]

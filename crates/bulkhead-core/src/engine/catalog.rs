@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::crypto::secrets::{SealedSecrets, reveal_fields, seal_fields, template_secret_aad};
 use crate::engine::shared::Inner;
-use crate::error::{Error, ObjectKind, Result, StorageError};
+use crate::error::{Error, Result, StorageError};
 use crate::model::ids::{ConnectionTemplateId, SourceTemplateId};
 use crate::model::names::{Connector, ConnectorConfig, Name, Schedule};
 use crate::model::spec::{ConfigSpec, SECRET_MASK};
@@ -57,13 +57,6 @@ pub(in crate::engine) fn encode<T: Serialize>(body: &T) -> Result<String> {
 
 pub(in crate::engine) fn config(map: Map<String, Value>) -> Result<ConnectorConfig> {
     ConnectorConfig::new(Value::Object(map))
-}
-
-fn kind_of(kind: TemplateKind) -> ObjectKind {
-    match kind {
-        TemplateKind::Source => ObjectKind::SourceTemplate,
-        TemplateKind::Connection => ObjectKind::ConnectionTemplate,
-    }
 }
 
 pub(in crate::engine) fn source_template(row: &TemplateRow) -> Result<SourceTemplate> {
@@ -105,28 +98,8 @@ pub(in crate::engine) struct Catalog<'a> {
 }
 
 impl Catalog<'_> {
-    pub(in crate::engine) fn checked(
-        &self,
-        kind: TemplateKind,
-        row: TemplateRow,
-    ) -> Result<TemplateRow> {
-        if row.org_id == self.org.org_id() && row.kind == kind {
-            Ok(row)
-        } else {
-            Err(self
-                .inner
-                .guard
-                .breach(kind_of(kind), self.org.org_id(), None, self.org.actor()))
-        }
-    }
-
     pub(in crate::engine) fn rows(&self, kind: TemplateKind) -> Result<Vec<TemplateRow>> {
-        self.inner
-            .store
-            .list_templates(&self.org, kind)?
-            .into_iter()
-            .map(|row| self.checked(kind, row))
-            .collect()
+        self.inner.org_rows(&self.org).templates(kind)
     }
 
     pub(in crate::engine) fn row(
@@ -134,11 +107,7 @@ impl Catalog<'_> {
         kind: TemplateKind,
         id: Uuid,
     ) -> Result<Option<TemplateRow>> {
-        match self.inner.store.get_template(&self.org, kind, id)? {
-            Some(row) if row.id == id => self.checked(kind, row).map(Some),
-            Some(row) => self.checked(kind, row).map(|_| None),
-            None => Ok(None),
-        }
+        self.inner.org_rows(&self.org).template(kind, id)
     }
 
     /// Seals the secret fields of a template's configuration under the master key.

@@ -24,7 +24,7 @@ use std::time::Duration;
 use crate::crypto::keys::KeyRole;
 use crate::engine::revocations::Revocations;
 use crate::engine::shared::Inner;
-use crate::error::{Error, ObjectKind, Result, TokenRejection};
+use crate::error::{Error, Result, TokenRejection};
 use crate::model::ids::OrgKeyId;
 use crate::model::objects::{Workspace, WorkspaceStatus};
 use crate::port::tenant::Tenant;
@@ -140,10 +140,14 @@ impl Held {
     fn check_stored(&self, inner: &Inner, now: Timestamp) -> Result<()> {
         match &self.credential {
             Credential::Operator => Ok(()),
-            Credential::OrgKey { hash, role, .. } => match inner.store.find_org_key(hash)? {
-                Some(row) if row.hash == *hash && row.role == *role && row.is_usable(now) => Ok(()),
-                _ => Err(Error::InvalidOrgKey { hint: "" }),
-            },
+            Credential::OrgKey { hash, role, .. } => {
+                match inner.storage.system().find_org_key(hash)? {
+                    Some(row) if row.hash == *hash && row.role == *role && row.is_usable(now) => {
+                        Ok(())
+                    }
+                    _ => Err(Error::InvalidOrgKey { hint: "" }),
+                }
+            }
             Credential::Token {
                 jti,
                 kid,
@@ -151,18 +155,9 @@ impl Held {
                 tenant,
                 ..
             } => {
-                let workspace_id = tenant.workspace_id();
-                let not_found = || Error::not_found(ObjectKind::Workspace, workspace_id);
-                let state = inner
-                    .store
-                    .load_token_state(tenant, jti, kid)?
-                    .ok_or_else(not_found)?;
-                let workspace = inner.guard.admit(tenant, state.workspace)?;
-                if workspace.is_deleted() {
-                    return Err(not_found());
-                }
+                let state = inner.tenant_rows(tenant).token_state(jti, kid)?;
                 check_token_state(
-                    &workspace,
+                    &state.workspace,
                     state.signing_key,
                     state.revoked,
                     *issued_at,

@@ -7,7 +7,9 @@
 //! organization-level calls.
 //!
 //! **L2, row checks.** Whatever storage returns passes through `Guard::admit` (or its
-//! siblings) before it reaches a caller. A row whose organization or workspace differs from the
+//! siblings) before it reaches a caller: the scopes reach storage only through the guarded
+//! handles of `engine::rows`, which make each store call and its check together, so a scope
+//! that skipped the check would not compile. A row whose organization or workspace differs from the
 //! caller's is never returned: the call fails with [`Error::IsolationBreach`], the breach is
 //! logged (with the caller's ids, never the foreign row's), counted, and appended to the
 //! caller's organization's audit chain as an `isolation.breach` event, denied (its target is

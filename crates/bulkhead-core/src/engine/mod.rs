@@ -8,6 +8,7 @@ pub mod guard;
 pub(crate) mod meter;
 pub(crate) mod org;
 mod revocations;
+mod rows;
 pub(crate) mod scheduler;
 mod shared;
 pub(crate) mod token_cache;
@@ -33,15 +34,16 @@ use crate::engine::guard::Guard;
 use crate::engine::meter::{Event, Meter};
 use crate::engine::org::OrgScope;
 use crate::engine::revocations::Revocations;
+use crate::engine::rows::Storage;
 use crate::engine::shared::Inner;
 use crate::engine::worker::Worker;
 use crate::engine::workspace::WorkspaceScope;
-use crate::error::{Error, ObjectKind, Result, TokenRejection};
+use crate::error::{Error, Result, TokenRejection};
 use crate::model::ids::OrgId;
 use crate::model::names::Name;
 use crate::model::objects::{OrgSettings, Organization};
 use crate::model::time::Clock;
-use crate::port::store::{SealedItem, Store};
+use crate::port::store::SealedItem;
 use crate::port::tenant::{OrgCtx, Tenant};
 use crate::token::{self, ScopedClaims};
 
@@ -104,13 +106,17 @@ pub struct Engine {
 impl Engine {
     /// An engine over `store`. Fails if the store's secrets were sealed under another master
     /// key; a new store is bound to this master key.
-    pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Result<Self> {
-        let stored = store.master_key_check(&config.master_key.check_value()?)?;
+    pub fn new(store: Arc<dyn crate::port::store::Store>, config: EngineConfig) -> Result<Self> {
+        // From here on the store is reached only through guarded handles (see `rows`).
+        let storage = Storage::new(store);
+        let stored = storage
+            .system()
+            .master_key_check(&config.master_key.check_value()?)?;
         config.master_key.verify_check_value(&stored)?;
         Ok(Self {
             inner: Arc::new(Inner {
-                guard: Guard::new(Arc::<dyn Store>::clone(&store), Arc::clone(&config.clock)),
-                store,
+                guard: Guard::new(storage.audit_port(), Arc::clone(&config.clock)),
+                storage,
                 clock: config.clock,
                 meter: Meter::default(),
                 denials: Denials::default(),
@@ -160,15 +166,15 @@ impl Engine {
             format!("organization:{}", org.id),
         );
         self.inner
-            .store
-            .insert_organization(&ctx, &org, &key_row, &signing)?;
+            .org_rows(&ctx)
+            .insert_organization(&org, &key_row, &signing)?;
         Ok((org, secret))
     }
 
     /// Every organization in the store, oldest first. An operator's listing: it shows names
     /// and ids, no tenant data.
     pub fn organizations(&self) -> Result<Vec<Organization>> {
-        self.inner.store.list_organizations()
+        self.inner.storage.system().list_organizations()
     }
 
     /// The scope of the organization whose access key this is. A wrong, revoked or expired
@@ -240,7 +246,8 @@ impl Engine {
         let hash = hash_org_key(key);
         let row = self
             .inner
-            .store
+            .storage
+            .system()
             .find_org_key(&hash)?
             .filter(|row| row.hash == hash)
             .ok_or_else(invalid)?;
@@ -273,7 +280,7 @@ impl Engine {
             .last_used_at
             .is_none_or(|at| now >= at.plus(KEY_TOUCH_INTERVAL))
         {
-            self.inner.store.touch_org_key(row.id, now)?;
+            self.inner.storage.system().touch_org_key(row.id, now)?;
         }
         let credential = Held::new(
             Credential::OrgKey {
@@ -340,13 +347,9 @@ impl Engine {
             .with_actor(Actor::Token(claims.token_id.clone()));
         let state = self
             .inner
-            .store
-            .load_token_state(&tenant, &claims.token_id, kid)?
-            .ok_or_else(|| Error::not_found(ObjectKind::Workspace, claims.workspace_id))?;
-        let workspace = self.inner.guard.admit(&tenant, state.workspace)?;
-        if workspace.is_deleted() {
-            return Err(Error::not_found(ObjectKind::Workspace, claims.workspace_id));
-        }
+            .tenant_rows(&tenant)
+            .token_state(&claims.token_id, kid)?;
+        let workspace = state.workspace;
         token::check_lifetime(&claims, state.max_ttl_secs)?;
         check_issuer_audience(&claims, &state.issuer, &state.audience)?;
         check_token_state(
@@ -408,19 +411,13 @@ impl Engine {
     }
 
     fn org_scope(&self, org_id: OrgId, actor: Actor, credential: Arc<Held>) -> Result<OrgScope> {
-        match self.inner.store.get_organization(org_id)? {
-            Some(org) if org.id == org_id => Ok(OrgScope::new(
-                Arc::clone(&self.inner),
-                OrgCtx::new(org_id).with_actor(actor),
-                org,
-                credential,
-            )),
-            Some(_) => Err(self
-                .inner
-                .guard
-                .breach(ObjectKind::Organization, org_id, None, &actor)),
-            None => Err(Error::not_found(ObjectKind::Organization, org_id)),
-        }
+        let org = self.inner.organization(org_id, &actor)?;
+        Ok(OrgScope::new(
+            Arc::clone(&self.inner),
+            OrgCtx::new(org_id).with_actor(actor),
+            org,
+            credential,
+        ))
     }
 
     /// Re-seals everything sealed under the current master key (workspace data keys, signing
@@ -445,7 +442,8 @@ impl Engine {
         let move_over = |sealed: &[u8], aad: &[u8]| new.seal(&old.open(sealed, aad)?, aad);
         let count = self
             .inner
-            .store
+            .storage
+            .system()
             .reseal_all(&check, &mut |item| match item {
                 SealedItem::DataKey {
                     org_id,

@@ -67,7 +67,12 @@ impl crate::engine::workspace::WorkspaceScope {
     pub fn next_scheduled_sync(&self, id: ConnectionId) -> Result<Option<Timestamp>> {
         self.require(crate::model::operations::Operation::ReadConnections)?;
         self.fetch_connection(id)?;
-        let schedules = self.inner.store.schedules().ok_or(Error::NoJobQueue)?;
+        let schedules = self
+            .inner
+            .storage
+            .system()
+            .schedules()
+            .ok_or(Error::NoJobQueue)?;
         match schedules.schedule_of(&self.tenant, id)? {
             Some(row)
                 if row.connection_id != id
@@ -90,8 +95,9 @@ impl crate::engine::workspace::WorkspaceScope {
 impl Inner {
     /// One tick at `now`, over the organization `org`'s schedules or every one.
     pub(crate) fn tick(self: &Arc<Self>, org: Option<OrgId>, now: Timestamp) -> Result<Ticked> {
-        let schedules = self.store.schedules().ok_or(Error::NoJobQueue)?;
-        self.store.jobs().ok_or(Error::NoJobQueue)?;
+        let system = self.storage.system();
+        let schedules = system.schedules().ok_or(Error::NoJobQueue)?;
+        system.jobs().ok_or(Error::NoJobQueue)?;
         let due = schedules.due_schedules(org, now, Engine::TICK_BATCH)?;
         let mut ticked = Ticked {
             more: due.len() >= Engine::TICK_BATCH,
@@ -175,18 +181,7 @@ impl Inner {
         let scope = match orgs.get(&row.org_id) {
             Some(scope) => scope.clone(),
             None => {
-                let org = match self.store.get_organization(row.org_id)? {
-                    Some(found) if found.id == row.org_id => found,
-                    Some(_) => {
-                        return Err(self.guard.breach(
-                            ObjectKind::Organization,
-                            row.org_id,
-                            None,
-                            &Actor::System,
-                        ));
-                    }
-                    None => return Err(Error::not_found(ObjectKind::Organization, row.org_id)),
-                };
+                let org = self.organization(row.org_id, &Actor::System)?;
                 let scope = OrgScope::new(
                     Arc::clone(self),
                     OrgCtx::new(row.org_id).with_actor(Actor::System),

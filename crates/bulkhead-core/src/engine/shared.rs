@@ -1,10 +1,11 @@
-//! What every scope of an engine shares: the store, the clock, the guard, the caches.
+//! What every scope of an engine shares: the guarded storage, the clock, the guard, the caches.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use crate::audit::Actor;
 use crate::crypto::keys::{
     SigningKeyRow, looks_like_org_key, looks_like_worker_key, signing_key_aad,
 };
@@ -15,12 +16,12 @@ use crate::engine::fresh::Fresh;
 use crate::engine::guard::Guard;
 use crate::engine::meter::{Event, Meter};
 use crate::engine::revocations::Revocations;
+use crate::engine::rows::{OrgRows, Storage, TenantRows};
 use crate::error::{Error, ObjectKind, Result, TokenRejection};
 use crate::model::ids::{OrgId, WorkspaceId};
 use crate::model::objects::Organization;
 use crate::model::operations::OperationSet;
 use crate::model::time::{Clock, Timestamp};
-use crate::port::store::Store;
 use crate::port::tenant::{OrgCtx, Tenant};
 use crate::token::{self, KeyMaterial, ScopedClaims};
 
@@ -47,10 +48,12 @@ impl token::VerifyingKey for LoadedKey {
     }
 }
 
-/// What every scope shares: the store, the clock, the guard, the keys.
+/// What every scope shares: the storage (reached only through its guarded handles), the
+/// clock, the guard, the keys.
 #[derive(Debug)]
 pub(crate) struct Inner {
-    pub(crate) store: Arc<dyn Store>,
+    /// The store, behind guarded handles (see [`crate::engine::rows`]).
+    pub(crate) storage: Storage,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) guard: Guard,
     /// The workspace-creation rate limit and the counters, per organization, in memory.
@@ -104,6 +107,22 @@ pub(crate) struct CachedAudience {
 }
 
 impl Inner {
+    /// The guarded handle for calls inside `tenant`'s workspace.
+    pub(crate) fn tenant_rows<'a>(&'a self, tenant: &'a Tenant) -> TenantRows<'a> {
+        self.storage.tenant(&self.guard, tenant)
+    }
+
+    /// The guarded handle for calls about the organization `org`.
+    pub(crate) fn org_rows<'a>(&'a self, org: &'a OrgCtx) -> OrgRows<'a> {
+        self.storage.org(&self.guard, org)
+    }
+
+    /// The organization `id` for a scope of it acting as `actor` (see
+    /// [`Storage::organization`]).
+    pub(crate) fn organization(&self, id: OrgId, actor: &Actor) -> Result<Organization> {
+        self.storage.organization(&self.guard, id, actor)
+    }
+
     pub(crate) fn now(&self) -> Timestamp {
         self.clock.now()
     }
@@ -121,10 +140,7 @@ impl Inner {
             let (_, bytes) = DataKey::generate()?;
             master.seal(&bytes, &aad)
         };
-        let sealed = self
-            .store
-            .workspace_data_key(tenant, &make)?
-            .ok_or_else(|| Error::not_found(ObjectKind::Workspace, tenant.workspace_id()))?;
+        let sealed = self.tenant_rows(tenant).sealed_data_key(&make)?;
         DataKey::from_bytes(&master.open(&sealed, &aad)?)
     }
 
@@ -150,7 +166,7 @@ impl Inner {
                 }
             };
         let written = draft.clone().denied(&outcome_reason(reason, not_logged));
-        if let Err(e) = self.store.append_audit(ctx, &written) {
+        if let Err(e) = self.org_rows(ctx).append_audit(&written) {
             self.denials
                 .forget(org, &draft.actor, &draft.action, reason);
             tracing::error!(target: "bulkhead::audit", org = %org, action = %draft.action, error = %e, "could not audit a denial");
@@ -192,7 +208,7 @@ impl Inner {
             .cloned();
         let key = match cached {
             Some(key) if now < key.loaded_at.plus(KEY_CACHE_TTL) => key,
-            _ => match self.store.find_signing_key(kid)? {
+            _ => match self.storage.system().find_signing_key(kid)? {
                 Some(row) if row.kid == kid => self.load_key(&row)?,
                 _ => return Ok(None),
             },
@@ -214,7 +230,8 @@ impl Inner {
             return Ok(cached);
         }
         let org = self
-            .store
+            .storage
+            .system()
             .get_organization(org_id)?
             .filter(|org| org.id == org_id)
             .ok_or_else(|| Error::not_found(ObjectKind::Organization, org_id))?;

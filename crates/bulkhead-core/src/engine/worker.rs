@@ -26,7 +26,7 @@ use crate::port::tenant::{OrgCtx, Tenant};
 
 /// The store's job queue, or [`Error::NoJobQueue`].
 fn queue(inner: &Inner) -> Result<&dyn JobStore> {
-    inner.store.jobs().ok_or(Error::NoJobQueue)
+    inner.storage.system().jobs().ok_or(Error::NoJobQueue)
 }
 
 impl Inner {
@@ -278,22 +278,13 @@ impl Worker {
             Some(org) if org.org_id() == org_id => Ok(org.clone()),
             Some(_) => Err(Error::not_found(ObjectKind::Organization, org_id)),
             None => {
-                let found = self.inner.store.get_organization(org_id)?;
-                match found {
-                    Some(org) if org.id == org_id => Ok(OrgScope::new(
-                        Arc::clone(&self.inner),
-                        OrgCtx::new(org_id).with_actor(Actor::Operator),
-                        org,
-                        Held::operator(),
-                    )),
-                    Some(_) => Err(self.inner.guard.breach(
-                        ObjectKind::Organization,
-                        org_id,
-                        None,
-                        &Actor::Operator,
-                    )),
-                    None => Err(Error::not_found(ObjectKind::Organization, org_id)),
-                }
+                let org = self.inner.organization(org_id, &Actor::Operator)?;
+                Ok(OrgScope::new(
+                    Arc::clone(&self.inner),
+                    OrgCtx::new(org_id).with_actor(Actor::Operator),
+                    org,
+                    Held::operator(),
+                ))
             }
         }
     }
@@ -322,7 +313,7 @@ impl Worker {
         // Due schedules first (see `crate::engine::scheduler`): whoever runs workers runs the
         // schedules. A failing tick must not stop the claims: it is logged, and the next
         // claim ticks again.
-        if self.inner.store.schedules().is_some()
+        if self.inner.storage.system().schedules().is_some()
             && let Err(e) = self.inner.tick(self.org_id(), now)
         {
             tracing::warn!(target: "bulkhead::scheduler", error = %e, "the scheduler's tick failed");

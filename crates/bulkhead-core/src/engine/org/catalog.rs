@@ -31,7 +31,7 @@ impl OrgScope {
 
     /// Creates the tag `name`; a conflict if the organization has it already.
     pub fn create_tag(&self, name: &Tag) -> Result<TagInfo> {
-        self.store()?.create_tag(
+        self.rows()?.create_tag(
             &self.audit_as("tag.create", None, format!("tag:{name}")),
             name,
             self.inner.now(),
@@ -40,13 +40,13 @@ impl OrgScope {
 
     /// The organization's tags, by name.
     pub fn list_tags(&self) -> Result<Vec<TagInfo>> {
-        self.store()?.list_tags(&self.org)
+        self.rows()?.tags()
     }
 
     /// Renames a tag everywhere: on templates and in workspaces' selections.
     pub fn rename_tag(&self, from: &Tag, to: &Tag) -> Result<()> {
         let ctx = self.audit_as("tag.rename", None, format!("tag:{from}->{to}"));
-        if self.store()?.rename_tag(&ctx, from, to)? {
+        if self.rows()?.rename_tag(&ctx, from, to)? {
             Ok(())
         } else {
             Err(Error::not_found(ObjectKind::Tag, from))
@@ -58,7 +58,7 @@ impl OrgScope {
     /// what a workspace sees.
     pub fn delete_tag(&self, name: &Tag) -> Result<()> {
         let ctx = self.audit_as("tag.delete", None, format!("tag:{name}"));
-        if self.store()?.delete_tag(&ctx, name)? {
+        if self.rows()?.delete_tag(&ctx, name)? {
             Ok(())
         } else {
             Err(Error::not_found(ObjectKind::Tag, name))
@@ -94,7 +94,7 @@ impl OrgScope {
             None,
             format!("source template:{}", row.id),
         );
-        self.store()?.insert_template(&ctx, &row)?;
+        self.rows()?.insert_template(&ctx, &row)?;
         source_template(&row)
     }
 
@@ -160,7 +160,7 @@ impl OrgScope {
             None,
             format!("source template:{id}"),
         );
-        if !self.store()?.replace_template(&ctx, &new_row)? {
+        if !self.rows()?.replace_template(&ctx, &new_row)? {
             return Err(Error::not_found(ObjectKind::SourceTemplate, id));
         }
         source_template(&new_row)
@@ -169,7 +169,7 @@ impl OrgScope {
     /// Deletes a source template. Sources made from it stay.
     pub fn delete_source_template(&self, id: SourceTemplateId) -> Result<()> {
         self.get_source_template(id)?;
-        if self.store()?.delete_template(
+        if self.rows()?.delete_template(
             &self.audit_as(
                 "source_template.delete",
                 None,
@@ -219,7 +219,7 @@ impl OrgScope {
             None,
             format!("connection template:{}", row.id),
         );
-        self.store()?.insert_template(&ctx, &row)?;
+        self.rows()?.insert_template(&ctx, &row)?;
         connection_template(&row)
     }
 
@@ -300,7 +300,7 @@ impl OrgScope {
             None,
             format!("connection template:{id}"),
         );
-        if !self.store()?.replace_template(&ctx, &new_row)? {
+        if !self.rows()?.replace_template(&ctx, &new_row)? {
             return Err(Error::not_found(ObjectKind::ConnectionTemplate, id));
         }
         connection_template(&new_row)
@@ -309,7 +309,7 @@ impl OrgScope {
     /// Deletes a connection template. Destinations and connections made from it stay.
     pub fn delete_connection_template(&self, id: ConnectionTemplateId) -> Result<()> {
         self.get_connection_template(id)?;
-        if self.store()?.delete_template(
+        if self.rows()?.delete_template(
             &self.audit_as(
                 "connection_template.delete",
                 None,

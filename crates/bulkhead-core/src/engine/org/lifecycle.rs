@@ -186,7 +186,7 @@ impl OrgScope {
             Some(from),
             format!("workspace:{from}->workspace:{into}"),
         );
-        let merged = self.store()?.merge_workspace(
+        let merged = self.rows()?.merge_workspace(
             &ctx,
             &from_tenant,
             &into_tenant,
@@ -207,8 +207,7 @@ impl OrgScope {
         let mut rows = Vec::new();
         let mut after = None;
         loop {
-            let batch = self.store()?.list_endpoints(tenant, kind, after, BATCH)?;
-            let batch = self.inner.guard.admit_all(tenant, batch)?;
+            let batch = self.tenant_rows(tenant)?.endpoints(kind, after, BATCH)?;
             let n = batch.len();
             after = batch.last().map(|r| (r.created_at, r.id));
             rows.extend(batch);
@@ -222,8 +221,7 @@ impl OrgScope {
         let mut rows = Vec::new();
         let mut after = None;
         loop {
-            let batch = self.store()?.list_connections(tenant, after, BATCH)?;
-            let batch = self.inner.guard.admit_all(tenant, batch)?;
+            let batch = self.tenant_rows(tenant)?.connections(after, BATCH)?;
             let n = batch.len();
             after = batch.last().map(|c| (c.created_at, *c.id.as_uuid()));
             rows.extend(batch);
@@ -238,9 +236,8 @@ impl OrgScope {
         let mut before = None;
         loop {
             let batch = self
-                .store()?
-                .list_sync_runs(tenant, connection.id, before, BATCH)?;
-            let batch = self.inner.guard.admit_all(tenant, batch)?;
+                .tenant_rows(tenant)?
+                .sync_runs(connection.id, before, BATCH)?;
             if batch.iter().any(|r| r.connection_id != connection.id) {
                 return Err(self.breach(ObjectKind::SyncRun));
             }
@@ -263,11 +260,10 @@ impl OrgScope {
         self.get_workspace(id)?;
         let ctx = self.audit_as("workspace.delete", Some(id), format!("workspace:{id}"));
         let deleted = self
-            .store()?
-            .delete_workspace(&ctx, id, self.inner.now(), None)?;
-        self.inner.changed();
-        match self.inner.guard.admit_org_opt(&self.org, deleted)? {
-            Some(w) if w.id == id && w.is_deleted() => {
+            .rows()?
+            .delete_workspace(&ctx, id, self.inner.now(), None, || self.inner.changed())?;
+        match deleted {
+            Some(_) => {
                 self.inner.set_retired(id, Some(Retired::Deleted));
                 tracing::info!(target: "bulkhead::workspace", org = %self.org.org_id(), workspace = %id, "workspace deleted (tombstone)");
                 Ok(())
@@ -300,7 +296,7 @@ impl OrgScope {
             Some(_) => {}
         }
         let ctx = self.audit_as("workspace.purge", Some(id), format!("workspace:{id}"));
-        let purged = self.store()?.purge_workspace(&ctx, id)?;
+        let purged = self.rows()?.purge_workspace(&ctx, id)?;
         self.inner.changed();
         if purged {
             // Its rows are gone; a scope made before stays refused as not found, reads and
@@ -323,16 +319,11 @@ impl OrgScope {
         );
         let mut purged = 0u64;
         loop {
-            let batch = self
-                .store()?
-                .list_deleted_workspaces(&self.org, before, 100)?;
+            let rows = self.rows()?;
+            let batch = rows.deleted_workspaces(before, 100)?;
             let count = batch.len();
             for tombstone in batch {
-                let tombstone = self.inner.guard.admit_org(&self.org, tombstone)?;
-                if tombstone.deleted_at.is_none_or(|at| at > before) {
-                    return Err(self.breach(ObjectKind::Workspace));
-                }
-                self.purge_workspace(tombstone.id)?;
+                self.purge_workspace(tombstone?.id)?;
                 purged += 1;
             }
             if count < 100 {

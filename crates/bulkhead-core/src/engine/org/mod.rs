@@ -17,6 +17,7 @@ use crate::crypto::keys::{
 use crate::engine::credential::Held;
 use crate::engine::meter::Event;
 use crate::engine::org::minter::{MintGrant, Prepared, TokenMinter, jti, jti_prefix};
+use crate::engine::rows::{OrgRows, TenantRows};
 use crate::engine::shared::{Inner, KEY_CACHE_TTL, LoadedKey, Retired, org_operations};
 use crate::engine::workspace::WorkspaceScope;
 use crate::error::{Error, ObjectKind, Result, TokenRejection};
@@ -27,7 +28,7 @@ use crate::model::objects::{OrgSettings, Organization, Workspace, WorkspaceStatu
 use crate::model::operations::OperationSet;
 use crate::model::page::{Page, Paged, Position, paginate};
 use crate::model::time::Timestamp;
-use crate::port::store::{Store, WorkspaceFilter, WorkspaceUpdate};
+use crate::port::store::{WorkspaceFilter, WorkspaceUpdate};
 use crate::port::tenant::{OrgCtx, Tenant};
 use crate::token::request::{IssuedToken, ScopedTokenRequest};
 use crate::token::{FixedClaims, MintTemplate};
@@ -93,11 +94,19 @@ impl OrgScope {
         self.credential.check(&self.inner)
     }
 
-    /// The store, once the scope's credential still holds: every storage call of an
-    /// organization's scope goes through here.
-    pub(crate) fn store(&self) -> Result<&dyn Store> {
+    /// The guarded handle for the organization's rows, once the scope's credential still
+    /// holds: every storage call of an organization's scope goes through here or
+    /// [`OrgScope::tenant_rows`] (see [`crate::engine::rows`]).
+    pub(crate) fn rows(&self) -> Result<OrgRows<'_>> {
         self.live()?;
-        Ok(&*self.inner.store)
+        Ok(self.inner.org_rows(&self.org))
+    }
+
+    /// The guarded handle for the rows of `tenant`, a workspace of the organization, once the
+    /// scope's credential still holds.
+    pub(crate) fn tenant_rows<'a>(&'a self, tenant: &'a Tenant) -> Result<TenantRows<'a>> {
+        self.live()?;
+        Ok(self.inner.tenant_rows(tenant))
     }
 
     /// The engine's current time.
@@ -148,12 +157,10 @@ impl OrgScope {
         let reserved = match meter.take(org_id, settings, self.inner.now()) {
             Ok(()) => true,
             Err(retry_after) => {
-                let found = self.store()?.find_workspace(&self.org, external_id)?;
                 let exists = self
-                    .inner
-                    .guard
-                    .admit_org_opt(&self.org, found)?
-                    .is_some_and(|w| w.external_id == *external_id);
+                    .rows()?
+                    .workspace_by_external_id(external_id)?
+                    .is_some();
                 if !exists {
                     meter.record(org_id, Event::RateLimited);
                     self.inner.audit_denial(
@@ -222,12 +229,8 @@ impl OrgScope {
             audited = audited.with_issuance(issuance);
         }
         let (workspace, created) = self
-            .store()?
+            .rows()?
             .get_or_create_workspace(&audited, &candidate, update)?;
-        let workspace = self.inner.guard.admit_org(&self.org, workspace)?;
-        if workspace.external_id != *external_id {
-            return Err(self.breach(ObjectKind::Workspace));
-        }
         if created {
             tracing::info!(target: "bulkhead::workspace", org = %self.org.org_id(), workspace = %workspace.id, "workspace created");
         }
@@ -260,12 +263,9 @@ impl OrgScope {
     /// The workspace of the customer `external_id`: for a customer merged into another
     /// workspace, that one; for a deleted one (until purged), [`Error::WorkspaceDeleted`].
     pub fn workspace_by_external_id(&self, external_id: &ExternalId) -> Result<Workspace> {
-        let found = self.store()?.find_workspace(&self.org, external_id)?;
         let workspace = self
-            .inner
-            .guard
-            .admit_org_opt(&self.org, found)?
-            .filter(|w| w.external_id == *external_id)
+            .rows()?
+            .workspace_by_external_id(external_id)?
             .ok_or_else(|| Error::ExternalIdNotFound {
                 external_id: external_id.to_string(),
             })?;
@@ -285,12 +285,7 @@ impl OrgScope {
 
     /// The workspace `id` of this organization, live or a tombstone, through the guard.
     pub(crate) fn get_any_workspace(&self, id: WorkspaceId) -> Result<Option<Workspace>> {
-        let found = self.store()?.get_workspace(&self.org, id)?;
-        Ok(self
-            .inner
-            .guard
-            .admit_org_opt(&self.org, found)?
-            .filter(|w| w.id == id))
+        self.rows()?.workspace(id)
     }
 
     /// A page of the organization's workspaces matching `filter`, ordered by external id.
@@ -325,13 +320,9 @@ impl OrgScope {
                 ));
             }
         };
-        let rows =
-            self.store()?
-                .list_workspaces(&self.org, filter, after, limit.saturating_add(1))?;
-        let rows = rows
-            .into_iter()
-            .map(|w| self.inner.guard.admit_org(&self.org, w))
-            .collect::<Result<Vec<_>>>()?;
+        let rows = self
+            .rows()?
+            .workspaces(filter, after, limit.saturating_add(1))?;
         Ok(paginate(rows, limit, |w| {
             Position::ExternalId(w.external_id.clone())
         }))
@@ -347,13 +338,9 @@ impl OrgScope {
         let audited =
             self.org
                 .audited(now, "workspace.update", Some(id), format!("workspace:{id}"));
-        let updated = self.store()?.update_workspace(&audited, id, update, now)?;
-        self.inner.changed();
         let updated = self
-            .inner
-            .guard
-            .admit_org_opt(&self.org, updated)?
-            .filter(|w| w.id == id)
+            .rows()?
+            .update_workspace(&audited, id, update, now, || self.inner.changed())?
             .ok_or_else(|| Error::not_found(ObjectKind::Workspace, id))?;
         if update.status.is_some() {
             let retired =
@@ -387,14 +374,8 @@ impl OrgScope {
     /// The organization as stored now (its settings may have changed since this scope was
     /// made).
     pub fn reload(&self) -> Result<Organization> {
-        let org = self
-            .store()?
-            .get_organization(self.org.org_id())?
-            .ok_or_else(|| Error::not_found(ObjectKind::Organization, self.org.org_id()))?;
-        if org.id != self.org.org_id() {
-            return Err(self.breach(ObjectKind::Organization));
-        }
-        Ok(org)
+        self.live()?;
+        self.inner.organization(self.org.org_id(), self.org.actor())
     }
 
     /// The organization of one call that makes the change `action` on `target`, to be
@@ -420,7 +401,8 @@ impl OrgScope {
     ) -> Result<()> {
         let ctx = self.audit_as(action, workspace, target);
         if let Some(draft) = ctx.audit() {
-            self.store()?.append_audit(&ctx, draft)?;
+            self.live()?;
+            self.inner.org_rows(&ctx).append_audit(draft)?;
         }
         Ok(())
     }
@@ -442,13 +424,7 @@ impl OrgScope {
             None,
             format!("organization:{}", self.org.org_id()),
         );
-        let org = self
-            .store()?
-            .update_org_settings(&audited, settings)?
-            .ok_or_else(|| Error::not_found(ObjectKind::Organization, self.org.org_id()))?;
-        if org.id != self.org.org_id() {
-            return Err(self.breach(ObjectKind::Organization));
-        }
+        let org = self.rows()?.update_settings(&audited, settings)?;
         self.inner.forget_audience(org.id);
         if before.settings.token_algorithm != settings.token_algorithm {
             self.rotate_signing_key()?;
@@ -487,17 +463,14 @@ impl OrgScope {
         let audited = self
             .org
             .audited(now, action, None, format!("org_key:{}", row.id));
-        self.store()?.insert_org_key(&audited, &row)?;
+        self.rows()?.insert_org_key(&audited, &row)?;
         Ok((row.into(), secret))
     }
 
     /// The organization's access keys, org keys and worker keys (prefixes, roles and dates,
     /// never the keys), oldest first.
     pub fn list_keys(&self) -> Result<Vec<OrgKeyInfo>> {
-        let rows = self.store()?.list_org_keys(&self.org)?;
-        if rows.iter().any(|r| r.org_id != self.org.org_id()) {
-            return Err(self.breach(ObjectKind::Organization));
-        }
+        let rows = self.rows()?.org_keys()?;
         Ok(rows.into_iter().map(OrgKeyInfo::from).collect())
     }
 
@@ -509,19 +482,13 @@ impl OrgScope {
             return Err(Error::not_found(ObjectKind::OrgKey, id));
         }
         let now = self.inner.now();
-        let row = self
-            .store()?
-            .revoke_org_key(
-                &self
-                    .org
-                    .audited(now, "org_key.revoke", None, format!("org_key:{id}")),
-                id,
-                now,
-            )?
-            .ok_or_else(|| Error::not_found(ObjectKind::OrgKey, id))?;
-        if row.org_id != self.org.org_id() {
-            return Err(self.breach(ObjectKind::Organization));
-        }
+        let row = self.rows()?.revoke_org_key(
+            &self
+                .org
+                .audited(now, "org_key.revoke", None, format!("org_key:{id}")),
+            id,
+            now,
+        )?;
         self.inner.revocations.revoke_org_key(id);
         Ok(row.into())
     }
@@ -538,10 +505,7 @@ impl OrgScope {
 
     fn current_signing_keys(&self) -> Result<Vec<SigningKeyRow>> {
         let now = self.inner.now();
-        let rows = self.store()?.list_signing_keys(&self.org)?;
-        if rows.iter().any(|r| r.org_id != self.org.org_id()) {
-            return Err(self.breach(ObjectKind::Organization));
-        }
+        let rows = self.rows()?.signing_keys()?;
         Ok(rows.into_iter().filter(|r| r.is_current(now)).collect())
     }
 
@@ -567,7 +531,7 @@ impl OrgScope {
             None,
             format!("signing_key:{}", row.kid),
         );
-        self.store()?
+        self.rows()?
             .rotate_signing_key(&audited, &row, retire_at, now)?;
         self.inner.forget_keys(org.id);
         Ok(SigningKeyInfo::from(&row))
@@ -599,7 +563,7 @@ impl OrgScope {
         };
         let now = self.inner.now();
         let ctx = self.audit_as("signing_key.retire", None, format!("signing_key:{kid}"));
-        let retired = self.store()?.retire_signing_key(&ctx, kid, now);
+        let retired = self.rows()?.retire_signing_key(&ctx, kid, now);
         self.inner.forget_keys(org.id);
         self.inner.revocations.retire_key(kid);
         if !retired? {
@@ -843,7 +807,7 @@ impl OrgScope {
         let tenant = Tenant::new(self.org.org_id(), workspace.id)
             .with_actor(self.org.actor().clone())
             .audited(now, "token.revoke", format!("token:{}", claims.token_id));
-        self.store()?
+        self.tenant_rows(&tenant)?
             .revoke_token(&tenant, &claims.token_id, accepted_until, now)?;
         // Scopes this engine made from the token stop at once.
         self.inner
@@ -858,7 +822,7 @@ impl OrgScope {
     pub fn revoke_all_tokens(&self, id: WorkspaceId) -> Result<Workspace> {
         self.get_workspace(id)?;
         let now = self.inner.now();
-        let updated = self.store()?.revoke_workspace_tokens(
+        let updated = self.rows()?.revoke_workspace_tokens(
             &self.org.audited(
                 now,
                 "workspace.revoke_tokens",
@@ -868,12 +832,6 @@ impl OrgScope {
             id,
             now,
         )?;
-        let updated = self
-            .inner
-            .guard
-            .admit_org_opt(&self.org, updated)?
-            .filter(|w| w.id == id)
-            .ok_or_else(|| Error::not_found(ObjectKind::Workspace, id))?;
         // Scopes this engine made from those tokens stop at once.
         self.inner.revocations.revoke_all(id, now);
         Ok(updated)

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::engine::meter::OrgStats;
 use crate::engine::org::OrgScope;
-use crate::error::{Error, ObjectKind, Result};
+use crate::error::{Error, Result};
 use crate::model::ids::{ConnectionId, ExternalId, SyncRunId, WorkspaceId};
 use crate::model::names::Name;
 use crate::model::objects::{ConnectionStatus, SyncRun, SyncStatus, Workspace, WorkspaceStatus};
@@ -142,11 +142,8 @@ impl OrgScope {
         let current = now.div_euclid(HOUR_MILLIS).saturating_mul(HOUR_MILLIS);
         let first = current.saturating_sub(i64::from(hours - 1).saturating_mul(HOUR_MILLIS));
         let counts = self
-            .store()?
-            .count_workspace_creations(&self.org, Timestamp::from_unix_millis(first))?;
-        if counts.iter().any(|c| c.org_id != self.org_id()) {
-            return Err(self.breach(ObjectKind::Workspace));
-        }
+            .rows()?
+            .count_workspace_creations(Timestamp::from_unix_millis(first))?;
         Ok((0..i64::from(hours))
             .map(|i| {
                 let hour = first.saturating_add(i.saturating_mul(HOUR_MILLIS));
@@ -190,10 +187,9 @@ impl OrgScope {
 
     fn overview_of(&self, workspace: Workspace, since: Timestamp) -> Result<WorkspaceOverview> {
         let tenant = Tenant::new(self.org_id(), workspace.id).with_actor(self.org.actor().clone());
-        let activity = self.store()?.workspace_activity(&tenant, since)?;
-        let guard = &self.inner.guard;
-        let connections = guard.admit_all(&tenant, activity.connections)?;
-        let runs = guard.admit_all(&tenant, activity.latest_runs)?;
+        let activity = self.tenant_rows(&tenant)?.activity(since)?;
+        let connections = activity.connections;
+        let runs = activity.latest_runs;
         let latest_runs = connections
             .iter()
             .map(|c| ConnectionOverview {
@@ -253,10 +249,7 @@ impl OrgScope {
 
     /// How many workspaces the organization has: active, inactive, in total.
     pub fn workspace_stats(&self) -> Result<WorkspaceStats> {
-        let counts = self.store()?.count_workspaces(&self.org)?;
-        if counts.iter().any(|c| c.org_id != self.org_id()) {
-            return Err(self.breach(ObjectKind::Workspace));
-        }
+        let counts = self.rows()?.count_workspaces()?;
         let mut stats = WorkspaceStats::default();
         for c in counts {
             match c.status {

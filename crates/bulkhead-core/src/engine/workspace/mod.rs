@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::crypto::secrets::SealedSecrets;
 use crate::engine::credential::Held;
+use crate::engine::rows::TenantRows;
 use crate::engine::shared::{Inner, Retired};
 use crate::error::{Error, ObjectKind, Result, StorageError};
 use crate::model::ids::{
@@ -261,14 +262,15 @@ impl WorkspaceScope {
         self.workspace_row()
     }
 
+    /// The guarded handle for this workspace's rows: every storage call of the scope goes
+    /// through it (see [`crate::engine::rows`]).
+    pub(crate) fn rows(&self) -> TenantRows<'_> {
+        self.inner.tenant_rows(&self.tenant)
+    }
+
     /// The workspace row through the guard, for the engine's own use (no operation needed).
     pub(crate) fn workspace_row(&self) -> Result<Workspace> {
-        let row = self.inner.store.load_workspace(&self.tenant)?;
-        self.inner
-            .guard
-            .admit_opt(&self.tenant, row)?
-            .filter(|w| !w.is_deleted())
-            .ok_or_else(|| Error::not_found(ObjectKind::Workspace, self.tenant.workspace_id()))
+        self.rows().workspace()
     }
 
     /// Audits the refusal of `action` in this workspace.
@@ -330,22 +332,14 @@ impl WorkspaceScope {
             updated_at: now,
         };
         let kind = E::KIND.object_kind();
-        self.inner
-            .store
+        self.rows()
             .insert_endpoint(&self.audited(&format!("{kind}.create"), kind, row.id), &row)?;
         E::from_row(row)
     }
 
     /// The stored row of the source or destination `id`, through the guard.
     pub(crate) fn fetch_endpoint_row<E: Endpoint>(&self, id: E::Id) -> Result<EndpointRow> {
-        let row = self
-            .inner
-            .store
-            .get_endpoint(&self.tenant, E::KIND, E::uuid(id))?;
-        match self.inner.guard.admit_opt(&self.tenant, row)? {
-            Some(row) if row.kind == E::KIND && row.id == E::uuid(id) => Ok(row),
-            _ => Err(Error::not_found(E::KIND.object_kind(), id)),
-        }
+        self.rows().endpoint(E::KIND, E::uuid(id))
     }
 
     fn get_endpoint<E: Endpoint>(&self, id: E::Id) -> Result<E> {
@@ -354,13 +348,9 @@ impl WorkspaceScope {
 
     fn list_endpoints<E: Endpoint>(&self, page: &Page) -> Result<Paged<E>> {
         let limit = page.checked_limit()?;
-        let rows = self.inner.store.list_endpoints(
-            &self.tenant,
-            E::KIND,
-            created_after(page)?,
-            limit.saturating_add(1),
-        )?;
-        let rows = self.inner.guard.admit_all(&self.tenant, rows)?;
+        let rows = self
+            .rows()
+            .endpoints(E::KIND, created_after(page)?, limit.saturating_add(1))?;
         let page = paginate(rows, limit, |r| Position::Created {
             at: r.created_at,
             id: r.id,
@@ -411,32 +401,25 @@ impl WorkspaceScope {
         };
         let now = self.inner.now();
         let kind = E::KIND.object_kind();
-        let row = self.inner.store.update_endpoint(
+        let row = self.rows().update_endpoint(
             &self.audited(&format!("{kind}.update"), kind, id),
             E::KIND,
             E::uuid(id),
             &patch,
             now,
         )?;
-        match self.inner.guard.admit_opt(&self.tenant, row)? {
-            Some(row) if row.kind == E::KIND && row.id == E::uuid(id) => E::from_row(row),
-            _ => Err(Error::not_found(E::KIND.object_kind(), id)),
-        }
+        E::from_row(row)
     }
 
     fn delete_endpoint<E: Endpoint>(&self, id: E::Id) -> Result<()> {
         let kind = E::KIND.object_kind();
         let current = self.fetch_endpoint_row::<E>(id)?;
         self.require_changeable(&current, E::DELETE)?;
-        if self.inner.store.delete_endpoint(
+        self.rows().delete_endpoint(
             &self.audited(&format!("{kind}.delete"), kind, id),
             E::KIND,
             E::uuid(id),
-        )? {
-            Ok(())
-        } else {
-            Err(Error::not_found(E::KIND.object_kind(), id))
-        }
+        )
     }
 
     /// Creates a source from a raw configuration, outside any template. Organization access
@@ -539,7 +522,7 @@ impl WorkspaceScope {
             created_at: now,
             updated_at: now,
         };
-        self.inner.store.insert_connection(
+        self.rows().insert_connection(
             &self.audited("connection.create", ObjectKind::Connection, row.id),
             &row,
         )?;
@@ -553,24 +536,16 @@ impl WorkspaceScope {
     }
 
     pub(crate) fn fetch_connection(&self, id: ConnectionId) -> Result<Connection> {
-        let row = self.inner.store.get_connection(&self.tenant, id)?;
-        self.inner
-            .guard
-            .admit_opt(&self.tenant, row)?
-            .filter(|c| c.id == id)
-            .ok_or_else(|| Error::not_found(ObjectKind::Connection, id))
+        self.rows().connection(id)
     }
 
     /// A page of this workspace's connections, oldest first.
     pub fn list_connections(&self, page: &Page) -> Result<Paged<Connection>> {
         self.require(Operation::ReadConnections)?;
         let limit = page.checked_limit()?;
-        let rows = self.inner.store.list_connections(
-            &self.tenant,
-            created_after(page)?,
-            limit.saturating_add(1),
-        )?;
-        let rows = self.inner.guard.admit_all(&self.tenant, rows)?;
+        let rows = self
+            .rows()
+            .connections(created_after(page)?, limit.saturating_add(1))?;
         Ok(paginate(rows, limit, |c| Position::Created {
             at: c.created_at,
             id: *c.id.as_uuid(),
@@ -586,31 +561,22 @@ impl WorkspaceScope {
         self.require(Operation::UpdateConnections)?;
         self.fetch_connection(id)?;
         let now = self.inner.now();
-        let row = self.inner.store.update_connection(
+        self.rows().update_connection(
             &self.audited("connection.update", ObjectKind::Connection, id),
             id,
             update,
             now,
-        )?;
-        self.inner
-            .guard
-            .admit_opt(&self.tenant, row)?
-            .filter(|c| c.id == id)
-            .ok_or_else(|| Error::not_found(ObjectKind::Connection, id))
+        )
     }
 
     /// Deletes the connection `id` together with its sync history.
     pub fn delete_connection(&self, id: ConnectionId) -> Result<()> {
         self.require(Operation::DeleteConnections)?;
         self.fetch_connection(id)?;
-        if self.inner.store.delete_connection(
+        self.rows().delete_connection(
             &self.audited("connection.delete", ObjectKind::Connection, id),
             id,
-        )? {
-            Ok(())
-        } else {
-            Err(Error::not_found(ObjectKind::Connection, id))
-        }
+        )
     }
 
     /// Records the start of a sync run of the connection `connection_id` (status running).
@@ -639,7 +605,7 @@ impl WorkspaceScope {
             bytes_synced: 0,
             error: None,
         };
-        self.inner.store.insert_sync_run(
+        self.rows().insert_sync_run(
             &self.audited("sync.start", ObjectKind::SyncRun, row.id),
             &row,
         )?;
@@ -684,14 +650,13 @@ impl WorkspaceScope {
         if current.status.is_finished() {
             return Err(already_finished(&current));
         }
-        let row = self.inner.store.finish_sync_run(
+        let row = self.rows().finish_sync_run(
             &self.audited("sync.finish", ObjectKind::SyncRun, id),
             id,
             &finish,
         )?;
-        match self.inner.guard.admit_opt(&self.tenant, row)? {
-            Some(run) if run.id == id => Ok(run),
-            Some(_) => Err(Error::not_found(ObjectKind::SyncRun, id)),
+        match row {
+            Some(run) => Ok(run),
             // It ended between our read and our write.
             None => Err(already_finished(&self.fetch_sync_run(id)?)),
         }
@@ -704,12 +669,7 @@ impl WorkspaceScope {
     }
 
     fn fetch_sync_run(&self, id: SyncRunId) -> Result<SyncRun> {
-        let row = self.inner.store.get_sync_run(&self.tenant, id)?;
-        self.inner
-            .guard
-            .admit_opt(&self.tenant, row)?
-            .filter(|r| r.id == id)
-            .ok_or_else(|| Error::not_found(ObjectKind::SyncRun, id))
+        self.rows().sync_run(id)
     }
 
     /// A page of the sync history of the connection `connection_id`, newest first.
@@ -723,13 +683,9 @@ impl WorkspaceScope {
         // Resolving the connection first makes a foreign connection id not-found rather than
         // an empty history.
         self.fetch_connection(connection_id)?;
-        let rows = self.inner.store.list_sync_runs(
-            &self.tenant,
-            connection_id,
-            created_after(page)?,
-            limit.saturating_add(1),
-        )?;
-        let rows = self.inner.guard.admit_all(&self.tenant, rows)?;
+        let rows =
+            self.rows()
+                .sync_runs(connection_id, created_after(page)?, limit.saturating_add(1))?;
         if rows.iter().any(|r| r.connection_id != connection_id) {
             return Err(Error::Storage(StorageError::new(
                 "storage returned a sync run of another connection",

@@ -11,7 +11,6 @@ use crate::engine::catalog::{
     Catalog, Defaults, check_organization_secrets_stay, config, connection_template,
     keep_masked_defaults, not_available, source_template,
 };
-use crate::engine::guard::inside_store_transaction;
 use crate::engine::workspace::{Endpoint, WorkspaceScope};
 use crate::error::{Error, ObjectKind, Result, StorageError};
 use crate::model::ids::{ConnectionId, DestinationId, SourceId};
@@ -159,38 +158,29 @@ impl WorkspaceScope {
         }
 
         // The guard runs inside the store's transaction, before the commit: a row of another
-        // workspace, or a connection wired to the wrong objects, stores nothing at all.
-        let check = |made: &[(EndpointRow, Connection)]| -> Result<()> {
-            if made.len() != pipelines.len() {
+        // workspace, or a connection wired to the wrong objects, stores nothing at all. The
+        // handle checks the count and admits each row; the wiring is checked here.
+        let linked = |destination: &EndpointRow,
+                      connection: &Connection,
+                      (asked, _): &(EndpointRow, Connection)|
+         -> Result<()> {
+            if destination.kind != EndpointKind::Destination
+                || destination.template_id != asked.template_id
+                || connection.destination_id.as_uuid() != &destination.id
+                || connection.source_id.as_uuid() != &source_id
+            {
                 return Err(Error::Storage(StorageError::new(
-                    "storage made a different number of pipelines than asked",
+                    "storage linked a connection to the wrong source or destination",
                 )));
-            }
-            for ((destination, connection), (asked, _)) in made.iter().zip(&pipelines) {
-                self.inner.guard.admit(&self.tenant, destination)?;
-                self.inner.guard.admit(&self.tenant, connection)?;
-                if destination.kind != EndpointKind::Destination
-                    || destination.template_id != asked.template_id
-                    || connection.destination_id.as_uuid() != &destination.id
-                    || connection.source_id.as_uuid() != &source_id
-                {
-                    return Err(Error::Storage(StorageError::new(
-                        "storage linked a connection to the wrong source or destination",
-                    )));
-                }
             }
             Ok(())
         };
-        // The store runs `check` inside its transaction: a breach it finds reaches the audit
-        // chain once the store call has returned.
-        let made = self.inner.store.insert_source_with_pipelines(
+        let made = self.rows().insert_source_with_pipelines(
             &self.audited("source.create_from_template", ObjectKind::Source, source.id),
             &source,
             &pipelines,
-            &|pipelines| inside_store_transaction(|| check(pipelines)),
-        );
-        self.inner.guard.flush();
-        let made = made?;
+            &linked,
+        )?;
         let mut destinations = Vec::with_capacity(made.len());
         let mut connections = Vec::with_capacity(made.len());
         for (destination, connection) in made {
