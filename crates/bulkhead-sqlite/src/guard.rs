@@ -448,7 +448,28 @@ impl<'c> Db<'c> {
     /// only when SQLite compiled it just now (the authorizer ran), so a statement taken from
     /// the cache, which passed this check when it was compiled, costs nothing more; a refused
     /// one is dropped from the cache before it can run.
-    pub(crate) fn prepare_cached(&self, sql: &str) -> rusqlite::Result<CachedStatement<'c>> {
+    ///
+    /// `sql` is `&'static str`: statement text is fixed in the binary and values are bound
+    /// as parameters, so "SQL text never contains data" is a compile error here as in the
+    /// PostgreSQL adapter. The two exceptions are visible by name: the guard's tests build
+    /// probes at run time through [`Db::prepare_dynamic`] (test builds only), and the setup
+    /// DDL (the migrations, the guard's views and triggers from `guard.sql`) runs with
+    /// `execute_batch` on the bare connection before the authorizer is installed.
+    pub(crate) fn prepare_cached(
+        &self,
+        sql: &'static str,
+    ) -> rusqlite::Result<CachedStatement<'c>> {
+        self.prepare(sql)
+    }
+
+    /// [`Db::prepare_cached`] for text built at run time: the guard's tests' probes (`SELECT
+    /// * FROM <each guarded table>`), never the adapter's code.
+    #[cfg(test)]
+    pub(crate) fn prepare_dynamic(&self, sql: &str) -> rusqlite::Result<CachedStatement<'c>> {
+        self.prepare(sql)
+    }
+
+    fn prepare(&self, sql: &str) -> rusqlite::Result<CachedStatement<'c>> {
         // Relaxed: the authorizer runs on this thread, inside the call below; moving the
         // connection to another thread goes through the pool's mutex.
         self.guard.statement_start.store(true, Ordering::Relaxed);

@@ -36,8 +36,13 @@ const VTIME_UNIT: i64 = 1_000_000;
 /// Expired leases reaped by one claim at most (the rest by the next ones).
 const REAP_BATCH: i64 = 100;
 
-const QUEUE_COLUMNS: &str = "id, org_id, workspace_id, connection_id, state, attempt, \
-                             max_attempts, run_at, lease_token, lease_until";
+/// The columns [`queue_row`] decodes, as a literal for `concat!` (statements are fixed text).
+macro_rules! queue_columns {
+    () => {
+        "id, org_id, workspace_id, connection_id, state, attempt, \
+         max_attempts, run_at, lease_token, lease_until"
+    };
+}
 
 fn queue_row(row: &Row<'_>) -> rusqlite::Result<QueueRow> {
     let bad = |i: usize, what: &str| {
@@ -81,8 +86,10 @@ fn inconsistent(what: &str) -> Error {
 /// which is in system mode.
 fn reap_in(db: &Db<'_>, policy: &ReapPolicy) -> Result<Reaped> {
     let expired = db
-        .prepare_cached(&format!(
-            "SELECT {QUEUE_COLUMNS} FROM sync_queue WHERE state = 'running' AND lease_until < ?1
+        .prepare_cached(concat!(
+            "SELECT ",
+            queue_columns!(),
+            " FROM sync_queue WHERE state = 'running' AND lease_until < ?1
              ORDER BY lease_until, id LIMIT ?2"
         ))
         .ctx("could not prepare the reaper's query")?
@@ -207,8 +214,10 @@ fn claim_in(db: &Db<'_>, request: &ClaimRequest<'_>) -> Result<Option<LeaseRow>>
             continue;
         };
         let job = db
-            .prepare_cached(&format!(
-                "SELECT {QUEUE_COLUMNS} FROM sync_queue
+            .prepare_cached(concat!(
+                "SELECT ",
+                queue_columns!(),
+                " FROM sync_queue
                  WHERE workspace_id = ?1 AND state = 'queued' ORDER BY run_at, id LIMIT 1"
             ))
             .ctx("could not prepare the claim")?
@@ -288,9 +297,9 @@ fn take(
     })
 }
 
-fn counters(db: &Db<'_>, table: &str) -> Result<Vec<SchedCounter>> {
-    let sql = format!("SELECT id, queued, running FROM {table} ORDER BY id");
-    db.prepare_cached(&sql)
+/// The counters `sql` reads (`SELECT id, queued, running FROM <table> ORDER BY id`).
+fn counters(db: &Db<'_>, sql: &'static str) -> Result<Vec<SchedCounter>> {
+    db.prepare_cached(sql)
         .ctx("could not prepare a read of the counters")?
         .query_map([], |r| {
             Ok(SchedCounter {
@@ -431,8 +440,10 @@ impl JobStore for SqliteStore {
 
     fn queue_row(&self, tenant: &Tenant, id: SyncRunId) -> Result<Option<QueueRow>> {
         self.pool.read_system(|db| {
-            db.prepare_cached(&format!(
-                "SELECT {QUEUE_COLUMNS} FROM sync_queue
+            db.prepare_cached(concat!(
+                "SELECT ",
+                queue_columns!(),
+                " FROM sync_queue
                  WHERE workspace_id = ?1 AND id = ?2 AND org_id = ?3"
             ))
             .ctx("could not prepare a read of the queue")?
@@ -501,8 +512,10 @@ impl JobStore for SqliteStore {
     fn snapshot(&self) -> Result<QueueSnapshot> {
         self.pool.read_system(|db| {
             let rows = db
-                .prepare_cached(&format!(
-                    "SELECT {QUEUE_COLUMNS} FROM sync_queue ORDER BY id"
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    queue_columns!(),
+                    " FROM sync_queue ORDER BY id"
                 ))
                 .ctx("could not prepare a read of the queue")?
                 .query_map([], queue_row)
@@ -511,8 +524,11 @@ impl JobStore for SqliteStore {
                 .ctx("could not read a queue row")?;
             Ok(QueueSnapshot {
                 rows,
-                orgs: counters(db, "sched_org")?,
-                workspaces: counters(db, "sched_workspace")?,
+                orgs: counters(db, "SELECT id, queued, running FROM sched_org ORDER BY id")?,
+                workspaces: counters(
+                    db,
+                    "SELECT id, queued, running FROM sched_workspace ORDER BY id",
+                )?,
             })
         })
     }

@@ -18,7 +18,12 @@ use uuid::Uuid;
 use crate::guard::Db;
 use crate::{Ctx, SqliteStore};
 
-const COLUMNS: &str = "org_id, workspace_id, connection_id, schedule, due_at";
+/// The columns [`due_row`] decodes, as a literal for `concat!` (statements are fixed text).
+macro_rules! columns {
+    () => {
+        "org_id, workspace_id, connection_id, schedule, due_at"
+    };
+}
 
 fn due_row(row: &Row<'_>) -> Result<DueSchedule> {
     let bad =
@@ -200,8 +205,10 @@ impl ScheduleStore for SqliteStore {
 
     fn schedule_of(&self, tenant: &Tenant, id: ConnectionId) -> Result<Option<DueSchedule>> {
         self.pool.read_system(|db| {
-            db.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM sched_connection
+            db.prepare_cached(concat!(
+                "SELECT ",
+                columns!(),
+                " FROM sched_connection
                  WHERE workspace_id = ?1 AND connection_id = ?2 AND org_id = ?3"
             ))
             .ctx("could not prepare a read of a schedule")?
