@@ -128,8 +128,8 @@ macro_rules! guarded {
                 " BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: update of ",
                 $table,
                 " outside the current workspace')",
-                " WHERE OLD.workspace_id IS NOT bulkhead_workspace()",
-                " OR NEW.workspace_id IS NOT bulkhead_workspace(); END;\n",
+                " WHERE (OLD.workspace_id IS NOT bulkhead_workspace()",
+                " OR NEW.workspace_id IS NOT bulkhead_workspace()); END;\n",
                 "CREATE TEMP TRIGGER bulkhead_guard_",
                 $table,
                 "_delete BEFORE DELETE ON main.",
@@ -173,7 +173,7 @@ macro_rules! org_guarded {
                 " WHERE ",
                 $column,
                 " = bulkhead_org();\n",
-                "CREATE TEMP TRIGGER bulkhead_org_guard_",
+                "CREATE TEMP TRIGGER bulkhead_guard_",
                 $table,
                 "_insert BEFORE INSERT ON main.",
                 $table,
@@ -183,7 +183,7 @@ macro_rules! org_guarded {
                 " WHERE NOT bulkhead_system() AND NEW.",
                 $column,
                 " IS NOT bulkhead_org(); END;\n",
-                "CREATE TEMP TRIGGER bulkhead_org_guard_",
+                "CREATE TEMP TRIGGER bulkhead_guard_",
                 $table,
                 "_update BEFORE UPDATE ON main.",
                 $table,
@@ -195,7 +195,7 @@ macro_rules! org_guarded {
                 " IS NOT bulkhead_org() OR NEW.",
                 $column,
                 " IS NOT bulkhead_org()); END;\n",
-                "CREATE TEMP TRIGGER bulkhead_org_guard_",
+                "CREATE TEMP TRIGGER bulkhead_guard_",
                 $table,
                 "_delete BEFORE DELETE ON main.",
                 $table,
@@ -288,6 +288,14 @@ const QUEUE_GUARD: &str = "
     BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: the scheduler row is written in system mode only')
         WHERE NOT bulkhead_system(); END;
 ";
+
+/// The audit log is append-only for the store: no statement of this connection changes or
+/// removes an event.
+const APPEND_ONLY: &str =
+    "CREATE TEMP TRIGGER bulkhead_audit_no_update BEFORE UPDATE ON main.audit_log
+             BEGIN SELECT RAISE(ABORT, 'bulkhead audit log is append-only'); END;
+         CREATE TEMP TRIGGER bulkhead_audit_no_delete BEFORE DELETE ON main.audit_log
+             BEGIN SELECT RAISE(ABORT, 'bulkhead audit log is append-only'); END;";
 
 fn org_guarded_table(table: &str) -> Option<&'static OrgGuarded> {
     ORG_GUARDED
@@ -384,15 +392,8 @@ pub(crate) fn install(conn: &mut Connection, read_only: bool) -> Result<Guard> {
     }
     conn.execute_batch(QUEUE_GUARD)
         .ctx("could not set up the isolation guard of the job queue")?;
-    // The audit log is append-only for the store: no statement of this connection changes
-    // or removes an event.
-    conn.execute_batch(
-        "CREATE TEMP TRIGGER bulkhead_audit_no_update BEFORE UPDATE ON main.audit_log
-             BEGIN SELECT RAISE(ABORT, 'bulkhead audit log is append-only'); END;
-         CREATE TEMP TRIGGER bulkhead_audit_no_delete BEFORE DELETE ON main.audit_log
-             BEGIN SELECT RAISE(ABORT, 'bulkhead audit log is append-only'); END;",
-    )
-    .ctx("could not make the audit log append-only")?;
+    conn.execute_batch(APPEND_ONLY)
+        .ctx("could not make the audit log append-only")?;
     if read_only {
         // Before the authorizer, which denies every PRAGMA; and after the TEMP objects,
         // which a query-only connection could not create.

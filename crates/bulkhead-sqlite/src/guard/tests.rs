@@ -768,3 +768,64 @@ fn reads_that_begin_a_statement_may_only_be_followed_by_an_update() {
         assert_eq!(authorizer.judge(&context(next, None)), expected, "{next:?}");
     }
 }
+
+/// The guard's setup DDL as [`install`] runs it, in order.
+fn setup_ddl() -> String {
+    let mut ddl = String::new();
+    for guarded in &GUARDED {
+        ddl.push_str(guarded.setup);
+    }
+    for guarded in &ORG_GUARDED {
+        ddl.push_str(guarded.setup);
+    }
+    ddl.push_str(QUEUE_GUARD);
+    ddl.push_str(APPEND_ONLY);
+    ddl
+}
+
+/// `sql` one statement a line: `--` comments dropped, whitespace outside string literals
+/// collapsed to one space. Statements are split where `CREATE TEMP` begins, which is every
+/// statement of the guard's setup.
+fn one_statement_a_line(sql: &str) -> Vec<String> {
+    let mut text = String::new();
+    let mut chars = sql.chars().peekable();
+    let (mut quoted, mut space) = (false, false);
+    while let Some(c) = chars.next() {
+        if quoted {
+            text.push(c);
+            quoted = c != '\'';
+            continue;
+        }
+        match c {
+            '-' if chars.peek() == Some(&'-') => {
+                while chars.next().is_some_and(|c| c != '\n') {}
+                space = true;
+            }
+            c if c.is_whitespace() => space = true,
+            c => {
+                if space && !text.is_empty() {
+                    text.push(' ');
+                }
+                space = false;
+                text.push(c);
+                quoted = c == '\'';
+            }
+        }
+    }
+    text.split("CREATE TEMP ")
+        .filter(|statement| !statement.is_empty())
+        .map(|statement| format!("CREATE TEMP {}", statement.trim_end()))
+        .collect()
+}
+
+/// Every view and trigger the guard creates, statement by statement, is the pinned text of
+/// `tests/fixtures/guard_ddl.sql` (up to whitespace and comments): a change to how the DDL
+/// is written (macros, template, table list) that changes a statement fails here.
+#[test]
+fn setup_ddl_is_the_pinned_text() {
+    let pinned: Vec<&str> = include_str!("../../tests/fixtures/guard_ddl.sql")
+        .lines()
+        .filter(|line| !line.starts_with("--"))
+        .collect();
+    assert_eq!(one_statement_a_line(&setup_ddl()), pinned);
+}
