@@ -37,10 +37,10 @@ const MIGRATIONS: &[&str] = &[
     migration!("0011_worker_keys"),
 ];
 
-/// The statements of a migration file under `migrations/`: its text after the leading `--`
-/// lines that say what the migration does. The statements are exactly the text each
-/// migration has always run.
-const fn statements(file: &'static str) -> &'static str {
+/// The statements of a migration file under `migrations/` (or of a guard template under
+/// `src/guard/`): its text after the leading `--` lines that say what it does. The
+/// statements are exactly the text each migration has always run.
+pub(crate) const fn statements(file: &'static str) -> &'static str {
     let mut rest = file.as_bytes();
     while let [b'-', b'-', ..] = rest {
         // Past the comment line and its newline.

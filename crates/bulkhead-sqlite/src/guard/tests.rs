@@ -44,6 +44,35 @@ const INSERTS: [(&str, &str); 5] = [
     ),
 ];
 
+/// A table a SELECT reads through its guard view, and the view.
+struct Viewed {
+    table: &'static str,
+    view: &'static str,
+}
+
+fn viewed(scope: Scope) -> Vec<Viewed> {
+    GUARDED
+        .iter()
+        .filter(|g| g.scope == scope)
+        .filter_map(|g| {
+            Some(Viewed {
+                table: g.table,
+                view: g.view?,
+            })
+        })
+        .collect()
+}
+
+/// The tenant tables and their `t_` views.
+fn tenant_tables() -> Vec<Viewed> {
+    viewed(Scope::Workspace)
+}
+
+/// The organization-level tables and their `o_` views.
+fn org_tables() -> Vec<Viewed> {
+    viewed(Scope::Organization)
+}
+
 fn ws(id: [u8; 16]) -> WorkspaceId {
     WorkspaceId::from_uuid(Uuid::from_bytes(id)).unwrap()
 }
@@ -122,7 +151,7 @@ fn as_tenant<T>(store: &SqliteStore, tenant: Option<[u8; 16]>, f: impl FnOnce(&D
 fn direct_reads_of_tenant_tables_are_denied() {
     let store = two_workspaces();
     as_tenant(&store, Some(A), |db| {
-        for guarded in &GUARDED {
+        for guarded in &tenant_tables() {
             let sql = format!("SELECT * FROM {}", guarded.table);
             assert_denied(db.prepare_dynamic(&sql).map(drop), &sql);
             let sql = format!("SELECT count(*) FROM main.{}", guarded.table);
@@ -200,7 +229,7 @@ fn as_org<T>(store: &SqliteStore, org: Option<[u8; 16]>, f: impl FnOnce(&Db<'_>)
 #[test]
 fn organization_views_show_only_the_current_organization() {
     let store = two_organizations();
-    for guarded in &ORG_GUARDED {
+    for guarded in &org_tables() {
         let sql = format!(
             "SELECT {} FROM {}",
             name_column(guarded.table),
@@ -220,7 +249,7 @@ fn organization_views_show_only_the_current_organization() {
 fn direct_reads_of_organization_tables_are_denied_outside_system_mode() {
     let store = two_organizations();
     as_org(&store, Some(ORG), |db| {
-        for guarded in &ORG_GUARDED {
+        for guarded in &org_tables() {
             let column = name_column(guarded.table);
             for sql in [
                 format!("SELECT {column} FROM {}", guarded.table),
@@ -243,7 +272,7 @@ fn direct_reads_of_organization_tables_are_denied_outside_system_mode() {
             assert_denied(db.prepare_dynamic(&sql).map(drop), &sql);
         }
         let _system = db.system();
-        for guarded in &ORG_GUARDED {
+        for guarded in &org_tables() {
             let sql = format!(
                 "SELECT {} FROM {} ORDER BY 1",
                 name_column(guarded.table),
@@ -346,7 +375,7 @@ fn writes_to_organization_tables_outside_the_current_organization_abort() {
 #[test]
 fn views_show_only_the_current_workspace() {
     let store = two_workspaces();
-    for guarded in &GUARDED {
+    for guarded in &tenant_tables() {
         let sql = format!("SELECT org_id, workspace_id FROM {}", guarded.view);
         let rows = |tenant| {
             as_tenant(&store, tenant, |db| {
@@ -522,7 +551,7 @@ fn insert_into_another_workspace_aborts() {
 fn moving_a_row_to_another_workspace_aborts() {
     let store = two_workspaces();
     as_tenant(&store, Some(A), |db| {
-        for guarded in &GUARDED {
+        for guarded in &tenant_tables() {
             let sql = format!(
                 "UPDATE {} SET workspace_id = ?2 WHERE workspace_id = ?1",
                 guarded.table
@@ -552,13 +581,13 @@ fn update_of_a_foreign_row_aborts() {
 fn delete_of_a_foreign_row_aborts() {
     let store = two_workspaces();
     as_tenant(&store, Some(A), |db| {
-        for guarded in GUARDED.iter().rev() {
+        for guarded in tenant_tables().iter().rev() {
             let sql = format!("DELETE FROM {} WHERE workspace_id = ?1", guarded.table);
             assert_isolation_abort(run(db, &sql, params![B]), &sql);
         }
     });
     as_tenant(&store, Some(B), |db| {
-        for guarded in &GUARDED {
+        for guarded in &tenant_tables() {
             let sql = format!("SELECT count(*) FROM {}", guarded.view);
             let count: i64 = db
                 .prepare_dynamic(&sql)
@@ -577,14 +606,14 @@ fn every_tenant_write_without_a_workspace_aborts() {
         for (table, sql) in INSERTS {
             assert_isolation_abort(run(db, sql, params![A, [0x43u8; 16], ORG, "x"]), table);
         }
-        for guarded in &GUARDED {
+        for guarded in &tenant_tables() {
             let sql = format!(
                 "UPDATE {} SET org_id = org_id WHERE workspace_id = ?1",
                 guarded.table
             );
             assert_isolation_abort(run(db, &sql, params![A]), &sql);
         }
-        for guarded in GUARDED.iter().rev() {
+        for guarded in tenant_tables().iter().rev() {
             let sql = format!("DELETE FROM {} WHERE workspace_id = ?1", guarded.table);
             assert_isolation_abort(run(db, &sql, params![A]), &sql);
         }
@@ -603,7 +632,7 @@ fn writes_inside_the_workspace_pass() {
             .query_row(params![A, "renamed"], |r| r.get(0))
             .unwrap();
         assert_eq!(renamed, "renamed");
-        for guarded in GUARDED.iter().rev() {
+        for guarded in tenant_tables().iter().rev() {
             let sql = format!("DELETE FROM {} WHERE workspace_id = ?1", guarded.table);
             assert_eq!(run(db, &sql, params![A]).unwrap(), 1, "{sql}");
         }
@@ -771,15 +800,8 @@ fn reads_that_begin_a_statement_may_only_be_followed_by_an_update() {
 
 /// The guard's setup DDL as [`install`] runs it, in order.
 fn setup_ddl() -> String {
-    let mut ddl = String::new();
-    for guarded in &GUARDED {
-        ddl.push_str(guarded.setup);
-    }
-    for guarded in &ORG_GUARDED {
-        ddl.push_str(guarded.setup);
-    }
-    ddl.push_str(QUEUE_GUARD);
-    ddl.push_str(APPEND_ONLY);
+    let mut ddl: String = GUARDED.iter().map(Guarded::setup).collect();
+    ddl.push_str(FIXED);
     ddl
 }
 
@@ -828,4 +850,23 @@ fn setup_ddl_is_the_pinned_text() {
         .filter(|line| !line.starts_with("--"))
         .collect();
     assert_eq!(one_statement_a_line(&setup_ddl()), pinned);
+}
+
+#[test]
+fn every_placeholder_is_filled() {
+    let ddl = setup_ddl();
+    assert!(!ddl.contains(['{', '}']), "{ddl}");
+}
+
+/// The lists the tests below walk hold every tenant and organization table.
+#[test]
+fn the_tests_walk_every_viewed_table() {
+    let tenant: Vec<_> = tenant_tables().iter().map(|t| t.table).collect();
+    let expected: Vec<_> = INSERTS.iter().map(|(table, _)| *table).collect();
+    assert_eq!(tenant, expected);
+    assert_eq!(org_tables().len(), 8);
+    assert_eq!(
+        tenant_tables().len() + org_tables().len(),
+        GUARDED.iter().filter(|g| g.view.is_some()).count()
+    );
 }
