@@ -36,11 +36,12 @@ const VTIME_UNIT: i64 = 1_000_000;
 /// Expired leases reaped by one claim at most (the rest by the next ones).
 const REAP_BATCH: i64 = 100;
 
-/// The columns [`queue_row`] decodes, as a literal for `concat!` (statements are fixed text).
-macro_rules! queue_columns {
+/// `SELECT` of the columns [`queue_row`] decodes, from `sync_queue`: a literal, so that
+/// statements built on it with `concat!` stay fixed text.
+macro_rules! select_queue {
     () => {
-        "id, org_id, workspace_id, connection_id, state, attempt, \
-         max_attempts, run_at, lease_token, lease_until"
+        "SELECT id, org_id, workspace_id, connection_id, state, attempt, \
+         max_attempts, run_at, lease_token, lease_until FROM sync_queue"
     };
 }
 
@@ -87,9 +88,8 @@ fn inconsistent(what: &str) -> Error {
 fn reap_in(db: &Db<'_>, policy: &ReapPolicy) -> Result<Reaped> {
     let expired = db
         .prepare_cached(concat!(
-            "SELECT ",
-            queue_columns!(),
-            " FROM sync_queue WHERE state = 'running' AND lease_until < ?1
+            select_queue!(),
+            " WHERE state = 'running' AND lease_until < ?1
              ORDER BY lease_until, id LIMIT ?2"
         ))
         .ctx("could not prepare the reaper's query")?
@@ -215,10 +215,8 @@ fn claim_in(db: &Db<'_>, request: &ClaimRequest<'_>) -> Result<Option<LeaseRow>>
         };
         let job = db
             .prepare_cached(concat!(
-                "SELECT ",
-                queue_columns!(),
-                " FROM sync_queue
-                 WHERE workspace_id = ?1 AND state = 'queued' ORDER BY run_at, id LIMIT 1"
+                select_queue!(),
+                " WHERE workspace_id = ?1 AND state = 'queued' ORDER BY run_at, id LIMIT 1"
             ))
             .ctx("could not prepare the claim")?
             .query_row(params![workspace.id], queue_row)
@@ -441,10 +439,8 @@ impl JobStore for SqliteStore {
     fn queue_row(&self, tenant: &Tenant, id: SyncRunId) -> Result<Option<QueueRow>> {
         self.pool.read_system(|db| {
             db.prepare_cached(concat!(
-                "SELECT ",
-                queue_columns!(),
-                " FROM sync_queue
-                 WHERE workspace_id = ?1 AND id = ?2 AND org_id = ?3"
+                select_queue!(),
+                " WHERE workspace_id = ?1 AND id = ?2 AND org_id = ?3"
             ))
             .ctx("could not prepare a read of the queue")?
             .query_row(
@@ -512,11 +508,7 @@ impl JobStore for SqliteStore {
     fn snapshot(&self) -> Result<QueueSnapshot> {
         self.pool.read_system(|db| {
             let rows = db
-                .prepare_cached(concat!(
-                    "SELECT ",
-                    queue_columns!(),
-                    " FROM sync_queue ORDER BY id"
-                ))
+                .prepare_cached(concat!(select_queue!(), " ORDER BY id"))
                 .ctx("could not prepare a read of the queue")?
                 .query_map([], queue_row)
                 .ctx("could not read the queue")?

@@ -18,10 +18,11 @@ use uuid::Uuid;
 use crate::guard::Db;
 use crate::{Ctx, SqliteStore};
 
-/// The columns [`due_row`] decodes, as a literal for `concat!` (statements are fixed text).
-macro_rules! columns {
+/// `SELECT` of the columns [`due_row`] decodes, from `sched_connection`: a literal, so that
+/// statements built on it with `concat!` stay fixed text.
+macro_rules! select_schedule {
     () => {
-        "org_id, workspace_id, connection_id, schedule, due_at"
+        "SELECT org_id, workspace_id, connection_id, schedule, due_at FROM sched_connection"
     };
 }
 
@@ -206,10 +207,8 @@ impl ScheduleStore for SqliteStore {
     fn schedule_of(&self, tenant: &Tenant, id: ConnectionId) -> Result<Option<DueSchedule>> {
         self.pool.read_system(|db| {
             db.prepare_cached(concat!(
-                "SELECT ",
-                columns!(),
-                " FROM sched_connection
-                 WHERE workspace_id = ?1 AND connection_id = ?2 AND org_id = ?3"
+                select_schedule!(),
+                " WHERE workspace_id = ?1 AND connection_id = ?2 AND org_id = ?3"
             ))
             .ctx("could not prepare a read of a schedule")?
             .query_row(
