@@ -357,16 +357,26 @@ mod tests {
         (admin, owner, schema)
     }
 
-    /// A schema from before the one-running-sync rule (version 3) may hold several running
-    /// runs of one connection: migrating, as the owner (held to the policies by FORCE),
-    /// ends all but the latest as cancelled, keeps the others as they were, restores FORCE,
-    /// and then the database refuses a second running run.
-    #[test]
-    fn version_3_schema_with_duplicate_running_runs_migrates() {
-        let (mut admin, mut owner, schema) = schema_at(3);
-        // Rows as the administrator (a superuser, past the policies).
+    /// The connections [`insert_runs`] makes: `c` and `k`, ids ending `05` and `06`.
+    const C: u8 = 0x05;
+    const K: u8 = 0x06;
+
+    /// As the administrator (a superuser, past the policies): two manual connections of the
+    /// [`schema_at`] workspace, [`C`] and [`K`], and one sync run per entry of `runs`, `(id,
+    /// connection, status, started_at)`, with a row and a byte synced if it succeeded.
+    fn insert_runs(admin: &mut Client, schema: &str, runs: &[(u8, u8, &str, i64)]) {
         let id = |n: u8| format!("'00000000-0000-4000-8000-0000000000{n:02x}'");
-        let (org, ws, src, dst, c, k) = (id(1), id(2), id(3), id(4), id(5), id(6));
+        let (org, ws, src, dst, c, k) = (id(1), id(2), id(3), id(4), id(C), id(K));
+        let values: Vec<String> = runs
+            .iter()
+            .map(|&(run, connection, status, started)| {
+                let synced = u8::from(status == "succeeded");
+                let (run, connection) = (id(run), id(connection));
+                format!(
+                    "({ws}, {run}, {org}, {connection}, '{status}', {started}, {synced}, {synced})"
+                )
+            })
+            .collect();
         admin
             .batch_execute(&format!(
                 "SET search_path = {schema};
@@ -374,18 +384,32 @@ mod tests {
                      VALUES ({ws}, {c}, {org}, 'c', {src}, {dst}, 'active', 'manual', 9, 9),
                             ({ws}, {k}, {org}, 'k', {src}, {dst}, 'active', 'manual', 9, 9);
                  INSERT INTO sync_runs (workspace_id, id, org_id, connection_id, status, started_at, rows_synced, bytes_synced)
-                     VALUES ({ws}, {r10}, {org}, {c}, 'running', 10, 0, 0),
-                            ({ws}, {r11}, {org}, {c}, 'running', 12, 0, 0),
-                            ({ws}, {r12}, {org}, {c}, 'running', 12, 0, 0),
-                            ({ws}, {r13}, {org}, {c}, 'succeeded', 13, 1, 1),
-                            ({ws}, {r14}, {org}, {k}, 'running', 11, 0, 0);",
-                r10 = id(0x10),
-                r11 = id(0x11),
-                r12 = id(0x12),
-                r13 = id(0x13),
-                r14 = id(0x14),
+                     VALUES {};",
+                values.join(", ")
             ))
             .unwrap();
+    }
+
+    /// A schema from before the one-running-sync rule (version 3) may hold several running
+    /// runs of one connection: migrating, as the owner (held to the policies by FORCE),
+    /// ends all but the latest as cancelled, keeps the others as they were, restores FORCE,
+    /// and then the database refuses a second running run.
+    #[test]
+    fn version_3_schema_with_duplicate_running_runs_migrates() {
+        let (mut admin, mut owner, schema) = schema_at(3);
+        insert_runs(
+            &mut admin,
+            &schema,
+            &[
+                (0x10, C, "running", 10),
+                (0x11, C, "running", 12),
+                (0x12, C, "running", 12),
+                (0x13, C, "succeeded", 13),
+                (0x14, K, "running", 11),
+            ],
+        );
+        let id = |n: u8| format!("'00000000-0000-4000-8000-0000000000{n:02x}'");
+        let (org, ws, k) = (id(1), id(2), id(K));
 
         assert_eq!(migrate(&mut owner, &schema, APP).unwrap(), SCHEMA_VERSION);
 
@@ -444,25 +468,18 @@ mod tests {
     #[test]
     fn version_5_schema_with_pending_and_duplicate_live_runs_migrates() {
         let (mut admin, mut owner, schema) = schema_at(5);
+        insert_runs(
+            &mut admin,
+            &schema,
+            &[
+                (0x10, C, "pending", 10),
+                (0x11, C, "running", 12),
+                (0x12, C, "succeeded", 13),
+                (0x13, K, "pending", 11),
+            ],
+        );
         let id = |n: u8| format!("'00000000-0000-4000-8000-0000000000{n:02x}'");
-        let (org, ws, src, dst, c, k) = (id(1), id(2), id(3), id(4), id(5), id(6));
-        admin
-            .batch_execute(&format!(
-                "SET search_path = {schema};
-                 INSERT INTO connections (workspace_id, id, org_id, name, source_id, destination_id, status, schedule, created_at, updated_at)
-                     VALUES ({ws}, {c}, {org}, 'c', {src}, {dst}, 'active', 'manual', 9, 9),
-                            ({ws}, {k}, {org}, 'k', {src}, {dst}, 'active', 'manual', 9, 9);
-                 INSERT INTO sync_runs (workspace_id, id, org_id, connection_id, status, started_at, rows_synced, bytes_synced)
-                     VALUES ({ws}, {r10}, {org}, {c}, 'pending', 10, 0, 0),
-                            ({ws}, {r11}, {org}, {c}, 'running', 12, 0, 0),
-                            ({ws}, {r12}, {org}, {c}, 'succeeded', 13, 1, 1),
-                            ({ws}, {r13}, {org}, {k}, 'pending', 11, 0, 0);",
-                r10 = id(0x10),
-                r11 = id(0x11),
-                r12 = id(0x12),
-                r13 = id(0x13),
-            ))
-            .unwrap();
+        let (org, ws, c) = (id(1), id(2), id(C));
 
         assert_eq!(migrate(&mut owner, &schema, APP).unwrap(), SCHEMA_VERSION);
 

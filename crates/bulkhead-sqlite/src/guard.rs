@@ -22,7 +22,17 @@
 //!   ([`Db::org`]); a tenant call sets its organization too. TEMP triggers on those tables
 //!   abort a write whose organization (NEW, OLD, or both) is not the current one, unless the
 //!   connection is in system mode (`bulkhead_system()`, see [`Db::system`]).
+//! - TEMP triggers on the job queue's and the scheduler's tables, the same rule at the
+//!   granularity of each (workspace or organization), also lifted in system mode; the
+//!   scheduler's global row is written in system mode only, and the audit log is append-only.
 //! - An authorizer, installed last and once: installing one expires every prepared statement.
+//!
+//! The views and triggers are written once, as SQL templates: `guard/view.sql` and
+//! `guard/triggers.sql`, filled for each table of [`GUARDED`] by [`Guarded::setup`] (the
+//! table, its key column, workspace or organization, and whether system mode lifts the
+//! guard). The few triggers that are not a table's share of that rule (the scheduler's global
+//! row, the audit log's) are `guard/fixed.sql`. The guard test `setup_ddl_is_the_pinned_text`
+//! pins the resulting statements (`tests/fixtures/guard_ddl.sql`).
 //!
 //! # The authorizer
 //!
@@ -95,135 +105,132 @@ use rusqlite::{CachedStatement, Connection};
 
 use crate::Ctx;
 
-/// One guarded tenant table: its guard view and the SQL that makes the view and the triggers.
+/// Whose rows a guarded table holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scope {
+    /// A workspace's: the current one is `bulkhead_workspace()`.
+    Workspace,
+    /// An organization's: the current one is `bulkhead_org()`.
+    Organization,
+}
+
+/// One table under the guard, and what fills the guard's templates for it
+/// ([`Guarded::setup`]).
+#[derive(Debug)]
 struct Guarded {
     table: &'static str,
-    view: &'static str,
-    setup: &'static str,
+    /// The column naming a row's workspace or organization.
+    key: &'static str,
+    scope: Scope,
+    /// The TEMP view a SELECT reads the table through, showing the current scope's rows;
+    /// `None` for the job queue's and the scheduler's tables, which a SELECT reads only in
+    /// system mode ([`SYSTEM_TABLES`]).
+    view: Option<&'static str>,
+    /// Whether system mode ([`Db::system`]) lifts the guard: a SELECT may read the table
+    /// directly and a write may touch any row. Never for a tenant table.
+    system: bool,
 }
 
-macro_rules! guarded {
-    ($table:literal) => {
-        Guarded {
-            table: $table,
-            view: concat!("t_", $table),
-            setup: concat!(
-                "CREATE TEMP VIEW t_",
-                $table,
-                " AS SELECT * FROM main.",
-                $table,
-                " WHERE workspace_id = bulkhead_workspace();\n",
-                "CREATE TEMP TRIGGER bulkhead_guard_",
-                $table,
-                "_insert BEFORE INSERT ON main.",
-                $table,
-                " BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: insert into ",
-                $table,
-                " outside the current workspace')",
-                " WHERE NEW.workspace_id IS NOT bulkhead_workspace(); END;\n",
-                "CREATE TEMP TRIGGER bulkhead_guard_",
-                $table,
-                "_update BEFORE UPDATE ON main.",
-                $table,
-                " BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: update of ",
-                $table,
-                " outside the current workspace')",
-                " WHERE OLD.workspace_id IS NOT bulkhead_workspace()",
-                " OR NEW.workspace_id IS NOT bulkhead_workspace(); END;\n",
-                "CREATE TEMP TRIGGER bulkhead_guard_",
-                $table,
-                "_delete BEFORE DELETE ON main.",
-                $table,
-                " BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: delete from ",
-                $table,
-                " outside the current workspace')",
-                " WHERE OLD.workspace_id IS NOT bulkhead_workspace(); END;\n",
-            ),
-        }
-    };
+/// A tenant table (DESIGN section 8): every one carries `workspace_id`.
+const fn tenant(table: &'static str, view: &'static str) -> Guarded {
+    Guarded {
+        table,
+        key: "workspace_id",
+        scope: Scope::Workspace,
+        view: Some(view),
+        system: false,
+    }
 }
 
-/// The tenant tables (DESIGN section 8): every one carries `workspace_id`.
-const GUARDED: [Guarded; 5] = [
-    guarded!("sources"),
-    guarded!("destinations"),
-    guarded!("connections"),
-    guarded!("sync_runs"),
-    guarded!("revoked_tokens"),
+/// An organization-level table (DESIGN section 4: `OrgScope` reads at organization
+/// granularity), filtered on `key` (the organization's own id for `organizations`, its
+/// `org_id` for the others).
+const fn org(table: &'static str, key: &'static str, view: &'static str) -> Guarded {
+    Guarded {
+        table,
+        key,
+        scope: Scope::Organization,
+        view: Some(view),
+        system: true,
+    }
+}
+
+/// A table of the job queue or the scheduler: cross-tenant (ids, counters and due times
+/// only), read by the claim and the tick in system mode; outside it, a write (a tenant's, or
+/// the tables' own triggers firing from it) may touch only the current scope's rows.
+const fn queue(table: &'static str, key: &'static str, scope: Scope) -> Guarded {
+    Guarded {
+        table,
+        key,
+        scope,
+        view: None,
+        system: true,
+    }
+}
+
+/// Every table under the guard, in the order [`install`] sets them up. The global scheduler
+/// row and the audit log's append-only rule are not a table's share of the rule; they are in
+/// `guard/fixed.sql`.
+const GUARDED: [Guarded; 17] = [
+    tenant("sources", "t_sources"),
+    tenant("destinations", "t_destinations"),
+    tenant("connections", "t_connections"),
+    tenant("sync_runs", "t_sync_runs"),
+    tenant("revoked_tokens", "t_revoked_tokens"),
+    org("organizations", "id", "o_organizations"),
+    org("workspaces", "org_id", "o_workspaces"),
+    org("org_keys", "org_id", "o_org_keys"),
+    org("signing_keys", "org_id", "o_signing_keys"),
+    org("tags", "org_id", "o_tags"),
+    org("source_templates", "org_id", "o_source_templates"),
+    org("connection_templates", "org_id", "o_connection_templates"),
+    org("audit_log", "org_id", "o_audit_log"),
+    queue("sync_queue", "workspace_id", Scope::Workspace),
+    queue("sched_workspace", "org_id", Scope::Organization),
+    queue("sched_org", "id", Scope::Organization),
+    queue("sched_connection", "workspace_id", Scope::Workspace),
 ];
 
-/// One organization-level table: its guard view, filtered by `bulkhead_org()` on `column`
-/// (the organization's own id for `organizations`, its `org_id` for the others).
-struct OrgGuarded {
-    table: &'static str,
-    view: &'static str,
-    setup: &'static str,
-}
+/// The guard view of one table, a template (see [`Guarded::setup`]).
+const VIEW_TEMPLATE: &str = crate::schema::statements(include_str!("guard/view.sql"));
+/// The guard triggers of one table, a template (see [`Guarded::setup`]).
+const TRIGGERS_TEMPLATE: &str = crate::schema::statements(include_str!("guard/triggers.sql"));
+/// The guard's triggers that take no placeholder.
+const FIXED: &str = crate::schema::statements(include_str!("guard/fixed.sql"));
 
-macro_rules! org_guarded {
-    ($table:literal, $column:literal) => {
-        OrgGuarded {
-            table: $table,
-            view: concat!("o_", $table),
-            setup: concat!(
-                "CREATE TEMP VIEW o_",
-                $table,
-                " AS SELECT * FROM main.",
-                $table,
-                " WHERE ",
-                $column,
-                " = bulkhead_org();\n",
-                "CREATE TEMP TRIGGER bulkhead_org_guard_",
-                $table,
-                "_insert BEFORE INSERT ON main.",
-                $table,
-                " BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: insert into ",
-                $table,
-                " outside the current organization')",
-                " WHERE NOT bulkhead_system() AND NEW.",
-                $column,
-                " IS NOT bulkhead_org(); END;\n",
-                "CREATE TEMP TRIGGER bulkhead_org_guard_",
-                $table,
-                "_update BEFORE UPDATE ON main.",
-                $table,
-                " BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: update of ",
-                $table,
-                " outside the current organization')",
-                " WHERE NOT bulkhead_system() AND (OLD.",
-                $column,
-                " IS NOT bulkhead_org() OR NEW.",
-                $column,
-                " IS NOT bulkhead_org()); END;\n",
-                "CREATE TEMP TRIGGER bulkhead_org_guard_",
-                $table,
-                "_delete BEFORE DELETE ON main.",
-                $table,
-                " BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: delete from ",
-                $table,
-                " outside the current organization')",
-                " WHERE NOT bulkhead_system() AND OLD.",
-                $column,
-                " IS NOT bulkhead_org(); END;\n",
-            ),
-        }
-    };
+impl Guarded {
+    /// The DDL of this table's guard: its view, if it has one, and its triggers, from the
+    /// templates `guard/view.sql` and `guard/triggers.sql`.
+    ///
+    /// The text is built at run time, once per connection (a template from a file cannot go
+    /// through `concat!`), but it is as fixed as a literal: every placeholder is filled from
+    /// this entry of the compile-time list [`GUARDED`], never from data, and the result runs
+    /// through `execute_batch` before the authorizer is installed.
+    fn setup(&self) -> String {
+        let (scope, current) = match self.scope {
+            Scope::Workspace => ("workspace", "bulkhead_workspace"),
+            Scope::Organization => ("organization", "bulkhead_org"),
+        };
+        let unless_system = if self.system {
+            "NOT bulkhead_system() AND "
+        } else {
+            ""
+        };
+        let fill = |template: &str| {
+            template
+                .replace("{table}", self.table)
+                .replace("{key}", self.key)
+                .replace("{current}", current)
+                .replace("{scope}", scope)
+                .replace("{unless_system}", unless_system)
+        };
+        let mut ddl = self.view.map_or_else(String::new, |view| {
+            fill(VIEW_TEMPLATE).replace("{view}", view)
+        });
+        ddl.push_str(&fill(TRIGGERS_TEMPLATE));
+        ddl
+    }
 }
-
-/// The organization-level tables (DESIGN section 4: `OrgScope` reads at organization
-/// granularity). A SELECT reads them only through their `o_` view, unless the connection is
-/// in system mode ([`Db::system`]: credential lookups by hash or `kid`, the operator's list
-/// of organizations, master-key re-sealing).
-const ORG_GUARDED: [OrgGuarded; 8] = [
-    org_guarded!("organizations", "id"),
-    org_guarded!("workspaces", "org_id"),
-    org_guarded!("org_keys", "org_id"),
-    org_guarded!("signing_keys", "org_id"),
-    org_guarded!("tags", "org_id"),
-    org_guarded!("source_templates", "org_id"),
-    org_guarded!("connection_templates", "org_id"),
-    org_guarded!("audit_log", "org_id"),
-];
 
 /// Tables a SELECT reads only in system mode: the store's own bookkeeping, and the job
 /// queue's and the scheduler's cross-tenant tables (ids, counters and due times only), which
@@ -239,60 +246,8 @@ const SYSTEM_TABLES: [&str; 7] = [
     "sched_connection",
 ];
 
-/// TEMP triggers on the job queue's and the scheduler's tables: outside system mode, a write
-/// (a tenant's, or the tables' own triggers firing from it) may touch only the current
-/// workspace's queue rows and due times and the current organization's counters; the global
-/// row only in system mode.
-const QUEUE_GUARD: &str = "
-    CREATE TEMP TRIGGER bulkhead_guard_sync_queue_insert BEFORE INSERT ON main.sync_queue
-    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: insert into sync_queue outside the current workspace')
-        WHERE NOT bulkhead_system() AND NEW.workspace_id IS NOT bulkhead_workspace(); END;
-    CREATE TEMP TRIGGER bulkhead_guard_sync_queue_update BEFORE UPDATE ON main.sync_queue
-    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: update of sync_queue outside the current workspace')
-        WHERE NOT bulkhead_system() AND (OLD.workspace_id IS NOT bulkhead_workspace()
-            OR NEW.workspace_id IS NOT bulkhead_workspace()); END;
-    CREATE TEMP TRIGGER bulkhead_guard_sync_queue_delete BEFORE DELETE ON main.sync_queue
-    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: delete from sync_queue outside the current workspace')
-        WHERE NOT bulkhead_system() AND OLD.workspace_id IS NOT bulkhead_workspace(); END;
-    CREATE TEMP TRIGGER bulkhead_guard_sched_workspace_insert BEFORE INSERT ON main.sched_workspace
-    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: insert into sched_workspace outside the current organization')
-        WHERE NOT bulkhead_system() AND NEW.org_id IS NOT bulkhead_org(); END;
-    CREATE TEMP TRIGGER bulkhead_guard_sched_workspace_update BEFORE UPDATE ON main.sched_workspace
-    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: update of sched_workspace outside the current organization')
-        WHERE NOT bulkhead_system() AND (OLD.org_id IS NOT bulkhead_org()
-            OR NEW.org_id IS NOT bulkhead_org()); END;
-    CREATE TEMP TRIGGER bulkhead_guard_sched_workspace_delete BEFORE DELETE ON main.sched_workspace
-    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: delete from sched_workspace outside the current organization')
-        WHERE NOT bulkhead_system() AND OLD.org_id IS NOT bulkhead_org(); END;
-    CREATE TEMP TRIGGER bulkhead_guard_sched_org_insert BEFORE INSERT ON main.sched_org
-    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: insert into sched_org outside the current organization')
-        WHERE NOT bulkhead_system() AND NEW.id IS NOT bulkhead_org(); END;
-    CREATE TEMP TRIGGER bulkhead_guard_sched_org_update BEFORE UPDATE ON main.sched_org
-    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: update of sched_org outside the current organization')
-        WHERE NOT bulkhead_system() AND (OLD.id IS NOT bulkhead_org()
-            OR NEW.id IS NOT bulkhead_org()); END;
-    CREATE TEMP TRIGGER bulkhead_guard_sched_org_delete BEFORE DELETE ON main.sched_org
-    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: delete from sched_org outside the current organization')
-        WHERE NOT bulkhead_system() AND OLD.id IS NOT bulkhead_org(); END;
-    CREATE TEMP TRIGGER bulkhead_guard_sched_connection_insert BEFORE INSERT ON main.sched_connection
-    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: insert into sched_connection outside the current workspace')
-        WHERE NOT bulkhead_system() AND NEW.workspace_id IS NOT bulkhead_workspace(); END;
-    CREATE TEMP TRIGGER bulkhead_guard_sched_connection_update BEFORE UPDATE ON main.sched_connection
-    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: update of sched_connection outside the current workspace')
-        WHERE NOT bulkhead_system() AND (OLD.workspace_id IS NOT bulkhead_workspace()
-            OR NEW.workspace_id IS NOT bulkhead_workspace()); END;
-    CREATE TEMP TRIGGER bulkhead_guard_sched_connection_delete BEFORE DELETE ON main.sched_connection
-    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: delete from sched_connection outside the current workspace')
-        WHERE NOT bulkhead_system() AND OLD.workspace_id IS NOT bulkhead_workspace(); END;
-    CREATE TEMP TRIGGER bulkhead_guard_sched_global_write BEFORE UPDATE ON main.sched_global
-    BEGIN SELECT RAISE(ABORT, 'bulkhead isolation: the scheduler row is written in system mode only')
-        WHERE NOT bulkhead_system(); END;
-";
-
-fn org_guarded_table(table: &str) -> Option<&'static OrgGuarded> {
-    ORG_GUARDED
-        .iter()
-        .find(|g| g.table.eq_ignore_ascii_case(table))
+fn guarded_table(table: &str) -> Option<&'static Guarded> {
+    GUARDED.iter().find(|g| g.table.eq_ignore_ascii_case(table))
 }
 
 fn is_system_table(table: &str) -> bool {
@@ -301,10 +256,6 @@ fn is_system_table(table: &str) -> bool {
 
 /// SQL functions no statement may call.
 const DENIED_FUNCTIONS: [&str; 2] = ["load_extension", "fts3_tokenizer"];
-
-fn guarded_table(table: &str) -> Option<&'static Guarded> {
-    GUARDED.iter().find(|g| g.table.eq_ignore_ascii_case(table))
-}
 
 /// SQLite's own tables (the schema, statistics) and the page-level `dbstat` table.
 fn is_internal(table: &str) -> bool {
@@ -371,28 +322,13 @@ pub(crate) fn install(conn: &mut Connection, read_only: bool) -> Result<Guard> {
     )
     .ctx("could not register bulkhead_system()")?;
     for guarded in &GUARDED {
-        conn.execute_batch(guarded.setup).ctx(format_args!(
+        conn.execute_batch(&guarded.setup()).ctx(format_args!(
             "could not set up the isolation guard of `{}`",
             guarded.table
         ))?;
     }
-    for guarded in &ORG_GUARDED {
-        conn.execute_batch(guarded.setup).ctx(format_args!(
-            "could not set up the organization guard of `{}`",
-            guarded.table
-        ))?;
-    }
-    conn.execute_batch(QUEUE_GUARD)
-        .ctx("could not set up the isolation guard of the job queue")?;
-    // The audit log is append-only for the store: no statement of this connection changes
-    // or removes an event.
-    conn.execute_batch(
-        "CREATE TEMP TRIGGER bulkhead_audit_no_update BEFORE UPDATE ON main.audit_log
-             BEGIN SELECT RAISE(ABORT, 'bulkhead audit log is append-only'); END;
-         CREATE TEMP TRIGGER bulkhead_audit_no_delete BEFORE DELETE ON main.audit_log
-             BEGIN SELECT RAISE(ABORT, 'bulkhead audit log is append-only'); END;",
-    )
-    .ctx("could not make the audit log append-only")?;
+    conn.execute_batch(FIXED)
+        .ctx("could not set up the scheduler's and the audit log's guard")?;
     if read_only {
         // Before the authorizer, which denies every PRAGMA; and after the TEMP objects,
         // which a query-only connection could not create.
@@ -448,7 +384,28 @@ impl<'c> Db<'c> {
     /// only when SQLite compiled it just now (the authorizer ran), so a statement taken from
     /// the cache, which passed this check when it was compiled, costs nothing more; a refused
     /// one is dropped from the cache before it can run.
-    pub(crate) fn prepare_cached(&self, sql: &str) -> rusqlite::Result<CachedStatement<'c>> {
+    ///
+    /// `sql` is `&'static str`: statement text is fixed in the binary and values are bound
+    /// as parameters, so "SQL text never contains data" is a compile error here as in the
+    /// PostgreSQL adapter. The two exceptions are visible by name: the guard's tests build
+    /// probes at run time through `Db::prepare_dynamic` (test builds only), and the setup
+    /// DDL (the migrations, the guard's views and triggers from `guard.sql`) runs with
+    /// `execute_batch` on the bare connection before the authorizer is installed.
+    pub(crate) fn prepare_cached(
+        &self,
+        sql: &'static str,
+    ) -> rusqlite::Result<CachedStatement<'c>> {
+        self.prepare(sql)
+    }
+
+    /// [`Db::prepare_cached`] for text built at run time: the guard's tests' probes (`SELECT
+    /// * FROM <each guarded table>`), never the adapter's code.
+    #[cfg(test)]
+    pub(crate) fn prepare_dynamic(&self, sql: &str) -> rusqlite::Result<CachedStatement<'c>> {
+        self.prepare(sql)
+    }
+
+    fn prepare(&self, sql: &str) -> rusqlite::Result<CachedStatement<'c>> {
         // Relaxed: the authorizer runs on this thread, inside the call below; moving the
         // connection to another thread goes through the pool's mutex.
         self.guard.statement_start.store(true, Ordering::Relaxed);
@@ -663,14 +620,15 @@ impl Authorizer {
             Phase::Select => {
                 let through =
                     |view: &str| accessor.is_some_and(|name| name.eq_ignore_ascii_case(view));
-                if let Some(guarded) = guarded_table(table) {
-                    through(guarded.view)
-                } else if let Some(guarded) = org_guarded_table(table) {
-                    through(guarded.view) || self.system.load(Ordering::Relaxed)
-                } else if is_system_table(table) {
-                    self.system.load(Ordering::Relaxed)
-                } else {
-                    true
+                match guarded_table(table) {
+                    Some(&Guarded {
+                        view: Some(view),
+                        system,
+                        ..
+                    }) => through(view) || (system && self.system.load(Ordering::Relaxed)),
+                    // The job queue's and the scheduler's tables, and the store's own.
+                    _ if is_system_table(table) => self.system.load(Ordering::Relaxed),
+                    _ => true,
                 }
             }
         }

@@ -36,8 +36,14 @@ const VTIME_UNIT: i64 = 1_000_000;
 /// Expired leases reaped by one claim at most (the rest by the next ones).
 const REAP_BATCH: i64 = 100;
 
-const QUEUE_COLUMNS: &str = "id, org_id, workspace_id, connection_id, state, attempt, \
-                             max_attempts, run_at, lease_token, lease_until";
+/// `SELECT` of the columns [`queue_row`] decodes, from `sync_queue`: a literal, so that
+/// statements built on it with `concat!` stay fixed text.
+macro_rules! select_queue {
+    () => {
+        "SELECT id, org_id, workspace_id, connection_id, state, attempt, \
+         max_attempts, run_at, lease_token, lease_until FROM sync_queue"
+    };
+}
 
 fn queue_row(row: &Row<'_>) -> rusqlite::Result<QueueRow> {
     let bad = |i: usize, what: &str| {
@@ -81,8 +87,9 @@ fn inconsistent(what: &str) -> Error {
 /// which is in system mode.
 fn reap_in(db: &Db<'_>, policy: &ReapPolicy) -> Result<Reaped> {
     let expired = db
-        .prepare_cached(&format!(
-            "SELECT {QUEUE_COLUMNS} FROM sync_queue WHERE state = 'running' AND lease_until < ?1
+        .prepare_cached(concat!(
+            select_queue!(),
+            " WHERE state = 'running' AND lease_until < ?1
              ORDER BY lease_until, id LIMIT ?2"
         ))
         .ctx("could not prepare the reaper's query")?
@@ -207,9 +214,9 @@ fn claim_in(db: &Db<'_>, request: &ClaimRequest<'_>) -> Result<Option<LeaseRow>>
             continue;
         };
         let job = db
-            .prepare_cached(&format!(
-                "SELECT {QUEUE_COLUMNS} FROM sync_queue
-                 WHERE workspace_id = ?1 AND state = 'queued' ORDER BY run_at, id LIMIT 1"
+            .prepare_cached(concat!(
+                select_queue!(),
+                " WHERE workspace_id = ?1 AND state = 'queued' ORDER BY run_at, id LIMIT 1"
             ))
             .ctx("could not prepare the claim")?
             .query_row(params![workspace.id], queue_row)
@@ -288,9 +295,9 @@ fn take(
     })
 }
 
-fn counters(db: &Db<'_>, table: &str) -> Result<Vec<SchedCounter>> {
-    let sql = format!("SELECT id, queued, running FROM {table} ORDER BY id");
-    db.prepare_cached(&sql)
+/// The counters `sql` reads (`SELECT id, queued, running FROM <table> ORDER BY id`).
+fn counters(db: &Db<'_>, sql: &'static str) -> Result<Vec<SchedCounter>> {
+    db.prepare_cached(sql)
         .ctx("could not prepare a read of the counters")?
         .query_map([], |r| {
             Ok(SchedCounter {
@@ -431,9 +438,9 @@ impl JobStore for SqliteStore {
 
     fn queue_row(&self, tenant: &Tenant, id: SyncRunId) -> Result<Option<QueueRow>> {
         self.pool.read_system(|db| {
-            db.prepare_cached(&format!(
-                "SELECT {QUEUE_COLUMNS} FROM sync_queue
-                 WHERE workspace_id = ?1 AND id = ?2 AND org_id = ?3"
+            db.prepare_cached(concat!(
+                select_queue!(),
+                " WHERE workspace_id = ?1 AND id = ?2 AND org_id = ?3"
             ))
             .ctx("could not prepare a read of the queue")?
             .query_row(
@@ -501,9 +508,7 @@ impl JobStore for SqliteStore {
     fn snapshot(&self) -> Result<QueueSnapshot> {
         self.pool.read_system(|db| {
             let rows = db
-                .prepare_cached(&format!(
-                    "SELECT {QUEUE_COLUMNS} FROM sync_queue ORDER BY id"
-                ))
+                .prepare_cached(concat!(select_queue!(), " ORDER BY id"))
                 .ctx("could not prepare a read of the queue")?
                 .query_map([], queue_row)
                 .ctx("could not read the queue")?
@@ -511,8 +516,11 @@ impl JobStore for SqliteStore {
                 .ctx("could not read a queue row")?;
             Ok(QueueSnapshot {
                 rows,
-                orgs: counters(db, "sched_org")?,
-                workspaces: counters(db, "sched_workspace")?,
+                orgs: counters(db, "SELECT id, queued, running FROM sched_org ORDER BY id")?,
+                workspaces: counters(
+                    db,
+                    "SELECT id, queued, running FROM sched_workspace ORDER BY id",
+                )?,
             })
         })
     }

@@ -4,7 +4,10 @@
 //! the bundled SQLite (so the build needs no system library): versioned migrations on open,
 //! WAL, `synchronous=NORMAL` unless [`Synchronous::Full`] is asked for, foreign keys on, a busy
 //! timeout, one writer and a small pool of readers, cached prepared statements. The tenant's
-//! ids are always bound parameters; SQL text never contains data.
+//! ids are always bound parameters; SQL text never contains data: the statement entry points
+//! take `&'static str`, as the PostgreSQL adapter's do. The one other way SQL reaches a
+//! connection is the setup DDL it runs with `execute_batch` before its guard is installed
+//! (the migrations, and the guard's views and triggers over a fixed table list).
 //!
 //! Every connection carries the database layer of Bulkhead's isolation (DESIGN section 4,
 //! L3): a `bulkhead_workspace()` function that names the workspace of the call in progress,

@@ -97,7 +97,7 @@ type Delivery = Box<dyn FnOnce(Result<()>) + Send>;
 type Outcome<T> = std::sync::Arc<Mutex<Option<Result<T>>>>;
 
 /// Runs one savepoint statement (cached: a group runs them for every write).
-fn savepoint(conn: &Connection, sql: &str) -> Result<()> {
+fn savepoint(conn: &Connection, sql: &'static str) -> Result<()> {
     conn.prepare_cached(sql)
         .and_then(|mut stmt| stmt.execute([]))
         .map(|_| ())

@@ -76,7 +76,7 @@ impl Db<'_> {
     /// row, if any.
     pub(crate) fn query_first<T>(
         &self,
-        sql: &str,
+        sql: &'static str,
         params: impl Params,
         decode: impl Fn(&Row<'_>) -> Result<T>,
     ) -> Result<Option<T>> {
@@ -89,7 +89,7 @@ impl Db<'_> {
     /// Prepares `sql` (cached, through the guard's statement mark) and decodes every row.
     pub(crate) fn query_all<T>(
         &self,
-        sql: &str,
+        sql: &'static str,
         params: impl Params,
         decode: impl Fn(&Row<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {

@@ -18,7 +18,13 @@ use uuid::Uuid;
 use crate::guard::Db;
 use crate::{Ctx, SqliteStore};
 
-const COLUMNS: &str = "org_id, workspace_id, connection_id, schedule, due_at";
+/// `SELECT` of the columns [`due_row`] decodes, from `sched_connection`: a literal, so that
+/// statements built on it with `concat!` stay fixed text.
+macro_rules! select_schedule {
+    () => {
+        "SELECT org_id, workspace_id, connection_id, schedule, due_at FROM sched_connection"
+    };
+}
 
 fn due_row(row: &Row<'_>) -> Result<DueSchedule> {
     let bad =
@@ -200,9 +206,9 @@ impl ScheduleStore for SqliteStore {
 
     fn schedule_of(&self, tenant: &Tenant, id: ConnectionId) -> Result<Option<DueSchedule>> {
         self.pool.read_system(|db| {
-            db.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM sched_connection
-                 WHERE workspace_id = ?1 AND connection_id = ?2 AND org_id = ?3"
+            db.prepare_cached(concat!(
+                select_schedule!(),
+                " WHERE workspace_id = ?1 AND connection_id = ?2 AND org_id = ?3"
             ))
             .ctx("could not prepare a read of a schedule")?
             .query_row(

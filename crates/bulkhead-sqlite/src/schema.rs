@@ -37,10 +37,10 @@ const MIGRATIONS: &[&str] = &[
     migration!("0011_worker_keys"),
 ];
 
-/// The statements of a migration file under `migrations/`: its text after the leading `--`
-/// lines that say what the migration does. The statements are exactly the text each
-/// migration has always run.
-const fn statements(file: &'static str) -> &'static str {
+/// The statements of a migration file under `migrations/` (or of a guard template under
+/// `src/guard/`): its text after the leading `--` lines that say what it does. The
+/// statements are exactly the text each migration has always run.
+pub(crate) const fn statements(file: &'static str) -> &'static str {
     let mut rest = file.as_bytes();
     while let [b'-', b'-', ..] = rest {
         // Past the comment line and its newline.
@@ -129,6 +129,17 @@ mod tests {
         conn
     }
 
+    /// An organization (id `01`) with a workspace (`02`) holding a source (`03`) and a
+    /// destination (`04`), in the schema of versions 6 to 10.
+    const ONE_WORKSPACE: &str =
+        "INSERT INTO organizations (id, name, created_at) VALUES (x'01', 'Acme', 5);
+         INSERT INTO workspaces (id, org_id, external_id, name, status, created_at, updated_at)
+             VALUES (x'02', x'01', 'cust-1', 'cust-1', 'active', 6, 7);
+         INSERT INTO sources (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
+             VALUES (x'02', x'03', x'01', 's', 'faker', '{}', 8, 8);
+         INSERT INTO destinations (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
+             VALUES (x'02', x'04', x'01', 'd', 'dev-null', '{}', 8, 8);";
+
     /// A database made by the first release (schema 1) keeps its rows when it is migrated,
     /// and the new columns take their documented defaults.
     #[test]
@@ -187,15 +198,9 @@ mod tests {
     #[test]
     fn version_6_database_with_duplicate_running_runs_migrates() {
         let mut conn = database_at(6);
+        conn.execute_batch(ONE_WORKSPACE).unwrap();
         conn.execute_batch(
-            "INSERT INTO organizations (id, name, created_at) VALUES (x'01', 'Acme', 5);
-             INSERT INTO workspaces (id, org_id, external_id, name, status, created_at, updated_at)
-                 VALUES (x'02', x'01', 'cust-1', 'cust-1', 'active', 6, 7);
-             INSERT INTO sources (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
-                 VALUES (x'02', x'03', x'01', 's', 'faker', '{}', 8, 8);
-             INSERT INTO destinations (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
-                 VALUES (x'02', x'04', x'01', 'd', 'dev-null', '{}', 8, 8);
-             INSERT INTO connections (workspace_id, id, org_id, name, source_id, destination_id, status, schedule, created_at, updated_at)
+            "INSERT INTO connections (workspace_id, id, org_id, name, source_id, destination_id, status, schedule, created_at, updated_at)
                  VALUES (x'02', x'05', x'01', 'c', x'03', x'04', 'active', 'manual', 9, 9),
                         (x'02', x'06', x'01', 'k', x'03', x'04', 'active', 'manual', 9, 9);
              INSERT INTO sync_runs (workspace_id, id, org_id, connection_id, status, started_at, rows_synced, bytes_synced)
@@ -269,15 +274,9 @@ mod tests {
     #[test]
     fn version_9_database_gets_due_times_for_its_scheduled_connections() {
         let mut conn = database_at(9);
+        conn.execute_batch(ONE_WORKSPACE).unwrap();
         conn.execute_batch(
-            "INSERT INTO organizations (id, name, created_at) VALUES (x'01', 'Acme', 5);
-             INSERT INTO workspaces (id, org_id, external_id, name, status, created_at, updated_at)
-                 VALUES (x'02', x'01', 'cust-1', 'cust-1', 'active', 6, 7);
-             INSERT INTO sources (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
-                 VALUES (x'02', x'03', x'01', 's', 'faker', '{}', 8, 8);
-             INSERT INTO destinations (workspace_id, id, org_id, name, connector, config, created_at, updated_at)
-                 VALUES (x'02', x'04', x'01', 'd', 'dev-null', '{}', 8, 8);
-             INSERT INTO connections (workspace_id, id, org_id, name, source_id, destination_id, status, schedule, created_at, updated_at)
+            "INSERT INTO connections (workspace_id, id, org_id, name, source_id, destination_id, status, schedule, created_at, updated_at)
                  VALUES (x'02', x'05', x'01', 'cron', x'03', x'04', 'active', '0 * * * *', 9, 9),
                         (x'02', x'06', x'01', 'manual', x'03', x'04', 'active', 'manual', 9, 9),
                         (x'02', x'07', x'01', 'paused', x'03', x'04', 'inactive', '0 * * * *', 9, 9),

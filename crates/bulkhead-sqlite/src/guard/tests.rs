@@ -44,16 +44,47 @@ const INSERTS: [(&str, &str); 5] = [
     ),
 ];
 
+/// A table a SELECT reads through its guard view, and the view.
+struct Viewed {
+    table: &'static str,
+    view: &'static str,
+}
+
+fn viewed(scope: Scope) -> Vec<Viewed> {
+    GUARDED
+        .iter()
+        .filter(|g| g.scope == scope)
+        .filter_map(|g| {
+            Some(Viewed {
+                table: g.table,
+                view: g.view?,
+            })
+        })
+        .collect()
+}
+
+/// The tenant tables and their `t_` views.
+fn tenant_tables() -> Vec<Viewed> {
+    viewed(Scope::Workspace)
+}
+
+/// The organization-level tables and their `o_` views.
+fn org_tables() -> Vec<Viewed> {
+    viewed(Scope::Organization)
+}
+
 fn ws(id: [u8; 16]) -> WorkspaceId {
     WorkspaceId::from_uuid(Uuid::from_bytes(id)).unwrap()
 }
 
+// The probes below are fixed text or built per guarded table (`format!`), so these helpers
+// take any text and go through the test-only `prepare_dynamic`.
 fn run(db: &Db<'_>, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
-    db.prepare_cached(sql)?.execute(params)
+    db.prepare_dynamic(sql)?.execute(params)
 }
 
 fn names(db: &Db<'_>, sql: &str) -> rusqlite::Result<Vec<String>> {
-    db.prepare_cached(sql)?
+    db.prepare_dynamic(sql)?
         .query_map([], |r| r.get(0))?
         .collect()
 }
@@ -120,11 +151,11 @@ fn as_tenant<T>(store: &SqliteStore, tenant: Option<[u8; 16]>, f: impl FnOnce(&D
 fn direct_reads_of_tenant_tables_are_denied() {
     let store = two_workspaces();
     as_tenant(&store, Some(A), |db| {
-        for guarded in &GUARDED {
+        for guarded in &tenant_tables() {
             let sql = format!("SELECT * FROM {}", guarded.table);
-            assert_denied(db.prepare_cached(&sql).map(drop), &sql);
+            assert_denied(db.prepare_dynamic(&sql).map(drop), &sql);
             let sql = format!("SELECT count(*) FROM main.{}", guarded.table);
-            assert_denied(db.prepare_cached(&sql).map(drop), &sql);
+            assert_denied(db.prepare_dynamic(&sql).map(drop), &sql);
         }
         let sql = "SELECT name FROM workspaces WHERE EXISTS (SELECT 1 FROM sources)";
         assert_denied(db.prepare_cached(sql).map(drop), sql);
@@ -198,7 +229,7 @@ fn as_org<T>(store: &SqliteStore, org: Option<[u8; 16]>, f: impl FnOnce(&Db<'_>)
 #[test]
 fn organization_views_show_only_the_current_organization() {
     let store = two_organizations();
-    for guarded in &ORG_GUARDED {
+    for guarded in &org_tables() {
         let sql = format!(
             "SELECT {} FROM {}",
             name_column(guarded.table),
@@ -218,7 +249,7 @@ fn organization_views_show_only_the_current_organization() {
 fn direct_reads_of_organization_tables_are_denied_outside_system_mode() {
     let store = two_organizations();
     as_org(&store, Some(ORG), |db| {
-        for guarded in &ORG_GUARDED {
+        for guarded in &org_tables() {
             let column = name_column(guarded.table);
             for sql in [
                 format!("SELECT {column} FROM {}", guarded.table),
@@ -238,10 +269,10 @@ fn direct_reads_of_organization_tables_are_denied_outside_system_mode() {
         }
         for table in SYSTEM_TABLES {
             let sql = format!("SELECT count(*) FROM {table}");
-            assert_denied(db.prepare_cached(&sql).map(drop), &sql);
+            assert_denied(db.prepare_dynamic(&sql).map(drop), &sql);
         }
         let _system = db.system();
-        for guarded in &ORG_GUARDED {
+        for guarded in &org_tables() {
             let sql = format!(
                 "SELECT {} FROM {} ORDER BY 1",
                 name_column(guarded.table),
@@ -344,11 +375,11 @@ fn writes_to_organization_tables_outside_the_current_organization_abort() {
 #[test]
 fn views_show_only_the_current_workspace() {
     let store = two_workspaces();
-    for guarded in &GUARDED {
+    for guarded in &tenant_tables() {
         let sql = format!("SELECT org_id, workspace_id FROM {}", guarded.view);
         let rows = |tenant| {
             as_tenant(&store, tenant, |db| {
-                db.prepare_cached(&sql)
+                db.prepare_dynamic(&sql)
                     .unwrap()
                     .query_map([], |r| r.get::<_, [u8; 16]>(1))
                     .unwrap()
@@ -520,7 +551,7 @@ fn insert_into_another_workspace_aborts() {
 fn moving_a_row_to_another_workspace_aborts() {
     let store = two_workspaces();
     as_tenant(&store, Some(A), |db| {
-        for guarded in &GUARDED {
+        for guarded in &tenant_tables() {
             let sql = format!(
                 "UPDATE {} SET workspace_id = ?2 WHERE workspace_id = ?1",
                 guarded.table
@@ -550,16 +581,16 @@ fn update_of_a_foreign_row_aborts() {
 fn delete_of_a_foreign_row_aborts() {
     let store = two_workspaces();
     as_tenant(&store, Some(A), |db| {
-        for guarded in GUARDED.iter().rev() {
+        for guarded in tenant_tables().iter().rev() {
             let sql = format!("DELETE FROM {} WHERE workspace_id = ?1", guarded.table);
             assert_isolation_abort(run(db, &sql, params![B]), &sql);
         }
     });
     as_tenant(&store, Some(B), |db| {
-        for guarded in &GUARDED {
+        for guarded in &tenant_tables() {
             let sql = format!("SELECT count(*) FROM {}", guarded.view);
             let count: i64 = db
-                .prepare_cached(&sql)
+                .prepare_dynamic(&sql)
                 .unwrap()
                 .query_row([], |r| r.get(0))
                 .unwrap();
@@ -575,14 +606,14 @@ fn every_tenant_write_without_a_workspace_aborts() {
         for (table, sql) in INSERTS {
             assert_isolation_abort(run(db, sql, params![A, [0x43u8; 16], ORG, "x"]), table);
         }
-        for guarded in &GUARDED {
+        for guarded in &tenant_tables() {
             let sql = format!(
                 "UPDATE {} SET org_id = org_id WHERE workspace_id = ?1",
                 guarded.table
             );
             assert_isolation_abort(run(db, &sql, params![A]), &sql);
         }
-        for guarded in GUARDED.iter().rev() {
+        for guarded in tenant_tables().iter().rev() {
             let sql = format!("DELETE FROM {} WHERE workspace_id = ?1", guarded.table);
             assert_isolation_abort(run(db, &sql, params![A]), &sql);
         }
@@ -601,7 +632,7 @@ fn writes_inside_the_workspace_pass() {
             .query_row(params![A, "renamed"], |r| r.get(0))
             .unwrap();
         assert_eq!(renamed, "renamed");
-        for guarded in GUARDED.iter().rev() {
+        for guarded in tenant_tables().iter().rev() {
             let sql = format!("DELETE FROM {} WHERE workspace_id = ?1", guarded.table);
             assert_eq!(run(db, &sql, params![A]).unwrap(), 1, "{sql}");
         }
@@ -765,4 +796,77 @@ fn reads_that_begin_a_statement_may_only_be_followed_by_an_update() {
         };
         assert_eq!(authorizer.judge(&context(next, None)), expected, "{next:?}");
     }
+}
+
+/// The guard's setup DDL as [`install`] runs it, in order.
+fn setup_ddl() -> String {
+    let mut ddl: String = GUARDED.iter().map(Guarded::setup).collect();
+    ddl.push_str(FIXED);
+    ddl
+}
+
+/// `sql` one statement a line: `--` comments dropped, whitespace outside string literals
+/// collapsed to one space. Statements are split where `CREATE TEMP` begins, which is every
+/// statement of the guard's setup.
+fn one_statement_a_line(sql: &str) -> Vec<String> {
+    let mut text = String::new();
+    let mut chars = sql.chars().peekable();
+    let (mut quoted, mut space) = (false, false);
+    while let Some(c) = chars.next() {
+        if quoted {
+            text.push(c);
+            quoted = c != '\'';
+            continue;
+        }
+        match c {
+            '-' if chars.peek() == Some(&'-') => {
+                while chars.next().is_some_and(|c| c != '\n') {}
+                space = true;
+            }
+            c if c.is_whitespace() => space = true,
+            c => {
+                if space && !text.is_empty() {
+                    text.push(' ');
+                }
+                space = false;
+                text.push(c);
+                quoted = c == '\'';
+            }
+        }
+    }
+    text.split("CREATE TEMP ")
+        .filter(|statement| !statement.is_empty())
+        .map(|statement| format!("CREATE TEMP {}", statement.trim_end()))
+        .collect()
+}
+
+/// Every view and trigger the guard creates, statement by statement, is the pinned text of
+/// `tests/fixtures/guard_ddl.sql` (up to whitespace and comments): a change to how the DDL
+/// is written (macros, template, table list) that changes a statement fails here.
+#[test]
+fn setup_ddl_is_the_pinned_text() {
+    let pinned: Vec<&str> = include_str!("../../tests/fixtures/guard_ddl.sql")
+        .lines()
+        .filter(|line| !line.starts_with("--"))
+        .collect();
+    assert_eq!(one_statement_a_line(&setup_ddl()), pinned);
+}
+
+#[test]
+fn every_placeholder_is_filled() {
+    let ddl = setup_ddl();
+    assert!(!ddl.contains(['{', '}']), "{ddl}");
+}
+
+/// The lists the tests below walk hold every tenant and organization table.
+#[test]
+fn the_tests_walk_every_viewed_table() {
+    let tenant: Vec<_> = tenant_tables().iter().map(|t| t.table).collect();
+    let expected: Vec<_> = INSERTS.iter().map(|(table, _)| *table).collect();
+    assert_eq!(tenant, expected);
+    assert_eq!(org_tables().len(), 8);
+    assert_eq!(
+        tenant_tables().len() + org_tables().len(),
+        GUARDED.iter().filter(|g| g.view.is_some()).count()
+    );
 }
