@@ -26,6 +26,9 @@
 //! since [`Error`](bulkhead_core::Error) names ids and timestamps in its variants and those
 //! values parse into an `Error`.
 //!
+//! A `$crate::…` path in a `macro_rules!` body is left out too: it is expanded in the
+//! caller's crate, where only the public paths (the root's re-exports) can be named.
+//!
 //! Unit tests (`#[cfg(test)] mod …`, inline or in a file of their own) are left out: a test
 //! may reach up the layers to check a property across them. Run with `--nocapture` to see the
 //! groups found.
@@ -301,7 +304,9 @@ fn imports(source: &str) -> Vec<(Vec<String>, Vec<String>)> {
             Token::Ident(word)
                 if (word == "crate" || word == "super")
                     && tokens.get(i + 1) == Some(&Token::PathSep)
-                    && (i == 0 || tokens[i - 1] != Token::PathSep) =>
+                    && (i == 0
+                        || (tokens[i - 1] != Token::PathSep
+                            && tokens[i - 1] != Token::Punct('$'))) =>
             {
                 let mut path = vec![word.clone()];
                 let mut at = i + 1;
