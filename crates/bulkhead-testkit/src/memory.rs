@@ -1,12 +1,14 @@
 //! [`MemoryStore`]: the storage port in memory, with no database under it.
 //!
 //! A reference for what the port's scope rules mean, and a store the engine runs on in tests
-//! that need no file: its rows are `Vec`s in one mutex ([`MemoryStore::tables`], which a test
-//! may read), each call one critical section, so a call happens whole or not at all. It keeps
-//! every call inside its tenant or organization, and it is small rather than complete: writes
-//! do not append audit events, merges are refused (a conflict), a listing of the audit chain
-//! ignores its filter, and references inside a request (a connection's source) are not
-//! checked. So it does not run the adapters' conformance suite.
+//! (and benches) that need no file: its rows are `Vec`s in one mutex ([`MemoryStore::tables`],
+//! which a test may read; [`MemoryStore::dump`] for the harness), each call one critical
+//! section, so a call happens whole or not at all. It keeps every call inside its tenant or
+//! organization, and the isolation [`model`](crate::model) runs on it (this module's unit
+//! test). It is small rather than complete: writes do not append audit events, merges are
+//! refused (a conflict), a listing of the audit chain ignores its filter, and references inside
+//! a request (a connection's source) are not checked. So it does not run the adapters'
+//! conformance suite.
 //!
 //! [`MemoryStore::leaky`] makes it the classic tenancy bug instead, which
 //! `tests/guard_alone.rs` uses to show that the engine's guard alone stops a leak: its tenant
@@ -43,10 +45,12 @@ use bulkhead_core::store::{
 };
 use bulkhead_core::{
     Connection, ConnectionId, ConnectionUpdate, DestinationId, Error, ExternalId, OrgCtx, OrgId,
-    OrgKeyId, OrgSettings, Organization, Result, SyncRun, SyncRunId, Tag, TagInfo, Tenant,
-    Timestamp, Workspace, WorkspaceFilter, WorkspaceId, WorkspaceUpdate,
+    OrgKeyId, OrgSettings, Organization, Result, SyncRun, SyncRunId, SyncStatus, Tag, TagInfo,
+    Tenant, Timestamp, Workspace, WorkspaceFilter, WorkspaceId, WorkspaceUpdate,
 };
 use uuid::Uuid;
+
+use crate::conformance::{RowKind, StoredRow, TenantObject};
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -196,6 +200,27 @@ impl Default for MemoryStore {
 }
 
 impl MemoryStore {
+    /// Every stored tenant row, as the conformance harness's dump sees it (whose it is).
+    pub fn dump(&self) -> Vec<StoredRow> {
+        let t = self.tables();
+        let endpoints = t.endpoints.iter().map(|r| StoredRow {
+            kind: match r.kind {
+                EndpointKind::Source => RowKind::Source,
+                EndpointKind::Destination => RowKind::Destination,
+            },
+            id: r.id,
+            org_id: r.org_id,
+            workspace_id: r.workspace_id,
+        });
+        t.workspaces
+            .iter()
+            .map(TenantObject::stored_row)
+            .chain(endpoints)
+            .chain(t.connections.iter().map(TenantObject::stored_row))
+            .chain(t.sync_runs.iter().map(TenantObject::stored_row))
+            .collect()
+    }
+
     /// An empty store whose every call keeps to its tenant or organization.
     pub fn new() -> Self {
         Self::with_leak(None)
@@ -1338,7 +1363,20 @@ impl TenantStore for MemoryStore {
     }
 
     fn insert_sync_run(&self, _tenant: &Tenant, row: &SyncRun) -> Result<()> {
-        self.tables().sync_runs.push(row.clone());
+        let mut t = self.tables();
+        // The unique index on the running runs of a connection. A leaky store has none (the
+        // guard tests start a second run of a connection whose first is still running).
+        if !self.leaks_tenant_rows()
+            && row.status == SyncStatus::Running
+            && t.sync_runs
+                .iter()
+                .any(|r| r.connection_id == row.connection_id && r.status == SyncStatus::Running)
+        {
+            return Err(Error::SyncAlreadyRunning {
+                connection_id: row.connection_id,
+            });
+        }
+        t.sync_runs.push(row.clone());
         Ok(())
     }
 
@@ -1442,5 +1480,29 @@ impl TenantStore for MemoryStore {
         r.bytes_synced = finish.bytes_synced;
         r.error.clone_from(&finish.error);
         Ok(Some(r.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::MemoryStore;
+    use crate::conformance::Harness;
+    use crate::model::{self, Adapter};
+
+    struct Memory;
+
+    impl Adapter for Memory {
+        fn harness() -> Harness {
+            let store = Arc::new(MemoryStore::new());
+            let dump = Arc::clone(&store);
+            Harness::new(store).with_dump(move || dump.dump())
+        }
+    }
+
+    #[test]
+    fn the_isolation_model_runs_on_a_correct_memory_store() {
+        model::run::<Memory>();
     }
 }
