@@ -26,7 +26,7 @@
 //! since [`Error`](bulkhead_core::Error) names ids and timestamps in its variants and those
 //! values parse into an `Error`.
 //!
-//! A `$crate::…` path in a `macro_rules!` body is left out too: it is expanded in the
+//! A `$crate::…` path in a `macro_rules!` body is not counted: it is expanded in the
 //! caller's crate, where only the public paths (the root's re-exports) can be named.
 //!
 //! Unit tests (`#[cfg(test)] mod …`, inline or in a file of their own) are left out: a test
