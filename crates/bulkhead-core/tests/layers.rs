@@ -34,6 +34,9 @@
 //! which it hands straight to the handles. And only the engine's entry points may call
 //! `Storage::system` (`.system()`), the calls that run without a tenant.
 //!
+//! A `$crate::…` path in a `macro_rules!` body is not counted: it is expanded in the
+//! caller's crate, where only the public paths (the root's re-exports) can be named.
+//!
 //! Unit tests (`#[cfg(test)] mod …`, inline or in a file of their own) are left out: a test
 //! may reach up the layers to check a property across them. Run with `--nocapture` to see the
 //! groups found.
@@ -339,7 +342,9 @@ fn imports(source: &str) -> Vec<(Vec<String>, Vec<String>)> {
             Token::Ident(word)
                 if (word == "crate" || word == "super")
                     && tokens.get(i + 1) == Some(&Token::PathSep)
-                    && (i == 0 || tokens[i - 1] != Token::PathSep) =>
+                    && (i == 0
+                        || (tokens[i - 1] != Token::PathSep
+                            && tokens[i - 1] != Token::Punct('$'))) =>
             {
                 let mut path = vec![word.clone()];
                 let mut at = i + 1;

@@ -5,6 +5,7 @@
 //!   invariants (each tenant sees exactly its own, no foreign id ever appears, foreign lookups
 //!   are not found) are checked after every step;
 //! - [`wrappers`]: stores wrapped to leak (drop the tenant filter) or to fail the N-th write;
+//! - [`memory`]: the storage port in memory, correct or (for `tests/guard_alone.rs`) leaky;
 //! - [`fuzzing`]: the property harnesses of the fuzz targets, replayed on a seed corpus by
 //!   `cargo test` on stable;
 //! - [`pg`]: a throw-away PostgreSQL server (or `BULKHEAD_PG_URL`) shared by a test process.
@@ -20,6 +21,7 @@
 
 pub mod conformance;
 pub mod fuzzing;
+pub mod memory;
 pub mod model;
 pub mod pg;
 pub mod queue_cases;

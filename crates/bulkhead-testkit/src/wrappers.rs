@@ -9,6 +9,10 @@
 //!   Switched to panic ([`Faults::panic_inside`]), it panics inside the callbacks a store call
 //!   runs (most within its transaction): a panic from deep inside a store call, with a
 //!   connection in use, as a bug in a dependency would raise one.
+//!
+//! Each wrapper writes only the methods it changes; every other port method is forwarded to the
+//! wrapped store, from the port's method list (`bulkhead_core::store_methods!`), so a new port
+//! method needs no code here.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,19 +22,91 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
-    After, AuditStore, CatalogStore, CreationCount, EndpointKind, EndpointPatch, EndpointRow,
-    MergeRows, OrgStore, Pipeline, SealedItem, StatusCount, SyncFinish, SystemStore, TemplateKind,
-    TemplateRow, TenantStore, TokenState, WorkspaceActivity, WorkspaceStore,
+    After, CreationCount, EndpointKind, EndpointPatch, EndpointRow, Pipeline, SealedItem,
+    StatusCount, SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
 };
 use bulkhead_core::{
     Connection, ConnectionId, ConnectionUpdate, Error, ExternalId, OrgCtx, OrgId, OrgKeyId,
-    OrgSettings, Organization, Result, StorageError, Store, SyncRun, SyncRunId, Tag, TagInfo,
-    Tenant, Timestamp, Workspace, WorkspaceFilter, WorkspaceId, WorkspaceUpdate,
+    Organization, Result, StorageError, Store, SyncRun, SyncRunId, Tenant, Timestamp, Workspace,
+    WorkspaceFilter, WorkspaceId, WorkspaceUpdate,
 };
 use uuid::Uuid;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forwarding
+// ---------------------------------------------------------------------------------------------
+
+/// What a port method does to storage, as `bulkhead_core::store_methods!` tags it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    /// The call never writes.
+    Read,
+    /// The call may write.
+    Write,
+}
+
+macro_rules! access {
+    (read) => {
+        Access::Read
+    };
+    (write) => {
+        Access::Write
+    };
+}
+
+/// Declares [`Layer`] from the port's method list.
+macro_rules! layer {
+    ($(
+        $port:ident {$(
+            $access:ident fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty;
+        )*}
+    )*) => {
+        /// A store wrapped around another: each port method calls [`Layer::before`], then
+        /// forwards to the wrapped store, unless the wrapper overrides it. A wrapper implements
+        /// this trait with the methods it changes, and `forward_port!` implements the six port
+        /// traits from it, so a new port method needs no code here.
+        trait Layer: fmt::Debug + Send + Sync {
+            /// The wrapped store's type.
+            type Inner: Store;
+
+            /// The wrapped store.
+            fn wrapped(&self) -> &Self::Inner;
+
+            /// Runs before every forwarded call; an error fails the call without forwarding it.
+            fn before(&self, access: Access) -> Result<()> {
+                let _ = access;
+                Ok(())
+            }
+
+            $($(
+                fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    self.before(access!($access))?;
+                    <Self::Inner as bulkhead_core::store::$port>::$name(self.wrapped() $(, $arg)*)
+                }
+            )*)*
+        }
+    };
+}
+
+bulkhead_core::store_methods!(layer);
+
+/// Implements the six port traits for `$wrapper<S>` by calling its [`Layer`] methods.
+macro_rules! forward_port {
+    ($wrapper:ident; $(
+        $port:ident {$(
+            $access:ident fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty;
+        )*}
+    )*) => {$(
+        impl<S: Store> bulkhead_core::store::$port for $wrapper<S> {$(
+            fn $name(&self $(, $arg: $ty)*) -> $ret {
+                <Self as Layer>::$name(self $(, $arg)*)
+            }
+        )*}
+    )*};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -196,27 +272,14 @@ impl<S: Store> fmt::Debug for LeakyStore<S> {
     }
 }
 
-impl<S: Store> SystemStore for LeakyStore<S> {
-    fn master_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>> {
-        self.inner.master_key_check(candidate)
+impl<S: Store> Layer for LeakyStore<S> {
+    type Inner = S;
+
+    fn wrapped(&self) -> &S {
+        &self.inner
     }
 
-    fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
-        self.inner.get_organization(id)
-    }
-
-    fn list_organizations(&self) -> Result<Vec<Organization>> {
-        self.inner.list_organizations()
-    }
-
-    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
-        self.inner.find_org_key(hash)
-    }
-
-    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
-        self.inner.touch_org_key(id, now)
-    }
-
+    // SystemStore (the calls not written here are forwarded unchanged)
     fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
         match self.inner.find_signing_key(kid)? {
             Some(row) => {
@@ -236,16 +299,7 @@ impl<S: Store> SystemStore for LeakyStore<S> {
         }
     }
 
-    fn reseal_all(
-        &self,
-        check: &[u8],
-        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
-    ) -> Result<u64> {
-        self.inner.reseal_all(check, reseal)
-    }
-}
-
-impl<S: Store> OrgStore for LeakyStore<S> {
+    // OrgStore
     fn insert_organization(
         &self,
         ctx: &OrgCtx,
@@ -259,14 +313,6 @@ impl<S: Store> OrgStore for LeakyStore<S> {
         seen.org_key(first_key);
         seen.signing_key(signing_key);
         Ok(())
-    }
-
-    fn update_org_settings(
-        &self,
-        org: &OrgCtx,
-        settings: &OrgSettings,
-    ) -> Result<Option<Organization>> {
-        self.inner.update_org_settings(org, settings)
     }
 
     fn insert_org_key(&self, org: &OrgCtx, row: &OrgKeyRow) -> Result<()> {
@@ -318,10 +364,6 @@ impl<S: Store> OrgStore for LeakyStore<S> {
         Ok(())
     }
 
-    fn retire_signing_key(&self, org: &OrgCtx, kid: &str, at: Timestamp) -> Result<bool> {
-        self.inner.retire_signing_key(org, kid, at)
-    }
-
     fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>> {
         let mut rows = self.inner.list_signing_keys(org)?;
         let mut seen = self.seen();
@@ -339,9 +381,8 @@ impl<S: Store> OrgStore for LeakyStore<S> {
         );
         Ok(rows)
     }
-}
 
-impl<S: Store> WorkspaceStore for LeakyStore<S> {
+    // WorkspaceStore
     fn get_or_create_workspace(
         &self,
         org: &OrgCtx,
@@ -458,54 +499,7 @@ impl<S: Store> WorkspaceStore for LeakyStore<S> {
         Ok(self.ws(row))
     }
 
-    fn delete_workspace(
-        &self,
-        org: &OrgCtx,
-        id: WorkspaceId,
-        at: Timestamp,
-        merged_into: Option<WorkspaceId>,
-    ) -> Result<Option<Workspace>> {
-        self.inner.delete_workspace(org, id, at, merged_into)
-    }
-
-    fn list_deleted_workspaces(
-        &self,
-        org: &OrgCtx,
-        before: Timestamp,
-        limit: usize,
-    ) -> Result<Vec<Workspace>> {
-        self.inner.list_deleted_workspaces(org, before, limit)
-    }
-
-    fn merge_workspace(
-        &self,
-        org: &OrgCtx,
-        from: &Tenant,
-        into: &Tenant,
-        rows: &MergeRows,
-        at: Timestamp,
-    ) -> Result<bool> {
-        self.inner.merge_workspace(org, from, into, rows, at)
-    }
-}
-
-impl<S: Store> CatalogStore for LeakyStore<S> {
-    fn create_tag(&self, org: &OrgCtx, name: &Tag, now: Timestamp) -> Result<TagInfo> {
-        self.inner.create_tag(org, name, now)
-    }
-
-    fn list_tags(&self, org: &OrgCtx) -> Result<Vec<TagInfo>> {
-        self.inner.list_tags(org)
-    }
-
-    fn rename_tag(&self, org: &OrgCtx, from: &Tag, to: &Tag) -> Result<bool> {
-        self.inner.rename_tag(org, from, to)
-    }
-
-    fn delete_tag(&self, org: &OrgCtx, name: &Tag) -> Result<bool> {
-        self.inner.delete_tag(org, name)
-    }
-
+    // CatalogStore
     fn insert_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<()> {
         self.inner.insert_template(org, row)?;
         self.seen().template(row);
@@ -571,9 +565,8 @@ impl<S: Store> CatalogStore for LeakyStore<S> {
         }
         Ok(deleted)
     }
-}
 
-impl<S: Store> AuditStore for LeakyStore<S> {
+    // AuditStore
     fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
         let event = self.inner.append_audit(org, draft)?;
         self.seen().audit_event(&event);
@@ -629,9 +622,8 @@ impl<S: Store> AuditStore for LeakyStore<S> {
         );
         Ok(events)
     }
-}
 
-impl<S: Store> TenantStore for LeakyStore<S> {
+    // TenantStore
     fn load_workspace(&self, tenant: &Tenant) -> Result<Option<Workspace>> {
         match self.ws(self.inner.load_workspace(tenant)?) {
             Some(own) => Ok(Some(own)),
@@ -663,24 +655,6 @@ impl<S: Store> TenantStore for LeakyStore<S> {
                     signing_key: None,
                 })),
         }
-    }
-
-    fn revoke_token(
-        &self,
-        tenant: &Tenant,
-        jti: &str,
-        expires_at: Timestamp,
-        now: Timestamp,
-    ) -> Result<()> {
-        self.inner.revoke_token(tenant, jti, expires_at, now)
-    }
-
-    fn workspace_data_key(
-        &self,
-        tenant: &Tenant,
-        make: &dyn Fn() -> Result<Vec<u8>>,
-    ) -> Result<Option<Vec<u8>>> {
-        self.inner.workspace_data_key(tenant, make)
     }
 
     fn insert_source_with_pipelines(
@@ -923,6 +897,8 @@ impl<S: Store> TenantStore for LeakyStore<S> {
     }
 }
 
+bulkhead_core::store_methods!(forward_port LeakyStore;);
+
 // ---------------------------------------------------------------------------------------------
 // FaultyStore
 // ---------------------------------------------------------------------------------------------
@@ -1064,37 +1040,25 @@ impl<S: Store> FaultyStore<S> {
     }
 }
 
-impl<S: Store> SystemStore for FaultyStore<S> {
-    fn master_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>> {
-        self.faults.write()?;
-        self.inner.master_key_check(candidate)
+impl<S: Store> Layer for FaultyStore<S> {
+    type Inner = S;
+
+    fn wrapped(&self) -> &S {
+        &self.inner
     }
 
-    fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
-        self.faults.read();
-        self.inner.get_organization(id)
+    fn before(&self, access: Access) -> Result<()> {
+        match access {
+            Access::Read => {
+                self.faults.read();
+                Ok(())
+            }
+            Access::Write => self.faults.write(),
+        }
     }
 
-    fn list_organizations(&self) -> Result<Vec<Organization>> {
-        self.faults.read();
-        self.inner.list_organizations()
-    }
-
-    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
-        self.faults.read();
-        self.inner.find_org_key(hash)
-    }
-
-    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
-        self.faults.write()?;
-        self.inner.touch_org_key(id, now)
-    }
-
-    fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
-        self.faults.read();
-        self.inner.find_signing_key(kid)
-    }
-
+    // The calls that take a callback: it panics inside them while `panic_inside` is on. Every
+    // other call is counted (and a write failed) in `before`.
     fn reseal_all(
         &self,
         check: &[u8],
@@ -1106,285 +1070,6 @@ impl<S: Store> SystemStore for FaultyStore<S> {
             faults.inside();
             reseal(item)
         })
-    }
-}
-
-impl<S: Store> OrgStore for FaultyStore<S> {
-    fn insert_organization(
-        &self,
-        ctx: &OrgCtx,
-        org: &Organization,
-        first_key: &OrgKeyRow,
-        signing_key: &SigningKeyRow,
-    ) -> Result<()> {
-        self.faults.write()?;
-        self.inner
-            .insert_organization(ctx, org, first_key, signing_key)
-    }
-
-    fn update_org_settings(
-        &self,
-        org: &OrgCtx,
-        settings: &OrgSettings,
-    ) -> Result<Option<Organization>> {
-        self.faults.write()?;
-        self.inner.update_org_settings(org, settings)
-    }
-
-    fn insert_org_key(&self, org: &OrgCtx, row: &OrgKeyRow) -> Result<()> {
-        self.faults.write()?;
-        self.inner.insert_org_key(org, row)
-    }
-
-    fn list_org_keys(&self, org: &OrgCtx) -> Result<Vec<OrgKeyRow>> {
-        self.faults.read();
-        self.inner.list_org_keys(org)
-    }
-
-    fn revoke_org_key(
-        &self,
-        org: &OrgCtx,
-        id: OrgKeyId,
-        now: Timestamp,
-    ) -> Result<Option<OrgKeyRow>> {
-        self.faults.write()?;
-        self.inner.revoke_org_key(org, id, now)
-    }
-
-    fn rotate_signing_key(
-        &self,
-        org: &OrgCtx,
-        new: &SigningKeyRow,
-        retire_at: Timestamp,
-        now: Timestamp,
-    ) -> Result<()> {
-        self.faults.write()?;
-        self.inner.rotate_signing_key(org, new, retire_at, now)
-    }
-
-    fn retire_signing_key(&self, org: &OrgCtx, kid: &str, at: Timestamp) -> Result<bool> {
-        self.faults.write()?;
-        self.inner.retire_signing_key(org, kid, at)
-    }
-
-    fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>> {
-        self.faults.read();
-        self.inner.list_signing_keys(org)
-    }
-}
-
-impl<S: Store> WorkspaceStore for FaultyStore<S> {
-    fn get_or_create_workspace(
-        &self,
-        org: &OrgCtx,
-        candidate: &Workspace,
-        update: &WorkspaceUpdate,
-    ) -> Result<(Workspace, bool)> {
-        self.faults.write()?;
-        self.inner.get_or_create_workspace(org, candidate, update)
-    }
-
-    fn get_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<Option<Workspace>> {
-        self.faults.read();
-        self.inner.get_workspace(org, id)
-    }
-
-    fn find_workspace(&self, org: &OrgCtx, external_id: &ExternalId) -> Result<Option<Workspace>> {
-        self.faults.read();
-        self.inner.find_workspace(org, external_id)
-    }
-
-    fn list_workspaces(
-        &self,
-        org: &OrgCtx,
-        filter: &WorkspaceFilter,
-        after: Option<&ExternalId>,
-        limit: usize,
-    ) -> Result<Vec<Workspace>> {
-        self.faults.read();
-        self.inner.list_workspaces(org, filter, after, limit)
-    }
-
-    fn count_workspaces(&self, org: &OrgCtx) -> Result<Vec<StatusCount>> {
-        self.faults.read();
-        self.inner.count_workspaces(org)
-    }
-
-    fn count_workspace_creations(
-        &self,
-        org: &OrgCtx,
-        since: Timestamp,
-    ) -> Result<Vec<CreationCount>> {
-        self.faults.read();
-        self.inner.count_workspace_creations(org, since)
-    }
-
-    fn update_workspace(
-        &self,
-        org: &OrgCtx,
-        id: WorkspaceId,
-        update: &WorkspaceUpdate,
-        now: Timestamp,
-    ) -> Result<Option<Workspace>> {
-        self.faults.write()?;
-        self.inner.update_workspace(org, id, update, now)
-    }
-
-    fn purge_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<bool> {
-        self.faults.write()?;
-        self.inner.purge_workspace(org, id)
-    }
-
-    fn revoke_workspace_tokens(
-        &self,
-        org: &OrgCtx,
-        id: WorkspaceId,
-        at: Timestamp,
-    ) -> Result<Option<Workspace>> {
-        self.faults.write()?;
-        self.inner.revoke_workspace_tokens(org, id, at)
-    }
-
-    fn delete_workspace(
-        &self,
-        org: &OrgCtx,
-        id: WorkspaceId,
-        at: Timestamp,
-        merged_into: Option<WorkspaceId>,
-    ) -> Result<Option<Workspace>> {
-        self.faults.write()?;
-        self.inner.delete_workspace(org, id, at, merged_into)
-    }
-
-    fn list_deleted_workspaces(
-        &self,
-        org: &OrgCtx,
-        before: Timestamp,
-        limit: usize,
-    ) -> Result<Vec<Workspace>> {
-        self.faults.read();
-        self.inner.list_deleted_workspaces(org, before, limit)
-    }
-
-    fn merge_workspace(
-        &self,
-        org: &OrgCtx,
-        from: &Tenant,
-        into: &Tenant,
-        rows: &MergeRows,
-        at: Timestamp,
-    ) -> Result<bool> {
-        self.faults.write()?;
-        self.inner.merge_workspace(org, from, into, rows, at)
-    }
-}
-
-impl<S: Store> CatalogStore for FaultyStore<S> {
-    fn create_tag(&self, org: &OrgCtx, name: &Tag, now: Timestamp) -> Result<TagInfo> {
-        self.faults.write()?;
-        self.inner.create_tag(org, name, now)
-    }
-
-    fn list_tags(&self, org: &OrgCtx) -> Result<Vec<TagInfo>> {
-        self.faults.read();
-        self.inner.list_tags(org)
-    }
-
-    fn rename_tag(&self, org: &OrgCtx, from: &Tag, to: &Tag) -> Result<bool> {
-        self.faults.write()?;
-        self.inner.rename_tag(org, from, to)
-    }
-
-    fn delete_tag(&self, org: &OrgCtx, name: &Tag) -> Result<bool> {
-        self.faults.write()?;
-        self.inner.delete_tag(org, name)
-    }
-
-    fn insert_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<()> {
-        self.faults.write()?;
-        self.inner.insert_template(org, row)
-    }
-
-    fn list_templates(&self, org: &OrgCtx, kind: TemplateKind) -> Result<Vec<TemplateRow>> {
-        self.faults.read();
-        self.inner.list_templates(org, kind)
-    }
-
-    fn get_template(
-        &self,
-        org: &OrgCtx,
-        kind: TemplateKind,
-        id: Uuid,
-    ) -> Result<Option<TemplateRow>> {
-        self.faults.read();
-        self.inner.get_template(org, kind, id)
-    }
-
-    fn replace_template(&self, org: &OrgCtx, row: &TemplateRow) -> Result<bool> {
-        self.faults.write()?;
-        self.inner.replace_template(org, row)
-    }
-
-    fn delete_template(&self, org: &OrgCtx, kind: TemplateKind, id: Uuid) -> Result<bool> {
-        self.faults.write()?;
-        self.inner.delete_template(org, kind, id)
-    }
-}
-
-impl<S: Store> AuditStore for FaultyStore<S> {
-    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
-        self.faults.write()?;
-        self.inner.append_audit(org, draft)
-    }
-
-    fn list_audit(
-        &self,
-        org: &OrgCtx,
-        filter: &AuditFilter,
-        after: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<AuditEvent>> {
-        self.faults.read();
-        self.inner.list_audit(org, filter, after, limit)
-    }
-
-    fn list_audit_newest(
-        &self,
-        org: &OrgCtx,
-        filter: &AuditFilter,
-        before: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<AuditEvent>> {
-        self.faults.read();
-        self.inner.list_audit_newest(org, filter, before, limit)
-    }
-}
-
-impl<S: Store> TenantStore for FaultyStore<S> {
-    fn load_workspace(&self, tenant: &Tenant) -> Result<Option<Workspace>> {
-        self.faults.read();
-        self.inner.load_workspace(tenant)
-    }
-
-    fn load_token_state(
-        &self,
-        tenant: &Tenant,
-        jti: &str,
-        kid: &str,
-    ) -> Result<Option<TokenState>> {
-        self.faults.read();
-        self.inner.load_token_state(tenant, jti, kid)
-    }
-
-    fn revoke_token(
-        &self,
-        tenant: &Tenant,
-        jti: &str,
-        expires_at: Timestamp,
-        now: Timestamp,
-    ) -> Result<()> {
-        self.faults.write()?;
-        self.inner.revoke_token(tenant, jti, expires_at, now)
     }
 
     fn workspace_data_key(
@@ -1415,119 +1100,6 @@ impl<S: Store> TenantStore for FaultyStore<S> {
                 check(made)
             })
     }
-
-    fn insert_endpoint(&self, tenant: &Tenant, row: &EndpointRow) -> Result<()> {
-        self.faults.write()?;
-        self.inner.insert_endpoint(tenant, row)
-    }
-
-    fn get_endpoint(
-        &self,
-        tenant: &Tenant,
-        kind: EndpointKind,
-        id: Uuid,
-    ) -> Result<Option<EndpointRow>> {
-        self.faults.read();
-        self.inner.get_endpoint(tenant, kind, id)
-    }
-
-    fn list_endpoints(
-        &self,
-        tenant: &Tenant,
-        kind: EndpointKind,
-        after: After,
-        limit: usize,
-    ) -> Result<Vec<EndpointRow>> {
-        self.faults.read();
-        self.inner.list_endpoints(tenant, kind, after, limit)
-    }
-
-    fn update_endpoint(
-        &self,
-        tenant: &Tenant,
-        kind: EndpointKind,
-        id: Uuid,
-        patch: &EndpointPatch,
-        now: Timestamp,
-    ) -> Result<Option<EndpointRow>> {
-        self.faults.write()?;
-        self.inner.update_endpoint(tenant, kind, id, patch, now)
-    }
-
-    fn delete_endpoint(&self, tenant: &Tenant, kind: EndpointKind, id: Uuid) -> Result<bool> {
-        self.faults.write()?;
-        self.inner.delete_endpoint(tenant, kind, id)
-    }
-
-    fn insert_connection(&self, tenant: &Tenant, row: &Connection) -> Result<()> {
-        self.faults.write()?;
-        self.inner.insert_connection(tenant, row)
-    }
-
-    fn get_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<Option<Connection>> {
-        self.faults.read();
-        self.inner.get_connection(tenant, id)
-    }
-
-    fn list_connections(
-        &self,
-        tenant: &Tenant,
-        after: After,
-        limit: usize,
-    ) -> Result<Vec<Connection>> {
-        self.faults.read();
-        self.inner.list_connections(tenant, after, limit)
-    }
-
-    fn update_connection(
-        &self,
-        tenant: &Tenant,
-        id: ConnectionId,
-        update: &ConnectionUpdate,
-        now: Timestamp,
-    ) -> Result<Option<Connection>> {
-        self.faults.write()?;
-        self.inner.update_connection(tenant, id, update, now)
-    }
-
-    fn delete_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<bool> {
-        self.faults.write()?;
-        self.inner.delete_connection(tenant, id)
-    }
-
-    fn insert_sync_run(&self, tenant: &Tenant, row: &SyncRun) -> Result<()> {
-        self.faults.write()?;
-        self.inner.insert_sync_run(tenant, row)
-    }
-
-    fn get_sync_run(&self, tenant: &Tenant, id: SyncRunId) -> Result<Option<SyncRun>> {
-        self.faults.read();
-        self.inner.get_sync_run(tenant, id)
-    }
-
-    fn list_sync_runs(
-        &self,
-        tenant: &Tenant,
-        connection: ConnectionId,
-        before: After,
-        limit: usize,
-    ) -> Result<Vec<SyncRun>> {
-        self.faults.read();
-        self.inner.list_sync_runs(tenant, connection, before, limit)
-    }
-
-    fn workspace_activity(&self, tenant: &Tenant, since: Timestamp) -> Result<WorkspaceActivity> {
-        self.faults.read();
-        self.inner.workspace_activity(tenant, since)
-    }
-
-    fn finish_sync_run(
-        &self,
-        tenant: &Tenant,
-        id: SyncRunId,
-        finish: &SyncFinish,
-    ) -> Result<Option<SyncRun>> {
-        self.faults.write()?;
-        self.inner.finish_sync_run(tenant, id, finish)
-    }
 }
+
+bulkhead_core::store_methods!(forward_port FaultyStore;);

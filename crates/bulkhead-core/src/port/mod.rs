@@ -5,6 +5,7 @@
 
 pub mod columns;
 pub mod jobs;
+mod methods;
 pub mod schedules;
 pub mod store;
 pub(crate) mod tenant;

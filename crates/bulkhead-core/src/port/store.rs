@@ -25,6 +25,10 @@
 //! organization lookups (`get_organization`, `list_organizations`) are the operator's and
 //! return no tenant rows; credential lookups (`find_org_key`, `find_signing_key`) find a key by
 //! its hash or id before any tenant is known, and return no tenant rows either.
+//!
+//! A new required method is also listed, tagged read or write, in `store_methods!` (in
+//! `port/methods.rs`), from which testkit's store wrappers forward it; a unit test there fails
+//! to compile until the list matches these traits.
 
 use std::collections::BTreeSet;
 use std::fmt;
