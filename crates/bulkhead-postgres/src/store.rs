@@ -22,6 +22,7 @@ use bulkhead_core::{
     SyncRun, SyncRunId, Tag, TagInfo, TagSelection, Tenant, Timestamp, Workspace, WorkspaceFilter,
     WorkspaceId, WorkspaceStatus, WorkspaceUpdate,
 };
+use bulkhead_sql::statements::endpoint as endpoint_sql;
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
@@ -32,81 +33,6 @@ use crate::rows::{
     workspace_columns,
 };
 use crate::{Ctx, PostgresStore, audit};
-
-/// The statements of one endpoint table (`sources` or `destinations`).
-struct EndpointSql {
-    insert: &'static str,
-    get: &'static str,
-    list_first: &'static str,
-    list_after: &'static str,
-    update: &'static str,
-    in_use: &'static str,
-    delete: &'static str,
-}
-
-macro_rules! endpoint_sql {
-    ($table:literal, $reference:literal) => {
-        EndpointSql {
-            insert: concat!(
-                "INSERT INTO ",
-                $table,
-                " (",
-                endpoint_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-            ),
-            get: concat!(
-                "SELECT ",
-                endpoint_columns!(),
-                " FROM ",
-                $table,
-                " WHERE workspace_id = $1 AND id = $2"
-            ),
-            list_first: concat!(
-                "SELECT ",
-                endpoint_columns!(),
-                " FROM ",
-                $table,
-                " WHERE workspace_id = $1 ORDER BY created_at, id LIMIT $2"
-            ),
-            list_after: concat!(
-                "SELECT ",
-                endpoint_columns!(),
-                " FROM ",
-                $table,
-                " WHERE workspace_id = $1 AND (created_at, id) > ($2, $3)",
-                " ORDER BY created_at, id LIMIT $4"
-            ),
-            update: concat!(
-                "UPDATE ",
-                $table,
-                " SET name = COALESCE($3, name), config = COALESCE($4, config),",
-                " secrets = COALESCE($5, secrets), updated_at = $6",
-                " WHERE workspace_id = $1 AND id = $2 RETURNING ",
-                endpoint_columns!()
-            ),
-            in_use: concat!(
-                "SELECT count(*) FROM connections WHERE workspace_id = $1 AND ",
-                $reference,
-                " = $2"
-            ),
-            delete: concat!(
-                "DELETE FROM ",
-                $table,
-                " WHERE workspace_id = $1 AND id = $2"
-            ),
-        }
-    };
-}
-
-const SOURCES: EndpointSql = endpoint_sql!("sources", "source_id");
-const DESTINATIONS: EndpointSql = endpoint_sql!("destinations", "destination_id");
-
-fn endpoint_sql(kind: EndpointKind) -> &'static EndpointSql {
-    match kind {
-        EndpointKind::Source => &SOURCES,
-        EndpointKind::Destination => &DESTINATIONS,
-    }
-}
 
 /// The statements of one template table.
 struct TemplateSql {
@@ -1304,7 +1230,7 @@ impl TenantStore for PostgresStore {
     ) -> Result<Option<EndpointRow>> {
         self.pool.read(Scope::tenant(tenant), |tx| {
             tx.query_first(
-                endpoint_sql(kind).get,
+                endpoint_sql(kind).get.postgres,
                 &[tenant.workspace_id().as_uuid(), &id],
                 |r| rows::endpoint(kind, r),
             )
@@ -1321,11 +1247,13 @@ impl TenantStore for PostgresStore {
         let sql = endpoint_sql(kind);
         let ws = tenant.workspace_id();
         self.pool.read(Scope::tenant(tenant), |tx| match after {
-            None => tx.query_all(sql.list_first, &[ws.as_uuid(), &limit(limit_rows)], |r| {
-                rows::endpoint(kind, r)
-            }),
+            None => tx.query_all(
+                sql.list_first.postgres,
+                &[ws.as_uuid(), &limit(limit_rows)],
+                |r| rows::endpoint(kind, r),
+            ),
             Some((at, id)) => tx.query_all(
-                sql.list_after,
+                sql.list_after.postgres,
                 &[ws.as_uuid(), &at.unix_millis(), &id, &limit(limit_rows)],
                 |r| rows::endpoint(kind, r),
             ),
@@ -1342,7 +1270,7 @@ impl TenantStore for PostgresStore {
     ) -> Result<Option<EndpointRow>> {
         self.pool.write(Scope::tenant(tenant), |tx| {
             let updated = tx.query_first(
-                endpoint_sql(kind).update,
+                endpoint_sql(kind).update.postgres,
                 &[
                     tenant.workspace_id().as_uuid(),
                     &id,
@@ -1364,7 +1292,7 @@ impl TenantStore for PostgresStore {
         let sql = endpoint_sql(kind);
         let ws = tenant.workspace_id();
         self.pool.write(Scope::tenant(tenant), |tx| {
-            let users: i64 = tx.query_one(sql.in_use, &[ws.as_uuid(), &id], |r| {
+            let users: i64 = tx.query_one(sql.in_use.postgres, &[ws.as_uuid(), &id], |r| {
                 r.try_get(0).map_err(storage("could not count connections"))
             })?;
             if users > 0 {
@@ -1373,7 +1301,7 @@ impl TenantStore for PostgresStore {
                     "{kind} `{id}` is used by {users} connection(s); delete them first"
                 )));
             }
-            let deleted = tx.execute(sql.delete, &[ws.as_uuid(), &id])?;
+            let deleted = tx.execute(sql.delete.postgres, &[ws.as_uuid(), &id])?;
             if deleted > 0 {
                 audit::append_if(tx, tenant.org_id(), tenant.audit())?;
             }
@@ -1833,7 +1761,7 @@ pub(crate) fn insert_sync_run_row(tx: &mut Tx<'_>, tenant: &Tenant, row: &SyncRu
 
 fn insert_endpoint(tx: &mut Tx<'_>, tenant: &Tenant, row: &EndpointRow) -> Result<()> {
     tx.execute(
-        endpoint_sql(row.kind).insert,
+        endpoint_sql(row.kind).insert.postgres,
         &[
             &row.id,
             tenant.org_id().as_uuid(),

@@ -26,6 +26,7 @@ use bulkhead_core::{
     SyncRun, SyncRunId, Tag, TagInfo, TagSelection, Tenant, Timestamp, Workspace, WorkspaceFilter,
     WorkspaceId, WorkspaceStatus, WorkspaceUpdate,
 };
+use bulkhead_sql::statements::endpoint as endpoint_sql;
 use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
 
@@ -36,81 +37,6 @@ use crate::rows::{
     workspace_columns,
 };
 use crate::{Ctx, SqliteStore, audit, catalog};
-
-/// The statements of one endpoint table (`sources` or `destinations`).
-struct EndpointSql {
-    insert: &'static str,
-    get: &'static str,
-    list_first: &'static str,
-    list_after: &'static str,
-    update: &'static str,
-    in_use: &'static str,
-    delete: &'static str,
-}
-
-macro_rules! endpoint_sql {
-    ($table:literal, $reference:literal) => {
-        EndpointSql {
-            insert: concat!(
-                "INSERT INTO ",
-                $table,
-                " (",
-                endpoint_columns!(),
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-            ),
-            get: concat!(
-                "SELECT ",
-                endpoint_columns!(),
-                " FROM t_",
-                $table,
-                " WHERE workspace_id = ?1 AND id = ?2"
-            ),
-            list_first: concat!(
-                "SELECT ",
-                endpoint_columns!(),
-                " FROM t_",
-                $table,
-                " WHERE workspace_id = ?1 ORDER BY created_at, id LIMIT ?2"
-            ),
-            list_after: concat!(
-                "SELECT ",
-                endpoint_columns!(),
-                " FROM t_",
-                $table,
-                " WHERE workspace_id = ?1 AND (created_at, id) > (?2, ?3)",
-                " ORDER BY created_at, id LIMIT ?4"
-            ),
-            update: concat!(
-                "UPDATE ",
-                $table,
-                " SET name = COALESCE(?3, name), config = COALESCE(?4, config),",
-                " secrets = COALESCE(?5, secrets), updated_at = ?6",
-                " WHERE workspace_id = ?1 AND id = ?2 RETURNING ",
-                endpoint_columns!()
-            ),
-            in_use: concat!(
-                "SELECT count(*) FROM t_connections WHERE workspace_id = ?1 AND ",
-                $reference,
-                " = ?2"
-            ),
-            delete: concat!(
-                "DELETE FROM ",
-                $table,
-                " WHERE workspace_id = ?1 AND id = ?2"
-            ),
-        }
-    };
-}
-
-const SOURCES: EndpointSql = endpoint_sql!("sources", "source_id");
-const DESTINATIONS: EndpointSql = endpoint_sql!("destinations", "destination_id");
-
-fn endpoint_sql(kind: EndpointKind) -> &'static EndpointSql {
-    match kind {
-        EndpointKind::Source => &SOURCES,
-        EndpointKind::Destination => &DESTINATIONS,
-    }
-}
 
 fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -1141,7 +1067,7 @@ impl TenantStore for SqliteStore {
     ) -> Result<Option<EndpointRow>> {
         self.pool.read_tenant(tenant, |conn| {
             conn.query_first(
-                endpoint_sql(kind).get,
+                endpoint_sql(kind).get.sqlite,
                 params![tenant.workspace_id().as_uuid(), id],
                 |r| rows::endpoint(kind, r),
             )
@@ -1159,12 +1085,12 @@ impl TenantStore for SqliteStore {
         let ws = tenant.workspace_id();
         self.pool.read_tenant(tenant, |conn| match after {
             None => conn.query_all(
-                sql.list_first,
+                sql.list_first.sqlite,
                 params![ws.as_uuid(), limit(limit_rows)],
                 |r| rows::endpoint(kind, r),
             ),
             Some((at, id)) => conn.query_all(
-                sql.list_after,
+                sql.list_after.sqlite,
                 params![ws.as_uuid(), at.unix_millis(), id, limit(limit_rows)],
                 |r| rows::endpoint(kind, r),
             ),
@@ -1181,7 +1107,7 @@ impl TenantStore for SqliteStore {
     ) -> Result<Option<EndpointRow>> {
         self.pool.write_tenant(tenant, |tx| {
             let updated = tx.query_first(
-                endpoint_sql(kind).update,
+                endpoint_sql(kind).update.sqlite,
                 params![
                     tenant.workspace_id().as_uuid(),
                     id,
@@ -1204,7 +1130,7 @@ impl TenantStore for SqliteStore {
         let ws = tenant.workspace_id();
         self.pool.write_tenant(tenant, |tx| {
             let users: i64 = tx
-                .prepare_cached(sql.in_use)
+                .prepare_cached(sql.in_use.sqlite)
                 .ctx("could not prepare a query")?
                 .query_row(params![ws.as_uuid(), id], |r| r.get(0))
                 .ctx("could not count connections")?;
@@ -1215,7 +1141,7 @@ impl TenantStore for SqliteStore {
                 )));
             }
             let deleted = tx
-                .prepare_cached(sql.delete)
+                .prepare_cached(sql.delete.sqlite)
                 .ctx("could not prepare a delete")?
                 .execute(params![ws.as_uuid(), id])
                 .ctx("could not delete")?;
@@ -1662,7 +1588,7 @@ fn endpoint_params<'a>(
 }
 
 fn insert_endpoint(tx: &Db<'_>, tenant: &Tenant, row: &EndpointRow) -> Result<()> {
-    tx.prepare_cached(endpoint_sql(row.kind).insert)
+    tx.prepare_cached(endpoint_sql(row.kind).insert.sqlite)
         .ctx("could not prepare an insert")?
         .execute(rusqlite::params_from_iter(endpoint_params(tenant, row)))
         .ctx(format_args!(

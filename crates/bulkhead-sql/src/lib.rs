@@ -1,0 +1,25 @@
+//! What Bulkhead's two SQL storage adapters (`bulkhead-sqlite`, `bulkhead-postgres`) share,
+//! written once: between `bulkhead-core`, which knows no database, and the adapters, which
+//! each know one.
+//!
+//! - [`columns`]: the column lists (`*_columns!`) and the row decoders, over a small
+//!   [`Columns`](columns::Columns) trait each adapter implements for its driver's row.
+//! - [`dialect`] and [`statements`]: every shared statement written once, as SQLite reads it;
+//!   [`sql!`] makes the PostgreSQL text from it at compile time (placeholders, and the names of
+//!   SQLite's guard views), so both are `&'static str` and SQL text never contains data.
+//!
+//! This crate has no database driver. Each adapter keeps its pool, its migrations, its
+//! database-level isolation (SQLite's authorizer, views and triggers; PostgreSQL's roles and
+//! row policies) and the statements whose SQL really differs.
+#![forbid(unsafe_code)]
+
+pub mod columns;
+pub mod dialect;
+pub mod statements;
+
+pub use dialect::Sql;
+
+#[doc(hidden)]
+pub use bulkhead_core as __core;
+#[doc(hidden)]
+pub use uuid as __uuid;

@@ -1,0 +1,307 @@
+//! The statements the two SQL adapters share, each written once (as SQLite reads it; see
+//! [`crate::dialect`] for how the PostgreSQL text is made from it).
+//!
+//! Every tenant statement filters on `workspace_id = ?1` (and the organization where the row
+//! has no workspace), with the ids bound as parameters: the database layer (SQLite's views and
+//! triggers, PostgreSQL's row policies) enforces the tenant, the predicates keep each query
+//! correct on its own and let it use the indexes. Reads of tenant tables name the `t_` views,
+//! reads of the workspace and organization rows the `o_` views, writes the tables.
+
+use bulkhead_core::store::EndpointKind;
+
+use crate::Sql;
+use crate::{connection_columns, endpoint_columns, sync_run_columns, workspace_columns};
+
+/// The statements of one endpoint table (`sources` or `destinations`).
+#[derive(Debug)]
+pub struct EndpointSql {
+    /// Inserts a row of [`endpoint_columns!`].
+    pub insert: Sql,
+    /// Reads one row by id.
+    pub get: Sql,
+    /// The first page, by `(created_at, id)`.
+    pub list_first: Sql,
+    /// The page after `(created_at, id)`.
+    pub list_after: Sql,
+    /// Renames, reconfigures or reseals a row, returning it.
+    pub update: Sql,
+    /// Counts the connections that use a row.
+    pub in_use: Sql,
+    /// Deletes a row.
+    pub delete: Sql,
+    /// Whether a row exists in the workspace.
+    pub exists: Sql,
+}
+
+macro_rules! endpoint_sql {
+    ($table:literal, $reference:literal) => {
+        EndpointSql {
+            insert: crate::sql!(
+                "INSERT INTO ",
+                $table,
+                " (",
+                endpoint_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            ),
+            get: crate::sql!(
+                "SELECT ",
+                endpoint_columns!(),
+                " FROM t_",
+                $table,
+                " WHERE workspace_id = ?1 AND id = ?2"
+            ),
+            list_first: crate::sql!(
+                "SELECT ",
+                endpoint_columns!(),
+                " FROM t_",
+                $table,
+                " WHERE workspace_id = ?1 ORDER BY created_at, id LIMIT ?2"
+            ),
+            list_after: crate::sql!(
+                "SELECT ",
+                endpoint_columns!(),
+                " FROM t_",
+                $table,
+                " WHERE workspace_id = ?1 AND (created_at, id) > (?2, ?3)",
+                " ORDER BY created_at, id LIMIT ?4"
+            ),
+            update: crate::sql!(
+                "UPDATE ",
+                $table,
+                " SET name = COALESCE(?3, name), config = COALESCE(?4, config),",
+                " secrets = COALESCE(?5, secrets), updated_at = ?6",
+                " WHERE workspace_id = ?1 AND id = ?2 RETURNING ",
+                endpoint_columns!()
+            ),
+            in_use: crate::sql!(
+                "SELECT count(*) FROM t_connections WHERE workspace_id = ?1 AND ",
+                $reference,
+                " = ?2"
+            ),
+            delete: crate::sql!(
+                "DELETE FROM ",
+                $table,
+                " WHERE workspace_id = ?1 AND id = ?2"
+            ),
+            exists: crate::sql!(
+                "SELECT 1 FROM t_",
+                $table,
+                " WHERE workspace_id = ?1 AND id = ?2"
+            ),
+        }
+    };
+}
+
+/// The statements of `sources`.
+pub const SOURCES: EndpointSql = endpoint_sql!("sources", "source_id");
+/// The statements of `destinations`.
+pub const DESTINATIONS: EndpointSql = endpoint_sql!("destinations", "destination_id");
+
+/// The statements of the endpoint table of `kind`.
+pub fn endpoint(kind: EndpointKind) -> &'static EndpointSql {
+    match kind {
+        EndpointKind::Source => &SOURCES,
+        EndpointKind::Destination => &DESTINATIONS,
+    }
+}
+
+/// A pipeline's destination, made from its template once per workspace.
+pub const INSERT_PIPELINE_DESTINATION: Sql = crate::sql!(
+    "INSERT INTO destinations (",
+    endpoint_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    " ON CONFLICT (workspace_id, template_id) WHERE template_id IS NOT NULL",
+    " DO NOTHING"
+);
+
+/// The workspace's destination made from a template.
+pub const GET_TEMPLATE_DESTINATION: Sql = crate::sql!(
+    "SELECT ",
+    endpoint_columns!(),
+    " FROM t_destinations WHERE workspace_id = ?1 AND template_id = ?2"
+);
+
+/// The tenant's own workspace row.
+pub const LOAD_WORKSPACE: Sql = crate::sql!(
+    "SELECT ",
+    workspace_columns!(),
+    " FROM o_workspaces WHERE id = ?1 AND org_id = ?2"
+);
+
+/// The tenant's workspace row with what checking a token needs (see
+/// `columns::token_state`): `?3` the token's `jti`, `?4` its `kid`.
+pub const LOAD_TOKEN_STATE: Sql = crate::sql!(
+    "SELECT ",
+    workspace_columns!(),
+    ", (SELECT issuer FROM o_organizations WHERE id = o_workspaces.org_id)",
+    ", (SELECT audience FROM o_organizations WHERE id = o_workspaces.org_id)",
+    ", EXISTS (SELECT 1 FROM t_revoked_tokens",
+    "   WHERE t_revoked_tokens.workspace_id = o_workspaces.id AND jti = ?3)",
+    ", (SELECT max_ttl_secs FROM o_organizations WHERE id = o_workspaces.org_id)",
+    ", EXISTS (SELECT 1 FROM o_signing_keys",
+    "   WHERE kid = ?4 AND o_signing_keys.org_id = o_workspaces.org_id)",
+    ", (SELECT retire_at FROM o_signing_keys",
+    "   WHERE kid = ?4 AND o_signing_keys.org_id = o_workspaces.org_id)",
+    " FROM o_workspaces WHERE id = ?1 AND org_id = ?2"
+);
+
+/// Records a revoked token (once).
+pub const REVOKE_TOKEN: Sql = crate::sql!(
+    "INSERT INTO revoked_tokens (workspace_id, jti, org_id, expires_at)",
+    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (workspace_id, jti) DO NOTHING"
+);
+
+/// Forgets the workspace's revoked tokens that have expired.
+pub const PRUNE_REVOKED_TOKENS: Sql =
+    crate::sql!("DELETE FROM revoked_tokens WHERE workspace_id = ?1 AND expires_at < ?2");
+
+/// The workspace's sealed data key, if it has one.
+pub const GET_DATA_KEY: Sql =
+    crate::sql!("SELECT sealed_dek FROM o_workspaces WHERE id = ?1 AND org_id = ?2");
+
+/// Stores a data key unless one is there; returns the one that stays.
+pub const SET_DATA_KEY: Sql = crate::sql!(
+    "UPDATE workspaces SET sealed_dek = COALESCE(sealed_dek, ?3)",
+    " WHERE id = ?1 AND org_id = ?2 RETURNING sealed_dek"
+);
+
+/// Inserts a row of [`connection_columns!`] and `paused_by_workspace`.
+pub const INSERT_CONNECTION: Sql = crate::sql!(
+    "INSERT INTO connections (",
+    connection_columns!(),
+    ", paused_by_workspace) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+);
+
+/// One connection.
+pub const GET_CONNECTION: Sql = crate::sql!(
+    "SELECT ",
+    connection_columns!(),
+    " FROM t_connections WHERE workspace_id = ?1 AND id = ?2"
+);
+
+/// Whether a connection exists in the workspace.
+pub const CONNECTION_EXISTS: Sql =
+    crate::sql!("SELECT 1 FROM t_connections WHERE workspace_id = ?1 AND id = ?2");
+
+/// The first page of connections.
+pub const LIST_CONNECTIONS_FIRST: Sql = crate::sql!(
+    "SELECT ",
+    connection_columns!(),
+    " FROM t_connections WHERE workspace_id = ?1",
+    " ORDER BY created_at, id LIMIT ?2"
+);
+
+/// The page of connections after `(created_at, id)`.
+pub const LIST_CONNECTIONS_AFTER: Sql = crate::sql!(
+    "SELECT ",
+    connection_columns!(),
+    " FROM t_connections WHERE workspace_id = ?1",
+    " AND (created_at, id) > (?2, ?3) ORDER BY created_at, id LIMIT ?4"
+);
+
+/// Every connection of the workspace.
+pub const LIST_ALL_CONNECTIONS: Sql = crate::sql!(
+    "SELECT ",
+    connection_columns!(),
+    " FROM t_connections WHERE workspace_id = ?1 ORDER BY created_at, id"
+);
+
+/// Renames, pauses, resumes or reschedules a connection, returning it.
+pub const UPDATE_CONNECTION: Sql = crate::sql!(
+    "UPDATE connections SET name = COALESCE(?3, name),",
+    " status = COALESCE(?4, status), schedule = COALESCE(?5, schedule),",
+    " updated_at = ?6 WHERE workspace_id = ?1 AND id = ?2 RETURNING ",
+    connection_columns!()
+);
+
+/// Deletes a connection's sync history.
+pub const DELETE_CONNECTION_RUNS: Sql =
+    crate::sql!("DELETE FROM sync_runs WHERE workspace_id = ?1 AND connection_id = ?2");
+
+/// Deletes a connection.
+pub const DELETE_CONNECTION: Sql =
+    crate::sql!("DELETE FROM connections WHERE workspace_id = ?1 AND id = ?2");
+
+/// Inserts a row of [`sync_run_columns!`] unless its connection has a live run.
+pub const INSERT_SYNC_RUN: Sql = crate::sql!(
+    "INSERT INTO sync_runs (",
+    sync_run_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    " ON CONFLICT (workspace_id, connection_id) WHERE status IN ('pending', 'running')",
+    " DO NOTHING"
+);
+
+/// One sync run.
+pub const GET_SYNC_RUN: Sql = crate::sql!(
+    "SELECT ",
+    sync_run_columns!(),
+    " FROM t_sync_runs WHERE workspace_id = ?1 AND id = ?2"
+);
+
+/// The newest sync runs of a connection.
+pub const LIST_SYNC_RUNS_FIRST: Sql = crate::sql!(
+    "SELECT ",
+    sync_run_columns!(),
+    " FROM t_sync_runs WHERE workspace_id = ?1 AND connection_id = ?2",
+    " ORDER BY started_at DESC, id DESC LIMIT ?3"
+);
+
+/// The sync runs of a connection before `(started_at, id)`.
+pub const LIST_SYNC_RUNS_BEFORE: Sql = crate::sql!(
+    "SELECT ",
+    sync_run_columns!(),
+    " FROM t_sync_runs WHERE workspace_id = ?1 AND connection_id = ?2",
+    " AND (started_at, id) < (?3, ?4)",
+    " ORDER BY started_at DESC, id DESC LIMIT ?5"
+);
+
+/// Ends a live sync run, returning it.
+pub const FINISH_SYNC_RUN: Sql = crate::sql!(
+    "UPDATE sync_runs SET status = ?3, finished_at = ?4, rows_synced = ?5,",
+    " bytes_synced = ?6, error = ?7",
+    " WHERE workspace_id = ?1 AND id = ?2 AND status IN ('pending', 'running')",
+    " RETURNING ",
+    sync_run_columns!()
+);
+
+/// The number of sources of the workspace.
+pub const COUNT_SOURCES: Sql =
+    crate::sql!("SELECT count(*) FROM t_sources WHERE workspace_id = ?1");
+
+/// The newest run of each connection of the workspace, by connection id. PostgreSQL has
+/// `DISTINCT ON`; SQLite asks for the runs with no newer one.
+pub const LATEST_SYNC_RUNS: Sql = crate::sql!(
+    sqlite: concat!(
+        "SELECT ",
+        sync_run_columns!(),
+        " FROM t_sync_runs AS r WHERE workspace_id = ?1 AND NOT EXISTS (",
+        "SELECT 1 FROM t_sync_runs AS n WHERE n.workspace_id = ?1",
+        " AND n.connection_id = r.connection_id",
+        " AND (n.started_at, n.id) > (r.started_at, r.id))",
+        " ORDER BY connection_id"
+    ),
+    postgres: concat!(
+        "SELECT DISTINCT ON (connection_id) ",
+        sync_run_columns!(),
+        " FROM sync_runs WHERE workspace_id = $1",
+        " ORDER BY connection_id, started_at DESC, id DESC"
+    ),
+);
+
+/// The rows and bytes the workspace's runs synced, in all and since `?2`. PostgreSQL's
+/// `sum` of a `bigint` is a `numeric`, hence the casts, and it has `FILTER`.
+pub const SYNC_TOTALS: Sql = crate::sql!(
+    sqlite: concat!(
+        "SELECT COALESCE(sum(rows_synced), 0), COALESCE(sum(bytes_synced), 0),",
+        " COALESCE(sum(CASE WHEN started_at >= ?2 THEN rows_synced ELSE 0 END), 0),",
+        " COALESCE(sum(CASE WHEN started_at >= ?2 THEN bytes_synced ELSE 0 END), 0)",
+        " FROM t_sync_runs WHERE workspace_id = ?1"
+    ),
+    postgres: concat!(
+        "SELECT COALESCE(sum(rows_synced), 0)::bigint,",
+        " COALESCE(sum(bytes_synced), 0)::bigint,",
+        " COALESCE(sum(rows_synced) FILTER (WHERE started_at >= $2), 0)::bigint,",
+        " COALESCE(sum(bytes_synced) FILTER (WHERE started_at >= $2), 0)::bigint",
+        " FROM sync_runs WHERE workspace_id = $1"
+    ),
+);
