@@ -79,6 +79,7 @@ mod pool;
 mod rows;
 mod schedules;
 mod schema;
+mod sql;
 mod store;
 
 #[cfg(test)]

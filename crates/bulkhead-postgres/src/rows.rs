@@ -22,7 +22,7 @@ pub(crate) use bulkhead_sql::{
 };
 
 /// A `postgres` row as [`Columns`]: UUIDs are `uuid`, times `bigint` milliseconds.
-struct Cols<'a>(&'a Row);
+pub(crate) struct Cols<'a>(pub(crate) &'a Row);
 
 impl<'a> Cols<'a> {
     fn get<T: FromSql<'a>>(&self, index: usize, name: &str) -> Result<T> {

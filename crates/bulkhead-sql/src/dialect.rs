@@ -40,29 +40,30 @@ macro_rules! sql {
     }};
 }
 
-/// Whether byte `i` of `sql` starts a name: a letter or `_` after a byte that cannot be part
-/// of a name.
+/// Byte `i` of `sql`, or 0 past its end.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "guarded by the length check (and compile-time only)"
+)]
+const fn at(sql: &[u8], i: usize) -> u8 {
+    if i < sql.len() { sql[i] } else { 0 }
+}
+
+/// Whether byte `i` of `sql` starts a name: the byte before it cannot be part of one.
 const fn starts_name(sql: &[u8], i: usize) -> bool {
     if i == 0 {
         return true;
     }
-    let before = sql[i - 1];
+    let before = at(sql, i - 1);
     !(before.is_ascii_alphanumeric() || before == b'_' || before == b'.')
 }
 
 /// Whether `sql` has a view prefix (`t_` or `o_`) at byte `i`.
 const fn view_prefix(sql: &[u8], i: usize) -> bool {
-    i + 1 < sql.len()
-        && (sql[i] == b't' || sql[i] == b'o')
-        && sql[i + 1] == b'_'
-        && starts_name(sql, i)
+    (at(sql, i) == b't' || at(sql, i) == b'o') && at(sql, i + 1) == b'_' && starts_name(sql, i)
 }
 
 /// The length of the PostgreSQL text of `sqlite`.
-#[allow(
-    clippy::indexing_slicing,
-    reason = "compile-time only: an index out of range fails the build"
-)]
 pub const fn postgres_len(sqlite: &str) -> usize {
     let sql = sqlite.as_bytes();
     let mut len = sql.len();
@@ -90,10 +91,10 @@ pub const fn postgres<const N: usize>(sqlite: &str) -> [u8; N] {
             i += 2;
             continue;
         }
-        out[o] = if sql[i] == b'?' && i + 1 < sql.len() && sql[i + 1].is_ascii_digit() {
+        out[o] = if at(sql, i) == b'?' && at(sql, i + 1).is_ascii_digit() {
             b'$'
         } else {
-            sql[i]
+            at(sql, i)
         };
         o += 1;
         i += 1;

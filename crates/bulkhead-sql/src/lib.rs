@@ -7,6 +7,8 @@
 //! - [`dialect`] and [`statements`]: every shared statement written once, as SQLite reads it;
 //!   [`sql!`] makes the PostgreSQL text from it at compile time (placeholders, and the names of
 //!   SQLite's guard views), so both are `&'static str` and SQL text never contains data.
+//! - [`SqlPool`] and [`SqlConn`]: the one entry point both pools give, `run(Access, Mode, f)`,
+//!   and the connection `f` gets, which runs a [`Sql`] statement with [`Param`]s.
 //!
 //! This crate has no database driver. Each adapter keeps its pool, its migrations, its
 //! database-level isolation (SQLite's authorizer, views and triggers; PostgreSQL's roles and
@@ -14,9 +16,11 @@
 #![forbid(unsafe_code)]
 
 pub mod columns;
+mod conn;
 pub mod dialect;
 pub mod statements;
 
+pub use conn::{Access, Mode, Param, SqlConn, SqlPool, SystemCall};
 pub use dialect::Sql;
 
 #[doc(hidden)]

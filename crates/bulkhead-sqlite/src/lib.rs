@@ -31,6 +31,7 @@ mod pool;
 mod rows;
 mod schedules;
 mod schema;
+mod sql;
 mod store;
 
 use std::fmt;

@@ -23,7 +23,7 @@ pub(crate) use bulkhead_sql::{
 };
 
 /// A `rusqlite` row as [`Columns`]: UUIDs are 16-byte BLOBs, times integer milliseconds.
-struct Cols<'a, 'r>(&'a Row<'r>);
+pub(crate) struct Cols<'a, 'r>(pub(crate) &'a Row<'r>);
 
 impl Cols<'_, '_> {
     fn get<T: FromSql>(&self, index: usize, name: &str) -> Result<T> {
