@@ -60,7 +60,7 @@ pub enum Mode {
 #[derive(Clone, Copy, Debug)]
 pub enum Param<'a> {
     /// A UUID.
-    Uuid(&'a Uuid),
+    Uuid(Uuid),
     /// A 64-bit integer.
     Int(i64),
     /// Text.
@@ -73,9 +73,9 @@ pub enum Param<'a> {
     Null,
 }
 
-impl<'a> From<&'a Uuid> for Param<'a> {
-    fn from(value: &'a Uuid) -> Self {
-        Self::Uuid(value)
+impl From<&Uuid> for Param<'_> {
+    fn from(value: &Uuid) -> Self {
+        Self::Uuid(*value)
     }
 }
 

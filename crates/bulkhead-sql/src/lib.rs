@@ -19,6 +19,7 @@ pub mod columns;
 mod conn;
 pub mod dialect;
 pub mod statements;
+pub mod tenant;
 
 pub use conn::{Access, Mode, Param, SqlConn, SqlPool, SystemCall};
 pub use dialect::Sql;

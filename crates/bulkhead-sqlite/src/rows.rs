@@ -5,10 +5,9 @@
 
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
-    ConnectionState, CreationCount, EndpointKind, EndpointRow, StatusCount, TemplateKind,
-    TemplateRow, TokenState,
+    ConnectionState, CreationCount, StatusCount, TemplateKind, TemplateRow,
 };
-use bulkhead_core::{Connection, ConnectionId, Organization, Result, SyncRun, TagInfo, Workspace};
+use bulkhead_core::{ConnectionId, Organization, Result, SyncRun, TagInfo, Workspace};
 use bulkhead_sql::columns::{self, Columns};
 use rusqlite::types::{FromSql, ValueRef};
 use rusqlite::{Params, Row, Statement};
@@ -18,8 +17,8 @@ use crate::guard::Db;
 
 pub(crate) use bulkhead_sql::columns::sql_count;
 pub(crate) use bulkhead_sql::{
-    connection_columns, connection_state_columns, endpoint_columns, org_columns, org_key_columns,
-    signing_key_columns, sync_run_columns, template_columns, workspace_columns,
+    connection_state_columns, org_columns, org_key_columns, signing_key_columns, sync_run_columns,
+    template_columns, workspace_columns,
 };
 
 /// A `rusqlite` row as [`Columns`]: UUIDs are 16-byte BLOBs, times integer milliseconds.
@@ -113,20 +112,14 @@ macro_rules! decoders {
 decoders!(
     organization -> Organization,
     workspace -> Workspace,
-    token_state -> TokenState,
     org_key -> OrgKeyRow,
     signing_key -> SigningKeyRow,
     tag -> TagInfo,
-    connection -> Connection,
     connection_state -> (ConnectionId, ConnectionState),
     sync_run -> SyncRun,
     status_count -> StatusCount,
     creation_count -> CreationCount,
 );
-
-pub(crate) fn endpoint(kind: EndpointKind, row: &Row<'_>) -> Result<EndpointRow> {
-    columns::endpoint(kind, &Cols(row))
-}
 
 pub(crate) fn template(kind: TemplateKind, row: &Row<'_>) -> Result<TemplateRow> {
     columns::template(kind, &Cols(row))

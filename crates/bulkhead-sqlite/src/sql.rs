@@ -22,12 +22,12 @@ struct Bind<'p>(&'p Param<'p>);
 
 impl ToSql for Bind<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(match *self.0 {
+        Ok(match self.0 {
             Param::Uuid(id) => ToSqlOutput::Borrowed(ValueRef::Blob(id.as_bytes())),
-            Param::Int(n) => ToSqlOutput::Owned(Value::Integer(n)),
+            Param::Int(n) => ToSqlOutput::Owned(Value::Integer(*n)),
             Param::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
             Param::Bytes(bytes) => ToSqlOutput::Borrowed(ValueRef::Blob(bytes)),
-            Param::Bool(b) => ToSqlOutput::Owned(Value::Integer(i64::from(b))),
+            Param::Bool(b) => ToSqlOutput::Owned(Value::Integer(i64::from(*b))),
             Param::Null => ToSqlOutput::Owned(Value::Null),
         })
     }

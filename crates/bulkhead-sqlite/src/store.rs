@@ -16,47 +16,28 @@ use std::collections::BTreeMap;
 use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
-    After, AuditStore, CatalogStore, ConnectionState, CreationCount, EndpointKind, EndpointPatch,
-    EndpointRow, MergeRows, OrgStore, Pipeline, SealedItem, StatusCount, SyncFinish, SystemStore,
-    TemplateKind, TemplateRow, TenantStore, TokenState, WorkspaceActivity, WorkspaceStore,
+    AuditStore, CatalogStore, ConnectionState, CreationCount, MergeRows, OrgStore, SealedItem,
+    StatusCount, SystemStore, TemplateKind, TemplateRow, WorkspaceStore,
 };
 use bulkhead_core::{
-    Connection, ConnectionId, ConnectionStatus, ConnectionUpdate, DestinationId, Error, ExternalId,
-    ObjectKind, OrgCtx, OrgId, OrgKeyId, OrgSettings, Organization, Result, Schedule, StorageError,
-    SyncRun, SyncRunId, Tag, TagInfo, TagSelection, Tenant, Timestamp, Workspace, WorkspaceFilter,
-    WorkspaceId, WorkspaceStatus, WorkspaceUpdate,
+    Connection, ConnectionId, Error, ExternalId, ObjectKind, OrgCtx, OrgId, OrgKeyId, OrgSettings,
+    Organization, Result, Schedule, StorageError, SyncRun, Tag, TagInfo, TagSelection, Tenant,
+    Timestamp, Workspace, WorkspaceFilter, WorkspaceId, WorkspaceStatus, WorkspaceUpdate,
 };
-use bulkhead_sql::statements::endpoint as endpoint_sql;
-use rusqlite::{OptionalExtension, params};
+use bulkhead_sql::tenant;
+use rusqlite::params;
 use uuid::Uuid;
 
 use crate::guard::Db;
 use crate::rows::{
-    self, collect, connection_columns, connection_state_columns, endpoint_columns, first,
-    org_columns, org_key_columns, signing_key_columns, sql_count, sync_run_columns,
-    workspace_columns,
+    self, collect, connection_state_columns, first, org_columns, org_key_columns,
+    signing_key_columns, workspace_columns,
 };
+use crate::sql::Conn;
 use crate::{Ctx, SqliteStore, audit, catalog};
 
 fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// Checks that `id` names a row of `table` inside the tenant, inside the caller's transaction.
-fn exists_in_tenant(
-    tx: &Db<'_>,
-    sql: &'static str,
-    tenant: &Tenant,
-    id: &Uuid,
-    kind: ObjectKind,
-) -> Result<()> {
-    let found = tx
-        .prepare_cached(sql)
-        .ctx("could not prepare a lookup")?
-        .query_row(params![tenant.workspace_id().as_uuid(), id], |_| Ok(()))
-        .optional()
-        .ctx(format_args!("could not look up a {kind}"))?;
-    found.ok_or_else(|| Error::not_found(kind, id))
 }
 
 impl SystemStore for SqliteStore {
@@ -667,7 +648,7 @@ impl WorkspaceStore for SqliteStore {
             {
                 let _scope = tx.tenant(into.workspace_id());
                 for row in &rows.endpoints {
-                    insert_endpoint(tx, into, row)?;
+                    tenant::insert_endpoint_in(&mut Conn(tx), into, row)?;
                 }
                 for row in &rows.connections {
                     let state = states
@@ -682,12 +663,18 @@ impl WorkspaceStore for SqliteStore {
                         status: state.status,
                         ..row.clone()
                     };
-                    insert_connection(tx, into, &row, state.paused_by_workspace, at)?;
+                    tenant::insert_connection_in(
+                        &mut Conn(tx),
+                        into,
+                        &row,
+                        state.paused_by_workspace,
+                        at,
+                    )?;
                 }
                 for row in &rows.sync_runs {
                     // The connections moved with their runs, so this cannot collide; if it
                     // did, the merge fails whole rather than drop a run.
-                    if !insert_sync_run_row(tx, into, row)? {
+                    if !tenant::insert_sync_run_row(&mut Conn(tx), into, row)? {
                         return Err(Error::SyncAlreadyRunning {
                             connection_id: row.connection_id,
                         });
@@ -883,555 +870,6 @@ impl AuditStore for SqliteStore {
     }
 }
 
-impl TenantStore for SqliteStore {
-    fn load_token_state(
-        &self,
-        tenant: &Tenant,
-        jti: &str,
-        kid: &str,
-    ) -> Result<Option<TokenState>> {
-        self.pool.read_tenant_row(tenant, |conn| {
-            conn.query_first(
-                concat!(
-                    "SELECT ",
-                    workspace_columns!(),
-                    ", (SELECT issuer FROM o_organizations WHERE id = o_workspaces.org_id)",
-                    ", (SELECT audience FROM o_organizations WHERE id = o_workspaces.org_id)",
-                    ", EXISTS (SELECT 1 FROM t_revoked_tokens",
-                    "   WHERE t_revoked_tokens.workspace_id = o_workspaces.id AND jti = ?3)",
-                    ", (SELECT max_ttl_secs FROM o_organizations WHERE id = o_workspaces.org_id)",
-                    ", EXISTS (SELECT 1 FROM o_signing_keys",
-                    "   WHERE kid = ?4 AND o_signing_keys.org_id = o_workspaces.org_id)",
-                    ", (SELECT retire_at FROM o_signing_keys",
-                    "   WHERE kid = ?4 AND o_signing_keys.org_id = o_workspaces.org_id)",
-                    " FROM o_workspaces WHERE id = ?1 AND org_id = ?2"
-                ),
-                params![
-                    tenant.workspace_id().as_uuid(),
-                    tenant.org_id().as_uuid(),
-                    jti,
-                    kid
-                ],
-                rows::token_state,
-            )
-        })
-    }
-
-    fn revoke_token(
-        &self,
-        tenant: &Tenant,
-        jti: &str,
-        expires_at: Timestamp,
-        now: Timestamp,
-    ) -> Result<()> {
-        let ws = tenant.workspace_id();
-        self.pool.write_tenant(tenant, |tx| {
-            tx.prepare_cached(
-                "INSERT INTO revoked_tokens (workspace_id, jti, org_id, expires_at)
-                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (workspace_id, jti) DO NOTHING",
-            )
-            .ctx("could not prepare an insert")?
-            .execute(params![
-                ws.as_uuid(),
-                jti,
-                tenant.org_id().as_uuid(),
-                expires_at.unix_millis()
-            ])
-            .ctx("could not revoke the token")?;
-            tx.prepare_cached(
-                "DELETE FROM revoked_tokens WHERE workspace_id = ?1 AND expires_at < ?2",
-            )
-            .ctx("could not prepare a delete")?
-            .execute(params![ws.as_uuid(), now.unix_millis()])
-            .ctx("could not prune revoked tokens")?;
-            audit::append_if(tx, tenant.org_id(), tenant.audit())
-        })
-    }
-
-    fn load_workspace(&self, tenant: &Tenant) -> Result<Option<Workspace>> {
-        self.pool.read_tenant_row(tenant, |conn| {
-            conn.query_first(
-                concat!(
-                    "SELECT ",
-                    workspace_columns!(),
-                    " FROM o_workspaces WHERE id = ?1 AND org_id = ?2"
-                ),
-                params![tenant.workspace_id().as_uuid(), tenant.org_id().as_uuid()],
-                rows::workspace,
-            )
-        })
-    }
-
-    fn insert_endpoint(&self, tenant: &Tenant, row: &EndpointRow) -> Result<()> {
-        self.pool.write_tenant(tenant, |tx| {
-            insert_endpoint(tx, tenant, row)?;
-            audit::append_if(tx, tenant.org_id(), tenant.audit())
-        })
-    }
-
-    fn workspace_data_key(
-        &self,
-        tenant: &Tenant,
-        make: &dyn Fn() -> Result<Vec<u8>>,
-    ) -> Result<Option<Vec<u8>>> {
-        let ws = tenant.workspace_id();
-        let org = tenant.org_id();
-        let stored: Option<Option<Vec<u8>>> = self.pool.read_tenant_row(tenant, |conn| {
-            conn.prepare_cached("SELECT sealed_dek FROM o_workspaces WHERE id = ?1 AND org_id = ?2")
-                .ctx("could not prepare a query")?
-                .query_row(params![ws.as_uuid(), org.as_uuid()], |r| r.get(0))
-                .optional()
-                .ctx("could not read the data key")
-        })?;
-        match stored {
-            None => Ok(None),
-            Some(Some(sealed)) => Ok(Some(sealed)),
-            Some(None) => {
-                let candidate = make()?;
-                self.pool.write_tenant(tenant, |tx| {
-                    tx.prepare_cached(
-                        "UPDATE workspaces SET sealed_dek = COALESCE(sealed_dek, ?3)
-                         WHERE id = ?1 AND org_id = ?2 RETURNING sealed_dek",
-                    )
-                    .ctx("could not prepare an update")?
-                    .query_row(params![ws.as_uuid(), org.as_uuid(), candidate], |r| {
-                        r.get(0)
-                    })
-                    .optional()
-                    .ctx("could not store the data key")
-                })
-            }
-        }
-    }
-
-    fn insert_source_with_pipelines(
-        &self,
-        tenant: &Tenant,
-        source: &EndpointRow,
-        pipelines: &[Pipeline],
-        check: &dyn Fn(&[Pipeline]) -> Result<()>,
-    ) -> Result<Vec<Pipeline>> {
-        self.pool.write_tenant(tenant, |tx| {
-            insert_endpoint(tx, tenant, source)?;
-            let mut made = Vec::with_capacity(pipelines.len());
-            for (destination, connection) in pipelines {
-                let Some(template) = destination.template_id else {
-                    return Err(Error::conflict(
-                        "a pipeline destination needs its template id",
-                    ));
-                };
-                tx.prepare_cached(concat!(
-                    "INSERT INTO destinations (",
-                    endpoint_columns!(),
-                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    " ON CONFLICT (workspace_id, template_id) WHERE template_id IS NOT NULL",
-                    " DO NOTHING"
-                ))
-                .ctx("could not prepare an insert")?
-                .execute(rusqlite::params_from_iter(endpoint_params(
-                    tenant,
-                    destination,
-                )))
-                .ctx("could not store the destination")?;
-                let mut stmt = tx
-                    .prepare_cached(concat!(
-                        "SELECT ",
-                        endpoint_columns!(),
-                        " FROM t_destinations WHERE workspace_id = ?1 AND template_id = ?2"
-                    ))
-                    .ctx("could not prepare a query")?;
-                let stored = first(
-                    &mut stmt,
-                    params![tenant.workspace_id().as_uuid(), template],
-                    |r| rows::endpoint(EndpointKind::Destination, r),
-                )?
-                .ok_or_else(|| Error::not_found(ObjectKind::Destination, template))?;
-                let connection = Connection {
-                    destination_id: DestinationId::from_uuid(stored.id)?,
-                    ..connection.clone()
-                };
-                insert_connection(tx, tenant, &connection, false, connection.created_at)?;
-                made.push((stored, connection));
-            }
-            check(&made)?;
-            audit::append_if(tx, tenant.org_id(), tenant.audit())?;
-            Ok(made)
-        })
-    }
-
-    fn get_endpoint(
-        &self,
-        tenant: &Tenant,
-        kind: EndpointKind,
-        id: Uuid,
-    ) -> Result<Option<EndpointRow>> {
-        self.pool.read_tenant(tenant, |conn| {
-            conn.query_first(
-                endpoint_sql(kind).get.sqlite,
-                params![tenant.workspace_id().as_uuid(), id],
-                |r| rows::endpoint(kind, r),
-            )
-        })
-    }
-
-    fn list_endpoints(
-        &self,
-        tenant: &Tenant,
-        kind: EndpointKind,
-        after: After,
-        limit_rows: usize,
-    ) -> Result<Vec<EndpointRow>> {
-        let sql = endpoint_sql(kind);
-        let ws = tenant.workspace_id();
-        self.pool.read_tenant(tenant, |conn| match after {
-            None => conn.query_all(
-                sql.list_first.sqlite,
-                params![ws.as_uuid(), limit(limit_rows)],
-                |r| rows::endpoint(kind, r),
-            ),
-            Some((at, id)) => conn.query_all(
-                sql.list_after.sqlite,
-                params![ws.as_uuid(), at.unix_millis(), id, limit(limit_rows)],
-                |r| rows::endpoint(kind, r),
-            ),
-        })
-    }
-
-    fn update_endpoint(
-        &self,
-        tenant: &Tenant,
-        kind: EndpointKind,
-        id: Uuid,
-        patch: &EndpointPatch,
-        now: Timestamp,
-    ) -> Result<Option<EndpointRow>> {
-        self.pool.write_tenant(tenant, |tx| {
-            let updated = tx.query_first(
-                endpoint_sql(kind).update.sqlite,
-                params![
-                    tenant.workspace_id().as_uuid(),
-                    id,
-                    patch.name.as_ref().map(|n| n.as_str()),
-                    patch.config.as_ref().map(|(c, _)| c.to_json()),
-                    patch.config.as_ref().map(|(_, s)| s.to_stored()),
-                    now.unix_millis(),
-                ],
-                |r| rows::endpoint(kind, r),
-            )?;
-            if updated.is_some() {
-                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
-            }
-            Ok(updated)
-        })
-    }
-
-    fn delete_endpoint(&self, tenant: &Tenant, kind: EndpointKind, id: Uuid) -> Result<bool> {
-        let sql = endpoint_sql(kind);
-        let ws = tenant.workspace_id();
-        self.pool.write_tenant(tenant, |tx| {
-            let users: i64 = tx
-                .prepare_cached(sql.in_use.sqlite)
-                .ctx("could not prepare a query")?
-                .query_row(params![ws.as_uuid(), id], |r| r.get(0))
-                .ctx("could not count connections")?;
-            if users > 0 {
-                let kind = kind.object_kind();
-                return Err(Error::conflict(format!(
-                    "{kind} `{id}` is used by {users} connection(s); delete them first"
-                )));
-            }
-            let deleted = tx
-                .prepare_cached(sql.delete.sqlite)
-                .ctx("could not prepare a delete")?
-                .execute(params![ws.as_uuid(), id])
-                .ctx("could not delete")?;
-            if deleted > 0 {
-                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
-            }
-            Ok(deleted > 0)
-        })
-    }
-
-    fn insert_connection(&self, tenant: &Tenant, row: &Connection) -> Result<()> {
-        self.pool.write_tenant(tenant, |tx| {
-            insert_connection(tx, tenant, row, false, row.created_at)?;
-            audit::append_if(tx, tenant.org_id(), tenant.audit())
-        })
-    }
-
-    fn get_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<Option<Connection>> {
-        self.pool.read_tenant(tenant, |conn| {
-            conn.query_first(
-                concat!(
-                    "SELECT ",
-                    connection_columns!(),
-                    " FROM t_connections WHERE workspace_id = ?1 AND id = ?2"
-                ),
-                params![tenant.workspace_id().as_uuid(), id.as_uuid()],
-                rows::connection,
-            )
-        })
-    }
-
-    fn list_connections(
-        &self,
-        tenant: &Tenant,
-        after: After,
-        limit_rows: usize,
-    ) -> Result<Vec<Connection>> {
-        let ws = tenant.workspace_id();
-        self.pool.read_tenant(tenant, |conn| match after {
-            None => conn.query_all(
-                concat!(
-                    "SELECT ",
-                    connection_columns!(),
-                    " FROM t_connections WHERE workspace_id = ?1",
-                    " ORDER BY created_at, id LIMIT ?2"
-                ),
-                params![ws.as_uuid(), limit(limit_rows)],
-                rows::connection,
-            ),
-            Some((at, id)) => conn.query_all(
-                concat!(
-                    "SELECT ",
-                    connection_columns!(),
-                    " FROM t_connections WHERE workspace_id = ?1",
-                    " AND (created_at, id) > (?2, ?3) ORDER BY created_at, id LIMIT ?4"
-                ),
-                params![ws.as_uuid(), at.unix_millis(), id, limit(limit_rows)],
-                rows::connection,
-            ),
-        })
-    }
-
-    fn update_connection(
-        &self,
-        tenant: &Tenant,
-        id: ConnectionId,
-        update: &ConnectionUpdate,
-        now: Timestamp,
-    ) -> Result<Option<Connection>> {
-        self.pool.write_tenant(tenant, |tx| {
-            let updated = tx.query_first(
-                concat!(
-                    "UPDATE connections SET name = COALESCE(?3, name),",
-                    " status = COALESCE(?4, status), schedule = COALESCE(?5, schedule),",
-                    " updated_at = ?6 WHERE workspace_id = ?1 AND id = ?2 RETURNING ",
-                    connection_columns!()
-                ),
-                params![
-                    tenant.workspace_id().as_uuid(),
-                    id.as_uuid(),
-                    update.name.as_ref().map(|n| n.as_str()),
-                    update.status.map(|s| s.as_str()),
-                    update.schedule.as_ref().map(|s| s.as_text()),
-                    now.unix_millis(),
-                ],
-                rows::connection,
-            )?;
-            if let Some(row) = &updated {
-                // A new schedule or status sets the due time again; a rename keeps it.
-                if update.schedule.is_some() || update.status.is_some() {
-                    crate::schedules::schedule_connection(
-                        tx,
-                        (tenant.org_id(), tenant.workspace_id()),
-                        row.id,
-                        &row.schedule,
-                        row.status == ConnectionStatus::Active,
-                        now,
-                    )?;
-                }
-                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
-            }
-            Ok(updated)
-        })
-    }
-
-    fn delete_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<bool> {
-        let ws = tenant.workspace_id();
-        self.pool.write_tenant(tenant, |tx| {
-            tx.prepare_cached(
-                "DELETE FROM sync_runs WHERE workspace_id = ?1 AND connection_id = ?2",
-            )
-            .ctx("could not prepare a delete")?
-            .execute(params![ws.as_uuid(), id.as_uuid()])
-            .ctx("could not delete the sync history")?;
-            let deleted = tx
-                .prepare_cached("DELETE FROM connections WHERE workspace_id = ?1 AND id = ?2")
-                .ctx("could not prepare a delete")?
-                .execute(params![ws.as_uuid(), id.as_uuid()])
-                .ctx("could not delete the connection")?;
-            if deleted > 0 {
-                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
-            }
-            Ok(deleted > 0)
-        })
-    }
-
-    fn insert_sync_run(&self, tenant: &Tenant, row: &SyncRun) -> Result<()> {
-        self.pool.write_tenant(tenant, |tx| {
-            exists_in_tenant(
-                tx,
-                "SELECT 1 FROM t_connections WHERE workspace_id = ?1 AND id = ?2",
-                tenant,
-                row.connection_id.as_uuid(),
-                ObjectKind::Connection,
-            )?;
-            if !insert_sync_run_row(tx, tenant, row)? {
-                return Err(Error::SyncAlreadyRunning {
-                    connection_id: row.connection_id,
-                });
-            }
-            audit::append_if(tx, tenant.org_id(), tenant.audit())
-        })
-    }
-
-    fn get_sync_run(&self, tenant: &Tenant, id: SyncRunId) -> Result<Option<SyncRun>> {
-        self.pool.read_tenant(tenant, |conn| {
-            conn.query_first(
-                concat!(
-                    "SELECT ",
-                    sync_run_columns!(),
-                    " FROM t_sync_runs WHERE workspace_id = ?1 AND id = ?2"
-                ),
-                params![tenant.workspace_id().as_uuid(), id.as_uuid()],
-                rows::sync_run,
-            )
-        })
-    }
-
-    fn list_sync_runs(
-        &self,
-        tenant: &Tenant,
-        connection: ConnectionId,
-        before: After,
-        limit_rows: usize,
-    ) -> Result<Vec<SyncRun>> {
-        let ws = tenant.workspace_id();
-        self.pool.read_tenant(tenant, |conn| match before {
-            None => conn.query_all(
-                concat!(
-                    "SELECT ",
-                    sync_run_columns!(),
-                    " FROM t_sync_runs WHERE workspace_id = ?1 AND connection_id = ?2",
-                    " ORDER BY started_at DESC, id DESC LIMIT ?3"
-                ),
-                params![ws.as_uuid(), connection.as_uuid(), limit(limit_rows)],
-                rows::sync_run,
-            ),
-            Some((at, id)) => conn.query_all(
-                concat!(
-                    "SELECT ",
-                    sync_run_columns!(),
-                    " FROM t_sync_runs WHERE workspace_id = ?1 AND connection_id = ?2",
-                    " AND (started_at, id) < (?3, ?4)",
-                    " ORDER BY started_at DESC, id DESC LIMIT ?5"
-                ),
-                params![
-                    ws.as_uuid(),
-                    connection.as_uuid(),
-                    at.unix_millis(),
-                    id,
-                    limit(limit_rows)
-                ],
-                rows::sync_run,
-            ),
-        })
-    }
-
-    fn workspace_activity(&self, tenant: &Tenant, since: Timestamp) -> Result<WorkspaceActivity> {
-        // Every read goes through the tenant's guard views inside its workspace (L3): the
-        // dashboard reads one workspace at a time rather than aggregating tenant tables across
-        // the organization, which the authorizer does not (and should not) allow.
-        let ws = tenant.workspace_id();
-        self.pool.read_tenant(tenant, |conn| {
-            let sources: i64 = conn
-                .prepare_cached("SELECT count(*) FROM t_sources WHERE workspace_id = ?1")
-                .ctx("could not prepare a query")?
-                .query_row(params![ws.as_uuid()], |r| r.get(0))
-                .ctx("could not count sources")?;
-            let mut stmt = conn
-                .prepare_cached(concat!(
-                    "SELECT ",
-                    connection_columns!(),
-                    " FROM t_connections WHERE workspace_id = ?1 ORDER BY created_at, id"
-                ))
-                .ctx("could not prepare a query")?;
-            let connections = collect(&mut stmt, params![ws.as_uuid()], rows::connection)?;
-            let mut stmt = conn
-                .prepare_cached(concat!(
-                    "SELECT ",
-                    sync_run_columns!(),
-                    " FROM t_sync_runs AS r WHERE workspace_id = ?1 AND NOT EXISTS (",
-                    "SELECT 1 FROM t_sync_runs AS n WHERE n.workspace_id = ?1",
-                    " AND n.connection_id = r.connection_id",
-                    " AND (n.started_at, n.id) > (r.started_at, r.id))",
-                    " ORDER BY connection_id"
-                ))
-                .ctx("could not prepare a query")?;
-            let latest_runs = collect(&mut stmt, params![ws.as_uuid()], rows::sync_run)?;
-            let (rows_synced, bytes_synced, rows_since, bytes_since): (i64, i64, i64, i64) = conn
-                .prepare_cached(concat!(
-                    "SELECT COALESCE(sum(rows_synced), 0), COALESCE(sum(bytes_synced), 0),",
-                    " COALESCE(sum(CASE WHEN started_at >= ?2 THEN rows_synced ELSE 0 END), 0),",
-                    " COALESCE(sum(CASE WHEN started_at >= ?2 THEN bytes_synced ELSE 0 END), 0)",
-                    " FROM t_sync_runs WHERE workspace_id = ?1"
-                ))
-                .ctx("could not prepare a query")?
-                .query_row(params![ws.as_uuid(), since.unix_millis()], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
-                .ctx("could not total the sync runs")?;
-            let unsigned = |n: i64, what: &str| {
-                u64::try_from(n)
-                    .map_err(|_| Error::from(StorageError::new(format!("negative {what}"))))
-            };
-            Ok(WorkspaceActivity {
-                sources: unsigned(sources, "source count")?,
-                connections,
-                latest_runs,
-                rows_synced: unsigned(rows_synced, "row total")?,
-                bytes_synced: unsigned(bytes_synced, "byte total")?,
-                rows_since: unsigned(rows_since, "row total")?,
-                bytes_since: unsigned(bytes_since, "byte total")?,
-            })
-        })
-    }
-
-    fn finish_sync_run(
-        &self,
-        tenant: &Tenant,
-        id: SyncRunId,
-        finish: &SyncFinish,
-    ) -> Result<Option<SyncRun>> {
-        self.pool.write_tenant(tenant, |tx| {
-            let finished = tx.query_first(
-                concat!(
-                    "UPDATE sync_runs SET status = ?3, finished_at = ?4, rows_synced = ?5,",
-                    " bytes_synced = ?6, error = ?7",
-                    " WHERE workspace_id = ?1 AND id = ?2 AND status IN ('pending', 'running')",
-                    " RETURNING ",
-                    sync_run_columns!()
-                ),
-                params![
-                    tenant.workspace_id().as_uuid(),
-                    id.as_uuid(),
-                    finish.status.as_str(),
-                    finish.finished_at.unix_millis(),
-                    sql_count(finish.rows_synced),
-                    sql_count(finish.bytes_synced),
-                    finish.error.as_deref(),
-                ],
-                rows::sync_run,
-            )?;
-            if finished.is_some() {
-                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
-            }
-            Ok(finished)
-        })
-    }
-}
-
 fn secs(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
@@ -1513,120 +951,6 @@ fn apply_workspace_update(
     )
 }
 
-/// Inserts a connection into the tenant, paused by its workspace if `paused_by_workspace`
-/// (only a merge into an inactive workspace inserts one so), and its first due time from
-/// `now` if it is scheduled and active.
-fn insert_connection(
-    tx: &Db<'_>,
-    tenant: &Tenant,
-    row: &Connection,
-    paused_by_workspace: bool,
-    now: Timestamp,
-) -> Result<()> {
-    // Resolved inside the tenant: another workspace's id is simply not found.
-    exists_in_tenant(
-        tx,
-        "SELECT 1 FROM t_sources WHERE workspace_id = ?1 AND id = ?2",
-        tenant,
-        row.source_id.as_uuid(),
-        ObjectKind::Source,
-    )?;
-    exists_in_tenant(
-        tx,
-        "SELECT 1 FROM t_destinations WHERE workspace_id = ?1 AND id = ?2",
-        tenant,
-        row.destination_id.as_uuid(),
-        ObjectKind::Destination,
-    )?;
-    tx.prepare_cached(concat!(
-        "INSERT INTO connections (",
-        connection_columns!(),
-        ", paused_by_workspace) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-    ))
-    .ctx("could not prepare an insert")?
-    .execute(params![
-        row.id.as_uuid(),
-        tenant.org_id().as_uuid(),
-        tenant.workspace_id().as_uuid(),
-        row.name.as_str(),
-        row.source_id.as_uuid(),
-        row.destination_id.as_uuid(),
-        row.status.as_str(),
-        row.schedule.as_text(),
-        row.created_at.unix_millis(),
-        row.updated_at.unix_millis(),
-        paused_by_workspace,
-    ])
-    .ctx("could not store the connection")?;
-    crate::schedules::schedule_connection(
-        tx,
-        (tenant.org_id(), tenant.workspace_id()),
-        row.id,
-        &row.schedule,
-        row.status == ConnectionStatus::Active,
-        now,
-    )
-}
-
-/// The ten parameters of an endpoint insert, in [`endpoint_columns`] order.
-fn endpoint_params<'a>(
-    tenant: &Tenant,
-    row: &'a EndpointRow,
-) -> [Box<dyn rusqlite::ToSql + 'a>; 10] {
-    [
-        Box::new(row.id),
-        Box::new(*tenant.org_id().as_uuid()),
-        Box::new(*tenant.workspace_id().as_uuid()),
-        Box::new(row.name.as_str()),
-        Box::new(row.connector.as_str()),
-        Box::new(row.config.to_json()),
-        Box::new(row.created_at.unix_millis()),
-        Box::new(row.updated_at.unix_millis()),
-        Box::new(row.template_id),
-        Box::new(row.secrets.to_stored()),
-    ]
-}
-
-fn insert_endpoint(tx: &Db<'_>, tenant: &Tenant, row: &EndpointRow) -> Result<()> {
-    tx.prepare_cached(endpoint_sql(row.kind).insert.sqlite)
-        .ctx("could not prepare an insert")?
-        .execute(rusqlite::params_from_iter(endpoint_params(tenant, row)))
-        .ctx(format_args!(
-            "could not store the {}",
-            row.kind.object_kind()
-        ))?;
-    Ok(())
-}
-
-/// Stores `row`; `false` (nothing stored) if it is running and its connection already has a
-/// live (pending or running) run (the unique index `sync_runs_one_live` decides, inside the
-/// write).
-pub(crate) fn insert_sync_run_row(tx: &Db<'_>, tenant: &Tenant, row: &SyncRun) -> Result<bool> {
-    let inserted = tx
-        .prepare_cached(concat!(
-            "INSERT INTO sync_runs (",
-            sync_run_columns!(),
-            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            " ON CONFLICT (workspace_id, connection_id) WHERE status IN ('pending', 'running')",
-            " DO NOTHING"
-        ))
-        .ctx("could not prepare an insert")?
-        .execute(params![
-            row.id.as_uuid(),
-            tenant.org_id().as_uuid(),
-            tenant.workspace_id().as_uuid(),
-            row.connection_id.as_uuid(),
-            row.status.as_str(),
-            row.started_at.unix_millis(),
-            row.finished_at.map(Timestamp::unix_millis),
-            sql_count(row.rows_synced),
-            sql_count(row.bytes_synced),
-            row.error.as_deref(),
-        ])
-        .ctx("could not store the sync run")?;
-    Ok(inserted == 1)
-}
-
 /// The body of `get_or_create_workspace`, inside its transaction: read, insert if absent (and
 /// read again), and apply `update` to an existing live workspace, each change audited.
 ///
@@ -1705,4 +1029,11 @@ fn get_or_create_in(
         audit::append(tx, org.org_id(), &draft)?;
     }
     Ok((updated, false))
+}
+
+bulkhead_sql::tenant_store!(SqliteStore, pool);
+
+/// Stores a sync run of the tenant (see [`tenant::insert_sync_run_row`]), for the job queue.
+pub(crate) fn insert_sync_run_row(tx: &Db<'_>, into: &Tenant, row: &SyncRun) -> Result<bool> {
+    tenant::insert_sync_run_row(&mut Conn(tx), into, row)
 }
