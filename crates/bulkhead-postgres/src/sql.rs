@@ -102,6 +102,15 @@ impl SqlConn for Tx<'_> {
     }
 }
 
+/// `bytes` in lower-case hexadecimal, as the policy on `org_keys` compares the hash.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
 impl SqlPool for Pool {
     type Conn<'c> = Tx<'c>;
 
@@ -111,12 +120,16 @@ impl SqlPool for Pool {
         mode: Mode,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
+        let hash_hex;
         let scope = match access {
             Access::Tenant(tenant) | Access::TenantRow(tenant) => Scope::tenant(tenant),
             Access::Org(org) => Scope::Org(org),
             Access::System(SystemCall::Meta) => Scope::None,
             Access::System(SystemCall::OrgList) => Scope::OperatorList,
-            Access::System(SystemCall::KeyHash(hash)) => Scope::KeyHash(hash),
+            Access::System(SystemCall::KeyHash(hash)) => {
+                hash_hex = hex(hash);
+                Scope::KeyHash(&hash_hex)
+            }
             Access::System(SystemCall::KeyId(id)) => Scope::KeyId(id),
             Access::System(SystemCall::Kid(kid)) => Scope::Kid(kid),
         };

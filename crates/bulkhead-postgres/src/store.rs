@@ -9,26 +9,22 @@
 //! [`Pool::run`]: crate::pool::Pool::run
 
 use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
-use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::secrets::SealedSecrets;
 use bulkhead_core::store::{
-    AuditStore, CatalogStore, ConnectionState, CreationCount, MergeRows, OrgStore, SealedItem,
-    StatusCount, SystemStore, TemplateKind, TemplateRow, WorkspaceStore,
+    AuditStore, CatalogStore, ConnectionState, CreationCount, MergeRows, SealedItem, StatusCount,
+    TemplateKind, TemplateRow, WorkspaceStore,
 };
 use bulkhead_core::{
-    Connection, ConnectionId, Error, ExternalId, ObjectKind, OrgCtx, OrgId, OrgKeyId, OrgSettings,
-    Organization, Result, Schedule, StorageError, Tag, TagInfo, TagSelection, Tenant, Timestamp,
-    Workspace, WorkspaceFilter, WorkspaceId, WorkspaceStatus, WorkspaceUpdate,
+    Connection, ConnectionId, Error, ExternalId, ObjectKind, OrgCtx, OrgId, Result, Schedule,
+    StorageError, Tag, TagInfo, TagSelection, Tenant, Timestamp, Workspace, WorkspaceFilter,
+    WorkspaceId, WorkspaceStatus, WorkspaceUpdate,
 };
 use bulkhead_sql::tenant;
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
 use crate::pool::{Scope, Tx};
-use crate::rows::{
-    self, connection_state_columns, org_columns, org_key_columns, signing_key_columns, sql_count,
-    template_columns, workspace_columns,
-};
+use crate::rows::{self, connection_state_columns, sql_count, template_columns, workspace_columns};
 use crate::{Ctx, PostgresStore, audit};
 
 /// The statements of one template table.
@@ -114,20 +110,8 @@ fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn secs(d: std::time::Duration) -> i64 {
-    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
-}
-
 fn millis(t: Option<Timestamp>) -> Option<i64> {
     t.map(Timestamp::unix_millis)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::new(), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
 }
 
 fn tags_json(tags: &BTreeSet<Tag>) -> Result<String> {
@@ -136,287 +120,6 @@ fn tags_json(tags: &BTreeSet<Tag>) -> Result<String> {
 
 fn unit(_: &postgres::Row) -> Result<()> {
     Ok(())
-}
-
-impl SystemStore for PostgresStore {
-    fn master_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>> {
-        self.pool.write(Scope::None, |tx| {
-            tx.execute(
-                "INSERT INTO bulkhead_meta (key, value) VALUES ('master_key_check', $1)
-                 ON CONFLICT (key) DO NOTHING",
-                &[&candidate],
-            )?;
-            tx.query_one(
-                "SELECT value FROM bulkhead_meta WHERE key = 'master_key_check'",
-                &[],
-                |r| {
-                    r.try_get(0)
-                        .map_err(storage("could not read the master key check"))
-                },
-            )
-        })
-    }
-
-    fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
-        self.pool.read(Scope::Org(id), |tx| {
-            tx.query_first(
-                concat!(
-                    "SELECT ",
-                    org_columns!(),
-                    " FROM organizations WHERE id = $1"
-                ),
-                &[id.as_uuid()],
-                rows::organization,
-            )
-        })
-    }
-
-    fn list_organizations(&self) -> Result<Vec<Organization>> {
-        self.pool.read(Scope::OperatorList, |tx| {
-            tx.query_all(
-                concat!(
-                    "SELECT ",
-                    org_columns!(),
-                    " FROM organizations ORDER BY created_at, id"
-                ),
-                &[],
-                rows::organization,
-            )
-        })
-    }
-
-    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
-        let hash_hex = hex(hash);
-        self.pool.read(Scope::KeyHash(&hash_hex), |tx| {
-            tx.query_first(
-                concat!(
-                    "SELECT ",
-                    org_key_columns!(),
-                    " FROM org_keys WHERE hash = $1"
-                ),
-                &[&&hash[..]],
-                rows::org_key,
-            )
-        })
-    }
-
-    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
-        self.pool.write(Scope::KeyId(*id.as_uuid()), |tx| {
-            tx.execute(
-                "UPDATE org_keys SET last_used_at = $2 WHERE id = $1",
-                &[id.as_uuid(), &now.unix_millis()],
-            )?;
-            Ok(())
-        })
-    }
-
-    fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
-        self.pool.read(Scope::Kid(kid), |tx| {
-            tx.query_first(
-                concat!(
-                    "SELECT ",
-                    signing_key_columns!(),
-                    " FROM signing_keys WHERE kid = $1"
-                ),
-                &[&kid],
-                rows::signing_key,
-            )
-        })
-    }
-
-    fn reseal_all(
-        &self,
-        check: &[u8],
-        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
-    ) -> Result<u64> {
-        self.pool
-            .write(Scope::OperatorList, |tx| reseal_all(tx, check, reseal))
-    }
-
-    fn jobs(&self) -> Option<&dyn bulkhead_core::JobStore> {
-        Some(self)
-    }
-
-    fn schedules(&self) -> Option<&dyn bulkhead_core::ScheduleStore> {
-        Some(self)
-    }
-}
-
-impl OrgStore for PostgresStore {
-    fn insert_organization(
-        &self,
-        ctx: &OrgCtx,
-        org: &Organization,
-        first_key: &OrgKeyRow,
-        signing_key: &SigningKeyRow,
-    ) -> Result<()> {
-        self.pool.write(Scope::Org(org.id), |tx| {
-            let s = &org.settings;
-            tx.execute(
-                concat!(
-                    "INSERT INTO organizations (",
-                    org_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                ),
-                &[
-                    org.id.as_uuid(),
-                    &org.name.as_str(),
-                    &org.created_at.unix_millis(),
-                    &s.token_algorithm.as_str(),
-                    &s.issuer,
-                    &s.audience,
-                    &secs(s.default_token_ttl),
-                    &secs(s.max_token_ttl),
-                    &i64::from(s.workspace_creation_burst),
-                    &i64::from(s.workspace_creation_rate),
-                ],
-            )?;
-            insert_org_key(tx, first_key)?;
-            insert_signing_key(tx, signing_key)?;
-            audit::append_if(tx, org.id, ctx.audit())
-        })
-    }
-
-    fn update_org_settings(
-        &self,
-        org: &OrgCtx,
-        settings: &OrgSettings,
-    ) -> Result<Option<Organization>> {
-        self.pool.write(Scope::Org(org.org_id()), |tx| {
-            let updated = tx.query_first(
-                concat!(
-                    "UPDATE organizations SET token_algorithm = $2, issuer = $3, audience = $4,",
-                    " default_ttl_secs = $5, max_ttl_secs = $6, workspace_creation_burst = $7,",
-                    " workspace_creation_rate = $8 WHERE id = $1 RETURNING ",
-                    org_columns!()
-                ),
-                &[
-                    org.org_id().as_uuid(),
-                    &settings.token_algorithm.as_str(),
-                    &settings.issuer,
-                    &settings.audience,
-                    &secs(settings.default_token_ttl),
-                    &secs(settings.max_token_ttl),
-                    &i64::from(settings.workspace_creation_burst),
-                    &i64::from(settings.workspace_creation_rate),
-                ],
-                rows::organization,
-            )?;
-            if updated.is_some() {
-                audit::append_if(tx, org.org_id(), org.audit())?;
-            }
-            Ok(updated)
-        })
-    }
-
-    fn insert_org_key(&self, org: &OrgCtx, row: &OrgKeyRow) -> Result<()> {
-        if row.org_id != org.org_id() {
-            return Err(Error::conflict(
-                "an org key must belong to the calling organization",
-            ));
-        }
-        self.pool.write(Scope::Org(org.org_id()), |tx| {
-            insert_org_key(tx, row)?;
-            audit::append_if(tx, org.org_id(), org.audit())
-        })
-    }
-
-    fn list_org_keys(&self, org: &OrgCtx) -> Result<Vec<OrgKeyRow>> {
-        self.pool.read(Scope::Org(org.org_id()), |tx| {
-            tx.query_all(
-                concat!(
-                    "SELECT ",
-                    org_key_columns!(),
-                    " FROM org_keys WHERE org_id = $1 ORDER BY created_at, id"
-                ),
-                &[org.org_id().as_uuid()],
-                rows::org_key,
-            )
-        })
-    }
-
-    fn revoke_org_key(
-        &self,
-        org: &OrgCtx,
-        id: OrgKeyId,
-        now: Timestamp,
-    ) -> Result<Option<OrgKeyRow>> {
-        self.pool.write(Scope::Org(org.org_id()), |tx| {
-            let revoked = tx.query_first(
-                concat!(
-                    "UPDATE org_keys SET revoked_at = COALESCE(revoked_at, $3)",
-                    " WHERE org_id = $1 AND id = $2 RETURNING ",
-                    org_key_columns!()
-                ),
-                &[org.org_id().as_uuid(), id.as_uuid(), &now.unix_millis()],
-                rows::org_key,
-            )?;
-            if revoked.is_some() {
-                audit::append_if(tx, org.org_id(), org.audit())?;
-            }
-            Ok(revoked)
-        })
-    }
-
-    fn rotate_signing_key(
-        &self,
-        org: &OrgCtx,
-        new: &SigningKeyRow,
-        retire_at: Timestamp,
-        now: Timestamp,
-    ) -> Result<()> {
-        if new.org_id != org.org_id() {
-            return Err(Error::conflict(
-                "a signing key must belong to the calling organization",
-            ));
-        }
-        let org_id = org.org_id();
-        self.pool.write(Scope::Org(org_id), |tx| {
-            tx.execute(
-                "UPDATE signing_keys SET retire_at = $2 WHERE org_id = $1 AND retire_at IS NULL",
-                &[org_id.as_uuid(), &retire_at.unix_millis()],
-            )?;
-            tx.execute(
-                "DELETE FROM signing_keys WHERE org_id = $1 AND retire_at <= $2",
-                &[org_id.as_uuid(), &now.unix_millis()],
-            )?;
-            insert_signing_key(tx, new)?;
-            audit::append_if(tx, org_id, org.audit())
-        })
-    }
-
-    fn retire_signing_key(&self, org: &OrgCtx, kid: &str, at: Timestamp) -> Result<bool> {
-        let org_id = org.org_id();
-        self.pool.write(Scope::Org(org_id), |tx| {
-            let changed = tx.execute(
-                "UPDATE signing_keys SET retire_at = $3
-                 WHERE org_id = $1 AND kid = $2 AND (retire_at IS NULL OR retire_at > $3)",
-                &[org_id.as_uuid(), &kid, &at.unix_millis()],
-            )?;
-            if changed == 0 {
-                return Ok(false);
-            }
-            audit::append_if(tx, org_id, org.audit())?;
-            Ok(true)
-        })
-    }
-
-    fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>> {
-        self.pool.read(Scope::Org(org.org_id()), |tx| {
-            tx.query_all(
-                concat!(
-                    "SELECT ",
-                    signing_key_columns!(),
-                    // The signer (no retirement time) first, even when a rotation made it
-                    // within the millisecond of the key it replaced.
-                    " FROM signing_keys WHERE org_id = $1",
-                    " ORDER BY retire_at IS NOT NULL, created_at DESC, kid"
-                ),
-                &[org.org_id().as_uuid()],
-                rows::signing_key,
-            )
-        })
-    }
 }
 
 impl WorkspaceStore for PostgresStore {
@@ -1033,48 +736,6 @@ fn storage(what: &'static str) -> impl Fn(postgres::Error) -> Error + Copy {
     move |e| crate::storage_error(what, e)
 }
 
-fn insert_org_key(tx: &mut Tx<'_>, row: &OrgKeyRow) -> Result<()> {
-    tx.execute(
-        concat!(
-            "INSERT INTO org_keys (",
-            org_key_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ),
-        &[
-            row.id.as_uuid(),
-            row.org_id.as_uuid(),
-            &row.prefix,
-            &&row.hash[..],
-            &row.created_at.unix_millis(),
-            &millis(row.expires_at),
-            &millis(row.last_used_at),
-            &millis(row.revoked_at),
-            &row.role.as_str(),
-        ],
-    )?;
-    Ok(())
-}
-
-fn insert_signing_key(tx: &mut Tx<'_>, row: &SigningKeyRow) -> Result<()> {
-    tx.execute(
-        concat!(
-            "INSERT INTO signing_keys (",
-            signing_key_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        ),
-        &[
-            &row.kid,
-            row.org_id.as_uuid(),
-            &row.algorithm.as_str(),
-            &row.sealed_secret,
-            &row.public_key,
-            &row.created_at.unix_millis(),
-            &millis(row.retire_at),
-        ],
-    )?;
-    Ok(())
-}
-
 /// Applies `update` to the organization's live workspace `id` inside the caller's
 /// transaction.
 fn apply_workspace_update(
@@ -1387,4 +1048,18 @@ fn get_or_create_in(
     Ok((updated, false))
 }
 
+bulkhead_sql::system_store!(PostgresStore, pool, reseal_all_items);
+bulkhead_sql::org_store!(PostgresStore, pool);
 bulkhead_sql::tenant_store!(PostgresStore, pool);
+
+/// The master-key rotation's walk over every sealed value, in the operator's scope (see
+/// [`reseal_all`]).
+fn reseal_all_items(
+    store: &PostgresStore,
+    check: &[u8],
+    reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
+) -> Result<u64> {
+    store
+        .pool
+        .write(Scope::OperatorList, |tx| reseal_all(tx, check, reseal))
+}

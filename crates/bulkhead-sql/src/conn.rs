@@ -38,8 +38,8 @@ pub enum SystemCall<'a> {
     Meta,
     /// The operator's list of organizations.
     OrgList,
-    /// The one org key with this SHA-256 (hex).
-    KeyHash(&'a str),
+    /// The one org key with this SHA-256.
+    KeyHash(&'a [u8; 32]),
     /// The one org key with this id, to record its use.
     KeyId(Uuid),
     /// The one signing key with this `kid`.

@@ -18,7 +18,9 @@
 pub mod columns;
 mod conn;
 pub mod dialect;
+pub mod org;
 pub mod statements;
+pub mod system;
 pub mod tenant;
 
 pub use conn::{Access, Mode, Param, SqlConn, SqlPool, SystemCall};

@@ -10,7 +10,10 @@
 use bulkhead_core::store::EndpointKind;
 
 use crate::Sql;
-use crate::{connection_columns, endpoint_columns, sync_run_columns, workspace_columns};
+use crate::{
+    connection_columns, endpoint_columns, org_columns, org_key_columns, signing_key_columns,
+    sync_run_columns, workspace_columns,
+};
 
 /// The statements of one endpoint table (`sources` or `destinations`).
 #[derive(Debug)]
@@ -304,4 +307,111 @@ pub const SYNC_TOTALS: Sql = crate::sql!(
         " COALESCE(sum(bytes_synced) FILTER (WHERE started_at >= $2), 0)::bigint",
         " FROM sync_runs WHERE workspace_id = $1"
     ),
+);
+
+/// Inserts a row of [`org_columns!`].
+pub const INSERT_ORGANIZATION: Sql = crate::sql!(
+    "INSERT INTO organizations (",
+    org_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+);
+
+/// Replaces an organization's settings, returning its row.
+pub const UPDATE_ORG_SETTINGS: Sql = crate::sql!(
+    "UPDATE organizations SET token_algorithm = ?2, issuer = ?3, audience = ?4,",
+    " default_ttl_secs = ?5, max_ttl_secs = ?6, workspace_creation_burst = ?7,",
+    " workspace_creation_rate = ?8 WHERE id = ?1 RETURNING ",
+    org_columns!()
+);
+
+/// Inserts a row of [`org_key_columns!`].
+pub const INSERT_ORG_KEY: Sql = crate::sql!(
+    "INSERT INTO org_keys (",
+    org_key_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+);
+
+/// The organization's keys, oldest first.
+pub const LIST_ORG_KEYS: Sql = crate::sql!(
+    "SELECT ",
+    org_key_columns!(),
+    " FROM o_org_keys WHERE org_id = ?1 ORDER BY created_at, id"
+);
+
+/// Revokes an org key (keeping the first revocation time), returning it.
+pub const REVOKE_ORG_KEY: Sql = crate::sql!(
+    "UPDATE org_keys SET revoked_at = COALESCE(revoked_at, ?3)",
+    " WHERE org_id = ?1 AND id = ?2 RETURNING ",
+    org_key_columns!()
+);
+
+/// Inserts a row of [`signing_key_columns!`].
+pub const INSERT_SIGNING_KEY: Sql = crate::sql!(
+    "INSERT INTO signing_keys (",
+    signing_key_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+);
+
+/// Schedules the retirement of the organization's signer.
+pub const RETIRE_SIGNER: Sql =
+    crate::sql!("UPDATE signing_keys SET retire_at = ?2 WHERE org_id = ?1 AND retire_at IS NULL");
+
+/// Deletes the organization's signing keys retired by `?2`.
+pub const DELETE_RETIRED_SIGNING_KEYS: Sql =
+    crate::sql!("DELETE FROM signing_keys WHERE org_id = ?1 AND retire_at <= ?2");
+
+/// Moves a signing key's retirement to `?3`, unless it retires earlier already.
+pub const RETIRE_SIGNING_KEY: Sql = crate::sql!(
+    "UPDATE signing_keys SET retire_at = ?3",
+    " WHERE org_id = ?1 AND kid = ?2 AND (retire_at IS NULL OR retire_at > ?3)"
+);
+
+/// The organization's signing keys: the signer (no retirement time) first, even when a
+/// rotation made it within the millisecond of the key it replaced.
+pub const LIST_SIGNING_KEYS: Sql = crate::sql!(
+    "SELECT ",
+    signing_key_columns!(),
+    " FROM o_signing_keys WHERE org_id = ?1",
+    " ORDER BY retire_at IS NOT NULL, created_at DESC, kid"
+);
+
+/// Stores the master-key check value, unless one is stored.
+pub const STORE_MASTER_KEY_CHECK: Sql = crate::sql!(
+    "INSERT INTO bulkhead_meta (key, value) VALUES ('master_key_check', ?1)",
+    " ON CONFLICT (key) DO NOTHING"
+);
+
+/// The stored master-key check value.
+pub const GET_MASTER_KEY_CHECK: Sql =
+    crate::sql!("SELECT value FROM bulkhead_meta WHERE key = 'master_key_check'");
+
+/// One organization.
+pub const GET_ORGANIZATION: Sql = crate::sql!(
+    "SELECT ",
+    org_columns!(),
+    " FROM o_organizations WHERE id = ?1"
+);
+
+/// Every organization, oldest first (the operator's list, in system mode: no view).
+pub const LIST_ORGANIZATIONS: Sql = crate::sql!(
+    "SELECT ",
+    org_columns!(),
+    " FROM organizations ORDER BY created_at, id"
+);
+
+/// The org key with this SHA-256 (a credential lookup, in system mode: no view).
+pub const FIND_ORG_KEY: Sql = crate::sql!(
+    "SELECT ",
+    org_key_columns!(),
+    " FROM org_keys WHERE hash = ?1"
+);
+
+/// Records an org key's use.
+pub const TOUCH_ORG_KEY: Sql = crate::sql!("UPDATE org_keys SET last_used_at = ?2 WHERE id = ?1");
+
+/// The signing key with this `kid` (a credential lookup, in system mode: no view).
+pub const FIND_SIGNING_KEY: Sql = crate::sql!(
+    "SELECT ",
+    signing_key_columns!(),
+    " FROM signing_keys WHERE kid = ?1"
 );

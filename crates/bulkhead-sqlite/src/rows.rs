@@ -3,11 +3,10 @@
 //! core's validation is a corrupt row: it surfaces as a storage error, never as the caller's
 //! invalid input.
 
-use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
     ConnectionState, CreationCount, StatusCount, TemplateKind, TemplateRow,
 };
-use bulkhead_core::{ConnectionId, Organization, Result, SyncRun, TagInfo, Workspace};
+use bulkhead_core::{ConnectionId, Result, SyncRun, TagInfo, Workspace};
 use bulkhead_sql::columns::{self, Columns};
 use rusqlite::types::{FromSql, ValueRef};
 use rusqlite::{Params, Row, Statement};
@@ -17,8 +16,7 @@ use crate::guard::Db;
 
 pub(crate) use bulkhead_sql::columns::sql_count;
 pub(crate) use bulkhead_sql::{
-    connection_state_columns, org_columns, org_key_columns, signing_key_columns, sync_run_columns,
-    template_columns, workspace_columns,
+    connection_state_columns, sync_run_columns, template_columns, workspace_columns,
 };
 
 /// A `rusqlite` row as [`Columns`]: UUIDs are 16-byte BLOBs, times integer milliseconds.
@@ -110,10 +108,7 @@ macro_rules! decoders {
 }
 
 decoders!(
-    organization -> Organization,
     workspace -> Workspace,
-    org_key -> OrgKeyRow,
-    signing_key -> SigningKeyRow,
     tag -> TagInfo,
     connection_state -> (ConnectionId, ConnectionState),
     sync_run -> SyncRun,

@@ -14,313 +14,26 @@
 use std::collections::BTreeMap;
 
 use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
-use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
-    AuditStore, CatalogStore, ConnectionState, CreationCount, MergeRows, OrgStore, SealedItem,
-    StatusCount, SystemStore, TemplateKind, TemplateRow, WorkspaceStore,
+    AuditStore, CatalogStore, ConnectionState, CreationCount, MergeRows, SealedItem, StatusCount,
+    TemplateKind, TemplateRow, WorkspaceStore,
 };
 use bulkhead_core::{
-    Connection, ConnectionId, Error, ExternalId, ObjectKind, OrgCtx, OrgId, OrgKeyId, OrgSettings,
-    Organization, Result, Schedule, StorageError, SyncRun, Tag, TagInfo, TagSelection, Tenant,
-    Timestamp, Workspace, WorkspaceFilter, WorkspaceId, WorkspaceStatus, WorkspaceUpdate,
+    Connection, ConnectionId, Error, ExternalId, ObjectKind, OrgCtx, Result, Schedule,
+    StorageError, SyncRun, Tag, TagInfo, TagSelection, Tenant, Timestamp, Workspace,
+    WorkspaceFilter, WorkspaceId, WorkspaceStatus, WorkspaceUpdate,
 };
 use bulkhead_sql::tenant;
 use rusqlite::params;
 use uuid::Uuid;
 
 use crate::guard::Db;
-use crate::rows::{
-    self, collect, connection_state_columns, first, org_columns, org_key_columns,
-    signing_key_columns, workspace_columns,
-};
+use crate::rows::{self, collect, connection_state_columns, first, workspace_columns};
 use crate::sql::Conn;
 use crate::{Ctx, SqliteStore, audit, catalog};
 
 fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-impl SystemStore for SqliteStore {
-    fn master_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>> {
-        self.pool.write_system(|tx| {
-            tx.prepare_cached(
-                "INSERT INTO bulkhead_meta (key, value) VALUES ('master_key_check', ?1)
-                 ON CONFLICT (key) DO NOTHING",
-            )
-            .ctx("could not prepare an insert")?
-            .execute(params![candidate])
-            .ctx("could not store the master key check")?;
-            tx.prepare_cached("SELECT value FROM bulkhead_meta WHERE key = 'master_key_check'")
-                .ctx("could not prepare a query")?
-                .query_row([], |r| r.get(0))
-                .ctx("could not read the master key check")
-        })
-    }
-
-    fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
-        self.pool.read_org(id, |conn| {
-            conn.query_first(
-                concat!(
-                    "SELECT ",
-                    org_columns!(),
-                    " FROM o_organizations WHERE id = ?1"
-                ),
-                params![id.as_uuid()],
-                rows::organization,
-            )
-        })
-    }
-
-    fn list_organizations(&self) -> Result<Vec<Organization>> {
-        self.pool.read_system(|conn| {
-            conn.query_all(
-                concat!(
-                    "SELECT ",
-                    org_columns!(),
-                    " FROM organizations ORDER BY created_at, id"
-                ),
-                [],
-                rows::organization,
-            )
-        })
-    }
-
-    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
-        self.pool.read_system(|conn| {
-            conn.query_first(
-                concat!(
-                    "SELECT ",
-                    org_key_columns!(),
-                    " FROM org_keys WHERE hash = ?1"
-                ),
-                params![&hash[..]],
-                rows::org_key,
-            )
-        })
-    }
-
-    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
-        self.pool.write_system(|tx| {
-            tx.prepare_cached("UPDATE org_keys SET last_used_at = ?2 WHERE id = ?1")
-                .ctx("could not prepare an update")?
-                .execute(params![id.as_uuid(), now.unix_millis()])
-                .ctx("could not record the key's use")?;
-            Ok(())
-        })
-    }
-
-    fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
-        self.pool.read_system(|conn| {
-            conn.query_first(
-                concat!(
-                    "SELECT ",
-                    signing_key_columns!(),
-                    " FROM signing_keys WHERE kid = ?1"
-                ),
-                params![kid],
-                rows::signing_key,
-            )
-        })
-    }
-
-    fn reseal_all(
-        &self,
-        check: &[u8],
-        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
-    ) -> Result<u64> {
-        self.pool
-            .write_system(|tx| catalog::reseal_all(tx, check, reseal))
-    }
-
-    fn jobs(&self) -> Option<&dyn bulkhead_core::JobStore> {
-        Some(self)
-    }
-
-    fn schedules(&self) -> Option<&dyn bulkhead_core::ScheduleStore> {
-        Some(self)
-    }
-}
-
-impl OrgStore for SqliteStore {
-    fn insert_organization(
-        &self,
-        ctx: &OrgCtx,
-        org: &Organization,
-        first_key: &OrgKeyRow,
-        signing_key: &SigningKeyRow,
-    ) -> Result<()> {
-        self.pool.write_org(org.id, |tx| {
-            let s = &org.settings;
-            tx.prepare_cached(concat!(
-                "INSERT INTO organizations (",
-                org_columns!(),
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-            ))
-            .ctx("could not prepare an insert")?
-            .execute(params![
-                org.id.as_uuid(),
-                org.name.as_str(),
-                org.created_at.unix_millis(),
-                s.token_algorithm.as_str(),
-                s.issuer,
-                s.audience,
-                secs(s.default_token_ttl),
-                secs(s.max_token_ttl),
-                s.workspace_creation_burst,
-                s.workspace_creation_rate,
-            ])
-            .ctx("could not store the organization")?;
-            insert_org_key(tx, first_key)?;
-            insert_signing_key(tx, signing_key)?;
-            audit::append_if(tx, org.id, ctx.audit())
-        })
-    }
-
-    fn update_org_settings(
-        &self,
-        org: &OrgCtx,
-        settings: &OrgSettings,
-    ) -> Result<Option<Organization>> {
-        self.pool.write_org(org.org_id(), |tx| {
-            let updated = tx.query_first(
-                concat!(
-                    "UPDATE organizations SET token_algorithm = ?2, issuer = ?3, audience = ?4,",
-                    " default_ttl_secs = ?5, max_ttl_secs = ?6, workspace_creation_burst = ?7,",
-                    " workspace_creation_rate = ?8 WHERE id = ?1 RETURNING ",
-                    org_columns!()
-                ),
-                params![
-                    org.org_id().as_uuid(),
-                    settings.token_algorithm.as_str(),
-                    settings.issuer,
-                    settings.audience,
-                    secs(settings.default_token_ttl),
-                    secs(settings.max_token_ttl),
-                    settings.workspace_creation_burst,
-                    settings.workspace_creation_rate,
-                ],
-                rows::organization,
-            )?;
-            if updated.is_some() {
-                audit::append_if(tx, org.org_id(), org.audit())?;
-            }
-            Ok(updated)
-        })
-    }
-
-    fn insert_org_key(&self, org: &OrgCtx, row: &OrgKeyRow) -> Result<()> {
-        if row.org_id != org.org_id() {
-            return Err(Error::conflict(
-                "an org key must belong to the calling organization",
-            ));
-        }
-        self.pool.write_org(org.org_id(), |tx| {
-            insert_org_key(tx, row)?;
-            audit::append_if(tx, org.org_id(), org.audit())
-        })
-    }
-
-    fn list_org_keys(&self, org: &OrgCtx) -> Result<Vec<OrgKeyRow>> {
-        self.pool.read_org(org.org_id(), |conn| {
-            conn.query_all(
-                concat!(
-                    "SELECT ",
-                    org_key_columns!(),
-                    " FROM o_org_keys WHERE org_id = ?1 ORDER BY created_at, id"
-                ),
-                params![org.org_id().as_uuid()],
-                rows::org_key,
-            )
-        })
-    }
-
-    fn revoke_org_key(
-        &self,
-        org: &OrgCtx,
-        id: OrgKeyId,
-        now: Timestamp,
-    ) -> Result<Option<OrgKeyRow>> {
-        self.pool.write_org(org.org_id(), |tx| {
-            let revoked = tx.query_first(
-                concat!(
-                    "UPDATE org_keys SET revoked_at = COALESCE(revoked_at, ?3)",
-                    " WHERE org_id = ?1 AND id = ?2 RETURNING ",
-                    org_key_columns!()
-                ),
-                params![org.org_id().as_uuid(), id.as_uuid(), now.unix_millis()],
-                rows::org_key,
-            )?;
-            if revoked.is_some() {
-                audit::append_if(tx, org.org_id(), org.audit())?;
-            }
-            Ok(revoked)
-        })
-    }
-
-    fn rotate_signing_key(
-        &self,
-        org: &OrgCtx,
-        new: &SigningKeyRow,
-        retire_at: Timestamp,
-        now: Timestamp,
-    ) -> Result<()> {
-        if new.org_id != org.org_id() {
-            return Err(Error::conflict(
-                "a signing key must belong to the calling organization",
-            ));
-        }
-        let org_id = org.org_id();
-        self.pool.write_org(org_id, |tx| {
-            tx.prepare_cached(
-                "UPDATE signing_keys SET retire_at = ?2 WHERE org_id = ?1 AND retire_at IS NULL",
-            )
-            .ctx("could not prepare an update")?
-            .execute(params![org_id.as_uuid(), retire_at.unix_millis()])
-            .ctx("could not retire the signing keys")?;
-            tx.prepare_cached("DELETE FROM signing_keys WHERE org_id = ?1 AND retire_at <= ?2")
-                .ctx("could not prepare a delete")?
-                .execute(params![org_id.as_uuid(), now.unix_millis()])
-                .ctx("could not delete retired signing keys")?;
-            insert_signing_key(tx, new)?;
-            audit::append_if(tx, org_id, org.audit())
-        })
-    }
-
-    fn retire_signing_key(&self, org: &OrgCtx, kid: &str, at: Timestamp) -> Result<bool> {
-        let org_id = org.org_id();
-        self.pool.write_org(org_id, |tx| {
-            let changed = tx
-                .prepare_cached(
-                    "UPDATE signing_keys SET retire_at = ?3
-                     WHERE org_id = ?1 AND kid = ?2 AND (retire_at IS NULL OR retire_at > ?3)",
-                )
-                .ctx("could not prepare an update")?
-                .execute(params![org_id.as_uuid(), kid, at.unix_millis()])
-                .ctx("could not retire the signing key")?;
-            if changed == 0 {
-                return Ok(false);
-            }
-            audit::append_if(tx, org_id, org.audit())?;
-            Ok(true)
-        })
-    }
-
-    fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>> {
-        self.pool.read_org(org.org_id(), |conn| {
-            conn.query_all(
-                concat!(
-                    "SELECT ",
-                    signing_key_columns!(),
-                    // The signer (no retirement time) first, even when a rotation made it
-                    // within the millisecond of the key it replaced.
-                    " FROM o_signing_keys WHERE org_id = ?1",
-                    " ORDER BY retire_at IS NOT NULL, created_at DESC, kid"
-                ),
-                params![org.org_id().as_uuid()],
-                rows::signing_key,
-            )
-        })
-    }
 }
 
 impl WorkspaceStore for SqliteStore {
@@ -870,52 +583,6 @@ impl AuditStore for SqliteStore {
     }
 }
 
-fn secs(d: std::time::Duration) -> i64 {
-    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
-}
-
-fn insert_org_key(tx: &Db<'_>, row: &OrgKeyRow) -> Result<()> {
-    tx.prepare_cached(concat!(
-        "INSERT INTO org_keys (",
-        org_key_columns!(),
-        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-    ))
-    .ctx("could not prepare an insert")?
-    .execute(params![
-        row.id.as_uuid(),
-        row.org_id.as_uuid(),
-        row.prefix,
-        &row.hash[..],
-        row.created_at.unix_millis(),
-        row.expires_at.map(Timestamp::unix_millis),
-        row.last_used_at.map(Timestamp::unix_millis),
-        row.revoked_at.map(Timestamp::unix_millis),
-        row.role.as_str(),
-    ])
-    .ctx("could not store the org key")?;
-    Ok(())
-}
-
-fn insert_signing_key(tx: &Db<'_>, row: &SigningKeyRow) -> Result<()> {
-    tx.prepare_cached(concat!(
-        "INSERT INTO signing_keys (",
-        signing_key_columns!(),
-        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-    ))
-    .ctx("could not prepare an insert")?
-    .execute(params![
-        row.kid,
-        row.org_id.as_uuid(),
-        row.algorithm.as_str(),
-        row.sealed_secret,
-        row.public_key,
-        row.created_at.unix_millis(),
-        row.retire_at.map(Timestamp::unix_millis),
-    ])
-    .ctx("could not store the signing key")?;
-    Ok(())
-}
-
 /// Applies `update` to the organization's workspace `id` inside the caller's transaction.
 fn apply_workspace_update(
     tx: &Db<'_>,
@@ -1031,9 +698,23 @@ fn get_or_create_in(
     Ok((updated, false))
 }
 
+bulkhead_sql::system_store!(SqliteStore, pool, reseal_all);
+bulkhead_sql::org_store!(SqliteStore, pool);
 bulkhead_sql::tenant_store!(SqliteStore, pool);
 
 /// Stores a sync run of the tenant (see [`tenant::insert_sync_run_row`]), for the job queue.
 pub(crate) fn insert_sync_run_row(tx: &Db<'_>, into: &Tenant, row: &SyncRun) -> Result<bool> {
     tenant::insert_sync_run_row(&mut Conn(tx), into, row)
+}
+
+/// The master-key rotation's walk over every sealed value, in system mode (see
+/// [`catalog::reseal_all`]).
+fn reseal_all(
+    store: &SqliteStore,
+    check: &[u8],
+    reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
+) -> Result<u64> {
+    store
+        .pool
+        .write_system(|tx| catalog::reseal_all(tx, check, reseal))
 }
