@@ -3,9 +3,7 @@
 //! fails core's validation is a corrupt row: it surfaces as a storage error, never as the
 //! caller's invalid input.
 
-use bulkhead_core::store::{
-    ConnectionState, CreationCount, StatusCount, TemplateKind, TemplateRow,
-};
+use bulkhead_core::store::{ConnectionState, TemplateKind, TemplateRow};
 use bulkhead_core::{ConnectionId, Result, SyncRun, TagInfo, Workspace};
 use bulkhead_sql::columns::{self, Columns};
 use postgres::Row;
@@ -52,8 +50,6 @@ decoders!(
     tag -> TagInfo,
     connection_state -> (ConnectionId, ConnectionState),
     sync_run -> SyncRun,
-    status_count -> StatusCount,
-    creation_count -> CreationCount,
 );
 
 pub(crate) fn template(kind: TemplateKind, row: &Row) -> Result<TemplateRow> {

@@ -4,7 +4,7 @@
 //! [`Pool::write`], so the first statement still goes out with `BEGIN` and the settings in
 //! one round trip. [`Tx`] runs a shared statement's PostgreSQL text.
 
-use bulkhead_core::{AuditDraft, ConnectionId, OrgId, Result, Schedule, Timestamp, WorkspaceId};
+use bulkhead_core::{ConnectionId, OrgId, Result, Schedule, Timestamp, WorkspaceId};
 use bulkhead_sql::{Access, Mode, Param, Sql, SqlConn, SqlPool, SystemCall};
 use bytes::BytesMut;
 use postgres::types::{IsNull, ToSql, Type};
@@ -86,8 +86,8 @@ impl SqlConn for Tx<'_> {
         })
     }
 
-    fn append_audit_if(&mut self, org: OrgId, draft: Option<&AuditDraft>) -> Result<()> {
-        crate::audit::append_if(self, org, draft)
+    fn lock_audit_chain(&mut self, org: OrgId) -> Result<()> {
+        crate::audit::lock_chain(self, org)
     }
 
     fn schedule_connection(
@@ -99,6 +99,13 @@ impl SqlConn for Tx<'_> {
         now: Timestamp,
     ) -> Result<()> {
         crate::schedules::schedule_connection(self, tenant, id, schedule, active, now)
+    }
+
+    fn unschedule_workspace(&mut self, org: OrgId, workspace: WorkspaceId) -> Result<()> {
+        // Inside the workspace for its rows, then back in the organization.
+        self.set_scope(Scope::Workspace(org, workspace))?;
+        crate::schedules::unschedule_workspace(self, workspace)?;
+        self.set_scope(Scope::Org(org))
     }
 }
 

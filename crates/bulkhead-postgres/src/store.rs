@@ -1,6 +1,15 @@
-//! The storage port on PostgreSQL. Every statement is a literal (prepared once per
-//! connection); every tenant statement filters on `workspace_id = $1` (and the organization
-//! where the row has no workspace), with the ids bound as parameters.
+//! The storage port on PostgreSQL: the parts whose SQL or locking is this adapter's own.
+//!
+//! Most of the port is written once in `bulkhead-sql`, for both SQL adapters, and comes in
+//! here through its macros (`system_store!`, `org_store!`, `audit_store!`, `tenant_store!`,
+//! and `workspace_methods!` inside the `WorkspaceStore` impl), running on this crate's pool
+//! through [`crate::sql`]. What stays here: get-or-create, the workspace listing, the update
+//! that pauses a workspace's connections, the purge, the merge (`FOR UPDATE`, `= ANY`), the
+//! catalog (tags and templates) and the master-key rotation's walk.
+//!
+//! Every statement is a literal (prepared once per connection); every tenant statement
+//! filters on `workspace_id = $1` (and the organization where the row has no workspace), with
+//! the ids bound as parameters.
 //!
 //! Each method is one transaction of [`Pool::run`] in the narrowest [`Scope`] that serves it,
 //! so the Row Level Security policies hold every statement to it as well: the predicates keep
@@ -8,11 +17,10 @@
 //!
 //! [`Pool::run`]: crate::pool::Pool::run
 
-use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
+use bulkhead_core::audit::AuditDraft;
 use bulkhead_core::secrets::SealedSecrets;
 use bulkhead_core::store::{
-    AuditStore, CatalogStore, ConnectionState, CreationCount, MergeRows, SealedItem, StatusCount,
-    TemplateKind, TemplateRow, WorkspaceStore,
+    CatalogStore, ConnectionState, MergeRows, SealedItem, TemplateKind, TemplateRow, WorkspaceStore,
 };
 use bulkhead_core::{
     Connection, ConnectionId, Error, ExternalId, ObjectKind, OrgCtx, OrgId, Result, Schedule,
@@ -123,6 +131,8 @@ fn unit(_: &postgres::Row) -> Result<()> {
 }
 
 impl WorkspaceStore for PostgresStore {
+    bulkhead_sql::workspace_methods!(pool);
+
     fn get_or_create_workspace(
         &self,
         org: &OrgCtx,
@@ -143,34 +153,6 @@ impl WorkspaceStore for PostgresStore {
                 audit::append(tx, org.org_id(), &draft)?;
             }
             Ok((workspace, created))
-        })
-    }
-
-    fn get_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<Option<Workspace>> {
-        self.pool.read(Scope::Org(org.org_id()), |tx| {
-            tx.query_first(
-                concat!(
-                    "SELECT ",
-                    workspace_columns!(),
-                    " FROM workspaces WHERE org_id = $1 AND id = $2"
-                ),
-                &[org.org_id().as_uuid(), id.as_uuid()],
-                rows::workspace,
-            )
-        })
-    }
-
-    fn find_workspace(&self, org: &OrgCtx, external_id: &ExternalId) -> Result<Option<Workspace>> {
-        self.pool.read(Scope::Org(org.org_id()), |tx| {
-            tx.query_first(
-                concat!(
-                    "SELECT ",
-                    workspace_columns!(),
-                    " FROM workspaces WHERE org_id = $1 AND external_id = $2"
-                ),
-                &[org.org_id().as_uuid(), &external_id.as_str()],
-                rows::workspace,
-            )
         })
     }
 
@@ -208,42 +190,6 @@ impl WorkspaceStore for PostgresStore {
                     &filter.name_contains.as_deref(),
                 ],
                 rows::workspace,
-            )
-        })
-    }
-
-    fn count_workspaces(&self, org: &OrgCtx) -> Result<Vec<StatusCount>> {
-        // Each count comes back with the stored `org_id` of the rows it counts, which the
-        // engine checks.
-        self.pool.read(Scope::Org(org.org_id()), |tx| {
-            tx.query_all(
-                concat!(
-                    "SELECT org_id, status, count(*) FROM workspaces",
-                    " WHERE org_id = $1 AND deleted_at IS NULL",
-                    " GROUP BY org_id, status ORDER BY status"
-                ),
-                &[org.org_id().as_uuid()],
-                rows::status_count,
-            )
-        })
-    }
-
-    fn count_workspace_creations(
-        &self,
-        org: &OrgCtx,
-        since: Timestamp,
-    ) -> Result<Vec<CreationCount>> {
-        // The index on `(org_id, created_at)` keeps it to the counted rows; each hour comes
-        // back with the stored `org_id`, which the engine checks.
-        self.pool.read(Scope::Org(org.org_id()), |tx| {
-            tx.query_all(
-                concat!(
-                    "SELECT org_id, (created_at / 3600000) * 3600000 AS hour, count(*)",
-                    " FROM workspaces WHERE org_id = $1 AND created_at >= $2",
-                    " GROUP BY org_id, hour ORDER BY hour"
-                ),
-                &[org.org_id().as_uuid(), &since.unix_millis()],
-                rows::creation_count,
             )
         })
     }
@@ -332,39 +278,6 @@ impl WorkspaceStore for PostgresStore {
             tx.set_scope(Scope::Org(org_id))?;
             audit::append_if(tx, org_id, org.audit())?;
             Ok(true)
-        })
-    }
-
-    fn delete_workspace(
-        &self,
-        org: &OrgCtx,
-        id: WorkspaceId,
-        at: Timestamp,
-        merged_into: Option<WorkspaceId>,
-    ) -> Result<Option<Workspace>> {
-        self.pool.write(Scope::Org(org.org_id()), |tx| {
-            // Only a live workspace becomes a tombstone; its rows stay until the purge.
-            let deleted = tx.query_first(
-                concat!(
-                    "UPDATE workspaces SET deleted_at = $3, merged_into = $4, updated_at = $3",
-                    " WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING ",
-                    workspace_columns!()
-                ),
-                &[
-                    org.org_id().as_uuid(),
-                    id.as_uuid(),
-                    &at.unix_millis(),
-                    &merged_into.map(|w| *w.as_uuid()),
-                ],
-                rows::workspace,
-            )?;
-            if deleted.is_some() {
-                tx.set_scope(Scope::Workspace(org.org_id(), id))?;
-                crate::schedules::unschedule_workspace(tx, id)?;
-                tx.set_scope(Scope::Org(org.org_id()))?;
-                audit::append_if(tx, org.org_id(), org.audit())?;
-            }
-            Ok(deleted)
         })
     }
 
@@ -513,55 +426,6 @@ impl WorkspaceStore for PostgresStore {
             Ok(true)
         })
     }
-
-    fn list_deleted_workspaces(
-        &self,
-        org: &OrgCtx,
-        before: Timestamp,
-        limit_rows: usize,
-    ) -> Result<Vec<Workspace>> {
-        self.pool.read(Scope::Org(org.org_id()), |tx| {
-            tx.query_all(
-                concat!(
-                    "SELECT ",
-                    workspace_columns!(),
-                    " FROM workspaces WHERE org_id = $1",
-                    " AND deleted_at IS NOT NULL AND deleted_at <= $2",
-                    " ORDER BY deleted_at, id LIMIT $3"
-                ),
-                &[
-                    org.org_id().as_uuid(),
-                    &before.unix_millis(),
-                    &limit(limit_rows),
-                ],
-                rows::workspace,
-            )
-        })
-    }
-
-    fn revoke_workspace_tokens(
-        &self,
-        org: &OrgCtx,
-        id: WorkspaceId,
-        at: Timestamp,
-    ) -> Result<Option<Workspace>> {
-        self.pool.write(Scope::Org(org.org_id()), |tx| {
-            let updated = tx.query_first(
-                concat!(
-                    "UPDATE workspaces",
-                    " SET tokens_valid_after = GREATEST(COALESCE(tokens_valid_after, $3), $3),",
-                    " updated_at = $3 WHERE org_id = $1 AND id = $2 RETURNING ",
-                    workspace_columns!()
-                ),
-                &[org.org_id().as_uuid(), id.as_uuid(), &at.unix_millis()],
-                rows::workspace,
-            )?;
-            if updated.is_some() {
-                audit::append_if(tx, org.org_id(), org.audit())?;
-            }
-            Ok(updated)
-        })
-    }
 }
 
 impl CatalogStore for PostgresStore {
@@ -695,38 +559,6 @@ impl CatalogStore for PostgresStore {
                 audit::append_if(tx, org.org_id(), org.audit())?;
             }
             Ok(deleted > 0)
-        })
-    }
-}
-
-impl AuditStore for PostgresStore {
-    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
-        self.pool.write(Scope::Org(org.org_id()), |tx| {
-            audit::append(tx, org.org_id(), draft)
-        })
-    }
-
-    fn list_audit(
-        &self,
-        org: &OrgCtx,
-        filter: &AuditFilter,
-        after: Option<u64>,
-        limit_rows: usize,
-    ) -> Result<Vec<AuditEvent>> {
-        self.pool.read(Scope::Org(org.org_id()), |tx| {
-            audit::list(tx, org.org_id(), filter, after, limit_rows)
-        })
-    }
-
-    fn list_audit_newest(
-        &self,
-        org: &OrgCtx,
-        filter: &AuditFilter,
-        before: Option<u64>,
-        limit_rows: usize,
-    ) -> Result<Vec<AuditEvent>> {
-        self.pool.read(Scope::Org(org.org_id()), |tx| {
-            audit::list_newest(tx, org.org_id(), filter, before, limit_rows)
         })
     }
 }
@@ -1050,6 +882,7 @@ fn get_or_create_in(
 
 bulkhead_sql::system_store!(PostgresStore, pool, reseal_all_items);
 bulkhead_sql::org_store!(PostgresStore, pool);
+bulkhead_sql::audit_store!(PostgresStore, pool);
 bulkhead_sql::tenant_store!(PostgresStore, pool);
 
 /// The master-key rotation's walk over every sealed value, in the operator's scope (see

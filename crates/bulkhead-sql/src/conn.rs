@@ -8,9 +8,7 @@
 //! system mode; PostgreSQL sets transaction-local settings its row policies read, sent with
 //! `BEGIN` and the first statement in one round trip.
 
-use bulkhead_core::{
-    AuditDraft, ConnectionId, OrgId, Result, Schedule, Tenant, Timestamp, WorkspaceId,
-};
+use bulkhead_core::{ConnectionId, OrgId, Result, Schedule, Tenant, Timestamp, WorkspaceId};
 use uuid::Uuid;
 
 use crate::Sql;
@@ -133,9 +131,9 @@ pub trait SqlConn {
         decode: impl Fn(&Self::Row<'_>) -> Result<T>,
     ) -> Result<Vec<T>>;
 
-    /// The adapter's step the shared bodies end a change with: appends `draft` (when given)
-    /// to the organization's audit chain, in this transaction.
-    fn append_audit_if(&mut self, org: OrgId, draft: Option<&AuditDraft>) -> Result<()>;
+    /// The adapter's step before an audit append reads the chain's last event: serializes
+    /// the appends of the organization `org` (SQLite's one writer does by itself).
+    fn lock_audit_chain(&mut self, org: OrgId) -> Result<()>;
 
     /// The adapter's step after a connection is made or changed: sets when it is next due
     /// (removes it from the schedule when it is not `active`).
@@ -147,6 +145,10 @@ pub trait SqlConn {
         active: bool,
         now: Timestamp,
     ) -> Result<()>;
+
+    /// The adapter's step when a workspace of `org` is deleted: removes the due times of its
+    /// connections (a tenant table's rows, so inside that workspace).
+    fn unschedule_workspace(&mut self, org: OrgId, workspace: WorkspaceId) -> Result<()>;
 }
 
 /// A pool of connections.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::{Error, OrgCtx, OrgKeyId, OrgSettings, Organization, Result, Timestamp};
 
+use crate::audit;
 use crate::columns;
 use crate::statements as st;
 use crate::{Access, Mode, Param, SqlConn, SqlPool};
@@ -161,7 +162,7 @@ pub fn insert_organization<P: SqlPool>(
         )?;
         insert_org_key_in(conn, first_key)?;
         insert_signing_key_in(conn, signing_key)?;
-        conn.append_audit_if(org.id, ctx.audit())
+        audit::append_if(conn, org.id, ctx.audit())
     })
 }
 
@@ -179,7 +180,7 @@ pub fn update_org_settings<P: SqlPool>(
             |r| columns::organization(r),
         )?;
         if updated.is_some() {
-            conn.append_audit_if(org.org_id(), org.audit())?;
+            audit::append_if(conn, org.org_id(), org.audit())?;
         }
         Ok(updated)
     })
@@ -194,7 +195,7 @@ pub fn insert_org_key<P: SqlPool>(pool: &P, org: &OrgCtx, row: &OrgKeyRow) -> Re
     }
     pool.run(Access::Org(org.org_id()), Mode::Write, |conn| {
         insert_org_key_in(conn, row)?;
-        conn.append_audit_if(org.org_id(), org.audit())
+        audit::append_if(conn, org.org_id(), org.audit())
     })
 }
 
@@ -225,7 +226,7 @@ pub fn revoke_org_key<P: SqlPool>(
             |r| columns::org_key(r),
         )?;
         if revoked.is_some() {
-            conn.append_audit_if(org.org_id(), org.audit())?;
+            audit::append_if(conn, org.org_id(), org.audit())?;
         }
         Ok(revoked)
     })
@@ -255,7 +256,7 @@ pub fn rotate_signing_key<P: SqlPool>(
             &[org_id.as_uuid().into(), now.unix_millis().into()],
         )?;
         insert_signing_key_in(conn, new)?;
-        conn.append_audit_if(org_id, org.audit())
+        audit::append_if(conn, org_id, org.audit())
     })
 }
 
@@ -275,7 +276,7 @@ pub fn retire_signing_key<P: SqlPool>(
         if changed == 0 {
             return Ok(false);
         }
-        conn.append_audit_if(org_id, org.audit())?;
+        audit::append_if(conn, org_id, org.audit())?;
         Ok(true)
     })
 }

@@ -415,3 +415,124 @@ pub const FIND_SIGNING_KEY: Sql = crate::sql!(
     signing_key_columns!(),
     " FROM signing_keys WHERE kid = ?1"
 );
+
+/// The last event of an organization's audit chain.
+pub const LAST_AUDIT_EVENT: Sql =
+    crate::sql!("SELECT seq, hash FROM o_audit_log WHERE org_id = ?1 ORDER BY seq DESC LIMIT 1");
+
+/// Appends an event to an organization's audit chain.
+pub const APPEND_AUDIT_EVENT: Sql = crate::sql!(
+    "INSERT INTO audit_log (org_id, seq, at, actor, action, workspace_id, target, outcome,",
+    " prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+);
+
+/// The columns `audit::event` reads.
+macro_rules! audit_columns {
+    () => {
+        "org_id, seq, at, actor, action, workspace_id, target, outcome, prev_hash, hash"
+    };
+}
+
+/// Events of an organization matching a filter, after `?2`, in chain order. PostgreSQL needs
+/// the optional filters' types spelled out.
+pub const LIST_AUDIT: Sql = crate::sql!(
+    sqlite: concat!(
+        "SELECT ",
+        audit_columns!(),
+        " FROM o_audit_log WHERE org_id = ?1 AND seq > ?2",
+        " AND (?3 IS NULL OR workspace_id = ?3) AND (?4 IS NULL OR action = ?4)",
+        " AND (?5 IS NULL OR at >= ?5) AND (?6 IS NULL OR at < ?6)",
+        " ORDER BY seq LIMIT ?7"
+    ),
+    postgres: concat!(
+        "SELECT ",
+        audit_columns!(),
+        " FROM audit_log WHERE org_id = $1 AND seq > $2",
+        " AND ($3::uuid IS NULL OR workspace_id = $3::uuid)",
+        " AND ($4::text IS NULL OR action = $4::text)",
+        " AND ($5::bigint IS NULL OR at >= $5::bigint)",
+        " AND ($6::bigint IS NULL OR at < $6::bigint)",
+        " ORDER BY seq LIMIT $7"
+    ),
+);
+
+/// Events of an organization matching a filter, before `?2`, newest first.
+pub const LIST_AUDIT_NEWEST: Sql = crate::sql!(
+    sqlite: concat!(
+        "SELECT ",
+        audit_columns!(),
+        " FROM o_audit_log WHERE org_id = ?1 AND seq < ?2",
+        " AND (?3 IS NULL OR workspace_id = ?3) AND (?4 IS NULL OR action = ?4)",
+        " AND (?5 IS NULL OR at >= ?5) AND (?6 IS NULL OR at < ?6)",
+        " ORDER BY seq DESC LIMIT ?7"
+    ),
+    postgres: concat!(
+        "SELECT ",
+        audit_columns!(),
+        " FROM audit_log WHERE org_id = $1 AND seq < $2",
+        " AND ($3::uuid IS NULL OR workspace_id = $3::uuid)",
+        " AND ($4::text IS NULL OR action = $4::text)",
+        " AND ($5::bigint IS NULL OR at >= $5::bigint)",
+        " AND ($6::bigint IS NULL OR at < $6::bigint)",
+        " ORDER BY seq DESC LIMIT $7"
+    ),
+);
+
+/// Makes a live workspace a tombstone, returning it.
+pub const DELETE_WORKSPACE: Sql = crate::sql!(
+    "UPDATE workspaces SET deleted_at = ?3, merged_into = ?4, updated_at = ?3",
+    " WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL RETURNING ",
+    workspace_columns!()
+);
+
+/// One workspace of the organization.
+pub const GET_WORKSPACE: Sql = crate::sql!(
+    "SELECT ",
+    workspace_columns!(),
+    " FROM o_workspaces WHERE org_id = ?1 AND id = ?2"
+);
+
+/// The workspace of the organization with this external id.
+pub const FIND_WORKSPACE: Sql = crate::sql!(
+    "SELECT ",
+    workspace_columns!(),
+    " FROM o_workspaces WHERE org_id = ?1 AND external_id = ?2"
+);
+
+/// The organization's live workspaces, counted by status.
+pub const COUNT_WORKSPACES: Sql = crate::sql!(
+    "SELECT org_id, status, count(*) FROM o_workspaces",
+    " WHERE org_id = ?1 AND deleted_at IS NULL",
+    " GROUP BY org_id, status ORDER BY status"
+);
+
+/// The organization's workspaces created since `?2`, counted by hour.
+pub const COUNT_WORKSPACE_CREATIONS: Sql = crate::sql!(
+    "SELECT org_id, (created_at / 3600000) * 3600000 AS hour, count(*)",
+    " FROM o_workspaces WHERE org_id = ?1 AND created_at >= ?2",
+    " GROUP BY org_id, hour ORDER BY hour"
+);
+
+/// The organization's tombstones deleted by `?2`, oldest first.
+pub const LIST_DELETED_WORKSPACES: Sql = crate::sql!(
+    "SELECT ",
+    workspace_columns!(),
+    " FROM o_workspaces WHERE org_id = ?1 AND deleted_at IS NOT NULL",
+    " AND deleted_at <= ?2 ORDER BY deleted_at, id LIMIT ?3"
+);
+
+/// Refuses the workspace's tokens issued before `?3` (keeping a later time), returning it.
+/// SQLite's two-argument `max` is PostgreSQL's `GREATEST`.
+pub const REVOKE_WORKSPACE_TOKENS: Sql = crate::sql!(
+    sqlite: concat!(
+        "UPDATE workspaces SET tokens_valid_after = MAX(COALESCE(tokens_valid_after, ?3), ?3),",
+        " updated_at = ?3 WHERE org_id = ?1 AND id = ?2 RETURNING ",
+        workspace_columns!()
+    ),
+    postgres: concat!(
+        "UPDATE workspaces",
+        " SET tokens_valid_after = GREATEST(COALESCE(tokens_valid_after, $3), $3),",
+        " updated_at = $3 WHERE org_id = $1 AND id = $2 RETURNING ",
+        workspace_columns!()
+    ),
+);

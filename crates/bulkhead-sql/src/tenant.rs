@@ -17,6 +17,7 @@ use bulkhead_core::{
 };
 use uuid::Uuid;
 
+use crate::audit;
 use crate::columns::{self, Columns, sql_count};
 use crate::statements::{self as st, endpoint};
 use crate::{Access, Mode, Param, SqlConn, SqlPool};
@@ -248,7 +249,7 @@ pub fn revoke_token<P: SqlPool>(
             &st::PRUNE_REVOKED_TOKENS,
             &[ws(tenant), now.unix_millis().into()],
         )?;
-        conn.append_audit_if(tenant.org_id(), tenant.audit())
+        audit::append_if(conn, tenant.org_id(), tenant.audit())
     })
 }
 
@@ -327,7 +328,7 @@ fn write_endpoint<C: SqlConn>(
 pub fn insert_endpoint<P: SqlPool>(pool: &P, tenant: &Tenant, row: &EndpointRow) -> Result<()> {
     pool.run(Access::Tenant(tenant), Mode::Write, |conn| {
         insert_endpoint_in(conn, tenant, row)?;
-        conn.append_audit_if(tenant.org_id(), tenant.audit())
+        audit::append_if(conn, tenant.org_id(), tenant.audit())
     })
 }
 
@@ -364,7 +365,7 @@ pub fn insert_source_with_pipelines<P: SqlPool>(
             made.push((stored, connection));
         }
         check(&made)?;
-        conn.append_audit_if(tenant.org_id(), tenant.audit())?;
+        audit::append_if(conn, tenant.org_id(), tenant.audit())?;
         Ok(made)
     })
 }
@@ -436,7 +437,7 @@ pub fn update_endpoint<P: SqlPool>(
             |r| columns::endpoint(kind, r),
         )?;
         if updated.is_some() {
-            conn.append_audit_if(tenant.org_id(), tenant.audit())?;
+            audit::append_if(conn, tenant.org_id(), tenant.audit())?;
         }
         Ok(updated)
     })
@@ -464,7 +465,7 @@ pub fn delete_endpoint<P: SqlPool>(
         }
         let deleted = conn.execute(&sql.delete, &[ws(tenant), (&id).into()])?;
         if deleted > 0 {
-            conn.append_audit_if(tenant.org_id(), tenant.audit())?;
+            audit::append_if(conn, tenant.org_id(), tenant.audit())?;
         }
         Ok(deleted > 0)
     })
@@ -538,7 +539,7 @@ pub fn insert_connection_in<C: SqlConn>(
 pub fn insert_connection<P: SqlPool>(pool: &P, tenant: &Tenant, row: &Connection) -> Result<()> {
     pool.run(Access::Tenant(tenant), Mode::Write, |conn| {
         insert_connection_in(conn, tenant, row, false, row.created_at)?;
-        conn.append_audit_if(tenant.org_id(), tenant.audit())
+        audit::append_if(conn, tenant.org_id(), tenant.audit())
     })
 }
 
@@ -615,7 +616,7 @@ pub fn update_connection<P: SqlPool>(
                     now,
                 )?;
             }
-            conn.append_audit_if(tenant.org_id(), tenant.audit())?;
+            audit::append_if(conn, tenant.org_id(), tenant.audit())?;
         }
         Ok(updated)
     })
@@ -628,7 +629,7 @@ pub fn delete_connection<P: SqlPool>(pool: &P, tenant: &Tenant, id: ConnectionId
         conn.execute(&st::DELETE_CONNECTION_RUNS, &params)?;
         let deleted = conn.execute(&st::DELETE_CONNECTION, &params)?;
         if deleted > 0 {
-            conn.append_audit_if(tenant.org_id(), tenant.audit())?;
+            audit::append_if(conn, tenant.org_id(), tenant.audit())?;
         }
         Ok(deleted > 0)
     })
@@ -676,7 +677,7 @@ pub fn insert_sync_run<P: SqlPool>(pool: &P, tenant: &Tenant, row: &SyncRun) -> 
                 connection_id: row.connection_id,
             });
         }
-        conn.append_audit_if(tenant.org_id(), tenant.audit())
+        audit::append_if(conn, tenant.org_id(), tenant.audit())
     })
 }
 
@@ -794,7 +795,7 @@ pub fn finish_sync_run<P: SqlPool>(
             |r| columns::sync_run(r),
         )?;
         if finished.is_some() {
-            conn.append_audit_if(tenant.org_id(), tenant.audit())?;
+            audit::append_if(conn, tenant.org_id(), tenant.audit())?;
         }
         Ok(finished)
     })

@@ -4,7 +4,10 @@
 //! the bundled SQLite (so the build needs no system library): versioned migrations on open,
 //! WAL, `synchronous=NORMAL` unless [`Synchronous::Full`] is asked for, foreign keys on, a busy
 //! timeout, one writer and a small pool of readers, cached prepared statements. The tenant's
-//! ids are always bound parameters; SQL text never contains data.
+//! ids are always bound parameters; SQL text never contains data. The statements and method
+//! bodies it shares with `bulkhead-postgres` are written once in `bulkhead-sql`, run on this
+//! crate's pool through the `sql` module; this crate keeps its pool, its guard, its schema and
+//! the methods whose SQL is SQLite's own.
 //!
 //! Every connection carries the database layer of Bulkhead's isolation (DESIGN section 4,
 //! L3): a `bulkhead_workspace()` function that names the workspace of the call in progress,

@@ -3,7 +3,7 @@
 //! workspace, organization or system mode), and [`Conn`] runs a shared statement's SQLite
 //! text through the guard's statement mark, like every other statement of the crate.
 
-use bulkhead_core::{AuditDraft, ConnectionId, OrgId, Result, Schedule, Timestamp, WorkspaceId};
+use bulkhead_core::{ConnectionId, OrgId, Result, Schedule, Timestamp, WorkspaceId};
 use bulkhead_sql::{Access, Mode, Param, Sql, SqlConn, SqlPool};
 use rusqlite::ToSql;
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
@@ -70,8 +70,9 @@ impl SqlConn for Conn<'_> {
             .query_all(sql.sqlite, bind(params), |row| decode(&Cols(row)))
     }
 
-    fn append_audit_if(&mut self, org: OrgId, draft: Option<&AuditDraft>) -> Result<()> {
-        crate::audit::append_if(self.0, org, draft)
+    fn lock_audit_chain(&mut self, _org: OrgId) -> Result<()> {
+        // The call holds the one writer connection: appends are serialized already.
+        Ok(())
     }
 
     fn schedule_connection(
@@ -83,6 +84,10 @@ impl SqlConn for Conn<'_> {
         now: Timestamp,
     ) -> Result<()> {
         crate::schedules::schedule_connection(self.0, tenant, id, schedule, active, now)
+    }
+
+    fn unschedule_workspace(&mut self, _org: OrgId, workspace: WorkspaceId) -> Result<()> {
+        crate::schedules::unschedule_workspace(self.0, workspace)
     }
 }
 

@@ -1,22 +1,27 @@
-//! The storage port on SQLite. Every statement is a literal (cached once prepared); every
-//! tenant statement filters on `workspace_id = ?1` (and the organization where the row has
-//! no workspace), with the ids bound as parameters.
+//! The storage port on SQLite: the parts whose SQL or locking is this adapter's own.
 //!
-//! Tenant methods run inside the tenant's workspace ([`Pool::read_tenant`],
-//! [`Pool::write_tenant`]), so the isolation guard ([`crate::guard`]) holds them to it as
-//! well: reads of tenant tables name the guard views (`FROM t_sources`), writes go to the
-//! tables and pass the guard triggers. The `workspace_id = ?1` predicates stay: the views
-//! enforce, the predicates keep each query correct on its own and let it use the indexes.
+//! Most of the port is written once in `bulkhead-sql`, for both SQL adapters, and comes in
+//! here through its macros (`system_store!`, `org_store!`, `audit_store!`, `tenant_store!`,
+//! and `workspace_methods!` inside the `WorkspaceStore` impl), running on this crate's pool
+//! through [`crate::sql`]. What stays here: get-or-create (SQLite's group commit), the
+//! workspace listing (its text search in SQLite's functions), the update that pauses a
+//! workspace's connections, the purge (and the WAL checkpoint after it), the merge, the
+//! catalog ([`crate::catalog`]) and the master-key rotation's walk.
+//!
+//! Every statement is a literal (cached once prepared); every tenant statement filters on
+//! `workspace_id = ?1` (and the organization where the row has no workspace), with the ids
+//! bound as parameters. Tenant methods run inside the tenant's workspace
+//! ([`Pool::read_tenant`], [`Pool::write_tenant`]), so the isolation guard
+//! ([`crate::guard`]) holds them to it as well: reads of tenant tables name the guard views
+//! (`FROM t_sources`), writes go to the tables and pass the guard triggers.
 //!
 //! [`Pool::read_tenant`]: crate::pool::Pool::read_tenant
 //! [`Pool::write_tenant`]: crate::pool::Pool::write_tenant
 
 use std::collections::BTreeMap;
 
-use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::store::{
-    AuditStore, CatalogStore, ConnectionState, CreationCount, MergeRows, SealedItem, StatusCount,
-    TemplateKind, TemplateRow, WorkspaceStore,
+    CatalogStore, ConnectionState, MergeRows, SealedItem, TemplateKind, TemplateRow, WorkspaceStore,
 };
 use bulkhead_core::{
     Connection, ConnectionId, Error, ExternalId, ObjectKind, OrgCtx, Result, Schedule,
@@ -37,6 +42,8 @@ fn limit(n: usize) -> i64 {
 }
 
 impl WorkspaceStore for SqliteStore {
+    bulkhead_sql::workspace_methods!(pool);
+
     fn get_or_create_workspace(
         &self,
         org: &OrgCtx,
@@ -66,34 +73,6 @@ impl WorkspaceStore for SqliteStore {
                 audit::append(tx, org.org_id(), &draft)?;
             }
             Ok((workspace, created))
-        })
-    }
-
-    fn get_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<Option<Workspace>> {
-        self.pool.read_org(org.org_id(), |conn| {
-            conn.query_first(
-                concat!(
-                    "SELECT ",
-                    workspace_columns!(),
-                    " FROM o_workspaces WHERE org_id = ?1 AND id = ?2"
-                ),
-                params![org.org_id().as_uuid(), id.as_uuid()],
-                rows::workspace,
-            )
-        })
-    }
-
-    fn find_workspace(&self, org: &OrgCtx, external_id: &ExternalId) -> Result<Option<Workspace>> {
-        self.pool.read_org(org.org_id(), |conn| {
-            conn.query_first(
-                concat!(
-                    "SELECT ",
-                    workspace_columns!(),
-                    " FROM o_workspaces WHERE org_id = ?1 AND external_id = ?2"
-                ),
-                params![org.org_id().as_uuid(), external_id.as_str()],
-                rows::workspace,
-            )
         })
     }
 
@@ -134,44 +113,6 @@ impl WorkspaceStore for SqliteStore {
                     filter.name_contains.as_deref(),
                 ],
                 rows::workspace,
-            )
-        })
-    }
-
-    fn count_workspaces(&self, org: &OrgCtx) -> Result<Vec<StatusCount>> {
-        // `workspaces` is an organization-level table: the L3 guard does not restrict it, and
-        // the org id is a bound parameter. Each count comes back with the stored `org_id` of
-        // the rows it counts, which the engine checks.
-        self.pool.read_org(org.org_id(), |conn| {
-            conn.query_all(
-                concat!(
-                    "SELECT org_id, status, count(*) FROM o_workspaces",
-                    " WHERE org_id = ?1 AND deleted_at IS NULL",
-                    " GROUP BY org_id, status ORDER BY status"
-                ),
-                params![org.org_id().as_uuid()],
-                rows::status_count,
-            )
-        })
-    }
-
-    fn count_workspace_creations(
-        &self,
-        org: &OrgCtx,
-        since: Timestamp,
-    ) -> Result<Vec<CreationCount>> {
-        // Through the organization's view, like `count_workspaces`; the index on
-        // `(org_id, created_at)` keeps it to the counted rows, and each hour comes back with
-        // the stored `org_id`, which the engine checks.
-        self.pool.read_org(org.org_id(), |conn| {
-            conn.query_all(
-                concat!(
-                    "SELECT org_id, (created_at / 3600000) * 3600000 AS hour, count(*)",
-                    " FROM o_workspaces WHERE org_id = ?1 AND created_at >= ?2",
-                    " GROUP BY org_id, hour ORDER BY hour"
-                ),
-                params![org.org_id().as_uuid(), since.unix_millis()],
-                rows::creation_count,
             )
         })
     }
@@ -249,36 +190,6 @@ impl WorkspaceStore for SqliteStore {
             }
         }
         Ok(deleted)
-    }
-
-    fn delete_workspace(
-        &self,
-        org: &OrgCtx,
-        id: WorkspaceId,
-        at: Timestamp,
-        merged_into: Option<WorkspaceId>,
-    ) -> Result<Option<Workspace>> {
-        self.pool.write_org(org.org_id(), |tx| {
-            let tombstone = tx.query_first(
-                concat!(
-                    "UPDATE workspaces SET deleted_at = ?3, merged_into = ?4, updated_at = ?3",
-                    " WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL RETURNING ",
-                    workspace_columns!()
-                ),
-                params![
-                    org.org_id().as_uuid(),
-                    id.as_uuid(),
-                    at.unix_millis(),
-                    merged_into.map(|w| *w.as_uuid()),
-                ],
-                rows::workspace,
-            )?;
-            if tombstone.is_some() {
-                crate::schedules::unschedule_workspace(tx, id)?;
-                audit::append_if(tx, org.org_id(), org.audit())?;
-            }
-            Ok(tombstone)
-        })
     }
 
     fn merge_workspace(
@@ -411,57 +322,6 @@ impl WorkspaceStore for SqliteStore {
             Ok(true)
         })
     }
-
-    fn list_deleted_workspaces(
-        &self,
-        org: &OrgCtx,
-        before: Timestamp,
-        limit_rows: usize,
-    ) -> Result<Vec<Workspace>> {
-        self.pool.read_org(org.org_id(), |conn| {
-            conn.query_all(
-                concat!(
-                    "SELECT ",
-                    workspace_columns!(),
-                    " FROM o_workspaces WHERE org_id = ?1 AND deleted_at IS NOT NULL",
-                    " AND deleted_at <= ?2 ORDER BY deleted_at, id LIMIT ?3"
-                ),
-                params![
-                    org.org_id().as_uuid(),
-                    before.unix_millis(),
-                    limit(limit_rows)
-                ],
-                rows::workspace,
-            )
-        })
-    }
-
-    fn revoke_workspace_tokens(
-        &self,
-        org: &OrgCtx,
-        id: WorkspaceId,
-        at: Timestamp,
-    ) -> Result<Option<Workspace>> {
-        self.pool.write_org(org.org_id(), |tx| {
-            let mut stmt = tx
-                .prepare_cached(concat!(
-                    "UPDATE workspaces SET tokens_valid_after = MAX(COALESCE(tokens_valid_after, ?3), ?3),",
-                    " updated_at = ?3 WHERE org_id = ?1 AND id = ?2 RETURNING ",
-                    workspace_columns!()
-                ))
-                .ctx("could not prepare an update")?;
-            let updated = first(
-                &mut stmt,
-                params![org.org_id().as_uuid(), id.as_uuid(), at.unix_millis()],
-                rows::workspace,
-            )?;
-            drop(stmt);
-            if updated.is_some() {
-                audit::append_if(tx, org.org_id(), org.audit())?;
-            }
-            Ok(updated)
-        })
-    }
 }
 
 impl CatalogStore for SqliteStore {
@@ -548,37 +408,6 @@ impl CatalogStore for SqliteStore {
                 audit::append_if(tx, org.org_id(), org.audit())?;
             }
             Ok(deleted > 0)
-        })
-    }
-}
-
-impl AuditStore for SqliteStore {
-    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
-        self.pool
-            .write_org(org.org_id(), |tx| audit::append(tx, org.org_id(), draft))
-    }
-
-    fn list_audit(
-        &self,
-        org: &OrgCtx,
-        filter: &AuditFilter,
-        after: Option<u64>,
-        limit_rows: usize,
-    ) -> Result<Vec<AuditEvent>> {
-        self.pool.read_org(org.org_id(), |conn| {
-            audit::list(conn, org.org_id(), filter, after, limit_rows)
-        })
-    }
-
-    fn list_audit_newest(
-        &self,
-        org: &OrgCtx,
-        filter: &AuditFilter,
-        before: Option<u64>,
-        limit_rows: usize,
-    ) -> Result<Vec<AuditEvent>> {
-        self.pool.read_org(org.org_id(), |conn| {
-            audit::list_newest(conn, org.org_id(), filter, before, limit_rows)
         })
     }
 }
@@ -700,6 +529,7 @@ fn get_or_create_in(
 
 bulkhead_sql::system_store!(SqliteStore, pool, reseal_all);
 bulkhead_sql::org_store!(SqliteStore, pool);
+bulkhead_sql::audit_store!(SqliteStore, pool);
 bulkhead_sql::tenant_store!(SqliteStore, pool);
 
 /// Stores a sync run of the tenant (see [`tenant::insert_sync_run_row`]), for the job queue.
