@@ -14,7 +14,7 @@
 //! it (`tests/layers.rs` checks this, and that no modules import each other in a cycle):
 //! values and objects (`model`, with `error`), sealing and credentials at rest (`crypto`),
 //! the JWT profile (`token`), the audit chain's types ([`audit`]), the storage port (`port`:
-//! [`store`], [`columns`], [`Tenant`] and [`OrgCtx`]), and the engine (`engine`: the
+//! [`store`], [`Tenant`] and [`OrgCtx`]), and the engine (`engine`: the
 //! [`Engine`], its shared state, the [`guard`], the caches, and one directory per scope,
 //! `engine/org/` for the [`OrgScope`] and `engine/workspace/` for the [`WorkspaceScope`]).
 //!
@@ -37,7 +37,7 @@ pub mod token;
 
 pub use crypto::{keys, secrets};
 pub use engine::guard;
-pub use port::{columns, jobs, schedules, store};
+pub use port::{jobs, schedules, store};
 
 pub use audit::{Actor, AuditDraft, AuditEvent, AuditFilter, AuditVerification, BrokenLink};
 pub use crypto::keys::{

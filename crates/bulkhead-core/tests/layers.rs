@@ -12,7 +12,7 @@
 //! 2. `crypto` (sealing, credentials at rest),
 //! 3. `token` (the JWT profile, the scoped-token request),
 //! 4. `audit` (the chain's types and hashing),
-//! 5. `port` (the storage port: the `Store` trait, `Tenant` and `OrgCtx`, rows, columns),
+//! 5. `port` (the storage port: the `Store` trait, `Tenant` and `OrgCtx`, rows),
 //! 6. `engine` (the engine, its shared state, the guard, the caches, and the scopes).
 //!
 //! Inside the crate an item is named by its module path, never by a re-export at the crate's

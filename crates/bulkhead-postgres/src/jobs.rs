@@ -548,7 +548,7 @@ impl JobStore for PostgresStore {
             if found.is_none() {
                 return Err(Error::not_found(ObjectKind::Connection, run.connection_id));
             }
-            if !crate::store::insert_sync_run_row(tx, tenant, run)? {
+            if !bulkhead_sql::tenant::insert_sync_run_row(tx, tenant, run)? {
                 return Err(Error::SyncAlreadyRunning {
                     connection_id: run.connection_id,
                 });

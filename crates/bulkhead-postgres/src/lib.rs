@@ -4,7 +4,10 @@
 //! [`PostgresStore`] implements the storage port of `bulkhead-core` on a PostgreSQL schema
 //! (PostgreSQL 13 or newer), with a small pool of `tokio-postgres` connections driven
 //! synchronously (each call blocks its thread, as with the `postgres` client, which the crate
-//! still uses to migrate and to check the role).
+//! still uses to migrate and to check the role). The statements and method bodies it shares
+//! with `bulkhead-sqlite` are written once in `bulkhead-sql`, run on this crate's pool through
+//! the `sql` module; this crate keeps its pool, its roles and policies, its schema and the
+//! methods whose SQL is PostgreSQL's own.
 //!
 //! # Two roles
 //!
@@ -79,6 +82,7 @@ mod pool;
 mod rows;
 mod schedules;
 mod schema;
+mod sql;
 mod store;
 
 #[cfg(test)]

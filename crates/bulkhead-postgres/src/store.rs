@@ -1,6 +1,15 @@
-//! The storage port on PostgreSQL. Every statement is a literal (prepared once per
-//! connection); every tenant statement filters on `workspace_id = $1` (and the organization
-//! where the row has no workspace), with the ids bound as parameters.
+//! The storage port on PostgreSQL: the parts whose SQL or locking is this adapter's own.
+//!
+//! Most of the port is written once in `bulkhead-sql`, for both SQL adapters, and comes in
+//! here through its macros (`system_store!`, `org_store!`, `audit_store!`, `tenant_store!`,
+//! and `workspace_methods!` inside the `WorkspaceStore` impl), running on this crate's pool
+//! through [`crate::sql`]. What stays here: get-or-create, the workspace listing, the update
+//! that pauses a workspace's connections, the purge, the merge (`FOR UPDATE`, `= ANY`), the
+//! catalog (tags and templates) and the master-key rotation's walk.
+//!
+//! Every statement is a literal (prepared once per connection); every tenant statement
+//! filters on `workspace_id = $1` (and the organization where the row has no workspace), with
+//! the ids bound as parameters.
 //!
 //! Each method is one transaction of [`Pool::run`] in the narrowest [`Scope`] that serves it,
 //! so the Row Level Security policies hold every statement to it as well: the predicates keep
@@ -8,105 +17,23 @@
 //!
 //! [`Pool::run`]: crate::pool::Pool::run
 
-use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
-use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
+use bulkhead_core::audit::AuditDraft;
 use bulkhead_core::secrets::SealedSecrets;
 use bulkhead_core::store::{
-    After, AuditStore, CatalogStore, ConnectionState, CreationCount, EndpointKind, EndpointPatch,
-    EndpointRow, MergeRows, OrgStore, Pipeline, SealedItem, StatusCount, SyncFinish, SystemStore,
-    TemplateKind, TemplateRow, TenantStore, TokenState, WorkspaceActivity, WorkspaceStore,
+    CatalogStore, ConnectionState, MergeRows, SealedItem, TemplateKind, TemplateRow, WorkspaceStore,
 };
 use bulkhead_core::{
-    Connection, ConnectionId, ConnectionStatus, ConnectionUpdate, DestinationId, Error, ExternalId,
-    ObjectKind, OrgCtx, OrgId, OrgKeyId, OrgSettings, Organization, Result, Schedule, StorageError,
-    SyncRun, SyncRunId, Tag, TagInfo, TagSelection, Tenant, Timestamp, Workspace, WorkspaceFilter,
+    Connection, ConnectionId, Error, ExternalId, ObjectKind, OrgCtx, OrgId, Result, Schedule,
+    StorageError, Tag, TagInfo, TagSelection, Tenant, Timestamp, Workspace, WorkspaceFilter,
     WorkspaceId, WorkspaceStatus, WorkspaceUpdate,
 };
+use bulkhead_sql::tenant;
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
 use crate::pool::{Scope, Tx};
-use crate::rows::{
-    self, connection_columns, connection_state_columns, endpoint_columns, org_columns,
-    org_key_columns, signing_key_columns, sql_count, sync_run_columns, template_columns,
-    workspace_columns,
-};
+use crate::rows::{self, connection_state_columns, sql_count, template_columns, workspace_columns};
 use crate::{Ctx, PostgresStore, audit};
-
-/// The statements of one endpoint table (`sources` or `destinations`).
-struct EndpointSql {
-    insert: &'static str,
-    get: &'static str,
-    list_first: &'static str,
-    list_after: &'static str,
-    update: &'static str,
-    in_use: &'static str,
-    delete: &'static str,
-}
-
-macro_rules! endpoint_sql {
-    ($table:literal, $reference:literal) => {
-        EndpointSql {
-            insert: concat!(
-                "INSERT INTO ",
-                $table,
-                " (",
-                endpoint_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-            ),
-            get: concat!(
-                "SELECT ",
-                endpoint_columns!(),
-                " FROM ",
-                $table,
-                " WHERE workspace_id = $1 AND id = $2"
-            ),
-            list_first: concat!(
-                "SELECT ",
-                endpoint_columns!(),
-                " FROM ",
-                $table,
-                " WHERE workspace_id = $1 ORDER BY created_at, id LIMIT $2"
-            ),
-            list_after: concat!(
-                "SELECT ",
-                endpoint_columns!(),
-                " FROM ",
-                $table,
-                " WHERE workspace_id = $1 AND (created_at, id) > ($2, $3)",
-                " ORDER BY created_at, id LIMIT $4"
-            ),
-            update: concat!(
-                "UPDATE ",
-                $table,
-                " SET name = COALESCE($3, name), config = COALESCE($4, config),",
-                " secrets = COALESCE($5, secrets), updated_at = $6",
-                " WHERE workspace_id = $1 AND id = $2 RETURNING ",
-                endpoint_columns!()
-            ),
-            in_use: concat!(
-                "SELECT count(*) FROM connections WHERE workspace_id = $1 AND ",
-                $reference,
-                " = $2"
-            ),
-            delete: concat!(
-                "DELETE FROM ",
-                $table,
-                " WHERE workspace_id = $1 AND id = $2"
-            ),
-        }
-    };
-}
-
-const SOURCES: EndpointSql = endpoint_sql!("sources", "source_id");
-const DESTINATIONS: EndpointSql = endpoint_sql!("destinations", "destination_id");
-
-fn endpoint_sql(kind: EndpointKind) -> &'static EndpointSql {
-    match kind {
-        EndpointKind::Source => &SOURCES,
-        EndpointKind::Destination => &DESTINATIONS,
-    }
-}
 
 /// The statements of one template table.
 struct TemplateSql {
@@ -191,20 +118,8 @@ fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn secs(d: std::time::Duration) -> i64 {
-    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
-}
-
 fn millis(t: Option<Timestamp>) -> Option<i64> {
     t.map(Timestamp::unix_millis)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::new(), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
 }
 
 fn tags_json(tags: &BTreeSet<Tag>) -> Result<String> {
@@ -215,300 +130,9 @@ fn unit(_: &postgres::Row) -> Result<()> {
     Ok(())
 }
 
-/// Checks that `id` names a row inside the tenant, inside the caller's transaction.
-fn exists_in_tenant(
-    tx: &mut Tx<'_>,
-    sql: &'static str,
-    tenant: &Tenant,
-    id: &Uuid,
-    kind: ObjectKind,
-) -> Result<()> {
-    tx.query_first(sql, &[tenant.workspace_id().as_uuid(), id], unit)?
-        .ok_or_else(|| Error::not_found(kind, id))
-}
-
-impl SystemStore for PostgresStore {
-    fn master_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>> {
-        self.pool.write(Scope::None, |tx| {
-            tx.execute(
-                "INSERT INTO bulkhead_meta (key, value) VALUES ('master_key_check', $1)
-                 ON CONFLICT (key) DO NOTHING",
-                &[&candidate],
-            )?;
-            tx.query_one(
-                "SELECT value FROM bulkhead_meta WHERE key = 'master_key_check'",
-                &[],
-                |r| {
-                    r.try_get(0)
-                        .map_err(storage("could not read the master key check"))
-                },
-            )
-        })
-    }
-
-    fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
-        self.pool.read(Scope::Org(id), |tx| {
-            tx.query_first(
-                concat!(
-                    "SELECT ",
-                    org_columns!(),
-                    " FROM organizations WHERE id = $1"
-                ),
-                &[id.as_uuid()],
-                rows::organization,
-            )
-        })
-    }
-
-    fn list_organizations(&self) -> Result<Vec<Organization>> {
-        self.pool.read(Scope::OperatorList, |tx| {
-            tx.query_all(
-                concat!(
-                    "SELECT ",
-                    org_columns!(),
-                    " FROM organizations ORDER BY created_at, id"
-                ),
-                &[],
-                rows::organization,
-            )
-        })
-    }
-
-    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
-        let hash_hex = hex(hash);
-        self.pool.read(Scope::KeyHash(&hash_hex), |tx| {
-            tx.query_first(
-                concat!(
-                    "SELECT ",
-                    org_key_columns!(),
-                    " FROM org_keys WHERE hash = $1"
-                ),
-                &[&&hash[..]],
-                rows::org_key,
-            )
-        })
-    }
-
-    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
-        self.pool.write(Scope::KeyId(*id.as_uuid()), |tx| {
-            tx.execute(
-                "UPDATE org_keys SET last_used_at = $2 WHERE id = $1",
-                &[id.as_uuid(), &now.unix_millis()],
-            )?;
-            Ok(())
-        })
-    }
-
-    fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
-        self.pool.read(Scope::Kid(kid), |tx| {
-            tx.query_first(
-                concat!(
-                    "SELECT ",
-                    signing_key_columns!(),
-                    " FROM signing_keys WHERE kid = $1"
-                ),
-                &[&kid],
-                rows::signing_key,
-            )
-        })
-    }
-
-    fn reseal_all(
-        &self,
-        check: &[u8],
-        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
-    ) -> Result<u64> {
-        self.pool
-            .write(Scope::OperatorList, |tx| reseal_all(tx, check, reseal))
-    }
-
-    fn jobs(&self) -> Option<&dyn bulkhead_core::JobStore> {
-        Some(self)
-    }
-
-    fn schedules(&self) -> Option<&dyn bulkhead_core::ScheduleStore> {
-        Some(self)
-    }
-}
-
-impl OrgStore for PostgresStore {
-    fn insert_organization(
-        &self,
-        ctx: &OrgCtx,
-        org: &Organization,
-        first_key: &OrgKeyRow,
-        signing_key: &SigningKeyRow,
-    ) -> Result<()> {
-        self.pool.write(Scope::Org(org.id), |tx| {
-            let s = &org.settings;
-            tx.execute(
-                concat!(
-                    "INSERT INTO organizations (",
-                    org_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                ),
-                &[
-                    org.id.as_uuid(),
-                    &org.name.as_str(),
-                    &org.created_at.unix_millis(),
-                    &s.token_algorithm.as_str(),
-                    &s.issuer,
-                    &s.audience,
-                    &secs(s.default_token_ttl),
-                    &secs(s.max_token_ttl),
-                    &i64::from(s.workspace_creation_burst),
-                    &i64::from(s.workspace_creation_rate),
-                ],
-            )?;
-            insert_org_key(tx, first_key)?;
-            insert_signing_key(tx, signing_key)?;
-            audit::append_if(tx, org.id, ctx.audit())
-        })
-    }
-
-    fn update_org_settings(
-        &self,
-        org: &OrgCtx,
-        settings: &OrgSettings,
-    ) -> Result<Option<Organization>> {
-        self.pool.write(Scope::Org(org.org_id()), |tx| {
-            let updated = tx.query_first(
-                concat!(
-                    "UPDATE organizations SET token_algorithm = $2, issuer = $3, audience = $4,",
-                    " default_ttl_secs = $5, max_ttl_secs = $6, workspace_creation_burst = $7,",
-                    " workspace_creation_rate = $8 WHERE id = $1 RETURNING ",
-                    org_columns!()
-                ),
-                &[
-                    org.org_id().as_uuid(),
-                    &settings.token_algorithm.as_str(),
-                    &settings.issuer,
-                    &settings.audience,
-                    &secs(settings.default_token_ttl),
-                    &secs(settings.max_token_ttl),
-                    &i64::from(settings.workspace_creation_burst),
-                    &i64::from(settings.workspace_creation_rate),
-                ],
-                rows::organization,
-            )?;
-            if updated.is_some() {
-                audit::append_if(tx, org.org_id(), org.audit())?;
-            }
-            Ok(updated)
-        })
-    }
-
-    fn insert_org_key(&self, org: &OrgCtx, row: &OrgKeyRow) -> Result<()> {
-        if row.org_id != org.org_id() {
-            return Err(Error::conflict(
-                "an org key must belong to the calling organization",
-            ));
-        }
-        self.pool.write(Scope::Org(org.org_id()), |tx| {
-            insert_org_key(tx, row)?;
-            audit::append_if(tx, org.org_id(), org.audit())
-        })
-    }
-
-    fn list_org_keys(&self, org: &OrgCtx) -> Result<Vec<OrgKeyRow>> {
-        self.pool.read(Scope::Org(org.org_id()), |tx| {
-            tx.query_all(
-                concat!(
-                    "SELECT ",
-                    org_key_columns!(),
-                    " FROM org_keys WHERE org_id = $1 ORDER BY created_at, id"
-                ),
-                &[org.org_id().as_uuid()],
-                rows::org_key,
-            )
-        })
-    }
-
-    fn revoke_org_key(
-        &self,
-        org: &OrgCtx,
-        id: OrgKeyId,
-        now: Timestamp,
-    ) -> Result<Option<OrgKeyRow>> {
-        self.pool.write(Scope::Org(org.org_id()), |tx| {
-            let revoked = tx.query_first(
-                concat!(
-                    "UPDATE org_keys SET revoked_at = COALESCE(revoked_at, $3)",
-                    " WHERE org_id = $1 AND id = $2 RETURNING ",
-                    org_key_columns!()
-                ),
-                &[org.org_id().as_uuid(), id.as_uuid(), &now.unix_millis()],
-                rows::org_key,
-            )?;
-            if revoked.is_some() {
-                audit::append_if(tx, org.org_id(), org.audit())?;
-            }
-            Ok(revoked)
-        })
-    }
-
-    fn rotate_signing_key(
-        &self,
-        org: &OrgCtx,
-        new: &SigningKeyRow,
-        retire_at: Timestamp,
-        now: Timestamp,
-    ) -> Result<()> {
-        if new.org_id != org.org_id() {
-            return Err(Error::conflict(
-                "a signing key must belong to the calling organization",
-            ));
-        }
-        let org_id = org.org_id();
-        self.pool.write(Scope::Org(org_id), |tx| {
-            tx.execute(
-                "UPDATE signing_keys SET retire_at = $2 WHERE org_id = $1 AND retire_at IS NULL",
-                &[org_id.as_uuid(), &retire_at.unix_millis()],
-            )?;
-            tx.execute(
-                "DELETE FROM signing_keys WHERE org_id = $1 AND retire_at <= $2",
-                &[org_id.as_uuid(), &now.unix_millis()],
-            )?;
-            insert_signing_key(tx, new)?;
-            audit::append_if(tx, org_id, org.audit())
-        })
-    }
-
-    fn retire_signing_key(&self, org: &OrgCtx, kid: &str, at: Timestamp) -> Result<bool> {
-        let org_id = org.org_id();
-        self.pool.write(Scope::Org(org_id), |tx| {
-            let changed = tx.execute(
-                "UPDATE signing_keys SET retire_at = $3
-                 WHERE org_id = $1 AND kid = $2 AND (retire_at IS NULL OR retire_at > $3)",
-                &[org_id.as_uuid(), &kid, &at.unix_millis()],
-            )?;
-            if changed == 0 {
-                return Ok(false);
-            }
-            audit::append_if(tx, org_id, org.audit())?;
-            Ok(true)
-        })
-    }
-
-    fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>> {
-        self.pool.read(Scope::Org(org.org_id()), |tx| {
-            tx.query_all(
-                concat!(
-                    "SELECT ",
-                    signing_key_columns!(),
-                    // The signer (no retirement time) first, even when a rotation made it
-                    // within the millisecond of the key it replaced.
-                    " FROM signing_keys WHERE org_id = $1",
-                    " ORDER BY retire_at IS NOT NULL, created_at DESC, kid"
-                ),
-                &[org.org_id().as_uuid()],
-                rows::signing_key,
-            )
-        })
-    }
-}
-
 impl WorkspaceStore for PostgresStore {
+    bulkhead_sql::workspace_methods!(pool);
+
     fn get_or_create_workspace(
         &self,
         org: &OrgCtx,
@@ -529,34 +153,6 @@ impl WorkspaceStore for PostgresStore {
                 audit::append(tx, org.org_id(), &draft)?;
             }
             Ok((workspace, created))
-        })
-    }
-
-    fn get_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<Option<Workspace>> {
-        self.pool.read(Scope::Org(org.org_id()), |tx| {
-            tx.query_first(
-                concat!(
-                    "SELECT ",
-                    workspace_columns!(),
-                    " FROM workspaces WHERE org_id = $1 AND id = $2"
-                ),
-                &[org.org_id().as_uuid(), id.as_uuid()],
-                rows::workspace,
-            )
-        })
-    }
-
-    fn find_workspace(&self, org: &OrgCtx, external_id: &ExternalId) -> Result<Option<Workspace>> {
-        self.pool.read(Scope::Org(org.org_id()), |tx| {
-            tx.query_first(
-                concat!(
-                    "SELECT ",
-                    workspace_columns!(),
-                    " FROM workspaces WHERE org_id = $1 AND external_id = $2"
-                ),
-                &[org.org_id().as_uuid(), &external_id.as_str()],
-                rows::workspace,
-            )
         })
     }
 
@@ -594,42 +190,6 @@ impl WorkspaceStore for PostgresStore {
                     &filter.name_contains.as_deref(),
                 ],
                 rows::workspace,
-            )
-        })
-    }
-
-    fn count_workspaces(&self, org: &OrgCtx) -> Result<Vec<StatusCount>> {
-        // Each count comes back with the stored `org_id` of the rows it counts, which the
-        // engine checks.
-        self.pool.read(Scope::Org(org.org_id()), |tx| {
-            tx.query_all(
-                concat!(
-                    "SELECT org_id, status, count(*) FROM workspaces",
-                    " WHERE org_id = $1 AND deleted_at IS NULL",
-                    " GROUP BY org_id, status ORDER BY status"
-                ),
-                &[org.org_id().as_uuid()],
-                rows::status_count,
-            )
-        })
-    }
-
-    fn count_workspace_creations(
-        &self,
-        org: &OrgCtx,
-        since: Timestamp,
-    ) -> Result<Vec<CreationCount>> {
-        // The index on `(org_id, created_at)` keeps it to the counted rows; each hour comes
-        // back with the stored `org_id`, which the engine checks.
-        self.pool.read(Scope::Org(org.org_id()), |tx| {
-            tx.query_all(
-                concat!(
-                    "SELECT org_id, (created_at / 3600000) * 3600000 AS hour, count(*)",
-                    " FROM workspaces WHERE org_id = $1 AND created_at >= $2",
-                    " GROUP BY org_id, hour ORDER BY hour"
-                ),
-                &[org.org_id().as_uuid(), &since.unix_millis()],
-                rows::creation_count,
             )
         })
     }
@@ -718,39 +278,6 @@ impl WorkspaceStore for PostgresStore {
             tx.set_scope(Scope::Org(org_id))?;
             audit::append_if(tx, org_id, org.audit())?;
             Ok(true)
-        })
-    }
-
-    fn delete_workspace(
-        &self,
-        org: &OrgCtx,
-        id: WorkspaceId,
-        at: Timestamp,
-        merged_into: Option<WorkspaceId>,
-    ) -> Result<Option<Workspace>> {
-        self.pool.write(Scope::Org(org.org_id()), |tx| {
-            // Only a live workspace becomes a tombstone; its rows stay until the purge.
-            let deleted = tx.query_first(
-                concat!(
-                    "UPDATE workspaces SET deleted_at = $3, merged_into = $4, updated_at = $3",
-                    " WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING ",
-                    workspace_columns!()
-                ),
-                &[
-                    org.org_id().as_uuid(),
-                    id.as_uuid(),
-                    &at.unix_millis(),
-                    &merged_into.map(|w| *w.as_uuid()),
-                ],
-                rows::workspace,
-            )?;
-            if deleted.is_some() {
-                tx.set_scope(Scope::Workspace(org.org_id(), id))?;
-                crate::schedules::unschedule_workspace(tx, id)?;
-                tx.set_scope(Scope::Org(org.org_id()))?;
-                audit::append_if(tx, org.org_id(), org.audit())?;
-            }
-            Ok(deleted)
         })
     }
 
@@ -853,7 +380,7 @@ impl WorkspaceStore for PostgresStore {
             // before their runs.
             tx.set_scope(Scope::tenant(into))?;
             for endpoint in &rows.endpoints {
-                insert_endpoint(tx, into, endpoint)?;
+                tenant::insert_endpoint_in(tx, into, endpoint)?;
             }
             for connection in &rows.connections {
                 let state = states
@@ -868,12 +395,12 @@ impl WorkspaceStore for PostgresStore {
                     status: state.status,
                     ..connection.clone()
                 };
-                insert_connection(tx, into, &connection, state.paused_by_workspace, at)?;
+                tenant::insert_connection_in(tx, into, &connection, state.paused_by_workspace, at)?;
             }
             for run in &rows.sync_runs {
                 // The connections moved with their runs, so this cannot collide; if it did,
                 // the merge fails whole rather than drop a run.
-                if !insert_sync_run_row(tx, into, run)? {
+                if !tenant::insert_sync_run_row(tx, into, run)? {
                     return Err(Error::SyncAlreadyRunning {
                         connection_id: run.connection_id,
                     });
@@ -897,55 +424,6 @@ impl WorkspaceStore for PostgresStore {
             )?;
             audit::append_if(tx, org_id, org.audit())?;
             Ok(true)
-        })
-    }
-
-    fn list_deleted_workspaces(
-        &self,
-        org: &OrgCtx,
-        before: Timestamp,
-        limit_rows: usize,
-    ) -> Result<Vec<Workspace>> {
-        self.pool.read(Scope::Org(org.org_id()), |tx| {
-            tx.query_all(
-                concat!(
-                    "SELECT ",
-                    workspace_columns!(),
-                    " FROM workspaces WHERE org_id = $1",
-                    " AND deleted_at IS NOT NULL AND deleted_at <= $2",
-                    " ORDER BY deleted_at, id LIMIT $3"
-                ),
-                &[
-                    org.org_id().as_uuid(),
-                    &before.unix_millis(),
-                    &limit(limit_rows),
-                ],
-                rows::workspace,
-            )
-        })
-    }
-
-    fn revoke_workspace_tokens(
-        &self,
-        org: &OrgCtx,
-        id: WorkspaceId,
-        at: Timestamp,
-    ) -> Result<Option<Workspace>> {
-        self.pool.write(Scope::Org(org.org_id()), |tx| {
-            let updated = tx.query_first(
-                concat!(
-                    "UPDATE workspaces",
-                    " SET tokens_valid_after = GREATEST(COALESCE(tokens_valid_after, $3), $3),",
-                    " updated_at = $3 WHERE org_id = $1 AND id = $2 RETURNING ",
-                    workspace_columns!()
-                ),
-                &[org.org_id().as_uuid(), id.as_uuid(), &at.unix_millis()],
-                rows::workspace,
-            )?;
-            if updated.is_some() {
-                audit::append_if(tx, org.org_id(), org.audit())?;
-            }
-            Ok(updated)
         })
     }
 }
@@ -1085,628 +563,9 @@ impl CatalogStore for PostgresStore {
     }
 }
 
-impl AuditStore for PostgresStore {
-    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
-        self.pool.write(Scope::Org(org.org_id()), |tx| {
-            audit::append(tx, org.org_id(), draft)
-        })
-    }
-
-    fn list_audit(
-        &self,
-        org: &OrgCtx,
-        filter: &AuditFilter,
-        after: Option<u64>,
-        limit_rows: usize,
-    ) -> Result<Vec<AuditEvent>> {
-        self.pool.read(Scope::Org(org.org_id()), |tx| {
-            audit::list(tx, org.org_id(), filter, after, limit_rows)
-        })
-    }
-
-    fn list_audit_newest(
-        &self,
-        org: &OrgCtx,
-        filter: &AuditFilter,
-        before: Option<u64>,
-        limit_rows: usize,
-    ) -> Result<Vec<AuditEvent>> {
-        self.pool.read(Scope::Org(org.org_id()), |tx| {
-            audit::list_newest(tx, org.org_id(), filter, before, limit_rows)
-        })
-    }
-}
-
-impl TenantStore for PostgresStore {
-    fn load_workspace(&self, tenant: &Tenant) -> Result<Option<Workspace>> {
-        self.pool.read(Scope::tenant(tenant), |tx| {
-            tx.query_first(
-                concat!(
-                    "SELECT ",
-                    workspace_columns!(),
-                    " FROM workspaces WHERE id = $1 AND org_id = $2"
-                ),
-                &[tenant.workspace_id().as_uuid(), tenant.org_id().as_uuid()],
-                rows::workspace,
-            )
-        })
-    }
-
-    fn load_token_state(
-        &self,
-        tenant: &Tenant,
-        jti: &str,
-        kid: &str,
-    ) -> Result<Option<TokenState>> {
-        self.pool.read(Scope::tenant(tenant), |tx| {
-            tx.query_first(
-                concat!(
-                    "SELECT ",
-                    workspace_columns!(),
-                    ", (SELECT issuer FROM organizations WHERE id = workspaces.org_id)",
-                    ", (SELECT audience FROM organizations WHERE id = workspaces.org_id)",
-                    ", EXISTS (SELECT 1 FROM revoked_tokens AS r",
-                    "   WHERE r.workspace_id = workspaces.id AND r.jti = $3)",
-                    ", (SELECT max_ttl_secs FROM organizations WHERE id = workspaces.org_id)",
-                    ", EXISTS (SELECT 1 FROM signing_keys AS k",
-                    "   WHERE k.kid = $4 AND k.org_id = workspaces.org_id)",
-                    ", (SELECT retire_at FROM signing_keys AS k",
-                    "   WHERE k.kid = $4 AND k.org_id = workspaces.org_id)",
-                    " FROM workspaces WHERE id = $1 AND org_id = $2"
-                ),
-                &[
-                    tenant.workspace_id().as_uuid(),
-                    tenant.org_id().as_uuid(),
-                    &jti,
-                    &kid,
-                ],
-                rows::token_state,
-            )
-        })
-    }
-
-    fn revoke_token(
-        &self,
-        tenant: &Tenant,
-        jti: &str,
-        expires_at: Timestamp,
-        now: Timestamp,
-    ) -> Result<()> {
-        let ws = tenant.workspace_id();
-        self.pool.write(Scope::tenant(tenant), |tx| {
-            tx.execute(
-                "INSERT INTO revoked_tokens (workspace_id, jti, org_id, expires_at)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (workspace_id, jti) DO NOTHING",
-                &[
-                    ws.as_uuid(),
-                    &jti,
-                    tenant.org_id().as_uuid(),
-                    &expires_at.unix_millis(),
-                ],
-            )?;
-            tx.execute(
-                "DELETE FROM revoked_tokens WHERE workspace_id = $1 AND expires_at < $2",
-                &[ws.as_uuid(), &now.unix_millis()],
-            )?;
-            audit::append_if(tx, tenant.org_id(), tenant.audit())
-        })
-    }
-
-    fn workspace_data_key(
-        &self,
-        tenant: &Tenant,
-        make: &dyn Fn() -> Result<Vec<u8>>,
-    ) -> Result<Option<Vec<u8>>> {
-        let ws = tenant.workspace_id();
-        let org = tenant.org_id();
-        let stored: Option<Option<Vec<u8>>> = self.pool.read(Scope::tenant(tenant), |tx| {
-            tx.query_first(
-                "SELECT sealed_dek FROM workspaces WHERE id = $1 AND org_id = $2",
-                &[ws.as_uuid(), org.as_uuid()],
-                |r| r.try_get(0).map_err(storage("could not read the data key")),
-            )
-        })?;
-        match stored {
-            None => Ok(None),
-            Some(Some(sealed)) => Ok(Some(sealed)),
-            Some(None) => {
-                let candidate = make()?;
-                // Concurrent callers serialize on the row; the later one keeps the first key.
-                self.pool.write(Scope::tenant(tenant), |tx| {
-                    tx.query_first(
-                        "UPDATE workspaces SET sealed_dek = COALESCE(sealed_dek, $3)
-                         WHERE id = $1 AND org_id = $2 RETURNING sealed_dek",
-                        &[ws.as_uuid(), org.as_uuid(), &candidate],
-                        |r| {
-                            r.try_get(0)
-                                .map_err(storage("could not store the data key"))
-                        },
-                    )
-                })
-            }
-        }
-    }
-
-    fn insert_source_with_pipelines(
-        &self,
-        tenant: &Tenant,
-        source: &EndpointRow,
-        pipelines: &[Pipeline],
-        check: &dyn Fn(&[Pipeline]) -> Result<()>,
-    ) -> Result<Vec<Pipeline>> {
-        self.pool.write(Scope::tenant(tenant), |tx| {
-            insert_endpoint(tx, tenant, source)?;
-            let mut made = Vec::with_capacity(pipelines.len());
-            for (destination, connection) in pipelines {
-                let Some(template) = destination.template_id else {
-                    return Err(Error::conflict(
-                        "a pipeline destination needs its template id",
-                    ));
-                };
-                let stored_secrets = destination.secrets.to_stored();
-                tx.execute(
-                    concat!(
-                        "INSERT INTO destinations (",
-                        endpoint_columns!(),
-                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                        " ON CONFLICT (workspace_id, template_id) WHERE template_id IS NOT NULL",
-                        " DO NOTHING"
-                    ),
-                    &[
-                        &destination.id,
-                        tenant.org_id().as_uuid(),
-                        tenant.workspace_id().as_uuid(),
-                        &destination.name.as_str(),
-                        &destination.connector.as_str(),
-                        &destination.config.to_json(),
-                        &destination.created_at.unix_millis(),
-                        &destination.updated_at.unix_millis(),
-                        &destination.template_id,
-                        &stored_secrets,
-                    ],
-                )?;
-                let stored = tx
-                    .query_first(
-                        concat!(
-                            "SELECT ",
-                            endpoint_columns!(),
-                            " FROM destinations WHERE workspace_id = $1 AND template_id = $2"
-                        ),
-                        &[tenant.workspace_id().as_uuid(), &template],
-                        |r| rows::endpoint(EndpointKind::Destination, r),
-                    )?
-                    .ok_or_else(|| Error::not_found(ObjectKind::Destination, template))?;
-                let connection = Connection {
-                    destination_id: DestinationId::from_uuid(stored.id)?,
-                    ..connection.clone()
-                };
-                insert_connection(tx, tenant, &connection, false, connection.created_at)?;
-                made.push((stored, connection));
-            }
-            check(&made)?;
-            audit::append_if(tx, tenant.org_id(), tenant.audit())?;
-            Ok(made)
-        })
-    }
-
-    fn insert_endpoint(&self, tenant: &Tenant, row: &EndpointRow) -> Result<()> {
-        self.pool.write(Scope::tenant(tenant), |tx| {
-            insert_endpoint(tx, tenant, row)?;
-            audit::append_if(tx, tenant.org_id(), tenant.audit())
-        })
-    }
-
-    fn get_endpoint(
-        &self,
-        tenant: &Tenant,
-        kind: EndpointKind,
-        id: Uuid,
-    ) -> Result<Option<EndpointRow>> {
-        self.pool.read(Scope::tenant(tenant), |tx| {
-            tx.query_first(
-                endpoint_sql(kind).get,
-                &[tenant.workspace_id().as_uuid(), &id],
-                |r| rows::endpoint(kind, r),
-            )
-        })
-    }
-
-    fn list_endpoints(
-        &self,
-        tenant: &Tenant,
-        kind: EndpointKind,
-        after: After,
-        limit_rows: usize,
-    ) -> Result<Vec<EndpointRow>> {
-        let sql = endpoint_sql(kind);
-        let ws = tenant.workspace_id();
-        self.pool.read(Scope::tenant(tenant), |tx| match after {
-            None => tx.query_all(sql.list_first, &[ws.as_uuid(), &limit(limit_rows)], |r| {
-                rows::endpoint(kind, r)
-            }),
-            Some((at, id)) => tx.query_all(
-                sql.list_after,
-                &[ws.as_uuid(), &at.unix_millis(), &id, &limit(limit_rows)],
-                |r| rows::endpoint(kind, r),
-            ),
-        })
-    }
-
-    fn update_endpoint(
-        &self,
-        tenant: &Tenant,
-        kind: EndpointKind,
-        id: Uuid,
-        patch: &EndpointPatch,
-        now: Timestamp,
-    ) -> Result<Option<EndpointRow>> {
-        self.pool.write(Scope::tenant(tenant), |tx| {
-            let updated = tx.query_first(
-                endpoint_sql(kind).update,
-                &[
-                    tenant.workspace_id().as_uuid(),
-                    &id,
-                    &patch.name.as_ref().map(|n| n.as_str()),
-                    &patch.config.as_ref().map(|(c, _)| c.to_json()),
-                    &patch.config.as_ref().map(|(_, s)| s.to_stored()),
-                    &now.unix_millis(),
-                ],
-                |r| rows::endpoint(kind, r),
-            )?;
-            if updated.is_some() {
-                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
-            }
-            Ok(updated)
-        })
-    }
-
-    fn delete_endpoint(&self, tenant: &Tenant, kind: EndpointKind, id: Uuid) -> Result<bool> {
-        let sql = endpoint_sql(kind);
-        let ws = tenant.workspace_id();
-        self.pool.write(Scope::tenant(tenant), |tx| {
-            let users: i64 = tx.query_one(sql.in_use, &[ws.as_uuid(), &id], |r| {
-                r.try_get(0).map_err(storage("could not count connections"))
-            })?;
-            if users > 0 {
-                let kind = kind.object_kind();
-                return Err(Error::conflict(format!(
-                    "{kind} `{id}` is used by {users} connection(s); delete them first"
-                )));
-            }
-            let deleted = tx.execute(sql.delete, &[ws.as_uuid(), &id])?;
-            if deleted > 0 {
-                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
-            }
-            Ok(deleted > 0)
-        })
-    }
-
-    fn insert_connection(&self, tenant: &Tenant, row: &Connection) -> Result<()> {
-        self.pool.write(Scope::tenant(tenant), |tx| {
-            insert_connection(tx, tenant, row, false, row.created_at)?;
-            audit::append_if(tx, tenant.org_id(), tenant.audit())
-        })
-    }
-
-    fn get_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<Option<Connection>> {
-        self.pool.read(Scope::tenant(tenant), |tx| {
-            tx.query_first(
-                concat!(
-                    "SELECT ",
-                    connection_columns!(),
-                    " FROM connections WHERE workspace_id = $1 AND id = $2"
-                ),
-                &[tenant.workspace_id().as_uuid(), id.as_uuid()],
-                rows::connection,
-            )
-        })
-    }
-
-    fn list_connections(
-        &self,
-        tenant: &Tenant,
-        after: After,
-        limit_rows: usize,
-    ) -> Result<Vec<Connection>> {
-        let ws = tenant.workspace_id();
-        self.pool.read(Scope::tenant(tenant), |tx| match after {
-            None => tx.query_all(
-                concat!(
-                    "SELECT ",
-                    connection_columns!(),
-                    " FROM connections WHERE workspace_id = $1",
-                    " ORDER BY created_at, id LIMIT $2"
-                ),
-                &[ws.as_uuid(), &limit(limit_rows)],
-                rows::connection,
-            ),
-            Some((at, id)) => tx.query_all(
-                concat!(
-                    "SELECT ",
-                    connection_columns!(),
-                    " FROM connections WHERE workspace_id = $1",
-                    " AND (created_at, id) > ($2, $3) ORDER BY created_at, id LIMIT $4"
-                ),
-                &[ws.as_uuid(), &at.unix_millis(), &id, &limit(limit_rows)],
-                rows::connection,
-            ),
-        })
-    }
-
-    fn update_connection(
-        &self,
-        tenant: &Tenant,
-        id: ConnectionId,
-        update: &ConnectionUpdate,
-        now: Timestamp,
-    ) -> Result<Option<Connection>> {
-        self.pool.write(Scope::tenant(tenant), |tx| {
-            let updated = tx.query_first(
-                concat!(
-                    "UPDATE connections SET name = COALESCE($3, name),",
-                    " status = COALESCE($4, status), schedule = COALESCE($5, schedule),",
-                    " updated_at = $6 WHERE workspace_id = $1 AND id = $2 RETURNING ",
-                    connection_columns!()
-                ),
-                &[
-                    tenant.workspace_id().as_uuid(),
-                    id.as_uuid(),
-                    &update.name.as_ref().map(|n| n.as_str()),
-                    &update.status.map(|s| s.as_str()),
-                    &update.schedule.as_ref().map(|s| s.as_text()),
-                    &now.unix_millis(),
-                ],
-                rows::connection,
-            )?;
-            if let Some(row) = &updated {
-                // A new schedule or status sets the due time again; a rename keeps it.
-                if update.schedule.is_some() || update.status.is_some() {
-                    crate::schedules::schedule_connection(
-                        tx,
-                        (tenant.org_id(), tenant.workspace_id()),
-                        row.id,
-                        &row.schedule,
-                        row.status == ConnectionStatus::Active,
-                        now,
-                    )?;
-                }
-                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
-            }
-            Ok(updated)
-        })
-    }
-
-    fn delete_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<bool> {
-        let ws = tenant.workspace_id();
-        self.pool.write(Scope::tenant(tenant), |tx| {
-            tx.execute(
-                "DELETE FROM sync_runs WHERE workspace_id = $1 AND connection_id = $2",
-                &[ws.as_uuid(), id.as_uuid()],
-            )?;
-            let deleted = tx.execute(
-                "DELETE FROM connections WHERE workspace_id = $1 AND id = $2",
-                &[ws.as_uuid(), id.as_uuid()],
-            )?;
-            if deleted > 0 {
-                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
-            }
-            Ok(deleted > 0)
-        })
-    }
-
-    fn insert_sync_run(&self, tenant: &Tenant, row: &SyncRun) -> Result<()> {
-        self.pool.write(Scope::tenant(tenant), |tx| {
-            exists_in_tenant(
-                tx,
-                "SELECT 1 FROM connections WHERE workspace_id = $1 AND id = $2",
-                tenant,
-                row.connection_id.as_uuid(),
-                ObjectKind::Connection,
-            )?;
-            if !insert_sync_run_row(tx, tenant, row)? {
-                return Err(Error::SyncAlreadyRunning {
-                    connection_id: row.connection_id,
-                });
-            }
-            audit::append_if(tx, tenant.org_id(), tenant.audit())
-        })
-    }
-
-    fn get_sync_run(&self, tenant: &Tenant, id: SyncRunId) -> Result<Option<SyncRun>> {
-        self.pool.read(Scope::tenant(tenant), |tx| {
-            tx.query_first(
-                concat!(
-                    "SELECT ",
-                    sync_run_columns!(),
-                    " FROM sync_runs WHERE workspace_id = $1 AND id = $2"
-                ),
-                &[tenant.workspace_id().as_uuid(), id.as_uuid()],
-                rows::sync_run,
-            )
-        })
-    }
-
-    fn list_sync_runs(
-        &self,
-        tenant: &Tenant,
-        connection: ConnectionId,
-        before: After,
-        limit_rows: usize,
-    ) -> Result<Vec<SyncRun>> {
-        let ws = tenant.workspace_id();
-        self.pool.read(Scope::tenant(tenant), |tx| match before {
-            None => tx.query_all(
-                concat!(
-                    "SELECT ",
-                    sync_run_columns!(),
-                    " FROM sync_runs WHERE workspace_id = $1 AND connection_id = $2",
-                    " ORDER BY started_at DESC, id DESC LIMIT $3"
-                ),
-                &[ws.as_uuid(), connection.as_uuid(), &limit(limit_rows)],
-                rows::sync_run,
-            ),
-            Some((at, id)) => tx.query_all(
-                concat!(
-                    "SELECT ",
-                    sync_run_columns!(),
-                    " FROM sync_runs WHERE workspace_id = $1 AND connection_id = $2",
-                    " AND (started_at, id) < ($3, $4)",
-                    " ORDER BY started_at DESC, id DESC LIMIT $5"
-                ),
-                &[
-                    ws.as_uuid(),
-                    connection.as_uuid(),
-                    &at.unix_millis(),
-                    &id,
-                    &limit(limit_rows),
-                ],
-                rows::sync_run,
-            ),
-        })
-    }
-
-    fn workspace_activity(&self, tenant: &Tenant, since: Timestamp) -> Result<WorkspaceActivity> {
-        let ws = tenant.workspace_id();
-        self.pool.read(Scope::tenant(tenant), |tx| {
-            let sources: i64 = tx.query_one(
-                "SELECT count(*) FROM sources WHERE workspace_id = $1",
-                &[ws.as_uuid()],
-                |r| r.try_get(0).map_err(storage("could not count sources")),
-            )?;
-            let connections = tx.query_all(
-                concat!(
-                    "SELECT ",
-                    connection_columns!(),
-                    " FROM connections WHERE workspace_id = $1 ORDER BY created_at, id"
-                ),
-                &[ws.as_uuid()],
-                rows::connection,
-            )?;
-            let latest_runs = tx.query_all(
-                concat!(
-                    "SELECT DISTINCT ON (connection_id) ",
-                    sync_run_columns!(),
-                    " FROM sync_runs WHERE workspace_id = $1",
-                    " ORDER BY connection_id, started_at DESC, id DESC"
-                ),
-                &[ws.as_uuid()],
-                rows::sync_run,
-            )?;
-            let (rows_synced, bytes_synced, rows_since, bytes_since): (i64, i64, i64, i64) = tx
-                .query_one(
-                    concat!(
-                        "SELECT COALESCE(sum(rows_synced), 0)::bigint,",
-                        " COALESCE(sum(bytes_synced), 0)::bigint,",
-                        " COALESCE(sum(rows_synced) FILTER (WHERE started_at >= $2), 0)::bigint,",
-                        " COALESCE(sum(bytes_synced) FILTER (WHERE started_at >= $2), 0)::bigint",
-                        " FROM sync_runs WHERE workspace_id = $1"
-                    ),
-                    &[ws.as_uuid(), &since.unix_millis()],
-                    |r| {
-                        let read = storage("could not total the sync runs");
-                        Ok((
-                            r.try_get(0).map_err(read)?,
-                            r.try_get(1).map_err(read)?,
-                            r.try_get(2).map_err(read)?,
-                            r.try_get(3).map_err(read)?,
-                        ))
-                    },
-                )?;
-            let unsigned = |n: i64, what: &str| {
-                u64::try_from(n)
-                    .map_err(|_| Error::from(StorageError::new(format!("negative {what}"))))
-            };
-            Ok(WorkspaceActivity {
-                sources: unsigned(sources, "source count")?,
-                connections,
-                latest_runs,
-                rows_synced: unsigned(rows_synced, "row total")?,
-                bytes_synced: unsigned(bytes_synced, "byte total")?,
-                rows_since: unsigned(rows_since, "row total")?,
-                bytes_since: unsigned(bytes_since, "byte total")?,
-            })
-        })
-    }
-
-    fn finish_sync_run(
-        &self,
-        tenant: &Tenant,
-        id: SyncRunId,
-        finish: &SyncFinish,
-    ) -> Result<Option<SyncRun>> {
-        self.pool.write(Scope::tenant(tenant), |tx| {
-            let finished = tx.query_first(
-                concat!(
-                    "UPDATE sync_runs SET status = $3, finished_at = $4, rows_synced = $5,",
-                    " bytes_synced = $6, error = $7",
-                    " WHERE workspace_id = $1 AND id = $2 AND status IN ('pending', 'running')",
-                    " RETURNING ",
-                    sync_run_columns!()
-                ),
-                &[
-                    tenant.workspace_id().as_uuid(),
-                    id.as_uuid(),
-                    &finish.status.as_str(),
-                    &finish.finished_at.unix_millis(),
-                    &sql_count(finish.rows_synced),
-                    &sql_count(finish.bytes_synced),
-                    &finish.error.as_deref(),
-                ],
-                rows::sync_run,
-            )?;
-            if finished.is_some() {
-                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
-            }
-            Ok(finished)
-        })
-    }
-}
-
 /// Maps a driver error reading a column into a storage error saying `what`.
 fn storage(what: &'static str) -> impl Fn(postgres::Error) -> Error + Copy {
     move |e| crate::storage_error(what, e)
-}
-
-fn insert_org_key(tx: &mut Tx<'_>, row: &OrgKeyRow) -> Result<()> {
-    tx.execute(
-        concat!(
-            "INSERT INTO org_keys (",
-            org_key_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ),
-        &[
-            row.id.as_uuid(),
-            row.org_id.as_uuid(),
-            &row.prefix,
-            &&row.hash[..],
-            &row.created_at.unix_millis(),
-            &millis(row.expires_at),
-            &millis(row.last_used_at),
-            &millis(row.revoked_at),
-            &row.role.as_str(),
-        ],
-    )?;
-    Ok(())
-}
-
-fn insert_signing_key(tx: &mut Tx<'_>, row: &SigningKeyRow) -> Result<()> {
-    tx.execute(
-        concat!(
-            "INSERT INTO signing_keys (",
-            signing_key_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        ),
-        &[
-            &row.kid,
-            row.org_id.as_uuid(),
-            &row.algorithm.as_str(),
-            &row.sealed_secret,
-            &row.public_key,
-            &row.created_at.unix_millis(),
-            &millis(row.retire_at),
-        ],
-    )?;
-    Ok(())
 }
 
 /// Applies `update` to the organization's live workspace `id` inside the caller's
@@ -1744,110 +603,6 @@ fn apply_workspace_update(
         ],
         rows::workspace,
     )
-}
-
-/// Inserts a connection into the tenant, paused by its workspace if `paused_by_workspace`
-/// (only a merge into an inactive workspace inserts one so), and its first due time from
-/// `now` if it is scheduled and active.
-fn insert_connection(
-    tx: &mut Tx<'_>,
-    tenant: &Tenant,
-    row: &Connection,
-    paused_by_workspace: bool,
-    now: Timestamp,
-) -> Result<()> {
-    // Resolved inside the tenant: another workspace's id is simply not found.
-    exists_in_tenant(
-        tx,
-        "SELECT 1 FROM sources WHERE workspace_id = $1 AND id = $2",
-        tenant,
-        row.source_id.as_uuid(),
-        ObjectKind::Source,
-    )?;
-    exists_in_tenant(
-        tx,
-        "SELECT 1 FROM destinations WHERE workspace_id = $1 AND id = $2",
-        tenant,
-        row.destination_id.as_uuid(),
-        ObjectKind::Destination,
-    )?;
-    tx.execute(
-        concat!(
-            "INSERT INTO connections (",
-            connection_columns!(),
-            ", paused_by_workspace) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ),
-        &[
-            row.id.as_uuid(),
-            tenant.org_id().as_uuid(),
-            tenant.workspace_id().as_uuid(),
-            &row.name.as_str(),
-            row.source_id.as_uuid(),
-            row.destination_id.as_uuid(),
-            &row.status.as_str(),
-            &row.schedule.as_text(),
-            &row.created_at.unix_millis(),
-            &row.updated_at.unix_millis(),
-            &paused_by_workspace,
-        ],
-    )?;
-    crate::schedules::schedule_connection(
-        tx,
-        (tenant.org_id(), tenant.workspace_id()),
-        row.id,
-        &row.schedule,
-        row.status == ConnectionStatus::Active,
-        now,
-    )
-}
-
-/// Inserts a sync run into the tenant; the caller has checked its connection.
-/// Stores `row`; `false` (nothing stored) if it is live (pending or running) and its
-/// connection already has a live run. The unique index `sync_runs_one_live` decides, inside
-/// the write: of two concurrent transactions the second waits for the first and then inserts
-/// nothing.
-pub(crate) fn insert_sync_run_row(tx: &mut Tx<'_>, tenant: &Tenant, row: &SyncRun) -> Result<bool> {
-    let inserted = tx.execute(
-        concat!(
-            "INSERT INTO sync_runs (",
-            sync_run_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            " ON CONFLICT (workspace_id, connection_id) WHERE status IN ('pending', 'running')",
-            " DO NOTHING"
-        ),
-        &[
-            row.id.as_uuid(),
-            tenant.org_id().as_uuid(),
-            tenant.workspace_id().as_uuid(),
-            row.connection_id.as_uuid(),
-            &row.status.as_str(),
-            &row.started_at.unix_millis(),
-            &millis(row.finished_at),
-            &sql_count(row.rows_synced),
-            &sql_count(row.bytes_synced),
-            &row.error.as_deref(),
-        ],
-    )?;
-    Ok(inserted == 1)
-}
-
-fn insert_endpoint(tx: &mut Tx<'_>, tenant: &Tenant, row: &EndpointRow) -> Result<()> {
-    tx.execute(
-        endpoint_sql(row.kind).insert,
-        &[
-            &row.id,
-            tenant.org_id().as_uuid(),
-            tenant.workspace_id().as_uuid(),
-            &row.name.as_str(),
-            &row.connector.as_str(),
-            &row.config.to_json(),
-            &row.created_at.unix_millis(),
-            &row.updated_at.unix_millis(),
-            &row.template_id,
-            &row.secrets.to_stored(),
-        ],
-    )?;
-    Ok(())
 }
 
 /// Refuses a template whose tags are not all tags of the organization.
@@ -2123,4 +878,21 @@ fn get_or_create_in(
         audit::append(tx, org.org_id(), &draft)?;
     }
     Ok((updated, false))
+}
+
+bulkhead_sql::system_store!(PostgresStore, pool, reseal_all_items);
+bulkhead_sql::org_store!(PostgresStore, pool);
+bulkhead_sql::audit_store!(PostgresStore, pool);
+bulkhead_sql::tenant_store!(PostgresStore, pool);
+
+/// The master-key rotation's walk over every sealed value, in the operator's scope (see
+/// [`reseal_all`]).
+fn reseal_all_items(
+    store: &PostgresStore,
+    check: &[u8],
+    reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
+) -> Result<u64> {
+    store
+        .pool
+        .write(Scope::OperatorList, |tx| reseal_all(tx, check, reseal))
 }

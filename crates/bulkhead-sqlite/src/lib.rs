@@ -7,7 +7,10 @@
 //! ids are always bound parameters; SQL text never contains data: the statement entry points
 //! take `&'static str`, as the PostgreSQL adapter's do. The one other way SQL reaches a
 //! connection is the setup DDL it runs with `execute_batch` before its guard is installed
-//! (the migrations, and the guard's views and triggers over a fixed table list).
+//! (the migrations, and the guard's views and triggers over a fixed table list). The
+//! statements and method bodies it shares with `bulkhead-postgres` are written once in
+//! `bulkhead-sql`, run on this crate's pool through the `sql` module; this crate keeps its
+//! pool, its guard, its schema and the methods whose SQL is SQLite's own.
 //!
 //! Every connection carries the database layer of Bulkhead's isolation (DESIGN section 4,
 //! L3): a `bulkhead_workspace()` function that names the workspace of the call in progress,
@@ -15,8 +18,8 @@
 //! any write to another workspace's rows (or to any, when no workspace is set), and an
 //! authorizer that denies direct reads of the tenant tables, schema changes, `ATTACH` and
 //! `PRAGMA`. So a wrong query in this crate fails instead of answering with another tenant's
-//! rows, even before the core's row check sees them. Organization-level tables are not
-//! restricted yet. [`SqliteStore::open_in_memory`] gives tests the same guard without a file.
+//! rows, even before the core's row check sees them. The organization-level tables have views
+//! and triggers of their own, keyed on `bulkhead_org()`. [`SqliteStore::open_in_memory`] gives tests the same guard without a file.
 //!
 //! ```
 //! use bulkhead_sqlite::{SqliteOptions, SqliteStore};
@@ -34,6 +37,7 @@ mod pool;
 mod rows;
 mod schedules;
 mod schema;
+mod sql;
 mod store;
 
 use std::fmt;

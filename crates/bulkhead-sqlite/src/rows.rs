@@ -1,30 +1,24 @@
 //! Turning SQLite rows into core values: [`Columns`] for a `rusqlite` row, and the decoders
-//! of `bulkhead_core::columns` under the names the store uses. A stored value that fails
+//! of `bulkhead_sql::columns` under the names the store uses. A stored value that fails
 //! core's validation is a corrupt row: it surfaces as a storage error, never as the caller's
 //! invalid input.
 
-use bulkhead_core::columns::{self, Columns};
-use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
-use bulkhead_core::store::{
-    ConnectionState, CreationCount, EndpointKind, EndpointRow, StatusCount, TemplateKind,
-    TemplateRow, TokenState,
-};
-use bulkhead_core::{Connection, ConnectionId, Organization, Result, SyncRun, TagInfo, Workspace};
+use bulkhead_core::store::{ConnectionState, TemplateKind, TemplateRow};
+use bulkhead_core::{ConnectionId, Result, SyncRun, TagInfo, Workspace};
+use bulkhead_sql::columns::{self, Columns};
 use rusqlite::types::{FromSql, ValueRef};
 use rusqlite::{Params, Row, Statement};
-use uuid::Uuid;
 
 use crate::Ctx;
 use crate::guard::Db;
 
-pub(crate) use bulkhead_core::columns::sql_count;
-pub(crate) use bulkhead_core::{
-    connection_columns, connection_state_columns, endpoint_columns, org_columns, org_key_columns,
-    signing_key_columns, sync_run_columns, template_columns, workspace_columns,
+pub(crate) use bulkhead_sql::columns::sql_count;
+pub(crate) use bulkhead_sql::{
+    connection_state_columns, sync_run_columns, template_columns, workspace_columns,
 };
 
 /// A `rusqlite` row as [`Columns`]: UUIDs are 16-byte BLOBs, times integer milliseconds.
-struct Cols<'a, 'r>(&'a Row<'r>);
+pub(crate) struct Cols<'a, 'r>(pub(crate) &'a Row<'r>);
 
 impl Cols<'_, '_> {
     fn get<T: FromSql>(&self, index: usize, name: &str) -> Result<T> {
@@ -35,33 +29,7 @@ impl Cols<'_, '_> {
 }
 
 impl Columns for Cols<'_, '_> {
-    fn text(&self, index: usize, name: &str) -> Result<String> {
-        self.get(index, name)
-    }
-    fn opt_text(&self, index: usize, name: &str) -> Result<Option<String>> {
-        self.get(index, name)
-    }
-    fn int(&self, index: usize, name: &str) -> Result<i64> {
-        self.get(index, name)
-    }
-    fn opt_int(&self, index: usize, name: &str) -> Result<Option<i64>> {
-        self.get(index, name)
-    }
-    fn uuid(&self, index: usize, name: &str) -> Result<Uuid> {
-        self.get(index, name)
-    }
-    fn opt_uuid(&self, index: usize, name: &str) -> Result<Option<Uuid>> {
-        self.get(index, name)
-    }
-    fn bytes(&self, index: usize, name: &str) -> Result<Vec<u8>> {
-        self.get(index, name)
-    }
-    fn opt_bytes(&self, index: usize, name: &str) -> Result<Option<Vec<u8>>> {
-        self.get(index, name)
-    }
-    fn flag(&self, index: usize, name: &str) -> Result<bool> {
-        self.get(index, name)
-    }
+    bulkhead_sql::columns_by_get!();
     fn is_empty_map(&self, index: usize, name: &str) -> Result<bool> {
         let value = self
             .0
@@ -138,22 +106,11 @@ macro_rules! decoders {
 }
 
 decoders!(
-    organization -> Organization,
     workspace -> Workspace,
-    token_state -> TokenState,
-    org_key -> OrgKeyRow,
-    signing_key -> SigningKeyRow,
     tag -> TagInfo,
-    connection -> Connection,
     connection_state -> (ConnectionId, ConnectionState),
     sync_run -> SyncRun,
-    status_count -> StatusCount,
-    creation_count -> CreationCount,
 );
-
-pub(crate) fn endpoint(kind: EndpointKind, row: &Row<'_>) -> Result<EndpointRow> {
-    columns::endpoint(kind, &Cols(row))
-}
 
 pub(crate) fn template(kind: TemplateKind, row: &Row<'_>) -> Result<TemplateRow> {
     columns::template(kind, &Cols(row))

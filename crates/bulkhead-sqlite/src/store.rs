@@ -1,422 +1,49 @@
-//! The storage port on SQLite. Every statement is a literal (cached once prepared); every
-//! tenant statement filters on `workspace_id = ?1` (and the organization where the row has
-//! no workspace), with the ids bound as parameters.
+//! The storage port on SQLite: the parts whose SQL or locking is this adapter's own.
 //!
-//! Tenant methods run inside the tenant's workspace ([`Pool::read_tenant`],
-//! [`Pool::write_tenant`]), so the isolation guard ([`crate::guard`]) holds them to it as
-//! well: reads of tenant tables name the guard views (`FROM t_sources`), writes go to the
-//! tables and pass the guard triggers. The `workspace_id = ?1` predicates stay: the views
-//! enforce, the predicates keep each query correct on its own and let it use the indexes.
+//! Most of the port is written once in `bulkhead-sql`, for both SQL adapters, and comes in
+//! here through its macros (`system_store!`, `org_store!`, `audit_store!`, `tenant_store!`,
+//! and `workspace_methods!` inside the `WorkspaceStore` impl), running on this crate's pool
+//! through [`crate::sql`]. What stays here: get-or-create (SQLite's group commit), the
+//! workspace listing (its text search in SQLite's functions), the update that pauses a
+//! workspace's connections, the purge (and the WAL checkpoint after it), the merge, the
+//! catalog ([`crate::catalog`]) and the master-key rotation's walk.
+//!
+//! Every statement is a literal (cached once prepared); every tenant statement filters on
+//! `workspace_id = ?1` (and the organization where the row has no workspace), with the ids
+//! bound as parameters. Tenant methods run inside the tenant's workspace
+//! ([`Pool::read_tenant`], [`Pool::write_tenant`]), so the isolation guard
+//! ([`crate::guard`]) holds them to it as well: reads of tenant tables name the guard views
+//! (`FROM t_sources`), writes go to the tables and pass the guard triggers.
 //!
 //! [`Pool::read_tenant`]: crate::pool::Pool::read_tenant
 //! [`Pool::write_tenant`]: crate::pool::Pool::write_tenant
 
 use std::collections::BTreeMap;
 
-use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
-use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::store::{
-    After, AuditStore, CatalogStore, ConnectionState, CreationCount, EndpointKind, EndpointPatch,
-    EndpointRow, MergeRows, OrgStore, Pipeline, SealedItem, StatusCount, SyncFinish, SystemStore,
-    TemplateKind, TemplateRow, TenantStore, TokenState, WorkspaceActivity, WorkspaceStore,
+    CatalogStore, ConnectionState, MergeRows, SealedItem, TemplateKind, TemplateRow, WorkspaceStore,
 };
 use bulkhead_core::{
-    Connection, ConnectionId, ConnectionStatus, ConnectionUpdate, DestinationId, Error, ExternalId,
-    ObjectKind, OrgCtx, OrgId, OrgKeyId, OrgSettings, Organization, Result, Schedule, StorageError,
-    SyncRun, SyncRunId, Tag, TagInfo, TagSelection, Tenant, Timestamp, Workspace, WorkspaceFilter,
-    WorkspaceId, WorkspaceStatus, WorkspaceUpdate,
+    Connection, ConnectionId, Error, ExternalId, ObjectKind, OrgCtx, Result, Schedule,
+    StorageError, SyncRun, Tag, TagInfo, TagSelection, Tenant, Timestamp, Workspace,
+    WorkspaceFilter, WorkspaceId, WorkspaceStatus, WorkspaceUpdate,
 };
-use rusqlite::{OptionalExtension, params};
+use bulkhead_sql::tenant;
+use rusqlite::params;
 use uuid::Uuid;
 
 use crate::guard::Db;
-use crate::rows::{
-    self, collect, connection_columns, connection_state_columns, endpoint_columns, first,
-    org_columns, org_key_columns, signing_key_columns, sql_count, sync_run_columns,
-    workspace_columns,
-};
+use crate::rows::{self, collect, connection_state_columns, first, workspace_columns};
+use crate::sql::Conn;
 use crate::{Ctx, SqliteStore, audit, catalog};
-
-/// The statements of one endpoint table (`sources` or `destinations`).
-struct EndpointSql {
-    insert: &'static str,
-    get: &'static str,
-    list_first: &'static str,
-    list_after: &'static str,
-    update: &'static str,
-    in_use: &'static str,
-    delete: &'static str,
-}
-
-macro_rules! endpoint_sql {
-    ($table:literal, $reference:literal) => {
-        EndpointSql {
-            insert: concat!(
-                "INSERT INTO ",
-                $table,
-                " (",
-                endpoint_columns!(),
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-            ),
-            get: concat!(
-                "SELECT ",
-                endpoint_columns!(),
-                " FROM t_",
-                $table,
-                " WHERE workspace_id = ?1 AND id = ?2"
-            ),
-            list_first: concat!(
-                "SELECT ",
-                endpoint_columns!(),
-                " FROM t_",
-                $table,
-                " WHERE workspace_id = ?1 ORDER BY created_at, id LIMIT ?2"
-            ),
-            list_after: concat!(
-                "SELECT ",
-                endpoint_columns!(),
-                " FROM t_",
-                $table,
-                " WHERE workspace_id = ?1 AND (created_at, id) > (?2, ?3)",
-                " ORDER BY created_at, id LIMIT ?4"
-            ),
-            update: concat!(
-                "UPDATE ",
-                $table,
-                " SET name = COALESCE(?3, name), config = COALESCE(?4, config),",
-                " secrets = COALESCE(?5, secrets), updated_at = ?6",
-                " WHERE workspace_id = ?1 AND id = ?2 RETURNING ",
-                endpoint_columns!()
-            ),
-            in_use: concat!(
-                "SELECT count(*) FROM t_connections WHERE workspace_id = ?1 AND ",
-                $reference,
-                " = ?2"
-            ),
-            delete: concat!(
-                "DELETE FROM ",
-                $table,
-                " WHERE workspace_id = ?1 AND id = ?2"
-            ),
-        }
-    };
-}
-
-const SOURCES: EndpointSql = endpoint_sql!("sources", "source_id");
-const DESTINATIONS: EndpointSql = endpoint_sql!("destinations", "destination_id");
-
-fn endpoint_sql(kind: EndpointKind) -> &'static EndpointSql {
-    match kind {
-        EndpointKind::Source => &SOURCES,
-        EndpointKind::Destination => &DESTINATIONS,
-    }
-}
 
 fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// Checks that `id` names a row of `table` inside the tenant, inside the caller's transaction.
-fn exists_in_tenant(
-    tx: &Db<'_>,
-    sql: &'static str,
-    tenant: &Tenant,
-    id: &Uuid,
-    kind: ObjectKind,
-) -> Result<()> {
-    let found = tx
-        .prepare_cached(sql)
-        .ctx("could not prepare a lookup")?
-        .query_row(params![tenant.workspace_id().as_uuid(), id], |_| Ok(()))
-        .optional()
-        .ctx(format_args!("could not look up a {kind}"))?;
-    found.ok_or_else(|| Error::not_found(kind, id))
-}
-
-impl SystemStore for SqliteStore {
-    fn master_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>> {
-        self.pool.write_system(|tx| {
-            tx.prepare_cached(
-                "INSERT INTO bulkhead_meta (key, value) VALUES ('master_key_check', ?1)
-                 ON CONFLICT (key) DO NOTHING",
-            )
-            .ctx("could not prepare an insert")?
-            .execute(params![candidate])
-            .ctx("could not store the master key check")?;
-            tx.prepare_cached("SELECT value FROM bulkhead_meta WHERE key = 'master_key_check'")
-                .ctx("could not prepare a query")?
-                .query_row([], |r| r.get(0))
-                .ctx("could not read the master key check")
-        })
-    }
-
-    fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
-        self.pool.read_org(id, |conn| {
-            conn.query_first(
-                concat!(
-                    "SELECT ",
-                    org_columns!(),
-                    " FROM o_organizations WHERE id = ?1"
-                ),
-                params![id.as_uuid()],
-                rows::organization,
-            )
-        })
-    }
-
-    fn list_organizations(&self) -> Result<Vec<Organization>> {
-        self.pool.read_system(|conn| {
-            conn.query_all(
-                concat!(
-                    "SELECT ",
-                    org_columns!(),
-                    " FROM organizations ORDER BY created_at, id"
-                ),
-                [],
-                rows::organization,
-            )
-        })
-    }
-
-    fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
-        self.pool.read_system(|conn| {
-            conn.query_first(
-                concat!(
-                    "SELECT ",
-                    org_key_columns!(),
-                    " FROM org_keys WHERE hash = ?1"
-                ),
-                params![&hash[..]],
-                rows::org_key,
-            )
-        })
-    }
-
-    fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
-        self.pool.write_system(|tx| {
-            tx.prepare_cached("UPDATE org_keys SET last_used_at = ?2 WHERE id = ?1")
-                .ctx("could not prepare an update")?
-                .execute(params![id.as_uuid(), now.unix_millis()])
-                .ctx("could not record the key's use")?;
-            Ok(())
-        })
-    }
-
-    fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
-        self.pool.read_system(|conn| {
-            conn.query_first(
-                concat!(
-                    "SELECT ",
-                    signing_key_columns!(),
-                    " FROM signing_keys WHERE kid = ?1"
-                ),
-                params![kid],
-                rows::signing_key,
-            )
-        })
-    }
-
-    fn reseal_all(
-        &self,
-        check: &[u8],
-        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
-    ) -> Result<u64> {
-        self.pool
-            .write_system(|tx| catalog::reseal_all(tx, check, reseal))
-    }
-
-    fn jobs(&self) -> Option<&dyn bulkhead_core::JobStore> {
-        Some(self)
-    }
-
-    fn schedules(&self) -> Option<&dyn bulkhead_core::ScheduleStore> {
-        Some(self)
-    }
-}
-
-impl OrgStore for SqliteStore {
-    fn insert_organization(
-        &self,
-        ctx: &OrgCtx,
-        org: &Organization,
-        first_key: &OrgKeyRow,
-        signing_key: &SigningKeyRow,
-    ) -> Result<()> {
-        self.pool.write_org(org.id, |tx| {
-            let s = &org.settings;
-            tx.prepare_cached(concat!(
-                "INSERT INTO organizations (",
-                org_columns!(),
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-            ))
-            .ctx("could not prepare an insert")?
-            .execute(params![
-                org.id.as_uuid(),
-                org.name.as_str(),
-                org.created_at.unix_millis(),
-                s.token_algorithm.as_str(),
-                s.issuer,
-                s.audience,
-                secs(s.default_token_ttl),
-                secs(s.max_token_ttl),
-                s.workspace_creation_burst,
-                s.workspace_creation_rate,
-            ])
-            .ctx("could not store the organization")?;
-            insert_org_key(tx, first_key)?;
-            insert_signing_key(tx, signing_key)?;
-            audit::append_if(tx, org.id, ctx.audit())
-        })
-    }
-
-    fn update_org_settings(
-        &self,
-        org: &OrgCtx,
-        settings: &OrgSettings,
-    ) -> Result<Option<Organization>> {
-        self.pool.write_org(org.org_id(), |tx| {
-            let updated = tx.query_first(
-                concat!(
-                    "UPDATE organizations SET token_algorithm = ?2, issuer = ?3, audience = ?4,",
-                    " default_ttl_secs = ?5, max_ttl_secs = ?6, workspace_creation_burst = ?7,",
-                    " workspace_creation_rate = ?8 WHERE id = ?1 RETURNING ",
-                    org_columns!()
-                ),
-                params![
-                    org.org_id().as_uuid(),
-                    settings.token_algorithm.as_str(),
-                    settings.issuer,
-                    settings.audience,
-                    secs(settings.default_token_ttl),
-                    secs(settings.max_token_ttl),
-                    settings.workspace_creation_burst,
-                    settings.workspace_creation_rate,
-                ],
-                rows::organization,
-            )?;
-            if updated.is_some() {
-                audit::append_if(tx, org.org_id(), org.audit())?;
-            }
-            Ok(updated)
-        })
-    }
-
-    fn insert_org_key(&self, org: &OrgCtx, row: &OrgKeyRow) -> Result<()> {
-        if row.org_id != org.org_id() {
-            return Err(Error::conflict(
-                "an org key must belong to the calling organization",
-            ));
-        }
-        self.pool.write_org(org.org_id(), |tx| {
-            insert_org_key(tx, row)?;
-            audit::append_if(tx, org.org_id(), org.audit())
-        })
-    }
-
-    fn list_org_keys(&self, org: &OrgCtx) -> Result<Vec<OrgKeyRow>> {
-        self.pool.read_org(org.org_id(), |conn| {
-            conn.query_all(
-                concat!(
-                    "SELECT ",
-                    org_key_columns!(),
-                    " FROM o_org_keys WHERE org_id = ?1 ORDER BY created_at, id"
-                ),
-                params![org.org_id().as_uuid()],
-                rows::org_key,
-            )
-        })
-    }
-
-    fn revoke_org_key(
-        &self,
-        org: &OrgCtx,
-        id: OrgKeyId,
-        now: Timestamp,
-    ) -> Result<Option<OrgKeyRow>> {
-        self.pool.write_org(org.org_id(), |tx| {
-            let revoked = tx.query_first(
-                concat!(
-                    "UPDATE org_keys SET revoked_at = COALESCE(revoked_at, ?3)",
-                    " WHERE org_id = ?1 AND id = ?2 RETURNING ",
-                    org_key_columns!()
-                ),
-                params![org.org_id().as_uuid(), id.as_uuid(), now.unix_millis()],
-                rows::org_key,
-            )?;
-            if revoked.is_some() {
-                audit::append_if(tx, org.org_id(), org.audit())?;
-            }
-            Ok(revoked)
-        })
-    }
-
-    fn rotate_signing_key(
-        &self,
-        org: &OrgCtx,
-        new: &SigningKeyRow,
-        retire_at: Timestamp,
-        now: Timestamp,
-    ) -> Result<()> {
-        if new.org_id != org.org_id() {
-            return Err(Error::conflict(
-                "a signing key must belong to the calling organization",
-            ));
-        }
-        let org_id = org.org_id();
-        self.pool.write_org(org_id, |tx| {
-            tx.prepare_cached(
-                "UPDATE signing_keys SET retire_at = ?2 WHERE org_id = ?1 AND retire_at IS NULL",
-            )
-            .ctx("could not prepare an update")?
-            .execute(params![org_id.as_uuid(), retire_at.unix_millis()])
-            .ctx("could not retire the signing keys")?;
-            tx.prepare_cached("DELETE FROM signing_keys WHERE org_id = ?1 AND retire_at <= ?2")
-                .ctx("could not prepare a delete")?
-                .execute(params![org_id.as_uuid(), now.unix_millis()])
-                .ctx("could not delete retired signing keys")?;
-            insert_signing_key(tx, new)?;
-            audit::append_if(tx, org_id, org.audit())
-        })
-    }
-
-    fn retire_signing_key(&self, org: &OrgCtx, kid: &str, at: Timestamp) -> Result<bool> {
-        let org_id = org.org_id();
-        self.pool.write_org(org_id, |tx| {
-            let changed = tx
-                .prepare_cached(
-                    "UPDATE signing_keys SET retire_at = ?3
-                     WHERE org_id = ?1 AND kid = ?2 AND (retire_at IS NULL OR retire_at > ?3)",
-                )
-                .ctx("could not prepare an update")?
-                .execute(params![org_id.as_uuid(), kid, at.unix_millis()])
-                .ctx("could not retire the signing key")?;
-            if changed == 0 {
-                return Ok(false);
-            }
-            audit::append_if(tx, org_id, org.audit())?;
-            Ok(true)
-        })
-    }
-
-    fn list_signing_keys(&self, org: &OrgCtx) -> Result<Vec<SigningKeyRow>> {
-        self.pool.read_org(org.org_id(), |conn| {
-            conn.query_all(
-                concat!(
-                    "SELECT ",
-                    signing_key_columns!(),
-                    // The signer (no retirement time) first, even when a rotation made it
-                    // within the millisecond of the key it replaced.
-                    " FROM o_signing_keys WHERE org_id = ?1",
-                    " ORDER BY retire_at IS NOT NULL, created_at DESC, kid"
-                ),
-                params![org.org_id().as_uuid()],
-                rows::signing_key,
-            )
-        })
-    }
-}
-
 impl WorkspaceStore for SqliteStore {
+    bulkhead_sql::workspace_methods!(pool);
+
     fn get_or_create_workspace(
         &self,
         org: &OrgCtx,
@@ -446,34 +73,6 @@ impl WorkspaceStore for SqliteStore {
                 audit::append(tx, org.org_id(), &draft)?;
             }
             Ok((workspace, created))
-        })
-    }
-
-    fn get_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<Option<Workspace>> {
-        self.pool.read_org(org.org_id(), |conn| {
-            conn.query_first(
-                concat!(
-                    "SELECT ",
-                    workspace_columns!(),
-                    " FROM o_workspaces WHERE org_id = ?1 AND id = ?2"
-                ),
-                params![org.org_id().as_uuid(), id.as_uuid()],
-                rows::workspace,
-            )
-        })
-    }
-
-    fn find_workspace(&self, org: &OrgCtx, external_id: &ExternalId) -> Result<Option<Workspace>> {
-        self.pool.read_org(org.org_id(), |conn| {
-            conn.query_first(
-                concat!(
-                    "SELECT ",
-                    workspace_columns!(),
-                    " FROM o_workspaces WHERE org_id = ?1 AND external_id = ?2"
-                ),
-                params![org.org_id().as_uuid(), external_id.as_str()],
-                rows::workspace,
-            )
         })
     }
 
@@ -514,44 +113,6 @@ impl WorkspaceStore for SqliteStore {
                     filter.name_contains.as_deref(),
                 ],
                 rows::workspace,
-            )
-        })
-    }
-
-    fn count_workspaces(&self, org: &OrgCtx) -> Result<Vec<StatusCount>> {
-        // `workspaces` is an organization-level table: the L3 guard does not restrict it, and
-        // the org id is a bound parameter. Each count comes back with the stored `org_id` of
-        // the rows it counts, which the engine checks.
-        self.pool.read_org(org.org_id(), |conn| {
-            conn.query_all(
-                concat!(
-                    "SELECT org_id, status, count(*) FROM o_workspaces",
-                    " WHERE org_id = ?1 AND deleted_at IS NULL",
-                    " GROUP BY org_id, status ORDER BY status"
-                ),
-                params![org.org_id().as_uuid()],
-                rows::status_count,
-            )
-        })
-    }
-
-    fn count_workspace_creations(
-        &self,
-        org: &OrgCtx,
-        since: Timestamp,
-    ) -> Result<Vec<CreationCount>> {
-        // Through the organization's view, like `count_workspaces`; the index on
-        // `(org_id, created_at)` keeps it to the counted rows, and each hour comes back with
-        // the stored `org_id`, which the engine checks.
-        self.pool.read_org(org.org_id(), |conn| {
-            conn.query_all(
-                concat!(
-                    "SELECT org_id, (created_at / 3600000) * 3600000 AS hour, count(*)",
-                    " FROM o_workspaces WHERE org_id = ?1 AND created_at >= ?2",
-                    " GROUP BY org_id, hour ORDER BY hour"
-                ),
-                params![org.org_id().as_uuid(), since.unix_millis()],
-                rows::creation_count,
             )
         })
     }
@@ -629,36 +190,6 @@ impl WorkspaceStore for SqliteStore {
             }
         }
         Ok(deleted)
-    }
-
-    fn delete_workspace(
-        &self,
-        org: &OrgCtx,
-        id: WorkspaceId,
-        at: Timestamp,
-        merged_into: Option<WorkspaceId>,
-    ) -> Result<Option<Workspace>> {
-        self.pool.write_org(org.org_id(), |tx| {
-            let tombstone = tx.query_first(
-                concat!(
-                    "UPDATE workspaces SET deleted_at = ?3, merged_into = ?4, updated_at = ?3",
-                    " WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL RETURNING ",
-                    workspace_columns!()
-                ),
-                params![
-                    org.org_id().as_uuid(),
-                    id.as_uuid(),
-                    at.unix_millis(),
-                    merged_into.map(|w| *w.as_uuid()),
-                ],
-                rows::workspace,
-            )?;
-            if tombstone.is_some() {
-                crate::schedules::unschedule_workspace(tx, id)?;
-                audit::append_if(tx, org.org_id(), org.audit())?;
-            }
-            Ok(tombstone)
-        })
     }
 
     fn merge_workspace(
@@ -741,7 +272,7 @@ impl WorkspaceStore for SqliteStore {
             {
                 let _scope = tx.tenant(into.workspace_id());
                 for row in &rows.endpoints {
-                    insert_endpoint(tx, into, row)?;
+                    tenant::insert_endpoint_in(&mut Conn(tx), into, row)?;
                 }
                 for row in &rows.connections {
                     let state = states
@@ -756,12 +287,18 @@ impl WorkspaceStore for SqliteStore {
                         status: state.status,
                         ..row.clone()
                     };
-                    insert_connection(tx, into, &row, state.paused_by_workspace, at)?;
+                    tenant::insert_connection_in(
+                        &mut Conn(tx),
+                        into,
+                        &row,
+                        state.paused_by_workspace,
+                        at,
+                    )?;
                 }
                 for row in &rows.sync_runs {
                     // The connections moved with their runs, so this cannot collide; if it
                     // did, the merge fails whole rather than drop a run.
-                    if !insert_sync_run_row(tx, into, row)? {
+                    if !tenant::insert_sync_run_row(&mut Conn(tx), into, row)? {
                         return Err(Error::SyncAlreadyRunning {
                             connection_id: row.connection_id,
                         });
@@ -783,57 +320,6 @@ impl WorkspaceStore for SqliteStore {
             .ctx("could not leave the merged workspace's tombstone")?;
             audit::append_if(tx, org_id, org.audit())?;
             Ok(true)
-        })
-    }
-
-    fn list_deleted_workspaces(
-        &self,
-        org: &OrgCtx,
-        before: Timestamp,
-        limit_rows: usize,
-    ) -> Result<Vec<Workspace>> {
-        self.pool.read_org(org.org_id(), |conn| {
-            conn.query_all(
-                concat!(
-                    "SELECT ",
-                    workspace_columns!(),
-                    " FROM o_workspaces WHERE org_id = ?1 AND deleted_at IS NOT NULL",
-                    " AND deleted_at <= ?2 ORDER BY deleted_at, id LIMIT ?3"
-                ),
-                params![
-                    org.org_id().as_uuid(),
-                    before.unix_millis(),
-                    limit(limit_rows)
-                ],
-                rows::workspace,
-            )
-        })
-    }
-
-    fn revoke_workspace_tokens(
-        &self,
-        org: &OrgCtx,
-        id: WorkspaceId,
-        at: Timestamp,
-    ) -> Result<Option<Workspace>> {
-        self.pool.write_org(org.org_id(), |tx| {
-            let mut stmt = tx
-                .prepare_cached(concat!(
-                    "UPDATE workspaces SET tokens_valid_after = MAX(COALESCE(tokens_valid_after, ?3), ?3),",
-                    " updated_at = ?3 WHERE org_id = ?1 AND id = ?2 RETURNING ",
-                    workspace_columns!()
-                ))
-                .ctx("could not prepare an update")?;
-            let updated = first(
-                &mut stmt,
-                params![org.org_id().as_uuid(), id.as_uuid(), at.unix_millis()],
-                rows::workspace,
-            )?;
-            drop(stmt);
-            if updated.is_some() {
-                audit::append_if(tx, org.org_id(), org.audit())?;
-            }
-            Ok(updated)
         })
     }
 }
@@ -926,632 +412,6 @@ impl CatalogStore for SqliteStore {
     }
 }
 
-impl AuditStore for SqliteStore {
-    fn append_audit(&self, org: &OrgCtx, draft: &AuditDraft) -> Result<AuditEvent> {
-        self.pool
-            .write_org(org.org_id(), |tx| audit::append(tx, org.org_id(), draft))
-    }
-
-    fn list_audit(
-        &self,
-        org: &OrgCtx,
-        filter: &AuditFilter,
-        after: Option<u64>,
-        limit_rows: usize,
-    ) -> Result<Vec<AuditEvent>> {
-        self.pool.read_org(org.org_id(), |conn| {
-            audit::list(conn, org.org_id(), filter, after, limit_rows)
-        })
-    }
-
-    fn list_audit_newest(
-        &self,
-        org: &OrgCtx,
-        filter: &AuditFilter,
-        before: Option<u64>,
-        limit_rows: usize,
-    ) -> Result<Vec<AuditEvent>> {
-        self.pool.read_org(org.org_id(), |conn| {
-            audit::list_newest(conn, org.org_id(), filter, before, limit_rows)
-        })
-    }
-}
-
-impl TenantStore for SqliteStore {
-    fn load_token_state(
-        &self,
-        tenant: &Tenant,
-        jti: &str,
-        kid: &str,
-    ) -> Result<Option<TokenState>> {
-        self.pool.read_tenant_row(tenant, |conn| {
-            conn.query_first(
-                concat!(
-                    "SELECT ",
-                    workspace_columns!(),
-                    ", (SELECT issuer FROM o_organizations WHERE id = o_workspaces.org_id)",
-                    ", (SELECT audience FROM o_organizations WHERE id = o_workspaces.org_id)",
-                    ", EXISTS (SELECT 1 FROM t_revoked_tokens",
-                    "   WHERE t_revoked_tokens.workspace_id = o_workspaces.id AND jti = ?3)",
-                    ", (SELECT max_ttl_secs FROM o_organizations WHERE id = o_workspaces.org_id)",
-                    ", EXISTS (SELECT 1 FROM o_signing_keys",
-                    "   WHERE kid = ?4 AND o_signing_keys.org_id = o_workspaces.org_id)",
-                    ", (SELECT retire_at FROM o_signing_keys",
-                    "   WHERE kid = ?4 AND o_signing_keys.org_id = o_workspaces.org_id)",
-                    " FROM o_workspaces WHERE id = ?1 AND org_id = ?2"
-                ),
-                params![
-                    tenant.workspace_id().as_uuid(),
-                    tenant.org_id().as_uuid(),
-                    jti,
-                    kid
-                ],
-                rows::token_state,
-            )
-        })
-    }
-
-    fn revoke_token(
-        &self,
-        tenant: &Tenant,
-        jti: &str,
-        expires_at: Timestamp,
-        now: Timestamp,
-    ) -> Result<()> {
-        let ws = tenant.workspace_id();
-        self.pool.write_tenant(tenant, |tx| {
-            tx.prepare_cached(
-                "INSERT INTO revoked_tokens (workspace_id, jti, org_id, expires_at)
-                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (workspace_id, jti) DO NOTHING",
-            )
-            .ctx("could not prepare an insert")?
-            .execute(params![
-                ws.as_uuid(),
-                jti,
-                tenant.org_id().as_uuid(),
-                expires_at.unix_millis()
-            ])
-            .ctx("could not revoke the token")?;
-            tx.prepare_cached(
-                "DELETE FROM revoked_tokens WHERE workspace_id = ?1 AND expires_at < ?2",
-            )
-            .ctx("could not prepare a delete")?
-            .execute(params![ws.as_uuid(), now.unix_millis()])
-            .ctx("could not prune revoked tokens")?;
-            audit::append_if(tx, tenant.org_id(), tenant.audit())
-        })
-    }
-
-    fn load_workspace(&self, tenant: &Tenant) -> Result<Option<Workspace>> {
-        self.pool.read_tenant_row(tenant, |conn| {
-            conn.query_first(
-                concat!(
-                    "SELECT ",
-                    workspace_columns!(),
-                    " FROM o_workspaces WHERE id = ?1 AND org_id = ?2"
-                ),
-                params![tenant.workspace_id().as_uuid(), tenant.org_id().as_uuid()],
-                rows::workspace,
-            )
-        })
-    }
-
-    fn insert_endpoint(&self, tenant: &Tenant, row: &EndpointRow) -> Result<()> {
-        self.pool.write_tenant(tenant, |tx| {
-            insert_endpoint(tx, tenant, row)?;
-            audit::append_if(tx, tenant.org_id(), tenant.audit())
-        })
-    }
-
-    fn workspace_data_key(
-        &self,
-        tenant: &Tenant,
-        make: &dyn Fn() -> Result<Vec<u8>>,
-    ) -> Result<Option<Vec<u8>>> {
-        let ws = tenant.workspace_id();
-        let org = tenant.org_id();
-        let stored: Option<Option<Vec<u8>>> = self.pool.read_tenant_row(tenant, |conn| {
-            conn.prepare_cached("SELECT sealed_dek FROM o_workspaces WHERE id = ?1 AND org_id = ?2")
-                .ctx("could not prepare a query")?
-                .query_row(params![ws.as_uuid(), org.as_uuid()], |r| r.get(0))
-                .optional()
-                .ctx("could not read the data key")
-        })?;
-        match stored {
-            None => Ok(None),
-            Some(Some(sealed)) => Ok(Some(sealed)),
-            Some(None) => {
-                let candidate = make()?;
-                self.pool.write_tenant(tenant, |tx| {
-                    tx.prepare_cached(
-                        "UPDATE workspaces SET sealed_dek = COALESCE(sealed_dek, ?3)
-                         WHERE id = ?1 AND org_id = ?2 RETURNING sealed_dek",
-                    )
-                    .ctx("could not prepare an update")?
-                    .query_row(params![ws.as_uuid(), org.as_uuid(), candidate], |r| {
-                        r.get(0)
-                    })
-                    .optional()
-                    .ctx("could not store the data key")
-                })
-            }
-        }
-    }
-
-    fn insert_source_with_pipelines(
-        &self,
-        tenant: &Tenant,
-        source: &EndpointRow,
-        pipelines: &[Pipeline],
-        check: &dyn Fn(&[Pipeline]) -> Result<()>,
-    ) -> Result<Vec<Pipeline>> {
-        self.pool.write_tenant(tenant, |tx| {
-            insert_endpoint(tx, tenant, source)?;
-            let mut made = Vec::with_capacity(pipelines.len());
-            for (destination, connection) in pipelines {
-                let Some(template) = destination.template_id else {
-                    return Err(Error::conflict(
-                        "a pipeline destination needs its template id",
-                    ));
-                };
-                tx.prepare_cached(concat!(
-                    "INSERT INTO destinations (",
-                    endpoint_columns!(),
-                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    " ON CONFLICT (workspace_id, template_id) WHERE template_id IS NOT NULL",
-                    " DO NOTHING"
-                ))
-                .ctx("could not prepare an insert")?
-                .execute(rusqlite::params_from_iter(endpoint_params(
-                    tenant,
-                    destination,
-                )))
-                .ctx("could not store the destination")?;
-                let mut stmt = tx
-                    .prepare_cached(concat!(
-                        "SELECT ",
-                        endpoint_columns!(),
-                        " FROM t_destinations WHERE workspace_id = ?1 AND template_id = ?2"
-                    ))
-                    .ctx("could not prepare a query")?;
-                let stored = first(
-                    &mut stmt,
-                    params![tenant.workspace_id().as_uuid(), template],
-                    |r| rows::endpoint(EndpointKind::Destination, r),
-                )?
-                .ok_or_else(|| Error::not_found(ObjectKind::Destination, template))?;
-                let connection = Connection {
-                    destination_id: DestinationId::from_uuid(stored.id)?,
-                    ..connection.clone()
-                };
-                insert_connection(tx, tenant, &connection, false, connection.created_at)?;
-                made.push((stored, connection));
-            }
-            check(&made)?;
-            audit::append_if(tx, tenant.org_id(), tenant.audit())?;
-            Ok(made)
-        })
-    }
-
-    fn get_endpoint(
-        &self,
-        tenant: &Tenant,
-        kind: EndpointKind,
-        id: Uuid,
-    ) -> Result<Option<EndpointRow>> {
-        self.pool.read_tenant(tenant, |conn| {
-            conn.query_first(
-                endpoint_sql(kind).get,
-                params![tenant.workspace_id().as_uuid(), id],
-                |r| rows::endpoint(kind, r),
-            )
-        })
-    }
-
-    fn list_endpoints(
-        &self,
-        tenant: &Tenant,
-        kind: EndpointKind,
-        after: After,
-        limit_rows: usize,
-    ) -> Result<Vec<EndpointRow>> {
-        let sql = endpoint_sql(kind);
-        let ws = tenant.workspace_id();
-        self.pool.read_tenant(tenant, |conn| match after {
-            None => conn.query_all(
-                sql.list_first,
-                params![ws.as_uuid(), limit(limit_rows)],
-                |r| rows::endpoint(kind, r),
-            ),
-            Some((at, id)) => conn.query_all(
-                sql.list_after,
-                params![ws.as_uuid(), at.unix_millis(), id, limit(limit_rows)],
-                |r| rows::endpoint(kind, r),
-            ),
-        })
-    }
-
-    fn update_endpoint(
-        &self,
-        tenant: &Tenant,
-        kind: EndpointKind,
-        id: Uuid,
-        patch: &EndpointPatch,
-        now: Timestamp,
-    ) -> Result<Option<EndpointRow>> {
-        self.pool.write_tenant(tenant, |tx| {
-            let updated = tx.query_first(
-                endpoint_sql(kind).update,
-                params![
-                    tenant.workspace_id().as_uuid(),
-                    id,
-                    patch.name.as_ref().map(|n| n.as_str()),
-                    patch.config.as_ref().map(|(c, _)| c.to_json()),
-                    patch.config.as_ref().map(|(_, s)| s.to_stored()),
-                    now.unix_millis(),
-                ],
-                |r| rows::endpoint(kind, r),
-            )?;
-            if updated.is_some() {
-                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
-            }
-            Ok(updated)
-        })
-    }
-
-    fn delete_endpoint(&self, tenant: &Tenant, kind: EndpointKind, id: Uuid) -> Result<bool> {
-        let sql = endpoint_sql(kind);
-        let ws = tenant.workspace_id();
-        self.pool.write_tenant(tenant, |tx| {
-            let users: i64 = tx
-                .prepare_cached(sql.in_use)
-                .ctx("could not prepare a query")?
-                .query_row(params![ws.as_uuid(), id], |r| r.get(0))
-                .ctx("could not count connections")?;
-            if users > 0 {
-                let kind = kind.object_kind();
-                return Err(Error::conflict(format!(
-                    "{kind} `{id}` is used by {users} connection(s); delete them first"
-                )));
-            }
-            let deleted = tx
-                .prepare_cached(sql.delete)
-                .ctx("could not prepare a delete")?
-                .execute(params![ws.as_uuid(), id])
-                .ctx("could not delete")?;
-            if deleted > 0 {
-                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
-            }
-            Ok(deleted > 0)
-        })
-    }
-
-    fn insert_connection(&self, tenant: &Tenant, row: &Connection) -> Result<()> {
-        self.pool.write_tenant(tenant, |tx| {
-            insert_connection(tx, tenant, row, false, row.created_at)?;
-            audit::append_if(tx, tenant.org_id(), tenant.audit())
-        })
-    }
-
-    fn get_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<Option<Connection>> {
-        self.pool.read_tenant(tenant, |conn| {
-            conn.query_first(
-                concat!(
-                    "SELECT ",
-                    connection_columns!(),
-                    " FROM t_connections WHERE workspace_id = ?1 AND id = ?2"
-                ),
-                params![tenant.workspace_id().as_uuid(), id.as_uuid()],
-                rows::connection,
-            )
-        })
-    }
-
-    fn list_connections(
-        &self,
-        tenant: &Tenant,
-        after: After,
-        limit_rows: usize,
-    ) -> Result<Vec<Connection>> {
-        let ws = tenant.workspace_id();
-        self.pool.read_tenant(tenant, |conn| match after {
-            None => conn.query_all(
-                concat!(
-                    "SELECT ",
-                    connection_columns!(),
-                    " FROM t_connections WHERE workspace_id = ?1",
-                    " ORDER BY created_at, id LIMIT ?2"
-                ),
-                params![ws.as_uuid(), limit(limit_rows)],
-                rows::connection,
-            ),
-            Some((at, id)) => conn.query_all(
-                concat!(
-                    "SELECT ",
-                    connection_columns!(),
-                    " FROM t_connections WHERE workspace_id = ?1",
-                    " AND (created_at, id) > (?2, ?3) ORDER BY created_at, id LIMIT ?4"
-                ),
-                params![ws.as_uuid(), at.unix_millis(), id, limit(limit_rows)],
-                rows::connection,
-            ),
-        })
-    }
-
-    fn update_connection(
-        &self,
-        tenant: &Tenant,
-        id: ConnectionId,
-        update: &ConnectionUpdate,
-        now: Timestamp,
-    ) -> Result<Option<Connection>> {
-        self.pool.write_tenant(tenant, |tx| {
-            let updated = tx.query_first(
-                concat!(
-                    "UPDATE connections SET name = COALESCE(?3, name),",
-                    " status = COALESCE(?4, status), schedule = COALESCE(?5, schedule),",
-                    " updated_at = ?6 WHERE workspace_id = ?1 AND id = ?2 RETURNING ",
-                    connection_columns!()
-                ),
-                params![
-                    tenant.workspace_id().as_uuid(),
-                    id.as_uuid(),
-                    update.name.as_ref().map(|n| n.as_str()),
-                    update.status.map(|s| s.as_str()),
-                    update.schedule.as_ref().map(|s| s.as_text()),
-                    now.unix_millis(),
-                ],
-                rows::connection,
-            )?;
-            if let Some(row) = &updated {
-                // A new schedule or status sets the due time again; a rename keeps it.
-                if update.schedule.is_some() || update.status.is_some() {
-                    crate::schedules::schedule_connection(
-                        tx,
-                        (tenant.org_id(), tenant.workspace_id()),
-                        row.id,
-                        &row.schedule,
-                        row.status == ConnectionStatus::Active,
-                        now,
-                    )?;
-                }
-                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
-            }
-            Ok(updated)
-        })
-    }
-
-    fn delete_connection(&self, tenant: &Tenant, id: ConnectionId) -> Result<bool> {
-        let ws = tenant.workspace_id();
-        self.pool.write_tenant(tenant, |tx| {
-            tx.prepare_cached(
-                "DELETE FROM sync_runs WHERE workspace_id = ?1 AND connection_id = ?2",
-            )
-            .ctx("could not prepare a delete")?
-            .execute(params![ws.as_uuid(), id.as_uuid()])
-            .ctx("could not delete the sync history")?;
-            let deleted = tx
-                .prepare_cached("DELETE FROM connections WHERE workspace_id = ?1 AND id = ?2")
-                .ctx("could not prepare a delete")?
-                .execute(params![ws.as_uuid(), id.as_uuid()])
-                .ctx("could not delete the connection")?;
-            if deleted > 0 {
-                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
-            }
-            Ok(deleted > 0)
-        })
-    }
-
-    fn insert_sync_run(&self, tenant: &Tenant, row: &SyncRun) -> Result<()> {
-        self.pool.write_tenant(tenant, |tx| {
-            exists_in_tenant(
-                tx,
-                "SELECT 1 FROM t_connections WHERE workspace_id = ?1 AND id = ?2",
-                tenant,
-                row.connection_id.as_uuid(),
-                ObjectKind::Connection,
-            )?;
-            if !insert_sync_run_row(tx, tenant, row)? {
-                return Err(Error::SyncAlreadyRunning {
-                    connection_id: row.connection_id,
-                });
-            }
-            audit::append_if(tx, tenant.org_id(), tenant.audit())
-        })
-    }
-
-    fn get_sync_run(&self, tenant: &Tenant, id: SyncRunId) -> Result<Option<SyncRun>> {
-        self.pool.read_tenant(tenant, |conn| {
-            conn.query_first(
-                concat!(
-                    "SELECT ",
-                    sync_run_columns!(),
-                    " FROM t_sync_runs WHERE workspace_id = ?1 AND id = ?2"
-                ),
-                params![tenant.workspace_id().as_uuid(), id.as_uuid()],
-                rows::sync_run,
-            )
-        })
-    }
-
-    fn list_sync_runs(
-        &self,
-        tenant: &Tenant,
-        connection: ConnectionId,
-        before: After,
-        limit_rows: usize,
-    ) -> Result<Vec<SyncRun>> {
-        let ws = tenant.workspace_id();
-        self.pool.read_tenant(tenant, |conn| match before {
-            None => conn.query_all(
-                concat!(
-                    "SELECT ",
-                    sync_run_columns!(),
-                    " FROM t_sync_runs WHERE workspace_id = ?1 AND connection_id = ?2",
-                    " ORDER BY started_at DESC, id DESC LIMIT ?3"
-                ),
-                params![ws.as_uuid(), connection.as_uuid(), limit(limit_rows)],
-                rows::sync_run,
-            ),
-            Some((at, id)) => conn.query_all(
-                concat!(
-                    "SELECT ",
-                    sync_run_columns!(),
-                    " FROM t_sync_runs WHERE workspace_id = ?1 AND connection_id = ?2",
-                    " AND (started_at, id) < (?3, ?4)",
-                    " ORDER BY started_at DESC, id DESC LIMIT ?5"
-                ),
-                params![
-                    ws.as_uuid(),
-                    connection.as_uuid(),
-                    at.unix_millis(),
-                    id,
-                    limit(limit_rows)
-                ],
-                rows::sync_run,
-            ),
-        })
-    }
-
-    fn workspace_activity(&self, tenant: &Tenant, since: Timestamp) -> Result<WorkspaceActivity> {
-        // Every read goes through the tenant's guard views inside its workspace (L3): the
-        // dashboard reads one workspace at a time rather than aggregating tenant tables across
-        // the organization, which the authorizer does not (and should not) allow.
-        let ws = tenant.workspace_id();
-        self.pool.read_tenant(tenant, |conn| {
-            let sources: i64 = conn
-                .prepare_cached("SELECT count(*) FROM t_sources WHERE workspace_id = ?1")
-                .ctx("could not prepare a query")?
-                .query_row(params![ws.as_uuid()], |r| r.get(0))
-                .ctx("could not count sources")?;
-            let mut stmt = conn
-                .prepare_cached(concat!(
-                    "SELECT ",
-                    connection_columns!(),
-                    " FROM t_connections WHERE workspace_id = ?1 ORDER BY created_at, id"
-                ))
-                .ctx("could not prepare a query")?;
-            let connections = collect(&mut stmt, params![ws.as_uuid()], rows::connection)?;
-            let mut stmt = conn
-                .prepare_cached(concat!(
-                    "SELECT ",
-                    sync_run_columns!(),
-                    " FROM t_sync_runs AS r WHERE workspace_id = ?1 AND NOT EXISTS (",
-                    "SELECT 1 FROM t_sync_runs AS n WHERE n.workspace_id = ?1",
-                    " AND n.connection_id = r.connection_id",
-                    " AND (n.started_at, n.id) > (r.started_at, r.id))",
-                    " ORDER BY connection_id"
-                ))
-                .ctx("could not prepare a query")?;
-            let latest_runs = collect(&mut stmt, params![ws.as_uuid()], rows::sync_run)?;
-            let (rows_synced, bytes_synced, rows_since, bytes_since): (i64, i64, i64, i64) = conn
-                .prepare_cached(concat!(
-                    "SELECT COALESCE(sum(rows_synced), 0), COALESCE(sum(bytes_synced), 0),",
-                    " COALESCE(sum(CASE WHEN started_at >= ?2 THEN rows_synced ELSE 0 END), 0),",
-                    " COALESCE(sum(CASE WHEN started_at >= ?2 THEN bytes_synced ELSE 0 END), 0)",
-                    " FROM t_sync_runs WHERE workspace_id = ?1"
-                ))
-                .ctx("could not prepare a query")?
-                .query_row(params![ws.as_uuid(), since.unix_millis()], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
-                .ctx("could not total the sync runs")?;
-            let unsigned = |n: i64, what: &str| {
-                u64::try_from(n)
-                    .map_err(|_| Error::from(StorageError::new(format!("negative {what}"))))
-            };
-            Ok(WorkspaceActivity {
-                sources: unsigned(sources, "source count")?,
-                connections,
-                latest_runs,
-                rows_synced: unsigned(rows_synced, "row total")?,
-                bytes_synced: unsigned(bytes_synced, "byte total")?,
-                rows_since: unsigned(rows_since, "row total")?,
-                bytes_since: unsigned(bytes_since, "byte total")?,
-            })
-        })
-    }
-
-    fn finish_sync_run(
-        &self,
-        tenant: &Tenant,
-        id: SyncRunId,
-        finish: &SyncFinish,
-    ) -> Result<Option<SyncRun>> {
-        self.pool.write_tenant(tenant, |tx| {
-            let finished = tx.query_first(
-                concat!(
-                    "UPDATE sync_runs SET status = ?3, finished_at = ?4, rows_synced = ?5,",
-                    " bytes_synced = ?6, error = ?7",
-                    " WHERE workspace_id = ?1 AND id = ?2 AND status IN ('pending', 'running')",
-                    " RETURNING ",
-                    sync_run_columns!()
-                ),
-                params![
-                    tenant.workspace_id().as_uuid(),
-                    id.as_uuid(),
-                    finish.status.as_str(),
-                    finish.finished_at.unix_millis(),
-                    sql_count(finish.rows_synced),
-                    sql_count(finish.bytes_synced),
-                    finish.error.as_deref(),
-                ],
-                rows::sync_run,
-            )?;
-            if finished.is_some() {
-                audit::append_if(tx, tenant.org_id(), tenant.audit())?;
-            }
-            Ok(finished)
-        })
-    }
-}
-
-fn secs(d: std::time::Duration) -> i64 {
-    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
-}
-
-fn insert_org_key(tx: &Db<'_>, row: &OrgKeyRow) -> Result<()> {
-    tx.prepare_cached(concat!(
-        "INSERT INTO org_keys (",
-        org_key_columns!(),
-        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-    ))
-    .ctx("could not prepare an insert")?
-    .execute(params![
-        row.id.as_uuid(),
-        row.org_id.as_uuid(),
-        row.prefix,
-        &row.hash[..],
-        row.created_at.unix_millis(),
-        row.expires_at.map(Timestamp::unix_millis),
-        row.last_used_at.map(Timestamp::unix_millis),
-        row.revoked_at.map(Timestamp::unix_millis),
-        row.role.as_str(),
-    ])
-    .ctx("could not store the org key")?;
-    Ok(())
-}
-
-fn insert_signing_key(tx: &Db<'_>, row: &SigningKeyRow) -> Result<()> {
-    tx.prepare_cached(concat!(
-        "INSERT INTO signing_keys (",
-        signing_key_columns!(),
-        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-    ))
-    .ctx("could not prepare an insert")?
-    .execute(params![
-        row.kid,
-        row.org_id.as_uuid(),
-        row.algorithm.as_str(),
-        row.sealed_secret,
-        row.public_key,
-        row.created_at.unix_millis(),
-        row.retire_at.map(Timestamp::unix_millis),
-    ])
-    .ctx("could not store the signing key")?;
-    Ok(())
-}
-
 /// Applies `update` to the organization's workspace `id` inside the caller's transaction.
 fn apply_workspace_update(
     tx: &Db<'_>,
@@ -1585,120 +445,6 @@ fn apply_workspace_update(
         ],
         rows::workspace,
     )
-}
-
-/// Inserts a connection into the tenant, paused by its workspace if `paused_by_workspace`
-/// (only a merge into an inactive workspace inserts one so), and its first due time from
-/// `now` if it is scheduled and active.
-fn insert_connection(
-    tx: &Db<'_>,
-    tenant: &Tenant,
-    row: &Connection,
-    paused_by_workspace: bool,
-    now: Timestamp,
-) -> Result<()> {
-    // Resolved inside the tenant: another workspace's id is simply not found.
-    exists_in_tenant(
-        tx,
-        "SELECT 1 FROM t_sources WHERE workspace_id = ?1 AND id = ?2",
-        tenant,
-        row.source_id.as_uuid(),
-        ObjectKind::Source,
-    )?;
-    exists_in_tenant(
-        tx,
-        "SELECT 1 FROM t_destinations WHERE workspace_id = ?1 AND id = ?2",
-        tenant,
-        row.destination_id.as_uuid(),
-        ObjectKind::Destination,
-    )?;
-    tx.prepare_cached(concat!(
-        "INSERT INTO connections (",
-        connection_columns!(),
-        ", paused_by_workspace) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-    ))
-    .ctx("could not prepare an insert")?
-    .execute(params![
-        row.id.as_uuid(),
-        tenant.org_id().as_uuid(),
-        tenant.workspace_id().as_uuid(),
-        row.name.as_str(),
-        row.source_id.as_uuid(),
-        row.destination_id.as_uuid(),
-        row.status.as_str(),
-        row.schedule.as_text(),
-        row.created_at.unix_millis(),
-        row.updated_at.unix_millis(),
-        paused_by_workspace,
-    ])
-    .ctx("could not store the connection")?;
-    crate::schedules::schedule_connection(
-        tx,
-        (tenant.org_id(), tenant.workspace_id()),
-        row.id,
-        &row.schedule,
-        row.status == ConnectionStatus::Active,
-        now,
-    )
-}
-
-/// The ten parameters of an endpoint insert, in [`endpoint_columns`] order.
-fn endpoint_params<'a>(
-    tenant: &Tenant,
-    row: &'a EndpointRow,
-) -> [Box<dyn rusqlite::ToSql + 'a>; 10] {
-    [
-        Box::new(row.id),
-        Box::new(*tenant.org_id().as_uuid()),
-        Box::new(*tenant.workspace_id().as_uuid()),
-        Box::new(row.name.as_str()),
-        Box::new(row.connector.as_str()),
-        Box::new(row.config.to_json()),
-        Box::new(row.created_at.unix_millis()),
-        Box::new(row.updated_at.unix_millis()),
-        Box::new(row.template_id),
-        Box::new(row.secrets.to_stored()),
-    ]
-}
-
-fn insert_endpoint(tx: &Db<'_>, tenant: &Tenant, row: &EndpointRow) -> Result<()> {
-    tx.prepare_cached(endpoint_sql(row.kind).insert)
-        .ctx("could not prepare an insert")?
-        .execute(rusqlite::params_from_iter(endpoint_params(tenant, row)))
-        .ctx(format_args!(
-            "could not store the {}",
-            row.kind.object_kind()
-        ))?;
-    Ok(())
-}
-
-/// Stores `row`; `false` (nothing stored) if it is running and its connection already has a
-/// live (pending or running) run (the unique index `sync_runs_one_live` decides, inside the
-/// write).
-pub(crate) fn insert_sync_run_row(tx: &Db<'_>, tenant: &Tenant, row: &SyncRun) -> Result<bool> {
-    let inserted = tx
-        .prepare_cached(concat!(
-            "INSERT INTO sync_runs (",
-            sync_run_columns!(),
-            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            " ON CONFLICT (workspace_id, connection_id) WHERE status IN ('pending', 'running')",
-            " DO NOTHING"
-        ))
-        .ctx("could not prepare an insert")?
-        .execute(params![
-            row.id.as_uuid(),
-            tenant.org_id().as_uuid(),
-            tenant.workspace_id().as_uuid(),
-            row.connection_id.as_uuid(),
-            row.status.as_str(),
-            row.started_at.unix_millis(),
-            row.finished_at.map(Timestamp::unix_millis),
-            sql_count(row.rows_synced),
-            sql_count(row.bytes_synced),
-            row.error.as_deref(),
-        ])
-        .ctx("could not store the sync run")?;
-    Ok(inserted == 1)
 }
 
 /// The body of `get_or_create_workspace`, inside its transaction: read, insert if absent (and
@@ -1779,4 +525,26 @@ fn get_or_create_in(
         audit::append(tx, org.org_id(), &draft)?;
     }
     Ok((updated, false))
+}
+
+bulkhead_sql::system_store!(SqliteStore, pool, reseal_all);
+bulkhead_sql::org_store!(SqliteStore, pool);
+bulkhead_sql::audit_store!(SqliteStore, pool);
+bulkhead_sql::tenant_store!(SqliteStore, pool);
+
+/// Stores a sync run of the tenant (see [`tenant::insert_sync_run_row`]), for the job queue.
+pub(crate) fn insert_sync_run_row(tx: &Db<'_>, into: &Tenant, row: &SyncRun) -> Result<bool> {
+    tenant::insert_sync_run_row(&mut Conn(tx), into, row)
+}
+
+/// The master-key rotation's walk over every sealed value, in system mode (see
+/// [`catalog::reseal_all`]).
+fn reseal_all(
+    store: &SqliteStore,
+    check: &[u8],
+    reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
+) -> Result<u64> {
+    store
+        .pool
+        .write_system(|tx| catalog::reseal_all(tx, check, reseal))
 }

@@ -1,9 +1,8 @@
-//! The storage port: what a storage adapter implements ([`store`]), the tenant handles every
-//! call takes ([`tenant`]), and the row decoders adapters share ([`columns`]). Above the values,
-//! crypto, the token profile and the audit chain's types; below the engine, which it knows
-//! nothing of (see `tests/layers.rs`).
+//! The storage port: what a storage adapter implements ([`store`]) and the tenant handles every
+//! call takes ([`tenant`]); how rows are read from SQL lives in `bulkhead-sql`, not here (core
+//! knows no database). Above the values, crypto, the token profile and the audit chain's
+//! types; below the engine, which it knows nothing of (see `tests/layers.rs`).
 
-pub mod columns;
 pub mod jobs;
 mod methods;
 pub mod schedules;

@@ -1,8 +1,9 @@
-//! Turning stored rows into core values, for every storage adapter.
+//! Turning stored rows into core values, for both SQL adapters.
 //!
 //! An adapter implements [`Columns`] for its row type (reading one column by index, as the
-//! database stores it) and selects the columns in the order of the `*_columns!` macros here;
-//! the decoders below do the rest. A stored value that fails core's validation is a corrupt
+//! database stores it; [`columns_by_get!`](crate::columns_by_get) writes the impl over one
+//! generic getter) and selects the columns in the order of the `*_columns!` macros here; the
+//! decoders below do the rest. A stored value that fails core's validation is a corrupt
 //! row: it surfaces as a storage error naming the column, never as the caller's invalid
 //! input.
 
@@ -11,21 +12,16 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::crypto::keys::{OrgKeyRow, SigningKeyRow};
-use crate::crypto::secrets::SealedSecrets;
-use crate::error::{Error, Result, StorageError};
-use crate::model::algorithm::Algorithm;
-use crate::model::ids::{
-    ConnectionId, DestinationId, ExternalId, OrgId, OrgKeyId, SourceId, SyncRunId, WorkspaceId,
-};
-use crate::model::names::{Connector, ConnectorConfig, Name, Schedule};
-use crate::model::objects::{Connection, OrgSettings, Organization, SyncRun, Workspace};
-use crate::model::tags::TagSelection;
-use crate::model::templates::TagInfo;
-use crate::model::time::Timestamp;
-use crate::port::store::{
+use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
+use bulkhead_core::secrets::SealedSecrets;
+use bulkhead_core::store::{
     ConnectionState, CreationCount, EndpointKind, EndpointRow, StatusCount, TemplateKind,
     TemplateRow, TokenState,
+};
+use bulkhead_core::{
+    Algorithm, Connection, ConnectionId, Connector, ConnectorConfig, DestinationId, Error,
+    ExternalId, Name, OrgId, OrgKeyId, OrgSettings, Organization, Result, Schedule, SourceId,
+    StorageError, SyncRun, SyncRunId, TagInfo, TagSelection, Timestamp, Workspace, WorkspaceId,
 };
 
 /// One stored row, read column by column (by index; `name` is for error messages).
@@ -51,6 +47,46 @@ pub trait Columns {
     /// Whether a text column is exactly `{}`, read without copying it (most rows have an
     /// empty secret map, and decoding one is the hot path of a list).
     fn is_empty_map(&self, index: usize, name: &str) -> Result<bool>;
+}
+
+/// Writes the [`Columns`] methods of a row type that has one generic getter,
+/// `fn get<T: FromSql>(&self, index: usize, name: &str) -> Result<T>` (both drivers' rows read
+/// every type but the empty-map test that way).
+#[macro_export]
+macro_rules! columns_by_get {
+    () => {
+        fn text(&self, index: usize, name: &str) -> $crate::__core::Result<String> {
+            self.get(index, name)
+        }
+        fn opt_text(&self, index: usize, name: &str) -> $crate::__core::Result<Option<String>> {
+            self.get(index, name)
+        }
+        fn int(&self, index: usize, name: &str) -> $crate::__core::Result<i64> {
+            self.get(index, name)
+        }
+        fn opt_int(&self, index: usize, name: &str) -> $crate::__core::Result<Option<i64>> {
+            self.get(index, name)
+        }
+        fn uuid(&self, index: usize, name: &str) -> $crate::__core::Result<$crate::__uuid::Uuid> {
+            self.get(index, name)
+        }
+        fn opt_uuid(
+            &self,
+            index: usize,
+            name: &str,
+        ) -> $crate::__core::Result<Option<$crate::__uuid::Uuid>> {
+            self.get(index, name)
+        }
+        fn bytes(&self, index: usize, name: &str) -> $crate::__core::Result<Vec<u8>> {
+            self.get(index, name)
+        }
+        fn opt_bytes(&self, index: usize, name: &str) -> $crate::__core::Result<Option<Vec<u8>>> {
+            self.get(index, name)
+        }
+        fn flag(&self, index: usize, name: &str) -> $crate::__core::Result<bool> {
+            self.get(index, name)
+        }
+    };
 }
 
 /// The error of a stored value that core refuses.
