@@ -16,7 +16,7 @@ use crate::engine::fresh::Fresh;
 use crate::engine::guard::Guard;
 use crate::engine::meter::{Event, Meter};
 use crate::engine::revocations::Revocations;
-use crate::engine::rows::{OrgRows, Storage, TenantRows};
+use crate::engine::rows::{JobRows, OrgRows, Storage, TenantRows};
 use crate::error::{Error, ObjectKind, Result, TokenRejection};
 use crate::model::ids::{OrgId, WorkspaceId};
 use crate::model::objects::Organization;
@@ -110,6 +110,12 @@ impl Inner {
     /// The guarded handle for calls inside `tenant`'s workspace.
     pub(crate) fn tenant_rows<'a>(&'a self, tenant: &'a Tenant) -> TenantRows<'a> {
         self.storage.tenant(&self.guard, tenant)
+    }
+
+    /// The guarded handle for the job queue's calls inside `tenant`'s workspace;
+    /// [`Error::NoJobQueue`] if the store has no queue.
+    pub(crate) fn job_rows<'a>(&'a self, tenant: &'a Tenant) -> Result<JobRows<'a>> {
+        self.storage.jobs(&self.guard, tenant)
     }
 
     /// The guarded handle for calls about the organization `org`.

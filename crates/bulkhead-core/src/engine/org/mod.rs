@@ -407,12 +407,6 @@ impl OrgScope {
         Ok(())
     }
 
-    pub(crate) fn breach(&self, kind: ObjectKind) -> Error {
-        self.inner
-            .guard
-            .breach(kind, self.org.org_id(), None, self.org.actor())
-    }
-
     /// Replaces the organization's token settings. A new algorithm takes effect through a new
     /// signing key, made at once; tokens of the old key keep working until it retires.
     pub fn update_settings(&self, settings: &OrgSettings) -> Result<Organization> {

@@ -11,7 +11,7 @@ use crate::crypto::secrets::SealedSecrets;
 use crate::engine::credential::Held;
 use crate::engine::rows::TenantRows;
 use crate::engine::shared::{Inner, Retired};
-use crate::error::{Error, ObjectKind, Result, StorageError};
+use crate::error::{Error, ObjectKind, Result};
 use crate::model::ids::{
     ConnectionId, ConnectionTemplateId, DestinationId, OrgId, SourceId, SourceTemplateId,
     SyncRunId, WorkspaceId,
@@ -686,11 +686,6 @@ impl WorkspaceScope {
         let rows =
             self.rows()
                 .sync_runs(connection_id, created_after(page)?, limit.saturating_add(1))?;
-        if rows.iter().any(|r| r.connection_id != connection_id) {
-            return Err(Error::Storage(StorageError::new(
-                "storage returned a sync run of another connection",
-            )));
-        }
         Ok(paginate(rows, limit, |r| Position::Created {
             at: r.started_at,
             id: *r.id.as_uuid(),
