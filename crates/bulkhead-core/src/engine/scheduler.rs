@@ -28,6 +28,7 @@ use crate::engine::Engine;
 use crate::engine::credential::Held;
 use crate::engine::org::OrgScope;
 use crate::engine::shared::Inner;
+use crate::engine::workspace::WorkspaceScope;
 use crate::error::{Error, Result};
 use crate::model::ids::{ConnectionId, OrgId};
 use crate::model::schedule::Schedule;
@@ -60,7 +61,7 @@ impl Engine {
     }
 }
 
-impl crate::engine::workspace::WorkspaceScope {
+impl WorkspaceScope {
     /// When the connection `id` of this workspace is next due to sync by its schedule;
     /// `None` if it is manual or inactive (or its workspace is). Another workspace's id is
     /// not found.

@@ -58,10 +58,10 @@ pub(crate) struct Inner {
     pub(crate) guard: Guard,
     /// The workspace-creation rate limit and the counters, per organization, in memory.
     pub(crate) meter: Meter,
-    /// The refusals audited in the last minute, by kind (see [`crate::denials`]).
+    /// The refusals audited in the last minute, by kind (see [`crate::engine::denials`]).
     pub(super) denials: Denials,
     /// What this engine revoked, which scopes check on every call (see
-    /// [`crate::credential`]).
+    /// [`crate::engine::credential`]).
     pub(crate) revocations: Revocations,
     pub(super) master_key: RwLock<Arc<MasterKey>>,
     pub(crate) leeway: Duration,
@@ -133,7 +133,7 @@ impl Inner {
         self.clock.now()
     }
 
-    /// The current master key (it changes only by [`Engine::rotate_master_key`]).
+    /// The current master key (it changes only by [`crate::Engine::rotate_master_key`]).
     pub(crate) fn master_key(&self) -> Arc<MasterKey> {
         Arc::clone(&self.master_key.read().unwrap_or_else(|e| e.into_inner()))
     }
@@ -152,7 +152,7 @@ impl Inner {
 
     /// Appends a denial to the organization's audit chain: `ctx` carries the refused call's
     /// draft, which is marked denied for `reason`. Coalesced: at most one event per (actor,
-    /// action, reason) a minute, the rest counted (see [`crate::denials`]). A failure to
+    /// action, reason) a minute, the rest counted (see [`crate::engine::denials`]). A failure to
     /// append is logged, never turned into the caller's error: the call is refused either
     /// way.
     pub(crate) fn audit_denial(&self, ctx: &OrgCtx, reason: &str) {

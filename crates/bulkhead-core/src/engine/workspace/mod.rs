@@ -44,7 +44,7 @@ pub struct WorkspaceScope {
     /// "workspace inactive".
     inactive: bool,
     /// The token (or the organization's org key) it was made from, checked on every call
-    /// (see [`crate::credential`]).
+    /// (see [`crate::engine::credential`]).
     credential: Arc<Held>,
 }
 
@@ -208,7 +208,7 @@ impl WorkspaceScope {
     /// has deleted the workspace since the scope was made (not found), or made it inactive
     /// (a scope from a token is refused altogether, as its token now is; a scope of the
     /// organization only reads); and fails once the scope's credential no longer holds (its
-    /// token expired or was revoked, its org key revoked; see [`crate::credential`]).
+    /// token expired or was revoked, its org key revoked; see [`crate::engine::credential`]).
     pub(crate) fn require(&self, op: Operation) -> Result<()> {
         self.credential.check(&self.inner)?;
         let workspace_id = self.tenant.workspace_id();
