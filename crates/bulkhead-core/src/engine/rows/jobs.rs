@@ -123,21 +123,31 @@ impl TenantRows<'_> {
     /// if storage returns another connection's or another workspace's row.
     /// [`Error::NoJobQueue`] if the store keeps no due times.
     pub(crate) fn schedule(&self, id: ConnectionId) -> Result<Option<DueSchedule>> {
-        match due_times(self.store)?.schedule_of(self.tenant, id)? {
-            Some(row)
-                if row.connection_id != id
-                    || row.workspace_id != self.tenant.workspace_id()
-                    || row.org_id != self.tenant.org_id() =>
-            {
-                Err(self.guard.breach(
-                    ObjectKind::Connection,
-                    self.tenant.org_id(),
-                    Some(self.tenant.workspace_id()),
-                    self.tenant.actor(),
-                ))
-            }
-            row => Ok(row),
+        schedule_of(due_times(self.store)?, self.guard, self.tenant, id)
+    }
+}
+
+/// [`TenantRows::schedule`] against the port `schedules`.
+fn schedule_of(
+    schedules: &dyn ScheduleStore,
+    guard: &Guard,
+    tenant: &Tenant,
+    id: ConnectionId,
+) -> Result<Option<DueSchedule>> {
+    match schedules.schedule_of(tenant, id)? {
+        Some(row)
+            if row.connection_id != id
+                || row.workspace_id != tenant.workspace_id()
+                || row.org_id != tenant.org_id() =>
+        {
+            Err(guard.breach(
+                ObjectKind::Connection,
+                tenant.org_id(),
+                Some(tenant.workspace_id()),
+                tenant.actor(),
+            ))
         }
+        row => Ok(row),
     }
 }
 
@@ -259,3 +269,6 @@ impl AllSchedules<'_> {
         Ok(moved)
     }
 }
+
+#[cfg(test)]
+mod tests;
