@@ -138,7 +138,9 @@ impl Storage {
 /// The calls that run without a tenant, and nothing else: [`Storage::system`].
 ///
 /// Each one forwards to [`SystemStore`](crate::port::store::SystemStore), whose docs say
-/// what it returns; none returns a tenant row. The job queue's and the scheduler's ports
+/// what it returns; none returns a tenant row. A lookup returns only the row asked for (the
+/// organization of that id, the key of that hash or `kid`): any other is `None`, as the
+/// entry points have always taken it. The job queue's and the scheduler's ports
 /// are reached from here only for their cross-tenant calls ([`SystemCalls::jobs`],
 /// [`SystemCalls::schedules`]); their calls inside a workspace go through [`JobRows`] and
 /// [`TenantRows::schedule`], an organization's through [`OrgRows::set_job_limits`].
@@ -153,9 +155,9 @@ impl SystemCalls<'_> {
         self.store.master_key_check(candidate)
     }
 
-    /// The organization `id`, for an entry point that checks it is the one asked for.
+    /// The organization `id`, if there is one.
     pub(crate) fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
-        self.store.get_organization(id)
+        Ok(self.store.get_organization(id)?.filter(|org| org.id == id))
     }
 
     /// Every organization (the operator's listing).
@@ -165,7 +167,10 @@ impl SystemCalls<'_> {
 
     /// The access key with this hash, of any organization (authentication).
     pub(crate) fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
-        self.store.find_org_key(hash)
+        Ok(self
+            .store
+            .find_org_key(hash)?
+            .filter(|row| row.hash == *hash))
     }
 
     /// Records that the access key `id` was used at `now`.
@@ -175,7 +180,10 @@ impl SystemCalls<'_> {
 
     /// The signing key with this `kid`, of any organization (authentication).
     pub(crate) fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
-        self.store.find_signing_key(kid)
+        Ok(self
+            .store
+            .find_signing_key(kid)?
+            .filter(|row| row.kid == kid))
     }
 
     /// Re-seals everything sealed under the master key and stores the new `check`.

@@ -215,8 +215,8 @@ impl Inner {
         let key = match cached {
             Some(key) if now < key.loaded_at.plus(KEY_CACHE_TTL) => key,
             _ => match self.storage.system().find_signing_key(kid)? {
-                Some(row) if row.kid == kid => self.load_key(&row)?,
-                _ => return Ok(None),
+                Some(row) => self.load_key(&row)?,
+                None => return Ok(None),
             },
         };
         Ok(key.retire_at.is_none_or(|at| now < at).then_some(key))
@@ -239,7 +239,6 @@ impl Inner {
             .storage
             .system()
             .get_organization(org_id)?
-            .filter(|org| org.id == org_id)
             .ok_or_else(|| Error::not_found(ObjectKind::Organization, org_id))?;
         let loaded = Arc::new(CachedAudience {
             issuer: org.settings.issuer,
