@@ -26,13 +26,16 @@
 //! since [`Error`](bulkhead_core::Error) names ids and timestamps in its variants and those
 //! values parse into an `Error`.
 //!
-//! **The guard as a type.** Under `engine/`, only the guarded handles (`engine/rows.rs`) and
-//! the guard (`engine/guard.rs`, which holds the audit port it appends breaches to) may name
-//! a trait of the storage port (`Store`, `SystemStore`, `OrgStore`, `WorkspaceStore`,
-//! `CatalogStore`, `AuditStore`, `TenantStore`): every other file reaches storage through
-//! the handles, which check what comes back. The one exception is `Engine::new`'s parameter,
-//! which it hands straight to the handles. And only the engine's entry points may call
-//! `Storage::system` (`.system()`), the calls that run without a tenant.
+//! **The guard as a type.** Under `engine/`, only the guarded handles (`engine/rows.rs`, with
+//! the job queue's and the scheduler's in `engine/rows/jobs.rs`) and the guard
+//! (`engine/guard.rs`, which holds the audit port it appends breaches to) may name a trait of
+//! the storage port (`Store`, `SystemStore`, `OrgStore`, `WorkspaceStore`, `CatalogStore`,
+//! `AuditStore`, `TenantStore`, `JobStore`, `ScheduleStore`): every other file reaches
+//! storage through the handles, which check what comes back. The one exception is
+//! `Engine::new`'s parameter, which it hands straight to the handles. Only the engine's entry
+//! points may call `Storage::system` (`.system()`), the calls that run without a tenant. And
+//! no other file may check a row itself (`guard.admit…`, `guard.breach`): a check belongs
+//! with the store call whose rows it checks, in a handle.
 //!
 //! A `$crate::…` path in a `macro_rules!` body is not counted: it is expanded in the
 //! caller's crate, where only the public paths (the root's re-exports) can be named.
@@ -68,10 +71,12 @@ const STORE_TRAITS: &[&str] = &[
     "CatalogStore",
     "AuditStore",
     "TenantStore",
+    "JobStore",
+    "ScheduleStore",
 ];
 
 /// The modules under `engine` that may name them: the guarded handles, and the guard.
-const STORE_HOLDERS: &[&str] = &["engine::rows", "engine::guard"];
+const STORE_HOLDERS: &[&str] = &["engine::rows", "engine::rows::jobs", "engine::guard"];
 
 /// Names of the port's traits elsewhere under `engine`, each on purpose: (module, trait, how
 /// many times). `Engine::new` takes the store and hands it to `rows::Storage::new`.
@@ -80,13 +85,25 @@ const STORE_NAMED_ELSEWHERE: &[(&str, &str, usize)] = &[("engine", "Store", 1)];
 /// The modules under `engine` that may call `Storage::system` (the calls without a tenant):
 /// the engine's entry points (the master-key check and rotation, the operator's listing,
 /// authentication), the credential checks, the key and audience caches, and the job queue's
-/// and the scheduler's ports.
+/// and the scheduler's cross-tenant calls (a claim, the reaper, the tick's scan). What
+/// `.system()` returns reaches nothing inside a tenant: that is the type's business.
 const SYSTEM_CALLERS: &[&str] = &[
     "engine",
     "engine::credential",
     "engine::shared",
     "engine::worker",
     "engine::scheduler",
+];
+
+/// The guard's checks of what storage returned (and the breach it records): only the handles,
+/// which make the store call, may use them.
+const GUARD_CHECKS: &[&str] = &[
+    "admit",
+    "admit_opt",
+    "admit_all",
+    "admit_org",
+    "admit_org_opt",
+    "breach",
 ];
 
 type ModPath = Vec<String>;
@@ -597,6 +614,22 @@ fn raw_store_problems(module: &str, source: &str) -> Vec<String> {
             ));
         }
     }
+    if !STORE_HOLDERS.contains(&module) {
+        let checks = tokens
+            .windows(3)
+            .filter(|w| {
+                matches!(&w[0], Token::Ident(word) if word == "guard")
+                    && w[1] == Token::Punct('.')
+                    && matches!(&w[2], Token::Ident(word) if GUARD_CHECKS.contains(&word.as_str()))
+            })
+            .count();
+        if checks > 0 {
+            problems.push(format!(
+                "{module} checks rows with the guard by hand ({checks} times): do the store \
+                 call and its check together in a guarded handle of engine::rows"
+            ));
+        }
+    }
     problems
 }
 
@@ -671,6 +704,36 @@ fn the_raw_store_rule_catches_a_scope_that_names_the_store() {
         ]
     );
     assert!(raw_store_problems("engine::worker", system).is_empty());
+    // The queue's port is a storage port like the others.
+    let queue = "fn queue(inner: &Inner) -> Result<&dyn JobStore> { todo() }";
+    assert_eq!(
+        raw_store_problems("engine::worker", queue),
+        [
+            "engine::worker names the storage port's `JobStore` (1 times, 0 allowed): reach \
+             storage through the guarded handles of engine::rows"
+        ]
+    );
+    assert!(raw_store_problems("engine::rows::jobs", queue).is_empty());
+    // A row checked by hand, next to a store call, in one statement or over lines.
+    let by_hand = "fn f(&self) { let done = jobs.complete(&t)?; \
+                   self.inner.guard.admit_opt(&t, done)?; \
+                   Err(self.inner\n.guard\n.breach(kind, org, None, actor)) }";
+    assert_eq!(
+        raw_store_problems("engine::worker", by_hand),
+        [
+            "engine::worker checks rows with the guard by hand (2 times): do the store call \
+             and its check together in a guarded handle of engine::rows"
+        ]
+    );
+    assert!(raw_store_problems("engine::rows", by_hand).is_empty());
+    // Reading the guard's counters is not a check.
+    assert!(
+        raw_store_problems(
+            "engine::org",
+            "fn f(&self) { self.inner.guard.breaches_of(org) }"
+        )
+        .is_empty()
+    );
     // Clean scope code passes.
     assert!(
         raw_store_problems(

@@ -249,7 +249,6 @@ impl Engine {
             .storage
             .system()
             .find_org_key(&hash)?
-            .filter(|row| row.hash == hash)
             .ok_or_else(invalid)?;
         let refusal = if !row.is_usable(now) {
             Some(("revoked or expired org key", invalid()))

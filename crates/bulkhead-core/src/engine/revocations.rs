@@ -10,7 +10,8 @@ use crate::model::ids::{OrgKeyId, WorkspaceId};
 use crate::model::time::Timestamp;
 
 /// The most revoked tokens and workspaces remembered; past it, the oldest knowledge is
-/// dropped and the stored state (read within [`RECHECK`]) still refuses them.
+/// dropped and the stored state (read within
+/// [`RECHECK`](crate::engine::credential::RECHECK)) still refuses them.
 const MAX_REMEMBERED: usize = 100_000;
 
 /// What this engine revoked: org keys, tokens, every token of a workspace until a time,

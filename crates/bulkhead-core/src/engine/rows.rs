@@ -10,11 +10,16 @@
 //!   not-found error;
 //! - [`OrgRows`], for calls about one organization (`&OrgCtx`): its workspaces, settings,
 //!   keys, catalog and audit chain, each row checked against the organization;
-//! - [`Storage::system`], the named exception: the calls of
-//!   [`SystemStore`] that run before any tenant is known or
+//! - [`JobRows`] and [`TenantRows::schedule`], the job queue's and the scheduler's calls
+//!   inside one workspace, checked the same way (see [`jobs`]);
+//! - [`Storage::system`], the named exception: [`SystemCalls`], the calls of
+//!   [`SystemStore`](crate::port::store::SystemStore) that run before any tenant is known or
 //!   across all of them (the master-key check, the operator's listing of organizations, the
-//!   credential lookups by key hash and by `kid`, re-sealing under a new master key, and the
-//!   job queue's and the scheduler's ports). They return no tenant rows.
+//!   credential lookups by key hash and by `kid`, re-sealing under a new master key), and the
+//!   cross-tenant calls of the job queue and the scheduler ([`jobs::AllJobs`]: the claim's
+//!   candidate selection and the reaper; [`jobs::AllSchedules`]: the tick's due-time scan
+//!   and its moves). They return no tenant rows: organizations and keys for the entry points to
+//!   check, and the queue's ids and counters.
 //!
 //! **Why skipping the guard does not compile.** A scope holds an `Arc<Inner>`, whose
 //! `storage` field is a [`Storage`]; `Storage`'s only field is private to this module, so no
@@ -22,9 +27,10 @@
 //! method on it. What a scope can call are the handles' methods, and each of them returns
 //! rows only after the guard has admitted them. The guard itself holds only the audit
 //! port it appends breaches to. `tests/layers.rs` keeps it so: it fails if a file under
-//! `engine/` other than this module and the guard names one of the storage port's traits
-//! (the one exception is the parameter of [`crate::Engine::new`], handed straight to
-//! [`Storage::new`]), or if a file outside the few that need them calls [`Storage::system`].
+//! `engine/` other than this module (with its child [`jobs`]) and the guard names one of the
+//! storage port's traits (the one exception is the parameter of [`crate::Engine::new`],
+//! handed straight to [`Storage::new`]), or if a file outside the few that need them calls
+//! [`Storage::system`].
 //!
 //! Each method keeps the order of checks the scopes made by hand before: the store call,
 //! then the guard's admission of what came back, then the check that it is the object asked
@@ -32,9 +38,13 @@
 //! carrying the call's audit event); it has the handle's ids and actor, so the row is
 //! checked against the same owner.
 
+mod jobs;
+
 use std::sync::Arc;
 
 use uuid::Uuid;
+
+pub(crate) use jobs::JobRows;
 
 use crate::audit::{Actor, AuditDraft, AuditEvent, AuditFilter};
 use crate::crypto::keys::{OrgKeyRow, SigningKeyRow};
@@ -49,7 +59,7 @@ use crate::model::templates::TagInfo;
 use crate::model::time::Timestamp;
 use crate::port::store::{
     After, AuditStore, CreationCount, EndpointKind, EndpointPatch, EndpointRow, MergeRows,
-    Pipeline, StatusCount, Store, SyncFinish, SystemStore, TemplateKind, TemplateRow, TokenState,
+    Pipeline, SealedItem, StatusCount, Store, SyncFinish, TemplateKind, TemplateRow, TokenState,
     WorkspaceActivity, WorkspaceFilter, WorkspaceUpdate,
 };
 use crate::port::tenant::{OrgCtx, Tenant};
@@ -76,9 +86,12 @@ impl Storage {
     /// Only the engine's entry points use it: `Engine::new` (the master-key check),
     /// authentication (an org key by its hash, a signing key by its `kid`, an organization's
     /// issuer and audience), the operator's listing, the master-key rotation, and the job
-    /// queue's and the scheduler's ports. `tests/layers.rs` lists the files that may.
-    pub(crate) fn system(&self) -> &dyn SystemStore {
-        &*self.store
+    /// queue's and the scheduler's cross-tenant calls (a claim, the reaper, the tick).
+    /// `tests/layers.rs` lists the files that may.
+    pub(crate) fn system(&self) -> SystemCalls<'_> {
+        SystemCalls {
+            store: &*self.store,
+        }
     }
 
     /// The handle for calls inside `tenant`'s workspace, checked by `guard`.
@@ -88,6 +101,12 @@ impl Storage {
             guard,
             tenant,
         }
+    }
+
+    /// The handle for the job queue's calls inside `tenant`'s workspace, checked by `guard`;
+    /// [`Error::NoJobQueue`] if the store has no queue.
+    pub(crate) fn jobs<'a>(&'a self, guard: &'a Guard, tenant: &'a Tenant) -> Result<JobRows<'a>> {
+        JobRows::new(&*self.store, guard, tenant)
     }
 
     /// The handle for calls about `org`, checked by `guard`.
@@ -101,7 +120,7 @@ impl Storage {
 
     /// The organization `id`, for a scope of it acting as `actor`: not found if there is
     /// none, an isolation breach if storage returns another one. (An operator lookup of
-    /// [`SystemStore`], checked here for the scope it opens.)
+    /// [`SystemStore`](crate::port::store::SystemStore), checked here for the scope it opens.)
     pub(crate) fn organization(
         &self,
         guard: &Guard,
@@ -113,6 +132,67 @@ impl Storage {
             Some(_) => Err(guard.breach(ObjectKind::Organization, id, None, actor)),
             None => Err(Error::not_found(ObjectKind::Organization, id)),
         }
+    }
+}
+
+/// The calls that run without a tenant, and nothing else: [`Storage::system`].
+///
+/// Each one forwards to [`SystemStore`](crate::port::store::SystemStore), whose docs say
+/// what it returns; none returns a tenant row. A lookup returns only the row asked for (the
+/// organization of that id, the key of that hash or `kid`): any other is `None`, as the
+/// entry points have always taken it. The job queue's and the scheduler's ports
+/// are reached from here only for their cross-tenant calls ([`SystemCalls::jobs`],
+/// [`SystemCalls::schedules`]); their calls inside a workspace go through [`JobRows`] and
+/// [`TenantRows::schedule`], an organization's through [`OrgRows::set_job_limits`].
+#[derive(Clone, Copy)]
+pub(crate) struct SystemCalls<'a> {
+    store: &'a dyn Store,
+}
+
+impl SystemCalls<'_> {
+    /// The stored master-key check value, storing `candidate` first on a new database.
+    pub(crate) fn master_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>> {
+        self.store.master_key_check(candidate)
+    }
+
+    /// The organization `id`, if there is one.
+    pub(crate) fn get_organization(&self, id: OrgId) -> Result<Option<Organization>> {
+        Ok(self.store.get_organization(id)?.filter(|org| org.id == id))
+    }
+
+    /// Every organization (the operator's listing).
+    pub(crate) fn list_organizations(&self) -> Result<Vec<Organization>> {
+        self.store.list_organizations()
+    }
+
+    /// The access key with this hash, of any organization (authentication).
+    pub(crate) fn find_org_key(&self, hash: &[u8; 32]) -> Result<Option<OrgKeyRow>> {
+        Ok(self
+            .store
+            .find_org_key(hash)?
+            .filter(|row| row.hash == *hash))
+    }
+
+    /// Records that the access key `id` was used at `now`.
+    pub(crate) fn touch_org_key(&self, id: OrgKeyId, now: Timestamp) -> Result<()> {
+        self.store.touch_org_key(id, now)
+    }
+
+    /// The signing key with this `kid`, of any organization (authentication).
+    pub(crate) fn find_signing_key(&self, kid: &str) -> Result<Option<SigningKeyRow>> {
+        Ok(self
+            .store
+            .find_signing_key(kid)?
+            .filter(|row| row.kid == kid))
+    }
+
+    /// Re-seals everything sealed under the master key and stores the new `check`.
+    pub(crate) fn reseal_all(
+        &self,
+        check: &[u8],
+        reseal: &mut dyn FnMut(SealedItem<'_>) -> Result<Vec<u8>>,
+    ) -> Result<u64> {
+        self.store.reseal_all(check, reseal)
     }
 }
 
@@ -329,18 +409,56 @@ impl TenantRows<'_> {
         self.not_found_unless(row, ObjectKind::SyncRun, id, |r| r.id == id)
     }
 
-    /// Up to `limit` runs of the tenant's connection `connection`, before `before`. (Whether
-    /// each is a run of that connection is the caller's check: it answers it differently.)
+    /// Up to `limit` runs of the tenant's connection `connection`, before `before`, each
+    /// admitted, then checked to be a run of `connection` (`other` is the error otherwise).
+    fn sync_runs_checked(
+        &self,
+        connection: ConnectionId,
+        before: After,
+        limit: usize,
+        other: impl FnOnce() -> Error,
+    ) -> Result<Vec<SyncRun>> {
+        let rows = self
+            .store
+            .list_sync_runs(self.tenant, connection, before, limit)?;
+        let rows = self.guard.admit_all(self.tenant, rows)?;
+        if rows.iter().any(|r| r.connection_id != connection) {
+            return Err(other());
+        }
+        Ok(rows)
+    }
+
+    /// Up to `limit` runs of the tenant's connection `connection`, before `before`; a run of
+    /// another connection is a storage error (the workspace's own listing).
     pub(crate) fn sync_runs(
         &self,
         connection: ConnectionId,
         before: After,
         limit: usize,
     ) -> Result<Vec<SyncRun>> {
-        let rows = self
-            .store
-            .list_sync_runs(self.tenant, connection, before, limit)?;
-        self.guard.admit_all(self.tenant, rows)
+        self.sync_runs_checked(connection, before, limit, || {
+            Error::Storage(StorageError::new(
+                "storage returned a sync run of another connection",
+            ))
+        })
+    }
+
+    /// [`TenantRows::sync_runs`] for a merge, read by the organization: a run of another
+    /// connection is an isolation breach of the organization (its actor, no workspace).
+    pub(crate) fn sync_runs_to_merge(
+        &self,
+        connection: ConnectionId,
+        before: After,
+        limit: usize,
+    ) -> Result<Vec<SyncRun>> {
+        self.sync_runs_checked(connection, before, limit, || {
+            self.guard.breach(
+                ObjectKind::SyncRun,
+                self.tenant.org_id(),
+                None,
+                self.tenant.actor(),
+            )
+        })
     }
 
     /// Ends the tenant's run `id`; `None` if it had already ended.

@@ -28,7 +28,8 @@ use crate::engine::Engine;
 use crate::engine::credential::Held;
 use crate::engine::org::OrgScope;
 use crate::engine::shared::Inner;
-use crate::error::{Error, ObjectKind, Result};
+use crate::engine::workspace::WorkspaceScope;
+use crate::error::{Error, Result};
 use crate::model::ids::{ConnectionId, OrgId};
 use crate::model::schedule::Schedule;
 use crate::model::time::Timestamp;
@@ -60,35 +61,14 @@ impl Engine {
     }
 }
 
-impl crate::engine::workspace::WorkspaceScope {
+impl WorkspaceScope {
     /// When the connection `id` of this workspace is next due to sync by its schedule;
     /// `None` if it is manual or inactive (or its workspace is). Another workspace's id is
     /// not found.
     pub fn next_scheduled_sync(&self, id: ConnectionId) -> Result<Option<Timestamp>> {
         self.require(crate::model::operations::Operation::ReadConnections)?;
         self.fetch_connection(id)?;
-        let schedules = self
-            .inner
-            .storage
-            .system()
-            .schedules()
-            .ok_or(Error::NoJobQueue)?;
-        match schedules.schedule_of(&self.tenant, id)? {
-            Some(row)
-                if row.connection_id != id
-                    || row.workspace_id != self.tenant.workspace_id()
-                    || row.org_id != self.tenant.org_id() =>
-            {
-                Err(self.inner.guard.breach(
-                    ObjectKind::Connection,
-                    self.tenant.org_id(),
-                    Some(self.tenant.workspace_id()),
-                    self.tenant.actor(),
-                ))
-            }
-            Some(row) => Ok(Some(row.due_at)),
-            None => Ok(None),
-        }
+        Ok(self.rows().schedule(id)?.map(|row| row.due_at))
     }
 }
 
@@ -96,35 +76,22 @@ impl Inner {
     /// One tick at `now`, over the organization `org`'s schedules or every one.
     pub(crate) fn tick(self: &Arc<Self>, org: Option<OrgId>, now: Timestamp) -> Result<Ticked> {
         let system = self.storage.system();
-        let schedules = system.schedules().ok_or(Error::NoJobQueue)?;
-        system.jobs().ok_or(Error::NoJobQueue)?;
-        let due = schedules.due_schedules(org, now, Engine::TICK_BATCH)?;
+        let schedules = system.schedules()?;
+        system.jobs()?;
+        let due = schedules.due(&self.guard, org, now, Engine::TICK_BATCH, &Actor::System)?;
         let mut ticked = Ticked {
             more: due.len() >= Engine::TICK_BATCH,
             ..Ticked::default()
         };
         let mut moves = Vec::with_capacity(due.len());
         for row in due {
-            if org.is_some_and(|o| o != row.org_id) {
-                return Err(self.guard.breach(
-                    ObjectKind::Connection,
-                    row.org_id,
-                    Some(row.workspace_id),
-                    &Actor::System,
-                ));
-            }
             if row.due_at > now {
                 continue;
             }
             let next = row.schedule.due_after(row.due_at, now);
             moves.push((row, next));
         }
-        let moved = schedules.advance_schedules(&moves)?;
-        if moved.len() != moves.len() {
-            return Err(Error::Storage(crate::error::StorageError::new(
-                "the store answered a batch of due times with another count",
-            )));
-        }
+        let moved = schedules.advance_all(&moves)?;
         let mut orgs: HashMap<OrgId, OrgScope> = HashMap::new();
         let mut pending = moves
             .iter()
@@ -145,7 +112,7 @@ impl Inner {
                         due_at: next.unwrap_or(row.due_at),
                         ..row.clone()
                     };
-                    if next.is_none() || schedules.advance_schedule(&moved, None)? {
+                    if next.is_none() || schedules.advance(&moved, None)? {
                         ticked.cleared += 1;
                     }
                 }
@@ -158,7 +125,7 @@ impl Inner {
                                 due_at: next,
                                 ..row.clone()
                             };
-                            let _ = schedules.advance_schedule(&moved, Some(row.due_at));
+                            let _ = schedules.advance(&moved, Some(row.due_at));
                         }
                     }
                     return Err(e);

@@ -16,7 +16,7 @@ use crate::engine::fresh::Fresh;
 use crate::engine::guard::Guard;
 use crate::engine::meter::{Event, Meter};
 use crate::engine::revocations::Revocations;
-use crate::engine::rows::{OrgRows, Storage, TenantRows};
+use crate::engine::rows::{JobRows, OrgRows, Storage, TenantRows};
 use crate::error::{Error, ObjectKind, Result, TokenRejection};
 use crate::model::ids::{OrgId, WorkspaceId};
 use crate::model::objects::Organization;
@@ -58,10 +58,10 @@ pub(crate) struct Inner {
     pub(crate) guard: Guard,
     /// The workspace-creation rate limit and the counters, per organization, in memory.
     pub(crate) meter: Meter,
-    /// The refusals audited in the last minute, by kind (see [`crate::denials`]).
+    /// The refusals audited in the last minute, by kind (see [`crate::engine::denials`]).
     pub(super) denials: Denials,
     /// What this engine revoked, which scopes check on every call (see
-    /// [`crate::credential`]).
+    /// [`crate::engine::credential`]).
     pub(crate) revocations: Revocations,
     pub(super) master_key: RwLock<Arc<MasterKey>>,
     pub(crate) leeway: Duration,
@@ -112,6 +112,12 @@ impl Inner {
         self.storage.tenant(&self.guard, tenant)
     }
 
+    /// The guarded handle for the job queue's calls inside `tenant`'s workspace;
+    /// [`Error::NoJobQueue`] if the store has no queue.
+    pub(crate) fn job_rows<'a>(&'a self, tenant: &'a Tenant) -> Result<JobRows<'a>> {
+        self.storage.jobs(&self.guard, tenant)
+    }
+
     /// The guarded handle for calls about the organization `org`.
     pub(crate) fn org_rows<'a>(&'a self, org: &'a OrgCtx) -> OrgRows<'a> {
         self.storage.org(&self.guard, org)
@@ -127,7 +133,7 @@ impl Inner {
         self.clock.now()
     }
 
-    /// The current master key (it changes only by [`Engine::rotate_master_key`]).
+    /// The current master key (it changes only by [`crate::Engine::rotate_master_key`]).
     pub(crate) fn master_key(&self) -> Arc<MasterKey> {
         Arc::clone(&self.master_key.read().unwrap_or_else(|e| e.into_inner()))
     }
@@ -146,7 +152,7 @@ impl Inner {
 
     /// Appends a denial to the organization's audit chain: `ctx` carries the refused call's
     /// draft, which is marked denied for `reason`. Coalesced: at most one event per (actor,
-    /// action, reason) a minute, the rest counted (see [`crate::denials`]). A failure to
+    /// action, reason) a minute, the rest counted (see [`crate::engine::denials`]). A failure to
     /// append is logged, never turned into the caller's error: the call is refused either
     /// way.
     pub(crate) fn audit_denial(&self, ctx: &OrgCtx, reason: &str) {
@@ -209,8 +215,8 @@ impl Inner {
         let key = match cached {
             Some(key) if now < key.loaded_at.plus(KEY_CACHE_TTL) => key,
             _ => match self.storage.system().find_signing_key(kid)? {
-                Some(row) if row.kid == kid => self.load_key(&row)?,
-                _ => return Ok(None),
+                Some(row) => self.load_key(&row)?,
+                None => return Ok(None),
             },
         };
         Ok(key.retire_at.is_none_or(|at| now < at).then_some(key))
@@ -233,7 +239,6 @@ impl Inner {
             .storage
             .system()
             .get_organization(org_id)?
-            .filter(|org| org.id == org_id)
             .ok_or_else(|| Error::not_found(ObjectKind::Organization, org_id))?;
         let loaded = Arc::new(CachedAudience {
             issuer: org.settings.issuer,

@@ -18,16 +18,11 @@ use crate::model::objects::{
 use crate::model::operations::Operation;
 use crate::model::time::Timestamp;
 use crate::port::jobs::{
-    ClaimRequest, ClaimedJob, FencingToken, Job, JobLimits, JobSettings, JobStatus, JobStore,
-    Lease, LeaseRow, QueueRow, QueueState, ReapPolicy, Reaped,
+    ClaimRequest, ClaimedJob, FencingToken, Job, JobLimits, JobSettings, JobStatus, Lease,
+    LeaseRow, QueueRow, QueueState, ReapPolicy, Reaped,
 };
 use crate::port::store::SyncFinish;
 use crate::port::tenant::{OrgCtx, Tenant};
-
-/// The store's job queue, or [`Error::NoJobQueue`].
-fn queue(inner: &Inner) -> Result<&dyn JobStore> {
-    inner.storage.system().jobs().ok_or(Error::NoJobQueue)
-}
 
 impl Inner {
     pub(crate) fn job_settings(&self) -> JobSettings {
@@ -77,7 +72,7 @@ impl Engine {
     pub fn reap_jobs(&self) -> Result<Reaped> {
         let settings = self.inner.job_settings();
         let policy = self.inner.reap_policy(&settings, self.inner.now());
-        queue(&self.inner)?.reap(&policy)
+        self.inner.storage.system().jobs()?.reap(&policy)
     }
 }
 
@@ -99,7 +94,7 @@ impl OrgScope {
             None,
             format!("organization:{}", self.org_id()),
         );
-        queue(&self.inner)?.set_org_limits(&ctx, &limits)
+        self.inner.org_rows(&self.org).set_job_limits(&ctx, &limits)
     }
 
     /// Sets the share of claims of the workspace `id` against its organization's other
@@ -109,7 +104,9 @@ impl OrgScope {
         limits.validate()?;
         self.get_workspace(id)?;
         let ctx = self.audit_as("jobs.limits", Some(id), format!("workspace:{id}"));
-        queue(&self.inner)?.set_workspace_limits(&ctx, id, &limits)
+        self.inner
+            .org_rows(&self.org)
+            .set_workspace_job_limits(&ctx, id, &limits)
     }
 }
 
@@ -121,7 +118,7 @@ impl WorkspaceScope {
     /// [`WorkspaceScope::start_sync`]). Audited `sync.queue`.
     pub fn queue_sync(&self, connection_id: ConnectionId) -> Result<Job> {
         self.require(Operation::TriggerSyncs)?;
-        let jobs = queue(&self.inner)?;
+        let jobs = self.inner.job_rows(&self.tenant)?;
         let connection = self.fetch_connection(connection_id)?;
         if connection.status != ConnectionStatus::Active {
             return Err(Error::conflict(format!(
@@ -173,19 +170,7 @@ impl WorkspaceScope {
         if run.status.is_finished() {
             return Ok(Job::of(run, None));
         }
-        let row = queue(&self.inner)?.queue_row(&self.tenant, id)?;
-        if let Some(row) = &row
-            && (row.workspace_id != self.tenant.workspace_id()
-                || row.org_id != self.tenant.org_id()
-                || row.job_id != id)
-        {
-            return Err(self.inner.guard.breach(
-                ObjectKind::SyncRun,
-                self.tenant.org_id(),
-                Some(self.tenant.workspace_id()),
-                self.tenant.actor(),
-            ));
-        }
+        let row = self.inner.job_rows(&self.tenant)?.queue_row(id)?;
         Ok(Job::of(run, row.as_ref()))
     }
 
@@ -307,13 +292,13 @@ impl Worker {
     /// the queue when its lease runs out.
     pub fn claim(&self) -> Result<Option<ClaimedJob>> {
         self.live()?;
-        let jobs = queue(&self.inner)?;
+        let jobs = self.inner.storage.system().jobs()?;
         let settings = self.inner.job_settings();
         let now = self.inner.now();
         // Due schedules first (see `crate::engine::scheduler`): whoever runs workers runs the
         // schedules. A failing tick must not stop the claims: it is logged, and the next
         // claim ticks again.
-        if self.inner.storage.system().schedules().is_some()
+        if self.inner.storage.system().schedules().is_ok()
             && let Err(e) = self.inner.tick(self.org_id(), now)
         {
             tracing::warn!(target: "bulkhead::scheduler", error = %e, "the scheduler's tick failed");
@@ -327,17 +312,9 @@ impl Worker {
             org_max_running: settings.org_max_running,
             workspace_max_running: settings.workspace_max_running,
         };
-        let Some(row) = jobs.claim(&request)? else {
+        let Some(row) = jobs.claim(&self.inner.guard, &request, &self.actor())? else {
             return Ok(None);
         };
-        if let Some(org) = self.org_id()
-            && row.org_id != org
-        {
-            return Err(self
-                .inner
-                .guard
-                .breach(ObjectKind::SyncRun, org, None, &self.actor()));
-        }
         self.open(Lease { row }).map(Some)
     }
 
@@ -389,19 +366,7 @@ impl Worker {
             ));
         };
         let tenant = Tenant::new(org_id, workspace_id).with_actor(self.actor());
-        match queue(&self.inner)?.queue_row(&tenant, job_id)? {
-            Some(row)
-                if row.job_id != job_id
-                    || row.org_id != org_id
-                    || row.workspace_id != workspace_id =>
-            {
-                Err(self.inner.guard.breach(
-                    ObjectKind::SyncRun,
-                    org_id,
-                    Some(workspace_id),
-                    &self.actor(),
-                ))
-            }
+        match self.inner.job_rows(&tenant)?.queue_row(job_id)? {
             Some(QueueRow {
                 state: QueueState::Running,
                 lease_token: Some(held),
@@ -440,7 +405,11 @@ impl Worker {
         let settings = self.inner.job_settings();
         let now = self.inner.now();
         let until = now.plus(settings.lease);
-        if queue(&self.inner)?.heartbeat(&tenant, lease.job_id(), lease.row.token, until)? {
+        if self
+            .inner
+            .job_rows(&tenant)?
+            .heartbeat(lease.job_id(), lease.row.token, until)?
+        {
             lease.row.lease_until = until;
             Ok(())
         } else {
@@ -461,15 +430,12 @@ impl Worker {
             "sync.finish",
             format!("{}:{}", ObjectKind::SyncRun, lease.job_id()),
         );
-        let done =
-            queue(&self.inner)?.complete(&tenant, lease.job_id(), lease.row.token, &finish)?;
-        match self.inner.guard.admit_opt(&tenant, done)? {
-            Some(run) if run.id == lease.job_id() => Ok(run),
-            Some(_) => Err(Error::not_found(ObjectKind::SyncRun, lease.job_id())),
-            None => Err(Error::LeaseLost {
+        self.inner
+            .job_rows(&tenant)?
+            .complete(&tenant, lease.job_id(), lease.row.token, &finish)?
+            .ok_or(Error::LeaseLost {
                 job_id: lease.job_id(),
-            }),
-        }
+            })
     }
 }
 

@@ -1,5 +1,6 @@
 //! Validated values that appear in requests and rows: [`Name`], [`Connector`], [`ConnectorConfig`],
-//! and (from [`crate::model::schedule`]) [`Schedule`] with its [`CronExpr`].
+//! and (from [`crate::model::schedule`]) [`Schedule`] with its
+//! [`CronExpr`](crate::model::schedule::CronExpr).
 //!
 //! Each is checked once, where it is made; a value that exists is valid.
 

@@ -235,12 +235,9 @@ impl OrgScope {
         let mut rows = Vec::new();
         let mut before = None;
         loop {
-            let batch = self
-                .tenant_rows(tenant)?
-                .sync_runs(connection.id, before, BATCH)?;
-            if batch.iter().any(|r| r.connection_id != connection.id) {
-                return Err(self.breach(ObjectKind::SyncRun));
-            }
+            let batch =
+                self.tenant_rows(tenant)?
+                    .sync_runs_to_merge(connection.id, before, BATCH)?;
             let n = batch.len();
             before = batch.last().map(|r| (r.started_at, *r.id.as_uuid()));
             rows.extend(batch);

@@ -40,7 +40,7 @@ pub struct OrgScope {
     pub(crate) org: OrgCtx,
     organization: Organization,
     /// The org key it was made from, checked before every store call (see
-    /// [`crate::credential`]).
+    /// [`crate::engine::credential`]).
     pub(crate) credential: Arc<Held>,
 }
 
@@ -89,7 +89,7 @@ impl OrgScope {
     }
 
     /// Fails once the org key this scope was made from is revoked or expired (see
-    /// [`crate::credential`] for how soon).
+    /// [`crate::engine::credential`] for how soon).
     pub(crate) fn live(&self) -> Result<()> {
         self.credential.check(&self.inner)
     }
@@ -407,12 +407,6 @@ impl OrgScope {
         Ok(())
     }
 
-    pub(crate) fn breach(&self, kind: ObjectKind) -> Error {
-        self.inner
-            .guard
-            .breach(kind, self.org.org_id(), None, self.org.actor())
-    }
-
     /// Replaces the organization's token settings. A new algorithm takes effect through a new
     /// signing key, made at once; tokens of the old key keep working until it retires.
     pub fn update_settings(&self, settings: &OrgSettings) -> Result<Organization> {
@@ -629,7 +623,7 @@ impl OrgScope {
 
     /// [`OrgScope::reload`] for the scoped-token flow: what it returned after the engine's
     /// generation was `generation`, for as long as a minter would keep it (see
-    /// [`crate::fresh`]).
+    /// [`crate::engine::fresh`]).
     fn reload_for_mint(&self, generation: u64) -> Result<Arc<Organization>> {
         let now = self.inner.now();
         if let Some(org) = self.inner.mint_orgs.get(&self.org_id(), generation, now) {
@@ -649,7 +643,7 @@ impl OrgScope {
 
     /// [`OrgScope::signer`] for the scoped-token flow: the signer it returned after the
     /// engine's generation was `generation`, for as long as a minter would keep it (a minute,
-    /// never past the key's retirement; see [`crate::fresh`]).
+    /// never past the key's retirement; see [`crate::engine::fresh`]).
     fn signer_for_mint(&self, generation: u64, org: &Organization) -> Result<Arc<LoadedKey>> {
         let now = self.inner.now();
         if let Some(key) = self.inner.mint_signers.get(&org.id, generation, now)

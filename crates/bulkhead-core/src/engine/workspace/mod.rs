@@ -11,7 +11,7 @@ use crate::crypto::secrets::SealedSecrets;
 use crate::engine::credential::Held;
 use crate::engine::rows::TenantRows;
 use crate::engine::shared::{Inner, Retired};
-use crate::error::{Error, ObjectKind, Result, StorageError};
+use crate::error::{Error, ObjectKind, Result};
 use crate::model::ids::{
     ConnectionId, ConnectionTemplateId, DestinationId, OrgId, SourceId, SourceTemplateId,
     SyncRunId, WorkspaceId,
@@ -44,7 +44,7 @@ pub struct WorkspaceScope {
     /// "workspace inactive".
     inactive: bool,
     /// The token (or the organization's org key) it was made from, checked on every call
-    /// (see [`crate::credential`]).
+    /// (see [`crate::engine::credential`]).
     credential: Arc<Held>,
 }
 
@@ -208,7 +208,7 @@ impl WorkspaceScope {
     /// has deleted the workspace since the scope was made (not found), or made it inactive
     /// (a scope from a token is refused altogether, as its token now is; a scope of the
     /// organization only reads); and fails once the scope's credential no longer holds (its
-    /// token expired or was revoked, its org key revoked; see [`crate::credential`]).
+    /// token expired or was revoked, its org key revoked; see [`crate::engine::credential`]).
     pub(crate) fn require(&self, op: Operation) -> Result<()> {
         self.credential.check(&self.inner)?;
         let workspace_id = self.tenant.workspace_id();
@@ -686,11 +686,6 @@ impl WorkspaceScope {
         let rows =
             self.rows()
                 .sync_runs(connection_id, created_after(page)?, limit.saturating_add(1))?;
-        if rows.iter().any(|r| r.connection_id != connection_id) {
-            return Err(Error::Storage(StorageError::new(
-                "storage returned a sync run of another connection",
-            )));
-        }
         Ok(paginate(rows, limit, |r| Position::Created {
             at: r.started_at,
             id: *r.id.as_uuid(),
