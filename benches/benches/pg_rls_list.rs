@@ -42,7 +42,7 @@ fn decode(r: &Row) -> Source {
         workspace_id: bulkhead::WorkspaceId::from_uuid(r.get(2)).unwrap(),
         name: r.get::<_, String>(3).parse().unwrap(),
         connector: r.get::<_, String>(4).parse().unwrap(),
-        config: ConnectorConfig::from_json(r.get(5)).unwrap(),
+        config: ConnectorConfig::from_stored(r.get::<_, String>(5)).unwrap(),
         created_at: Timestamp::from_unix_millis(r.get(6)),
         updated_at: Timestamp::from_unix_millis(r.get(7)),
         template_id: r
