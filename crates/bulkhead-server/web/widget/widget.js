@@ -124,6 +124,10 @@
       if (!message || message.bulkhead !== TAG || typeof message.type !== "string") return;
       if (message.type === "ready") {
         ready = true;
+        // The focus given to the frame before its page loaded does not reach that page in
+        // every browser (Chromium 148 leaves the widget's document unfocused), so a keyboard
+        // user would start outside the widget: hand it the focus again, now that it is there.
+        if (dialog.open && document.activeElement === frame) frame.contentWindow.focus();
         send();
         return;
       }
