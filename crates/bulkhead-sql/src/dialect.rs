@@ -33,9 +33,11 @@ macro_rules! sql {
         const SQLITE: &str = concat!($($part),+);
         const LEN: usize = $crate::dialect::postgres_len(SQLITE);
         const POSTGRES: [u8; LEN] = $crate::dialect::postgres::<LEN>(SQLITE);
+        // A `const` item, so the check that the text is UTF-8 runs when the crate builds.
+        const POSTGRES_TEXT: &str = $crate::dialect::text(&POSTGRES);
         $crate::Sql {
             sqlite: SQLITE,
-            postgres: $crate::dialect::text(&POSTGRES),
+            postgres: POSTGRES_TEXT,
         }
     }};
 }
@@ -64,6 +66,7 @@ const fn view_prefix(sql: &[u8], i: usize) -> bool {
 }
 
 /// The length of the PostgreSQL text of `sqlite`.
+#[doc(hidden)]
 pub const fn postgres_len(sqlite: &str) -> usize {
     let sql = sqlite.as_bytes();
     let mut len = sql.len();
@@ -82,6 +85,7 @@ pub const fn postgres_len(sqlite: &str) -> usize {
     clippy::indexing_slicing,
     reason = "compile-time only: an index out of range fails the build"
 )]
+#[doc(hidden)]
 pub const fn postgres<const N: usize>(sqlite: &str) -> [u8; N] {
     let sql = sqlite.as_bytes();
     let mut out = [0u8; N];
@@ -103,11 +107,13 @@ pub const fn postgres<const N: usize>(sqlite: &str) -> [u8; N] {
 }
 
 /// `bytes` as text: the output of [`postgres`], which only drops and swaps ASCII bytes of a
-/// `str`, so it is UTF-8.
+/// `str`, so it is UTF-8. For [`sql!`](crate::sql) only, which calls these three functions
+/// in `const` items: a failure here is a build error, never a panic at run time.
 #[allow(
     clippy::panic,
     reason = "compile-time only: a statement that is not UTF-8 fails the build"
 )]
+#[doc(hidden)]
 pub const fn text(bytes: &'static [u8]) -> &'static str {
     match std::str::from_utf8(bytes) {
         Ok(text) => text,
