@@ -268,8 +268,22 @@ macro_rules! endpoint_columns {
     };
 }
 
+/// [`endpoint_columns!`] but `secrets`, as a listing reads them ([`listed_endpoint`]).
+#[macro_export]
+macro_rules! listed_endpoint_columns {
+    () => {
+        "id, org_id, workspace_id, name, connector, config, created_at, updated_at, template_id"
+    };
+}
+
 /// A row of [`endpoint_columns!`].
 pub fn endpoint(kind: EndpointKind, row: &impl Columns) -> Result<EndpointRow> {
+    let secrets = sealed(row, 9)?;
+    Ok(listed_endpoint(kind, row)?.with_secrets(secrets))
+}
+
+/// A row of [`listed_endpoint_columns!`] (or the same first nine of [`endpoint_columns!`]).
+pub fn listed_endpoint(kind: EndpointKind, row: &impl Columns) -> Result<EndpointRow<()>> {
     Ok(EndpointRow {
         kind,
         id: row.uuid(0, "id")?,
@@ -282,7 +296,7 @@ pub fn endpoint(kind: EndpointKind, row: &impl Columns) -> Result<EndpointRow> {
         created_at: time(row, 6, "created_at")?,
         updated_at: time(row, 7, "updated_at")?,
         template_id: row.opt_uuid(8, "template_id")?,
-        secrets: sealed(row, 9)?,
+        secrets: (),
     })
 }
 

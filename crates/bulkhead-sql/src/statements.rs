@@ -11,8 +11,8 @@ use bulkhead_core::store::EndpointKind;
 
 use crate::Sql;
 use crate::{
-    connection_columns, endpoint_columns, org_columns, org_key_columns, signing_key_columns,
-    sync_run_columns, workspace_columns,
+    connection_columns, endpoint_columns, listed_endpoint_columns, org_columns, org_key_columns,
+    signing_key_columns, sync_run_columns, workspace_columns,
 };
 
 /// The statements of one endpoint table (`sources` or `destinations`).
@@ -22,10 +22,14 @@ pub struct EndpointSql {
     pub insert: Sql,
     /// Reads one row by id.
     pub get: Sql,
-    /// The first page, by `(created_at, id)`.
+    /// The first page, by `(created_at, id)`, without `secrets`.
     pub list_first: Sql,
-    /// The page after `(created_at, id)`.
+    /// The page after `(created_at, id)`, without `secrets`.
     pub list_after: Sql,
+    /// `list_first` with `secrets`.
+    pub sealed_first: Sql,
+    /// `list_after` with `secrets`.
+    pub sealed_after: Sql,
     /// Renames, reconfigures or reseals a row, returning it.
     pub update: Sql,
     /// Counts the connections that use a row.
@@ -55,12 +59,27 @@ macro_rules! endpoint_sql {
             ),
             list_first: crate::sql!(
                 "SELECT ",
-                endpoint_columns!(),
+                listed_endpoint_columns!(),
                 " FROM t_",
                 $table,
                 " WHERE workspace_id = ?1 ORDER BY created_at, id LIMIT ?2"
             ),
             list_after: crate::sql!(
+                "SELECT ",
+                listed_endpoint_columns!(),
+                " FROM t_",
+                $table,
+                " WHERE workspace_id = ?1 AND (created_at, id) > (?2, ?3)",
+                " ORDER BY created_at, id LIMIT ?4"
+            ),
+            sealed_first: crate::sql!(
+                "SELECT ",
+                endpoint_columns!(),
+                " FROM t_",
+                $table,
+                " WHERE workspace_id = ?1 ORDER BY created_at, id LIMIT ?2"
+            ),
+            sealed_after: crate::sql!(
                 "SELECT ",
                 endpoint_columns!(),
                 " FROM t_",

@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::audit;
 use crate::columns::{self, Columns, sql_count};
 use crate::statements::{self as st, endpoint};
-use crate::{Access, Mode, Param, SqlConn, SqlPool};
+use crate::{Access, Mode, Param, Sql, SqlConn, SqlPool};
 
 /// Implements `TenantStore` for the adapter store `$store` by the functions of this module on
 /// its pool, the field `$pool` (a [`SqlPool`]).
@@ -99,8 +99,17 @@ macro_rules! tenant_store {
                     kind: EndpointKind,
                     after: After,
                     limit: usize,
-                ) -> Result<Vec<EndpointRow>> {
+                ) -> Result<Vec<EndpointRow<()>>> {
                     body::list_endpoints(&self.$pool, tenant, kind, after, limit)
+                }
+                fn list_sealed_endpoints(
+                    &self,
+                    tenant: &Tenant,
+                    kind: EndpointKind,
+                    after: After,
+                    limit: usize,
+                ) -> Result<Vec<EndpointRow>> {
+                    body::list_sealed_endpoints(&self.$pool, tenant, kind, after, limit)
                 }
                 fn update_endpoint(
                     &self,
@@ -391,23 +400,68 @@ pub fn list_endpoints<P: SqlPool>(
     kind: EndpointKind,
     after: After,
     limit_rows: usize,
+) -> Result<Vec<EndpointRow<()>>> {
+    list_endpoint_rows(pool, tenant, kind, after, limit_rows)
+}
+
+/// See `TenantStore::list_sealed_endpoints`.
+pub fn list_sealed_endpoints<P: SqlPool>(
+    pool: &P,
+    tenant: &Tenant,
+    kind: EndpointKind,
+    after: After,
+    limit_rows: usize,
 ) -> Result<Vec<EndpointRow>> {
-    let sql = endpoint(kind);
+    list_endpoint_rows(pool, tenant, kind, after, limit_rows)
+}
+
+/// A listed endpoint row, with or without its secrets: the statements that read it and its
+/// decoder.
+trait ListedEndpoint: Sized {
+    /// The first page's statement and the statement of the page after a position.
+    fn statements(sql: &st::EndpointSql) -> (&Sql, &Sql);
+    fn decode(kind: EndpointKind, row: &impl Columns) -> Result<Self>;
+}
+
+impl ListedEndpoint for EndpointRow<()> {
+    fn statements(sql: &st::EndpointSql) -> (&Sql, &Sql) {
+        (&sql.list_first, &sql.list_after)
+    }
+    fn decode(kind: EndpointKind, row: &impl Columns) -> Result<Self> {
+        columns::listed_endpoint(kind, row)
+    }
+}
+
+impl ListedEndpoint for EndpointRow {
+    fn statements(sql: &st::EndpointSql) -> (&Sql, &Sql) {
+        (&sql.sealed_first, &sql.sealed_after)
+    }
+    fn decode(kind: EndpointKind, row: &impl Columns) -> Result<Self> {
+        columns::endpoint(kind, row)
+    }
+}
+
+fn list_endpoint_rows<P: SqlPool, R: ListedEndpoint>(
+    pool: &P,
+    tenant: &Tenant,
+    kind: EndpointKind,
+    after: After,
+    limit_rows: usize,
+) -> Result<Vec<R>> {
+    let (first, next) = R::statements(endpoint(kind));
     pool.run(Access::Tenant(tenant), Mode::Read, |conn| match after {
-        None => conn.query_all(
-            &sql.list_first,
-            &[ws(tenant), limit(limit_rows).into()],
-            |r| columns::endpoint(kind, r),
-        ),
+        None => conn.query_all(first, &[ws(tenant), limit(limit_rows).into()], |r| {
+            R::decode(kind, r)
+        }),
         Some((at, id)) => conn.query_all(
-            &sql.list_after,
+            next,
             &[
                 ws(tenant),
                 at.unix_millis().into(),
                 (&id).into(),
                 limit(limit_rows).into(),
             ],
-            |r| columns::endpoint(kind, r),
+            |r| R::decode(kind, r),
         ),
     })
 }

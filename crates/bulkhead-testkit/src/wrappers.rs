@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
+use bulkhead_core::secrets::SealedSecrets;
 use bulkhead_core::store::{
     After, CreationCount, EndpointKind, EndpointPatch, EndpointRow, Pipeline, SealedItem,
     StatusCount, SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
@@ -145,6 +146,25 @@ impl Seen {
             .insert(endpoint_key(row.kind, row.id), row.clone());
     }
 
+    /// A listed row, read without its secrets: remembered with none, unless it was seen
+    /// whole before.
+    fn listed_endpoint(&mut self, row: &EndpointRow<()>) {
+        self.endpoints
+            .entry(endpoint_key(row.kind, row.id))
+            .or_insert_with(|| row.clone().with_secrets(SealedSecrets::default()));
+    }
+
+    /// The remembered sources or destinations of every tenant but `tenant`.
+    fn foreign_endpoints(
+        &self,
+        tenant: &Tenant,
+        kind: EndpointKind,
+    ) -> impl Iterator<Item = &EndpointRow> {
+        self.endpoints
+            .values()
+            .filter(move |r| r.kind == kind && foreign(tenant, r.org_id, r.workspace_id))
+    }
+
     fn connection(&mut self, row: &Connection) {
         self.connections.insert(row.id, row.clone());
     }
@@ -196,8 +216,8 @@ impl Seen {
 /// - a lookup by id (`get_endpoint`, `get_connection`, `get_sync_run`, `get_workspace`) or by
 ///   external id (`find_workspace`) returns the inner answer, or, where the inner store finds
 ///   nothing in the caller's scope, the remembered row with that id, whoever owns it;
-/// - a listing (`list_endpoints`, `list_connections`, `list_sync_runs`, `list_workspaces`)
-///   returns the inner rows plus every remembered row of that kind owned by another tenant
+/// - a listing (`list_endpoints` and `list_sealed_endpoints`, `list_connections`,
+///   `list_sync_runs`, `list_workspaces`) returns the inner rows plus every remembered row of that kind owned by another tenant
 ///   (another workspace, or for `list_workspaces` another organization);
 /// - the reads of the caller's own workspace (`load_workspace`, `load_token_state`) return the
 ///   inner answer, or, where there is none (a deleted workspace), another tenant's workspace
@@ -704,18 +724,34 @@ impl<S: Store> Layer for LeakyStore<S> {
         kind: EndpointKind,
         after: After,
         limit: usize,
-    ) -> Result<Vec<EndpointRow>> {
+    ) -> Result<Vec<EndpointRow<()>>> {
         let mut rows = self.inner.list_endpoints(tenant, kind, after, limit)?;
+        let mut seen = self.seen();
+        for row in &rows {
+            seen.listed_endpoint(row);
+        }
+        rows.extend(
+            seen.foreign_endpoints(tenant, kind)
+                .map(|r| r.clone().with_secrets(())),
+        );
+        Ok(rows)
+    }
+
+    fn list_sealed_endpoints(
+        &self,
+        tenant: &Tenant,
+        kind: EndpointKind,
+        after: After,
+        limit: usize,
+    ) -> Result<Vec<EndpointRow>> {
+        let mut rows = self
+            .inner
+            .list_sealed_endpoints(tenant, kind, after, limit)?;
         let mut seen = self.seen();
         for row in &rows {
             seen.endpoint(row);
         }
-        rows.extend(
-            seen.endpoints
-                .values()
-                .filter(|r| r.kind == kind && foreign(tenant, r.org_id, r.workspace_id))
-                .cloned(),
-        );
+        rows.extend(seen.foreign_endpoints(tenant, kind).cloned());
         Ok(rows)
     }
 

@@ -615,6 +615,28 @@ fn foreign_rows_returned_by_updates_are_refused() {
     }
 }
 
+/// A merge reads the rows it moves (with their sealed secrets) through the guard: with the
+/// leaky listing handing it B's rows too, A's merge into another of its organization's
+/// workspaces fails closed before it writes, and every row stays where it was.
+#[test]
+fn a_merge_that_reads_foreign_rows_is_refused_and_moves_nothing() {
+    for neighbour in NEIGHBOURS {
+        let w = World::build(Leak::TenantRows, neighbour);
+        tick(&w.clock);
+        let into = w
+            .org_a
+            .get_or_create_workspace(&ext("cust-c"))
+            .unwrap()
+            .workspace;
+        let before = w.store.tables().endpoints.clone();
+        w.assert_refused(ObjectKind::Source, || {
+            w.org_a
+                .merge_workspaces(w.a_rows.source.workspace_id, into.id)
+        });
+        assert_eq!(w.store.tables().endpoints, before);
+    }
+}
+
 /// The leaky store's writes match on id only, so the only thing between A and B's rows is the
 /// guarded read the engine makes before every write by id: B's rows must come out unchanged.
 #[test]

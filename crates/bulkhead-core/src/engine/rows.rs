@@ -320,14 +320,28 @@ impl TenantRows<'_> {
         })
     }
 
-    /// Up to `limit` of the tenant's sources or destinations, after `after`.
+    /// Up to `limit` of the tenant's sources or destinations, after `after`, without their
+    /// secrets.
     pub(crate) fn endpoints(
         &self,
         kind: EndpointKind,
         after: After,
         limit: usize,
-    ) -> Result<Vec<EndpointRow>> {
+    ) -> Result<Vec<EndpointRow<()>>> {
         let rows = self.store.list_endpoints(self.tenant, kind, after, limit)?;
+        self.guard.admit_all(self.tenant, rows)
+    }
+
+    /// [`TenantRows::endpoints`] with their sealed secrets (a merge moves them).
+    pub(crate) fn sealed_endpoints(
+        &self,
+        kind: EndpointKind,
+        after: After,
+        limit: usize,
+    ) -> Result<Vec<EndpointRow>> {
+        let rows = self
+            .store
+            .list_sealed_endpoints(self.tenant, kind, after, limit)?;
         self.guard.admit_all(self.tenant, rows)
     }
 

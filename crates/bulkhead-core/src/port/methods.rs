@@ -261,6 +261,13 @@ macro_rules! store_methods {
                     kind: $crate::store::EndpointKind,
                     after: $crate::store::After,
                     limit: usize,
+                ) -> $crate::Result<Vec<$crate::store::EndpointRow<()>>>;
+                read fn list_sealed_endpoints(
+                    &self,
+                    tenant: &$crate::Tenant,
+                    kind: $crate::store::EndpointKind,
+                    after: $crate::store::After,
+                    limit: usize,
                 ) -> $crate::Result<Vec<$crate::store::EndpointRow>>;
                 write fn update_endpoint(
                     &self,

@@ -75,8 +75,12 @@ impl EndpointKind {
 }
 
 /// A stored source or destination.
+///
+/// `S` is what the row carries of its secrets: [`SealedSecrets`] as a read of one row, a merge
+/// or a write sees it; `()` in a page of a listing ([`TenantStore::list_endpoints`]), which
+/// never needs them, so that a listed row cannot be mistaken for one holding its secrets.
 #[derive(Clone, Debug, PartialEq)]
-pub struct EndpointRow {
+pub struct EndpointRow<S = SealedSecrets> {
     /// Source or destination.
     pub kind: EndpointKind,
     /// Its id.
@@ -91,8 +95,8 @@ pub struct EndpointRow {
     pub connector: Connector,
     /// Its configuration, secret fields masked.
     pub config: ConnectorConfig,
-    /// Its secret fields, sealed with the workspace's data key.
-    pub secrets: SealedSecrets,
+    /// Its secret fields, sealed with the workspace's data key (or `()` where not read).
+    pub secrets: S,
     /// The template it was made from (a source template for a source, a connection template
     /// for a destination). A workspace holds at most one destination per connection template.
     pub template_id: Option<Uuid>,
@@ -100,6 +104,25 @@ pub struct EndpointRow {
     pub created_at: Timestamp,
     /// When it last changed.
     pub updated_at: Timestamp,
+}
+
+impl<S> EndpointRow<S> {
+    /// The same row with `secrets` in place of what it carried.
+    pub fn with_secrets<T>(self, secrets: T) -> EndpointRow<T> {
+        EndpointRow {
+            kind: self.kind,
+            id: self.id,
+            org_id: self.org_id,
+            workspace_id: self.workspace_id,
+            name: self.name,
+            connector: self.connector,
+            config: self.config,
+            secrets,
+            template_id: self.template_id,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
 }
 
 /// Changes to a stored source or destination; `None` keeps the current value.
@@ -683,8 +706,19 @@ pub trait TenantStore: Send + Sync + fmt::Debug {
         id: Uuid,
     ) -> Result<Option<EndpointRow>>;
 
-    /// Up to `limit` of the tenant's sources or destinations, oldest first, after `after`.
+    /// Up to `limit` of the tenant's sources or destinations, oldest first, after `after`,
+    /// without their secrets (a page of a listing never shows them, so it does not read them).
     fn list_endpoints(
+        &self,
+        tenant: &Tenant,
+        kind: EndpointKind,
+        after: After,
+        limit: usize,
+    ) -> Result<Vec<EndpointRow<()>>>;
+
+    /// [`TenantStore::list_endpoints`] with each row's sealed secrets, for a merge that moves
+    /// them to another workspace.
+    fn list_sealed_endpoints(
         &self,
         tenant: &Tenant,
         kind: EndpointKind,

@@ -207,7 +207,9 @@ impl OrgScope {
         let mut rows = Vec::new();
         let mut after = None;
         loop {
-            let batch = self.tenant_rows(tenant)?.endpoints(kind, after, BATCH)?;
+            let batch = self
+                .tenant_rows(tenant)?
+                .sealed_endpoints(kind, after, BATCH)?;
             let n = batch.len();
             after = batch.last().map(|r| (r.created_at, r.id));
             rows.extend(batch);

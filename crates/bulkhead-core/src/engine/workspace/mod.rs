@@ -80,7 +80,7 @@ pub(crate) trait Endpoint: Sized {
     const DELETE: Operation;
     type Id: Copy + fmt::Display;
     fn uuid(id: Self::Id) -> Uuid;
-    fn from_row(row: EndpointRow) -> Result<Self>;
+    fn from_row<S>(row: EndpointRow<S>) -> Result<Self>;
 }
 
 impl Endpoint for Source {
@@ -91,7 +91,7 @@ impl Endpoint for Source {
     fn uuid(id: SourceId) -> Uuid {
         *id.as_uuid()
     }
-    fn from_row(row: EndpointRow) -> Result<Self> {
+    fn from_row<S>(row: EndpointRow<S>) -> Result<Self> {
         Ok(Self {
             id: SourceId::from_uuid(row.id)?,
             org_id: row.org_id,
@@ -117,7 +117,7 @@ impl Endpoint for Destination {
     fn uuid(id: DestinationId) -> Uuid {
         *id.as_uuid()
     }
-    fn from_row(row: EndpointRow) -> Result<Self> {
+    fn from_row<S>(row: EndpointRow<S>) -> Result<Self> {
         Ok(Self {
             id: DestinationId::from_uuid(row.id)?,
             org_id: row.org_id,
