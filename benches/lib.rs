@@ -423,3 +423,60 @@ pub fn hand_written_list(conn: &Connection, workspace: &uuid::Uuid, limit: usize
     rows.truncate(limit);
     rows
 }
+
+/// A ratio measured side by side: `a` and `b` run in alternating batches of `batch` calls,
+/// `rounds` times (which one goes first alternates too), and each round gives the ratio of
+/// `a`'s batch time to `b`'s. Drift in the machine's speed (another process, a frequency
+/// change) then hits both sides of a ratio alike, where criterion's groups, one after the
+/// other seconds apart, each get whatever the machine gives at their turn.
+#[derive(Clone, Debug)]
+pub struct Paired {
+    /// Each round's ratio, sorted.
+    pub ratios: Vec<f64>,
+}
+
+impl Paired {
+    /// Runs the rounds (a warm-up round first, not counted).
+    pub fn measure(rounds: usize, batch: usize, mut a: impl FnMut(), mut b: impl FnMut()) -> Self {
+        let time = |f: &mut dyn FnMut()| {
+            let start = Instant::now();
+            for _ in 0..batch {
+                f();
+            }
+            start.elapsed().as_secs_f64()
+        };
+        time(&mut a);
+        time(&mut b);
+        let mut ratios: Vec<f64> = (0..rounds)
+            .map(|round| {
+                if round % 2 == 0 {
+                    let ta = time(&mut a);
+                    ta / time(&mut b)
+                } else {
+                    let tb = time(&mut b);
+                    time(&mut a) / tb
+                }
+            })
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        Self { ratios }
+    }
+
+    /// The ratio at quantile `q` (0 to 1) of the rounds.
+    pub fn quantile(&self, q: f64) -> f64 {
+        let last = self.ratios.len().saturating_sub(1);
+        let at = (q * last as f64).round() as usize;
+        self.ratios.get(at.min(last)).copied().unwrap_or(f64::NAN)
+    }
+
+    /// One line for the bench's output: the median and the quartiles.
+    pub fn report(&self, what: &str) -> String {
+        format!(
+            "{what}: paired ratio median {:.3}x (quartiles {:.3}x to {:.3}x, {} rounds)",
+            self.quantile(0.5),
+            self.quantile(0.25),
+            self.quantile(0.75),
+            self.ratios.len()
+        )
+    }
+}

@@ -16,7 +16,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use bulkhead::Page;
-use bulkhead_benches::{hand_written_get, hand_written_list};
+use bulkhead_benches::{Paired, hand_written_get, hand_written_list};
 use criterion::{Criterion, criterion_group, criterion_main};
 use rusqlite::Connection;
 
@@ -68,6 +68,32 @@ fn reads(c: &mut Criterion) {
         b.iter(|| black_box(hand_written_list(&tuned, &ws, black_box(50))))
     });
     group.finish();
+
+    // The targets' ratios, measured side by side (see `Paired`).
+    let get = Paired::measure(
+        41,
+        2_000,
+        || drop(black_box(fx.scope.get_source(black_box(target)).unwrap())),
+        || {
+            drop(black_box(
+                hand_written_get(&tuned, &ws, black_box(target.as_uuid())).unwrap(),
+            ))
+        },
+    );
+    println!(
+        "{}",
+        get.report("get_source: guarded / hand_written_rusqlite_qpsg")
+    );
+    let list = Paired::measure(
+        41,
+        200,
+        || drop(black_box(fx.scope.list_sources(&Page::first(50)).unwrap())),
+        || drop(black_box(hand_written_list(&tuned, &ws, black_box(50)))),
+    );
+    println!(
+        "{}",
+        list.report("list_50_sources: guarded / hand_written_rusqlite_qpsg")
+    );
     assert_eq!(fx.engine.isolation_breaches(), 0);
 }
 

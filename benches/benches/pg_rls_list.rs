@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use bulkhead::postgres::{PgOptions, Roles, provision};
 use bulkhead::{Config, ConnectorConfig, Engine, MasterKey, Page, Source, Timestamp};
+use bulkhead_benches::Paired;
 use bulkhead_testkit::conformance::raw_source;
 use bulkhead_testkit::pg::PgServer;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -165,6 +166,20 @@ fn rls(c: &mut Criterion) {
         b.iter(|| black_box(scope.list_sources(&Page::first(50)).unwrap()))
     });
     group.finish();
+
+    // The target's ratio, measured side by side (see `Paired`), in batches long enough
+    // (about a quarter of a second) that the other side's server process is awake again
+    // after its first few calls.
+    let paired = Paired::measure(
+        21,
+        1_000,
+        || drop(black_box(scope.list_sources(&Page::first(50)).unwrap())),
+        || drop(black_box(superuser.list_plain(black_box(&ws_id)))),
+    );
+    println!(
+        "{}",
+        paired.report("pg_list_50_sources: guarded_engine / plain_where_superuser_query_only")
+    );
     assert_eq!(engine.isolation_breaches(), 0);
 }
 
