@@ -46,13 +46,13 @@ pub use crypto::keys::{
 };
 pub use crypto::vault::MasterKey;
 pub use engine::meter::OrgStats;
+pub use engine::org::OrgScope;
 pub use engine::org::lifecycle::MergeReport;
 pub use engine::org::minter::TokenMinter;
 pub use engine::org::overview::{
     ConnectionOverview, HourCount, LastRun, MAX_CREATION_HOURS, MAX_RECENT_RUNS, RECENT,
     WorkspaceOverview, WorkspaceStats,
 };
-pub use engine::org::{GetOrCreated, OrgScope};
 pub use engine::scheduler::Ticked;
 pub use engine::token_cache::TokenCache;
 pub use engine::worker::Worker;
@@ -66,9 +66,9 @@ pub use model::ids::{
 };
 pub use model::names::{Connector, ConnectorConfig, Name};
 pub use model::objects::{
-    Connection, ConnectionStatus, ConnectionUpdate, ConnectorUpdate, Destination, NewConnection,
-    NewDestination, NewSource, OrgSettings, Organization, Source, SyncOutcome, SyncRun, SyncStatus,
-    Workspace, WorkspaceStatus,
+    Connection, ConnectionStatus, ConnectionUpdate, ConnectorUpdate, Destination, GetOrCreated,
+    NewConnection, NewDestination, NewSource, OrgSettings, Organization, Source, SyncOutcome,
+    SyncRun, SyncStatus, Workspace, WorkspaceStatus,
 };
 pub use model::operations::{Operation, OperationSet};
 pub use model::origin::AllowedOrigin;

@@ -20,12 +20,13 @@
 use bulkhead_core::audit::AuditDraft;
 use bulkhead_core::secrets::SealedSecrets;
 use bulkhead_core::store::{
-    CatalogStore, ConnectionState, MergeRows, SealedItem, TemplateKind, TemplateRow, WorkspaceStore,
+    CatalogStore, ConnectionState, MergeRows, RowCounts, SealedItem, TemplateKind, TemplateRow,
+    WorkspaceStore,
 };
 use bulkhead_core::{
-    Connection, ConnectionId, Error, ExternalId, ObjectKind, OrgCtx, OrgId, Result, Schedule,
-    StorageError, Tag, TagInfo, TagSelection, Tenant, Timestamp, Workspace, WorkspaceFilter,
-    WorkspaceId, WorkspaceStatus, WorkspaceUpdate,
+    Connection, ConnectionId, Error, ExternalId, GetOrCreated, ObjectKind, OrgCtx, OrgId, Result,
+    Schedule, StorageError, Tag, TagInfo, TagSelection, Tenant, Timestamp, Workspace,
+    WorkspaceFilter, WorkspaceId, WorkspaceStatus, WorkspaceUpdate,
 };
 use bulkhead_sql::tenant;
 use std::collections::{BTreeMap, BTreeSet};
@@ -138,21 +139,24 @@ impl WorkspaceStore for PostgresStore {
         org: &OrgCtx,
         candidate: &Workspace,
         update: &WorkspaceUpdate,
-    ) -> Result<(Workspace, bool)> {
+    ) -> Result<GetOrCreated> {
         // Most calls are for customers that already exist with the same tag selection:
         // answer those with one read. A tombstone is returned as it is.
         if !org.has_issuance()
             && let Some(existing) = self.find_workspace(org, &candidate.external_id)?
             && (existing.is_deleted() || !update.changes(&existing))
         {
-            return Ok((existing, false));
+            return Ok(GetOrCreated {
+                workspace: existing,
+                created: false,
+            });
         }
         self.pool.write(Scope::Org(org.org_id()), |tx| {
-            let (workspace, created) = get_or_create_in(tx, org, candidate, update)?;
+            let GetOrCreated { workspace, created } = get_or_create_in(tx, org, candidate, update)?;
             if let Some(draft) = org.issuance_for(&workspace) {
                 audit::append(tx, org.org_id(), &draft)?;
             }
-            Ok((workspace, created))
+            Ok(GetOrCreated { workspace, created })
         })
     }
 
@@ -336,7 +340,13 @@ impl WorkspaceStore for PostgresStore {
                     ])
                 },
             )?;
-            if counts != rows.from_counts.map(sql_count) {
+            let RowCounts {
+                sources,
+                destinations,
+                connections,
+                sync_runs: runs,
+            } = rows.from_counts;
+            if counts != [sources, destinations, connections, runs].map(sql_count) {
                 return Err(Error::conflict(format!(
                     "workspace `{from_ws}` changed while it was being merged; try again"
                 )));
@@ -356,7 +366,6 @@ impl WorkspaceStore for PostgresStore {
                 .into_iter()
                 .collect();
             // A concurrent delete committed after the count shows in what these delete.
-            let [sources, destinations, connections, runs] = rows.from_counts;
             for (sql, expected) in [
                 ("DELETE FROM sync_runs WHERE workspace_id = $1", runs),
                 (
@@ -822,7 +831,7 @@ fn get_or_create_in(
     org: &OrgCtx,
     candidate: &Workspace,
     update: &WorkspaceUpdate,
-) -> Result<(Workspace, bool)> {
+) -> Result<GetOrCreated> {
     // Under READ COMMITTED, a concurrent insert of the same external id makes this
     // one wait for it and then do nothing; the select that follows sees its row.
     let inserted = tx.execute(
@@ -862,10 +871,16 @@ fn get_or_create_in(
         .ok_or_else(|| Error::not_found(ObjectKind::Organization, org.org_id()))?;
     if inserted == 1 {
         audit::append_if(tx, org.org_id(), org.audit())?;
-        return Ok((workspace, true));
+        return Ok(GetOrCreated {
+            workspace,
+            created: true,
+        });
     }
     if workspace.is_deleted() || update.is_empty() || !update.changes(&workspace) {
-        return Ok((workspace, false));
+        return Ok(GetOrCreated {
+            workspace,
+            created: false,
+        });
     }
     let updated = apply_workspace_update(tx, org, workspace.id, update, candidate.updated_at)?
         .ok_or_else(|| Error::not_found(ObjectKind::Workspace, workspace.id))?;
@@ -877,7 +892,10 @@ fn get_or_create_in(
         };
         audit::append(tx, org.org_id(), &draft)?;
     }
-    Ok((updated, false))
+    Ok(GetOrCreated {
+        workspace: updated,
+        created: false,
+    })
 }
 
 bulkhead_sql::system_store!(PostgresStore, pool, reseal_all_items);

@@ -352,7 +352,11 @@ pub fn insert_source_with_pipelines<P: SqlPool>(
     pool.run(Access::Tenant(tenant), Mode::Write, |conn| {
         insert_endpoint_in(conn, tenant, source)?;
         let mut made = Vec::with_capacity(pipelines.len());
-        for (destination, connection) in pipelines {
+        for Pipeline {
+            destination,
+            connection,
+        } in pipelines
+        {
             let Some(template) = destination.template_id else {
                 return Err(Error::conflict(
                     "a pipeline destination needs its template id",
@@ -371,7 +375,10 @@ pub fn insert_source_with_pipelines<P: SqlPool>(
                 ..connection.clone()
             };
             insert_connection_in(conn, tenant, &connection, false, connection.created_at)?;
-            made.push((stored, connection));
+            made.push(Pipeline {
+                destination: stored,
+                connection,
+            });
         }
         check(&made)?;
         audit::append_if(conn, tenant.org_id(), tenant.audit())?;

@@ -21,11 +21,12 @@
 use std::collections::BTreeMap;
 
 use bulkhead_core::store::{
-    CatalogStore, ConnectionState, MergeRows, SealedItem, TemplateKind, TemplateRow, WorkspaceStore,
+    CatalogStore, ConnectionState, MergeRows, RowCounts, SealedItem, TemplateKind, TemplateRow,
+    WorkspaceStore,
 };
 use bulkhead_core::{
-    Connection, ConnectionId, Error, ExternalId, ObjectKind, OrgCtx, Result, Schedule,
-    StorageError, SyncRun, Tag, TagInfo, TagSelection, Tenant, Timestamp, Workspace,
+    Connection, ConnectionId, Error, ExternalId, GetOrCreated, ObjectKind, OrgCtx, Result,
+    Schedule, StorageError, SyncRun, Tag, TagInfo, TagSelection, Tenant, Timestamp, Workspace,
     WorkspaceFilter, WorkspaceId, WorkspaceStatus, WorkspaceUpdate,
 };
 use bulkhead_sql::tenant;
@@ -49,14 +50,17 @@ impl WorkspaceStore for SqliteStore {
         org: &OrgCtx,
         candidate: &Workspace,
         update: &WorkspaceUpdate,
-    ) -> Result<(Workspace, bool)> {
+    ) -> Result<GetOrCreated> {
         // Most calls are for customers that already exist with the same tag selection:
         // answer those from a reader without taking the write lock.
         if !org.has_issuance()
             && let Some(existing) = self.find_workspace(org, &candidate.external_id)?
             && (existing.is_deleted() || !update.changes(&existing))
         {
-            return Ok((existing, false));
+            return Ok(GetOrCreated {
+                workspace: existing,
+                created: false,
+            });
         }
         if !org.has_issuance() {
             return self.pool.write_org(org.org_id(), |tx| {
@@ -68,11 +72,12 @@ impl WorkspaceStore for SqliteStore {
         // its workspace only once that transaction has committed, its event with it.
         let (org, candidate, update) = (org.clone_for_write(), candidate.clone(), update.clone());
         self.pool.write_grouped(org.org_id(), move |tx| {
-            let (workspace, created) = get_or_create_in(tx, &org, &candidate, &update)?;
+            let GetOrCreated { workspace, created } =
+                get_or_create_in(tx, &org, &candidate, &update)?;
             if let Some(draft) = org.issuance_for(&workspace) {
                 audit::append(tx, org.org_id(), &draft)?;
             }
-            Ok((workspace, created))
+            Ok(GetOrCreated { workspace, created })
         })
     }
 
@@ -234,11 +239,18 @@ impl WorkspaceStore for SqliteStore {
                             let read = |i: usize| -> Result<i64> {
                                 r.get(i).ctx("could not count a workspace's rows")
                             };
-                            Ok([read(0)?, read(1)?, read(2)?, read(3)?])
+                            let count = |i: usize| -> Result<u64> {
+                                Ok(u64::try_from(read(i)?).unwrap_or(u64::MAX))
+                            };
+                            Ok(RowCounts {
+                                sources: count(0)?,
+                                destinations: count(1)?,
+                                connections: count(2)?,
+                                sync_runs: count(3)?,
+                            })
                         },
                     )?
                     .unwrap_or_default();
-                let counts = counts.map(|n| u64::try_from(n).unwrap_or(u64::MAX));
                 if counts != rows.from_counts {
                     return Err(Error::conflict(format!(
                         "workspace `{source}` changed while it was being merged; try again"
@@ -459,7 +471,7 @@ fn get_or_create_in(
     org: &OrgCtx,
     candidate: &Workspace,
     update: &WorkspaceUpdate,
-) -> Result<(Workspace, bool)> {
+) -> Result<GetOrCreated> {
     let read = || -> Result<Option<Workspace>> {
         let mut stmt = tx
             .prepare_cached(concat!(
@@ -506,13 +518,19 @@ fn get_or_create_in(
                 read()?.ok_or_else(|| Error::not_found(ObjectKind::Organization, org.org_id()))?;
             if inserted == 1 {
                 audit::append_if(tx, org.org_id(), org.audit())?;
-                return Ok((workspace, true));
+                return Ok(GetOrCreated {
+                    workspace,
+                    created: true,
+                });
             }
             workspace
         }
     };
     if workspace.is_deleted() || update.is_empty() || !update.changes(&workspace) {
-        return Ok((workspace, false));
+        return Ok(GetOrCreated {
+            workspace,
+            created: false,
+        });
     }
     let updated = apply_workspace_update(tx, org, workspace.id, update, candidate.updated_at)?
         .ok_or_else(|| Error::not_found(ObjectKind::Workspace, workspace.id))?;
@@ -524,7 +542,10 @@ fn get_or_create_in(
         };
         audit::append(tx, org.org_id(), &draft)?;
     }
-    Ok((updated, false))
+    Ok(GetOrCreated {
+        workspace: updated,
+        created: false,
+    })
 }
 
 bulkhead_sql::system_store!(SqliteStore, pool, reseal_all);

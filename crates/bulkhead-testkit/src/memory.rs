@@ -44,9 +44,9 @@ use bulkhead_core::store::{
     TemplateRow, TenantStore, TokenState, WorkspaceActivity, WorkspaceStore,
 };
 use bulkhead_core::{
-    Connection, ConnectionId, ConnectionUpdate, DestinationId, Error, ExternalId, OrgCtx, OrgId,
-    OrgKeyId, OrgSettings, Organization, Result, SyncRun, SyncRunId, SyncStatus, Tag, TagInfo,
-    Tenant, Timestamp, Workspace, WorkspaceFilter, WorkspaceId, WorkspaceUpdate,
+    Connection, ConnectionId, ConnectionUpdate, DestinationId, Error, ExternalId, GetOrCreated,
+    OrgCtx, OrgId, OrgKeyId, OrgSettings, Organization, Result, SyncRun, SyncRunId, SyncStatus,
+    Tag, TagInfo, Tenant, Timestamp, Workspace, WorkspaceFilter, WorkspaceId, WorkspaceUpdate,
 };
 use uuid::Uuid;
 
@@ -592,7 +592,7 @@ impl WorkspaceStore for MemoryStore {
         org: &OrgCtx,
         candidate: &Workspace,
         update: &WorkspaceUpdate,
-    ) -> Result<(Workspace, bool)> {
+    ) -> Result<GetOrCreated> {
         let org_rows = self.leak.is_some_and(Leak::org_rows);
         let mut t = self.tables();
         if let Some(found) = t.workspaces.iter_mut().find(|w| {
@@ -607,10 +607,16 @@ impl WorkspaceStore for MemoryStore {
             if !update.is_empty() {
                 apply_workspace_update(found, update, candidate.updated_at);
             }
-            return Ok((found.clone(), false));
+            return Ok(GetOrCreated {
+                workspace: found.clone(),
+                created: false,
+            });
         }
         t.workspaces.push(candidate.clone());
-        Ok((candidate.clone(), true))
+        Ok(GetOrCreated {
+            workspace: candidate.clone(),
+            created: true,
+        })
     }
 
     fn get_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<Option<Workspace>> {
@@ -1155,7 +1161,10 @@ impl TenantStore for MemoryStore {
         check: &dyn Fn(&[Pipeline]) -> Result<()>,
     ) -> Result<Vec<Pipeline>> {
         let ws = tenant.workspace_id();
-        if pipelines.iter().any(|(d, _)| d.template_id.is_none()) {
+        if pipelines
+            .iter()
+            .any(|p| p.destination.template_id.is_none())
+        {
             return Err(Error::conflict(
                 "a pipeline destination needs its template id",
             ));
@@ -1165,7 +1174,11 @@ impl TenantStore for MemoryStore {
         let (endpoints_before, connections_before) = (t.endpoints.clone(), t.connections.clone());
         t.endpoints.push(source.clone());
         let mut made = Vec::with_capacity(pipelines.len());
-        for (destination, connection) in pipelines {
+        for Pipeline {
+            destination,
+            connection,
+        } in pipelines
+        {
             let template = destination.template_id;
             let is_of_template =
                 |r: &EndpointRow| r.kind == EndpointKind::Destination && r.template_id == template;
@@ -1191,7 +1204,10 @@ impl TenantStore for MemoryStore {
                 ..connection.clone()
             };
             t.connections.push(connection.clone());
-            made.push((stored, connection));
+            made.push(Pipeline {
+                destination: stored,
+                connection,
+            });
         }
         if let Err(e) = check(&made) {
             t.endpoints = endpoints_before;

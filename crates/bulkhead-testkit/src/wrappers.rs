@@ -27,9 +27,9 @@ use bulkhead_core::store::{
     StatusCount, SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
 };
 use bulkhead_core::{
-    Connection, ConnectionId, ConnectionUpdate, Error, ExternalId, OrgCtx, OrgId, OrgKeyId,
-    Organization, Result, StorageError, Store, SyncRun, SyncRunId, Tenant, Timestamp, Workspace,
-    WorkspaceFilter, WorkspaceId, WorkspaceUpdate,
+    Connection, ConnectionId, ConnectionUpdate, Error, ExternalId, GetOrCreated, OrgCtx, OrgId,
+    OrgKeyId, Organization, Result, StorageError, Store, SyncRun, SyncRunId, Tenant, Timestamp,
+    Workspace, WorkspaceFilter, WorkspaceId, WorkspaceUpdate,
 };
 use uuid::Uuid;
 
@@ -408,10 +408,10 @@ impl<S: Store> Layer for LeakyStore<S> {
         org: &OrgCtx,
         candidate: &Workspace,
         update: &WorkspaceUpdate,
-    ) -> Result<(Workspace, bool)> {
-        let (workspace, created) = self.inner.get_or_create_workspace(org, candidate, update)?;
-        self.seen().workspace(&workspace);
-        Ok((workspace, created))
+    ) -> Result<GetOrCreated> {
+        let made = self.inner.get_or_create_workspace(org, candidate, update)?;
+        self.seen().workspace(&made.workspace);
+        Ok(made)
     }
 
     fn get_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<Option<Workspace>> {
@@ -689,9 +689,9 @@ impl<S: Store> Layer for LeakyStore<S> {
             .insert_source_with_pipelines(tenant, source, pipelines, check)?;
         let mut seen = self.seen();
         seen.endpoint(source);
-        for (destination, connection) in &made {
-            seen.endpoint(destination);
-            seen.connection(connection);
+        for pipeline in &made {
+            seen.endpoint(&pipeline.destination);
+            seen.connection(&pipeline.connection);
         }
         Ok(made)
     }

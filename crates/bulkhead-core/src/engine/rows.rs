@@ -52,7 +52,7 @@ use crate::engine::guard::{Guard, inside_store_transaction};
 use crate::error::{Error, ObjectKind, Result, StorageError};
 use crate::model::ids::{ConnectionId, ExternalId, OrgId, OrgKeyId, SyncRunId, WorkspaceId};
 use crate::model::objects::{
-    Connection, ConnectionUpdate, OrgSettings, Organization, SyncRun, Workspace,
+    Connection, ConnectionUpdate, GetOrCreated, OrgSettings, Organization, SyncRun, Workspace,
 };
 use crate::model::tags::Tag;
 use crate::model::templates::TagInfo;
@@ -283,7 +283,7 @@ impl TenantRows<'_> {
         audited: &Tenant,
         source: &EndpointRow,
         pipelines: &[Pipeline],
-        linked: &dyn Fn(&EndpointRow, &Connection, &Pipeline) -> Result<()>,
+        linked: &dyn Fn(&Pipeline, &Pipeline) -> Result<()>,
     ) -> Result<Vec<Pipeline>> {
         let check = |made: &[Pipeline]| -> Result<()> {
             if made.len() != pipelines.len() {
@@ -291,10 +291,10 @@ impl TenantRows<'_> {
                     "storage made a different number of pipelines than asked",
                 )));
             }
-            for ((destination, connection), asked) in made.iter().zip(pipelines) {
-                self.guard.admit(self.tenant, destination)?;
-                self.guard.admit(self.tenant, connection)?;
-                linked(destination, connection, asked)?;
+            for (made, asked) in made.iter().zip(pipelines) {
+                self.guard.admit(self.tenant, &made.destination)?;
+                self.guard.admit(self.tenant, &made.connection)?;
+                linked(made, asked)?;
             }
             Ok(())
         };
@@ -631,15 +631,15 @@ impl OrgRows<'_> {
         audited: &OrgCtx,
         candidate: &Workspace,
         update: &WorkspaceUpdate,
-    ) -> Result<(Workspace, bool)> {
-        let (workspace, created) = self
+    ) -> Result<GetOrCreated> {
+        let GetOrCreated { workspace, created } = self
             .store
             .get_or_create_workspace(audited, candidate, update)?;
         let workspace = self.guard.admit_org(self.org, workspace)?;
         if workspace.external_id != candidate.external_id {
             return Err(self.breach(ObjectKind::Workspace));
         }
-        Ok((workspace, created))
+        Ok(GetOrCreated { workspace, created })
     }
 
     /// The organization's workspace with this external id (tombstones included).

@@ -201,6 +201,16 @@ impl OrgSettings {
     }
 }
 
+/// The result of getting or creating a workspace by its external id
+/// (`OrgScope::get_or_create_workspace`, and the storage port's call under it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GetOrCreated {
+    /// The workspace for the external id.
+    pub workspace: Workspace,
+    /// Whether this call created it.
+    pub created: bool,
+}
+
 /// One customer's isolated environment.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Workspace {

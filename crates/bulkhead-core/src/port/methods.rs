@@ -95,7 +95,7 @@ macro_rules! store_methods {
                     org: &$crate::OrgCtx,
                     candidate: &$crate::Workspace,
                     update: &$crate::WorkspaceUpdate,
-                ) -> $crate::Result<($crate::Workspace, bool)>;
+                ) -> $crate::Result<$crate::GetOrCreated>;
                 read fn get_workspace(&self, org: &$crate::OrgCtx, id: $crate::WorkspaceId)
                     -> $crate::Result<Option<$crate::Workspace>>;
                 read fn find_workspace(

@@ -42,8 +42,8 @@ use crate::error::{ObjectKind, Result};
 use crate::model::ids::{ConnectionId, ExternalId, OrgId, OrgKeyId, SyncRunId, WorkspaceId};
 use crate::model::names::{Connector, ConnectorConfig, Name};
 use crate::model::objects::{
-    Connection, ConnectionStatus, ConnectionUpdate, OrgSettings, Organization, SyncRun, Workspace,
-    WorkspaceStatus,
+    Connection, ConnectionStatus, ConnectionUpdate, GetOrCreated, OrgSettings, Organization,
+    SyncRun, Workspace, WorkspaceStatus,
 };
 use crate::model::tags::{Tag, TagSelection};
 use crate::model::templates::TagInfo;
@@ -320,10 +320,23 @@ pub struct MergeRows {
     pub connections: Vec<Connection>,
     /// Sync runs.
     pub sync_runs: Vec<SyncRun>,
-    /// How many sources, destinations, connections and sync runs the merged workspace had
-    /// when the engine read them. Different counts inside the merge's transaction mean it
-    /// changed meanwhile: the merge is refused (a conflict) and changes nothing.
-    pub from_counts: [u64; 4],
+    /// How many rows the merged workspace had when the engine read them. Different counts
+    /// inside the merge's transaction mean it changed meanwhile: the merge is refused (a
+    /// conflict) and changes nothing.
+    pub from_counts: RowCounts,
+}
+
+/// How many rows of each kind a workspace holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RowCounts {
+    /// Its sources.
+    pub sources: u64,
+    /// Its destinations.
+    pub destinations: u64,
+    /// Its connections.
+    pub connections: u64,
+    /// Its sync runs.
+    pub sync_runs: u64,
 }
 
 /// How a stored connection may run: its status, and whether its workspace's deactivation (not
@@ -367,7 +380,13 @@ impl ConnectionState {
 }
 
 /// A destination and the connection to it, as made from one connection template.
-pub type Pipeline = (EndpointRow, Connection);
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pipeline {
+    /// The destination.
+    pub destination: EndpointRow,
+    /// The connection from the new source to it.
+    pub connection: Connection,
+}
 
 /// A keyset position in a listing ordered by time then id.
 pub type After = Option<(Timestamp, Uuid)>;
@@ -488,7 +507,7 @@ pub trait WorkspaceStore: Send + Sync + fmt::Debug {
         org: &OrgCtx,
         candidate: &Workspace,
         update: &WorkspaceUpdate,
-    ) -> Result<(Workspace, bool)>;
+    ) -> Result<GetOrCreated>;
 
     /// The organization's workspace with this id.
     fn get_workspace(&self, org: &OrgCtx, id: WorkspaceId) -> Result<Option<Workspace>>;

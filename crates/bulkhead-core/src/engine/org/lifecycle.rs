@@ -9,7 +9,7 @@ use crate::engine::shared::Retired;
 use crate::error::{Error, ObjectKind, Result};
 use crate::model::ids::{DestinationId, WorkspaceId};
 use crate::model::objects::{Connection, SyncRun};
-use crate::port::store::{EndpointKind, EndpointRow, MergeRows};
+use crate::port::store::{EndpointKind, EndpointRow, MergeRows, RowCounts};
 use crate::port::tenant::Tenant;
 
 /// Rows read at a time from the merged workspace.
@@ -85,12 +85,12 @@ impl OrgScope {
         for connection in &connections {
             sync_runs.extend(self.read_sync_runs(&from_tenant, connection)?);
         }
-        let from_counts = [
-            count(sources.len()),
-            count(destinations.len()),
-            count(connections.len()),
-            count(sync_runs.len()),
-        ];
+        let from_counts = RowCounts {
+            sources: count(sources.len()),
+            destinations: count(destinations.len()),
+            connections: count(connections.len()),
+            sync_runs: count(sync_runs.len()),
+        };
 
         // One destination per connection template per workspace: `into`'s wins.
         let existing: Vec<EndpointRow> =

@@ -24,7 +24,7 @@ use crate::error::{Error, ObjectKind, Result, TokenRejection};
 use crate::model::algorithm::Algorithm;
 use crate::model::ids::{ExternalId, OrgId, OrgKeyId, WorkspaceId};
 use crate::model::names::Name;
-use crate::model::objects::{OrgSettings, Organization, Workspace, WorkspaceStatus};
+use crate::model::objects::{GetOrCreated, OrgSettings, Organization, Workspace, WorkspaceStatus};
 use crate::model::operations::OperationSet;
 use crate::model::page::{Page, Paged, Position, paginate};
 use crate::model::time::Timestamp;
@@ -51,15 +51,6 @@ enum Issuance {
     Token,
     /// A [`TokenMinter`].
     Minter,
-}
-
-/// The result of [`OrgScope::get_or_create_workspace`].
-#[derive(Clone, Debug, PartialEq)]
-pub struct GetOrCreated {
-    /// The workspace for the external id.
-    pub workspace: Workspace,
-    /// Whether this call created it.
-    pub created: bool,
 }
 
 impl Clone for OrgScope {
@@ -228,7 +219,7 @@ impl OrgScope {
         if let Some(issuance) = issuance {
             audited = audited.with_issuance(issuance);
         }
-        let (workspace, created) = self
+        let GetOrCreated { workspace, created } = self
             .rows()?
             .get_or_create_workspace(&audited, &candidate, update)?;
         if created {

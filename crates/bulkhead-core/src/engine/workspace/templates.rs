@@ -21,7 +21,7 @@ use crate::model::spec::merge;
 use crate::model::templates::{
     ConnectionTemplate, NewSourceFromTemplate, SourceFromTemplate, SourceTemplate,
 };
-use crate::port::store::{EndpointKind, EndpointRow, TemplateKind};
+use crate::port::store::{EndpointKind, EndpointRow, Pipeline, TemplateKind};
 use crate::port::tenant::OrgCtx;
 
 impl WorkspaceScope {
@@ -154,18 +154,22 @@ impl WorkspaceScope {
                 created_at: now,
                 updated_at: now,
             };
-            pipelines.push((destination, connection));
+            pipelines.push(Pipeline {
+                destination,
+                connection,
+            });
         }
 
         // The guard runs inside the store's transaction, before the commit: a row of another
         // workspace, or a connection wired to the wrong objects, stores nothing at all. The
         // handle checks the count and admits each row; the wiring is checked here.
-        let linked = |destination: &EndpointRow,
-                      connection: &Connection,
-                      (asked, _): &(EndpointRow, Connection)|
-         -> Result<()> {
+        let linked = |made: &Pipeline, asked: &Pipeline| -> Result<()> {
+            let Pipeline {
+                destination,
+                connection,
+            } = made;
             if destination.kind != EndpointKind::Destination
-                || destination.template_id != asked.template_id
+                || destination.template_id != asked.destination.template_id
                 || connection.destination_id.as_uuid() != &destination.id
                 || connection.source_id.as_uuid() != &source_id
             {
@@ -183,7 +187,11 @@ impl WorkspaceScope {
         )?;
         let mut destinations = Vec::with_capacity(made.len());
         let mut connections = Vec::with_capacity(made.len());
-        for (destination, connection) in made {
+        for Pipeline {
+            destination,
+            connection,
+        } in made
+        {
             destinations.push(Destination::from_row(destination)?);
             connections.push(connection);
         }
