@@ -8,7 +8,7 @@
 //! rows as well as the `workspace_id = ?1` predicates of the statements.
 
 use bulkhead_core::store::{
-    After, EndpointKind, EndpointPatch, EndpointRow, Pipeline, SyncFinish, TokenState,
+    EndpointKind, EndpointPatch, EndpointRow, Keyset, Pipeline, SyncFinish, TokenState,
     WorkspaceActivity,
 };
 use bulkhead_core::{
@@ -29,8 +29,8 @@ macro_rules! tenant_store {
     ($store:ty, $pool:ident) => {
         const _: () = {
             use $crate::__core::store::{
-                After, EndpointKind, EndpointPatch, EndpointRow, Pipeline, SyncFinish, TenantStore,
-                TokenState, WorkspaceActivity,
+                EndpointKind, EndpointPatch, EndpointRow, Keyset, Pipeline, SyncFinish,
+                TenantStore, TokenState, WorkspaceActivity,
             };
             use $crate::__core::{
                 Connection, ConnectionId, ConnectionUpdate, Result, SyncRun, SyncRunId, Tenant,
@@ -97,7 +97,7 @@ macro_rules! tenant_store {
                     &self,
                     tenant: &Tenant,
                     kind: EndpointKind,
-                    after: After,
+                    after: Option<Keyset>,
                     limit: usize,
                 ) -> Result<Vec<EndpointRow<()>>> {
                     body::list_endpoints(&self.$pool, tenant, kind, after, limit)
@@ -106,7 +106,7 @@ macro_rules! tenant_store {
                     &self,
                     tenant: &Tenant,
                     kind: EndpointKind,
-                    after: After,
+                    after: Option<Keyset>,
                     limit: usize,
                 ) -> Result<Vec<EndpointRow>> {
                     body::list_sealed_endpoints(&self.$pool, tenant, kind, after, limit)
@@ -142,7 +142,7 @@ macro_rules! tenant_store {
                 fn list_connections(
                     &self,
                     tenant: &Tenant,
-                    after: After,
+                    after: Option<Keyset>,
                     limit: usize,
                 ) -> Result<Vec<Connection>> {
                     body::list_connections(&self.$pool, tenant, after, limit)
@@ -169,7 +169,7 @@ macro_rules! tenant_store {
                     &self,
                     tenant: &Tenant,
                     connection: ConnectionId,
-                    before: After,
+                    before: Option<Keyset>,
                     limit: usize,
                 ) -> Result<Vec<SyncRun>> {
                     body::list_sync_runs(&self.$pool, tenant, connection, before, limit)
@@ -405,7 +405,7 @@ pub fn list_endpoints<P: SqlPool>(
     pool: &P,
     tenant: &Tenant,
     kind: EndpointKind,
-    after: After,
+    after: Option<Keyset>,
     limit_rows: usize,
 ) -> Result<Vec<EndpointRow<()>>> {
     list_endpoint_rows(pool, tenant, kind, after, limit_rows)
@@ -416,7 +416,7 @@ pub fn list_sealed_endpoints<P: SqlPool>(
     pool: &P,
     tenant: &Tenant,
     kind: EndpointKind,
-    after: After,
+    after: Option<Keyset>,
     limit_rows: usize,
 ) -> Result<Vec<EndpointRow>> {
     list_endpoint_rows(pool, tenant, kind, after, limit_rows)
@@ -452,7 +452,7 @@ fn list_endpoint_rows<P: SqlPool, R: ListedEndpoint>(
     pool: &P,
     tenant: &Tenant,
     kind: EndpointKind,
-    after: After,
+    after: Option<Keyset>,
     limit_rows: usize,
 ) -> Result<Vec<R>> {
     let (first, next) = R::statements(endpoint(kind));
@@ -460,7 +460,7 @@ fn list_endpoint_rows<P: SqlPool, R: ListedEndpoint>(
         None => conn.query_all(first, &[ws(tenant), limit(limit_rows).into()], |r| {
             R::decode(kind, r)
         }),
-        Some((at, id)) => conn.query_all(
+        Some(Keyset { at, id }) => conn.query_all(
             next,
             &[
                 ws(tenant),
@@ -623,7 +623,7 @@ pub fn get_connection<P: SqlPool>(
 pub fn list_connections<P: SqlPool>(
     pool: &P,
     tenant: &Tenant,
-    after: After,
+    after: Option<Keyset>,
     limit_rows: usize,
 ) -> Result<Vec<Connection>> {
     pool.run(Access::Tenant(tenant), Mode::Read, |conn| match after {
@@ -632,7 +632,7 @@ pub fn list_connections<P: SqlPool>(
             &[ws(tenant), limit(limit_rows).into()],
             |r| columns::connection(r),
         ),
-        Some((at, id)) => conn.query_all(
+        Some(Keyset { at, id }) => conn.query_all(
             &st::LIST_CONNECTIONS_AFTER,
             &[
                 ws(tenant),
@@ -760,7 +760,7 @@ pub fn list_sync_runs<P: SqlPool>(
     pool: &P,
     tenant: &Tenant,
     connection: ConnectionId,
-    before: After,
+    before: Option<Keyset>,
     limit_rows: usize,
 ) -> Result<Vec<SyncRun>> {
     pool.run(Access::Tenant(tenant), Mode::Read, |conn| match before {
@@ -773,7 +773,7 @@ pub fn list_sync_runs<P: SqlPool>(
             ],
             |r| columns::sync_run(r),
         ),
-        Some((at, id)) => conn.query_all(
+        Some(Keyset { at, id }) => conn.query_all(
             &st::LIST_SYNC_RUNS_BEFORE,
             &[
                 ws(tenant),

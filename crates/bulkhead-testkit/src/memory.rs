@@ -39,7 +39,7 @@ use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::secrets::SealedSecrets;
 use bulkhead_core::store::{
-    After, AuditStore, CatalogStore, CreationCount, EndpointKind, EndpointPatch, EndpointRow,
+    AuditStore, CatalogStore, CreationCount, EndpointKind, EndpointPatch, EndpointRow, Keyset,
     MergeRows, OrgStore, Pipeline, SealedItem, StatusCount, SyncFinish, SystemStore, TemplateKind,
     TemplateRow, TenantStore, TokenState, WorkspaceActivity, WorkspaceStore,
 };
@@ -1243,7 +1243,7 @@ impl TenantStore for MemoryStore {
         &self,
         tenant: &Tenant,
         kind: EndpointKind,
-        after: After,
+        after: Option<Keyset>,
         limit: usize,
     ) -> Result<Vec<EndpointRow<()>>> {
         let rows = self.list_sealed_endpoints(tenant, kind, after, limit)?;
@@ -1255,7 +1255,7 @@ impl TenantStore for MemoryStore {
         &self,
         tenant: &Tenant,
         kind: EndpointKind,
-        after: After,
+        after: Option<Keyset>,
         limit: usize,
     ) -> Result<Vec<EndpointRow>> {
         let mut rows: Vec<EndpointRow> = self
@@ -1263,7 +1263,14 @@ impl TenantStore for MemoryStore {
             .endpoints
             .iter()
             .filter(|r| r.kind == kind && self.tenant_sees(tenant, r.org_id, r.workspace_id))
-            .filter(|r| after.is_none_or(|a| (r.created_at, r.id) > a))
+            .filter(|r| {
+                after.is_none_or(|a| {
+                    Keyset {
+                        at: r.created_at,
+                        id: r.id,
+                    } > a
+                })
+            })
             .cloned()
             .collect();
         rows.sort_by_key(|r| (r.created_at, r.id));
@@ -1330,7 +1337,7 @@ impl TenantStore for MemoryStore {
     fn list_connections(
         &self,
         tenant: &Tenant,
-        after: After,
+        after: Option<Keyset>,
         limit: usize,
     ) -> Result<Vec<Connection>> {
         let mut rows: Vec<Connection> = self
@@ -1338,7 +1345,14 @@ impl TenantStore for MemoryStore {
             .connections
             .iter()
             .filter(|c| self.tenant_sees(tenant, c.org_id, c.workspace_id))
-            .filter(|c| after.is_none_or(|a| (c.created_at, *c.id.as_uuid()) > a))
+            .filter(|c| {
+                after.is_none_or(|a| {
+                    Keyset {
+                        at: c.created_at,
+                        id: *c.id.as_uuid(),
+                    } > a
+                })
+            })
             .cloned()
             .collect();
         rows.sort_by_key(|c| (c.created_at, *c.id.as_uuid()));
@@ -1422,7 +1436,7 @@ impl TenantStore for MemoryStore {
         &self,
         tenant: &Tenant,
         connection: ConnectionId,
-        before: After,
+        before: Option<Keyset>,
         limit: usize,
     ) -> Result<Vec<SyncRun>> {
         let leaks = self.leaks_tenant_rows();
@@ -1435,7 +1449,14 @@ impl TenantStore for MemoryStore {
                     || (r.connection_id == connection
                         && self.tenant_sees(tenant, r.org_id, r.workspace_id))
             })
-            .filter(|r| before.is_none_or(|b| (r.started_at, *r.id.as_uuid()) < b))
+            .filter(|r| {
+                before.is_none_or(|b| {
+                    Keyset {
+                        at: r.started_at,
+                        id: *r.id.as_uuid(),
+                    } < b
+                })
+            })
             .cloned()
             .collect();
         rows.sort_by_key(|r| std::cmp::Reverse((r.started_at, *r.id.as_uuid())));

@@ -23,7 +23,7 @@ use bulkhead_core::audit::{AuditDraft, AuditEvent, AuditFilter};
 use bulkhead_core::keys::{OrgKeyRow, SigningKeyRow};
 use bulkhead_core::secrets::SealedSecrets;
 use bulkhead_core::store::{
-    After, CreationCount, EndpointKind, EndpointPatch, EndpointRow, Pipeline, SealedItem,
+    CreationCount, EndpointKind, EndpointPatch, EndpointRow, Keyset, Pipeline, SealedItem,
     StatusCount, SyncFinish, TemplateKind, TemplateRow, TokenState, WorkspaceActivity,
 };
 use bulkhead_core::{
@@ -722,7 +722,7 @@ impl<S: Store> Layer for LeakyStore<S> {
         &self,
         tenant: &Tenant,
         kind: EndpointKind,
-        after: After,
+        after: Option<Keyset>,
         limit: usize,
     ) -> Result<Vec<EndpointRow<()>>> {
         let mut rows = self.inner.list_endpoints(tenant, kind, after, limit)?;
@@ -741,7 +741,7 @@ impl<S: Store> Layer for LeakyStore<S> {
         &self,
         tenant: &Tenant,
         kind: EndpointKind,
-        after: After,
+        after: Option<Keyset>,
         limit: usize,
     ) -> Result<Vec<EndpointRow>> {
         let mut rows = self
@@ -806,7 +806,7 @@ impl<S: Store> Layer for LeakyStore<S> {
     fn list_connections(
         &self,
         tenant: &Tenant,
-        after: After,
+        after: Option<Keyset>,
         limit: usize,
     ) -> Result<Vec<Connection>> {
         let mut rows = self.inner.list_connections(tenant, after, limit)?;
@@ -876,7 +876,7 @@ impl<S: Store> Layer for LeakyStore<S> {
         &self,
         tenant: &Tenant,
         connection: ConnectionId,
-        before: After,
+        before: Option<Keyset>,
         limit: usize,
     ) -> Result<Vec<SyncRun>> {
         let mut rows = self

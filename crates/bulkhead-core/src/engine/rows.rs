@@ -58,7 +58,7 @@ use crate::model::tags::Tag;
 use crate::model::templates::TagInfo;
 use crate::model::time::Timestamp;
 use crate::port::store::{
-    After, AuditStore, CreationCount, EndpointKind, EndpointPatch, EndpointRow, MergeRows,
+    AuditStore, CreationCount, EndpointKind, EndpointPatch, EndpointRow, Keyset, MergeRows,
     Pipeline, SealedItem, StatusCount, Store, SyncFinish, TemplateKind, TemplateRow, TokenState,
     WorkspaceActivity, WorkspaceFilter, WorkspaceUpdate,
 };
@@ -325,7 +325,7 @@ impl TenantRows<'_> {
     pub(crate) fn endpoints(
         &self,
         kind: EndpointKind,
-        after: After,
+        after: Option<Keyset>,
         limit: usize,
     ) -> Result<Vec<EndpointRow<()>>> {
         let rows = self.store.list_endpoints(self.tenant, kind, after, limit)?;
@@ -336,7 +336,7 @@ impl TenantRows<'_> {
     pub(crate) fn sealed_endpoints(
         &self,
         kind: EndpointKind,
-        after: After,
+        after: Option<Keyset>,
         limit: usize,
     ) -> Result<Vec<EndpointRow>> {
         let rows = self
@@ -386,7 +386,11 @@ impl TenantRows<'_> {
     }
 
     /// Up to `limit` of the tenant's connections, after `after`.
-    pub(crate) fn connections(&self, after: After, limit: usize) -> Result<Vec<Connection>> {
+    pub(crate) fn connections(
+        &self,
+        after: Option<Keyset>,
+        limit: usize,
+    ) -> Result<Vec<Connection>> {
         let rows = self.store.list_connections(self.tenant, after, limit)?;
         self.guard.admit_all(self.tenant, rows)
     }
@@ -428,7 +432,7 @@ impl TenantRows<'_> {
     fn sync_runs_checked(
         &self,
         connection: ConnectionId,
-        before: After,
+        before: Option<Keyset>,
         limit: usize,
         other: impl FnOnce() -> Error,
     ) -> Result<Vec<SyncRun>> {
@@ -447,7 +451,7 @@ impl TenantRows<'_> {
     pub(crate) fn sync_runs(
         &self,
         connection: ConnectionId,
-        before: After,
+        before: Option<Keyset>,
         limit: usize,
     ) -> Result<Vec<SyncRun>> {
         self.sync_runs_checked(connection, before, limit, || {
@@ -462,7 +466,7 @@ impl TenantRows<'_> {
     pub(crate) fn sync_runs_to_merge(
         &self,
         connection: ConnectionId,
-        before: After,
+        before: Option<Keyset>,
         limit: usize,
     ) -> Result<Vec<SyncRun>> {
         self.sync_runs_checked(connection, before, limit, || {

@@ -259,14 +259,14 @@ macro_rules! store_methods {
                     &self,
                     tenant: &$crate::Tenant,
                     kind: $crate::store::EndpointKind,
-                    after: $crate::store::After,
+                    after: Option<$crate::store::Keyset>,
                     limit: usize,
                 ) -> $crate::Result<Vec<$crate::store::EndpointRow<()>>>;
                 read fn list_sealed_endpoints(
                     &self,
                     tenant: &$crate::Tenant,
                     kind: $crate::store::EndpointKind,
-                    after: $crate::store::After,
+                    after: Option<$crate::store::Keyset>,
                     limit: usize,
                 ) -> $crate::Result<Vec<$crate::store::EndpointRow>>;
                 write fn update_endpoint(
@@ -290,7 +290,7 @@ macro_rules! store_methods {
                 read fn list_connections(
                     &self,
                     tenant: &$crate::Tenant,
-                    after: $crate::store::After,
+                    after: Option<$crate::store::Keyset>,
                     limit: usize,
                 ) -> $crate::Result<Vec<$crate::Connection>>;
                 write fn update_connection(
@@ -310,7 +310,7 @@ macro_rules! store_methods {
                     &self,
                     tenant: &$crate::Tenant,
                     connection: $crate::ConnectionId,
-                    before: $crate::store::After,
+                    before: Option<$crate::store::Keyset>,
                     limit: usize,
                 ) -> $crate::Result<Vec<$crate::SyncRun>>;
                 read fn workspace_activity(&self, tenant: &$crate::Tenant, since: $crate::Timestamp)

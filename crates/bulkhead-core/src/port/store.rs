@@ -388,8 +388,15 @@ pub struct Pipeline {
     pub connection: Connection,
 }
 
-/// A keyset position in a listing ordered by time then id.
-pub type After = Option<(Timestamp, Uuid)>;
+/// A keyset position in a listing ordered by time then id: a row's time (its `created_at`, or
+/// a sync run's `started_at`) and its id. A page goes on after it (before it, newest first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Keyset {
+    /// The row's time.
+    pub at: Timestamp,
+    /// Its id.
+    pub id: Uuid,
+}
 
 /// Calls that run before any tenant is known, or across all of them: the master-key check,
 /// the operator's listing, the credential lookups and the master-key rotation. Each one is a
@@ -731,7 +738,7 @@ pub trait TenantStore: Send + Sync + fmt::Debug {
         &self,
         tenant: &Tenant,
         kind: EndpointKind,
-        after: After,
+        after: Option<Keyset>,
         limit: usize,
     ) -> Result<Vec<EndpointRow<()>>>;
 
@@ -741,7 +748,7 @@ pub trait TenantStore: Send + Sync + fmt::Debug {
         &self,
         tenant: &Tenant,
         kind: EndpointKind,
-        after: After,
+        after: Option<Keyset>,
         limit: usize,
     ) -> Result<Vec<EndpointRow>>;
 
@@ -770,7 +777,7 @@ pub trait TenantStore: Send + Sync + fmt::Debug {
     fn list_connections(
         &self,
         tenant: &Tenant,
-        after: After,
+        after: Option<Keyset>,
         limit: usize,
     ) -> Result<Vec<Connection>>;
 
@@ -802,7 +809,7 @@ pub trait TenantStore: Send + Sync + fmt::Debug {
         &self,
         tenant: &Tenant,
         connection: ConnectionId,
-        before: After,
+        before: Option<Keyset>,
         limit: usize,
     ) -> Result<Vec<SyncRun>>;
 

@@ -9,7 +9,7 @@ use crate::engine::shared::Retired;
 use crate::error::{Error, ObjectKind, Result};
 use crate::model::ids::{DestinationId, WorkspaceId};
 use crate::model::objects::{Connection, SyncRun};
-use crate::port::store::{EndpointKind, EndpointRow, MergeRows, RowCounts};
+use crate::port::store::{EndpointKind, EndpointRow, Keyset, MergeRows, RowCounts};
 use crate::port::tenant::Tenant;
 
 /// Rows read at a time from the merged workspace.
@@ -211,7 +211,10 @@ impl OrgScope {
                 .tenant_rows(tenant)?
                 .sealed_endpoints(kind, after, BATCH)?;
             let n = batch.len();
-            after = batch.last().map(|r| (r.created_at, r.id));
+            after = batch.last().map(|r| Keyset {
+                at: r.created_at,
+                id: r.id,
+            });
             rows.extend(batch);
             if n < BATCH {
                 return Ok(rows);
@@ -225,7 +228,10 @@ impl OrgScope {
         loop {
             let batch = self.tenant_rows(tenant)?.connections(after, BATCH)?;
             let n = batch.len();
-            after = batch.last().map(|c| (c.created_at, *c.id.as_uuid()));
+            after = batch.last().map(|c| Keyset {
+                at: c.created_at,
+                id: *c.id.as_uuid(),
+            });
             rows.extend(batch);
             if n < BATCH {
                 return Ok(rows);
@@ -241,7 +247,10 @@ impl OrgScope {
                 self.tenant_rows(tenant)?
                     .sync_runs_to_merge(connection.id, before, BATCH)?;
             let n = batch.len();
-            before = batch.last().map(|r| (r.started_at, *r.id.as_uuid()));
+            before = batch.last().map(|r| Keyset {
+                at: r.started_at,
+                id: *r.id.as_uuid(),
+            });
             rows.extend(batch);
             if n < BATCH {
                 return Ok(rows);

@@ -24,7 +24,7 @@ use crate::model::objects::{
 use crate::model::operations::{Operation, OperationSet};
 use crate::model::origin::AllowedOrigin;
 use crate::model::page::{Page, Paged, Position, paginate};
-use crate::port::store::{After, EndpointKind, EndpointPatch, EndpointRow, SyncFinish};
+use crate::port::store::{EndpointKind, EndpointPatch, EndpointRow, Keyset, SyncFinish};
 use crate::port::tenant::{OrgCtx, Tenant};
 
 /// Access to one workspace and nothing else.
@@ -135,10 +135,10 @@ impl Endpoint for Destination {
     }
 }
 
-fn created_after(page: &Page) -> Result<After> {
+fn created_after(page: &Page) -> Result<Option<Keyset>> {
     match page.cursor().map(|c| c.position()) {
         None => Ok(None),
-        Some(Position::Created { at, id }) => Ok(Some((*at, *id))),
+        Some(Position::Created { at, id }) => Ok(Some(Keyset { at: *at, id: *id })),
         Some(Position::ExternalId(_) | Position::Sequence(_)) => Err(Error::invalid_input(
             "cursor",
             "belongs to another kind of list",
