@@ -408,7 +408,17 @@ pub fn list_endpoints<P: SqlPool>(
     after: Option<Keyset>,
     limit_rows: usize,
 ) -> Result<Vec<EndpointRow<()>>> {
-    list_endpoint_rows(pool, tenant, kind, after, limit_rows)
+    let sql = endpoint(kind);
+    pool.run(Access::Tenant(tenant), Mode::Read, |conn| {
+        keyset_page(
+            conn,
+            (&sql.list_first, &sql.list_after),
+            &[ws(tenant)],
+            after,
+            limit_rows,
+            |r| columns::listed_endpoint(kind, r),
+        )
+    })
 }
 
 /// See `TenantStore::list_sealed_endpoints`.
@@ -419,58 +429,40 @@ pub fn list_sealed_endpoints<P: SqlPool>(
     after: Option<Keyset>,
     limit_rows: usize,
 ) -> Result<Vec<EndpointRow>> {
-    list_endpoint_rows(pool, tenant, kind, after, limit_rows)
-}
-
-/// A listed endpoint row, with or without its secrets: the statements that read it and its
-/// decoder.
-trait ListedEndpoint: Sized {
-    /// The first page's statement and the statement of the page after a position.
-    fn statements(sql: &st::EndpointSql) -> (&Sql, &Sql);
-    fn decode(kind: EndpointKind, row: &impl Columns) -> Result<Self>;
-}
-
-impl ListedEndpoint for EndpointRow<()> {
-    fn statements(sql: &st::EndpointSql) -> (&Sql, &Sql) {
-        (&sql.list_first, &sql.list_after)
-    }
-    fn decode(kind: EndpointKind, row: &impl Columns) -> Result<Self> {
-        columns::listed_endpoint(kind, row)
-    }
-}
-
-impl ListedEndpoint for EndpointRow {
-    fn statements(sql: &st::EndpointSql) -> (&Sql, &Sql) {
-        (&sql.sealed_first, &sql.sealed_after)
-    }
-    fn decode(kind: EndpointKind, row: &impl Columns) -> Result<Self> {
-        columns::endpoint(kind, row)
-    }
-}
-
-fn list_endpoint_rows<P: SqlPool, R: ListedEndpoint>(
-    pool: &P,
-    tenant: &Tenant,
-    kind: EndpointKind,
-    after: Option<Keyset>,
-    limit_rows: usize,
-) -> Result<Vec<R>> {
-    let (first, next) = R::statements(endpoint(kind));
-    pool.run(Access::Tenant(tenant), Mode::Read, |conn| match after {
-        None => conn.query_all(first, &[ws(tenant), limit(limit_rows).into()], |r| {
-            R::decode(kind, r)
-        }),
-        Some(Keyset { at, id }) => conn.query_all(
-            next,
-            &[
-                ws(tenant),
-                at.unix_millis().into(),
-                (&id).into(),
-                limit(limit_rows).into(),
-            ],
-            |r| R::decode(kind, r),
-        ),
+    let sql = endpoint(kind);
+    pool.run(Access::Tenant(tenant), Mode::Read, |conn| {
+        keyset_page(
+            conn,
+            (&sql.sealed_first, &sql.sealed_after),
+            &[ws(tenant)],
+            after,
+            limit_rows,
+            |r| columns::endpoint(kind, r),
+        )
     })
+}
+
+/// One page of a listing in keyset order: `first` when there is no position, else `next`
+/// with the position's time and id bound after `keys` (the statement's leading parameters);
+/// the limit is bound last in both.
+fn keyset_page<C: SqlConn, T>(
+    conn: &mut C,
+    (first, next): (&Sql, &Sql),
+    keys: &[Param<'_>],
+    position: Option<Keyset>,
+    limit_rows: usize,
+    decode: impl Fn(&C::Row<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut params = keys.to_vec();
+    let sql = match position {
+        None => first,
+        Some(Keyset { at, id }) => {
+            params.extend([Param::from(at.unix_millis()), Param::from(&id)]);
+            next
+        }
+    };
+    params.push(limit(limit_rows).into());
+    conn.query_all(sql, &params, decode)
 }
 
 /// See `TenantStore::update_endpoint`.
@@ -626,22 +618,15 @@ pub fn list_connections<P: SqlPool>(
     after: Option<Keyset>,
     limit_rows: usize,
 ) -> Result<Vec<Connection>> {
-    pool.run(Access::Tenant(tenant), Mode::Read, |conn| match after {
-        None => conn.query_all(
-            &st::LIST_CONNECTIONS_FIRST,
-            &[ws(tenant), limit(limit_rows).into()],
+    pool.run(Access::Tenant(tenant), Mode::Read, |conn| {
+        keyset_page(
+            conn,
+            (&st::LIST_CONNECTIONS_FIRST, &st::LIST_CONNECTIONS_AFTER),
+            &[ws(tenant)],
+            after,
+            limit_rows,
             |r| columns::connection(r),
-        ),
-        Some(Keyset { at, id }) => conn.query_all(
-            &st::LIST_CONNECTIONS_AFTER,
-            &[
-                ws(tenant),
-                at.unix_millis().into(),
-                (&id).into(),
-                limit(limit_rows).into(),
-            ],
-            |r| columns::connection(r),
-        ),
+        )
     })
 }
 
@@ -763,27 +748,15 @@ pub fn list_sync_runs<P: SqlPool>(
     before: Option<Keyset>,
     limit_rows: usize,
 ) -> Result<Vec<SyncRun>> {
-    pool.run(Access::Tenant(tenant), Mode::Read, |conn| match before {
-        None => conn.query_all(
-            &st::LIST_SYNC_RUNS_FIRST,
-            &[
-                ws(tenant),
-                connection.as_uuid().into(),
-                limit(limit_rows).into(),
-            ],
+    pool.run(Access::Tenant(tenant), Mode::Read, |conn| {
+        keyset_page(
+            conn,
+            (&st::LIST_SYNC_RUNS_FIRST, &st::LIST_SYNC_RUNS_BEFORE),
+            &[ws(tenant), connection.as_uuid().into()],
+            before,
+            limit_rows,
             |r| columns::sync_run(r),
-        ),
-        Some(Keyset { at, id }) => conn.query_all(
-            &st::LIST_SYNC_RUNS_BEFORE,
-            &[
-                ws(tenant),
-                connection.as_uuid().into(),
-                at.unix_millis().into(),
-                (&id).into(),
-                limit(limit_rows).into(),
-            ],
-            |r| columns::sync_run(r),
-        ),
+        )
     })
 }
 

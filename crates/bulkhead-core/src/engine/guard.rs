@@ -168,16 +168,10 @@ impl Guard {
         tenant: &Tenant,
         rows: Vec<T>,
     ) -> Result<Vec<T>, Error> {
-        let own = (tenant.org_id(), tenant.workspace_id());
-        match rows.iter().find(|r| r.owner() != own) {
-            None => Ok(rows),
-            Some(foreign) => Err(self.breach(
-                foreign.kind(),
-                tenant.org_id(),
-                Some(tenant.workspace_id()),
-                tenant.actor(),
-            )),
+        for row in &rows {
+            self.admit(tenant, row)?;
         }
+        Ok(rows)
     }
 
     /// Returns `row` if it belongs to the organization `org`, else fails closed.
